@@ -1,0 +1,94 @@
+/* copy.c - strided copy with dtype conversion, fill and arange: the storage kernels behind
+ * contiguous(), clone(), to(dtype), slicing assignment and the creation functions. */
+#include "internal.h"
+
+/* Conversion into each destination type; bool is normalised to 0/1 like PyTorch. */
+#define CVT_float(v)   ((float)(v))
+#define CVT_double(v)  ((double)(v))
+#define CVT_int64_t(v) ((int64_t)(v))
+#define CVT_uint8_t(v) ((uint8_t)((v) != 0))
+
+/* One instantiation per (destination, source) type pair. */
+#define DEFINE_COPY(TD, TS)                                                              \
+    static void copy_##TD##_##TS(TD *dst, const TS *src, tl_iter *it) {                  \
+        const int64_t n = it->inner, sd = it->istride[0], ss = it->istride[1];           \
+        do {                                                                             \
+            TD *d = dst + it->off[0];                                                    \
+            const TS *s = src + it->off[1];                                              \
+            if (sd == 1 && ss == 1)                                                      \
+                for (int64_t i = 0; i < n; i++) d[i] = CVT_##TD(s[i]);                   \
+            else                                                                         \
+                for (int64_t i = 0; i < n; i++) d[i * sd] = CVT_##TD(s[i * ss]);         \
+        } while (tl_iter_next(it));                                                      \
+    }
+#define DEFINE_COPY_FROM(TS) \
+    DEFINE_COPY(float, TS) DEFINE_COPY(double, TS) DEFINE_COPY(int64_t, TS) DEFINE_COPY(uint8_t, TS)
+DEFINE_COPY_FROM(float)
+DEFINE_COPY_FROM(double)
+DEFINE_COPY_FROM(int64_t)
+DEFINE_COPY_FROM(uint8_t)
+
+#define COPY_CASE(DD, TD, SD, TS) \
+    case (DD) * 4 + (SD): copy_##TD##_##TS((TD *)dst, (const TS *)src, &it); break;
+#define COPY_CASES_FROM(SD, TS)                                                    \
+    COPY_CASE(TL_F32, float, SD, TS) COPY_CASE(TL_F64, double, SD, TS)             \
+    COPY_CASE(TL_I64, int64_t, SD, TS) COPY_CASE(TL_BOOL, uint8_t, SD, TS)
+
+int tl_copy(int dst_dtype, void *dst, const int64_t *dst_strides,
+            int src_dtype, const void *src, const int64_t *src_strides,
+            int ndim, const int64_t *shape) {
+    if ((unsigned)dst_dtype > TL_BOOL || (unsigned)src_dtype > TL_BOOL) return TL_EDTYPE;
+    tl_iter it;
+    const int64_t *strides[2] = {dst_strides, src_strides};
+    int rc = tl_iter_init(&it, ndim, shape, 2, strides);
+    if (rc || it.size == 0) return rc;
+    switch (dst_dtype * 4 + src_dtype) {
+        COPY_CASES_FROM(TL_F32, float)
+        COPY_CASES_FROM(TL_F64, double)
+        COPY_CASES_FROM(TL_I64, int64_t)
+        COPY_CASES_FROM(TL_BOOL, uint8_t)
+    }
+    return TL_OK;
+}
+
+#define DEFINE_FILL(T)                                                                   \
+    static void fill_##T(T *dst, T v, tl_iter *it) {                                     \
+        const int64_t n = it->inner, s = it->istride[0];                                 \
+        do {                                                                             \
+            T *d = dst + it->off[0];                                                     \
+            for (int64_t i = 0; i < n; i++) d[i * s] = v;                                \
+        } while (tl_iter_next(it));                                                      \
+    }
+DEFINE_FILL(float)
+DEFINE_FILL(double)
+DEFINE_FILL(int64_t)
+DEFINE_FILL(uint8_t)
+
+int tl_fill(int dtype, void *dst, const int64_t *strides, int ndim, const int64_t *shape,
+            double value, int64_t ivalue) {
+    tl_iter it;
+    const int64_t *st[1] = {strides};
+    int rc = tl_iter_init(&it, ndim, shape, 1, st);
+    if (rc || it.size == 0) return rc;
+    switch (dtype) {
+        case TL_F32: fill_float((float *)dst, (float)value, &it); break;
+        case TL_F64: fill_double((double *)dst, value, &it); break;
+        case TL_I64: fill_int64_t((int64_t *)dst, ivalue, &it); break;
+        case TL_BOOL: fill_uint8_t((uint8_t *)dst, (uint8_t)(value != 0), &it); break;
+        default: return TL_EDTYPE;
+    }
+    return TL_OK;
+}
+
+int tl_arange(int dtype, void *dst, int64_t n, double start, double step,
+              int64_t istart, int64_t istep) {
+    if (n < 0) return TL_EINVAL;
+    switch (dtype) {
+        /* computed in double then rounded, so float32 ranges do not drift */
+        case TL_F32: for (int64_t i = 0; i < n; i++) ((float *)dst)[i] = (float)(start + (double)i * step); break;
+        case TL_F64: for (int64_t i = 0; i < n; i++) ((double *)dst)[i] = start + (double)i * step; break;
+        case TL_I64: for (int64_t i = 0; i < n; i++) ((int64_t *)dst)[i] = istart + i * istep; break;
+        default: return TL_EDTYPE;
+    }
+    return TL_OK;
+}

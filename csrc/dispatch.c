@@ -1,0 +1,147 @@
+/* dispatch.c - build/machine information, CPU feature detection, thread count, and the
+ * strided iterator every kernel family uses. */
+#include <string.h>
+#include "internal.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#ifndef TL_VERSION
+#define TL_VERSION "unknown"
+#endif
+#ifndef TL_BUILD_FLAGS
+#define TL_BUILD_FLAGS "unknown"
+#endif
+
+int tl__simd = -1;
+int tl__num_threads = 1;
+
+static int detect_simd(void) {
+#if defined(TL_X86) && defined(__GNUC__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
+#endif
+    return 0;
+}
+
+/* Runs when the shared object is loaded, before Python can call anything. */
+__attribute__((constructor)) static void tl__init(void) {
+    tl__simd = detect_simd();
+#ifdef _OPENMP
+    tl__num_threads = omp_get_max_threads();   /* honours OMP_NUM_THREADS and the CPU mask */
+#endif
+}
+
+const char *tl_version(void) { return TL_VERSION; }
+
+const char *tl_compiler(void) {
+#if defined(__clang__)
+    return "clang " __clang_version__;
+#elif defined(__GNUC__)
+    return "gcc " __VERSION__;
+#else
+    return "unknown C compiler";
+#endif
+}
+
+const char *tl_build_flags(void) { return TL_BUILD_FLAGS; }
+
+int tl_openmp_enabled(void) {
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+int tl_simd_level(void) { return tl__simd; }
+
+const char *tl_simd_name(void) { return tl__simd == 1 ? "avx2+fma" : "portable C"; }
+
+int tl_set_simd_level(int level) {
+    if (level < 0 || level > detect_simd()) return TL_EINVAL;
+    tl__simd = level;
+    return TL_OK;
+}
+
+int tl_set_num_threads(int n) {
+    if (n < 1) return TL_EINVAL;
+#ifdef _OPENMP
+    omp_set_num_threads(n);
+    tl__num_threads = n;
+#else
+    if (n != 1) return TL_EINVAL;
+#endif
+    return TL_OK;
+}
+
+int tl_get_num_threads(void) { return tl__num_threads; }
+
+/* ---- strided iterator ---- */
+
+int tl_iter_init(tl_iter *it, int ndim, const int64_t *shape, int nops,
+                 const int64_t *const *strides) {
+    if (ndim < 0 || ndim > TL_MAX_DIMS || nops < 1 || nops > TL_ITER_OPS) return TL_EINVAL;
+    it->nops = nops;
+    it->size = 1;
+    int64_t sh[TL_MAX_DIMS], st[TL_ITER_OPS][TL_MAX_DIMS];
+    for (int d = 0; d < ndim; d++) it->size *= shape[d];
+    for (int k = 0; k < nops; k++) {          /* fill in contiguous strides where NULL */
+        int64_t s = 1;
+        for (int d = ndim - 1; d >= 0; d--) {
+            st[k][d] = strides[k] ? strides[k][d] : s;
+            s *= shape[d];
+        }
+    }
+    /* coalesce: drop size-1 dims, merge dim d into the next kept one when every operand allows */
+    int n = 0;
+    for (int d = 0; d < ndim; d++) {
+        if (shape[d] == 1) continue;
+        if (n > 0) {
+            int ok = 1;
+            for (int k = 0; k < nops; k++)
+                if (st[k][n - 1] != st[k][d] * shape[d]) { ok = 0; break; }
+            if (ok) {
+                sh[n - 1] *= shape[d];
+                for (int k = 0; k < nops; k++) st[k][n - 1] = st[k][d];
+                continue;
+            }
+        }
+        sh[n] = shape[d];
+        for (int k = 0; k < nops; k++) st[k][n] = st[k][d];
+        n++;
+    }
+    if (n == 0) { sh[0] = 1; for (int k = 0; k < nops; k++) st[k][0] = 0; n = 1; }
+    it->inner = sh[n - 1];
+    for (int k = 0; k < nops; k++) it->istride[k] = st[k][n - 1];
+    it->ndim = n - 1;
+    for (int d = 0; d < n - 1; d++) {
+        it->shape[d] = sh[d];
+        for (int k = 0; k < nops; k++) it->stride[k][d] = st[k][d];
+    }
+    memset(it->idx, 0, sizeof(it->idx));
+    for (int k = 0; k < nops; k++) it->off[k] = 0;
+    return TL_OK;
+}
+
+void tl_iter_seek(tl_iter *it, int64_t pos) {
+    for (int k = 0; k < it->nops; k++) it->off[k] = 0;
+    for (int d = it->ndim - 1; d >= 0; d--) {
+        int64_t i = pos % it->shape[d];
+        pos /= it->shape[d];
+        it->idx[d] = i;
+        for (int k = 0; k < it->nops; k++) it->off[k] += i * it->stride[k][d];
+    }
+}
+
+int tl_iter_next(tl_iter *it) {
+    for (int d = it->ndim - 1; d >= 0; d--) {
+        if (++it->idx[d] < it->shape[d]) {
+            for (int k = 0; k < it->nops; k++) it->off[k] += it->stride[k][d];
+            return 1;
+        }
+        for (int k = 0; k < it->nops; k++) it->off[k] -= (it->shape[d] - 1) * it->stride[k][d];
+        it->idx[d] = 0;
+    }
+    return 0;
+}

@@ -1,0 +1,46 @@
+/* internal.h - helpers shared by the kernel files; not part of the public header. */
+#ifndef TL_INTERNAL_H
+#define TL_INTERNAL_H
+#include <stdint.h>
+#include <stddef.h>
+#include "tinygrad_lab.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#define TL_X86 1
+#endif
+
+extern int tl__simd;            /* chosen at load time in dispatch.c */
+extern int tl__num_threads;
+
+/* Elements per thread below which an OpenMP region costs more than it saves (~1 us). */
+#define TL_PAR_MIN 32768
+
+/* ---- strided N-d iteration ----
+ * An iterator walks the index space `shape` for up to TL_ITER_OPS operands, each with its own
+ * element strides. Dims are coalesced first (size-1 dims dropped, mergeable neighbours merged),
+ * so a contiguous operand set becomes one long inner loop. Callers loop:
+ *     tl_iter it; tl_iter_init(&it, ...);
+ *     if (it.size) do { inner loop of it.inner elements using it.off[k], it.istride[k] }
+ *                  while (tl_iter_next(&it));
+ */
+#define TL_ITER_OPS 4
+typedef struct {
+    int ndim;                            /* outer dims (the innermost dim is excluded) */
+    int nops;
+    int64_t size;                        /* total number of elements (0 = nothing to do) */
+    int64_t inner;                       /* length of the innermost loop */
+    int64_t istride[TL_ITER_OPS];        /* innermost stride of each operand */
+    int64_t shape[TL_MAX_DIMS];
+    int64_t stride[TL_ITER_OPS][TL_MAX_DIMS];
+    int64_t idx[TL_MAX_DIMS];
+    int64_t off[TL_ITER_OPS];            /* current element offset of each operand */
+} tl_iter;
+
+/* strides[k] == NULL means contiguous. Returns TL_EINVAL on a bad ndim. */
+int tl_iter_init(tl_iter *it, int ndim, const int64_t *shape, int nops,
+                 const int64_t *const *strides);
+/* Jump to the outer position `pos` (0 <= pos < size / inner), for splitting work over threads. */
+void tl_iter_seek(tl_iter *it, int64_t pos);
+int tl_iter_next(tl_iter *it);
+
+#endif

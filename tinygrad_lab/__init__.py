@@ -1,0 +1,24 @@
+"""tinygrad_lab: a small, inspectable tensor autograd engine with a C kernel core.
+
+    import tinygrad_lab as tl
+    x = tl.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    (x * x).sum().backward()
+    x.grad  # tensor([2., 4., 6.])
+"""
+from . import dtypes as _dtypes
+from ._config import get_num_threads, set_num_threads, show_config
+from .dtypes import float32, float64, int64, get_default_dtype, set_default_dtype
+from .dtypes import bool_ as bool  # noqa: A001  (tl.bool, as torch.bool)
+from .dtypes import DType as dtype
+from .tensor import (Tensor, arange, empty, empty_like, eye, from_numpy, full, full_like,
+                     manual_seed, ones, ones_like, rand, randint, randn, tensor, zeros, zeros_like)
+from . import autograd
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from . import ops as _ops
+from .ops.shape import (broadcast_shapes, cat, chunk, expand, flatten, permute, reshape, split,
+                        squeeze, stack, transpose, unsqueeze)
+
+__version__ = "0.1.0"
+float = float32  # noqa: A001  (tl.float / tl.double aliases, as in PyTorch)
+double = float64
+long = int64

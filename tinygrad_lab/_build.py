@@ -1,0 +1,64 @@
+"""cffi builder (API / out-of-line mode), run by setuptools through ``cffi_modules``.
+
+The cdef is read from csrc/tinygrad_lab.h (the block between the cdef markers) and set_source
+includes that same header, so declarations and definitions are checked against each other by the
+C compiler at build time.
+"""
+import glob
+import os
+import re
+import sys
+
+from cffi import FFI
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CSRC = os.path.join(os.path.dirname(HERE), "csrc")
+HEADER = os.path.join(CSRC, "tinygrad_lab.h")
+VERSION = "0.1.0"
+
+
+def read_cdef(path=HEADER):
+    """Return the declaration block of the public header (the text cffi's cdef() receives)."""
+    with open(path) as f:
+        text = f.read()
+    m = re.search(r"/\* cdef-begin \*/(.*?)/\* cdef-end \*/", text, re.S)
+    if m is None:
+        raise RuntimeError(f"{path}: cdef-begin/cdef-end markers not found")
+    return m.group(1)
+
+
+def _use_openmp():
+    # TINYGRAD_LAB_OPENMP=0 builds without OpenMP (e.g. a compiler without libgomp).
+    env = os.environ.get("TINYGRAD_LAB_OPENMP")
+    if env is not None:
+        return env not in ("0", "", "no", "false")
+    return sys.platform.startswith("linux")
+
+
+def _flags():
+    # No -march=native: AVX2+FMA kernels are compiled with target attributes and chosen at run
+    # time, so the built extension runs on any x86-64 (and the code builds on other CPUs).
+    cflags = ["-O3", "-std=gnu11", "-fno-strict-aliasing", "-Wall", "-Wno-unused-function"]
+    ldflags = []
+    if _use_openmp():
+        cflags.append("-fopenmp")
+        ldflags.append("-fopenmp")
+    extra = os.environ.get("TINYGRAD_LAB_CFLAGS", "").split()
+    return cflags + extra, ldflags
+
+
+cflags, ldflags = _flags()
+ffibuilder = FFI()
+ffibuilder.cdef(read_cdef())
+ffibuilder.set_source(
+    "tinygrad_lab._C",
+    '#include "tinygrad_lab.h"',
+    sources=sorted(os.path.relpath(p, os.path.dirname(HERE)) for p in glob.glob(os.path.join(CSRC, "*.c"))),
+    include_dirs=[CSRC],
+    define_macros=[("TL_VERSION", f'"{VERSION}"'), ("TL_BUILD_FLAGS", '"' + " ".join(cflags) + '"')],
+    extra_compile_args=cflags,
+    extra_link_args=ldflags,
+)
+
+if __name__ == "__main__":
+    ffibuilder.compile(verbose=True)

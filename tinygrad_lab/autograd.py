@@ -1,0 +1,400 @@
+"""The autograd engine: graph nodes, grad mode, backward(), tl.autograd.grad, Function.
+
+Every differentiable op -- built-in or user-written -- is a ``Function`` subclass. Calling
+``Fn.apply(*args)`` runs ``forward`` with recording switched off and, when some input requires
+grad, makes a ``Context`` (the graph node, exposed as ``out.grad_fn``) that remembers the inputs
+and what forward saved. ``backward()`` walks those nodes in reverse topological order calling each
+``Fn.backward(ctx, grad)``; with ``create_graph=True`` that walk is itself recorded, because
+every backward is written in terms of ops.
+"""
+import functools
+import traceback
+
+from .tensor import Tensor
+
+# ---------------------------------------------------------------------------------------------
+# Grad mode
+# ---------------------------------------------------------------------------------------------
+
+
+class _State:
+    grad_enabled = True
+    anomaly = False
+
+
+_state = _State()
+
+
+def is_grad_enabled():
+    return _state.grad_enabled
+
+
+def set_grad_enabled(mode):
+    _state.grad_enabled = bool(mode)
+
+
+class _GradMode:
+    """Base of no_grad / enable_grad: a context manager and a decorator."""
+
+    mode = None
+
+    def __enter__(self):
+        self._prev = _state.grad_enabled
+        _state.grad_enabled = self.mode
+
+    def __exit__(self, *exc):
+        _state.grad_enabled = self._prev
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with type(self)():
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """Ops run inside do not record a graph (use for inference and parameter updates)."""
+    mode = False
+
+
+class enable_grad(_GradMode):
+    """Turn recording back on inside a no_grad block."""
+    mode = True
+
+
+# ---------------------------------------------------------------------------------------------
+# Anomaly detection
+# ---------------------------------------------------------------------------------------------
+
+def set_detect_anomaly(mode):
+    """When on, each op remembers where its forward was called, and backward raises a
+    RuntimeError naming the op and that line as soon as a gradient contains NaN or Inf."""
+    _state.anomaly = bool(mode)
+
+
+def is_anomaly_enabled():
+    return _state.anomaly
+
+
+class detect_anomaly:
+    """Context manager form of set_detect_anomaly(True)."""
+
+    def __enter__(self):
+        self._prev = _state.anomaly
+        _state.anomaly = True
+
+    def __exit__(self, *exc):
+        _state.anomaly = self._prev
+        return False
+
+
+def _user_frame():
+    """The innermost stack frame outside tinygrad_lab (where the user called the op)."""
+    pkg = __name__.rsplit(".", 1)[0]
+    for fs in reversed(traceback.extract_stack()[:-2]):
+        mod_file = fs.filename.replace("\\", "/")
+        if f"/{pkg}/" not in mod_file:
+            return f'File "{fs.filename}", line {fs.lineno}, in {fs.name}\n    {fs.line or ""}'
+    return "<unknown>"
+
+
+# ---------------------------------------------------------------------------------------------
+# Graph nodes
+# ---------------------------------------------------------------------------------------------
+
+class RemovableHandle:
+    """Returned by register_hook; ``remove()`` unregisters the hook."""
+
+    def __init__(self, hooks, fn):
+        self._hooks, self._fn = hooks, fn
+
+    def remove(self):
+        if self._fn in self._hooks:
+            self._hooks.remove(self._fn)
+
+
+class Context:
+    """One node of the graph (``tensor.grad_fn``) and the ``ctx`` a Function sees."""
+
+    __slots__ = ("fn", "inputs", "needs_input_grad", "_saved", "_versions", "_freed",
+                 "hooks", "out_ref", "trace", "__dict__")
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.inputs = ()
+        self.needs_input_grad = ()
+        self._saved = ()
+        self._versions = ()
+        self._freed = False
+        self.hooks = None          # hooks registered on the (non-leaf) output tensor
+        self.out_ref = None        # the output tensor, only when it retains its grad
+        self.trace = None          # where forward ran (anomaly mode)
+
+    def name(self):
+        return self.fn.__name__ + "Backward"
+
+    def __repr__(self):
+        return f"<{self.name()}>"
+
+    def save_for_backward(self, *tensors):
+        self._saved = tensors
+        self._versions = tuple(t._storage.version if t is not None else 0 for t in tensors)
+
+    @property
+    def saved_tensors(self):
+        if self._freed:
+            raise RuntimeError(
+                f"Trying to backward through the graph a second time (or to use saved tensors of "
+                f"{self.name()} after they were freed). Saved tensors are freed after backward; "
+                "pass retain_graph=True to the first backward if you need to backward twice.")
+        for i, (t, v) in enumerate(zip(self._saved, self._versions)):
+            if t is not None and t._storage.version != v:
+                raise RuntimeError(
+                    f"one of the tensors needed for gradient computation has been modified by an "
+                    f"in-place operation: saved tensor {i} of {self.name()} (shape {t.shape}) is at "
+                    f"version {t._storage.version}; expected version {v}. Avoid the in-place "
+                    "operation, or clone() the tensor before modifying it.")
+        return self._saved
+
+    @property
+    def next_functions(self):
+        return tuple((t.grad_fn, 0) if isinstance(t, Tensor) else (None, 0) for t in self.inputs)
+
+
+class Function:
+    """Base class of every differentiable op. Subclass it with static methods
+    ``forward(ctx, *args)`` and ``backward(ctx, *grad_outputs)`` and call ``Fn.apply(*args)``.
+    backward returns one gradient (or None) per forward argument."""
+
+    differentiable = True  # False for ops whose output never carries a gradient (comparisons...)
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        ctx = Context(cls)
+        prev = _state.grad_enabled
+        record = prev and cls.differentiable and any(
+            isinstance(a, Tensor) and a.requires_grad for a in args)
+        _state.grad_enabled = False
+        try:
+            out = cls.forward(ctx, *args, **kwargs)
+        finally:
+            _state.grad_enabled = prev
+        if record:
+            if not isinstance(out, Tensor):
+                raise TypeError(f"{cls.__name__}.forward must return a Tensor, got {type(out).__name__}")
+            if not out.dtype.is_floating_point:
+                return out  # integer/bool results carry no gradient
+            ctx.inputs = args
+            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+            if _state.anomaly:
+                ctx.trace = _user_frame()
+            out.grad_fn = ctx
+            out.requires_grad = True
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The backward pass
+# ---------------------------------------------------------------------------------------------
+
+def _toposort(roots):
+    """Nodes reachable from ``roots`` with every node after all nodes that consume it
+    (iterative DFS, so a 100,000-deep chain does not hit the recursion limit)."""
+    order, seen = [], set()
+    for root in roots:
+        if root is None or id(root) in seen:
+            continue
+        seen.add(id(root))
+        stack = [(root, iter(root.inputs))]
+        while stack:
+            node, it = stack[-1]
+            for t in it:
+                if isinstance(t, Tensor):
+                    child = t.grad_fn
+                    if child is not None and id(child) not in seen:
+                        seen.add(id(child))
+                        stack.append((child, iter(child.inputs)))
+                        break
+            else:
+                stack.pop()
+                order.append(node)
+    order.reverse()
+    return order
+
+
+def _check_grad(g, t, where):
+    if not isinstance(g, Tensor):
+        raise TypeError(f"{where} returned {type(g).__name__}; expected a Tensor or None")
+    if g.shape != t.shape:
+        raise RuntimeError(f"{where} returned a gradient of shape {g.shape} for an input of "
+                           f"shape {t.shape}")
+    if g.dtype is not t.dtype:
+        g = g.to(t.dtype)
+    return g
+
+
+def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
+                  allow_unused=False):
+    """Shared by Tensor.backward and autograd.grad. With ``inputs`` given, returns their
+    gradients instead of accumulating into leaves' ``.grad``."""
+    from .ops import _accumulate, _nonfinite  # ops import autograd; resolve at call time
+
+    roots = []
+    node_grads = {}   # id(node) -> gradient of its output
+    leaf_grads = {}   # id(leaf tensor) -> (tensor, gradient)
+    for out, g in zip(outputs, grad_outputs):
+        if out.grad_fn is None:
+            if out.requires_grad:
+                _add(leaf_grads, id(out), out, g)
+            continue
+        roots.append(out.grad_fn)
+        _add(node_grads, id(out.grad_fn), out.grad_fn, g)
+
+    wanted = None
+    if inputs is not None:
+        wanted = {id(t) for t in inputs}
+        wanted_nodes = {id(t.grad_fn): t for t in inputs if t.grad_fn is not None}
+        captured = {}
+
+    prev = _state.grad_enabled
+    _state.grad_enabled = bool(create_graph)
+    try:
+        for node in _toposort(roots):
+            entry = node_grads.pop(id(node), None)
+            if entry is None:
+                continue
+            g = entry[1]
+            if node.hooks:
+                for h in list(node.hooks):
+                    r = h(g)
+                    if r is not None:
+                        g = r
+            if node.out_ref is not None and inputs is None:
+                out = node.out_ref
+                out.grad = g.detach() if out.grad is None else _accumulate(out.grad, g)
+            if wanted is not None and id(node) in wanted_nodes:
+                captured[id(node)] = g
+            _ = node.saved_tensors  # raises if freed or modified in place
+            grads = node.fn.backward(node, g)
+            if not isinstance(grads, tuple):
+                grads = (grads,)
+            if len(grads) < len(node.inputs):
+                grads = grads + (None,) * (len(node.inputs) - len(grads))
+            if not retain_graph:
+                node._saved = ()
+                node._freed = True
+            for t, need, gi in zip(node.inputs, node.needs_input_grad, grads):
+                if not need or gi is None:
+                    continue
+                gi = _check_grad(gi, t, f"{node.name()}")
+                if _state.anomaly and _nonfinite(gi):
+                    raise RuntimeError(
+                        f"Function '{node.name()}' returned nan or inf values in its gradient "
+                        f"(input of shape {t.shape}). Its forward was called at:\n{node.trace}")
+                if t.grad_fn is not None:
+                    _add(node_grads, id(t.grad_fn), t.grad_fn, gi)
+                else:
+                    _add(leaf_grads, id(t), t, gi)
+    finally:
+        _state.grad_enabled = prev
+
+    if inputs is not None:
+        result = []
+        for t in inputs:
+            if t.grad_fn is None:
+                g = leaf_grads.get(id(t), (None, None))[1]
+            else:
+                g = captured.get(id(t.grad_fn))
+            if g is None and not allow_unused:
+                raise RuntimeError(
+                    f"One of the differentiated tensors (shape {t.shape}) appears to not have been "
+                    "used in the graph. Set allow_unused=True if this is the desired behavior.")
+            result.append(g)
+        return tuple(result)
+
+    prev = _state.grad_enabled
+    _state.grad_enabled = bool(create_graph)
+    try:
+        for t, g in leaf_grads.values():
+            if t._hooks:
+                for h in list(t._hooks):
+                    r = h(g)
+                    if r is not None:
+                        g = r
+            if t.grad is None:
+                t.grad = g if create_graph else g.detach().clone()
+            else:
+                t.grad = _accumulate(t.grad, g, inplace=not create_graph)
+    finally:
+        _state.grad_enabled = prev
+    return None
+
+
+def _add(table, key, t, g):
+    if key in table:
+        table[key] = (t, table[key][1] + g)
+    else:
+        table[key] = (t, g)
+
+
+def _ones_grad(out):
+    from .tensor import ones
+    if out.numel() != 1:
+        raise RuntimeError(f"grad can be implicitly created only for scalar outputs; got an output "
+                           f"of shape {out.shape}. Pass a gradient of that shape.")
+    return ones(out.shape, dtype=out.dtype)
+
+
+def _as_grad(g, out):
+    from .tensor import tensor
+    if g is None:
+        return _ones_grad(out)
+    if not isinstance(g, Tensor):
+        g = tensor(g, dtype=out.dtype)
+    if g.shape != out.shape:
+        raise ValueError(f"gradient has shape {g.shape} but the output has shape {out.shape}")
+    return g
+
+
+def backward(tensor, gradient=None, retain_graph=False, create_graph=False):
+    if not tensor.requires_grad:
+        raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+    if retain_graph is None:
+        retain_graph = create_graph
+    _run_backward([tensor], [_as_grad(gradient, tensor)], retain_graph or create_graph, create_graph)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False):
+    """Gradients of ``outputs`` with respect to ``inputs`` as a tuple, without touching ``.grad``."""
+    single = isinstance(outputs, Tensor)
+    outputs = [outputs] if single else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs]
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    for t in inputs:
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError("grad: every input must be a Tensor that requires grad")
+    for o in outputs:
+        if not o.requires_grad:
+            raise RuntimeError("grad: an output does not require grad and has no grad_fn")
+    if retain_graph is None:
+        retain_graph = create_graph
+    gos = [_as_grad(g, o) for g, o in zip(grad_outputs, outputs)]
+    return _run_backward(outputs, gos, retain_graph, create_graph, inputs=inputs,
+                         allow_unused=allow_unused)
+

@@ -1,0 +1,113 @@
+"""The four dtypes and PyTorch's promotion rules."""
+import numpy as np
+
+
+class DType:
+    """A tensor element type. Compare with ``is`` or ``==``; ``repr`` is ``tl.float32``."""
+
+    __slots__ = ("name", "np", "code", "itemsize", "is_floating_point")
+
+    def __init__(self, name, np_dtype, code):
+        self.name = name
+        self.np = np.dtype(np_dtype)
+        self.code = code                       # the C enum tl_dtype
+        self.itemsize = self.np.itemsize
+        self.is_floating_point = self.np.kind == "f"
+
+    def __repr__(self):
+        return f"tl.{self.name}"
+
+    def __reduce__(self):                      # pickles as the singleton
+        return (_by_name, (self.name,))
+
+
+float32 = DType("float32", np.float32, 0)
+float64 = DType("float64", np.float64, 1)
+int64 = DType("int64", np.int64, 2)
+bool_ = DType("bool", np.bool_, 3)
+ALL = (float32, float64, int64, bool_)
+_BY_NP = {d.np: d for d in ALL}
+_BY_NAME = {d.name: d for d in ALL}
+
+_default_float = float32
+
+
+def _by_name(name):
+    return _BY_NAME[name]
+
+
+def set_default_dtype(dtype):
+    """Set the dtype of Python floats and of float results of int ops (float32 or float64)."""
+    global _default_float
+    dtype = as_dtype(dtype)
+    if not dtype.is_floating_point:
+        raise TypeError(f"set_default_dtype: expected tl.float32 or tl.float64, got {dtype!r}")
+    _default_float = dtype
+
+
+def get_default_dtype():
+    return _default_float
+
+
+def as_dtype(d):
+    """Accept a tl dtype, a NumPy dtype/type, or a name such as 'float32'."""
+    if isinstance(d, DType):
+        return d
+    if isinstance(d, str) and d in _BY_NAME:
+        return _BY_NAME[d]
+    if d is bool:
+        return bool_
+    if d is float:
+        return _default_float
+    if d is int:
+        return int64
+    try:
+        nd = np.dtype(d)
+    except TypeError:
+        nd = None
+    if nd is not None and nd in _BY_NP:
+        return _BY_NP[nd]
+    raise TypeError(f"unsupported dtype {d!r}: expected one of tl.float32, tl.float64, tl.int64, tl.bool")
+
+
+def from_numpy_dtype(nd):
+    """The tl dtype a NumPy array of dtype ``nd`` becomes (float16 -> float32, int32 -> int64...)."""
+    nd = np.dtype(nd)
+    if nd in _BY_NP:
+        return _BY_NP[nd]
+    if nd.kind == "f":
+        return float64 if nd.itemsize > 8 else float32   # float16 -> float32, longdouble -> float64
+    if nd.kind in "iu":
+        return int64
+    raise TypeError(f"unsupported NumPy dtype {nd}: expected a float, integer or bool array")
+
+
+def _category(d):
+    return 2 if d.is_floating_point else (1 if d is int64 else 0)
+
+
+def promote(a, b):
+    """Result dtype of a binary op between two tensors (PyTorch's rules for these four dtypes)."""
+    if a is b:
+        return a
+    ca, cb = _category(a), _category(b)
+    if ca == cb == 2:
+        return float64                          # float32 with float64
+    return a if ca > cb else b
+
+
+def promote_scalar(t, s):
+    """Result dtype of tensor dtype ``t`` combined with a Python scalar ``s``: a scalar never
+    widens a tensor of the same category (float32 * 2.5 stays float32)."""
+    if isinstance(s, bool):
+        return t
+    if isinstance(s, int):
+        return t if t is not bool_ else int64
+    if isinstance(s, float):
+        return t if t.is_floating_point else _default_float
+    raise TypeError(f"expected a Tensor or a Python number, got {type(s).__name__}")
+
+
+def float_result(d):
+    """Result dtype of ops that need floats (exp, mean, ...): ints and bools become the default."""
+    return d if d.is_floating_point else _default_float

@@ -1,0 +1,494 @@
+"""Shape ops: views (reshape, permute, expand, basic indexing) and copies (contiguous, clone, to,
+cat). Views only compute a new (shape, strides, offset) over the same storage; copies and the
+backward of indexing run the C strided-copy kernel (csrc/copy.c)."""
+import operator
+
+from .. import dtypes
+
+from ..autograd import Function
+from ..tensor import (Tensor, _check_shape, _contiguous_strides, _copy, _copy_into, _numel,
+                      _parse_shape, _wrap_dim, zeros)
+
+
+def _view(x, shape, strides, offset):
+    return Tensor._make(x._storage, tuple(shape), tuple(strides), offset, x.dtype)
+
+
+# ---- reshape ------------------------------------------------------------------------------------
+
+def _infer_shape(shape, numel, old):
+    """Resolve one -1 and check the element count; ValueError names both shapes."""
+    if shape.count(-1) > 1:
+        raise ValueError(f"reshape: only one dimension can be -1, got {shape}")
+    known = 1
+    for s in shape:
+        if s != -1:
+            if s < 0:
+                raise ValueError(f"reshape: invalid size {s} in shape {shape}")
+            known *= s
+    if -1 in shape:
+        if known == 0 or numel % known:
+            raise ValueError(f"cannot reshape tensor of shape {old} into shape {shape}")
+        shape = tuple(numel // known if s == -1 else s for s in shape)
+    elif known != numel:
+        raise ValueError(f"cannot reshape tensor of shape {old} ({numel} elements) into shape "
+                         f"{shape} ({known} elements)")
+    return _check_shape(shape)
+
+
+def _view_strides(old_shape, old_strides, new_shape):
+    """Strides that express ``new_shape`` over the same memory, or None when a copy is needed
+    (the view is possible when each group of merged/split dims is itself contiguous)."""
+    old = [(n, s) for n, s in zip(old_shape, old_strides) if n != 1]
+    new_strides = [0] * len(new_shape)
+    i = 0  # position in old
+    j = 0
+    while j < len(new_shape):
+        if new_shape[j] == 1:
+            new_strides[j] = 1
+            j += 1
+            continue
+        if i >= len(old):
+            return None
+        # take old dims until their product covers the new dims group
+        size_old, i0 = old[i][0], i
+        while i + 1 < len(old) and old[i][1] == old[i + 1][1] * old[i + 1][0] and size_old < new_shape[j]:
+            i += 1
+            size_old *= old[i][0]
+        # split the contiguous chunk old[i0..i] into new dims whose product == size_old
+        stride = old[i][1]
+        group, size_new = [], 1
+        while j < len(new_shape) and size_new < size_old:
+            group.append(j)
+            size_new *= new_shape[j]
+            j += 1
+        while j < len(new_shape) and new_shape[j] == 1:  # trailing ones join the group
+            group.append(j)
+            j += 1
+        if size_new != size_old:
+            return None
+        for k in reversed(group):
+            new_strides[k] = stride
+            stride *= new_shape[k]
+        i += 1
+    return tuple(new_strides) if i == len(old) else None
+
+
+class Reshape(Function):
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.in_shape = x.shape
+        if x.is_contiguous():
+            return _view(x, shape, _contiguous_strides(shape), x._offset)
+        st = _view_strides(x.shape, x._strides, shape)
+        if st is not None:
+            return _view(x, shape, st, x._offset)
+        c = _copy(x)
+        return _view(c, shape, _contiguous_strides(shape), 0)
+
+    @staticmethod
+    def backward(ctx, g):
+        return reshape(g, ctx.in_shape), None
+
+
+def _shape_arg(shape):
+    """reshape/view accept varargs or one sequence, with at most one -1."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    try:
+        return tuple(operator.index(s) for s in shape)
+    except TypeError:
+        raise TypeError(f"shape must be ints, got {shape!r}") from None
+
+
+def reshape(x, *shape):
+    shape = _infer_shape(_shape_arg(shape), x.numel(), x.shape)
+    return Reshape.apply(x, shape)
+
+
+def view(x, *shape):
+    """Like reshape, but refuses (ValueError) when the result could not share memory."""
+    shape = _infer_shape(_shape_arg(shape), x.numel(), x.shape)
+    if not x.is_contiguous() and _view_strides(x.shape, x._strides, shape) is None:
+        raise ValueError(f"view: shape {shape} is not compatible with the strides {x._strides} of "
+                         f"a tensor of shape {x.shape}; use reshape() (which may copy)")
+    return Reshape.apply(x, shape)
+
+
+def flatten(x, start_dim=0, end_dim=-1):
+    if x.ndim == 0:
+        return reshape(x, 1)
+    s, e = _wrap_dim(start_dim, x.ndim, "start_dim"), _wrap_dim(end_dim, x.ndim, "end_dim")
+    if s > e:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {x.shape}")
+    shape = x.shape[:s] + (_numel(x.shape[s:e + 1]),) + x.shape[e + 1:]
+    return reshape(x, shape)
+
+
+def squeeze(x, dim=None):
+    """Drop size-1 dims (all, or the given ones); a dim whose size is not 1 is left alone."""
+    if dim is None:
+        dims = {i for i, n in enumerate(x.shape) if n == 1}
+    else:
+        dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+        dims = {d for d in (_wrap_dim(d, x.ndim) for d in dims) if x.ndim and x.shape[d] == 1}
+    if not dims:
+        return x
+    return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in dims))
+
+
+def unsqueeze(x, dim):
+    d = _wrap_dim(dim, x.ndim + 1)
+    return reshape(x, x.shape[:d] + (1,) + x.shape[d:])
+
+
+# ---- permute / transpose ------------------------------------------------------------------------
+
+class Permute(Function):
+    @staticmethod
+    def forward(ctx, x, dims):
+        ctx.dims = dims
+        return _view(x, [x.shape[d] for d in dims], [x._strides[d] for d in dims], x._offset)
+
+    @staticmethod
+    def backward(ctx, g):
+        inv = [0] * len(ctx.dims)
+        for i, d in enumerate(ctx.dims):
+            inv[d] = i
+        return Permute.apply(g, tuple(inv)), None
+
+
+def permute(x, *dims):
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = dims[0]
+    dims = tuple(_wrap_dim(d, x.ndim) for d in dims) if x.ndim else tuple(dims)
+    if sorted(dims) != list(range(x.ndim)):
+        raise ValueError(f"permute: dims {dims} are not a permutation of the {x.ndim} dims of a "
+                         f"tensor of shape {x.shape}")
+    return Permute.apply(x, dims)
+
+
+def transpose(x, d0, d1):
+    if x.ndim == 0:
+        _wrap_dim(d0, 0), _wrap_dim(d1, 0)
+        return x
+    d0, d1 = _wrap_dim(d0, x.ndim), _wrap_dim(d1, x.ndim)
+    dims = list(range(x.ndim))
+    dims[d0], dims[d1] = dims[d1], dims[d0]
+    return Permute.apply(x, tuple(dims))
+
+
+def t_(x):
+    """``x.T``: reverse all dims."""
+    return Permute.apply(x, tuple(reversed(range(x.ndim)))) if x.ndim > 1 else x
+
+
+# ---- expand / broadcasting ----------------------------------------------------------------------
+
+def broadcast_shapes(*shapes):
+    """NumPy broadcasting of shapes; ValueError names them when they do not broadcast."""
+    nd = max(len(s) for s in shapes)
+    out = []
+    for i in range(nd):
+        n = 1
+        for s in shapes:
+            k = i - (nd - len(s))
+            if k < 0:
+                continue
+            m = s[k]
+            if m != 1:
+                if n != 1 and n != m:
+                    raise ValueError("shapes " + ", ".join(str(tuple(s)) for s in shapes) +
+                                     " cannot be broadcast together")
+                n = m
+        out.append(n)
+    return tuple(out)
+
+
+def _broadcast_strides(x, shape):
+    """Strides that show ``x`` as ``shape`` (stride 0 along broadcast dims)."""
+    lead = len(shape) - x.ndim
+    return tuple(0 if i < lead or x.shape[i - lead] == 1 and shape[i] != 1 else x._strides[i - lead]
+                 for i in range(len(shape)))
+
+
+class Expand(Function):
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.in_shape = x.shape
+        return _view(x, shape, _broadcast_strides(x, shape), x._offset)
+
+    @staticmethod
+    def backward(ctx, g):
+        return sum_to(g, ctx.in_shape), None
+
+
+def expand(x, *shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    shape = tuple(operator.index(s) for s in shape)
+    if len(shape) < x.ndim:
+        raise ValueError(f"expand: shape {shape} has fewer dims than the tensor's shape {x.shape}")
+    lead = len(shape) - x.ndim
+    full = []
+    for i, n in enumerate(shape):
+        old = x.shape[i - lead] if i >= lead else None
+        if n == -1:
+            if old is None:
+                raise ValueError(f"expand: -1 is not allowed for a new leading dim in {shape}")
+            n = old
+        if old is not None and old != 1 and old != n:
+            raise ValueError(f"expand: cannot expand shape {x.shape} to {shape}")
+        full.append(n)
+    full = _check_shape(tuple(full))
+    if full == x.shape:
+        return x
+    return Expand.apply(x, full)
+
+
+def broadcast_to(x, shape):
+    return expand(x, shape)
+
+
+def sum_to(g, shape):
+    """Sum ``g`` down to ``shape`` (the VJP of broadcasting)."""
+    if g.shape == tuple(shape):
+        return g
+    from .reduce import sum as _sum
+    lead = g.ndim - len(shape)
+    dims = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1)
+    r = _sum(g, dims, keepdim=True) if dims else g
+    return reshape(r, tuple(shape))
+
+
+# ---- basic indexing -----------------------------------------------------------------------------
+
+def parse_basic_index(x, key):
+    """Normalise ints, slices (step > 0), None and ... into one entry per output/input dim:
+    None (new dim), an int in range, or a slice with explicit start/stop/step. Returns None when
+    ``key`` needs advanced (integer-array) indexing."""
+    if not isinstance(key, tuple):
+        key = (key,)
+    for k in key:
+        if not (k is None or k is Ellipsis or isinstance(k, slice) or _is_int(k)):
+            return None
+    if sum(k is Ellipsis for k in key) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    used = sum(1 for k in key if k is not None and k is not Ellipsis)
+    if used > x.ndim:
+        raise IndexError(f"too many indices for tensor of dimension {x.ndim} (got {used}, shape {x.shape})")
+    if Ellipsis in key:
+        i = key.index(Ellipsis)
+        key = key[:i] + (slice(None),) * (x.ndim - used) + key[i + 1:]
+    else:
+        key = key + (slice(None),) * (x.ndim - used)
+    out, d = [], 0
+    for k in key:
+        if k is None:
+            out.append(None)
+            continue
+        n = x.shape[d]
+        if isinstance(k, slice):
+            if k.step is not None and operator.index(k.step) <= 0:
+                raise ValueError(f"slice step must be positive, got {k.step} (dim {d}, shape {x.shape})")
+            out.append(slice(*k.indices(n)))
+        else:
+            i = operator.index(k)
+            if not -n <= i < n:
+                raise IndexError(f"index {i} is out of bounds for dimension {d} with size {n} (shape {x.shape})")
+            out.append(i % n)
+        d += 1
+    return tuple(out)
+
+
+def _is_int(k):
+    return isinstance(k, int) and not isinstance(k, bool) or (
+        hasattr(k, "__index__") and not isinstance(k, (Tensor, bool, list, tuple)))
+
+
+def _basic_view(x, nkey):
+    """The view of ``x`` selected by a normalised key from parse_basic_index."""
+    shape, strides, offset, d = [], [], x._offset, 0
+    for k in nkey:
+        if k is None:
+            shape.append(1)
+            strides.append(0)
+            continue
+        st = x._strides[d]
+        if isinstance(k, slice):
+            m = len(range(k.start, k.stop, k.step))
+            if m:
+                offset += k.start * st
+            shape.append(m)
+            strides.append(st * k.step)
+        else:
+            offset += k * st
+        d += 1
+    return _view(x, shape, strides, offset)
+
+
+class BasicIndex(Function):
+    @staticmethod
+    def forward(ctx, x, nkey):
+        ctx.in_shape, ctx.nkey = x.shape, nkey
+        return _basic_view(x, nkey)
+
+    @staticmethod
+    def backward(ctx, g):
+        return IndexBackward.apply(g, ctx.in_shape, ctx.nkey), None
+
+
+class IndexBackward(Function):
+    """Scatter ``g`` into zeros shaped like the indexed tensor, at the view's positions."""
+
+    @staticmethod
+    def forward(ctx, g, in_shape, nkey):
+        ctx.nkey = nkey
+        out = zeros(in_shape, dtype=g.dtype)
+        _copy_into(_basic_view(out, nkey), g)
+        return out
+
+    @staticmethod
+    def backward(ctx, gg):
+        return BasicIndex.apply(gg, ctx.nkey), None, None
+
+
+# ---- copies -------------------------------------------------------------------------------------
+
+class Copy(Function):
+    """A contiguous copy (contiguous(), clone())."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return _copy(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+class Cast(Function):
+    @staticmethod
+    def forward(ctx, x, dtype):
+        ctx.in_dtype = x.dtype
+        return _copy(x, dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return to(g, ctx.in_dtype), None
+
+
+def contiguous(x):
+    return x if x.is_contiguous() else Copy.apply(x)
+
+
+def clone(x):
+    return Copy.apply(x)
+
+
+def to(x, dtype):
+    dtype = dtypes.as_dtype(dtype)
+    if dtype is x.dtype:
+        return x
+    return Cast.apply(x, dtype)
+
+
+def detach(x):
+    """A tensor sharing storage with ``x`` but outside the graph."""
+    return Tensor._make(x._storage, x._shape, x._strides, x._offset, x.dtype)
+
+
+class Cat(Function):
+    @staticmethod
+    def forward(ctx, *xs, dim, out_dtype):
+        ctx.sizes = [x.shape[dim] for x in xs]
+        ctx.dim = dim
+        shape = list(xs[0].shape)
+        shape[dim] = sum(ctx.sizes)
+        out = Tensor._empty(tuple(shape), out_dtype)
+        pos = 0
+        for x, n in zip(xs, ctx.sizes):
+            if n:
+                off = pos * out._strides[dim]
+                _copy_into(_view(out, x.shape, out._strides, off), x)
+            pos += n
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        grads, pos = [], 0
+        for n in ctx.sizes:
+            grads.append(narrow(g, ctx.dim, pos, n))
+            pos += n
+        return tuple(grads)
+
+
+def narrow(x, dim, start, length):
+    key = (slice(None),) * dim + (slice(start, start + length),)
+    return BasicIndex.apply(x, parse_basic_index(x, key))
+
+
+def getitem(x, key):
+    nkey = parse_basic_index(x, key)
+    if nkey is None:
+        from .index import advanced_index
+        return advanced_index(x, key)
+    return BasicIndex.apply(x, nkey)
+
+
+def cat(tensors, dim=0):
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat expects a non-empty list of tensors")
+    for t in tensors:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"cat expects Tensors, got {type(t).__name__}")
+    ref = tensors[0]
+    if ref.ndim == 0:
+        raise ValueError("cat: zero-dimensional tensors cannot be concatenated; use stack")
+    d = _wrap_dim(dim, ref.ndim)
+    for t in tensors:
+        if t.ndim != ref.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, ref.shape)) if i != d):
+            raise ValueError(f"cat: shapes {[tuple(x.shape) for x in tensors]} must match except in dim {dim}")
+    out_dtype = ref.dtype
+    for t in tensors[1:]:
+        out_dtype = dtypes.promote(out_dtype, t.dtype)
+    return Cat.apply(*tensors, dim=d, out_dtype=out_dtype)
+
+
+def stack(tensors, dim=0):
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack expects a non-empty list of tensors")
+    shapes = {tuple(t.shape) for t in tensors}
+    if len(shapes) != 1:
+        raise ValueError(f"stack: all tensors must have the same shape, got {[tuple(t.shape) for t in tensors]}")
+    d = _wrap_dim(dim, tensors[0].ndim + 1)
+    return cat([unsqueeze(t, d) for t in tensors], d)
+
+
+def split(x, split_size, dim=0):
+    """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or sizes from a list."""
+    d = _wrap_dim(dim, x.ndim)
+    n = x.shape[d]
+    if isinstance(split_size, (list, tuple)):
+        if sum(split_size) != n:
+            raise ValueError(f"split: sizes {list(split_size)} do not sum to {n} (dim {dim} of shape {x.shape})")
+        sizes = list(split_size)
+    else:
+        if split_size <= 0:
+            raise ValueError(f"split: split_size must be positive, got {split_size}")
+        sizes = [min(split_size, n - i) for i in range(0, n, split_size)] or [0]
+    out, pos = [], 0
+    for s in sizes:
+        out.append(narrow(x, d, pos, s))
+        pos += s
+    return tuple(out)
+
+
+def chunk(x, chunks, dim=0):
+    if chunks <= 0:
+        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+    n = x.shape[_wrap_dim(dim, x.ndim)]
+    size = -(-n // chunks) if n else 1
+    return split(x, max(size, 1), dim)
