@@ -43,4 +43,42 @@ int tl_iter_init(tl_iter *it, int ndim, const int64_t *shape, int nops,
 void tl_iter_seek(tl_iter *it, int64_t pos);
 int tl_iter_next(tl_iter *it);
 
+/* ---- threads over a strided index space ----
+ * TL_FOR_RANGES(it, N_OPS, BODY...) splits the it.size elements of an initialised iterator into one
+ * contiguous range per thread (only when the work is large enough) and runs BODY for every run
+ * of consecutive inner-loop elements. Inside BODY: `_n` elements, operand k starts at element
+ * offset `_o[k]` and steps by `_s[k]`. */
+#define TL_FOR_RANGES(it, N_OPS, ...)                                                        \
+    do {                                                                                      \
+        const int64_t _total = (it).size, _inner = (it).inner;                                \
+        int _nt = (int)(_total / TL_PAR_MIN);                                                 \
+        if (_nt > tl__num_threads) _nt = tl__num_threads;                                     \
+        if (_nt < 1) _nt = 1;                                                                 \
+        _Pragma("omp parallel for num_threads(_nt) if(_nt > 1) schedule(static)")            \
+        for (int _t = 0; _t < _nt; _t++) {                                                    \
+            tl_iter _it = (it);                                                               \
+            int64_t _lo = _total * _t / _nt, _hi = _total * (_t + 1) / _nt;                   \
+            int64_t _i0 = _lo % _inner;                                                       \
+            tl_iter_seek(&_it, _lo / _inner);                                                 \
+            while (_lo < _hi) {                                                               \
+                int64_t _n = _inner - _i0;                                                    \
+                if (_n > _hi - _lo) _n = _hi - _lo;                                           \
+                int64_t _o[N_OPS], _s[N_OPS];                                                 \
+                for (int _k = 0; _k < (N_OPS); _k++) {                                        \
+                    _s[_k] = _it.istride[_k];                                                 \
+                    _o[_k] = _it.off[_k] + _i0 * _s[_k];                                      \
+                }                                                                             \
+                __VA_ARGS__;                                                                  \
+                _lo += _n;                                                                    \
+                _i0 = 0;                                                                      \
+                tl_iter_next(&_it);                                                           \
+            }                                                                                 \
+        }                                                                                     \
+    } while (0)
+
+/* Token pasting for kernels instantiated per dtype and per instruction set. */
+#define TL_CAT_(a, b) a##b
+#define TL_CAT(a, b) TL_CAT_(a, b)
+#define TL_NAME(base) TL_CAT(TL_CAT(base, TL_SUF), TL_ISA)
+
 #endif

@@ -44,6 +44,44 @@ int tl_fill(int dtype, void *dst, const int64_t *strides, int ndim, const int64_
 int tl_arange(int dtype, void *dst, int64_t n, double start, double step,
               int64_t istart, int64_t istep);
 
+/* ---- elementwise kernels (elementwise.c; the op tables there give each formula) ---- */
+enum tl_unary_op { TL_NEG = 0, TL_ABS = 1, TL_EXP = 2, TL_LOG = 3, TL_SQRT = 4, TL_SIN = 5,
+                   TL_COS = 6, TL_TANH = 7, TL_SIGMOID = 8, TL_RELU = 9, TL_LEAKY_RELU = 10,
+                   TL_GELU = 11, TL_CLAMP = 12, TL_POW_SCALAR = 13, TL_ERF = 14 };
+enum tl_binary_op { TL_ADD = 0, TL_SUB = 1, TL_MUL = 2, TL_DIV = 3, TL_POW = 4, TL_MAXIMUM = 5,
+                    TL_MINIMUM = 6, TL_EQ = 7, TL_NE = 8, TL_LT = 9, TL_LE = 10, TL_GT = 11,
+                    TL_GE = 12 };
+/* y = op(x; p0, p1). float32/float64 (all ops), int64 (NEG, ABS). */
+int tl_unary_forward(int op, int dtype, void *y, const int64_t *y_strides,
+                     const void *x, const int64_t *x_strides, int ndim, const int64_t *shape,
+                     double p0, double p1);
+/* gx = g * op'(x, y) written contiguous; x or y may repeat g's pointer when op does not use it. */
+int tl_unary_backward(int op, int dtype, void *gx, const void *g, const int64_t *g_strides,
+                      const void *x, const int64_t *x_strides, const void *y,
+                      const int64_t *y_strides, int ndim, const int64_t *shape,
+                      double p0, double p1);
+/* out = a op b with broadcasting as stride-0 dims; comparisons write bool. DIV and POW need
+ * float inputs (TL_EDTYPE otherwise). `out` may alias `a` when their layouts are equal. */
+int tl_binary_forward(int op, int dtype, void *out, const int64_t *out_strides,
+                      const void *a, const int64_t *a_strides, const void *b,
+                      const int64_t *b_strides, int ndim, const int64_t *shape);
+/* out = cond ? a : b (cond is bool), out contiguous. */
+int tl_where_forward(int dtype, void *out, const void *cond, const int64_t *cond_strides,
+                     const void *a, const int64_t *a_strides, const void *b,
+                     const int64_t *b_strides, int ndim, const int64_t *shape);
+
+/* ---- reductions (reduce.c) ---- */
+enum tl_reduce_op { TL_SUM = 0, TL_MAX = 1, TL_MIN = 2, TL_ARGMAX = 3, TL_ARGMIN = 4 };
+/* out[o] = op over r of x[o, r]: `shape` lists the kept dims, then the `nred` reduced dims.
+ * out is contiguous over the kept dims; dtype of out = dtype of x, except ARGMAX/ARGMIN (int64,
+ * the flat index within the reduced dims, first occurrence; NaN counts as the extreme).
+ * int64 input supports all ops. TL_EINVAL for max/min/arg* over zero elements. */
+int tl_reduce(int op, int dtype, void *out, const void *x, const int64_t *x_strides,
+              int ndim, const int64_t *shape, int nred);
+/* *count = number of NaN/Inf elements (anomaly detection). */
+int tl_count_nonfinite(int dtype, const void *x, const int64_t *x_strides, int ndim,
+                       const int64_t *shape, int64_t *count);
+
 /* ---- random numbers (random.c): one global xoshiro256** stream ---- */
 void tl_manual_seed(uint64_t seed);
 int tl_rand_uniform(int dtype, void *dst, int64_t n, double low, double high);

@@ -15,8 +15,14 @@ from .tensor import (Tensor, arange, empty, empty_like, eye, from_numpy, full, f
 from . import autograd
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from . import ops as _ops
-from .ops.shape import (broadcast_shapes, cat, chunk, expand, flatten, permute, reshape, split,
-                        squeeze, stack, transpose, unsqueeze)
+from .ops.shape import (broadcast_shapes, broadcast_to, cat, chunk, clone, detach, expand, flatten,
+                        narrow, permute, reshape, split, squeeze, stack, transpose, unsqueeze)
+from .ops.elementwise import (abs, add, clamp, clip, cos, div, eq, erf, exp, ge, gelu, gt, le,
+                              leaky_relu, log, logical_and, logical_not, logical_or, lt, maximum,
+                              minimum, mul, ne, neg, pow, relu, sigmoid, sin, sqrt, sub, tanh, where)
+from .ops.reduce import argmax, argmin, logsumexp, max, mean, min, std, sum, var
+from .autograd import set_detect_anomaly, detect_anomaly
+from .gradcheck import gradcheck, gradgradcheck
 
 __version__ = "0.1.0"
 float = float32  # noqa: A001  (tl.float / tl.double aliases, as in PyTorch)

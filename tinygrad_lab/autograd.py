@@ -398,3 +398,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     return _run_backward(outputs, gos, retain_graph, create_graph, inputs=inputs,
                          allow_unused=allow_unused)
 
+
+
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402,F401  (tl.autograd.*)

@@ -1,8 +1,19 @@
 """The op table: every differentiable op is a ``Function`` subclass in one family module, next to
-the C kernels it calls (shape.py <-> csrc/copy.c, elementwise.py <-> csrc/elementwise.c, ...).
-This package attaches the ops to ``Tensor`` as methods and operators."""
+the C kernels it calls:
+
+    shape.py        <-> csrc/copy.c         views, copies, cat
+    elementwise.py  <-> csrc/elementwise.c  unary, binary, where
+    reduce.py       <-> csrc/reduce.c       sum, max, min, arg*, mean, var, logsumexp
+
+This package attaches the ops to ``Tensor`` as methods and operators.
+"""
+from .. import dtypes
+from ..autograd import _state, backward as _backward
+from ..autograd import RemovableHandle
 from ..tensor import Tensor
-from . import shape
+from . import elementwise as ew
+from . import reduce as rd
+from . import inplace, shape
 
 _METHODS = {
     # shape
@@ -12,27 +23,99 @@ _METHODS = {
     "chunk": shape.chunk, "contiguous": shape.contiguous, "clone": shape.clone,
     "to": shape.to, "detach": shape.detach, "narrow": shape.narrow,
     "__getitem__": shape.getitem, "broadcast_to": shape.broadcast_to,
+    # elementwise
+    "add": ew.add, "sub": ew.sub, "mul": ew.mul, "div": ew.div, "pow": ew.pow,
+    "neg": ew.neg, "abs": ew.abs, "exp": ew.exp, "log": ew.log, "sqrt": ew.sqrt, "erf": ew.erf,
+    "sin": ew.sin, "cos": ew.cos, "tanh": ew.tanh, "sigmoid": ew.sigmoid, "relu": ew.relu,
+    "leaky_relu": ew.leaky_relu, "gelu": ew.gelu, "clamp": ew.clamp, "clip": ew.clamp,
+    "maximum": ew.maximum, "minimum": ew.minimum,
+    "eq": ew.eq, "ne": ew.ne, "lt": ew.lt, "le": ew.le, "gt": ew.gt, "ge": ew.ge,
+    "logical_and": ew.logical_and, "logical_or": ew.logical_or, "logical_not": ew.logical_not,
+    # reductions
+    "sum": rd.sum, "mean": rd.mean, "max": rd.max, "min": rd.min, "var": rd.var, "std": rd.std,
+    "logsumexp": rd.logsumexp, "argmax": rd.argmax, "argmin": rd.argmin,
+    # operators
+    "__add__": ew.add, "__radd__": lambda a, b: ew.add(b, a),
+    "__sub__": ew.sub, "__rsub__": lambda a, b: ew.sub(b, a),
+    "__mul__": ew.mul, "__rmul__": lambda a, b: ew.mul(b, a),
+    "__truediv__": ew.div, "__rtruediv__": lambda a, b: ew.div(b, a),
+    "__pow__": ew.pow, "__rpow__": lambda a, b: ew.pow(b, a),
+    "__neg__": ew.neg, "__abs__": ew.abs, "__pos__": lambda a: a,
+    "__eq__": ew.eq, "__ne__": ew.ne, "__lt__": ew.lt, "__le__": ew.le, "__gt__": ew.gt,
+    "__ge__": ew.ge,
+    "__and__": ew.logical_and, "__or__": ew.logical_or, "__invert__": ew.logical_not,
 }
+
+_METHODS.update(inplace.METHODS)
 
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)
 
+Tensor.__hash__ = lambda self: id(self)  # defining __eq__ would otherwise drop hashing
 Tensor.T = property(shape.t_)
-Tensor.float = lambda self: shape.to(self, "float32")
-Tensor.double = lambda self: shape.to(self, "float64")
-Tensor.long = lambda self: shape.to(self, "int64")
-Tensor.bool = lambda self: shape.to(self, "bool")
+Tensor.mT = property(lambda self: shape.transpose(self, -2, -1))
+Tensor.float = lambda self: shape.to(self, dtypes.float32)
+Tensor.double = lambda self: shape.to(self, dtypes.float64)
+Tensor.long = lambda self: shape.to(self, dtypes.int64)
+Tensor.bool = lambda self: shape.to(self, dtypes.bool_)
+
+
+# ---- autograd methods ---------------------------------------------------------------------------
+
+def _backward_method(self, gradient=None, retain_graph=None, create_graph=False):
+    """Accumulate d(self)/d(leaf) into every leaf's .grad (see API.md "Autograd")."""
+    _backward(self, gradient, retain_graph, create_graph)
+
+
+def requires_grad_(self, requires_grad=True):
+    if requires_grad and not self.dtype.is_floating_point:
+        raise TypeError(f"only floating-point tensors can require gradients, got dtype {self.dtype!r}")
+    if not requires_grad and self.grad_fn is not None:
+        raise RuntimeError("requires_grad_(False) is only allowed on leaf tensors; use detach()")
+    self.requires_grad = bool(requires_grad)
+    return self
+
+
+def retain_grad(self):
+    """Keep .grad on this non-leaf tensor after backward."""
+    if not self.requires_grad:
+        raise RuntimeError("can't retain_grad on a tensor that has requires_grad=False")
+    if self.grad_fn is not None:
+        self.grad_fn.out_ref = self
+        self._retains_grad = True
+
+
+def register_hook(self, fn):
+    """Call ``fn(grad)`` when this tensor's gradient is computed; a non-None return value
+    replaces the gradient. Returns a handle whose ``remove()`` unregisters it."""
+    if not self.requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    if self.grad_fn is None:
+        if self._hooks is None:
+            self._hooks = []
+        hooks = self._hooks
+    else:
+        if self.grad_fn.hooks is None:
+            self.grad_fn.hooks = []
+        hooks = self.grad_fn.hooks
+    hooks.append(fn)
+    return RemovableHandle(hooks, fn)
+
+
+Tensor.backward = _backward_method
+Tensor.requires_grad_ = requires_grad_
+Tensor.retain_grad = retain_grad
+Tensor.register_hook = register_hook
+Tensor.retains_grad = property(lambda self: self._retains_grad)
 
 
 def _accumulate(acc, g, inplace=False):
     """``acc + g`` for gradient accumulation (in place into ``acc`` when allowed)."""
-    if inplace:
-        from .elementwise import add_into
-        add_into(acc, g)
+    if inplace and acc.is_contiguous() and acc.dtype is g.dtype:
+        ew.add_into(acc, g)
         return acc
     return acc + g
 
 
 def _nonfinite(t):
-    from .reduce import has_nonfinite
-    return has_nonfinite(t)
+    return rd.has_nonfinite(t)

@@ -1,0 +1,174 @@
+/* elementwise.c - unary, binary and ternary (where) elementwise kernels.
+ *
+ * The tables below are the single place where each elementwise op is defined: its forward
+ * expression next to its derivative, like PyTorch's derivatives.yaml. elementwise.inc expands
+ * them into strided, broadcasting, OpenMP-threaded loops once per dtype and instruction set;
+ * the tl_* entry points at the bottom pick the AVX2+FMA build at run time when the CPU has it.
+ *
+ * In the expressions: x = input, y = forward output, g = output gradient, p0/p1 = scalar
+ * parameters (slope, clamp bounds, exponent). Backward writes gx = dL/dx (overwrites).
+ */
+#include <math.h>
+#include <tgmath.h>
+#include "internal.h"
+
+#define SQRT1_2 0.70710678118654752440
+#define INV_SQRT_2PI 0.39894228040143267794
+#define TWO_OVER_SQRT_PI 1.12837916709551257390
+
+/*        op          forward  y = f(x)                                    backward  gx = g * f'(x) */
+#define TL_UNARY_FLOAT_OPS(X)                                                                     \
+    X(NEG,        -x,                                                          -g)                \
+    X(ABS,        fabs(x),                                  x > 0 ? g : (x < 0 ? -g : (T)0))      \
+    X(EXP,        exp(x),                                                      g * y)             \
+    X(LOG,        log(x),                                                      g / x)             \
+    X(SQRT,       sqrt(x),                                             g / ((T)2 * y))            \
+    X(ERF,        erf(x),                   g * (T)TWO_OVER_SQRT_PI * exp(-x * x))     \
+    X(SIN,        sin(x),                                                g * cos(x))              \
+    X(COS,        cos(x),                                               -g * sin(x))              \
+    X(TANH,       tanh(x),                                         g * ((T)1 - y * y))            \
+    /* split at 0 so exp never overflows: y = 1/(1+e^-x) for x >= 0, e^x/(1+e^x) below */        \
+    X(SIGMOID,    x >= 0 ? (T)1 / ((T)1 + exp(-x)) : exp(x) / ((T)1 + exp(x)), g * y * ((T)1 - y)) \
+    X(RELU,       x > 0 ? x : (T)0,                                     x > 0 ? g : (T)0)         \
+    X(LEAKY_RELU, x > 0 ? x : p0 * x,                                   x > 0 ? g : p0 * g)       \
+    /* exact GELU: x * Phi(x) */                                                                  \
+    X(GELU,       (T)0.5 * x * ((T)1 + erf(x * (T)SQRT1_2)),                                      \
+                  g * ((T)0.5 * ((T)1 + erf(x * (T)SQRT1_2)) + x * (T)INV_SQRT_2PI * exp((T)-0.5 * x * x))) \
+    /* NaN passes through; the gradient flows where p0 <= x <= p1 (PyTorch's rule) */            \
+    X(CLAMP,      x < p0 ? p0 : (x > p1 ? p1 : x),                 (x >= p0 && x <= p1) ? g : (T)0) \
+    /* x ** p0 for a scalar exponent; the p0 == 0 case has a zero gradient everywhere */          \
+    X(POW_SCALAR, pow(x, p0),                  p0 == 0 ? (T)0 : g * p0 * pow(x, p0 - (T)1))
+
+/*        op        out = f(a, b), same dtype as the inputs (float and int64) */
+#define TL_BINARY_ARITH_OPS(X)                                                                    \
+    X(ADD,      a + b)                                                                            \
+    X(SUB,      a - b)                                                                            \
+    X(MUL,      a * b)                                                                            \
+    /* NaN in either input propagates, as in PyTorch */                                          \
+    X(MAXIMUM,  (a != a || b != b) ? a + b : (a > b ? a : b))                                     \
+    X(MINIMUM,  (a != a || b != b) ? a + b : (a < b ? a : b))
+
+/* float dtypes only (Python converts integer inputs first, so no integer division by zero) */
+#define TL_BINARY_FLOAT_OPS(X)                                                                    \
+    X(DIV,      a / b)                                                                            \
+    X(POW,      pow(a, b))
+
+/* out is bool (uint8) */
+#define TL_COMPARE_OPS(X)                                                                         \
+    X(EQ, a == b) X(NE, a != b) X(LT, a < b) X(LE, a <= b) X(GT, a > b) X(GE, a >= b)
+
+/* ---- instantiate: float and double, portable and AVX2+FMA ---- */
+#define TL_IS_FLOAT 1
+#define TL_ISA _generic
+#define T float
+#define TL_SUF f32
+#include "elementwise.inc"
+#undef T
+#undef TL_SUF
+#define T double
+#define TL_SUF f64
+#include "elementwise.inc"
+#undef T
+#undef TL_SUF
+#undef TL_ISA
+
+#ifdef TL_X86
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#define TL_ISA _avx2
+#define T float
+#define TL_SUF f32
+#include "elementwise.inc"
+#undef T
+#undef TL_SUF
+#define T double
+#define TL_SUF f64
+#include "elementwise.inc"
+#undef T
+#undef TL_SUF
+#undef TL_ISA
+#pragma GCC pop_options
+#endif
+#undef TL_IS_FLOAT
+
+/* int64 and bool: arithmetic, comparisons and where only; portable build */
+#define TL_IS_FLOAT 0
+#define TL_ISA _generic
+#define T int64_t
+#define TL_SUF i64
+#include "elementwise.inc"
+#undef T
+#undef TL_SUF
+#define T uint8_t
+#define TL_SUF u8
+#include "elementwise.inc"
+#undef T
+#undef TL_SUF
+#undef TL_ISA
+#undef TL_IS_FLOAT
+
+#ifdef TL_X86
+#define PICK(f32name, args) (tl__simd ? f32name##_avx2 args : f32name##_generic args)
+#else
+#define PICK(f32name, args) (f32name##_generic args)
+#endif
+
+/* Set up an iterator for `nops` operands; returns early on bad arguments or empty tensors. */
+#define ITER_OR_RETURN(it, ndim, shape, n, ...)                                                  \
+    tl_iter it;                                                                                  \
+    {                                                                                            \
+        const int64_t *_st[n] = {__VA_ARGS__};                                                   \
+        int _rc = tl_iter_init(&it, ndim, shape, n, _st);                                        \
+        if (_rc) return _rc;                                                                     \
+        if (it.size == 0) return TL_OK;                                                          \
+    }
+
+int tl_unary_forward(int op, int dtype, void *y, const int64_t *y_strides,
+                     const void *x, const int64_t *x_strides, int ndim, const int64_t *shape,
+                     double p0, double p1) {
+    ITER_OR_RETURN(it, ndim, shape, 2, y_strides, x_strides)
+    switch (dtype) {
+        case TL_F32: return PICK(unary_fwd_f32, (op, y, x, &it, (float)p0, (float)p1));
+        case TL_F64: return PICK(unary_fwd_f64, (op, y, x, &it, p0, p1));
+        case TL_I64: return unary_fwd_i64_generic(op, y, x, &it, (int64_t)p0, (int64_t)p1);
+        default: return TL_EDTYPE;
+    }
+}
+
+int tl_unary_backward(int op, int dtype, void *gx, const void *g, const int64_t *g_strides,
+                      const void *x, const int64_t *x_strides, const void *y,
+                      const int64_t *y_strides, int ndim, const int64_t *shape,
+                      double p0, double p1) {
+    ITER_OR_RETURN(it, ndim, shape, 4, NULL, g_strides, x_strides, y_strides)
+    switch (dtype) {
+        case TL_F32: return PICK(unary_bwd_f32, (op, gx, g, x, y, &it, (float)p0, (float)p1));
+        case TL_F64: return PICK(unary_bwd_f64, (op, gx, g, x, y, &it, p0, p1));
+        default: return TL_EDTYPE;
+    }
+}
+
+int tl_binary_forward(int op, int dtype, void *out, const int64_t *out_strides,
+                      const void *a, const int64_t *a_strides, const void *b,
+                      const int64_t *b_strides, int ndim, const int64_t *shape) {
+    ITER_OR_RETURN(it, ndim, shape, 3, out_strides, a_strides, b_strides)
+    switch (dtype) {
+        case TL_F32: return PICK(binary_f32, (op, out, a, b, &it));
+        case TL_F64: return PICK(binary_f64, (op, out, a, b, &it));
+        case TL_I64: return binary_i64_generic(op, out, a, b, &it);
+        case TL_BOOL: return binary_u8_generic(op, out, a, b, &it);
+        default: return TL_EDTYPE;
+    }
+}
+
+int tl_where_forward(int dtype, void *out, const void *cond, const int64_t *cond_strides,
+                     const void *a, const int64_t *a_strides, const void *b,
+                     const int64_t *b_strides, int ndim, const int64_t *shape) {
+    ITER_OR_RETURN(it, ndim, shape, 4, NULL, cond_strides, a_strides, b_strides)
+    switch (dtype) {
+        case TL_F32: return PICK(where_f32, (out, cond, a, b, &it));
+        case TL_F64: return PICK(where_f64, (out, cond, a, b, &it));
+        case TL_I64: return where_i64_generic(out, cond, a, b, &it);
+        case TL_BOOL: return where_u8_generic(out, cond, a, b, &it);
+        default: return TL_EDTYPE;
+    }
+}

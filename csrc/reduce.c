@@ -1,0 +1,105 @@
+/* reduce.c - sum / max / min / argmax / argmin over trailing dims, and the NaN/Inf scan used by
+ * anomaly mode.
+ *
+ * Python permutes the reduced dims to the end (a view, no copy), so every reduction here is
+ * "out[o] = reduce over r of x[o, r]" with `shape` = kept dims followed by `nred` reduced dims.
+ * Two loop orders, picked by memory layout:
+ *   rows    - the reduced elements of one output are closest in memory (e.g. sum over the last
+ *             dim): one output at a time, a vectorised inner reduction;
+ *   columns - a kept dim is innermost in memory (e.g. sum over dim 0): out is a vector of
+ *             accumulators and each reduced slab is added into it, so memory is read in order.
+ * float32 sums accumulate in float lanes over short blocks and add the blocks in double, which
+ * keeps 1e7-element sums accurate without giving up SIMD.
+ */
+#include <math.h>
+#include <string.h>
+#include "internal.h"
+
+/* a running sum: double for float inputs, exact int64 for integer inputs */
+typedef union { double f; int64_t i; } tl_sum_t;
+
+#define TL_ISA _generic
+#define T float
+#define TL_SUF f32
+#define TL_IS_FLOAT 1
+#include "reduce.inc"
+#undef T
+#undef TL_SUF
+#define T double
+#define TL_SUF f64
+#include "reduce.inc"
+#undef T
+#undef TL_SUF
+#undef TL_IS_FLOAT
+#define T int64_t
+#define TL_SUF i64
+#define TL_IS_FLOAT 0
+#include "reduce.inc"
+#undef T
+#undef TL_SUF
+#undef TL_IS_FLOAT
+#undef TL_ISA
+
+#ifdef TL_X86
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#define TL_ISA _avx2
+#define TL_IS_FLOAT 1
+#define T float
+#define TL_SUF f32
+#include "reduce.inc"
+#undef T
+#undef TL_SUF
+#define T double
+#define TL_SUF f64
+#include "reduce.inc"
+#undef T
+#undef TL_SUF
+#undef TL_IS_FLOAT
+#undef TL_ISA
+#pragma GCC pop_options
+#define PICK(name, args) (tl__simd ? name##_avx2 args : name##_generic args)
+#else
+#define PICK(name, args) (name##_generic args)
+#endif
+
+int tl_reduce(int op, int dtype, void *out, const void *x, const int64_t *x_strides,
+              int ndim, const int64_t *shape, int nred) {
+    if (ndim < 0 || ndim > TL_MAX_DIMS || nred < 0 || nred > ndim) return TL_EINVAL;
+    if (op < TL_SUM || op > TL_ARGMIN) return TL_EINVAL;
+    int64_t st[TL_MAX_DIMS], s = 1;
+    for (int d = ndim - 1; d >= 0; d--) {
+        st[d] = x_strides ? x_strides[d] : s;
+        s *= shape[d];
+    }
+    const int nkeep = ndim - nred;
+    int64_t nout = 1, nr = 1;
+    for (int d = 0; d < nkeep; d++) nout *= shape[d];
+    for (int d = nkeep; d < ndim; d++) nr *= shape[d];
+    if (nout == 0) return TL_OK;
+    if (nr == 0 && op != TL_SUM) return TL_EINVAL;    /* max/argmax of nothing is undefined */
+    switch (dtype) {
+        case TL_F32: return PICK(reduce_f32, (op, out, x, st, ndim, shape, nkeep, nout, nr));
+        case TL_F64: return PICK(reduce_f64, (op, out, x, st, ndim, shape, nkeep, nout, nr));
+        case TL_I64: return reduce_i64_generic(op, out, x, st, ndim, shape, nkeep, nout, nr);
+        default: return TL_EDTYPE;
+    }
+}
+
+int tl_count_nonfinite(int dtype, const void *x, const int64_t *x_strides, int ndim,
+                       const int64_t *shape, int64_t *count) {
+    tl_iter it;
+    const int64_t *st[1] = {x_strides};
+    int rc = tl_iter_init(&it, ndim, shape, 1, st);
+    if (rc) return rc;
+    int64_t c = 0;
+    if (it.size) do {
+        for (int64_t i = 0; i < it.inner; i++) {
+            double v = dtype == TL_F32 ? ((const float *)x)[it.off[0] + i * it.istride[0]]
+                     : dtype == TL_F64 ? ((const double *)x)[it.off[0] + i * it.istride[0]] : 0.0;
+            c += !isfinite(v);
+        }
+    } while (tl_iter_next(&it));
+    *count = c;
+    return dtype == TL_F32 || dtype == TL_F64 || dtype == TL_I64 || dtype == TL_BOOL ? TL_OK : TL_EDTYPE;
+}

@@ -1,0 +1,437 @@
+"""Elementwise ops <-> csrc/elementwise.c.
+
+Unary ops are one table row each: the C op code, what backward needs (x and/or y), and the
+derivative written with Tensor ops. Backward calls the fused C VJP kernel; when the backward
+pass is itself being recorded (create_graph=True) it uses the Tensor-op derivative instead, so
+gradients of gradients work to any order. Binary ops' VJPs are written with ops.
+"""
+import numbers
+
+from .. import dtypes
+from .._lib import check, i64, lib
+from ..autograd import Function, is_grad_enabled
+from ..tensor import Tensor, tensor
+from .shape import _broadcast_strides, broadcast_shapes, sum_to
+
+INF = float("inf")
+
+
+def _strides(t, shape=None):
+    """C strides of ``t`` seen as ``shape`` (broadcast), or NULL for the contiguous fast path."""
+    if shape is None or t.shape == shape:
+        return t._cstrides()
+    return i64(_broadcast_strides(t, shape))
+
+
+def _scalar(v, dtype):
+    return tensor(v, dtype=dtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# Unary ops
+# ---------------------------------------------------------------------------------------------
+
+def _unary_kernel(code, x, p0=0.0, p1=0.0):
+    y = Tensor._empty(x.shape, x.dtype)
+    check(lib.tl_unary_forward(code, x.dtype.code, y._ptr(), y._cstrides(), x._ptr(), x._cstrides(),
+                               x.ndim, i64(x.shape), p0, p1), "unary op")
+    return y
+
+
+def _unary_vjp_kernel(code, g, x, y, p0, p1):
+    gx = Tensor._empty(g.shape, g.dtype)
+    x = x if x is not None else g  # unused operands: pass g (the kernel never reads them)
+    y = y if y is not None else g
+    check(lib.tl_unary_backward(code, g.dtype.code, gx._ptr(), g._ptr(), g._cstrides(),
+                                x._ptr(), x._cstrides(), y._ptr(), y._cstrides(),
+                                g.ndim, i64(g.shape), p0, p1), "unary backward")
+    return gx
+
+
+def _where0(cond, g):
+    return where(cond, g, 0.0)
+
+
+#   name         C op            saves   derivative with Tensor ops: gx(g, x, y, p0, p1)
+UNARY_TABLE = [
+    ("neg",        lib.TL_NEG,        "",   lambda g, x, y, p, q: -g),
+    ("abs",        lib.TL_ABS,        "x",  lambda g, x, y, p, q: where(x > 0, g, where(x < 0, -g, 0.0))),
+    ("exp",        lib.TL_EXP,        "y",  lambda g, x, y, p, q: g * y),
+    ("log",        lib.TL_LOG,        "x",  lambda g, x, y, p, q: g / x),
+    ("sqrt",       lib.TL_SQRT,       "y",  lambda g, x, y, p, q: g / (2.0 * y)),
+    ("erf",        lib.TL_ERF,        "x",  lambda g, x, y, p, q: g * 1.1283791670955126 * exp(-(x * x))),
+    ("sin",        lib.TL_SIN,        "x",  lambda g, x, y, p, q: g * cos(x)),
+    ("cos",        lib.TL_COS,        "x",  lambda g, x, y, p, q: -(g * sin(x))),
+    ("tanh",       lib.TL_TANH,       "y",  lambda g, x, y, p, q: g * (1.0 - y * y)),
+    ("sigmoid",    lib.TL_SIGMOID,    "y",  lambda g, x, y, p, q: g * y * (1.0 - y)),
+    ("relu",       lib.TL_RELU,       "x",  lambda g, x, y, p, q: _where0(x > 0, g)),
+    ("leaky_relu", lib.TL_LEAKY_RELU, "x",  lambda g, x, y, p, q: where(x > 0, g, g * p)),
+    ("gelu",       lib.TL_GELU,       "x",  lambda g, x, y, p, q: g * (0.5 * (1.0 + erf(x * 0.7071067811865476))
+                                                                     + x * 0.3989422804014327 * exp(-0.5 * x * x))),
+    ("clamp",      lib.TL_CLAMP,      "x",  lambda g, x, y, p, q: where(x < p, 0.0, where(x > q, 0.0, g))),
+    ("pow_scalar", lib.TL_POW_SCALAR, "x",  lambda g, x, y, p, q: g * 0.0 if p == 0 else g * p * x ** (p - 1)),
+]
+
+
+def _make_unary(name, code, saves, deriv):
+    class Op(Function):
+        @staticmethod
+        def forward(ctx, x, p0=0.0, p1=0.0):
+            y = _unary_kernel(code, x, p0, p1)
+            ctx.params = (p0, p1)
+            ctx.save_for_backward(x if "x" in saves else None, y if "y" in saves else None)
+            return y
+
+        @staticmethod
+        def backward(ctx, g):
+            x, y = ctx.saved_tensors
+            if is_grad_enabled():  # create_graph: build the derivative from differentiable ops
+                return deriv(g, x, y, *ctx.params)
+            if code == lib.TL_NEG:
+                return _unary_kernel(code, g)
+            return _unary_vjp_kernel(code, g, x, y, *ctx.params)
+
+    Op.__name__ = Op.__qualname__ = "".join(w.capitalize() for w in name.split("_"))
+    return Op
+
+
+UNARY = {name: _make_unary(name, code, saves, d) for name, code, saves, d in UNARY_TABLE}
+
+
+def _float_input(x, name):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: expected a Tensor, got {type(x).__name__}")
+    return x if x.dtype.is_floating_point else x.to(dtypes.get_default_dtype())
+
+
+def neg(x):
+    if x.dtype is dtypes.bool_:
+        raise TypeError("negation of a bool tensor is not supported; use ~ or logical ops")
+    if x.dtype is dtypes.int64:
+        return _unary_kernel(lib.TL_NEG, x)
+    return UNARY["neg"].apply(x)
+
+
+def abs(x):  # noqa: A001
+    if x.dtype is dtypes.int64:
+        return _unary_kernel(lib.TL_ABS, x)
+    return UNARY["abs"].apply(_float_input(x, "abs"))
+
+
+def _simple(name):
+    def op(x):
+        return UNARY[name].apply(_float_input(x, name))
+    op.__name__ = name
+    op.__doc__ = f"Elementwise {name} (forward and VJP in csrc/elementwise.c)."
+    return op
+
+
+exp = _simple("exp")
+log = _simple("log")
+sqrt = _simple("sqrt")
+erf = _simple("erf")
+sin = _simple("sin")
+cos = _simple("cos")
+tanh = _simple("tanh")
+sigmoid = _simple("sigmoid")
+relu = _simple("relu")
+
+
+def leaky_relu(x, negative_slope=0.01):
+    return UNARY["leaky_relu"].apply(_float_input(x, "leaky_relu"), float(negative_slope))
+
+
+def gelu(x, approximate="none"):
+    """Exact GELU, x * Phi(x) with the Gaussian CDF (no tanh approximation)."""
+    if approximate != "none":
+        raise ValueError(f"gelu: only approximate='none' (the exact erf form) is implemented, got {approximate!r}")
+    return UNARY["gelu"].apply(_float_input(x, "gelu"))
+
+
+def clamp(x, min=None, max=None):  # noqa: A002
+    """Limit values to [min, max]; either bound may be None. The gradient flows where
+    min <= x <= max."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    for n, v in (("min", min), ("max", max)):
+        if v is not None and not isinstance(v, numbers.Real):
+            raise TypeError(f"clamp: {n} must be a number or None, got {type(v).__name__}")
+    lo = -INF if min is None else float(min)
+    hi = INF if max is None else float(max)
+    if x.dtype is dtypes.int64:
+        x = x.to(dtypes.get_default_dtype()) if not all(
+            v is None or float(v).is_integer() for v in (min, max)) else x
+    if x.dtype is dtypes.int64:  # integer clamp: compose from maximum/minimum
+        r = x
+        if min is not None:
+            r = maximum(r, tensor(int(min)))
+        if max is not None:
+            r = minimum(r, tensor(int(max)))
+        return r
+    return UNARY["clamp"].apply(_float_input(x, "clamp"), lo, hi)
+
+
+clip = clamp
+
+
+# ---------------------------------------------------------------------------------------------
+# Binary ops
+# ---------------------------------------------------------------------------------------------
+
+def _operands(a, b, name):
+    """Promote two operands (Tensors or Python numbers) to a common dtype, as tensors."""
+    at, bt = isinstance(a, Tensor), isinstance(b, Tensor)
+    if at and bt:
+        dt = dtypes.promote(a.dtype, b.dtype)
+    elif at:
+        if not isinstance(b, (numbers.Number,)) or isinstance(b, complex):
+            raise TypeError(f"{name}: unsupported operand type {type(b).__name__}; expected a Tensor or a number")
+        dt = dtypes.promote_scalar(a.dtype, b)
+        b = _scalar(b, dt)
+    elif bt:
+        if not isinstance(a, (numbers.Number,)) or isinstance(a, complex):
+            raise TypeError(f"{name}: unsupported operand type {type(a).__name__}; expected a Tensor or a number")
+        dt = dtypes.promote_scalar(b.dtype, a)
+        a = _scalar(a, dt)
+    else:
+        raise TypeError(f"{name}: expected at least one Tensor")
+    return a, b, dt
+
+
+def _binary_kernel(code, a, b, out_dtype=None):
+    shape = broadcast_shapes(a.shape, b.shape)
+    out = Tensor._empty(shape, out_dtype or a.dtype)
+    check(lib.tl_binary_forward(code, a.dtype.code, out._ptr(), out._cstrides(), a._ptr(), _strides(a, shape),
+                                b._ptr(), _strides(b, shape), len(shape), i64(shape)), "binary op")
+    return out
+
+
+def add_into(acc, g):
+    """acc += g in place (gradient accumulation; ``acc`` is contiguous and owns its memory)."""
+    if g.dtype is not acc.dtype:
+        g = g.to(acc.dtype)
+    check(lib.tl_binary_forward(lib.TL_ADD, acc.dtype.code, acc._ptr(), acc._cstrides(), acc._ptr(),
+                                acc._cstrides(), g._ptr(), _strides(g, acc.shape), acc.ndim,
+                                i64(acc.shape)), "accumulate")
+    acc._bump_version()
+
+
+class Add(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = (a.shape, b.shape)
+        return _binary_kernel(lib.TL_ADD, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        return sum_to(g, ctx.shapes[0]), sum_to(g, ctx.shapes[1])
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = (a.shape, b.shape)
+        return _binary_kernel(lib.TL_SUB, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (sum_to(g, ctx.shapes[0]) if ctx.needs_input_grad[0] else None,
+                sum_to(-g, ctx.shapes[1]) if ctx.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a if b.requires_grad else None, b if a.requires_grad else None)
+        return _binary_kernel(lib.TL_MUL, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        ga = sum_to(g * b, ctx.inputs[0].shape) if ctx.needs_input_grad[0] else None
+        gb = sum_to(g * a, ctx.inputs[1].shape) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return _binary_kernel(lib.TL_DIV, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        ga = sum_to(g / b, a.shape) if ctx.needs_input_grad[0] else None
+        gb = sum_to(-(g * a) / (b * b), b.shape) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Pow(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        y = _binary_kernel(lib.TL_POW, a, b)
+        ctx.save_for_backward(a, b, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, y = ctx.saved_tensors
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            # d/da a**b = b * a**(b-1); zero where b == 0 (as PyTorch)
+            ga = sum_to(where(b == 0, 0.0, g * b * a ** (b - 1.0)), a.shape)
+        if ctx.needs_input_grad[1]:
+            # d/db a**b = a**b * log(a); defined as 0 at a == 0 for b >= 0 (as PyTorch)
+            gb = sum_to(where((a == 0) & (b >= 0), 0.0, g * y * log(a)), b.shape)
+        return ga, gb
+
+
+class Maximum(Function):
+    """Ties split the gradient evenly between a and b (as PyTorch)."""
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return _binary_kernel(lib.TL_MAXIMUM, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        half = where(a == b, g * 0.5, g)
+        return (sum_to(where(a < b, 0.0, half), a.shape) if ctx.needs_input_grad[0] else None,
+                sum_to(where(b < a, 0.0, half), b.shape) if ctx.needs_input_grad[1] else None)
+
+
+class Minimum(Function):
+    """Ties split the gradient evenly between a and b (as PyTorch)."""
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return _binary_kernel(lib.TL_MINIMUM, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        half = where(a == b, g * 0.5, g)
+        return (sum_to(where(a > b, 0.0, half), a.shape) if ctx.needs_input_grad[0] else None,
+                sum_to(where(b > a, 0.0, half), b.shape) if ctx.needs_input_grad[1] else None)
+
+
+def _arith(fn, code, name, a, b, float_only=False):
+    a, b, dt = _operands(a, b, name)
+    if dt is dtypes.bool_ or (float_only and not dt.is_floating_point):
+        dt = dtypes.int64 if not float_only else dtypes.get_default_dtype()
+    a, b = a.to(dt), b.to(dt)
+    if not dt.is_floating_point:
+        broadcast_shapes(a.shape, b.shape)
+        return _binary_kernel(code, a, b)  # integers carry no gradient
+    return fn.apply(a, b)
+
+
+def add(a, b, alpha=1):
+    if alpha != 1:
+        b = b * alpha
+    return _arith(Add, lib.TL_ADD, "add", a, b)
+
+
+def sub(a, b, alpha=1):
+    if alpha != 1:
+        b = b * alpha
+    return _arith(Sub, lib.TL_SUB, "sub", a, b)
+
+
+def mul(a, b):
+    return _arith(Mul, lib.TL_MUL, "mul", a, b)
+
+
+def div(a, b):
+    """True division: integer inputs give the default float dtype."""
+    return _arith(Div, lib.TL_DIV, "div", a, b, float_only=True)
+
+
+def maximum(a, b):
+    return _arith(Maximum, lib.TL_MAXIMUM, "maximum", a, b)
+
+
+def minimum(a, b):
+    return _arith(Minimum, lib.TL_MINIMUM, "minimum", a, b)
+
+
+def pow(a, b):  # noqa: A001
+    """a ** b. A Python-number exponent uses the scalar kernel (its VJP is in C too). An int64
+    tensor to a non-negative int power stays int64 (computed in float64: exact below 2**53)."""
+    if isinstance(a, Tensor) and isinstance(b, numbers.Real) and not isinstance(b, bool):
+        if a.dtype is dtypes.int64 and isinstance(b, numbers.Integral) and b >= 0:
+            return UNARY["pow_scalar"].apply(a.to(dtypes.float64), float(b)).to(dtypes.int64)
+        return UNARY["pow_scalar"].apply(_float_input(a, "pow"), float(b))
+    return _arith(Pow, lib.TL_POW, "pow", a, b, float_only=True)
+
+
+def _compare(code, name):
+    def op(a, b):
+        a, b, dt = _operands(a, b, name)
+        a, b = a.to(dt), b.to(dt)
+        return _binary_kernel(code, a, b, dtypes.bool_)
+    op.__name__ = name
+    return op
+
+
+eq = _compare(lib.TL_EQ, "eq")
+ne = _compare(lib.TL_NE, "ne")
+lt = _compare(lib.TL_LT, "lt")
+le = _compare(lib.TL_LE, "le")
+gt = _compare(lib.TL_GT, "gt")
+ge = _compare(lib.TL_GE, "ge")
+
+
+def logical_and(a, b):
+    a, b = a.to(dtypes.bool_), b.to(dtypes.bool_)
+    return _binary_kernel(lib.TL_MINIMUM, a, b)
+
+
+def logical_or(a, b):
+    a, b = a.to(dtypes.bool_), b.to(dtypes.bool_)
+    return _binary_kernel(lib.TL_MAXIMUM, a, b)
+
+
+def logical_not(a):
+    return eq(a.to(dtypes.bool_), False)
+
+
+# ---------------------------------------------------------------------------------------------
+# where
+# ---------------------------------------------------------------------------------------------
+
+class Where(Function):
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        shape = broadcast_shapes(cond.shape, a.shape, b.shape)
+        ctx.cond = cond
+        out = Tensor._empty(shape, a.dtype)
+        check(lib.tl_where_forward(a.dtype.code, out._ptr(), cond._ptr(), _strides(cond, shape),
+                                   a._ptr(), _strides(a, shape), b._ptr(), _strides(b, shape),
+                                   len(shape), i64(shape)), "where")
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        c = ctx.cond
+        ga = sum_to(where(c, g, 0.0), ctx.inputs[1].shape) if ctx.needs_input_grad[1] else None
+        gb = sum_to(where(c, 0.0, g), ctx.inputs[2].shape) if ctx.needs_input_grad[2] else None
+        return None, ga, gb
+
+
+def where(cond, a, b):
+    """Elementwise ``a if cond else b`` with broadcasting; ``cond`` is a bool tensor."""
+    if not isinstance(cond, Tensor):
+        raise TypeError(f"where: cond must be a bool Tensor, got {type(cond).__name__}")
+    if cond.dtype is not dtypes.bool_:
+        cond = cond.to(dtypes.bool_)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        dt = dtypes.promote_scalar(dtypes.int64, a) if isinstance(a, int) and isinstance(b, int) else dtypes.get_default_dtype()
+        a, b = _scalar(a, dt), _scalar(b, dt)
+    else:
+        a, b, dt = _operands(a, b, "where")
+        a, b = a.to(dt), b.to(dt)
+    broadcast_shapes(cond.shape, a.shape, b.shape)
+    return Where.apply(cond, a, b)

@@ -1,0 +1,162 @@
+"""In-place ops: add_, sub_, mul_, div_, zero_, fill_, copy_, clamp_ and item assignment.
+
+Each computes its result with the ordinary (recorded) op on an alias of the tensor's old value,
+then writes it into the tensor's memory with the C copy kernel and bumps the storage's version
+counter. A graph that saved the old value then refuses to run backward (RuntimeError naming the
+op), exactly as in PyTorch. In-place ops on a leaf that requires grad (or a view of one) are
+refused outside no_grad().
+"""
+import numbers
+
+from .. import dtypes
+from .._lib import check, i64, lib
+from ..autograd import Function, is_grad_enabled
+from ..tensor import Tensor, _copy_into
+from . import elementwise as ew
+from .shape import BasicIndex, Expand, Permute, Reshape, expand, getitem, sum_to
+
+_VIEW_OPS = (BasicIndex, Reshape, Permute, Expand)
+
+
+def _alias(t):
+    a = Tensor._make(t._storage, t._shape, t._strides, t._offset, t.dtype)
+    a.grad_fn, a.requires_grad = t.grad_fn, t.requires_grad
+    return a
+
+
+def _check_leaf(t, name):
+    if not is_grad_enabled():
+        return
+    if t.requires_grad and t.grad_fn is None:
+        raise RuntimeError(f"a leaf tensor that requires grad is being used in an in-place operation "
+                           f"({name}); wrap the update in `with tl.no_grad():` or use an out-of-place op")
+    node = t.grad_fn
+    while node is not None and node.fn in _VIEW_OPS:   # a view of such a leaf
+        base = node.inputs[0]
+        if base.grad_fn is None and base.requires_grad and base._storage is t._storage:
+            raise RuntimeError(f"a view of a leaf tensor that requires grad is being used in an "
+                               f"in-place operation ({name})")
+        node = base.grad_fn
+
+
+def _write(t, r, name):
+    """Store result ``r`` into ``t``'s memory (shape and dtype checked) and bump the version."""
+    if r.shape != t.shape:
+        raise ValueError(f"{name}: the result shape {r.shape} does not match the tensor's shape "
+                         f"{t.shape} (in-place ops cannot broadcast the tensor itself)")
+    if r.dtype.is_floating_point and not t.dtype.is_floating_point:
+        raise TypeError(f"{name}: result dtype {r.dtype!r} can't be stored in place into a "
+                        f"{t.dtype!r} tensor")
+    if r._storage is not t._storage or r._offset != t._offset or r._strides != t._strides:
+        _copy_into(t, r)
+    t._bump_version()
+
+
+def _inplace(t, name, compute, others=()):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{name}: expected a Tensor")
+    _check_leaf(t, name)
+    record = is_grad_enabled() and (t.requires_grad or any(
+        isinstance(o, Tensor) and o.requires_grad for o in others))
+    if record and not t.dtype.is_floating_point:
+        raise TypeError(f"{name}: an in-place op on a {t.dtype!r} tensor cannot carry a gradient")
+    r = compute(_alias(t) if record else t.detach())
+    _write(t, r, name)
+    if record:
+        t.grad_fn, t.requires_grad = r.grad_fn, True
+    return t
+
+
+def add_(t, other, alpha=1):
+    return _inplace(t, "add_", lambda a: ew.add(a, other, alpha=alpha), (other,))
+
+
+def sub_(t, other, alpha=1):
+    return _inplace(t, "sub_", lambda a: ew.sub(a, other, alpha=alpha), (other,))
+
+
+def mul_(t, other):
+    return _inplace(t, "mul_", lambda a: ew.mul(a, other), (other,))
+
+
+def div_(t, other):
+    if not t.dtype.is_floating_point:
+        raise TypeError(f"div_: true division of a {t.dtype!r} tensor in place would need a float result")
+    return _inplace(t, "div_", lambda a: ew.div(a, other), (other,))
+
+
+def clamp_(t, min=None, max=None):  # noqa: A002
+    return _inplace(t, "clamp_", lambda a: ew.clamp(a, min, max))
+
+
+class Overwrite(Function):
+    """The op recorded by fill_/zero_/copy_: the old value gets no gradient, src gets g."""
+
+    @staticmethod
+    def forward(ctx, old, src):
+        ctx.src_shape = src.shape
+        out = Tensor._empty(old.shape, old.dtype)
+        _copy_into(out, expand(src, old.shape) if src.shape != old.shape else src)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return None, sum_to(g, ctx.src_shape)
+
+
+def copy_(t, src):
+    """Copy ``src`` (broadcast to t's shape, converted to t's dtype) into ``t``."""
+    if not isinstance(src, Tensor):
+        raise TypeError(f"copy_: src must be a Tensor, got {type(src).__name__}")
+    from .shape import broadcast_shapes
+    if broadcast_shapes(t.shape, src.shape) != t.shape:
+        raise ValueError(f"copy_: source shape {src.shape} cannot be broadcast to {t.shape}")
+    if not is_grad_enabled() or not (t.requires_grad or src.requires_grad):
+        _check_leaf(t, "copy_")
+        _copy_into(t, expand(src.detach(), t.shape))
+        t._bump_version()
+        return t
+    return _inplace(t, "copy_", lambda a: Overwrite.apply(a, src.to(t.dtype)), (src,))
+
+
+def fill_(t, value):
+    if isinstance(value, Tensor):
+        if value.numel() != 1:
+            raise ValueError(f"fill_: value must be a number or a one-element tensor, got shape {value.shape}")
+        if is_grad_enabled() and value.requires_grad:
+            return copy_(t, value.reshape(()))
+        value = value.item()
+    if not isinstance(value, numbers.Real):
+        raise TypeError(f"fill_: value must be a number, got {type(value).__name__}")
+    _check_leaf(t, "fill_")
+    if is_grad_enabled() and t.requires_grad:
+        from ..tensor import tensor
+        return _inplace(t, "fill_", lambda a: Overwrite.apply(a, tensor(value, dtype=t.dtype)))
+    iv = int(value) if t.dtype is dtypes.int64 else 0
+    check(lib.tl_fill(t.dtype.code, t._ptr(), i64(t._strides), t.ndim, i64(t.shape), float(value), iv), "fill_")
+    t._bump_version()
+    return t
+
+
+def zero_(t):
+    return fill_(t, 0)
+
+
+def setitem(t, key, value):
+    """``t[key] = value`` for basic and integer-array keys (no gradient flows through it)."""
+    if is_grad_enabled() and t.requires_grad:
+        raise RuntimeError("item assignment into a tensor that requires grad is not supported; "
+                           "build the result with tl.where or tl.cat, or assign under tl.no_grad()")
+    view = getitem(t, key)
+    if view._storage is not t._storage:
+        raise IndexError("assignment through integer-array indexing is not supported; use "
+                         "basic indexing (ints, slices, None, ...)")
+    if isinstance(value, Tensor):
+        copy_(view, value)
+    else:
+        fill_(view, value)
+    t._bump_version() if view._storage is not t._storage else None
+
+
+METHODS = {"add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_, "clamp_": clamp_,
+           "copy_": copy_, "fill_": fill_, "zero_": zero_, "__setitem__": setitem}

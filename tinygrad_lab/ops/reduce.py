@@ -1,0 +1,182 @@
+"""Reductions <-> csrc/reduce.c: sum, max, min, argmax, argmin as kernels; mean, var and
+logsumexp composed from them."""
+import builtins
+
+from .. import dtypes
+from .._lib import check, ffi, i64, lib
+from ..autograd import Function
+from ..tensor import Tensor, _numel, _wrap_dim
+from .shape import expand, reshape
+
+
+def _dims(x, dim):
+    """dim=None -> all dims; an int or a tuple of ints (negative allowed) -> sorted tuple."""
+    if dim is None:
+        return tuple(range(x.ndim))
+    ds = dim if isinstance(dim, (tuple, list)) else (dim,)
+    out = tuple(sorted(_wrap_dim(d, x.ndim) for d in ds))
+    if len(set(out)) != len(out):
+        raise ValueError(f"dim {dim} repeats a dimension (tensor shape {x.shape})")
+    if x.ndim == 0:
+        return ()
+    return out
+
+
+def _keep_shape(shape, dims):
+    return tuple(1 if i in dims else n for i, n in enumerate(shape))
+
+
+def _reduce_kernel(code, x, dims, out_dtype):
+    keep = [d for d in range(x.ndim) if d not in dims]
+    perm = keep + list(dims)
+    out = Tensor._empty(tuple(x.shape[d] for d in keep), out_dtype)
+    check(lib.tl_reduce(code, x.dtype.code, out._ptr(), x._ptr(), i64([x._strides[d] for d in perm]),
+                        x.ndim, i64([x.shape[d] for d in perm]), len(dims)), "reduce")
+    return out
+
+
+def _finish(out, x, dims, keepdim):
+    return reshape(out, _keep_shape(x.shape, dims)) if keepdim else out
+
+
+class Sum(Function):
+    @staticmethod
+    def forward(ctx, x, dims):
+        ctx.in_shape, ctx.dims = x.shape, dims
+        return _reduce_kernel(lib.TL_SUM, x, dims, x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return expand(reshape(g, _keep_shape(ctx.in_shape, ctx.dims)), ctx.in_shape), None
+
+
+def sum(x, dim=None, keepdim=False):  # noqa: A001
+    """Sum over ``dim`` (None = all, an int, or a tuple). bool and int64 sum to int64."""
+    dims = _dims(x, dim)
+    if x.dtype is dtypes.bool_:
+        x = x.to(dtypes.int64)
+    if not dims and x.ndim:
+        return x
+    return _finish(Sum.apply(x, dims), x, dims, keepdim)
+
+
+def mean(x, dim=None, keepdim=False):
+    """Mean over ``dim``; integer inputs give the default float dtype."""
+    dims = _dims(x, dim)
+    if not x.dtype.is_floating_point:
+        x = x.to(dtypes.get_default_dtype())
+    return sum(x, dim, keepdim) / float(_numel([x.shape[d] for d in dims]))
+
+
+class _Extreme(Function):
+    """max / min values; the gradient is split evenly among tied maxima (as PyTorch's
+    reduction-to-scalar max; PyTorch's max(dim) picks one index instead)."""
+
+    code = None
+
+    @classmethod
+    def forward(cls, ctx, x, dims):
+        y = _reduce_kernel(cls.code, x, dims, x.dtype)
+        ctx.dims = dims
+        ctx.save_for_backward(x, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        from .elementwise import where
+        x, y = ctx.saved_tensors
+        ks = _keep_shape(x.shape, ctx.dims)
+        hit = x == reshape(y, ks)
+        count = sum(hit, ctx.dims, keepdim=True).to(g.dtype)
+        return where(hit, reshape(g, ks) / count, 0.0), None
+
+
+class Max(_Extreme):
+    code = lib.TL_MAX
+
+
+class Min(_Extreme):
+    code = lib.TL_MIN
+
+
+def _extreme(fn, name, x, dim, keepdim):
+    dims = _dims(x, dim)
+    if x.numel() == 0:
+        raise ValueError(f"{name}() of an empty tensor (shape {x.shape}) has no identity; "
+                         "reduce over a non-empty dim")
+    if x.dtype is dtypes.bool_:
+        x = x.to(dtypes.int64)
+    if not dims and x.ndim:
+        return x
+    return _finish(fn.apply(x, dims), x, dims, keepdim)
+
+
+def max(x, dim=None, keepdim=False):  # noqa: A001
+    """Largest value (a Tensor, not a (values, indices) pair); NaN propagates."""
+    return _extreme(Max, "max", x, dim, keepdim)
+
+
+def min(x, dim=None, keepdim=False):  # noqa: A001
+    return _extreme(Min, "min", x, dim, keepdim)
+
+
+def _arg(code, name, x, dim, keepdim):
+    if x.numel() == 0:
+        raise ValueError(f"{name}() of an empty tensor (shape {x.shape})")
+    if isinstance(dim, (tuple, list)):
+        raise TypeError(f"{name}: dim must be an int or None, got {dim!r}")
+    if x.dtype is dtypes.bool_:
+        x = x.to(dtypes.int64)
+    dims = _dims(x, dim)
+    out = _reduce_kernel(code, x, dims, dtypes.int64)
+    if keepdim:
+        return reshape(out, _keep_shape(x.shape, dims) if dim is not None else (1,) * x.ndim)
+    return out
+
+
+def argmax(x, dim=None, keepdim=False):
+    """Index of the first maximum (int64); with dim=None, into the flattened tensor."""
+    return _arg(lib.TL_ARGMAX, "argmax", x, dim, keepdim)
+
+
+def argmin(x, dim=None, keepdim=False):
+    return _arg(lib.TL_ARGMIN, "argmin", x, dim, keepdim)
+
+
+def var(x, dim=None, keepdim=False, unbiased=True, correction=None):
+    """Variance; unbiased=True divides by N - 1 (Bessel), as PyTorch."""
+    dims = _dims(x, dim)
+    if not x.dtype.is_floating_point:
+        x = x.to(dtypes.get_default_dtype())
+    n = _numel([x.shape[d] for d in dims])
+    c = (1 if unbiased else 0) if correction is None else correction
+    d = x - mean(x, dims if dims else None, keepdim=True)
+    return sum(d * d, dims if dims else None, keepdim) / float(builtins.max(n - c, 0))
+
+
+def std(x, dim=None, keepdim=False, unbiased=True):
+    return var(x, dim, keepdim, unbiased) ** 0.5
+
+
+def logsumexp(x, dim=None, keepdim=False):
+    """log(sum(exp(x))) computed as m + log(sum(exp(x - m))), m = max, so it never overflows."""
+    from .elementwise import exp, log, where
+    dims = _dims(x, dim)
+    if not x.dtype.is_floating_point:
+        x = x.to(dtypes.get_default_dtype())
+    if not dims and x.ndim:
+        return x
+    m = max(x, dims, keepdim=True).detach()
+    m = where((m == float("inf")) | (m == float("-inf")), 0.0, m)
+    r = log(sum(exp(x - m), dims, keepdim=True)) + m
+    return r if keepdim else reshape(r, tuple(n for i, n in enumerate(x.shape) if i not in dims))
+
+
+def has_nonfinite(t):
+    """True when float tensor ``t`` holds a NaN or an Inf (anomaly mode's check)."""
+    if not t.dtype.is_floating_point:
+        return False
+    count = ffi.new("int64_t *")
+    check(lib.tl_count_nonfinite(t.dtype.code, t._ptr(), t._cstrides(), t.ndim, i64(t.shape), count),
+          "nonfinite scan")
+    return count[0] > 0
