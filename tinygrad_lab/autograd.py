@@ -163,12 +163,21 @@ class Context:
         return tuple((t.grad_fn, 0) if isinstance(t, Tensor) else (None, 0) for t in self.inputs)
 
 
+OPS = {}  # name -> Function subclass, every built-in op (filled as op modules are imported)
+
+
 class Function:
     """Base class of every differentiable op. Subclass it with static methods
     ``forward(ctx, *args)`` and ``backward(ctx, *grad_outputs)`` and call ``Fn.apply(*args)``.
     backward returns one gradient (or None) per forward argument."""
 
     differentiable = True  # False for ops whose output never carries a gradient (comparisons...)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # Built-in ops register themselves so tests/test_ops.py can insist that every op is tested.
+        if cls.__module__.startswith(__name__.rsplit(".", 1)[0] + ".") and not cls.__name__.startswith("_"):
+            OPS[cls.__name__] = cls
 
     @staticmethod
     def forward(ctx, *args, **kwargs):

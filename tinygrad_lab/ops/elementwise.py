@@ -74,25 +74,26 @@ UNARY_TABLE = [
 
 
 def _make_unary(name, code, saves, deriv):
-    class Op(Function):
-        @staticmethod
-        def forward(ctx, x, p0=0.0, p1=0.0):
-            y = _unary_kernel(code, x, p0, p1)
-            ctx.params = (p0, p1)
-            ctx.save_for_backward(x if "x" in saves else None, y if "y" in saves else None)
-            return y
+    """One Function class per table row, named after the op (Exp, Tanh, ... -> ExpBackward)."""
 
-        @staticmethod
-        def backward(ctx, g):
-            x, y = ctx.saved_tensors
-            if is_grad_enabled():  # create_graph: build the derivative from differentiable ops
-                return deriv(g, x, y, *ctx.params)
-            if code == lib.TL_NEG:
-                return _unary_kernel(code, g)
-            return _unary_vjp_kernel(code, g, x, y, *ctx.params)
+    def forward(ctx, x, p0=0.0, p1=0.0):
+        y = _unary_kernel(code, x, p0, p1)
+        ctx.params = (p0, p1)
+        ctx.save_for_backward(x if "x" in saves else None, y if "y" in saves else None)
+        return y
 
-    Op.__name__ = Op.__qualname__ = "".join(w.capitalize() for w in name.split("_"))
-    return Op
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        if is_grad_enabled():  # create_graph: build the derivative from differentiable ops
+            return deriv(g, x, y, *ctx.params)
+        if code == lib.TL_NEG:
+            return _unary_kernel(code, g)
+        return _unary_vjp_kernel(code, g, x, y, *ctx.params)
+
+    cls_name = "".join(w.capitalize() for w in name.split("_"))
+    return type(cls_name, (Function,), {"forward": staticmethod(forward),
+                                        "backward": staticmethod(backward),
+                                        "__module__": __name__})
 
 
 UNARY = {name: _make_unary(name, code, saves, d) for name, code, saves, d in UNARY_TABLE}
