@@ -113,8 +113,9 @@ def _scan(data, path, shape, depth, kinds):
                         "(bool, int or float)")
 
 
-def _to_numpy_data(data):
-    """Python data -> (NumPy array, tl dtype it implies)."""
+def _to_numpy_data(data, want=None):
+    """Python data -> (NumPy array, tl dtype it implies). Lists are converted straight to the
+    requested dtype ``want`` when given (no detour through float32)."""
     if isinstance(data, np.ndarray):
         if data.dtype.kind not in "fiub":
             raise TypeError(f"unsupported NumPy dtype {data.dtype}: expected a float, integer or bool array")
@@ -142,7 +143,7 @@ def _to_numpy_data(data):
     else:  # empty list
         dt = dtypes.get_default_dtype()
     try:
-        arr = np.array(data, dtype=dt.np)
+        arr = np.array(data, dtype=(want or dt).np)
     except OverflowError:
         raise ValueError("integer too large for int64 in tensor data") from None
     return arr.reshape(tuple(shape)), dt
@@ -397,7 +398,7 @@ def tensor(data, dtype=None, requires_grad=False):
     if isinstance(data, Tensor):
         out = _copy(data, dt)
     else:
-        arr, implied = _to_numpy_data(data)
+        arr, implied = _to_numpy_data(data, dt)
         out = _from_array(arr, dt or implied)
     return _set_requires_grad(out, requires_grad)
 

@@ -1,0 +1,401 @@
+"""Semantics of every bullet of API.md "Autograd"."""
+import re
+
+import numpy as np
+import pytest
+
+import tinygrad_lab as tl
+from tinygrad_lab.autograd import Function, GradcheckError
+
+
+def leaf(values, dtype=tl.float64):
+    return tl.tensor(values, dtype=dtype, requires_grad=True)
+
+
+# ---- backward and accumulation ------------------------------------------------------------------
+
+def test_backward_accumulates_into_leaf_grad():
+    x = leaf([1.0, 2.0, 3.0])
+    (x * x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2, 4, 6])
+    (x * 3.0).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [5, 7, 9])
+    assert x.grad.requires_grad is False and x.grad.grad_fn is None
+
+
+def test_leaf_grad_does_not_alias_other_grads():
+    a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    (a + b).sum().backward()
+    with tl.no_grad():
+        a.grad.add_(10.0)
+    np.testing.assert_allclose(b.grad.numpy(), [1, 1])
+
+
+def test_non_leaf_grad_is_none_unless_retained():
+    x = leaf([1.0, 2.0])
+    y = x * 2
+    z = y * y
+    y.retain_grad()
+    w = x + 1
+    (z.sum() + w.sum()).backward()
+    np.testing.assert_allclose(y.grad.numpy(), 2 * y.detach().numpy())
+    assert w.grad is None
+    assert y.is_leaf is False and x.is_leaf is True
+
+
+def test_backward_needs_gradient_for_non_scalar():
+    x = leaf([1.0, 2.0])
+    y = x * 2
+    with pytest.raises(RuntimeError, match="scalar"):
+        y.backward()
+    y.backward(tl.tensor([1.0, 10.0], dtype=tl.float64))
+    np.testing.assert_allclose(x.grad.numpy(), [2, 20])
+
+
+def test_backward_gradient_shape_mismatch():
+    y = leaf([1.0, 2.0]) * 2
+    with pytest.raises(ValueError, match=r"\(3,\).*\(2,\)"):
+        y.backward(tl.ones(3, dtype=tl.float64))
+
+
+def test_backward_on_tensor_without_grad():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        tl.ones(2).sum().backward()
+
+
+def test_grad_fn_names():
+    x = leaf([1.0])
+    assert (x * 2).grad_fn.name() == "MulBackward"
+    assert x.exp().grad_fn.name() == "ExpBackward"
+    assert x.grad_fn is None
+    assert "grad_fn=<MulBackward>" in repr(x * 2)
+
+
+# ---- tl.autograd.grad ---------------------------------------------------------------------------
+
+def test_autograd_grad_returns_tuple_and_leaves_dot_grad_alone():
+    x, w = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    gx, gw = tl.autograd.grad((x * w).sum(), (x, w))
+    np.testing.assert_allclose(gx.numpy(), [3, 4])
+    np.testing.assert_allclose(gw.numpy(), [1, 2])
+    assert x.grad is None and w.grad is None
+
+
+def test_autograd_grad_allow_unused():
+    x, u = leaf([1.0]), leaf([2.0])
+    with pytest.raises(RuntimeError, match="allow_unused"):
+        tl.autograd.grad((x * 2).sum(), (x, u), retain_graph=True)
+    gx, gu = tl.autograd.grad((x * 2).sum(), (x, u), allow_unused=True)
+    assert gu is None
+    np.testing.assert_allclose(gx.numpy(), [2])
+
+
+def test_autograd_grad_wrt_non_leaf():
+    x = leaf([1.0, 2.0])
+    y = x * 3
+    (gy,) = tl.autograd.grad((y * y).sum(), y)
+    np.testing.assert_allclose(gy.numpy(), 2 * np.array([3.0, 6.0]))
+
+
+# ---- freeing the graph --------------------------------------------------------------------------
+
+def test_second_backward_through_freed_graph_raises():
+    x = leaf([1.0, 2.0])
+    y = (x.exp() * x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="second time"):
+        y.backward()
+
+
+def test_retain_graph_allows_second_backward():
+    x = leaf([1.0, 2.0])
+    y = (x.exp() * x).sum()
+    y.backward(retain_graph=True)
+    first = x.grad.numpy().copy()
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * first)
+
+
+# ---- higher order -------------------------------------------------------------------------------
+
+def test_hessian_vector_product():
+    x = leaf([1.0, -2.0, 0.5])
+    v = tl.tensor([1.0, 0.5, -1.0], dtype=tl.float64)
+    (g,) = tl.autograd.grad((x ** 3).sum() + (x.sin() * x).sum(), x, create_graph=True)
+    (hv,) = tl.autograd.grad((g * v).sum(), x)
+    xn = np.array([1.0, -2.0, 0.5])
+    h_diag = 6 * xn + 2 * np.cos(xn) - xn * np.sin(xn)
+    np.testing.assert_allclose(hv.numpy(), h_diag * v.numpy(), rtol=1e-12)
+
+
+def test_gradient_penalty_backward():
+    w = leaf([[0.5, -1.0], [2.0, 0.3]])
+    x = tl.tensor([[1.0, 2.0]], dtype=tl.float64, requires_grad=True)
+    out = (x * w).tanh().sum()
+    (gx,) = tl.autograd.grad(out, x, create_graph=True)
+    penalty = (gx * gx).sum()
+    penalty.backward()
+    # finite-difference check of d penalty / d w
+    def pen(wv):
+        t = np.tanh(np.array([[1.0, 2.0]]) * wv)
+        g = ((1 - t ** 2) * wv).sum(0)
+        return (g ** 2).sum()
+    wn = w.detach().numpy().copy()
+    num = np.zeros_like(wn)
+    for idx in np.ndindex(wn.shape):
+        e = np.zeros_like(wn)
+        e[idx] = 1e-6
+        num[idx] = (pen(wn + e) - pen(wn - e)) / 2e-6
+    np.testing.assert_allclose(w.grad.numpy(), num, rtol=1e-5, atol=1e-8)
+
+
+def test_third_derivative():
+    x = leaf([0.7])
+    (g1,) = tl.autograd.grad(x.tanh().sum(), x, create_graph=True)
+    (g2,) = tl.autograd.grad(g1.sum(), x, create_graph=True)
+    (g3,) = tl.autograd.grad(g2.sum(), x)
+    t = np.tanh(0.7)
+    np.testing.assert_allclose(g3.numpy(), [-2 * (1 - t * t) * (1 - 3 * t * t)], rtol=1e-12)
+
+
+# ---- grad mode ----------------------------------------------------------------------------------
+
+def test_no_grad_and_enable_grad_context_managers():
+    x = leaf([1.0])
+    with tl.no_grad():
+        assert not tl.is_grad_enabled()
+        y = x * 2
+        with tl.enable_grad():
+            assert tl.is_grad_enabled()
+            z = x * 2
+    assert tl.is_grad_enabled()
+    assert y.requires_grad is False and y.grad_fn is None
+    assert z.requires_grad is True
+
+
+def test_no_grad_and_enable_grad_decorators():
+    @tl.no_grad()
+    def f(t):
+        return t * 2
+
+    @tl.enable_grad()
+    def g(t):
+        return t * 2
+
+    x = leaf([1.0])
+    assert f(x).requires_grad is False
+    with tl.no_grad():
+        assert g(x).requires_grad is True
+
+
+def test_no_grad_restores_on_exception():
+    with pytest.raises(ZeroDivisionError):
+        with tl.no_grad():
+            1 / 0
+    assert tl.is_grad_enabled()
+
+
+def test_detach_and_requires_grad_():
+    x = leaf([1.0, 2.0])
+    d = (x * 2).detach()
+    assert d.requires_grad is False and d.grad_fn is None
+    y = tl.tensor([1.0, 2.0])
+    assert y.requires_grad_() is y and y.requires_grad
+    with pytest.raises(TypeError, match="floating"):
+        tl.tensor([1, 2]).requires_grad_()
+    with pytest.raises(TypeError, match="floating"):
+        tl.tensor([1, 2], requires_grad=True)
+
+
+# ---- hooks --------------------------------------------------------------------------------------
+
+def test_register_hook_replaces_gradient_and_can_be_removed():
+    x = leaf([1.0, 2.0])
+    seen = []
+    h = x.register_hook(lambda g: (seen.append(g.numpy().copy()), g * 10)[1])
+    (x * 3).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [30, 30])
+    np.testing.assert_allclose(seen[0], [3, 3])
+    h.remove()
+    x.grad = None
+    (x * 3).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3, 3])
+
+
+def test_hook_on_non_leaf():
+    x = leaf([1.0, 2.0])
+    y = x * 2
+    y.register_hook(lambda g: g * 0.5)
+    (y * y).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * 0.5 * 2 * (2 * np.array([1.0, 2.0])))
+
+
+# ---- in-place and version counters --------------------------------------------------------------
+
+def test_modified_saved_tensor_raises_naming_the_op():
+    x = leaf([1.0, 2.0])
+    y = x.exp()
+    z = (y * 1.0).sum() + y.sum()
+    y.add_(1.0)
+    with pytest.raises(RuntimeError, match="ExpBackward.*version 1; expected version 0"):
+        z.backward()
+
+
+def test_in_place_on_leaf_requiring_grad_raises_outside_no_grad():
+    x = leaf([1.0, 2.0])
+    for op in (lambda: x.add_(1), lambda: x.mul_(2), lambda: x.zero_(), lambda: x.fill_(3),
+               lambda: x.sub_(1), lambda: x.div_(2), lambda: x.clamp_(0, 1),
+               lambda: x.copy_(tl.ones(2, dtype=tl.float64))):
+        with pytest.raises(RuntimeError, match="leaf"):
+            op()
+    with tl.no_grad():
+        x.add_(1).mul_(2).sub_(1).div_(3).clamp_(0, 1.5)
+    np.testing.assert_allclose(x.detach().numpy(), np.clip(((np.array([1, 2.0]) + 1) * 2 - 1) / 3, 0, 1.5))
+
+
+def test_in_place_on_view_of_leaf_raises():
+    x = leaf([1.0, 2.0, 3.0])
+    with pytest.raises(RuntimeError, match="view of a leaf"):
+        x[1:].add_(1.0)
+
+
+def test_in_place_on_non_leaf_is_differentiated():
+    x = leaf([1.0, 2.0])
+    y = x * 2
+    y.add_(x)          # y = 3x
+    y.mul_(2.0)        # y = 6x
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [6, 6])
+
+
+def test_in_place_ops_values():
+    t = tl.tensor([1.0, 2.0, 3.0])
+    t.add_(1).mul_(tl.tensor([1.0, 2.0, 3.0])).sub_(1, alpha=2).div_(2)
+    np.testing.assert_allclose(t.numpy(), ((np.array([1, 2, 3.0]) + 1) * [1, 2, 3] - 2) / 2)
+    t.clamp_(min=2.0)
+    assert t.numpy().min() == 2.0
+    t.zero_()
+    assert t.numpy().tolist() == [0, 0, 0]
+    t.fill_(4.5)
+    t[1:].fill_(1.0)
+    t[0] = 7.0
+    assert t.numpy().tolist() == [7.0, 1.0, 1.0]
+    t.copy_(tl.tensor([1, 2, 3]))
+    assert t.numpy().tolist() == [1, 2, 3]
+
+
+def test_in_place_shape_and_dtype_rules():
+    t = tl.ones(3)
+    with pytest.raises(ValueError, match=r"\(2, 3\).*\(3,\)"):
+        t.add_(tl.ones(2, 3))
+    i = tl.tensor([1, 2])
+    with pytest.raises(TypeError, match="int64"):
+        i.mul_(1.5)
+
+
+# ---- custom Functions ---------------------------------------------------------------------------
+
+class MySigmoid(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = 1.0 / (1.0 + (-x).exp())
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * y * (1.0 - y)
+
+
+class ScaledMul(Function):
+    @staticmethod
+    def forward(ctx, a, b, scale):
+        ctx.save_for_backward(a, b)
+        ctx.scale = scale
+        return a * b * scale
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        assert ctx.needs_input_grad == (True, False, False)
+        return g * b * ctx.scale, None, None
+
+
+class WrongSquare(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * x  # wrong: should be 2 * g * x
+
+
+def test_custom_function_gradcheck():
+    x = leaf([[0.3, -1.2], [2.0, 0.1]])
+    y = MySigmoid.apply(x)
+    assert y.grad_fn.name() == "MySigmoidBackward"
+    assert tl.autograd.gradcheck(MySigmoid.apply, (x,))
+    assert tl.autograd.gradgradcheck(MySigmoid.apply, (x,))
+
+
+def test_custom_function_needs_input_grad_and_non_tensor_args():
+    a, b = leaf([1.0, 2.0]), tl.tensor([3.0, 4.0], dtype=tl.float64)
+    ScaledMul.apply(a, b, 0.5).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), [1.5, 2.0])
+
+
+def test_gradcheck_catches_wrong_backward_and_names_everything():
+    x = leaf([1.5, -0.5])
+    with pytest.raises(GradcheckError) as e:
+        tl.autograd.gradcheck(WrongSquare.apply, (x,))
+    msg = str(e.value)
+    assert "input 0" in msg and "element (0,)" in msg
+    assert re.search(r"analytic: 1\.5\b", msg) and re.search(r"numerical: (3\.0|2\.9999)", msg)
+    assert tl.autograd.gradcheck(WrongSquare.apply, (x,), raise_exception=False) is False
+
+
+def test_gradcheck_requires_an_input_with_grad():
+    with pytest.raises(ValueError, match="requires grad"):
+        tl.autograd.gradcheck(lambda t: t * 2, (tl.ones(2, dtype=tl.float64),))
+
+
+# ---- anomaly detection --------------------------------------------------------------------------
+
+def test_detect_anomaly_names_op_and_forward_line():
+    x = leaf([0.0, 1.0])
+    with tl.autograd.detect_anomaly():
+        y = x.sqrt().sum()  # d sqrt / dx at 0 is inf
+        with pytest.raises(RuntimeError) as e:
+            y.backward()
+    msg = str(e.value)
+    assert "SqrtBackward" in msg and "nan or inf" in msg
+    assert "test_autograd.py" in msg and "x.sqrt()" in msg
+
+
+def test_set_detect_anomaly_off_by_default():
+    x = leaf([0.0])
+    x.sqrt().sum().backward()
+    assert np.isinf(x.grad.numpy()[0])
+    tl.autograd.set_detect_anomaly(True)
+    try:
+        y = leaf([0.0]).log().sum()
+        with pytest.raises(RuntimeError, match="LogBackward"):
+            y.backward()
+    finally:
+        tl.autograd.set_detect_anomaly(False)
+
+
+# ---- deep graphs --------------------------------------------------------------------------------
+
+def test_backward_through_100000_deep_graph():
+    x = leaf([1.0])
+    y = x
+    for _ in range(100_000):
+        y = y + 1.0
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [1.0])
+    del y  # freeing a 100k chain must not overflow the C stack either
