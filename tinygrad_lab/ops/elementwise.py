@@ -8,7 +8,7 @@ gradients of gradients work to any order. Binary ops' VJPs are written with ops.
 import numbers
 
 from .. import dtypes
-from .._lib import check, i64, lib
+from .._lib import NULL, check, i64, lib
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor, tensor
 from .shape import _broadcast_strides, broadcast_shapes, sum_to
@@ -24,7 +24,11 @@ def _strides(t, shape=None):
 
 
 def _scalar(v, dtype):
-    return tensor(v, dtype=dtype)
+    """A 0-d tensor holding Python number ``v`` (the fill kernel; no NumPy round trip)."""
+    t = Tensor._empty((), dtype)
+    check(lib.tl_fill(dtype.code, t._ptr(), NULL, 0, NULL, float(v), int(v) if dtype is dtypes.int64 else 0),
+          "scalar")
+    return t
 
 
 # ---------------------------------------------------------------------------------------------
@@ -225,7 +229,8 @@ class Add(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return sum_to(g, ctx.shapes[0]), sum_to(g, ctx.shapes[1])
+        return (sum_to(g, ctx.shapes[0]) if ctx.needs_input_grad[0] else None,
+                sum_to(g, ctx.shapes[1]) if ctx.needs_input_grad[1] else None)
 
 
 class Sub(Function):
