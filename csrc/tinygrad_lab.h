@@ -82,6 +82,27 @@ int tl_reduce(int op, int dtype, void *out, const void *x, const int64_t *x_stri
 int tl_count_nonfinite(int dtype, const void *x, const int64_t *x_strides, int ndim,
                        const int64_t *shape, int64_t *count);
 
+/* ---- integer-array indexing (index.c): gather and its VJP, the scatter-add ----
+ * The index space is (B..., R...): the nb broadcast dims of the index arrays, then the dims of x
+ * no index array touches; offs (contiguous over B) holds element offsets into x. */
+/* offs[b] = (accumulate ? offs[b] : 0) + wrap(idx[b]) * stride for one index array; an index
+ * outside [-size, size) gives TL_EINDEX with *bad = its value. */
+int tl_index_offsets(int64_t *offs, const int64_t *idx, const int64_t *idx_strides,
+                     int nb, const int64_t *bshape, int64_t size, int64_t stride,
+                     int accumulate, int64_t *bad);
+/* out[b, r] = x[offs[b] + r . x_rest_strides]; float32/float64/int64/bool. */
+int tl_gather_forward(int dtype, void *out, const int64_t *out_strides,
+                      const void *x, const int64_t *x_rest_strides, const int64_t *offs,
+                      int ndim, int nb, const int64_t *shape);
+/* gx (gx_numel elements) zero-filled, then gx[offs[b] + r . gx_rest_strides] += g[b, r]. */
+int tl_gather_backward(int dtype, void *gx, int64_t gx_numel, const int64_t *gx_rest_strides,
+                       const void *g, const int64_t *g_strides, const int64_t *offs,
+                       int ndim, int nb, const int64_t *shape);
+/* Positions (C order, rows of ndim int64) of the true elements of a bool mask; *count = how
+ * many; at most `capacity` rows are written. */
+int tl_nonzero(int64_t *out, int64_t capacity, int64_t *count, const void *mask,
+               const int64_t *strides, int ndim, const int64_t *shape);
+
 /* ---- random numbers (random.c): one global xoshiro256** stream ---- */
 void tl_manual_seed(uint64_t seed);
 int tl_rand_uniform(int dtype, void *dst, int64_t n, double low, double high);

@@ -2,6 +2,7 @@
 the C kernels it calls:
 
     shape.py        <-> csrc/copy.c         views, copies, cat
+    index.py        <-> csrc/index.c        integer-array / mask indexing (gather, scatter-add)
     elementwise.py  <-> csrc/elementwise.c  unary, binary, where
     reduce.py       <-> csrc/reduce.c       sum, max, min, arg*, mean, var, logsumexp
 
@@ -13,7 +14,7 @@ from ..autograd import RemovableHandle
 from ..tensor import Tensor
 from . import elementwise as ew
 from . import reduce as rd
-from . import inplace, shape
+from . import index, inplace, shape
 
 _METHODS = {
     # shape
@@ -47,6 +48,7 @@ _METHODS = {
 }
 
 _METHODS.update(inplace.METHODS)
+_METHODS.update(index.METHODS)
 
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)

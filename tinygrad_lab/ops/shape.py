@@ -3,6 +3,8 @@ cat). Views only compute a new (shape, strides, offset) over the same storage; c
 backward of indexing run the C strided-copy kernel (csrc/copy.c)."""
 import operator
 
+import numpy as np
+
 from .. import dtypes
 
 from ..autograd import Function
@@ -302,8 +304,12 @@ def parse_basic_index(x, key):
 
 
 def _is_int(k):
+    """An int-like key element: Python/NumPy integers and 0-d integer NumPy arrays (a NumPy array
+    with dims has __index__ too, but is an index array)."""
+    if isinstance(k, np.ndarray):
+        return k.ndim == 0 and k.dtype.kind in "iu"
     return isinstance(k, int) and not isinstance(k, bool) or (
-        hasattr(k, "__index__") and not isinstance(k, (Tensor, bool, list, tuple)))
+        hasattr(k, "__index__") and not isinstance(k, (Tensor, bool, np.bool_, list, tuple)))
 
 
 def _basic_view(x, nkey):

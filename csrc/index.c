@@ -1,0 +1,175 @@
+/* index.c - integer-array ("advanced") indexing: index arrays -> element offsets, the gather
+ * that reads x at those offsets, its VJP (a scatter-add), and nonzero for bool masks.
+ *
+ * tinygrad_lab/ops/index.py reduces every advanced key to one layout. The index space has
+ * `ndim` dims: first the `nb` broadcast dims B of the index arrays, then the dims R of x that no
+ * index array touches. offs (contiguous over B) holds, for each position b of B, the element
+ * offset in x of the indexed position, so the element of x at (b, r) is
+ *     x[offs[b] + sum_d r_d * x_rest_strides[d]].
+ * The output's strides are given in the same (B, R) order, which is how Python puts the index
+ * dims either in place of the indexed dims or first (NumPy's rule) in a contiguous result.
+ */
+#include <string.h>
+#include "internal.h"
+
+/* offs: B (contiguous); idx: B (int64, strided; stride 0 = broadcast).
+ * offs[b] = (accumulate ? offs[b] : 0) + wrap(idx[b]) * stride, wrap(v) = v < 0 ? v + size : v.
+ * An index outside [-size, size) stops with TL_EINDEX and *bad = that index value. */
+int tl_index_offsets(int64_t *offs, const int64_t *idx, const int64_t *idx_strides,
+                     int nb, const int64_t *bshape, int64_t size, int64_t stride,
+                     int accumulate, int64_t *bad) {
+    tl_iter it;
+    const int64_t *st[2] = {NULL, idx_strides};
+    int rc = tl_iter_init(&it, nb, bshape, 2, st);
+    if (rc || it.size == 0) return rc;
+    do {
+        int64_t *o = offs + it.off[0];
+        const int64_t *p = idx + it.off[1];
+        const int64_t so = it.istride[0], sp = it.istride[1];
+        for (int64_t i = 0; i < it.inner; i++) {
+            int64_t v = p[i * sp];
+            if (v < -size || v >= size) {
+                *bad = v;
+                return TL_EINDEX;
+            }
+            if (v < 0) v += size;
+            o[i * so] = (accumulate ? o[i * so] : 0) + v * stride;
+        }
+    } while (tl_iter_next(&it));
+    return TL_OK;
+}
+
+/* Iterator over the (B, R) index space with operands 0 = the dense side (out or g, strides
+ * `dense_strides`), 1 = x or gx (stride 0 over B, `rest_strides` over R), 2 = offs (contiguous
+ * over B, stride 0 over R). */
+static int index_space(tl_iter *it, int ndim, int nb, const int64_t *shape,
+                       const int64_t *dense_strides, const int64_t *rest_strides) {
+    if (ndim < 0 || ndim > TL_MAX_DIMS || nb < 0 || nb > ndim) return TL_EINVAL;
+    int64_t xs[TL_MAX_DIMS], fs[TL_MAX_DIMS], s = 1;
+    for (int d = ndim - 1; d >= 0; d--) {
+        if (d >= nb) {
+            xs[d] = rest_strides ? rest_strides[d - nb] : s;
+            s *= shape[d];
+            fs[d] = 0;
+        }
+    }
+    s = 1;
+    for (int d = nb - 1; d >= 0; d--) {
+        xs[d] = 0;
+        fs[d] = s;
+        s *= shape[d];
+    }
+    const int64_t *st[3] = {dense_strides, xs, fs};
+    return tl_iter_init(it, ndim, shape, 3, st);
+}
+
+/* out[b, r] = x[offs[b] + r . x_rest_strides], once per element type. */
+#define DEFINE_GATHER(T, SUF)                                                                \
+    static void gather_##SUF(T *out, const T *x, const int64_t *offs, tl_iter *it) {         \
+        TL_FOR_RANGES(*it, 3, {                                                              \
+            T *o_ = out + _o[0];                                                             \
+            const T *x_ = x + _o[1];                                                         \
+            const int64_t *f_ = offs + _o[2];                                                \
+            const int64_t so_ = _s[0], sx_ = _s[1], sf_ = _s[2];                             \
+            if (so_ == 1 && sx_ == 1 && sf_ == 0) {         /* a contiguous row of x */      \
+                const T *row_ = x_ + f_[0];                                                  \
+                for (int64_t i = 0; i < _n; i++) o_[i] = row_[i];                            \
+            } else if (so_ == 1 && sf_ == 1) {              /* one element per index */      \
+                for (int64_t i = 0; i < _n; i++) o_[i] = x_[i * sx_ + f_[i]];                \
+            } else {                                                                         \
+                for (int64_t i = 0; i < _n; i++) o_[i * so_] = x_[i * sx_ + f_[i * sf_]];    \
+            }                                                                                \
+        });                                                                                  \
+    }
+/* gx[offs[b] + r . gx_rest_strides] += g[b, r]. Serial: repeated indices hit the same gx
+ * element from different b, so threads would race. */
+#define DEFINE_SCATTER_ADD(T, SUF)                                                           \
+    static void scatter_add_##SUF(T *gx, const T *g, const int64_t *offs, tl_iter *it) {     \
+        do {                                                                                 \
+            const T *g_ = g + it->off[0];                                                    \
+            T *x_ = gx + it->off[1];                                                         \
+            const int64_t *f_ = offs + it->off[2];                                           \
+            const int64_t sg_ = it->istride[0], sx_ = it->istride[1], sf_ = it->istride[2];  \
+            if (sg_ == 1 && sx_ == 1 && sf_ == 0) {         /* a contiguous row of gx */     \
+                T *row_ = x_ + f_[0];                                                        \
+                for (int64_t i = 0; i < it->inner; i++) row_[i] += g_[i];                    \
+            } else {                                                                         \
+                for (int64_t i = 0; i < it->inner; i++) x_[i * sx_ + f_[i * sf_]] += g_[i * sg_]; \
+            }                                                                                \
+        } while (tl_iter_next(it));                                                          \
+    }
+DEFINE_GATHER(float, f32)
+DEFINE_GATHER(double, f64)
+DEFINE_GATHER(int64_t, i64)
+DEFINE_GATHER(uint8_t, u8)
+DEFINE_SCATTER_ADD(float, f32)
+DEFINE_SCATTER_ADD(double, f64)
+
+/* out: (B, R) seen through out_strides (NULL = contiguous over (B, R)); x: any strided tensor,
+ * passed as its base pointer plus the strides of its R dims; offs: B contiguous.
+ * out[b, r] = x[offs[b] + r . x_rest_strides]. float32/float64/int64/bool. */
+int tl_gather_forward(int dtype, void *out, const int64_t *out_strides,
+                      const void *x, const int64_t *x_rest_strides, const int64_t *offs,
+                      int ndim, int nb, const int64_t *shape) {
+    tl_iter it;
+    int rc = index_space(&it, ndim, nb, shape, out_strides, x_rest_strides);
+    if (rc || it.size == 0) return rc;
+    switch (dtype) {
+        case TL_F32: gather_f32((float *)out, (const float *)x, offs, &it); break;
+        case TL_F64: gather_f64((double *)out, (const double *)x, offs, &it); break;
+        case TL_I64: gather_i64((int64_t *)out, (const int64_t *)x, offs, &it); break;
+        case TL_BOOL: gather_u8((uint8_t *)out, (const uint8_t *)x, offs, &it); break;
+        default: return TL_EDTYPE;
+    }
+    return TL_OK;
+}
+
+/* gx: gx_numel elements (the whole buffer, zero-filled here: overwritten, not accumulated),
+ * addressed through offs and gx_rest_strides like x in the forward; g: (B, R) through
+ * g_strides (NULL = contiguous); offs: B contiguous (offsets for gx's layout).
+ * Forward: out[b, r] = x[offs[b] + r . x_rest_strides]
+ * VJP:     gx[offs[b] + r . gx_rest_strides] += g[b, r]   (repeated indices accumulate). */
+int tl_gather_backward(int dtype, void *gx, int64_t gx_numel, const int64_t *gx_rest_strides,
+                       const void *g, const int64_t *g_strides, const int64_t *offs,
+                       int ndim, int nb, const int64_t *shape) {
+    if (dtype != TL_F32 && dtype != TL_F64) return TL_EDTYPE;
+    if (gx_numel < 0) return TL_EINVAL;
+    if (gx_numel) memset(gx, 0, (size_t)gx_numel * (dtype == TL_F32 ? sizeof(float) : sizeof(double)));
+    tl_iter it;
+    int rc = index_space(&it, ndim, nb, shape, g_strides, gx_rest_strides);
+    if (rc || it.size == 0) return rc;
+    if (dtype == TL_F32) scatter_add_f32((float *)gx, (const float *)g, offs, &it);
+    else scatter_add_f64((double *)gx, (const double *)g, offs, &it);
+    return TL_OK;
+}
+
+/* mask: bool, `shape` through `strides` (NULL = contiguous); out: (capacity, ndim) int64.
+ * Writes the multi-index of each true element in C order (at most `capacity` rows) and sets
+ * *count to the number of true elements. Call with capacity 0 (out may be NULL) to size out. */
+int tl_nonzero(int64_t *out, int64_t capacity, int64_t *count, const void *mask,
+               const int64_t *strides, int ndim, const int64_t *shape) {
+    if (ndim < 0 || ndim > TL_MAX_DIMS) return TL_EINVAL;
+    int64_t st[TL_MAX_DIMS], pos[TL_MAX_DIMS], total = 1, s = 1;
+    for (int d = ndim - 1; d >= 0; d--) {
+        st[d] = strides ? strides[d] : s;
+        s *= shape[d];
+        total *= shape[d];
+        pos[d] = 0;
+    }
+    const uint8_t *m = (const uint8_t *)mask;
+    int64_t c = 0, off = 0;
+    for (int64_t i = 0; i < total; i++) {
+        if (m[off]) {
+            if (c < capacity)
+                for (int d = 0; d < ndim; d++) out[c * ndim + d] = pos[d];
+            c++;
+        }
+        for (int d = ndim - 1; d >= 0; d--) {      /* odometer step to the next element */
+            if (++pos[d] < shape[d]) { off += st[d]; break; }
+            off -= (shape[d] - 1) * st[d];
+            pos[d] = 0;
+        }
+    }
+    *count = c;
+    return TL_OK;
+}

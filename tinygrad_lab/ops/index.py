@@ -1,0 +1,299 @@
+"""Integer-array ("advanced") indexing <-> csrc/index.c.
+
+``t[key]`` where the key holds int64 tensors, lists or NumPy arrays of ints, or bool masks,
+possibly mixed with ints, slices, None and ``...``. Semantics are PyTorch's, which are NumPy's
+except in one corner:
+
+- the index arrays broadcast together to a shape B; a bool mask stands for the int64 positions of
+  its true elements (``torch.nonzero``), one index array per dim it covers, and must match those
+  dims' sizes exactly; a 0-d bool (``True``/``False``) adds a dim of size 1 or 0;
+- when the advanced indices are adjacent, B replaces them in the result; otherwise B comes first;
+- negative indices wrap; an index out of range raises IndexError naming the value, the dim of
+  the indexed tensor and its size;
+- ints (and 0-d int64 tensors) select first, like basic indexing, so they never separate two
+  advanced indices and never count as one: ``x[0, :, [0, 1]]`` has shape (3, 2) for x of shape
+  (2, 3, 4), as in PyTorch (NumPy would give (2, 3)). An ``...`` covering no dims does not
+  separate them either (PyTorch again);
+- a key that is a list is one index array (``x[[0, 1]]``), never a tuple of indices, as in NumPy.
+
+How: the basic parts of the key become a view (``shape.BasicIndex``: no copy); the index arrays
+become one int64 offset per position of B (``tl_index_offsets``, which also checks the bounds);
+then ``Gather`` reads the view at those offsets. Its backward is ``ScatterAdd`` (zeros, then
+``+=`` at the same offsets, so repeated indices accumulate), whose backward is again ``Gather``:
+gradients of any order work.
+"""
+import operator
+
+import numpy as np
+
+from .. import dtypes
+from .._lib import check, ffi, i64, lib
+from ..autograd import Function
+from ..tensor import Tensor, _check_shape, _wrap_dim, tensor
+from .shape import BasicIndex, _broadcast_strides, _is_int, broadcast_shapes, parse_basic_index
+
+
+class IndexTypeError(IndexError, TypeError):
+    """A key element of a type that cannot index (float tensors, strings...). It is both an
+    IndexError (as NumPy and PyTorch raise) and a TypeError (this project's rule for dtypes)."""
+
+
+_VALID = ("only integers, slices (`:`), ellipsis (`...`), None, and int64 or bool tensors "
+          "(or lists / NumPy arrays of ints or bools) are valid indices")
+
+
+def _int_ptr(t):
+    return ffi.cast("int64_t *", t._ptr())
+
+
+# ---- the key ------------------------------------------------------------------------------------
+
+def _as_index_tensor(k):
+    """A list / tuple / NumPy array key element -> an int64 or bool tensor."""
+    if isinstance(k, np.ndarray):
+        if k.dtype.kind in "iu":
+            return tensor(k, dtype=dtypes.int64)
+        if k.dtype.kind == "b":
+            return tensor(k)
+        raise IndexTypeError(f"{_VALID}; got a NumPy array of dtype {k.dtype}")
+    try:
+        t = tensor(k)
+    except (TypeError, ValueError) as e:
+        raise IndexTypeError(f"{_VALID}; got a {type(k).__name__} that is not a rectangular list "
+                             f"of ints or bools ({e})") from None
+    if t.dtype.is_floating_point:
+        if t.numel() == 0:
+            return tensor(np.zeros(t.shape, np.int64))  # [] indexes nothing (an empty int64 array)
+        raise IndexTypeError(f"{_VALID}; got a {type(k).__name__} of floats")
+    return t
+
+
+def _classify(k):
+    """One key element -> (kind, value): 'none', 'ellipsis', 'slice', 'int', 'array' (int64
+    tensor, ndim >= 1) or 'mask' (bool tensor, any ndim)."""
+    if k is None:
+        return "none", None
+    if k is Ellipsis:
+        return "ellipsis", None
+    if isinstance(k, slice):
+        return "slice", k
+    if isinstance(k, (bool, np.bool_)):
+        return "mask", tensor(bool(k))
+    if _is_int(k):
+        return "int", operator.index(k)
+    if isinstance(k, (list, tuple, np.ndarray)):
+        k = _as_index_tensor(k)
+    if not isinstance(k, Tensor):
+        raise IndexTypeError(f"{_VALID}; got {type(k).__name__} {k!r}")
+    if k.dtype is dtypes.bool_:
+        return "mask", k
+    if k.dtype is not dtypes.int64:
+        raise IndexTypeError(f"tensors used as indices must be int64 (long) or bool tensors, got "
+                             f"a {k.dtype!r} tensor of shape {k.shape}; convert it with .long()")
+    if k.ndim == 0:
+        return "int", int(k.item())  # a 0-d int64 tensor selects like an int (as in PyTorch)
+    return "array", k
+
+
+def _nonzero(mask):
+    """(count, ndim) int64 positions of the true elements of a bool tensor, in C order."""
+    count = ffi.new("int64_t *")
+    check(lib.tl_nonzero(ffi.NULL, 0, count, mask._ptr(), mask._cstrides(), mask.ndim,
+                         i64(mask.shape)), "nonzero")
+    n = count[0]
+    out = Tensor._empty((n, mask.ndim), dtypes.int64)
+    check(lib.tl_nonzero(_int_ptr(out), n, count, mask._ptr(), mask._cstrides(), mask.ndim,
+                         i64(mask.shape)), "nonzero")
+    return out
+
+
+def _parse(x, key):
+    """Split ``key`` into a basic key for parse_basic_index (advanced entries replaced by full
+    slices, or None for a 0-d bool's new dim) and the list of advanced entries
+    (dim of the basic view, int64 index tensor, dim of x it indexes or None)."""
+    items = [_classify(k) for k in (key if isinstance(key, tuple) else (key,))]
+    kinds = [kd for kd, _ in items]
+    if kinds.count("ellipsis") > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    used = sum(v.ndim if kd == "mask" else 1 for kd, v in items
+               if kd in ("slice", "int", "array", "mask"))
+    if used > x.ndim:
+        raise IndexError(f"too many indices for tensor of dimension {x.ndim} (got {used}, shape {x.shape})")
+    fill = [("slice", slice(None))] * (x.ndim - used)
+    if "ellipsis" in kinds:
+        i = kinds.index("ellipsis")
+        items = items[:i] + fill + items[i + 1:]
+    else:
+        items = items + fill
+    basic, adv, d, vd = [], [], 0, 0  # d: dim of x, vd: dim of the basic view
+    for kind, v in items:
+        if kind == "int":
+            basic.append(v)
+            d += 1
+        elif kind in ("none", "slice"):
+            basic.append(v)
+            vd += 1
+            d += kind == "slice"
+        elif kind == "array":
+            basic.append(slice(None))
+            adv.append((vd, v, d))
+            vd += 1
+            d += 1
+        elif v.ndim == 0:  # 0-d bool: a new dim of size 1, indexed by [0] (True) or [] (False)
+            basic.append(None)
+            adv.append((vd, tensor(np.zeros(1 if v.item() else 0, np.int64)), None))
+            vd += 1
+        else:
+            if v.shape != x.shape[d:d + v.ndim]:
+                raise IndexError(f"the shape of the mask {v.shape} at index {d} does not match the "
+                                 f"shape of the indexed tensor {x.shape[d:d + v.ndim]} (tensor shape "
+                                 f"{x.shape})")
+            pos = _nonzero(v)
+            for j in range(v.ndim):
+                basic.append(slice(None))
+                adv.append((vd, pos[:, j], d))
+                vd += 1
+                d += 1
+    return tuple(basic), adv
+
+
+# ---- the plan shared by Gather and ScatterAdd ---------------------------------------------------
+
+class _Plan:
+    """Everything about one advanced index that does not depend on the data: the shape of the
+    tensor being indexed (the basic view), which of its dims the index arrays cover, the
+    broadcast index shape B, and where B lands in the result. The kernels' index space is
+    (B..., R...) with R the uncovered dims in order."""
+
+    def __init__(self, src_shape, adv_dims, idx, bshape, xshape, xdims):
+        self.src_shape = src_shape
+        self.xshape, self.xdims = xshape, xdims           # for error messages: the user's tensor
+        self.adv_dims = adv_dims
+        self.idx = idx                                    # int64 tensors, broadcast to B by strides
+        self.bshape = bshape
+        self.rest = tuple(d for d in range(len(src_shape)) if d not in adv_dims)
+        adjacent = adv_dims[-1] - adv_dims[0] + 1 == len(adv_dims)
+        self.pos = adv_dims[0] if adjacent else 0         # where B goes among the rest dims
+        rest_shape = tuple(src_shape[d] for d in self.rest)
+        self.out_shape = _check_shape(rest_shape[:self.pos] + bshape + rest_shape[self.pos:],
+                                      "index result shape")
+        self.space = bshape + rest_shape
+        self._offs = {}
+
+    def space_strides(self, out_strides):
+        """Strides of a result-shaped tensor, reordered to the (B, R) index space."""
+        p, nb = self.pos, len(self.bshape)
+        return i64(out_strides[p:p + nb] + out_strides[:p] + out_strides[p + nb:])
+
+    def rest_strides(self, strides):
+        return i64([strides[d] for d in self.rest])
+
+    def offsets(self, strides):
+        """int64 tensor over B: the element offset of each indexed position in a tensor of
+        ``src_shape`` with ``strides``, computed once per layout. An index out of range raises
+        IndexError naming the value and the dim of the user's tensor."""
+        key = tuple(strides[d] for d in self.adv_dims)
+        offs = self._offs.get(key)
+        if offs is None:
+            offs = Tensor._empty(self.bshape, dtypes.int64)
+            bad = ffi.new("int64_t *")
+            optr, bsh = _int_ptr(offs), i64(self.bshape)
+            for j, (d, t) in enumerate(zip(self.adv_dims, self.idx)):
+                n = self.src_shape[d]
+                rc = lib.tl_index_offsets(optr, _int_ptr(t), i64(_broadcast_strides(t, self.bshape)),
+                                          len(self.bshape), bsh, n, strides[d], int(j > 0), bad)
+                if rc == lib.TL_EINDEX:
+                    raise IndexError(f"index {bad[0]} is out of bounds for dimension {self.xdims[j]} "
+                                     f"with size {n} (indexing a tensor of shape {self.xshape})")
+                check(rc, "index offsets")
+            self._offs[key] = offs
+        return offs
+
+    def gather(self, src):
+        """out[b, r] = src[offs[b] + r] (tl_gather_forward), a fresh contiguous result."""
+        offs = self.offsets(src._strides)
+        out = Tensor._empty(self.out_shape, src.dtype)
+        check(lib.tl_gather_forward(src.dtype.code, out._ptr(), self.space_strides(out._strides),
+                                    src._ptr(), self.rest_strides(src._strides), _int_ptr(offs),
+                                    len(self.space), len(self.bshape), i64(self.space)), "gather")
+        return out
+
+    def scatter_add(self, g):
+        """zeros of src_shape, then += g at the gathered positions (tl_gather_backward)."""
+        gx = Tensor._empty(self.src_shape, g.dtype)
+        offs = self.offsets(gx._strides)
+        check(lib.tl_gather_backward(g.dtype.code, gx._ptr(), gx.numel(), self.rest_strides(gx._strides),
+                                     g._ptr(), self.space_strides(g._strides), _int_ptr(offs),
+                                     len(self.space), len(self.bshape), i64(self.space)), "scatter-add")
+        return gx
+
+
+class Gather(Function):
+    """out = src[index arrays]: one C gather over the (B, R) index space."""
+
+    @staticmethod
+    def forward(ctx, src, plan):
+        ctx.plan = plan
+        ctx.save_for_backward(*plan.idx)  # an in-place change to an index makes backward raise
+        return plan.gather(src)
+
+    @staticmethod
+    def backward(ctx, g):
+        return ScatterAdd.apply(g, ctx.plan), None
+
+
+class ScatterAdd(Function):
+    """The VJP of Gather: zeros shaped like the indexed tensor, ``+=`` g at the gathered
+    positions (repeated indices accumulate)."""
+
+    @staticmethod
+    def forward(ctx, g, plan):
+        ctx.plan = plan
+        return plan.scatter_add(g)
+
+    @staticmethod
+    def backward(ctx, gg):
+        return Gather.apply(gg, ctx.plan), None
+
+
+# ---- entry points -------------------------------------------------------------------------------
+
+def advanced_index(x, key):
+    """``x[key]`` for keys with index arrays or masks (see the module docstring)."""
+    basic, adv = _parse(x, key)
+    nkey = parse_basic_index(x, basic)  # validates the ints and slices
+    if all(isinstance(k, slice) and k == slice(0, n, 1) for k, n in zip(nkey, x.shape)):
+        v = x                           # nothing basic to apply
+    else:
+        v = BasicIndex.apply(x, nkey)
+    if not adv:
+        return v                        # only ints given as 0-d tensors
+    vdims = tuple(a[0] for a in adv)
+    idx = [a[1] for a in adv]
+    try:
+        bshape = broadcast_shapes(*(t.shape for t in idx))
+    except ValueError:
+        raise IndexError("shape mismatch: indexing tensors could not be broadcast together with "
+                         "shapes " + ", ".join(str(t.shape) for t in idx)) from None
+    plan = _Plan(v.shape, vdims, idx, bshape, x.shape, [a[2] for a in adv])
+    plan.offsets(v._strides)            # checks the bounds before any gather
+    return Gather.apply(v, plan)
+
+
+def index_select(x, dim, index):
+    """The entries of ``x`` at positions ``index`` (1-D or 0-d int64) along ``dim``; the result
+    keeps x's number of dims."""
+    if not isinstance(index, Tensor):
+        index = _as_index_tensor(index)
+    if index.dtype is not dtypes.int64 or index.ndim > 1:
+        raise IndexTypeError(f"index_select: index must be a 0-d or 1-D int64 tensor, got "
+                             f"{index.dtype!r} of shape {index.shape}")
+    if x.ndim == 0:
+        raise IndexError("index_select: cannot index a 0-d tensor along a dim")
+    d = _wrap_dim(dim, x.ndim)
+    if index.ndim == 0:
+        index = Tensor._make(index._storage, (1,), (1,), index._offset, index.dtype)
+    return advanced_index(x, (slice(None),) * d + (index,))
+
+
+METHODS = {"index_select": index_select}
