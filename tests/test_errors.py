@@ -131,6 +131,9 @@ HOSTILE = textwrap.dedent(r'''
         lambda: tl.tensor(10**30), lambda: tl.ones(2).view(-1, -1), lambda: tl.ones(3).split(0),
         lambda: tl.ones(3).chunk(-1), lambda: tl.full((2,), "x"), lambda: tl.ones(2).to("int8"),
         lambda: tl.set_num_threads(0), lambda: tl.manual_seed("x"), lambda: tl.ones(3).squeeze(4),
+        lambda: tl.ones(3)[tl.tensor([5])], lambda: tl.ones(3)[[-4]], lambda: tl.ones(3)[[2**62]],
+        lambda: tl.ones(2, 2)[tl.tensor([[0, 1]]), tl.tensor([0, 1, 1])], lambda: tl.ones(3)[[0.5]],
+        lambda: tl.ones(3)[tl.tensor([True, False])], lambda: tl.ones(3).index_select(0, [3]),
     ]
     for a, b in [((2, 3), (4,)), ((5,), (6,)), ((2, 1, 3), (2, 4, 1, 2))]:
         for op in (lambda x, y: x + y, lambda x, y: x - y, lambda x, y: x * y, lambda x, y: x / y,

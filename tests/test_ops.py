@@ -90,6 +90,9 @@ SPECS = {
                       [(3, 4), ()], gc_kw=dict(eps=1e-3, atol=1e-4)),  # float32 rounding inside
     "Cat":       Spec(lambda a, b: tl.cat([a, b], 1), lambda a, b: np.concatenate([a, b], 1),
                       [((2, 3), (2, 1)), ((2, 0), (2, 2))]),
+    # ---- integer-array indexing (csrc/index.c) ----
+    "Gather":    Spec(lambda x: x[[2, 0, 2], 1:], lambda x: x[[2, 0, 2], 1:], [(3, 4), (4, 2, 3)]),
+    "ScatterAdd": Spec(lambda g: _scatter_add(g), lambda g: _scatter_add_ref(g), [(3, 3)]),
     "Overwrite": Spec(lambda a, b: _overwrite(a, b), lambda a, b: np.broadcast_to(b, a.shape) * 2,
                       [((2, 3), (3,)), ((2, 2), ())]),
 }
@@ -98,6 +101,19 @@ SPECS = {
 def _index_backward_ref(x):
     out = np.zeros((4, 3))
     out[1:4:2, 2] = x
+    return out
+
+
+def _scatter_add(g):
+    """The VJP of x[[2, 0, 2], 1:] applied to g, recorded (create_graph) so it is an op."""
+    src = tl.zeros(3, 4, dtype=g.dtype, requires_grad=True)
+    (gx,) = tl.autograd.grad(src[[2, 0, 2], 1:], src, g, create_graph=True)
+    return gx
+
+
+def _scatter_add_ref(g):
+    out = np.zeros((3, 4))
+    np.add.at(out, ([2, 0, 2], slice(1, None)), g)
     return out
 
 
