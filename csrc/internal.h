@@ -48,31 +48,40 @@ int tl_iter_next(tl_iter *it);
  * contiguous range per thread (only when the work is large enough) and runs BODY for every run
  * of consecutive inner-loop elements. Inside BODY: `_n` elements, operand k starts at element
  * offset `_o[k]` and steps by `_s[k]`. */
-#define TL_FOR_RANGES(it, N_OPS, ...)                                                        \
+#define TL_FOR_RANGES(it, N_OPS, ...)                                                         \
     do {                                                                                      \
         const int64_t _total = (it).size, _inner = (it).inner;                                \
         int _nt = (int)(_total / TL_PAR_MIN);                                                 \
         if (_nt > tl__num_threads) _nt = tl__num_threads;                                     \
         if (_nt < 1) _nt = 1;                                                                 \
-        _Pragma("omp parallel for num_threads(_nt) if(_nt > 1) schedule(static)")            \
-        for (int _t = 0; _t < _nt; _t++) {                                                    \
-            tl_iter _it = (it);                                                               \
-            int64_t _lo = _total * _t / _nt, _hi = _total * (_t + 1) / _nt;                   \
-            int64_t _i0 = _lo % _inner;                                                       \
-            tl_iter_seek(&_it, _lo / _inner);                                                 \
-            while (_lo < _hi) {                                                               \
-                int64_t _n = _inner - _i0;                                                    \
-                if (_n > _hi - _lo) _n = _hi - _lo;                                           \
-                int64_t _o[N_OPS], _s[N_OPS];                                                 \
-                for (int _k = 0; _k < (N_OPS); _k++) {                                        \
-                    _s[_k] = _it.istride[_k];                                                 \
-                    _o[_k] = _it.off[_k] + _i0 * _s[_k];                                      \
-                }                                                                             \
-                __VA_ARGS__;                                                                  \
-                _lo += _n;                                                                    \
-                _i0 = 0;                                                                      \
-                tl_iter_next(&_it);                                                           \
+        /* Entering an OpenMP region costs ~1 us even when it runs serially: skip it. */      \
+        if (_nt == 1) {                                                                       \
+            TL_RANGE_(it, N_OPS, 0, 1, __VA_ARGS__);                                          \
+        } else {                                                                              \
+            _Pragma("omp parallel for num_threads(_nt) schedule(static)")                    \
+            for (int _t = 0; _t < _nt; _t++) TL_RANGE_(it, N_OPS, _t, _nt, __VA_ARGS__);      \
+        }                                                                                     \
+    } while (0)
+
+/* One thread's share (_t of _nt) of TL_FOR_RANGES. */
+#define TL_RANGE_(it, N_OPS, T_, NT_, ...)                                                    \
+    do {                                                                                      \
+        tl_iter _it = (it);                                                                   \
+        int64_t _lo = _total * (T_) / (NT_), _hi = _total * ((T_) + 1) / (NT_);               \
+        int64_t _i0 = _lo % _inner;                                                           \
+        if ((T_) != 0) tl_iter_seek(&_it, _lo / _inner);                                      \
+        while (_lo < _hi) {                                                                   \
+            int64_t _n = _inner - _i0;                                                        \
+            if (_n > _hi - _lo) _n = _hi - _lo;                                               \
+            int64_t _o[N_OPS], _s[N_OPS];                                                     \
+            for (int _k = 0; _k < (N_OPS); _k++) {                                            \
+                _s[_k] = _it.istride[_k];                                                     \
+                _o[_k] = _it.off[_k] + _i0 * _s[_k];                                          \
             }                                                                                 \
+            __VA_ARGS__;                                                                      \
+            _lo += _n;                                                                        \
+            _i0 = 0;                                                                          \
+            tl_iter_next(&_it);                                                               \
         }                                                                                     \
     } while (0)
 

@@ -55,6 +55,8 @@ ffibuilder.set_source(
     '#include "tinygrad_lab.h"',
     sources=sorted(os.path.relpath(p, os.path.dirname(HERE)) for p in glob.glob(os.path.join(CSRC, "*.c"))),
     include_dirs=[CSRC],
+    # headers and .inc templates: a change to any of them rebuilds every kernel file
+    depends=sorted(glob.glob(os.path.join(CSRC, "*.h")) + glob.glob(os.path.join(CSRC, "*.inc"))),
     define_macros=[("TL_VERSION", f'"{VERSION}"'), ("TL_BUILD_FLAGS", '"' + " ".join(cflags) + '"')],
     extra_compile_args=cflags,
     extra_link_args=ldflags,
