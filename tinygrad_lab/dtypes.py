@@ -76,7 +76,7 @@ def from_numpy_dtype(nd):
     if nd in _BY_NP:
         return _BY_NP[nd]
     if nd.kind == "f":
-        return float64 if nd.itemsize > 8 else float32   # float16 -> float32, longdouble -> float64
+        return float64 if nd.itemsize >= 8 else float32  # float16 -> float32, longdouble and >f8 -> float64
     if nd.kind in "iu":
         return int64
     raise TypeError(f"unsupported NumPy dtype {nd}: expected a float, integer or bool array")

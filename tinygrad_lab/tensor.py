@@ -235,13 +235,13 @@ class Tensor:
     def size(self, dim=None):
         if dim is None:
             return self._shape
-        return self._shape[_wrap_dim(dim, self.ndim)]
+        return self._shape[_wrap_dim(dim, self.ndim, shape=self._shape, scalar_ok=False)]
 
     def stride(self, dim=None):
         """Strides in elements, as in PyTorch."""
         if dim is None:
             return self._strides
-        return self._strides[_wrap_dim(dim, self.ndim)]
+        return self._strides[_wrap_dim(dim, self.ndim, shape=self._shape, scalar_ok=False)]
 
     def __len__(self):
         if not self._shape:
@@ -328,16 +328,18 @@ class Tensor:
     __str__ = __repr__
 
 
-def _wrap_dim(dim, ndim, what="dim"):
-    """Normalise a possibly negative dim; ValueError names the valid range."""
+def _wrap_dim(dim, ndim, what="dim", shape=None, scalar_ok=True):
+    """Normalise a possibly negative dim; ValueError names the valid range (and ``shape``, the
+    tensor's shape, when given). A 0-d tensor accepts dim 0 / -1 unless ``scalar_ok`` is False."""
     try:
         d = operator.index(dim)
     except TypeError:
         raise TypeError(f"{what} must be an int, got {type(dim).__name__}") from None
-    n = max(ndim, 1)
+    n = max(ndim, 1) if scalar_ok else ndim
     if not -n <= d < n:
-        raise ValueError(f"{what} {dim} is out of range for a tensor with {ndim} dims "
-                         f"(expected {-n} <= {what} < {n})")
+        of = f"of shape {tuple(shape)}" if shape is not None else f"with {ndim} dims"
+        expected = f"expected {-n} <= {what} < {n}" if n else "it has no dims"
+        raise ValueError(f"{what} {dim} is out of range for a tensor {of} ({expected})")
     return d % n
 
 
@@ -362,6 +364,8 @@ def _copy(src, dtype=None):
 def _from_array(arr, dtype):
     """Copy a NumPy array (any layout and numeric dtype) into a fresh tensor of ``dtype``."""
     src_dt = dtypes.from_numpy_dtype(arr.dtype)
+    if arr.dtype.kind == "u" and arr.itemsize == 8 and arr.size and arr.max() > 2 ** 63 - 1:
+        raise ValueError(f"uint64 value {arr.max()} is too large for int64 in tensor data")
     if arr.dtype != src_dt.np:
         arr = arr.astype(src_dt.np)  # float16/int32/uint8... -> the storage dtype (interop)
     src = _wrap_numpy(arr, src_dt)
@@ -370,10 +374,11 @@ def _from_array(arr, dtype):
 
 def _wrap_numpy(arr, dt):
     """A Tensor viewing a NumPy array of dtype ``dt.np`` in place; the C copy kernel then reads
-    it through its strides. Negative or unaligned strides are first made contiguous."""
+    it through its strides. Negative or unaligned strides, or an unaligned buffer, are first
+    copied."""
     it = arr.itemsize
-    if arr.size == 0 or any(s < 0 or s % it for s in arr.strides):
-        arr = np.ascontiguousarray(arr)
+    if arr.size == 0 or not arr.flags.aligned or any(s < 0 or s % it for s in arr.strides):
+        arr = np.array(arr, order="C")  # a fresh, aligned, contiguous copy
     strides = tuple(s // it for s in arr.strides)
     span = 1 + sum((n - 1) * s for n, s in zip(arr.shape, strides))
     flat = np.lib.stride_tricks.as_strided(arr, shape=(span,), strides=(it,))
@@ -406,10 +411,12 @@ def tensor(data, dtype=None, requires_grad=False):
 
 def from_numpy(a):
     """A tensor sharing memory with NumPy array ``a`` when ``a`` is C-contiguous float32 or
-    float64 (writes through either are seen by both); otherwise a converted copy."""
+    float64 (writes through either are seen by both); otherwise a converted copy. Read-only or
+    misaligned arrays are copied too, since the C kernels may write through shared memory."""
     if not isinstance(a, np.ndarray):
         raise TypeError(f"from_numpy expects a NumPy array, got {type(a).__name__}")
-    if a.dtype in (np.float32, np.float64) and a.flags.c_contiguous:
+    if a.dtype in (np.float32, np.float64) and a.flags.c_contiguous and a.flags.writeable \
+            and a.flags.aligned:  # C kernels write through shared memory and assume alignment
         dt = dtypes.from_numpy_dtype(a.dtype)
         return Tensor._make(Storage(a.reshape(-1)), a.shape, _contiguous_strides(a.shape), 0, dt)
     if a.dtype.kind not in "fiub":
@@ -492,8 +499,9 @@ def arange(start, stop=None, step=1, dtype=None, requires_grad=False):
     t = Tensor._empty((n,), dt)
     if dt is dtypes.bool_:
         raise TypeError("arange does not make bool tensors")
-    check(lib.tl_arange(dt.code, t._ptr(), n, float(start), float(step),
-                        int(start) if all_int else 0, int(step) if all_int else 0), "arange")
+    # int64 from float arguments: start and step truncated, the length from the floats (PyTorch)
+    istart, istep = (int(start), int(step)) if dt is dtypes.int64 else (0, 0)
+    check(lib.tl_arange(dt.code, t._ptr(), n, float(start), float(step), istart, istep), "arange")
     return _set_requires_grad(t, requires_grad)
 
 

@@ -120,7 +120,8 @@ def view(x, *shape):
 def flatten(x, start_dim=0, end_dim=-1):
     if x.ndim == 0:
         return reshape(x, 1)
-    s, e = _wrap_dim(start_dim, x.ndim, "start_dim"), _wrap_dim(end_dim, x.ndim, "end_dim")
+    s = _wrap_dim(start_dim, x.ndim, "start_dim", shape=x.shape)
+    e = _wrap_dim(end_dim, x.ndim, "end_dim", shape=x.shape)
     if s > e:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {x.shape}")
     shape = x.shape[:s] + (_numel(x.shape[s:e + 1]),) + x.shape[e + 1:]
@@ -133,14 +134,14 @@ def squeeze(x, dim=None):
         dims = {i for i, n in enumerate(x.shape) if n == 1}
     else:
         dims = dim if isinstance(dim, (tuple, list)) else (dim,)
-        dims = {d for d in (_wrap_dim(d, x.ndim) for d in dims) if x.ndim and x.shape[d] == 1}
+        dims = {d for d in (_wrap_dim(d, x.ndim, shape=x.shape) for d in dims) if x.ndim and x.shape[d] == 1}
     if not dims:
         return x
     return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in dims))
 
 
 def unsqueeze(x, dim):
-    d = _wrap_dim(dim, x.ndim + 1)
+    d = _wrap_dim(dim, x.ndim + 1, shape=x.shape)
     return reshape(x, x.shape[:d] + (1,) + x.shape[d:])
 
 
@@ -163,7 +164,7 @@ class Permute(Function):
 def permute(x, *dims):
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = dims[0]
-    dims = tuple(_wrap_dim(d, x.ndim) for d in dims) if x.ndim else tuple(dims)
+    dims = tuple(_wrap_dim(d, x.ndim, shape=x.shape) for d in dims) if x.ndim else tuple(dims)
     if sorted(dims) != list(range(x.ndim)):
         raise ValueError(f"permute: dims {dims} are not a permutation of the {x.ndim} dims of a "
                          f"tensor of shape {x.shape}")
@@ -172,9 +173,9 @@ def permute(x, *dims):
 
 def transpose(x, d0, d1):
     if x.ndim == 0:
-        _wrap_dim(d0, 0), _wrap_dim(d1, 0)
+        _wrap_dim(d0, 0, shape=()), _wrap_dim(d1, 0, shape=())
         return x
-    d0, d1 = _wrap_dim(d0, x.ndim), _wrap_dim(d1, x.ndim)
+    d0, d1 = _wrap_dim(d0, x.ndim, shape=x.shape), _wrap_dim(d1, x.ndim, shape=x.shape)
     dims = list(range(x.ndim))
     dims[d0], dims[d1] = dims[d1], dims[d0]
     return Permute.apply(x, tuple(dims))
