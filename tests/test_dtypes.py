@@ -230,3 +230,29 @@ def test_requires_grad_on_float_dtypes():
     for dt in (tl.float32, tl.float64):
         t = tl.tensor([1, 2], dtype=dt, requires_grad=True)
         assert t.requires_grad and t.dtype is dt
+
+
+def test_zero_dim_tensor_promotes_only_across_categories():
+    # PyTorch: a 0-d tensor decides the dtype only when it is of a higher category
+    assert (tl.ones(3) * tl.tensor(2.0, dtype=tl.float64)).dtype is tl.float32
+    assert (tl.ones(3, dtype=tl.int64) * tl.tensor(2.5, dtype=tl.float64)).dtype is tl.float64
+    assert (tl.tensor(2.0, dtype=tl.float64) * tl.tensor(1.0)).dtype is tl.float64
+
+
+def test_bool_arithmetic_is_logical():
+    a, b = tl.tensor([True, False, False]), tl.tensor([True, True, False])
+    assert (a + b).tolist() == [True, True, False] and (a + b).dtype is tl.bool
+    assert (a * b).tolist() == [True, False, False]
+    with pytest.raises(TypeError, match="bool"):
+        a - b
+
+
+def test_out_of_range_integers_are_value_errors():
+    with pytest.raises(ValueError, match="int64"):
+        tl.full((2,), 2 ** 70, dtype=tl.int64)
+    with pytest.raises(ValueError, match="int64"):
+        tl.randint(0, 2 ** 64, (2,))
+    with pytest.raises(ValueError, match="4096"):
+        tl.set_num_threads(10 ** 10)
+    with pytest.raises(TypeError, match="expects a Tensor"):
+        tl.zeros_like([1, 2])

@@ -13,6 +13,8 @@ def set_num_threads(n):
     n = operator.index(n)
     if n < 1:
         raise ValueError(f"set_num_threads: need at least 1 thread, got {n}")
+    if n > 4096:
+        raise ValueError(f"set_num_threads: {n} threads is more than the 4096 supported")
     if not lib.tl_openmp_enabled() and n != 1:
         raise RuntimeError("set_num_threads: this build has no OpenMP; only 1 thread is available")
     lib.tl_set_num_threads(n)

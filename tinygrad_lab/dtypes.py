@@ -96,6 +96,20 @@ def promote(a, b):
     return a if ca > cb else b
 
 
+def promote_tensors(a, b):
+    """Result dtype of a binary op between tensors ``a`` and ``b`` (dtypes and dims), PyTorch's
+    rule: a 0-d tensor only decides the dtype when it is of a higher category (bool < int <
+    float) than the dimensioned one, so float32 * tensor(2.0, float64) stays float32."""
+    da, db = a.dtype, b.dtype
+    if da is db:
+        return da
+    za, zb = a.ndim == 0, b.ndim == 0
+    if za != zb:
+        dim_, zero = (db, da) if za else (da, db)
+        return zero if _category(zero) > _category(dim_) else dim_
+    return promote(da, db)
+
+
 def promote_scalar(t, s):
     """Result dtype of tensor dtype ``t`` combined with a Python scalar ``s``: a scalar never
     widens a tensor of the same category (float32 * 2.5 stays float32)."""

@@ -432,9 +432,14 @@ def empty(*shape, dtype=None, requires_grad=False):
     return _set_requires_grad(Tensor._empty(_parse_shape(shape), _dtype_or_default(dtype)), requires_grad)
 
 
+_I64_MIN, _I64_MAX = -2 ** 63, 2 ** 63 - 1
+
+
 def _filled(shape, value, dtype):
-    t = Tensor._empty(shape, dtype)
     iv = int(value) if dtype is dtypes.int64 else 0
+    if not _I64_MIN <= iv <= _I64_MAX:
+        raise ValueError(f"fill value {value} is out of range for int64")
+    t = Tensor._empty(shape, dtype)
     check(lib.tl_fill(dtype.code, t._ptr(), NULL, len(shape), i64(shape), float(value), iv), "fill")
     return t
 
@@ -461,19 +466,28 @@ def ones(*shape, dtype=None, requires_grad=False):
     return _set_requires_grad(_filled(_parse_shape(shape), 1, _dtype_or_default(dtype)), requires_grad)
 
 
+def _check_like(t, fn):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{fn} expects a Tensor, got {type(t).__name__}")
+
+
 def zeros_like(t, dtype=None, requires_grad=False):
+    _check_like(t, "zeros_like")
     return zeros(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
 
 
 def ones_like(t, dtype=None, requires_grad=False):
+    _check_like(t, "ones_like")
     return ones(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
 
 
 def full_like(t, value, dtype=None, requires_grad=False):
+    _check_like(t, "full_like")
     return full(t.shape, value, dtype=dtype or t.dtype, requires_grad=requires_grad)
 
 
 def empty_like(t, dtype=None, requires_grad=False):
+    _check_like(t, "empty_like")
     return empty(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
 
 
@@ -551,6 +565,8 @@ def randint(low, high=None, size=None, dtype=None, requires_grad=False):
             raise TypeError(f"randint: {name} must be an int, got {type(v).__name__}")
     if high <= low:
         raise ValueError(f"randint: need low < high, got low={low}, high={high}")
+    if not (_I64_MIN <= low and high - 1 <= _I64_MAX):
+        raise ValueError(f"randint: bounds [{low}, {high}) do not fit in int64")
     shape = _parse_shape((size,) if not isinstance(size, numbers.Integral) else ((size,),))
     dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.int64
     t = Tensor._empty(shape, dtypes.int64)

@@ -187,7 +187,7 @@ def _operands(a, b, name):
     """Promote two operands (Tensors or Python numbers) to a common dtype, as tensors."""
     at, bt = isinstance(a, Tensor), isinstance(b, Tensor)
     if at and bt:
-        dt = dtypes.promote(a.dtype, b.dtype)
+        dt = dtypes.promote_tensors(a, b)
     elif at:
         if not isinstance(b, (numbers.Number,)) or isinstance(b, complex):
             raise TypeError(f"{name}: unsupported operand type {type(b).__name__}; expected a Tensor or a number")
@@ -323,8 +323,17 @@ class Minimum(Function):
                 sum_to(where(b > a, 0.0, half), b.shape) if ctx.needs_input_grad[1] else None)
 
 
+_BOOL_ARITH = {lib.TL_ADD: lib.TL_MAXIMUM, lib.TL_MUL: lib.TL_MINIMUM}  # or / and, as PyTorch
+
+
 def _arith(fn, code, name, a, b, float_only=False):
     a, b, dt = _operands(a, b, name)
+    if dt is dtypes.bool_ and code in _BOOL_ARITH:
+        a, b = a.to(dt), b.to(dt)
+        return _binary_kernel(_BOOL_ARITH[code], a, b)
+    if dt is dtypes.bool_ and code == lib.TL_SUB:
+        raise TypeError("subtraction of two bool tensors is not supported; use logical_xor-style "
+                        "ops or convert with .long()")
     if dt is dtypes.bool_ or (float_only and not dt.is_floating_point):
         dt = dtypes.int64 if not float_only else dtypes.get_default_dtype()
     a, b = a.to(dt), b.to(dt)
