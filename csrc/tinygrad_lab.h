@@ -102,6 +102,47 @@ int tl_gather_backward(int dtype, void *gx, int64_t gx_numel, const int64_t *gx_
  * many; at most `capacity` rows are written. */
 int tl_nonzero(int64_t *out, int64_t capacity, int64_t *count, const void *mask,
                const int64_t *strides, int ndim, const int64_t *shape);
+/* ---- neural-network kernels (nn.c) ----
+ * float32/float64. Softmax-like kernels work along the last dim of a contiguous (rows, C)
+ * matrix; losses write one value per row (per element for BCE) and Python reduces. `g_stride`
+ * is the element stride of a per-row/per-element output gradient (0 = one broadcast value).
+ * Kernels taking class targets return TL_EINDEX (writing nothing) unless 0 <= target < C. */
+/* y, x (rows, C): y = exp(x - max) / sum(exp(x - max)), per row. */
+int tl_softmax_forward(int dtype, void *y, const void *x, int64_t rows, int64_t C);
+/* gx, g, y (rows, C); forward y = softmax(x): gx = y * (g - sum(g * y)), per row. */
+int tl_softmax_backward(int dtype, void *gx, const void *g, const void *y, int64_t rows,
+                        int64_t C);
+/* y, x (rows, C): y = x - max - log(sum(exp(x - max))), per row. */
+int tl_log_softmax_forward(int dtype, void *y, const void *x, int64_t rows, int64_t C);
+/* gx, g, y (rows, C); forward y = log_softmax(x): gx = g - exp(y) * sum(g), per row. */
+int tl_log_softmax_backward(int dtype, void *gx, const void *g, const void *y, int64_t rows,
+                            int64_t C);
+/* loss (N), stats (N, 2), logits (N, C), target (N): log-softmax + nll in one pass;
+ * stats[n] = (max, log(sum(exp(logits[n] - max)))), loss[n] = logsumexp - logits[n, target[n]]. */
+int tl_cross_entropy_forward(int dtype, void *loss, void *stats, const void *logits,
+                             const int64_t *target, int64_t N, int64_t C);
+/* dlogits (N, C), g (N), logits (N, C), stats (N, 2) from forward, target (N):
+ * dlogits = (softmax(logits) - onehot(target)) * g[n]. */
+int tl_cross_entropy_backward(int dtype, void *dlogits, const void *g, int64_t g_stride,
+                              const void *logits, const void *stats, const int64_t *target,
+                              int64_t N, int64_t C);
+/* loss (N), logp (N, C), target (N): loss[n] = -logp[n, target[n]]. */
+int tl_nll_loss_forward(int dtype, void *loss, const void *logp, const int64_t *target,
+                        int64_t N, int64_t C);
+/* dlogp (N, C), g (N), target (N): dlogp[n, c] = -g[n] where c == target[n], else 0. */
+int tl_nll_loss_backward(int dtype, void *dlogp, const void *g, int64_t g_stride,
+                         const int64_t *target, int64_t N, int64_t C);
+/* loss, x, t (n contiguous): loss = -(t*max(log x, -100) + (1-t)*max(log1p(-x), -100)). */
+int tl_bce_forward(int dtype, void *loss, const void *x, const void *t, int64_t n);
+/* gx, gt (n; NULL = not needed), g (n), x, t (n): gx = g*(x-t)/max(x(1-x), 1e-12),
+ * gt = g*(max(log1p(-x), -100) - max(log x, -100)). */
+int tl_bce_backward(int dtype, void *gx, void *gt, const void *g, int64_t g_stride,
+                    const void *x, const void *t, int64_t n);
+/* loss, x, t (n contiguous): loss = max(x, 0) - x*t + log1p(exp(-|x|)). */
+int tl_bce_logits_forward(int dtype, void *loss, const void *x, const void *t, int64_t n);
+/* gx, gt (n; NULL = not needed), g (n), x, t (n): gx = g*(sigmoid(x) - t), gt = -g*x. */
+int tl_bce_logits_backward(int dtype, void *gx, void *gt, const void *g, int64_t g_stride,
+                           const void *x, const void *t, int64_t n);
 
 /* ---- random numbers (random.c): one global xoshiro256** stream ---- */
 void tl_manual_seed(uint64_t seed);

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import tinygrad_lab as tl
+import tinygrad_lab.nn.functional as F
 from tinygrad_lab.autograd import OPS
 
 from .helpers import check_op, noncontiguous, rng_array
@@ -45,6 +46,29 @@ class Spec:
 
 def _where_ref(c, a, b):
     return np.where(c > 0, a, b)
+
+
+def _np_log_softmax(x, axis=-1):
+    if x.ndim == 0:
+        return np.zeros_like(x)
+    m = np.max(x, axis=axis, keepdims=True) if x.size else 0.0
+    return x - m - np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+
+
+def _classes(shape):
+    """Deterministic int64 class indices for scores of `shape` ((N, C, d...) -> (N, d...))."""
+    out = (shape[0],) + shape[2:]
+    return np.arange(int(np.prod(out)), dtype=np.int64).reshape(out) * 7 % shape[1]
+
+
+def _pick(x, shape):
+    """x[n, target[n, d...], d...] for the targets _classes(shape) gives."""
+    t = _classes(shape)
+    return np.take_along_axis(x, t[:, None], axis=1)[:, 0]
+
+
+def _bce_ref(x, t):
+    return -(t * np.maximum(np.log(x), -100) + (1 - t) * np.maximum(np.log1p(-x), -100))
 
 
 SPECS = {
@@ -93,6 +117,20 @@ SPECS = {
     # ---- integer-array indexing (csrc/index.c) ----
     "Gather":    Spec(lambda x: x[[2, 0, 2], 1:], lambda x: x[[2, 0, 2], 1:], [(3, 4), (4, 2, 3)]),
     "ScatterAdd": Spec(lambda g: _scatter_add(g), lambda g: _scatter_add_ref(g), [(3, 3)]),
+    # ---- softmax family and fused losses (csrc/nn.c); class-index losses use _classes ----
+    "Softmax":   Spec(lambda x: tl.softmax(x, -1), lambda x: np.exp(_np_log_softmax(x)),
+                      [(3, 4), (2, 3, 4), (0, 3), ()]),
+    "LogSoftmax": Spec(lambda x: tl.log_softmax(x, -1), _np_log_softmax, [(3, 4), (2, 3, 4), (0, 3), ()]),
+    "CrossEntropy": Spec(lambda x: F.cross_entropy(x, tl.tensor(_classes(x.shape)), reduction="none"),
+                         lambda x: -_pick(_np_log_softmax(x, 1), x.shape), [(3, 4), (0, 4), (4, 3, 2)]),
+    "NllLoss":   Spec(lambda x: F.nll_loss(x, tl.tensor(_classes(x.shape)), reduction="none"),
+                      lambda x: -_pick(x, x.shape), [(3, 4), (0, 4), (4, 3, 2)]),
+    "BinaryCrossEntropy": Spec(lambda x, t: F.binary_cross_entropy(x, t, reduction="none"), _bce_ref,
+                               [((3, 4), (3, 4)), ((0, 2), (0, 2))], low=0.05, high=0.95),
+    "BinaryCrossEntropyWithLogits": Spec(
+        lambda x, t: F.binary_cross_entropy_with_logits(x, t, reduction="none"),
+        lambda x, t: np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x))),
+        [((3, 4), (3, 4)), ((0, 2), (0, 2))]),
     "Overwrite": Spec(lambda a, b: _overwrite(a, b), lambda a, b: np.broadcast_to(b, a.shape) * 2,
                       [((2, 3), (3,)), ((2, 2), ())]),
 }

@@ -22,6 +22,8 @@ from .ops.elementwise import (abs, add, clamp, clip, cos, div, eq, erf, exp, ge,
                               minimum, mul, ne, neg, pow, relu, sigmoid, sin, sqrt, sub, tanh, where)
 from .ops.index import index_select
 from .ops.reduce import argmax, argmin, logsumexp, max, mean, min, std, sum, var
+from .ops.nn import log_softmax, softmax
+from . import nn
 from .autograd import set_detect_anomaly, detect_anomaly
 from .gradcheck import gradcheck, gradgradcheck
 

@@ -5,6 +5,7 @@ the C kernels it calls:
     index.py        <-> csrc/index.c        integer-array / mask indexing (gather, scatter-add)
     elementwise.py  <-> csrc/elementwise.c  unary, binary, where
     reduce.py       <-> csrc/reduce.c       sum, max, min, arg*, mean, var, logsumexp
+    nn.py           <-> csrc/nn.c           softmax, log_softmax, fused losses
 
 This package attaches the ops to ``Tensor`` as methods and operators.
 """
@@ -14,7 +15,7 @@ from ..autograd import RemovableHandle
 from ..tensor import Tensor
 from . import elementwise as ew
 from . import reduce as rd
-from . import index, inplace, shape
+from . import index, inplace, nn, shape
 
 _METHODS = {
     # shape
@@ -49,6 +50,7 @@ _METHODS = {
 
 _METHODS.update(inplace.METHODS)
 _METHODS.update(index.METHODS)
+_METHODS.update(nn.METHODS)
 
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)

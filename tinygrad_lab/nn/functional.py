@@ -1,0 +1,175 @@
+"""``tl.nn.functional`` (import as ``F``): stateless layers, activations and losses.
+
+    import tinygrad_lab.nn.functional as F
+    loss = F.cross_entropy(F.linear(x, w, b), target)
+
+Every function validates its arguments here, before any kernel runs: shape problems raise
+ValueError naming the shapes, dtype problems TypeError, class indices out of range IndexError.
+softmax, log_softmax and the losses are fused C kernels (csrc/nn.c via ops/nn.py);
+activations are the elementwise ops; linear is matmul plus a bias.
+"""
+import numbers
+
+from .. import dtypes
+from ..ops import nn as _nn
+from ..ops.elementwise import gelu, leaky_relu, relu, sigmoid, tanh  # noqa: F401  (re-exported)
+from ..ops.nn import log_softmax, softmax  # noqa: F401  (re-exported)
+from ..ops.reduce import max as _max, mean as _mean, min as _min, sum as _sum
+from ..ops.shape import contiguous, permute, reshape
+from ..tensor import Tensor, _numel, rand, zeros_like
+
+__all__ = ["linear", "relu", "sigmoid", "tanh", "gelu", "leaky_relu", "softmax", "log_softmax",
+           "dropout", "mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+           "cross_entropy", "nll_loss"]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _tensor(t, what, fn):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{fn}: {what} must be a Tensor, got {type(t).__name__}")
+    return t
+
+
+def _check_reduction(reduction, fn):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{fn}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _reduce(loss, reduction, shape):
+    if reduction == "sum":
+        return _sum(loss)
+    if reduction == "mean":
+        return _mean(loss)          # NaN for an empty batch, as PyTorch
+    return loss if loss.shape == shape else reshape(loss, shape)
+
+
+# ---- layers -------------------------------------------------------------------------------------
+
+def linear(x, weight, bias=None):
+    """``x @ weight.T + bias``; weight is (out_features, in_features), bias (out_features,)."""
+    _tensor(x, "input", "linear")
+    _tensor(weight, "weight", "linear")
+    if weight.ndim != 2:
+        raise ValueError(f"linear: weight must be 2-d (out_features, in_features), got shape {weight.shape}")
+    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear: input shape {x.shape} does not match weight shape {weight.shape} "
+                         f"(the input's last dim must be in_features = {weight.shape[1]})")
+    if bias is not None:
+        _tensor(bias, "bias", "linear")
+        if bias.shape not in ((weight.shape[0],), ()):
+            raise ValueError(f"linear: bias shape {bias.shape} does not match weight shape {weight.shape} "
+                             f"(expected ({weight.shape[0]},))")
+    if not hasattr(Tensor, "matmul"):
+        raise NotImplementedError("linear needs tl.matmul, which this build does not have yet")
+    y = x.matmul(weight.T)
+    return y if bias is None else y + bias
+
+
+def dropout(x, p=0.5, training=True):
+    """Zero each element with probability ``p`` and scale the rest by 1/(1 - p), with the seeded
+    generator (tl.manual_seed). Identity when ``training`` is False or p == 0."""
+    _tensor(x, "input", "dropout")
+    if not isinstance(p, numbers.Real) or isinstance(p, bool) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p!r}")
+    if not training or p == 0:
+        return x
+    if not x.dtype.is_floating_point:
+        raise TypeError(f"dropout: input must be a floating-point tensor, got dtype {x.dtype!r}")
+    if p == 1:
+        return x * zeros_like(x)
+    keep = (rand(x.shape, dtype=x.dtype) >= p).to(x.dtype)
+    return x * (keep * (1.0 / (1.0 - p)))
+
+
+# ---- pointwise losses ---------------------------------------------------------------------------
+
+def _pair(input, target, fn):
+    """Validate a (prediction, target) pair of float tensors of one shape; common dtype."""
+    _tensor(input, "input", fn)
+    _tensor(target, "target", fn)
+    for what, t in (("input", input), ("target", target)):
+        if not t.dtype.is_floating_point:
+            raise TypeError(f"{fn}: {what} must be a floating-point tensor, got dtype {t.dtype!r}")
+    if input.shape != target.shape:
+        raise ValueError(f"{fn}: target shape {target.shape} must match input shape {input.shape}")
+    dt = dtypes.promote(input.dtype, target.dtype)
+    return input.to(dt), target.to(dt)
+
+
+def mse_loss(input, target, reduction="mean"):
+    """(input - target)^2, reduced."""
+    _check_reduction(reduction, "mse_loss")
+    input, target = _pair(input, target, "mse_loss")
+    d = input - target
+    return _reduce(d * d, reduction, input.shape)
+
+
+def binary_cross_entropy(input, target, reduction="mean"):
+    """-(t log(x) + (1 - t) log(1 - x)) for probabilities x in [0, 1]; each log is clamped at
+    -100 (PyTorch's rule), so x = 0 or 1 gives finite loss and gradient."""
+    _check_reduction(reduction, "binary_cross_entropy")
+    input, target = _pair(input, target, "binary_cross_entropy")
+    if input.numel():
+        lo, hi = _min(input).item(), _max(input).item()
+        if lo < 0 or hi > 1:
+            raise ValueError(f"binary_cross_entropy: input values must be between 0 and 1, got "
+                             f"values in [{lo}, {hi}] (use binary_cross_entropy_with_logits for logits)")
+    loss = _nn.BinaryCrossEntropy.apply(contiguous(input), contiguous(target))
+    return _reduce(loss, reduction, input.shape)
+
+
+def binary_cross_entropy_with_logits(input, target, reduction="mean"):
+    """binary_cross_entropy(sigmoid(input), target) computed stably from the logits:
+    max(x, 0) - x t + log(1 + exp(-|x|))."""
+    _check_reduction(reduction, "binary_cross_entropy_with_logits")
+    input, target = _pair(input, target, "binary_cross_entropy_with_logits")
+    loss = _nn.BinaryCrossEntropyWithLogits.apply(contiguous(input), contiguous(target))
+    return _reduce(loss, reduction, input.shape)
+
+
+# ---- class-index losses -------------------------------------------------------------------------
+
+def _class_target(input, target, fn):
+    """Validate (N, C) scores with (N,) int64 class indices -- also (C,) with a 0-d target, and
+    (N, C, d1, ...) with (N, d1, ...) as in PyTorch. Returns the scores as a contiguous (M, C)
+    matrix, the targets as (M,), and the shape of the unreduced loss."""
+    _tensor(input, "input", fn)
+    _tensor(target, "target", fn)
+    if not input.dtype.is_floating_point:
+        raise TypeError(f"{fn}: input must be a floating-point tensor, got dtype {input.dtype!r}")
+    if target.dtype is not dtypes.int64:
+        raise TypeError(f"{fn}: target must be an int64 tensor of class indices, got dtype {target.dtype!r}")
+    if input.ndim == 0:
+        raise ValueError(f"{fn}: input must have shape (N, C) or (C,), got shape {input.shape}")
+    C = input.shape[0] if input.ndim == 1 else input.shape[1]
+    out_shape = () if input.ndim == 1 else (input.shape[0],) + input.shape[2:]
+    if target.shape != out_shape:
+        raise ValueError(f"{fn}: target shape {target.shape} does not match input shape {input.shape} "
+                         f"(expected target shape {out_shape})")
+    if input.ndim > 2:   # class dim to the end, then one row per (n, d1, ...)
+        input = permute(input, (0,) + tuple(range(2, input.ndim)) + (1,))
+    scores = reshape(input, (_numel(out_shape), C))
+    target = reshape(target, (-1,))
+    if target.numel():
+        lo, hi = _min(target).item(), _max(target).item()
+        if lo < 0 or hi >= C:
+            bad = lo if lo < 0 else hi
+            raise IndexError(f"{fn}: target {bad} is out of bounds for {C} classes "
+                             f"(expected 0 <= target < {C})")
+    return contiguous(scores), contiguous(target), out_shape
+
+
+def cross_entropy(input, target, reduction="mean"):
+    """log_softmax + negative log-likelihood in one fused kernel: for logits (N, C) and int64
+    class indices (N,), loss[n] = logsumexp(input[n]) - input[n, target[n]], reduced."""
+    _check_reduction(reduction, "cross_entropy")
+    scores, target, shape = _class_target(input, target, "cross_entropy")
+    return _reduce(_nn.CrossEntropy.apply(scores, target), reduction, shape)
+
+
+def nll_loss(input, target, reduction="mean"):
+    """Negative log-likelihood: loss[n] = -input[n, target[n]] for log-probabilities (N, C)."""
+    _check_reduction(reduction, "nll_loss")
+    scores, target, shape = _class_target(input, target, "nll_loss")
+    return _reduce(_nn.NllLoss.apply(scores, target), reduction, shape)
