@@ -25,6 +25,19 @@ def check(rc, what):
         raise exc(f"{what}: {text}")
 
 
+_I64_CACHE = {}
+
+
 def i64(seq):
-    """A C int64_t array holding ``seq`` (kept alive by the returned cdata)."""
-    return ffi.new("int64_t[]", list(seq)) if seq else NULL
+    """A C int64_t array holding ``seq`` (shapes and strides; kernels only read them). Arrays are
+    cached by value because ffi.new costs ~0.5 us and the same shapes recur on every step."""
+    key = seq if type(seq) is tuple else tuple(seq)
+    arr = _I64_CACHE.get(key)
+    if arr is None:
+        if not key:
+            return NULL
+        arr = ffi.new("int64_t[]", key)
+        if len(_I64_CACHE) > 8192:
+            _I64_CACHE.clear()
+        _I64_CACHE[key] = arr
+    return arr

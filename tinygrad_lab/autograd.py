@@ -116,21 +116,21 @@ class RemovableHandle:
 
 
 class Context:
-    """One node of the graph (``tensor.grad_fn``) and the ``ctx`` a Function sees."""
+    """One node of the graph (``tensor.grad_fn``) and the ``ctx`` a Function sees.
 
-    __slots__ = ("fn", "inputs", "needs_input_grad", "_saved", "_versions", "_freed",
-                 "hooks", "out_ref", "trace", "__dict__")
+    Rarely-set fields are class-level defaults, so making a node costs one small object."""
+
+    inputs = ()
+    needs_input_grad = ()
+    _saved = ()
+    _versions = ()
+    _freed = False
+    hooks = None          # hooks registered on the (non-leaf) output tensor
+    out_ref = None        # the output tensor, only when it retains its grad
+    trace = None          # where forward ran (anomaly mode)
 
     def __init__(self, fn):
         self.fn = fn
-        self.inputs = ()
-        self.needs_input_grad = ()
-        self._saved = ()
-        self._versions = ()
-        self._freed = False
-        self.hooks = None          # hooks registered on the (non-leaf) output tensor
-        self.out_ref = None        # the output tensor, only when it retains its grad
-        self.trace = None          # where forward ran (anomaly mode)
 
     def name(self):
         return self.fn.__name__ + "Backward"
@@ -140,7 +140,7 @@ class Context:
 
     def save_for_backward(self, *tensors):
         self._saved = tensors
-        self._versions = tuple(t._storage.version if t is not None else 0 for t in tensors)
+        self._versions = [t._storage.version if t is not None else 0 for t in tensors]
 
     @property
     def saved_tensors(self):
@@ -190,22 +190,28 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         ctx = Context(cls)
-        prev = _state.grad_enabled
-        record = prev and cls.differentiable and any(
-            isinstance(a, Tensor) and a.requires_grad for a in args)
-        _state.grad_enabled = False
+        state = _state
+        prev = state.grad_enabled
+        record = False
+        if prev and cls.differentiable:
+            for a in args:
+                if type(a) is Tensor or isinstance(a, Tensor):
+                    if a.requires_grad:
+                        record = True
+                        break
+        state.grad_enabled = False
         try:
             out = cls.forward(ctx, *args, **kwargs)
         finally:
-            _state.grad_enabled = prev
+            state.grad_enabled = prev
         if record:
             if not isinstance(out, Tensor):
                 raise TypeError(f"{cls.__name__}.forward must return a Tensor, got {type(out).__name__}")
             if not out.dtype.is_floating_point:
                 return out  # integer/bool results carry no gradient
             ctx.inputs = args
-            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-            if _state.anomaly:
+            ctx.needs_input_grad = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
+            if state.anomaly:
                 ctx.trace = _user_frame()
             out.grad_fn = ctx
             out.requires_grad = True

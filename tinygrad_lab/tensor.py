@@ -27,7 +27,7 @@ class Storage:
     def __init__(self, arr):
         self.arr = arr
         # from_buffer is the cheapest way to a pointer (arr.ctypes costs several us)
-        self.ptr = ffi.from_buffer("char[]", arr, require_writable=False) if arr.size else NULL
+        self.ptr = ffi.from_buffer(arr) if arr.size else NULL
         self.version = 0
 
 
@@ -41,12 +41,30 @@ def _alloc(n, dtype):
     return Storage(raw[start:start + nbytes].view(dtype.np))
 
 
+_STRIDES_CACHE = {}
+
+
 def _contiguous_strides(shape):
-    strides, s = [], 1
-    for n in reversed(shape):
-        strides.append(s)
+    st = _STRIDES_CACHE.get(shape)
+    if st is None:
+        strides, s = [], 1
+        for n in reversed(shape):
+            strides.append(s)
+            s *= n
+        st = tuple(reversed(strides))
+        if len(_STRIDES_CACHE) > 4096:
+            _STRIDES_CACHE.clear()
+        _STRIDES_CACHE[shape] = st
+    return st
+
+
+def _is_contiguous(shape, strides):
+    s = 1
+    for n, st in zip(reversed(shape), reversed(strides)):
+        if n != 1 and st != s:
+            return False
         s *= n
-    return tuple(reversed(strides))
+    return True
 
 
 def _numel(shape):
@@ -161,7 +179,7 @@ class Tensor:
     """
 
     __slots__ = ("_storage", "_shape", "_strides", "_offset", "dtype", "requires_grad",
-                 "grad", "grad_fn", "_retains_grad", "_hooks", "_base_version", "__weakref__")
+                 "grad", "grad_fn", "_retains_grad", "_hooks", "_contig", "__weakref__")
     __array_priority__ = 1000  # make NumPy defer to our reflected operators
 
     def __init__(self, data=None, dtype=None, requires_grad=False):
@@ -171,11 +189,12 @@ class Tensor:
         self._set_view(t._storage, t._shape, t._strides, t._offset, t.dtype)
         self.requires_grad = t.requires_grad
 
-    def _set_view(self, storage, shape, strides, offset, dtype):
+    def _set_view(self, storage, shape, strides, offset, dtype, contig=None):
         self._storage = storage
         self._shape = shape
         self._strides = strides
         self._offset = offset
+        self._contig = _is_contiguous(shape, strides) if contig is None else contig
         self.dtype = dtype
         self.requires_grad = False
         self.grad = None
@@ -184,16 +203,16 @@ class Tensor:
         self._hooks = None
 
     @classmethod
-    def _make(cls, storage, shape, strides, offset, dtype):
+    def _make(cls, storage, shape, strides, offset, dtype, contig=None):
         """A new tensor object over ``storage`` (no copy)."""
         t = cls.__new__(cls)
-        t._set_view(storage, shape, strides, offset, dtype)
+        t._set_view(storage, shape, strides, offset, dtype, contig)
         return t
 
     @classmethod
     def _empty(cls, shape, dtype):
         """A fresh contiguous tensor with uninitialised contents."""
-        return cls._make(_alloc(_numel(shape), dtype), shape, _contiguous_strides(shape), 0, dtype)
+        return cls._make(_alloc(_numel(shape), dtype), shape, _contiguous_strides(shape), 0, dtype, True)
 
     # ---- raw access for kernels -------------------------------------------------------------
     def _ptr(self):
@@ -203,16 +222,11 @@ class Tensor:
         return self._storage.ptr + self._offset * self.dtype.itemsize
 
     def is_contiguous(self):
-        s = 1
-        for n, st in zip(reversed(self._shape), reversed(self._strides)):
-            if n != 1 and st != s:
-                return False
-            s *= n
-        return True
+        return self._contig
 
     def _cstrides(self):
         """Strides for C: NULL when contiguous (the kernels' fast path)."""
-        return NULL if self.is_contiguous() else i64(self._strides)
+        return NULL if self._contig else i64(self._strides)
 
     def _bump_version(self):
         self._storage.version += 1

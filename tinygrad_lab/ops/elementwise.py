@@ -18,8 +18,8 @@ INF = float("inf")
 
 def _strides(t, shape=None):
     """C strides of ``t`` seen as ``shape`` (broadcast), or NULL for the contiguous fast path."""
-    if shape is None or t.shape == shape:
-        return t._cstrides()
+    if shape is None or t._shape == shape:
+        return NULL if t._contig else i64(t._strides)
     return i64(_broadcast_strides(t, shape))
 
 
@@ -185,6 +185,8 @@ clip = clamp
 
 def _operands(a, b, name):
     """Promote two operands (Tensors or Python numbers) to a common dtype, as tensors."""
+    if type(b) is float and isinstance(a, Tensor) and a.dtype.is_floating_point:
+        return a, _scalar(b, a.dtype), a.dtype                    # the common x * 0.5 case
     at, bt = isinstance(a, Tensor), isinstance(b, Tensor)
     if at and bt:
         dt = dtypes.promote_tensors(a, b)
@@ -204,9 +206,11 @@ def _operands(a, b, name):
 
 
 def _binary_kernel(code, a, b, out_dtype=None):
-    shape = broadcast_shapes(a.shape, b.shape)
+    shape = a._shape
+    if b._shape != shape:
+        shape = broadcast_shapes(shape, b._shape)
     out = Tensor._empty(shape, out_dtype or a.dtype)
-    check(lib.tl_binary_forward(code, a.dtype.code, out._ptr(), out._cstrides(), a._ptr(), _strides(a, shape),
+    check(lib.tl_binary_forward(code, a.dtype.code, out._ptr(), NULL, a._ptr(), _strides(a, shape),
                                 b._ptr(), _strides(b, shape), len(shape), i64(shape)), "binary op")
     return out
 
@@ -327,6 +331,8 @@ _BOOL_ARITH = {lib.TL_ADD: lib.TL_MAXIMUM, lib.TL_MUL: lib.TL_MINIMUM}  # or / a
 
 
 def _arith(fn, code, name, a, b, float_only=False):
+    if type(a) is type(b) is Tensor and a.dtype is b.dtype and a.dtype.is_floating_point:
+        return fn.apply(a, b)                                      # hot path: same float dtype
     a, b, dt = _operands(a, b, name)
     if dt is dtypes.bool_ and code in _BOOL_ARITH:
         a, b = a.to(dt), b.to(dt)
