@@ -18,7 +18,7 @@ from ..ops.reduce import max as _max, mean as _mean, min as _min, sum as _sum
 from ..ops.shape import contiguous, permute, reshape
 from ..tensor import Tensor, _numel, rand, zeros_like
 
-__all__ = ["linear", "relu", "sigmoid", "tanh", "gelu", "leaky_relu", "softmax", "log_softmax",
+__all__ = ["linear", "layer_norm", "batch_norm", "embedding", "relu", "sigmoid", "tanh", "gelu", "leaky_relu", "softmax", "log_softmax",
            "dropout", "mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
            "cross_entropy", "nll_loss"]
 
@@ -64,6 +64,88 @@ def linear(x, weight, bias=None):
         raise NotImplementedError("linear needs tl.matmul, which this build does not have yet")
     y = x.matmul(weight.T)
     return y if bias is None else y + bias
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise over the trailing ``normalized_shape`` dims with the biased variance, then
+    ``* weight + bias`` (composed from reductions and elementwise ops)."""
+    _tensor(x, "input", "layer_norm")
+    if isinstance(normalized_shape, numbers.Integral):
+        normalized_shape = (int(normalized_shape),)
+    normalized_shape = tuple(normalized_shape)
+    k = len(normalized_shape)
+    if k == 0 or k > x.ndim or tuple(x.shape[x.ndim - k:]) != normalized_shape:
+        raise ValueError(f"layer_norm: input shape {x.shape} does not end with normalized_shape "
+                         f"{normalized_shape}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != normalized_shape:
+            raise ValueError(f"layer_norm: {name} shape {t.shape} must equal normalized_shape {normalized_shape}")
+    dims = tuple(range(x.ndim - k, x.ndim))
+    mu = _mean(x, dims, keepdim=True)
+    d = x - mu
+    var = _mean(d * d, dims, keepdim=True)
+    y = d / (var + eps) ** 0.5
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y
+
+
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    """Batch normalisation over dim 1 of (N, C) or (N, C, L) input. ``training=True`` normalises
+    with the batch statistics (biased variance) and, when running stats are given, updates them
+    in place: running = (1 - momentum) * running + momentum * batch (unbiased variance)."""
+    _tensor(x, "input", "batch_norm")
+    if x.ndim not in (2, 3):
+        raise ValueError(f"batch_norm: expected (N, C) or (N, C, L) input, got shape {x.shape}")
+    c = x.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != (c,):
+            raise ValueError(f"batch_norm: {name} shape {t.shape} does not match {c} channels of input {x.shape}")
+    dims = (0,) if x.ndim == 2 else (0, 2)
+    bshape = (1, c) if x.ndim == 2 else (1, c, 1)
+    if training:
+        n = _numel([x.shape[d] for d in dims])
+        if n <= 1:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input {x.shape}")
+        mu = _mean(x, dims, keepdim=True)
+        d = x - mu
+        var = _mean(d * d, dims, keepdim=True)
+        if running_mean is not None and running_var is not None:
+            from ..autograd import no_grad
+            with no_grad():
+                running_mean.mul_(1 - momentum).add_(reshape(mu, (c,)).detach() * momentum)
+                running_var.mul_(1 - momentum).add_(reshape(var, (c,)).detach() * (momentum * n / (n - 1)))
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: eval mode needs running_mean and running_var")
+        d = x - reshape(running_mean, bshape)
+        var = reshape(running_var, bshape)
+    y = d / (var + eps) ** 0.5
+    if weight is not None:
+        y = y * reshape(weight, bshape)
+    if bias is not None:
+        y = y + reshape(bias, bshape)
+    return y
+
+
+def embedding(idx, weight, padding_idx=None):
+    """Rows of ``weight`` picked by int64 ``idx`` (any shape); the gradient scatter-adds into the
+    picked rows (repeated indices accumulate) and never reaches row ``padding_idx``."""
+    _tensor(idx, "indices", "embedding")
+    _tensor(weight, "weight", "embedding")
+    if idx.dtype is not dtypes.int64:
+        raise TypeError(f"embedding: indices must be int64, got {idx.dtype!r}")
+    if weight.ndim != 2:
+        raise ValueError(f"embedding: weight must be 2-d (num_embeddings, dim), got shape {weight.shape}")
+    out = weight[idx]
+    if padding_idx is not None and out.requires_grad:
+        keep = (idx != padding_idx).to(weight.dtype)
+        out = out * reshape(keep, tuple(idx.shape) + (1,)) + out.detach() * reshape(1.0 - keep, tuple(idx.shape) + (1,))
+    return out
 
 
 def dropout(x, p=0.5, training=True):
