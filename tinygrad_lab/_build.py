@@ -38,7 +38,10 @@ def _use_openmp():
 def _flags():
     # No -march=native: AVX2+FMA kernels are compiled with target attributes and chosen at run
     # time, so the built extension runs on any x86-64 (and the code builds on other CPUs).
-    cflags = ["-O3", "-std=gnu11", "-fno-strict-aliasing", "-Wall", "-Wno-unused-function"]
+    # -fno-math-errno: no kernel reads errno, and without it GCC cannot vectorise sqrt (each
+    # call might have to set errno), which keeps e.g. the Adam/RMSprop updates scalar.
+    cflags = ["-O3", "-std=gnu11", "-fno-strict-aliasing", "-fno-math-errno", "-Wall",
+              "-Wno-unused-function"]
     ldflags = []
     if _use_openmp():
         cflags.append("-fopenmp")
@@ -55,6 +58,9 @@ ffibuilder.set_source(
     '#include "tinygrad_lab.h"',
     sources=sorted(os.path.relpath(p, os.path.dirname(HERE)) for p in glob.glob(os.path.join(CSRC, "*.c"))),
     include_dirs=[CSRC],
+    # headers and .inc templates: editing one rebuilds the extension (setuptools compares times)
+    depends=sorted(os.path.relpath(p, os.path.dirname(HERE)) for ext in ("*.h", "*.inc")
+                   for p in glob.glob(os.path.join(CSRC, ext))),
     define_macros=[("TL_VERSION", f'"{VERSION}"'), ("TL_BUILD_FLAGS", '"' + " ".join(cflags) + '"')],
     extra_compile_args=cflags,
     extra_link_args=ldflags,
