@@ -23,6 +23,8 @@ from .ops.elementwise import (abs, add, clamp, clip, cos, div, eq, erf, exp, ge,
 from .ops.reduce import argmax, argmin, logsumexp, max, mean, min, std, sum, var
 from .autograd import set_detect_anomaly, detect_anomaly
 from .gradcheck import gradcheck, gradgradcheck
+from . import optim
+from .serialization import load, save
 
 __version__ = "0.1.0"
 float = float32  # noqa: A001  (tl.float / tl.double aliases, as in PyTorch)
