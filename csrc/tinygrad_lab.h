@@ -149,6 +149,27 @@ void tl_manual_seed(uint64_t seed);
 int tl_rand_uniform(int dtype, void *dst, int64_t n, double low, double high);
 int tl_rand_normal(int dtype, void *dst, int64_t n, double mean, double std);
 int tl_randint(void *dst, int64_t n, int64_t low, int64_t high);   /* int64 in [low, high) */
+
+/* ---- optimizers (optim.c): fused in-place updates, one pass over memory ----
+ * p = parameter, g = gradient, state buffers as named; all contiguous, n elements, float32 or
+ * float64 (one dtype for every buffer). Parameter and state buffers are UPDATED in place; the
+ * formula of each update is written above its definition in optim.c. Optional state buffers
+ * are NULL when the variant does not use them. */
+/* SGD: buf = momentum buffer (NULL when momentum == 0); first_step: buf := gradient. */
+int tl_sgd_step(int dtype, void *p, const void *g, void *buf, int64_t n, double lr,
+                double momentum, double dampening, double weight_decay, int nesterov,
+                int maximize, int first_step);
+/* Adam (decoupled = 0) and AdamW (decoupled = 1): m = exp_avg, v = exp_avg_sq, vmax =
+ * max_exp_avg_sq (NULL unless amsgrad); bias corrections 1 - beta1^t and sqrt(1 - beta2^t). */
+int tl_adam_step(int dtype, void *p, const void *g, void *m, void *v, void *vmax, int64_t n,
+                 double lr, double beta1, double beta2, double eps, double weight_decay,
+                 int decoupled, int maximize, double bias_correction1,
+                 double bias_correction2_sqrt);
+/* RMSprop: sq = square_avg, gavg = grad_avg (NULL unless centered), buf = momentum buffer
+ * (NULL unless momentum > 0). */
+int tl_rmsprop_step(int dtype, void *p, const void *g, void *sq, void *gavg, void *buf,
+                    int64_t n, double lr, double alpha, double eps, double weight_decay,
+                    double momentum, int maximize);
 /* cdef-end */
 
 #endif

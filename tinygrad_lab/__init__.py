@@ -26,6 +26,8 @@ from .ops.nn import log_softmax, softmax
 from . import nn
 from .autograd import set_detect_anomaly, detect_anomaly
 from .gradcheck import gradcheck, gradgradcheck
+from . import optim
+from .serialization import load, save
 
 __version__ = "0.1.0"
 float = float32  # noqa: A001  (tl.float / tl.double aliases, as in PyTorch)

@@ -39,9 +39,10 @@ def _flags():
     # No -march=native: AVX2+FMA kernels are compiled with target attributes and chosen at run
     # time, so the built extension runs on any x86-64 (and the code builds on other CPUs).
     # -fno-trapping-math (Clang's default) lets GCC if-convert and vectorise loops with selects,
-    # such as nn.c's exp; results are unchanged, only FP exception flags are not preserved.
-    cflags = ["-O3", "-std=gnu11", "-fno-strict-aliasing", "-fno-trapping-math", "-Wall",
-              "-Wno-unused-function"]
+    # such as nn.c's exp; -fno-math-errno (no kernel reads errno) lets it vectorise sqrt, e.g. in
+    # the Adam/RMSprop updates. Results are unchanged; only FP exception flags/errno are not kept.
+    cflags = ["-O3", "-std=gnu11", "-fno-strict-aliasing", "-fno-trapping-math", "-fno-math-errno",
+              "-Wall", "-Wno-unused-function"]
     ldflags = []
     if _use_openmp():
         cflags.append("-fopenmp")
@@ -58,8 +59,9 @@ ffibuilder.set_source(
     '#include "tinygrad_lab.h"',
     sources=sorted(os.path.relpath(p, os.path.dirname(HERE)) for p in glob.glob(os.path.join(CSRC, "*.c"))),
     include_dirs=[CSRC],
-    # headers and .inc templates: a change to any of them rebuilds every kernel file
-    depends=sorted(glob.glob(os.path.join(CSRC, "*.h")) + glob.glob(os.path.join(CSRC, "*.inc"))),
+    # headers and .inc templates: editing one rebuilds the extension (setuptools compares times)
+    depends=sorted(os.path.relpath(p, os.path.dirname(HERE)) for ext in ("*.h", "*.inc")
+                   for p in glob.glob(os.path.join(CSRC, ext))),
     define_macros=[("TL_VERSION", f'"{VERSION}"'), ("TL_BUILD_FLAGS", '"' + " ".join(cflags) + '"')],
     extra_compile_args=cflags,
     extra_link_args=ldflags,

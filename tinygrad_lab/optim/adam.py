@@ -1,0 +1,62 @@
+"""Adam and AdamW (torch.optim.Adam / AdamW), with amsgrad and maximize. The bias corrections
+1 - beta1^t and sqrt(1 - beta2^t) are computed here; the update is the fused kernel
+tl_adam_step in csrc/optim.c (formula there)."""
+from .._lib import lib
+from ..autograd import no_grad
+from .optimizer import Optimizer, _apply_update, _check_nonnegative
+
+
+class Adam(Optimizer):
+    """``Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
+    maximize=False, decoupled_weight_decay=False)``. weight_decay adds ``weight_decay * param``
+    to the gradient (L2), or with ``decoupled_weight_decay=True`` (= AdamW) multiplies the
+    parameter by ``1 - lr * weight_decay`` first. State per parameter: ``"step"`` (an int),
+    ``"exp_avg"``, ``"exp_avg_sq"`` and, with amsgrad, ``"max_exp_avg_sq"``."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 amsgrad=False, *, maximize=False, decoupled_weight_decay=False):
+        betas = tuple(betas)
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                        maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
+        self._check_group(defaults)
+        super().__init__(params, defaults)
+
+    def _check_group(self, g):
+        _check_nonnegative(g, "lr", "eps")
+        betas = g["betas"]
+        if len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        if not 0.0 <= betas[0] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+        if not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        _check_nonnegative(g, "weight_decay")
+
+    @no_grad()
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient; returns closure()'s loss."""
+        loss = self._closure_loss(closure)
+        for group, p, g in self._with_grads():
+            beta1, beta2 = (float(b) for b in group["betas"])
+            state, t = self._count_step(p)
+            m = self._buffer(state, "exp_avg", p)
+            v = self._buffer(state, "exp_avg_sq", p)
+            vmax = self._buffer(state, "max_exp_avg_sq", p) if group["amsgrad"] else None
+            bias_correction1 = 1 - beta1 ** t
+            bias_correction2_sqrt = (1 - beta2 ** t) ** 0.5
+            _apply_update(lib.tl_adam_step, f"{type(self).__name__}.step", p, g, (m, v, vmax),
+                          float(group["lr"]), beta1, beta2, float(group["eps"]),
+                          float(group["weight_decay"]), int(bool(group["decoupled_weight_decay"])),
+                          int(bool(group["maximize"])), bias_correction1, bias_correction2_sqrt)
+        return loss
+
+
+class AdamW(Adam):
+    """``AdamW(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False,
+    *, maximize=False)``: Adam with decoupled weight decay (the parameter is multiplied by
+    ``1 - lr * weight_decay`` before the Adam step)."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+                 amsgrad=False, *, maximize=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
+                         decoupled_weight_decay=True)

@@ -1,0 +1,269 @@
+"""The Optimizer base class: parameter groups, per-parameter state, zero_grad, state_dict.
+
+Layout and behaviour follow torch.optim.Optimizer:
+- ``param_groups`` is a list of dicts, each with ``"params"`` (a list of Tensors) and every
+  hyper-parameter (missing ones are filled from the optimizer's ``defaults``);
+- ``state`` maps each parameter to a dict (``"step"`` and Tensor buffers such as
+  ``"exp_avg"``), created on the parameter's first update;
+- ``state_dict()`` packs both with parameters replaced by their index in group order:
+  ``{"state": {index: {...}}, "param_groups": [{..., "params": [indices]}]}``.
+
+Subclasses implement ``step`` by calling one fused C kernel per parameter (csrc/optim.c) through
+``_apply_update``, which hands the kernel contiguous buffers and writes back into strided
+parameters.
+"""
+import warnings
+from collections import defaultdict
+
+from .._lib import NULL, check
+from ..autograd import enable_grad, no_grad
+from ..tensor import Tensor, _copy, _copy_into, zeros
+
+
+class _RequiredParameter:
+    """Marks a hyper-parameter that has no default (torch.optim.optimizer.required)."""
+
+    def __repr__(self):
+        return "<required parameter>"
+
+
+required = _RequiredParameter()
+
+
+class Optimizer:
+    """Base class of all optimizers. ``params`` is an iterable of Tensors or of dicts (parameter
+    groups, each with a ``"params"`` entry and optional per-group hyper-parameters)."""
+
+    def __init__(self, params, defaults):
+        self.defaults = defaults
+        if isinstance(params, Tensor):
+            raise TypeError("params argument given to the optimizer should be an iterable of "
+                            f"Tensors or dicts, but got a Tensor of shape {params.shape}")
+        self.state = defaultdict(dict)
+        self.param_groups = []
+        groups = list(params)
+        if len(groups) == 0:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    # ---- parameter groups ------------------------------------------------------------------
+    def add_param_group(self, param_group):
+        """Append a parameter group (a dict with ``"params"``); hyper-parameters it does not set
+        take the optimizer's defaults."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+        if "params" not in param_group:
+            raise ValueError("param_group must have a 'params' entry")
+        params = param_group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, (set, frozenset)):
+            raise TypeError("optimizer parameters need to be organized in ordered collections, but "
+                            "the ordering of tensors in sets will change between runs. Please use a "
+                            "list instead.")
+        else:
+            params = list(params)
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError("optimizer can only optimize Tensors, but one of the params is "
+                                f"{type(p).__name__}")
+            if not (p.is_leaf or p.retains_grad):
+                raise ValueError("can't optimize a non-leaf Tensor")
+            if not p.dtype.is_floating_point:
+                raise TypeError(f"optimizer can only optimize float32/float64 Tensors, but one of "
+                                f"the params has dtype {p.dtype!r}")
+        param_group = dict(param_group)
+        param_group["params"] = params
+        for name, default in self.defaults.items():
+            if default is required and name not in param_group:
+                raise ValueError("parameter group didn't specify a value of required "
+                                 f"optimization parameter {name}")
+            param_group.setdefault(name, default)
+        self._check_group(param_group)
+        if len({id(p) for p in params}) != len(params):
+            warnings.warn("optimizer contains a parameter group with duplicate parameters; each "
+                          "is updated once per occurrence", stacklevel=3)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in seen for p in params):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(param_group)
+
+    def _check_group(self, group):
+        """Validate a group's hyper-parameters (subclasses raise ValueError like PyTorch)."""
+
+    # ---- gradients ---------------------------------------------------------------------------
+    def zero_grad(self, set_to_none=True):
+        """Reset the gradients of all optimized tensors: set them to None (default) or to
+        zero in place."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    g = p.grad if p.grad.grad_fn is None else p.grad.detach()
+                    g.requires_grad = False
+                    with no_grad():
+                        g.zero_()
+                    p.grad = g
+
+    def step(self, closure=None):
+        raise NotImplementedError
+
+    @staticmethod
+    def _closure_loss(closure):
+        """Run ``closure`` (which re-evaluates the model and returns the loss) with grad on."""
+        if closure is None:
+            return None
+        with enable_grad():
+            return closure()
+
+    # ---- state dict --------------------------------------------------------------------------
+    def state_dict(self):
+        """``{"state": {index: {...}}, "param_groups": [{..., "params": [indices]}]}`` with
+        parameters numbered in group order. State Tensors are returned by reference, as in
+        PyTorch (they keep changing while training goes on; clone or save them to keep a
+        snapshot)."""
+        index, packed_groups = {}, []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            for p in group["params"]:
+                index.setdefault(id(p), len(index))
+            packed["params"] = [index[id(p)] for p in group["params"]]
+            packed_groups.append(packed)
+        state = {}
+        for p, s in self.state.items():
+            key = index.get(id(p)) if isinstance(p, Tensor) else p
+            state[key if key is not None else p] = s
+        return {"state": state, "param_groups": packed_groups}
+
+    def load_state_dict(self, state_dict):
+        """Load a dict made by ``state_dict()`` (or ``tl.load`` of one) into this optimizer,
+        whose groups must have the same sizes. Hyper-parameters come from the dict; state
+        Tensors are copied and converted to their parameter's dtype."""
+        if not isinstance(state_dict, dict) or "state" not in state_dict or "param_groups" not in state_dict:
+            raise ValueError("load_state_dict expects a dict with 'state' and 'param_groups' entries")
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups "
+                             f"({len(saved_groups)} vs {len(self.param_groups)})")
+        for g, sg in zip(self.param_groups, saved_groups):
+            if len(g["params"]) != len(sg["params"]):
+                raise ValueError("loaded state dict contains a parameter group that doesn't match "
+                                 f"the size of optimizer's group ({len(sg['params'])} vs "
+                                 f"{len(g['params'])} parameters)")
+        id_map = {}
+        for g, sg in zip(self.param_groups, saved_groups):
+            id_map.update(zip(sg["params"], g["params"]))
+        state = defaultdict(dict)
+        for k, v in state_dict["state"].items():
+            if k in id_map:
+                p = id_map[k]
+                state[p] = {name: _cast_state(p, name, value) for name, value in v.items()}
+            else:
+                state[k] = v
+        new_groups = []
+        for g, sg in zip(self.param_groups, saved_groups):
+            ng = {k: v for k, v in sg.items() if k != "params"}
+            if isinstance(ng.get("betas"), list):      # a JSON round trip turns tuples into lists
+                ng["betas"] = tuple(ng["betas"])
+            ng["params"] = g["params"]
+            new_groups.append(ng)
+        self.state = state
+        self.param_groups = new_groups
+
+    def __repr__(self):
+        lines = [self.__class__.__name__ + " ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {k}: {group[k]}" for k in sorted(group) if k != "params"]
+        lines.append(")")
+        return "\n".join(lines)
+
+    # ---- helpers for subclasses ----------------------------------------------------------------
+    def _with_grads(self):
+        """(group, param, grad) for every parameter that has a gradient, in group order; grads
+        come contiguous, in the parameter's dtype, not aliasing it."""
+        for group in self.param_groups:
+            for p, g in _params_with_grad(group):
+                yield group, p, g
+
+    def _count_step(self, p):
+        """Increment and return (state, step number t >= 1) of parameter ``p``."""
+        state = self.state[p]
+        state["step"] = state.get("step", 0) + 1
+        return state, state["step"]
+
+    def _buffer(self, state, name, p):
+        """State buffer ``name`` of parameter ``p``: contiguous, p's dtype and shape (created as
+        zeros when missing)."""
+        b = state.get(name)
+        if b is None:
+            b = state[name] = _zeros_like(p)
+        elif not isinstance(b, Tensor) or b.shape != p.shape:
+            got = b.shape if isinstance(b, Tensor) else type(b).__name__
+            raise RuntimeError(f"optimizer state '{name}' has shape {got}, but its parameter has "
+                               f"shape {p.shape}")
+        elif b.dtype is not p.dtype or not b.is_contiguous():
+            b = state[name] = _copy(b, p.dtype)
+        return b
+
+
+_LABELS = {"lr": "learning rate", "eps": "epsilon value", "momentum": "momentum value",
+           "weight_decay": "weight_decay value", "alpha": "alpha value"}
+
+
+def _check_nonnegative(group, *keys):
+    """PyTorch's hyper-parameter checks: ValueError("Invalid learning rate: -1") etc."""
+    for k in keys:
+        if not 0.0 <= group[k]:
+            raise ValueError(f"Invalid {_LABELS[k]}: {group[k]}")
+
+
+def _zeros_like(p):
+    return zeros(p.shape, dtype=p.dtype)
+
+
+def _cast_state(p, name, value):
+    """A loaded state entry: step counts become ints; Tensors become fresh contiguous copies in
+    the parameter's dtype (so two optimizers never share buffers)."""
+    if name == "step":
+        return int(value.item()) if isinstance(value, Tensor) else int(value)
+    if isinstance(value, Tensor):
+        if value.shape != p.shape:
+            raise ValueError(f"loaded optimizer state '{name}' has shape {value.shape}, but its "
+                             f"parameter has shape {p.shape}")
+        return _copy(value, p.dtype if value.dtype.is_floating_point else value.dtype)
+    return value
+
+
+def _params_with_grad(group):
+    """(param, grad) pairs of a group, skipping parameters whose .grad is None. Gradients are
+    returned contiguous, in the parameter's dtype and not aliasing it."""
+    out = []
+    for p in group["params"]:
+        g = p.grad
+        if g is None:
+            continue
+        if g.shape != p.shape:
+            raise RuntimeError(f"gradient of shape {g.shape} does not match its parameter's shape {p.shape}")
+        if g.dtype is not p.dtype or not g.is_contiguous() or g._storage is p._storage:
+            g = _copy(g, p.dtype)
+        out.append((p, g))
+    return out
+
+
+def _apply_update(kernel, name, p, g, buffers, *scalars):
+    """Run ``kernel(dtype, p, g, *buffers, n, *scalars)`` on contiguous memory: a strided
+    parameter is updated through a contiguous copy that is written back. Buffers may be None
+    (passed as NULL). Bumps p's version counter (autograd's in-place check)."""
+    work = p if p.is_contiguous() else _copy(p)
+    ptrs = [b._ptr() if b is not None else NULL for b in buffers]
+    check(kernel(p.dtype.code, work._ptr(), g._ptr(), *ptrs, p.numel(), *scalars), name)
+    if work is not p:
+        _copy_into(p, work)
+    p._bump_version()
