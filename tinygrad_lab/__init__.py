@@ -20,6 +20,7 @@ from .ops.shape import (broadcast_shapes, broadcast_to, cat, chunk, clone, detac
 from .ops.elementwise import (abs, add, clamp, clip, cos, div, eq, erf, exp, ge, gelu, gt, le,
                               leaky_relu, log, logical_and, logical_not, logical_or, lt, maximum,
                               minimum, mul, ne, neg, pow, relu, sigmoid, sin, sqrt, sub, tanh, where)
+from .ops.linalg import matmul
 from .ops.reduce import argmax, argmin, logsumexp, max, mean, min, std, sum, var
 from .autograd import set_detect_anomaly, detect_anomaly
 from .gradcheck import gradcheck, gradgradcheck

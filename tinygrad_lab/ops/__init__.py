@@ -4,6 +4,7 @@ the C kernels it calls:
     shape.py        <-> csrc/copy.c         views, copies, cat
     elementwise.py  <-> csrc/elementwise.c  unary, binary, where
     reduce.py       <-> csrc/reduce.c       sum, max, min, arg*, mean, var, logsumexp
+    linalg.py       <-> csrc/matmul.c       matmul / @
 
 This package attaches the ops to ``Tensor`` as methods and operators.
 """
@@ -13,7 +14,7 @@ from ..autograd import RemovableHandle
 from ..tensor import Tensor
 from . import elementwise as ew
 from . import reduce as rd
-from . import inplace, shape
+from . import inplace, linalg, shape
 
 _METHODS = {
     # shape
@@ -47,6 +48,7 @@ _METHODS = {
 }
 
 _METHODS.update(inplace.METHODS)
+_METHODS.update(linalg.METHODS)
 
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)
