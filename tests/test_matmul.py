@@ -99,13 +99,40 @@ def test_odd_shapes(m, k, n, dtype):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_portable_kernel_matches(dtype):
     rng = np.random.default_rng(3)
-    cases = [((37, 53), (53, 29)), ((2, 7, 300), (300, 9)), ((5,), (5, 70))]
+    cases = [((37, 53), (53, 29)), ((2, 7, 300), (300, 9)), ((5,), (5, 70)), ((9, 40), (40,)),
+             ((50,), (50,))]
     with portable_kernels():
         for sa, sb in cases:
             a, b = rnd(rng, sa, dtype), rnd(rng, sb, dtype)
             assert_matmul((tl.tensor(a) @ tl.tensor(b)).numpy(), a, b)
         a, b = rnd(rng, (53, 37), dtype), rnd(rng, (29, 53), dtype)
         assert_matmul((tl.tensor(a).T @ tl.tensor(b).T).numpy(), a.T, b.T)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_matrix_vector_paths(dtype):
+    # m == 1 or n == 1 skips packing: dot form (rows of M), axpy form (columns of M), strided x
+    rng = np.random.default_rng(13)
+    for rows in (1, 2, 3, 4, 5, 9):
+        for k in (1, 15, 16, 17, 33, 100):
+            M, v = rnd(rng, (rows, k), dtype), rnd(rng, (2 * k,), dtype)
+            tM, tv = tl.tensor(M), tl.tensor(v)
+            assert_matmul((tM @ tv[::2]).numpy(), M, v[::2])              # n == 1, strided x
+            assert_matmul((tv[:k] @ tM.T).numpy(), v[:k], M.T)            # m == 1, rows of B^T
+            Mt = tl.tensor(M.T.copy()).T                                  # column-major M
+            assert_matmul((Mt @ tv[:k]).numpy(), M, v[:k])                # axpy form
+            assert_matmul((tv[1::2] @ Mt.T).numpy(), v[1::2], M.T)
+            M2 = tl.tensor(np.repeat(M, 2, axis=1))[:, ::2]                 # column stride 2
+            assert_matmul((M2 @ tv[:k]).numpy(), M, v[:k])
+    for nt in (1, 2):
+        with threads(nt):
+            M, v = rnd(rng, (3001, 500), dtype), rnd(rng, (500,), dtype)
+            assert_matmul((tl.tensor(M) @ tl.tensor(v)).numpy(), M, v)
+            assert_matmul((tl.tensor(v) @ tl.tensor(M).T).numpy(), v, M.T)
+            B, x = rnd(rng, (4, 700, 300), dtype), rnd(rng, (4, 1, 700), dtype)
+            assert_matmul((tl.tensor(x) @ tl.tensor(B)).numpy(), x, B)     # batch of row vectors
+            big = rnd(rng, (200000,), dtype)
+            assert_matmul((tl.tensor(big) @ tl.tensor(big)).numpy(), big, big)
 
 
 # ---- forward: strided operands (never copied) ----------------------------------------------------

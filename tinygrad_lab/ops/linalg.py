@@ -25,8 +25,8 @@ from .shape import broadcast_shapes, reshape, sum_to, transpose, unsqueeze
 def _batch_strides(t, batch):
     """Strides of ``t`` (ndim >= 2) seen as batch + its last two dims: broadcast batch dims
     (missing, or size 1 against a larger size) get stride 0."""
-    lead = len(batch) - (t.ndim - 2)
-    st = [0 if i < lead or t.shape[i - lead] == 1 else t._strides[i - lead] for i in range(len(batch))]
+    lead = len(batch) - (len(t._shape) - 2)
+    st = [0 if i < lead or t._shape[i - lead] == 1 else t._strides[i - lead] for i in range(len(batch))]
     return st + [t._strides[-2], t._strides[-1]]
 
 
@@ -35,12 +35,16 @@ class Matmul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        batch = broadcast_shapes(a.shape[:-2], b.shape[:-2])
-        m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+        sa, sb = a._shape, b._shape
+        if len(sa) == 2 and len(sb) == 2:  # the common case, without the batch bookkeeping
+            batch, a_st, b_st = (), a._strides, b._strides
+        else:
+            batch = broadcast_shapes(sa[:-2], sb[:-2])
+            a_st, b_st = _batch_strides(a, batch), _batch_strides(b, batch)
+        m, k, n = sa[-2], sa[-1], sb[-1]
         out = Tensor._empty(batch + (m, n), a.dtype)
-        check(lib.tl_matmul_forward(a.dtype.code, out._ptr(), a._ptr(), i64(_batch_strides(a, batch)),
-                                    b._ptr(), i64(_batch_strides(b, batch)), len(batch), i64(batch),
-                                    m, n, k), "matmul")
+        check(lib.tl_matmul_forward(a.dtype.code, out._ptr(), a._ptr(), i64(a_st), b._ptr(), i64(b_st),
+                                    len(batch), i64(batch), m, n, k), "matmul")
         ctx.save_for_backward(a if b.requires_grad else None, b if a.requires_grad else None)
         return out
 
@@ -73,26 +77,31 @@ def matmul(a, b):
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         bad = a if not isinstance(a, Tensor) else b
         raise TypeError(f"matmul: expected Tensors, got {type(bad).__name__}")
-    if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul: both arguments need at least 1 dimension, got shapes {a.shape} "
-                         f"and {b.shape} (use * to multiply by a scalar)")
-    ka, kb = a.shape[-1], b.shape[-2] if b.ndim > 1 else b.shape[0]
+    sa, sb = a._shape, b._shape
+    if not sa or not sb:
+        raise ValueError(f"matmul: both arguments need at least 1 dimension, got shapes {sa} "
+                         f"and {sb} (use * to multiply by a scalar)")
+    ka, kb = sa[-1], sb[-2] if len(sb) > 1 else sb[0]
     if ka != kb:
-        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied "
+        raise ValueError(f"matmul: shapes {sa} and {sb} cannot be multiplied "
                          f"(inner dimensions {ka} and {kb} differ)")
-    try:
-        batch = broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    except ValueError:
-        raise ValueError(f"matmul: the batch dims of shapes {a.shape} and {b.shape} cannot be "
-                         f"broadcast together") from None
-    dt = dtypes.promote(a.dtype, b.dtype)
-    if dt is dtypes.bool_:
-        dt = dtypes.int64
-    a, b = a.to(dt), b.to(dt)
-    out_shape = batch + (a.shape[-2:-1] if a.ndim > 1 else ()) + (b.shape[-1:] if b.ndim > 1 else ())
-    out = Matmul.apply(unsqueeze(a, 0) if a.ndim == 1 else a, unsqueeze(b, 1) if b.ndim == 1 else b)
+    batch = ()
+    if len(sa) > 2 or len(sb) > 2:
+        try:
+            batch = broadcast_shapes(sa[:-2], sb[:-2])
+        except ValueError:
+            raise ValueError(f"matmul: the batch dims of shapes {sa} and {sb} cannot be "
+                             f"broadcast together") from None
+    if a.dtype is not b.dtype or a.dtype is dtypes.bool_:
+        dt = dtypes.promote(a.dtype, b.dtype)
+        if dt is dtypes.bool_:
+            dt = dtypes.int64
+        a, b = a.to(dt), b.to(dt)
+    if len(sa) == 2 and len(sb) == 2:
+        return Matmul.apply(a, b)
+    out_shape = batch + (sa[-2:-1] if len(sa) > 1 else ()) + (sb[-1:] if len(sb) > 1 else ())
+    out = Matmul.apply(unsqueeze(a, 0) if len(sa) == 1 else a, unsqueeze(b, 1) if len(sb) == 1 else b)
     return out if out.shape == out_shape else reshape(out, out_shape)
-
 
 METHODS = {
     "matmul": matmul,
