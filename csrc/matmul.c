@@ -10,7 +10,7 @@
  *   for jc in steps of NC over n:                       B panel KC x NC lives in L3
  *     for pc in steps of KC over k:
  *       pack B[pc:pc+kc, jc:jc+nc] into NR-column slivers (p-major: sliver[p][0..NR))
- *       for ic in steps of MC over m:         (threads) A block MC x KC lives in L2
+ *       for ic in steps of MC over m:                   A block MC x KC lives in L2
  *         pack A[ic:ic+mc, pc:pc+kc] into MR-row slivers (p-major: sliver[p][0..MR))
  *         for jr in steps of NR:                        B sliver KC x NR lives in L1
  *           for ir in steps of MR:
@@ -38,11 +38,21 @@
  * int64 uses the same packing with the portable micro-kernel (6 x 8, exact wrap-around
  * arithmetic in uint64).
  *
- * Threads: above TL_MM_PAR_MIN multiply-adds, either the batch is split across threads (when it
- * divides evenly or is large; each thread then owns its packing buffers) or, per matrix, the IC
- * loop (and when M is too small for that, the JR range) is split while the threads share one
- * packed B panel. Packing buffers are allocated per call (64-byte aligned) and freed before
- * returning.
+ * m == 1 or n == 1 (matrix-vector, vector-matrix, dot) skips packing, which would only add
+ * traffic when every element is used once: rows of the matrix are dotted with the vector four at
+ * a time, or, when its columns are the contiguous ones, columns are accumulated (axpy).
+ *
+ * Threads (above TL_MM_PAR_MIN multiply-adds): the work is cut into units that share nothing but
+ * the read-only inputs -- whole matrices when the batch divides evenly among the threads (or is
+ * large, or its matrices are small), otherwise one band of each matrix per thread: a band of
+ * rows (the IC loop split; each thread packs B for itself) when m >= n, else a band of columns
+ * (each thread packs A). Each thread has its own packing buffers, so nothing synchronises until
+ * the end of the call. The shared-B-panel alternative (BLIS) saves the duplicated packing of the
+ * smaller operand -- O(k * min(m, n)) per extra thread against O(m * n * k / threads) arithmetic,
+ * under 1% from 256 up -- but needs two barriers per KC step, and on a machine whose cores are
+ * shared with other processes a barrier waits for the slowest, preempted thread: measured 2-3x
+ * slower under load on this 2-core VM. Packing buffers are allocated per call (64-byte aligned)
+ * and freed before returning.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -87,46 +97,32 @@ static inline int mm_tid(void) {
 static inline int64_t mm_ceil(int64_t a, int64_t b) { return (a + b - 1) / b; }
 static inline int64_t mm_min(int64_t a, int64_t b) { return a < b ? a : b; }
 
-static int64_t mm_gcd(int64_t a, int64_t b) {
-    while (b) { int64_t t = a % b; a = b; b = t; }
-    return a;
-}
-
 /* One matmul call after the batch dims were coalesced. `it` walks the batch index space for the
- * operands (0 = C, 1 = A, 2 = B); rs/cs are the row and column strides of A and B. */
+ * operands (0 = C, 1 = A, 2 = B); rs/cs are the row and column strides of A and B. The work is
+ * batch * parts units: each matrix is cut into `parts` bands of rows (split_m) or columns. */
 typedef struct {
     int64_t m, n, k, batch;
     int64_t ars, acs, brs, bcs;
     tl_iter it;
     int nt;          /* threads */
-    int by_batch;    /* 1: threads split the batch; 0: threads split each matrix */
+    int64_t parts;   /* bands per matrix */
+    int split_m;     /* 1: bands of rows, 0: bands of columns */
 } mm_problem;
 
-/* Block sizes for one matrix: KC and MC are balanced so the last block is not a sliver, and with
- * several threads the M blocks (times the column chunks, when M alone is too short) come in a
- * multiple of the thread count. */
+/* Block sizes for one band: KC and MC are balanced so that the last block is not a sliver. */
 typedef struct {
-    int64_t kc;        /* K block */
-    int64_t mc, mb;    /* M block (a multiple of MR) and the number of M blocks */
-    int64_t nc;        /* N panel */
-    int64_t nchunks;   /* column chunks each N panel's slivers are split into (threads) */
+    int64_t kc;   /* K block */
+    int64_t mc;   /* M block, a multiple of MR */
+    int64_t nc;   /* N panel */
 } mm_plan;
 
-static mm_plan mm_make_plan(int64_t m, int64_t n, int64_t k, int nt, int64_t MR, int64_t NR,
-                            int64_t MC, int64_t KC, int64_t NC) {
+static mm_plan mm_make_plan(int64_t m, int64_t n, int64_t k, int64_t MR, int64_t MC, int64_t KC,
+                            int64_t NC) {
     mm_plan p;
-    int64_t nk = mm_ceil(k, KC);
+    int64_t nk = mm_ceil(k, KC), mb = mm_ceil(m, MC);
     p.kc = nk ? mm_ceil(k, nk) : 1;
-    p.nc = mm_min(n, NC);
-    int64_t mb = mm_ceil(m, MC), rows = mm_ceil(m, MR);   /* rows: MR-slivers of M */
-    if (nt > 1 && mb % nt) mb = mm_min(mm_ceil(mb, nt) * nt, rows);
-    p.mc = mm_ceil(mm_ceil(m, mb), MR) * MR;
-    p.mb = mm_ceil(m, p.mc);
-    p.nchunks = 1;
-    if (nt > 1 && p.mb % nt) {
-        p.nchunks = nt / mm_gcd(p.mb, nt);
-        p.nchunks = mm_min(p.nchunks, mm_ceil(p.nc, NR));
-    }
+    p.mc = mb ? mm_ceil(mm_ceil(m, mb), MR) * MR : MR;
+    p.nc = n < NC ? n : NC;
     return p;
 }
 
@@ -243,12 +239,17 @@ int tl_matmul_forward(int dtype, void *c, const void *a, const int64_t *a_stride
         pr.it.istride[0] = pr.it.istride[1] = pr.it.istride[2] = 0;
     }
 
+    /* threads: whole matrices when the batch divides evenly or is large (or the matrices are
+     * small), otherwise bands of each matrix; along M when M >= N (each thread then packs all
+     * of B, the smaller operand), else along N */
     double work = (double)pr.batch * (double)pr.m * (double)n * (double)k;
     pr.nt = work < TL_MM_PAR_MIN ? 1 : tl__num_threads;
-    pr.by_batch = pr.nt > 1 && pr.batch >= pr.nt &&
-                  (pr.batch % pr.nt == 0 || pr.batch >= 4 * pr.nt ||
-                   (double)pr.m * (double)n * (double)k < TL_MM_PAR_MIN);
-
+    int by_batch = pr.batch >= pr.nt &&
+                   (pr.batch % pr.nt == 0 || pr.batch >= 4 * pr.nt ||
+                    (double)pr.m * (double)n * (double)k < TL_MM_PAR_MIN);
+    pr.split_m = pr.m >= n;
+    pr.parts = by_batch ? 1 : pr.nt;
+    if (pr.batch * pr.parts < pr.nt) pr.nt = (int)(pr.batch * pr.parts);
     switch (dtype) {
         case TL_F32: return PICK(mm_run_f32, (&pr, c, a, b));
         case TL_F64: return PICK(mm_run_f64, (&pr, c, a, b));

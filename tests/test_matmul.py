@@ -211,8 +211,13 @@ def test_threads_large(nt):
         # too few rows to split M: the column range is split instead
         a, b = rnd(rng, (3, 900), np.float32), rnd(rng, (900, 500), np.float32)
         assert_matmul((tl.tensor(a) @ tl.tensor(b)).numpy(), a, b)
-        # batch split over threads (even, odd and broadcast batches)
-        for sa, sb in [((4, 70, 90), (4, 90, 60)), ((3, 100, 90), (90, 110)), ((5, 1, 60, 70), (1, 3, 70, 50))]:
+        # tall-thin and short-wide products with a long K (fewer slivers than threads)
+        for m, k, n in [(5, 20000, 4), (8, 10000, 7), (6, 100, 10000)]:
+            a, b = rnd(rng, (m, k), np.float32), rnd(rng, (k, n), np.float32)
+            assert_matmul((tl.tensor(a) @ tl.tensor(b)).numpy(), a, b)
+        # batch split over threads (even, odd, broadcast), or bands of each matrix (batch of 3)
+        for sa, sb in [((4, 70, 90), (4, 90, 60)), ((3, 100, 90), (90, 110)), ((5, 1, 60, 70), (1, 3, 70, 50)),
+                       ((3, 200, 150), (3, 150, 120))]:
             a, b = rnd(rng, sa, np.float32), rnd(rng, sb, np.float32)
             assert_matmul((tl.tensor(a) @ tl.tensor(b)).numpy(), a, b)
             a64, b64 = a.astype(np.float64), b.astype(np.float64)
