@@ -16,7 +16,7 @@ exactly in C (wrapping on overflow, as PyTorch); bool operands count as int64. O
 results carry gradients.
 """
 from .. import dtypes
-from .._lib import check, i64, lib
+from .._lib import NULL, check, i64, lib
 from ..autograd import Function
 from ..tensor import Tensor
 from .shape import broadcast_shapes, reshape, sum_to, transpose, unsqueeze
@@ -36,14 +36,16 @@ class Matmul(Function):
     @staticmethod
     def forward(ctx, a, b):
         sa, sb = a._shape, b._shape
+        m, k, n = sa[-2], sa[-1], sb[-1]
         if len(sa) == 2 and len(sb) == 2:  # the common case, without the batch bookkeeping
-            batch, a_st, b_st = (), a._strides, b._strides
+            batch = ()
+            a_st = NULL if a._strides == (k, 1) else i64(a._strides)   # NULL: contiguous
+            b_st = NULL if b._strides == (n, 1) else i64(b._strides)
         else:
             batch = broadcast_shapes(sa[:-2], sb[:-2])
-            a_st, b_st = _batch_strides(a, batch), _batch_strides(b, batch)
-        m, k, n = sa[-2], sa[-1], sb[-1]
+            a_st, b_st = i64(_batch_strides(a, batch)), i64(_batch_strides(b, batch))
         out = Tensor._empty(batch + (m, n), a.dtype)
-        check(lib.tl_matmul_forward(a.dtype.code, out._ptr(), a._ptr(), i64(a_st), b._ptr(), i64(b_st),
+        check(lib.tl_matmul_forward(a.dtype.code, out._ptr(), a._ptr(), a_st, b._ptr(), b_st,
                                     len(batch), i64(batch), m, n, k), "matmul")
         ctx.save_for_backward(a if b.requires_grad else None, b if a.requires_grad else None)
         return out
