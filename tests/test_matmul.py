@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import tinygrad_lab as tl
-from tinygrad_lab._lib import lib
+from tinygrad_lab._lib import NULL, lib
 from tinygrad_lab.autograd import gradcheck, gradgradcheck
 
 EPS = {np.float32: np.finfo(np.float32).eps, np.float64: np.finfo(np.float64).eps}
@@ -319,3 +319,12 @@ def test_errors():
         tl.matmul(tl.zeros(3), tl.tensor(1.0))
     with pytest.raises(TypeError, match="expected Tensors"):
         tl.matmul(tl.zeros(3), [1.0, 2.0, 3.0])
+
+
+def test_kernel_rejects_bad_arguments():
+    c = tl.zeros(2, 2)
+    p = c._ptr()
+    assert lib.tl_matmul_forward(lib.TL_BOOL, p, p, NULL, p, NULL, 0, NULL, 2, 2, 2) == lib.TL_EDTYPE
+    assert lib.tl_matmul_forward(lib.TL_F32, p, p, NULL, p, NULL, 0, NULL, -1, 2, 2) == lib.TL_EINVAL
+    assert lib.tl_matmul_forward(lib.TL_F32, p, NULL, NULL, p, NULL, 0, NULL, 2, 2, 2) == lib.TL_EINVAL
+    assert lib.tl_matmul_forward(lib.TL_F32, p, p, NULL, p, NULL, 40, NULL, 2, 2, 2) == lib.TL_EINVAL
