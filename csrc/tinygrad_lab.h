@@ -143,6 +143,18 @@ int tl_bce_logits_forward(int dtype, void *loss, const void *x, const void *t, i
 /* gx, gt (n; NULL = not needed), g (n), x, t (n): gx = g*(sigmoid(x) - t), gt = -g*x. */
 int tl_bce_logits_backward(int dtype, void *gx, void *gt, const void *g, int64_t g_stride,
                            const void *x, const void *t, int64_t n);
+/* ---- matrix multiplication (matmul.c) ---- */
+/* C[t, i, j] = sum_p A[t, i, p] * B[t, p, j] for t over the batch index space `batch_shape`
+ * (nbatch dims, may be 0), i < m, j < n, p < k. Buffers: C contiguous [batch..., m, n]; A viewed
+ * as [batch..., m, k] through a_strides (nbatch + 2 element strides: the batch dims, then row,
+ * then column); B viewed as [batch..., k, n] through b_strides. NULL strides = contiguous.
+ * A transposed operand is swapped row/column strides and a broadcast batch dim is stride 0: the
+ * kernel packs its operands, so neither costs a copy. k == 0 writes zeros. float32, float64 and
+ * int64 (wrapping, like PyTorch's integer matmul). There is no tl_matmul_backward: the VJP
+ * dA = dC @ B^T, dB = A^T @ dC is this same kernel called on transposed views. */
+int tl_matmul_forward(int dtype, void *c, const void *a, const int64_t *a_strides,
+                      const void *b, const int64_t *b_strides, int nbatch,
+                      const int64_t *batch_shape, int64_t m, int64_t n, int64_t k);
 
 /* ---- random numbers (random.c): one global xoshiro256** stream ---- */
 void tl_manual_seed(uint64_t seed);

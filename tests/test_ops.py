@@ -114,6 +114,10 @@ SPECS = {
                       [(3, 4), ()], gc_kw=dict(eps=1e-3, atol=1e-4)),  # float32 rounding inside
     "Cat":       Spec(lambda a, b: tl.cat([a, b], 1), lambda a, b: np.concatenate([a, b], 1),
                       [((2, 3), (2, 1)), ((2, 0), (2, 2))]),
+    # ---- matrix multiplication (csrc/matmul.c); VJP = matmul on transposed views ----
+    "Matmul":    Spec(lambda a, b: a @ b, np.matmul,
+                      [((3, 4), (4, 2)), ((4,), (4, 3)), ((3, 4), (4,)), ((2, 1, 3, 4), (3, 4, 2)),
+                       ((4,), (4,)), ((0, 3), (3, 2)), ((2, 0), (0, 3))]),
     # ---- integer-array indexing (csrc/index.c) ----
     "Gather":    Spec(lambda x: x[[2, 0, 2], 1:], lambda x: x[[2, 0, 2], 1:], [(3, 4), (4, 2, 3)]),
     "ScatterAdd": Spec(lambda g: _scatter_add(g), lambda g: _scatter_add_ref(g), [(3, 3)]),

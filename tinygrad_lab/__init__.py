@@ -21,6 +21,7 @@ from .ops.elementwise import (abs, add, clamp, clip, cos, div, eq, erf, exp, ge,
                               leaky_relu, log, logical_and, logical_not, logical_or, lt, maximum,
                               minimum, mul, ne, neg, pow, relu, sigmoid, sin, sqrt, sub, tanh, where)
 from .ops.index import index_select
+from .ops.linalg import matmul
 from .ops.reduce import argmax, argmin, logsumexp, max, mean, min, std, sum, var
 from .ops.nn import log_softmax, softmax
 from . import nn

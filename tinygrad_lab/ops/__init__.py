@@ -6,6 +6,7 @@ the C kernels it calls:
     elementwise.py  <-> csrc/elementwise.c  unary, binary, where
     reduce.py       <-> csrc/reduce.c       sum, max, min, arg*, mean, var, logsumexp
     nn.py           <-> csrc/nn.c           softmax, log_softmax, fused losses
+    linalg.py       <-> csrc/matmul.c       matmul / @
 
 This package attaches the ops to ``Tensor`` as methods and operators.
 """
@@ -15,7 +16,7 @@ from ..autograd import RemovableHandle
 from ..tensor import Tensor
 from . import elementwise as ew
 from . import reduce as rd
-from . import index, inplace, nn, shape
+from . import index, inplace, linalg, nn, shape
 
 _METHODS = {
     # shape
@@ -51,6 +52,7 @@ _METHODS = {
 _METHODS.update(inplace.METHODS)
 _METHODS.update(index.METHODS)
 _METHODS.update(nn.METHODS)
+_METHODS.update(linalg.METHODS)
 
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)

@@ -1,0 +1,258 @@
+/* matmul.c - batched, strided matrix multiplication (GEMM), Goto/BLIS style.
+ *
+ *   C[t, i, j] = sum_p A[t, i, p] * B[t, p, j]       t over the (broadcast) batch index space
+ *
+ * A and B are read through arbitrary element strides (batch dims, row, column), so a transposed
+ * view is just swapped row/column strides and a broadcast batch dim is stride 0: neither ever
+ * needs a copy, because every operand is PACKED before the arithmetic anyway. Loop nest, for one
+ * matrix (matmul.inc):
+ *
+ *   for jc in steps of NC over n:                       B panel KC x NC lives in L3
+ *     for pc in steps of KC over k:
+ *       pack B[pc:pc+kc, jc:jc+nc] into NR-column slivers (p-major: sliver[p][0..NR))
+ *       for ic in steps of MC over m:                   A block MC x KC lives in L2
+ *         pack A[ic:ic+mc, pc:pc+kc] into MR-row slivers (p-major: sliver[p][0..MR))
+ *         for jr in steps of NR:                        B sliver KC x NR lives in L1
+ *           for ir in steps of MR:
+ *             micro-kernel: an MR x NR block of C += A sliver @ B sliver, in registers
+ *
+ * Packing pads the last sliver of each block with zeros, so the micro-kernel always computes a
+ * full MR x NR tile; edge tiles are computed into a small buffer and only their valid part is
+ * copied to C. The first KC step writes C, later ones add to it; k == 0 writes zeros.
+ *
+ * Register tile, AVX2+FMA (16 ymm registers): MR x NR = 6 x 16 for float32, 6 x 8 for float64,
+ * i.e. 6 rows x 2 vectors = 12 accumulator registers, 2 for the B row of the current p and one
+ * for the broadcast A element -- 15 of 16. Per p the kernel issues 12 FMAs for 8 loads (2 vector
+ * loads of B + 6 broadcasts of A): Zen's two FMA pipes need 12 / 2 = 6 cycles, its load ports
+ * take the 8 loads in 4, and 12 independent accumulators cover the FMA latency (4-5 cycles x 2
+ * pipes = 8-10 in flight). A 4 x 24 or 8 x 12 tile would also fit but needs more broadcasts or
+ * leaves fewer independent chains; 6 x 16 is the layout BLIS and OpenBLAS use on Haswell/Zen.
+ *
+ * Cache blocking (AMD EPYC Zen: L1d 32 KiB, L2 512 KiB per core, L3 8+ MiB shared; overridable
+ * with -DTL_MM_MC_F32=... for tuning):
+ *   KC = 256: a B sliver is KC x NR x size = 16 KiB (float32 and float64): half of L1, leaving
+ *             room for the streaming A sliver (6 KiB / 12 KiB) and C.
+ *   MC: the A block MC x KC is 144 KiB (float32, MC = 144) / 144 KiB (float64, MC = 72): under a
+ *             third of L2, so it survives next to the B panel traffic passing through L2.
+ *   NC: the B panel KC x NC is 4 MiB (float32 NC = 4080, float64 NC = 2040): half of an 8 MiB L3.
+ * int64 uses the same packing with the portable micro-kernel (6 x 8, exact wrap-around
+ * arithmetic in uint64).
+ *
+ * m == 1 or n == 1 (matrix-vector, vector-matrix, dot) skips packing, which would only add
+ * traffic when every element is used once: rows of the matrix are dotted with the vector four at
+ * a time, or, when its columns are the contiguous ones, columns are accumulated (axpy).
+ *
+ * Threads (above TL_MM_PAR_MIN multiply-adds): the work is cut into units that share nothing but
+ * the read-only inputs -- whole matrices when the batch divides evenly among the threads (or is
+ * large, or its matrices are small), otherwise one band of each matrix per thread: a band of
+ * rows (the IC loop split; each thread packs B for itself) when m >= n, else a band of columns
+ * (each thread packs A). Each thread has its own packing buffers, so nothing synchronises until
+ * the end of the call. The shared-B-panel alternative (BLIS) saves the duplicated packing of the
+ * smaller operand -- O(k * min(m, n)) per extra thread against O(m * n * k / threads) arithmetic,
+ * under 1% from 256 up -- but needs two barriers per KC step, and on a machine whose cores are
+ * shared with other processes a barrier waits for the slowest, preempted thread: measured 2-3x
+ * slower under load on this 2-core VM. Packing buffers are allocated per call (64-byte aligned)
+ * and freed before returning.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#ifdef TL_X86
+#include <immintrin.h>
+#endif
+
+/* multiply-adds below which one thread does everything (a parallel region costs ~1-2 us) */
+#ifndef TL_MM_PAR_MIN
+#define TL_MM_PAR_MIN (1 << 18)
+#endif
+
+#define TL_MM_MR 6
+#ifndef TL_MM_KC
+#define TL_MM_KC 256
+#endif
+#ifndef TL_MM_MC_F32
+#define TL_MM_MC_F32 144
+#endif
+#ifndef TL_MM_NC_F32
+#define TL_MM_NC_F32 4080
+#endif
+#ifndef TL_MM_MC_F64
+#define TL_MM_MC_F64 72
+#endif
+#ifndef TL_MM_NC_F64
+#define TL_MM_NC_F64 2040
+#endif
+
+static inline int mm_tid(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+static inline int64_t mm_ceil(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static inline int64_t mm_min(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* One matmul call after the batch dims were coalesced. `it` walks the batch index space for the
+ * operands (0 = C, 1 = A, 2 = B); rs/cs are the row and column strides of A and B. The work is
+ * batch * parts units: each matrix is cut into `parts` bands of rows (split_m) or columns. */
+typedef struct {
+    int64_t m, n, k, batch;
+    int64_t ars, acs, brs, bcs;
+    tl_iter it;
+    int nt;          /* threads */
+    int64_t parts;   /* bands per matrix */
+    int split_m;     /* 1: bands of rows, 0: bands of columns */
+} mm_problem;
+
+/* Block sizes for one band: KC and MC are balanced so that the last block is not a sliver. */
+typedef struct {
+    int64_t kc;   /* K block */
+    int64_t mc;   /* M block, a multiple of MR */
+    int64_t nc;   /* N panel */
+} mm_plan;
+
+static mm_plan mm_make_plan(int64_t m, int64_t n, int64_t k, int64_t MR, int64_t MC, int64_t KC,
+                            int64_t NC) {
+    mm_plan p;
+    int64_t nk = mm_ceil(k, KC), mb = mm_ceil(m, MC);
+    p.kc = nk ? mm_ceil(k, nk) : 1;
+    p.mc = mb ? mm_ceil(mm_ceil(m, mb), MR) * MR : MR;
+    p.nc = n < NC ? n : NC;
+    return p;
+}
+
+/* Element offsets of batch item t for the three operands (no state: safe in any thread). */
+static void mm_batch_offsets(const tl_iter *it, int64_t t, int64_t off[3]) {
+    int64_t q = t / it->inner, r = t % it->inner;
+    for (int j = 0; j < 3; j++) off[j] = r * it->istride[j];
+    for (int d = it->ndim - 1; d >= 0; d--) {
+        int64_t i = q % it->shape[d];
+        q /= it->shape[d];
+        for (int j = 0; j < 3; j++) off[j] += i * it->stride[j][d];
+    }
+}
+
+/* `elems` rounded up so that elems * size is a whole number of 64-byte cache lines. */
+static int64_t mm_round64(int64_t elems, size_t size) {
+    return (elems * (int64_t)size + 63) / 64 * 64 / (int64_t)size;
+}
+
+/* ---- instantiate: float32 / float64 (portable and AVX2+FMA), int64 (portable) ----
+ * TL_MM_TYPE picks the element type and its tile / blocking at the top of matmul.inc. */
+#define TL_MM_F32 1
+#define TL_MM_F64 2
+#define TL_MM_I64 3
+
+#define TL_ISA _generic
+#define TL_MM_SIMD 0
+#define TL_MM_TYPE TL_MM_F32
+#include "matmul.inc"
+#undef TL_MM_TYPE
+#define TL_MM_TYPE TL_MM_F64
+#include "matmul.inc"
+#undef TL_MM_TYPE
+#define TL_MM_TYPE TL_MM_I64
+#include "matmul.inc"
+#undef TL_MM_TYPE
+#undef TL_MM_SIMD
+#undef TL_ISA
+
+#ifdef TL_X86
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#define TL_ISA _avx2
+#define TL_MM_SIMD 1
+#define TL_MM_TYPE TL_MM_F32
+#include "matmul.inc"
+#undef TL_MM_TYPE
+#define TL_MM_TYPE TL_MM_F64
+#include "matmul.inc"
+#undef TL_MM_TYPE
+#undef TL_MM_SIMD
+#undef TL_ISA
+#pragma GCC pop_options
+#endif
+
+#ifdef TL_X86
+#define PICK(name, args) (tl__simd ? name##_avx2 args : name##_generic args)
+#else
+#define PICK(name, args) (name##_generic args)
+#endif
+
+/* C (contiguous [batch..., m, n]) = A ([batch..., m, k]) @ B ([batch..., k, n]); see the header. */
+int tl_matmul_forward(int dtype, void *c, const void *a, const int64_t *a_strides,
+                      const void *b, const int64_t *b_strides, int nbatch,
+                      const int64_t *batch_shape, int64_t m, int64_t n, int64_t k) {
+    if (dtype != TL_F32 && dtype != TL_F64 && dtype != TL_I64) return TL_EDTYPE;
+    if (nbatch < 0 || nbatch > TL_MAX_DIMS - 2 || m < 0 || n < 0 || k < 0) return TL_EINVAL;
+    if (nbatch > 0 && batch_shape == NULL) return TL_EINVAL;
+    int64_t batch = 1;
+    for (int d = 0; d < nbatch; d++) {
+        if (batch_shape[d] < 0) return TL_EINVAL;
+        batch *= batch_shape[d];
+    }
+    if (batch == 0 || m == 0 || n == 0) return TL_OK;
+    const size_t size = dtype == TL_F32 ? sizeof(float) : sizeof(double);
+    if (c == NULL) return TL_EINVAL;
+    if (k == 0) {                                   /* empty sum: zeros */
+        memset(c, 0, (size_t)(batch * m * n) * size);
+        return TL_OK;
+    }
+    if (a == NULL || b == NULL) return TL_EINVAL;
+
+    /* strides, filling in contiguous ones where NULL: batch dims, then row, then column */
+    int64_t as[TL_MAX_DIMS], bs[TL_MAX_DIMS], cs[TL_MAX_DIMS];
+    {
+        int64_t sa = 1, sb = 1, sc = m * n;
+        for (int d = nbatch + 1; d >= 0; d--) {
+            int64_t na = d == nbatch + 1 ? k : d == nbatch ? m : batch_shape[d];
+            int64_t nb = d == nbatch + 1 ? n : d == nbatch ? k : batch_shape[d];
+            as[d] = a_strides ? a_strides[d] : sa;
+            bs[d] = b_strides ? b_strides[d] : sb;
+            sa *= na;
+            sb *= nb;
+        }
+        for (int d = nbatch - 1; d >= 0; d--) {
+            cs[d] = sc;
+            sc *= batch_shape[d];
+        }
+    }
+
+    mm_problem pr;
+    pr.m = m; pr.n = n; pr.k = k; pr.batch = batch;
+    pr.ars = as[nbatch]; pr.acs = as[nbatch + 1];
+    pr.brs = bs[nbatch]; pr.bcs = bs[nbatch + 1];
+    const int64_t *st[3] = {cs, as, bs};
+    int rc = tl_iter_init(&pr.it, nbatch, batch_shape, 3, st);
+    if (rc) return rc;
+    /* B shared by the whole batch and A's batch dim continuing its rows (x(B, T, k) @ W(k, n)):
+     * one matrix of batch * m rows, which blocks and threads better than many short ones. */
+    if (batch > 1 && pr.it.ndim == 0 && pr.it.istride[2] == 0 && pr.it.istride[1] == m * pr.ars) {
+        pr.m = batch * m;
+        pr.batch = 1;
+        pr.it.inner = 1;
+        pr.it.istride[0] = pr.it.istride[1] = pr.it.istride[2] = 0;
+    }
+
+    /* threads: whole matrices when the batch divides evenly or is large (or the matrices are
+     * small), otherwise bands of each matrix; along M when M >= N (each thread then packs all
+     * of B, the smaller operand), else along N */
+    double work = (double)pr.batch * (double)pr.m * (double)n * (double)k;
+    pr.nt = work < TL_MM_PAR_MIN ? 1 : tl__num_threads;
+    int by_batch = pr.batch >= pr.nt &&
+                   (pr.batch % pr.nt == 0 || pr.batch >= 4 * pr.nt ||
+                    (double)pr.m * (double)n * (double)k < TL_MM_PAR_MIN);
+    pr.split_m = pr.m >= n;
+    pr.parts = by_batch ? 1 : pr.nt;
+    if (pr.batch * pr.parts < pr.nt) pr.nt = (int)(pr.batch * pr.parts);
+    switch (dtype) {
+        case TL_F32: return PICK(mm_run_f32, (&pr, c, a, b));
+        case TL_F64: return PICK(mm_run_f64, (&pr, c, a, b));
+        default: return mm_run_i64_generic(&pr, c, a, b);
+    }
+}

@@ -1,0 +1,112 @@
+"""Matrix multiplication <-> csrc/matmul.c.
+
+``matmul(a, b)`` follows PyTorch (and NumPy's ``@``):
+  1-D @ 1-D      the dot product, a 0-d tensor
+  2-D @ 2-D      the matrix product
+  1-D @ N-D      a is treated as a (1, k) row, and that dim is removed from the result
+  N-D @ 1-D      b is treated as a (k, 1) column, and that dim is removed from the result
+  N-D @ N-D      a batch of matrix products over the last two dims; the leading (batch) dims
+                 broadcast (NumPy rules) and are passed to C as stride-0 dims, never copied.
+Transposed or sliced operands are passed to C with their strides (the GEMM packs its operands
+anyway), so ``a.T @ b`` costs no copy.
+
+Dtypes: operands are promoted like the elementwise ops (float32 with float64 gives float64, an
+integer operand with a float one gives the float dtype). int64 @ int64 stays int64, computed
+exactly in C (wrapping on overflow, as PyTorch); bool operands count as int64. Only float
+results carry gradients.
+"""
+from .. import dtypes
+from .._lib import NULL, check, i64, lib
+from ..autograd import Function
+from ..tensor import Tensor
+from .shape import broadcast_shapes, reshape, sum_to, transpose, unsqueeze
+
+
+def _batch_strides(t, batch):
+    """Strides of ``t`` (ndim >= 2) seen as batch + its last two dims: broadcast batch dims
+    (missing, or size 1 against a larger size) get stride 0."""
+    lead = len(batch) - (len(t._shape) - 2)
+    st = [0 if i < lead or t._shape[i - lead] == 1 else t._strides[i - lead] for i in range(len(batch))]
+    return st + [t._strides[-2], t._strides[-1]]
+
+
+class Matmul(Function):
+    """a (..., m, k) @ b (..., k, n), both at least 2-D, with broadcast batch dims."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        sa, sb = a._shape, b._shape
+        m, k, n = sa[-2], sa[-1], sb[-1]
+        if len(sa) == 2 and len(sb) == 2:  # the common case, without the batch bookkeeping
+            batch = ()
+            a_st = NULL if a._strides == (k, 1) else i64(a._strides)   # NULL: contiguous
+            b_st = NULL if b._strides == (n, 1) else i64(b._strides)
+        else:
+            batch = broadcast_shapes(sa[:-2], sb[:-2])
+            a_st, b_st = i64(_batch_strides(a, batch)), i64(_batch_strides(b, batch))
+        out = Tensor._empty(batch + (m, n), a.dtype)
+        check(lib.tl_matmul_forward(a.dtype.code, out._ptr(), a._ptr(), a_st, b._ptr(), b_st,
+                                    len(batch), i64(batch), m, n, k), "matmul")
+        ctx.save_for_backward(a if b.requires_grad else None, b if a.requires_grad else None)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        # dA = g @ B^T and dB = A^T @ g through transposed views (no copies), summed over the
+        # batch dims each operand was broadcast along. Written with matmul itself, so the
+        # backward pass is recorded under create_graph=True.
+        a, b = ctx.saved_tensors
+        a_shape, b_shape = ctx.inputs[0].shape, ctx.inputs[1].shape
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            ga = sum_to(matmul(g, transpose(b, -2, -1)), a_shape)
+        if ctx.needs_input_grad[1]:
+            if len(b_shape) == 2 and len(a_shape) > 2:
+                # a shared weight: fold a's batch dims into the contraction, one (k, n) product
+                # instead of a batch of them and a sum (a reshape of a is a view when its batch
+                # and row dims are contiguous with each other, as usual)
+                rows = a.numel() // a.shape[-1] if a.shape[-1] else g.numel() // g.shape[-1]
+                gb = matmul(transpose(reshape(a, (rows, a.shape[-1])), 0, 1),
+                            reshape(g, (rows, g.shape[-1])))
+            else:
+                gb = sum_to(matmul(transpose(a, -2, -1), g), b_shape)
+        return ga, gb
+
+
+def matmul(a, b):
+    """Matrix product with PyTorch's rules for 1-D, 2-D and batched operands (see the module
+    docstring). ValueError names both shapes when they do not fit."""
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+        bad = a if not isinstance(a, Tensor) else b
+        raise TypeError(f"matmul: expected Tensors, got {type(bad).__name__}")
+    sa, sb = a._shape, b._shape
+    if not sa or not sb:
+        raise ValueError(f"matmul: both arguments need at least 1 dimension, got shapes {sa} "
+                         f"and {sb} (use * to multiply by a scalar)")
+    ka, kb = sa[-1], sb[-2] if len(sb) > 1 else sb[0]
+    if ka != kb:
+        raise ValueError(f"matmul: shapes {sa} and {sb} cannot be multiplied "
+                         f"(inner dimensions {ka} and {kb} differ)")
+    batch = ()
+    if len(sa) > 2 or len(sb) > 2:
+        try:
+            batch = broadcast_shapes(sa[:-2], sb[:-2])
+        except ValueError:
+            raise ValueError(f"matmul: the batch dims of shapes {sa} and {sb} cannot be "
+                             f"broadcast together") from None
+    if a.dtype is not b.dtype or a.dtype is dtypes.bool_:
+        dt = dtypes.promote(a.dtype, b.dtype)
+        if dt is dtypes.bool_:
+            dt = dtypes.int64
+        a, b = a.to(dt), b.to(dt)
+    if len(sa) == 2 and len(sb) == 2:
+        return Matmul.apply(a, b)
+    out_shape = batch + (sa[-2:-1] if len(sa) > 1 else ()) + (sb[-1:] if len(sb) > 1 else ())
+    out = Matmul.apply(unsqueeze(a, 0) if len(sa) == 1 else a, unsqueeze(b, 1) if len(sb) == 1 else b)
+    return out if out.shape == out_shape else reshape(out, out_shape)
+
+METHODS = {
+    "matmul": matmul,
+    "__matmul__": matmul,
+    "__rmatmul__": lambda a, b: matmul(b, a),
+}
