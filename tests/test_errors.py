@@ -111,6 +111,21 @@ def test_autograd_misuse_is_runtime_error():
         s.backward()
 
 
+def test_matmul_inner_dim_mismatch_names_shapes():
+    with pytest.raises(ValueError, match=r"\(2, 3\).*\(4, 2\)"):
+        tl.ones(2, 3) @ tl.ones(4, 2)
+
+
+def test_cross_entropy_target_errors():
+    F = tl.nn.functional
+    with pytest.raises(IndexError, match="4"):
+        F.cross_entropy(tl.ones(3, 4), tl.tensor([0, 4, 1]))
+    with pytest.raises(TypeError, match="int64"):
+        F.cross_entropy(tl.ones(3, 4), tl.tensor([0.0, 1.0, 2.0]))
+    with pytest.raises(ValueError, match=r"\(2,\).*\(3, 4\)"):
+        F.cross_entropy(tl.ones(3, 4), tl.tensor([0, 1]))
+
+
 def test_numpy_on_tensor_requiring_grad():
     with pytest.raises(RuntimeError, match="detach"):
         tl.ones(2, requires_grad=True).numpy()
@@ -140,8 +155,20 @@ HOSTILE = textwrap.dedent(r'''
                    lambda x, y: x ** y, tl.maximum, tl.minimum, lambda x, y: x == y,
                    lambda x, y: x < y, lambda x, y: tl.where(x > 0, x, y)):
             bad.append(lambda op=op, a=a, b=b: op(tl.ones(*a), tl.ones(*b)))
-    for op in ("matmul", "cross_entropy", "nll_loss"):
-        pass  # families added with their own hostile cases in their test files
+    F = tl.nn.functional
+    bad += [
+        lambda: tl.ones(2, 3) @ tl.ones(4, 2), lambda: tl.ones(3) @ tl.ones(4), lambda: tl.ones(()) @ tl.ones(2),
+        lambda: tl.ones(2, 2, 3) @ tl.ones(3, 3, 2), lambda: tl.matmul(tl.ones(2**31, 0), tl.ones(5, 2)),
+        lambda: F.cross_entropy(tl.ones(3, 4), tl.tensor([0, 4, 1])),
+        lambda: F.cross_entropy(tl.ones(3, 4), tl.tensor([0, -1, 1])),
+        lambda: F.cross_entropy(tl.ones(3, 4), tl.tensor([0, 1])),
+        lambda: F.cross_entropy(tl.ones(3, 4), tl.tensor([0.0, 1.0, 2.0])),
+        lambda: F.nll_loss(tl.ones(3, 4), tl.tensor([9, 0, 0])), lambda: F.softmax(tl.ones(3), 2),
+        lambda: F.mse_loss(tl.ones(3), tl.ones(4)), lambda: F.binary_cross_entropy(tl.ones(3) * 2, tl.ones(3)),
+        lambda: F.linear(tl.ones(2, 3), tl.ones(4, 5)), lambda: F.dropout(tl.ones(3), 1.5),
+        lambda: tl.nn.Linear(3, 2)(tl.ones(2, 4)), lambda: tl.nn.Embedding(3, 2)(tl.tensor([3])),
+        lambda: tl.optim.SGD([tl.ones(2, requires_grad=True)], lr=-1),
+    ]
     raised = 0
     for f in bad:
         try:

@@ -196,3 +196,27 @@ def test_op(name, case, layout):
 def test_noncontiguous_helper_really_is_strided():
     x = noncontiguous(rng_array((3, 4), -1, 1, np.random.default_rng(0)), tl.float64)
     assert not x.is_contiguous()
+
+
+# ---- numerical stability at the extremes --------------------------------------------------------
+
+def test_stable_formulations_do_not_overflow():
+    x = tl.tensor([-1e4, -1000.0, -50.0, 0.0, 50.0, 1000.0, 1e4], dtype=tl.float32, requires_grad=True)
+    s = x.sigmoid()
+    np.testing.assert_allclose(s.detach().numpy(), [0, 0, 1.9287e-22, 0.5, 1, 1, 1], rtol=1e-4, atol=1e-30)
+    s.sum().backward()
+    assert np.isfinite(x.grad.numpy()).all()
+    big = tl.tensor([[1e4, 1e4 - 1.0, -1e4], [-1e4, -1e4, -1e4]], dtype=tl.float32)
+    lse = big.logsumexp(1).numpy()
+    np.testing.assert_allclose(lse, [1e4 + np.log1p(np.exp(-1.0)), -1e4 + np.log(3.0)], rtol=1e-6)
+    assert tl.tensor([float("-inf")] * 3).logsumexp(0).item() == float("-inf")
+    F = tl.nn.functional
+    logits = tl.tensor([[1e4, -1e4, 0.0], [0.0, 1e4, 1e4]], requires_grad=True)
+    loss = F.cross_entropy(logits, tl.tensor([1, 2]))
+    loss.backward()
+    assert np.isfinite(loss.item()) and np.isfinite(logits.grad.numpy()).all()
+    np.testing.assert_allclose(loss.item(), (2e4 + np.log(2.0)) / 2, rtol=1e-6)
+    bl = F.binary_cross_entropy_with_logits(tl.tensor([1e4, -1e4]), tl.tensor([0.0, 1.0]))
+    np.testing.assert_allclose(bl.item(), 1e4, rtol=1e-6)
+    bce = F.binary_cross_entropy(tl.tensor([0.0, 1.0]), tl.tensor([1.0, 0.0]))
+    assert bce.item() == 100.0   # log(0) clamped at -100, as PyTorch
