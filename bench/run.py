@@ -131,26 +131,36 @@ def _np_gelu(x):  # what a NumPy user writes (tanh approximation; NumPy has no e
 def transcendental_cases(quick):
     cases = []
     for n in ([100_000, 1_000_000] if quick else [100_000, 10_000_000]):
-        x = rng().uniform(-3, 3, n).astype(np.float32)
-        xp = np.abs(x) + 0.1
-        tx, txp = tl.from_numpy(x), tl.from_numpy(xp)
-        specs = [
-            ("exp", tx.exp, lambda: np.exp(x), lambda: np.exp(x.astype(np.float64)), "exp"),
-            ("log", txp.log, lambda: np.log(xp), lambda: np.log(xp.astype(np.float64)), "log"),
-            ("tanh", tx.tanh, lambda: np.tanh(x), lambda: np.tanh(x.astype(np.float64)), "tanh"),
-            ("sigmoid", tx.sigmoid, lambda: 1 / (1 + np.exp(-x)), lambda: 1 / (1 + np.exp(-x.astype(np.float64))), "sigmoid"),
-            ("gelu", tx.gelu, lambda: _np_gelu(x), None, "gelu"),
-        ]
-        for name, f_tl, f_np, ref64, tname in specs:
-            if ref64 is None:
-                xs = x[:10000].astype(np.float64)
-                erf = np.vectorize(math.erf)
-                chk = (lambda f_tl=f_tl, xs=xs, erf=erf: close(f_tl()[:10000], 0.5 * xs * (1 + erf(xs / math.sqrt(2))), 1e-5, 1e-6))
-            else:
-                chk = (lambda f_tl=f_tl, ref64=ref64: close(f_tl(), ref64(), 1e-5, 1e-7))
-            tt = _t(xp if name == "log" else x)
-            f_t = (lambda tt=tt, tname=tname: getattr(torch, tname)(tt) if tname != "gelu" else torch.nn.functional.gelu(tt)) if torch else None
-            cases.append(Case(f"{name} f32 n={n:.0e}", f_tl, f_np, f_t, check=chk, nbytes=8.0 * n, target=0.33))
+        cases += _transcendental_cases_n(n)
+    return cases
+
+
+def _transcendental_cases_n(n):
+    x = rng().uniform(-3, 3, n).astype(np.float32)
+    xp = np.abs(x) + 0.1
+    x64, xp64 = x.astype(np.float64), xp.astype(np.float64)
+    tx, txp = tl.from_numpy(x), tl.from_numpy(xp)
+    xs = x64[:10000]
+    erf = np.vectorize(math.erf)
+    specs = [  # name, tl, numpy float32, float64 reference, torch
+        ("exp", tx.exp, lambda: np.exp(x), lambda: np.exp(x64), "exp"),
+        ("log", txp.log, lambda: np.log(xp), lambda: np.log(xp64), "log"),
+        ("tanh", tx.tanh, lambda: np.tanh(x), lambda: np.tanh(x64), "tanh"),
+        ("sigmoid", tx.sigmoid, lambda: 1 / (1 + np.exp(-x)), lambda: 1 / (1 + np.exp(-x64)), "sigmoid"),
+        ("gelu", lambda: tx[:10000].gelu(), lambda: _np_gelu(x),
+         lambda: 0.5 * xs * (1 + erf(xs / math.sqrt(2))), "gelu"),
+    ]
+    cases = []
+    for name, f_tl, f_np, ref64, tname in specs:
+        f_time = tx.gelu if name == "gelu" else f_tl
+        tt = _t(xp if name == "log" else x)
+        f_t = None
+        if torch is not None:
+            f_t = (lambda tt=tt: torch.nn.functional.gelu(tt)) if tname == "gelu" else \
+                (lambda tt=tt, fn=getattr(torch, tname): fn(tt))
+        cases.append(Case(f"{name} f32 n={n:.0e}", f_time, f_np, f_t,
+                          check=lambda f_tl=f_tl, ref64=ref64: close(f_tl(), ref64(), 1e-5, 1e-7),
+                          nbytes=8.0 * n, target=0.33))
     return cases
 
 
@@ -282,7 +292,8 @@ def run(groups, quick, reps, min_time, out_json):
                 if case.check:
                     case.check()
             except AssertionError as e:
-                print(f"{case.name:46s} RESULT MISMATCH: {str(e).splitlines()[0] if str(e) else e}")
+                why = " ".join(str(e).split())[:60]
+                print(f"{case.name:46s} RESULT MISMATCH: {why}")
                 rows.append({"workload": case.name, "error": "result mismatch"})
                 continue
             t = measure(case, reps, min_time)

@@ -43,19 +43,56 @@ typedef union { double f; int64_t i; } tl_sum_t;
 #ifdef TL_X86
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
+#include <immintrin.h>
 #define TL_ISA _avx2
+#define TL_AVX2_BUILD 1
 #define TL_IS_FLOAT 1
+/* 256-bit helpers for the max/min rows loop (reduce.inc) */
 #define T float
 #define TL_SUF f32
+#define VEC __m256
+#define VLEN 8
+#define VSET1 _mm256_set1_ps
+#define VZERO _mm256_setzero_ps
+#define VLOAD _mm256_loadu_ps
+#define VSTORE _mm256_storeu_ps
+#define VMAX _mm256_max_ps
+#define VMIN _mm256_min_ps
+#define VOR _mm256_or_ps
+#define VUNORD(v) _mm256_cmp_ps(v, v, _CMP_UNORD_Q)
+#define VMASK _mm256_movemask_ps
 #include "reduce.inc"
 #undef T
 #undef TL_SUF
+#undef VEC
+#undef VLEN
+#undef VSET1
+#undef VZERO
+#undef VLOAD
+#undef VSTORE
+#undef VMAX
+#undef VMIN
+#undef VOR
+#undef VUNORD
+#undef VMASK
 #define T double
 #define TL_SUF f64
+#define VEC __m256d
+#define VLEN 4
+#define VSET1 _mm256_set1_pd
+#define VZERO _mm256_setzero_pd
+#define VLOAD _mm256_loadu_pd
+#define VSTORE _mm256_storeu_pd
+#define VMAX _mm256_max_pd
+#define VMIN _mm256_min_pd
+#define VOR _mm256_or_pd
+#define VUNORD(v) _mm256_cmp_pd(v, v, _CMP_UNORD_Q)
+#define VMASK _mm256_movemask_pd
 #include "reduce.inc"
 #undef T
 #undef TL_SUF
 #undef TL_IS_FLOAT
+#undef TL_AVX2_BUILD
 #undef TL_ISA
 #pragma GCC pop_options
 #define PICK(name, args) (tl__simd ? name##_avx2 args : name##_generic args)
