@@ -32,6 +32,14 @@ int tl_set_simd_level(int level);      /* may only lower the detected level (for
 int tl_set_num_threads(int n);
 int tl_get_num_threads(void);
 
+/* ---- buffers for large tensors (alloc.c) ----
+ * 64-byte aligned; freed blocks are cached (exact size, newest first, up to a byte budget) so a
+ * training loop's same-size tensors skip malloc and the page faults of fresh memory. */
+void *tl_alloc(int64_t nbytes);          /* NULL when out of memory */
+void tl_free(void *p);
+void tl_alloc_set_limit(int64_t nbytes); /* cache budget in bytes (0 disables caching) */
+void tl_alloc_stats(int64_t *out4);      /* cached bytes, cached blocks, hits, misses */
+
 /* ---- storage kernels (copy.c) ---- */
 /* dst[i] = (dst dtype) src[i] over an ndim index space `shape`; both sides strided. */
 int tl_copy(int dst_dtype, void *dst, const int64_t *dst_strides,

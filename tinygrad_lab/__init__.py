@@ -10,6 +10,7 @@ from ._config import get_num_threads, set_num_threads, show_config
 from .dtypes import float32, float64, int64, get_default_dtype, set_default_dtype
 from .dtypes import bool_ as bool  # noqa: A001  (tl.bool, as torch.bool)
 from .dtypes import DType as dtype
+from .tensor import empty_cache, set_cache_limit
 from .tensor import (Tensor, arange, empty, empty_like, eye, from_numpy, full, full_like,
                      manual_seed, ones, ones_like, rand, randint, randn, tensor, zeros, zeros_like)
 from . import autograd

@@ -14,7 +14,6 @@ from . import dtypes
 from ._lib import MAX_DIMS, NULL, check, ffi, i64, lib
 from .dtypes import DType
 
-_ALIGN = 64  # bytes; fresh buffers start on a cache line so SIMD kernels load aligned
 
 
 class Storage:
@@ -31,14 +30,40 @@ class Storage:
         self.version = 0
 
 
+_BIG = 1 << 18  # bytes; below this np.empty is cheaper than the C cache's round trip
+
+
 def _alloc(n, dtype):
-    """A fresh, uninitialised Storage of ``n`` elements, 64-byte aligned when it matters."""
+    """A fresh, uninitialised Storage of ``n`` elements. Large buffers come from the C allocator
+    (csrc/alloc.c: 64-byte aligned, recycled so repeated same-size tensors skip page faults)."""
     nbytes = n * dtype.itemsize
-    if nbytes < 4096:
+    if nbytes < _BIG:
         return Storage(np.empty(n, dtype.np))
-    raw = np.empty(nbytes + _ALIGN, np.uint8)
-    start = (-raw.ctypes.data) % _ALIGN
-    return Storage(raw[start:start + nbytes].view(dtype.np))
+    p = lib.tl_alloc(nbytes)
+    if p == NULL:
+        raise MemoryError(f"tinygrad_lab: cannot allocate {nbytes} bytes for {n} {dtype.name} elements")
+    p = ffi.gc(p, lib.tl_free, size=nbytes)
+    st = Storage.__new__(Storage)
+    st.arr = np.frombuffer(ffi.buffer(p, nbytes), dtype.np)   # the buffer keeps p (and so the block) alive
+    st.ptr = ffi.cast("char *", p)
+    st.version = 0
+    return st
+
+
+def empty_cache():
+    """Release the large buffers kept for reuse (see csrc/alloc.c)."""
+    lib.tl_alloc_set_limit(0)
+    lib.tl_alloc_set_limit(_cache_limit)
+
+
+def set_cache_limit(nbytes):
+    """Bytes of freed large buffers kept for reuse (default 512 MiB; 0 turns reuse off)."""
+    global _cache_limit
+    _cache_limit = int(nbytes)
+    lib.tl_alloc_set_limit(_cache_limit)
+
+
+_cache_limit = 512 << 20
 
 
 _STRIDES_CACHE = {}
