@@ -247,22 +247,27 @@ def _toposort(roots):
     return order
 
 
-def _check_grad(g, t, where):
+def _check_grad(g, t, node):
     if not isinstance(g, Tensor):
-        raise TypeError(f"{where} returned {type(g).__name__}; expected a Tensor or None")
-    if g.shape != t.shape:
-        raise RuntimeError(f"{where} returned a gradient of shape {g.shape} for an input of "
+        raise TypeError(f"{node.name()} returned {type(g).__name__}; expected a Tensor or None")
+    if g._shape != t._shape:
+        raise RuntimeError(f"{node.name()} returned a gradient of shape {g.shape} for an input of "
                            f"shape {t.shape}")
     if g.dtype is not t.dtype:
         g = g.to(t.dtype)
     return g
 
 
+_accumulate = _nonfinite = None
+
+
 def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                   allow_unused=False):
     """Shared by Tensor.backward and autograd.grad. With ``inputs`` given, returns their
     gradients instead of accumulating into leaves' ``.grad``."""
-    from .ops import _accumulate, _nonfinite  # ops import autograd; resolve at call time
+    global _accumulate, _nonfinite
+    if _accumulate is None:  # ops import autograd, so resolve these on first use
+        from .ops import _accumulate, _nonfinite
 
     roots = []
     node_grads = {}   # id(node) -> gradient of its output
@@ -299,19 +304,22 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
                 out.grad = g.detach() if out.grad is None else _accumulate(out.grad, g)
             if wanted is not None and id(node) in wanted_nodes:
                 captured[id(node)] = g
-            _ = node.saved_tensors  # raises if freed or modified in place
+            if node._freed or node._saved:
+                _ = node.saved_tensors  # raises if freed by an earlier backward or modified in place
             grads = node.fn.backward(node, g)
             if not isinstance(grads, tuple):
                 grads = (grads,)
             if len(grads) < len(node.inputs):
                 grads = grads + (None,) * (len(node.inputs) - len(grads))
             if not retain_graph:
-                node._saved = ()
-                node._freed = True
+                if node._saved:       # nodes that saved nothing can run again, as in PyTorch
+                    node._saved = ()
+                    node._freed = True
             for t, need, gi in zip(node.inputs, node.needs_input_grad, grads):
                 if not need or gi is None:
                     continue
-                gi = _check_grad(gi, t, f"{node.name()}")
+                if type(gi) is not Tensor or gi._shape != t._shape or gi.dtype is not t.dtype:
+                    gi = _check_grad(gi, t, node)
                 if _state.anomaly and _nonfinite(gi):
                     raise RuntimeError(
                         f"Function '{node.name()}' returned nan or inf values in its gradient "
@@ -363,11 +371,11 @@ def _add(table, key, t, g):
 
 
 def _ones_grad(out):
-    from .tensor import ones
+    from .tensor import _filled
     if out.numel() != 1:
         raise RuntimeError(f"grad can be implicitly created only for scalar outputs; got an output "
                            f"of shape {out.shape}. Pass a gradient of that shape.")
-    return ones(out.shape, dtype=out.dtype)
+    return _filled(out._shape, 1, out.dtype)
 
 
 def _as_grad(g, out):

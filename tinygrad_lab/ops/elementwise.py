@@ -258,8 +258,10 @@ class Mul(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        ga = sum_to(g * b, ctx.inputs[0].shape) if ctx.needs_input_grad[0] else None
-        gb = sum_to(g * a, ctx.inputs[1].shape) if ctx.needs_input_grad[1] else None
+        # recorded (create_graph) -> ops; otherwise straight to the kernel (same dtypes here)
+        mul = ew_mul if is_grad_enabled() else (lambda x, y: _binary_kernel(lib.TL_MUL, x, y))
+        ga = sum_to(mul(g, b), ctx.inputs[0]._shape) if ctx.needs_input_grad[0] else None
+        gb = sum_to(mul(g, a), ctx.inputs[1]._shape) if ctx.needs_input_grad[1] else None
         return ga, gb
 
 
@@ -363,6 +365,9 @@ def sub(a, b, alpha=1):
 
 def mul(a, b):
     return _arith(Mul, lib.TL_MUL, "mul", a, b)
+
+
+ew_mul = mul
 
 
 def div(a, b):

@@ -4,7 +4,7 @@ import builtins
 
 from .. import dtypes
 from .._lib import check, ffi, i64, lib
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor, _numel, _wrap_dim
 from .shape import expand, reshape
 
@@ -47,7 +47,12 @@ class Sum(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return expand(reshape(g, _keep_shape(ctx.in_shape, ctx.dims)), ctx.in_shape), None
+        if is_grad_enabled():  # create_graph: differentiable view ops
+            return expand(reshape(g, _keep_shape(ctx.in_shape, ctx.dims)), ctx.in_shape), None
+        # otherwise the broadcast view directly: stride 0 along the reduced dims
+        gs = iter(g._strides)
+        strides = tuple(0 if d in ctx.dims else next(gs) for d in range(len(ctx.in_shape)))
+        return Tensor._make(g._storage, ctx.in_shape, strides, g._offset, g.dtype), None
 
 
 def sum(x, dim=None, keepdim=False):  # noqa: A001
