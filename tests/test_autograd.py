@@ -399,3 +399,19 @@ def test_backward_through_100000_deep_graph():
     y.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), [1.0])
     del y  # freeing a 100k chain must not overflow the C stack either
+
+
+def test_leaf_grad_never_aliases_user_gradient_or_retained_grads():
+    a = leaf([1.0, 2.0])
+    g = tl.tensor([1.0, 1.0], dtype=tl.float64)
+    a.backward(g)
+    with tl.no_grad():
+        a.grad.add_(5.0)
+    assert g.tolist() == [1.0, 1.0]
+    a.grad = None
+    y = a * 2
+    y.retain_grad()
+    y.sum().backward()
+    with tl.no_grad():
+        a.grad.mul_(0.0)
+    assert y.grad.tolist() == [1.0, 1.0]

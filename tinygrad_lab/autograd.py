@@ -8,9 +8,12 @@ and what forward saved. ``backward()`` walks those nodes in reverse topological 
 every backward is written in terms of ops.
 """
 import functools
+import sys
 import traceback
 
-from .tensor import Tensor
+from .tensor import Tensor, _copy, _numel
+
+_getrefcount = sys.getrefcount
 
 # ---------------------------------------------------------------------------------------------
 # Grad mode
@@ -330,6 +333,8 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
                     _add(leaf_grads, id(t), t, gi)
     finally:
         _state.grad_enabled = prev
+    # drop the loop's references so _owned() can count the gradients' real owners
+    entry = g = grads = gi = t = None
 
     if inputs is not None:
         result = []
@@ -355,12 +360,22 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
                     if r is not None:
                         g = r
             if t.grad is None:
-                t.grad = g if create_graph else g.detach().clone()
+                t.grad = g if create_graph or _owned(g) else _copy(g)
             else:
                 t.grad = _accumulate(t.grad, g, inplace=not create_graph)
     finally:
         _state.grad_enabled = prev
     return None
+
+
+def _owned(g):
+    """True when nothing but the engine references gradient ``g`` or its buffer, so it can become
+    a leaf's .grad without a copy (the references counted: the leaf table's entry, the loop
+    variable and getrefcount's own argument). Anything shared -- the same tensor given to two
+    inputs, a user's gradient argument, a view -- is copied instead."""
+    st = g._storage
+    return (g._contig and g._offset == 0 and g.grad_fn is None and _getrefcount(g) <= 3
+            and _getrefcount(st) <= 2 and st.arr.size == _numel(g._shape))
 
 
 def _add(table, key, t, g):
