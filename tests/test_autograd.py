@@ -415,3 +415,19 @@ def test_leaf_grad_never_aliases_user_gradient_or_retained_grads():
     with tl.no_grad():
         a.grad.mul_(0.0)
     assert y.grad.tolist() == [1.0, 1.0]
+
+
+def test_fresh_leaf_gradients_are_not_copied():
+    import tinygrad_lab.autograd as ag
+    copies = []
+    orig = ag._copy
+    ag._copy = lambda g: (copies.append(1), orig(g))[1]
+    try:
+        a, w = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+        (a * w).sum().backward()
+        assert copies == []                      # both gradients were fresh kernel outputs
+        a.grad = w.grad = None
+        (a + w).sum().backward()                 # Add hands the same tensor to both inputs
+        assert len(copies) >= 1 and a.grad._storage is not w.grad._storage
+    finally:
+        ag._copy = orig
