@@ -273,6 +273,123 @@ def dispatch_cases(quick):
     return cases
 
 
+def _np_mlp(sizes, seed):
+    """Hand-written NumPy MLP (ReLU hidden layers, softmax cross-entropy, SGD): the classic
+    two-layer backprop lesson code extended to any depth."""
+    r = np.random.default_rng(seed)
+    Ws = [(r.uniform(-1, 1, (o, i)) / np.sqrt(i)).astype(np.float32) for i, o in zip(sizes, sizes[1:])]
+    bs = [np.zeros(o, np.float32) for o in sizes[1:]]
+    return Ws, bs
+
+
+def _np_mlp_step(Ws, bs, x, y, lr):
+    acts = [x]
+    for W, b in zip(Ws[:-1], bs[:-1]):
+        acts.append(np.maximum(acts[-1] @ W.T + b, 0))
+    z = acts[-1] @ Ws[-1].T + bs[-1]
+    z = z - z.max(1, keepdims=True)
+    p = np.exp(z)
+    p /= p.sum(1, keepdims=True)
+    n = x.shape[0]
+    loss = -np.log(p[np.arange(n), y]).mean()
+    d = p
+    d[np.arange(n), y] -= 1
+    d /= n
+    for i in range(len(Ws) - 1, -1, -1):
+        gW, gb = d.T @ acts[i], d.sum(0)
+        if i:
+            d = (d @ Ws[i]) * (acts[i] > 0)
+        Ws[i] -= lr * gW
+        bs[i] -= lr * gb
+    return loss
+
+
+@workload("end_to_end")
+def end_to_end_cases(quick):
+    if not hasattr(tl, "nn") or not hasattr(tl, "optim"):
+        return []
+    nn, F = tl.nn, tl.nn.functional
+    sizes, n = (784, 256, 256, 10), 128
+    r = np.random.default_rng(1)
+    x = r.standard_normal((n, sizes[0])).astype(np.float32)
+    y = r.integers(0, 10, n)
+    tx, ty = tl.from_numpy(x), tl.tensor(y)
+    Ws, bs = _np_mlp(sizes, 0)
+    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+    with tl.no_grad():
+        for lin, W, b in zip([model[0], model[2], model[4]], Ws, bs):
+            lin.weight.copy_(tl.from_numpy(W))
+            lin.bias.copy_(tl.from_numpy(b))
+    opt = tl.optim.SGD(model.parameters(), lr=0.01)
+
+    def tl_step():
+        opt.zero_grad()
+        loss = F.cross_entropy(model(tx), ty)
+        loss.backward()
+        opt.step()
+        return loss
+
+    def check():  # one step from identical weights gives the same loss and the same new weights
+        Wc, bc = [W.copy() for W in Ws], [b.copy() for b in bs]
+        l_np = _np_mlp_step(Wc, bc, x, y, 0.01)
+        snap = [p.detach().numpy().copy() for p in model.parameters()]
+        l_tl = tl_step()
+        close(l_tl, l_np, 1e-5)
+        close(model[4].weight, Wc[2], 1e-4, 1e-6)
+        with tl.no_grad():
+            for p, v in zip(model.parameters(), snap):
+                p.copy_(tl.from_numpy(v))
+
+    f_torch = None
+    if torch is not None:
+        tm = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 256),
+                                 torch.nn.ReLU(), torch.nn.Linear(256, 10))
+        topt = torch.optim.SGD(tm.parameters(), lr=0.01)
+        tx_t, ty_t = torch.from_numpy(x), torch.from_numpy(y)
+
+        def f_torch():
+            topt.zero_grad()
+            torch.nn.functional.cross_entropy(tm(tx_t), ty_t).backward()
+            topt.step()
+
+    flops = 6.0 * n * sum(i * o for i, o in zip(sizes, sizes[1:]))
+    cases = [Case("MLP 784-256-256-10 SGD step, batch 128", tl_step, lambda: _np_mlp_step(Ws, bs, x, y, 0.01),
+                  f_torch, check=check, flops=flops, target=1.0)]
+
+    # 2-4-1 sigmoid XOR, MSE, full batch
+    xx = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
+    yy = np.array([[0], [1], [1], [0]], np.float32)
+    xor = nn.Sequential(nn.Linear(2, 4), nn.Sigmoid(), nn.Linear(4, 1), nn.Sigmoid())
+    xopt = tl.optim.SGD(xor.parameters(), lr=0.5)
+    txx, tyy = tl.from_numpy(xx), tl.from_numpy(yy)
+    W1, b1 = xor[0].weight.detach().numpy().copy(), xor[0].bias.detach().numpy().copy()
+    W2, b2 = xor[2].weight.detach().numpy().copy(), xor[2].bias.detach().numpy().copy()
+
+    def xor_tl():
+        xopt.zero_grad()
+        loss = F.mse_loss(xor(txx), tyy)
+        loss.backward()
+        xopt.step()
+        return loss
+
+    def xor_np():
+        nonlocal W1, b1, W2, b2
+        h = 1 / (1 + np.exp(-(xx @ W1.T + b1)))
+        o = 1 / (1 + np.exp(-(h @ W2.T + b2)))
+        loss = ((o - yy) ** 2).mean()
+        do = 2 * (o - yy) / o.size * o * (1 - o)
+        dh = (do @ W2) * h * (1 - h)
+        W2 = W2 - 0.5 * do.T @ h
+        b2 = b2 - 0.5 * do.sum(0)
+        W1 = W1 - 0.5 * dh.T @ xx
+        b1 = b1 - 0.5 * dh.sum(0)
+        return loss
+
+    cases.append(Case("XOR 2-4-1 sigmoid full-batch SGD step", xor_tl, xor_np, None,
+                      check=lambda: close(xor_tl(), xor_np(), 1e-5), target=None))
+    return cases
+
+
 def run(groups, quick, reps, min_time, out_json):
     buf = io.StringIO()
     tl.show_config(file=buf)

@@ -1,5 +1,6 @@
 /* dispatch.c - build/machine information, CPU feature detection, thread count, and the
  * strided iterator every kernel family uses. */
+#include <stdlib.h>
 #include <string.h>
 #include "internal.h"
 #ifdef _OPENMP
@@ -29,6 +30,11 @@ __attribute__((constructor)) static void tl__init(void) {
     tl__simd = detect_simd();
 #ifdef _OPENMP
     tl__num_threads = omp_get_max_threads();   /* honours OMP_NUM_THREADS and the CPU mask */
+    /* On a shared machine a thread whose core is busy makes a whole parallel region wait for a
+     * scheduler time slice (measured: 8 ms instead of 1 ms for a 4096x1024 row sum). Dynamic
+     * mode lets libgomp use fewer threads when the load average says the cores are taken.
+     * OMP_DYNAMIC=false in the environment turns it off. */
+    if (!getenv("OMP_DYNAMIC")) omp_set_dynamic(1);
 #endif
 }
 
@@ -76,6 +82,14 @@ int tl_set_num_threads(int n) {
 }
 
 int tl_get_num_threads(void) { return tl__num_threads; }
+
+int tl_dynamic_threads(void) {
+#ifdef _OPENMP
+    return omp_get_dynamic();
+#else
+    return 0;
+#endif
+}
 
 /* ---- strided iterator ---- */
 

@@ -31,6 +31,7 @@ const char *tl_simd_name(void);
 int tl_set_simd_level(int level);      /* may only lower the detected level (for tests) */
 int tl_set_num_threads(int n);
 int tl_get_num_threads(void);
+int tl_dynamic_threads(void);          /* 1 when OpenMP may use fewer threads on a busy machine */
 
 /* ---- buffers for large tensors (alloc.c) ----
  * 64-byte aligned; freed blocks are cached (exact size, newest first, up to a byte budget) so a

@@ -38,6 +38,7 @@ def config():
         "openmp": bool(lib.tl_openmp_enabled()),
         "simd": s(lib.tl_simd_name()),
         "threads": get_num_threads(),
+        "dynamic threads": bool(lib.tl_dynamic_threads()),
     }
 
 
