@@ -32,6 +32,8 @@ def assert_matmul(r, a, b):
 
 @contextlib.contextmanager
 def threads(n):
+    if n > 1 and not lib.tl_openmp_enabled():
+        pytest.skip("built without OpenMP")
     saved = tl.get_num_threads()
     tl.set_num_threads(n)
     try:
