@@ -32,6 +32,8 @@ def assert_matmul(r, a, b):
 
 @contextlib.contextmanager
 def threads(n):
+    if n > 1 and not lib.tl_openmp_enabled():
+        pytest.skip("built without OpenMP")
     saved = tl.get_num_threads()
     tl.set_num_threads(n)
     try:
@@ -167,13 +169,17 @@ def test_transpose_is_not_copied():
 
 @pytest.mark.parametrize("sa,sb", [((0, 4), (4, 5)), ((3, 4), (4, 0)), ((3, 0), (0, 5)),
                                    ((0,), (0,)), ((2, 0, 3), (3, 4)), ((0, 3, 4), (4, 2)),
-                                   ((2, 3, 0), (2, 0, 4)), ((0,), (0, 3))])
+                                   ((2, 3, 0), (2, 0, 4)), ((0,), (0, 3)), ((2, 3, 0), (0, 0))])
 def test_zero_size(sa, sb):
     rng = np.random.default_rng(5)
     a, b = rnd(rng, sa), rnd(rng, sb)
     r = (tl.tensor(a) @ tl.tensor(b)).numpy()
     assert r.shape == np.matmul(a, b).shape
     np.testing.assert_array_equal(r, np.matmul(a, b))   # zeros when k == 0
+    ta, tb = tl.tensor(a, requires_grad=True), tl.tensor(b, requires_grad=True)
+    (ta @ tb).sum().backward()
+    assert ta.grad.shape == a.shape and tb.grad.shape == b.shape
+    assert not ta.grad.numpy().any() and not tb.grad.numpy().any()
 
 
 def test_int64_exact_and_promotion():

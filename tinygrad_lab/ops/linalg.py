@@ -15,6 +15,8 @@ integer operand with a float one gives the float dtype). int64 @ int64 stays int
 exactly in C (wrapping on overflow, as PyTorch); bool operands count as int64. Only float
 results carry gradients.
 """
+import math
+
 from .. import dtypes
 from .._lib import NULL, check, i64, lib
 from ..autograd import Function
@@ -65,7 +67,7 @@ class Matmul(Function):
                 # a shared weight: fold a's batch dims into the contraction, one (k, n) product
                 # instead of a batch of them and a sum (a reshape of a is a view when its batch
                 # and row dims are contiguous with each other, as usual)
-                rows = a.numel() // a.shape[-1] if a.shape[-1] else g.numel() // g.shape[-1]
+                rows = math.prod(a.shape[:-1])
                 gb = matmul(transpose(reshape(a, (rows, a.shape[-1])), 0, 1),
                             reshape(g, (rows, g.shape[-1])))
             else:
@@ -104,6 +106,7 @@ def matmul(a, b):
     out_shape = batch + (sa[-2:-1] if len(sa) > 1 else ()) + (sb[-1:] if len(sb) > 1 else ())
     out = Matmul.apply(unsqueeze(a, 0) if len(sa) == 1 else a, unsqueeze(b, 1) if len(sb) == 1 else b)
     return out if out.shape == out_shape else reshape(out, out_shape)
+
 
 METHODS = {
     "matmul": matmul,
