@@ -31,6 +31,7 @@ class Storage:
 
 
 _BIG = 1 << 18  # bytes; below this np.empty is cheaper than the C cache's round trip
+_np_empty, _from_buffer, _new_storage = np.empty, ffi.from_buffer, object.__new__
 
 
 def _alloc(n, dtype):
@@ -236,8 +237,21 @@ class Tensor:
 
     @classmethod
     def _empty(cls, shape, dtype):
-        """A fresh contiguous tensor with uninitialised contents."""
-        return cls._make(_alloc(_numel(shape), dtype), shape, _contiguous_strides(shape), 0, dtype, True)
+        """A fresh contiguous tensor with uninitialised contents (the hot path of every op, so
+        allocation and field setup are written out here rather than layered)."""
+        n = 1
+        for d in shape:
+            n *= d
+        if n * dtype.itemsize < _BIG:
+            arr = _np_empty(n, dtype.np)
+            st = _new_storage(Storage)
+            st.arr, st.ptr, st.version = arr, (_from_buffer(arr) if n else NULL), 0
+        else:
+            st = _alloc(n, dtype)
+        t = _new_tensor(cls)
+        t._storage, t._shape, t._strides, t._offset, t._contig = st, shape, _contiguous_strides(shape), 0, True
+        t.dtype, t.requires_grad, t.grad, t.grad_fn, t._retains_grad, t._hooks = dtype, False, None, None, False, None
+        return t
 
     # ---- raw access for kernels -------------------------------------------------------------
     def _ptr(self):
@@ -365,6 +379,9 @@ class Tensor:
         return f"tensor({body}, " + ", ".join(extra) + ")"
 
     __str__ = __repr__
+
+
+_new_tensor = object.__new__
 
 
 def _wrap_dim(dim, ndim, what="dim", shape=None, scalar_ok=True):

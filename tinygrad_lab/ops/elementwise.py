@@ -210,9 +210,16 @@ def _binary_kernel(code, a, b, out_dtype=None):
     if b._shape != shape:
         shape = broadcast_shapes(shape, b._shape)
     out = Tensor._empty(shape, out_dtype or a.dtype)
-    check(lib.tl_binary_forward(code, a.dtype.code, out._ptr(), NULL, a._ptr(), _strides(a, shape),
-                                b._ptr(), _strides(b, shape), len(shape), i64(shape)), "binary op")
+    rc = _binary_forward(code, a.dtype.code, out._storage.ptr, NULL,
+                         a._ptr() if a._offset else a._storage.ptr, _strides(a, shape),
+                         b._ptr() if b._offset else b._storage.ptr, _strides(b, shape),
+                         len(shape), i64(shape))
+    if rc:
+        check(rc, "binary op")
     return out
+
+
+_binary_forward = lib.tl_binary_forward
 
 
 def add_into(acc, g):
