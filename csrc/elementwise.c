@@ -107,12 +107,6 @@
 #undef TL_ISA
 #undef TL_IS_FLOAT
 
-#ifdef TL_X86
-#define PICK(f32name, args) (tl__simd ? f32name##_avx2 args : f32name##_generic args)
-#else
-#define PICK(f32name, args) (f32name##_generic args)
-#endif
-
 /* Set up an iterator for `nops` operands; returns early on bad arguments or empty tensors. */
 #define ITER_OR_RETURN(it, ndim, shape, n, ...)                                                  \
     tl_iter it;                                                                                  \

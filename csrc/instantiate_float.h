@@ -1,5 +1,5 @@
 /* instantiate_float.h - instantiate a kernel template for float and double, portable and
- * AVX2+FMA, and define PICK to choose the instruction set at run time.
+ * AVX2+FMA, for PICK (internal.h) to choose between at run time.
  *
  * Usage, in a kernel family's .c file:
  *     #define TL_TEMPLATE "optim.inc"
@@ -7,7 +7,7 @@
  * The template is included with T = float / double and TL_SUF = f32 / f64, once with
  * TL_ISA = _generic and (on x86) once more with TL_ISA = _avx2 under
  * `#pragma GCC target("avx2,fma")`; TL_NAME(base) (internal.h) names its functions.
- * PICK(name_f32, (args)) then calls name_f32_avx2 or name_f32_generic according to tl__simd.
+ * PICK(name_f32, (args)) (internal.h) then calls name_f32_avx2 or name_f32_generic.
  * The file includes itself for the per-dtype pass; no include guard, since each kernel family
  * includes it once with its own TL_TEMPLATE. */
 #ifdef TL_INSTANTIATE_DTYPES
@@ -35,9 +35,6 @@
 #include "instantiate_float.h"
 #undef TL_ISA
 #pragma GCC pop_options
-#define PICK(name, args) (tl__simd ? name##_avx2 args : name##_generic args)
-#else
-#define PICK(name, args) (name##_generic args)
 #endif
 #undef TL_INSTANTIATE_DTYPES
 #endif

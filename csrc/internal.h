@@ -85,6 +85,14 @@ int tl_iter_next(tl_iter *it);
         }                                                                                     \
     } while (0)
 
+/* PICK(name, (args)): call the AVX2+FMA build name##_avx2 when the CPU has it (detected at load
+ * time in dispatch.c), else the portable name##_generic. Every kernel family dispatches so. */
+#ifdef TL_X86
+#define PICK(name, args) (tl__simd ? name##_avx2 args : name##_generic args)
+#else
+#define PICK(name, args) (name##_generic args)
+#endif
+
 /* Token pasting for kernels instantiated per dtype and per instruction set. */
 #define TL_CAT_(a, b) a##b
 #define TL_CAT(a, b) TL_CAT_(a, b)

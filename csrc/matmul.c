@@ -178,11 +178,6 @@ static int64_t mm_round64(int64_t elems, size_t size) {
 #pragma GCC pop_options
 #endif
 
-#ifdef TL_X86
-#define PICK(name, args) (tl__simd ? name##_avx2 args : name##_generic args)
-#else
-#define PICK(name, args) (name##_generic args)
-#endif
 
 /* C (contiguous [batch..., m, n]) = A ([batch..., m, k]) @ B ([batch..., k, n]); see the header. */
 int tl_matmul_forward(int dtype, void *c, const void *a, const int64_t *a_strides,

@@ -59,11 +59,6 @@ static int rows_threads(int64_t rows, int64_t C) {
 #pragma GCC pop_options
 #endif
 
-#ifdef TL_X86
-#define PICK(name, args) (tl__simd ? name##_avx2 args : name##_generic args)
-#else
-#define PICK(name, args) (name##_generic args)
-#endif
 
 /* Call kernel `name` for float32/float64 (void kernels), TL_EDTYPE for other dtypes. */
 #define DISPATCH(dtype, name, ARGS)                                                             \

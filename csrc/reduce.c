@@ -95,9 +95,6 @@ typedef union { double f; int64_t i; } tl_sum_t;
 #undef TL_AVX2_BUILD
 #undef TL_ISA
 #pragma GCC pop_options
-#define PICK(name, args) (tl__simd ? name##_avx2 args : name##_generic args)
-#else
-#define PICK(name, args) (name##_generic args)
 #endif
 
 int tl_reduce(int op, int dtype, void *out, const void *x, const int64_t *x_strides,

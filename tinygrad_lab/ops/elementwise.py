@@ -306,34 +306,33 @@ class Pow(Function):
         return ga, gb
 
 
-class Maximum(Function):
-    """Ties split the gradient evenly between a and b (as PyTorch)."""
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return _binary_kernel(lib.TL_MAXIMUM, a, b)
+class _Extremum(Function):
+    """maximum / minimum: the gradient goes to the winning input; ties split it evenly between
+    a and b (as PyTorch)."""
 
-    @staticmethod
-    def backward(ctx, g):
+    code = None
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return _binary_kernel(cls.code, a, b)
+
+    @classmethod
+    def backward(cls, ctx, g):
         a, b = ctx.saved_tensors
         half = where(a == b, g * 0.5, g)
-        return (sum_to(where(a < b, 0.0, half), a.shape) if ctx.needs_input_grad[0] else None,
-                sum_to(where(b < a, 0.0, half), b.shape) if ctx.needs_input_grad[1] else None)
+        a_loses = a < b if cls.code == lib.TL_MAXIMUM else a > b
+        b_loses = b < a if cls.code == lib.TL_MAXIMUM else b > a
+        return (sum_to(where(a_loses, 0.0, half), a.shape) if ctx.needs_input_grad[0] else None,
+                sum_to(where(b_loses, 0.0, half), b.shape) if ctx.needs_input_grad[1] else None)
 
 
-class Minimum(Function):
-    """Ties split the gradient evenly between a and b (as PyTorch)."""
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return _binary_kernel(lib.TL_MINIMUM, a, b)
+class Maximum(_Extremum):
+    code = lib.TL_MAXIMUM
 
-    @staticmethod
-    def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        half = where(a == b, g * 0.5, g)
-        return (sum_to(where(a > b, 0.0, half), a.shape) if ctx.needs_input_grad[0] else None,
-                sum_to(where(b > a, 0.0, half), b.shape) if ctx.needs_input_grad[1] else None)
+
+class Minimum(_Extremum):
+    code = lib.TL_MINIMUM
 
 
 _BOOL_ARITH = {lib.TL_ADD: lib.TL_MAXIMUM, lib.TL_MUL: lib.TL_MINIMUM}  # or / and, as PyTorch
