@@ -57,7 +57,7 @@ def test_default_demo_draws_the_decision_regions(default_run):
     text = "".join(grid)
     for marker in "ox+":                       # the training points of every class are drawn
         assert marker in text
-    assert "class 0: points o" in out and "class 2: points +" in out
+    assert "o class 0 (region" in out and "+ class 2 (region" in out
 
 
 def test_help_explains_the_options():
@@ -72,7 +72,7 @@ def test_non_default_settings_below_target_still_exit_0():
     assert r.returncode == 0, r.stdout + r.stderr
     assert "note: training accuracy" in r.stdout
     assert re.search(r"^gradcheck .* passed", r.stdout, re.M)
-    assert "class 0: points" not in r.stdout          # --quiet: no terminal plot
+    assert "class 0 (region" not in r.stdout          # --quiet: no terminal plot
 
 
 def test_default_settings_below_target_exit_1(monkeypatch, capsys):

@@ -2,6 +2,7 @@
 classifier's decision regions. No dependencies; degrades gracefully when stdout is a file or
 pipe (no carriage returns, no colours) or cannot encode Unicode (ASCII glyphs)."""
 import os
+import shutil
 import sys
 import time
 
@@ -62,12 +63,14 @@ class ProgressBar:
             if not done and now - self._last_draw < self.min_interval:
                 return
             self._last_draw = now
-            n = int(self.width * min(step, self.total) / self.total)
-            bar = self._glyphs[0] * n + self._glyphs[1] * (self.width - n)
             pct = 100 * min(step, self.total) // self.total
-            text = (f"\r{self.label}{bar} {pct:3d}%  step {step}/{self.total}  "
-                    f"{self._metrics(metrics)}  {now - self._start:.1f}s")
-            self.stream.write(text + "\x1b[K")    # clear whatever a longer line left behind
+            rest = f" {pct:3d}%  step {step}/{self.total}  {self._metrics(metrics)}  {now - self._start:.1f}s"
+            # keep the line shorter than the terminal, or it wraps and \r no longer redraws it
+            cols = shutil.get_terminal_size((80, 24)).columns
+            width = max(5, min(self.width, cols - 1 - len(self.label) - len(rest)))
+            n = int(width * min(step, self.total) / self.total)
+            bar = self._glyphs[0] * n + self._glyphs[1] * (width - n)
+            self.stream.write(f"\r{self.label}{bar}{rest}\x1b[K")   # \x1b[K clears a longer old line
             self._drawn = True
         elif step % self.every == 0 or done or step == 1:
             w = len(str(self.total))
@@ -134,9 +137,8 @@ def legend(n_classes, stream=None, color=None):
     parts = []
     for k in range(n_classes):
         m = markers[k % len(markers)]
-        reg = regions[k % len(regions)]
-        reg = "'" + reg + "'"
+        reg = "'" + regions[k % len(regions)] + "'"
         if color:
             m = f"{_BOLD}{_ANSI[k % len(_ANSI)]}{m}{_RESET}"
-        parts.append(f"class {k}: points {m}, region {reg}")
+        parts.append(f"{m} class {k} (region {reg})")
     return "   ".join(parts)

@@ -174,8 +174,8 @@ def _run(steps, seed, hidden, lr, plot, quiet):
     print(f"tinygrad_lab demo: a 2-{hidden}-{hidden}-{N_CLASSES} MLP learns {N_CLASSES} interleaved spirals")
     print(f"  data:  {x.shape[0]} points ({N_CLASSES} classes x {POINTS_PER_CLASS}), generated with "
           f"tl.manual_seed({seed})")
-    print(f"  model: Linear-ReLU-Linear-ReLU-Linear, {n_params} parameters; cross-entropy loss, "
-          f"Adam(lr={lr}), full batch, {steps} steps")
+    print(f"  model: Linear-ReLU-Linear-ReLU-Linear, {n_params} parameters")
+    print(f"  training: cross-entropy loss, Adam(lr={lr}), full batch, {steps} steps")
 
     t0 = time.perf_counter()
     history = train(model, x, y, steps, lr, quiet=quiet)
@@ -185,19 +185,20 @@ def _run(steps, seed, hidden, lr, plot, quiet):
         final_loss = F.cross_entropy(logits, y).item()
         correct = int((logits.argmax(1) == y).sum().item())
     acc = correct / x.shape[0]
-    print(f"trained {steps} steps in {train_time:.1f} s: final loss {final_loss:.4f}, "
+    print(f"trained {steps} steps in {train_time:.1f} s: loss {final_loss:.3g}, "
           f"training accuracy {100 * acc:.1f}% ({correct}/{x.shape[0]})")
 
     t0 = time.perf_counter()
     ok, n_checked, err = check_gradients(model, x, y, hidden)
     if ok:
-        print(f"gradcheck of the trained model's loss (float64 copy, 8-point batch, all {n_checked} "
-              f"parameters vs central differences): passed ({time.perf_counter() - t0:.1f} s)")
+        print(f"gradcheck of the trained model's loss: passed ({time.perf_counter() - t0:.1f} s)\n"
+              f"  (float64 copy of the model, 8-point batch: the gradients of all {n_checked}\n"
+              "  parameters match central differences)")
     else:
         print(f"gradcheck of the trained model's loss: FAILED\n{err}")
 
     if not quiet:
-        print("\nlearned decision regions (the square [-1.15, 1.15]^2) with the training points:")
+        print("\nlearned decision regions over [-1.15, 1.15]^2, with the training points:")
         print(draw_boundary(model, x, y))
         print(_terminal.legend(N_CLASSES))
         print("(a point marker on another class's region is a point the model gets wrong)\n")
@@ -213,7 +214,7 @@ def _run(steps, seed, hidden, lr, plot, quiet):
             status = 1
         else:
             print(f"note: training accuracy {100 * acc:.1f}% is below {100 * TARGET_ACCURACY:.0f}% "
-                  "(not an error with non-default settings; try more --steps or a larger --hidden)")
+                  "(not an error with\nnon-default settings; try more --steps or a larger --hidden)")
     print(f"demo {'finished' if status == 0 else 'FAILED'} in {time.perf_counter() - t_start:.1f} s")
     return status
 
