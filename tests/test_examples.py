@@ -1,0 +1,104 @@
+"""Each lesson in examples/ runs in --quick mode, exits 0 and prints what a learner should see."""
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLES = os.path.join(ROOT, "examples")
+HAVE_SKLEARN = importlib.util.find_spec("sklearn") is not None
+
+
+def run_example(name, *args, timeout=120):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    r = subprocess.run([sys.executable, os.path.join(EXAMPLES, name), *args], cwd=ROOT, env=env,
+                       capture_output=True, text=True, encoding="utf-8", timeout=timeout)
+    assert r.returncode == 0, f"{name} {' '.join(args)} exited {r.returncode}\n{r.stdout}\n{r.stderr}"
+    return r.stdout
+
+
+def test_every_example_is_listed_and_tested():
+    scripts = sorted(f for f in os.listdir(EXAMPLES) if f.endswith(".py"))
+    readme = open(os.path.join(EXAMPLES, "README.md"), encoding="utf-8").read()
+    tested = open(__file__, encoding="utf-8").read()
+    for f in scripts:
+        assert f"python examples/{f}" in readme, f
+        assert f'run_example("{f}"' in tested, f
+
+
+def test_xor():
+    out = run_example("xor.py", "--quick")
+    assert "2-4-1 sigmoid network" in out and "predictions:" in out
+    for a, b, t in ((0, 0, 0), (0, 1, 1), (1, 0, 1), (1, 1, 0)):
+        assert re.search(rf"{a} XOR {b} = {t}\s+network says [01]\.\d{{3}}", out)
+    assert re.search(r"largest \|prediction - target\|: \d\.\d{3}", out)
+
+
+def test_circles():
+    out = run_example("circles.py", "--quick")
+    assert "online SGD" in out
+    epochs = re.findall(r"epoch\s+(\d+)\s+mean loss [\d.]+\s+train accuracy\s+[\d.]+%\s+test accuracy", out)
+    assert epochs == [str(i) for i in range(1, len(epochs) + 1)] and len(epochs) >= 3
+    assert "final test accuracy" in out
+
+
+def test_gradcheck_mlp_table_all_pass():
+    out = run_example("gradcheck_mlp.py", "--quick")
+    assert re.search(r"parameter\s+shape\s+max abs diff\s+relative error\s+result", out)
+    rows = re.findall(r"^(\d\.(?:weight|bias))\s+\S+\s+(\S+)\s+(\S+)\s+(PASS|FAIL)$", out, re.M)
+    assert [r[0] for r in rows] == ["0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"]
+    assert all(r[3] == "PASS" and float(r[2]) < 1e-6 for r in rows)
+    assert "tl.autograd.gradcheck on all parameters: passed" in out
+
+
+def test_gradcheck_mlp_catches_a_planted_bug():
+    out = run_example("gradcheck_mlp.py", "--quick", "--bug")
+    results = dict(re.findall(r"^(\d\.(?:weight|bias))\s+.*\s(PASS|FAIL)$", out, re.M))
+    assert results["0.weight"] == "FAIL" and results["2.weight"] == "FAIL"
+    assert results["4.weight"] == "PASS"          # the layer above the bug is unaffected
+    assert "the wrong backward was caught" in out
+
+
+def test_two_layer_classifier():
+    out = run_example("two_layer_classifier.py", "--quick")
+    assert ("breast-cancer" in out) if HAVE_SKLEARN else ("generated data set" in out)
+    m = re.search(r"initial loss (\d\.\d+)", out)
+    assert m and abs(float(m.group(1)) - 0.6931) < 0.02
+    for step in ("dz2", "dW2", "da1", "dz1", "dW1"):
+        m = re.search(rf"^\s+{step}\s.*\s(\S+)$", out, re.M)
+        assert m and float(m.group(1)) < 1e-12, step
+    assert "all match" in out
+    m = re.search(r"one gradient-descent step .*: loss (\d\.\d+) -> (\d\.\d+)\s+\(lower\)", out)
+    assert m and float(m.group(2)) < float(m.group(1))
+
+
+def test_vanishing_gradients():
+    out = run_example("vanishing_gradients.py", "--quick")
+    assert re.search(r"layer\s+sigmoid x5\s+relu x5\s+sigmoid x20\s+relu x20", out)
+    rows = re.findall(r"^\s*(\d+)\s+[\d.e+-]+", out, re.M)
+    assert [int(r) for r in rows] == list(range(1, 21))
+    m = re.search(r"20 sigmoid layers: layer 1 gets (\S+) times", out)
+    assert m and float(m.group(1)) < 1e-4                  # vanished
+    m = re.search(r"20 ReLU layers:\s+layer 1 gets (\S+) times", out)
+    assert m and 0.05 < float(m.group(1)) < 20             # still flows
+
+
+def test_custom_function():
+    out = run_example("custom_function.py", "--quick")
+    assert len(re.findall(r"^\s+gradcheck: passed", out, re.M)) == 2 and "gradgradcheck: passed" in out
+    assert "saved for backward: 4 tensors" in out
+    assert "gradcheck caught it" in out and "Jacobian mismatch" in out
+    assert "all checks behaved as expected" in out
+
+
+def test_digits_mlp():
+    out = run_example("digits_mlp.py", "--quick")
+    if HAVE_SKLEARN:
+        assert re.search(r"final test accuracy: \d+\.\d%", out)
+        assert "epoch   2" in out
+    else:
+        assert out.startswith("skipped:") and "scikit-learn" in out
