@@ -227,3 +227,53 @@ def test_small_mlp_trains_to_low_loss():
             for p in net.parameters():
                 p.sub_(p.grad * 0.5)
     assert loss.item() < 0.25 * first
+
+
+def test_save_load_model_and_optimizer_continue_identically(tmp_path):
+    def make():
+        tl.manual_seed(0)
+        m = nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 2), nn.LayerNorm(2))
+        return m, tl.optim.Adam(m.parameters(), lr=0.05)
+
+    x, y = tl.randn(8, 3), tl.tensor([0, 1, 1, 0, 1, 0, 0, 1])
+
+    def step(m, opt):
+        opt.zero_grad()
+        loss = F.cross_entropy(m(x), y)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    m1, o1 = make()
+    for _ in range(3):
+        step(m1, o1)
+    tl.save({"model": m1.state_dict(), "opt": o1.state_dict()}, tmp_path / "ckpt.npz")
+    ck = tl.load(tmp_path / "ckpt.npz")
+    m2, o2 = make()
+    m2.load_state_dict(ck["model"])
+    o2.load_state_dict(ck["opt"])
+    for _ in range(3):
+        assert step(m1, o1) == step(m2, o2)
+    for p1, p2 in zip(m1.parameters(), m2.parameters()):
+        assert np.array_equal(p1.detach().numpy(), p2.detach().numpy())
+
+
+def test_against_pytorch_modules_by_state_dict_key():
+    torch = pytest.importorskip("torch")
+    tl.manual_seed(0)
+    ours = nn.Sequential(nn.Linear(4, 6), nn.GELU(), nn.LayerNorm(6), nn.Linear(6, 3)).double()
+    theirs = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.GELU(), torch.nn.LayerNorm(6),
+                                 torch.nn.Linear(6, 3)).double()
+    theirs.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in ours.state_dict().items()})
+    xn = np.random.default_rng(0).standard_normal((5, 4))
+    yn = np.array([0, 2, 1, 1, 0])
+    loss = F.cross_entropy(ours(tl.tensor(xn)), tl.tensor(yn))
+    loss.backward()
+    tl_loss = torch.nn.functional.cross_entropy(theirs(torch.from_numpy(xn)), torch.from_numpy(yn))
+    tl_loss.backward()
+    np.testing.assert_allclose(loss.item(), tl_loss.item(), rtol=1e-12)
+    for (k, p), (k2, q) in zip(ours.named_parameters(), theirs.named_parameters()):
+        assert k == k2
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-10, atol=1e-12)
+    # PyTorch's default init bounds for Linear: U(-1/sqrt(in), 1/sqrt(in))
+    assert np.abs(ours[0].weight.detach().numpy()).max() <= 1 / np.sqrt(4)
