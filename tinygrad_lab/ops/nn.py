@@ -17,6 +17,8 @@ from . import elementwise as ew
 from .reduce import sum as _sum
 from .shape import contiguous, reshape, transpose, unsqueeze
 
+_BCE_EPS = 9.999999960041972e-13  # 1e-12 rounded to float32: PyTorch's BCE-gradient floor
+
 
 def _rows(x):
     """(rows, C) of a tensor seen as a matrix over its last dim."""
@@ -204,8 +206,8 @@ def _make_pointwise_loss(name, fwd, bwd, deriv):
 def _bce_vjp(g, x, t, want_x, want_t):
     """loss = -(t * max(log x, -100) + (1 - t) * max(log(1 - x), -100)) elementwise (the clamp
     is PyTorch's, so x = 0 or 1 gives finite values):
-    gx = g * (x - t) / max(x (1 - x), 1e-12),  gt = g * (max(log(1 - x), -100) - max(log x, -100))"""
-    gx = g * (x - t) / ew.clamp(x * (1.0 - x), min=1e-12) if want_x else None
+    gx = g * (x - t) / max(x (1 - x), eps), eps = float32(1e-12) as in PyTorch,  gt = g * (max(log(1 - x), -100) - max(log x, -100))"""
+    gx = g * (x - t) / ew.clamp(x * (1.0 - x), min=_BCE_EPS) if want_x else None
     gt = g * (ew.clamp(ew.log(1.0 - x), min=-100.0) - ew.clamp(ew.log(x), min=-100.0)) if want_t else None
     return gx, gt
 
