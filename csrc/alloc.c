@@ -5,12 +5,18 @@
  * the arithmetic). A training loop allocates the same sizes every step, so freed blocks are kept
  * (up to a byte budget) and handed out again already mapped.
  *
+ * Blocks of 4 MiB and more are 2 MiB aligned and marked MADV_HUGEPAGE (as NumPy does): with
+ * transparent huge pages in "madvise" mode that means 512x fewer page faults and TLB misses.
+ *
  * Python frees through cffi's ffi.gc, which may run on any thread; cffi calls release the GIL,
  * so the cache is guarded by a mutex.
  */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 #include "internal.h"
 
 #define HEADER 64                      /* keeps the payload 64-byte aligned */
@@ -41,7 +47,12 @@ void *tl_alloc(int64_t nbytes) {
     misses++;
     pthread_mutex_unlock(&lock);
     void *base = NULL;
-    if (posix_memalign(&base, 64, (size_t)nbytes + HEADER) != 0) return NULL;
+    const size_t huge = (size_t)2 << 20;
+    const int big = nbytes >= (int64_t)(4 << 20);
+    if (posix_memalign(&base, big ? huge : 64, (size_t)nbytes + HEADER) != 0) return NULL;
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (big) madvise(base, ((size_t)nbytes + HEADER + huge - 1) & ~(huge - 1), MADV_HUGEPAGE);
+#endif
     memcpy(base, &nbytes, sizeof nbytes);           /* the size lives in the header */
     return (char *)base + HEADER;
 }
