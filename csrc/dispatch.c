@@ -30,11 +30,11 @@ __attribute__((constructor)) static void tl__init(void) {
     tl__simd = detect_simd();
 #ifdef _OPENMP
     tl__num_threads = omp_get_max_threads();   /* honours OMP_NUM_THREADS and the CPU mask */
-    /* On a shared machine a thread whose core is busy makes a whole parallel region wait for a
-     * scheduler time slice (measured: 8 ms instead of 1 ms for a 4096x1024 row sum). Dynamic
-     * mode lets libgomp use fewer threads when the load average says the cores are taken.
-     * OMP_DYNAMIC=false in the environment turns it off. */
-    if (!getenv("OMP_DYNAMIC")) omp_set_dynamic(1);
+    /* Threads stay static by default. OMP_DYNAMIC=true lets libgomp use fewer threads when the
+     * load average says the cores are busy: on a shared machine a thread whose core is taken
+     * makes a whole parallel region wait for a time slice (measured: a 4096x1024 row sum took
+     * 8 ms instead of 1 ms). It is not the default because libgomp reads the 15-minute load
+     * average, which counts this process's own work and so halves a dedicated 2-core machine. */
 #endif
 }
 
