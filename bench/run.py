@@ -134,12 +134,13 @@ def transcendental_cases(quick):
         x = rng().uniform(-3, 3, n).astype(np.float32)
         xp = np.abs(x) + 0.1
         tx, txp = tl.from_numpy(x), tl.from_numpy(xp)
+        # bind x/xp per size: a bare `lambda: np.exp(x)` would see the last loop's (larger) x
         specs = [
-            ("exp", tx.exp, lambda: np.exp(x), lambda: np.exp(x.astype(np.float64)), "exp"),
-            ("log", txp.log, lambda: np.log(xp), lambda: np.log(xp.astype(np.float64)), "log"),
-            ("tanh", tx.tanh, lambda: np.tanh(x), lambda: np.tanh(x.astype(np.float64)), "tanh"),
-            ("sigmoid", tx.sigmoid, lambda: 1 / (1 + np.exp(-x)), lambda: 1 / (1 + np.exp(-x.astype(np.float64))), "sigmoid"),
-            ("gelu", tx.gelu, lambda: _np_gelu(x), None, "gelu"),
+            ("exp", tx.exp, lambda x=x: np.exp(x), lambda x=x: np.exp(x.astype(np.float64)), "exp"),
+            ("log", txp.log, lambda xp=xp: np.log(xp), lambda xp=xp: np.log(xp.astype(np.float64)), "log"),
+            ("tanh", tx.tanh, lambda x=x: np.tanh(x), lambda x=x: np.tanh(x.astype(np.float64)), "tanh"),
+            ("sigmoid", tx.sigmoid, lambda x=x: 1 / (1 + np.exp(-x)), lambda x=x: 1 / (1 + np.exp(-x.astype(np.float64))), "sigmoid"),
+            ("gelu", tx.gelu, lambda x=x: _np_gelu(x), None, "gelu"),
         ]
         for name, f_tl, f_np, ref64, tname in specs:
             if ref64 is None:
