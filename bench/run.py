@@ -57,7 +57,7 @@ def _time_once(fn, min_time):
             return el / n
 
 
-def measure(case, reps, min_time):
+def measure(case, reps, min_time, settle):
     impls = [("tl", case.tl_fn), ("numpy", case.np_fn)]
     if torch is not None and case.torch_fn is not None:
         impls.append(("torch", case.torch_fn))
@@ -66,6 +66,10 @@ def measure(case, reps, min_time):
     times = {k: [] for k, _ in impls}
     for _ in range(reps):
         for k, fn in impls:
+            # Let the previous library's worker threads go idle first: OpenBLAS's spin for up to
+            # ~0.1 s after a call, and on 2 cores a spinning pool starves the next library's
+            # second thread (measured: a 256^3 matmul at 8 ms instead of 0.2 ms).
+            time.sleep(settle)
             times[k].append(_time_once(fn, min_time))
     return {k: statistics.median(v) for k, v in times.items()}
 
@@ -390,13 +394,14 @@ def end_to_end_cases(quick):
     return cases
 
 
-def run(groups, quick, reps, min_time, out_json):
+def run(groups, quick, reps, min_time, out_json, settle=0.15):
     buf = io.StringIO()
     tl.show_config(file=buf)
     print(buf.getvalue().rstrip())
     if torch is not None:
         print(f"  torch        : {torch.__version__} ({torch.get_num_threads()} threads)")
-    print(f"\nmedians of {reps} interleaved runs; ratio = tinygrad_lab / NumPy (lower is better)\n")
+    print(f"\nmedians of {reps} interleaved runs ({settle:g} s idle before each); "
+          "ratio = tinygrad_lab / NumPy (lower is better)\n")
     head = f"{'workload':46s} {'tl':>10s} {'numpy':>10s} {'ratio':>6s} {'target':>7s} {'rate':>13s} {'torch':>10s}"
     print(head)
     print("-" * len(head))
@@ -413,7 +418,7 @@ def run(groups, quick, reps, min_time, out_json):
                 print(f"{case.name:46s} RESULT MISMATCH: {why}")
                 rows.append({"workload": case.name, "error": "result mismatch"})
                 continue
-            t = measure(case, reps, min_time)
+            t = measure(case, reps, min_time, settle)
             ratio = t["tl"] / t["numpy"]
             rate = ""
             if case.flops:
@@ -443,9 +448,11 @@ def main(argv=None):
                    help="groups to run: " + ", ".join(g for g, _ in WORKLOADS))
     p.add_argument("--reps", type=int, default=None, help="interleaved repeats (median taken)")
     p.add_argument("--json", default="bench/results.json", help="where to write the JSON results")
+    p.add_argument("--settle", type=float, default=0.15,
+                   help="seconds idle before each timing, so other thread pools stop spinning")
     a = p.parse_args(argv)
     reps = a.reps or (3 if a.quick else 7)
-    run(set(a.only or []), a.quick, reps, 0.01 if a.quick else 0.05, a.json)
+    run(set(a.only or []), a.quick, reps, 0.01 if a.quick else 0.05, a.json, a.settle)
 
 
 if __name__ == "__main__":
