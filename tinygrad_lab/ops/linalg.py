@@ -70,6 +70,11 @@ class Matmul(Function):
                 rows = math.prod(a.shape[:-1])
                 gb = matmul(transpose(reshape(a, (rows, a.shape[-1])), 0, 1),
                             reshape(g, (rows, g.shape[-1])))
+            elif len(b_shape) == 2 and len(a_shape) == 2 and ctx.inputs[1]._strides == (1, b_shape[0]):
+                # b is a transposed view of a contiguous matrix (x @ W.T in Linear): compute
+                # dB^T = g^T @ A contiguous, so dB is its transposed view and the gradient that
+                # reaches W through the transpose is contiguous (no copy when it lands in .grad)
+                gb = transpose(matmul(transpose(g, 0, 1), a), 0, 1)
             else:
                 gb = sum_to(matmul(transpose(a, -2, -1), g), b_shape)
         return ga, gb
