@@ -9,7 +9,7 @@ import numbers
 
 from .. import dtypes
 from .._lib import NULL, check, i64, lib
-from ..autograd import Function, is_grad_enabled
+from ..autograd import Function, _state, is_grad_enabled
 from ..tensor import Tensor, tensor
 from .shape import _broadcast_strides, broadcast_shapes, sum_to
 
@@ -124,8 +124,13 @@ def abs(x):  # noqa: A001
 
 
 def _simple(name):
+    fn, code = UNARY[name], dict((n, c) for n, c, _, _ in UNARY_TABLE)[name]
+
     def op(x):
-        return UNARY[name].apply(_float_input(x, name))
+        x = _float_input(x, name)
+        if _state.grad_enabled and x.requires_grad:
+            return fn.apply(x)
+        return _unary_kernel(code, x)      # nothing to record: no graph node
     op.__name__ = name
     op.__doc__ = f"Elementwise {name} (forward and VJP in csrc/elementwise.c)."
     return op
@@ -265,10 +270,8 @@ class Mul(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        # recorded (create_graph) -> ops; otherwise straight to the kernel (same dtypes here)
-        mul = ew_mul if is_grad_enabled() else (lambda x, y: _binary_kernel(lib.TL_MUL, x, y))
-        ga = sum_to(mul(g, b), ctx.inputs[0]._shape) if ctx.needs_input_grad[0] else None
-        gb = sum_to(mul(g, a), ctx.inputs[1]._shape) if ctx.needs_input_grad[1] else None
+        ga = sum_to(g * b, ctx.inputs[0]._shape) if ctx.needs_input_grad[0] else None
+        gb = sum_to(g * a, ctx.inputs[1]._shape) if ctx.needs_input_grad[1] else None
         return ga, gb
 
 
@@ -340,7 +343,10 @@ _BOOL_ARITH = {lib.TL_ADD: lib.TL_MAXIMUM, lib.TL_MUL: lib.TL_MINIMUM}  # or / a
 
 def _arith(fn, code, name, a, b, float_only=False):
     if type(a) is type(b) is Tensor and a.dtype is b.dtype and a.dtype.is_floating_point:
-        return fn.apply(a, b)                                      # hot path: same float dtype
+        # hot path (same float dtype): with nothing to record, no graph node at all
+        if _state.grad_enabled and (a.requires_grad or b.requires_grad):
+            return fn.apply(a, b)
+        return _binary_kernel(code, a, b)
     a, b, dt = _operands(a, b, name)
     if dt is dtypes.bool_ and code in _BOOL_ARITH:
         a, b = a.to(dt), b.to(dt)
@@ -354,7 +360,9 @@ def _arith(fn, code, name, a, b, float_only=False):
     if not dt.is_floating_point:
         broadcast_shapes(a.shape, b.shape)
         return _binary_kernel(code, a, b)  # integers carry no gradient
-    return fn.apply(a, b)
+    if _state.grad_enabled and (a.requires_grad or b.requires_grad):
+        return fn.apply(a, b)
+    return _binary_kernel(code, a, b)
 
 
 def add(a, b, alpha=1):
@@ -371,9 +379,6 @@ def sub(a, b, alpha=1):
 
 def mul(a, b):
     return _arith(Mul, lib.TL_MUL, "mul", a, b)
-
-
-ew_mul = mul
 
 
 def div(a, b):
