@@ -4,7 +4,7 @@ import builtins
 
 from .. import dtypes
 from .._lib import check, ffi, i64, lib
-from ..autograd import Function, is_grad_enabled
+from ..autograd import Function, _state, is_grad_enabled
 from ..tensor import Tensor, _numel, _wrap_dim
 from .shape import expand, reshape
 
@@ -62,7 +62,9 @@ def sum(x, dim=None, keepdim=False):  # noqa: A001
         x = x.to(dtypes.int64)
     if not dims and x.ndim:
         return x
-    return _finish(Sum.apply(x, dims), x, dims, keepdim)
+    if _state.grad_enabled and x.requires_grad:
+        return _finish(Sum.apply(x, dims), x, dims, keepdim)
+    return _finish(_reduce_kernel(lib.TL_SUM, x, dims, x.dtype), x, dims, keepdim)
 
 
 def mean(x, dim=None, keepdim=False):

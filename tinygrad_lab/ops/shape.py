@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import dtypes
 
-from ..autograd import Function
+from ..autograd import Function, _state
 from ..tensor import (Tensor, _check_shape, _contiguous_strides, _copy, _copy_into, _numel,
                       _parse_shape, _wrap_dim, zeros)
 
@@ -76,10 +76,25 @@ def _view_strides(old_shape, old_strides, new_shape):
     return tuple(new_strides) if i == len(old) else None
 
 
+def _recording(x):
+    return _state.grad_enabled and x.requires_grad
+
+
+def _apply_view(fn, x, *args):
+    """fn.apply, or when nothing is recorded just the view itself (no graph node)."""
+    if _recording(x):
+        return fn.apply(x, *args)
+    return fn.view(x, *args)
+
+
 class Reshape(Function):
     @staticmethod
     def forward(ctx, x, shape):
         ctx.in_shape = x.shape
+        return Reshape.view(x, shape)
+
+    @staticmethod
+    def view(x, shape):
         if x.is_contiguous():
             return _view(x, shape, _contiguous_strides(shape), x._offset)
         st = _view_strides(x.shape, x._strides, shape)
@@ -105,7 +120,7 @@ def _shape_arg(shape):
 
 def reshape(x, *shape):
     shape = _infer_shape(_shape_arg(shape), x.numel(), x.shape)
-    return Reshape.apply(x, shape)
+    return _apply_view(Reshape, x, shape)
 
 
 def view(x, *shape):
@@ -151,7 +166,11 @@ class Permute(Function):
     @staticmethod
     def forward(ctx, x, dims):
         ctx.dims = dims
-        return _view(x, [x.shape[d] for d in dims], [x._strides[d] for d in dims], x._offset)
+        return Permute.view(x, dims)
+
+    @staticmethod
+    def view(x, dims):
+        return _view(x, [x._shape[d] for d in dims], [x._strides[d] for d in dims], x._offset)
 
     @staticmethod
     def backward(ctx, g):
@@ -168,7 +187,7 @@ def permute(x, *dims):
     if sorted(dims) != list(range(x.ndim)):
         raise ValueError(f"permute: dims {dims} are not a permutation of the {x.ndim} dims of a "
                          f"tensor of shape {x.shape}")
-    return Permute.apply(x, dims)
+    return _apply_view(Permute, x, dims)
 
 
 def transpose(x, d0, d1):
@@ -178,7 +197,7 @@ def transpose(x, d0, d1):
     d0, d1 = _wrap_dim(d0, x.ndim, shape=x.shape), _wrap_dim(d1, x.ndim, shape=x.shape)
     dims = list(range(x.ndim))
     dims[d0], dims[d1] = dims[d1], dims[d0]
-    return Permute.apply(x, tuple(dims))
+    return _apply_view(Permute, x, tuple(dims))
 
 
 def t_(x):
@@ -219,6 +238,10 @@ class Expand(Function):
     @staticmethod
     def forward(ctx, x, shape):
         ctx.in_shape = x.shape
+        return Expand.view(x, shape)
+
+    @staticmethod
+    def view(x, shape):
         return _view(x, shape, _broadcast_strides(x, shape), x._offset)
 
     @staticmethod
@@ -246,7 +269,7 @@ def expand(x, *shape):
     full = _check_shape(tuple(full))
     if full == x.shape:
         return x
-    return Expand.apply(x, full)
+    return _apply_view(Expand, x, full)
 
 
 def broadcast_to(x, shape):
