@@ -103,40 +103,12 @@ static tl_vm_bwd_fn vmath_bwd(int op) {
 }
 #endif
 
-/* ---- instantiate: float and double, portable and AVX2+FMA ---- */
+/* ---- instantiate: float and double, portable and AVX2+FMA (the AVX2 float32 build takes the
+ * contiguous loops of TL_VMATH_OPS from vmath.h; see elementwise.inc) ---- */
 #define TL_IS_FLOAT 1
-#define TL_ISA _generic
-#define T float
-#define TL_SUF f32
-#include "elementwise.inc"
-#undef T
-#undef TL_SUF
-#define T double
-#define TL_SUF f64
-#include "elementwise.inc"
-#undef T
-#undef TL_SUF
-#undef TL_ISA
-
-#ifdef TL_X86
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#define TL_ISA _avx2
-#define T float
-#define TL_SUF f32
-#define TL_VMATH              /* contiguous loops of TL_VMATH_OPS come from vmath.h */
-#include "elementwise.inc"
-#undef TL_VMATH
-#undef T
-#undef TL_SUF
-#define T double
-#define TL_SUF f64
-#include "elementwise.inc"
-#undef T
-#undef TL_SUF
-#undef TL_ISA
-#pragma GCC pop_options
-#endif
+#define TL_TEMPLATE "elementwise.inc"
+#include "instantiate_float.h"
+#undef TL_TEMPLATE
 #undef TL_IS_FLOAT
 
 /* int64 and bool: arithmetic, comparisons and where only; portable build */
