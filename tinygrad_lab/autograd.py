@@ -11,6 +11,7 @@ import functools
 import sys
 import traceback
 
+from ._lib import NULL as _lib_NULL, lib as _lib
 from .tensor import Tensor, _copy, _numel
 
 _getrefcount = sys.getrefcount
@@ -386,11 +387,12 @@ def _add(table, key, t, g):
 
 
 def _ones_grad(out):
-    from .tensor import _filled
     if out.numel() != 1:
         raise RuntimeError(f"grad can be implicitly created only for scalar outputs; got an output "
                            f"of shape {out.shape}. Pass a gradient of that shape.")
-    return _filled(out._shape, 1, out.dtype)
+    g = Tensor._empty(out._shape, out.dtype)
+    _lib.tl_fill(out.dtype.code, g._storage.ptr, _lib_NULL, 0, _lib_NULL, 1.0, 1)  # one element
+    return g
 
 
 def _as_grad(g, out):

@@ -3,7 +3,7 @@ logsumexp composed from them."""
 import builtins
 
 from .. import dtypes
-from .._lib import check, ffi, i64, lib
+from .._lib import NULL, check, ffi, i64, lib
 from ..autograd import Function, _state, is_grad_enabled
 from ..tensor import Tensor, _numel, _wrap_dim
 from .shape import expand, reshape
@@ -27,6 +27,12 @@ def _keep_shape(shape, dims):
 
 
 def _reduce_kernel(code, x, dims, out_dtype):
+    if x._contig and len(dims) == len(x._shape) and code != lib.TL_ARGMAX and code != lib.TL_ARGMIN:
+        # a full reduction of a contiguous tensor: one flat run (the common loss.sum() case)
+        out = Tensor._empty((), out_dtype)
+        n = x.numel()
+        check(lib.tl_reduce(code, x.dtype.code, out._storage.ptr, x._ptr(), NULL, 1, i64((n,)), 1), "reduce")
+        return out
     keep = [d for d in range(x.ndim) if d not in dims]
     perm = keep + list(dims)
     out = Tensor._empty(tuple(x.shape[d] for d in keep), out_dtype)
