@@ -292,9 +292,11 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
 
     prev = _state.grad_enabled
     _state.grad_enabled = bool(create_graph)
+    anomaly = _state.anomaly
+    pop = node_grads.pop
     try:
         for node in _toposort(roots):
-            entry = node_grads.pop(id(node), None)
+            entry = pop(id(node), None)
             if entry is None:
                 continue
             g = entry[1]
@@ -311,31 +313,28 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
             if node._freed or node._saved:
                 _ = node.saved_tensors  # raises if freed by an earlier backward or modified in place
             grads = node.fn.backward(node, g)
-            if not isinstance(grads, tuple):
+            if type(grads) is not tuple:
                 grads = (grads,)
-            if len(grads) < len(node.inputs):
-                grads = grads + (None,) * (len(node.inputs) - len(grads))
-            if not retain_graph:
-                if node._saved:       # nodes that saved nothing can run again, as in PyTorch
-                    node._saved = ()
-                    node._freed = True
+            if not retain_graph and node._saved:  # nodes that saved nothing can run again
+                node._saved = ()
+                node._freed = True
             for t, need, gi in zip(node.inputs, node.needs_input_grad, grads):
                 if not need or gi is None:
                     continue
                 if type(gi) is not Tensor or gi._shape != t._shape or gi.dtype is not t.dtype:
                     gi = _check_grad(gi, t, node)
-                if _state.anomaly and _nonfinite(gi):
+                if anomaly and _nonfinite(gi):
                     raise RuntimeError(
                         f"Function '{node.name()}' returned nan or inf values in its gradient "
                         f"(input of shape {t.shape}). Its forward was called at:\n{node.trace}")
-                if t.grad_fn is not None:
-                    _add(node_grads, id(t.grad_fn), t.grad_fn, gi)
-                else:
-                    _add(leaf_grads, id(t), t, gi)
+                fn = t.grad_fn
+                table, key = (node_grads, id(fn)) if fn is not None else (leaf_grads, id(t))
+                prior = table.get(key)
+                table[key] = (fn if fn is not None else t, gi if prior is None else prior[1] + gi)
     finally:
         _state.grad_enabled = prev
     # drop the loop's references so _owned() can count the gradients' real owners
-    entry = g = grads = gi = t = None
+    entry = g = grads = gi = t = prior = None
 
     if inputs is not None:
         result = []
