@@ -12,7 +12,6 @@ import numpy as np
 
 from . import dtypes
 from ._lib import MAX_DIMS, NULL, check, ffi, i64, lib
-from .dtypes import DType
 
 
 
@@ -35,11 +34,10 @@ _np_empty, _from_buffer, _new_storage = np.empty, ffi.from_buffer, object.__new_
 
 
 def _alloc(n, dtype):
-    """A fresh, uninitialised Storage of ``n`` elements. Large buffers come from the C allocator
-    (csrc/alloc.c: 64-byte aligned, recycled so repeated same-size tensors skip page faults)."""
+    """A fresh, uninitialised Storage of ``n`` elements from the C allocator (csrc/alloc.c:
+    64-byte aligned, recycled so repeated same-size tensors skip page faults). Tensor._empty
+    uses it for buffers of _BIG bytes and more; smaller ones are plain NumPy arrays."""
     nbytes = n * dtype.itemsize
-    if nbytes < _BIG:
-        return Storage(np.empty(n, dtype.np))
     p = lib.tl_alloc(nbytes)
     if p == NULL:
         raise MemoryError(f"tinygrad_lab: cannot allocate {nbytes} bytes for {n} {dtype.name} elements")

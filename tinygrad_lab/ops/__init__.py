@@ -57,7 +57,6 @@ _METHODS.update(linalg.METHODS)
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)
 
-Tensor.__hash__ = lambda self: id(self)  # defining __eq__ would otherwise drop hashing
 Tensor.T = property(shape.t_)
 Tensor.mT = property(lambda self: shape.transpose(self, -2, -1))
 Tensor.float = lambda self: shape.to(self, dtypes.float32)

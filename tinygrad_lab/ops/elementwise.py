@@ -240,25 +240,25 @@ def add_into(acc, g):
 class Add(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.shapes = (a.shape, b.shape)
         return _binary_kernel(lib.TL_ADD, a, b)
 
     @staticmethod
     def backward(ctx, g):
-        return (sum_to(g, ctx.shapes[0]) if ctx.needs_input_grad[0] else None,
-                sum_to(g, ctx.shapes[1]) if ctx.needs_input_grad[1] else None)
+        a, b = ctx.inputs
+        return (sum_to(g, a._shape) if ctx.needs_input_grad[0] else None,
+                sum_to(g, b._shape) if ctx.needs_input_grad[1] else None)
 
 
 class Sub(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.shapes = (a.shape, b.shape)
         return _binary_kernel(lib.TL_SUB, a, b)
 
     @staticmethod
     def backward(ctx, g):
-        return (sum_to(g, ctx.shapes[0]) if ctx.needs_input_grad[0] else None,
-                sum_to(-g, ctx.shapes[1]) if ctx.needs_input_grad[1] else None)
+        a, b = ctx.inputs
+        return (sum_to(g, a._shape) if ctx.needs_input_grad[0] else None,
+                sum_to(-g, b._shape) if ctx.needs_input_grad[1] else None)
 
 
 class Mul(Function):

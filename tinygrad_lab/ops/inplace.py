@@ -155,7 +155,6 @@ def setitem(t, key, value):
         copy_(view, value)
     else:
         fill_(view, value)
-    t._bump_version() if view._storage is not t._storage else None
 
 
 METHODS = {"add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_, "clamp_": clamp_,

@@ -4,7 +4,7 @@ import builtins
 
 from .. import dtypes
 from .._lib import NULL, check, ffi, i64, lib
-from ..autograd import Function, _state, is_grad_enabled
+from ..autograd import Function, _state
 from ..tensor import Tensor, _numel, _wrap_dim
 from .shape import expand, reshape
 
@@ -53,9 +53,10 @@ class Sum(Function):
 
     @staticmethod
     def backward(ctx, g):
-        if is_grad_enabled():  # create_graph: differentiable view ops
+        if _state.grad_enabled:  # create_graph: differentiable view ops
             return expand(reshape(g, _keep_shape(ctx.in_shape, ctx.dims)), ctx.in_shape), None
-        # otherwise the broadcast view directly: stride 0 along the reduced dims
+        # otherwise the broadcast view directly (stride 0 along the reduced dims): the validating
+        # reshape + expand cost ~20% of a small fwd+bwd (callgrind)
         gs = iter(g._strides)
         strides = tuple(0 if d in ctx.dims else next(gs) for d in range(len(ctx.in_shape)))
         return Tensor._make(g._storage, ctx.in_shape, strides, g._offset, g.dtype), None

@@ -9,7 +9,7 @@ from .. import dtypes
 
 from ..autograd import Function, _state
 from ..tensor import (Tensor, _check_shape, _contiguous_strides, _copy, _copy_into, _numel,
-                      _parse_shape, _wrap_dim, zeros)
+                      _wrap_dim, zeros)
 
 
 def _view(x, shape, strides, offset):
@@ -53,11 +53,11 @@ def _view_strides(old_shape, old_strides, new_shape):
         if i >= len(old):
             return None
         # take old dims until their product covers the new dims group
-        size_old, i0 = old[i][0], i
+        size_old = old[i][0]
         while i + 1 < len(old) and old[i][1] == old[i + 1][1] * old[i + 1][0] and size_old < new_shape[j]:
             i += 1
             size_old *= old[i][0]
-        # split the contiguous chunk old[i0..i] into new dims whose product == size_old
+        # split the contiguous chunk of old dims just taken into new dims whose product == size_old
         stride = old[i][1]
         group, size_new = [], 1
         while j < len(new_shape) and size_new < size_old:
