@@ -134,7 +134,7 @@ class Context:
     trace = None          # where forward ran (anomaly mode)
 
     def __init__(self, fn):
-        self.fn = fn
+        self.fn = fn   # (the engine makes nodes with object.__new__ and sets fn directly)
 
     def name(self):
         return self.fn.__name__ + "Backward"
@@ -193,7 +193,8 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        ctx = Context(cls)
+        ctx = _new_ctx(Context)
+        ctx.fn = cls
         state = _state
         prev = state.grad_enabled
         record = False
@@ -220,6 +221,28 @@ class Function:
             out.grad_fn = ctx
             out.requires_grad = True
         return out
+
+
+_new_ctx = object.__new__
+
+
+def _record2(fn, out, a, b, saved=None):
+    """Make ``out`` the output of a graph node of Function ``fn`` with tensor inputs ``a`` and
+    ``b``: the node Function.apply would make, for built-in binary ops whose wrapper already
+    computed ``out`` (skips apply's generic argument scan; ~40% of a small op's cost).
+    ``saved`` is what backward reads from ctx.saved_tensors."""
+    ctx = _new_ctx(Context)
+    ctx.fn = fn
+    ctx.inputs = (a, b)
+    ctx.needs_input_grad = (a.requires_grad, b.requires_grad)
+    if saved is not None:
+        ctx._saved = saved
+        ctx._versions = [0 if t is None else t._storage.version for t in saved]
+    if _state.anomaly:
+        ctx.trace = _user_frame()
+    out.grad_fn = ctx
+    out.requires_grad = True
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -375,7 +398,8 @@ def _owned(g):
     tests/test_autograd.py). Anything shared -- the same tensor given to two inputs, a user's
     gradient argument, a view -- is copied instead."""
     return (g._contig and g._offset == 0 and g.grad_fn is None and _getrefcount(g) <= 4
-            and _getrefcount(g._storage) <= 2 and g._storage.arr.size == _numel(g._shape))
+            and _getrefcount(g._storage) <= 2
+            and g._storage.nbytes == _numel(g._shape) * g.dtype.itemsize)
 
 
 def _add(table, key, t, g):

@@ -16,36 +16,51 @@ from ._lib import MAX_DIMS, NULL, check, ffi, i64, lib
 
 
 class Storage:
-    """A flat buffer shared by every view of it. ``arr`` is the NumPy array that owns (or
-    borrows) the memory, ``ptr`` a cached cffi pointer to its first byte (making one costs
-    about 0.5 us, so it is made once), ``version`` counts in-place writes (autograd checks it)."""
+    """A flat buffer shared by every view of it. ``ptr`` is a cffi ``char *`` to its first byte
+    (made once: building one costs ~0.2-0.5 us), ``nbytes`` its size, ``version`` counts
+    in-place writes (autograd checks it). ``arr`` is a NumPy view of the bytes, made on first
+    use (most buffers are only ever read by kernels). Plain attributes with class defaults rather
+    than __slots__: an op's output sets only ``ptr`` and ``nbytes``."""
 
-    __slots__ = ("arr", "ptr", "version", "__weakref__")
+    version = 0
+    _arr = None      # the NumPy array owning or viewing the memory, once someone asked for it
+    _owner = None    # what keeps C-allocated memory alive (a cffi object with a destructor)
 
     def __init__(self, arr):
-        self.arr = arr
-        # from_buffer is the cheapest way to a pointer (arr.ctypes costs several us)
-        self.ptr = ffi.from_buffer(arr) if arr.size else NULL
-        self.version = 0
+        """Wrap NumPy array ``arr`` (its memory, not a copy)."""
+        self._arr = arr
+        self.ptr = _from_buffer(arr) if arr.size else NULL
+        self.nbytes = arr.nbytes
+
+    @property
+    def arr(self):
+        a = self._arr
+        if a is None:
+            a = np.frombuffer(ffi.buffer(self.ptr, self.nbytes), np.uint8) if self.nbytes else \
+                np.empty(0, np.uint8)
+            self._arr = a
+        return a
 
 
-_BIG = 1 << 18  # bytes; below this np.empty is cheaper than the C cache's round trip
-_np_empty, _from_buffer, _new_storage = np.empty, ffi.from_buffer, object.__new__
+_BIG = 1 << 18  # bytes; below this cffi-owned memory (16-byte aligned: kernels load unaligned)
+#                 is cheaper than the C cache's round trip
+_from_buffer, _new_storage = ffi.from_buffer, object.__new__
+# cffi's own allocator without the zero fill: an op's output is always fully written by its kernel
+_raw_new = ffi.new_allocator(should_clear_after_alloc=False)
 
 
 def _alloc(n, dtype):
     """A fresh, uninitialised Storage of ``n`` elements from the C allocator (csrc/alloc.c:
     64-byte aligned, recycled so repeated same-size tensors skip page faults). Tensor._empty
-    uses it for buffers of _BIG bytes and more; smaller ones are plain NumPy arrays."""
+    uses it for buffers of _BIG bytes and more."""
     nbytes = n * dtype.itemsize
     p = lib.tl_alloc(nbytes)
     if p == NULL:
         raise MemoryError(f"tinygrad_lab: cannot allocate {nbytes} bytes for {n} {dtype.name} elements")
-    p = ffi.gc(p, lib.tl_free, size=nbytes)
-    st = Storage.__new__(Storage)
-    st.arr = np.frombuffer(ffi.buffer(p, nbytes), dtype.np)   # the buffer keeps p (and so the block) alive
+    st = _new_storage(Storage)
+    st._owner = ffi.gc(p, lib.tl_free, size=nbytes)
     st.ptr = ffi.cast("char *", p)
-    st.version = 0
+    st.nbytes = nbytes
     return st
 
 
@@ -65,21 +80,43 @@ def set_cache_limit(nbytes):
 _cache_limit = 512 << 20
 
 
-_STRIDES_CACHE = {}
+_SHAPES = {}  # shape -> (contiguous strides, number of elements, shape as a C int64 array)
 
 
-def _contiguous_strides(shape):
-    st = _STRIDES_CACHE.get(shape)
-    if st is None:
+def _shape_info(shape):
+    """Everything a kernel call needs to know about a contiguous ``shape``, cached because the
+    same shapes recur every training step (ffi.new costs ~0.3 us)."""
+    info = _SHAPES.get(shape)
+    if info is None:
         strides, s = [], 1
         for n in reversed(shape):
             strides.append(s)
             s *= n
-        st = tuple(reversed(strides))
-        if len(_STRIDES_CACHE) > 4096:
-            _STRIDES_CACHE.clear()
-        _STRIDES_CACHE[shape] = st
-    return st
+        info = (tuple(reversed(strides)), s, ffi.new("int64_t[]", shape) if shape else NULL)
+        if len(_SHAPES) > 4096:
+            _SHAPES.clear()
+        _SHAPES[shape] = info
+    return info
+
+
+def _contiguous_strides(shape):
+    return _shape_info(shape)[0]
+
+
+def _empty(shape, dtype):
+    """A fresh contiguous tensor with uninitialised contents: the hot path of every op, so the
+    allocation and the tensor's fields are written out here rather than layered."""
+    info = _SHAPES.get(shape) or _shape_info(shape)
+    nbytes = info[1] * dtype.itemsize
+    if nbytes < _BIG:
+        st = _new_storage(Storage)
+        st.ptr = _raw_new("char[]", nbytes) if nbytes else NULL
+        st.nbytes = nbytes
+    else:
+        st = _alloc(info[1], dtype)
+    t = _new_tensor(Tensor)
+    t._storage, t._shape, t._strides, t.dtype = st, shape, info[0], dtype
+    return t
 
 
 def _is_contiguous(shape, strides):
@@ -202,8 +239,15 @@ class Tensor:
     ``tl.Tensor(data, dtype=None, requires_grad=False)`` is the same as ``tl.tensor``.
     """
 
-    __slots__ = ("_storage", "_shape", "_strides", "_offset", "dtype", "requires_grad",
-                 "grad", "grad_fn", "_retains_grad", "_hooks", "_contig", "__weakref__")
+    # Plain attributes, not __slots__: the fields most tensors never change are class defaults,
+    # so a kernel's output sets four attributes (_storage, _shape, _strides, dtype).
+    _offset = 0
+    _contig = True
+    requires_grad = False
+    grad = None
+    grad_fn = None
+    _retains_grad = False
+    _hooks = None
     __array_priority__ = 1000  # make NumPy defer to our reflected operators
 
     def __init__(self, data=None, dtype=None, requires_grad=False):
@@ -235,20 +279,10 @@ class Tensor:
 
     @classmethod
     def _empty(cls, shape, dtype):
-        """A fresh contiguous tensor with uninitialised contents (the hot path of every op, so
-        allocation and field setup are written out here rather than layered)."""
-        n = 1
-        for d in shape:
-            n *= d
-        if n * dtype.itemsize < _BIG:
-            arr = _np_empty(n, dtype.np)
-            st = _new_storage(Storage)
-            st.arr, st.ptr, st.version = arr, (_from_buffer(arr) if n else NULL), 0
-        else:
-            st = _alloc(n, dtype)
-        t = _new_tensor(cls)
-        t._storage, t._shape, t._strides, t._offset, t._contig = st, shape, _contiguous_strides(shape), 0, True
-        t.dtype, t.requires_grad, t.grad, t.grad_fn, t._retains_grad, t._hooks = dtype, False, None, None, False, None
+        """A fresh contiguous tensor with uninitialised contents (see _empty below)."""
+        t = _empty(shape, dtype)
+        if cls is not Tensor:
+            t.__class__ = cls
         return t
 
     # ---- raw access for kernels -------------------------------------------------------------

@@ -9,8 +9,8 @@ import numbers
 
 from .. import dtypes
 from .._lib import NULL, check, i64, lib
-from ..autograd import Function, _state, is_grad_enabled
-from ..tensor import Tensor, tensor
+from ..autograd import Function, _record2, _state, is_grad_enabled
+from ..tensor import _SHAPES, Tensor, _empty, tensor
 from .shape import _broadcast_strides, broadcast_shapes, sum_to
 
 INF = float("inf")
@@ -237,10 +237,31 @@ def add_into(acc, g):
     acc._bump_version()
 
 
-class Add(Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        return _binary_kernel(lib.TL_ADD, a, b)
+class _Binary(Function):
+    """out = a (op) b elementwise with broadcasting. ``saves`` says what backward reads from
+    ctx.saved_tensors: "" nothing, "ab" both inputs, "ab?" each input only when the other one
+    needs its gradient (mul), "aby" the inputs and the output. _arith is the usual way in (it
+    records the node itself); apply works too."""
+
+    code = None
+    saves = ""
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        out = _binary_kernel(cls.code, a, b)
+        if cls.saves:
+            ctx.save_for_backward(*_saved(cls.saves, a, b, out))
+        return out
+
+
+def _saved(saves, a, b, out):
+    if saves == "ab?":
+        return (a if b.requires_grad else None, b if a.requires_grad else None)
+    return (a, b) if saves == "ab" else (a, b, out)
+
+
+class Add(_Binary):
+    code = lib.TL_ADD
 
     @staticmethod
     def backward(ctx, g):
@@ -249,10 +270,8 @@ class Add(Function):
                 sum_to(g, b._shape) if ctx.needs_input_grad[1] else None)
 
 
-class Sub(Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        return _binary_kernel(lib.TL_SUB, a, b)
+class Sub(_Binary):
+    code = lib.TL_SUB
 
     @staticmethod
     def backward(ctx, g):
@@ -261,11 +280,8 @@ class Sub(Function):
                 sum_to(-g, b._shape) if ctx.needs_input_grad[1] else None)
 
 
-class Mul(Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a if b.requires_grad else None, b if a.requires_grad else None)
-        return _binary_kernel(lib.TL_MUL, a, b)
+class Mul(_Binary):
+    code, saves = lib.TL_MUL, "ab?"
 
     @staticmethod
     def backward(ctx, g):
@@ -275,11 +291,8 @@ class Mul(Function):
         return ga, gb
 
 
-class Div(Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return _binary_kernel(lib.TL_DIV, a, b)
+class Div(_Binary):
+    code, saves = lib.TL_DIV, "ab"
 
     @staticmethod
     def backward(ctx, g):
@@ -289,12 +302,8 @@ class Div(Function):
         return ga, gb
 
 
-class Pow(Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        y = _binary_kernel(lib.TL_POW, a, b)
-        ctx.save_for_backward(a, b, y)
-        return y
+class Pow(_Binary):
+    code, saves = lib.TL_POW, "aby"
 
     @staticmethod
     def backward(ctx, g):
@@ -309,16 +318,11 @@ class Pow(Function):
         return ga, gb
 
 
-class _Extremum(Function):
+class _Extremum(_Binary):
     """maximum / minimum: the gradient goes to the winning input; ties split it evenly between
     a and b (as PyTorch)."""
 
-    code = None
-
-    @classmethod
-    def forward(cls, ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return _binary_kernel(cls.code, a, b)
+    saves = "ab"
 
     @classmethod
     def backward(cls, ctx, g):
@@ -341,57 +345,68 @@ class Minimum(_Extremum):
 _BOOL_ARITH = {lib.TL_ADD: lib.TL_MAXIMUM, lib.TL_MUL: lib.TL_MINIMUM}  # or / and, as PyTorch
 
 
-def _arith(fn, code, name, a, b, float_only=False):
-    if type(a) is type(b) is Tensor and a.dtype is b.dtype and a.dtype.is_floating_point:
-        # hot path (same float dtype): with nothing to record, no graph node at all
-        if _state.grad_enabled and (a.requires_grad or b.requires_grad):
-            return fn.apply(a, b)
-        return _binary_kernel(code, a, b)
-    a, b, dt = _operands(a, b, name)
-    if dt is dtypes.bool_ and code in _BOOL_ARITH:
+def _arith(fn, name, a, b, float_only=False):
+    """a (op) b for Function ``fn`` (a _Binary): promotion, the kernel, and the graph node when
+    an input requires grad. The common case -- two contiguous float tensors of one dtype and
+    shape -- is written out flat: it is most of a small network's ops."""
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype is b.dtype
+            and a.dtype.is_floating_point):
+        a, b, dt = _operands(a, b, name)
+        if dt is dtypes.bool_ and fn.code in _BOOL_ARITH:
+            a, b = a.to(dt), b.to(dt)
+            return _binary_kernel(_BOOL_ARITH[fn.code], a, b)
+        if dt is dtypes.bool_ and fn.code == lib.TL_SUB:
+            raise TypeError("subtraction of two bool tensors is not supported; use logical_xor-style "
+                            "ops or convert with .long()")
+        if dt is dtypes.bool_ or (float_only and not dt.is_floating_point):
+            dt = dtypes.int64 if not float_only else dtypes.get_default_dtype()
         a, b = a.to(dt), b.to(dt)
-        return _binary_kernel(_BOOL_ARITH[code], a, b)
-    if dt is dtypes.bool_ and code == lib.TL_SUB:
-        raise TypeError("subtraction of two bool tensors is not supported; use logical_xor-style "
-                        "ops or convert with .long()")
-    if dt is dtypes.bool_ or (float_only and not dt.is_floating_point):
-        dt = dtypes.int64 if not float_only else dtypes.get_default_dtype()
-    a, b = a.to(dt), b.to(dt)
-    if not dt.is_floating_point:
-        broadcast_shapes(a.shape, b.shape)
-        return _binary_kernel(code, a, b)  # integers carry no gradient
+        if not dt.is_floating_point:
+            broadcast_shapes(a.shape, b.shape)
+            return _binary_kernel(fn.code, a, b)  # integers carry no gradient
+    shape = a._shape
+    if b._shape == shape and a._contig and b._contig:
+        out = _empty(shape, a.dtype)
+        rc = _binary_forward(fn.code, a.dtype.code, out._storage.ptr, NULL,
+                             a._storage.ptr if not a._offset else a._ptr(), NULL,
+                             b._storage.ptr if not b._offset else b._ptr(), NULL,
+                             len(shape), _SHAPES[shape][2])
+        if rc:
+            check(rc, name)
+    else:
+        out = _binary_kernel(fn.code, a, b)   # broadcasting or strided views
     if _state.grad_enabled and (a.requires_grad or b.requires_grad):
-        return fn.apply(a, b)
-    return _binary_kernel(code, a, b)
+        _record2(fn, out, a, b, _saved(fn.saves, a, b, out) if fn.saves else None)
+    return out
 
 
 def add(a, b, alpha=1):
     if alpha != 1:
         b = b * alpha
-    return _arith(Add, lib.TL_ADD, "add", a, b)
+    return _arith(Add, "add", a, b)
 
 
 def sub(a, b, alpha=1):
     if alpha != 1:
         b = b * alpha
-    return _arith(Sub, lib.TL_SUB, "sub", a, b)
+    return _arith(Sub, "sub", a, b)
 
 
 def mul(a, b):
-    return _arith(Mul, lib.TL_MUL, "mul", a, b)
+    return _arith(Mul, "mul", a, b)
 
 
 def div(a, b):
     """True division: integer inputs give the default float dtype."""
-    return _arith(Div, lib.TL_DIV, "div", a, b, float_only=True)
+    return _arith(Div, "div", a, b, float_only=True)
 
 
 def maximum(a, b):
-    return _arith(Maximum, lib.TL_MAXIMUM, "maximum", a, b)
+    return _arith(Maximum, "maximum", a, b)
 
 
 def minimum(a, b):
-    return _arith(Minimum, lib.TL_MINIMUM, "minimum", a, b)
+    return _arith(Minimum, "minimum", a, b)
 
 
 def pow(a, b):  # noqa: A001
@@ -401,7 +416,7 @@ def pow(a, b):  # noqa: A001
         if a.dtype is dtypes.int64 and isinstance(b, numbers.Integral) and b >= 0:
             return UNARY["pow_scalar"].apply(a.to(dtypes.float64), float(b)).to(dtypes.int64)
         return UNARY["pow_scalar"].apply(_float_input(a, "pow"), float(b))
-    return _arith(Pow, lib.TL_POW, "pow", a, b, float_only=True)
+    return _arith(Pow, "pow", a, b, float_only=True)
 
 
 def _compare(code, name):
