@@ -12,7 +12,7 @@ import sys
 import traceback
 
 from ._lib import NULL as _lib_NULL, lib as _lib
-from .tensor import Tensor, _copy, _numel
+from .tensor import Tensor, _copy, _empty, _numel, tensor as _tensor
 
 _getrefcount = sys.getrefcount
 
@@ -132,6 +132,7 @@ class Context:
     hooks = None          # hooks registered on the (non-leaf) output tensor
     out_ref = None        # the output tensor, only when it retains its grad
     trace = None          # where forward ran (anomaly mode)
+    _g = None             # the gradient of the output accumulated so far, during backward
 
     def __init__(self, fn):
         self.fn = fn   # (the engine makes nodes with object.__new__ and sets fn directly)
@@ -149,18 +150,29 @@ class Context:
     @property
     def saved_tensors(self):
         if self._freed:
-            raise RuntimeError(
-                f"Trying to backward through the graph a second time (or to use saved tensors of "
-                f"{self.name()} after they were freed). Saved tensors are freed after backward; "
-                "pass retain_graph=True to the first backward if you need to backward twice.")
-        for i, (t, v) in enumerate(zip(self._saved, self._versions)):
-            if t is not None and t._storage.version != v:
+            self._raise_freed()
+        return self._saved
+
+    def _check_saved(self):
+        """Raise if the saved tensors were freed by an earlier backward or modified in place
+        since forward (the engine calls this before the node's backward)."""
+        if self._freed:
+            self._raise_freed()
+        i = 0
+        for t in self._saved:
+            if t is not None and t._storage.version != self._versions[i]:
                 raise RuntimeError(
                     f"one of the tensors needed for gradient computation has been modified by an "
                     f"in-place operation: saved tensor {i} of {self.name()} (shape {t.shape}) is at "
-                    f"version {t._storage.version}; expected version {v}. Avoid the in-place "
-                    "operation, or clone() the tensor before modifying it.")
-        return self._saved
+                    f"version {t._storage.version}; expected version {self._versions[i]}. Avoid the "
+                    "in-place operation, or clone() the tensor before modifying it.")
+            i += 1
+
+    def _raise_freed(self):
+        raise RuntimeError(
+            f"Trying to backward through the graph a second time (or to use saved tensors of "
+            f"{self.name()} after they were freed). Saved tensors are freed after backward; "
+            "pass retain_graph=True to the first backward if you need to backward twice.")
 
     @property
     def next_functions(self):
@@ -226,6 +238,20 @@ class Function:
 _new_ctx = object.__new__
 
 
+def _record1(fn, out, x):
+    """Make ``out`` the output of a graph node of Function ``fn`` with the one tensor input
+    ``x`` (as _record2); returns the node, for the caller to store what backward needs."""
+    ctx = _new_ctx(Context)
+    ctx.fn = fn
+    ctx.inputs = (x,)
+    ctx.needs_input_grad = (True,)
+    if _state.anomaly:
+        ctx.trace = _user_frame()
+    out.grad_fn = ctx
+    out.requires_grad = True
+    return ctx
+
+
 def _record2(fn, out, a, b, saved=None):
     """Make ``out`` the output of a graph node of Function ``fn`` with tensor inputs ``a`` and
     ``b``: the node Function.apply would make, for built-in binary ops whose wrapper already
@@ -249,31 +275,6 @@ def _record2(fn, out, a, b, saved=None):
 # The backward pass
 # ---------------------------------------------------------------------------------------------
 
-def _toposort(roots):
-    """Nodes reachable from ``roots`` with every node after all nodes that consume it
-    (iterative DFS, so a 100,000-deep chain does not hit the recursion limit)."""
-    order, seen = [], set()
-    for root in roots:
-        if root is None or id(root) in seen:
-            continue
-        seen.add(id(root))
-        stack = [(root, iter(root.inputs))]
-        while stack:
-            node, it = stack[-1]
-            for t in it:
-                if isinstance(t, Tensor):
-                    child = t.grad_fn
-                    if child is not None and id(child) not in seen:
-                        seen.add(id(child))
-                        stack.append((child, iter(child.inputs)))
-                        break
-            else:
-                stack.pop()
-                order.append(node)
-    order.reverse()
-    return order
-
-
 def _check_grad(g, t, node):
     if not isinstance(g, Tensor):
         raise TypeError(f"{node.name()} returned {type(g).__name__}; expected a Tensor or None")
@@ -291,73 +292,111 @@ _accumulate = _nonfinite = None
 def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                   allow_unused=False):
     """Shared by Tensor.backward and autograd.grad. With ``inputs`` given, returns their
-    gradients instead of accumulating into leaves' ``.grad``."""
+    gradients instead of accumulating into leaves' ``.grad``.
+
+    Two passes over the graph reachable from the outputs (iterative, so a 100,000-deep chain does
+    not hit the recursion limit): count each node's consumers, then run a node once all of its
+    consumers have run (Kahn's algorithm). A node's pending gradient waits on the node itself
+    (``node._g``), a leaf's in ``leaf_grads``."""
     global _accumulate, _nonfinite
     if _accumulate is None:  # ops import autograd, so resolve these on first use
         from .ops import _accumulate, _nonfinite
 
-    roots = []
-    node_grads = {}   # id(node) -> gradient of its output
     leaf_grads = {}   # id(leaf tensor) -> (tensor, gradient)
+    nodes = []        # every node reachable from the outputs (its _g is reset if backward fails)
+    deps = {}         # id(node) -> how many of its consumers have not run yet
     for out, g in zip(outputs, grad_outputs):
-        if out.grad_fn is None:
+        node = out.grad_fn
+        if node is None:
             if out.requires_grad:
                 _add(leaf_grads, id(out), out, g)
             continue
-        roots.append(out.grad_fn)
-        _add(node_grads, id(out.grad_fn), out.grad_fn, g)
+        node._g = g if node._g is None else node._g + g
+        if id(node) not in deps:
+            deps[id(node)] = 0
+            nodes.append(node)
+    roots = list(nodes)
+    stack = list(nodes)
+    while stack:  # pass 1: count each node's consumers
+        node = stack.pop()
+        for t, need in zip(node.inputs, node.needs_input_grad):
+            if need:
+                fn = t.grad_fn
+                if fn is not None:
+                    k = id(fn)
+                    if k in deps:
+                        deps[k] += 1
+                    else:
+                        deps[k] = 1
+                        nodes.append(fn)
+                        stack.append(fn)
 
-    wanted = None
+    wanted_nodes = None
     if inputs is not None:
-        wanted = {id(t) for t in inputs}
         wanted_nodes = {id(t.grad_fn): t for t in inputs if t.grad_fn is not None}
         captured = {}
 
     prev = _state.grad_enabled
     _state.grad_enabled = bool(create_graph)
     anomaly = _state.anomaly
-    pop = node_grads.pop
+    ready = [n for n in roots if not deps[id(n)]]
+    ok = False
     try:
-        for node in _toposort(roots):
-            entry = pop(id(node), None)
-            if entry is None:
-                continue
-            g = entry[1]
-            if node.hooks:
-                for h in list(node.hooks):
-                    r = h(g)
-                    if r is not None:
-                        g = r
-            if node.out_ref is not None and inputs is None:
-                out = node.out_ref
-                out.grad = g.detach() if out.grad is None else _accumulate(out.grad, g)
-            if wanted is not None and id(node) in wanted_nodes:
-                captured[id(node)] = g
-            if node._freed or node._saved:
-                _ = node.saved_tensors  # raises if freed by an earlier backward or modified in place
-            grads = node.fn.backward(node, g)
-            if type(grads) is not tuple:
-                grads = (grads,)
-            if not retain_graph and node._saved:  # nodes that saved nothing can run again
-                node._saved = ()
-                node._freed = True
-            for t, need, gi in zip(node.inputs, node.needs_input_grad, grads):
-                if not need or gi is None:
-                    continue
-                if type(gi) is not Tensor or gi._shape != t._shape or gi.dtype is not t.dtype:
-                    gi = _check_grad(gi, t, node)
-                if anomaly and _nonfinite(gi):
-                    raise RuntimeError(
-                        f"Function '{node.name()}' returned nan or inf values in its gradient "
-                        f"(input of shape {t.shape}). Its forward was called at:\n{node.trace}")
-                fn = t.grad_fn
-                table, key = (node_grads, id(fn)) if fn is not None else (leaf_grads, id(t))
-                prior = table.get(key)
-                table[key] = (fn if fn is not None else t, gi if prior is None else prior[1] + gi)
+        while ready:  # pass 2: run each node after all of its consumers
+            node = ready.pop()
+            g = node._g
+            grads = ()
+            if g is not None:
+                node._g = None
+                if node.hooks:
+                    for h in list(node.hooks):
+                        r = h(g)
+                        if r is not None:
+                            g = r
+                if node.out_ref is not None and inputs is None:
+                    out = node.out_ref
+                    out.grad = g.detach() if out.grad is None else _accumulate(out.grad, g)
+                if wanted_nodes is not None and id(node) in wanted_nodes:
+                    captured[id(node)] = g
+                if node._saved or node._freed:
+                    node._check_saved()
+                grads = node.fn.backward(node, g)
+                if type(grads) is not tuple:
+                    grads = (grads,)
+                if not retain_graph and node._saved:  # nodes that saved nothing can run again
+                    node._saved = ()
+                    node._freed = True
+            i = 0
+            for t, need in zip(node.inputs, node.needs_input_grad):
+                if need:
+                    fn = t.grad_fn
+                    gi = grads[i] if i < len(grads) else None
+                    if gi is not None:
+                        if type(gi) is not Tensor or gi._shape != t._shape or gi.dtype is not t.dtype:
+                            gi = _check_grad(gi, t, node)
+                        if anomaly and _nonfinite(gi):
+                            raise RuntimeError(
+                                f"Function '{node.name()}' returned nan or inf values in its gradient "
+                                f"(input of shape {t.shape}). Its forward was called at:\n{node.trace}")
+                        if fn is None:
+                            prior = leaf_grads.get(id(t))
+                            leaf_grads[id(t)] = (t, gi if prior is None else prior[1] + gi)
+                        else:
+                            fn._g = gi if fn._g is None else fn._g + gi
+                    if fn is not None:
+                        k = id(fn)
+                        deps[k] -= 1
+                        if not deps[k]:
+                            ready.append(fn)
+                i += 1
+        ok = True
     finally:
         _state.grad_enabled = prev
+        if not ok:  # an exception: drop the pending gradients so a retry starts clean
+            for n in nodes:
+                n._g = None
     # drop the loop's references so _owned() can count the gradients' real owners
-    entry = g = grads = gi = t = prior = None
+    g = grads = gi = t = prior = None
 
     if inputs is not None:
         result = []
@@ -409,32 +448,29 @@ def _add(table, key, t, g):
         table[key] = (t, g)
 
 
-def _ones_grad(out):
-    if out.numel() != 1:
-        raise RuntimeError(f"grad can be implicitly created only for scalar outputs; got an output "
-                           f"of shape {out.shape}. Pass a gradient of that shape.")
-    g = Tensor._empty(out._shape, out.dtype)
-    _lib.tl_fill(out.dtype.code, g._storage.ptr, _lib_NULL, 0, _lib_NULL, 1.0, 1)  # one element
-    return g
-
-
 def _as_grad(g, out):
-    from .tensor import tensor
+    """The gradient backward() starts from: ``g`` checked against ``out``, or 1 for a
+    one-element output."""
     if g is None:
-        return _ones_grad(out)
+        if _numel(out._shape) != 1:
+            raise RuntimeError(f"grad can be implicitly created only for scalar outputs; got an "
+                               f"output of shape {out.shape}. Pass a gradient of that shape.")
+        g = _empty(out._shape, out.dtype)
+        _lib.tl_fill(out.dtype.code, g._storage.ptr, _lib_NULL, 0, _lib_NULL, 1.0, 1)  # one element
+        return g
     if not isinstance(g, Tensor):
-        g = tensor(g, dtype=out.dtype)
+        g = _tensor(g, dtype=out.dtype)
     if g.shape != out.shape:
         raise ValueError(f"gradient has shape {g.shape} but the output has shape {out.shape}")
     return g
 
 
-def backward(tensor, gradient=None, retain_graph=False, create_graph=False):
+def backward(tensor, gradient=None, retain_graph=None, create_graph=False):
+    """Accumulate d(tensor)/d(leaf) into every leaf's .grad (Tensor.backward; see API.md
+    "Autograd")."""
     if not tensor.requires_grad:
         raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
-    if retain_graph is None:
-        retain_graph = create_graph
-    _run_backward([tensor], [_as_grad(gradient, tensor)], retain_graph or create_graph, create_graph)
+    _run_backward((tensor,), (_as_grad(gradient, tensor),), retain_graph or create_graph, create_graph)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,

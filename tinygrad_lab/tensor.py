@@ -273,8 +273,12 @@ class Tensor:
     @classmethod
     def _make(cls, storage, shape, strides, offset, dtype, contig=None):
         """A new tensor object over ``storage`` (no copy)."""
-        t = cls.__new__(cls)
-        t._set_view(storage, shape, strides, offset, dtype, contig)
+        t = _new_tensor(cls)
+        t._storage, t._shape, t._strides, t.dtype = storage, shape, strides, dtype
+        if offset:
+            t._offset = offset
+        if not (_is_contiguous(shape, strides) if contig is None else contig):
+            t._contig = False
         return t
 
     @classmethod
@@ -444,7 +448,7 @@ def _copy_into(dst, src):
 
 def _copy(src, dtype=None):
     """A fresh contiguous copy of ``src`` (optionally converted to ``dtype``), no autograd."""
-    out = Tensor._empty(src._shape, dtype or src.dtype)
+    out = _empty(src._shape, dtype or src.dtype)
     _copy_into(out, src)
     return out
 
@@ -517,7 +521,7 @@ def _dtype_or_default(dtype):
 
 
 def empty(*shape, dtype=None, requires_grad=False):
-    return _set_requires_grad(Tensor._empty(_parse_shape(shape), _dtype_or_default(dtype)), requires_grad)
+    return _set_requires_grad(_empty(_parse_shape(shape), _dtype_or_default(dtype)), requires_grad)
 
 
 _I64_MIN, _I64_MAX = -2 ** 63, 2 ** 63 - 1
@@ -527,7 +531,7 @@ def _filled(shape, value, dtype):
     iv = int(value) if dtype is dtypes.int64 else 0
     if not _I64_MIN <= iv <= _I64_MAX:
         raise ValueError(f"fill value {value} is out of range for int64")
-    t = Tensor._empty(shape, dtype)
+    t = _empty(shape, dtype)
     check(lib.tl_fill(dtype.code, t._ptr(), NULL, len(shape), i64(shape), float(value), iv), "fill")
     return t
 
@@ -598,7 +602,7 @@ def arange(start, stop=None, step=1, dtype=None, requires_grad=False):
     else:
         n = max(0, math.ceil((stop - start) / step))
     _check_shape((n,))
-    t = Tensor._empty((n,), dt)
+    t = _empty((n,), dt)
     if dt is dtypes.bool_:
         raise TypeError("arange does not make bool tensors")
     # int64 from float arguments: start and step truncated, the length from the floats (PyTorch)
@@ -627,7 +631,7 @@ def _float_dtype(dtype, fn):
 def rand(*shape, dtype=None, requires_grad=False):
     """Uniform samples in [0, 1) from the seeded generator (see tl.manual_seed)."""
     dt = _float_dtype(dtype, "rand")
-    t = Tensor._empty(_parse_shape(shape), dt)
+    t = _empty(_parse_shape(shape), dt)
     check(lib.tl_rand_uniform(dt.code, t._ptr(), t.numel(), 0.0, 1.0), "rand")
     return _set_requires_grad(t, requires_grad)
 
@@ -635,7 +639,7 @@ def rand(*shape, dtype=None, requires_grad=False):
 def randn(*shape, dtype=None, requires_grad=False):
     """Standard normal samples from the seeded generator (see tl.manual_seed)."""
     dt = _float_dtype(dtype, "randn")
-    t = Tensor._empty(_parse_shape(shape), dt)
+    t = _empty(_parse_shape(shape), dt)
     check(lib.tl_rand_normal(dt.code, t._ptr(), t.numel(), 0.0, 1.0), "randn")
     return _set_requires_grad(t, requires_grad)
 
@@ -657,7 +661,7 @@ def randint(low, high=None, size=None, dtype=None, requires_grad=False):
         raise ValueError(f"randint: bounds [{low}, {high}) do not fit in int64")
     shape = _parse_shape((size,) if not isinstance(size, numbers.Integral) else ((size,),))
     dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.int64
-    t = Tensor._empty(shape, dtypes.int64)
+    t = _empty(shape, dtypes.int64)
     check(lib.tl_randint(t._ptr(), t.numel(), int(low), int(high)), "randint")
     if dt is not dtypes.int64:
         t = _copy(t, dt)

@@ -4,7 +4,7 @@ import math
 
 from .._lib import check, lib
 from ..autograd import no_grad
-from ..tensor import Tensor
+from ..tensor import Tensor, _empty
 
 
 def _fill_random(t, kind, a, b):
@@ -12,7 +12,7 @@ def _fill_random(t, kind, a, b):
     if not isinstance(t, Tensor) or not t.dtype.is_floating_point:
         raise TypeError("init functions fill floating-point Tensors")
     with no_grad():
-        target = t if t.is_contiguous() else Tensor._empty(t.shape, t.dtype)
+        target = t if t.is_contiguous() else _empty(t.shape, t.dtype)
         fn = lib.tl_rand_uniform if kind == "uniform" else lib.tl_rand_normal
         check(fn(target.dtype.code, target._ptr(), target.numel(), float(a), float(b)), f"init.{kind}_")
         if target is not t:

@@ -67,11 +67,6 @@ Tensor.bool = lambda self: shape.to(self, dtypes.bool_)
 
 # ---- autograd methods ---------------------------------------------------------------------------
 
-def _backward_method(self, gradient=None, retain_graph=None, create_graph=False):
-    """Accumulate d(self)/d(leaf) into every leaf's .grad (see API.md "Autograd")."""
-    _backward(self, gradient, retain_graph, create_graph)
-
-
 def requires_grad_(self, requires_grad=True):
     if requires_grad and not self.dtype.is_floating_point:
         raise TypeError(f"only floating-point tensors can require gradients, got dtype {self.dtype!r}")
@@ -107,7 +102,7 @@ def register_hook(self, fn):
     return RemovableHandle(hooks, fn)
 
 
-Tensor.backward = _backward_method
+Tensor.backward = _backward
 Tensor.requires_grad_ = requires_grad_
 Tensor.retain_grad = retain_grad
 Tensor.register_hook = register_hook

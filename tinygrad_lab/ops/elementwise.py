@@ -25,7 +25,7 @@ def _strides(t, shape=None):
 
 def _scalar(v, dtype):
     """A 0-d tensor holding Python number ``v`` (the fill kernel; no NumPy round trip)."""
-    t = Tensor._empty((), dtype)
+    t = _empty((), dtype)
     check(lib.tl_fill(dtype.code, t._ptr(), NULL, 0, NULL, float(v), int(v) if dtype is dtypes.int64 else 0),
           "scalar")
     return t
@@ -36,14 +36,14 @@ def _scalar(v, dtype):
 # ---------------------------------------------------------------------------------------------
 
 def _unary_kernel(code, x, p0=0.0, p1=0.0):
-    y = Tensor._empty(x.shape, x.dtype)
+    y = _empty(x.shape, x.dtype)
     check(lib.tl_unary_forward(code, x.dtype.code, y._ptr(), y._cstrides(), x._ptr(), x._cstrides(),
                                x.ndim, i64(x.shape), p0, p1), "unary op")
     return y
 
 
 def _unary_vjp_kernel(code, g, x, y, p0, p1):
-    gx = Tensor._empty(g.shape, g.dtype)
+    gx = _empty(g.shape, g.dtype)
     x = x if x is not None else g  # unused operands: pass g (the kernel never reads them)
     y = y if y is not None else g
     check(lib.tl_unary_backward(code, g.dtype.code, gx._ptr(), g._ptr(), g._cstrides(),
@@ -214,7 +214,7 @@ def _binary_kernel(code, a, b, out_dtype=None):
     shape = a._shape
     if b._shape != shape:
         shape = broadcast_shapes(shape, b._shape)
-    out = Tensor._empty(shape, out_dtype or a.dtype)
+    out = _empty(shape, out_dtype or a.dtype)
     rc = _binary_forward(code, a.dtype.code, out._storage.ptr, NULL,
                          a._ptr() if a._offset else a._storage.ptr, _strides(a, shape),
                          b._ptr() if b._offset else b._storage.ptr, _strides(b, shape),
@@ -459,7 +459,7 @@ class Where(Function):
     def forward(ctx, cond, a, b):
         shape = broadcast_shapes(cond.shape, a.shape, b.shape)
         ctx.cond = cond
-        out = Tensor._empty(shape, a.dtype)
+        out = _empty(shape, a.dtype)
         check(lib.tl_where_forward(a.dtype.code, out._ptr(), cond._ptr(), _strides(cond, shape),
                                    a._ptr(), _strides(a, shape), b._ptr(), _strides(b, shape),
                                    len(shape), i64(shape)), "where")

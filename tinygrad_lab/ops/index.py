@@ -29,7 +29,7 @@ import numpy as np
 from .. import dtypes
 from .._lib import check, ffi, i64, lib
 from ..autograd import Function
-from ..tensor import Tensor, _check_shape, _wrap_dim, tensor
+from ..tensor import Tensor, _check_shape, _empty, _wrap_dim, tensor
 from .shape import BasicIndex, _broadcast_strides, _is_int, broadcast_shapes, parse_basic_index
 
 
@@ -101,7 +101,7 @@ def _nonzero(mask):
     check(lib.tl_nonzero(ffi.NULL, 0, count, mask._ptr(), mask._cstrides(), mask.ndim,
                          i64(mask.shape)), "nonzero")
     n = count[0]
-    out = Tensor._empty((n, mask.ndim), dtypes.int64)
+    out = _empty((n, mask.ndim), dtypes.int64)
     check(lib.tl_nonzero(_int_ptr(out), n, count, mask._ptr(), mask._cstrides(), mask.ndim,
                          i64(mask.shape)), "nonzero")
     return out
@@ -195,7 +195,7 @@ class _Plan:
         key = tuple(strides[d] for d in self.adv_dims)
         offs = self._offs.get(key)
         if offs is None:
-            offs = Tensor._empty(self.bshape, dtypes.int64)
+            offs = _empty(self.bshape, dtypes.int64)
             bad = ffi.new("int64_t *")
             optr, bsh = _int_ptr(offs), i64(self.bshape)
             for j, (d, t) in enumerate(zip(self.adv_dims, self.idx)):
@@ -212,7 +212,7 @@ class _Plan:
     def gather(self, src):
         """out[b, r] = src[offs[b] + r] (tl_gather_forward), a fresh contiguous result."""
         offs = self.offsets(src._strides)
-        out = Tensor._empty(self.out_shape, src.dtype)
+        out = _empty(self.out_shape, src.dtype)
         check(lib.tl_gather_forward(src.dtype.code, out._ptr(), self.space_strides(out._strides),
                                     src._ptr(), self.rest_strides(src._strides), _int_ptr(offs),
                                     len(self.space), len(self.bshape), i64(self.space)), "gather")
@@ -220,7 +220,7 @@ class _Plan:
 
     def scatter_add(self, g):
         """zeros of src_shape, then += g at the gathered positions (tl_gather_backward)."""
-        gx = Tensor._empty(self.src_shape, g.dtype)
+        gx = _empty(self.src_shape, g.dtype)
         offs = self.offsets(gx._strides)
         check(lib.tl_gather_backward(g.dtype.code, gx._ptr(), gx.numel(), self.rest_strides(gx._strides),
                                      g._ptr(), self.space_strides(g._strides), _int_ptr(offs),

@@ -11,7 +11,7 @@ import numbers
 from .. import dtypes
 from .._lib import check, i64, lib
 from ..autograd import Function, is_grad_enabled
-from ..tensor import Tensor, _copy_into
+from ..tensor import Tensor, _copy_into, _empty
 from . import elementwise as ew
 from .shape import BasicIndex, Expand, Permute, Reshape, expand, getitem, sum_to
 
@@ -95,7 +95,7 @@ class Overwrite(Function):
     @staticmethod
     def forward(ctx, old, src):
         ctx.src_shape = src.shape
-        out = Tensor._empty(old.shape, old.dtype)
+        out = _empty(old.shape, old.dtype)
         _copy_into(out, expand(src, old.shape) if src.shape != old.shape else src)
         return out
 

@@ -20,7 +20,7 @@ import math
 from .. import dtypes
 from .._lib import NULL, check, i64, lib
 from ..autograd import Function
-from ..tensor import Tensor
+from ..tensor import Tensor, _empty
 from .shape import broadcast_shapes, reshape, sum_to, transpose, unsqueeze
 
 
@@ -46,7 +46,7 @@ class Matmul(Function):
         else:
             batch = broadcast_shapes(sa[:-2], sb[:-2])
             a_st, b_st = i64(_batch_strides(a, batch)), i64(_batch_strides(b, batch))
-        out = Tensor._empty(batch + (m, n), a.dtype)
+        out = _empty(batch + (m, n), a.dtype)
         check(lib.tl_matmul_forward(a.dtype.code, out._ptr(), a._ptr(), a_st, b._ptr(), b_st,
                                     len(batch), i64(batch), m, n, k), "matmul")
         ctx.save_for_backward(a if b.requires_grad else None, b if a.requires_grad else None)

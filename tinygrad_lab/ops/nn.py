@@ -12,7 +12,7 @@ the 'mean' / 'sum' reduction with the reduce ops.
 from .. import dtypes
 from .._lib import NULL, check, ffi, lib
 from ..autograd import Function, is_grad_enabled
-from ..tensor import Tensor, _numel, _wrap_dim, arange
+from ..tensor import Tensor, _empty, _numel, _wrap_dim, arange
 from . import elementwise as ew
 from .reduce import sum as _sum
 from .shape import contiguous, reshape, transpose, unsqueeze
@@ -51,7 +51,7 @@ def _onehot(target, C, dtype):
 
 def _row_kernel(kernel, name, out_like, *ins):
     rows, C = _rows(out_like)
-    out = Tensor._empty(out_like.shape, out_like.dtype)
+    out = _empty(out_like.shape, out_like.dtype)
     check(kernel(out_like.dtype.code, out._ptr(), *(t._ptr() for t in ins), rows, C), name)
     return out
 
@@ -130,8 +130,8 @@ class CrossEntropy(Function):
     @staticmethod
     def forward(ctx, logits, target):
         N, C = logits.shape
-        loss = Tensor._empty((N,), logits.dtype)
-        stats = Tensor._empty((N, 2), logits.dtype)   # per row: max, log(sum(exp(x - max)))
+        loss = _empty((N,), logits.dtype)
+        stats = _empty((N, 2), logits.dtype)   # per row: max, log(sum(exp(x - max)))
         check(lib.tl_cross_entropy_forward(logits.dtype.code, loss._ptr(), stats._ptr(), logits._ptr(),
                                            _index_ptr(target), N, C), "cross_entropy")
         ctx.save_for_backward(logits, target, stats)
@@ -144,7 +144,7 @@ class CrossEntropy(Function):
         if is_grad_enabled():
             return (Softmax.apply(logits) - _onehot(target, C, logits.dtype)) * unsqueeze(g, 1), None
         g, gs = _grad_stride(g)
-        dx = Tensor._empty((N, C), logits.dtype)
+        dx = _empty((N, C), logits.dtype)
         check(lib.tl_cross_entropy_backward(logits.dtype.code, dx._ptr(), g._ptr(), gs, logits._ptr(),
                                             stats._ptr(), _index_ptr(target), N, C), "cross_entropy backward")
         return dx, None
@@ -156,7 +156,7 @@ class NllLoss(Function):
     @staticmethod
     def forward(ctx, logp, target):
         N, C = logp.shape
-        loss = Tensor._empty((N,), logp.dtype)
+        loss = _empty((N,), logp.dtype)
         check(lib.tl_nll_loss_forward(logp.dtype.code, loss._ptr(), logp._ptr(), _index_ptr(target), N, C),
               "nll_loss")
         ctx.save_for_backward(target)
@@ -170,7 +170,7 @@ class NllLoss(Function):
         if is_grad_enabled():
             return -(_onehot(target, C, g.dtype) * unsqueeze(g, 1)), None
         g, gs = _grad_stride(g)
-        dx = Tensor._empty((N, C), g.dtype)
+        dx = _empty((N, C), g.dtype)
         check(lib.tl_nll_loss_backward(g.dtype.code, dx._ptr(), g._ptr(), gs, _index_ptr(target), N, C),
               "nll_loss backward")
         return dx, None
@@ -181,7 +181,7 @@ def _make_pointwise_loss(name, fwd, bwd, deriv):
     ``deriv(g, x, t, needs)``, the (gx, gt) VJP with Tensor ops (used under create_graph)."""
 
     def forward(ctx, x, t):
-        loss = Tensor._empty(x.shape, x.dtype)
+        loss = _empty(x.shape, x.dtype)
         check(fwd(x.dtype.code, loss._ptr(), x._ptr(), t._ptr(), x.numel()), name)
         ctx.save_for_backward(x, t)
         return loss
@@ -192,8 +192,8 @@ def _make_pointwise_loss(name, fwd, bwd, deriv):
         if is_grad_enabled():
             return deriv(g, x, t, want_x, want_t)
         g, gs = _grad_stride(g)
-        gx = Tensor._empty(x.shape, x.dtype) if want_x else None
-        gt = Tensor._empty(x.shape, x.dtype) if want_t else None
+        gx = _empty(x.shape, x.dtype) if want_x else None
+        gt = _empty(x.shape, x.dtype) if want_t else None
         check(bwd(x.dtype.code, gx._ptr() if want_x else NULL, gt._ptr() if want_t else NULL,
                   g._ptr(), gs, x._ptr(), t._ptr(), x.numel()), name + " backward")
         return gx, gt

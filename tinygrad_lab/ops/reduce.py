@@ -3,9 +3,9 @@ logsumexp composed from them."""
 import builtins
 
 from .. import dtypes
-from .._lib import NULL, check, ffi, i64, lib
-from ..autograd import Function, _state
-from ..tensor import Tensor, _numel, _wrap_dim
+from .._lib import MAX_DIMS, NULL, check, ffi, i64, lib
+from ..autograd import Function, _record1, _state
+from ..tensor import Tensor, _empty, _numel, _wrap_dim
 from .shape import expand, reshape
 
 
@@ -29,13 +29,13 @@ def _keep_shape(shape, dims):
 def _reduce_kernel(code, x, dims, out_dtype):
     if x._contig and len(dims) == len(x._shape) and code != lib.TL_ARGMAX and code != lib.TL_ARGMIN:
         # a full reduction of a contiguous tensor: one flat run (the common loss.sum() case)
-        out = Tensor._empty((), out_dtype)
+        out = _empty((), out_dtype)
         n = x.numel()
         check(lib.tl_reduce(code, x.dtype.code, out._storage.ptr, x._ptr(), NULL, 1, i64((n,)), 1), "reduce")
         return out
     keep = [d for d in range(x.ndim) if d not in dims]
     perm = keep + list(dims)
-    out = Tensor._empty(tuple(x.shape[d] for d in keep), out_dtype)
+    out = _empty(tuple(x.shape[d] for d in keep), out_dtype)
     check(lib.tl_reduce(code, x.dtype.code, out._ptr(), x._ptr(), i64([x._strides[d] for d in perm]),
                         x.ndim, i64([x.shape[d] for d in perm]), len(dims)), "reduce")
     return out
@@ -57,13 +57,26 @@ class Sum(Function):
             return expand(reshape(g, _keep_shape(ctx.in_shape, ctx.dims)), ctx.in_shape), None
         # otherwise the broadcast view directly (stride 0 along the reduced dims): the validating
         # reshape + expand cost ~20% of a small fwd+bwd (callgrind)
-        gs = iter(g._strides)
-        strides = tuple(0 if d in ctx.dims else next(gs) for d in range(len(ctx.in_shape)))
-        return Tensor._make(g._storage, ctx.in_shape, strides, g._offset, g.dtype), None
+        in_shape, dims = ctx.in_shape, ctx.dims
+        if len(dims) == len(in_shape):
+            strides = (0,) * len(in_shape)
+        else:
+            gs = iter(g._strides)
+            strides = tuple(0 if d in dims else next(gs) for d in range(len(in_shape)))
+        return Tensor._make(g._storage, in_shape, strides, g._offset, g.dtype), None
 
 
 def sum(x, dim=None, keepdim=False):  # noqa: A001
     """Sum over ``dim`` (None = all, an int, or a tuple). bool and int64 sum to int64."""
+    if dim is None and not keepdim and x._contig and x.dtype.is_floating_point:
+        # everything to a 0-d tensor, one flat run (the loss.sum() case, written out flat)
+        out = _empty((), x.dtype)
+        check(lib.tl_reduce(lib.TL_SUM, x.dtype.code, out._storage.ptr, x._ptr(), NULL, 1,
+                            i64((_numel(x._shape),)), 1), "sum")
+        if _state.grad_enabled and x.requires_grad:
+            ctx = _record1(Sum, out, x)
+            ctx.in_shape, ctx.dims = x._shape, _ALL_DIMS[len(x._shape)]
+        return out
     dims = _dims(x, dim)
     if x.dtype is dtypes.bool_:
         x = x.to(dtypes.int64)
@@ -72,6 +85,9 @@ def sum(x, dim=None, keepdim=False):  # noqa: A001
     if _state.grad_enabled and x.requires_grad:
         return _finish(Sum.apply(x, dims), x, dims, keepdim)
     return _finish(_reduce_kernel(lib.TL_SUM, x, dims, x.dtype), x, dims, keepdim)
+
+
+_ALL_DIMS = [tuple(range(n)) for n in range(MAX_DIMS + 1)]
 
 
 def mean(x, dim=None, keepdim=False):

@@ -8,7 +8,7 @@ import numpy as np
 from .. import dtypes
 
 from ..autograd import Function, _state
-from ..tensor import (Tensor, _check_shape, _contiguous_strides, _copy, _copy_into, _numel,
+from ..tensor import (Tensor, _check_shape, _contiguous_strides, _copy, _copy_into, _empty, _numel,
                       _wrap_dim, zeros)
 
 
@@ -435,7 +435,7 @@ class Cat(Function):
         ctx.dim = dim
         shape = list(xs[0].shape)
         shape[dim] = sum(ctx.sizes)
-        out = Tensor._empty(tuple(shape), out_dtype)
+        out = _empty(tuple(shape), out_dtype)
         pos = 0
         for x, n in zip(xs, ctx.sizes):
             if n:
