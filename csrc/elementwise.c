@@ -49,7 +49,13 @@
     /* NaN passes through; the gradient flows where p0 <= x <= p1 (PyTorch's rule) */            \
     X(CLAMP,      x < p0 ? p0 : (x > p1 ? p1 : x),                 (x >= p0 && x <= p1) ? g : (T)0) \
     /* x ** p0 for a scalar exponent; the p0 == 0 case has a zero gradient everywhere */          \
-    X(POW_SCALAR, pow(x, p0),                  p0 == 0 ? (T)0 : g * p0 * pow(x, p0 - (T)1))
+    X(POW_SCALAR, pow(x, p0),                  p0 == 0 ? (T)0 : g * p0 * pow(x, p0 - (T)1))  \
+    /* a tensor with a Python number p0 (rounded to T first, as PyTorch does): x + 0.5, 2 / x... */ \
+    X(ADD_SCALAR,  x + p0,                                                      g)                \
+    X(MUL_SCALAR,  x * p0,                                                      g * p0)           \
+    X(RSUB_SCALAR, p0 - x,                                                      -g)               \
+    X(DIV_SCALAR,  x / p0,                                                      g / p0)           \
+    X(RDIV_SCALAR, p0 / x,                                                      -(g * p0) / (x * x))
 
 /*        op        out = f(a, b), same dtype as the inputs (float and int64) */
 #define TL_BINARY_ARITH_OPS(X)                                                                    \

@@ -88,6 +88,11 @@ SPECS = {
     "Gelu":      Spec(tl.gelu, _gelu, U),
     "Clamp":     Spec(lambda x: tl.clamp(x, -0.5, 0.7), lambda x: np.clip(x, -0.5, 0.7), U),
     "PowScalar": Spec(lambda x: x ** 2.5, lambda x: x ** 2.5, U, low=0.2, high=2.0),
+    "AddScalar": Spec(lambda x: x + 0.75 - 2, lambda x: x + 0.75 - 2, U),
+    "MulScalar": Spec(lambda x: 3 * (x * -1.5), lambda x: 3 * (x * -1.5), U),
+    "RsubScalar": Spec(lambda x: 1.25 - x, lambda x: 1.25 - x, U),
+    "DivScalar": Spec(lambda x: x / 3, lambda x: x / 3, U),
+    "RdivScalar": Spec(lambda x: 2.5 / x, lambda x: 2.5 / x, U, low=0.5, high=2.0),
     # ---- binary with broadcasting ----
     "Add":       Spec(lambda a, b: a + b, np.add, B),
     "Sub":       Spec(lambda a, b: a - b, np.subtract, B),

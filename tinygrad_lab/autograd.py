@@ -138,7 +138,8 @@ class Context:
         self.fn = fn   # (the engine makes nodes with object.__new__ and sets fn directly)
 
     def name(self):
-        return self.fn.__name__ + "Backward"
+        # op_name: the user's op when a variant implements it (x * 2 runs MulScalar: "MulBackward")
+        return getattr(self.fn, "op_name", self.fn.__name__) + "Backward"
 
     def __repr__(self):
         return f"<{self.name()}>"

@@ -9,7 +9,7 @@ import numbers
 
 from .. import dtypes
 from .._lib import NULL, check, i64, lib
-from ..autograd import Function, _record2, _state, is_grad_enabled
+from ..autograd import Function, _record1, _record2, _state, is_grad_enabled
 from ..tensor import _SHAPES, Tensor, _empty, tensor
 from .shape import _broadcast_strides, broadcast_shapes, sum_to
 
@@ -36,9 +36,14 @@ def _scalar(v, dtype):
 # ---------------------------------------------------------------------------------------------
 
 def _unary_kernel(code, x, p0=0.0, p1=0.0):
-    y = _empty(x.shape, x.dtype)
-    check(lib.tl_unary_forward(code, x.dtype.code, y._ptr(), y._cstrides(), x._ptr(), x._cstrides(),
-                               x.ndim, i64(x.shape), p0, p1), "unary op")
+    shape = x._shape
+    y = _empty(shape, x.dtype)
+    rc = lib.tl_unary_forward(code, x.dtype.code, y._storage.ptr, NULL,
+                              x._ptr() if x._offset else x._storage.ptr,
+                              NULL if x._contig else i64(x._strides), len(shape), _SHAPES[shape][2],
+                              p0, p1)
+    if rc:
+        check(rc, "unary op")
     return y
 
 
@@ -74,6 +79,13 @@ UNARY_TABLE = [
                                                                      + x * 0.3989422804014327 * exp(-0.5 * x * x))),
     ("clamp",      lib.TL_CLAMP,      "x",  lambda g, x, y, p, q: where(x < p, 0.0, where(x > q, 0.0, g))),
     ("pow_scalar", lib.TL_POW_SCALAR, "x",  lambda g, x, y, p, q: g * 0.0 if p == 0 else g * p * x ** (p - 1)),
+    # a tensor with a Python number p (x + 0.5, 2 * x, 1 - x, x / n, 1 / x): no 0-d tensor, no
+    # broadcasting
+    ("add_scalar",  lib.TL_ADD_SCALAR,  "", lambda g, x, y, p, q: g),
+    ("mul_scalar",  lib.TL_MUL_SCALAR,  "", lambda g, x, y, p, q: g * p),
+    ("rsub_scalar", lib.TL_RSUB_SCALAR, "", lambda g, x, y, p, q: -g),
+    ("div_scalar",  lib.TL_DIV_SCALAR,  "", lambda g, x, y, p, q: g / p),
+    ("rdiv_scalar", lib.TL_RDIV_SCALAR, "x", lambda g, x, y, p, q: -(g * p) / (x * x)),
 ]
 
 
@@ -87,7 +99,7 @@ def _make_unary(name, code, saves, deriv):
         return y
 
     def backward(ctx, g):
-        x, y = ctx.saved_tensors
+        x, y = ctx.saved_tensors or (None, None)   # ops that save nothing skip saving
         if is_grad_enabled():  # create_graph: build the derivative from differentiable ops
             return deriv(g, x, y, *ctx.params)
         if code == lib.TL_NEG:
@@ -97,10 +109,26 @@ def _make_unary(name, code, saves, deriv):
     cls_name = "".join(w.capitalize() for w in name.split("_"))
     return type(cls_name, (Function,), {"forward": staticmethod(forward),
                                         "backward": staticmethod(backward),
+                                        "code": code, "saves": saves,
                                         "__module__": __name__})
 
 
 UNARY = {name: _make_unary(name, code, saves, d) for name, code, saves, d in UNARY_TABLE}
+for _name, _op in (("add", "Add"), ("mul", "Mul"), ("rsub", "Sub"), ("div", "Div"), ("rdiv", "Div")):
+    UNARY[_name + "_scalar"].op_name = _op
+
+
+def _unary(fn, x, p0=0.0, p1=0.0):
+    """fn's op (a UNARY class) on float tensor ``x``, with its graph node when x requires grad:
+    what fn.apply(x, p0, p1) does, without apply's generic argument scan."""
+    y = _unary_kernel(fn.code, x, p0, p1)
+    if _state.grad_enabled and x.requires_grad:
+        ctx = _record1(fn, y, x)
+        ctx.params = (p0, p1)
+        saves = fn.saves
+        if saves:
+            ctx.save_for_backward(x if "x" in saves else None, y if "y" in saves else None)
+    return y
 
 
 def _float_input(x, name):
@@ -114,23 +142,22 @@ def neg(x):
         raise TypeError("negation of a bool tensor is not supported; use ~ or logical ops")
     if x.dtype is dtypes.int64:
         return _unary_kernel(lib.TL_NEG, x)
-    return UNARY["neg"].apply(x)
+    return _unary(UNARY["neg"], x)
 
 
 def abs(x):  # noqa: A001
     if x.dtype is dtypes.int64:
         return _unary_kernel(lib.TL_ABS, x)
-    return UNARY["abs"].apply(_float_input(x, "abs"))
+    return _unary(UNARY["abs"], _float_input(x, "abs"))
 
 
 def _simple(name):
-    fn, code = UNARY[name], dict((n, c) for n, c, _, _ in UNARY_TABLE)[name]
+    fn = UNARY[name]
 
     def op(x):
-        x = _float_input(x, name)
-        if _state.grad_enabled and x.requires_grad:
-            return fn.apply(x)
-        return _unary_kernel(code, x)      # nothing to record: no graph node
+        if not (isinstance(x, Tensor) and x.dtype.is_floating_point):
+            x = _float_input(x, name)
+        return _unary(fn, x)
     op.__name__ = name
     op.__doc__ = f"Elementwise {name} (forward and VJP in csrc/elementwise.c)."
     return op
@@ -148,14 +175,14 @@ relu = _simple("relu")
 
 
 def leaky_relu(x, negative_slope=0.01):
-    return UNARY["leaky_relu"].apply(_float_input(x, "leaky_relu"), float(negative_slope))
+    return _unary(UNARY["leaky_relu"], _float_input(x, "leaky_relu"), float(negative_slope))
 
 
 def gelu(x, approximate="none"):
     """Exact GELU, x * Phi(x) with the Gaussian CDF (no tanh approximation)."""
     if approximate != "none":
         raise ValueError(f"gelu: only approximate='none' (the exact erf form) is implemented, got {approximate!r}")
-    return UNARY["gelu"].apply(_float_input(x, "gelu"))
+    return _unary(UNARY["gelu"], _float_input(x, "gelu"))
 
 
 def clamp(x, min=None, max=None):  # noqa: A002
@@ -178,7 +205,7 @@ def clamp(x, min=None, max=None):  # noqa: A002
         if max is not None:
             r = minimum(r, tensor(int(max)))
         return r
-    return UNARY["clamp"].apply(_float_input(x, "clamp"), lo, hi)
+    return _unary(UNARY["clamp"], _float_input(x, "clamp"), lo, hi)
 
 
 clip = clamp
@@ -349,6 +376,13 @@ def _arith(fn, name, a, b, float_only=False):
     """a (op) b for Function ``fn`` (a _Binary): promotion, the kernel, and the graph node when
     an input requires grad. The common case -- two contiguous float tensors of one dtype and
     shape -- is written out flat: it is most of a small network's ops."""
+    tb = type(b)
+    if tb is float or tb is int:
+        if isinstance(a, Tensor) and a.dtype.is_floating_point and fn in _WITH_SCALAR:
+            return _unary(*_WITH_SCALAR[fn](a, b))     # float tensor (op) Python number
+    elif type(a) in (float, int) and isinstance(b, Tensor) and b.dtype.is_floating_point \
+            and fn in _SCALAR_WITH:
+        return _unary(*_SCALAR_WITH[fn](a, b))         # Python number (op) float tensor
     if not (isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype is b.dtype
             and a.dtype.is_floating_point):
         a, b, dt = _operands(a, b, name)
@@ -378,6 +412,22 @@ def _arith(fn, name, a, b, float_only=False):
     if _state.grad_enabled and (a.requires_grad or b.requires_grad):
         _record2(fn, out, a, b, _saved(fn.saves, a, b, out) if fn.saves else None)
     return out
+
+
+# Python-number operands go to the scalar unary ops (the number keeps the tensor's dtype, as
+# PyTorch's promotion says): fn -> (op, x, p0)
+_WITH_SCALAR = {
+    Add: lambda x, v: (UNARY["add_scalar"], x, float(v)),
+    Sub: lambda x, v: (UNARY["add_scalar"], x, -float(v)),
+    Mul: lambda x, v: (UNARY["mul_scalar"], x, float(v)),
+    Div: lambda x, v: (UNARY["div_scalar"], x, float(v)),
+}
+_SCALAR_WITH = {
+    Add: lambda v, x: (UNARY["add_scalar"], x, float(v)),
+    Sub: lambda v, x: (UNARY["rsub_scalar"], x, float(v)),
+    Mul: lambda v, x: (UNARY["mul_scalar"], x, float(v)),
+    Div: lambda v, x: (UNARY["rdiv_scalar"], x, float(v)),
+}
 
 
 def add(a, b, alpha=1):
@@ -414,8 +464,8 @@ def pow(a, b):  # noqa: A001
     tensor to a non-negative int power stays int64 (computed in float64: exact below 2**53)."""
     if isinstance(a, Tensor) and isinstance(b, numbers.Real) and not isinstance(b, bool):
         if a.dtype is dtypes.int64 and isinstance(b, numbers.Integral) and b >= 0:
-            return UNARY["pow_scalar"].apply(a.to(dtypes.float64), float(b)).to(dtypes.int64)
-        return UNARY["pow_scalar"].apply(_float_input(a, "pow"), float(b))
+            return _unary(UNARY["pow_scalar"], a.to(dtypes.float64), float(b)).to(dtypes.int64)
+        return _unary(UNARY["pow_scalar"], _float_input(a, "pow"), float(b))
     return _arith(Pow, "pow", a, b, float_only=True)
 
 
