@@ -438,6 +438,33 @@ def test_linear(xshape, bias):
     assert gradcheck(F.linear, ins) and gradgradcheck(F.linear, ins)
 
 
+@needs_matmul
+@pytest.mark.parametrize("which", ["x", "w", "b", "xw"])
+def test_linear_fused_matches_composed_on_views(which):
+    # the fused Linear op reads strided views directly: compare with matmul + add on copies
+    rng = np.random.default_rng(5)
+    xs, ws, bs = rng.standard_normal((3, 6)), rng.standard_normal((3, 4)), rng.standard_normal(8)
+    for dt in (tl.float64, tl.float32):
+        def views():
+            x = tl.tensor(xs, dtype=dt, requires_grad="x" in which)
+            w = tl.tensor(ws, dtype=dt, requires_grad="w" in which)
+            b = tl.tensor(bs, dtype=dt, requires_grad="b" in which)
+            return x, w, b, (x.T[::2], w.T, b[::2])     # (3, 3)^T stepped, (4, 3), (4,) stepped
+        x, w, b, (xv, wv, bv) = views()
+        y = F.linear(xv, wv, bv)
+        assert y.grad_fn.name() == "LinearBackward"
+        (y * y).sum().backward()
+        x2, w2, b2, (xv2, wv2, bv2) = views()
+        y2 = xv2.contiguous() @ wv2.contiguous().T + bv2.contiguous()
+        (y2 * y2).sum().backward()
+        tol = 1e-12 if dt is tl.float64 else 1e-5
+        np.testing.assert_allclose(y.detach().numpy(), y2.detach().numpy(), rtol=tol, atol=tol)
+        for t, t2 in ((x, x2), (w, w2), (b, b2)):
+            assert (t.grad is None) == (t2.grad is None)
+            if t.grad is not None:
+                np.testing.assert_allclose(t.grad.numpy(), t2.grad.numpy(), rtol=tol, atol=tol)
+
+
 def test_linear_errors():
     with pytest.raises(ValueError, match=r"input shape \(5, 2\) does not match weight shape \(4, 3\)"):
         F.linear(tl.zeros(5, 2), tl.zeros(4, 3))

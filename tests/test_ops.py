@@ -123,6 +123,9 @@ SPECS = {
     "Matmul":    Spec(lambda a, b: a @ b, np.matmul,
                       [((3, 4), (4, 2)), ((4,), (4, 3)), ((3, 4), (4,)), ((2, 1, 3, 4), (3, 4, 2)),
                        ((4,), (4,)), ((0, 3), (3, 2)), ((2, 0), (0, 3))]),
+    "Linear":    Spec(lambda x, w, b: tl.nn.functional.linear(x, w, b), lambda x, w, b: x @ w.T + b,
+                      [((3, 4), (5, 4), (5,)), ((1, 2), (3, 2), (3,)), ((0, 3), (2, 3), (2,)),
+                       ((2, 0), (3, 0), (3,))]),
     # ---- integer-array indexing (csrc/index.c) ----
     "Gather":    Spec(lambda x: x[[2, 0, 2], 1:], lambda x: x[[2, 0, 2], 1:], [(3, 4), (4, 2, 3)]),
     "ScatterAdd": Spec(lambda g: _scatter_add(g), lambda g: _scatter_add_ref(g), [(3, 3)]),

@@ -12,6 +12,7 @@ import numbers
 
 from .. import dtypes
 from ..ops import nn as _nn
+from ..ops.linalg import linear as _linear
 from ..ops.elementwise import gelu, leaky_relu, relu, sigmoid, tanh  # noqa: F401  (re-exported)
 from ..ops.nn import log_softmax, softmax  # noqa: F401  (re-exported)
 from ..ops.reduce import max as _max, mean as _mean, min as _min, sum as _sum
@@ -60,10 +61,7 @@ def linear(x, weight, bias=None):
         if bias.shape not in ((weight.shape[0],), ()):
             raise ValueError(f"linear: bias shape {bias.shape} does not match weight shape {weight.shape} "
                              f"(expected ({weight.shape[0]},))")
-    if not hasattr(Tensor, "matmul"):
-        raise NotImplementedError("linear needs tl.matmul, which this build does not have yet")
-    y = x.matmul(weight.T)
-    return y if bias is None else y + bias
+    return _linear(x, weight, bias)
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):

@@ -19,7 +19,7 @@ import math
 
 from .. import dtypes
 from .._lib import NULL, check, i64, lib
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor, _empty
 from .shape import broadcast_shapes, reshape, sum_to, transpose, unsqueeze
 
@@ -78,6 +78,69 @@ class Matmul(Function):
             else:
                 gb = sum_to(matmul(transpose(a, -2, -1), g), b_shape)
         return ga, gb
+
+
+def _mm(dt, a, a_st, b, b_st, m, n, k):
+    """A fresh (m, n) = A (m, k) @ B (k, n), the operands given as tensors plus their (row,
+    column) element strides (a transpose is just the strides swapped)."""
+    out = _empty((m, n), dt)
+    rc = lib.tl_matmul_forward(dt.code, out._storage.ptr, a._ptr(), i64(a_st), b._ptr(), i64(b_st),
+                               0, NULL, m, n, k)
+    if rc:
+        check(rc, "matmul")
+    return out
+
+
+class Linear(Function):
+    """y = x @ W^T + b for x (N, in), W (out, in), b (out,) or None, all one float dtype: one GEMM
+    reading W through transposed strides plus an in-place bias add (the layer every MLP is made
+    of, without the transpose view, the matmul node and the broadcast add node). VJP:
+    dx = g @ W, dW = g^T @ x, db = g summed over rows -- three C calls, or the same written with
+    differentiable ops under create_graph=True."""
+
+    @staticmethod
+    def forward(ctx, x, w, b):
+        (n_rows, n_in), n_out = x._shape, w._shape[0]
+        ws = w._strides
+        y = _mm(x.dtype, x, x._strides, w, (ws[1], ws[0]), n_rows, n_out, n_in)
+        if b is not None:
+            p = y._storage.ptr
+            check(lib.tl_binary_forward(lib.TL_ADD, y.dtype.code, p, NULL, p, NULL, b._ptr(),
+                                        i64((0, b._strides[0])), 2, i64(y._shape)), "linear bias")
+        ctx.save_for_backward(x if w.requires_grad else None, w if x.requires_grad else None)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad
+        if is_grad_enabled():  # create_graph: differentiable ops
+            from .reduce import sum as _sum
+            return (matmul(g, w) if need_x else None,
+                    matmul(transpose(g, 0, 1), x) if need_w else None,
+                    _sum(g, 0) if need_b else None)
+        (n_rows, n_out), gs = g._shape, g._strides
+        gx = gw = gb = None
+        if need_x:
+            gx = _mm(g.dtype, g, gs, w, w._strides, n_rows, w._shape[1], n_out)
+        if need_w:
+            gw = _mm(g.dtype, g, (gs[1], gs[0]), x, x._strides, n_out, x._shape[1], n_rows)
+        if need_b:
+            gb = _empty((n_out,), g.dtype)
+            check(lib.tl_reduce(lib.TL_SUM, g.dtype.code, gb._storage.ptr, g._ptr(),
+                                i64((gs[1], gs[0])), 2, i64((n_out, n_rows)), 1), "linear bias grad")
+        return gx, gw, gb
+
+
+def linear(x, w, b=None):
+    """x @ w.T + b (validated by nn.functional.linear). 2-D x with operands of one float dtype
+    runs as the fused Linear op; anything else is composed from matmul and add."""
+    dt = x.dtype
+    if len(x._shape) == 2 and w.dtype is dt and dt.is_floating_point and (
+            b is None or (b.dtype is dt and len(b._shape) == 1)):
+        return Linear.apply(x, w, b)
+    y = matmul(x, transpose(w, 0, 1))
+    return y if b is None else y + b
 
 
 def matmul(a, b):
