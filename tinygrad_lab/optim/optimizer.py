@@ -17,7 +17,7 @@ from collections import defaultdict
 
 from .._lib import NULL, check
 from ..autograd import enable_grad, no_grad
-from ..tensor import Tensor, _copy, _copy_into, zeros
+from ..tensor import Tensor, _copy, _copy_into, _numel, zeros
 
 
 class _RequiredParameter:
@@ -249,9 +249,9 @@ def _params_with_grad(group):
         g = p.grad
         if g is None:
             continue
-        if g.shape != p.shape:
+        if g._shape != p._shape:
             raise RuntimeError(f"gradient of shape {g.shape} does not match its parameter's shape {p.shape}")
-        if g.dtype is not p.dtype or not g.is_contiguous() or g._storage is p._storage:
+        if g.dtype is not p.dtype or not g._contig or g._storage is p._storage:
             g = _copy(g, p.dtype)
         out.append((p, g))
     return out
@@ -261,9 +261,11 @@ def _apply_update(kernel, name, p, g, buffers, *scalars):
     """Run ``kernel(dtype, p, g, *buffers, n, *scalars)`` on contiguous memory: a strided
     parameter is updated through a contiguous copy that is written back. Buffers may be None
     (passed as NULL). Bumps p's version counter (autograd's in-place check)."""
-    work = p if p.is_contiguous() else _copy(p)
-    ptrs = [b._ptr() if b is not None else NULL for b in buffers]
-    check(kernel(p.dtype.code, work._ptr(), g._ptr(), *ptrs, p.numel(), *scalars), name)
+    work = p if p._contig else _copy(p)
+    rc = kernel(p.dtype.code, work._ptr(), g._ptr(), *[NULL if b is None else b._ptr() for b in buffers],
+                _numel(p._shape), *scalars)
+    if rc:
+        check(rc, name)
     if work is not p:
         _copy_into(p, work)
-    p._bump_version()
+    p._storage.version += 1

@@ -2,7 +2,7 @@
 The update itself is the fused kernel tl_sgd_step in csrc/optim.c (formula there)."""
 from .._lib import lib
 from ..autograd import no_grad
-from .optimizer import Optimizer, _apply_update, _check_nonnegative
+from .optimizer import Optimizer, _apply_update, _check_nonnegative, _params_with_grad
 
 
 class SGD(Optimizer):
@@ -27,14 +27,18 @@ class SGD(Optimizer):
     def step(self, closure=None):
         """One update of every parameter that has a gradient; returns closure()'s loss."""
         loss = self._closure_loss(closure)
-        for group, p, g in self._with_grads():
-            momentum = float(group["momentum"])
-            buf, first = None, 0
-            if momentum != 0:                      # no state at all without momentum (PyTorch)
-                state = self.state[p]
-                first = int(state.get("momentum_buffer") is None)
-                buf = self._buffer(state, "momentum_buffer", p)
-            _apply_update(lib.tl_sgd_step, "SGD.step", p, g, (buf,), float(group["lr"]), momentum,
-                          float(group["dampening"]), float(group["weight_decay"]),
-                          int(bool(group["nesterov"])), int(bool(group["maximize"])), first)
+        for group in self.param_groups:
+            pairs = _params_with_grad(group)
+            if not pairs:
+                continue
+            lr, momentum, dampening = float(group["lr"]), float(group["momentum"]), float(group["dampening"])
+            wd, nesterov, maximize = float(group["weight_decay"]), int(bool(group["nesterov"])), int(bool(group["maximize"]))
+            for p, g in pairs:
+                buf, first = None, 0
+                if momentum != 0:                  # no state at all without momentum (PyTorch)
+                    state = self.state[p]
+                    first = int(state.get("momentum_buffer") is None)
+                    buf = self._buffer(state, "momentum_buffer", p)
+                _apply_update(lib.tl_sgd_step, "SGD.step", p, g, (buf,), lr, momentum, dampening, wd,
+                              nesterov, maximize, first)
         return loss
