@@ -243,12 +243,18 @@ def _binary_kernel(code, a, b, out_dtype=None):
         shape = broadcast_shapes(shape, b._shape)
     out = _empty(shape, out_dtype or a.dtype)
     rc = _binary_forward(code, a.dtype.code, out._storage.ptr, NULL,
-                         a._ptr() if a._offset else a._storage.ptr, _strides(a, shape),
-                         b._ptr() if b._offset else b._storage.ptr, _strides(b, shape),
-                         len(shape), i64(shape))
+                         a._ptr() if a._offset else a._storage.ptr,
+                         NULL if a._contig and a._shape == shape else _strides(a, shape),
+                         b._ptr() if b._offset else b._storage.ptr,
+                         NULL if b._contig and b._shape == shape else _strides(b, shape),
+                         len(shape), _SHAPES[shape][2])
     if rc:
         check(rc, "binary op")
     return out
+
+
+def _mul_kernel(a, b):
+    return _binary_kernel(lib.TL_MUL, a, b)
 
 
 _binary_forward = lib.tl_binary_forward
@@ -313,8 +319,10 @@ class Mul(_Binary):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        ga = sum_to(g * b, ctx.inputs[0]._shape) if ctx.needs_input_grad[0] else None
-        gb = sum_to(g * a, ctx.inputs[1]._shape) if ctx.needs_input_grad[1] else None
+        # g * other: the kernel directly unless the backward is being recorded (create_graph)
+        prod = mul if _state.grad_enabled else _mul_kernel
+        ga = sum_to(prod(g, b), ctx.inputs[0]._shape) if ctx.needs_input_grad[0] else None
+        gb = sum_to(prod(g, a), ctx.inputs[1]._shape) if ctx.needs_input_grad[1] else None
         return ga, gb
 
 

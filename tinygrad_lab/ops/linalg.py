@@ -19,7 +19,7 @@ import math
 
 from .. import dtypes
 from .._lib import NULL, check, i64, lib
-from ..autograd import Function, is_grad_enabled
+from ..autograd import Function, _record2, _state, is_grad_enabled
 from ..tensor import Tensor, _empty
 from .shape import broadcast_shapes, reshape, sum_to, transpose, unsqueeze
 
@@ -84,8 +84,9 @@ def _mm(dt, a, a_st, b, b_st, m, n, k):
     """A fresh (m, n) = A (m, k) @ B (k, n), the operands given as tensors plus their (row,
     column) element strides (a transpose is just the strides swapped)."""
     out = _empty((m, n), dt)
-    rc = lib.tl_matmul_forward(dt.code, out._storage.ptr, a._ptr(), i64(a_st), b._ptr(), i64(b_st),
-                               0, NULL, m, n, k)
+    rc = lib.tl_matmul_forward(dt.code, out._storage.ptr,
+                               a._ptr() if a._offset else a._storage.ptr, i64(a_st),
+                               b._ptr() if b._offset else b._storage.ptr, i64(b_st), 0, NULL, m, n, k)
     if rc:
         check(rc, "matmul")
     return out
@@ -169,8 +170,11 @@ def matmul(a, b):
         if dt is dtypes.bool_:
             dt = dtypes.int64
         a, b = a.to(dt), b.to(dt)
-    if len(sa) == 2 and len(sb) == 2:
-        return Matmul.apply(a, b)
+    if len(sa) == 2 and len(sb) == 2:   # the common case, without apply's generic scan
+        out = _mm(a.dtype, a, a._strides, b, b._strides, sa[0], sb[1], ka)
+        if _state.grad_enabled and (a.requires_grad or b.requires_grad) and a.dtype.is_floating_point:
+            _record2(Matmul, out, a, b, (a if b.requires_grad else None, b if a.requires_grad else None))
+        return out
     out_shape = batch + (sa[-2:-1] if len(sa) > 1 else ()) + (sb[-1:] if len(sb) > 1 else ())
     out = Matmul.apply(unsqueeze(a, 0) if len(sa) == 1 else a, unsqueeze(b, 1) if len(sb) == 1 else b)
     return out if out.shape == out_shape else reshape(out, out_shape)
