@@ -152,3 +152,14 @@ int tl_bce_logits_backward(int dtype, void *gx, void *gt, const void *g, int64_t
     CHECK_SIZES(n, 0);
     DISPATCH(dtype, bce_logits_bwd_, (gx, gt, g, g_stride, x, t, n))
 }
+
+int tl_mse_forward(int dtype, void *loss, const void *x, const void *t, int64_t n) {
+    CHECK_SIZES(n, 0);
+    DISPATCH(dtype, mse_fwd_, (loss, x, t, n))
+}
+
+int tl_mse_backward(int dtype, void *gx, void *gt, const void *g, int64_t g_stride, const void *x,
+                    const void *t, int64_t n) {
+    CHECK_SIZES(n, 0);
+    DISPATCH(dtype, mse_bwd_, (gx, gt, g, g_stride, x, t, n))
+}

@@ -154,6 +154,11 @@ int tl_bce_logits_forward(int dtype, void *loss, const void *x, const void *t, i
 /* gx, gt (n; NULL = not needed), g (n), x, t (n): gx = g*(sigmoid(x) - t), gt = -g*x. */
 int tl_bce_logits_backward(int dtype, void *gx, void *gt, const void *g, int64_t g_stride,
                            const void *x, const void *t, int64_t n);
+/* loss, x, t (n contiguous): loss = (x - t)^2. */
+int tl_mse_forward(int dtype, void *loss, const void *x, const void *t, int64_t n);
+/* gx, gt (n; NULL = not needed), g (n), x, t (n): gx = 2*g*(x - t), gt = -gx. */
+int tl_mse_backward(int dtype, void *gx, void *gt, const void *g, int64_t g_stride,
+                    const void *x, const void *t, int64_t n);
 /* ---- matrix multiplication (matmul.c) ---- */
 /* C[t, i, j] = sum_p A[t, i, p] * B[t, p, j] for t over the batch index space `batch_shape`
  * (nbatch dims, may be 0), i < m, j < n, p < k. Buffers: C contiguous [batch..., m, n]; A viewed

@@ -143,6 +143,8 @@ SPECS = {
         lambda x, t: F.binary_cross_entropy_with_logits(x, t, reduction="none"),
         lambda x, t: np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x))),
         [((3, 4), (3, 4)), ((0, 2), (0, 2))]),
+    "MseLoss":   Spec(lambda x, t: F.mse_loss(x, t, reduction="none"), lambda x, t: (x - t) ** 2,
+                      [((3, 4), (3, 4)), ((0, 2), (0, 2)), ((), ())]),
     "Overwrite": Spec(lambda a, b: _overwrite(a, b), lambda a, b: np.broadcast_to(b, a.shape) * 2,
                       [((2, 3), (3,)), ((2, 2), ())]),
 }

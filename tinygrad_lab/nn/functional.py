@@ -181,8 +181,7 @@ def mse_loss(input, target, reduction="mean"):
     """(input - target)^2, reduced."""
     _check_reduction(reduction, "mse_loss")
     input, target = _pair(input, target, "mse_loss")
-    d = input - target
-    return _reduce(d * d, reduction, input.shape)
+    return _reduce(_nn.MseLoss.apply(contiguous(input), contiguous(target)), reduction, input.shape)
 
 
 def binary_cross_entropy(input, target, reduction="mean"):

@@ -218,6 +218,13 @@ def _bce_logits_vjp(g, x, t, want_x, want_t):
     return (g * (ew.sigmoid(x) - t) if want_x else None), (-(g * x) if want_t else None)
 
 
+def _mse_vjp(g, x, t, want_x, want_t):
+    """loss = (x - t)^2 elementwise:  gx = 2 g (x - t),  gt = -gx"""
+    d = g * (2.0 * (x - t))
+    return (d if want_x else None), (-d if want_t else None)
+
+
+MseLoss = _make_pointwise_loss("mse_loss", lib.tl_mse_forward, lib.tl_mse_backward, _mse_vjp)
 BinaryCrossEntropy = _make_pointwise_loss("binary_cross_entropy", lib.tl_bce_forward,
                                           lib.tl_bce_backward, _bce_vjp)
 BinaryCrossEntropyWithLogits = _make_pointwise_loss("binary_cross_entropy_with_logits",
