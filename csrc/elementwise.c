@@ -155,6 +155,10 @@ int tl_unary_forward(int op, int dtype, void *y, const int64_t *y_strides,
     }
 }
 
+int tl_unary_flat(int op, int dtype, void *y, const void *x, int64_t n, double p0, double p1) {
+    return tl_unary_forward(op, dtype, y, NULL, x, NULL, 1, &n, p0, p1);
+}
+
 int tl_unary_backward(int op, int dtype, void *gx, const void *g, const int64_t *g_strides,
                       const void *x, const int64_t *x_strides, const void *y,
                       const int64_t *y_strides, int ndim, const int64_t *shape,
@@ -178,6 +182,10 @@ int tl_binary_forward(int op, int dtype, void *out, const int64_t *out_strides,
         case TL_BOOL: return binary_u8_generic(op, out, a, b, &it);
         default: return TL_EDTYPE;
     }
+}
+
+int tl_binary_flat(int op, int dtype, void *out, const void *a, const void *b, int64_t n) {
+    return tl_binary_forward(op, dtype, out, NULL, a, NULL, b, NULL, 1, &n);
 }
 
 int tl_where_forward(int dtype, void *out, const void *cond, const int64_t *cond_strides,

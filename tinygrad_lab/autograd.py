@@ -133,6 +133,8 @@ class Context:
     out_ref = None        # the output tensor, only when it retains its grad
     trace = None          # where forward ran (anomaly mode)
     _g = None             # the gradient of the output accumulated so far, during backward
+    _seen = None          # during backward: the run that reached this node ...
+    _deps = 0             # ... and how many of its consumers have yet to run
 
     def __init__(self, fn):
         self.fn = fn   # (the engine makes nodes with object.__new__ and sets fn directly)
@@ -305,7 +307,7 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
 
     leaf_grads = {}   # id(leaf tensor) -> (tensor, gradient)
     nodes = []        # every node reachable from the outputs (its _g is reset if backward fails)
-    deps = {}         # id(node) -> how many of its consumers have not run yet
+    run = object()    # node._seen is run: reached by this call; node._deps: consumers yet to run
     for out, g in zip(outputs, grad_outputs):
         node = out.grad_fn
         if node is None:
@@ -313,8 +315,8 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
                 _add(leaf_grads, id(out), out, g)
             continue
         node._g = g if node._g is None else node._g + g
-        if id(node) not in deps:
-            deps[id(node)] = 0
+        if node._seen is not run:
+            node._seen, node._deps = run, 0
             nodes.append(node)
     roots = list(nodes)
     stack = list(nodes)
@@ -324,11 +326,10 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
             if need:
                 fn = t.grad_fn
                 if fn is not None:
-                    k = id(fn)
-                    if k in deps:
-                        deps[k] += 1
+                    if fn._seen is run:
+                        fn._deps += 1
                     else:
-                        deps[k] = 1
+                        fn._seen, fn._deps = run, 1
                         nodes.append(fn)
                         stack.append(fn)
 
@@ -340,7 +341,7 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
     prev = _state.grad_enabled
     _state.grad_enabled = bool(create_graph)
     anomaly = _state.anomaly
-    ready = [n for n in roots if not deps[id(n)]]
+    ready = [n for n in roots if not n._deps]
     ok = False
     try:
         while ready:  # pass 2: run each node after all of its consumers
@@ -367,11 +368,12 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
                 if not retain_graph and node._saved:  # nodes that saved nothing can run again
                     node._saved = ()
                     node._freed = True
-            i = 0
-            for t, need in zip(node.inputs, node.needs_input_grad):
+            ins = node.inputs
+            if len(grads) < len(ins):  # no gradient reached this node, or backward returned fewer
+                grads = grads + (None,) * (len(ins) - len(grads))
+            for t, need, gi in zip(ins, node.needs_input_grad, grads):
                 if need:
                     fn = t.grad_fn
-                    gi = grads[i] if i < len(grads) else None
                     if gi is not None:
                         if type(gi) is not Tensor or gi._shape != t._shape or gi.dtype is not t.dtype:
                             gi = _check_grad(gi, t, node)
@@ -385,11 +387,9 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
                         else:
                             fn._g = gi if fn._g is None else fn._g + gi
                     if fn is not None:
-                        k = id(fn)
-                        deps[k] -= 1
-                        if not deps[k]:
+                        fn._deps -= 1
+                        if not fn._deps:
                             ready.append(fn)
-                i += 1
         ok = True
     finally:
         _state.grad_enabled = prev
@@ -397,7 +397,7 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
             for n in nodes:
                 n._g = None
     # drop the loop's references so _owned() can count the gradients' real owners
-    g = grads = gi = t = prior = None
+    g = grads = gi = t = prior = ins = None
 
     if inputs is not None:
         result = []

@@ -38,10 +38,12 @@ def _scalar(v, dtype):
 def _unary_kernel(code, x, p0=0.0, p1=0.0):
     shape = x._shape
     y = _empty(shape, x.dtype)
-    rc = lib.tl_unary_forward(code, x.dtype.code, y._storage.ptr, NULL,
-                              x._ptr() if x._offset else x._storage.ptr,
-                              NULL if x._contig else i64(x._strides), len(shape), _SHAPES[shape][2],
-                              p0, p1)
+    if x._contig:
+        rc = _unary_flat(code, x.dtype.code, y._storage.ptr,
+                         x._ptr() if x._offset else x._storage.ptr, _SHAPES[shape][1], p0, p1)
+    else:
+        rc = lib.tl_unary_forward(code, x.dtype.code, y._storage.ptr, NULL, x._ptr(),
+                                  i64(x._strides), len(shape), _SHAPES[shape][2], p0, p1)
     if rc:
         check(rc, "unary op")
     return y
@@ -257,7 +259,7 @@ def _mul_kernel(a, b):
     return _binary_kernel(lib.TL_MUL, a, b)
 
 
-_binary_forward = lib.tl_binary_forward
+_binary_forward, _binary_flat, _unary_flat = lib.tl_binary_forward, lib.tl_binary_flat, lib.tl_unary_flat
 
 
 def add_into(acc, g):
@@ -409,10 +411,9 @@ def _arith(fn, name, a, b, float_only=False):
     shape = a._shape
     if b._shape == shape and a._contig and b._contig:
         out = _empty(shape, a.dtype)
-        rc = _binary_forward(fn.code, a.dtype.code, out._storage.ptr, NULL,
-                             a._storage.ptr if not a._offset else a._ptr(), NULL,
-                             b._storage.ptr if not b._offset else b._ptr(), NULL,
-                             len(shape), _SHAPES[shape][2])
+        rc = _binary_flat(fn.code, a.dtype.code, out._storage.ptr,
+                          a._storage.ptr if not a._offset else a._ptr(),
+                          b._storage.ptr if not b._offset else b._ptr(), _SHAPES[shape][1])
         if rc:
             check(rc, name)
     else:
