@@ -136,8 +136,8 @@ class Context:
     _seen = None          # during backward: the run that reached this node ...
     _deps = 0             # ... and how many of its consumers have yet to run
 
-    def __init__(self, fn):
-        self.fn = fn   # (the engine makes nodes with object.__new__ and sets fn directly)
+    fn = None             # the Function whose forward made this node (set right after creation;
+    #                       no __init__, because calling the bare class is the cheapest new object)
 
     def name(self):
         # op_name: the user's op when a variant implements it (x * 2 runs MulScalar: "MulBackward")
@@ -208,7 +208,7 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        ctx = _new_ctx(Context)
+        ctx = Context()
         ctx.fn = cls
         state = _state
         prev = state.grad_enabled
@@ -238,13 +238,12 @@ class Function:
         return out
 
 
-_new_ctx = object.__new__
 
 
 def _record1(fn, out, x):
     """Make ``out`` the output of a graph node of Function ``fn`` with the one tensor input
     ``x`` (as _record2); returns the node, for the caller to store what backward needs."""
-    ctx = _new_ctx(Context)
+    ctx = Context()
     ctx.fn = fn
     ctx.inputs = (x,)
     ctx.needs_input_grad = (True,)
@@ -260,7 +259,7 @@ def _record2(fn, out, a, b, saved=None):
     ``b``: the node Function.apply would make, for built-in binary ops whose wrapper already
     computed ``out`` (skips apply's generic argument scan; ~40% of a small op's cost).
     ``saved`` is what backward reads from ctx.saved_tensors."""
-    ctx = _new_ctx(Context)
+    ctx = Context()
     ctx.fn = fn
     ctx.inputs = (a, b)
     ctx.needs_input_grad = (a.requires_grad, b.requires_grad)

@@ -26,11 +26,16 @@ class Storage:
     _arr = None      # the NumPy array owning or viewing the memory, once someone asked for it
     _owner = None    # what keeps C-allocated memory alive (a cffi object with a destructor)
 
-    def __init__(self, arr):
+    # no __init__: calling the bare class is the cheapest way to a new object (ops make one each)
+
+    @classmethod
+    def of_array(cls, arr):
         """Wrap NumPy array ``arr`` (its memory, not a copy)."""
-        self._arr = arr
-        self.ptr = _from_buffer(arr) if arr.size else NULL
-        self.nbytes = arr.nbytes
+        st = cls()
+        st._arr = arr
+        st.ptr = _from_buffer(arr) if arr.size else NULL
+        st.nbytes = arr.nbytes
+        return st
 
     @property
     def arr(self):
@@ -44,7 +49,7 @@ class Storage:
 
 _BIG = 1 << 18  # bytes; below this cffi-owned memory (16-byte aligned: kernels load unaligned)
 #                 is cheaper than the C cache's round trip
-_from_buffer, _new_storage = ffi.from_buffer, object.__new__
+_from_buffer = ffi.from_buffer
 # cffi's own allocator without the zero fill: an op's output is always fully written by its kernel
 _raw_new = ffi.new_allocator(should_clear_after_alloc=False)
 
@@ -57,7 +62,7 @@ def _alloc(n, dtype):
     p = lib.tl_alloc(nbytes)
     if p == NULL:
         raise MemoryError(f"tinygrad_lab: cannot allocate {nbytes} bytes for {n} {dtype.name} elements")
-    st = _new_storage(Storage)
+    st = Storage()
     st._owner = ffi.gc(p, lib.tl_free, size=nbytes)
     st.ptr = ffi.cast("char *", p)
     st.nbytes = nbytes
@@ -109,7 +114,7 @@ def _empty(shape, dtype):
     info = _SHAPES.get(shape) or _shape_info(shape)
     nbytes = info[1] * dtype.itemsize
     if nbytes < _BIG:
-        st = _new_storage(Storage)
+        st = Storage()
         st.ptr = _raw_new("char[]", nbytes) if nbytes else NULL
         st.nbytes = nbytes
     else:
@@ -474,7 +479,7 @@ def _wrap_numpy(arr, dt):
     strides = tuple(s // it for s in arr.strides)
     span = 1 + sum((n - 1) * s for n, s in zip(arr.shape, strides))
     flat = np.lib.stride_tricks.as_strided(arr, shape=(span,), strides=(it,))
-    return Tensor._make(Storage(flat), arr.shape, strides, 0, dt)
+    return Tensor._make(Storage.of_array(flat), arr.shape, strides, 0, dt)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -510,7 +515,7 @@ def from_numpy(a):
     if a.dtype in (np.float32, np.float64) and a.flags.c_contiguous and a.flags.writeable \
             and a.flags.aligned:  # C kernels write through shared memory and assume alignment
         dt = dtypes.from_numpy_dtype(a.dtype)
-        return Tensor._make(Storage(a.reshape(-1)), a.shape, _contiguous_strides(a.shape), 0, dt)
+        return Tensor._make(Storage.of_array(a.reshape(-1)), a.shape, _contiguous_strides(a.shape), 0, dt)
     if a.dtype.kind not in "fiub":
         raise TypeError(f"unsupported NumPy dtype {a.dtype}: expected a float, integer or bool array")
     return _from_array(a, dtypes.from_numpy_dtype(a.dtype))
