@@ -171,6 +171,11 @@ int tl_unary_backward(int op, int dtype, void *gx, const void *g, const int64_t 
     }
 }
 
+int tl_unary_backward_flat(int op, int dtype, void *gx, const void *g, const void *x,
+                           const void *y, int64_t n, double p0, double p1) {
+    return tl_unary_backward(op, dtype, gx, g, NULL, x, NULL, y, NULL, 1, &n, p0, p1);
+}
+
 int tl_binary_forward(int op, int dtype, void *out, const int64_t *out_strides,
                       const void *a, const int64_t *a_strides, const void *b,
                       const int64_t *b_strides, int ndim, const int64_t *shape) {

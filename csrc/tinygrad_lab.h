@@ -79,6 +79,8 @@ int tl_binary_forward(int op, int dtype, void *out, const int64_t *out_strides,
 /* The contiguous fast paths of the two above, for n elements (fewer arguments: a cffi call
  * costs ~0.1 us per argument it converts, a third of a small op's C entry). */
 int tl_unary_flat(int op, int dtype, void *y, const void *x, int64_t n, double p0, double p1);
+int tl_unary_backward_flat(int op, int dtype, void *gx, const void *g, const void *x,
+                           const void *y, int64_t n, double p0, double p1);
 int tl_binary_flat(int op, int dtype, void *out, const void *a, const void *b, int64_t n);
 /* out = cond ? a : b (cond is bool), out contiguous. */
 int tl_where_forward(int dtype, void *out, const void *cond, const int64_t *cond_strides,

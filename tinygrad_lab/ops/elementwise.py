@@ -50,12 +50,19 @@ def _unary_kernel(code, x, p0=0.0, p1=0.0):
 
 
 def _unary_vjp_kernel(code, g, x, y, p0, p1):
-    gx = _empty(g.shape, g.dtype)
+    shape = g._shape
+    gx = _empty(shape, g.dtype)
     x = x if x is not None else g  # unused operands: pass g (the kernel never reads them)
     y = y if y is not None else g
-    check(lib.tl_unary_backward(code, g.dtype.code, gx._ptr(), g._ptr(), g._cstrides(),
-                                x._ptr(), x._cstrides(), y._ptr(), y._cstrides(),
-                                g.ndim, i64(g.shape), p0, p1), "unary backward")
+    if g._contig and x._contig and y._contig:
+        rc = lib.tl_unary_backward_flat(code, g.dtype.code, gx._storage.ptr, g._ptr(), x._ptr(),
+                                        y._ptr(), _SHAPES[shape][1], p0, p1)
+    else:
+        rc = lib.tl_unary_backward(code, g.dtype.code, gx._storage.ptr, g._ptr(), g._cstrides(),
+                                   x._ptr(), x._cstrides(), y._ptr(), y._cstrides(),
+                                   len(shape), _SHAPES[shape][2], p0, p1)
+    if rc:
+        check(rc, "unary backward")
     return gx
 
 
