@@ -240,6 +240,20 @@ class Function:
 
 
 
+def _record(fn, out, inputs):
+    """Make ``out`` the output of a graph node of Function ``fn`` with arguments ``inputs``
+    (Tensors or None), as Function.apply would; returns the node."""
+    ctx = Context()
+    ctx.fn = fn
+    ctx.inputs = inputs
+    ctx.needs_input_grad = tuple([t is not None and t.requires_grad for t in inputs])
+    if _state.anomaly:
+        ctx.trace = _user_frame()
+    out.grad_fn = ctx
+    out.requires_grad = True
+    return ctx
+
+
 def _record1(fn, out, x):
     """Make ``out`` the output of a graph node of Function ``fn`` with the one tensor input
     ``x`` (as _record2); returns the node, for the caller to store what backward needs."""

@@ -19,7 +19,7 @@ import math
 
 from .. import dtypes
 from .._lib import NULL, check, i64, lib
-from ..autograd import Function, _record2, _state, is_grad_enabled
+from ..autograd import Function, _record, _record2, _state, is_grad_enabled
 from ..tensor import Tensor, _empty
 from .shape import broadcast_shapes, reshape, sum_to, transpose, unsqueeze
 
@@ -101,13 +101,7 @@ class Linear(Function):
 
     @staticmethod
     def forward(ctx, x, w, b):
-        (n_rows, n_in), n_out = x._shape, w._shape[0]
-        ws = w._strides
-        y = _mm(x.dtype, x, x._strides, w, (ws[1], ws[0]), n_rows, n_out, n_in)
-        if b is not None:
-            p = y._storage.ptr
-            check(lib.tl_binary_forward(lib.TL_ADD, y.dtype.code, p, NULL, p, NULL, b._ptr(),
-                                        i64((0, b._strides[0])), 2, i64(y._shape)), "linear bias")
+        y = _linear_kernel(x, w, b)
         ctx.save_for_backward(x if w.requires_grad else None, w if x.requires_grad else None)
         return y
 
@@ -133,13 +127,28 @@ class Linear(Function):
         return gx, gw, gb
 
 
+def _linear_kernel(x, w, b):
+    (n_rows, n_in), n_out = x._shape, w._shape[0]
+    ws = w._strides
+    y = _mm(x.dtype, x, x._strides, w, (ws[1], ws[0]), n_rows, n_out, n_in)
+    if b is not None:
+        p = y._storage.ptr
+        check(lib.tl_binary_forward(lib.TL_ADD, y.dtype.code, p, NULL, p, NULL, b._ptr(),
+                                    i64((0, b._strides[0])), 2, i64(y._shape)), "linear bias")
+    return y
+
+
 def linear(x, w, b=None):
     """x @ w.T + b (validated by nn.functional.linear). 2-D x with operands of one float dtype
     runs as the fused Linear op; anything else is composed from matmul and add."""
     dt = x.dtype
     if len(x._shape) == 2 and w.dtype is dt and dt.is_floating_point and (
             b is None or (b.dtype is dt and len(b._shape) == 1)):
-        return Linear.apply(x, w, b)
+        y = _linear_kernel(x, w, b)
+        if _state.grad_enabled and (x.requires_grad or w.requires_grad or (b is not None and b.requires_grad)):
+            ctx = _record(Linear, y, (x, w, b))
+            ctx.save_for_backward(x if w.requires_grad else None, w if x.requires_grad else None)
+        return y
     y = matmul(x, transpose(w, 0, 1))
     return y if b is None else y + b
 
