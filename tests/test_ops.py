@@ -105,6 +105,7 @@ SPECS = {
                       [((3, 4), (3, 4), (3, 4)), ((3, 1), (4,), ()), ((0, 2), (2,), (0, 2))], grad=(1, 2)),
     # ---- reductions (csrc/reduce.c); case = (shape, dim) ----
     "Sum":       Spec(tl.sum, np.sum, R, reduce=True),
+    "Mean":      Spec(tl.mean, np.mean, [(3, 4), (2, 3, 4), (), (5,)]),
     "Max":       Spec(tl.max, np.max, [c for c in R if 0 not in c[0]], reduce=True),
     "Min":       Spec(tl.min, np.min, [c for c in R if 0 not in c[0]], reduce=True),
     # ---- shape ops (views and copies, csrc/copy.c) ----

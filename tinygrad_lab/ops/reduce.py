@@ -6,6 +6,7 @@ from .. import dtypes
 from .._lib import MAX_DIMS, NULL, check, ffi, i64, lib
 from ..autograd import Function, _record1, _state
 from ..tensor import Tensor, _empty, _numel, _wrap_dim
+from .elementwise import _unary_kernel
 from .shape import expand, reshape
 
 
@@ -90,8 +91,41 @@ def sum(x, dim=None, keepdim=False):  # noqa: A001
 _ALL_DIMS = [tuple(range(n)) for n in range(MAX_DIMS + 1)]
 
 
+class Mean(Function):
+    """The mean of every element of a contiguous float tensor, a 0-d tensor: the sum kernel, then
+    the division in place (one node where sum / n makes two). VJP: g / n broadcast back."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.in_shape = x._shape
+        return _mean_kernel(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        n = float(_numel(ctx.in_shape))
+        if _state.grad_enabled:  # create_graph: differentiable ops
+            return expand(reshape(g / n, _keep_shape(ctx.in_shape, _ALL_DIMS[len(ctx.in_shape)])),
+                          ctx.in_shape)
+        gn = _unary_kernel(lib.TL_DIV_SCALAR, g, n)
+        return Tensor._make(gn._storage, ctx.in_shape, (0,) * len(ctx.in_shape), 0, g.dtype)
+
+
+def _mean_kernel(x):
+    out = _empty((), x.dtype)
+    n = _numel(x._shape)
+    p = out._storage.ptr
+    check(lib.tl_reduce(lib.TL_SUM, x.dtype.code, p, x._ptr(), NULL, 1, i64((n,)), 1), "mean")
+    check(lib.tl_unary_flat(lib.TL_DIV_SCALAR, x.dtype.code, p, p, 1, float(n), 0.0), "mean")
+    return out
+
+
 def mean(x, dim=None, keepdim=False):
     """Mean over ``dim``; integer inputs give the default float dtype."""
+    if dim is None and not keepdim and x._contig and x.dtype.is_floating_point:
+        out = _mean_kernel(x)        # everything to a 0-d tensor (the loss.mean() case)
+        if _state.grad_enabled and x.requires_grad:
+            _record1(Mean, out, x).in_shape = x._shape
+        return out
     dims = _dims(x, dim)
     if not x.dtype.is_floating_point:
         x = x.to(dtypes.get_default_dtype())
