@@ -49,18 +49,20 @@ def _reduce(loss, reduction, shape):
 
 def linear(x, weight, bias=None):
     """``x @ weight.T + bias``; weight is (out_features, in_features), bias (out_features,)."""
-    _tensor(x, "input", "linear")
-    _tensor(weight, "weight", "linear")
-    if weight.ndim != 2:
-        raise ValueError(f"linear: weight must be 2-d (out_features, in_features), got shape {weight.shape}")
-    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
-        raise ValueError(f"linear: input shape {x.shape} does not match weight shape {weight.shape} "
-                         f"(the input's last dim must be in_features = {weight.shape[1]})")
+    if not (isinstance(x, Tensor) and isinstance(weight, Tensor)):
+        _tensor(x, "input", "linear")
+        _tensor(weight, "weight", "linear")
+    xs, ws = x._shape, weight._shape
+    if len(ws) != 2:
+        raise ValueError(f"linear: weight must be 2-d (out_features, in_features), got shape {ws}")
+    if not xs or xs[-1] != ws[1]:
+        raise ValueError(f"linear: input shape {xs} does not match weight shape {ws} "
+                         f"(the input's last dim must be in_features = {ws[1]})")
     if bias is not None:
         _tensor(bias, "bias", "linear")
-        if bias.shape not in ((weight.shape[0],), ()):
-            raise ValueError(f"linear: bias shape {bias.shape} does not match weight shape {weight.shape} "
-                             f"(expected ({weight.shape[0]},))")
+        if bias._shape != (ws[0],) and bias._shape != ():
+            raise ValueError(f"linear: bias shape {bias.shape} does not match weight shape {ws} "
+                             f"(expected ({ws[0]},))")
     return _linear(x, weight, bias)
 
 
