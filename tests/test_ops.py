@@ -127,6 +127,9 @@ SPECS = {
     "Linear":    Spec(lambda x, w, b: tl.nn.functional.linear(x, w, b), lambda x, w, b: x @ w.T + b,
                       [((3, 4), (5, 4), (5,)), ((1, 2), (3, 2), (3,)), ((0, 3), (2, 3), (2,)),
                        ((2, 0), (3, 0), (3,))]),
+    "LinearAct": Spec(lambda x, w, b: tl.nn.functional.linear_act(x, w, b, "tanh"),
+                      lambda x, w, b: np.tanh(x @ w.T + b),
+                      [((3, 4), (5, 4), (5,)), ((0, 3), (2, 3), (2,)), ((2, 0), (3, 0), (3,))]),
     # ---- integer-array indexing (csrc/index.c) ----
     "Gather":    Spec(lambda x: x[[2, 0, 2], 1:], lambda x: x[[2, 0, 2], 1:], [(3, 4), (4, 2, 3)]),
     "ScatterAdd": Spec(lambda g: _scatter_add(g), lambda g: _scatter_add_ref(g), [(3, 3)]),

@@ -12,14 +12,14 @@ import numbers
 
 from .. import dtypes
 from ..ops import nn as _nn
-from ..ops.linalg import linear as _linear
+from ..ops.linalg import linear as _linear, linear_act as _linear_act
 from ..ops.elementwise import gelu, leaky_relu, relu, sigmoid, tanh  # noqa: F401  (re-exported)
 from ..ops.nn import log_softmax, softmax  # noqa: F401  (re-exported)
 from ..ops.reduce import max as _max, mean as _mean, min as _min, sum as _sum
 from ..ops.shape import contiguous, permute, reshape
 from ..tensor import Tensor, _numel, rand, zeros_like
 
-__all__ = ["linear", "layer_norm", "batch_norm", "embedding", "relu", "sigmoid", "tanh", "gelu", "leaky_relu", "softmax", "log_softmax",
+__all__ = ["linear", "linear_act", "layer_norm", "batch_norm", "embedding", "relu", "sigmoid", "tanh", "gelu", "leaky_relu", "softmax", "log_softmax",
            "dropout", "mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
            "cross_entropy", "nll_loss"]
 
@@ -49,6 +49,11 @@ def _reduce(loss, reduction, shape):
 
 def linear(x, weight, bias=None):
     """``x @ weight.T + bias``; weight is (out_features, in_features), bias (out_features,)."""
+    _check_linear(x, weight, bias)
+    return _linear(x, weight, bias)
+
+
+def _check_linear(x, weight, bias):
     if not (isinstance(x, Tensor) and isinstance(weight, Tensor)):
         _tensor(x, "input", "linear")
         _tensor(weight, "weight", "linear")
@@ -63,7 +68,16 @@ def linear(x, weight, bias=None):
         if bias._shape != (ws[0],) and bias._shape != ():
             raise ValueError(f"linear: bias shape {bias.shape} does not match weight shape {ws} "
                              f"(expected ({ws[0]},))")
-    return _linear(x, weight, bias)
+
+
+def linear_act(x, weight, bias, act):
+    """``act(linear(x, weight, bias))`` for act "relu", "sigmoid" or "tanh" as one fused op (what
+    nn.Sequential runs for a Linear followed by that activation): same values and gradients,
+    one graph node and no intermediate tensor."""
+    if act not in ("relu", "sigmoid", "tanh"):
+        raise ValueError(f"linear_act: act must be 'relu', 'sigmoid' or 'tanh', got {act!r}")
+    _check_linear(x, weight, bias)
+    return _linear_act(x, weight, bias, act)
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):

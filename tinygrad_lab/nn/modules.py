@@ -289,8 +289,19 @@ class Sequential(Module):
                 self.add_module(str(i), m)
 
     def forward(self, x):
-        for m in self._modules.values():
-            x = m(x)
+        mods = list(self._modules.values())
+        i, n = 0, len(mods)
+        while i < n:
+            m = mods[i]
+            act = getattr(mods[i + 1], "_fused_act", None) if i + 1 < n else None
+            if act is not None and type(m) is Linear:
+                # Linear then ReLU/Sigmoid/Tanh: one fused op (same values and gradients)
+                p = m._parameters
+                x = F.linear_act(x, p["weight"], p["bias"], act)
+                i += 2
+            else:
+                x = m(x)
+                i += 1
         return x
 
     def __getitem__(self, i):
@@ -319,14 +330,17 @@ class _Activation(Module):
 
 class ReLU(_Activation):
     fn = staticmethod(F.relu)
+    _fused_act = "relu"     # nn.Sequential fuses a preceding Linear with it (ops/linalg.py)
 
 
 class Sigmoid(_Activation):
     fn = staticmethod(F.sigmoid)
+    _fused_act = "sigmoid"     # nn.Sequential fuses a preceding Linear with it (ops/linalg.py)
 
 
 class Tanh(_Activation):
     fn = staticmethod(F.tanh)
+    _fused_act = "tanh"     # nn.Sequential fuses a preceding Linear with it (ops/linalg.py)
 
 
 class GELU(Module):

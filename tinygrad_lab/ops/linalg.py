@@ -21,6 +21,7 @@ from .. import dtypes
 from .._lib import NULL, check, i64, lib
 from ..autograd import Function, _record, _record2, _state, is_grad_enabled
 from ..tensor import Tensor, _empty
+from .elementwise import UNARY, UNARY_TABLE, _unary, _unary_vjp_kernel
 from .shape import broadcast_shapes, reshape, sum_to, transpose, unsqueeze
 
 
@@ -108,42 +109,84 @@ class Linear(Function):
     @staticmethod
     def backward(ctx, g):
         x, w = ctx.saved_tensors
-        need_x, need_w, need_b = ctx.needs_input_grad
-        if is_grad_enabled():  # create_graph: differentiable ops
-            from .reduce import sum as _sum
-            return (matmul(g, w) if need_x else None,
-                    matmul(transpose(g, 0, 1), x) if need_w else None,
-                    _sum(g, 0) if need_b else None)
-        (n_rows, n_out), gs = g._shape, g._strides
-        gx = gw = gb = None
-        if need_x:
-            gx = _mm(g.dtype, g, gs, w, w._strides, n_rows, w._shape[1], n_out)
-        if need_w:
-            gw = _mm(g.dtype, g, (gs[1], gs[0]), x, x._strides, n_out, x._shape[1], n_rows)
-        if need_b:
-            gb = _empty((n_out,), g.dtype)
-            check(lib.tl_reduce(lib.TL_SUM, g.dtype.code, gb._storage.ptr, g._ptr(),
-                                i64((gs[1], gs[0])), 2, i64((n_out, n_rows)), 1), "linear bias grad")
-        return gx, gw, gb
+        return _linear_vjp(ctx.needs_input_grad, g, x, w)
 
 
-def _linear_kernel(x, w, b):
+def _linear_vjp(needs, g, x, w):
+    """(dx, dW, db) of y = x @ W^T + b for output gradient g (None where not needed)."""
+    need_x, need_w, need_b = needs[:3]
+    if is_grad_enabled():  # create_graph: differentiable ops
+        from .reduce import sum as _sum
+        return (matmul(g, w) if need_x else None,
+                matmul(transpose(g, 0, 1), x) if need_w else None,
+                _sum(g, 0) if need_b else None)
+    (n_rows, n_out), gs = g._shape, g._strides
+    gx = gw = gb = None
+    if need_x:
+        gx = _mm(g.dtype, g, gs, w, w._strides, n_rows, w._shape[1], n_out)
+    if need_w:
+        gw = _mm(g.dtype, g, (gs[1], gs[0]), x, x._strides, n_out, x._shape[1], n_rows)
+    if need_b:
+        gb = _empty((n_out,), g.dtype)
+        check(lib.tl_reduce(lib.TL_SUM, g.dtype.code, gb._storage.ptr, g._ptr(),
+                            i64((gs[1], gs[0])), 2, i64((n_out, n_rows)), 1), "linear bias grad")
+    return gx, gw, gb
+
+
+# activations LinearAct applies in place: name -> the UNARY op (its C code and derivative)
+_ACTS = {name: UNARY[name] for name in ("relu", "sigmoid", "tanh")}
+
+
+class LinearAct(Function):
+    """y = act(x @ W^T + b) for act in relu / sigmoid / tanh: Linear with the activation run in
+    place on its output, one node instead of two (nn.Sequential runs a Linear followed by ReLU,
+    Sigmoid or Tanh this way). VJP: gz = act'(g) computed from y alone (relu's x > 0 is y > 0),
+    then Linear's."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, act):
+        y = _linear_kernel(x, w, b, _ACTS[act].code)
+        ctx.act = act
+        ctx.save_for_backward(x if w.requires_grad else None, w if x.requires_grad else None, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w, y = ctx.saved_tensors
+        fn = _ACTS[ctx.act]
+        if is_grad_enabled():
+            gz = _UNARY_DERIV[fn.code](g, y, y, 0.0, 0.0)
+        else:
+            gz = _unary_vjp_kernel(fn.code, g, y, y, 0.0, 0.0)
+        return _linear_vjp(ctx.needs_input_grad, gz, x, w) + (None,)
+
+
+_UNARY_DERIV = {code: deriv for _, code, _, deriv in UNARY_TABLE}
+
+
+def _linear_kernel(x, w, b, act=None):
     (n_rows, n_in), n_out = x._shape, w._shape[0]
     ws = w._strides
     y = _mm(x.dtype, x, x._strides, w, (ws[1], ws[0]), n_rows, n_out, n_in)
+    p = y._storage.ptr
     if b is not None:
-        p = y._storage.ptr
         check(lib.tl_binary_forward(lib.TL_ADD, y.dtype.code, p, NULL, p, NULL, b._ptr(),
                                     i64((0, b._strides[0])), 2, i64(y._shape)), "linear bias")
+    if act is not None:
+        check(lib.tl_unary_flat(act, y.dtype.code, p, p, n_rows * n_out, 0.0, 0.0), "linear activation")
     return y
+
+
+def _fusable(x, w, b):
+    dt = x.dtype
+    return (len(x._shape) == 2 and w.dtype is dt and dt.is_floating_point
+            and (b is None or (b.dtype is dt and len(b._shape) == 1)))
 
 
 def linear(x, w, b=None):
     """x @ w.T + b (validated by nn.functional.linear). 2-D x with operands of one float dtype
     runs as the fused Linear op; anything else is composed from matmul and add."""
-    dt = x.dtype
-    if len(x._shape) == 2 and w.dtype is dt and dt.is_floating_point and (
-            b is None or (b.dtype is dt and len(b._shape) == 1)):
+    if _fusable(x, w, b):
         y = _linear_kernel(x, w, b)
         if _state.grad_enabled and (x.requires_grad or w.requires_grad or (b is not None and b.requires_grad)):
             ctx = _record(Linear, y, (x, w, b))
@@ -151,6 +194,19 @@ def linear(x, w, b=None):
         return y
     y = matmul(x, transpose(w, 0, 1))
     return y if b is None else y + b
+
+
+def linear_act(x, w, b, act):
+    """act(x @ w.T + b) for act "relu", "sigmoid" or "tanh" (arguments validated by the caller):
+    the fused LinearAct op when linear() would fuse, else linear() then the activation."""
+    if _fusable(x, w, b):
+        y = _linear_kernel(x, w, b, _ACTS[act].code)
+        if _state.grad_enabled and (x.requires_grad or w.requires_grad or (b is not None and b.requires_grad)):
+            ctx = _record(LinearAct, y, (x, w, b, None))
+            ctx.act = act
+            ctx.save_for_backward(x if w.requires_grad else None, w if x.requires_grad else None, y)
+        return y
+    return _unary(_ACTS[act], linear(x, w, b))
 
 
 def matmul(a, b):
