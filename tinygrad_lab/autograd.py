@@ -12,7 +12,7 @@ import sys
 import traceback
 
 from ._lib import NULL as _lib_NULL, lib as _lib
-from .tensor import Tensor, _copy, _empty, _numel, tensor as _tensor
+from .tensor import Tensor, _copy, _empty, _numel, _shape_info, tensor as _tensor
 
 _getrefcount = sys.getrefcount
 
@@ -331,8 +331,8 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
         if node._seen is not run:
             node._seen, node._deps = run, 0
             nodes.append(node)
-    roots = list(nodes)
-    stack = list(nodes)
+    n_roots = len(nodes)
+    stack = nodes[:]
     while stack:  # pass 1: count each node's consumers
         node = stack.pop()
         for t, need in zip(node.inputs, node.needs_input_grad):
@@ -354,7 +354,8 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
     prev = _state.grad_enabled
     _state.grad_enabled = bool(create_graph)
     anomaly = _state.anomaly
-    ready = [n for n in roots if not n._deps]
+    # a single root has no consumer in the graph; several may (one output feeding another)
+    ready = nodes[:1] if n_roots == 1 else [n for n in nodes[:n_roots] if not n._deps]
     ok = False
     try:
         while ready:  # pass 2: run each node after all of its consumers
@@ -452,7 +453,7 @@ def _owned(g):
     gradient argument, a view -- is copied instead."""
     return (g._contig and g._offset == 0 and g.grad_fn is None and _getrefcount(g) <= 4
             and _getrefcount(g._storage) <= 2
-            and g._storage.nbytes == _numel(g._shape) * g.dtype.itemsize)
+            and g._storage.nbytes == _shape_info(g._shape)[1] * g.dtype.itemsize)
 
 
 def _add(table, key, t, g):
@@ -466,7 +467,7 @@ def _as_grad(g, out):
     """The gradient backward() starts from: ``g`` checked against ``out``, or 1 for a
     one-element output."""
     if g is None:
-        if _numel(out._shape) != 1:
+        if out._shape and _numel(out._shape) != 1:
             raise RuntimeError(f"grad can be implicitly created only for scalar outputs; got an "
                                f"output of shape {out.shape}. Pass a gradient of that shape.")
         g = _empty(out._shape, out.dtype)
