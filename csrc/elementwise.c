@@ -193,6 +193,17 @@ int tl_binary_flat(int op, int dtype, void *out, const void *a, const void *b, i
     return tl_binary_forward(op, dtype, out, NULL, a, NULL, b, NULL, 1, &n);
 }
 
+int tl_mul_backward(int dtype, void *ga, void *gb, const void *g, const int64_t *g_strides,
+                    const void *a, const int64_t *a_strides, const void *b,
+                    const int64_t *b_strides, int ndim, const int64_t *shape) {
+    ITER_OR_RETURN(it, ndim, shape, 4, NULL, g_strides, a_strides, b_strides)
+    switch (dtype) {
+        case TL_F32: return PICK(mul_bwd_f32, (ga, gb, g, a, b, &it));
+        case TL_F64: return PICK(mul_bwd_f64, (ga, gb, g, a, b, &it));
+        default: return TL_EDTYPE;
+    }
+}
+
 int tl_where_forward(int dtype, void *out, const void *cond, const int64_t *cond_strides,
                      const void *a, const int64_t *a_strides, const void *b,
                      const int64_t *b_strides, int ndim, const int64_t *shape) {

@@ -262,10 +262,6 @@ def _binary_kernel(code, a, b, out_dtype=None):
     return out
 
 
-def _mul_kernel(a, b):
-    return _binary_kernel(lib.TL_MUL, a, b)
-
-
 _binary_forward, _binary_flat, _unary_flat = lib.tl_binary_forward, lib.tl_binary_flat, lib.tl_unary_flat
 
 
@@ -328,11 +324,22 @@ class Mul(_Binary):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        # g * other: the kernel directly unless the backward is being recorded (create_graph)
-        prod = mul if _state.grad_enabled else _mul_kernel
-        ga = sum_to(prod(g, b), ctx.inputs[0]._shape) if ctx.needs_input_grad[0] else None
-        gb = sum_to(prod(g, a), ctx.inputs[1]._shape) if ctx.needs_input_grad[1] else None
-        return ga, gb
+        need_a, need_b = ctx.needs_input_grad
+        if _state.grad_enabled:  # create_graph: differentiable ops
+            return (sum_to(g * b, ctx.inputs[0]._shape) if need_a else None,
+                    sum_to(g * a, ctx.inputs[1]._shape) if need_b else None)
+        # both products in one C pass (tl_mul_backward); an operand not needed is never read
+        shape = g._shape
+        ga = _empty(shape, g.dtype) if need_a else None
+        gb = _empty(shape, g.dtype) if need_b else None
+        a = a if a is not None else g
+        b = b if b is not None else g
+        check(lib.tl_mul_backward(g.dtype.code, ga._storage.ptr if need_a else NULL,
+                                  gb._storage.ptr if need_b else NULL, g._ptr(), _strides(g, shape),
+                                  a._ptr(), _strides(a, shape), b._ptr(), _strides(b, shape),
+                                  len(shape), _SHAPES[shape][2]), "mul backward")
+        return (sum_to(ga, ctx.inputs[0]._shape) if need_a else None,
+                sum_to(gb, ctx.inputs[1]._shape) if need_b else None)
 
 
 class Div(_Binary):
