@@ -12,6 +12,7 @@
  * keeps 1e7-element sums accurate without giving up SIMD.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include "internal.h"
 
@@ -47,7 +48,7 @@ typedef union { double f; int64_t i; } tl_sum_t;
 #define TL_ISA _avx2
 #define TL_AVX2_BUILD 1
 #define TL_IS_FLOAT 1
-/* 256-bit helpers for the max/min rows loop (reduce.inc) */
+/* 256-bit helpers for the max/min loops (reduce.inc) */
 #define T float
 #define TL_SUF f32
 #define VEC __m256
@@ -59,7 +60,12 @@ typedef union { double f; int64_t i; } tl_sum_t;
 #define VMAX _mm256_max_ps
 #define VMIN _mm256_min_ps
 #define VOR _mm256_or_ps
-#define VUNORD(v) _mm256_cmp_ps(v, v, _CMP_UNORD_Q)
+#define VUNORD(a, b) _mm256_cmp_ps(a, b, _CMP_UNORD_Q)   /* lanes where a or b is NaN */
+#define VBLEND _mm256_blendv_ps
+#define VMASK_T __m256i            /* lane masks for the first n < VLEN lanes */
+#define VTAILMASK(n) _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#define VMASKLOAD _mm256_maskload_ps
+#define VMASKSTORE _mm256_maskstore_ps
 #define VMASK _mm256_movemask_ps
 #include "reduce.inc"
 #undef T
@@ -74,6 +80,11 @@ typedef union { double f; int64_t i; } tl_sum_t;
 #undef VMIN
 #undef VOR
 #undef VUNORD
+#undef VBLEND
+#undef VMASK_T
+#undef VTAILMASK
+#undef VMASKLOAD
+#undef VMASKSTORE
 #undef VMASK
 #define T double
 #define TL_SUF f64
@@ -86,7 +97,12 @@ typedef union { double f; int64_t i; } tl_sum_t;
 #define VMAX _mm256_max_pd
 #define VMIN _mm256_min_pd
 #define VOR _mm256_or_pd
-#define VUNORD(v) _mm256_cmp_pd(v, v, _CMP_UNORD_Q)
+#define VUNORD(a, b) _mm256_cmp_pd(a, b, _CMP_UNORD_Q)
+#define VBLEND _mm256_blendv_pd
+#define VMASK_T __m256i
+#define VTAILMASK(n) _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3))
+#define VMASKLOAD _mm256_maskload_pd
+#define VMASKSTORE _mm256_maskstore_pd
 #define VMASK _mm256_movemask_pd
 #include "reduce.inc"
 #undef T

@@ -1,10 +1,43 @@
-"""Shared test helpers: seeded inputs, non-contiguous views, and check_op, which compares an op's
-forward with a NumPy reference and gradchecks every differentiable input."""
+"""Shared test helpers: seeded inputs, non-contiguous views, check_op, which compares an op's
+forward with a NumPy reference and gradchecks every differentiable input, and context managers
+that run kernels with a given thread count or instruction set."""
+import contextlib
 import zlib
 
 import numpy as np
+import pytest
 
 import tinygrad_lab as tl
+from tinygrad_lab._lib import lib
+
+
+@contextlib.contextmanager
+def threads(n):
+    """Run the block with n kernel threads (skips the test when n > 1 and OpenMP is off)."""
+    if n > 1 and not lib.tl_openmp_enabled():
+        pytest.skip("built without OpenMP")
+    saved = tl.get_num_threads()
+    tl.set_num_threads(n)
+    try:
+        yield
+    finally:
+        tl.set_num_threads(saved)
+
+
+@contextlib.contextmanager
+def simd_level(level):
+    """Run the block with the kernels of SIMD level `level` (0 = portable C)."""
+    saved = lib.tl_simd_level()
+    assert lib.tl_set_simd_level(level) == 0
+    try:
+        yield
+    finally:
+        lib.tl_set_simd_level(saved)
+
+
+def simd_levels():
+    """The portable level and, when the CPU has more, the detected one."""
+    return sorted({0, lib.tl_simd_level()})
 
 
 def rng_for(*key):
