@@ -111,7 +111,7 @@ Tensor.retains_grad = property(lambda self: self._retains_grad)
 
 def _accumulate(acc, g, inplace=False):
     """``acc + g`` for gradient accumulation (in place into ``acc`` when allowed)."""
-    if inplace and acc.is_contiguous() and acc.dtype is g.dtype:
+    if inplace and acc._contig and acc.dtype is g.dtype:
         ew.add_into(acc, g)
         return acc
     return acc + g

@@ -10,7 +10,7 @@ import numbers
 from .. import dtypes
 from .._lib import NULL, check, i64, lib
 from ..autograd import Function, _record1, _record2, _state, is_grad_enabled
-from ..tensor import _SHAPES, Tensor, _empty, tensor
+from ..tensor import _SHAPES, Tensor, _empty, _shape_info, tensor
 from .shape import _broadcast_strides, broadcast_shapes, sum_to
 
 INF = float("inf")
@@ -269,10 +269,16 @@ def add_into(acc, g):
     """acc += g in place (gradient accumulation; ``acc`` is contiguous and owns its memory)."""
     if g.dtype is not acc.dtype:
         g = g.to(acc.dtype)
-    check(lib.tl_binary_forward(lib.TL_ADD, acc.dtype.code, acc._ptr(), acc._cstrides(), acc._ptr(),
-                                acc._cstrides(), g._ptr(), _strides(g, acc.shape), acc.ndim,
-                                i64(acc.shape)), "accumulate")
-    acc._bump_version()
+    shape = acc._shape
+    if g._contig and g._shape == shape:
+        p = acc._ptr()
+        rc = _binary_flat(lib.TL_ADD, acc.dtype.code, p, p, g._ptr(), _shape_info(shape)[1])
+    else:
+        rc = lib.tl_binary_forward(lib.TL_ADD, acc.dtype.code, acc._ptr(), NULL, acc._ptr(), NULL,
+                                   g._ptr(), _strides(g, shape), len(shape), i64(shape))
+    if rc:
+        check(rc, "accumulate")
+    acc._storage.version += 1
 
 
 class _Binary(Function):
