@@ -427,22 +427,33 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
             result.append(g)
         return tuple(result)
 
+    for t, g in leaf_grads.values():
+        if t._hooks or create_graph:
+            _to_leaf_slow(t, g, create_graph)
+        elif t.grad is None:
+            t.grad = g if _owned(g) else _copy(g)
+        else:
+            t.grad = _accumulate(t.grad, g, inplace=True)
+    return None
+
+
+def _to_leaf_slow(t, g, create_graph):
+    """Accumulate ``g`` into leaf ``t``'s .grad running its hooks first, or recording the sum
+    (create_graph); the common case is inlined in _run_backward."""
     prev = _state.grad_enabled
     _state.grad_enabled = bool(create_graph)
     try:
-        for t, g in leaf_grads.values():
-            if t._hooks:
-                for h in list(t._hooks):
-                    r = h(g)
-                    if r is not None:
-                        g = r
-            if t.grad is None:
-                t.grad = g if create_graph or _owned(g) else _copy(g)
-            else:
-                t.grad = _accumulate(t.grad, g, inplace=not create_graph)
+        if t._hooks:
+            for h in list(t._hooks):
+                r = h(g)
+                if r is not None:
+                    g = r
+        if t.grad is None:  # (after hooks the gradient's owners are unknown: copy it)
+            t.grad = g if create_graph else _copy(g)
+        else:
+            t.grad = _accumulate(t.grad, g, inplace=not create_graph)
     finally:
         _state.grad_enabled = prev
-    return None
 
 
 def _owned(g):
