@@ -2,7 +2,8 @@
 buffer. Views share the buffer; copies run the C strided-copy kernel.
 
 This module holds the storage model, construction from Python/NumPy data, the creation
-functions, views and conversions. Differentiable operations are attached in ops.py.
+functions, views and conversions. Differentiable operations are attached by the ops package
+(tinygrad_lab/ops/, one module per C kernel family).
 """
 import math
 import numbers
@@ -56,7 +57,7 @@ _raw_new = ffi.new_allocator(should_clear_after_alloc=False)
 
 def _alloc(n, dtype):
     """A fresh, uninitialised Storage of ``n`` elements from the C allocator (csrc/alloc.c:
-    64-byte aligned, recycled so repeated same-size tensors skip page faults). Tensor._empty
+    64-byte aligned, recycled so repeated same-size tensors skip page faults). _empty
     uses it for buffers of _BIG bytes and more."""
     nbytes = n * dtype.itemsize
     p = lib.tl_alloc(nbytes)
@@ -263,6 +264,8 @@ class Tensor:
         self.requires_grad = t.requires_grad
 
     def _set_view(self, storage, shape, strides, offset, dtype, contig=None):
+        """Point this (existing) tensor object at a view of ``storage`` and reset its autograd
+        fields (used by Tensor(data) and nn.Parameter)."""
         self._storage = storage
         self._shape = shape
         self._strides = strides
