@@ -279,7 +279,11 @@ def _record2(fn, out, a, b, saved=None):
     ctx.needs_input_grad = (a.requires_grad, b.requires_grad)
     if saved is not None:
         ctx._saved = saved
-        ctx._versions = [0 if t is None else t._storage.version for t in saved]
+        if len(saved) == 2:  # (written out: a comprehension is a function call)
+            x, y = saved
+            ctx._versions = (0 if x is None else x._storage.version, 0 if y is None else y._storage.version)
+        else:
+            ctx._versions = [0 if t is None else t._storage.version for t in saved]
     if _state.anomaly:
         ctx.trace = _user_frame()
     out.grad_fn = ctx

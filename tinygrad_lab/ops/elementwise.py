@@ -406,15 +406,15 @@ def _arith(fn, name, a, b, float_only=False):
     """a (op) b for Function ``fn`` (a _Binary): promotion, the kernel, and the graph node when
     an input requires grad. The common case -- two contiguous float tensors of one dtype and
     shape -- is written out flat: it is most of a small network's ops."""
-    tb = type(b)
-    if tb is float or tb is int:
-        if isinstance(a, Tensor) and a.dtype.is_floating_point and fn in _WITH_SCALAR:
-            return _unary(*_WITH_SCALAR[fn](a, b))     # float tensor (op) Python number
-    elif type(a) in (float, int) and isinstance(b, Tensor) and b.dtype.is_floating_point \
-            and fn in _SCALAR_WITH:
-        return _unary(*_SCALAR_WITH[fn](a, b))         # Python number (op) float tensor
     if not (isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype is b.dtype
             and a.dtype.is_floating_point):
+        tb = type(b)
+        if tb is float or tb is int:
+            if isinstance(a, Tensor) and a.dtype.is_floating_point and fn in _WITH_SCALAR:
+                return _unary(*_WITH_SCALAR[fn](a, b))     # float tensor (op) Python number
+        elif type(a) in (float, int) and isinstance(b, Tensor) and b.dtype.is_floating_point \
+                and fn in _SCALAR_WITH:
+            return _unary(*_SCALAR_WITH[fn](a, b))         # Python number (op) float tensor
         a, b, dt = _operands(a, b, name)
         if dt is dtypes.bool_ and fn.code in _BOOL_ARITH:
             a, b = a.to(dt), b.to(dt)
