@@ -4,8 +4,9 @@
  *
  * A and B are read through arbitrary element strides (batch dims, row, column), so a transposed
  * view is just swapped row/column strides and a broadcast batch dim is stride 0: neither ever
- * needs a copy, because every operand is PACKED before the arithmetic anyway. Loop nest, for one
- * matrix (matmul.inc):
+ * needs a copy, because an operand is either PACKED before the arithmetic or, in a small problem,
+ * read in place by a kernel that takes its strides (below). Loop nest, for one matrix
+ * (matmul.inc):
  *
  *   for jc in steps of NC over n:                       B panel KC x NC lives in L3
  *     for pc in steps of KC over k:
@@ -16,9 +17,28 @@
  *           for ir in steps of MR:
  *             micro-kernel: an MR x NR block of C += A sliver @ B sliver, in registers
  *
- * Packing pads the last sliver of each block with zeros, so the micro-kernel always computes a
- * full MR x NR tile; edge tiles are computed into a small buffer and only their valid part is
- * copied to C. The first KC step writes C, later ones add to it; k == 0 writes zeros.
+ * Packing pads the last sliver of each block with zeros. The AVX2 micro-kernel is compiled once
+ * per edge shape (1..MR rows x 1 or 2 vectors, the last one under a lane mask), so an edge tile
+ * costs only its own rows and vectors and goes straight to C with masked loads and stores; the
+ * portable kernel computes a full tile into a buffer and copies the valid part. The kernel
+ * prefetches its C rows before the K loop (C is touched only after it). The first KC step writes
+ * C, later ones add to it; k == 0 writes zeros.
+ *
+ * Packing reads its source along the contiguous direction: a row-major B 8 rows at a time across
+ * all slivers (one sliver at a time would stride through kc rows for every 64 bytes), a
+ * column-major A (a transposed view) one column at a time across all slivers, a row-major A and a
+ * column-major B as 6 x 8 / 8 x 8 blocks transposed in registers.
+ *
+ * Small problems (AVX2 build; one K block of B, kc x band width, at most TL_MM_DIRECT_MAX =
+ * 160 KiB) skip packing where they can: packing costs O(mk + kn) against O(mnk) arithmetic --
+ * 13% of a 64^3 product, still 3% at 256 -- and buys nothing for operands that stay in L1/L2. A
+ * with contiguous rows is read in place (the kernel broadcasts A's elements one at a time anyway,
+ * from 6 row pointers instead of one sliver), B with contiguous rows too (two unaligned vector
+ * loads per step, B[p] at b + p * ldb); the other layouts, and B's last partial sliver (so that no
+ * load passes B's last column), are packed as usual. Loop order i outer, j inner: the A rows of a
+ * tile row stay in L1 while B streams from L2. Measured single-thread float32: 64^3 +15%,
+ * 37x301x53 +8%, 4096x64x32 +20%; at a 256 x 256 K block of B (256 KiB) the packed path is 10%
+ * faster, hence the bound.
  *
  * Register tile, AVX2+FMA (16 ymm registers): MR x NR = 6 x 16 for float32, 6 x 8 for float64,
  * i.e. 6 rows x 2 vectors = 12 accumulator registers, 2 for the B row of the current p and one
@@ -51,8 +71,8 @@
  * smaller operand -- O(k * min(m, n)) per extra thread against O(m * n * k / threads) arithmetic,
  * under 1% from 256 up -- but needs two barriers per KC step, and on a machine whose cores are
  * shared with other processes a barrier waits for the slowest, preempted thread: measured 2-3x
- * slower under load on this 2-core VM. Packing buffers are allocated per call (64-byte aligned)
- * and freed before returning.
+ * slower under load on this 2-core VM. Packing buffers (64-byte aligned) are kept from one call to
+ * the next (mm_buf_get / mm_buf_put).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +87,11 @@
 /* multiply-adds below which one thread does everything (a parallel region costs ~1-2 us) */
 #ifndef TL_MM_PAR_MIN
 #define TL_MM_PAR_MIN (1 << 18)
+#endif
+
+/* bytes of one K block of B (of one thread's band) up to which the operands are read in place */
+#ifndef TL_MM_DIRECT_MAX
+#define TL_MM_DIRECT_MAX (160 << 10)
 #endif
 
 #define TL_MM_MR 6
@@ -114,6 +139,7 @@ typedef struct {
     int64_t kc;   /* K block */
     int64_t mc;   /* M block, a multiple of MR */
     int64_t nc;   /* N panel */
+    int direct;   /* 1: A (and B when its rows are contiguous) read in place, not packed */
 } mm_plan;
 
 static mm_plan mm_make_plan(int64_t m, int64_t n, int64_t k, int64_t MR, int64_t MC, int64_t KC,
@@ -123,6 +149,7 @@ static mm_plan mm_make_plan(int64_t m, int64_t n, int64_t k, int64_t MR, int64_t
     p.kc = nk ? mm_ceil(k, nk) : 1;
     p.mc = mb ? mm_ceil(mm_ceil(m, mb), MR) * MR : MR;
     p.nc = n < NC ? n : NC;
+    p.direct = 0;
     return p;
 }
 
@@ -140,6 +167,36 @@ static void mm_batch_offsets(const tl_iter *it, int64_t t, int64_t off[3]) {
 /* `elems` rounded up so that elems * size is a whole number of 64-byte cache lines. */
 static int64_t mm_round64(int64_t elems, size_t size) {
     return (elems * (int64_t)size + 63) / 64 * 64 / (int64_t)size;
+}
+
+/* Packing buffers: one block is kept from call to call. A fresh multi-hundred-KiB block from
+ * malloc is (or, after glibc trims the heap, becomes again) fresh memory whose first touch takes a
+ * page fault per 4 KiB -- measured ~30 faults per 256^3 call and ~145 per 1024^3 call, i.e. 3% of
+ * a 256^3 product -- so the block goes back to a one-slot spare instead of to free(). The slot is
+ * swapped atomically, so calls from several Python threads just allocate their own. The block's
+ * first 64 bytes hold its payload size. */
+static char *mm_spare = NULL;
+
+static void *mm_buf_get(size_t bytes) {
+    char *blk = __atomic_exchange_n(&mm_spare, NULL, __ATOMIC_ACQUIRE);
+    if (blk != NULL && *(size_t *)blk >= bytes) return blk + 64;
+    free(blk);
+    blk = (char *)aligned_alloc(64, (bytes + 127) / 64 * 64);
+    if (blk == NULL) return NULL;
+    *(size_t *)blk = bytes;
+    return blk + 64;
+}
+
+static void mm_buf_put(void *p) {
+    char *blk = (char *)p - 64;
+    char *old = __atomic_exchange_n(&mm_spare, blk, __ATOMIC_ACQ_REL);
+    if (old == NULL) return;
+    if (*(size_t *)old <= *(size_t *)blk) {   /* a concurrent call's block: keep the larger */
+        free(old);
+        return;
+    }
+    blk = __atomic_exchange_n(&mm_spare, old, __ATOMIC_ACQ_REL);
+    free(blk);
 }
 
 /* ---- instantiate: float32 / float64 (portable and AVX2+FMA), int64 (portable) ----
