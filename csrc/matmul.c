@@ -65,8 +65,10 @@
  * Threads (above TL_MM_PAR_MIN multiply-adds): the work is cut into units that share nothing but
  * the read-only inputs -- whole matrices when the batch divides evenly among the threads (or is
  * large, or its matrices are small), otherwise one band of each matrix per thread: a band of
- * rows (the IC loop split; each thread packs B for itself) when m >= n, else a band of columns
- * (each thread packs A). Each thread has its own packing buffers, so nothing synchronises until
+ * rows (the IC loop split; each thread packs B for itself) or a band of columns (each thread packs
+ * A), whichever gives the smaller per-thread cost, i.e. the largest band's multiply-adds plus the
+ * elements its thread packs (mm_band_cost; bands are whole slivers, so 256 rows split 132 + 124
+ * but 256 columns 128 + 128). Each thread has its own packing buffers, so nothing synchronises until
  * the end of the call. The shared-B-panel alternative (BLIS) saves the duplicated packing of the
  * smaller operand -- O(k * min(m, n)) per extra thread against O(m * n * k / threads) arithmetic,
  * under 1% from 256 up -- but needs two barriers per KC step, and on a machine whose cores are
@@ -151,6 +153,26 @@ static mm_plan mm_make_plan(int64_t m, int64_t n, int64_t k, int64_t MR, int64_t
     p.nc = n < NC ? n : NC;
     p.direct = 0;
     return p;
+}
+
+/* Per-thread cost, in multiply-adds, of cutting an m x n x k product into `parts` bands of rows
+ * (split_m) or columns, whole MR / nr slivers each (as mm_unit_ cuts them): the largest band's
+ * arithmetic, plus what its thread packs -- all of the other operand and its own band of this
+ * one -- at TL_MM_PACK_COST multiply-adds per element (measured: a packed float32 element costs
+ * about as much time as 14 multiply-adds of the micro-kernel). */
+#ifndef TL_MM_PACK_COST
+#define TL_MM_PACK_COST 12.0
+#endif
+static double mm_band_cost(int64_t m, int64_t n, int64_t k, int64_t parts, int split_m,
+                           int64_t nr) {
+    const int64_t len = split_m ? m : n, w = split_m ? TL_MM_MR : nr, s = mm_ceil(len, w);
+    int64_t band = 0;
+    for (int64_t q = 0; q < parts; q++) {
+        const int64_t lo = s * q / parts * w, hi = mm_min(s * (q + 1) / parts * w, len);
+        if (hi - lo > band) band = hi - lo;
+    }
+    const double other = (double)(split_m ? n : m);
+    return (double)band * other * (double)k + TL_MM_PACK_COST * (double)k * (other + (double)band);
 }
 
 /* Element offsets of batch item t for the three operands (no state: safe in any thread). */
@@ -292,15 +314,20 @@ int tl_matmul_forward(int dtype, void *c, const void *a, const int64_t *a_stride
     }
 
     /* threads: whole matrices when the batch divides evenly or is large (or the matrices are
-     * small), otherwise bands of each matrix; along M when M >= N (each thread then packs all
-     * of B, the smaller operand), else along N */
+     * small), otherwise bands of each matrix, along M or N, whichever costs less per thread (the
+     * largest band and the packing: e.g. 256^3 on 2 threads is 22 + 21 slivers of 6 rows but
+     * 8 + 8 slivers of 16 columns) */
     double work = (double)pr.batch * (double)pr.m * (double)n * (double)k;
     pr.nt = work < TL_MM_PAR_MIN ? 1 : tl__num_threads;
     int by_batch = pr.batch >= pr.nt &&
                    (pr.batch % pr.nt == 0 || pr.batch >= 4 * pr.nt ||
                     (double)pr.m * (double)n * (double)k < TL_MM_PAR_MIN);
-    pr.split_m = pr.m >= n;
     pr.parts = by_batch ? 1 : pr.nt;
+    {
+        const int64_t nr = 64 / (int64_t)size;   /* NR of the dtype: 16 float32, 8 float64 / int64 */
+        pr.split_m = mm_band_cost(pr.m, n, k, pr.parts, 1, nr) <=
+                     mm_band_cost(pr.m, n, k, pr.parts, 0, nr);
+    }
     if (pr.batch * pr.parts < pr.nt) pr.nt = (int)(pr.batch * pr.parts);
     switch (dtype) {
         case TL_F32: return PICK(mm_run_f32, (&pr, c, a, b));

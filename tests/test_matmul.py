@@ -236,6 +236,7 @@ def test_threads_large(nt):
 DIRECT_CASES = [
     (6, 256, 160), (6, 256, 161), (7, 256, 80), (7, 256, 81),   # the threshold (f32 / f64)
     (2000, 64, 32), (35, 600, 30), (13, 5, 1000), (300, 40, 47),  # tall, K blocks, wide, edges
+    (256, 256, 256), (250, 300, 161),   # 2 threads: in place in bands of 128 / 80 columns
 ]
 
 
