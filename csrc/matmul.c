@@ -67,7 +67,7 @@
  * large, or its matrices are small), otherwise one band of each matrix per thread: a band of
  * rows (the IC loop split; each thread packs B for itself) or a band of columns (each thread packs
  * A), whichever gives the smaller per-thread cost, i.e. the largest band's multiply-adds plus the
- * elements its thread packs (mm_band_cost; bands are whole slivers, so 256 rows split 132 + 124
+ * elements its thread packs (mm_band_cost; bands are whole slivers, so 256 rows split 126 + 130
  * but 256 columns 128 + 128). Each thread has its own packing buffers, so nothing synchronises until
  * the end of the call. The shared-B-panel alternative (BLIS) saves the duplicated packing of the
  * smaller operand -- O(k * min(m, n)) per extra thread against O(m * n * k / threads) arithmetic,
@@ -315,7 +315,7 @@ int tl_matmul_forward(int dtype, void *c, const void *a, const int64_t *a_stride
 
     /* threads: whole matrices when the batch divides evenly or is large (or the matrices are
      * small), otherwise bands of each matrix, along M or N, whichever costs less per thread (the
-     * largest band and the packing: e.g. 256^3 on 2 threads is 22 + 21 slivers of 6 rows but
+     * largest band and the packing: e.g. 256^3 on 2 threads is 21 + 22 slivers of 6 rows but
      * 8 + 8 slivers of 16 columns) */
     double work = (double)pr.batch * (double)pr.m * (double)n * (double)k;
     pr.nt = work < TL_MM_PAR_MIN ? 1 : tl__num_threads;
