@@ -67,7 +67,7 @@ def main():
     ap.add_argument("--cases", default=DEFAULT)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--min-time", type=float, default=0.03)
-    ap.add_argument("--settle", type=float, default=0.1)
+    ap.add_argument("--settle", type=float, default=0.2)
     args = ap.parse_args()
     saved = tl.get_num_threads()
     print(f"tinygrad_lab simd={tl._config.config()['simd']}  numpy BLAS threads from env "

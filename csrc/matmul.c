@@ -37,7 +37,7 @@
  * loads per step, B[p] at b + p * ldb); the other layouts, and B's last partial sliver (so that no
  * load passes B's last column), are packed as usual. Loop order i outer, j inner: the A rows of a
  * tile row stay in L1 while B streams from L2. Measured single-thread float32: 64^3 +15%,
- * 37x301x53 +8%, 4096x64x32 +20%; at a 256 x 256 K block of B (256 KiB) the packed path is 10%
+ * 37x301x53 +8%, 4096x64x32 +20%; at a 256 x 256 K block of B (256 KiB) the packed path is 5-13%
  * faster, hence the bound.
  *
  * Register tile, AVX2+FMA (16 ymm registers): MR x NR = 6 x 16 for float32, 6 x 8 for float64,
@@ -73,8 +73,14 @@
  * smaller operand -- O(k * min(m, n)) per extra thread against O(m * n * k / threads) arithmetic,
  * under 1% from 256 up -- but needs two barriers per KC step, and on a machine whose cores are
  * shared with other processes a barrier waits for the slowest, preempted thread: measured 2-3x
- * slower under load on this 2-core VM. Packing buffers (64-byte aligned) are kept from one call to
- * the next (mm_buf_get / mm_buf_put).
+ * slower under load on this 2-core VM. A barrier-free variant was tried and dropped: one packed
+ * copy of B shared by all threads, each chunk of slivers packed by the first thread to claim it
+ * (atomic flag; one still being packed elsewhere was packed again privately, never waited for),
+ * rows handed out as tasks from an atomic counter -- 0-6% slower than the private bands at
+ * 512-2048 (each thread then reads slivers the other core packed, from L3 instead of its own L2).
+ * Packing buffers (64-byte aligned) are kept from one call to the next (mm_buf_get / mm_buf_put):
+ * the largest block used so far stays allocated, ~8.5 MiB after a large float32 product on 2
+ * threads.
  */
 #include <stdlib.h>
 #include <string.h>

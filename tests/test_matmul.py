@@ -237,6 +237,7 @@ DIRECT_CASES = [
     (6, 256, 160), (6, 256, 161), (7, 256, 80), (7, 256, 81),   # the threshold (f32 / f64)
     (2000, 64, 32), (35, 600, 30), (13, 5, 1000), (300, 40, 47),  # tall, K blocks, wide, edges
     (256, 256, 256), (250, 300, 161),   # 2 threads: in place in bands of 128 / 80 columns
+    (3, 2, 9000), (9000, 2, 3),         # in place with a band wider / taller than a packed panel
 ]
 
 
@@ -286,6 +287,40 @@ def test_every_edge_tile_shape(dtype):
                                      0, NULL, m, n, k) == 0
         assert (buf[:32] == 7).all() and (buf[32 + m * n:] == 7).all()
         assert_matmul(buf[32:32 + m * n].reshape(m, n), a, b)
+
+
+def test_concurrent_calls_from_python_threads():
+    # the packing buffers are kept in a one-slot spare between calls; calls from several Python
+    # threads at once (cffi releases the GIL) each get their own buffer. The kernel is called
+    # directly: the Python layer's grad mode is process-wide, not per thread.
+    import threading
+    from tinygrad_lab._lib import ffi
+    rng = np.random.default_rng(16)
+    probs = [(rnd(rng, (m, k), np.float32), rnd(rng, (k, n), np.float32))
+             for m, k, n in [(300, 400, 200), (90, 700, 130), (513, 257, 65), (40, 40, 40)]]
+    results = {}
+
+    def work(i):
+        a, b = probs[i % len(probs)]
+        out = []
+        for _ in range(15):
+            c = np.empty((a.shape[0], b.shape[1]), np.float32)
+            rc = lib.tl_matmul_forward(lib.TL_F32, ffi.from_buffer(c), ffi.from_buffer(a), NULL,
+                                       ffi.from_buffer(b), NULL, 0, NULL, a.shape[0], b.shape[1],
+                                       a.shape[1])
+            out.append((rc, c))
+        results[i] = out
+
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    for i, out in results.items():
+        a, b = probs[i % len(probs)]
+        for rc, c in out:
+            assert rc == 0
+            assert_matmul(c, a, b)
 
 
 def test_thread_count_does_not_change_float64_result_much():
