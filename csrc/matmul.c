@@ -27,7 +27,7 @@
  * Packing reads its source along the contiguous direction: a row-major B 8 rows at a time across
  * all slivers (one sliver at a time would stride through kc rows for every 64 bytes), a
  * column-major A (a transposed view) one column at a time across all slivers, a row-major A and a
- * column-major B as 6 x 8 / 8 x 8 blocks transposed in registers.
+ * column-major B as 6 x 8 / 8 x 8 blocks transposed in registers (6 x 4 / 4 x 4 for float64).
  *
  * Small problems (AVX2 build; one K block of B, kc x band width, at most TL_MM_DIRECT_MAX =
  * 160 KiB) skip packing where they can: packing costs O(mk + kn) against O(mnk) arithmetic --
@@ -65,22 +65,22 @@
  * Threads (above TL_MM_PAR_MIN multiply-adds): the work is cut into units that share nothing but
  * the read-only inputs -- whole matrices when the batch divides evenly among the threads (or is
  * large, or its matrices are small), otherwise one band of each matrix per thread: a band of
- * rows (the IC loop split; each thread packs B for itself) or a band of columns (each thread packs
- * A), whichever gives the smaller per-thread cost, i.e. the largest band's multiply-adds plus the
- * elements its thread packs (mm_band_cost; bands are whole slivers, so 256 rows split 126 + 130
- * but 256 columns 128 + 128). Each thread has its own packing buffers, so nothing synchronises until
- * the end of the call. The shared-B-panel alternative (BLIS) saves the duplicated packing of the
- * smaller operand -- O(k * min(m, n)) per extra thread against O(m * n * k / threads) arithmetic,
- * under 1% from 256 up -- but needs two barriers per KC step, and on a machine whose cores are
- * shared with other processes a barrier waits for the slowest, preempted thread: measured 2-3x
- * slower under load on this 2-core VM. A barrier-free variant was tried and dropped: one packed
- * copy of B shared by all threads, each chunk of slivers packed by the first thread to claim it
- * (atomic flag; one still being packed elsewhere was packed again privately, never waited for),
- * rows handed out as tasks from an atomic counter -- 0-6% slower than the private bands at
- * 512-2048 (each thread then reads slivers the other core packed, from L3 instead of its own L2).
- * Packing buffers (64-byte aligned) are kept from one call to the next (mm_buf_get / mm_buf_put):
- * the largest block used so far stays allocated, ~8.5 MiB after a large float32 product on 2
- * threads.
+ * rows (the IC loop split; each thread packs B for itself) or a band of columns (each thread
+ * packs A), whichever gives the smaller per-thread cost, i.e. the largest band's multiply-adds
+ * plus the elements its thread packs (mm_band_cost; bands are whole slivers, so 256 rows split
+ * 126 + 130 but 256 columns 128 + 128). Each thread has its own packing buffers, so nothing
+ * synchronises until the end of the call. The shared-B-panel alternative (BLIS) saves the
+ * duplicated packing of the other operand -- O(k * min(m, n)) per extra thread against
+ * O(m * n * k / threads) arithmetic, measured 2-4% of a thread's time at 256-1000 on 2 threads --
+ * but needs two barriers per KC step, and on a machine whose cores are shared with other
+ * processes a barrier waits for the slowest, preempted thread: measured 2-3x slower under load on
+ * this 2-core VM. A barrier-free variant was tried and dropped: one packed copy of B shared by all
+ * threads, each chunk of slivers packed by the first thread to claim it (atomic flag; one still
+ * being packed elsewhere was packed again privately, never waited for), rows handed out as tasks
+ * from an atomic counter -- 0-6% slower than the private bands at 512-2048 (each thread then
+ * reads slivers the other core packed, from L3 instead of its own L2). Packing buffers (64-byte
+ * aligned) are kept from one call to the next (mm_buf_get / mm_buf_put): the largest block used
+ * so far stays allocated, ~8.5 MiB after a large float32 product on 2 threads.
  */
 #include <stdlib.h>
 #include <string.h>
