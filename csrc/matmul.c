@@ -330,7 +330,7 @@ int tl_matmul_forward(int dtype, void *c, const void *a, const int64_t *a_stride
                     (double)pr.m * (double)n * (double)k < TL_MM_PAR_MIN);
     pr.parts = by_batch ? 1 : pr.nt;
     {
-        const int64_t nr = 64 / (int64_t)size;   /* NR of the dtype: 16 float32, 8 float64 / int64 */
+        const int64_t nr = 64 / (int64_t)size;   /* NR: 16 float32, 8 float64 / int64 */
         pr.split_m = mm_band_cost(pr.m, n, k, pr.parts, 1, nr) <=
                      mm_band_cost(pr.m, n, k, pr.parts, 0, nr);
     }
