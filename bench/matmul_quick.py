@@ -8,9 +8,10 @@ A case is [f64:]SIZE[:FORM]: SIZE is n (n x n @ n x n) or MxKxN, FORM is NN (def
 turns, ``a @ b`` on tinygrad_lab tensors, ``a @ b`` on NumPy arrays, and tl_matmul_forward called
 directly through cffi into a preallocated output (the C time alone: the difference to the first
 column is Python dispatch and the output allocation). Medians of --reps rounds (and the ratio of
-the best rounds, which a noisy neighbour disturbs least), each a loop of at
-least --min-time seconds after --settle seconds idle (OpenBLAS's and OpenMP's idle workers spin for
-a while after a call and would slow the next library down on a 2-core machine).
+the best rounds, which a noisy neighbour disturbs least), each a loop of at least --min-time
+seconds after --settle seconds idle: OpenBLAS's idle workers spin for ~0.1 s after a call and
+slow down whatever runs next on a 2-core machine (with 0.1 s the column timed right after NumPy
+came out 10-20% slow).
 
 NumPy's BLAS thread count is left to its environment (OPENBLAS_NUM_THREADS / OMP_NUM_THREADS); set
 it to match --threads for a fair comparison. Wrap runs in `flock /tmp/tl_bench.lock` on a shared
