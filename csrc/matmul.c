@@ -4,8 +4,9 @@
  *
  * A and B are read through arbitrary element strides (batch dims, row, column), so a transposed
  * view is just swapped row/column strides and a broadcast batch dim is stride 0: neither ever
- * needs a copy, because every operand is PACKED before the arithmetic anyway. Loop nest, for one
- * matrix (matmul.inc):
+ * needs a copy, because an operand is either PACKED before the arithmetic or, in a small problem,
+ * read in place by a kernel that takes its strides (below). Loop nest, for one matrix
+ * (matmul.inc):
  *
  *   for jc in steps of NC over n:                       B panel KC x NC lives in L3
  *     for pc in steps of KC over k:
@@ -16,9 +17,28 @@
  *           for ir in steps of MR:
  *             micro-kernel: an MR x NR block of C += A sliver @ B sliver, in registers
  *
- * Packing pads the last sliver of each block with zeros, so the micro-kernel always computes a
- * full MR x NR tile; edge tiles are computed into a small buffer and only their valid part is
- * copied to C. The first KC step writes C, later ones add to it; k == 0 writes zeros.
+ * Packing pads the last sliver of each block with zeros. The AVX2 micro-kernel is compiled once
+ * per edge shape (1..MR rows x 1 or 2 vectors, the last one under a lane mask), so an edge tile
+ * costs only its own rows and vectors and goes straight to C with masked loads and stores; the
+ * portable kernel computes a full tile into a buffer and copies the valid part. The kernel
+ * prefetches its C rows before the K loop (C is touched only after it). The first KC step writes
+ * C, later ones add to it; k == 0 writes zeros.
+ *
+ * Packing reads its source along the contiguous direction: a row-major B 8 rows at a time across
+ * all slivers (one sliver at a time would stride through kc rows for every 64 bytes), a
+ * column-major A (a transposed view) one column at a time across all slivers, a row-major A and a
+ * column-major B as 6 x 8 / 8 x 8 blocks transposed in registers (6 x 4 / 4 x 4 for float64).
+ *
+ * Small problems (AVX2 build; one K block of B, kc x band width, at most TL_MM_DIRECT_MAX =
+ * 160 KiB) skip packing where they can: packing costs O(mk + kn) against O(mnk) arithmetic --
+ * 13% of a 64^3 product, still 3% at 256 -- and buys nothing for operands that stay in L1/L2. A
+ * with contiguous rows is read in place (the kernel broadcasts A's elements one at a time anyway,
+ * from 6 row pointers instead of one sliver), B with contiguous rows too (two unaligned vector
+ * loads per step, B[p] at b + p * ldb); the other layouts, and B's last partial sliver (so that no
+ * load passes B's last column), are packed as usual. Loop order i outer, j inner: the A rows of a
+ * tile row stay in L1 while B streams from L2. Measured single-thread float32: 64^3 +15%,
+ * 37x301x53 +8%, 4096x64x32 +20%; at a 256 x 256 K block of B (256 KiB) the packed path is 5-13%
+ * faster, hence the bound.
  *
  * Register tile, AVX2+FMA (16 ymm registers): MR x NR = 6 x 16 for float32, 6 x 8 for float64,
  * i.e. 6 rows x 2 vectors = 12 accumulator registers, 2 for the B row of the current p and one
@@ -45,14 +65,22 @@
  * Threads (above TL_MM_PAR_MIN multiply-adds): the work is cut into units that share nothing but
  * the read-only inputs -- whole matrices when the batch divides evenly among the threads (or is
  * large, or its matrices are small), otherwise one band of each matrix per thread: a band of
- * rows (the IC loop split; each thread packs B for itself) when m >= n, else a band of columns
- * (each thread packs A). Each thread has its own packing buffers, so nothing synchronises until
- * the end of the call. The shared-B-panel alternative (BLIS) saves the duplicated packing of the
- * smaller operand -- O(k * min(m, n)) per extra thread against O(m * n * k / threads) arithmetic,
- * under 1% from 256 up -- but needs two barriers per KC step, and on a machine whose cores are
- * shared with other processes a barrier waits for the slowest, preempted thread: measured 2-3x
- * slower under load on this 2-core VM. Packing buffers are allocated per call (64-byte aligned)
- * and freed before returning.
+ * rows (the IC loop split; each thread packs B for itself) or a band of columns (each thread
+ * packs A), whichever gives the smaller per-thread cost, i.e. the largest band's multiply-adds
+ * plus the elements its thread packs (mm_band_cost; bands are whole slivers, so 256 rows split
+ * 126 + 130 but 256 columns 128 + 128). Each thread has its own packing buffers, so nothing
+ * synchronises until the end of the call. The shared-B-panel alternative (BLIS) saves the
+ * duplicated packing of the other operand -- O(k * min(m, n)) per extra thread against
+ * O(m * n * k / threads) arithmetic, measured 2-4% of a thread's time at 256-1000 on 2 threads --
+ * but needs two barriers per KC step, and on a machine whose cores are shared with other
+ * processes a barrier waits for the slowest, preempted thread: measured 2-3x slower under load on
+ * this 2-core VM. A barrier-free variant was tried and dropped: one packed copy of B shared by all
+ * threads, each chunk of slivers packed by the first thread to claim it (atomic flag; one still
+ * being packed elsewhere was packed again privately, never waited for), rows handed out as tasks
+ * from an atomic counter -- 0-6% slower than the private bands at 512-2048 (each thread then
+ * reads slivers the other core packed, from L3 instead of its own L2). Packing buffers (64-byte
+ * aligned) are kept from one call to the next (mm_buf_get / mm_buf_put): the largest block used
+ * so far stays allocated, ~8.5 MiB after a large float32 product on 2 threads.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +95,11 @@
 /* multiply-adds below which one thread does everything (a parallel region costs ~1-2 us) */
 #ifndef TL_MM_PAR_MIN
 #define TL_MM_PAR_MIN (1 << 18)
+#endif
+
+/* bytes of one K block of B (of one thread's band) up to which the operands are read in place */
+#ifndef TL_MM_DIRECT_MAX
+#define TL_MM_DIRECT_MAX (160 << 10)
 #endif
 
 #define TL_MM_MR 6
@@ -114,6 +147,7 @@ typedef struct {
     int64_t kc;   /* K block */
     int64_t mc;   /* M block, a multiple of MR */
     int64_t nc;   /* N panel */
+    int direct;   /* 1: A (and B when its rows are contiguous) read in place, not packed */
 } mm_plan;
 
 static mm_plan mm_make_plan(int64_t m, int64_t n, int64_t k, int64_t MR, int64_t MC, int64_t KC,
@@ -123,7 +157,28 @@ static mm_plan mm_make_plan(int64_t m, int64_t n, int64_t k, int64_t MR, int64_t
     p.kc = nk ? mm_ceil(k, nk) : 1;
     p.mc = mb ? mm_ceil(mm_ceil(m, mb), MR) * MR : MR;
     p.nc = n < NC ? n : NC;
+    p.direct = 0;
     return p;
+}
+
+/* Per-thread cost, in multiply-adds, of cutting an m x n x k product into `parts` bands of rows
+ * (split_m) or columns, whole MR / nr slivers each (as mm_unit_ cuts them): the largest band's
+ * arithmetic, plus what its thread packs -- all of the other operand and its own band of this
+ * one -- at TL_MM_PACK_COST multiply-adds per element (measured: a packed float32 element costs
+ * about as much time as 14 multiply-adds of the micro-kernel). */
+#ifndef TL_MM_PACK_COST
+#define TL_MM_PACK_COST 12.0
+#endif
+static double mm_band_cost(int64_t m, int64_t n, int64_t k, int64_t parts, int split_m,
+                           int64_t nr) {
+    const int64_t len = split_m ? m : n, w = split_m ? TL_MM_MR : nr, s = mm_ceil(len, w);
+    int64_t band = 0;
+    for (int64_t q = 0; q < parts; q++) {
+        const int64_t lo = s * q / parts * w, hi = mm_min(s * (q + 1) / parts * w, len);
+        if (hi - lo > band) band = hi - lo;
+    }
+    const double other = (double)(split_m ? n : m);
+    return (double)band * other * (double)k + TL_MM_PACK_COST * (double)k * (other + (double)band);
 }
 
 /* Element offsets of batch item t for the three operands (no state: safe in any thread). */
@@ -140,6 +195,36 @@ static void mm_batch_offsets(const tl_iter *it, int64_t t, int64_t off[3]) {
 /* `elems` rounded up so that elems * size is a whole number of 64-byte cache lines. */
 static int64_t mm_round64(int64_t elems, size_t size) {
     return (elems * (int64_t)size + 63) / 64 * 64 / (int64_t)size;
+}
+
+/* Packing buffers: one block is kept from call to call. A fresh multi-hundred-KiB block from
+ * malloc is (or, after glibc trims the heap, becomes again) fresh memory whose first touch takes a
+ * page fault per 4 KiB -- measured ~30 faults per 256^3 call and ~145 per 1024^3 call, i.e. 3% of
+ * a 256^3 product -- so the block goes back to a one-slot spare instead of to free(). The slot is
+ * swapped atomically, so calls from several Python threads just allocate their own. The block's
+ * first 64 bytes hold its payload size. */
+static char *mm_spare = NULL;
+
+static void *mm_buf_get(size_t bytes) {
+    char *blk = __atomic_exchange_n(&mm_spare, NULL, __ATOMIC_ACQUIRE);
+    if (blk != NULL && *(size_t *)blk >= bytes) return blk + 64;
+    free(blk);
+    blk = (char *)aligned_alloc(64, (bytes + 127) / 64 * 64);
+    if (blk == NULL) return NULL;
+    *(size_t *)blk = bytes;
+    return blk + 64;
+}
+
+static void mm_buf_put(void *p) {
+    char *blk = (char *)p - 64;
+    char *old = __atomic_exchange_n(&mm_spare, blk, __ATOMIC_ACQ_REL);
+    if (old == NULL) return;
+    if (*(size_t *)old <= *(size_t *)blk) {   /* a concurrent call's block: keep the larger */
+        free(old);
+        return;
+    }
+    blk = __atomic_exchange_n(&mm_spare, old, __ATOMIC_ACQ_REL);
+    free(blk);
 }
 
 /* ---- instantiate: float32 / float64 (portable and AVX2+FMA), int64 (portable) ----
@@ -235,15 +320,20 @@ int tl_matmul_forward(int dtype, void *c, const void *a, const int64_t *a_stride
     }
 
     /* threads: whole matrices when the batch divides evenly or is large (or the matrices are
-     * small), otherwise bands of each matrix; along M when M >= N (each thread then packs all
-     * of B, the smaller operand), else along N */
+     * small), otherwise bands of each matrix, along M or N, whichever costs less per thread (the
+     * largest band and the packing: e.g. 256^3 on 2 threads is 21 + 22 slivers of 6 rows but
+     * 8 + 8 slivers of 16 columns) */
     double work = (double)pr.batch * (double)pr.m * (double)n * (double)k;
     pr.nt = work < TL_MM_PAR_MIN ? 1 : tl__num_threads;
     int by_batch = pr.batch >= pr.nt &&
                    (pr.batch % pr.nt == 0 || pr.batch >= 4 * pr.nt ||
                     (double)pr.m * (double)n * (double)k < TL_MM_PAR_MIN);
-    pr.split_m = pr.m >= n;
     pr.parts = by_batch ? 1 : pr.nt;
+    {
+        const int64_t nr = 64 / (int64_t)size;   /* NR: 16 float32, 8 float64 / int64 */
+        pr.split_m = mm_band_cost(pr.m, n, k, pr.parts, 1, nr) <=
+                     mm_band_cost(pr.m, n, k, pr.parts, 0, nr);
+    }
     if (pr.batch * pr.parts < pr.nt) pr.nt = (int)(pr.batch * pr.parts);
     switch (dtype) {
         case TL_F32: return PICK(mm_run_f32, (&pr, c, a, b));

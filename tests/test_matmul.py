@@ -230,6 +230,99 @@ def test_threads_large(nt):
             assert_matmul((tl.tensor(a64) @ tl.tensor(b64)).numpy(), a64, b64)
 
 
+# Operands whose K block of B (kc x band width) is at most 160 KiB are read in place, A only when
+# its rows are contiguous and B only when its rows are (the rest is packed); the others are packed.
+# Each case is run on either side of that threshold, one and two threads, float32 and float64.
+DIRECT_CASES = [
+    (6, 256, 160), (6, 256, 161), (7, 256, 80), (7, 256, 81),   # the threshold (f32 / f64)
+    (2000, 64, 32), (35, 600, 30), (13, 5, 1000), (300, 40, 47),  # tall, K blocks, wide, edges
+    (256, 256, 256), (250, 300, 161),   # 2 threads: in place in bands of 128 / 80 columns
+    (3, 2, 9000), (9000, 2, 3),         # in place with a band wider / taller than a packed panel
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("nt", [1, 2])
+def test_in_place_and_packed_operands(nt, dtype):
+    rng = np.random.default_rng(14)
+    with threads(nt):
+        for m, k, n in DIRECT_CASES:
+            a, b = rnd(rng, (m, k), dtype), rnd(rng, (k, n), dtype)
+            at, bt = rnd(rng, (k, m), dtype), rnd(rng, (n, k), dtype)
+            ta, tb, tat, tbt = (tl.tensor(x) for x in (a, b, at, bt))
+            assert_matmul((ta @ tb).numpy(), a, b)
+            assert_matmul((tat.T @ tb).numpy(), at.T, b)                  # A column-major
+            assert_matmul((ta @ tbt.T).numpy(), a, bt.T)                  # B column-major
+            assert_matmul((tat.T @ tbt.T).numpy(), at.T, bt.T)
+            a2, b2 = rnd(rng, (m, 2 * k), dtype), rnd(rng, (k, 2 * n), dtype)
+            assert_matmul((tl.tensor(a2)[:, ::2] @ tl.tensor(b2)[:, 1::2]).numpy(), a2[:, ::2], b2[:, 1::2])
+        # a batch with a broadcast operand, and int64 (always packed, portable kernel)
+        x, w = rnd(rng, (3, 1, 20, 70), dtype), rnd(rng, (2, 70, 45), dtype)
+        assert_matmul((tl.tensor(x) @ tl.tensor(w)).numpy(), x, w)
+        ia, ib = rng.integers(-50, 50, (40, 300)), rng.integers(-50, 50, (300, 37))
+        np.testing.assert_array_equal((tl.tensor(ia) @ tl.tensor(ib)).numpy(), ia @ ib)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_edge_tile_shape(dtype):
+    # each edge kernel (1..6 rows x 1..2 vectors, the last one masked), accumulating over two K
+    # blocks, in place and packed, next to neighbours that must not be written
+    rng = np.random.default_rng(15)
+    nr = 16 if dtype == np.float32 else 8
+    for m in range(1, 7):
+        for n in range(1, nr + 1):
+            for k in (3, 300):
+                a, b = rnd(rng, (m, k), dtype), rnd(rng, (k, n), dtype)
+                assert_matmul((tl.tensor(a) @ tl.tensor(b)).numpy(), a, b)
+                bt = rnd(rng, (n, k), dtype)
+                assert_matmul((tl.tensor(a) @ tl.tensor(bt).T).numpy(), a, bt.T)
+    # the kernel writes exactly m x n elements: guard zones around C stay untouched
+    from tinygrad_lab._lib import ffi
+    code = lib.TL_F32 if dtype == np.float32 else lib.TL_F64
+    for m, k, n in [(5, 7, 9), (1, 300, 3), (6, 40, nr + 1), (13, 2, 2 * nr - 1)]:
+        a, b = rnd(rng, (m, k), dtype), rnd(rng, (k, n), dtype)
+        buf = np.full(m * n + 64, 7.0, dtype)
+        c = ffi.cast("char *", ffi.from_buffer(buf)) + 32 * buf.itemsize
+        assert lib.tl_matmul_forward(code, c, ffi.from_buffer(a), NULL, ffi.from_buffer(b), NULL,
+                                     0, NULL, m, n, k) == 0
+        assert (buf[:32] == 7).all() and (buf[32 + m * n:] == 7).all()
+        assert_matmul(buf[32:32 + m * n].reshape(m, n), a, b)
+
+
+def test_concurrent_calls_from_python_threads():
+    # the packing buffers are kept in a one-slot spare between calls; calls from several Python
+    # threads at once (cffi releases the GIL) each get their own buffer. The kernel is called
+    # directly: the Python layer's grad mode is process-wide, not per thread.
+    import threading
+    from tinygrad_lab._lib import ffi
+    rng = np.random.default_rng(16)
+    probs = [(rnd(rng, (m, k), np.float32), rnd(rng, (k, n), np.float32))
+             for m, k, n in [(300, 400, 200), (90, 700, 130), (513, 257, 65), (40, 40, 40)]]
+    results = {}
+
+    def work(i):
+        a, b = probs[i % len(probs)]
+        out = []
+        for _ in range(15):
+            c = np.empty((a.shape[0], b.shape[1]), np.float32)
+            rc = lib.tl_matmul_forward(lib.TL_F32, ffi.from_buffer(c), ffi.from_buffer(a), NULL,
+                                       ffi.from_buffer(b), NULL, 0, NULL, a.shape[0], b.shape[1],
+                                       a.shape[1])
+            out.append((rc, c))
+        results[i] = out
+
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    for i, out in results.items():
+        a, b = probs[i % len(probs)]
+        for rc, c in out:
+            assert rc == 0
+            assert_matmul(c, a, b)
+
+
 def test_thread_count_does_not_change_float64_result_much():
     rng = np.random.default_rng(8)
     a, b = rnd(rng, (300, 400)), rnd(rng, (400, 200))
