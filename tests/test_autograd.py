@@ -431,3 +431,40 @@ def test_fresh_leaf_gradients_are_not_copied():
         assert len(copies) >= 1 and a.grad._storage is not w.grad._storage
     finally:
         ag._copy = orig
+
+
+# ---- threads ------------------------------------------------------------------------------------
+
+def test_grad_mode_is_per_thread():
+    # C calls release the GIL; a no_grad block in one thread must not switch recording off in
+    # another (PyTorch keeps grad mode per thread too).
+    import threading
+    x = leaf([1.0, 2.0, 3.0])
+    stop = threading.Event()
+    errors = []
+
+    def toggler():
+        while not stop.is_set():
+            with tl.no_grad():
+                (x * 2).sum()
+
+    def recorder():
+        try:
+            for _ in range(300):
+                assert (x * 3).sum().requires_grad
+        except AssertionError as e:
+            errors.append(e)
+
+    ts = [threading.Thread(target=toggler), threading.Thread(target=recorder)]
+    ts[0].start()
+    ts[1].start()
+    ts[1].join()
+    stop.set()
+    ts[0].join()
+    assert not errors and tl.is_grad_enabled()
+    with tl.no_grad():
+        seen = []
+        t = threading.Thread(target=lambda: seen.append(tl.is_grad_enabled()))
+        t.start()
+        t.join()
+        assert seen == [True] and not tl.is_grad_enabled()

@@ -9,6 +9,7 @@ every backward is written in terms of ops.
 """
 import functools
 import sys
+import threading
 import traceback
 
 from ._lib import NULL as _lib_NULL, lib as _lib
@@ -21,7 +22,10 @@ _getrefcount = sys.getrefcount
 # ---------------------------------------------------------------------------------------------
 
 
-class _State:
+class _State(threading.local):
+    """Grad mode is per thread, as in PyTorch: the C kernels release the GIL, so two Python
+    threads running ops would otherwise interleave no_grad's save/restore and could leave
+    recording switched off. Each thread starts with the class defaults."""
     grad_enabled = True
     anomaly = False
 
