@@ -46,6 +46,12 @@ class Case:
         self.check, self.flops, self.nbytes, self.target = check, flops, nbytes, target
 
 
+def _spin(seconds):
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
 def _time_once(fn, min_time):
     """Seconds per call: batches of calls, doubling until one batch takes ``min_time`` (the clock
     is read per batch, not per call, so a 1 us op is not timed with the timer's own cost)."""
@@ -71,8 +77,10 @@ def measure(case, reps, min_time, settle):
         for k, fn in impls:
             # Let the previous library's worker threads go idle first: OpenBLAS's spin for up to
             # ~0.1 s after a call, and on 2 cores a spinning pool starves the next library's
-            # second thread (measured: a 256^3 matmul at 8 ms instead of 0.2 ms).
-            time.sleep(settle)
+            # second thread (measured: a 256^3 matmul at 8 ms instead of 0.2 ms). Wait busily,
+            # not with sleep(): on this VM a core left idle for 0.15 s then runs everything
+            # ~1.7x slower for the next ~0.1 s (measured on the dispatch workloads).
+            _spin(settle)
             times[k].append(_time_once(fn, min_time))
     return {k: statistics.median(v) for k, v in times.items()}
 
@@ -403,7 +411,7 @@ def run(groups, quick, reps, min_time, out_json, settle=0.15):
     print(buf.getvalue().rstrip())
     if torch is not None:
         print(f"  torch        : {torch.__version__} ({torch.get_num_threads()} threads)")
-    print(f"\nmedians of {reps} interleaved runs ({settle:g} s idle before each); "
+    print(f"\nmedians of {reps} interleaved runs ({settle:g} s settling before each); "
           "ratio = tinygrad_lab / NumPy (lower is better)\n")
     head = f"{'workload':46s} {'tl':>10s} {'numpy':>10s} {'ratio':>6s} {'target':>7s} {'rate':>13s} {'torch':>10s}"
     print(head)
@@ -452,7 +460,7 @@ def main(argv=None):
     p.add_argument("--reps", type=int, default=None, help="interleaved repeats (median taken)")
     p.add_argument("--json", default="bench/results.json", help="where to write the JSON results")
     p.add_argument("--settle", type=float, default=0.15,
-                   help="seconds idle before each timing, so other thread pools stop spinning")
+                   help="seconds of busy waiting before each timing, so other thread pools stop spinning")
     a = p.parse_args(argv)
     reps = a.reps or (3 if a.quick else 7)
     run(set(a.only or []), a.quick, reps, 0.01 if a.quick else 0.05, a.json, a.settle)
