@@ -50,6 +50,17 @@ def main():
     def fwd_only():
         (a * w).sum()
 
+    nn, F = tl.nn, tl.nn.functional
+    xx = tl.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    yy = tl.tensor([[0.0], [1.0], [1.0], [0.0]])
+    xor = nn.Sequential(nn.Linear(2, 4), nn.Sigmoid(), nn.Linear(4, 1), nn.Sigmoid())
+    opt = tl.optim.SGD(xor.parameters(), lr=0.5)
+
+    def xor_step():  # the bench's end-to-end XOR workload
+        opt.zero_grad()
+        F.mse_loss(xor(xx), yy).backward()
+        opt.step()
+
     rows = [
         ("a Python function call", noop),
         ("cffi call, 1 argument", lambda: lib.tl_alloc_set_limit(512 << 20)),
@@ -63,11 +74,13 @@ def main():
         ("a.sum() (graph recorded)", lambda: a.sum()),
         ("(a * w).sum(), forward only", fwd_only),
         ("(a * w).sum().backward(), forward + backward", fwd_bwd),
+        ("XOR 2-4-1 sigmoid SGD step (7 graph nodes)", xor_step),
     ]
     print(f"{'piece of a small op':48s} {'us/call':>8s}")
     print("-" * 57)
     for name, fn in rows:
-        print(f"{name:48s} {per_call_us(fn, args.reps):8.2f}")
+        n = 500 if fn is xor_step else 20000
+        print(f"{name:48s} {per_call_us(fn, args.reps, n):8.2f}")
 
 
 if __name__ == "__main__":
