@@ -1,7 +1,6 @@
 """matmul / @ (tinygrad_lab/ops/linalg.py <-> csrc/matmul.c): forward against NumPy for every shape
 rule, edge tiles, strided operands, zero sizes, threads and both micro-kernels; gradients by
 gradcheck / gradgradcheck; errors by type and message."""
-import contextlib
 
 import numpy as np
 import pytest
@@ -9,6 +8,8 @@ import pytest
 import tinygrad_lab as tl
 from tinygrad_lab._lib import NULL, lib
 from tinygrad_lab.autograd import gradcheck, gradgradcheck
+
+from .helpers import simd_level, threads
 
 EPS = {np.float32: np.finfo(np.float32).eps, np.float64: np.finfo(np.float64).eps}
 
@@ -28,28 +29,6 @@ def assert_matmul(r, a, b):
     assert r.dtype == a.dtype
     err = np.abs(r - exact)
     assert (err <= bound).all(), f"max err {err.max()} (bound there {bound.flat[err.argmax()]})"
-
-
-@contextlib.contextmanager
-def threads(n):
-    if n > 1 and not lib.tl_openmp_enabled():
-        pytest.skip("built without OpenMP")
-    saved = tl.get_num_threads()
-    tl.set_num_threads(n)
-    try:
-        yield
-    finally:
-        tl.set_num_threads(saved)
-
-
-@contextlib.contextmanager
-def portable_kernels():
-    saved = lib.tl_simd_level()
-    lib.tl_set_simd_level(0)
-    try:
-        yield
-    finally:
-        lib.tl_set_simd_level(saved)
 
 
 # ---- forward: the shape rules ------------------------------------------------------------------
@@ -103,7 +82,7 @@ def test_portable_kernel_matches(dtype):
     rng = np.random.default_rng(3)
     cases = [((37, 53), (53, 29)), ((2, 7, 300), (300, 9)), ((5,), (5, 70)), ((9, 40), (40,)),
              ((50,), (50,))]
-    with portable_kernels():
+    with simd_level(0):
         for sa, sb in cases:
             a, b = rnd(rng, sa, dtype), rnd(rng, sb, dtype)
             assert_matmul((tl.tensor(a) @ tl.tensor(b)).numpy(), a, b)
