@@ -17,7 +17,7 @@ import timeit
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import tinygrad_lab as tl  # noqa: E402
 from tinygrad_lab._lib import NULL, lib  # noqa: E402
-from tinygrad_lab.autograd import _record2  # noqa: E402
+from tinygrad_lab.autograd import _record  # noqa: E402
 from tinygrad_lab.ops.elementwise import Mul  # noqa: E402
 from tinygrad_lab.tensor import _empty  # noqa: E402
 
@@ -68,7 +68,8 @@ def main():
         ("cffi call, 10 arguments (tl_binary_forward)",
          lambda: full(lib.TL_MUL, f32.code, p, NULL, p, NULL, p, NULL, 0, NULL)),
         ("allocate a 16-element output tensor", lambda: _empty(shape, f32)),
-        ("record a graph node (_record2)", lambda: _record2(Mul, scratch, w, a, (w, a))),
+        ("record a graph node (autograd._record)",
+         lambda: _record(Mul, scratch, (w, a), (True, True), (w, a))),
         ("b * b (no graph: nothing requires grad)", lambda: b * b),
         ("a * b (graph recorded)", lambda: a * b),
         ("a.sum() (graph recorded)", lambda: a.sum()),

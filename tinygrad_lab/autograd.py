@@ -244,43 +244,16 @@ class Function:
 
 
 
-def _record(fn, out, inputs):
-    """Make ``out`` the output of a graph node of Function ``fn`` with arguments ``inputs``
-    (Tensors or None), as Function.apply would; returns the node."""
+def _record(fn, out, inputs, needs, saved=None):
+    """Make ``out`` the output of a graph node of Function ``fn``: the node Function.apply would
+    make, for built-in ops whose wrapper already computed ``out`` (it skips apply's generic
+    argument scan, ~40% of a small op's cost). ``inputs`` are the op's arguments (Tensors or
+    None), ``needs`` which of them require grad, ``saved`` what backward reads from
+    ctx.saved_tensors (their versions are recorded now). Returns the node."""
     ctx = Context()
     ctx.fn = fn
     ctx.inputs = inputs
-    ctx.needs_input_grad = tuple([t is not None and t.requires_grad for t in inputs])
-    if _state.anomaly:
-        ctx.trace = _user_frame()
-    out.grad_fn = ctx
-    out.requires_grad = True
-    return ctx
-
-
-def _record1(fn, out, x):
-    """Make ``out`` the output of a graph node of Function ``fn`` with the one tensor input
-    ``x`` (as _record2); returns the node, for the caller to store what backward needs."""
-    ctx = Context()
-    ctx.fn = fn
-    ctx.inputs = (x,)
-    ctx.needs_input_grad = (True,)
-    if _state.anomaly:
-        ctx.trace = _user_frame()
-    out.grad_fn = ctx
-    out.requires_grad = True
-    return ctx
-
-
-def _record2(fn, out, a, b, saved=None):
-    """Make ``out`` the output of a graph node of Function ``fn`` with tensor inputs ``a`` and
-    ``b``: the node Function.apply would make, for built-in binary ops whose wrapper already
-    computed ``out`` (skips apply's generic argument scan; ~40% of a small op's cost).
-    ``saved`` is what backward reads from ctx.saved_tensors."""
-    ctx = Context()
-    ctx.fn = fn
-    ctx.inputs = (a, b)
-    ctx.needs_input_grad = (a.requires_grad, b.requires_grad)
+    ctx.needs_input_grad = needs
     if saved is not None:
         ctx._saved = saved
         if len(saved) == 2:  # (written out: a comprehension is a function call)
@@ -292,7 +265,10 @@ def _record2(fn, out, a, b, saved=None):
         ctx.trace = _user_frame()
     out.grad_fn = ctx
     out.requires_grad = True
-    return out
+    return ctx
+
+
+_ONE = (True,)  # ``needs`` of a one-input op recorded because its input requires grad
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import numbers
 
 from .. import dtypes
 from .._lib import NULL, check, i64, lib
-from ..autograd import Function, _record1, _record2, _state, is_grad_enabled
+from ..autograd import _ONE, Function, _record, _state, is_grad_enabled
 from ..tensor import _SHAPES, Tensor, _empty, _shape_info, tensor
 from .shape import _broadcast_strides, broadcast_shapes, sum_to
 
@@ -132,11 +132,10 @@ def _unary(fn, x, p0=0.0, p1=0.0):
     what fn.apply(x, p0, p1) does, without apply's generic argument scan."""
     y = _unary_kernel(fn.code, x, p0, p1)
     if _state.grad_enabled and x.requires_grad:
-        ctx = _record1(fn, y, x)
-        ctx.params = (p0, p1)
         saves = fn.saves
-        if saves:
-            ctx.save_for_backward(x if "x" in saves else None, y if "y" in saves else None)
+        ctx = _record(fn, y, (x,), _ONE,
+                      (x if "x" in saves else None, y if "y" in saves else None) if saves else None)
+        ctx.params = (p0, p1)
     return y
 
 
@@ -439,7 +438,8 @@ def _arith(fn, name, a, b, float_only=False):
     else:
         out = _binary_kernel(fn.code, a, b)   # broadcasting or strided views
     if _state.grad_enabled and (a.requires_grad or b.requires_grad):
-        _record2(fn, out, a, b, _saved(fn.saves, a, b, out) if fn.saves else None)
+        _record(fn, out, (a, b), (a.requires_grad, b.requires_grad),
+                _saved(fn.saves, a, b, out) if fn.saves else None)
     return out
 
 

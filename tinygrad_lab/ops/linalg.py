@@ -19,7 +19,7 @@ import math
 
 from .. import dtypes
 from .._lib import NULL, check, i64, lib
-from ..autograd import Function, _record, _record2, _state, is_grad_enabled
+from ..autograd import Function, _record, _state, is_grad_enabled
 from ..tensor import Tensor, _empty
 from .elementwise import UNARY, UNARY_TABLE, _unary, _unary_vjp_kernel
 from .shape import broadcast_shapes, reshape, sum_to, transpose, unsqueeze
@@ -188,9 +188,9 @@ def linear(x, w, b=None):
     runs as the fused Linear op; anything else is composed from matmul and add."""
     if _fusable(x, w, b):
         y = _linear_kernel(x, w, b)
-        if _state.grad_enabled and (x.requires_grad or w.requires_grad or (b is not None and b.requires_grad)):
-            ctx = _record(Linear, y, (x, w, b))
-            ctx.save_for_backward(x if w.requires_grad else None, w if x.requires_grad else None)
+        needs = (x.requires_grad, w.requires_grad, b is not None and b.requires_grad)
+        if _state.grad_enabled and (needs[0] or needs[1] or needs[2]):
+            _record(Linear, y, (x, w, b), needs, (x if needs[1] else None, w if needs[0] else None))
         return y
     y = matmul(x, transpose(w, 0, 1))
     return y if b is None else y + b
@@ -201,10 +201,10 @@ def linear_act(x, w, b, act):
     the fused LinearAct op when linear() would fuse, else linear() then the activation."""
     if _fusable(x, w, b):
         y = _linear_kernel(x, w, b, _ACTS[act].code)
-        if _state.grad_enabled and (x.requires_grad or w.requires_grad or (b is not None and b.requires_grad)):
-            ctx = _record(LinearAct, y, (x, w, b, None))
-            ctx.act = act
-            ctx.save_for_backward(x if w.requires_grad else None, w if x.requires_grad else None, y)
+        needs = (x.requires_grad, w.requires_grad, b is not None and b.requires_grad, False)
+        if _state.grad_enabled and (needs[0] or needs[1] or needs[2]):
+            _record(LinearAct, y, (x, w, b, None), needs,
+                    (x if needs[1] else None, w if needs[0] else None, y)).act = act
         return y
     return _unary(_ACTS[act], linear(x, w, b))
 
@@ -238,7 +238,8 @@ def matmul(a, b):
     if len(sa) == 2 and len(sb) == 2:   # the common case, without apply's generic scan
         out = _mm(a.dtype, a, a._strides, b, b._strides, sa[0], sb[1], ka)
         if _state.grad_enabled and (a.requires_grad or b.requires_grad) and a.dtype.is_floating_point:
-            _record2(Matmul, out, a, b, (a if b.requires_grad else None, b if a.requires_grad else None))
+            _record(Matmul, out, (a, b), (a.requires_grad, b.requires_grad),
+                    (a if b.requires_grad else None, b if a.requires_grad else None))
         return out
     out_shape = batch + (sa[-2:-1] if len(sa) > 1 else ()) + (sb[-1:] if len(sb) > 1 else ())
     out = Matmul.apply(unsqueeze(a, 0) if len(sa) == 1 else a, unsqueeze(b, 1) if len(sb) == 1 else b)

@@ -4,7 +4,7 @@ import builtins
 
 from .. import dtypes
 from .._lib import MAX_DIMS, NULL, check, ffi, i64, lib
-from ..autograd import Function, _record1, _state
+from ..autograd import _ONE, Function, _record, _state
 from ..tensor import Tensor, _empty, _numel, _wrap_dim
 from .elementwise import _unary_kernel
 from .shape import expand, reshape
@@ -75,7 +75,7 @@ def sum(x, dim=None, keepdim=False):  # noqa: A001
         check(lib.tl_reduce(lib.TL_SUM, x.dtype.code, out._storage.ptr, x._ptr(), NULL, 1,
                             i64((_numel(x._shape),)), 1), "sum")
         if _state.grad_enabled and x.requires_grad:
-            ctx = _record1(Sum, out, x)
+            ctx = _record(Sum, out, (x,), _ONE)
             ctx.in_shape, ctx.dims = x._shape, _ALL_DIMS[len(x._shape)]
         return out
     dims = _dims(x, dim)
@@ -124,7 +124,7 @@ def mean(x, dim=None, keepdim=False):
     if dim is None and not keepdim and x._contig and x.dtype.is_floating_point:
         out = _mean_kernel(x)        # everything to a 0-d tensor (the loss.mean() case)
         if _state.grad_enabled and x.requires_grad:
-            _record1(Mean, out, x).in_shape = x._shape
+            _record(Mean, out, (x,), _ONE).in_shape = x._shape
         return out
     dims = _dims(x, dim)
     if not x.dtype.is_floating_point:
