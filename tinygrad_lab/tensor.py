@@ -289,14 +289,6 @@ class Tensor:
             t._contig = False
         return t
 
-    @classmethod
-    def _empty(cls, shape, dtype):
-        """A fresh contiguous tensor with uninitialised contents (see _empty below)."""
-        t = _empty(shape, dtype)
-        if cls is not Tensor:
-            t.__class__ = cls
-        return t
-
     # ---- raw access for kernels -------------------------------------------------------------
     def _ptr(self):
         """cffi pointer to this view's first element."""
