@@ -119,6 +119,7 @@ def _make_unary(name, code, saves, deriv):
     return type(cls_name, (Function,), {"forward": staticmethod(forward),
                                         "backward": staticmethod(backward),
                                         "code": code, "saves": saves,
+                                        "deriv": staticmethod(deriv),
                                         "__module__": __name__})
 
 

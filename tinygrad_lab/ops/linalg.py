@@ -21,7 +21,7 @@ from .. import dtypes
 from .._lib import NULL, check, i64, lib
 from ..autograd import Function, _record, _state, is_grad_enabled
 from ..tensor import Tensor, _empty
-from .elementwise import UNARY, UNARY_TABLE, _unary, _unary_vjp_kernel
+from .elementwise import UNARY, _unary, _unary_vjp_kernel
 from .shape import broadcast_shapes, reshape, sum_to, transpose, unsqueeze
 
 
@@ -155,13 +155,10 @@ class LinearAct(Function):
         x, w, y = ctx.saved_tensors
         fn = _ACTS[ctx.act]
         if is_grad_enabled():
-            gz = _UNARY_DERIV[fn.code](g, y, y, 0.0, 0.0)
+            gz = fn.deriv(g, y, y, 0.0, 0.0)
         else:
             gz = _unary_vjp_kernel(fn.code, g, y, y, 0.0, 0.0)
         return _linear_vjp(ctx.needs_input_grad, gz, x, w) + (None,)
-
-
-_UNARY_DERIV = {code: deriv for _, code, _, deriv in UNARY_TABLE}
 
 
 def _linear_kernel(x, w, b, act=None):
