@@ -8,11 +8,13 @@ and what forward saved. ``backward()`` walks those nodes in reverse topological 
 every backward is written in terms of ops.
 """
 import functools
+import heapq
+import itertools
+import struct
 import sys
 import threading
 import traceback
 
-from ._lib import NULL as _lib_NULL, lib as _lib
 from .tensor import Tensor, _copy, _empty, _numel, _shape_info, tensor as _tensor
 
 _getrefcount = sys.getrefcount
@@ -137,8 +139,8 @@ class Context:
     out_ref = None        # the output tensor, only when it retains its grad
     trace = None          # where forward ran (anomaly mode)
     _g = None             # the gradient of the output accumulated so far, during backward
-    _seen = None          # during backward: the run that reached this node ...
-    _deps = 0             # ... and how many of its consumers have yet to run
+    _special = False      # hooks or out_ref set: the engine calls _node_hooks
+    _seq = 0              # creation order: a node's inputs' nodes were all made before it
 
     fn = None             # the Function whose forward made this node (set right after creation;
     #                       no __init__, because calling the bare class is the cheapest new object)
@@ -186,6 +188,8 @@ class Context:
         return tuple((t.grad_fn, 0) if isinstance(t, Tensor) else (None, 0) for t in self.inputs)
 
 
+_next_seq = itertools.count(1).__next__  # Context._seq (atomic under the GIL)
+
 OPS = {}  # name -> Function subclass, every built-in op (filled as op modules are imported)
 
 
@@ -214,6 +218,7 @@ class Function:
     def apply(cls, *args, **kwargs):
         ctx = Context()
         ctx.fn = cls
+        ctx._seq = _next_seq()
         state = _state
         prev = state.grad_enabled
         record = False
@@ -252,6 +257,7 @@ def _record(fn, out, inputs, needs, saved=None):
     ctx.saved_tensors (their versions are recorded now). Returns the node."""
     ctx = Context()
     ctx.fn = fn
+    ctx._seq = _next_seq()
     ctx.inputs = inputs
     ctx.needs_input_grad = needs
     if saved is not None:
@@ -268,7 +274,8 @@ def _record(fn, out, inputs, needs, saved=None):
     return ctx
 
 
-_ONE = (True,)  # ``needs`` of a one-input op recorded because its input requires grad
+_ONE = (True,)
+_ONE_BYTES = {4: struct.pack("=f", 1.0), 8: struct.pack("=d", 1.0)}  # 1.0 in float32 / float64  # ``needs`` of a one-input op recorded because its input requires grad
 
 
 # ---------------------------------------------------------------------------------------------
@@ -294,108 +301,80 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
     """Shared by Tensor.backward and autograd.grad. With ``inputs`` given, returns their
     gradients instead of accumulating into leaves' ``.grad``.
 
-    Two passes over the graph reachable from the outputs (iterative, so a 100,000-deep chain does
-    not hit the recursion limit): count each node's consumers, then run a node once all of its
-    consumers have run (Kahn's algorithm). A node's pending gradient waits on the node itself
+    One pass, in reverse creation order: a node's consumers were all created after it, so always
+    running the pending node created last (a heap keyed on -Context._seq) runs each node once,
+    after every consumer has added to its gradient -- no separate pass to count consumers, and a
+    node no gradient reaches never runs. A node's pending gradient waits on the node itself
     (``node._g``), a leaf's in ``leaf_grads``."""
     global _accumulate, _nonfinite
     if _accumulate is None:  # ops import autograd, so resolve these on first use
         from .ops import _accumulate, _nonfinite
 
     leaf_grads = {}   # id(leaf tensor) -> (tensor, gradient)
-    nodes = []        # every node reachable from the outputs (its _g is reset if backward fails)
-    run = object()    # node._seen is run: reached by this call; node._deps: consumers yet to run
+    heap = []         # (-node._seq, node) of every node holding a pending gradient
     for out, g in zip(outputs, grad_outputs):
         node = out.grad_fn
         if node is None:
             if out.requires_grad:
                 _add(leaf_grads, id(out), out, g)
-            continue
-        node._g = g if node._g is None else node._g + g
-        if node._seen is not run:
-            node._seen, node._deps = run, 0
-            nodes.append(node)
-    n_roots = len(nodes)
-    stack = nodes[:]
-    while stack:  # pass 1: count each node's consumers
-        node = stack.pop()
-        for t, need in zip(node.inputs, node.needs_input_grad):
-            if need:
-                fn = t.grad_fn
-                if fn is not None:
-                    if fn._seen is run:
-                        fn._deps += 1
-                    else:
-                        fn._seen, fn._deps = run, 1
-                        nodes.append(fn)
-                        stack.append(fn)
+        elif node._g is None:
+            node._g = g
+            heap.append((-node._seq, node))
+        else:
+            node._g = node._g + g
+    if len(heap) > 1:
+        heapq.heapify(heap)
 
-    wanted_nodes = None
+    wanted = captured = None
     if inputs is not None:
-        wanted_nodes = {id(t.grad_fn): t for t in inputs if t.grad_fn is not None}
+        wanted = {id(t.grad_fn): t for t in inputs if t.grad_fn is not None}
         captured = {}
 
     prev = _state.grad_enabled
     _state.grad_enabled = bool(create_graph)
     anomaly = _state.anomaly
-    # a single root has no consumer in the graph; several may (one output feeding another)
-    ready = nodes[:1] if n_roots == 1 else [n for n in nodes[:n_roots] if not n._deps]
+    pop, push = heapq.heappop, heapq.heappush
     ok = False
     try:
-        while ready:  # pass 2: run each node after all of its consumers
-            node = ready.pop()
+        while heap:
+            node = pop(heap)[1]
             g = node._g
-            grads = ()
-            if g is not None:
-                node._g = None
-                if node.hooks:
-                    for h in list(node.hooks):
-                        r = h(g)
-                        if r is not None:
-                            g = r
-                if node.out_ref is not None and inputs is None:
-                    out = node.out_ref
-                    out.grad = g.detach() if out.grad is None else _accumulate(out.grad, g)
-                if wanted_nodes is not None and id(node) in wanted_nodes:
-                    captured[id(node)] = g
-                if node._saved or node._freed:
-                    node._check_saved()
-                grads = node.fn.backward(node, g)
-                if type(grads) is not tuple:
-                    grads = (grads,)
-                if not retain_graph and node._saved:  # nodes that saved nothing can run again
-                    node._saved = ()
-                    node._freed = True
-            ins = node.inputs
-            if len(grads) < len(ins):  # no gradient reached this node, or backward returned fewer
-                grads = grads + (None,) * (len(ins) - len(grads))
-            for t, need, gi in zip(ins, node.needs_input_grad, grads):
-                if need:
+            node._g = None
+            if node._special or wanted is not None:
+                g = _node_hooks(node, g, wanted, captured)
+            if node._saved or node._freed:
+                node._check_saved()
+            grads = node.fn.backward(node, g)
+            if type(grads) is not tuple:
+                grads = (grads,)
+            if not retain_graph and node._saved:  # nodes that saved nothing can run again
+                node._saved = ()
+                node._freed = True
+            for t, need, gi in zip(node.inputs, node.needs_input_grad, grads):
+                if need and gi is not None:
+                    if type(gi) is not Tensor or gi._shape != t._shape or gi.dtype is not t.dtype:
+                        gi = _check_grad(gi, t, node)
+                    if anomaly and _nonfinite(gi):
+                        raise RuntimeError(
+                            f"Function '{node.name()}' returned nan or inf values in its gradient "
+                            f"(input of shape {t.shape}). Its forward was called at:\n{node.trace}")
                     fn = t.grad_fn
-                    if gi is not None:
-                        if type(gi) is not Tensor or gi._shape != t._shape or gi.dtype is not t.dtype:
-                            gi = _check_grad(gi, t, node)
-                        if anomaly and _nonfinite(gi):
-                            raise RuntimeError(
-                                f"Function '{node.name()}' returned nan or inf values in its gradient "
-                                f"(input of shape {t.shape}). Its forward was called at:\n{node.trace}")
-                        if fn is None:
-                            prior = leaf_grads.get(id(t))
-                            leaf_grads[id(t)] = (t, gi if prior is None else prior[1] + gi)
-                        else:
-                            fn._g = gi if fn._g is None else fn._g + gi
-                    if fn is not None:
-                        fn._deps -= 1
-                        if not fn._deps:
-                            ready.append(fn)
+                    if fn is None:
+                        prior = leaf_grads.get(id(t))
+                        leaf_grads[id(t)] = (t, gi) if prior is None else (t, prior[1] + gi)
+                    elif fn._g is None:
+                        fn._g = gi
+                        push(heap, (-fn._seq, fn))
+                    else:
+                        fn._g = fn._g + gi
         ok = True
     finally:
         _state.grad_enabled = prev
         if not ok:  # an exception: drop the pending gradients so a retry starts clean
-            for n in nodes:
+            for _, n in heap:
                 n._g = None
     # drop the loop's references so _owned() can count the gradients' real owners
-    g = grads = gi = t = prior = ins = None
+    g = grads = gi = t = prior = None
 
     if inputs is not None:
         result = []
@@ -419,6 +398,23 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
         else:
             t.grad = _accumulate(t.grad, g, inplace=True)
     return None
+
+
+def _node_hooks(node, g, wanted, captured):
+    """The rare per-node work of the backward pass: hooks registered on a non-leaf tensor, its
+    retained .grad, and capturing the gradient autograd.grad asked for. Returns the gradient
+    (a hook may replace it)."""
+    if node.hooks:
+        for h in list(node.hooks):
+            r = h(g)
+            if r is not None:
+                g = r
+    if node.out_ref is not None and wanted is None:
+        out = node.out_ref
+        out.grad = g.detach() if out.grad is None else _accumulate(out.grad, g)
+    if wanted is not None and id(node) in wanted:
+        captured[id(node)] = g
+    return g
 
 
 def _to_leaf_slow(t, g, create_graph):
@@ -466,7 +462,8 @@ def _as_grad(g, out):
             raise RuntimeError(f"grad can be implicitly created only for scalar outputs; got an "
                                f"output of shape {out.shape}. Pass a gradient of that shape.")
         g = _empty(out._shape, out.dtype)
-        _lib.tl_fill(out.dtype.code, g._storage.ptr, _lib_NULL, 0, _lib_NULL, 1.0, 1)  # one element
+        one = _ONE_BYTES[out.dtype.itemsize]
+        g._storage.ptr[0:len(one)] = one  # the one element (a slice store: 4x cheaper than tl_fill)
         return g
     if not isinstance(g, Tensor):
         g = _tensor(g, dtype=out.dtype)

@@ -82,6 +82,7 @@ def retain_grad(self):
         raise RuntimeError("can't retain_grad on a tensor that has requires_grad=False")
     if self.grad_fn is not None:
         self.grad_fn.out_ref = self
+        self.grad_fn._special = True
         self._retains_grad = True
 
 
@@ -97,6 +98,7 @@ def register_hook(self, fn):
     else:
         if self.grad_fn.hooks is None:
             self.grad_fn.hooks = []
+            self.grad_fn._special = True
         hooks = self.grad_fn.hooks
     hooks.append(fn)
     return RemovableHandle(hooks, fn)

@@ -331,21 +331,29 @@ class Mul(_Binary):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
+        x, y = ctx.inputs
         if _state.grad_enabled:  # create_graph: differentiable ops
-            return (sum_to(g * b, ctx.inputs[0]._shape) if need_a else None,
-                    sum_to(g * a, ctx.inputs[1]._shape) if need_b else None)
+            return (sum_to(g * b, x._shape) if need_a else None,
+                    sum_to(g * a, y._shape) if need_b else None)
         # both products in one C pass (tl_mul_backward); an operand not needed is never read
-        shape = g._shape
-        ga = _empty(shape, g.dtype) if need_a else None
-        gb = _empty(shape, g.dtype) if need_b else None
-        a = a if a is not None else g
-        b = b if b is not None else g
-        check(lib.tl_mul_backward(g.dtype.code, ga._storage.ptr if need_a else NULL,
-                                  gb._storage.ptr if need_b else NULL, g._ptr(), _strides(g, shape),
-                                  a._ptr(), _strides(a, shape), b._ptr(), _strides(b, shape),
-                                  len(shape), _SHAPES[shape][2]), "mul backward")
-        return (sum_to(ga, ctx.inputs[0]._shape) if need_a else None,
-                sum_to(gb, ctx.inputs[1]._shape) if need_b else None)
+        shape, dt = g._shape, g.dtype
+        ga = _empty(shape, dt) if need_a else None
+        gb = _empty(shape, dt) if need_b else None
+        if a is None:
+            a = g
+        if b is None:
+            b = g
+        rc = lib.tl_mul_backward(dt.code, ga._storage.ptr if need_a else NULL,
+                                 gb._storage.ptr if need_b else NULL,
+                                 g._ptr(), NULL if g._contig else _strides(g, shape),
+                                 a._ptr(), NULL if a._contig and a._shape == shape else _strides(a, shape),
+                                 b._ptr(), NULL if b._contig and b._shape == shape else _strides(b, shape),
+                                 len(shape), _SHAPES[shape][2])
+        if rc:
+            check(rc, "mul backward")
+        if x._shape == shape and y._shape == shape:  # no broadcasting to undo
+            return ga, gb
+        return (sum_to(ga, x._shape) if need_a else None, sum_to(gb, y._shape) if need_b else None)
 
 
 class Div(_Binary):
