@@ -136,6 +136,10 @@ int tl_reduce(int op, int dtype, void *out, const void *x, const int64_t *x_stri
     }
 }
 
+int tl_reduce_flat(int op, int dtype, void *out, const void *x, int64_t n) {
+    return tl_reduce(op, dtype, out, x, NULL, 1, &n, 1);
+}
+
 int tl_count_nonfinite(int dtype, const void *x, const int64_t *x_strides, int ndim,
                        const int64_t *shape, int64_t *count) {
     tl_iter it;

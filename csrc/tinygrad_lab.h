@@ -100,6 +100,9 @@ enum tl_reduce_op { TL_SUM = 0, TL_MAX = 1, TL_MIN = 2, TL_ARGMAX = 3, TL_ARGMIN
  * int64 input supports all ops. TL_EINVAL for max/min/arg* over zero elements. */
 int tl_reduce(int op, int dtype, void *out, const void *x, const int64_t *x_strides,
               int ndim, const int64_t *shape, int nred);
+/* *out = op over all n elements of contiguous x: tl_reduce of one flat dim, fewer arguments for
+ * the small-op path (x.sum(), loss means). */
+int tl_reduce_flat(int op, int dtype, void *out, const void *x, int64_t n);
 /* *count = number of NaN/Inf elements (anomaly detection). */
 int tl_count_nonfinite(int dtype, const void *x, const int64_t *x_strides, int ndim,
                        const int64_t *shape, int64_t *count);

@@ -293,7 +293,7 @@ def _check_grad(g, t, node):
     return g
 
 
-_accumulate = _nonfinite = None
+_accumulate = _nonfinite = _add_into = None
 
 
 def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
@@ -306,9 +306,10 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
     after every consumer has added to its gradient -- no separate pass to count consumers, and a
     node no gradient reaches never runs. A node's pending gradient waits on the node itself
     (``node._g``), a leaf's in ``leaf_grads``."""
-    global _accumulate, _nonfinite
+    global _accumulate, _nonfinite, _add_into
     if _accumulate is None:  # ops import autograd, so resolve these on first use
         from .ops import _accumulate, _nonfinite
+        from .ops.elementwise import add_into as _add_into
 
     leaf_grads = {}   # id(leaf tensor) -> (tensor, gradient)
     heap = []         # (-node._seq, node) of every node holding a pending gradient
@@ -396,7 +397,11 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
         elif t.grad is None:
             t.grad = g if _owned(g) else _copy(g)
         else:
-            t.grad = _accumulate(t.grad, g, inplace=True)
+            acc = t.grad
+            if acc._contig and acc.dtype is g.dtype:  # _accumulate(inplace=True), written out
+                _add_into(acc, g)
+            else:
+                t.grad = acc + g
     return None
 
 

@@ -53,6 +53,7 @@ _BIG = 1 << 18  # bytes; below this cffi-owned memory (16-byte aligned: kernels 
 _from_buffer = ffi.from_buffer
 # cffi's own allocator without the zero fill: an op's output is always fully written by its kernel
 _raw_new = ffi.new_allocator(should_clear_after_alloc=False)
+_CHARS = ffi.typeof("char[]")
 
 
 def _alloc(n, dtype):
@@ -116,7 +117,7 @@ def _empty(shape, dtype):
     nbytes = info[1] * dtype.itemsize
     if nbytes < _BIG:
         st = Storage()
-        st.ptr = _raw_new("char[]", nbytes) if nbytes else NULL
+        st.ptr = _raw_new(_CHARS, nbytes) if nbytes else NULL
         st.nbytes = nbytes
     else:
         st = _alloc(info[1], dtype)

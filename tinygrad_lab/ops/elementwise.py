@@ -263,6 +263,7 @@ def _binary_kernel(code, a, b, out_dtype=None):
 
 
 _binary_forward, _binary_flat, _unary_flat = lib.tl_binary_forward, lib.tl_binary_flat, lib.tl_unary_flat
+_ADD = lib.TL_ADD
 
 
 def add_into(acc, g):
@@ -271,8 +272,9 @@ def add_into(acc, g):
         g = g.to(acc.dtype)
     shape = acc._shape
     if g._contig and g._shape == shape:
-        p = acc._ptr()
-        rc = _binary_flat(lib.TL_ADD, acc.dtype.code, p, p, g._ptr(), _shape_info(shape)[1])
+        p = acc._storage.ptr if not acc._offset else acc._ptr()
+        rc = _binary_flat(_ADD, acc.dtype.code, p, p, g._storage.ptr if not g._offset else g._ptr(),
+                          (_SHAPES.get(shape) or _shape_info(shape))[1])
     else:
         rc = lib.tl_binary_forward(lib.TL_ADD, acc.dtype.code, acc._ptr(), NULL, acc._ptr(), NULL,
                                    g._ptr(), _strides(g, shape), len(shape), i64(shape))
@@ -345,9 +347,12 @@ class Mul(_Binary):
             b = g
         rc = lib.tl_mul_backward(dt.code, ga._storage.ptr if need_a else NULL,
                                  gb._storage.ptr if need_b else NULL,
-                                 g._ptr(), NULL if g._contig else _strides(g, shape),
-                                 a._ptr(), NULL if a._contig and a._shape == shape else _strides(a, shape),
-                                 b._ptr(), NULL if b._contig and b._shape == shape else _strides(b, shape),
+                                 g._storage.ptr if not g._offset else g._ptr(),
+                                 NULL if g._contig else _strides(g, shape),
+                                 a._storage.ptr if not a._offset else a._ptr(),
+                                 NULL if a._contig and a._shape == shape else _strides(a, shape),
+                                 b._storage.ptr if not b._offset else b._ptr(),
+                                 NULL if b._contig and b._shape == shape else _strides(b, shape),
                                  len(shape), _SHAPES[shape][2])
         if rc:
             check(rc, "mul backward")

@@ -5,7 +5,7 @@ import builtins
 from .. import dtypes
 from .._lib import MAX_DIMS, NULL, check, ffi, i64, lib
 from ..autograd import _ONE, Function, _record, _state
-from ..tensor import Tensor, _empty, _numel, _wrap_dim
+from ..tensor import _SHAPES, Tensor, _empty, _new_tensor, _numel, _shape_info, _wrap_dim
 from .elementwise import _unary_kernel
 from .shape import expand, reshape
 
@@ -32,7 +32,7 @@ def _reduce_kernel(code, x, dims, out_dtype):
         # a full reduction of a contiguous tensor: one flat run (the common loss.sum() case)
         out = _empty((), out_dtype)
         n = x.numel()
-        check(lib.tl_reduce(code, x.dtype.code, out._storage.ptr, x._ptr(), NULL, 1, i64((n,)), 1), "reduce")
+        check(lib.tl_reduce_flat(code, x.dtype.code, out._storage.ptr, x._ptr(), n), "reduce")
         return out
     keep = [d for d in range(x.ndim) if d not in dims]
     perm = keep + list(dims)
@@ -59,11 +59,16 @@ class Sum(Function):
         # otherwise the broadcast view directly (stride 0 along the reduced dims): the validating
         # reshape + expand cost ~20% of a small fwd+bwd (callgrind)
         in_shape, dims = ctx.in_shape, ctx.dims
-        if len(dims) == len(in_shape):
-            strides = (0,) * len(in_shape)
-        else:
-            gs = iter(g._strides)
-            strides = tuple(0 if d in dims else next(gs) for d in range(len(in_shape)))
+        if len(dims) == len(in_shape):  # (the x.sum() case, written out: no _make call)
+            t = _new_tensor(Tensor)
+            t._storage, t._shape, t._strides, t.dtype = g._storage, in_shape, _ZEROS[len(dims)], g.dtype
+            if g._offset:
+                t._offset = g._offset
+            if (_SHAPES.get(in_shape) or _shape_info(in_shape))[1] != 1:  # contiguous iff 1 element
+                t._contig = False
+            return t, None
+        gs = iter(g._strides)
+        strides = tuple(0 if d in dims else next(gs) for d in range(len(in_shape)))
         return Tensor._make(g._storage, in_shape, strides, g._offset, g.dtype), None
 
 
@@ -72,8 +77,11 @@ def sum(x, dim=None, keepdim=False):  # noqa: A001
     if dim is None and not keepdim and x._contig and x.dtype.is_floating_point:
         # everything to a 0-d tensor, one flat run (the loss.sum() case, written out flat)
         out = _empty((), x.dtype)
-        check(lib.tl_reduce(lib.TL_SUM, x.dtype.code, out._storage.ptr, x._ptr(), NULL, 1,
-                            i64((_numel(x._shape),)), 1), "sum")
+        rc = lib.tl_reduce_flat(_SUM, x.dtype.code, out._storage.ptr,
+                                x._storage.ptr if not x._offset else x._ptr(),
+                                (_SHAPES.get(x._shape) or _shape_info(x._shape))[1])
+        if rc:
+            check(rc, "sum")
         if _state.grad_enabled and x.requires_grad:
             ctx = _record(Sum, out, (x,), _ONE)
             ctx.in_shape, ctx.dims = x._shape, _ALL_DIMS[len(x._shape)]
@@ -89,6 +97,8 @@ def sum(x, dim=None, keepdim=False):  # noqa: A001
 
 
 _ALL_DIMS = [tuple(range(n)) for n in range(MAX_DIMS + 1)]
+_ZEROS = [(0,) * n for n in range(MAX_DIMS + 1)]  # strides of a value broadcast to n dims
+_SUM = lib.TL_SUM
 
 
 class Mean(Function):
@@ -114,7 +124,7 @@ def _mean_kernel(x):
     out = _empty((), x.dtype)
     n = _numel(x._shape)
     p = out._storage.ptr
-    check(lib.tl_reduce(lib.TL_SUM, x.dtype.code, p, x._ptr(), NULL, 1, i64((n,)), 1), "mean")
+    check(lib.tl_reduce_flat(_SUM, x.dtype.code, p, x._ptr(), n), "mean")
     check(lib.tl_unary_flat(lib.TL_DIV_SCALAR, x.dtype.code, p, p, 1, float(n), 0.0), "mean")
     return out
 
