@@ -122,7 +122,8 @@ def _empty(shape, dtype):
     else:
         st = _alloc(info[1], dtype)
     t = _new_tensor(Tensor)
-    t._storage, t._shape, t._strides, t.dtype = st, shape, info[0], dtype
+    t._storage, t._shape, t._strides, t.dtype, t._offset, t._contig = st, shape, info[0], dtype, 0, True
+    t.requires_grad, t.grad, t.grad_fn, t._retains_grad, t._hooks = False, None, None, False, None
     return t
 
 
@@ -246,15 +247,12 @@ class Tensor:
     ``tl.Tensor(data, dtype=None, requires_grad=False)`` is the same as ``tl.tensor``.
     """
 
-    # Plain attributes, not __slots__: the fields most tensors never change are class defaults,
-    # so a kernel's output sets four attributes (_storage, _shape, _strides, dtype).
-    _offset = 0
-    _contig = True
-    requires_grad = False
-    grad = None
-    grad_fn = None
-    _retains_grad = False
-    _hooks = None
+    # Slots, every one set when a tensor is made (_empty, _make, _set_view): reading a slot is
+    # several times cheaper than reading a class default through an instance dict, and ops read
+    # _offset, _contig, requires_grad and grad_fn of every operand. (__dict__ keeps user
+    # attributes working, as on torch.Tensor.)
+    __slots__ = ("_storage", "_shape", "_strides", "_offset", "_contig", "dtype", "requires_grad",
+                 "grad", "grad_fn", "_retains_grad", "_hooks", "__dict__", "__weakref__")
     __array_priority__ = 1000  # make NumPy defer to our reflected operators
 
     def __init__(self, data=None, dtype=None, requires_grad=False):
@@ -283,11 +281,9 @@ class Tensor:
     def _make(cls, storage, shape, strides, offset, dtype, contig=None):
         """A new tensor object over ``storage`` (no copy)."""
         t = _new_tensor(cls)
-        t._storage, t._shape, t._strides, t.dtype = storage, shape, strides, dtype
-        if offset:
-            t._offset = offset
-        if not (_is_contiguous(shape, strides) if contig is None else contig):
-            t._contig = False
+        t._storage, t._shape, t._strides, t.dtype, t._offset = storage, shape, strides, dtype, offset
+        t._contig = _is_contiguous(shape, strides) if contig is None else contig
+        t.requires_grad, t.grad, t.grad_fn, t._retains_grad, t._hooks = False, None, None, False, None
         return t
 
     # ---- raw access for kernels -------------------------------------------------------------
