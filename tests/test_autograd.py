@@ -433,6 +433,54 @@ def test_fresh_leaf_gradients_are_not_copied():
         ag._copy = orig
 
 
+
+class _ScaleGradInPlace(Function):
+    """y = x, with a (bad) backward that doubles its incoming gradient in place."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * 1.0
+
+    @staticmethod
+    def backward(ctx, g):
+        g.mul_(2.0)
+        return g
+
+
+def test_implicit_gradient_is_reused_but_never_corrupted():
+    # backward() of a 0-d output starts from one cached 1 per dtype (autograd._SEEDS); nothing a
+    # user does to the gradients it reaches may change a later backward pass
+    x = leaf([1.0, 2.0])
+
+    def grad_of_3x():
+        x.grad = None
+        (x * 3).sum().backward()
+        return x.grad.tolist()
+
+    y = x.sum()
+    y.retain_grad()
+    y.backward()
+    with tl.no_grad():
+        y.grad.mul_(5.0)                # in place through a retained grad (shares the 1's buffer)
+    assert grad_of_3x() == [3.0, 3.0]
+    y = x.sum()
+    y.retain_grad()
+    y.backward()
+    y.grad.numpy()[...] = 7.0           # behind autograd's back: no version bump
+    assert grad_of_3x() == [3.0, 3.0]
+    s = leaf(2.0)
+    _ScaleGradInPlace.apply(s).backward()   # the custom backward writes to the 1 itself
+    assert s.grad.item() == 2.0 and grad_of_3x() == [3.0, 3.0]
+    s.grad = None
+    s.backward()                        # a 0-d leaf: its .grad must be its own buffer
+    with tl.no_grad():
+        s.grad.mul_(4.0)
+    assert s.grad.item() == 4.0 and grad_of_3x() == [3.0, 3.0]
+    s.grad = None
+    s.backward()
+    assert s.grad.item() == 1.0
+
+
 # ---- threads ------------------------------------------------------------------------------------
 
 def test_grad_mode_is_per_thread():
