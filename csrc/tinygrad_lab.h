@@ -186,6 +186,22 @@ int tl_matmul_forward(int dtype, void *c, const void *a, const int64_t *a_stride
                       const void *b, const int64_t *b_strides, int nbatch,
                       const int64_t *batch_shape, int64_t m, int64_t n, int64_t k);
 
+/* ---- the fused Linear layer (linear.c): composed from the kernels above in one call ----
+ * x (m, k) with element strides (xs0, xs1); W (n, k) with (ws0, ws1); b (n,) with stride bs, or
+ * NULL; act a unary op code applied in place (TL_RELU, TL_SIGMOID, TL_TANH: ops whose derivative
+ * the output gives) or -1 for none. y (m, n) is written contiguous. */
+int tl_linear_forward(int dtype, void *y, const void *x, int64_t xs0, int64_t xs1, const void *w,
+                      int64_t ws0, int64_t ws1, const void *b, int64_t bs, int act, int64_t m,
+                      int64_t n, int64_t k);
+/* Its VJP for output gradient g (m, n) with strides (gs0, gs1): gz = act'(y) * g (y = the
+ * forward's contiguous output; with act -1, gz = g and y is not read), then gx (m, k) = gz @ W,
+ * gw (n, k) = gz^T @ x, gb (n,) = gz summed over rows, each written (contiguous) only when its
+ * pointer is non-NULL. TL_ENOMEM if gz's scratch cannot be allocated. */
+int tl_linear_backward(int dtype, int act, void *gx, void *gw, void *gb, const void *g,
+                       int64_t gs0, int64_t gs1, const void *x, int64_t xs0, int64_t xs1,
+                       const void *w, int64_t ws0, int64_t ws1, const void *y, int64_t m,
+                       int64_t n, int64_t k);
+
 /* ---- random numbers (random.c): one global xoshiro256** stream ---- */
 void tl_manual_seed(uint64_t seed);
 int tl_rand_uniform(int dtype, void *dst, int64_t n, double low, double high);

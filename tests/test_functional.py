@@ -439,9 +439,11 @@ def test_linear(xshape, bias):
 
 
 @needs_matmul
+@pytest.mark.parametrize("act", [None, "relu", "sigmoid", "tanh"])
 @pytest.mark.parametrize("which", ["x", "w", "b", "xw"])
-def test_linear_fused_matches_composed_on_views(which):
-    # the fused Linear op reads strided views directly: compare with matmul + add on copies
+def test_linear_fused_matches_composed_on_views(which, act):
+    # the fused Linear / LinearAct ops (one C call each way) read strided views directly: compare
+    # with matmul + add (+ the activation) on copies, for every subset of inputs needing grads
     rng = np.random.default_rng(5)
     xs, ws, bs = rng.standard_normal((3, 6)), rng.standard_normal((3, 4)), rng.standard_normal(8)
     for dt in (tl.float64, tl.float32):
@@ -451,11 +453,13 @@ def test_linear_fused_matches_composed_on_views(which):
             b = tl.tensor(bs, dtype=dt, requires_grad="b" in which)
             return x, w, b, (x.T[::2], w.T, b[::2])     # (3, 3)^T stepped, (4, 3), (4,) stepped
         x, w, b, (xv, wv, bv) = views()
-        y = F.linear(xv, wv, bv)
-        assert y.grad_fn.name() == "LinearBackward"
+        y = F.linear(xv, wv, bv) if act is None else F.linear_act(xv, wv, bv, act)
+        assert y.grad_fn.name() == ("LinearBackward" if act is None else "LinearActBackward")
         (y * y).sum().backward()
         x2, w2, b2, (xv2, wv2, bv2) = views()
         y2 = xv2.contiguous() @ wv2.contiguous().T + bv2.contiguous()
+        if act is not None:
+            y2 = getattr(F, act)(y2)
         (y2 * y2).sum().backward()
         tol = 1e-12 if dt is tl.float64 else 1e-5
         np.testing.assert_allclose(y.detach().numpy(), y2.detach().numpy(), rtol=tol, atol=tol)
@@ -479,6 +483,18 @@ def test_linear_act_matches_linear_then_activation(act):
     assert gradgradcheck(lambda x, w, b: F.linear_act(x, w, b, act), ins)
     with pytest.raises(ValueError, match="act must be"):
         F.linear_act(*ins, "gelu")
+
+
+@needs_matmul
+@pytest.mark.parametrize("act", [None, "relu"])
+def test_linear_of_an_empty_batch(act):
+    x = tl.zeros(0, 3, dtype=tl.float64)
+    w = tl.tensor(np.ones((2, 3)), requires_grad=True)
+    b = tl.tensor(np.ones(2), requires_grad=True)
+    y = F.linear(x, w, b) if act is None else F.linear_act(x, w, b, act)
+    assert y.shape == (0, 2)
+    y.sum().backward()
+    assert w.grad.tolist() == [[0.0] * 3] * 2 and b.grad.tolist() == [0.0, 0.0]
 
 
 @needs_matmul

@@ -19,9 +19,9 @@ import math
 
 from .. import dtypes
 from .._lib import NULL, check, i64, lib
-from ..autograd import Function, _record, _state, is_grad_enabled
+from ..autograd import Function, _record, _state
 from ..tensor import Tensor, _empty
-from .elementwise import UNARY, _unary, _unary_vjp_kernel
+from .elementwise import UNARY, _unary
 from .shape import broadcast_shapes, reshape, sum_to, transpose, unsqueeze
 
 
@@ -112,29 +112,40 @@ class Linear(Function):
         return _linear_vjp(ctx.needs_input_grad, g, x, w)
 
 
-def _linear_vjp(needs, g, x, w):
-    """(dx, dW, db) of y = x @ W^T + b for output gradient g (None where not needed)."""
+def _linear_vjp(needs, g, x, w, act=-1, y=None):
+    """(dx, dW, db) of y = act(x @ W^T + b) for output gradient g (None where not needed); act is
+    -1 (none) or the activation's C code, whose derivative is taken from the output y."""
     need_x, need_w, need_b = needs[:3]
-    if is_grad_enabled():  # create_graph: differentiable ops
+    if _state.grad_enabled:  # create_graph: differentiable ops
         from .reduce import sum as _sum
+        if act >= 0:
+            g = _ACT_DERIV[act](g, y, y, 0.0, 0.0)
         return (matmul(g, w) if need_x else None,
                 matmul(transpose(g, 0, 1), x) if need_w else None,
                 _sum(g, 0) if need_b else None)
-    (n_rows, n_out), gs = g._shape, g._strides
-    gx = gw = gb = None
-    if need_x:
-        gx = _mm(g.dtype, g, gs, w, w._strides, n_rows, w._shape[1], n_out)
-    if need_w:
-        gw = _mm(g.dtype, g, (gs[1], gs[0]), x, x._strides, n_out, x._shape[1], n_rows)
-    if need_b:
-        gb = _empty((n_out,), g.dtype)
-        check(lib.tl_reduce(lib.TL_SUM, g.dtype.code, gb._storage.ptr, g._ptr(),
-                            i64((gs[1], gs[0])), 2, i64((n_out, n_rows)), 1), "linear bias grad")
+    (n_rows, n_out), gs, dt = g._shape, g._strides, g.dtype
+    # x is saved only when W needs a gradient and W only when x does; k from whichever is here
+    k = x._shape[1] if x is not None else w._shape[1] if w is not None else 0
+    gx = _empty((n_rows, k), dt) if need_x else None
+    gw = _empty((n_out, k), dt) if need_w else None
+    gb = _empty((n_out,), dt) if need_b else None
+    xs, ws = x._strides if x is not None else (0, 0), w._strides if w is not None else (0, 0)
+    rc = lib.tl_linear_backward(dt.code, act, gx._storage.ptr if need_x else NULL,
+                                gw._storage.ptr if need_w else NULL,
+                                gb._storage.ptr if need_b else NULL,
+                                g._storage.ptr if not g._offset else g._ptr(), gs[0], gs[1],
+                                NULL if x is None else x._ptr(), xs[0], xs[1],
+                                NULL if w is None else w._ptr(), ws[0], ws[1],
+                                NULL if y is None else y._storage.ptr,
+                                n_rows, n_out, k)
+    if rc:
+        check(rc, "linear backward")
     return gx, gw, gb
 
 
 # activations LinearAct applies in place: name -> the UNARY op (its C code and derivative)
 _ACTS = {name: UNARY[name] for name in ("relu", "sigmoid", "tanh")}
+_ACT_DERIV = {fn.code: fn.deriv for fn in _ACTS.values()}  # C code -> derivative with Tensor ops
 
 
 class LinearAct(Function):
@@ -153,24 +164,20 @@ class LinearAct(Function):
     @staticmethod
     def backward(ctx, g):
         x, w, y = ctx.saved_tensors
-        fn = _ACTS[ctx.act]
-        if is_grad_enabled():
-            gz = fn.deriv(g, y, y, 0.0, 0.0)
-        else:
-            gz = _unary_vjp_kernel(fn.code, g, y, y, 0.0, 0.0)
-        return _linear_vjp(ctx.needs_input_grad, gz, x, w) + (None,)
+        return _linear_vjp(ctx.needs_input_grad, g, x, w, _ACTS[ctx.act].code, y) + (None,)
 
 
-def _linear_kernel(x, w, b, act=None):
+def _linear_kernel(x, w, b, act=-1):
     (n_rows, n_in), n_out = x._shape, w._shape[0]
-    ws = w._strides
-    y = _mm(x.dtype, x, x._strides, w, (ws[1], ws[0]), n_rows, n_out, n_in)
-    p = y._storage.ptr
-    if b is not None:
-        check(lib.tl_binary_forward(lib.TL_ADD, y.dtype.code, p, NULL, p, NULL, b._ptr(),
-                                    i64((0, b._strides[0])), 2, i64(y._shape)), "linear bias")
-    if act is not None:
-        check(lib.tl_unary_flat(act, y.dtype.code, p, p, n_rows * n_out, 0.0, 0.0), "linear activation")
+    xs, ws = x._strides, w._strides
+    y = _empty((n_rows, n_out), x.dtype)
+    rc = lib.tl_linear_forward(x.dtype.code, y._storage.ptr,
+                               x._storage.ptr if not x._offset else x._ptr(), xs[0], xs[1],
+                               w._storage.ptr if not w._offset else w._ptr(), ws[0], ws[1],
+                               NULL if b is None else b._ptr(), 0 if b is None else b._strides[0],
+                               act, n_rows, n_out, n_in)
+    if rc:
+        check(rc, "linear")
     return y
 
 

@@ -17,7 +17,7 @@ from collections import defaultdict
 
 from .._lib import NULL, check
 from ..autograd import enable_grad, no_grad
-from ..tensor import Tensor, _copy, _copy_into, _numel, zeros
+from ..tensor import _SHAPES, Tensor, _copy, _copy_into, _shape_info, zeros
 
 
 class _RequiredParameter:
@@ -262,8 +262,13 @@ def _apply_update(kernel, name, p, g, buffers, *scalars):
     parameter is updated through a contiguous copy that is written back. Buffers may be None
     (passed as NULL). Bumps p's version counter (autograd's in-place check)."""
     work = p if p._contig else _copy(p)
-    rc = kernel(p.dtype.code, work._ptr(), g._ptr(), *[NULL if b is None else b._ptr() for b in buffers],
-                _numel(p._shape), *scalars)
+    # (pointers and sizes written out: this runs per parameter per step, and a small network's
+    # step is mostly this Python)
+    ptrs = [work._storage.ptr if not work._offset else work._ptr(),
+            g._storage.ptr if not g._offset else g._ptr()]
+    for b in buffers:
+        ptrs.append(NULL if b is None else b._storage.ptr if not b._offset else b._ptr())
+    rc = kernel(p.dtype.code, *ptrs, (_SHAPES.get(p._shape) or _shape_info(p._shape))[1], *scalars)
     if rc:
         check(rc, name)
     if work is not p:
