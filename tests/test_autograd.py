@@ -434,6 +434,33 @@ def test_fresh_leaf_gradients_are_not_copied():
 
 
 
+
+class _KeepsItsGradient(Function):
+    """y = x, whose backward also keeps the gradient it returns (as a buggy or caching op might)."""
+    kept = []
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * 1.0
+
+    @staticmethod
+    def backward(ctx, g):
+        gx = g * 2.0
+        _KeepsItsGradient.kept.append(gx)
+        return gx
+
+
+def test_leaf_grad_never_aliases_a_gradient_someone_else_holds():
+    # leaves' .grad take a backward's fresh output without a copy only when nothing else
+    # references it (autograd._owned_in_pass counts the references)
+    x = leaf([1.0, 2.0])
+    _KeepsItsGradient.kept.clear()
+    _KeepsItsGradient.apply(x).sum().backward()
+    with tl.no_grad():
+        x.grad.add_(100.0)
+    assert _KeepsItsGradient.kept[0].tolist() == [2.0, 2.0]
+    assert x.grad.tolist() == [102.0, 102.0]
+
 class _ScaleGradInPlace(Function):
     """y = x, with a (bad) backward that doubles its incoming gradient in place."""
 

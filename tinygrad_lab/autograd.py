@@ -338,6 +338,7 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
         wanted = {id(t.grad_fn): t for t in inputs if t.grad_fn is not None}
         captured = {}
 
+    direct = inputs is None and not create_graph  # leaves' .grad can be written as we go
     prev = _state.grad_enabled
     _state.grad_enabled = bool(create_graph)
     anomaly = _state.anomaly
@@ -367,7 +368,16 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
                             f"Function '{node.name()}' returned nan or inf values in its gradient "
                             f"(input of shape {t.shape}). Its forward was called at:\n{node.trace}")
                     fn = t.grad_fn
-                    if fn is None:
+                    if fn is None and direct and t._hooks is None:
+                        # a leaf: straight into .grad, as PyTorch's AccumulateGrad does
+                        acc = t.grad
+                        if acc is None:
+                            t.grad = gi if _owned_in_pass(gi) else _copy(gi)
+                        elif acc._contig and acc.dtype is gi.dtype:
+                            _add_into(acc, gi)
+                        else:
+                            t.grad = acc + gi
+                    elif fn is None:
                         prior = leaf_grads.get(id(t))
                         leaf_grads[id(t)] = (t, gi) if prior is None else (t, prior[1] + gi)
                     elif fn._g is None:
@@ -382,7 +392,7 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
             for _, n in heap:
                 n._g = None
     # drop the loop's references so _owned() can count the gradients' real owners
-    g = grads = gi = t = prior = None
+    g = grads = gi = t = prior = acc = None
 
     if inputs is not None:
         result = []
@@ -455,6 +465,15 @@ def _owned(g):
     tests/test_autograd.py). Anything shared -- the same tensor given to two inputs, a user's
     gradient argument, a view -- is copied instead."""
     return (g._contig and g._offset == 0 and g.grad_fn is None and _getrefcount(g) <= 4
+            and _getrefcount(g._storage) <= 2
+            and g._storage.nbytes == _shape_info(g._shape)[1] * g.dtype.itemsize)
+
+
+def _owned_in_pass(g):
+    """_owned for a gradient still inside the engine's loop over a node's outputs: 5 references
+    are the engine's (the backward's returned tuple, zip's current tuple, the loop variable, and
+    the two calls' arguments; pinned by tests/test_autograd.py like _owned's 4)."""
+    return (g._contig and g._offset == 0 and g.grad_fn is None and _getrefcount(g) <= 5
             and _getrefcount(g._storage) <= 2
             and g._storage.nbytes == _shape_info(g._shape)[1] * g.dtype.itemsize)
 
