@@ -38,8 +38,8 @@ _METHODS = {
     "sum": rd.sum, "mean": rd.mean, "max": rd.max, "min": rd.min, "var": rd.var, "std": rd.std,
     "logsumexp": rd.logsumexp, "argmax": rd.argmax, "argmin": rd.argmin,
     # operators
-    "__add__": ew.add, "__radd__": lambda a, b: ew.add(b, a),
-    "__sub__": ew.sub, "__rsub__": lambda a, b: ew.sub(b, a),
+    "__add__": ew._add, "__radd__": lambda a, b: ew.add(b, a),
+    "__sub__": ew._sub, "__rsub__": lambda a, b: ew.sub(b, a),
     "__mul__": ew.mul, "__rmul__": lambda a, b: ew.mul(b, a),
     "__truediv__": ew.div, "__rtruediv__": lambda a, b: ew.div(b, a),
     "__pow__": ew.pow, "__rpow__": lambda a, b: ew.pow(b, a),

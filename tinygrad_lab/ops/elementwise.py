@@ -415,47 +415,52 @@ class Minimum(_Extremum):
 _BOOL_ARITH = {lib.TL_ADD: lib.TL_MAXIMUM, lib.TL_MUL: lib.TL_MINIMUM}  # or / and, as PyTorch
 
 
-def _arith(fn, name, a, b, float_only=False):
-    """a (op) b for Function ``fn`` (a _Binary): promotion, the kernel, and the graph node when
-    an input requires grad. The common case -- two contiguous float tensors of one dtype and
-    shape -- is written out flat: it is most of a small network's ops."""
-    if not (isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype is b.dtype
-            and a.dtype.is_floating_point):
-        tb = type(b)
-        if tb is float or tb is int:
-            if isinstance(a, Tensor) and a.dtype.is_floating_point and fn in _WITH_SCALAR:
-                return _unary(*_WITH_SCALAR[fn](a, b))     # float tensor (op) Python number
-        elif type(a) in (float, int) and isinstance(b, Tensor) and b.dtype.is_floating_point \
-                and fn in _SCALAR_WITH:
-            return _unary(*_SCALAR_WITH[fn](a, b))         # Python number (op) float tensor
-        a, b, dt = _operands(a, b, name)
-        if dt is dtypes.bool_ and fn.code in _BOOL_ARITH:
-            a, b = a.to(dt), b.to(dt)
-            return _binary_kernel(_BOOL_ARITH[fn.code], a, b)
-        if dt is dtypes.bool_ and fn.code == lib.TL_SUB:
-            raise TypeError("subtraction of two bool tensors is not supported; use logical_xor-style "
-                            "ops or convert with .long()")
-        if dt is dtypes.bool_ or (float_only and not dt.is_floating_point):
-            dt = dtypes.int64 if not float_only else dtypes.get_default_dtype()
-        a, b = a.to(dt), b.to(dt)
-        if not dt.is_floating_point:
-            broadcast_shapes(a.shape, b.shape)
-            return _binary_kernel(fn.code, a, b)  # integers carry no gradient
-    shape = a._shape
-    if b._shape == shape and a._contig and b._contig:
-        out = _empty(shape, a.dtype)
-        rc = _binary_flat(fn.code, a.dtype.code, out._storage.ptr,
-                          a._storage.ptr if not a._offset else a._ptr(),
-                          b._storage.ptr if not b._offset else b._ptr(), _SHAPES[shape][1])
-        if rc:
-            check(rc, name)
-    else:
-        out = _binary_kernel(fn.code, a, b)   # broadcasting or strided views
-    if _state.grad_enabled and (a.requires_grad or b.requires_grad):
-        _record(fn, out, (a, b), (a.requires_grad, b.requires_grad),
-                _saved(fn.saves, a, b, out) if fn.saves else None)
-    return out
+def _arith(fn, name, float_only=False):
+    """The function computing a (op) b for Function ``fn`` (a _Binary): promotion, the kernel, and
+    the graph node when an input requires grad. The common case -- two contiguous float tensors
+    of one dtype and shape -- is written out flat: it is most of a small network's ops. (A
+    closure per op, so ``a * b`` is one Python call, not a wrapper calling this.)"""
 
+    def op(a, b):
+        if not (isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype is b.dtype
+                and a.dtype.is_floating_point):
+            tb = type(b)
+            if tb is float or tb is int:
+                if isinstance(a, Tensor) and a.dtype.is_floating_point and fn in _WITH_SCALAR:
+                    return _unary(*_WITH_SCALAR[fn](a, b))     # float tensor (op) Python number
+            elif type(a) in (float, int) and isinstance(b, Tensor) and b.dtype.is_floating_point \
+                    and fn in _SCALAR_WITH:
+                return _unary(*_SCALAR_WITH[fn](a, b))         # Python number (op) float tensor
+            a, b, dt = _operands(a, b, name)
+            if dt is dtypes.bool_ and fn.code in _BOOL_ARITH:
+                a, b = a.to(dt), b.to(dt)
+                return _binary_kernel(_BOOL_ARITH[fn.code], a, b)
+            if dt is dtypes.bool_ and fn.code == lib.TL_SUB:
+                raise TypeError("subtraction of two bool tensors is not supported; use logical_xor-style "
+                                "ops or convert with .long()")
+            if dt is dtypes.bool_ or (float_only and not dt.is_floating_point):
+                dt = dtypes.int64 if not float_only else dtypes.get_default_dtype()
+            a, b = a.to(dt), b.to(dt)
+            if not dt.is_floating_point:
+                broadcast_shapes(a.shape, b.shape)
+                return _binary_kernel(fn.code, a, b)  # integers carry no gradient
+        shape = a._shape
+        if b._shape == shape and a._contig and b._contig:
+            out = _empty(shape, a.dtype)
+            rc = _binary_flat(fn.code, a.dtype.code, out._storage.ptr,
+                              a._storage.ptr if not a._offset else a._ptr(),
+                              b._storage.ptr if not b._offset else b._ptr(), _SHAPES[shape][1])
+            if rc:
+                check(rc, name)
+        else:
+            out = _binary_kernel(fn.code, a, b)   # broadcasting or strided views
+        if _state.grad_enabled and (a.requires_grad or b.requires_grad):
+            _record(fn, out, (a, b), (a.requires_grad, b.requires_grad),
+                    _saved(fn.saves, a, b, out) if fn.saves else None)
+        return out
+
+    op.__name__ = op.__qualname__ = name
+    return op
 
 # Python-number operands go to the scalar unary ops (the number keeps the tensor's dtype, as
 # PyTorch's promotion says): fn -> (op, x, p0)
@@ -473,33 +478,27 @@ _SCALAR_WITH = {
 }
 
 
+_add, _sub = _arith(Add, "add"), _arith(Sub, "sub")   # Tensor.__add__ / __sub__ (no alpha)
+
+
 def add(a, b, alpha=1):
     if alpha != 1:
         b = b * alpha
-    return _arith(Add, "add", a, b)
+    return _add(a, b)
 
 
 def sub(a, b, alpha=1):
     if alpha != 1:
         b = b * alpha
-    return _arith(Sub, "sub", a, b)
+    return _sub(a, b)
 
 
-def mul(a, b):
-    return _arith(Mul, "mul", a, b)
-
-
-def div(a, b):
-    """True division: integer inputs give the default float dtype."""
-    return _arith(Div, "div", a, b, float_only=True)
-
-
-def maximum(a, b):
-    return _arith(Maximum, "maximum", a, b)
-
-
-def minimum(a, b):
-    return _arith(Minimum, "minimum", a, b)
+mul = _arith(Mul, "mul")
+div = _arith(Div, "div", float_only=True)
+div.__doc__ = "True division: integer inputs give the default float dtype."
+maximum = _arith(Maximum, "maximum")
+minimum = _arith(Minimum, "minimum")
+_pow = _arith(Pow, "pow", float_only=True)
 
 
 def pow(a, b):  # noqa: A001
@@ -509,7 +508,7 @@ def pow(a, b):  # noqa: A001
         if a.dtype is dtypes.int64 and isinstance(b, numbers.Integral) and b >= 0:
             return _unary(UNARY["pow_scalar"], a.to(dtypes.float64), float(b)).to(dtypes.int64)
         return _unary(UNARY["pow_scalar"], _float_input(a, "pow"), float(b))
-    return _arith(Pow, "pow", a, b, float_only=True)
+    return _pow(a, b)
 
 
 def _compare(code, name):
