@@ -16,7 +16,7 @@ import threading
 import traceback
 
 from ._lib import ffi as _ffi
-from .tensor import Tensor, _copy, _empty, _numel, _shape_info, tensor as _tensor
+from .tensor import _SHAPES, Tensor, _copy, _empty, _numel, _shape_info, tensor as _tensor
 
 _getrefcount = sys.getrefcount
 
@@ -475,7 +475,7 @@ def _owned_in_pass(g):
     the two calls' arguments; pinned by tests/test_autograd.py like _owned's 4)."""
     return (g._contig and g._offset == 0 and g.grad_fn is None and _getrefcount(g) <= 5
             and _getrefcount(g._storage) <= 2
-            and g._storage.nbytes == _shape_info(g._shape)[1] * g.dtype.itemsize)
+            and g._storage.nbytes == (_SHAPES.get(g._shape) or _shape_info(g._shape))[1] * g.dtype.itemsize)
 
 
 def _add(table, key, t, g):
@@ -514,7 +514,12 @@ def backward(tensor, gradient=None, retain_graph=None, create_graph=False):
     "Autograd")."""
     if not tensor.requires_grad:
         raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
-    _run_backward((tensor,), (_as_grad(gradient, tensor),), retain_graph or create_graph, create_graph)
+    # the cached 1 of a 0-d output, checked as in _as_grad (written out: backward() is hot)
+    seed = _SEEDS.get(tensor.dtype) if gradient is None and not tensor._shape else None
+    if seed is None or seed._storage.version or _unpack(seed._storage.ptr, seed._storage.nbytes) \
+            != _ONE_BYTES[seed._storage.nbytes]:
+        seed = _as_grad(gradient, tensor)
+    _run_backward((tensor,), (seed,), retain_graph or create_graph, create_graph)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
