@@ -11,7 +11,7 @@ the C kernels it calls:
 This package attaches the ops to ``Tensor`` as methods and operators.
 """
 from .. import dtypes
-from ..autograd import _state, backward as _backward
+from ..autograd import _grad_enabled, backward as _backward
 from ..autograd import RemovableHandle
 from ..tensor import Tensor
 from . import elementwise as ew

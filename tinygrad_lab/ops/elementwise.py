@@ -9,7 +9,7 @@ import numbers
 
 from .. import dtypes
 from .._lib import NULL, check, i64, lib
-from ..autograd import _ONE, Function, _record, _state, is_grad_enabled
+from ..autograd import _ONE, Function, _record, _grad_enabled
 from ..tensor import _SHAPES, Tensor, _empty, _shape_info, tensor
 from .shape import _broadcast_strides, broadcast_shapes, sum_to
 
@@ -109,7 +109,7 @@ def _make_unary(name, code, saves, deriv):
 
     def backward(ctx, g):
         x, y = ctx.saved_tensors or (None, None)   # ops that save nothing skip saving
-        if is_grad_enabled():  # create_graph: build the derivative from differentiable ops
+        if _grad_enabled():  # create_graph: build the derivative from differentiable ops
             return deriv(g, x, y, *ctx.params)
         if code == lib.TL_NEG:
             return _unary_kernel(code, g)
@@ -132,7 +132,7 @@ def _unary(fn, x, p0=0.0, p1=0.0):
     """fn's op (a UNARY class) on float tensor ``x``, with its graph node when x requires grad:
     what fn.apply(x, p0, p1) does, without apply's generic argument scan."""
     y = _unary_kernel(fn.code, x, p0, p1)
-    if _state.grad_enabled and x.requires_grad:
+    if _grad_enabled() and x.requires_grad:
         saves = fn.saves
         ctx = _record(fn, y, (x,), _ONE,
                       (x if "x" in saves else None, y if "y" in saves else None) if saves else None)
@@ -334,7 +334,7 @@ class Mul(_Binary):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
         x, y = ctx.inputs
-        if _state.grad_enabled:  # create_graph: differentiable ops
+        if _grad_enabled():  # create_graph: differentiable ops
             return (sum_to(g * b, x._shape) if need_a else None,
                     sum_to(g * a, y._shape) if need_b else None)
         # both products in one C pass (tl_mul_backward); an operand not needed is never read
@@ -454,7 +454,7 @@ def _arith(fn, name, float_only=False):
                 check(rc, name)
         else:
             out = _binary_kernel(fn.code, a, b)   # broadcasting or strided views
-        if _state.grad_enabled and (a.requires_grad or b.requires_grad):
+        if _grad_enabled() and (a.requires_grad or b.requires_grad):
             _record(fn, out, (a, b), (a.requires_grad, b.requires_grad),
                     _saved(fn.saves, a, b, out) if fn.saves else None)
         return out

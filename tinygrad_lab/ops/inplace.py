@@ -10,7 +10,7 @@ import numbers
 
 from .. import dtypes
 from .._lib import check, i64, lib
-from ..autograd import Function, is_grad_enabled
+from ..autograd import Function, _grad_enabled
 from ..tensor import Tensor, _copy_into, _empty
 from . import elementwise as ew
 from .shape import BasicIndex, Expand, Permute, Reshape, expand, getitem, sum_to
@@ -25,7 +25,7 @@ def _alias(t):
 
 
 def _check_leaf(t, name):
-    if not is_grad_enabled():
+    if not _grad_enabled():
         return
     if t.requires_grad and t.grad_fn is None:
         raise RuntimeError(f"a leaf tensor that requires grad is being used in an in-place operation "
@@ -56,7 +56,7 @@ def _inplace(t, name, compute, others=()):
     if not isinstance(t, Tensor):
         raise TypeError(f"{name}: expected a Tensor")
     _check_leaf(t, name)
-    record = is_grad_enabled() and (t.requires_grad or any(
+    record = _grad_enabled() and (t.requires_grad or any(
         isinstance(o, Tensor) and o.requires_grad for o in others))
     if record and not t.dtype.is_floating_point:
         raise TypeError(f"{name}: an in-place op on a {t.dtype!r} tensor cannot carry a gradient")
@@ -111,7 +111,7 @@ def copy_(t, src):
     from .shape import broadcast_shapes
     if broadcast_shapes(t.shape, src.shape) != t.shape:
         raise ValueError(f"copy_: source shape {src.shape} cannot be broadcast to {t.shape}")
-    if not is_grad_enabled() or not (t.requires_grad or src.requires_grad):
+    if not _grad_enabled() or not (t.requires_grad or src.requires_grad):
         _check_leaf(t, "copy_")
         _copy_into(t, expand(src.detach(), t.shape))
         t._bump_version()
@@ -123,13 +123,13 @@ def fill_(t, value):
     if isinstance(value, Tensor):
         if value.numel() != 1:
             raise ValueError(f"fill_: value must be a number or a one-element tensor, got shape {value.shape}")
-        if is_grad_enabled() and value.requires_grad:
+        if _grad_enabled() and value.requires_grad:
             return copy_(t, value.reshape(()))
         value = value.item()
     if not isinstance(value, numbers.Real):
         raise TypeError(f"fill_: value must be a number, got {type(value).__name__}")
     _check_leaf(t, "fill_")
-    if is_grad_enabled() and t.requires_grad:
+    if _grad_enabled() and t.requires_grad:
         from ..tensor import tensor
         return _inplace(t, "fill_", lambda a: Overwrite.apply(a, tensor(value, dtype=t.dtype)))
     iv = int(value) if t.dtype is dtypes.int64 else 0
@@ -144,7 +144,7 @@ def zero_(t):
 
 def setitem(t, key, value):
     """``t[key] = value`` for basic and integer-array keys (no gradient flows through it)."""
-    if is_grad_enabled() and t.requires_grad:
+    if _grad_enabled() and t.requires_grad:
         raise RuntimeError("item assignment into a tensor that requires grad is not supported; "
                            "build the result with tl.where or tl.cat, or assign under tl.no_grad()")
     view = getitem(t, key)

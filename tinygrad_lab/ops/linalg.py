@@ -19,7 +19,7 @@ import math
 
 from .. import dtypes
 from .._lib import NULL, check, i64, lib
-from ..autograd import Function, _record, _state
+from ..autograd import Function, _record, _grad_enabled
 from ..tensor import Tensor, _empty
 from .elementwise import UNARY, _unary
 from .shape import broadcast_shapes, reshape, sum_to, transpose, unsqueeze
@@ -116,7 +116,7 @@ def _linear_vjp(needs, g, x, w, act=-1, y=None):
     """(dx, dW, db) of y = act(x @ W^T + b) for output gradient g (None where not needed); act is
     -1 (none) or the activation's C code, whose derivative is taken from the output y."""
     need_x, need_w, need_b = needs[:3]
-    if _state.grad_enabled:  # create_graph: differentiable ops
+    if _grad_enabled():  # create_graph: differentiable ops
         from .reduce import sum as _sum
         if act >= 0:
             g = _ACT_DERIV[act](g, y, y, 0.0, 0.0)
@@ -193,7 +193,7 @@ def linear(x, w, b=None):
     if _fusable(x, w, b):
         y = _linear_kernel(x, w, b)
         needs = (x.requires_grad, w.requires_grad, b is not None and b.requires_grad)
-        if _state.grad_enabled and (needs[0] or needs[1] or needs[2]):
+        if _grad_enabled() and (needs[0] or needs[1] or needs[2]):
             _record(Linear, y, (x, w, b), needs, (x if needs[1] else None, w if needs[0] else None))
         return y
     y = matmul(x, transpose(w, 0, 1))
@@ -206,7 +206,7 @@ def linear_act(x, w, b, act):
     if _fusable(x, w, b):
         y = _linear_kernel(x, w, b, _ACTS[act].code)
         needs = (x.requires_grad, w.requires_grad, b is not None and b.requires_grad, False)
-        if _state.grad_enabled and (needs[0] or needs[1] or needs[2]):
+        if _grad_enabled() and (needs[0] or needs[1] or needs[2]):
             _record(LinearAct, y, (x, w, b, None), needs,
                     (x if needs[1] else None, w if needs[0] else None, y)).act = act
         return y
@@ -241,7 +241,7 @@ def matmul(a, b):
         a, b = a.to(dt), b.to(dt)
     if len(sa) == 2 and len(sb) == 2:   # the common case, without apply's generic scan
         out = _mm(a.dtype, a, a._strides, b, b._strides, sa[0], sb[1], ka)
-        if _state.grad_enabled and (a.requires_grad or b.requires_grad) and a.dtype.is_floating_point:
+        if _grad_enabled() and (a.requires_grad or b.requires_grad) and a.dtype.is_floating_point:
             _record(Matmul, out, (a, b), (a.requires_grad, b.requires_grad),
                     (a if b.requires_grad else None, b if a.requires_grad else None))
         return out

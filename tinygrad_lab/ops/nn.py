@@ -11,7 +11,7 @@ the 'mean' / 'sum' reduction with the reduce ops.
 """
 from .. import dtypes
 from .._lib import NULL, check, ffi, lib
-from ..autograd import Function, is_grad_enabled
+from ..autograd import Function, _grad_enabled
 from ..tensor import Tensor, _empty, _numel, _wrap_dim, arange
 from . import elementwise as ew
 from .reduce import sum as _sum
@@ -67,7 +67,7 @@ def _make_row_op(name, fwd, bwd, deriv):
 
     def backward(ctx, g):
         y, = ctx.saved_tensors
-        if is_grad_enabled():
+        if _grad_enabled():
             return deriv(g, y)
         return _row_kernel(bwd, name + " backward", y, contiguous(g), y)
 
@@ -141,7 +141,7 @@ class CrossEntropy(Function):
     def backward(ctx, g):
         logits, target, stats = ctx.saved_tensors
         N, C = logits.shape
-        if is_grad_enabled():
+        if _grad_enabled():
             return (Softmax.apply(logits) - _onehot(target, C, logits.dtype)) * unsqueeze(g, 1), None
         g, gs = _grad_stride(g)
         dx = _empty((N, C), logits.dtype)
@@ -167,7 +167,7 @@ class NllLoss(Function):
     def backward(ctx, g):
         target, = ctx.saved_tensors
         N, C = ctx.shape
-        if is_grad_enabled():
+        if _grad_enabled():
             return -(_onehot(target, C, g.dtype) * unsqueeze(g, 1)), None
         g, gs = _grad_stride(g)
         dx = _empty((N, C), g.dtype)
@@ -189,7 +189,7 @@ def _make_pointwise_loss(name, fwd, bwd, deriv):
     def backward(ctx, g):
         x, t = ctx.saved_tensors
         want_x, want_t = ctx.needs_input_grad
-        if is_grad_enabled():
+        if _grad_enabled():
             return deriv(g, x, t, want_x, want_t)
         g, gs = _grad_stride(g)
         gx = _empty(x.shape, x.dtype) if want_x else None

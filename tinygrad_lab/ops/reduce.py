@@ -4,7 +4,7 @@ import builtins
 
 from .. import dtypes
 from .._lib import MAX_DIMS, NULL, check, ffi, i64, lib
-from ..autograd import _ONE, Function, _record, _state
+from ..autograd import _ONE, Function, _record, _grad_enabled
 from ..tensor import _SHAPES, Tensor, _empty, _numel, _shape_info, _wrap_dim
 from .elementwise import _unary_kernel
 from .shape import expand, reshape
@@ -54,7 +54,7 @@ class Sum(Function):
 
     @staticmethod
     def backward(ctx, g):
-        if _state.grad_enabled:  # create_graph: differentiable view ops
+        if _grad_enabled():  # create_graph: differentiable view ops
             return expand(reshape(g, _keep_shape(ctx.in_shape, ctx.dims)), ctx.in_shape), None
         # otherwise the broadcast view directly (stride 0 along the reduced dims): the validating
         # reshape + expand cost ~20% of a small fwd+bwd (callgrind)
@@ -78,7 +78,7 @@ def sum(x, dim=None, keepdim=False):  # noqa: A001
                                 (_SHAPES.get(x._shape) or _shape_info(x._shape))[1])
         if rc:
             check(rc, "sum")
-        if _state.grad_enabled and x.requires_grad:
+        if _grad_enabled() and x.requires_grad:
             ctx = _record(Sum, out, (x,), _ONE)
             ctx.in_shape, ctx.dims = x._shape, _ALL_DIMS[len(x._shape)]
         return out
@@ -87,7 +87,7 @@ def sum(x, dim=None, keepdim=False):  # noqa: A001
         x = x.to(dtypes.int64)
     if not dims and x.ndim:
         return x
-    if _state.grad_enabled and x.requires_grad:
+    if _grad_enabled() and x.requires_grad:
         return _finish(Sum.apply(x, dims), x, dims, keepdim)
     return _finish(_reduce_kernel(lib.TL_SUM, x, dims, x.dtype), x, dims, keepdim)
 
@@ -109,7 +109,7 @@ class Mean(Function):
     @staticmethod
     def backward(ctx, g):
         n = float(_numel(ctx.in_shape))
-        if _state.grad_enabled:  # create_graph: differentiable ops
+        if _grad_enabled():  # create_graph: differentiable ops
             return expand(reshape(g / n, _keep_shape(ctx.in_shape, _ALL_DIMS[len(ctx.in_shape)])),
                           ctx.in_shape)
         gn = _unary_kernel(lib.TL_DIV_SCALAR, g, n)
@@ -129,7 +129,7 @@ def mean(x, dim=None, keepdim=False):
     """Mean over ``dim``; integer inputs give the default float dtype."""
     if dim is None and not keepdim and x._contig and x.dtype.is_floating_point:
         out = _mean_kernel(x)        # everything to a 0-d tensor (the loss.mean() case)
-        if _state.grad_enabled and x.requires_grad:
+        if _grad_enabled() and x.requires_grad:
             _record(Mean, out, (x,), _ONE).in_shape = x._shape
         return out
     dims = _dims(x, dim)

@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import dtypes
 
-from ..autograd import Function, _state
+from ..autograd import Function, _grad_enabled
 from ..tensor import (Tensor, _check_shape, _contiguous_strides, _copy, _copy_into, _empty, _numel,
                       _wrap_dim, zeros)
 
@@ -77,7 +77,7 @@ def _view_strides(old_shape, old_strides, new_shape):
 
 
 def _recording(x):
-    return _state.grad_enabled and x.requires_grad
+    return _grad_enabled() and x.requires_grad
 
 
 def _apply_view(fn, x, *args):
