@@ -348,7 +348,7 @@ class Mul(_Binary):
         rc = lib.tl_mul_backward(dt.code, ga._storage.ptr if need_a else NULL,
                                  gb._storage.ptr if need_b else NULL,
                                  g._storage.ptr if not g._offset else g._ptr(),
-                                 NULL if g._contig else _strides(g, shape),
+                                 NULL if g._contig else i64(g._strides),   # g has the output's shape
                                  a._storage.ptr if not a._offset else a._ptr(),
                                  NULL if a._contig and a._shape == shape else _strides(a, shape),
                                  b._storage.ptr if not b._offset else b._ptr(),
@@ -454,9 +454,12 @@ def _arith(fn, name, float_only=False):
                 check(rc, name)
         else:
             out = _binary_kernel(fn.code, a, b)   # broadcasting or strided views
-        if _grad_enabled() and (a.requires_grad or b.requires_grad):
-            _record(fn, out, (a, b), (a.requires_grad, b.requires_grad),
-                    _saved(fn.saves, a, b, out) if fn.saves else None)
+        ra, rb = a.requires_grad, b.requires_grad
+        if (ra or rb) and _grad_enabled():
+            saves = fn.saves
+            _record(fn, out, (a, b), (ra, rb),
+                    None if not saves else (a if rb else None, b if ra else None) if saves == "ab?"
+                    else _saved(saves, a, b, out))
         return out
 
     op.__name__ = op.__qualname__ = name

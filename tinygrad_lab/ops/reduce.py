@@ -5,7 +5,7 @@ import builtins
 from .. import dtypes
 from .._lib import MAX_DIMS, NULL, check, ffi, i64, lib
 from ..autograd import _ONE, Function, _record, _grad_enabled
-from ..tensor import _SHAPES, Tensor, _empty, _numel, _shape_info, _wrap_dim
+from ..tensor import _SHAPES, Tensor, _empty, _new_tensor, _numel, _shape_info, _wrap_dim
 from .elementwise import _unary_kernel
 from .shape import expand, reshape
 
@@ -60,9 +60,11 @@ class Sum(Function):
         # reshape + expand cost ~20% of a small fwd+bwd (callgrind)
         in_shape, dims = ctx.in_shape, ctx.dims
         if len(dims) == len(in_shape):  # (the x.sum() case, written out: no _make call)
-            return Tensor._make(g._storage, in_shape, _ZEROS[len(dims)], g._offset, g.dtype,
-                                # contiguous iff one element
-                                (_SHAPES.get(in_shape) or _shape_info(in_shape))[1] == 1), None
+            t = _new_tensor(Tensor)   # (Tensor._make written out)
+            t._storage, t._shape, t._strides, t.dtype, t._offset = g._storage, in_shape, _ZEROS[len(dims)], g.dtype, g._offset
+            t._contig = (_SHAPES.get(in_shape) or _shape_info(in_shape))[1] == 1  # iff one element
+            t.requires_grad, t.grad, t.grad_fn, t._retains_grad, t._hooks = False, None, None, False, None
+            return t, None
         gs = iter(g._strides)
         strides = tuple(0 if d in dims else next(gs) for d in range(len(in_shape)))
         return Tensor._make(g._storage, in_shape, strides, g._offset, g.dtype), None
