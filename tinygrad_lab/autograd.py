@@ -159,6 +159,7 @@ class Context:
         self._saved = tensors
         self._versions = [t._storage.version if t is not None else 0 for t in tensors]
 
+    # (built-in ops' backward read ctx._saved: the engine's _check_saved has run first)
     @property
     def saved_tensors(self):
         if self._freed:

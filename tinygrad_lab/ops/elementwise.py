@@ -108,7 +108,7 @@ def _make_unary(name, code, saves, deriv):
         return y
 
     def backward(ctx, g):
-        x, y = ctx.saved_tensors or (None, None)   # ops that save nothing skip saving
+        x, y = ctx._saved or (None, None)   # ops that save nothing skip saving
         if _grad_enabled():  # create_graph: build the derivative from differentiable ops
             return deriv(g, x, y, *ctx.params)
         if code == lib.TL_NEG:
@@ -331,7 +331,7 @@ class Mul(_Binary):
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved_tensors
+        a, b = ctx._saved
         need_a, need_b = ctx.needs_input_grad
         x, y = ctx.inputs
         if _grad_enabled():  # create_graph: differentiable ops
@@ -366,7 +366,7 @@ class Div(_Binary):
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved_tensors
+        a, b = ctx._saved
         ga = sum_to(g / b, a.shape) if ctx.needs_input_grad[0] else None
         gb = sum_to(-(g * a) / (b * b), b.shape) if ctx.needs_input_grad[1] else None
         return ga, gb
@@ -377,7 +377,7 @@ class Pow(_Binary):
 
     @staticmethod
     def backward(ctx, g):
-        a, b, y = ctx.saved_tensors
+        a, b, y = ctx._saved
         ga = gb = None
         if ctx.needs_input_grad[0]:
             # d/da a**b = b * a**(b-1); zero where b == 0 (as PyTorch)
@@ -396,7 +396,7 @@ class _Extremum(_Binary):
 
     @classmethod
     def backward(cls, ctx, g):
-        a, b = ctx.saved_tensors
+        a, b = ctx._saved
         half = where(a == b, g * 0.5, g)
         a_loses = a < b if cls.code == lib.TL_MAXIMUM else a > b
         b_loses = b < a if cls.code == lib.TL_MAXIMUM else b > a

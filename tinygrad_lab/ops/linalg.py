@@ -58,7 +58,7 @@ class Matmul(Function):
         # dA = g @ B^T and dB = A^T @ g through transposed views (no copies), summed over the
         # batch dims each operand was broadcast along. Written with matmul itself, so the
         # backward pass is recorded under create_graph=True.
-        a, b = ctx.saved_tensors
+        a, b = ctx._saved
         a_shape, b_shape = ctx.inputs[0].shape, ctx.inputs[1].shape
         ga = gb = None
         if ctx.needs_input_grad[0]:
@@ -108,7 +108,7 @@ class Linear(Function):
 
     @staticmethod
     def backward(ctx, g):
-        x, w = ctx.saved_tensors
+        x, w = ctx._saved
         return _linear_vjp(ctx.needs_input_grad, g, x, w)
 
 
@@ -163,7 +163,7 @@ class LinearAct(Function):
 
     @staticmethod
     def backward(ctx, g):
-        x, w, y = ctx.saved_tensors
+        x, w, y = ctx._saved
         return _linear_vjp(ctx.needs_input_grad, g, x, w, _ACTS[ctx.act].code, y) + (None,)
 
 

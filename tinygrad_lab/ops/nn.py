@@ -66,7 +66,7 @@ def _make_row_op(name, fwd, bwd, deriv):
         return y
 
     def backward(ctx, g):
-        y, = ctx.saved_tensors
+        y, = ctx._saved
         if _grad_enabled():
             return deriv(g, y)
         return _row_kernel(bwd, name + " backward", y, contiguous(g), y)
@@ -139,7 +139,7 @@ class CrossEntropy(Function):
 
     @staticmethod
     def backward(ctx, g):
-        logits, target, stats = ctx.saved_tensors
+        logits, target, stats = ctx._saved
         N, C = logits.shape
         if _grad_enabled():
             return (Softmax.apply(logits) - _onehot(target, C, logits.dtype)) * unsqueeze(g, 1), None
@@ -165,7 +165,7 @@ class NllLoss(Function):
 
     @staticmethod
     def backward(ctx, g):
-        target, = ctx.saved_tensors
+        target, = ctx._saved
         N, C = ctx.shape
         if _grad_enabled():
             return -(_onehot(target, C, g.dtype) * unsqueeze(g, 1)), None
@@ -187,7 +187,7 @@ def _make_pointwise_loss(name, fwd, bwd, deriv):
         return loss
 
     def backward(ctx, g):
-        x, t = ctx.saved_tensors
+        x, t = ctx._saved
         want_x, want_t = ctx.needs_input_grad
         if _grad_enabled():
             return deriv(g, x, t, want_x, want_t)

@@ -156,7 +156,7 @@ class _Extreme(Function):
     @staticmethod
     def backward(ctx, g):
         from .elementwise import where
-        x, y = ctx.saved_tensors
+        x, y = ctx._saved
         ks = _keep_shape(x.shape, ctx.dims)
         hit = x == reshape(y, ks)
         count = sum(hit, ctx.dims, keepdim=True).to(g.dtype)
