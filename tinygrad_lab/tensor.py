@@ -122,8 +122,15 @@ def _empty(shape, dtype):
     else:
         st = _alloc(info[1], dtype)
     t = _new_tensor(Tensor)
-    t._storage, t._shape, t._strides, t.dtype, t._offset, t._contig = st, shape, info[0], dtype, 0, True
-    t.requires_grad, t.grad, t.grad_fn, t._retains_grad, t._hooks = False, None, None, False, None
+    # one field a statement: a multiple assignment of more than 3 builds and unpacks a tuple
+    t._storage = st
+    t._shape = shape
+    t._strides = info[0]
+    t.dtype = dtype
+    t._offset = 0
+    t._contig = True
+    t.requires_grad = t._retains_grad = False
+    t.grad = t.grad_fn = t._hooks = None
     return t
 
 
@@ -281,9 +288,14 @@ class Tensor:
     def _make(cls, storage, shape, strides, offset, dtype, contig=None):
         """A new tensor object over ``storage`` (no copy)."""
         t = _new_tensor(cls)
-        t._storage, t._shape, t._strides, t.dtype, t._offset = storage, shape, strides, dtype, offset
+        t._storage = storage
+        t._shape = shape
+        t._strides = strides
+        t.dtype = dtype
+        t._offset = offset
         t._contig = _is_contiguous(shape, strides) if contig is None else contig
-        t.requires_grad, t.grad, t.grad_fn, t._retains_grad, t._hooks = False, None, None, False, None
+        t.requires_grad = t._retains_grad = False
+        t.grad = t.grad_fn = t._hooks = None
         return t
 
     # ---- raw access for kernels -------------------------------------------------------------

@@ -61,9 +61,14 @@ class Sum(Function):
         in_shape, dims = ctx.in_shape, ctx.dims
         if len(dims) == len(in_shape):  # (the x.sum() case, written out: no _make call)
             t = _new_tensor(Tensor)   # (Tensor._make written out)
-            t._storage, t._shape, t._strides, t.dtype, t._offset = g._storage, in_shape, _ZEROS[len(dims)], g.dtype, g._offset
+            t._storage = g._storage
+            t._shape = in_shape
+            t._strides = _ZEROS[len(dims)]
+            t.dtype = g.dtype
+            t._offset = g._offset
             t._contig = (_SHAPES.get(in_shape) or _shape_info(in_shape))[1] == 1  # iff one element
-            t.requires_grad, t.grad, t.grad_fn, t._retains_grad, t._hooks = False, None, None, False, None
+            t.requires_grad = t._retains_grad = False
+            t.grad = t.grad_fn = t._hooks = None
             return t, None
         gs = iter(g._strides)
         strides = tuple(0 if d in dims else next(gs) for d in range(len(in_shape)))
