@@ -13,6 +13,10 @@ from ..autograd import _ONE, Function, _record, _grad_enabled
 from ..tensor import _SHAPES, Tensor, _empty, _shape_info, tensor
 from .shape import _broadcast_strides, broadcast_shapes, sum_to
 
+# C entry points of the hot paths, bound once (a cffi lib attribute lookup costs ~25 ns)
+_tl_mul_backward = lib.tl_mul_backward
+_tl_unary_backward_flat = lib.tl_unary_backward_flat
+
 INF = float("inf")
 
 
@@ -55,7 +59,7 @@ def _unary_vjp_kernel(code, g, x, y, p0, p1):
     x = x if x is not None else g  # unused operands: pass g (the kernel never reads them)
     y = y if y is not None else g
     if g._contig and x._contig and y._contig:
-        rc = lib.tl_unary_backward_flat(code, g.dtype.code, gx._storage.ptr, g._ptr(), x._ptr(),
+        rc = _tl_unary_backward_flat(code, g.dtype.code, gx._storage.ptr, g._ptr(), x._ptr(),
                                         y._ptr(), _SHAPES[shape][1], p0, p1)
     else:
         rc = lib.tl_unary_backward(code, g.dtype.code, gx._storage.ptr, g._ptr(), g._cstrides(),
@@ -345,7 +349,7 @@ class Mul(_Binary):
             a = g
         if b is None:
             b = g
-        rc = lib.tl_mul_backward(dt.code, ga._storage.ptr if need_a else NULL,
+        rc = _tl_mul_backward(dt.code, ga._storage.ptr if need_a else NULL,
                                  gb._storage.ptr if need_b else NULL,
                                  g._storage.ptr if not g._offset else g._ptr(),
                                  NULL if g._contig else i64(g._strides),   # g has the output's shape

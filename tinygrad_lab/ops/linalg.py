@@ -24,6 +24,11 @@ from ..tensor import Tensor, _empty
 from .elementwise import UNARY, _unary
 from .shape import broadcast_shapes, reshape, sum_to, transpose, unsqueeze
 
+# C entry points of the hot paths, bound once (a cffi lib attribute lookup costs ~25 ns)
+_tl_linear_backward = lib.tl_linear_backward
+_tl_linear_forward = lib.tl_linear_forward
+_tl_matmul_forward = lib.tl_matmul_forward
+
 
 def _batch_strides(t, batch):
     """Strides of ``t`` (ndim >= 2) seen as batch + its last two dims: broadcast batch dims
@@ -48,7 +53,7 @@ class Matmul(Function):
             batch = broadcast_shapes(sa[:-2], sb[:-2])
             a_st, b_st = i64(_batch_strides(a, batch)), i64(_batch_strides(b, batch))
         out = _empty(batch + (m, n), a.dtype)
-        check(lib.tl_matmul_forward(a.dtype.code, out._ptr(), a._ptr(), a_st, b._ptr(), b_st,
+        check(_tl_matmul_forward(a.dtype.code, out._ptr(), a._ptr(), a_st, b._ptr(), b_st,
                                     len(batch), i64(batch), m, n, k), "matmul")
         ctx.save_for_backward(a if b.requires_grad else None, b if a.requires_grad else None)
         return out
@@ -85,7 +90,7 @@ def _mm(dt, a, a_st, b, b_st, m, n, k):
     """A fresh (m, n) = A (m, k) @ B (k, n), the operands given as tensors plus their (row,
     column) element strides (a transpose is just the strides swapped)."""
     out = _empty((m, n), dt)
-    rc = lib.tl_matmul_forward(dt.code, out._storage.ptr,
+    rc = _tl_matmul_forward(dt.code, out._storage.ptr,
                                a._ptr() if a._offset else a._storage.ptr, i64(a_st),
                                b._ptr() if b._offset else b._storage.ptr, i64(b_st), 0, NULL, m, n, k)
     if rc:
@@ -130,7 +135,7 @@ def _linear_vjp(needs, g, x, w, act=-1, y=None):
     gw = _empty((n_out, k), dt) if need_w else None
     gb = _empty((n_out,), dt) if need_b else None
     xs, ws = x._strides if x is not None else (0, 0), w._strides if w is not None else (0, 0)
-    rc = lib.tl_linear_backward(dt.code, act, gx._storage.ptr if need_x else NULL,
+    rc = _tl_linear_backward(dt.code, act, gx._storage.ptr if need_x else NULL,
                                 gw._storage.ptr if need_w else NULL,
                                 gb._storage.ptr if need_b else NULL,
                                 g._storage.ptr if not g._offset else g._ptr(), gs[0], gs[1],
@@ -171,7 +176,7 @@ def _linear_kernel(x, w, b, act=-1):
     (n_rows, n_in), n_out = x._shape, w._shape[0]
     xs, ws = x._strides, w._strides
     y = _empty((n_rows, n_out), x.dtype)
-    rc = lib.tl_linear_forward(x.dtype.code, y._storage.ptr,
+    rc = _tl_linear_forward(x.dtype.code, y._storage.ptr,
                                x._storage.ptr if not x._offset else x._ptr(), xs[0], xs[1],
                                w._storage.ptr if not w._offset else w._ptr(), ws[0], ws[1],
                                NULL if b is None else b._ptr(), 0 if b is None else b._strides[0],

@@ -9,6 +9,9 @@ from ..tensor import _SHAPES, Tensor, _empty, _new_tensor, _numel, _shape_info, 
 from .elementwise import _unary_kernel
 from .shape import expand, reshape
 
+# C entry points of the hot paths, bound once (a cffi lib attribute lookup costs ~25 ns)
+_tl_reduce_flat = lib.tl_reduce_flat
+
 
 def _dims(x, dim):
     """dim=None -> all dims; an int or a tuple of ints (negative allowed) -> sorted tuple."""
@@ -32,7 +35,7 @@ def _reduce_kernel(code, x, dims, out_dtype):
         # a full reduction of a contiguous tensor: one flat run (the common loss.sum() case)
         out = _empty((), out_dtype)
         n = x.numel()
-        check(lib.tl_reduce_flat(code, x.dtype.code, out._storage.ptr, x._ptr(), n), "reduce")
+        check(_tl_reduce_flat(code, x.dtype.code, out._storage.ptr, x._ptr(), n), "reduce")
         return out
     keep = [d for d in range(x.ndim) if d not in dims]
     perm = keep + list(dims)
@@ -80,7 +83,7 @@ def sum(x, dim=None, keepdim=False):  # noqa: A001
     if dim is None and not keepdim and x._contig and x.dtype.is_floating_point:
         # everything to a 0-d tensor, one flat run (the loss.sum() case, written out flat)
         out = _empty((), x.dtype)
-        rc = lib.tl_reduce_flat(_SUM, x.dtype.code, out._storage.ptr,
+        rc = _tl_reduce_flat(_SUM, x.dtype.code, out._storage.ptr,
                                 x._storage.ptr if not x._offset else x._ptr(),
                                 (_SHAPES.get(x._shape) or _shape_info(x._shape))[1])
         if rc:
@@ -127,7 +130,7 @@ def _mean_kernel(x):
     out = _empty((), x.dtype)
     n = _numel(x._shape)
     p = out._storage.ptr
-    check(lib.tl_reduce_flat(_SUM, x.dtype.code, p, x._ptr(), n), "mean")
+    check(_tl_reduce_flat(_SUM, x.dtype.code, p, x._ptr(), n), "mean")
     check(lib.tl_unary_flat(lib.TL_DIV_SCALAR, x.dtype.code, p, p, 1, float(n), 0.0), "mean")
     return out
 
