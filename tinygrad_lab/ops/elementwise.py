@@ -60,7 +60,7 @@ def _unary_vjp_kernel(code, g, x, y, p0, p1):
     y = y if y is not None else g
     if g._contig and x._contig and y._contig:
         rc = _tl_unary_backward_flat(code, g.dtype.code, gx._storage.ptr, g._ptr(), x._ptr(),
-                                        y._ptr(), _SHAPES[shape][1], p0, p1)
+                                     y._ptr(), _SHAPES[shape][1], p0, p1)
     else:
         rc = lib.tl_unary_backward(code, g.dtype.code, gx._storage.ptr, g._ptr(), g._cstrides(),
                                    x._ptr(), x._cstrides(), y._ptr(), y._cstrides(),
@@ -350,14 +350,14 @@ class Mul(_Binary):
         if b is None:
             b = g
         rc = _tl_mul_backward(dt.code, ga._storage.ptr if need_a else NULL,
-                                 gb._storage.ptr if need_b else NULL,
-                                 g._storage.ptr if not g._offset else g._ptr(),
-                                 NULL if g._contig else i64(g._strides),   # g has the output's shape
-                                 a._storage.ptr if not a._offset else a._ptr(),
-                                 NULL if a._contig and a._shape == shape else _strides(a, shape),
-                                 b._storage.ptr if not b._offset else b._ptr(),
-                                 NULL if b._contig and b._shape == shape else _strides(b, shape),
-                                 len(shape), _SHAPES[shape][2])
+                              gb._storage.ptr if need_b else NULL,
+                              g._storage.ptr if not g._offset else g._ptr(),
+                              NULL if g._contig else i64(g._strides),   # g has the output's shape
+                              a._storage.ptr if not a._offset else a._ptr(),
+                              NULL if a._contig and a._shape == shape else _strides(a, shape),
+                              b._storage.ptr if not b._offset else b._ptr(),
+                              NULL if b._contig and b._shape == shape else _strides(b, shape),
+                              len(shape), _SHAPES[shape][2])
         if rc:
             check(rc, "mul backward")
         if x._shape == shape and y._shape == shape:  # no broadcasting to undo

@@ -136,13 +136,13 @@ def _linear_vjp(needs, g, x, w, act=-1, y=None):
     gb = _empty((n_out,), dt) if need_b else None
     xs, ws = x._strides if x is not None else (0, 0), w._strides if w is not None else (0, 0)
     rc = _tl_linear_backward(dt.code, act, gx._storage.ptr if need_x else NULL,
-                                gw._storage.ptr if need_w else NULL,
-                                gb._storage.ptr if need_b else NULL,
-                                g._storage.ptr if not g._offset else g._ptr(), gs[0], gs[1],
-                                NULL if x is None else x._ptr(), xs[0], xs[1],
-                                NULL if w is None else w._ptr(), ws[0], ws[1],
-                                NULL if y is None else y._storage.ptr,
-                                n_rows, n_out, k)
+                             gw._storage.ptr if need_w else NULL,
+                             gb._storage.ptr if need_b else NULL,
+                             g._storage.ptr if not g._offset else g._ptr(), gs[0], gs[1],
+                             NULL if x is None else x._ptr(), xs[0], xs[1],
+                             NULL if w is None else w._ptr(), ws[0], ws[1],
+                             NULL if y is None else y._storage.ptr,
+                             n_rows, n_out, k)
     if rc:
         check(rc, "linear backward")
     return gx, gw, gb
@@ -177,10 +177,10 @@ def _linear_kernel(x, w, b, act=-1):
     xs, ws = x._strides, w._strides
     y = _empty((n_rows, n_out), x.dtype)
     rc = _tl_linear_forward(x.dtype.code, y._storage.ptr,
-                               x._storage.ptr if not x._offset else x._ptr(), xs[0], xs[1],
-                               w._storage.ptr if not w._offset else w._ptr(), ws[0], ws[1],
-                               NULL if b is None else b._ptr(), 0 if b is None else b._strides[0],
-                               act, n_rows, n_out, n_in)
+                            x._storage.ptr if not x._offset else x._ptr(), xs[0], xs[1],
+                            w._storage.ptr if not w._offset else w._ptr(), ws[0], ws[1],
+                            NULL if b is None else b._ptr(), 0 if b is None else b._strides[0],
+                            act, n_rows, n_out, n_in)
     if rc:
         check(rc, "linear")
     return y

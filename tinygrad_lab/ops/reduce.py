@@ -84,8 +84,8 @@ def sum(x, dim=None, keepdim=False):  # noqa: A001
         # everything to a 0-d tensor, one flat run (the loss.sum() case, written out flat)
         out = _empty((), x.dtype)
         rc = _tl_reduce_flat(_SUM, x.dtype.code, out._storage.ptr,
-                                x._storage.ptr if not x._offset else x._ptr(),
-                                (_SHAPES.get(x._shape) or _shape_info(x._shape))[1])
+                             x._storage.ptr if not x._offset else x._ptr(),
+                             (_SHAPES.get(x._shape) or _shape_info(x._shape))[1])
         if rc:
             check(rc, "sum")
         if _grad_enabled() and x.requires_grad:
