@@ -37,7 +37,12 @@ int tl_parallel(int64_t nchunks, int max_threads, tl_chunk_fn fn, void *ctx);
  * hold 256 or more, so that neighbouring float32 ranges do not share a cache line). fn must give
  * the same result however [0, n) is cut. */
 typedef int (*tl_span_fn)(void *ctx, int64_t lo, int64_t hi, int slot);
-int tl_parallel_span(int64_t n, int64_t cost, tl_span_fn fn, void *ctx);
+int tl_parallel_span_(int64_t n, int64_t cost, tl_span_fn fn, void *ctx);   /* the threaded case */
+static inline int tl_parallel_span(int64_t n, int64_t cost, tl_span_fn fn, void *ctx) {
+    if ((double)n * (double)(cost > 1 ? cost : 1) < 2 * TL_PAR_MIN)   /* small: inline, no pool */
+        return n > 0 ? fn(ctx, 0, n, 0) : TL_OK;
+    return tl_parallel_span_(n, cost, fn, ctx);
+}
 
 /* ---- strided N-d iteration ----
  * An iterator walks the index space `shape` for up to TL_ITER_OPS operands, each with its own

@@ -394,8 +394,7 @@ static int span_chunk(void *ctx, int64_t c, int slot) {
     return hi > lo ? s->fn(s->ctx, lo, hi, slot) : TL_OK;
 }
 
-int tl_parallel_span(int64_t n, int64_t cost, tl_span_fn fn, void *ctx) {
-    if (n <= 0) return TL_OK;
+int tl_parallel_span_(int64_t n, int64_t cost, tl_span_fn fn, void *ctx) {
     const double work = (double)n * (double)(cost > 1 ? cost : 1);
     double nt = work / TL_PAR_MIN;
     const int threads = tl_get_num_threads();
