@@ -2,8 +2,8 @@
  * claim chunks of work.
  *
  * tl_parallel(nchunks, max_threads, fn, ctx) calls fn(ctx, c, slot) once for every chunk c in
- * [0, nchunks), on up to max_threads threads (never more than tl_get_num_threads()). The chunks are
- * claimed one at a time from an atomic counter by every thread taking part, and the CALLING
+ * [0, nchunks), on up to max_threads threads (never more than tl_get_num_threads()). The chunks
+ * are claimed one at a time from an atomic counter by every thread taking part, and the CALLING
  * thread takes part too. So a call never waits for a thread that has not started: when the OS
  * gives a worker no core (another process keeps it busy), the caller runs every chunk itself,
  * and once the counter is exhausted it waits only for chunks that a worker has already claimed
@@ -26,8 +26,8 @@
  *  - Joining is one compare-and-swap on `state` = job sequence number << 32 | CLOSED | number of
  *    workers inside, so a worker that wakes up late joins the job it was woken for or nothing:
  *    once the caller has run out of chunks it sets CLOSED, and from then on only the workers
- *    already inside can delay it. It spins for TL_POOL_WAIT_NS while they finish their last
- *    chunks, then sleeps until the last one leaves.
+ *    already inside can delay it. It spins for TL_POOL_WAIT_NS (50 us) while they finish their
+ *    last chunks, then sleeps until the last one leaves.
  *  - One job at a time: a call made while the pool is busy -- from another Python thread (C
  *    calls release the GIL) or from inside a chunk (nested) -- runs its chunks serially on its own
  *    thread. One chunk, or one thread, runs inline: no atomics, no locks.

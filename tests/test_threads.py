@@ -25,13 +25,19 @@ def _rng(seed=0):
     return np.random.default_rng(seed)
 
 
+def _np(t):
+    """A copy of tensor t's values, taken while t is alive (a view of a temporary's memory would
+    see the buffer's next user)."""
+    return np.array(t.numpy(), copy=True)
+
+
 def _per_thread_count(fn):
     """fn()'s NumPy result(s) for each thread count in COUNTS."""
     out = []
     for n in COUNTS:
         with threads(n):
             r = fn()
-        out.append([np.array(a.detach().numpy() if isinstance(a, tl.Tensor) else a, copy=True)
+        out.append([_np(a.detach()) if isinstance(a, tl.Tensor) else np.array(a, copy=True)
                     for a in (r if isinstance(r, tuple) else (r,))])
     return out
 
@@ -54,7 +60,7 @@ def test_matmul(shape, dt):
     a = tl.from_numpy(_rng(1).standard_normal((m, k)).astype(dt))
     b = tl.from_numpy(_rng(2).standard_normal((k, n)).astype(dt))
     assert_same_bits(lambda: (a @ b, a @ b[:, ::2], (b.T @ a.T)))
-    np.testing.assert_allclose((a @ b).numpy(), a.numpy() @ b.numpy(), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(_np(a @ b), a.numpy() @ b.numpy(), rtol=1e-4, atol=1e-3)
 
 
 def test_matmul_batched_and_int64():
@@ -67,8 +73,8 @@ def test_matmul_batched_and_int64():
     ia = tl.from_numpy(_rng(6).integers(-50, 50, (200, 150)))
     ib = tl.from_numpy(_rng(7).integers(-50, 50, (150, 300)))
     assert_same_bits(lambda: (a @ b, a @ w, a3 @ b3, a3 @ b3[0], ia @ ib))
-    assert np.array_equal((ia @ ib).numpy(), ia.numpy() @ ib.numpy())
-    np.testing.assert_allclose((a3 @ b3).numpy(), a3.numpy() @ b3.numpy(), rtol=1e-4, atol=1e-3)
+    assert np.array_equal(_np(ia @ ib), ia.numpy() @ ib.numpy())
+    np.testing.assert_allclose(_np(a3 @ b3), a3.numpy() @ b3.numpy(), rtol=1e-4, atol=1e-3)
 
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
@@ -82,7 +88,7 @@ def test_reductions(dt):
                               few.sum(1), few.argmax(1), x.sum(), x.mean(0)))
     vn = v.numpy().astype(np.float64)
     np.testing.assert_allclose(v.sum().item(), vn.sum(), atol=1e-6 * np.abs(vn).sum())
-    np.testing.assert_allclose(narrow.sum(0).numpy(), narrow.numpy().sum(0), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(_np(narrow.sum(0)), narrow.numpy().sum(0), rtol=1e-4, atol=1e-3)
 
 
 def test_reductions_nan_ties_and_int64():
@@ -95,7 +101,7 @@ def test_reductions_nan_ties_and_int64():
     assert_same_bits(lambda: (tv.argmax(), tv.max(), tw.max(), tw.argmax(), iv.sum(1), iv.sum(0),
                               iv.max(1), iv.argmin(1)))
     assert tv.argmax().item() == 5 and tw.argmax().item() == 200_000
-    assert np.array_equal(iv.sum(1).numpy(), iv.numpy().sum(1))
+    assert np.array_equal(_np(iv.sum(1)), iv.numpy().sum(1))
 
 
 def test_elementwise_large():
@@ -145,7 +151,7 @@ def test_gather_large():
     x = tl.from_numpy(_rng(15).standard_normal((500, 1000)).astype(np.float32))
     idx = tl.tensor(_rng(16).integers(0, 500, 700))
     assert_same_bits(lambda: x[idx])
-    assert np.array_equal(x[idx].numpy(), x.numpy()[idx.numpy()])
+    assert np.array_equal(_np(x[idx]), x.numpy()[idx.numpy()])
 
 
 # ---- concurrency, fork, exit ---------------------------------------------------------------------
@@ -161,8 +167,7 @@ def test_calls_from_four_python_threads():
     expect = []
     with threads(1):
         for i in range(4):
-            expect.append(((ta[i] @ tb).numpy().copy(), tx[i].sum(0).numpy().copy(),
-                           (tx[i] * 2.0).exp().sum(1).numpy().copy()))
+            expect.append((_np(ta[i] @ tb), _np(tx[i].sum(0)), _np((tx[i] * 2.0).exp().sum(1))))
     errors = []
     start = threading.Barrier(4)
 
@@ -170,7 +175,7 @@ def test_calls_from_four_python_threads():
         try:
             start.wait()
             for _ in range(15):
-                got = ((ta[i] @ tb).numpy(), tx[i].sum(0).numpy(), (tx[i] * 2.0).exp().sum(1).numpy())
+                got = (_np(ta[i] @ tb), _np(tx[i].sum(0)), _np((tx[i] * 2.0).exp().sum(1)))
                 for g, e in zip(got, expect[i]):
                     if not np.array_equal(g, e):
                         errors.append(i)
@@ -203,7 +208,7 @@ def _wait_child(pid, timeout=60.0):
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")     # fork with threads running
 def test_fork_child_runs_threaded_kernels():
     a = tl.from_numpy(_rng(18).standard_normal((300, 300)).astype(np.float32))
-    expect = (a @ a).numpy().copy()
+    expect = _np(a @ a)
     stop = threading.Event()
 
     def busy():                  # keep the pool (and the allocator) in use while forking
@@ -220,7 +225,7 @@ def test_fork_child_runs_threaded_kernels():
                 if pid == 0:     # child: threaded kernels must work (and not deadlock)
                     ok = False
                     try:
-                        ok = all(np.array_equal((a @ a).numpy(), expect) for _ in range(3))
+                        ok = all(np.array_equal(_np(a @ a), expect) for _ in range(3))
                         ok = ok and tl.get_num_threads() == 2
                     finally:
                         os._exit(0 if ok else 1)
