@@ -9,8 +9,8 @@ whose work is claimed in chunks by whichever thread is running does not. This sc
 --competitors busy-looping Python processes (each keeps one core busy; default 1), times a few
 multi-threaded workloads with tinygrad_lab and with NumPy in turns, stops the competitors and
 prints, per workload, the median, mean and 90th percentile of single-call times and the ratio of
-the medians (tinygrad_lab / NumPy, lower is better): stalls show in the mean and the tail. --no-load runs the same table without
-competitors, for comparison.
+the medians (tinygrad_lab / NumPy, lower is better): stalls show in the mean and the tail.
+--no-load runs the same table without competitors, for comparison.
 
 Each round gives each library --settle seconds of busy waiting first (so the other library's
 idle threads, e.g. OpenBLAS's spinning workers, have stopped) and then calls it repeatedly for at
@@ -103,7 +103,8 @@ def run(reps, min_time, settle, competitors):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python3 -m bench.under_load", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python3 -m bench.under_load",
+                                description=__doc__.splitlines()[0])
     p.add_argument("--competitors", type=int, default=1, help="busy processes to start (default 1)")
     p.add_argument("--no-load", action="store_true", help="no competitors (the quiet baseline)")
     p.add_argument("--reps", type=int, default=7, help="rounds per library and workload")
@@ -115,9 +116,9 @@ def main(argv=None):
         tl.set_num_threads(a.threads)
     competitors = 0 if a.no_load else a.competitors
     cfg = tl._config.config()
-    print(f"tinygrad_lab {cfg['tinygrad_lab']}: {cfg['threads']} threads ({cfg['threads backend']}), "
-          f"{cfg['simd']}; NumPy {np.__version__}; {os.cpu_count()} CPUs, "
-          f"{competitors} busy competitor process(es)")
+    print(f"tinygrad_lab {cfg['tinygrad_lab']}: {cfg['threads']} threads "
+          f"({cfg['threads backend']}), {cfg['simd']}; NumPy {np.__version__}; "
+          f"{os.cpu_count()} CPUs, {competitors} busy competitor process(es)")
     print(f"single-call times over {a.reps} rounds of >= {a.min_time:g} s each; "
           "ratio = median tl / median NumPy\n")
     cols = [f"{lib} {stat}" for lib in ("tl", "np") for stat in ("median", "mean", "p90")]

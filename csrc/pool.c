@@ -154,7 +154,9 @@ int tl_parallel(int64_t nchunks, int max_threads, tl_chunk_fn fn, void *ctx) {
 static void word_wait(uint32_t *w, uint32_t seen) {   /* returns at once if *w != seen */
     syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
 }
-static void word_wake(uint32_t *w) { syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0); }
+static void word_wake(uint32_t *w) {
+    syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
 static void word_reset_after_fork(void) {}
 #else
 static pthread_mutex_t word_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -274,7 +276,8 @@ static void *worker_main(void *arg) {
             /* sleep; the store to `sleeping` and the caller's store to `wake` are both seq_cst,
              * so either the caller sees sleeping == 1 and wakes us, or we see the new `wake` */
             __atomic_store_n(&w->sleeping, 1, __ATOMIC_SEQ_CST);
-            while ((s = __atomic_load_n(&w->wake, __ATOMIC_SEQ_CST)) == seen) word_wait(&w->wake, seen);
+            while ((s = __atomic_load_n(&w->wake, __ATOMIC_SEQ_CST)) == seen)
+                word_wait(&w->wake, seen);
             __atomic_store_n(&w->sleeping, 0, __ATOMIC_RELAXED);
         }
         seen = s;
@@ -351,7 +354,8 @@ int tl_parallel(int64_t nchunks, int max_threads, tl_chunk_fn fn, void *ctx) {
         if (__atomic_load_n(&w->sleeping, __ATOMIC_SEQ_CST)) word_wake(&w->wake);
     }
     run_chunks(0);
-    if (__atomic_or_fetch(&job.state, JOB_CLOSED, __ATOMIC_SEQ_CST) & JOB_INSIDE) wait_for_workers();
+    if (__atomic_or_fetch(&job.state, JOB_CLOSED, __ATOMIC_SEQ_CST) & JOB_INSIDE)
+        wait_for_workers();
     int rc = job.rc;
     __atomic_store_n(&pool_busy, 0, __ATOMIC_RELEASE);
     return rc;
