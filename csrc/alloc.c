@@ -9,7 +9,8 @@
  * transparent huge pages in "madvise" mode that means 512x fewer page faults and TLB misses.
  *
  * Python frees through cffi's ffi.gc, which may run on any thread; cffi calls release the GIL,
- * so the cache is guarded by a mutex.
+ * so the cache is guarded by a mutex, which fork() takes across (pthread_atfork): a child forked
+ * while another thread held it would otherwise deadlock on its first allocation.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -30,6 +31,13 @@ static int ncached = 0;
 static int64_t cached_bytes = 0;
 static int64_t cache_limit = (int64_t)512 << 20;
 static int64_t hits = 0, misses = 0;
+
+static void lock_for_fork(void) { pthread_mutex_lock(&lock); }
+static void unlock_after_fork(void) { pthread_mutex_unlock(&lock); }
+
+__attribute__((constructor)) static void tl__alloc_init(void) {
+    pthread_atfork(lock_for_fork, unlock_after_fork, unlock_after_fork);
+}
 
 void *tl_alloc(int64_t nbytes) {
     if (nbytes < 0) return NULL;

@@ -1,11 +1,8 @@
-/* dispatch.c - build/machine information, CPU feature detection, thread count, and the
- * strided iterator every kernel family uses. */
+/* dispatch.c - build/machine information, CPU feature detection, and the strided iterator every
+ * kernel family uses. (The thread count and the threads are in pool.c.) */
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #ifndef TL_VERSION
 #define TL_VERSION "unknown"
@@ -15,7 +12,6 @@
 #endif
 
 int tl__simd = -1;
-int tl__num_threads = 1;
 
 static int detect_simd(void) {
 #if defined(TL_X86) && defined(__GNUC__)
@@ -28,14 +24,6 @@ static int detect_simd(void) {
 /* Runs when the shared object is loaded, before Python can call anything. */
 __attribute__((constructor)) static void tl__init(void) {
     tl__simd = detect_simd();
-#ifdef _OPENMP
-    tl__num_threads = omp_get_max_threads();   /* honours OMP_NUM_THREADS and the CPU mask */
-    /* Threads stay static by default. OMP_DYNAMIC=true lets libgomp use fewer threads when the
-     * load average says the cores are busy: on a shared machine a thread whose core is taken
-     * makes a whole parallel region wait for a time slice (measured: a 4096x1024 row sum took
-     * 8 ms instead of 1 ms). It is not the default because libgomp reads the 15-minute load
-     * average, which counts this process's own work and so halves a dedicated 2-core machine. */
-#endif
 }
 
 const char *tl_version(void) { return TL_VERSION; }
@@ -52,14 +40,6 @@ const char *tl_compiler(void) {
 
 const char *tl_build_flags(void) { return TL_BUILD_FLAGS; }
 
-int tl_openmp_enabled(void) {
-#ifdef _OPENMP
-    return 1;
-#else
-    return 0;
-#endif
-}
-
 int tl_simd_level(void) { return tl__simd; }
 
 const char *tl_simd_name(void) { return tl__simd == 1 ? "avx2+fma" : "portable C"; }
@@ -68,27 +48,6 @@ int tl_set_simd_level(int level) {
     if (level < 0 || level > detect_simd()) return TL_EINVAL;
     tl__simd = level;
     return TL_OK;
-}
-
-int tl_set_num_threads(int n) {
-    if (n < 1) return TL_EINVAL;
-#ifdef _OPENMP
-    omp_set_num_threads(n);
-    tl__num_threads = n;
-#else
-    if (n != 1) return TL_EINVAL;
-#endif
-    return TL_OK;
-}
-
-int tl_get_num_threads(void) { return tl__num_threads; }
-
-int tl_dynamic_threads(void) {
-#ifdef _OPENMP
-    return omp_get_dynamic();
-#else
-    return 0;
-#endif
 }
 
 /* ---- strided iterator ---- */

@@ -2,8 +2,9 @@
  *
  * The tables below are the single place where each elementwise op is defined: its forward
  * expression next to its derivative, like PyTorch's derivatives.yaml. elementwise.inc expands
- * them into strided, broadcasting, OpenMP-threaded loops once per dtype and instruction set;
- * the tl_* entry points at the bottom pick the AVX2+FMA build at run time when the CPU has it.
+ * them into strided, broadcasting loops once per dtype and instruction set, each a range kernel
+ * that tl_parallel_span (pool.c) hands chunks of the flat index space to; the tl_* entry points
+ * at the bottom pick the AVX2+FMA build at run time when the CPU has it.
  *
  * In the expressions: x = input, y = forward output, g = output gradient, p0/p1 = scalar
  * parameters (slope, clamp bounds, exponent). Backward writes gx = dL/dx (overwrites).
@@ -109,6 +110,22 @@ static tl_vm_bwd_fn vmath_bwd(int op) {
 }
 #endif
 
+/* One call's arguments for the range kernels of elementwise.inc: the iterator over the
+ * operands (operand 0 the output), the output buffer(s), the inputs, the op and its scalars. */
+typedef struct {
+    const tl_iter *it;
+    int op;
+    void *out, *out2;
+    const void *in[3];
+    double p0, p1;
+} ew_args;
+
+#define EW_ARGS(args)                                                                            \
+    const ew_args *ea = (const ew_args *)(args);                                                 \
+    const tl_iter *it = ea->it;                                                                  \
+    const int op = ea->op;                                                                       \
+    (void)op; (void)slot
+
 /* ---- instantiate: float and double, portable and AVX2+FMA (the AVX2 float32 build takes the
  * contiguous loops of TL_VMATH_OPS from vmath.h; see elementwise.inc) ---- */
 #define TL_IS_FLOAT 1
@@ -143,14 +160,18 @@ static tl_vm_bwd_fn vmath_bwd(int op) {
         if (it.size == 0) return TL_OK;                                                          \
     }
 
+/* Run range kernel FN over every element of iterator it, threaded when large. */
+#define RUN(FN) tl_parallel_span(it.size, 1, FN, &a)
+
 int tl_unary_forward(int op, int dtype, void *y, const int64_t *y_strides,
                      const void *x, const int64_t *x_strides, int ndim, const int64_t *shape,
                      double p0, double p1) {
     ITER_OR_RETURN(it, ndim, shape, 2, y_strides, x_strides)
+    ew_args a = {&it, op, y, NULL, {x}, p0, p1};
     switch (dtype) {
-        case TL_F32: return PICK(unary_fwd_f32, (op, y, x, &it, (float)p0, (float)p1));
-        case TL_F64: return PICK(unary_fwd_f64, (op, y, x, &it, p0, p1));
-        case TL_I64: return unary_fwd_i64_generic(op, y, x, &it, (int64_t)p0, (int64_t)p1);
+        case TL_F32: return RUN(PICK_FN(unary_fwd_f32));
+        case TL_F64: return RUN(PICK_FN(unary_fwd_f64));
+        case TL_I64: return RUN(unary_fwd_i64_generic);
         default: return TL_EDTYPE;
     }
 }
@@ -164,9 +185,10 @@ int tl_unary_backward(int op, int dtype, void *gx, const void *g, const int64_t 
                       const int64_t *y_strides, int ndim, const int64_t *shape,
                       double p0, double p1) {
     ITER_OR_RETURN(it, ndim, shape, 4, NULL, g_strides, x_strides, y_strides)
+    ew_args a = {&it, op, gx, NULL, {g, x, y}, p0, p1};
     switch (dtype) {
-        case TL_F32: return PICK(unary_bwd_f32, (op, gx, g, x, y, &it, (float)p0, (float)p1));
-        case TL_F64: return PICK(unary_bwd_f64, (op, gx, g, x, y, &it, p0, p1));
+        case TL_F32: return RUN(PICK_FN(unary_bwd_f32));
+        case TL_F64: return RUN(PICK_FN(unary_bwd_f64));
         default: return TL_EDTYPE;
     }
 }
@@ -177,14 +199,15 @@ int tl_unary_backward_flat(int op, int dtype, void *gx, const void *g, const voi
 }
 
 int tl_binary_forward(int op, int dtype, void *out, const int64_t *out_strides,
-                      const void *a, const int64_t *a_strides, const void *b,
+                      const void *a_, const int64_t *a_strides, const void *b,
                       const int64_t *b_strides, int ndim, const int64_t *shape) {
     ITER_OR_RETURN(it, ndim, shape, 3, out_strides, a_strides, b_strides)
+    ew_args a = {&it, op, out, NULL, {a_, b}, 0, 0};
     switch (dtype) {
-        case TL_F32: return PICK(binary_f32, (op, out, a, b, &it));
-        case TL_F64: return PICK(binary_f64, (op, out, a, b, &it));
-        case TL_I64: return binary_i64_generic(op, out, a, b, &it);
-        case TL_BOOL: return binary_u8_generic(op, out, a, b, &it);
+        case TL_F32: return RUN(PICK_FN(binary_f32));
+        case TL_F64: return RUN(PICK_FN(binary_f64));
+        case TL_I64: return RUN(binary_i64_generic);
+        case TL_BOOL: return RUN(binary_u8_generic);
         default: return TL_EDTYPE;
     }
 }
@@ -194,25 +217,27 @@ int tl_binary_flat(int op, int dtype, void *out, const void *a, const void *b, i
 }
 
 int tl_mul_backward(int dtype, void *ga, void *gb, const void *g, const int64_t *g_strides,
-                    const void *a, const int64_t *a_strides, const void *b,
+                    const void *a_, const int64_t *a_strides, const void *b,
                     const int64_t *b_strides, int ndim, const int64_t *shape) {
     ITER_OR_RETURN(it, ndim, shape, 4, NULL, g_strides, a_strides, b_strides)
+    ew_args a = {&it, 0, ga, gb, {g, a_, b}, 0, 0};
     switch (dtype) {
-        case TL_F32: return PICK(mul_bwd_f32, (ga, gb, g, a, b, &it));
-        case TL_F64: return PICK(mul_bwd_f64, (ga, gb, g, a, b, &it));
+        case TL_F32: return RUN(PICK_FN(mul_bwd_f32));
+        case TL_F64: return RUN(PICK_FN(mul_bwd_f64));
         default: return TL_EDTYPE;
     }
 }
 
 int tl_where_forward(int dtype, void *out, const void *cond, const int64_t *cond_strides,
-                     const void *a, const int64_t *a_strides, const void *b,
+                     const void *a_, const int64_t *a_strides, const void *b,
                      const int64_t *b_strides, int ndim, const int64_t *shape) {
     ITER_OR_RETURN(it, ndim, shape, 4, NULL, cond_strides, a_strides, b_strides)
+    ew_args a = {&it, 0, out, NULL, {cond, a_, b}, 0, 0};
     switch (dtype) {
-        case TL_F32: return PICK(where_f32, (out, cond, a, b, &it));
-        case TL_F64: return PICK(where_f64, (out, cond, a, b, &it));
-        case TL_I64: return where_i64_generic(out, cond, a, b, &it);
-        case TL_BOOL: return where_u8_generic(out, cond, a, b, &it);
+        case TL_F32: return RUN(PICK_FN(where_f32));
+        case TL_F64: return RUN(PICK_FN(where_f64));
+        case TL_I64: return RUN(where_i64_generic);
+        case TL_BOOL: return RUN(where_u8_generic);
         default: return TL_EDTYPE;
     }
 }

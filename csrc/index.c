@@ -63,10 +63,24 @@ static int index_space(tl_iter *it, int ndim, int nb, const int64_t *shape,
     return tl_iter_init(it, ndim, shape, 3, st);
 }
 
-/* out[b, r] = x[offs[b] + r . x_rest_strides], once per element type. */
+/* The arguments of one gather, for the range kernels below. */
+typedef struct {
+    const tl_iter *it;
+    void *out;
+    const void *x;
+    const int64_t *offs;
+} gather_args;
+
+/* out[b, r] = x[offs[b] + r . x_rest_strides] for the flat elements [lo, hi) of the index
+ * space, once per element type (a tl_span_fn). */
 #define DEFINE_GATHER(T, SUF)                                                                \
-    static void gather_##SUF(T *out, const T *x, const int64_t *offs, tl_iter *it) {         \
-        TL_FOR_RANGES(*it, 3, {                                                              \
+    static int gather_##SUF(void *args, int64_t lo, int64_t hi, int slot) {                  \
+        const gather_args *ga = (const gather_args *)args;                                   \
+        T *out = (T *)ga->out;                                                               \
+        const T *x = (const T *)ga->x;                                                       \
+        const int64_t *offs = ga->offs;                                                      \
+        (void)slot;                                                                          \
+        TL_FOR_RANGES(*ga->it, lo, hi, 3, {                                                  \
             T *o_ = out + _o[0];                                                             \
             const T *x_ = x + _o[1];                                                         \
             const int64_t *f_ = offs + _o[2];                                                \
@@ -80,6 +94,7 @@ static int index_space(tl_iter *it, int ndim, int nb, const int64_t *shape,
                 for (int64_t i = 0; i < _n; i++) o_[i * so_] = x_[i * sx_ + f_[i * sf_]];    \
             }                                                                                \
         });                                                                                  \
+        return TL_OK;                                                                        \
     }
 /* gx[offs[b] + r . gx_rest_strides] += g[b, r]. Serial: repeated indices hit the same gx
  * element from different b, so threads would race. */
@@ -114,14 +129,14 @@ int tl_gather_forward(int dtype, void *out, const int64_t *out_strides,
     tl_iter it;
     int rc = index_space(&it, ndim, nb, shape, out_strides, x_rest_strides);
     if (rc || it.size == 0) return rc;
+    gather_args a = {&it, out, x, offs};
     switch (dtype) {
-        case TL_F32: gather_f32((float *)out, (const float *)x, offs, &it); break;
-        case TL_F64: gather_f64((double *)out, (const double *)x, offs, &it); break;
-        case TL_I64: gather_i64((int64_t *)out, (const int64_t *)x, offs, &it); break;
-        case TL_BOOL: gather_u8((uint8_t *)out, (const uint8_t *)x, offs, &it); break;
+        case TL_F32: return tl_parallel_span(it.size, 1, gather_f32, &a);
+        case TL_F64: return tl_parallel_span(it.size, 1, gather_f64, &a);
+        case TL_I64: return tl_parallel_span(it.size, 1, gather_i64, &a);
+        case TL_BOOL: return tl_parallel_span(it.size, 1, gather_u8, &a);
         default: return TL_EDTYPE;
     }
-    return TL_OK;
 }
 
 /* gx: gx_numel elements (the whole buffer, zero-filled here: overwritten, not accumulated),

@@ -10,10 +10,39 @@
 #endif
 
 extern int tl__simd;            /* chosen at load time in dispatch.c */
-extern int tl__num_threads;
 
-/* Elements per thread below which an OpenMP region costs more than it saves (~1 us). */
+/* ---- threads (pool.c) ----
+ * tl_parallel runs fn(ctx, chunk, slot) for every chunk in [0, nchunks) on up to max_threads
+ * threads (at most tl_get_num_threads()), the calling thread included; chunks are claimed one at a
+ * time, so the work balances itself and nobody waits for a thread that has not started. `slot`
+ * in [0, max_threads) identifies the running thread (0 = the caller), for per-thread scratch.
+ * Returns TL_OK or a nonzero status some chunk returned. Nested or concurrent calls run serially.
+ * Results must not depend on which thread runs which chunk: partial results are combined in
+ * chunk order, never in thread order. */
+#define TL_MAX_THREADS 4096
+typedef int (*tl_chunk_fn)(void *ctx, int64_t chunk, int slot);
+int tl_parallel(int64_t nchunks, int max_threads, tl_chunk_fn fn, void *ctx);
+
+/* Work below which a thread costs more than it saves (~1-2 us to wake a worker), in elements
+ * per thread; the smallest chunk worth claiming; chunks per thread, so that a thread that
+ * starts late or is preempted leaves work for the others. */
 #define TL_PAR_MIN 32768
+#define TL_CHUNK_MIN 16384
+#define TL_CHUNKS_PER_THREAD 4
+
+/* tl_parallel_span runs fn(ctx, lo, hi, slot) over ranges covering [0, n) once, where one item
+ * costs `cost` elements of work (1: an element; C: a row of C): in one call fn(ctx, 0, n, 0) when
+ * the work is below two threads' TL_PAR_MIN, else in up to TL_CHUNKS_PER_THREAD ranges per thread
+ * of at least TL_CHUNK_MIN elements each (bounds rounded to multiples of 16 items when ranges
+ * hold 256 or more, so that neighbouring float32 ranges do not share a cache line). fn must give
+ * the same result however [0, n) is cut. */
+typedef int (*tl_span_fn)(void *ctx, int64_t lo, int64_t hi, int slot);
+int tl_parallel_span_(int64_t n, int64_t cost, tl_span_fn fn, void *ctx);   /* the threaded case */
+static inline int tl_parallel_span(int64_t n, int64_t cost, tl_span_fn fn, void *ctx) {
+    if ((double)n * (double)(cost > 1 ? cost : 1) < 2 * TL_PAR_MIN)   /* small: inline, no pool */
+        return n > 0 ? fn(ctx, 0, n, 0) : TL_OK;
+    return tl_parallel_span_(n, cost, fn, ctx);
+}
 
 /* ---- strided N-d iteration ----
  * An iterator walks the index space `shape` for up to TL_ITER_OPS operands, each with its own
@@ -43,33 +72,17 @@ int tl_iter_init(tl_iter *it, int ndim, const int64_t *shape, int nops,
 void tl_iter_seek(tl_iter *it, int64_t pos);
 int tl_iter_next(tl_iter *it);
 
-/* ---- threads over a strided index space ----
- * TL_FOR_RANGES(it, N_OPS, BODY...) splits the it.size elements of an initialised iterator into one
- * contiguous range per thread (only when the work is large enough) and runs BODY for every run
- * of consecutive inner-loop elements. Inside BODY: `_n` elements, operand k starts at element
- * offset `_o[k]` and steps by `_s[k]`. */
-#define TL_FOR_RANGES(it, N_OPS, ...)                                                         \
-    do {                                                                                      \
-        const int64_t _total = (it).size, _inner = (it).inner;                                \
-        int _nt = (int)(_total / TL_PAR_MIN);                                                 \
-        if (_nt > tl__num_threads) _nt = tl__num_threads;                                     \
-        if (_nt < 1) _nt = 1;                                                                 \
-        /* Entering an OpenMP region costs ~1 us even when it runs serially: skip it. */      \
-        if (_nt == 1) {                                                                       \
-            TL_RANGE_(it, N_OPS, 0, 1, __VA_ARGS__);                                          \
-        } else {                                                                              \
-            _Pragma("omp parallel for num_threads(_nt) schedule(static)")                    \
-            for (int _t = 0; _t < _nt; _t++) TL_RANGE_(it, N_OPS, _t, _nt, __VA_ARGS__);      \
-        }                                                                                     \
-    } while (0)
-
-/* One thread's share (_t of _nt) of TL_FOR_RANGES. */
-#define TL_RANGE_(it, N_OPS, T_, NT_, ...)                                                    \
+/* ---- ranges of a strided index space ----
+ * TL_FOR_RANGES(it, LO, HI, N_OPS, BODY...) runs BODY for every run of consecutive inner-loop
+ * elements among the flat elements [LO, HI) of an initialised iterator (for tl_parallel_span to
+ * hand out). Inside BODY: `_n` elements, operand k starts at element offset `_o[k]` and steps
+ * by `_s[k]`. */
+#define TL_FOR_RANGES(it, LO, HI, N_OPS, ...)                                                 \
     do {                                                                                      \
         tl_iter _it = (it);                                                                   \
-        int64_t _lo = _total * (T_) / (NT_), _hi = _total * ((T_) + 1) / (NT_);               \
-        int64_t _i0 = _lo % _inner;                                                           \
-        if ((T_) != 0) tl_iter_seek(&_it, _lo / _inner);                                      \
+        const int64_t _inner = _it.inner;                                                     \
+        int64_t _lo = (LO), _hi = (HI), _i0 = _lo % _inner;                                   \
+        if (_lo != 0) tl_iter_seek(&_it, _lo / _inner);                                       \
         while (_lo < _hi) {                                                                   \
             int64_t _n = _inner - _i0;                                                        \
             if (_n > _hi - _lo) _n = _hi - _lo;                                               \
@@ -86,11 +99,14 @@ int tl_iter_next(tl_iter *it);
     } while (0)
 
 /* PICK(name, (args)): call the AVX2+FMA build name##_avx2 when the CPU has it (detected at load
- * time in dispatch.c), else the portable name##_generic. Every kernel family dispatches so. */
+ * time in dispatch.c), else the portable name##_generic. Every kernel family dispatches so.
+ * PICK_FN(name) is that function itself, for handing to tl_parallel / tl_parallel_span. */
 #ifdef TL_X86
 #define PICK(name, args) (tl__simd ? name##_avx2 args : name##_generic args)
+#define PICK_FN(name) (tl__simd ? name##_avx2 : name##_generic)
 #else
 #define PICK(name, args) (name##_generic args)
+#define PICK_FN(name) (name##_generic)
 #endif
 
 /* Token pasting for kernels instantiated per dtype and per instruction set. */

@@ -64,30 +64,38 @@
  *
  * Threads (above TL_MM_PAR_MIN multiply-adds): the work is cut into units that share nothing but
  * the read-only inputs -- whole matrices when the batch divides evenly among the threads (or is
- * large, or its matrices are small), otherwise one band of each matrix per thread: a band of
- * rows (the IC loop split; each thread packs B for itself) or a band of columns (each thread
- * packs A), whichever gives the smaller per-thread cost, i.e. the largest band's multiply-adds
- * plus the elements its thread packs (mm_band_cost; bands are whole slivers, so 256 rows split
- * 126 + 130 but 256 columns 128 + 128). Each thread has its own packing buffers, so nothing
- * synchronises until the end of the call. The shared-B-panel alternative (BLIS) saves the
- * duplicated packing of the other operand -- O(k * min(m, n)) per extra thread against
- * O(m * n * k / threads) arithmetic, measured 2-4% of a thread's time at 256-1000 on 2 threads --
- * but needs two barriers per KC step, and on a machine whose cores are shared with other
- * processes a barrier waits for the slowest, preempted thread: measured 2-3x slower under load on
- * this 2-core VM. A barrier-free variant was tried and dropped: one packed copy of B shared by all
- * threads, each chunk of slivers packed by the first thread to claim it (atomic flag; one still
- * being packed elsewhere was packed again privately, never waited for), rows handed out as tasks
- * from an atomic counter -- 0-6% slower than the private bands at 512-2048 (each thread then
- * reads slivers the other core packed, from L3 instead of its own L2). Packing buffers (64-byte
- * aligned) are kept from one call to the next (mm_buf_get / mm_buf_put): the largest block used
- * so far stays allocated, ~8.5 MiB after a large float32 product on 2 threads.
+ * large, or its matrices are small), otherwise one band of each matrix per thread: a band of rows
+ * (the IC loop split; each thread packs B for itself) or a band of columns (each thread packs A),
+ * whichever gives the smaller per-thread cost, i.e. the largest band's multiply-adds plus the
+ * elements its thread packs (mm_band_cost; bands are whole slivers, so 256 rows split 126 + 130
+ * but 256 columns 128 + 128). Each thread has its own packing buffers (indexed by its slot in the
+ * thread pool), so nothing synchronises until the end of the call. The units are claimed one at a
+ * time by whichever thread is free, the calling thread included (tl_parallel, csrc/pool.c): a
+ * worker that the OS keeps off its core because another process holds it leaves its units to the
+ * caller, and the call takes about the one-thread time instead of waiting a scheduler time slice
+ * for the worker (with OpenMP's static schedule a 256^3 product averaged 0.75 ms, against 0.47 ms
+ * now, while one busy process ran on this 2-core VM, and took 8-12 ms when other processes kept
+ * both cores busy). Cutting finer than one band per thread was measured and dropped: with B packed
+ * once per thread and kept for all its bands (so that extra bands cost no packing), 4 bands per
+ * thread were 3-4% slower at 512-1024 on a quiet machine (each band streams the packed B panel
+ * through the caches for fewer rows) and no faster under load, where a worker woken while another
+ * process holds its core seldom gets that core before the caller has done most of the work. The
+ * shared-B-panel alternative (BLIS) saves the duplicated packing of the other operand -- O(k *
+ * min(m, n)) per extra thread against O(m * n * k / threads) arithmetic, measured 2-4% of a
+ * thread's time at 256-1000 on 2 threads -- but needs two barriers per KC step, and on a machine
+ * whose cores are shared with other processes a barrier waits for the slowest, preempted thread:
+ * measured 2-3x slower under load on this 2-core VM. A barrier-free variant was tried and dropped:
+ * one packed copy of B shared by all threads, each chunk of slivers packed by the first thread to
+ * claim it (atomic flag; one still being packed elsewhere was packed again privately, never waited
+ * for), rows handed out as tasks from an atomic counter -- 0-6% slower than the private bands at
+ * 512-2048 (each thread then reads slivers the other core packed, from L3 instead of its own L2).
+ * Packing buffers (64-byte aligned) are kept from one call to the next (mm_buf_get / mm_buf_put):
+ * the largest block used so far stays allocated, ~8.5 MiB after a large float32 product on 2
+ * threads.
  */
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 #ifdef TL_X86
 #include <immintrin.h>
 #endif
@@ -119,14 +127,6 @@
 #define TL_MM_NC_F64 2040
 #endif
 
-static inline int mm_tid(void) {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
 static inline int64_t mm_ceil(int64_t a, int64_t b) { return (a + b - 1) / b; }
 static inline int64_t mm_min(int64_t a, int64_t b) { return a < b ? a : b; }
 
@@ -142,13 +142,25 @@ typedef struct {
     int split_m;     /* 1: bands of rows, 0: bands of columns */
 } mm_problem;
 
-/* Block sizes for one band: KC and MC are balanced so that the last block is not a sliver. */
+/* One call's state for the work units (mm_chunk_): the problem, the plan, the operands, and
+ * the packing buffers, sa + sb elements per thread slot. */
+typedef struct mm_plan_ mm_plan;
 typedef struct {
+    const mm_problem *pr;
+    const mm_plan *pl;
+    void *c;
+    const void *a, *b;
+    void *buf;
+    int64_t sa, sb;
+} mm_job;
+
+/* Block sizes for one band: KC and MC are balanced so that the last block is not a sliver. */
+struct mm_plan_ {
     int64_t kc;   /* K block */
     int64_t mc;   /* M block, a multiple of MR */
     int64_t nc;   /* N panel */
     int direct;   /* 1: A (and B when its rows are contiguous) read in place, not packed */
-} mm_plan;
+};
 
 static mm_plan mm_make_plan(int64_t m, int64_t n, int64_t k, int64_t MR, int64_t MC, int64_t KC,
                             int64_t NC) {
@@ -324,7 +336,7 @@ int tl_matmul_forward(int dtype, void *c, const void *a, const int64_t *a_stride
      * largest band and the packing: e.g. 256^3 on 2 threads is 21 + 22 slivers of 6 rows but
      * 8 + 8 slivers of 16 columns) */
     double work = (double)pr.batch * (double)pr.m * (double)n * (double)k;
-    pr.nt = work < TL_MM_PAR_MIN ? 1 : tl__num_threads;
+    pr.nt = work < TL_MM_PAR_MIN ? 1 : tl_get_num_threads();
     int by_batch = pr.batch >= pr.nt &&
                    (pr.batch % pr.nt == 0 || pr.batch >= 4 * pr.nt ||
                     (double)pr.m * (double)n * (double)k < TL_MM_PAR_MIN);

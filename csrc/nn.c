@@ -5,7 +5,8 @@
  * softmax dim to the end (permute + contiguous) and back. Each row is max-subtracted before
  * exponentiating, so no logit magnitude overflows. nn.inc holds the loop bodies, instantiated
  * for float and double, portable and AVX2+FMA (picked at run time, as in elementwise.c); its
- * exp_le0_ is a vectorisable exp for the non-positive arguments these kernels need.
+ * exp_le0_ is a vectorisable exp for the non-positive arguments these kernels need. Large
+ * calls are split by rows over the threads (tl_parallel_span).
  * Backward kernels overwrite their outputs. Losses here are per row / per element; Python does
  * the 'mean' / 'sum' reduction with the reduce ops.
  */
@@ -14,26 +15,16 @@
 #include <tgmath.h>
 #include "internal.h"
 
-/* Threads for `rows` rows of C elements: one per TL_PAR_MIN elements, at most one per row. */
-static int rows_threads(int64_t rows, int64_t C) {
-    int64_t nt = rows * (C > 0 ? C : 1) / TL_PAR_MIN;
-    if (nt > tl__num_threads) nt = tl__num_threads;
-    if (nt > rows) nt = rows;
-    return nt < 1 ? 1 : (int)nt;
-}
-
-/* Run BODY for each row index VAR in [0, rows), split over threads when the work is large
- * (no OpenMP region at all for serial work: entering one costs ~1 us). */
-#define TL_FOR_ROWS(rows, C, VAR, ...)                                                          \
-    do {                                                                                        \
-        const int _nt = rows_threads(rows, C);                                                  \
-        if (_nt == 1) {                                                                         \
-            for (int64_t VAR = 0; VAR < (rows); VAR++) __VA_ARGS__                              \
-        } else {                                                                                \
-            _Pragma("omp parallel for num_threads(_nt) schedule(static)")                      \
-            for (int64_t VAR = 0; VAR < (rows); VAR++) __VA_ARGS__                              \
-        }                                                                                       \
-    } while (0)
+/* One call's arguments for the row kernels of nn.inc (each reads the fields it needs): outputs,
+ * inputs, class targets, the element stride gs of an upstream gradient g, and the row length C.
+ * Each kernel is a tl_span_fn over rows [lo, hi); rows are independent, so any split of them
+ * over threads gives the same result. */
+typedef struct {
+    void *out[2];
+    const void *in[3];
+    const int64_t *target;
+    int64_t gs, C;
+} nn_args;
 
 /* ---- instantiate: float and double (TL_NN_F64 picks nn.inc's constants), portable and AVX2+FMA */
 #define TL_ISA _generic
@@ -60,13 +51,17 @@ static int rows_threads(int64_t rows, int64_t C) {
 #endif
 
 
-/* Call kernel `name` for float32/float64 (void kernels), TL_EDTYPE for other dtypes. */
-#define DISPATCH(dtype, name, ARGS)                                                             \
-    switch (dtype) {                                                                            \
-        case TL_F32: PICK(name##f32, ARGS); return TL_OK;                                       \
-        case TL_F64: PICK(name##f64, ARGS); return TL_OK;                                       \
-        default: return TL_EDTYPE;                                                              \
-    }
+/* Run row kernel `name` (float32/float64) over `rows` rows of `cost` elements each with the
+ * arguments nn_args{...}; TL_EDTYPE for other dtypes. */
+#define DISPATCH(dtype, name, rows, cost, ...)                                                  \
+    do {                                                                                        \
+        nn_args a_ = {__VA_ARGS__};                                                             \
+        switch (dtype) {                                                                        \
+            case TL_F32: return tl_parallel_span(rows, cost, PICK_FN(name##f32), &a_);          \
+            case TL_F64: return tl_parallel_span(rows, cost, PICK_FN(name##f64), &a_);          \
+            default: return TL_EDTYPE;                                                          \
+        }                                                                                       \
+    } while (0)
 
 static int check_targets(const int64_t *target, int64_t N, int64_t C) {
     for (int64_t n = 0; n < N; n++)
@@ -78,24 +73,24 @@ static int check_targets(const int64_t *target, int64_t N, int64_t C) {
 
 int tl_softmax_forward(int dtype, void *y, const void *x, int64_t rows, int64_t C) {
     CHECK_SIZES(rows, C);
-    DISPATCH(dtype, softmax_fwd_, (y, x, rows, C))
+    DISPATCH(dtype, softmax_fwd_, rows, C, .out = {y}, .in = {x}, .C = C);
 }
 
 int tl_softmax_backward(int dtype, void *gx, const void *g, const void *y, int64_t rows,
                         int64_t C) {
     CHECK_SIZES(rows, C);
-    DISPATCH(dtype, softmax_bwd_, (gx, g, y, rows, C))
+    DISPATCH(dtype, softmax_bwd_, rows, C, .out = {gx}, .in = {g, y}, .C = C);
 }
 
 int tl_log_softmax_forward(int dtype, void *y, const void *x, int64_t rows, int64_t C) {
     CHECK_SIZES(rows, C);
-    DISPATCH(dtype, log_softmax_fwd_, (y, x, rows, C))
+    DISPATCH(dtype, log_softmax_fwd_, rows, C, .out = {y}, .in = {x}, .C = C);
 }
 
 int tl_log_softmax_backward(int dtype, void *gx, const void *g, const void *y, int64_t rows,
                             int64_t C) {
     CHECK_SIZES(rows, C);
-    DISPATCH(dtype, log_softmax_bwd_, (gx, g, y, rows, C))
+    DISPATCH(dtype, log_softmax_bwd_, rows, C, .out = {gx}, .in = {g, y}, .C = C);
 }
 
 int tl_cross_entropy_forward(int dtype, void *loss, void *stats, const void *logits,
@@ -103,7 +98,7 @@ int tl_cross_entropy_forward(int dtype, void *loss, void *stats, const void *log
     CHECK_SIZES(N, C);
     int rc = check_targets(target, N, C);
     if (rc) return rc;
-    DISPATCH(dtype, ce_fwd_, (loss, stats, logits, target, N, C))
+    DISPATCH(dtype, ce_fwd_, N, C, .out = {loss, stats}, .in = {logits}, .target = target, .C = C);
 }
 
 int tl_cross_entropy_backward(int dtype, void *dlogits, const void *g, int64_t g_stride,
@@ -112,7 +107,8 @@ int tl_cross_entropy_backward(int dtype, void *dlogits, const void *g, int64_t g
     CHECK_SIZES(N, C);
     int rc = check_targets(target, N, C);
     if (rc) return rc;
-    DISPATCH(dtype, ce_bwd_, (dlogits, g, g_stride, logits, stats, target, N, C))
+    DISPATCH(dtype, ce_bwd_, N, C, .out = {dlogits}, .in = {g, logits, stats}, .target = target,
+             .gs = g_stride, .C = C);
 }
 
 int tl_nll_loss_forward(int dtype, void *loss, const void *logp, const int64_t *target,
@@ -120,7 +116,7 @@ int tl_nll_loss_forward(int dtype, void *loss, const void *logp, const int64_t *
     CHECK_SIZES(N, C);
     int rc = check_targets(target, N, C);
     if (rc) return rc;
-    DISPATCH(dtype, nll_fwd_, (loss, logp, target, N, C))
+    DISPATCH(dtype, nll_fwd_, N, 1, .out = {loss}, .in = {logp}, .target = target, .C = C);
 }
 
 int tl_nll_loss_backward(int dtype, void *dlogp, const void *g, int64_t g_stride,
@@ -128,38 +124,39 @@ int tl_nll_loss_backward(int dtype, void *dlogp, const void *g, int64_t g_stride
     CHECK_SIZES(N, C);
     int rc = check_targets(target, N, C);
     if (rc) return rc;
-    DISPATCH(dtype, nll_bwd_, (dlogp, g, g_stride, target, N, C))
+    DISPATCH(dtype, nll_bwd_, N, C, .out = {dlogp}, .in = {g}, .target = target, .gs = g_stride,
+             .C = C);
 }
 
 int tl_bce_forward(int dtype, void *loss, const void *x, const void *t, int64_t n) {
     CHECK_SIZES(n, 0);
-    DISPATCH(dtype, bce_fwd_, (loss, x, t, n))
+    DISPATCH(dtype, bce_fwd_, n, 1, .out = {loss}, .in = {x, t});
 }
 
 int tl_bce_backward(int dtype, void *gx, void *gt, const void *g, int64_t g_stride,
                     const void *x, const void *t, int64_t n) {
     CHECK_SIZES(n, 0);
-    DISPATCH(dtype, bce_bwd_, (gx, gt, g, g_stride, x, t, n))
+    DISPATCH(dtype, bce_bwd_, n, 1, .out = {gx, gt}, .in = {g, x, t}, .gs = g_stride);
 }
 
 int tl_bce_logits_forward(int dtype, void *loss, const void *x, const void *t, int64_t n) {
     CHECK_SIZES(n, 0);
-    DISPATCH(dtype, bce_logits_fwd_, (loss, x, t, n))
+    DISPATCH(dtype, bce_logits_fwd_, n, 1, .out = {loss}, .in = {x, t});
 }
 
 int tl_bce_logits_backward(int dtype, void *gx, void *gt, const void *g, int64_t g_stride,
                            const void *x, const void *t, int64_t n) {
     CHECK_SIZES(n, 0);
-    DISPATCH(dtype, bce_logits_bwd_, (gx, gt, g, g_stride, x, t, n))
+    DISPATCH(dtype, bce_logits_bwd_, n, 1, .out = {gx, gt}, .in = {g, x, t}, .gs = g_stride);
 }
 
 int tl_mse_forward(int dtype, void *loss, const void *x, const void *t, int64_t n) {
     CHECK_SIZES(n, 0);
-    DISPATCH(dtype, mse_fwd_, (loss, x, t, n))
+    DISPATCH(dtype, mse_fwd_, n, 1, .out = {loss}, .in = {x, t});
 }
 
 int tl_mse_backward(int dtype, void *gx, void *gt, const void *g, int64_t g_stride, const void *x,
                     const void *t, int64_t n) {
     CHECK_SIZES(n, 0);
-    DISPATCH(dtype, mse_bwd_, (gx, gt, g, g_stride, x, t, n))
+    DISPATCH(dtype, mse_bwd_, n, 1, .out = {gx, gt}, .in = {g, x, t}, .gs = g_stride);
 }

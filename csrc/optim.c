@@ -14,22 +14,39 @@
 #include <tgmath.h>
 #include "internal.h"
 
-/* Split [0, n) into one contiguous chunk per thread when n is large enough for OpenMP to pay
- * off, and run BODY with the chunk's bounds in LO and HI. */
-#define TL_FOR_CHUNKS(n, LO, HI, ...)                                                          \
-    do {                                                                                        \
-        const int64_t _n = (n);                                                                 \
-        int _nt = (int)(_n / TL_PAR_MIN);                                                       \
-        if (_nt > tl__num_threads) _nt = tl__num_threads;                                       \
-        if (_nt < 1) _nt = 1;                                                                   \
-        _Pragma("omp parallel for num_threads(_nt) if(_nt > 1) schedule(static)")              \
-        for (int _t = 0; _t < _nt; _t++) {                                                      \
-            const int64_t LO = _n * _t / _nt, HI = _n * (_t + 1) / _nt;                         \
-            __VA_ARGS__;                                                                        \
-        }                                                                                       \
-    } while (0)
+/* One update's arguments for the range kernels of optim.inc: the buffers (NULL where unused),
+ * the scalars as double (each kernel rounds them once to its dtype) and the variant flags. */
+typedef struct {
+    void *p, *buf;
+    const void *g;
+    double lr, momentum, one_minus_dampening, weight_decay;
+    int nesterov, maximize, first_step;
+} sgd_args;
 
-/* float and double, portable and AVX2+FMA; defines PICK */
+typedef struct {
+    void *p, *m, *v, *vmax;
+    const void *g;
+    double step_size, beta1, beta2, eps, weight_decay, decay, bc2_sqrt;
+    int decoupled, maximize;
+} adam_args;
+
+typedef struct {
+    void *p, *sq, *gavg, *buf;
+    const void *g;
+    double lr, alpha, eps, weight_decay, momentum;
+    int maximize;
+} rmsprop_args;
+
+/* Run range kernel `name` (float32/float64) over the n elements, split over threads when large;
+ * every element is updated on its own, so any split gives the same result. */
+#define RUN_RANGES(dtype, name, n, args)                                                        \
+    switch (dtype) {                                                                            \
+        case TL_F32: return tl_parallel_span(n, 1, PICK_FN(name##f32), &(args));                \
+        case TL_F64: return tl_parallel_span(n, 1, PICK_FN(name##f64), &(args));                \
+        default: return TL_EDTYPE;                                                              \
+    }
+
+/* float and double, portable and AVX2+FMA */
 #define TL_TEMPLATE "optim.inc"
 #include "instantiate_float.h"
 
@@ -47,20 +64,9 @@ int tl_sgd_step(int dtype, void *p, const void *g, void *buf, int64_t n, double 
                 int maximize, int first_step) {
     if (n < 0 || (n > 0 && (!p || !g))) return TL_EINVAL;
     nesterov = nesterov && buf;
-    switch (dtype) {
-        case TL_F32:
-            TL_FOR_CHUNKS(n, lo, hi, PICK(sgd_range_f32, ((float *)p, (const float *)g,
-                (float *)buf, lo, hi, (float)lr, (float)momentum, (float)(1.0 - dampening),
-                (float)weight_decay, nesterov, maximize, first_step)));
-            return TL_OK;
-        case TL_F64:
-            TL_FOR_CHUNKS(n, lo, hi, PICK(sgd_range_f64, ((double *)p, (const double *)g,
-                (double *)buf, lo, hi, lr, momentum, 1.0 - dampening, weight_decay, nesterov,
-                maximize, first_step)));
-            return TL_OK;
-        default:
-            return TL_EDTYPE;
-    }
+    sgd_args a = {p, buf, g, lr, momentum, 1.0 - dampening, weight_decay, nesterov, maximize,
+                  first_step};
+    RUN_RANGES(dtype, sgd_range_, n, a)
 }
 
 /* Adam and AdamW. Buffers: p (n,) parameter, updated; g (n,) gradient; m (n,) first moment
@@ -85,21 +91,9 @@ int tl_adam_step(int dtype, void *p, const void *g, void *m, void *v, void *vmax
     if (n < 0 || (n > 0 && (!p || !g || !m || !v))) return TL_EINVAL;
     if (bias_correction1 == 0.0 || bias_correction2_sqrt == 0.0) return TL_EINVAL;
     const double step_size = lr / bias_correction1, decay = 1.0 - lr * weight_decay;
-    switch (dtype) {
-        case TL_F32:
-            TL_FOR_CHUNKS(n, lo, hi, PICK(adam_range_f32, ((float *)p, (const float *)g,
-                (float *)m, (float *)v, (float *)vmax, lo, hi, (float)step_size, (float)beta1,
-                (float)beta2, (float)eps, (float)weight_decay, (float)decay, decoupled,
-                maximize, (float)bias_correction2_sqrt)));
-            return TL_OK;
-        case TL_F64:
-            TL_FOR_CHUNKS(n, lo, hi, PICK(adam_range_f64, ((double *)p, (const double *)g,
-                (double *)m, (double *)v, (double *)vmax, lo, hi, step_size, beta1, beta2, eps,
-                weight_decay, decay, decoupled, maximize, bias_correction2_sqrt)));
-            return TL_OK;
-        default:
-            return TL_EDTYPE;
-    }
+    adam_args a = {p, m, v, vmax, g, step_size, beta1, beta2, eps, weight_decay, decay,
+                   bias_correction2_sqrt, decoupled, maximize};
+    RUN_RANGES(dtype, adam_range_, n, a)
 }
 
 /* RMSprop. Buffers: p (n,) parameter, updated; g (n,) gradient; sq (n,) square_avg, updated;
@@ -119,18 +113,6 @@ int tl_rmsprop_step(int dtype, void *p, const void *g, void *sq, void *gavg, voi
                     int64_t n, double lr, double alpha, double eps, double weight_decay,
                     double momentum, int maximize) {
     if (n < 0 || (n > 0 && (!p || !g || !sq))) return TL_EINVAL;
-    switch (dtype) {
-        case TL_F32:
-            TL_FOR_CHUNKS(n, lo, hi, PICK(rmsprop_range_f32, ((float *)p, (const float *)g,
-                (float *)sq, (float *)gavg, (float *)buf, lo, hi, (float)lr, (float)alpha,
-                (float)eps, (float)weight_decay, (float)momentum, maximize)));
-            return TL_OK;
-        case TL_F64:
-            TL_FOR_CHUNKS(n, lo, hi, PICK(rmsprop_range_f64, ((double *)p, (const double *)g,
-                (double *)sq, (double *)gavg, (double *)buf, lo, hi, lr, alpha, eps,
-                weight_decay, momentum, maximize)));
-            return TL_OK;
-        default:
-            return TL_EDTYPE;
-    }
+    rmsprop_args a = {p, sq, gavg, buf, g, lr, alpha, eps, weight_decay, momentum, maximize};
+    RUN_RANGES(dtype, rmsprop_range_, n, a)
 }

@@ -25,13 +25,14 @@ enum tl_limits { TL_MAX_DIMS = 32 };
 const char *tl_version(void);
 const char *tl_compiler(void);
 const char *tl_build_flags(void);
-int tl_openmp_enabled(void);
 int tl_simd_level(void);               /* 0 = portable C, 1 = AVX2+FMA */
 const char *tl_simd_name(void);
 int tl_set_simd_level(int level);      /* may only lower the detected level (for tests) */
-int tl_set_num_threads(int n);
-int tl_get_num_threads(void);
-int tl_dynamic_threads(void);          /* 1 when OpenMP may use fewer threads on a busy machine */
+
+/* ---- threads (pool.c) ---- */
+int tl_set_num_threads(int n);         /* 1 .. 4096 (1 in a serial build); TL_EINVAL otherwise */
+int tl_get_num_threads(void);          /* default: TL_NUM_THREADS, OMP_NUM_THREADS, or CPU mask */
+const char *tl_threads_backend(void);  /* "pthreads pool", or "serial (built without threads)" */
 
 /* ---- buffers for large tensors (alloc.c) ----
  * 64-byte aligned; freed blocks are cached (exact size, newest first, up to a byte budget) so a

@@ -13,9 +13,9 @@ from tinygrad_lab._lib import lib
 
 @contextlib.contextmanager
 def threads(n):
-    """Run the block with n kernel threads (skips the test when n > 1 and OpenMP is off)."""
-    if n > 1 and not lib.tl_openmp_enabled():
-        pytest.skip("built without OpenMP")
+    """Run the block with n kernel threads (skips the test when n > 1 in a serial build)."""
+    if n > 1 and not tl._config._threaded():
+        pytest.skip("built without threads")
     saved = tl.get_num_threads()
     tl.set_num_threads(n)
     try:

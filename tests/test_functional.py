@@ -136,7 +136,7 @@ def test_softmax_nan_propagates_per_row():
 
 
 def test_softmax_threaded_rows_and_simd_levels():
-    """Large enough for the OpenMP row split; the portable and AVX2 builds agree."""
+    """Large enough to be split by rows over threads; the portable and AVX2 builds agree."""
     a = arr(96, 1024, seed=3, low=-30, high=30)
     for dtype in (tl.float64, tl.float32):
         x = tl.tensor(a, dtype=dtype)

@@ -198,7 +198,7 @@ def test_float32_follows_float64(name, kw, simd_level):
 
 @pytest.mark.parametrize("name,kw", [CASES[5], CASES[12], CASES[21]], ids=["SGD", "Adam", "RMSprop"])
 def test_large_parameter_uses_threads_correctly(name, kw):
-    """Above the OpenMP threshold the update is split over threads; results are unchanged."""
+    """Above the threading threshold the update is split over threads; results are unchanged."""
     rng = np.random.default_rng(3)
     p0 = [rng.normal(size=(300, 301))]
     target = rng.normal(size=(300, 301))

@@ -7,7 +7,6 @@ C compiler at build time.
 import glob
 import os
 import re
-import sys
 
 from cffi import FFI
 
@@ -27,12 +26,10 @@ def read_cdef(path=HEADER):
     return m.group(1)
 
 
-def _use_openmp():
-    # TINYGRAD_LAB_OPENMP=0 builds without OpenMP (e.g. a compiler without libgomp).
-    env = os.environ.get("TINYGRAD_LAB_OPENMP")
-    if env is not None:
-        return env not in ("0", "", "no", "false")
-    return sys.platform.startswith("linux")
+def _use_threads():
+    # TINYGRAD_LAB_THREADS=0 builds a serial library: csrc/pool.c then starts no threads and runs
+    # every chunk of work in the calling thread.
+    return os.environ.get("TINYGRAD_LAB_THREADS", "1") not in ("0", "", "no", "false")
 
 
 def _flags():
@@ -41,12 +38,13 @@ def _flags():
     # -fno-trapping-math (Clang's default) lets GCC if-convert and vectorise loops with selects,
     # such as nn.c's exp; -fno-math-errno (no kernel reads errno) lets it vectorise sqrt, e.g. in
     # the Adam/RMSprop updates. Results are unchanged; only FP exception flags/errno are not kept.
+    # -fopenmp-simd honours the `omp simd` vectorisation hints without OpenMP's runtime: the
+    # threads are csrc/pool.c's own.
     cflags = ["-O3", "-std=gnu11", "-fno-strict-aliasing", "-fno-trapping-math", "-fno-math-errno",
-              "-Wall", "-Wno-unused-function"]
-    ldflags = []
-    if _use_openmp():
-        cflags.append("-fopenmp")
-        ldflags.append("-fopenmp")
+              "-fopenmp-simd", "-pthread", "-Wall", "-Wno-unused-function"]
+    ldflags = ["-pthread"]          # (alloc.c's cache has a mutex even in a serial build)
+    if not _use_threads():
+        cflags.append("-DTL_NO_THREADS")
     extra = os.environ.get("TINYGRAD_LAB_CFLAGS", "").split()
     return cflags + extra, ldflags
 

@@ -7,16 +7,24 @@ import numpy as np
 from ._lib import ffi, lib
 
 
+def _threaded():
+    """False for a serial build (TINYGRAD_LAB_THREADS=0 at build time)."""
+    return not ffi.string(lib.tl_threads_backend()).startswith(b"serial")
+
+
 def set_num_threads(n):
-    """Threads the C kernels may use (OpenMP). Default: the cores this process may run on."""
+    """Threads the C kernels may use (csrc/pool.c's pthreads pool; the calling thread counts as
+    one). Default: the TL_NUM_THREADS environment variable, else OMP_NUM_THREADS, else the cores
+    this process may run on (its CPU affinity mask)."""
     import operator
     n = operator.index(n)
     if n < 1:
         raise ValueError(f"set_num_threads: need at least 1 thread, got {n}")
     if n > 4096:
         raise ValueError(f"set_num_threads: {n} threads is more than the 4096 supported")
-    if not lib.tl_openmp_enabled() and n != 1:
-        raise RuntimeError("set_num_threads: this build has no OpenMP; only 1 thread is available")
+    if not _threaded() and n != 1:
+        raise RuntimeError("set_num_threads: this build has no threads (built with "
+                           "TINYGRAD_LAB_THREADS=0); only 1 thread is available")
     lib.tl_set_num_threads(n)
 
 
@@ -35,10 +43,9 @@ def config():
         "numpy": np.__version__,
         "compiler": s(lib.tl_compiler()),
         "build flags": s(lib.tl_build_flags()),
-        "openmp": bool(lib.tl_openmp_enabled()),
         "simd": s(lib.tl_simd_name()),
+        "threads backend": s(lib.tl_threads_backend()),
         "threads": get_num_threads(),
-        "dynamic threads": bool(lib.tl_dynamic_threads()),
     }
 
 
