@@ -95,6 +95,16 @@ def test_numpy_is_a_view():
     assert np.shares_memory(a, v)
 
 
+
+@pytest.mark.parametrize("n", [16, 70_000])   # cffi-owned, and C-allocated (recycled) memory
+def test_numpy_of_a_temporary_keeps_its_memory(n):
+    # .numpy() of a result that is then dropped must keep the memory alive: large buffers go back
+    # to the C reuse cache, and the next result of the same size would write into the array
+    x = tl.from_numpy(np.ones(n, np.float32))
+    a = (x * 2).numpy()
+    b = (x * 3).numpy()
+    assert a[0] == 2.0 and a[-1] == 2.0 and b[0] == 3.0
+
 def test_item_and_tolist():
     assert tl.tensor(2.5).item() == 2.5 and type(tl.tensor(2.5).item()) is float
     assert tl.tensor(3).item() == 3 and type(tl.tensor(3).item()) is int

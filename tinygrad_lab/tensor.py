@@ -42,7 +42,11 @@ class Storage:
     def arr(self):
         a = self._arr
         if a is None:
-            a = np.frombuffer(ffi.buffer(self.ptr, self.nbytes), np.uint8) if self.nbytes else \
+            # the buffer must hold the object that owns the memory: for C-allocated storage
+            # ``ptr`` is a bare cast, and a view through it would outlive the memory (a freed
+            # buffer goes back to the reuse cache, so the array silently changed under the user)
+            owner = self._owner if self._owner is not None else self.ptr
+            a = np.frombuffer(ffi.buffer(owner, self.nbytes), np.uint8) if self.nbytes else \
                 np.empty(0, np.uint8)
             self._arr = a
         return a
