@@ -30,7 +30,7 @@
  * column-major B as 6 x 8 / 8 x 8 blocks transposed in registers (6 x 4 / 4 x 4 for float64).
  *
  * Small problems (AVX2 build; one K block of B, kc x band width, at most TL_MM_DIRECT_MAX =
- * 160 KiB) skip packing where they can: packing costs O(mk + kn) against O(mnk) arithmetic --
+ * 64 KiB) skip packing where they can: packing costs O(mk + kn) against O(mnk) arithmetic --
  * 13% of a 64^3 product, still 3% at 256 -- and buys nothing for operands that stay in L1/L2. A
  * with contiguous rows is read in place (the kernel broadcasts A's elements one at a time anyway,
  * from 6 row pointers instead of one sliver), B with contiguous rows too (two unaligned vector
@@ -38,7 +38,9 @@
  * load passes B's last column), are packed as usual. Loop order i outer, j inner: the A rows of a
  * tile row stay in L1 while B streams from L2. Measured single-thread float32: 64^3 +15%,
  * 37x301x53 +8%, 4096x64x32 +20%; at a 256 x 256 K block of B (256 KiB) the packed path is 5-13%
- * faster, hence the bound.
+ * faster, hence a bound. It is 64 KiB, not the 160 KiB one thread alone would allow: a 256^3
+ * product on 2 threads cuts B into two 256 x 128 bands (128 KiB) and ran 10% slower in place than
+ * packed (1.10 -> 0.98 of OpenBLAS; single-thread times at 64-512 and the MLP shapes unchanged).
  *
  * Register tile, AVX2+FMA (16 ymm registers): MR x NR = 6 x 16 for float32, 6 x 8 for float64,
  * i.e. 6 rows x 2 vectors = 12 accumulator registers, 2 for the B row of the current p and one
@@ -107,7 +109,7 @@
 
 /* bytes of one K block of B (of one thread's band) up to which the operands are read in place */
 #ifndef TL_MM_DIRECT_MAX
-#define TL_MM_DIRECT_MAX (160 << 10)
+#define TL_MM_DIRECT_MAX (64 << 10)
 #endif
 
 #define TL_MM_MR 6
