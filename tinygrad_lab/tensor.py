@@ -133,8 +133,8 @@ def _empty(shape, dtype):
     t.dtype = dtype
     t._offset = 0
     t._contig = True
-    t.requires_grad = t._retains_grad = False
-    t.grad = t.grad_fn = t._hooks = None
+    t.requires_grad = False
+    t.grad_fn = None
     return t
 
 
@@ -258,12 +258,17 @@ class Tensor:
     ``tl.Tensor(data, dtype=None, requires_grad=False)`` is the same as ``tl.tensor``.
     """
 
-    # Slots, every one set when a tensor is made (_empty, _make, _set_view): reading a slot is
-    # several times cheaper than reading a class default through an instance dict, and ops read
-    # _offset, _contig, requires_grad and grad_fn of every operand. (__dict__ keeps user
+    # The fields every op reads (_offset, _contig, requires_grad, grad_fn of every operand) are
+    # slots, all set when a tensor is made (_empty, _make, _set_view): a slot is several times
+    # cheaper to read than a class default seen through an instance dict. (__dict__ keeps user
     # attributes working, as on torch.Tensor.)
     __slots__ = ("_storage", "_shape", "_strides", "_offset", "_contig", "dtype", "requires_grad",
-                 "grad", "grad_fn", "_retains_grad", "_hooks", "__dict__", "__weakref__")
+                 "grad_fn", "__dict__", "__weakref__")
+    # Read rarely, and mostly on leaves (whose _set_view sets them): class defaults, so a kernel's
+    # output does not pay three more stores.
+    grad = None
+    _retains_grad = False
+    _hooks = None
     __array_priority__ = 1000  # make NumPy defer to our reflected operators
 
     def __init__(self, data=None, dtype=None, requires_grad=False):
@@ -298,8 +303,8 @@ class Tensor:
         t.dtype = dtype
         t._offset = offset
         t._contig = _is_contiguous(shape, strides) if contig is None else contig
-        t.requires_grad = t._retains_grad = False
-        t.grad = t.grad_fn = t._hooks = None
+        t.requires_grad = False
+        t.grad_fn = None
         return t
 
     # ---- raw access for kernels -------------------------------------------------------------

@@ -70,8 +70,8 @@ class Sum(Function):
             t.dtype = g.dtype
             t._offset = g._offset
             t._contig = (_SHAPES.get(in_shape) or _shape_info(in_shape))[1] == 1  # iff one element
-            t.requires_grad = t._retains_grad = False
-            t.grad = t.grad_fn = t._hooks = None
+            t.requires_grad = False
+            t.grad_fn = None
             return t, None
         gs = iter(g._strides)
         strides = tuple(0 if d in dims else next(gs) for d in range(len(in_shape)))
