@@ -424,6 +424,7 @@ def _arith(fn, name, float_only=False):
     the graph node when an input requires grad. The common case -- two contiguous float tensors
     of one dtype and shape -- is written out flat: it is most of a small network's ops. (A
     closure per op, so ``a * b`` is one Python call, not a wrapper calling this.)"""
+    code, saves = fn.code, fn.saves   # (closure variables: cheaper than the class attributes)
 
     def op(a, b):
         if not (isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype is b.dtype
@@ -436,10 +437,10 @@ def _arith(fn, name, float_only=False):
                     and fn in _SCALAR_WITH:
                 return _unary(*_SCALAR_WITH[fn](a, b))         # Python number (op) float tensor
             a, b, dt = _operands(a, b, name)
-            if dt is dtypes.bool_ and fn.code in _BOOL_ARITH:
+            if dt is dtypes.bool_ and code in _BOOL_ARITH:
                 a, b = a.to(dt), b.to(dt)
-                return _binary_kernel(_BOOL_ARITH[fn.code], a, b)
-            if dt is dtypes.bool_ and fn.code == lib.TL_SUB:
+                return _binary_kernel(_BOOL_ARITH[code], a, b)
+            if dt is dtypes.bool_ and code == lib.TL_SUB:
                 raise TypeError("subtraction of two bool tensors is not supported; use logical_xor-style "
                                 "ops or convert with .long()")
             if dt is dtypes.bool_ or (float_only and not dt.is_floating_point):
@@ -447,20 +448,19 @@ def _arith(fn, name, float_only=False):
             a, b = a.to(dt), b.to(dt)
             if not dt.is_floating_point:
                 broadcast_shapes(a.shape, b.shape)
-                return _binary_kernel(fn.code, a, b)  # integers carry no gradient
+                return _binary_kernel(code, a, b)  # integers carry no gradient
         shape = a._shape
         if b._shape == shape and a._contig and b._contig:
             out = _empty(shape, a.dtype)
-            rc = _binary_flat(fn.code, a.dtype.code, out._storage.ptr,
+            rc = _binary_flat(code, a.dtype.code, out._storage.ptr,
                               a._storage.ptr if not a._offset else a._ptr(),
                               b._storage.ptr if not b._offset else b._ptr(), _SHAPES[shape][1])
             if rc:
                 check(rc, name)
         else:
-            out = _binary_kernel(fn.code, a, b)   # broadcasting or strided views
+            out = _binary_kernel(code, a, b)   # broadcasting or strided views
         ra, rb = a.requires_grad, b.requires_grad
         if (ra or rb) and _grad_enabled():
-            saves = fn.saves
             _record(fn, out, (a, b), (ra, rb),
                     None if not saves else (a if rb else None, b if ra else None) if saves == "ab?"
                     else _saved(saves, a, b, out))
