@@ -172,8 +172,9 @@ class Context:
         if self._freed:
             self._raise_freed()
         i = 0
+        versions = self._versions
         for t in self._saved:
-            if t is not None and t._storage.version != self._versions[i]:
+            if t is not None and t._storage.version != versions[i]:
                 raise RuntimeError(
                     f"one of the tensors needed for gradient computation has been modified by an "
                     f"in-place operation: saved tensor {i} of {self.name()} (shape {t.shape}) is at "
@@ -192,6 +193,7 @@ class Context:
         return tuple((t.grad_fn, 0) if isinstance(t, Tensor) else (None, 0) for t in self.inputs)
 
 
+_heappop, _heappush = heapq.heappop, heapq.heappush
 _next_seq = itertools.count(1).__next__  # Context._seq (atomic under the GIL)
 
 OPS = {}  # name -> Function subclass, every built-in op (filled as op modules are imported)
@@ -344,7 +346,7 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
     prev = _grad_enabled()
     _set_grad(bool(create_graph))
     anomaly = _anomaly
-    pop, push = heapq.heappop, heapq.heappush
+    pop, push = _heappop, _heappush
     ok = False
     try:
         while heap:
@@ -393,8 +395,8 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
         if not ok:  # an exception: drop the pending gradients so a retry starts clean
             for _, n in heap:
                 n._g = None
-    # drop the loop's references so _owned() can count the gradients' real owners
-    g = grads = gi = t = prior = acc = None
+    if leaf_grads:  # drop the loop's references so _owned() can count the gradients' real owners
+        g = grads = gi = t = prior = acc = None
 
     if inputs is not None:
         result = []
