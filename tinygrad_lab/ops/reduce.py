@@ -3,7 +3,7 @@ logsumexp composed from them."""
 import builtins
 
 from .. import dtypes
-from .._lib import MAX_DIMS, NULL, check, ffi, i64, lib
+from .._lib import MAX_DIMS, check, ffi, i64, lib
 from ..autograd import _ONE, Function, _record, _grad_enabled
 from ..tensor import _SHAPES, Tensor, _empty, _new_tensor, _numel, _shape_info, _wrap_dim
 from .elementwise import _unary_kernel
