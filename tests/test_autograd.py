@@ -452,7 +452,7 @@ class _KeepsItsGradient(Function):
 
 def test_leaf_grad_never_aliases_a_gradient_someone_else_holds():
     # leaves' .grad take a backward's fresh output without a copy only when nothing else
-    # references it (autograd._owned_in_pass counts the references)
+    # references it (autograd._owned counts the references)
     x = leaf([1.0, 2.0])
     _KeepsItsGradient.kept.clear()
     _KeepsItsGradient.apply(x).sum().backward()

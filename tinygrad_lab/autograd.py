@@ -279,14 +279,15 @@ def _record(fn, out, inputs, needs, saved=None):
     return ctx
 
 
-_ONE = (True,)
+_ONE = (True,)  # ``needs`` of a one-input op recorded because its input requires grad
+
 # The implicit gradient of a 0-d output, one per dtype, reused by every backward() (allocating it
-# was ~5% of a small fwd+bwd). Kernels only read it; _as_grad replaces it once anything wrote to
-# it (in-place ops bump its version, and its value is checked too), and _owned never makes a
+# was ~5% of a small fwd+bwd). Kernels only read it; backward() replaces it once anything wrote
+# to it (in-place ops bump its version, and its value is checked too), and _owned never makes a
 # tensor sharing its buffer a leaf's .grad.
 _SEEDS = {}
 _unpack = _ffi.unpack
-_ONE_BYTES = {4: struct.pack("=f", 1.0), 8: struct.pack("=d", 1.0)}  # 1.0 in float32 / float64  # ``needs`` of a one-input op recorded because its input requires grad
+_ONE_BYTES = {4: struct.pack("=f", 1.0), 8: struct.pack("=d", 1.0)}  # 1.0 in float32 / float64
 
 
 # ---------------------------------------------------------------------------------------------
@@ -376,7 +377,7 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
                         # a leaf: straight into .grad, as PyTorch's AccumulateGrad does
                         acc = t.grad
                         if acc is None:
-                            t.grad = gi if _owned_in_pass(gi) else _copy(gi)
+                            t.grad = gi if _owned(gi) else _copy(gi)
                         elif acc._contig and acc.dtype is gi.dtype:
                             _add_into(acc, gi)
                         else:
@@ -395,8 +396,6 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
         if not ok:  # an exception: drop the pending gradients so a retry starts clean
             for _, n in heap:
                 n._g = None
-    if leaf_grads:  # drop the loop's references so _owned() can count the gradients' real owners
-        g = grads = gi = t = prior = acc = None
 
     if inputs is not None:
         result = []
@@ -412,17 +411,8 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
             result.append(g)
         return tuple(result)
 
-    for t, g in leaf_grads.values():
-        if t._hooks or create_graph:
-            _to_leaf_slow(t, g, create_graph)
-        elif t.grad is None:
-            t.grad = g if _owned(g) else _copy(g)
-        else:
-            acc = t.grad
-            if acc._contig and acc.dtype is g.dtype:  # _accumulate(inplace=True), written out
-                _add_into(acc, g)
-            else:
-                t.grad = acc + g
+    for t, g in leaf_grads.values():  # leaves with hooks, under create_graph, or an output itself
+        _to_leaf(t, g, create_graph)
     return None
 
 
@@ -443,9 +433,9 @@ def _node_hooks(node, g, wanted, captured):
     return g
 
 
-def _to_leaf_slow(t, g, create_graph):
+def _to_leaf(t, g, create_graph):
     """Accumulate ``g`` into leaf ``t``'s .grad running its hooks first, or recording the sum
-    (create_graph); the common case is inlined in _run_backward."""
+    (create_graph). The common case (no hooks) is written out in _run_backward's loop."""
     prev = _grad_enabled()
     _set_grad(bool(create_graph))
     try:
@@ -463,20 +453,12 @@ def _to_leaf_slow(t, g, create_graph):
 
 
 def _owned(g):
-    """True when nothing but the engine references gradient ``g`` or its buffer, so it can become
-    a leaf's .grad without a copy. The 4 references allowed are the engine's own (the leaf
-    table's entry, the loop's tuple and variable, getrefcount's argument; measured, and pinned by
-    tests/test_autograd.py). Anything shared -- the same tensor given to two inputs, a user's
-    gradient argument, a view -- is copied instead."""
-    return (g._contig and g._offset == 0 and g.grad_fn is None and _getrefcount(g) <= 4
-            and _getrefcount(g._storage) <= 2
-            and g._storage.nbytes == _shape_info(g._shape)[1] * g.dtype.itemsize)
-
-
-def _owned_in_pass(g):
-    """_owned for a gradient still inside the engine's loop over a node's outputs: 5 references
-    are the engine's (the backward's returned tuple, zip's current tuple, the loop variable, and
-    the two calls' arguments; pinned by tests/test_autograd.py like _owned's 4)."""
+    """True when nothing but the engine references gradient ``g`` (still inside _run_backward's
+    loop over a node's inputs) or its buffer, so it can become a leaf's .grad without a copy.
+    The 5 references allowed are the engine's own (the backward's returned tuple, zip's current
+    tuple, the loop variable, this call's argument and getrefcount's; measured, and pinned both
+    ways by tests/test_autograd.py). Anything shared -- the same tensor given to two inputs, a
+    tensor the backward also kept, a view -- is copied instead."""
     return (g._contig and g._offset == 0 and g.grad_fn is None and _getrefcount(g) <= 5
             and _getrefcount(g._storage) <= 2
             and g._storage.nbytes == (_SHAPES.get(g._shape) or _shape_info(g._shape))[1] * g.dtype.itemsize)
@@ -497,14 +479,8 @@ def _as_grad(g, out):
             raise RuntimeError(f"grad can be implicitly created only for scalar outputs; got an "
                                f"output of shape {out.shape}. Pass a gradient of that shape.")
         one = _ONE_BYTES[out.dtype.itemsize]
-        if not out._shape:  # a 0-d loss: the cached 1, unless something wrote to it
-            g = _SEEDS.get(out.dtype)
-            if g is not None and not g._storage.version and _unpack(g._storage.ptr, len(one)) == one:
-                return g
         g = _empty(out._shape, out.dtype)
         g._storage.ptr[0:len(one)] = one  # the one element (a slice store: 4x cheaper than tl_fill)
-        if not out._shape:
-            _SEEDS[out.dtype] = g
         return g
     if not isinstance(g, Tensor):
         g = _tensor(g, dtype=out.dtype)
@@ -518,10 +494,12 @@ def backward(tensor, gradient=None, retain_graph=None, create_graph=False):
     "Autograd")."""
     if not tensor.requires_grad:
         raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
-    # the cached 1 of a 0-d output, checked as in _as_grad (written out: backward() is hot)
-    seed = _SEEDS.get(tensor.dtype) if gradient is None and not tensor._shape else None
-    if seed is None or seed._storage.version or _unpack(seed._storage.ptr, seed._storage.nbytes) \
-            != _ONE_BYTES[seed._storage.nbytes]:
+    if gradient is None and not tensor._shape:  # a 0-d loss: the cached 1 (_SEEDS), if intact
+        seed = _SEEDS.get(tensor.dtype)
+        if seed is None or seed._storage.version or \
+                _unpack(seed._storage.ptr, seed._storage.nbytes) != _ONE_BYTES[seed._storage.nbytes]:
+            seed = _SEEDS[tensor.dtype] = _as_grad(None, tensor)
+    else:
         seed = _as_grad(gradient, tensor)
     _run_backward((tensor,), (seed,), retain_graph or create_graph, create_graph)
 
