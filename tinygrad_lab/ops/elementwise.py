@@ -280,8 +280,8 @@ def add_into(acc, g):
         rc = _binary_flat(_ADD, acc.dtype.code, p, p, g._storage.ptr if not g._offset else g._ptr(),
                           (_SHAPES.get(shape) or _shape_info(shape))[1])
     else:
-        rc = lib.tl_binary_forward(lib.TL_ADD, acc.dtype.code, acc._ptr(), NULL, acc._ptr(), NULL,
-                                   g._ptr(), _strides(g, shape), len(shape), i64(shape))
+        rc = _binary_forward(_ADD, acc.dtype.code, acc._ptr(), NULL, acc._ptr(), NULL,
+                             g._ptr(), _strides(g, shape), len(shape), i64(shape))
     if rc:
         check(rc, "accumulate")
     acc._storage.version += 1

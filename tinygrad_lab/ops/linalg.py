@@ -117,14 +117,14 @@ class Linear(Function):
         return _linear_vjp(ctx.needs_input_grad, g, x, w)
 
 
-def _linear_vjp(needs, g, x, w, act=-1, y=None):
+def _linear_vjp(needs, g, x, w, act=None, y=None):
     """(dx, dW, db) of y = act(x @ W^T + b) for output gradient g (None where not needed); act is
-    -1 (none) or the activation's C code, whose derivative is taken from the output y."""
+    None or the activation's UNARY op, whose derivative is taken from the output y."""
     need_x, need_w, need_b = needs[:3]
     if _grad_enabled():  # create_graph: differentiable ops
         from .reduce import sum as _sum
-        if act >= 0:
-            g = _ACT_DERIV[act](g, y, y, 0.0, 0.0)
+        if act is not None:
+            g = act.deriv(g, y, y, 0.0, 0.0)
         return (matmul(g, w) if need_x else None,
                 matmul(transpose(g, 0, 1), x) if need_w else None,
                 _sum(g, 0) if need_b else None)
@@ -135,7 +135,8 @@ def _linear_vjp(needs, g, x, w, act=-1, y=None):
     gw = _empty((n_out, k), dt) if need_w else None
     gb = _empty((n_out,), dt) if need_b else None
     xs, ws = x._strides if x is not None else (0, 0), w._strides if w is not None else (0, 0)
-    rc = _tl_linear_backward(dt.code, act, gx._storage.ptr if need_x else NULL,
+    rc = _tl_linear_backward(dt.code, -1 if act is None else act.code,
+                             gx._storage.ptr if need_x else NULL,
                              gw._storage.ptr if need_w else NULL,
                              gb._storage.ptr if need_b else NULL,
                              g._storage.ptr if not g._offset else g._ptr(), gs[0], gs[1],
@@ -150,7 +151,6 @@ def _linear_vjp(needs, g, x, w, act=-1, y=None):
 
 # activations LinearAct applies in place: name -> the UNARY op (its C code and derivative)
 _ACTS = {name: UNARY[name] for name in ("relu", "sigmoid", "tanh")}
-_ACT_DERIV = {fn.code: fn.deriv for fn in _ACTS.values()}  # C code -> derivative with Tensor ops
 
 
 class LinearAct(Function):
@@ -169,7 +169,7 @@ class LinearAct(Function):
     @staticmethod
     def backward(ctx, g):
         x, w, y = ctx._saved
-        return _linear_vjp(ctx.needs_input_grad, g, x, w, _ACTS[ctx.act].code, y) + (None,)
+        return _linear_vjp(ctx.needs_input_grad, g, x, w, _ACTS[ctx.act], y) + (None,)
 
 
 def _linear_kernel(x, w, b, act=-1):
