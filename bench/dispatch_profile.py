@@ -36,7 +36,7 @@ def main():
     w = tl.randn(16, requires_grad=True)
     scratch = tl.randn(16)   # the node-recording line makes this a graph output, over and over
     f32 = tl.float32
-    p = b._storage.ptr
+    p = b._data
     shape = (16,)
     flat, full = lib.tl_binary_flat, lib.tl_binary_forward
 

@@ -428,7 +428,7 @@ def test_fresh_leaf_gradients_are_not_copied():
         assert copies == []                      # both gradients were fresh kernel outputs
         a.grad = w.grad = None
         (a + w).sum().backward()                 # Add hands the same tensor to both inputs
-        assert len(copies) >= 1 and a.grad._storage is not w.grad._storage
+        assert len(copies) >= 1 and a.grad._data is not w.grad._data
     finally:
         ag._copy = orig
 

@@ -6,6 +6,8 @@ import pytest
 
 import tinygrad_lab as tl
 
+from tinygrad_lab.tensor import _UNSHARED
+
 from .helpers import rng_for
 
 DTYPES = [tl.float32, tl.float64, tl.int64, tl.bool]
@@ -289,7 +291,7 @@ def test_copies_do_not_share(name):
     c = COPIES[name](t)
     expected = COPIES[name](tl.arange(24.0).reshape(2, 3, 4)).numpy().copy()
     np.testing.assert_array_equal(c.numpy(), expected)
-    assert c._storage is not t._storage and c.is_contiguous()
+    assert c._data is not t._data and c.is_contiguous()
     assert not np.shares_memory(c.numpy(), t.numpy())
     with tl.no_grad():
         c.fill_(-1)                                        # writes to the copy stay there
@@ -303,6 +305,58 @@ def test_view_refuses_incompatible_strides():
     with pytest.raises(ValueError, match=r"\(6,\).*\(3, 2\)"):
         t.view(6)
     assert t.reshape(6).tolist() == [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]
+
+
+# A small kernel output owns its buffer with no Storage object (tensor._UNSHARED) until a view, an
+# in-place write or NumPy needs one (Tensor._shared); whichever comes first, all of them must then
+# see the same memory and the same version count.
+
+def _fresh(n=4):
+    t = tl.arange(float(n)) * 1.0          # a kernel output
+    assert t._storage is _UNSHARED
+    return t
+
+
+@pytest.mark.parametrize("first", ["view", "inplace", "numpy"])
+def test_fresh_output_shares_one_storage_once_needed(first):
+    t = _fresh()
+    if first == "view":
+        v = t[1:3]
+    elif first == "inplace":
+        with tl.no_grad():
+            t.add_(0.0)
+        v = t[1:3]
+    else:
+        t.numpy()
+        v = t[1:3]
+    assert v._storage is t._storage and v._data is t._data
+    assert _written_through(v, t) == 2                  # through the view, read through NumPy
+    a = t.numpy()
+    a[0] = 42.0                                         # through NumPy, read by a kernel
+    assert (t * 1.0).tolist()[0] == 42.0
+    before = t._storage.version
+    with tl.no_grad():
+        v.mul_(2.0)
+    assert t._storage.version == before + 1             # one version count for every view
+
+
+def test_inplace_write_through_a_later_view_of_a_saved_output_is_caught():
+    # exp saves its output while that output has no Storage yet (version 0); a view made later
+    # and written in place must still fail the saved-tensor check
+    x = tl.tensor([0.5, 1.0], requires_grad=True)
+    y = x.exp()
+    with tl.no_grad():
+        y[0:1].add_(1.0)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.sum().backward()
+
+
+def test_the_unshared_marker_cannot_be_written():
+    from tinygrad_lab.tensor import _UNSHARED
+    with pytest.raises(RuntimeError, match="internal error"):
+        _UNSHARED.version += 1
+    with pytest.raises(RuntimeError, match="internal error"):
+        _UNSHARED.ptr  # noqa: B018
 
 
 # ---- randomized property test: chains of views vs NumPy -----------------------------------------

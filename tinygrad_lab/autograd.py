@@ -16,7 +16,7 @@ import sys
 import traceback
 
 from ._lib import ffi as _ffi
-from .tensor import _SHAPES, Tensor, _copy, _empty, _numel, _shape_info, tensor as _tensor
+from .tensor import _SHAPES, _UNSHARED, Tensor, _copy, _empty, _numel, _shape_info, tensor as _tensor
 
 _getrefcount = sys.getrefcount
 
@@ -285,8 +285,9 @@ _ONE = (True,)  # ``needs`` of a one-input op recorded because its input require
 # was ~5% of a small fwd+bwd). Kernels only read it; backward() replaces it once anything wrote
 # to it (in-place ops bump its version, and its value is checked too), and _owned never makes a
 # tensor sharing its buffer a leaf's .grad.
-_SEEDS = {}
-_unpack = _ffi.unpack
+_SEEDS = {}  # dtype -> (seed, a typed pointer to its value: indexing it is the cheapest read)
+_cast = _ffi.cast
+_SEED_PTR = {4: "float *", 8: "double *"}
 _ONE_BYTES = {4: struct.pack("=f", 1.0), 8: struct.pack("=d", 1.0)}  # 1.0 in float32 / float64
 
 
@@ -459,9 +460,13 @@ def _owned(g):
     tuple, the loop variable, this call's argument and getrefcount's; measured, and pinned both
     ways by tests/test_autograd.py). Anything shared -- the same tensor given to two inputs, a
     tensor the backward also kept, a view -- is copied instead."""
-    return (g._contig and g._offset == 0 and g.grad_fn is None and _getrefcount(g) <= 5
-            and _getrefcount(g._storage) <= 2
-            and g._storage.nbytes == (_SHAPES.get(g._shape) or _shape_info(g._shape))[1] * g.dtype.itemsize)
+    if g.grad_fn is not None or _getrefcount(g) > 5:
+        return False
+    st = g._storage
+    if st is _UNSHARED:  # a kernel output no view has seen: it owns its whole buffer
+        return True
+    return (g._contig and g._offset == 0 and _getrefcount(st) <= 3
+            and st.nbytes == (_SHAPES.get(g._shape) or _shape_info(g._shape))[1] * g.dtype.itemsize)
 
 
 def _add(table, key, t, g):
@@ -480,7 +485,7 @@ def _as_grad(g, out):
                                f"output of shape {out.shape}. Pass a gradient of that shape.")
         one = _ONE_BYTES[out.dtype.itemsize]
         g = _empty(out._shape, out.dtype)
-        g._storage.ptr[0:len(one)] = one  # the one element (a slice store: 4x cheaper than tl_fill)
+        g._data[0:len(one)] = one  # the one element (a slice store: 4x cheaper than tl_fill)
         return g
     if not isinstance(g, Tensor):
         g = _tensor(g, dtype=out.dtype)
@@ -495,10 +500,12 @@ def backward(tensor, gradient=None, retain_graph=None, create_graph=False):
     if not tensor.requires_grad:
         raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
     if gradient is None and not tensor._shape:  # a 0-d loss: the cached 1 (_SEEDS), if intact
-        seed = _SEEDS.get(tensor.dtype)
-        if seed is None or seed._storage.version or \
-                _unpack(seed._storage.ptr, seed._storage.nbytes) != _ONE_BYTES[seed._storage.nbytes]:
-            seed = _SEEDS[tensor.dtype] = _as_grad(None, tensor)
+        cached = _SEEDS.get(tensor.dtype)
+        if cached is None or cached[0]._storage.version or cached[1][0] != 1.0:
+            seed = _as_grad(None, tensor)
+            _SEEDS[tensor.dtype] = (seed, _cast(_SEED_PTR[seed.dtype.itemsize], seed._data))
+        else:
+            seed = cached[0]
     else:
         seed = _as_grad(gradient, tensor)
     _run_backward((tensor,), (seed,), retain_graph or create_graph, create_graph)

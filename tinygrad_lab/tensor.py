@@ -21,7 +21,10 @@ class Storage:
     (made once: building one costs ~0.2-0.5 us), ``nbytes`` its size, ``version`` counts
     in-place writes (autograd checks it). ``arr`` is a NumPy view of the bytes, made on first
     use (most buffers are only ever read by kernels). Plain attributes with class defaults rather
-    than __slots__: an op's output sets only ``ptr`` and ``nbytes``."""
+    than __slots__: a new Storage sets only ``ptr`` and ``nbytes``.
+
+    A small kernel output has no Storage until something needs one (Tensor._shared): most of them
+    are only ever read by the next kernel, and one object fewer per op is ~0.13 us."""
 
     version = 0
     _arr = None      # the NumPy array owning or viewing the memory, once someone asked for it
@@ -50,6 +53,24 @@ class Storage:
                 np.empty(0, np.uint8)
             self._arr = a
         return a
+
+
+class _Unshared(Storage):
+    """The ``_storage`` of a tensor that owns its buffer alone and has no Storage yet (see
+    Tensor._shared). Reads as version 0, so saved-tensor checks need no special case; anything
+    else -- a write, ``ptr``, ``arr`` -- is a bug (it must go through _shared) and raises."""
+
+    def __setattr__(self, name, value):
+        raise RuntimeError(f"internal error: write to {name} of an unshared buffer's Storage "
+                           "(use Tensor._shared())")
+
+    def _no(self):
+        raise RuntimeError("internal error: an unshared buffer has no Storage (use Tensor._shared())")
+
+    ptr = nbytes = arr = property(_no)
+
+
+_UNSHARED = _Unshared()
 
 
 _BIG = 1 << 18  # bytes; below this cffi-owned memory (16-byte aligned: kernels load unaligned)
@@ -119,15 +140,14 @@ def _empty(shape, dtype):
     allocation and the tensor's fields are written out here rather than layered."""
     info = _SHAPES.get(shape) or _shape_info(shape)
     nbytes = info[1] * dtype.itemsize
-    if nbytes < _BIG:
-        st = Storage()
-        st.ptr = _raw_new(_CHARS, nbytes) if nbytes else NULL
-        st.nbytes = nbytes
-    else:
-        st = _alloc(info[1], dtype)
     t = _new_tensor(Tensor)
     # one field a statement: a multiple assignment of more than 3 builds and unpacks a tuple
-    t._storage = st
+    if nbytes < _BIG:  # the buffer alone; its Storage is made if a view or a write needs it
+        t._storage = _UNSHARED
+        t._data = _raw_new(_CHARS, nbytes) if nbytes else NULL
+    else:
+        st = t._storage = _alloc(info[1], dtype)
+        t._data = st.ptr
     t._shape = shape
     t._strides = info[0]
     t.dtype = dtype
@@ -261,9 +281,10 @@ class Tensor:
     # The fields every op reads (_offset, _contig, requires_grad, grad_fn of every operand) are
     # slots, all set when a tensor is made (_empty, _make, _set_view): a slot is several times
     # cheaper to read than a class default seen through an instance dict. (__dict__ keeps user
-    # attributes working, as on torch.Tensor.)
-    __slots__ = ("_storage", "_shape", "_strides", "_offset", "_contig", "dtype", "requires_grad",
-                 "grad_fn", "__dict__", "__weakref__")
+    # attributes working, as on torch.Tensor.) ``_data`` is the buffer's first byte (the
+    # Storage's ``ptr``), ``_storage`` the shared Storage or _UNSHARED (see _shared).
+    __slots__ = ("_data", "_storage", "_shape", "_strides", "_offset", "_contig", "dtype",
+                 "requires_grad", "grad_fn", "__dict__", "__weakref__")
     # Read rarely, and mostly on leaves (whose _set_view sets them): class defaults, so a kernel's
     # output does not pay three more stores.
     grad = None
@@ -275,13 +296,14 @@ class Tensor:
         if data is None:
             raise TypeError("Tensor() needs data: a number, a (nested) list, a NumPy array or a Tensor")
         t = tensor(data, dtype=dtype, requires_grad=requires_grad)
-        self._set_view(t._storage, t._shape, t._strides, t._offset, t.dtype)
+        self._set_view(t._shared(), t._shape, t._strides, t._offset, t.dtype)
         self.requires_grad = t.requires_grad
 
     def _set_view(self, storage, shape, strides, offset, dtype, contig=None):
         """Point this (existing) tensor object at a view of ``storage`` and reset its autograd
         fields (used by Tensor(data) and nn.Parameter)."""
         self._storage = storage
+        self._data = storage.ptr
         self._shape = shape
         self._strides = strides
         self._offset = offset
@@ -298,6 +320,7 @@ class Tensor:
         """A new tensor object over ``storage`` (no copy)."""
         t = _new_tensor(cls)
         t._storage = storage
+        t._data = storage.ptr
         t._shape = shape
         t._strides = strides
         t.dtype = dtype
@@ -308,11 +331,23 @@ class Tensor:
         return t
 
     # ---- raw access for kernels -------------------------------------------------------------
+    def _shared(self):
+        """This tensor's Storage, made now if it has none yet. A tensor without one
+        (``_storage is _UNSHARED``) is a fresh kernel output that owns its whole buffer
+        (contiguous, offset 0): views, in-place writes (the version count) and NumPy all go
+        through here, so they all see one object."""
+        st = self._storage
+        if st is _UNSHARED:
+            st = self._storage = Storage()
+            st.ptr = self._data
+            st.nbytes = _numel(self._shape) * self.dtype.itemsize
+        return st
+
     def _ptr(self):
         """cffi pointer to this view's first element."""
         if self._offset == 0:
-            return self._storage.ptr
-        return self._storage.ptr + self._offset * self.dtype.itemsize
+            return self._data
+        return self._data + self._offset * self.dtype.itemsize
 
     def is_contiguous(self):
         return self._contig
@@ -322,7 +357,7 @@ class Tensor:
         return NULL if self._contig else i64(self._strides)
 
     def _bump_version(self):
-        self._storage.version += 1
+        self._shared().version += 1
 
     # ---- attributes --------------------------------------------------------------------------
     @property
@@ -369,7 +404,7 @@ class Tensor:
     def _view_numpy(self):
         """A NumPy view of this tensor's memory (no copy, no autograd check)."""
         it = self.dtype.itemsize
-        return np.ndarray(self._shape, self.dtype.np, buffer=self._storage.arr,
+        return np.ndarray(self._shape, self.dtype.np, buffer=self._shared().arr,
                           offset=self._offset * it, strides=tuple(s * it for s in self._strides))
 
     def numpy(self):

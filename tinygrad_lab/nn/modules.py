@@ -19,7 +19,7 @@ class Parameter(Tensor):
         if not isinstance(data, Tensor):
             raise TypeError(f"Parameter expects a Tensor, got {type(data).__name__}")
         p = Tensor.__new__(cls)
-        p._set_view(data._storage, data._shape, data._strides, data._offset, data.dtype)
+        p._set_view(data._shared(), data._shape, data._strides, data._offset, data.dtype)
         if requires_grad and not data.dtype.is_floating_point:
             raise TypeError(f"only floating-point parameters can require gradients, got {data.dtype!r}")
         p.requires_grad = bool(requires_grad)
@@ -179,7 +179,7 @@ class Module:
                 if p is not None and p.dtype.is_floating_point and p.dtype is not dtype:
                     c = p.detach().to(dtype)
                     rg = p.requires_grad
-                    p._set_view(c._storage, c._shape, c._strides, c._offset, dtype)
+                    p._set_view(c._shared(), c._shape, c._strides, c._offset, dtype)
                     p.requires_grad = rg
             for name, b in list(m._buffers.items()):
                 if b is not None and b.dtype.is_floating_point and b.dtype is not dtype:

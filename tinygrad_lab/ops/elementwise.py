@@ -10,7 +10,7 @@ import numbers
 from .. import dtypes
 from .._lib import NULL, check, i64, lib
 from ..autograd import _ONE, Function, _record, _grad_enabled
-from ..tensor import _SHAPES, Tensor, _empty, _shape_info, tensor
+from ..tensor import _SHAPES, _UNSHARED, Tensor, _empty, _shape_info, tensor
 from .shape import _broadcast_strides, broadcast_shapes, sum_to
 
 # C entry points of the hot paths, bound once (a cffi lib attribute lookup costs ~25 ns)
@@ -43,10 +43,10 @@ def _unary_kernel(code, x, p0=0.0, p1=0.0):
     shape = x._shape
     y = _empty(shape, x.dtype)
     if x._contig:
-        rc = _unary_flat(code, x.dtype.code, y._storage.ptr,
-                         x._ptr() if x._offset else x._storage.ptr, _SHAPES[shape][1], p0, p1)
+        rc = _unary_flat(code, x.dtype.code, y._data,
+                         x._ptr() if x._offset else x._data, _SHAPES[shape][1], p0, p1)
     else:
-        rc = lib.tl_unary_forward(code, x.dtype.code, y._storage.ptr, NULL, x._ptr(),
+        rc = lib.tl_unary_forward(code, x.dtype.code, y._data, NULL, x._ptr(),
                                   i64(x._strides), len(shape), _SHAPES[shape][2], p0, p1)
     if rc:
         check(rc, "unary op")
@@ -59,10 +59,10 @@ def _unary_vjp_kernel(code, g, x, y, p0, p1):
     x = x if x is not None else g  # unused operands: pass g (the kernel never reads them)
     y = y if y is not None else g
     if g._contig and x._contig and y._contig:
-        rc = _tl_unary_backward_flat(code, g.dtype.code, gx._storage.ptr, g._ptr(), x._ptr(),
+        rc = _tl_unary_backward_flat(code, g.dtype.code, gx._data, g._ptr(), x._ptr(),
                                      y._ptr(), _SHAPES[shape][1], p0, p1)
     else:
-        rc = lib.tl_unary_backward(code, g.dtype.code, gx._storage.ptr, g._ptr(), g._cstrides(),
+        rc = lib.tl_unary_backward(code, g.dtype.code, gx._data, g._ptr(), g._cstrides(),
                                    x._ptr(), x._cstrides(), y._ptr(), y._cstrides(),
                                    len(shape), _SHAPES[shape][2], p0, p1)
     if rc:
@@ -255,10 +255,10 @@ def _binary_kernel(code, a, b, out_dtype=None):
     if b._shape != shape:
         shape = broadcast_shapes(shape, b._shape)
     out = _empty(shape, out_dtype or a.dtype)
-    rc = _binary_forward(code, a.dtype.code, out._storage.ptr, NULL,
-                         a._ptr() if a._offset else a._storage.ptr,
+    rc = _binary_forward(code, a.dtype.code, out._data, NULL,
+                         a._ptr() if a._offset else a._data,
                          NULL if a._contig and a._shape == shape else _strides(a, shape),
-                         b._ptr() if b._offset else b._storage.ptr,
+                         b._ptr() if b._offset else b._data,
                          NULL if b._contig and b._shape == shape else _strides(b, shape),
                          len(shape), _SHAPES[shape][2])
     if rc:
@@ -276,15 +276,18 @@ def add_into(acc, g):
         g = g.to(acc.dtype)
     shape = acc._shape
     if g._contig and g._shape == shape:
-        p = acc._storage.ptr if not acc._offset else acc._ptr()
-        rc = _binary_flat(_ADD, acc.dtype.code, p, p, g._storage.ptr if not g._offset else g._ptr(),
+        p = acc._data if not acc._offset else acc._ptr()
+        rc = _binary_flat(_ADD, acc.dtype.code, p, p, g._data if not g._offset else g._ptr(),
                           (_SHAPES.get(shape) or _shape_info(shape))[1])
     else:
         rc = _binary_forward(_ADD, acc.dtype.code, acc._ptr(), NULL, acc._ptr(), NULL,
                              g._ptr(), _strides(g, shape), len(shape), i64(shape))
     if rc:
         check(rc, "accumulate")
-    acc._storage.version += 1
+    st = acc._storage
+    if st is _UNSHARED:
+        st = acc._shared()
+    st.version += 1
 
 
 class _Binary(Function):
@@ -349,13 +352,13 @@ class Mul(_Binary):
             a = g
         if b is None:
             b = g
-        rc = _tl_mul_backward(dt.code, ga._storage.ptr if need_a else NULL,
-                              gb._storage.ptr if need_b else NULL,
-                              g._storage.ptr if not g._offset else g._ptr(),
+        rc = _tl_mul_backward(dt.code, ga._data if need_a else NULL,
+                              gb._data if need_b else NULL,
+                              g._data if not g._offset else g._ptr(),
                               NULL if g._contig else i64(g._strides),   # g has the output's shape
-                              a._storage.ptr if not a._offset else a._ptr(),
+                              a._data if not a._offset else a._ptr(),
                               NULL if a._contig and a._shape == shape else _strides(a, shape),
-                              b._storage.ptr if not b._offset else b._ptr(),
+                              b._data if not b._offset else b._ptr(),
                               NULL if b._contig and b._shape == shape else _strides(b, shape),
                               len(shape), _SHAPES[shape][2])
         if rc:
@@ -452,9 +455,9 @@ def _arith(fn, name, float_only=False):
         shape = a._shape
         if b._shape == shape and a._contig and b._contig:
             out = _empty(shape, a.dtype)
-            rc = _binary_flat(code, a.dtype.code, out._storage.ptr,
-                              a._storage.ptr if not a._offset else a._ptr(),
-                              b._storage.ptr if not b._offset else b._ptr(), _SHAPES[shape][1])
+            rc = _binary_flat(code, a.dtype.code, out._data,
+                              a._data if not a._offset else a._ptr(),
+                              b._data if not b._offset else b._ptr(), _SHAPES[shape][1])
             if rc:
                 check(rc, name)
         else:

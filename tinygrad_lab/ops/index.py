@@ -292,7 +292,7 @@ def index_select(x, dim, index):
         raise IndexError("index_select: cannot index a 0-d tensor along a dim")
     d = _wrap_dim(dim, x.ndim)
     if index.ndim == 0:
-        index = Tensor._make(index._storage, (1,), (1,), index._offset, index.dtype)
+        index = Tensor._make(index._shared(), (1,), (1,), index._offset, index.dtype)
     return advanced_index(x, (slice(None),) * d + (index,))
 
 

@@ -19,7 +19,7 @@ _VIEW_OPS = (BasicIndex, Reshape, Permute, Expand)
 
 
 def _alias(t):
-    a = Tensor._make(t._storage, t._shape, t._strides, t._offset, t.dtype)
+    a = Tensor._make(t._shared(), t._shape, t._strides, t._offset, t.dtype)
     a.grad_fn, a.requires_grad = t.grad_fn, t.requires_grad
     return a
 
@@ -33,7 +33,7 @@ def _check_leaf(t, name):
     node = t.grad_fn
     while node is not None and node.fn in _VIEW_OPS:   # a view of such a leaf
         base = node.inputs[0]
-        if base.grad_fn is None and base.requires_grad and base._storage is t._storage:
+        if base.grad_fn is None and base.requires_grad and base._data is t._data:
             raise RuntimeError(f"a view of a leaf tensor that requires grad is being used in an "
                                f"in-place operation ({name})")
         node = base.grad_fn
@@ -47,7 +47,7 @@ def _write(t, r, name):
     if r.dtype.is_floating_point and not t.dtype.is_floating_point:
         raise TypeError(f"{name}: result dtype {r.dtype!r} can't be stored in place into a "
                         f"{t.dtype!r} tensor")
-    if r._storage is not t._storage or r._offset != t._offset or r._strides != t._strides:
+    if r._data is not t._data or r._offset != t._offset or r._strides != t._strides:
         _copy_into(t, r)
     t._bump_version()
 
@@ -148,7 +148,7 @@ def setitem(t, key, value):
         raise RuntimeError("item assignment into a tensor that requires grad is not supported; "
                            "build the result with tl.where or tl.cat, or assign under tl.no_grad()")
     view = getitem(t, key)
-    if view._storage is not t._storage:
+    if view._data is not t._data:
         raise IndexError("assignment through integer-array indexing is not supported; use "
                          "basic indexing (ints, slices, None, ...)")
     if isinstance(value, Tensor):

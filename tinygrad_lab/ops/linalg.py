@@ -90,9 +90,9 @@ def _mm(dt, a, a_st, b, b_st, m, n, k):
     """A fresh (m, n) = A (m, k) @ B (k, n), the operands given as tensors plus their (row,
     column) element strides (a transpose is just the strides swapped)."""
     out = _empty((m, n), dt)
-    rc = _tl_matmul_forward(dt.code, out._storage.ptr,
-                               a._ptr() if a._offset else a._storage.ptr, i64(a_st),
-                               b._ptr() if b._offset else b._storage.ptr, i64(b_st), 0, NULL, m, n, k)
+    rc = _tl_matmul_forward(dt.code, out._data,
+                               a._ptr() if a._offset else a._data, i64(a_st),
+                               b._ptr() if b._offset else b._data, i64(b_st), 0, NULL, m, n, k)
     if rc:
         check(rc, "matmul")
     return out
@@ -136,13 +136,13 @@ def _linear_vjp(needs, g, x, w, act=None, y=None):
     gb = _empty((n_out,), dt) if need_b else None
     xs, ws = x._strides if x is not None else (0, 0), w._strides if w is not None else (0, 0)
     rc = _tl_linear_backward(dt.code, -1 if act is None else act.code,
-                             gx._storage.ptr if need_x else NULL,
-                             gw._storage.ptr if need_w else NULL,
-                             gb._storage.ptr if need_b else NULL,
-                             g._storage.ptr if not g._offset else g._ptr(), gs[0], gs[1],
+                             gx._data if need_x else NULL,
+                             gw._data if need_w else NULL,
+                             gb._data if need_b else NULL,
+                             g._data if not g._offset else g._ptr(), gs[0], gs[1],
                              NULL if x is None else x._ptr(), xs[0], xs[1],
                              NULL if w is None else w._ptr(), ws[0], ws[1],
-                             NULL if y is None else y._storage.ptr,
+                             NULL if y is None else y._data,
                              n_rows, n_out, k)
     if rc:
         check(rc, "linear backward")
@@ -176,9 +176,9 @@ def _linear_kernel(x, w, b, act=-1):
     (n_rows, n_in), n_out = x._shape, w._shape[0]
     xs, ws = x._strides, w._strides
     y = _empty((n_rows, n_out), x.dtype)
-    rc = _tl_linear_forward(x.dtype.code, y._storage.ptr,
-                            x._storage.ptr if not x._offset else x._ptr(), xs[0], xs[1],
-                            w._storage.ptr if not w._offset else w._ptr(), ws[0], ws[1],
+    rc = _tl_linear_forward(x.dtype.code, y._data,
+                            x._data if not x._offset else x._ptr(), xs[0], xs[1],
+                            w._data if not w._offset else w._ptr(), ws[0], ws[1],
                             NULL if b is None else b._ptr(), 0 if b is None else b._strides[0],
                             act, n_rows, n_out, n_in)
     if rc:

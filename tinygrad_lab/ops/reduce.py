@@ -5,7 +5,7 @@ import builtins
 from .. import dtypes
 from .._lib import MAX_DIMS, check, ffi, i64, lib
 from ..autograd import _ONE, Function, _record, _grad_enabled
-from ..tensor import _SHAPES, Tensor, _empty, _new_tensor, _numel, _shape_info, _wrap_dim
+from ..tensor import _SHAPES, _UNSHARED, Tensor, _empty, _new_tensor, _numel, _shape_info, _wrap_dim
 from .elementwise import _unary_kernel
 from .shape import expand, reshape
 
@@ -35,7 +35,7 @@ def _reduce_kernel(code, x, dims, out_dtype):
         # a full reduction of a contiguous tensor: one flat run (the common loss.sum() case)
         out = _empty((), out_dtype)
         n = x.numel()
-        check(_tl_reduce_flat(code, x.dtype.code, out._storage.ptr, x._ptr(), n), "reduce")
+        check(_tl_reduce_flat(code, x.dtype.code, out._data, x._ptr(), n), "reduce")
         return out
     keep = [d for d in range(x.ndim) if d not in dims]
     perm = keep + list(dims)
@@ -64,7 +64,8 @@ class Sum(Function):
         in_shape, dims = ctx.in_shape, ctx.dims
         if len(dims) == len(in_shape):  # (the x.sum() case, written out: no _make call)
             t = _new_tensor(Tensor)   # (Tensor._make written out)
-            t._storage = g._storage
+            t._storage = g._storage if g._storage is not _UNSHARED else g._shared()
+            t._data = g._data
             t._shape = in_shape
             t._strides = _ZEROS[len(dims)]
             t.dtype = g.dtype
@@ -75,7 +76,7 @@ class Sum(Function):
             return t, None
         gs = iter(g._strides)
         strides = tuple(0 if d in dims else next(gs) for d in range(len(in_shape)))
-        return Tensor._make(g._storage, in_shape, strides, g._offset, g.dtype), None
+        return Tensor._make(g._shared(), in_shape, strides, g._offset, g.dtype), None
 
 
 def sum(x, dim=None, keepdim=False):  # noqa: A001
@@ -83,8 +84,8 @@ def sum(x, dim=None, keepdim=False):  # noqa: A001
     if dim is None and not keepdim and x._contig and x.dtype.is_floating_point:
         # everything to a 0-d tensor, one flat run (the loss.sum() case, written out flat)
         out = _empty((), x.dtype)
-        rc = _tl_reduce_flat(_SUM, x.dtype.code, out._storage.ptr,
-                             x._storage.ptr if not x._offset else x._ptr(),
+        rc = _tl_reduce_flat(_SUM, x.dtype.code, out._data,
+                             x._data if not x._offset else x._ptr(),
                              (_SHAPES.get(x._shape) or _shape_info(x._shape))[1])
         if rc:
             check(rc, "sum")
@@ -123,13 +124,13 @@ class Mean(Function):
             return expand(reshape(g / n, _keep_shape(ctx.in_shape, _ALL_DIMS[len(ctx.in_shape)])),
                           ctx.in_shape)
         gn = _unary_kernel(lib.TL_DIV_SCALAR, g, n)
-        return Tensor._make(gn._storage, ctx.in_shape, (0,) * len(ctx.in_shape), 0, g.dtype)
+        return Tensor._make(gn._shared(), ctx.in_shape, (0,) * len(ctx.in_shape), 0, g.dtype)
 
 
 def _mean_kernel(x):
     out = _empty((), x.dtype)
     n = _numel(x._shape)
-    p = out._storage.ptr
+    p = out._data
     check(_tl_reduce_flat(_SUM, x.dtype.code, p, x._ptr(), n), "mean")
     check(lib.tl_unary_flat(lib.TL_DIV_SCALAR, x.dtype.code, p, p, 1, float(n), 0.0), "mean")
     return out

@@ -13,7 +13,7 @@ from ..tensor import (Tensor, _check_shape, _contiguous_strides, _copy, _copy_in
 
 
 def _view(x, shape, strides, offset):
-    return Tensor._make(x._storage, tuple(shape), tuple(strides), offset, x.dtype)
+    return Tensor._make(x._shared(), tuple(shape), tuple(strides), offset, x.dtype)
 
 
 # ---- reshape ------------------------------------------------------------------------------------
@@ -425,7 +425,7 @@ def to(x, dtype):
 
 def detach(x):
     """A tensor sharing storage with ``x`` but outside the graph."""
-    return Tensor._make(x._storage, x._shape, x._strides, x._offset, x.dtype)
+    return Tensor._make(x._shared(), x._shape, x._strides, x._offset, x.dtype)
 
 
 class Cat(Function):

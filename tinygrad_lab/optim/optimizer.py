@@ -17,7 +17,7 @@ from collections import defaultdict
 
 from .._lib import NULL, check
 from ..autograd import enable_grad, no_grad
-from ..tensor import _SHAPES, Tensor, _copy, _copy_into, _shape_info, zeros
+from ..tensor import _SHAPES, _UNSHARED, Tensor, _copy, _copy_into, _shape_info, zeros
 
 
 class _RequiredParameter:
@@ -251,7 +251,7 @@ def _params_with_grad(group):
             continue
         if g._shape != p._shape:
             raise RuntimeError(f"gradient of shape {g.shape} does not match its parameter's shape {p.shape}")
-        if g.dtype is not p.dtype or not g._contig or g._storage is p._storage:
+        if g.dtype is not p.dtype or not g._contig or g._data is p._data:
             g = _copy(g, p.dtype)
         out.append((p, g))
     return out
@@ -264,13 +264,16 @@ def _apply_update(kernel, name, p, g, buffers, *scalars):
     work = p if p._contig else _copy(p)
     # (pointers and sizes written out: this runs per parameter per step, and a small network's
     # step is mostly this Python)
-    ptrs = [work._storage.ptr if not work._offset else work._ptr(),
-            g._storage.ptr if not g._offset else g._ptr()]
+    ptrs = [work._data if not work._offset else work._ptr(),
+            g._data if not g._offset else g._ptr()]
     for b in buffers:
-        ptrs.append(NULL if b is None else b._storage.ptr if not b._offset else b._ptr())
+        ptrs.append(NULL if b is None else b._data if not b._offset else b._ptr())
     rc = kernel(p.dtype.code, *ptrs, (_SHAPES.get(p._shape) or _shape_info(p._shape))[1], *scalars)
     if rc:
         check(rc, name)
     if work is not p:
         _copy_into(p, work)
-    p._storage.version += 1
+    st = p._storage
+    if st is _UNSHARED:
+        st = p._shared()
+    st.version += 1
