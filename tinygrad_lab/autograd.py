@@ -128,6 +128,11 @@ class RemovableHandle:
             self._hooks.remove(self._fn)
 
 
+# ctx._saved once a backward without retain_graph has freed it: not empty, so the engine's one
+# check of _saved (then _check_saved) catches a second backward through the node
+_FREED = (None,)
+
+
 class Context:
     """One node of the graph (``tensor.grad_fn``) and the ``ctx`` a Function sees.
 
@@ -137,7 +142,6 @@ class Context:
     needs_input_grad = ()
     _saved = ()
     _versions = ()
-    _freed = False
     hooks = None          # hooks registered on the (non-leaf) output tensor
     out_ref = None        # the output tensor, only when it retains its grad
     trace = None          # where forward ran (anomaly mode)
@@ -162,14 +166,14 @@ class Context:
     # (built-in ops' backward read ctx._saved: the engine's _check_saved has run first)
     @property
     def saved_tensors(self):
-        if self._freed:
+        if self._saved is _FREED:
             self._raise_freed()
         return self._saved
 
     def _check_saved(self):
         """Raise if the saved tensors were freed by an earlier backward or modified in place
         since forward (the engine calls this before the node's backward)."""
-        if self._freed:
+        if self._saved is _FREED:
             self._raise_freed()
         i = 0
         versions = self._versions
@@ -357,14 +361,13 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
             node._g = None
             if node._special or wanted is not None:
                 g = _node_hooks(node, g, wanted, captured)
-            if node._saved or node._freed:
+            if node._saved:
                 node._check_saved()
             grads = node.fn.backward(node, g)
             if type(grads) is not tuple:
                 grads = (grads,)
             if not retain_graph and node._saved:  # nodes that saved nothing can run again
-                node._saved = ()
-                node._freed = True
+                node._saved = _FREED
             for t, need, gi in zip(node.inputs, node.needs_input_grad, grads):
                 if need and gi is not None:
                     if type(gi) is not Tensor or gi._shape != t._shape or gi.dtype is not t.dtype:
