@@ -56,6 +56,15 @@ int tl_iter_init(tl_iter *it, int ndim, const int64_t *shape, int nops,
                  const int64_t *const *strides) {
     if (ndim < 0 || ndim > TL_MAX_DIMS || nops < 1 || nops > TL_ITER_OPS) return TL_EINVAL;
     it->nops = nops;
+    if (ndim == 1) {  /* one run, nothing to coalesce: the flat entry points, most small ops */
+        it->size = it->inner = shape[0];
+        it->ndim = 0;
+        for (int k = 0; k < nops; k++) {
+            it->istride[k] = strides[k] ? strides[k][0] : 1;
+            it->off[k] = 0;
+        }
+        return TL_OK;
+    }
     it->size = 1;
     int64_t sh[TL_MAX_DIMS], st[TL_ITER_OPS][TL_MAX_DIMS];
     for (int d = 0; d < ndim; d++) it->size *= shape[d];
@@ -90,9 +99,9 @@ int tl_iter_init(tl_iter *it, int ndim, const int64_t *shape, int nops,
     it->ndim = n - 1;
     for (int d = 0; d < n - 1; d++) {
         it->shape[d] = sh[d];
+        it->idx[d] = 0;   /* (only the outer dims' counters are ever read) */
         for (int k = 0; k < nops; k++) it->stride[k][d] = st[k][d];
     }
-    memset(it->idx, 0, sizeof(it->idx));
     for (int k = 0; k < nops; k++) it->off[k] = 0;
     return TL_OK;
 }
