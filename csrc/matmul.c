@@ -41,6 +41,24 @@
  * faster, hence a bound. It is 64 KiB, not the 160 KiB one thread alone would allow: a 256^3
  * product on 2 threads cuts B into two 256 x 128 bands (128 KiB) and ran 10% slower in place than
  * packed (1.10 -> 0.98 of OpenBLAS; single-thread times at 64-512 and the MLP shapes unchanged).
+ * B is not read in place either when its rows crowd a few L1 sets (mm_use_direct: more than 4 of
+ * a sliver's kc rows to one set, e.g. rows 512 bytes apart fall into 8 of the 64 sets): 128^3
+ * ran 10% slower in place (26.3 us, packed 24.2 us on 2 threads), 128x64x128 9%, while 112^3
+ * (448-byte rows, all 64 sets) is 9% faster in place and 64^3 (16 sets, 4 rows each) the same.
+ * Tried and not adopted: packing B whenever its rows are not a whole number of
+ * cache lines (split loads): 10% faster at 37x301x53, 64x301x53 and 150^3, but 5-15% slower at
+ * 50^3, 70^3, 100^3 and 30x200x20.
+ *
+ * Mid-size products (at most TL_MM_AINP_MAX = 2^28 multiply-adds, AVX2 build) take the packed
+ * path for B but read A in place when its rows are contiguous (pl.a_inplace): packing A costs
+ * O(mk) against O(mnk / threads), and with bands of columns every thread would pack ALL of A,
+ * so only its own band of B is left to pack. The 6 row pointers of a tile stay within 6 cache
+ * lines for 16 steps of p, so A's in-place reads cost about what the packed sliver's do.
+ * Measured, 2 threads, same-run medians (ab script, 5 rounds, twice): 128^3 -7.5% (direct ->
+ * A in place + packed B), 192^3 -5.5%, 256^3 -6% (196 -> 184 us), 384^3 and 512^3 -1-2%; one
+ * thread 192-512 -1-3%; float64 64-256 -4-9%. Above the bound it was 1-2.5% slower (768^3,
+ * 1000^3, 1024^3 and 1024 A @ B.T): A's rows 4 KiB apart share L1/L2 sets, and the packing it
+ * saves is < 1% there.
  *
  * Register tile, AVX2+FMA (16 ymm registers): MR x NR = 6 x 16 for float32, 6 x 8 for float64,
  * i.e. 6 rows x 2 vectors = 12 accumulator registers, 2 for the B row of the current p and one
@@ -67,21 +85,23 @@
  * Threads (above TL_MM_PAR_MIN multiply-adds): the work is cut into units that share nothing but
  * the read-only inputs -- whole matrices when the batch divides evenly among the threads (or is
  * large, or its matrices are small), otherwise one band of each matrix per thread: a band of rows
- * (the IC loop split; each thread packs B for itself) or a band of columns (each thread packs A),
- * whichever gives the smaller per-thread cost, i.e. the largest band's multiply-adds plus the
- * elements its thread packs (mm_band_cost; bands are whole slivers, so 256 rows split 126 + 130
- * but 256 columns 128 + 128). Each thread has its own packing buffers (indexed by its slot in the
- * thread pool), so nothing synchronises until the end of the call. The units are claimed one at a
- * time by whichever thread is free, the calling thread included (tl_parallel, csrc/pool.c): a
- * worker that the OS keeps off its core because another process holds it leaves its units to the
- * caller, and the call takes about the one-thread time instead of waiting a scheduler time slice
- * for the worker (with OpenMP's static schedule a 256^3 product averaged 0.75 ms, against 0.47 ms
- * now, while one busy process ran on this 2-core VM, and took 8-12 ms when other processes kept
- * both cores busy). Cutting finer than one band per thread was measured and dropped: with B packed
- * once per thread and kept for all its bands (so that extra bands cost no packing), 4 bands per
- * thread were 3-4% slower at 512-1024 on a quiet machine (each band streams the packed B panel
- * through the caches for fewer rows) and no faster under load, where a worker woken while another
- * process holds its core seldom gets that core before the caller has done most of the work. The
+ * (the IC loop split; each thread packs B for itself) or a band of columns (each thread packs A
+ * unless A is read in place), whichever gives the smaller per-thread cost, i.e. the largest band's
+ * multiply-adds plus the elements its thread packs (mm_band_cost, which asks the same
+ * mm_use_direct / a_inplace questions the plan will; bands are whole slivers, so 256 rows split
+ * 126 + 130 but 256 columns 128 + 128). Each thread has its own packing buffers (indexed by its
+ * slot in the thread pool), so nothing synchronises until the end of the call. The units are
+ * claimed one at a time by whichever thread is free, the calling thread included (tl_parallel,
+ * csrc/pool.c): a worker that the OS keeps off its core because another process holds it leaves
+ * its units to the caller, and the call takes about the one-thread time instead of waiting a
+ * scheduler time slice for the worker (with OpenMP's static schedule a 256^3 product averaged 0.75
+ * ms, against 0.47 ms now, while one busy process ran on this 2-core VM, and took 8-12 ms when
+ * other processes kept both cores busy). Cutting finer than one band per thread was measured and
+ * dropped: with B packed once per thread and kept for all its bands (so that extra bands cost no
+ * packing), 4 bands per thread were 3-4% slower at 512-1024 on a quiet machine (each band streams
+ * the packed B panel through the caches for fewer rows) and no faster under load, where a worker
+ * woken while another process holds its core seldom gets that core before the caller has done most
+ * of the work. The
  * shared-B-panel alternative (BLIS) saves the duplicated packing of the other operand -- O(k *
  * min(m, n)) per extra thread against O(m * n * k / threads) arithmetic, measured 2-4% of a
  * thread's time at 256-1000 on 2 threads -- but needs two barriers per KC step, and on a machine
@@ -94,6 +114,26 @@
  * Packing buffers (64-byte aligned) are kept from one call to the next (mm_buf_get / mm_buf_put):
  * the largest block used so far stays allocated, ~8.5 MiB after a large float32 product on 2
  * threads.
+ *
+ * Small and mid sizes on the 2-core Zen 3 VM (FMA peak measured 102 GFLOP/s per core, 204 for
+ * both), float32, 2 threads, tl / NumPy(OpenBLAS) of `a @ b` from Python, medians of 3 runs of
+ *   flock /tmp/tl_bench.lock env OPENBLAS_NUM_THREADS=2 python3 bench/matmul_quick.py \
+ *       --threads 2 --cases 64,128,192,256,384,512,100,37x301x53
+ * alternating the old and the new build:
+ *            64    128   192   256   384   512   100   37x301x53
+ *   before  0.67  1.01  0.98  1.01  1.03  1.01  0.78  0.80
+ *   after   0.63  0.88  0.92  0.96  0.98  1.00  0.75  0.76
+ * (the C kernel alone, "C/np": 128 0.88 -> 0.79, 192 0.94 -> 0.87, 256 0.98 -> 0.93). 1024,
+ * 2048, 1024 A.T @ B / A @ B.T and 1000 stay at 0.98-1.03 run to run: both libraries run at
+ * 88-92% of the FMA peak there. Python's share of the tl column is about 1.2 us: 0.75 us for the
+ * output tensor (tensor._empty) and 0.45 us for matmul()'s checks and the cffi call, down from
+ * 0.9 us with the inline 2-D path in linalg.matmul (callgrind: tl_matmul_forward itself is ~1.4k
+ * instructions for a 2 x 2 product, its cffi wrapper ~1.9k more).
+ * Tried and dropped at these sizes: more than one band per thread in the in-place path (x2 the
+ * same at 128-192, x4 5-10% slower: every band reads all of the other operand again); forcing
+ * rows or columns against the cost model (within 2-4%, no consistent winner except where the
+ * model now agrees). A thread that another process keeps off its core makes single calls take
+ * the one-thread time (seen as 2x rounds at 320-448 in both builds); medians need 3+ runs.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +145,12 @@
 /* multiply-adds below which one thread does everything (a parallel region costs ~1-2 us) */
 #ifndef TL_MM_PAR_MIN
 #define TL_MM_PAR_MIN (1 << 18)
+#endif
+
+/* multiply-adds of one matrix up to which A with contiguous rows is read in place by the packed
+ * path too (the packing of B alone) */
+#ifndef TL_MM_AINP_MAX
+#define TL_MM_AINP_MAX (1 << 28)
 #endif
 
 /* bytes of one K block of B (of one thread's band) up to which the operands are read in place */
@@ -142,6 +188,7 @@ typedef struct {
     int nt;          /* threads */
     int64_t parts;   /* bands per matrix */
     int split_m;     /* 1: bands of rows, 0: bands of columns */
+    int a_inplace;   /* 1: A's rows are contiguous and read in place by the packed path too */
 } mm_problem;
 
 /* One call's state for the work units (mm_chunk_): the problem, the plan, the operands, and
@@ -162,6 +209,7 @@ struct mm_plan_ {
     int64_t mc;   /* M block, a multiple of MR */
     int64_t nc;   /* N panel */
     int direct;   /* 1: A (and B when its rows are contiguous) read in place, not packed */
+    int a_inplace;   /* 1: the packed path reads A in place (packs only B) */
 };
 
 static mm_plan mm_make_plan(int64_t m, int64_t n, int64_t k, int64_t MR, int64_t MC, int64_t KC,
@@ -172,27 +220,56 @@ static mm_plan mm_make_plan(int64_t m, int64_t n, int64_t k, int64_t MR, int64_t
     p.mc = mb ? mm_ceil(mm_ceil(m, mb), MR) * MR : MR;
     p.nc = n < NC ? n : NC;
     p.direct = 0;
+    p.a_inplace = 0;
     return p;
 }
 
-/* Per-thread cost, in multiply-adds, of cutting an m x n x k product into `parts` bands of rows
- * (split_m) or columns, whole MR / nr slivers each (as mm_unit_ cuts them): the largest band's
- * arithmetic, plus what its thread packs -- all of the other operand and its own band of this
- * one -- at TL_MM_PACK_COST multiply-adds per element (measured: a packed float32 element costs
- * about as much time as 14 multiply-adds of the micro-kernel). */
+/* Whether one band's operands are read in place (mm_gemm_direct_): its K block of B, kc x bn,
+ * is at most TL_MM_DIRECT_MAX bytes, and B's rows, when it is read in place (bcs == 1), do not
+ * crowd into a few L1 sets. A sliver of B in place is kc 64-byte pieces brs * size bytes apart;
+ * when that distance is a multiple of 64 bytes they fall into 64 / gcd(distance in lines, 64)
+ * of the 64 sets of a 32 KiB 8-way L1, and more than 4 of them to a set (half the ways) evict
+ * each other between uses: a 128 x 128 float32 B (512-byte rows: 8 sets, 16 rows each) ran 10%
+ * slower in place than packed, 112 x 112 (448 bytes: all 64 sets) 9% faster. */
+static int mm_use_direct(int64_t kc, int64_t bn, int64_t brs, int64_t bcs, size_t size) {
+    if ((double)(kc * bn) * (double)size > TL_MM_DIRECT_MAX) return 0;
+    if (bcs != 1) return 1;
+    const int64_t bytes = (brs < 0 ? -brs : brs) * (int64_t)size;
+    if (bytes % 64) return 1;
+    int64_t g = (bytes / 64) % 64, h = 64;   /* gcd(lines mod 64, 64); 0 lines: one set */
+    if (g == 0) g = 64;
+    while (h) {
+        const int64_t t = g % h;
+        g = h;
+        h = t;
+    }
+    return mm_ceil(kc, 64 / g) <= 4;
+}
+
+/* Per-thread cost, in multiply-adds, of cutting the problem into `parts` bands of rows (split_m)
+ * or columns, whole MR / nr slivers each (as mm_unit_ cuts them): the largest band's arithmetic,
+ * plus the elements its thread packs at TL_MM_PACK_COST multiply-adds each (measured: a packed
+ * float32 element costs about as much time as 14 multiply-adds of the micro-kernel) -- its rows
+ * of A unless A is read in place, its columns of B unless B is (mm_use_direct). */
 #ifndef TL_MM_PACK_COST
 #define TL_MM_PACK_COST 12.0
 #endif
-static double mm_band_cost(int64_t m, int64_t n, int64_t k, int64_t parts, int split_m,
-                           int64_t nr) {
+static double mm_band_cost(const mm_problem *pr, int64_t parts, int split_m, int64_t nr,
+                           size_t size, int simd) {
+    const int64_t m = pr->m, n = pr->n, k = pr->k;
     const int64_t len = split_m ? m : n, w = split_m ? TL_MM_MR : nr, s = mm_ceil(len, w);
     int64_t band = 0;
     for (int64_t q = 0; q < parts; q++) {
         const int64_t lo = s * q / parts * w, hi = mm_min(s * (q + 1) / parts * w, len);
         if (hi - lo > band) band = hi - lo;
     }
-    const double other = (double)(split_m ? n : m);
-    return (double)band * other * (double)k + TL_MM_PACK_COST * (double)k * (other + (double)band);
+    const int64_t rows = split_m ? band : m, cols = split_m ? n : band;
+    const int64_t nk = mm_ceil(k, TL_MM_KC), kc = mm_ceil(k, nk);
+    const int direct = simd && mm_use_direct(kc, cols, pr->brs, pr->bcs, size);
+    const int a_packed = !(pr->acs == 1 && (direct || pr->a_inplace));
+    const int b_packed = !(direct && pr->bcs == 1);
+    return (double)rows * (double)cols * (double)k +
+           TL_MM_PACK_COST * (double)k * (double)(a_packed * rows + b_packed * cols);
 }
 
 /* Element offsets of batch item t for the three operands (no state: safe in any thread). */
@@ -344,9 +421,16 @@ int tl_matmul_forward(int dtype, void *c, const void *a, const int64_t *a_stride
                     (double)pr.m * (double)n * (double)k < TL_MM_PAR_MIN);
     pr.parts = by_batch ? 1 : pr.nt;
     {
+#ifdef TL_X86
+        const int simd = tl__simd && dtype != TL_I64;
+#else
+        const int simd = 0;
+#endif
         const int64_t nr = 64 / (int64_t)size;   /* NR: 16 float32, 8 float64 / int64 */
-        pr.split_m = mm_band_cost(pr.m, n, k, pr.parts, 1, nr) <=
-                     mm_band_cost(pr.m, n, k, pr.parts, 0, nr);
+        pr.a_inplace = simd && pr.acs == 1 &&
+                       (double)pr.m * (double)n * (double)k <= TL_MM_AINP_MAX;
+        pr.split_m = pr.parts == 1 || mm_band_cost(&pr, pr.parts, 1, nr, size, simd) <=
+                                      mm_band_cost(&pr, pr.parts, 0, nr, size, simd);
     }
     if (pr.batch * pr.parts < pr.nt) pr.nt = (int)(pr.batch * pr.parts);
     switch (dtype) {

@@ -209,14 +209,19 @@ def test_threads_large(nt):
             assert_matmul((tl.tensor(a64) @ tl.tensor(b64)).numpy(), a64, b64)
 
 
-# Operands whose K block of B (kc x band width) is at most 160 KiB are read in place, A only when
-# its rows are contiguous and B only when its rows are (the rest is packed); the others are packed.
-# Each case is run on either side of that threshold, one and two threads, float32 and float64.
+# Operands whose K block of B (kc x band width) is at most 64 KiB are read in place, A only when
+# its rows are contiguous and B only when its rows are and do not crowd a few L1 sets (rows a
+# multiple of 512 bytes apart); the others are packed. Each case is run with every layout, one and
+# two threads, float32 and float64.
 DIRECT_CASES = [
-    (6, 256, 160), (6, 256, 161), (7, 256, 80), (7, 256, 81),   # the threshold (f32 / f64)
+    (6, 256, 64), (6, 256, 65), (7, 256, 32), (7, 256, 33),     # the threshold (f32 / f64)
     (2000, 64, 32), (35, 600, 30), (13, 5, 1000), (300, 40, 47),  # tall, K blocks, wide, edges
-    (256, 256, 256), (250, 300, 161),   # 2 threads: in place in bands of 128 / 80 columns
+    (256, 256, 256), (250, 300, 161),   # 2 threads: bands of 128 / 80 columns
     (3, 2, 9000), (9000, 2, 3),         # in place with a band wider / taller than a packed panel
+    (64, 64, 64), (128, 128, 128), (40, 20, 128),   # B's rows 256 / 512 bytes apart (f32)
+    # packed B, A read in place up to 2^28 multiply-adds: several M blocks (MC 144 / 72), K blocks
+    # (KC 256), N panels (NC 4080 / 2040), and a size past the bound (A packed again)
+    (150, 300, 200), (301, 513, 97), (20, 260, 4100), (700, 700, 700),
 ]
 
 
@@ -235,6 +240,8 @@ def test_in_place_and_packed_operands(nt, dtype):
             assert_matmul((tat.T @ tbt.T).numpy(), at.T, bt.T)
             a2, b2 = rnd(rng, (m, 2 * k), dtype), rnd(rng, (k, 2 * n), dtype)
             assert_matmul((tl.tensor(a2)[:, ::2] @ tl.tensor(b2)[:, 1::2]).numpy(), a2[:, ::2], b2[:, 1::2])
+            a3 = rnd(rng, (2 * m + 1, k + 3), dtype)   # rows stepped, offset: A in place anyway
+            assert_matmul((tl.tensor(a3)[1::2, 2:k + 2] @ tb).numpy(), a3[1::2, 2:k + 2], b)
         # a batch with a broadcast operand, and int64 (always packed, portable kernel)
         x, w = rnd(rng, (3, 1, 20, 70), dtype), rnd(rng, (2, 70, 45), dtype)
         assert_matmul((tl.tensor(x) @ tl.tensor(w)).numpy(), x, w)

@@ -218,9 +218,32 @@ def linear_act(x, w, b, act):
     return _unary(_ACTS[act], linear(x, w, b))
 
 
+_BOOL = dtypes.bool_
+
+
 def matmul(a, b):
     """Matrix product with PyTorch's rules for 1-D, 2-D and batched operands (see the module
     docstring). ValueError names both shapes when they do not fit."""
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        # the common case first, checked and called inline: two 2-D operands of one dtype whose
+        # inner dims agree (about 0.4 us less per call than the general path through _mm; a
+        # 64^3 product takes 4 us on 2 threads)
+        sa, sb, dt = a._shape, b._shape, a.dtype
+        if len(sa) == 2 and len(sb) == 2 and sa[1] == sb[0] and dt is b.dtype and dt is not _BOOL:
+            m, k = sa
+            n = sb[1]
+            out = _empty((m, n), dt)
+            rc = _tl_matmul_forward(dt.code, out._data,
+                                    a._data if not a._offset else a._ptr(),
+                                    NULL if a._contig else i64(a._strides),
+                                    b._data if not b._offset else b._ptr(),
+                                    NULL if b._contig else i64(b._strides), 0, NULL, m, n, k)
+            if rc:
+                check(rc, "matmul")
+            if (a.requires_grad or b.requires_grad) and _grad_enabled() and dt.is_floating_point:
+                _record(Matmul, out, (a, b), (a.requires_grad, b.requires_grad),
+                        (a if b.requires_grad else None, b if a.requires_grad else None))
+            return out
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         bad = a if not isinstance(a, Tensor) else b
         raise TypeError(f"matmul: expected Tensors, got {type(bad).__name__}")
