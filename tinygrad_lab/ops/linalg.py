@@ -86,18 +86,6 @@ class Matmul(Function):
         return ga, gb
 
 
-def _mm(dt, a, a_st, b, b_st, m, n, k):
-    """A fresh (m, n) = A (m, k) @ B (k, n), the operands given as tensors plus their (row,
-    column) element strides (a transpose is just the strides swapped)."""
-    out = _empty((m, n), dt)
-    rc = _tl_matmul_forward(dt.code, out._data,
-                               a._ptr() if a._offset else a._data, i64(a_st),
-                               b._ptr() if b._offset else b._data, i64(b_st), 0, NULL, m, n, k)
-    if rc:
-        check(rc, "matmul")
-    return out
-
-
 class Linear(Function):
     """y = x @ W^T + b for x (N, in), W (out, in), b (out,) or None, all one float dtype: one GEMM
     reading W through transposed strides plus an in-place bias add (the layer every MLP is made
@@ -266,13 +254,7 @@ def matmul(a, b):
         dt = dtypes.promote(a.dtype, b.dtype)
         if dt is dtypes.bool_:
             dt = dtypes.int64
-        a, b = a.to(dt), b.to(dt)
-    if len(sa) == 2 and len(sb) == 2:   # the common case, without apply's generic scan
-        out = _mm(a.dtype, a, a._strides, b, b._strides, sa[0], sb[1], ka)
-        if _grad_enabled() and (a.requires_grad or b.requires_grad) and a.dtype.is_floating_point:
-            _record(Matmul, out, (a, b), (a.requires_grad, b.requires_grad),
-                    (a if b.requires_grad else None, b if a.requires_grad else None))
-        return out
+        return matmul(a.to(dt), b.to(dt))   # one dtype now (2-D: the inline path above)
     out_shape = batch + (sa[-2:-1] if len(sa) > 1 else ()) + (sb[-1:] if len(sb) > 1 else ())
     out = Matmul.apply(unsqueeze(a, 0) if len(sa) == 1 else a, unsqueeze(b, 1) if len(sb) == 1 else b)
     return out if out.shape == out_shape else reshape(out, out_shape)
