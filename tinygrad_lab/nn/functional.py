@@ -244,8 +244,10 @@ def _class_target(input, target, fn):
                          f"(expected target shape {out_shape})")
     if input.ndim > 2:   # class dim to the end, then one row per (n, d1, ...)
         input = permute(input, (0,) + tuple(range(2, input.ndim)) + (1,))
-    scores = reshape(input, (_numel(out_shape), C))
-    target = reshape(target, (-1,))   # (each class index is checked by the kernel: ops/nn.py)
+    # (N, C) scores with (N,) targets, the usual case, go as they are: two reshape nodes are ~10%
+    # of a small network's step. Each class index is checked by the loss kernel (ops/nn.py).
+    scores = input if input.ndim == 2 else reshape(input, (_numel(out_shape), C))
+    target = target if target.ndim == 1 else reshape(target, (-1,))
     return contiguous(scores), contiguous(target), out_shape
 
 
