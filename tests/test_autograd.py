@@ -461,6 +461,49 @@ def test_leaf_grad_never_aliases_a_gradient_someone_else_holds():
     assert _KeepsItsGradient.kept[0].tolist() == [2.0, 2.0]
     assert x.grad.tolist() == [102.0, 102.0]
 
+class _GradWithStorage(Function):
+    """y = x, whose backward returns a fresh tensor that already has a Storage object: either
+    only through an in-place write ("alone") or also through a view it keeps ("viewed")."""
+    mode, kept = "alone", []
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * 1.0
+
+    @staticmethod
+    def backward(ctx, g):
+        gx = g * 2.0
+        if _GradWithStorage.mode == "alone":
+            gx.add_(0.0)                       # a version bump: gx gets its Storage, no view
+        else:
+            _GradWithStorage.kept.append(gx[0:1])   # a view that outlives the backward
+        return gx
+
+
+def test_owned_gradient_storage_references_pinned_both_ways():
+    # _owned allows the Storage 3 references (the gradient's, its local name and getrefcount's):
+    # one fewer would copy a gradient nothing else sees; one more would adopt a buffer a live
+    # view still writes to
+    import tinygrad_lab.autograd as ag
+    copies = []
+    orig = ag._copy
+    ag._copy = lambda g: (copies.append(1), orig(g))[1]
+    try:
+        x = leaf([1.0, 2.0])
+        _GradWithStorage.mode = "alone"
+        _GradWithStorage.apply(x).sum().backward()
+        assert copies == [] and x.grad.tolist() == [2.0, 2.0]
+        x.grad = None
+        _GradWithStorage.mode, _GradWithStorage.kept = "viewed", []
+        _GradWithStorage.apply(x).sum().backward()
+        assert copies == [1]
+        with tl.no_grad():
+            _GradWithStorage.kept[0].fill_(-5.0)
+        assert x.grad.tolist() == [2.0, 2.0]
+    finally:
+        ag._copy = orig
+
+
 class _ScaleGradInPlace(Function):
     """y = x, with a (bad) backward that doubles its incoming gradient in place."""
 

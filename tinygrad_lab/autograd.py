@@ -461,8 +461,9 @@ def _owned(g):
     loop over a node's inputs) or its buffer, so it can become a leaf's .grad without a copy.
     The 5 references allowed are the engine's own (the backward's returned tuple, zip's current
     tuple, the loop variable, this call's argument and getrefcount's; measured, and pinned both
-    ways by tests/test_autograd.py). Anything shared -- the same tensor given to two inputs, a
-    tensor the backward also kept, a view -- is copied instead."""
+    ways by tests/test_autograd.py); a Storage object, when it has one, 3 (its own, ``st`` and
+    getrefcount's; pinned the same way). Anything shared -- the same tensor given to two inputs,
+    a tensor the backward also kept, a live view -- is copied instead."""
     if g.grad_fn is not None or _getrefcount(g) > 5:
         return False
     st = g._storage
