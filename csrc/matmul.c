@@ -76,10 +76,13 @@
  *             longer fits L1: the kernel streams it from L2 at 64 bytes per 6-cycle step, a third
  *             of L2's bandwidth, which the hardware prefetcher keeps up with. What a long K block
  *             buys is fewer passes over C (k / kc load-add-store updates of every C tile, each
- *             costing a C miss) and fewer kernel calls. float64 keeps 256 (16 KiB slivers; not
- *             re-measured). The longer float32 kc also moves the in-place bound (kc x band
- *             width, TL_MM_DIRECT_MAX) for 256 < k <= 768; the small cases measured below did
- *             not change.
+ *             costing a C miss) and fewer kernel calls. float64 keeps 256 (16 KiB slivers):
+ *             KC 512 (MC 36) / 768 (MC 24) ran only 0-2.5% faster (one thread, C alone, 3 rounds:
+ *             256^3 47.5-47.7 GFLOP/s in all three, 512^3 46.8-47.1 -> 47.5-48.3, 1024^3 and
+ *             1024 NT 47.8-48.5 -> 48.2-49.0), not checked on 2 threads or small sizes. The
+ *             longer float32 kc also moves the in-place bound (kc x band width,
+ *             TL_MM_DIRECT_MAX) for 256 < k <= 768; the small cases measured below did not
+ *             change.
  *   MC: the A block MC x KC is 144 KiB (float32 MC = 48 at KC 768, float64 MC = 72 at 256): under
  *             a third of L2, so it survives next to the B sliver traffic passing through L2.
  *   NC: the B panel KC x NC is 4080 columns (float32) / 2040 (float64) wide: 12 MiB / 4 MiB of the
