@@ -21,7 +21,8 @@
  * per edge shape (1..MR rows x 1 or 2 vectors, the last one under a lane mask), so an edge tile
  * costs only its own rows and vectors and goes straight to C with masked loads and stores; the
  * portable kernel computes a full tile into a buffer and copies the valid part. The kernel
- * prefetches its C rows before the K loop (C is touched only after it). The first KC step writes
+ * prefetches its C rows TL_MM_CPF = 32 steps before the end of its K loop (C is touched only after
+ * it; see "Large sizes" below for why not at the start). The first KC step writes
  * C, later ones add to it; k == 0 writes zeros.
  *
  * Packing reads its source along the contiguous direction: a row-major B 8 rows at a time across
@@ -68,13 +69,24 @@
  * pipes = 8-10 in flight). A 4 x 24 or 8 x 12 tile would also fit but needs more broadcasts or
  * leaves fewer independent chains; 6 x 16 is the layout BLIS and OpenBLAS use on Haswell/Zen.
  *
- * Cache blocking (AMD EPYC Zen: L1d 32 KiB, L2 512 KiB per core, L3 8+ MiB shared; overridable
- * with -DTL_MM_MC_F32=... for tuning):
- *   KC = 256: a B sliver is KC x NR x size = 16 KiB (float32 and float64): half of L1, leaving
- *             room for the streaming A sliver (6 KiB / 12 KiB) and C.
- *   MC: the A block MC x KC is 144 KiB (float32, MC = 144) / 144 KiB (float64, MC = 72): under a
- *             third of L2, so it survives next to the B panel traffic passing through L2.
- *   NC: the B panel KC x NC is 4 MiB (float32 NC = 4080, float64 NC = 2040): half of an 8 MiB L3.
+ * Cache blocking (AMD EPYC Zen 3: L1d 32 KiB, L2 512 KiB per core, L3 32 MiB shared; overridable
+ * with -DTL_MM_KC_F32=... / -DTL_MM_MC_F32=... for tuning):
+ *   KC = 768 (float32) / 256 (float64): k is cut into ceil(k / KC) equal blocks, so k = 1024 runs
+ *             as 2 x 512, 2048 as 3 x 683. A float32 B sliver (KC x NR x 4 = up to 48 KiB) no
+ *             longer fits L1: the kernel streams it from L2 at 64 bytes per 6-cycle step, a third
+ *             of L2's bandwidth, which the hardware prefetcher keeps up with. What a long K block
+ *             buys is fewer passes over C (k / kc load-add-store updates of every C tile, each
+ *             costing a C miss) and fewer kernel calls. float64 keeps 256 (16 KiB slivers):
+ *             KC 512 (MC 36) / 768 (MC 24) ran only 0-2.5% faster (one thread, C alone, 3 rounds:
+ *             256^3 47.5-47.7 GFLOP/s in all three, 512^3 46.8-47.1 -> 47.5-48.3, 1024^3 and
+ *             1024 NT 47.8-48.5 -> 48.2-49.0), not checked on 2 threads or small sizes. The
+ *             longer float32 kc also moves the in-place bound (kc x band width,
+ *             TL_MM_DIRECT_MAX) for 256 < k <= 768; the small cases measured below did not
+ *             change.
+ *   MC: the A block MC x KC is 144 KiB (float32 MC = 48 at KC 768, float64 MC = 72 at 256): under
+ *             a third of L2, so it survives next to the B sliver traffic passing through L2.
+ *   NC: the B panel KC x NC is 4080 columns (float32) / 2040 (float64) wide: 12 MiB / 4 MiB of the
+ *             L3 at most; n <= NC in every case measured below, i.e. one panel.
  * int64 uses the same packing with the portable micro-kernel (6 x 8, exact wrap-around
  * arithmetic in uint64).
  *
@@ -134,6 +146,47 @@
  * rows or columns against the cost model (within 2-4%, no consistent winner except where the
  * model now agrees). A thread that another process keeps off its core makes single calls take
  * the one-thread time (seen as 2x rounds at 320-448 in both builds); medians need 3+ runs.
+ *
+ * Large sizes (2026-11-24). perf on 1024^3, one thread, with KC = 256 / MC = 144 and C prefetched
+ * at the start of the kernel: the micro-kernel held 97.8% of the GEMM's samples (packing A and B
+ * 2.2%), its K loop 95.9% of the kernel's, i.e. the loop itself ran at ~98% of the FMA peak and
+ * the loss to peak was the C update after the loop (~4% of the kernel) and the packing. Two
+ * changes cut the first:
+ *   - C prefetched TL_MM_CPF = 32 steps (~200 cycles) before the end of the K loop instead of
+ *     at its start: the 12 C lines fetched 1500 cycles early are presumably evicted again by
+ *     the A and B streams (at ldc = 4 KiB all 6 rows map to the same two L1 sets).
+ *     +1-2% at 1024 (16 steps: no gain, 64: +0.5-1%).
+ *   - KC 256 -> 768 for float32 (MC 144 -> 48, the same 144 KiB A block): +2-3% on top.
+ * C alone (tl_matmul_forward through cffi, median GFLOP/s of >= 0.25 s, 3 rounds alternating the
+ * builds; min-max over the rounds), one thread / two threads:
+ *                      512        1024       1024 TN    1024 NT    2048       1000
+ *   1 thr  before   93.9-95.2  93.5-96.1  93.3-95.1  93.7-95.9  95.2-95.4
+ *          after    97.9-98.1  98.0-98.2  96.7-97.9  97.3-97.8  98.7-98.8
+ *   2 thr  before              185.9-186.9 182.4-184.5 185.2-186.7 186.5-190.9 188.1-188.9
+ *          after               191.0-192.6 188.4-189.3 192.4-193.2 193.3-194.7 190.7-192.0
+ * (the after rows with C prefetched at the start: 1 thr 96.9-97.2, 96.1-97.9, 95.6-96.5,
+ * 95.0-97.5, 97.0-97.2). KC sweep, one thread, 512 / 1024 / TN / NT, C prefetch at 32: KC 192
+ * (MC 192) 93.3-95.4, worse than 256 (94.5-96.4 in the same runs); KC 384 (MC 96 or 144)
+ * 95.7-98.4; KC 512 (MC 48, 72 or 96) 95.9-98.8; KC 768 (MC 48) 97.0-98.6; KC 1024 (MC 36)
+ * 96.2-99.4, the same as 768 within noise at 1024 / 2048 on 1 and 2 threads. On 2 threads
+ * 128-512 gained too (128 177 -> 181, 256 187 -> 191, 384 183 -> 190, 512 186 -> 191 GFLOP/s,
+ * same tool); 48-100 unchanged within 1% on one thread.
+ * From Python, tl / NumPy (OpenBLAS) ratios and tl GFLOP/s, medians of 3 runs alternating builds:
+ *   flock /tmp/tl_bench.lock env OPENBLAS_NUM_THREADS=1 python3 bench/matmul_quick.py \
+ *       --threads 1 --cases 512,1024,1024:TN,1024:NT
+ *   flock /tmp/tl_bench.lock env OPENBLAS_NUM_THREADS=2 python3 bench/matmul_quick.py \
+ *       --threads 2 --cases 1024,2048,1024:TN,1024:NT,1000
+ *                      512         1024        1024 TN     1024 NT     2048        1000
+ *   1 thr  before   1.00  94.7  1.00  95.3  1.00  94.4  0.99  93.1
+ *          after    0.97  97.1  0.97  96.5  0.97  95.5  0.97  96.1
+ *   2 thr  before               1.01 182.7  0.99 180.2  0.98 182.5  1.01 184.9  1.00 185.0
+ *          after                0.99 187.1  1.00 183.1  0.97 188.5  0.99 188.6  0.99 186.2
+ * (NumPy itself varies 2-4% between runs on 2 threads, so the 2-thread ratios scatter 0.87-1.03.)
+ * Small cases unchanged (2 threads, 3 rounds: 64^3 4.9-5.0 us, 100^3 14.8-15.0, 37x301x53
+ * 12.8-13.2, 4096x64x32 97-100.5 us in both builds); float64 512 / 1024 +1% (the C prefetch).
+ * Tried and not adopted: unrolling the K loop 2x / 4x (#pragma GCC unroll; 0-1% alone, nothing
+ * on top of the C prefetch), prefetching the packed A sliver 512 bytes ahead every step (+0-1%,
+ * within noise), C prefetched at the start only when kc <= 64 (no difference at 48-100).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -159,11 +212,18 @@
 #endif
 
 #define TL_MM_MR 6
-#ifndef TL_MM_KC
-#define TL_MM_KC 256
+/* micro-kernel steps before the end of its K loop at which it prefetches its C tile */
+#ifndef TL_MM_CPF
+#define TL_MM_CPF 32
+#endif
+#ifndef TL_MM_KC_F32
+#define TL_MM_KC_F32 768
+#endif
+#ifndef TL_MM_KC_F64
+#define TL_MM_KC_F64 256
 #endif
 #ifndef TL_MM_MC_F32
-#define TL_MM_MC_F32 144
+#define TL_MM_MC_F32 48
 #endif
 #ifndef TL_MM_NC_F32
 #define TL_MM_NC_F32 4080
@@ -264,7 +324,8 @@ static double mm_band_cost(const mm_problem *pr, int64_t parts, int split_m, int
         if (hi - lo > band) band = hi - lo;
     }
     const int64_t rows = split_m ? band : m, cols = split_m ? n : band;
-    const int64_t nk = mm_ceil(k, TL_MM_KC), kc = mm_ceil(k, nk);
+    const int64_t KC = size == sizeof(float) ? TL_MM_KC_F32 : TL_MM_KC_F64;
+    const int64_t nk = mm_ceil(k, KC), kc = mm_ceil(k, nk);
     const int direct = simd && mm_use_direct(kc, cols, pr->brs, pr->bcs, size);
     const int a_packed = !(pr->acs == 1 && (direct || pr->a_inplace));
     const int b_packed = !(direct && pr->bcs == 1);

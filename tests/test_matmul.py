@@ -190,8 +190,8 @@ def test_threads_large(nt):
         for n in (256, 513):
             a, b = rnd(rng, (n, n), np.float32), rnd(rng, (n, n), np.float32)
             assert_matmul((tl.tensor(a) @ tl.tensor(b)).numpy(), a, b)
-        # K and N past one KC / NC block, transposed A
-        a, b = rnd(rng, (600, 70), np.float32), rnd(rng, (600, 4200), np.float32)
+        # K and N past one KC / NC block (KC 768 for float32), transposed A
+        a, b = rnd(rng, (800, 70), np.float32), rnd(rng, (800, 4200), np.float32)
         assert_matmul((tl.tensor(a).T @ tl.tensor(b)).numpy(), a.T, b)
         # too few rows to split M: the column range is split instead
         a, b = rnd(rng, (3, 900), np.float32), rnd(rng, (900, 500), np.float32)
@@ -219,9 +219,9 @@ DIRECT_CASES = [
     (256, 256, 256), (250, 300, 161),   # 2 threads: bands of 128 / 80 columns
     (3, 2, 9000), (9000, 2, 3),         # in place with a band wider / taller than a packed panel
     (64, 64, 64), (128, 128, 128), (40, 20, 128),   # B's rows 256 / 512 bytes apart (f32)
-    # packed B, A read in place up to 2^28 multiply-adds: several M blocks (MC 144 / 72), K blocks
-    # (KC 256), N panels (NC 4080 / 2040), and a size past the bound (A packed again)
-    (150, 300, 200), (301, 513, 97), (20, 260, 4100), (700, 700, 700),
+    # packed B, A read in place up to 2^28 multiply-adds: several M blocks (MC 48 / 72), K blocks
+    # (KC 768 / 256), N panels (NC 4080 / 2040), and a size past the bound (A packed again)
+    (150, 300, 200), (301, 513, 97), (100, 1700, 90), (20, 260, 4100), (700, 700, 700),
 ]
 
 
@@ -251,13 +251,13 @@ def test_in_place_and_packed_operands(nt, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_every_edge_tile_shape(dtype):
-    # each edge kernel (1..6 rows x 1..2 vectors, the last one masked), accumulating over two K
-    # blocks, in place and packed, next to neighbours that must not be written
+    # each edge kernel (1..6 rows x 1..2 vectors, the last one masked), with one K block and
+    # accumulating over two (KC 768 float32, 256 float64), in place and packed, next to neighbours that must not be written
     rng = np.random.default_rng(15)
     nr = 16 if dtype == np.float32 else 8
     for m in range(1, 7):
         for n in range(1, nr + 1):
-            for k in (3, 300):
+            for k in (3, 300, 800):
                 a, b = rnd(rng, (m, k), dtype), rnd(rng, (k, n), dtype)
                 assert_matmul((tl.tensor(a) @ tl.tensor(b)).numpy(), a, b)
                 bt = rnd(rng, (n, k), dtype)
