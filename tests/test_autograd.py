@@ -435,9 +435,11 @@ def test_fresh_leaf_gradients_are_not_copied():
 
 
 
-class _KeepsItsGradient(Function):
-    """y = x, whose backward also keeps the gradient it returns (as a buggy or caching op might)."""
-    kept = []
+class _GradElsewhere(Function):
+    """y = x, whose backward returns a fresh gradient 2g that something else may still reach:
+    mode "kept" keeps the tensor itself (as a buggy or caching op might), "view" keeps a view of
+    it, "bump" only writes it in place (it gets a Storage object, and nothing else holds it)."""
+    mode, kept = "kept", []
 
     @staticmethod
     def forward(ctx, x):
@@ -446,7 +448,11 @@ class _KeepsItsGradient(Function):
     @staticmethod
     def backward(ctx, g):
         gx = g * 2.0
-        _KeepsItsGradient.kept.append(gx)
+        mode = _GradElsewhere.mode
+        if mode == "bump":
+            gx.add_(0.0)
+        else:
+            _GradElsewhere.kept.append(gx if mode == "kept" else gx[0:1])
         return gx
 
 
@@ -454,30 +460,12 @@ def test_leaf_grad_never_aliases_a_gradient_someone_else_holds():
     # leaves' .grad take a backward's fresh output without a copy only when nothing else
     # references it (autograd._owned counts the references)
     x = leaf([1.0, 2.0])
-    _KeepsItsGradient.kept.clear()
-    _KeepsItsGradient.apply(x).sum().backward()
+    _GradElsewhere.mode, _GradElsewhere.kept = "kept", []
+    _GradElsewhere.apply(x).sum().backward()
     with tl.no_grad():
         x.grad.add_(100.0)
-    assert _KeepsItsGradient.kept[0].tolist() == [2.0, 2.0]
+    assert _GradElsewhere.kept[0].tolist() == [2.0, 2.0]
     assert x.grad.tolist() == [102.0, 102.0]
-
-class _GradWithStorage(Function):
-    """y = x, whose backward returns a fresh tensor that already has a Storage object: either
-    only through an in-place write ("alone") or also through a view it keeps ("viewed")."""
-    mode, kept = "alone", []
-
-    @staticmethod
-    def forward(ctx, x):
-        return x * 1.0
-
-    @staticmethod
-    def backward(ctx, g):
-        gx = g * 2.0
-        if _GradWithStorage.mode == "alone":
-            gx.add_(0.0)                       # a version bump: gx gets its Storage, no view
-        else:
-            _GradWithStorage.kept.append(gx[0:1])   # a view that outlives the backward
-        return gx
 
 
 def test_owned_gradient_storage_references_pinned_both_ways():
@@ -490,15 +478,15 @@ def test_owned_gradient_storage_references_pinned_both_ways():
     ag._copy = lambda g: (copies.append(1), orig(g))[1]
     try:
         x = leaf([1.0, 2.0])
-        _GradWithStorage.mode = "alone"
-        _GradWithStorage.apply(x).sum().backward()
+        _GradElsewhere.mode = "bump"
+        _GradElsewhere.apply(x).sum().backward()
         assert copies == [] and x.grad.tolist() == [2.0, 2.0]
         x.grad = None
-        _GradWithStorage.mode, _GradWithStorage.kept = "viewed", []
-        _GradWithStorage.apply(x).sum().backward()
+        _GradElsewhere.mode, _GradElsewhere.kept = "view", []
+        _GradElsewhere.apply(x).sum().backward()
         assert copies == [1]
         with tl.no_grad():
-            _GradWithStorage.kept[0].fill_(-5.0)
+            _GradElsewhere.kept[0].fill_(-5.0)
         assert x.grad.tolist() == [2.0, 2.0]
     finally:
         ag._copy = orig

@@ -357,7 +357,11 @@ class Tensor:
         return NULL if self._contig else i64(self._strides)
 
     def _bump_version(self):
-        self._shared().version += 1
+        """Count an in-place write (autograd's saved-tensor check reads the count)."""
+        st = self._storage
+        if st is _UNSHARED:
+            st = self._shared()
+        st.version += 1
 
     # ---- attributes --------------------------------------------------------------------------
     @property

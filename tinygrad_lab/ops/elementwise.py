@@ -10,7 +10,7 @@ import numbers
 from .. import dtypes
 from .._lib import NULL, check, i64, lib
 from ..autograd import _ONE, Function, _record, _grad_enabled
-from ..tensor import _SHAPES, _UNSHARED, Tensor, _empty, _shape_info, tensor
+from ..tensor import _SHAPES, Tensor, _empty, _shape_info, tensor
 from .shape import _broadcast_strides, broadcast_shapes, sum_to
 
 # C entry points of the hot paths, bound once (a cffi lib attribute lookup costs ~25 ns)
@@ -284,10 +284,7 @@ def add_into(acc, g):
                              g._ptr(), _strides(g, shape), len(shape), i64(shape))
     if rc:
         check(rc, "accumulate")
-    st = acc._storage
-    if st is _UNSHARED:
-        st = acc._shared()
-    st.version += 1
+    acc._bump_version()
 
 
 class _Binary(Function):

@@ -17,7 +17,7 @@ from collections import defaultdict
 
 from .._lib import NULL, check
 from ..autograd import enable_grad, no_grad
-from ..tensor import _SHAPES, _UNSHARED, Tensor, _copy, _copy_into, _shape_info, zeros
+from ..tensor import _SHAPES, Tensor, _copy, _copy_into, _shape_info, zeros
 
 
 class _RequiredParameter:
@@ -273,7 +273,4 @@ def _apply_update(kernel, name, p, g, buffers, *scalars):
         check(rc, name)
     if work is not p:
         _copy_into(p, work)
-    st = p._storage
-    if st is _UNSHARED:
-        st = p._shared()
-    st.version += 1
+    p._bump_version()
