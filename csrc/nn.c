@@ -128,8 +128,20 @@ int tl_nll_loss_backward(int dtype, void *dlogp, const void *g, int64_t g_stride
              .C = C);
 }
 
+/* TL_EINVAL unless every probability is in [0, 1] (NaN is not; PyTorch refuses both). */
+static int check_probs(int dtype, const void *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const double v = dtype == TL_F32 ? ((const float *)x)[i] : ((const double *)x)[i];
+        if (!(v >= 0.0 && v <= 1.0)) return TL_EINVAL;
+    }
+    return TL_OK;
+}
+
 int tl_bce_forward(int dtype, void *loss, const void *x, const void *t, int64_t n) {
     CHECK_SIZES(n, 0);
+    if (dtype != TL_F32 && dtype != TL_F64) return TL_EDTYPE;
+    int rc = check_probs(dtype, x, n);
+    if (rc) return rc;
     DISPATCH(dtype, bce_fwd_, n, 1, .out = {loss}, .in = {x, t});
 }
 

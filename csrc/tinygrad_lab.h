@@ -158,7 +158,8 @@ int tl_nll_loss_forward(int dtype, void *loss, const void *logp, const int64_t *
 /* dlogp (N, C), g (N), target (N): dlogp[n, c] = -g[n] where c == target[n], else 0. */
 int tl_nll_loss_backward(int dtype, void *dlogp, const void *g, int64_t g_stride,
                          const int64_t *target, int64_t N, int64_t C);
-/* loss, x, t (n contiguous): loss = -(t*max(log x, -100) + (1-t)*max(log1p(-x), -100)). */
+/* loss, x, t (n contiguous): loss = -(t*max(log x, -100) + (1-t)*max(log1p(-x), -100)).
+ * TL_EINVAL, before writing anything, unless every x is in [0, 1] (NaN included). */
 int tl_bce_forward(int dtype, void *loss, const void *x, const void *t, int64_t n);
 /* gx, gt (n; NULL = not needed), g (n), x, t (n): gx = g*(x-t)/max(x(1-x), 1e-12),
  * gt = g*(max(log1p(-x), -100) - max(log x, -100)). */

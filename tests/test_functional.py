@@ -359,8 +359,17 @@ def test_pointwise_loss_errors():
             fn(x, tl.zeros(3, 4), reduction="batchmean")
         with pytest.raises(TypeError, match="target must be a Tensor"):
             fn(x, [[0.0] * 4] * 3)
-    with pytest.raises(ValueError, match="input values must be between 0 and 1"):
+    with pytest.raises(ValueError, match=r"input values must be between 0 and 1, got values in "
+                                         r"\[0\.5, 1\.5\]"):
         F.binary_cross_entropy(tl.tensor([0.5, 1.5]), tl.tensor([0.0, 1.0]))
+    # the range is checked by the C kernel for both dtypes; NaN is refused too, as in PyTorch
+    for dt in (tl.float32, tl.float64):
+        for bad in (-1e-7, 1.0000001, float("nan")):
+            x = tl.tensor([0.0, bad, 1.0], dtype=dt, requires_grad=True)
+            with pytest.raises(ValueError, match="between 0 and 1"):
+                F.binary_cross_entropy(x, tl.tensor([0.0, 1.0, 1.0], dtype=dt))
+        ok = F.binary_cross_entropy(tl.tensor([0.0, 0.5, 1.0], dtype=dt), tl.tensor([0.0, 1.0, 1.0], dtype=dt))
+        assert float(ok) == pytest.approx(np.log(2.0) / 3)
 
 
 def test_loss_dtype_promotion_and_strided():

@@ -15,7 +15,7 @@ from ..ops import nn as _nn
 from ..ops.linalg import linear as _linear, linear_act as _linear_act
 from ..ops.elementwise import gelu, leaky_relu, relu, sigmoid, tanh  # noqa: F401  (re-exported)
 from ..ops.nn import log_softmax, softmax  # noqa: F401  (re-exported)
-from ..ops.reduce import max as _max, mean as _mean, min as _min, sum as _sum
+from ..ops.reduce import mean as _mean, sum as _sum
 from ..ops.shape import contiguous, permute, reshape
 from ..tensor import Tensor, _numel, rand, zeros_like
 
@@ -205,11 +205,6 @@ def binary_cross_entropy(input, target, reduction="mean"):
     -100 (PyTorch's rule), so x = 0 or 1 gives finite loss and gradient."""
     _check_reduction(reduction, "binary_cross_entropy")
     input, target = _pair(input, target, "binary_cross_entropy")
-    if input.numel():
-        lo, hi = _min(input).item(), _max(input).item()
-        if lo < 0 or hi > 1:
-            raise ValueError(f"binary_cross_entropy: input values must be between 0 and 1, got "
-                             f"values in [{lo}, {hi}] (use binary_cross_entropy_with_logits for logits)")
     loss = _nn.BinaryCrossEntropy.apply(contiguous(input), contiguous(target))
     return _reduce(loss, reduction, input.shape)
 

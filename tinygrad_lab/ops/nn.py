@@ -190,13 +190,17 @@ class NllLoss(Function):
         return dx, None
 
 
-def _make_pointwise_loss(name, fwd, bwd, deriv):
+def _make_pointwise_loss(name, fwd, bwd, deriv, bad_input=None):
     """A Function loss(x, t) per element with C forward/VJP kernels ``fwd``/``bwd``, and
-    ``deriv(g, x, t, needs)``, the (gx, gt) VJP with Tensor ops (used under create_graph)."""
+    ``deriv(g, x, t, needs)``, the (gx, gt) VJP with Tensor ops (used under create_graph).
+    ``bad_input(x)`` raises the error for a forward kernel's TL_EINVAL (an input out of range)."""
 
     def forward(ctx, x, t):
         loss = _empty(x.shape, x.dtype)
-        check(fwd(x.dtype.code, loss._ptr(), x._ptr(), t._ptr(), x.numel()), name)
+        rc = fwd(x.dtype.code, loss._ptr(), x._ptr(), t._ptr(), x.numel())
+        if rc == lib.TL_EINVAL and bad_input is not None:
+            bad_input(x)
+        check(rc, name)
         ctx.save_for_backward(x, t)
         return loss
 
@@ -239,8 +243,16 @@ def _mse_vjp(g, x, t, want_x, want_t):
 
 
 MseLoss = _make_pointwise_loss("mse_loss", lib.tl_mse_forward, lib.tl_mse_backward, _mse_vjp)
+def _bce_bad_input(x):
+    # (the kernel checks the range, so a training step pays no min/max from Python; min and max
+    # propagate NaN, so a NaN input reads [nan, nan])
+    raise ValueError(f"binary_cross_entropy: input values must be between 0 and 1, got values in "
+                     f"[{float(_min(x))}, {float(_max(x))}] (use binary_cross_entropy_with_logits "
+                     "for logits)")
+
+
 BinaryCrossEntropy = _make_pointwise_loss("binary_cross_entropy", lib.tl_bce_forward,
-                                          lib.tl_bce_backward, _bce_vjp)
+                                          lib.tl_bce_backward, _bce_vjp, _bce_bad_input)
 BinaryCrossEntropyWithLogits = _make_pointwise_loss("binary_cross_entropy_with_logits",
                                                     lib.tl_bce_logits_forward,
                                                     lib.tl_bce_logits_backward, _bce_logits_vjp)
