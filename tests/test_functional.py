@@ -368,6 +368,10 @@ def test_pointwise_loss_errors():
             x = tl.tensor([0.0, bad, 1.0], dtype=dt, requires_grad=True)
             with pytest.raises(ValueError, match="between 0 and 1"):
                 F.binary_cross_entropy(x, tl.tensor([0.0, 1.0, 1.0], dtype=dt))
+        far = np.full(10000, 0.5)                     # past the kernel's first 4096-element block
+        far[9999] = 2.0
+        with pytest.raises(ValueError, match="between 0 and 1"):
+            F.binary_cross_entropy(tl.tensor(far, dtype=dt), tl.tensor(far * 0, dtype=dt))
         ok = F.binary_cross_entropy(tl.tensor([0.0, 0.5, 1.0], dtype=dt), tl.tensor([0.0, 1.0, 1.0], dtype=dt))
         assert float(ok) == pytest.approx(np.log(2.0) / 3)
 
