@@ -417,22 +417,22 @@ def test_leaf_grad_never_aliases_user_gradient_or_retained_grads():
     assert y.grad.tolist() == [1.0, 1.0]
 
 
-def test_fresh_leaf_gradients_are_not_copied():
+@pytest.fixture
+def copies(monkeypatch):
+    """A list that gets one entry per gradient the engine copies before making it a .grad."""
     import tinygrad_lab.autograd as ag
-    copies = []
-    orig = ag._copy
-    ag._copy = lambda g: (copies.append(1), orig(g))[1]
-    try:
-        a, w = leaf([1.0, 2.0]), leaf([3.0, 4.0])
-        (a * w).sum().backward()
-        assert copies == []                      # both gradients were fresh kernel outputs
-        a.grad = w.grad = None
-        (a + w).sum().backward()                 # Add hands the same tensor to both inputs
-        assert len(copies) >= 1 and a.grad._data is not w.grad._data
-    finally:
-        ag._copy = orig
+    made, orig = [], ag._copy
+    monkeypatch.setattr(ag, "_copy", lambda g: (made.append(1), orig(g))[1])
+    return made
 
 
+def test_fresh_leaf_gradients_are_not_copied(copies):
+    a, w = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    (a * w).sum().backward()
+    assert copies == []                      # both gradients were fresh kernel outputs
+    a.grad = w.grad = None
+    (a + w).sum().backward()                 # Add hands the same tensor to both inputs
+    assert len(copies) >= 1 and a.grad._data is not w.grad._data
 
 
 class _GradElsewhere(Function):
@@ -468,28 +468,21 @@ def test_leaf_grad_never_aliases_a_gradient_someone_else_holds():
     assert x.grad.tolist() == [102.0, 102.0]
 
 
-def test_owned_gradient_storage_references_pinned_both_ways():
+def test_owned_gradient_storage_references_pinned_both_ways(copies):
     # _owned allows the Storage 3 references (the gradient's, its local name and getrefcount's):
     # one fewer would copy a gradient nothing else sees; one more would adopt a buffer a live
     # view still writes to
-    import tinygrad_lab.autograd as ag
-    copies = []
-    orig = ag._copy
-    ag._copy = lambda g: (copies.append(1), orig(g))[1]
-    try:
-        x = leaf([1.0, 2.0])
-        _GradElsewhere.mode = "bump"
-        _GradElsewhere.apply(x).sum().backward()
-        assert copies == [] and x.grad.tolist() == [2.0, 2.0]
-        x.grad = None
-        _GradElsewhere.mode, _GradElsewhere.kept = "view", []
-        _GradElsewhere.apply(x).sum().backward()
-        assert copies == [1]
-        with tl.no_grad():
-            _GradElsewhere.kept[0].fill_(-5.0)
-        assert x.grad.tolist() == [2.0, 2.0]
-    finally:
-        ag._copy = orig
+    x = leaf([1.0, 2.0])
+    _GradElsewhere.mode = "bump"
+    _GradElsewhere.apply(x).sum().backward()
+    assert copies == [] and x.grad.tolist() == [2.0, 2.0]
+    x.grad = None
+    _GradElsewhere.mode, _GradElsewhere.kept = "view", []
+    _GradElsewhere.apply(x).sum().backward()
+    assert copies == [1]
+    with tl.no_grad():
+        _GradElsewhere.kept[0].fill_(-5.0)
+    assert x.grad.tolist() == [2.0, 2.0]
 
 
 class _ScaleGradInPlace(Function):
