@@ -16,8 +16,9 @@ import timeit
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import tinygrad_lab as tl  # noqa: E402
-from tinygrad_lab._lib import NULL, lib  # noqa: E402
-from tinygrad_lab.autograd import _record  # noqa: E402
+from tinygrad_lab import kernels as K  # noqa: E402
+from tinygrad_lab.autograd.engine import _record  # noqa: E402
+from tinygrad_lab.kernels import NULL  # noqa: E402
 from tinygrad_lab.ops.elementwise import Mul  # noqa: E402
 from tinygrad_lab.tensor import _empty  # noqa: E402
 
@@ -38,7 +39,7 @@ def main():
     f32 = tl.float32
     p = b._data
     shape = (16,)
-    flat, full = lib.tl_binary_flat, lib.tl_binary_forward
+    flat, full = K.tl_binary_flat, K.tl_binary_forward
 
     def noop():
         pass
@@ -63,10 +64,10 @@ def main():
 
     rows = [
         ("a Python function call", noop),
-        ("cffi call, 1 argument", lambda: lib.tl_alloc_set_limit(512 << 20)),
-        ("cffi call, 6 arguments (tl_binary_flat)", lambda: flat(lib.TL_MUL, f32.code, p, p, p, 16)),
+        ("cffi call, 1 argument", lambda: K.tl_alloc_set_limit(512 << 20)),
+        ("cffi call, 6 arguments (tl_binary_flat)", lambda: flat(K.TL_MUL, f32.code, p, p, p, 16)),
         ("cffi call, 10 arguments (tl_binary_forward)",
-         lambda: full(lib.TL_MUL, f32.code, p, NULL, p, NULL, p, NULL, 0, NULL)),
+         lambda: full(K.TL_MUL, f32.code, p, NULL, p, NULL, p, NULL, 0, NULL)),
         ("allocate a 16-element output tensor", lambda: _empty(shape, f32)),
         ("record a graph node (autograd._record)",
          lambda: _record(Mul, scratch, (w, a), (True, True), (w, a))),

@@ -54,7 +54,7 @@ def make(dt, m, k, n, form):
         b, tb = b.T, tb.T
     out = tl.empty(m, n, dtype=tl.float32 if dt == np.float32 else tl.float64)
     st = [ffi.new("int64_t[2]", [s for s in t._strides]) for t in (ta, tb)]
-    code, pc, pa, pb = out.dtype.code, out._ptr(), ta._ptr(), tb._ptr()
+    code, pc, pa, pb = out.dtype.code, out._ptr, ta._ptr, tb._ptr
 
     def raw():
         lib.tl_matmul_forward(code, pc, pa, st[0], pb, st[1], 0, NULL, m, n, k)

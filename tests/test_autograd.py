@@ -420,7 +420,7 @@ def test_leaf_grad_never_aliases_user_gradient_or_retained_grads():
 @pytest.fixture
 def copies(monkeypatch):
     """A list that gets one entry per gradient the engine copies before making it a .grad."""
-    import tinygrad_lab.autograd as ag
+    import tinygrad_lab.autograd.engine as ag
     made, orig = [], ag._copy
     monkeypatch.setattr(ag, "_copy", lambda g: (made.append(1), orig(g))[1])
     return made

@@ -277,7 +277,7 @@ def test_cross_entropy_kernel_rejects_bad_targets():
     t = np.array([0, 3], dtype=np.int64)
     loss, stats = np.empty(2), np.empty((2, 2))
     rc = lib.tl_cross_entropy_forward(lib.TL_F64, ffi.cast("void *", loss.ctypes.data),
-                                      ffi.cast("void *", stats.ctypes.data), x._ptr(),
+                                      ffi.cast("void *", stats.ctypes.data), x._ptr,
                                       ffi.cast("int64_t *", t.ctypes.data), 2, 3)
     assert rc == lib.TL_EINDEX
 

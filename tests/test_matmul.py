@@ -408,7 +408,7 @@ def test_errors():
 
 def test_kernel_rejects_bad_arguments():
     c = tl.zeros(2, 2)
-    p = c._ptr()
+    p = c._ptr
     assert lib.tl_matmul_forward(lib.TL_BOOL, p, p, NULL, p, NULL, 0, NULL, 2, 2, 2) == lib.TL_EDTYPE
     assert lib.tl_matmul_forward(lib.TL_F32, p, p, NULL, p, NULL, 0, NULL, -1, 2, 2) == lib.TL_EINVAL
     assert lib.tl_matmul_forward(lib.TL_F32, p, NULL, NULL, p, NULL, 0, NULL, 2, 2, 2) == lib.TL_EINVAL

@@ -132,7 +132,7 @@ SPECS = {
                       [((3, 4), (5, 4), (5,)), ((0, 3), (2, 3), (2,)), ((2, 0), (3, 0), (3,))]),
     # ---- integer-array indexing (csrc/index.c) ----
     "Gather":    Spec(lambda x: x[[2, 0, 2], 1:], lambda x: x[[2, 0, 2], 1:], [(3, 4), (4, 2, 3)]),
-    "ScatterAdd": Spec(lambda g: _scatter_add(g), lambda g: _scatter_add_ref(g), [(3, 3)]),
+    "GatherBackward": Spec(lambda g: _scatter_add(g), lambda g: _scatter_add_ref(g), [(3, 3)]),
     # ---- softmax family and fused losses (csrc/nn.c); class-index losses use _classes ----
     "Softmax":   Spec(lambda x: tl.softmax(x, -1), lambda x: np.exp(_np_log_softmax(x)),
                       [(3, 4), (2, 3, 4), (0, 3), ()]),

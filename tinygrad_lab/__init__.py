@@ -10,12 +10,12 @@ from ._config import get_num_threads, set_num_threads, show_config
 from .dtypes import float32, float64, int64, get_default_dtype, set_default_dtype
 from .dtypes import bool_ as bool  # noqa: A001  (tl.bool, as torch.bool)
 from .dtypes import DType as dtype
-from .tensor import empty_cache, set_cache_limit
-from .tensor import (Tensor, arange, empty, empty_like, eye, from_numpy, full, full_like,
-                     manual_seed, ones, ones_like, rand, randint, randn, tensor, zeros, zeros_like)
+from .tensor import Tensor, empty_cache, set_cache_limit
+from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_like, manual_seed,
+                       ones, ones_like, rand, randint, randn, tensor, zeros, zeros_like)
 from . import autograd
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from . import ops as _ops
+from . import ops
 from .ops.shape import (broadcast_shapes, broadcast_to, cat, chunk, clone, detach, expand, flatten,
                         narrow, permute, reshape, split, squeeze, stack, transpose, unsqueeze)
 from .ops.elementwise import (abs, add, clamp, clip, cos, div, eq, erf, exp, ge, gelu, gt, le,
@@ -27,7 +27,7 @@ from .ops.reduce import argmax, argmin, logsumexp, max, mean, min, std, sum, var
 from .ops.nn import log_softmax, softmax
 from . import nn
 from .autograd import set_detect_anomaly, detect_anomaly
-from .gradcheck import gradcheck, gradgradcheck
+from .autograd import gradcheck, gradgradcheck
 from . import optim
 from .serialization import load, save
 

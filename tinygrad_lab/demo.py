@@ -12,6 +12,8 @@ import math
 import sys
 import time
 
+import numpy as np
+
 import tinygrad_lab as tl
 from tinygrad_lab import _terminal
 from tinygrad_lab.nn import functional as F
@@ -123,7 +125,6 @@ def save_plot(path, model, x, y, history):
         print(f"--plot: matplotlib is not installed, so {path} was not written "
               "(pip install matplotlib to get the plot); everything else ran as usual.")
         return False
-    import numpy as np
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.8))
     steps = np.arange(1, len(history) + 1)
     ax1.plot(steps, [h[0] for h in history], color="tab:blue", label="loss")

@@ -19,7 +19,8 @@ import numpy as np
 
 from . import dtypes
 from .dtypes import DType
-from .tensor import Tensor, tensor
+from .creation import tensor
+from .tensor import Tensor
 
 FORMAT = "tinygrad_lab.save"
 VERSION = 1

@@ -1,9 +1,11 @@
-"""Tensor storage: a Tensor is a view (shape, strides, offset) over a shared, reference-counted
-buffer. Views share the buffer; copies run the C strided-copy kernel.
+"""Tensor storage, the bottom layer: a Tensor is a view (shape, strides, offset) over a shared,
+reference-counted buffer.
 
-This module holds the storage model, construction from Python/NumPy data, the creation
-functions, views and conversions. Differentiable operations are attached by the ops package
-(tinygrad_lab/ops/, one module per C kernel family).
+This module holds the storage model (buffers, the Tensor's fields, views' bookkeeping), the
+conversion of Python data to NumPy arrays, and what a Tensor can do without running a kernel
+(shape queries, NumPy views, printing). It runs no compute kernel: copies, creation functions
+and every op live in the layers above (kernels.py, creation.py, autograd/, ops/), which attach
+their Tensor methods with ``tensor_method``. The only C calls here are the allocator's.
 """
 import math
 import numbers
@@ -12,8 +14,7 @@ import operator
 import numpy as np
 
 from . import dtypes
-from ._lib import MAX_DIMS, NULL, check, ffi, i64, lib
-
+from ._lib import MAX_DIMS, NULL, ffi, lib  # (lib: the allocator only)
 
 
 class Storage:
@@ -136,26 +137,56 @@ def _contiguous_strides(shape):
 
 
 def _empty(shape, dtype):
-    """A fresh contiguous tensor with uninitialised contents: the hot path of every op, so the
-    allocation and the tensor's fields are written out here rather than layered."""
+    """A fresh contiguous tensor with uninitialised contents: the hot path of every op."""
     info = _SHAPES.get(shape) or _shape_info(shape)
     nbytes = info[1] * dtype.itemsize
-    t = _new_tensor(Tensor)
-    # one field a statement: a multiple assignment of more than 3 builds and unpacks a tuple
     if nbytes < _BIG:  # the buffer alone; its Storage is made if a view or a write needs it
-        t._storage = _UNSHARED
-        t._data = _raw_new(_CHARS, nbytes) if nbytes else NULL
-    else:
-        st = t._storage = _alloc(info[1], dtype)
-        t._data = st.ptr
+        return _init_fields(_new_tensor(Tensor), _UNSHARED,
+                            _raw_new(_CHARS, nbytes) if nbytes else NULL,
+                            shape, info[0], 0, dtype, True)
+    st = _alloc(info[1], dtype)
+    return _init_fields(_new_tensor(Tensor), st, st.ptr, shape, info[0], 0, dtype, True)
+
+
+def _init_fields(t, storage, data, shape, strides, offset, dtype, contig):
+    """The one place a Tensor's fields are set (every new tensor and view comes through here):
+    ``_data`` is the buffer's first byte, ``_ptr`` the view's first element -- the pointer every
+    kernel call takes (computed once here, so call sites never add the offset themselves)."""
+    # one field a statement: a multiple assignment of more than 3 builds and unpacks a tuple
+    t._storage = storage
+    t._data = data
+    t._ptr = data if not offset else data + offset * dtype.itemsize
     t._shape = shape
-    t._strides = info[0]
+    t._strides = strides
+    t._offset = offset
+    t._contig = contig
     t.dtype = dtype
-    t._offset = 0
-    t._contig = True
     t.requires_grad = False
     t.grad_fn = None
     return t
+
+
+def _make(storage, shape, strides, offset, dtype, cls=None):
+    """A new tensor (of class ``cls``, default Tensor) viewing ``storage``: no copy."""
+    return _init_fields(_new_tensor(cls or Tensor), storage, storage.ptr, shape, strides, offset,
+                        dtype, _is_contiguous(shape, strides))
+
+
+def _alias(t):
+    """A new tensor object viewing exactly what ``t`` views, outside the graph."""
+    return _init_fields(_new_tensor(Tensor), t._shared(), t._data, t._shape, t._strides,
+                        t._offset, t.dtype, t._contig)
+
+
+def tensor_method(*names, prop=False):
+    """Decorator: attach the function to Tensor under ``names`` (default: its own name), as a
+    property when ``prop``. The layers above this one (ops, autograd) define Tensor's methods
+    this way, next to the op they call: ``grep 'def exp'`` finds both."""
+    def attach(fn):
+        for name in names or (fn.__name__,):
+            setattr(Tensor, name, property(fn) if prop else fn)
+        return fn
+    return attach
 
 
 def _is_contiguous(shape, strides):
@@ -278,12 +309,12 @@ class Tensor:
     ``tl.Tensor(data, dtype=None, requires_grad=False)`` is the same as ``tl.tensor``.
     """
 
-    # The fields every op reads (_offset, _contig, requires_grad, grad_fn of every operand) are
-    # slots, all set when a tensor is made (_empty, _make, _set_view): a slot is several times
-    # cheaper to read than a class default seen through an instance dict. (__dict__ keeps user
-    # attributes working, as on torch.Tensor.) ``_data`` is the buffer's first byte (the
-    # Storage's ``ptr``), ``_storage`` the shared Storage or _UNSHARED (see _shared).
-    __slots__ = ("_data", "_storage", "_shape", "_strides", "_offset", "_contig", "dtype",
+    # The fields every op reads are slots, all set in one place (_init_fields): a slot is several
+    # times cheaper to read than a class default seen through an instance dict. (__dict__ keeps
+    # user attributes working, as on torch.Tensor.) ``_data`` is the buffer's first byte (the
+    # Storage's ``ptr``), ``_ptr`` the view's first element, ``_storage`` the shared Storage or
+    # _UNSHARED (see _shared).
+    __slots__ = ("_data", "_ptr", "_storage", "_shape", "_strides", "_offset", "_contig", "dtype",
                  "requires_grad", "grad_fn", "__dict__", "__weakref__")
     # Read rarely, and mostly on leaves (whose _set_view sets them): class defaults, so a kernel's
     # output does not pay three more stores.
@@ -292,43 +323,17 @@ class Tensor:
     _hooks = None
     __array_priority__ = 1000  # make NumPy defer to our reflected operators
 
-    def __init__(self, data=None, dtype=None, requires_grad=False):
-        if data is None:
-            raise TypeError("Tensor() needs data: a number, a (nested) list, a NumPy array or a Tensor")
-        t = tensor(data, dtype=dtype, requires_grad=requires_grad)
-        self._set_view(t._shared(), t._shape, t._strides, t._offset, t.dtype)
-        self.requires_grad = t.requires_grad
+    # (``Tensor(data, dtype=None, requires_grad=False)``, the same as ``tl.tensor``, is defined by
+    # creation.py: making a tensor from data runs the copy kernel.)
 
-    def _set_view(self, storage, shape, strides, offset, dtype, contig=None):
+    def _set_view(self, storage, shape, strides, offset, dtype):
         """Point this (existing) tensor object at a view of ``storage`` and reset its autograd
         fields (used by Tensor(data) and nn.Parameter)."""
-        self._storage = storage
-        self._data = storage.ptr
-        self._shape = shape
-        self._strides = strides
-        self._offset = offset
-        self._contig = _is_contiguous(shape, strides) if contig is None else contig
-        self.dtype = dtype
-        self.requires_grad = False
+        _init_fields(self, storage, storage.ptr, shape, strides, offset, dtype,
+                     _is_contiguous(shape, strides))
         self.grad = None
-        self.grad_fn = None
         self._retains_grad = False
         self._hooks = None
-
-    @classmethod
-    def _make(cls, storage, shape, strides, offset, dtype, contig=None):
-        """A new tensor object over ``storage`` (no copy)."""
-        t = _new_tensor(cls)
-        t._storage = storage
-        t._data = storage.ptr
-        t._shape = shape
-        t._strides = strides
-        t.dtype = dtype
-        t._offset = offset
-        t._contig = _is_contiguous(shape, strides) if contig is None else contig
-        t.requires_grad = False
-        t.grad_fn = None
-        return t
 
     # ---- raw access for kernels -------------------------------------------------------------
     def _shared(self):
@@ -343,18 +348,8 @@ class Tensor:
             st.nbytes = _numel(self._shape) * self.dtype.itemsize
         return st
 
-    def _ptr(self):
-        """cffi pointer to this view's first element."""
-        if self._offset == 0:
-            return self._data
-        return self._data + self._offset * self.dtype.itemsize
-
     def is_contiguous(self):
         return self._contig
-
-    def _cstrides(self):
-        """Strides for C: NULL when contiguous (the kernels' fast path)."""
-        return NULL if self._contig else i64(self._strides)
 
     def _bump_version(self):
         """Count an in-place write (autograd's saved-tensor check reads the count)."""
@@ -398,11 +393,15 @@ class Tensor:
     def is_leaf(self):
         return self.grad_fn is None
 
+    @property
+    def retains_grad(self):
+        return self._retains_grad
+
     def is_floating_point(self):
         return self.dtype.is_floating_point
 
     def data_ptr(self):
-        return int(ffi.cast("uintptr_t", self._ptr()))
+        return int(ffi.cast("uintptr_t", self._ptr))
 
     # ---- conversions -------------------------------------------------------------------------
     def _view_numpy(self):
@@ -492,240 +491,3 @@ def _wrap_dim(dim, ndim, what="dim", shape=None, scalar_ok=True):
     return d % n
 
 
-# ---------------------------------------------------------------------------------------------
-# Copies (all through the C strided-copy kernel)
-# ---------------------------------------------------------------------------------------------
-
-def _copy_into(dst, src):
-    """dst[...] = src for views of the same shape (dtype converted in C)."""
-    check(lib.tl_copy(dst.dtype.code, dst._ptr(), dst._cstrides(),
-                      src.dtype.code, src._ptr(), src._cstrides(),
-                      len(dst._shape), i64(dst._shape)), "copy")
-
-
-def _copy(src, dtype=None):
-    """A fresh contiguous copy of ``src`` (optionally converted to ``dtype``), no autograd."""
-    out = _empty(src._shape, dtype or src.dtype)
-    _copy_into(out, src)
-    return out
-
-
-def _from_array(arr, dtype):
-    """Copy a NumPy array (any layout and numeric dtype) into a fresh tensor of ``dtype``."""
-    src_dt = dtypes.from_numpy_dtype(arr.dtype)
-    if arr.dtype.kind == "u" and arr.itemsize == 8 and arr.size and arr.max() > 2 ** 63 - 1:
-        raise ValueError(f"uint64 value {arr.max()} is too large for int64 in tensor data")
-    if arr.dtype != src_dt.np:
-        arr = arr.astype(src_dt.np)  # float16/int32/uint8... -> the storage dtype (interop)
-    src = _wrap_numpy(arr, src_dt)
-    return _copy(src, dtype)
-
-
-def _wrap_numpy(arr, dt):
-    """A Tensor viewing a NumPy array of dtype ``dt.np`` in place; the C copy kernel then reads
-    it through its strides. Negative or unaligned strides, or an unaligned buffer, are first
-    copied."""
-    it = arr.itemsize
-    if arr.size == 0 or not arr.flags.aligned or any(s < 0 or s % it for s in arr.strides):
-        arr = np.array(arr, order="C")  # a fresh, aligned, contiguous copy
-    strides = tuple(s // it for s in arr.strides)
-    span = 1 + sum((n - 1) * s for n, s in zip(arr.shape, strides))
-    flat = np.lib.stride_tricks.as_strided(arr, shape=(span,), strides=(it,))
-    return Tensor._make(Storage.of_array(flat), arr.shape, strides, 0, dt)
-
-
-# ---------------------------------------------------------------------------------------------
-# Construction and creation functions
-# ---------------------------------------------------------------------------------------------
-
-def _set_requires_grad(t, requires_grad):
-    if requires_grad:
-        if not t.dtype.is_floating_point:
-            raise TypeError(f"only floating-point tensors can require gradients, got dtype {t.dtype!r}")
-        t.requires_grad = True
-    return t
-
-
-def tensor(data, dtype=None, requires_grad=False):
-    """Make a tensor by copying ``data``: a Python number, a (nested) list, a NumPy array or a
-    Tensor. Python ints give int64, Python floats the default float dtype."""
-    dt = dtypes.as_dtype(dtype) if dtype is not None else None
-    if isinstance(data, Tensor):
-        out = _copy(data, dt)
-    else:
-        arr, implied = _to_numpy_data(data, dt)
-        out = _from_array(arr, dt or implied)
-    return _set_requires_grad(out, requires_grad)
-
-
-def from_numpy(a):
-    """A tensor sharing memory with NumPy array ``a`` when ``a`` is C-contiguous float32 or
-    float64 (writes through either are seen by both); otherwise a converted copy. Read-only or
-    misaligned arrays are copied too, since the C kernels may write through shared memory."""
-    if not isinstance(a, np.ndarray):
-        raise TypeError(f"from_numpy expects a NumPy array, got {type(a).__name__}")
-    if a.dtype in (np.float32, np.float64) and a.flags.c_contiguous and a.flags.writeable \
-            and a.flags.aligned:  # C kernels write through shared memory and assume alignment
-        dt = dtypes.from_numpy_dtype(a.dtype)
-        return Tensor._make(Storage.of_array(a.reshape(-1)), a.shape, _contiguous_strides(a.shape), 0, dt)
-    if a.dtype.kind not in "fiub":
-        raise TypeError(f"unsupported NumPy dtype {a.dtype}: expected a float, integer or bool array")
-    return _from_array(a, dtypes.from_numpy_dtype(a.dtype))
-
-
-def _dtype_or_default(dtype):
-    return dtypes.as_dtype(dtype) if dtype is not None else dtypes.get_default_dtype()
-
-
-def empty(*shape, dtype=None, requires_grad=False):
-    return _set_requires_grad(_empty(_parse_shape(shape), _dtype_or_default(dtype)), requires_grad)
-
-
-_I64_MIN, _I64_MAX = -2 ** 63, 2 ** 63 - 1
-
-
-def _filled(shape, value, dtype):
-    iv = int(value) if dtype is dtypes.int64 else 0
-    if not _I64_MIN <= iv <= _I64_MAX:
-        raise ValueError(f"fill value {value} is out of range for int64")
-    t = _empty(shape, dtype)
-    check(lib.tl_fill(dtype.code, t._ptr(), NULL, len(shape), i64(shape), float(value), iv), "fill")
-    return t
-
-
-def full(shape, value, dtype=None, requires_grad=False):
-    """A tensor of ``shape`` filled with ``value``; the dtype follows the value like tl.tensor."""
-    if isinstance(shape, numbers.Integral):
-        shape = (shape,)
-    shape = _parse_shape((shape,))
-    if not isinstance(value, (numbers.Real, np.bool_)):
-        raise TypeError(f"full: value must be a number, got {type(value).__name__}")
-    if dtype is None:
-        dt = _to_numpy_data(value)[1]
-    else:
-        dt = dtypes.as_dtype(dtype)
-    return _set_requires_grad(_filled(shape, value, dt), requires_grad)
-
-
-def zeros(*shape, dtype=None, requires_grad=False):
-    return _set_requires_grad(_filled(_parse_shape(shape), 0, _dtype_or_default(dtype)), requires_grad)
-
-
-def ones(*shape, dtype=None, requires_grad=False):
-    return _set_requires_grad(_filled(_parse_shape(shape), 1, _dtype_or_default(dtype)), requires_grad)
-
-
-def _check_like(t, fn):
-    if not isinstance(t, Tensor):
-        raise TypeError(f"{fn} expects a Tensor, got {type(t).__name__}")
-
-
-def zeros_like(t, dtype=None, requires_grad=False):
-    _check_like(t, "zeros_like")
-    return zeros(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
-
-
-def ones_like(t, dtype=None, requires_grad=False):
-    _check_like(t, "ones_like")
-    return ones(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
-
-
-def full_like(t, value, dtype=None, requires_grad=False):
-    _check_like(t, "full_like")
-    return full(t.shape, value, dtype=dtype or t.dtype, requires_grad=requires_grad)
-
-
-def empty_like(t, dtype=None, requires_grad=False):
-    _check_like(t, "empty_like")
-    return empty(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
-
-
-def arange(start, stop=None, step=1, dtype=None, requires_grad=False):
-    """Values from ``start`` (inclusive) to ``stop`` (exclusive) by ``step``, like range();
-    int64 when all arguments are ints, else the default float dtype."""
-    if stop is None:
-        start, stop = 0, start
-    for name, v in (("start", start), ("stop", stop), ("step", step)):
-        if not isinstance(v, numbers.Real) or isinstance(v, bool):
-            raise TypeError(f"arange: {name} must be a number, got {type(v).__name__}")
-        if isinstance(v, float) and not math.isfinite(v):
-            raise ValueError(f"arange: {name} must be finite, got {v}")
-    if step == 0:
-        raise ValueError("arange: step must be nonzero")
-    all_int = all(isinstance(v, numbers.Integral) for v in (start, stop, step))
-    dt = dtypes.as_dtype(dtype) if dtype is not None else (dtypes.int64 if all_int else dtypes.get_default_dtype())
-    if all_int:
-        n = max(0, -((int(start) - int(stop)) // int(step)))  # ceil((stop - start) / step)
-    else:
-        n = max(0, math.ceil((stop - start) / step))
-    _check_shape((n,))
-    t = _empty((n,), dt)
-    if dt is dtypes.bool_:
-        raise TypeError("arange does not make bool tensors")
-    # int64 from float arguments: start and step truncated, the length from the floats (PyTorch)
-    istart, istep = (int(start), int(step)) if dt is dtypes.int64 else (0, 0)
-    check(lib.tl_arange(dt.code, t._ptr(), n, float(start), float(step), istart, istep), "arange")
-    return _set_requires_grad(t, requires_grad)
-
-
-def eye(n, m=None, dtype=None, requires_grad=False):
-    """An n x m matrix with ones on the diagonal."""
-    m = n if m is None else m
-    shape = _parse_shape((n, m))
-    t = _filled(shape, 0, _dtype_or_default(dtype))
-    k = min(shape)
-    check(lib.tl_fill(t.dtype.code, t._ptr(), i64((m + 1,)), 1, i64((k,)), 1.0, 1), "eye")
-    return _set_requires_grad(t, requires_grad)
-
-
-def _float_dtype(dtype, fn):
-    dt = _dtype_or_default(dtype)
-    if not dt.is_floating_point:
-        raise TypeError(f"{fn}: dtype must be tl.float32 or tl.float64, got {dt!r}")
-    return dt
-
-
-def rand(*shape, dtype=None, requires_grad=False):
-    """Uniform samples in [0, 1) from the seeded generator (see tl.manual_seed)."""
-    dt = _float_dtype(dtype, "rand")
-    t = _empty(_parse_shape(shape), dt)
-    check(lib.tl_rand_uniform(dt.code, t._ptr(), t.numel(), 0.0, 1.0), "rand")
-    return _set_requires_grad(t, requires_grad)
-
-
-def randn(*shape, dtype=None, requires_grad=False):
-    """Standard normal samples from the seeded generator (see tl.manual_seed)."""
-    dt = _float_dtype(dtype, "randn")
-    t = _empty(_parse_shape(shape), dt)
-    check(lib.tl_rand_normal(dt.code, t._ptr(), t.numel(), 0.0, 1.0), "randn")
-    return _set_requires_grad(t, requires_grad)
-
-
-def randint(low, high=None, size=None, dtype=None, requires_grad=False):
-    """Integers uniform in [low, high); ``randint(high, size)`` starts at 0 as in PyTorch."""
-    if size is None:
-        if high is None:
-            raise TypeError("randint needs a size: randint(low, high, size)")
-        low, high, size = 0, low, high
-    if high is None:
-        low, high = 0, low
-    for name, v in (("low", low), ("high", high)):
-        if not isinstance(v, numbers.Integral) or isinstance(v, bool):
-            raise TypeError(f"randint: {name} must be an int, got {type(v).__name__}")
-    if high <= low:
-        raise ValueError(f"randint: need low < high, got low={low}, high={high}")
-    if not (_I64_MIN <= low and high - 1 <= _I64_MAX):
-        raise ValueError(f"randint: bounds [{low}, {high}) do not fit in int64")
-    shape = _parse_shape((size,) if not isinstance(size, numbers.Integral) else ((size,),))
-    dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.int64
-    t = _empty(shape, dtypes.int64)
-    check(lib.tl_randint(t._ptr(), t.numel(), int(low), int(high)), "randint")
-    if dt is not dtypes.int64:
-        t = _copy(t, dt)
-    return _set_requires_grad(t, requires_grad)
-
-
-def manual_seed(seed):
-    """Seed the generator behind rand/randn/randint (and dropout, init...)."""
-    seed = operator.index(seed)
-    lib.tl_manual_seed(seed & 0xFFFFFFFFFFFFFFFF)

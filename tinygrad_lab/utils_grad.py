@@ -6,7 +6,8 @@ import math
 from . import dtypes
 from .autograd import no_grad
 from .ops.shape import stack
-from .tensor import Tensor, tensor, zeros
+from .creation import tensor, zeros
+from .tensor import Tensor
 
 
 def _as_list(tensors):

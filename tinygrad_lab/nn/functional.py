@@ -16,8 +16,10 @@ from ..ops.linalg import linear as _linear, linear_act as _linear_act
 from ..ops.elementwise import gelu, leaky_relu, relu, sigmoid, tanh  # noqa: F401  (re-exported)
 from ..ops.nn import log_softmax, softmax  # noqa: F401  (re-exported)
 from ..ops.reduce import mean as _mean, sum as _sum
+from ..autograd import no_grad
+from ..creation import rand, zeros_like
 from ..ops.shape import contiguous, permute, reshape
-from ..tensor import Tensor, _numel, rand, zeros_like
+from ..tensor import Tensor, _numel
 
 __all__ = ["linear", "linear_act", "layer_norm", "batch_norm", "embedding", "relu", "sigmoid", "tanh", "gelu", "leaky_relu", "softmax", "log_softmax",
            "dropout", "mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
@@ -129,7 +131,6 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         d = x - mu
         var = _mean(d * d, dims, keepdim=True)
         if running_mean is not None and running_var is not None:
-            from ..autograd import no_grad
             with no_grad():
                 running_mean.mul_(1 - momentum).add_(reshape(mu, (c,)).detach() * momentum)
                 running_var.mul_(1 - momentum).add_(reshape(var, (c,)).detach() * (momentum * n / (n - 1)))

@@ -2,7 +2,8 @@
 under no_grad from the seeded C generator (tl.manual_seed) and returns it."""
 import math
 
-from .._lib import check, lib
+from .. import kernels as K
+from ..kernels import check
 from ..autograd import no_grad
 from ..tensor import Tensor, _empty
 
@@ -13,8 +14,8 @@ def _fill_random(t, kind, a, b):
         raise TypeError("init functions fill floating-point Tensors")
     with no_grad():
         target = t if t.is_contiguous() else _empty(t.shape, t.dtype)
-        fn = lib.tl_rand_uniform if kind == "uniform" else lib.tl_rand_normal
-        check(fn(target.dtype.code, target._ptr(), target.numel(), float(a), float(b)), f"init.{kind}_")
+        fn = K.tl_rand_uniform if kind == "uniform" else K.tl_rand_normal
+        check(fn(target.dtype.code, target._ptr, target.numel(), float(a), float(b)), f"init.{kind}_")
         if target is not t:
             t.copy_(target)
         t._bump_version()

@@ -5,7 +5,8 @@ from collections import OrderedDict
 
 from .. import dtypes
 from ..autograd import no_grad
-from ..tensor import Tensor, empty, ones, zeros
+from ..creation import empty, ones, tensor, zeros
+from ..tensor import Tensor
 from . import functional as F
 from . import init
 
@@ -221,7 +222,6 @@ class Module:
                     continue
                 src = state_dict[k]
                 if not isinstance(src, Tensor):
-                    from ..tensor import tensor
                     src = tensor(src)
                 if tuple(src.shape) != tuple(t.shape):
                     raise RuntimeError(f"size mismatch for {k}: copying a param with shape {src.shape} "

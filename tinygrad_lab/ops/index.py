@@ -18,19 +18,24 @@ except in one corner:
 
 How: the basic parts of the key become a view (``shape.BasicIndex``: no copy); the index arrays
 become one int64 offset per position of B (``tl_index_offsets``, which also checks the bounds);
-then ``Gather`` reads the view at those offsets. Its backward is ``ScatterAdd`` (zeros, then
-``+=`` at the same offsets, so repeated indices accumulate), whose backward is again ``Gather``:
-gradients of any order work.
+then ``Gather`` reads the view at those offsets. Its derivative is ``GatherBackward``
+(tl_gather_backward: zeros, then ``+=`` at the same offsets, so repeated indices accumulate), an
+op whose own derivative is again ``Gather``: gradients of any order work.
+
+This module owns ``Tensor.__getitem__``: basic keys become shape.BasicIndex views, the others
+come here.
 """
 import operator
 
 import numpy as np
 
 from .. import dtypes
-from .._lib import check, ffi, i64, lib
-from ..autograd import Function
-from ..tensor import Tensor, _check_shape, _empty, _wrap_dim, tensor
-from .shape import BasicIndex, _broadcast_strides, _is_int, broadcast_shapes, parse_basic_index
+from .. import kernels as K
+from ..autograd.engine import Function
+from ..creation import tensor
+from ..kernels import check, ffi, i64
+from ..tensor import Tensor, _check_shape, _empty, _make, _wrap_dim, tensor_method
+from .shape import BasicIndex, _is_int, broadcast_shapes, parse_basic_index
 
 
 class IndexTypeError(IndexError, TypeError):
@@ -43,7 +48,7 @@ _VALID = ("only integers, slices (`:`), ellipsis (`...`), None, and int64 or boo
 
 
 def _int_ptr(t):
-    return ffi.cast("int64_t *", t._ptr())
+    return ffi.cast("int64_t *", t._ptr)
 
 
 # ---- the key ------------------------------------------------------------------------------------
@@ -98,12 +103,12 @@ def _classify(k):
 def _nonzero(mask):
     """(count, ndim) int64 positions of the true elements of a bool tensor, in C order."""
     count = ffi.new("int64_t *")
-    check(lib.tl_nonzero(ffi.NULL, 0, count, mask._ptr(), mask._cstrides(), mask.ndim,
-                         i64(mask.shape)), "nonzero")
+    check(K.tl_nonzero(ffi.NULL, 0, count, mask._ptr, K.strides(mask), mask.ndim,
+                       i64(mask.shape)), "nonzero")
     n = count[0]
     out = _empty((n, mask.ndim), dtypes.int64)
-    check(lib.tl_nonzero(_int_ptr(out), n, count, mask._ptr(), mask._cstrides(), mask.ndim,
-                         i64(mask.shape)), "nonzero")
+    check(K.tl_nonzero(_int_ptr(out), n, count, mask._ptr, K.strides(mask), mask.ndim,
+                       i64(mask.shape)), "nonzero")
     return out
 
 
@@ -157,7 +162,7 @@ def _parse(x, key):
     return tuple(basic), adv
 
 
-# ---- the plan shared by Gather and ScatterAdd ---------------------------------------------------
+# ---- the plan shared by Gather and GatherBackward ---------------------------------------------------
 
 class _Plan:
     """Everything about one advanced index that does not depend on the data: the shape of the
@@ -200,9 +205,9 @@ class _Plan:
             optr, bsh = _int_ptr(offs), i64(self.bshape)
             for j, (d, t) in enumerate(zip(self.adv_dims, self.idx)):
                 n = self.src_shape[d]
-                rc = lib.tl_index_offsets(optr, _int_ptr(t), i64(_broadcast_strides(t, self.bshape)),
-                                          len(self.bshape), bsh, n, strides[d], int(j > 0), bad)
-                if rc == lib.TL_EINDEX:
+                rc = K.tl_index_offsets(optr, _int_ptr(t), i64(K.broadcast_strides(t, self.bshape)),
+                                        len(self.bshape), bsh, n, strides[d], int(j > 0), bad)
+                if rc == K.TL_EINDEX:
                     raise IndexError(f"index {bad[0]} is out of bounds for dimension {self.xdims[j]} "
                                      f"with size {n} (indexing a tensor of shape {self.xshape})")
                 check(rc, "index offsets")
@@ -213,18 +218,18 @@ class _Plan:
         """out[b, r] = src[offs[b] + r] (tl_gather_forward), a fresh contiguous result."""
         offs = self.offsets(src._strides)
         out = _empty(self.out_shape, src.dtype)
-        check(lib.tl_gather_forward(src.dtype.code, out._ptr(), self.space_strides(out._strides),
-                                    src._ptr(), self.rest_strides(src._strides), _int_ptr(offs),
-                                    len(self.space), len(self.bshape), i64(self.space)), "gather")
+        check(K.tl_gather_forward(src.dtype.code, out._ptr, self.space_strides(out._strides),
+                                  src._ptr, self.rest_strides(src._strides), _int_ptr(offs),
+                                  len(self.space), len(self.bshape), i64(self.space)), "gather")
         return out
 
-    def scatter_add(self, g):
+    def gather_backward(self, g):
         """zeros of src_shape, then += g at the gathered positions (tl_gather_backward)."""
         gx = _empty(self.src_shape, g.dtype)
         offs = self.offsets(gx._strides)
-        check(lib.tl_gather_backward(g.dtype.code, gx._ptr(), gx.numel(), self.rest_strides(gx._strides),
-                                     g._ptr(), self.space_strides(g._strides), _int_ptr(offs),
-                                     len(self.space), len(self.bshape), i64(self.space)), "scatter-add")
+        check(K.tl_gather_backward(g.dtype.code, gx._ptr, gx.numel(), self.rest_strides(gx._strides),
+                                   g._ptr, self.space_strides(g._strides), _int_ptr(offs),
+                                   len(self.space), len(self.bshape), i64(self.space)), "gather backward")
         return gx
 
 
@@ -238,21 +243,21 @@ class Gather(Function):
         return plan.gather(src)
 
     @staticmethod
-    def backward(ctx, g):
-        return ScatterAdd.apply(g, ctx.plan), None
+    def formula(ctx, g):
+        return GatherBackward.apply(g, ctx.plan), None
 
 
-class ScatterAdd(Function):
+class GatherBackward(Function):
     """The VJP of Gather: zeros shaped like the indexed tensor, ``+=`` g at the gathered
     positions (repeated indices accumulate)."""
 
     @staticmethod
     def forward(ctx, g, plan):
         ctx.plan = plan
-        return plan.scatter_add(g)
+        return plan.gather_backward(g)
 
     @staticmethod
-    def backward(ctx, gg):
+    def formula(ctx, gg):
         return Gather.apply(gg, ctx.plan), None
 
 
@@ -280,6 +285,7 @@ def advanced_index(x, key):
     return Gather.apply(v, plan)
 
 
+@tensor_method()
 def index_select(x, dim, index):
     """The entries of ``x`` at positions ``index`` (1-D or 0-d int64) along ``dim``; the result
     keeps x's number of dims."""
@@ -292,8 +298,14 @@ def index_select(x, dim, index):
         raise IndexError("index_select: cannot index a 0-d tensor along a dim")
     d = _wrap_dim(dim, x.ndim)
     if index.ndim == 0:
-        index = Tensor._make(index._shared(), (1,), (1,), index._offset, index.dtype)
+        index = _make(index._shared(), (1,), (1,), index._offset, index.dtype)
     return advanced_index(x, (slice(None),) * d + (index,))
 
 
-METHODS = {"index_select": index_select}
+@tensor_method("__getitem__")
+def getitem(x, key):
+    """``x[key]``: a view for basic keys (ints, slices, None, ...), a gather otherwise."""
+    nkey = parse_basic_index(x, key)
+    if nkey is None:
+        return advanced_index(x, key)
+    return BasicIndex.apply(x, nkey)

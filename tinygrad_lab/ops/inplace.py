@@ -9,17 +9,21 @@ refused outside no_grad().
 import numbers
 
 from .. import dtypes
-from .._lib import check, i64, lib
-from ..autograd import Function, _grad_enabled
-from ..tensor import Tensor, _copy_into, _empty
+from .. import kernels as K
+from ..autograd.engine import Function, _grad_enabled
+from ..creation import tensor
+from ..kernels import check, i64
+from ..tensor import Tensor, _alias, _empty, tensor_method
 from . import elementwise as ew
-from .shape import BasicIndex, Expand, Permute, Reshape, expand, getitem, sum_to
+from .index import getitem
+from .shape import BasicIndex, Expand, Permute, Reshape, broadcast_shapes, expand, sum_to
 
 _VIEW_OPS = (BasicIndex, Reshape, Permute, Expand)
 
 
-def _alias(t):
-    a = Tensor._make(t._shared(), t._shape, t._strides, t._offset, t.dtype)
+def _graph_alias(t):
+    """A new tensor object for ``t``'s current value, in the graph where ``t`` is."""
+    a = _alias(t)
     a.grad_fn, a.requires_grad = t.grad_fn, t.requires_grad
     return a
 
@@ -48,7 +52,7 @@ def _write(t, r, name):
         raise TypeError(f"{name}: result dtype {r.dtype!r} can't be stored in place into a "
                         f"{t.dtype!r} tensor")
     if r._data is not t._data or r._offset != t._offset or r._strides != t._strides:
-        _copy_into(t, r)
+        K.copy_into(t, r)
     t._bump_version()
 
 
@@ -60,31 +64,36 @@ def _inplace(t, name, compute, others=()):
         isinstance(o, Tensor) and o.requires_grad for o in others))
     if record and not t.dtype.is_floating_point:
         raise TypeError(f"{name}: an in-place op on a {t.dtype!r} tensor cannot carry a gradient")
-    r = compute(_alias(t) if record else t.detach())
+    r = compute(_graph_alias(t) if record else t.detach())
     _write(t, r, name)
     if record:
         t.grad_fn, t.requires_grad = r.grad_fn, True
     return t
 
 
+@tensor_method()
 def add_(t, other, alpha=1):
     return _inplace(t, "add_", lambda a: ew.add(a, other, alpha=alpha), (other,))
 
 
+@tensor_method()
 def sub_(t, other, alpha=1):
     return _inplace(t, "sub_", lambda a: ew.sub(a, other, alpha=alpha), (other,))
 
 
+@tensor_method()
 def mul_(t, other):
     return _inplace(t, "mul_", lambda a: ew.mul(a, other), (other,))
 
 
+@tensor_method()
 def div_(t, other):
     if not t.dtype.is_floating_point:
         raise TypeError(f"div_: true division of a {t.dtype!r} tensor in place would need a float result")
     return _inplace(t, "div_", lambda a: ew.div(a, other), (other,))
 
 
+@tensor_method()
 def clamp_(t, min=None, max=None):  # noqa: A002
     return _inplace(t, "clamp_", lambda a: ew.clamp(a, min, max))
 
@@ -96,29 +105,30 @@ class Overwrite(Function):
     def forward(ctx, old, src):
         ctx.src_shape = src.shape
         out = _empty(old.shape, old.dtype)
-        _copy_into(out, expand(src, old.shape) if src.shape != old.shape else src)
+        K.copy_into(out, expand(src, old.shape) if src.shape != old.shape else src)
         return out
 
     @staticmethod
-    def backward(ctx, g):
+    def formula(ctx, g):
         return None, sum_to(g, ctx.src_shape)
 
 
+@tensor_method()
 def copy_(t, src):
     """Copy ``src`` (broadcast to t's shape, converted to t's dtype) into ``t``."""
     if not isinstance(src, Tensor):
         raise TypeError(f"copy_: src must be a Tensor, got {type(src).__name__}")
-    from .shape import broadcast_shapes
     if broadcast_shapes(t.shape, src.shape) != t.shape:
         raise ValueError(f"copy_: source shape {src.shape} cannot be broadcast to {t.shape}")
     if not _grad_enabled() or not (t.requires_grad or src.requires_grad):
         _check_leaf(t, "copy_")
-        _copy_into(t, expand(src.detach(), t.shape))
+        K.copy_into(t, expand(src.detach(), t.shape))
         t._bump_version()
         return t
     return _inplace(t, "copy_", lambda a: Overwrite.apply(a, src.to(t.dtype)), (src,))
 
 
+@tensor_method()
 def fill_(t, value):
     if isinstance(value, Tensor):
         if value.numel() != 1:
@@ -130,18 +140,19 @@ def fill_(t, value):
         raise TypeError(f"fill_: value must be a number, got {type(value).__name__}")
     _check_leaf(t, "fill_")
     if _grad_enabled() and t.requires_grad:
-        from ..tensor import tensor
         return _inplace(t, "fill_", lambda a: Overwrite.apply(a, tensor(value, dtype=t.dtype)))
     iv = int(value) if t.dtype is dtypes.int64 else 0
-    check(lib.tl_fill(t.dtype.code, t._ptr(), i64(t._strides), t.ndim, i64(t.shape), float(value), iv), "fill_")
+    check(K.tl_fill(t.dtype.code, t._ptr, i64(t._strides), t.ndim, i64(t.shape), float(value), iv), "fill_")
     t._bump_version()
     return t
 
 
+@tensor_method()
 def zero_(t):
     return fill_(t, 0)
 
 
+@tensor_method("__setitem__")
 def setitem(t, key, value):
     """``t[key] = value`` for basic and integer-array keys (no gradient flows through it)."""
     if _grad_enabled() and t.requires_grad:
@@ -155,7 +166,3 @@ def setitem(t, key, value):
         copy_(view, value)
     else:
         fill_(view, value)
-
-
-METHODS = {"add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_, "clamp_": clamp_,
-           "copy_": copy_, "fill_": fill_, "zero_": zero_, "__setitem__": setitem}

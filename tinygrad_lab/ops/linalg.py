@@ -18,16 +18,13 @@ results carry gradients.
 import math
 
 from .. import dtypes
-from .._lib import NULL, check, i64, lib
-from ..autograd import Function, _record, _grad_enabled
-from ..tensor import Tensor, _empty
-from .elementwise import UNARY, _unary
+from .. import kernels as K
+from ..autograd.engine import Function, _grad_enabled, _record
+from ..kernels import NULL, check, i64
+from ..tensor import Tensor, _empty, tensor_method
+from .elementwise import Relu, Sigmoid, Tanh
+from .reduce import sum as _sum
 from .shape import broadcast_shapes, reshape, sum_to, transpose, unsqueeze
-
-# C entry points of the hot paths, bound once (a cffi lib attribute lookup costs ~25 ns)
-_tl_linear_backward = lib.tl_linear_backward
-_tl_linear_forward = lib.tl_linear_forward
-_tl_matmul_forward = lib.tl_matmul_forward
 
 
 def _batch_strides(t, batch):
@@ -39,27 +36,32 @@ def _batch_strides(t, batch):
 
 
 class Matmul(Function):
-    """a (..., m, k) @ b (..., k, n), both at least 2-D, with broadcast batch dims."""
+    """a (..., m, k) @ b (..., k, n), both at least 2-D and of one dtype, with broadcast batch
+    dims (matmul() below validates, promotes and handles 1-D operands first)."""
 
-    @staticmethod
-    def forward(ctx, a, b):
-        sa, sb = a._shape, b._shape
+    @classmethod
+    def apply(cls, a, b):
+        sa, sb, dt = a._shape, b._shape, a.dtype
         m, k, n = sa[-2], sa[-1], sb[-1]
         if len(sa) == 2 and len(sb) == 2:  # the common case, without the batch bookkeeping
             batch = ()
-            a_st = NULL if a._strides == (k, 1) else i64(a._strides)   # NULL: contiguous
-            b_st = NULL if b._strides == (n, 1) else i64(b._strides)
+            a_st = NULL if a._contig else i64(a._strides)   # NULL: contiguous
+            b_st = NULL if b._contig else i64(b._strides)
         else:
             batch = broadcast_shapes(sa[:-2], sb[:-2])
             a_st, b_st = i64(_batch_strides(a, batch)), i64(_batch_strides(b, batch))
-        out = _empty(batch + (m, n), a.dtype)
-        check(_tl_matmul_forward(a.dtype.code, out._ptr(), a._ptr(), a_st, b._ptr(), b_st,
-                                    len(batch), i64(batch), m, n, k), "matmul")
-        ctx.save_for_backward(a if b.requires_grad else None, b if a.requires_grad else None)
+        out = _empty(batch + (m, n) if batch else (m, n), dt)
+        rc = K.tl_matmul_forward(dt.code, out._ptr, a._ptr, a_st, b._ptr, b_st,
+                                 len(batch), i64(batch), m, n, k)
+        if rc:
+            check(rc, "matmul")
+        if (a.requires_grad or b.requires_grad) and _grad_enabled() and dt.is_floating_point:
+            _record(cls, out, (a, b), (a.requires_grad, b.requires_grad),
+                    (a if b.requires_grad else None, b if a.requires_grad else None))
         return out
 
     @staticmethod
-    def backward(ctx, g):
+    def formula(ctx, g):
         # dA = g @ B^T and dB = A^T @ g through transposed views (no copies), summed over the
         # batch dims each operand was broadcast along. Written with matmul itself, so the
         # backward pass is recorded under create_graph=True.
@@ -86,36 +88,25 @@ class Matmul(Function):
         return ga, gb
 
 
-class Linear(Function):
-    """y = x @ W^T + b for x (N, in), W (out, in), b (out,) or None, all one float dtype: one GEMM
-    reading W through transposed strides plus an in-place bias add (the layer every MLP is made
-    of, without the transpose view, the matmul node and the broadcast add node). VJP:
-    dx = g @ W, dW = g^T @ x, db = g summed over rows -- three C calls, or the same written with
-    differentiable ops under create_graph=True."""
-
-    @staticmethod
-    def forward(ctx, x, w, b):
-        y = _linear_kernel(x, w, b)
-        ctx.save_for_backward(x if w.requires_grad else None, w if x.requires_grad else None)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        x, w = ctx._saved
-        return _linear_vjp(ctx.needs_input_grad, g, x, w)
+def _linear_kernel(x, w, b, act=-1):
+    """act(x @ W^T + b) in one C call: GEMM reading W through transposed strides, then the bias
+    and the activation (a unary op code, -1 for none) applied in place."""
+    (n_rows, n_in), n_out = x._shape, w._shape[0]
+    xs, ws = x._strides, w._strides
+    y = _empty((n_rows, n_out), x.dtype)
+    rc = K.tl_linear_forward(x.dtype.code, y._ptr, x._ptr, xs[0], xs[1], w._ptr, ws[0], ws[1],
+                             NULL if b is None else b._ptr, 0 if b is None else b._strides[0],
+                             act, n_rows, n_out, n_in)
+    if rc:
+        check(rc, "linear")
+    return y
 
 
-def _linear_vjp(needs, g, x, w, act=None, y=None):
-    """(dx, dW, db) of y = act(x @ W^T + b) for output gradient g (None where not needed); act is
-    None or the activation's UNARY op, whose derivative is taken from the output y."""
+def _linear_vjp_kernel(needs, g, x, w, act=None, y=None):
+    """(dx, dW, db) of y = act(x @ W^T + b) for output gradient g (None where not needed), in
+    one C call; act is None or the activation's op class, whose derivative the kernel takes
+    from the output y."""
     need_x, need_w, need_b = needs[:3]
-    if _grad_enabled():  # create_graph: differentiable ops
-        from .reduce import sum as _sum
-        if act is not None:
-            g = act.deriv(g, y, y, 0.0, 0.0)
-        return (matmul(g, w) if need_x else None,
-                matmul(transpose(g, 0, 1), x) if need_w else None,
-                _sum(g, 0) if need_b else None)
     (n_rows, n_out), gs, dt = g._shape, g._strides, g.dtype
     # x is saved only when W needs a gradient and W only when x does; k from whichever is here
     k = x._shape[1] if x is not None else w._shape[1] if w is not None else 0
@@ -123,55 +114,81 @@ def _linear_vjp(needs, g, x, w, act=None, y=None):
     gw = _empty((n_out, k), dt) if need_w else None
     gb = _empty((n_out,), dt) if need_b else None
     xs, ws = x._strides if x is not None else (0, 0), w._strides if w is not None else (0, 0)
-    rc = _tl_linear_backward(dt.code, -1 if act is None else act.code,
-                             gx._data if need_x else NULL,
-                             gw._data if need_w else NULL,
-                             gb._data if need_b else NULL,
-                             g._data if not g._offset else g._ptr(), gs[0], gs[1],
-                             NULL if x is None else x._ptr(), xs[0], xs[1],
-                             NULL if w is None else w._ptr(), ws[0], ws[1],
-                             NULL if y is None else y._data,
-                             n_rows, n_out, k)
+    rc = K.tl_linear_backward(dt.code, -1 if act is None else act.code,
+                              gx._ptr if need_x else NULL,
+                              gw._ptr if need_w else NULL,
+                              gb._ptr if need_b else NULL,
+                              g._ptr, gs[0], gs[1],
+                              NULL if x is None else x._ptr, xs[0], xs[1],
+                              NULL if w is None else w._ptr, ws[0], ws[1],
+                              NULL if y is None else y._ptr,
+                              n_rows, n_out, k)
     if rc:
         check(rc, "linear backward")
     return gx, gw, gb
 
 
-# activations LinearAct applies in place: name -> the UNARY op (its C code and derivative)
-_ACTS = {name: UNARY[name] for name in ("relu", "sigmoid", "tanh")}
+def _linear_formula(needs, g, x, w):
+    """(dx, dW, db) of y = x @ W^T + b with differentiable ops."""
+    return (matmul(g, w) if needs[0] else None,
+            matmul(transpose(g, 0, 1), x) if needs[1] else None,
+            _sum(g, 0) if needs[2] else None)
+
+
+class Linear(Function):
+    """y = x @ W^T + b for x (N, in), W (out, in), b (out,) or None, all one float dtype: one GEMM
+    reading W through transposed strides plus an in-place bias add (the layer every MLP is made
+    of, without the transpose view, the matmul node and the broadcast add node). VJP:
+    dx = g @ W, dW = g^T @ x, db = g summed over rows -- one C call."""
+
+    @classmethod
+    def apply(cls, x, w, b):
+        y = _linear_kernel(x, w, b)
+        needs = (x.requires_grad, w.requires_grad, b is not None and b.requires_grad)
+        if _grad_enabled() and (needs[0] or needs[1] or needs[2]):
+            _record(cls, y, (x, w, b), needs, (x if needs[1] else None, w if needs[0] else None))
+        return y
+
+    @staticmethod
+    def vjp(ctx, g):
+        x, w = ctx._saved
+        return _linear_vjp_kernel(ctx.needs_input_grad, g, x, w)
+
+    @staticmethod
+    def formula(ctx, g):
+        x, w = ctx._saved
+        return _linear_formula(ctx.needs_input_grad, g, x, w)
 
 
 class LinearAct(Function):
     """y = act(x @ W^T + b) for act in relu / sigmoid / tanh: Linear with the activation run in
     place on its output, one node instead of two (nn.Sequential runs a Linear followed by ReLU,
     Sigmoid or Tanh this way). VJP: gz = act'(g) computed from y alone (relu's x > 0 is y > 0),
-    then Linear's."""
+    then Linear's, in the same C call."""
 
-    @staticmethod
-    def forward(ctx, x, w, b, act):
-        y = _linear_kernel(x, w, b, _ACTS[act].code)
-        ctx.act = act
-        ctx.save_for_backward(x if w.requires_grad else None, w if x.requires_grad else None, y)
+    @classmethod
+    def apply(cls, x, w, b, act):
+        y = _linear_kernel(x, w, b, act.code)
+        needs = (x.requires_grad, w.requires_grad, b is not None and b.requires_grad, False)
+        if _grad_enabled() and (needs[0] or needs[1] or needs[2]):
+            _record(cls, y, (x, w, b, None), needs,
+                    (x if needs[1] else None, w if needs[0] else None, y)).act = act
         return y
 
     @staticmethod
-    def backward(ctx, g):
+    def vjp(ctx, g):
         x, w, y = ctx._saved
-        return _linear_vjp(ctx.needs_input_grad, g, x, w, _ACTS[ctx.act], y) + (None,)
+        return _linear_vjp_kernel(ctx.needs_input_grad, g, x, w, ctx.act, y) + (None,)
+
+    @staticmethod
+    def formula(ctx, g):
+        x, w, y = ctx._saved
+        gz = ctx.act.deriv(g, y, y, 0.0, 0.0)   # (relu's x > 0 is y > 0)
+        return _linear_formula(ctx.needs_input_grad, gz, x, w) + (None,)
 
 
-def _linear_kernel(x, w, b, act=-1):
-    (n_rows, n_in), n_out = x._shape, w._shape[0]
-    xs, ws = x._strides, w._strides
-    y = _empty((n_rows, n_out), x.dtype)
-    rc = _tl_linear_forward(x.dtype.code, y._data,
-                            x._data if not x._offset else x._ptr(), xs[0], xs[1],
-                            w._data if not w._offset else w._ptr(), ws[0], ws[1],
-                            NULL if b is None else b._ptr(), 0 if b is None else b._strides[0],
-                            act, n_rows, n_out, n_in)
-    if rc:
-        check(rc, "linear")
-    return y
+# activations LinearAct applies in place, by name
+_ACTS = {"relu": Relu, "sigmoid": Sigmoid, "tanh": Tanh}
 
 
 def _fusable(x, w, b):
@@ -184,11 +201,7 @@ def linear(x, w, b=None):
     """x @ w.T + b (validated by nn.functional.linear). 2-D x with operands of one float dtype
     runs as the fused Linear op; anything else is composed from matmul and add."""
     if _fusable(x, w, b):
-        y = _linear_kernel(x, w, b)
-        needs = (x.requires_grad, w.requires_grad, b is not None and b.requires_grad)
-        if _grad_enabled() and (needs[0] or needs[1] or needs[2]):
-            _record(Linear, y, (x, w, b), needs, (x if needs[1] else None, w if needs[0] else None))
-        return y
+        return Linear.apply(x, w, b)
     y = matmul(x, transpose(w, 0, 1))
     return y if b is None else y + b
 
@@ -197,41 +210,22 @@ def linear_act(x, w, b, act):
     """act(x @ w.T + b) for act "relu", "sigmoid" or "tanh" (arguments validated by the caller):
     the fused LinearAct op when linear() would fuse, else linear() then the activation."""
     if _fusable(x, w, b):
-        y = _linear_kernel(x, w, b, _ACTS[act].code)
-        needs = (x.requires_grad, w.requires_grad, b is not None and b.requires_grad, False)
-        if _grad_enabled() and (needs[0] or needs[1] or needs[2]):
-            _record(LinearAct, y, (x, w, b, None), needs,
-                    (x if needs[1] else None, w if needs[0] else None, y)).act = act
-        return y
-    return _unary(_ACTS[act], linear(x, w, b))
+        return LinearAct.apply(x, w, b, _ACTS[act])
+    return _ACTS[act].apply(linear(x, w, b))
 
 
 _BOOL = dtypes.bool_
 
 
+@tensor_method("matmul", "__matmul__")
 def matmul(a, b):
     """Matrix product with PyTorch's rules for 1-D, 2-D and batched operands (see the module
     docstring). ValueError names both shapes when they do not fit."""
     if isinstance(a, Tensor) and isinstance(b, Tensor):
-        # the common case first, checked and called inline: two 2-D operands of one dtype whose
-        # inner dims agree (about 0.4 us less per call than the general path through _mm; a
-        # 64^3 product takes 4 us on 2 threads)
+        # the common case first: two 2-D operands of one dtype whose inner dims agree
         sa, sb, dt = a._shape, b._shape, a.dtype
         if len(sa) == 2 and len(sb) == 2 and sa[1] == sb[0] and dt is b.dtype and dt is not _BOOL:
-            m, k = sa
-            n = sb[1]
-            out = _empty((m, n), dt)
-            rc = _tl_matmul_forward(dt.code, out._data,
-                                    a._data if not a._offset else a._ptr(),
-                                    NULL if a._contig else i64(a._strides),
-                                    b._data if not b._offset else b._ptr(),
-                                    NULL if b._contig else i64(b._strides), 0, NULL, m, n, k)
-            if rc:
-                check(rc, "matmul")
-            if (a.requires_grad or b.requires_grad) and _grad_enabled() and dt.is_floating_point:
-                _record(Matmul, out, (a, b), (a.requires_grad, b.requires_grad),
-                        (a if b.requires_grad else None, b if a.requires_grad else None))
-            return out
+            return Matmul.apply(a, b)
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         bad = a if not isinstance(a, Tensor) else b
         raise TypeError(f"matmul: expected Tensors, got {type(bad).__name__}")
@@ -260,8 +254,6 @@ def matmul(a, b):
     return out if out.shape == out_shape else reshape(out, out_shape)
 
 
-METHODS = {
-    "matmul": matmul,
-    "__matmul__": matmul,
-    "__rmatmul__": lambda a, b: matmul(b, a),
-}
+@tensor_method("__rmatmul__")
+def rmatmul(a, b):
+    return matmul(b, a)

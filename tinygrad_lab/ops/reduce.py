@@ -1,16 +1,14 @@
-"""Reductions <-> csrc/reduce.c: sum, max, min, argmax, argmin as kernels; mean, var and
-logsumexp composed from them."""
+"""Reductions <-> csrc/reduce.c: sum, max, min, argmax, argmin as kernels; mean (a fused
+sum-and-divide for the full reduction), var and logsumexp composed from them."""
 import builtins
 
 from .. import dtypes
-from .._lib import MAX_DIMS, check, ffi, i64, lib
-from ..autograd import _ONE, Function, _record, _grad_enabled
-from ..tensor import _SHAPES, _UNSHARED, Tensor, _empty, _new_tensor, _numel, _shape_info, _wrap_dim
-from .elementwise import _unary_kernel
+from .. import kernels as K
+from ..autograd.engine import _ONE, Function, _grad_enabled, _record
+from ..kernels import MAX_DIMS, check, i64
+from ..tensor import _SHAPES, _empty, _make, _numel, _shape_info, _wrap_dim, tensor_method
+from .elementwise import _unary_kernel, exp, log, where
 from .shape import expand, reshape
-
-# C entry points of the hot paths, bound once (a cffi lib attribute lookup costs ~25 ns)
-_tl_reduce_flat = lib.tl_reduce_flat
 
 
 def _dims(x, dim):
@@ -31,17 +29,19 @@ def _keep_shape(shape, dims):
 
 
 def _reduce_kernel(code, x, dims, out_dtype):
-    if x._contig and len(dims) == len(x._shape) and code != lib.TL_ARGMAX and code != lib.TL_ARGMIN:
+    if x._contig and len(dims) == len(x._shape) and code != K.TL_ARGMAX and code != K.TL_ARGMIN:
         # a full reduction of a contiguous tensor: one flat run (the common loss.sum() case)
         out = _empty((), out_dtype)
-        n = x.numel()
-        check(_tl_reduce_flat(code, x.dtype.code, out._data, x._ptr(), n), "reduce")
+        rc = K.tl_reduce_flat(code, x.dtype.code, out._ptr, x._ptr,
+                              (_SHAPES.get(x._shape) or _shape_info(x._shape))[1])
+        if rc:
+            check(rc, "reduce")
         return out
     keep = [d for d in range(x.ndim) if d not in dims]
     perm = keep + list(dims)
     out = _empty(tuple(x.shape[d] for d in keep), out_dtype)
-    check(lib.tl_reduce(code, x.dtype.code, out._ptr(), x._ptr(), i64([x._strides[d] for d in perm]),
-                        x.ndim, i64([x.shape[d] for d in perm]), len(dims)), "reduce")
+    check(K.tl_reduce(code, x.dtype.code, out._ptr, x._ptr, i64([x._strides[d] for d in perm]),
+                      x.ndim, i64([x.shape[d] for d in perm]), len(dims)), "reduce")
     return out
 
 
@@ -50,106 +50,88 @@ def _finish(out, x, dims, keepdim):
 
 
 class Sum(Function):
-    @staticmethod
-    def forward(ctx, x, dims):
-        ctx.in_shape, ctx.dims = x.shape, dims
-        return _reduce_kernel(lib.TL_SUM, x, dims, x.dtype)
+    """Sum over ``dims`` (a sorted tuple; the output drops them). VJP: g broadcast back."""
+
+    @classmethod
+    def apply(cls, x, dims):
+        out = _reduce_kernel(K.TL_SUM, x, dims, x.dtype)
+        if _grad_enabled() and x.requires_grad:
+            ctx = _record(cls, out, (x,), _ONE)
+            ctx.in_shape, ctx.dims = x._shape, dims
+        return out
 
     @staticmethod
-    def backward(ctx, g):
-        if _grad_enabled():  # create_graph: differentiable view ops
-            return expand(reshape(g, _keep_shape(ctx.in_shape, ctx.dims)), ctx.in_shape), None
-        # otherwise the broadcast view directly (stride 0 along the reduced dims): the validating
-        # reshape + expand cost ~20% of a small fwd+bwd (callgrind)
+    def vjp(ctx, g):
+        # the broadcast view itself (stride 0 along the reduced dims): the validating reshape +
+        # expand of the formula cost ~20% of a small fwd+bwd (callgrind)
         in_shape, dims = ctx.in_shape, ctx.dims
-        if len(dims) == len(in_shape):  # (the x.sum() case, written out: no _make call)
-            t = _new_tensor(Tensor)   # (Tensor._make written out)
-            t._storage = g._storage if g._storage is not _UNSHARED else g._shared()
-            t._data = g._data
-            t._shape = in_shape
-            t._strides = _ZEROS[len(dims)]
-            t.dtype = g.dtype
-            t._offset = g._offset
-            t._contig = (_SHAPES.get(in_shape) or _shape_info(in_shape))[1] == 1  # iff one element
-            t.requires_grad = False
-            t.grad_fn = None
-            return t, None
+        if len(dims) == len(in_shape):   # (the x.sum() case: every stride 0)
+            return _make(g._shared(), in_shape, _ZEROS[len(dims)], g._offset, g.dtype)
         gs = iter(g._strides)
         strides = tuple(0 if d in dims else next(gs) for d in range(len(in_shape)))
-        return Tensor._make(g._shared(), in_shape, strides, g._offset, g.dtype), None
+        return _make(g._shared(), in_shape, strides, g._offset, g.dtype)
+
+    @staticmethod
+    def formula(ctx, g):
+        return expand(reshape(g, _keep_shape(ctx.in_shape, ctx.dims)), ctx.in_shape)
 
 
+@tensor_method()
 def sum(x, dim=None, keepdim=False):  # noqa: A001
     """Sum over ``dim`` (None = all, an int, or a tuple). bool and int64 sum to int64."""
     if dim is None and not keepdim and x._contig and x.dtype.is_floating_point:
-        # everything to a 0-d tensor, one flat run (the loss.sum() case, written out flat)
-        out = _empty((), x.dtype)
-        rc = _tl_reduce_flat(_SUM, x.dtype.code, out._data,
-                             x._data if not x._offset else x._ptr(),
-                             (_SHAPES.get(x._shape) or _shape_info(x._shape))[1])
-        if rc:
-            check(rc, "sum")
-        if _grad_enabled() and x.requires_grad:
-            ctx = _record(Sum, out, (x,), _ONE)
-            ctx.in_shape, ctx.dims = x._shape, _ALL_DIMS[len(x._shape)]
-        return out
+        return Sum.apply(x, _ALL_DIMS[len(x._shape)])   # the loss.sum() case
     dims = _dims(x, dim)
     if x.dtype is dtypes.bool_:
         x = x.to(dtypes.int64)
     if not dims and x.ndim:
         return x
-    if _grad_enabled() and x.requires_grad:
-        return _finish(Sum.apply(x, dims), x, dims, keepdim)
-    return _finish(_reduce_kernel(lib.TL_SUM, x, dims, x.dtype), x, dims, keepdim)
+    return _finish(Sum.apply(x, dims), x, dims, keepdim)
 
 
 _ALL_DIMS = [tuple(range(n)) for n in range(MAX_DIMS + 1)]
 _ZEROS = [(0,) * n for n in range(MAX_DIMS + 1)]  # strides of a value broadcast to n dims
-_SUM = lib.TL_SUM
 
 
 class Mean(Function):
     """The mean of every element of a contiguous float tensor, a 0-d tensor: the sum kernel, then
     the division in place (one node where sum / n makes two). VJP: g / n broadcast back."""
 
-    @staticmethod
-    def forward(ctx, x):
-        ctx.in_shape = x._shape
-        return _mean_kernel(x)
+    @classmethod
+    def apply(cls, x):
+        out = _empty((), x.dtype)
+        n = _numel(x._shape)
+        p = out._ptr
+        check(K.tl_reduce_flat(K.TL_SUM, x.dtype.code, p, x._ptr, n), "mean")
+        check(K.tl_unary_flat(K.TL_DIV_SCALAR, x.dtype.code, p, p, 1, float(n), 0.0), "mean")
+        if _grad_enabled() and x.requires_grad:
+            _record(cls, out, (x,), _ONE).in_shape = x._shape
+        return out
 
     @staticmethod
-    def backward(ctx, g):
+    def vjp(ctx, g):
+        gn = _unary_kernel(K.TL_DIV_SCALAR, g, float(_numel(ctx.in_shape)))
+        return _make(gn._shared(), ctx.in_shape, _ZEROS[len(ctx.in_shape)], 0, g.dtype)
+
+    @staticmethod
+    def formula(ctx, g):
         n = float(_numel(ctx.in_shape))
-        if _grad_enabled():  # create_graph: differentiable ops
-            return expand(reshape(g / n, _keep_shape(ctx.in_shape, _ALL_DIMS[len(ctx.in_shape)])),
-                          ctx.in_shape)
-        gn = _unary_kernel(lib.TL_DIV_SCALAR, g, n)
-        return Tensor._make(gn._shared(), ctx.in_shape, (0,) * len(ctx.in_shape), 0, g.dtype)
+        return expand(reshape(g / n, _keep_shape(ctx.in_shape, _ALL_DIMS[len(ctx.in_shape)])),
+                      ctx.in_shape)
 
 
-def _mean_kernel(x):
-    out = _empty((), x.dtype)
-    n = _numel(x._shape)
-    p = out._data
-    check(_tl_reduce_flat(_SUM, x.dtype.code, p, x._ptr(), n), "mean")
-    check(lib.tl_unary_flat(lib.TL_DIV_SCALAR, x.dtype.code, p, p, 1, float(n), 0.0), "mean")
-    return out
-
-
+@tensor_method()
 def mean(x, dim=None, keepdim=False):
     """Mean over ``dim``; integer inputs give the default float dtype."""
     if dim is None and not keepdim and x._contig and x.dtype.is_floating_point:
-        out = _mean_kernel(x)        # everything to a 0-d tensor (the loss.mean() case)
-        if _grad_enabled() and x.requires_grad:
-            _record(Mean, out, (x,), _ONE).in_shape = x._shape
-        return out
+        return Mean.apply(x)        # everything to a 0-d tensor (the loss.mean() case)
     dims = _dims(x, dim)
     if not x.dtype.is_floating_point:
         x = x.to(dtypes.get_default_dtype())
     return sum(x, dim, keepdim) / float(_numel([x.shape[d] for d in dims]))
 
 
-class _Extreme(Function):
+class _ReduceExtremum(Function):
     """max / min values; the gradient is split evenly among tied maxima (as PyTorch's
     reduction-to-scalar max; PyTorch's max(dim) picks one index instead)."""
 
@@ -163,8 +145,7 @@ class _Extreme(Function):
         return y
 
     @staticmethod
-    def backward(ctx, g):
-        from .elementwise import where
+    def formula(ctx, g):
         x, y = ctx._saved
         ks = _keep_shape(x.shape, ctx.dims)
         hit = x == reshape(y, ks)
@@ -172,12 +153,12 @@ class _Extreme(Function):
         return where(hit, reshape(g, ks) / count, 0.0), None
 
 
-class Max(_Extreme):
-    code = lib.TL_MAX
+class Max(_ReduceExtremum):
+    code = K.TL_MAX
 
 
-class Min(_Extreme):
-    code = lib.TL_MIN
+class Min(_ReduceExtremum):
+    code = K.TL_MIN
 
 
 def _extreme(fn, name, x, dim, keepdim):
@@ -192,11 +173,13 @@ def _extreme(fn, name, x, dim, keepdim):
     return _finish(fn.apply(x, dims), x, dims, keepdim)
 
 
+@tensor_method()
 def max(x, dim=None, keepdim=False):  # noqa: A001
     """Largest value (a Tensor, not a (values, indices) pair); NaN propagates."""
     return _extreme(Max, "max", x, dim, keepdim)
 
 
+@tensor_method()
 def min(x, dim=None, keepdim=False):  # noqa: A001
     return _extreme(Min, "min", x, dim, keepdim)
 
@@ -215,15 +198,18 @@ def _arg(code, name, x, dim, keepdim):
     return out
 
 
+@tensor_method()
 def argmax(x, dim=None, keepdim=False):
     """Index of the first maximum (int64); with dim=None, into the flattened tensor."""
-    return _arg(lib.TL_ARGMAX, "argmax", x, dim, keepdim)
+    return _arg(K.TL_ARGMAX, "argmax", x, dim, keepdim)
 
 
+@tensor_method()
 def argmin(x, dim=None, keepdim=False):
-    return _arg(lib.TL_ARGMIN, "argmin", x, dim, keepdim)
+    return _arg(K.TL_ARGMIN, "argmin", x, dim, keepdim)
 
 
+@tensor_method()
 def var(x, dim=None, keepdim=False, unbiased=True, correction=None):
     """Variance; unbiased=True divides by N - 1 (Bessel), as PyTorch."""
     dims = _dims(x, dim)
@@ -235,13 +221,14 @@ def var(x, dim=None, keepdim=False, unbiased=True, correction=None):
     return sum(d * d, dims if dims else None, keepdim) / float(builtins.max(n - c, 0))
 
 
+@tensor_method()
 def std(x, dim=None, keepdim=False, unbiased=True):
     return var(x, dim, keepdim, unbiased) ** 0.5
 
 
+@tensor_method()
 def logsumexp(x, dim=None, keepdim=False):
     """log(sum(exp(x))) computed as m + log(sum(exp(x - m))), m = max, so it never overflows."""
-    from .elementwise import exp, log, where
     dims = _dims(x, dim)
     if not x.dtype.is_floating_point:
         x = x.to(dtypes.get_default_dtype())
@@ -251,13 +238,3 @@ def logsumexp(x, dim=None, keepdim=False):
     m = where((m == float("inf")) | (m == float("-inf")), 0.0, m)
     r = log(sum(exp(x - m), dims, keepdim=True)) + m
     return r if keepdim else reshape(r, tuple(n for i, n in enumerate(x.shape) if i not in dims))
-
-
-def has_nonfinite(t):
-    """True when float tensor ``t`` holds a NaN or an Inf (anomaly mode's check)."""
-    if not t.dtype.is_floating_point:
-        return False
-    count = ffi.new("int64_t *")
-    check(lib.tl_count_nonfinite(t.dtype.code, t._ptr(), t._cstrides(), t.ndim, i64(t.shape), count),
-          "nonfinite scan")
-    return count[0] > 0

@@ -1,19 +1,23 @@
-"""Shape ops: views (reshape, permute, expand, basic indexing) and copies (contiguous, clone, to,
-cat). Views only compute a new (shape, strides, offset) over the same storage; copies and the
-backward of indexing run the C strided-copy kernel (csrc/copy.c)."""
+"""Shape ops <-> csrc/copy.c: views (reshape, permute, expand, basic indexing) and copies
+(contiguous, clone, to, cat). Views only compute a new (shape, strides, offset) over the same
+storage; copies and the backward of indexing run the C strided-copy kernel.
+
+Each op's derivative is one ``formula`` (views of the gradient, or sums: no C VJP of their own).
+"""
 import operator
 
 import numpy as np
 
 from .. import dtypes
-
-from ..autograd import Function, _grad_enabled
-from ..tensor import (Tensor, _check_shape, _contiguous_strides, _copy, _copy_into, _empty, _numel,
-                      _wrap_dim, zeros)
+from .. import kernels as K
+from ..autograd.engine import Function, _grad_enabled
+from ..creation import copy as _copy, zeros
+from ..tensor import (Tensor, _check_shape, _contiguous_strides, _empty, _make, _numel, _wrap_dim,
+                      tensor_method)
 
 
 def _view(x, shape, strides, offset):
-    return Tensor._make(x._shared(), tuple(shape), tuple(strides), offset, x.dtype)
+    return _make(x._shared(), tuple(shape), tuple(strides), offset, x.dtype)
 
 
 # ---- reshape ------------------------------------------------------------------------------------
@@ -104,7 +108,7 @@ class Reshape(Function):
         return _view(c, shape, _contiguous_strides(shape), 0)
 
     @staticmethod
-    def backward(ctx, g):
+    def formula(ctx, g):
         return reshape(g, ctx.in_shape), None
 
 
@@ -118,11 +122,13 @@ def _shape_arg(shape):
         raise TypeError(f"shape must be ints, got {shape!r}") from None
 
 
+@tensor_method()
 def reshape(x, *shape):
     shape = _infer_shape(_shape_arg(shape), x.numel(), x.shape)
     return _apply_view(Reshape, x, shape)
 
 
+@tensor_method()
 def view(x, *shape):
     """Like reshape, but refuses (ValueError) when the result could not share memory."""
     shape = _infer_shape(_shape_arg(shape), x.numel(), x.shape)
@@ -132,6 +138,7 @@ def view(x, *shape):
     return Reshape.apply(x, shape)
 
 
+@tensor_method()
 def flatten(x, start_dim=0, end_dim=-1):
     if x.ndim == 0:
         return reshape(x, 1)
@@ -143,6 +150,7 @@ def flatten(x, start_dim=0, end_dim=-1):
     return reshape(x, shape)
 
 
+@tensor_method()
 def squeeze(x, dim=None):
     """Drop size-1 dims (all, or the given ones); a dim whose size is not 1 is left alone."""
     if dim is None:
@@ -155,6 +163,7 @@ def squeeze(x, dim=None):
     return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in dims))
 
 
+@tensor_method()
 def unsqueeze(x, dim):
     d = _wrap_dim(dim, x.ndim + 1, shape=x.shape)
     return reshape(x, x.shape[:d] + (1,) + x.shape[d:])
@@ -173,13 +182,14 @@ class Permute(Function):
         return _view(x, [x._shape[d] for d in dims], [x._strides[d] for d in dims], x._offset)
 
     @staticmethod
-    def backward(ctx, g):
+    def formula(ctx, g):
         inv = [0] * len(ctx.dims)
         for i, d in enumerate(ctx.dims):
             inv[d] = i
         return Permute.apply(g, tuple(inv)), None
 
 
+@tensor_method()
 def permute(x, *dims):
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = dims[0]
@@ -190,6 +200,7 @@ def permute(x, *dims):
     return _apply_view(Permute, x, dims)
 
 
+@tensor_method()
 def transpose(x, d0, d1):
     if x.ndim == 0:
         _wrap_dim(d0, 0, shape=()), _wrap_dim(d1, 0, shape=())
@@ -200,12 +211,19 @@ def transpose(x, d0, d1):
     return _apply_view(Permute, x, tuple(dims))
 
 
+@tensor_method("T", prop=True)
 def t_(x):
     """``x.T``: reverse all dims."""
     return Permute.apply(x, tuple(reversed(range(x.ndim)))) if x.ndim > 1 else x
 
 
 # ---- expand / broadcasting ----------------------------------------------------------------------
+
+@tensor_method("mT", prop=True)
+def mt_(x):
+    """``x.mT``: swap the last two dims."""
+    return transpose(x, -2, -1)
+
 
 def broadcast_shapes(*shapes):
     """NumPy broadcasting of shapes; ValueError names them when they do not broadcast."""
@@ -227,13 +245,6 @@ def broadcast_shapes(*shapes):
     return tuple(out)
 
 
-def _broadcast_strides(x, shape):
-    """Strides that show ``x`` as ``shape`` (stride 0 along broadcast dims)."""
-    lead = len(shape) - x.ndim
-    return tuple(0 if i < lead or x.shape[i - lead] == 1 and shape[i] != 1 else x._strides[i - lead]
-                 for i in range(len(shape)))
-
-
 class Expand(Function):
     @staticmethod
     def forward(ctx, x, shape):
@@ -242,13 +253,14 @@ class Expand(Function):
 
     @staticmethod
     def view(x, shape):
-        return _view(x, shape, _broadcast_strides(x, shape), x._offset)
+        return _view(x, shape, K.broadcast_strides(x, shape), x._offset)
 
     @staticmethod
-    def backward(ctx, g):
+    def formula(ctx, g):
         return sum_to(g, ctx.in_shape), None
 
 
+@tensor_method()
 def expand(x, *shape):
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
@@ -272,6 +284,7 @@ def expand(x, *shape):
     return _apply_view(Expand, x, full)
 
 
+@tensor_method()
 def broadcast_to(x, shape):
     return expand(x, shape)
 
@@ -280,10 +293,9 @@ def sum_to(g, shape):
     """Sum ``g`` down to ``shape`` (the VJP of broadcasting)."""
     if g.shape == tuple(shape):
         return g
-    from .reduce import sum as _sum
     lead = g.ndim - len(shape)
     dims = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1)
-    r = _sum(g, dims, keepdim=True) if dims else g
+    r = g.sum(dims, keepdim=True) if dims else g   # (Tensor.sum: ops/reduce.py, a layer up)
     return reshape(r, tuple(shape))
 
 
@@ -364,7 +376,7 @@ class BasicIndex(Function):
         return _basic_view(x, nkey)
 
     @staticmethod
-    def backward(ctx, g):
+    def formula(ctx, g):
         return IndexBackward.apply(g, ctx.in_shape, ctx.nkey), None
 
 
@@ -375,11 +387,11 @@ class IndexBackward(Function):
     def forward(ctx, g, in_shape, nkey):
         ctx.nkey = nkey
         out = zeros(in_shape, dtype=g.dtype)
-        _copy_into(_basic_view(out, nkey), g)
+        K.copy_into(_basic_view(out, nkey), g)
         return out
 
     @staticmethod
-    def backward(ctx, gg):
+    def formula(ctx, gg):
         return BasicIndex.apply(gg, ctx.nkey), None, None
 
 
@@ -393,7 +405,7 @@ class Copy(Function):
         return _copy(x)
 
     @staticmethod
-    def backward(ctx, g):
+    def formula(ctx, g):
         return g
 
 
@@ -404,18 +416,21 @@ class Cast(Function):
         return _copy(x, dtype)
 
     @staticmethod
-    def backward(ctx, g):
+    def formula(ctx, g):
         return to(g, ctx.in_dtype), None
 
 
+@tensor_method()
 def contiguous(x):
     return x if x.is_contiguous() else Copy.apply(x)
 
 
+@tensor_method()
 def clone(x):
     return Copy.apply(x)
 
 
+@tensor_method()
 def to(x, dtype):
     dtype = dtypes.as_dtype(dtype)
     if dtype is x.dtype:
@@ -423,9 +438,30 @@ def to(x, dtype):
     return Cast.apply(x, dtype)
 
 
+@tensor_method("float")
+def to_float(x):
+    return to(x, dtypes.float32)
+
+
+@tensor_method("double")
+def to_double(x):
+    return to(x, dtypes.float64)
+
+
+@tensor_method("long")
+def to_long(x):
+    return to(x, dtypes.int64)
+
+
+@tensor_method("bool")
+def to_bool(x):
+    return to(x, dtypes.bool_)
+
+
+@tensor_method()
 def detach(x):
     """A tensor sharing storage with ``x`` but outside the graph."""
-    return Tensor._make(x._shared(), x._shape, x._strides, x._offset, x.dtype)
+    return _make(x._shared(), x._shape, x._strides, x._offset, x.dtype)
 
 
 class Cat(Function):
@@ -440,12 +476,12 @@ class Cat(Function):
         for x, n in zip(xs, ctx.sizes):
             if n:
                 off = pos * out._strides[dim]
-                _copy_into(_view(out, x.shape, out._strides, off), x)
+                K.copy_into(_view(out, x.shape, out._strides, off), x)
             pos += n
         return out
 
     @staticmethod
-    def backward(ctx, g):
+    def formula(ctx, g):
         grads, pos = [], 0
         for n in ctx.sizes:
             grads.append(narrow(g, ctx.dim, pos, n))
@@ -453,17 +489,10 @@ class Cat(Function):
         return tuple(grads)
 
 
+@tensor_method()
 def narrow(x, dim, start, length):
     key = (slice(None),) * dim + (slice(start, start + length),)
     return BasicIndex.apply(x, parse_basic_index(x, key))
-
-
-def getitem(x, key):
-    nkey = parse_basic_index(x, key)
-    if nkey is None:
-        from .index import advanced_index
-        return advanced_index(x, key)
-    return BasicIndex.apply(x, nkey)
 
 
 def cat(tensors, dim=0):
@@ -497,6 +526,7 @@ def stack(tensors, dim=0):
     return cat([unsqueeze(t, d) for t in tensors], d)
 
 
+@tensor_method()
 def split(x, split_size, dim=0):
     """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or sizes from a list."""
     d = _wrap_dim(dim, x.ndim)
@@ -516,6 +546,7 @@ def split(x, split_size, dim=0):
     return tuple(out)
 
 
+@tensor_method()
 def chunk(x, chunks, dim=0):
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")

@@ -1,7 +1,7 @@
 """Adam and AdamW (torch.optim.Adam / AdamW), with amsgrad and maximize. The bias corrections
 1 - beta1^t and sqrt(1 - beta2^t) are computed here; the update is the fused kernel
 tl_adam_step in csrc/optim.c (formula there)."""
-from .._lib import lib
+from .. import kernels as K
 from ..autograd import no_grad
 from .optimizer import Optimizer, _apply_update, _check_nonnegative
 
@@ -44,7 +44,7 @@ class Adam(Optimizer):
             vmax = self._buffer(state, "max_exp_avg_sq", p) if group["amsgrad"] else None
             bias_correction1 = 1 - beta1 ** t
             bias_correction2_sqrt = (1 - beta2 ** t) ** 0.5
-            _apply_update(lib.tl_adam_step, f"{type(self).__name__}.step", p, g, (m, v, vmax),
+            _apply_update(K.tl_adam_step, f"{type(self).__name__}.step", p, g, (m, v, vmax),
                           float(group["lr"]), beta1, beta2, float(group["eps"]),
                           float(group["weight_decay"]), int(bool(group["decoupled_weight_decay"])),
                           int(bool(group["maximize"])), bias_correction1, bias_correction2_sqrt)

@@ -15,9 +15,11 @@ parameters.
 import warnings
 from collections import defaultdict
 
-from .._lib import NULL, check
+from .. import kernels as K
 from ..autograd import enable_grad, no_grad
-from ..tensor import _SHAPES, Tensor, _copy, _copy_into, _shape_info, zeros
+from ..creation import copy as _copy, zeros
+from ..kernels import NULL, check
+from ..tensor import _SHAPES, Tensor, _shape_info
 
 
 class _RequiredParameter:
@@ -264,13 +266,12 @@ def _apply_update(kernel, name, p, g, buffers, *scalars):
     work = p if p._contig else _copy(p)
     # (pointers and sizes written out: this runs per parameter per step, and a small network's
     # step is mostly this Python)
-    ptrs = [work._data if not work._offset else work._ptr(),
-            g._data if not g._offset else g._ptr()]
+    ptrs = [work._ptr, g._ptr]
     for b in buffers:
-        ptrs.append(NULL if b is None else b._data if not b._offset else b._ptr())
+        ptrs.append(NULL if b is None else b._ptr)
     rc = kernel(p.dtype.code, *ptrs, (_SHAPES.get(p._shape) or _shape_info(p._shape))[1], *scalars)
     if rc:
         check(rc, name)
     if work is not p:
-        _copy_into(p, work)
+        K.copy_into(p, work)
     p._bump_version()

@@ -1,6 +1,6 @@
 """RMSprop (torch.optim.RMSprop) with weight decay, momentum, centering and maximize. The update
 is the fused kernel tl_rmsprop_step in csrc/optim.c (formula there)."""
-from .._lib import lib
+from .. import kernels as K
 from ..autograd import no_grad
 from .optimizer import Optimizer, _apply_update, _check_nonnegative
 
@@ -31,7 +31,7 @@ class RMSprop(Optimizer):
             sq = self._buffer(state, "square_avg", p)
             buf = self._buffer(state, "momentum_buffer", p) if momentum > 0 else None
             gavg = self._buffer(state, "grad_avg", p) if group["centered"] else None
-            _apply_update(lib.tl_rmsprop_step, "RMSprop.step", p, g, (sq, gavg, buf),
+            _apply_update(K.tl_rmsprop_step, "RMSprop.step", p, g, (sq, gavg, buf),
                           float(group["lr"]), float(group["alpha"]), float(group["eps"]),
                           float(group["weight_decay"]), momentum, int(bool(group["maximize"])))
         return loss

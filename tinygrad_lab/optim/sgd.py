@@ -1,6 +1,6 @@
 """SGD with momentum, dampening, Nesterov momentum, weight decay and maximize (torch.optim.SGD).
 The update itself is the fused kernel tl_sgd_step in csrc/optim.c (formula there)."""
-from .._lib import lib
+from .. import kernels as K
 from ..autograd import no_grad
 from .optimizer import Optimizer, _apply_update, _check_nonnegative, _params_with_grad
 
@@ -39,6 +39,6 @@ class SGD(Optimizer):
                     state = self.state[p]
                     first = int(state.get("momentum_buffer") is None)
                     buf = self._buffer(state, "momentum_buffer", p)
-                _apply_update(lib.tl_sgd_step, "SGD.step", p, g, (buf,), lr, momentum, dampening, wd,
+                _apply_update(K.tl_sgd_step, "SGD.step", p, g, (buf,), lr, momentum, dampening, wd,
                               nesterov, maximize, first)
         return loss

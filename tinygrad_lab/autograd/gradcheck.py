@@ -9,9 +9,10 @@ import warnings
 
 import numpy as np
 
-from . import dtypes
-from .autograd import grad
-from .tensor import Tensor, zeros
+from .. import dtypes
+from ..creation import randn, zeros
+from ..tensor import Tensor
+from .engine import grad
 
 
 class GradcheckError(RuntimeError):
@@ -124,7 +125,6 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
                   raise_exception=True):
     """Check second derivatives: gradcheck of the vector-Jacobian product of ``fn`` (built with
     create_graph=True) with respect to the inputs and the output gradients."""
-    from .tensor import randn
     inputs = _prepare(inputs)
     wrt = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
     outs = _outputs(fn, inputs)

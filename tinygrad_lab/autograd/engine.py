@@ -1,11 +1,18 @@
 """The autograd engine: graph nodes, grad mode, backward(), tl.autograd.grad, Function.
 
-Every differentiable op -- built-in or user-written -- is a ``Function`` subclass. Calling
-``Fn.apply(*args)`` runs ``forward`` with recording switched off and, when some input requires
-grad, makes a ``Context`` (the graph node, exposed as ``out.grad_fn``) that remembers the inputs
-and what forward saved. ``backward()`` walks those nodes in reverse topological order calling each
-``Fn.backward(ctx, grad)``; with ``create_graph=True`` that walk is itself recorded, because
-every backward is written in terms of ops.
+Every differentiable op -- built-in or user-written -- is a ``Function`` subclass. A node of the
+graph is a ``Context`` (``out.grad_fn``) holding the op, its inputs and what it saved.
+``backward()`` walks the nodes in reverse creation order, calling each op's derivative:
+
+- a user Function has one, ``backward(ctx, *grads)``;
+- a built-in op has up to two, side by side in its class: ``vjp``, the fused C kernels that
+  plain ``backward()`` runs, and ``formula``, the same derivative written with Tensor ops, which
+  runs under ``create_graph=True`` (so it is recorded and can be differentiated again). An op
+  whose derivative is only a formula uses it in both cases. tests/test_derivatives.py checks,
+  for every op, that the two agree.
+
+Built-in ops record their node with ``_record`` from their own forward (the hot path);
+``Function.apply`` is the generic path for user Functions and the ops that use it.
 """
 import contextvars
 import functools
@@ -15,10 +22,9 @@ import struct
 import sys
 import traceback
 
-from ._lib import ffi as _ffi
-from .tensor import _SHAPES, _UNSHARED, Tensor, _copy, _empty, _numel, _shape_info, tensor as _tensor
-
-_getrefcount = sys.getrefcount
+from .. import kernels as K
+from ..creation import copy as _copy, tensor as _tensor
+from ..tensor import _SHAPES, _UNSHARED, Tensor, _empty, _numel, _shape_info, tensor_method
 
 # ---------------------------------------------------------------------------------------------
 # Grad mode
@@ -103,9 +109,12 @@ class detect_anomaly:
         return False
 
 
+_PACKAGE = __name__.split(".")[0]
+
+
 def _user_frame():
     """The innermost stack frame outside tinygrad_lab (where the user called the op)."""
-    pkg = __name__.rsplit(".", 1)[0]
+    pkg = _PACKAGE
     for fs in reversed(traceback.extract_stack()[:-2]):
         mod_file = fs.filename.replace("\\", "/")
         if f"/{pkg}/" not in mod_file:
@@ -206,14 +215,22 @@ OPS = {}  # name -> Function subclass, every built-in op (filled as op modules a
 class Function:
     """Base class of every differentiable op. Subclass it with static methods
     ``forward(ctx, *args)`` and ``backward(ctx, *grad_outputs)`` and call ``Fn.apply(*args)``.
-    backward returns one gradient (or None) per forward argument."""
+    backward returns one gradient (or None) per forward argument.
+
+    Built-in ops (tinygrad_lab.ops) instead define ``formula`` (the derivative with Tensor ops)
+    and, when fused C kernels compute it faster, ``vjp`` beside it; the engine runs
+    ``formula`` under create_graph and ``vjp or formula`` otherwise."""
 
     differentiable = True  # False for ops whose output never carries a gradient (comparisons...)
+    vjp = None       # (ctx, *grads) -> input gradients, with C kernels; None: use formula
+    formula = None   # (ctx, *grads) -> input gradients, with differentiable Tensor ops
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        # Built-in ops register themselves so tests/test_ops.py can insist that every op is tested.
-        if cls.__module__.startswith(__name__.rsplit(".", 1)[0] + ".") and not cls.__name__.startswith("_"):
+        if "backward" in cls.__dict__:   # a user Function: its backward is its only derivative
+            cls.formula = cls.__dict__["backward"]
+        # Built-in ops register themselves so the generated tests cover every op.
+        if cls.__module__.startswith(_PACKAGE + ".ops.") and not cls.__name__.startswith("_"):
             OPS[cls.__name__] = cls
 
     @staticmethod
@@ -290,7 +307,7 @@ _ONE = (True,)  # ``needs`` of a one-input op recorded because its input require
 # to it (in-place ops bump its version, and its value is checked too), and _owned never makes a
 # tensor sharing its buffer a leaf's .grad.
 _SEEDS = {}  # dtype -> (seed, a typed pointer to its value: indexing it is the cheapest read)
-_cast = _ffi.cast
+_cast = K.ffi.cast
 _SEED_PTR = {4: "float *", 8: "double *"}
 _ONE_BYTES = {4: struct.pack("=f", 1.0), 8: struct.pack("=d", 1.0)}  # 1.0 in float32 / float64
 
@@ -310,9 +327,6 @@ def _check_grad(g, t, node):
     return g
 
 
-_accumulate = _nonfinite = _add_into = None
-
-
 def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                   allow_unused=False):
     """Shared by Tensor.backward and autograd.grad. With ``inputs`` given, returns their
@@ -323,11 +337,6 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
     after every consumer has added to its gradient -- no separate pass to count consumers, and a
     node no gradient reaches never runs. A node's pending gradient waits on the node itself
     (``node._g``), a leaf's in ``leaf_grads``."""
-    global _accumulate, _nonfinite, _add_into
-    if _accumulate is None:  # ops import autograd, so resolve these on first use
-        from .ops import _accumulate, _nonfinite
-        from .ops.elementwise import add_into as _add_into
-
     leaf_grads = {}   # id(leaf tensor) -> (tensor, gradient)
     heap = []         # (-node._seq, node) of every node holding a pending gradient
     for out, g in zip(outputs, grad_outputs):
@@ -363,7 +372,8 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
                 g = _node_hooks(node, g, wanted, captured)
             if node._saved:
                 node._check_saved()
-            grads = node.fn.backward(node, g)
+            fn = node.fn
+            grads = (fn.formula if create_graph else fn.vjp or fn.formula)(node, g)
             if type(grads) is not tuple:
                 grads = (grads,)
             if not retain_graph and node._saved:  # nodes that saved nothing can run again
@@ -372,20 +382,16 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
                 if need and gi is not None:
                     if type(gi) is not Tensor or gi._shape != t._shape or gi.dtype is not t.dtype:
                         gi = _check_grad(gi, t, node)
-                    if anomaly and _nonfinite(gi):
+                    if anomaly and K.has_nonfinite(gi):
                         raise RuntimeError(
                             f"Function '{node.name()}' returned nan or inf values in its gradient "
                             f"(input of shape {t.shape}). Its forward was called at:\n{node.trace}")
                     fn = t.grad_fn
                     if fn is None and direct and t._hooks is None:
                         # a leaf: straight into .grad, as PyTorch's AccumulateGrad does
-                        acc = t.grad
-                        if acc is None:
-                            t.grad = gi if _owned(gi) else _copy(gi)
-                        elif acc._contig and acc.dtype is gi.dtype:
-                            _add_into(acc, gi)
-                        else:
-                            t.grad = acc + gi
+                        # (_owned before the call: an argument on the stack is a reference)
+                        owned = t.grad is None and _owned(gi)
+                        _accumulate_grad(t, gi, False, owned)
                     elif fn is None:
                         prior = leaf_grads.get(id(t))
                         leaf_grads[id(t)] = (t, gi) if prior is None else (t, prior[1] + gi)
@@ -430,8 +436,8 @@ def _node_hooks(node, g, wanted, captured):
             if r is not None:
                 g = r
     if node.out_ref is not None and wanted is None:
-        out = node.out_ref
-        out.grad = g.detach() if out.grad is None else _accumulate(out.grad, g)
+        with no_grad():   # a retained .grad is data, never part of the graph
+            _accumulate_grad(node.out_ref, g, False)
     if wanted is not None and id(node) in wanted:
         captured[id(node)] = g
     return g
@@ -448,12 +454,29 @@ def _to_leaf(t, g, create_graph):
                 r = h(g)
                 if r is not None:
                     g = r
-        if t.grad is None:  # (after hooks the gradient's owners are unknown: copy it)
-            t.grad = g if create_graph else _copy(g)
-        else:
-            t.grad = _accumulate(t.grad, g, inplace=not create_graph)
+        _accumulate_grad(t, g, create_graph)  # (after hooks g's owners are unknown: not owned)
     finally:
         _set_grad(prev)
+
+
+def _accumulate_grad(t, g, create_graph, owned=False):
+    """``t.grad += g``: the one routine that adds a gradient into a ``.grad`` (leaves, and
+    non-leaves that retain theirs). The first gradient is adopted when ``owned`` (nothing else
+    references it) or recorded (create_graph), else copied; later ones are added in place into
+    a contiguous ``.grad`` of the same dtype, or out of place (recorded under create_graph)."""
+    acc = t.grad
+    if acc is None:
+        t.grad = g if owned or create_graph else _copy(g)
+    elif not create_graph and acc._contig and acc.dtype is g.dtype:
+        K.add_into(acc, g)
+    else:
+        t.grad = acc + g
+
+
+# Whether _owned may read reference counts: a CPython implementation detail, so elsewhere (and
+# in the tests that switch it off) every gradient that becomes a .grad is copied instead.
+_REFCOUNTS = sys.implementation.name == "cpython"
+_getrefcount = sys.getrefcount
 
 
 def _owned(g):
@@ -464,7 +487,7 @@ def _owned(g):
     ways by tests/test_autograd.py); a Storage object, when it has one, 3 (its own, ``st`` and
     getrefcount's; pinned the same way). Anything shared -- the same tensor given to two inputs,
     a tensor the backward also kept, a live view -- is copied instead."""
-    if g.grad_fn is not None or _getrefcount(g) > 5:
+    if not _REFCOUNTS or g.grad_fn is not None or _getrefcount(g) > 5:
         return False
     st = g._storage
     if st is _UNSHARED:  # a kernel output no view has seen: it owns its whole buffer
@@ -498,6 +521,7 @@ def _as_grad(g, out):
     return g
 
 
+@tensor_method()
 def backward(tensor, gradient=None, retain_graph=None, create_graph=False):
     """Accumulate d(tensor)/d(leaf) into every leaf's .grad (Tensor.backward; see API.md
     "Autograd")."""
@@ -541,4 +565,45 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 
 
-from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402,F401  (tl.autograd.*)
+# ---------------------------------------------------------------------------------------------
+# Tensor methods of the engine
+# ---------------------------------------------------------------------------------------------
+
+@tensor_method()
+def requires_grad_(self, requires_grad=True):
+    if requires_grad and not self.dtype.is_floating_point:
+        raise TypeError(f"only floating-point tensors can require gradients, got dtype {self.dtype!r}")
+    if not requires_grad and self.grad_fn is not None:
+        raise RuntimeError("requires_grad_(False) is only allowed on leaf tensors; use detach()")
+    self.requires_grad = bool(requires_grad)
+    return self
+
+
+@tensor_method()
+def retain_grad(self):
+    """Keep .grad on this non-leaf tensor after backward."""
+    if not self.requires_grad:
+        raise RuntimeError("can't retain_grad on a tensor that has requires_grad=False")
+    if self.grad_fn is not None:
+        self.grad_fn.out_ref = self
+        self.grad_fn._special = True
+        self._retains_grad = True
+
+
+@tensor_method()
+def register_hook(self, fn):
+    """Call ``fn(grad)`` when this tensor's gradient is computed; a non-None return value
+    replaces the gradient. Returns a handle whose ``remove()`` unregisters it."""
+    if not self.requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    if self.grad_fn is None:
+        if self._hooks is None:
+            self._hooks = []
+        hooks = self._hooks
+    else:
+        if self.grad_fn.hooks is None:
+            self.grad_fn.hooks = []
+            self.grad_fn._special = True
+        hooks = self.grad_fn.hooks
+    hooks.append(fn)
+    return RemovableHandle(hooks, fn)

@@ -1,0 +1,259 @@
+"""Making tensors: from Python data and NumPy arrays (tl.tensor, tl.from_numpy, Tensor(data)),
+and the creation functions (zeros, ones, full, arange, eye, rand, randn, randint...) <->
+csrc/copy.c (copies, casts, fill, arange) and csrc/random.c (the seeded generator).
+
+No autograd here: a created tensor is a leaf (``requires_grad=True`` marks it as one).
+"""
+import math
+import numbers
+import operator
+
+import numpy as np
+
+from . import dtypes
+from . import kernels as K
+from .kernels import NULL, check, i64
+from .tensor import (Storage, Tensor, _check_shape, _contiguous_strides, _empty, _make,
+                     _parse_shape, _to_numpy_data, tensor_method)
+
+
+# ---------------------------------------------------------------------------------------------
+# Copies (all through the C strided-copy kernel)
+# ---------------------------------------------------------------------------------------------
+
+def copy(src, dtype=None):
+    """A fresh contiguous copy of ``src`` (optionally converted to ``dtype``), no autograd."""
+    out = _empty(src._shape, dtype or src.dtype)
+    K.copy_into(out, src)
+    return out
+
+
+def _from_array(arr, dtype):
+    """Copy a NumPy array (any layout and numeric dtype) into a fresh tensor of ``dtype``."""
+    src_dt = dtypes.from_numpy_dtype(arr.dtype)
+    if arr.dtype.kind == "u" and arr.itemsize == 8 and arr.size and arr.max() > 2 ** 63 - 1:
+        raise ValueError(f"uint64 value {arr.max()} is too large for int64 in tensor data")
+    if arr.dtype != src_dt.np:
+        arr = arr.astype(src_dt.np)  # float16/int32/uint8... -> the storage dtype (interop)
+    src = _wrap_numpy(arr, src_dt)
+    return copy(src, dtype)
+
+
+def _wrap_numpy(arr, dt):
+    """A Tensor viewing a NumPy array of dtype ``dt.np`` in place; the C copy kernel then reads
+    it through its strides. Negative or unaligned strides, or an unaligned buffer, are first
+    copied."""
+    it = arr.itemsize
+    if arr.size == 0 or not arr.flags.aligned or any(s < 0 or s % it for s in arr.strides):
+        arr = np.array(arr, order="C")  # a fresh, aligned, contiguous copy
+    strides = tuple(s // it for s in arr.strides)
+    span = 1 + sum((n - 1) * s for n, s in zip(arr.shape, strides))
+    flat = np.lib.stride_tricks.as_strided(arr, shape=(span,), strides=(it,))
+    return _make(Storage.of_array(flat), arr.shape, strides, 0, dt)
+
+
+# ---------------------------------------------------------------------------------------------
+# Construction and creation functions
+# ---------------------------------------------------------------------------------------------
+
+def _set_requires_grad(t, requires_grad):
+    if requires_grad:
+        if not t.dtype.is_floating_point:
+            raise TypeError(f"only floating-point tensors can require gradients, got dtype {t.dtype!r}")
+        t.requires_grad = True
+    return t
+
+
+def tensor(data, dtype=None, requires_grad=False):
+    """Make a tensor by copying ``data``: a Python number, a (nested) list, a NumPy array or a
+    Tensor. Python ints give int64, Python floats the default float dtype."""
+    dt = dtypes.as_dtype(dtype) if dtype is not None else None
+    if isinstance(data, Tensor):
+        out = copy(data, dt)
+    else:
+        arr, implied = _to_numpy_data(data, dt)
+        out = _from_array(arr, dt or implied)
+    return _set_requires_grad(out, requires_grad)
+
+
+@tensor_method("__init__")
+def _tensor_init(self, data=None, dtype=None, requires_grad=False):
+    """``tl.Tensor(data, dtype=None, requires_grad=False)`` is the same as ``tl.tensor``."""
+    if data is None:
+        raise TypeError("Tensor() needs data: a number, a (nested) list, a NumPy array or a Tensor")
+    t = tensor(data, dtype=dtype, requires_grad=requires_grad)
+    self._set_view(t._shared(), t._shape, t._strides, t._offset, t.dtype)
+    self.requires_grad = t.requires_grad
+
+
+def from_numpy(a):
+    """A tensor sharing memory with NumPy array ``a`` when ``a`` is C-contiguous float32 or
+    float64 (writes through either are seen by both); otherwise a converted copy. Read-only or
+    misaligned arrays are copied too, since the C kernels may write through shared memory."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"from_numpy expects a NumPy array, got {type(a).__name__}")
+    if a.dtype in (np.float32, np.float64) and a.flags.c_contiguous and a.flags.writeable \
+            and a.flags.aligned:  # C kernels write through shared memory and assume alignment
+        dt = dtypes.from_numpy_dtype(a.dtype)
+        return _make(Storage.of_array(a.reshape(-1)), a.shape, _contiguous_strides(a.shape), 0, dt)
+    if a.dtype.kind not in "fiub":
+        raise TypeError(f"unsupported NumPy dtype {a.dtype}: expected a float, integer or bool array")
+    return _from_array(a, dtypes.from_numpy_dtype(a.dtype))
+
+
+def _dtype_or_default(dtype):
+    return dtypes.as_dtype(dtype) if dtype is not None else dtypes.get_default_dtype()
+
+
+def empty(*shape, dtype=None, requires_grad=False):
+    return _set_requires_grad(_empty(_parse_shape(shape), _dtype_or_default(dtype)), requires_grad)
+
+
+_I64_MIN, _I64_MAX = -2 ** 63, 2 ** 63 - 1
+
+
+def _filled(shape, value, dtype):
+    iv = int(value) if dtype is dtypes.int64 else 0
+    if not _I64_MIN <= iv <= _I64_MAX:
+        raise ValueError(f"fill value {value} is out of range for int64")
+    t = _empty(shape, dtype)
+    check(K.tl_fill(dtype.code, t._ptr, NULL, len(shape), i64(shape), float(value), iv), "fill")
+    return t
+
+
+def full(shape, value, dtype=None, requires_grad=False):
+    """A tensor of ``shape`` filled with ``value``; the dtype follows the value like tl.tensor."""
+    if isinstance(shape, numbers.Integral):
+        shape = (shape,)
+    shape = _parse_shape((shape,))
+    if not isinstance(value, (numbers.Real, np.bool_)):
+        raise TypeError(f"full: value must be a number, got {type(value).__name__}")
+    if dtype is None:
+        dt = _to_numpy_data(value)[1]
+    else:
+        dt = dtypes.as_dtype(dtype)
+    return _set_requires_grad(_filled(shape, value, dt), requires_grad)
+
+
+def zeros(*shape, dtype=None, requires_grad=False):
+    return _set_requires_grad(_filled(_parse_shape(shape), 0, _dtype_or_default(dtype)), requires_grad)
+
+
+def ones(*shape, dtype=None, requires_grad=False):
+    return _set_requires_grad(_filled(_parse_shape(shape), 1, _dtype_or_default(dtype)), requires_grad)
+
+
+def _check_like(t, fn):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{fn} expects a Tensor, got {type(t).__name__}")
+
+
+def zeros_like(t, dtype=None, requires_grad=False):
+    _check_like(t, "zeros_like")
+    return zeros(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+
+
+def ones_like(t, dtype=None, requires_grad=False):
+    _check_like(t, "ones_like")
+    return ones(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+
+
+def full_like(t, value, dtype=None, requires_grad=False):
+    _check_like(t, "full_like")
+    return full(t.shape, value, dtype=dtype or t.dtype, requires_grad=requires_grad)
+
+
+def empty_like(t, dtype=None, requires_grad=False):
+    _check_like(t, "empty_like")
+    return empty(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+
+
+def arange(start, stop=None, step=1, dtype=None, requires_grad=False):
+    """Values from ``start`` (inclusive) to ``stop`` (exclusive) by ``step``, like range();
+    int64 when all arguments are ints, else the default float dtype."""
+    if stop is None:
+        start, stop = 0, start
+    for name, v in (("start", start), ("stop", stop), ("step", step)):
+        if not isinstance(v, numbers.Real) or isinstance(v, bool):
+            raise TypeError(f"arange: {name} must be a number, got {type(v).__name__}")
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ValueError(f"arange: {name} must be finite, got {v}")
+    if step == 0:
+        raise ValueError("arange: step must be nonzero")
+    all_int = all(isinstance(v, numbers.Integral) for v in (start, stop, step))
+    dt = dtypes.as_dtype(dtype) if dtype is not None else (dtypes.int64 if all_int else dtypes.get_default_dtype())
+    if all_int:
+        n = max(0, -((int(start) - int(stop)) // int(step)))  # ceil((stop - start) / step)
+    else:
+        n = max(0, math.ceil((stop - start) / step))
+    _check_shape((n,))
+    t = _empty((n,), dt)
+    if dt is dtypes.bool_:
+        raise TypeError("arange does not make bool tensors")
+    # int64 from float arguments: start and step truncated, the length from the floats (PyTorch)
+    istart, istep = (int(start), int(step)) if dt is dtypes.int64 else (0, 0)
+    check(K.tl_arange(dt.code, t._ptr, n, float(start), float(step), istart, istep), "arange")
+    return _set_requires_grad(t, requires_grad)
+
+
+def eye(n, m=None, dtype=None, requires_grad=False):
+    """An n x m matrix with ones on the diagonal."""
+    m = n if m is None else m
+    shape = _parse_shape((n, m))
+    t = _filled(shape, 0, _dtype_or_default(dtype))
+    k = min(shape)
+    check(K.tl_fill(t.dtype.code, t._ptr, i64((m + 1,)), 1, i64((k,)), 1.0, 1), "eye")
+    return _set_requires_grad(t, requires_grad)
+
+
+def _float_dtype(dtype, fn):
+    dt = _dtype_or_default(dtype)
+    if not dt.is_floating_point:
+        raise TypeError(f"{fn}: dtype must be tl.float32 or tl.float64, got {dt!r}")
+    return dt
+
+
+def rand(*shape, dtype=None, requires_grad=False):
+    """Uniform samples in [0, 1) from the seeded generator (see tl.manual_seed)."""
+    dt = _float_dtype(dtype, "rand")
+    t = _empty(_parse_shape(shape), dt)
+    check(K.tl_rand_uniform(dt.code, t._ptr, t.numel(), 0.0, 1.0), "rand")
+    return _set_requires_grad(t, requires_grad)
+
+
+def randn(*shape, dtype=None, requires_grad=False):
+    """Standard normal samples from the seeded generator (see tl.manual_seed)."""
+    dt = _float_dtype(dtype, "randn")
+    t = _empty(_parse_shape(shape), dt)
+    check(K.tl_rand_normal(dt.code, t._ptr, t.numel(), 0.0, 1.0), "randn")
+    return _set_requires_grad(t, requires_grad)
+
+
+def randint(low, high=None, size=None, dtype=None, requires_grad=False):
+    """Integers uniform in [low, high); ``randint(high, size)`` starts at 0 as in PyTorch."""
+    if size is None:
+        if high is None:
+            raise TypeError("randint needs a size: randint(low, high, size)")
+        low, high, size = 0, low, high
+    if high is None:
+        low, high = 0, low
+    for name, v in (("low", low), ("high", high)):
+        if not isinstance(v, numbers.Integral) or isinstance(v, bool):
+            raise TypeError(f"randint: {name} must be an int, got {type(v).__name__}")
+    if high <= low:
+        raise ValueError(f"randint: need low < high, got low={low}, high={high}")
+    if not (_I64_MIN <= low and high - 1 <= _I64_MAX):
+        raise ValueError(f"randint: bounds [{low}, {high}) do not fit in int64")
+    shape = _parse_shape((size,) if not isinstance(size, numbers.Integral) else ((size,),))
+    dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.int64
+    t = _empty(shape, dtypes.int64)
+    check(K.tl_randint(t._ptr, t.numel(), int(low), int(high)), "randint")
+    if dt is not dtypes.int64:
+        t = copy(t, dt)
+    return _set_requires_grad(t, requires_grad)
+
+
+def manual_seed(seed):
+    """Seed the generator behind rand/randn/randint (and dropout, init...)."""
+    seed = operator.index(seed)
+    K.tl_manual_seed(seed & 0xFFFFFFFFFFFFFFFF)
