@@ -54,7 +54,15 @@ class Sum(Function):
 
     @classmethod
     def apply(cls, x, dims):
-        out = _reduce_kernel(K.TL_SUM, x, dims, x.dtype)
+        if x._contig and len(dims) == len(x._shape):
+            # everything to a 0-d tensor, one flat run (the loss.sum() case, written out flat)
+            out = _empty((), x.dtype)
+            rc = K.tl_reduce_flat(K.TL_SUM, x.dtype.code, out._ptr, x._ptr,
+                                  (_SHAPES.get(x._shape) or _shape_info(x._shape))[1])
+            if rc:
+                check(rc, "sum")
+        else:
+            out = _reduce_kernel(K.TL_SUM, x, dims, x.dtype)
         if _grad_enabled() and x.requires_grad:
             ctx = _record(cls, out, (x,), _ONE)
             ctx.in_shape, ctx.dims = x._shape, dims
