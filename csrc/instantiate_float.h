@@ -19,7 +19,11 @@
  *   TL_DT            TL_DT_F32 / TL_DT_F64 / TL_DT_I64 / TL_DT_U8, for #if on the dtype (the
  *                    enum tl_dtype of tinygrad_lab.h is invisible to the preprocessor);
  *   TL_IS_FLOAT      1 for float and double, 0 for the integer passes;
- *   TL_ISA, TL_AVX2_BUILD  _generic and 0, or _avx2 and 1 under `#pragma GCC target("avx2,fma")`.
+ *   TL_ISA, TL_AVX2_BUILD  _generic and 0, or _avx2 and 1 under `#pragma GCC target("avx2,fma")`;
+ *   VT, VLEN, VOP(op), VTAILMASK(n)  only in the AVX2 float passes: the 256-bit vector type, its
+ *                    lanes, the intrinsic for op (VOP(loadu) = _mm256_loadu_ps / _pd) and the
+ *                    lane mask of maskload / maskstore for the first n lanes, 0 < n <= VLEN
+ *                    (names only: a family that uses them includes <immintrin.h> itself).
  * TL_NAME(base) (internal.h) names the template's functions base ## TL_SUF ## TL_ISA, e.g.
  * reduce_f32_avx2, and PICK(name_f32, (args)) calls name_f32_avx2 or name_f32_generic. Anything
  * else a template needs per dtype it defines at its top from TL_DT and undefines at its end.
@@ -103,6 +107,22 @@
 #define TL_INST_PASS 1
 
 #else
-/* ---- one dtype: the template ---- */
+/* ---- one dtype: the AVX2 vector names, then the template ---- */
+#if TL_AVX2_BUILD && TL_DT == TL_DT_F32
+#define VT __m256
+#define VLEN 8
+#define VOP(op) _mm256_##op##_ps
+#define VTAILMASK(n) \
+    _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#elif TL_AVX2_BUILD && TL_DT == TL_DT_F64
+#define VT __m256d
+#define VLEN 4
+#define VOP(op) _mm256_##op##_pd
+#define VTAILMASK(n) _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3))
+#endif
 #include TL_TEMPLATE
+#undef VT
+#undef VLEN
+#undef VOP
+#undef VTAILMASK
 #endif
