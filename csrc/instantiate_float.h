@@ -26,8 +26,8 @@
  *                    (names only: a family that uses them includes <immintrin.h> itself).
  * TL_NAME(base) (internal.h) names the template's functions base ## TL_SUF ## TL_ISA, e.g.
  * reduce_f32_avx2, and PICK(name_f32, (args)) calls name_f32_avx2 or name_f32_generic. Anything
- * else a template needs per dtype (nn.inc's exp constants) it defines at its top from TL_DT and
- * undefines at its end.
+ * else a template needs per dtype (nn.inc's exp constants, matmul.inc's tile and blocking) it
+ * defines at its top from TL_DT and undefines at its end.
  *
  * The file includes itself, once per instruction set (TL_INST_PASS 1) and, inside that, once per
  * dtype (TL_INST_PASS 2); no include guard. */
