@@ -1,6 +1,6 @@
 /* instantiate_float.h - the one way a kernel family instantiates its template: for float and
  * double, portable and AVX2+FMA, for PICK (internal.h) to choose between at run time; optionally
- * also for int64 and bool (portable only).
+ * also for int64 and bool (portable only), or without the AVX2+FMA build.
  *
  * Usage, in a kernel family's .c file:
  *     #define TL_TEMPLATE "optim.inc"
@@ -9,7 +9,9 @@
  *     #define TL_I64_TYPE int64_t  also an int64 pass (TL_SUF i64) with this element type:
  *                                  int64_t, or uint64_t for the same bits in wrap-around
  *                                  arithmetic without signed overflow (matmul.c);
- *     #define TL_U8_TYPE uint8_t   also a bool pass (TL_SUF u8).
+ *     #define TL_U8_TYPE uint8_t   also a bool pass (TL_SUF u8);
+ *     #define TL_PORTABLE_ONLY     no AVX2+FMA build: kernels the entry points call directly
+ *                                  as name_f32_generic instead of through PICK (index.c).
  * The integer passes are portable only, as they always were: the entry points call them
  * directly as name_i64_generic / name_u8_generic, not through PICK.
  * This file undefines TL_TEMPLATE and the options again after the last pass.
@@ -43,7 +45,7 @@
 #include "instantiate_float.h"
 #undef TL_AVX2_BUILD
 #undef TL_ISA
-#ifdef TL_X86
+#if defined(TL_X86) && !defined(TL_PORTABLE_ONLY)
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 #define TL_ISA _avx2
@@ -61,6 +63,7 @@
 #undef TL_TEMPLATE
 #undef TL_I64_TYPE
 #undef TL_U8_TYPE
+#undef TL_PORTABLE_ONLY
 
 #elif TL_INST_PASS == 1
 /* ---- one instruction set: the dtypes ---- */
