@@ -11,7 +11,7 @@
  *                                  arithmetic without signed overflow (matmul.c);
  *     #define TL_U8_TYPE uint8_t   also a bool pass (TL_SUF u8);
  *     #define TL_PORTABLE_ONLY     no AVX2+FMA build: kernels the entry points call directly
- *                                  as name_f32_generic instead of through PICK (index.c).
+ *                                  as name_f32_generic instead of through PICK (index.c, copy.c).
  * The integer passes are portable only, as they always were: the entry points call them
  * directly as name_i64_generic / name_u8_generic, not through PICK.
  * This file undefines TL_TEMPLATE and the options again after the last pass.
@@ -30,6 +30,10 @@
  * reduce_f32_avx2, and PICK(name_f32, (args)) calls name_f32_avx2 or name_f32_generic. Anything
  * else a template needs per dtype (nn.inc's exp constants, matmul.inc's tile and blocking) it
  * defines at its top from TL_DT and undefines at its end.
+ *
+ * Every family of csrc/ instantiates its per-dtype kernels here, except copy.c's conversion
+ * matrix (copy_<dst>_<src>, DEFINE_COPY): its kernels are per (destination, source) pair, 16 of
+ * them, and a pass here has one T; see copy.c.
  *
  * The file includes itself, once per instruction set (TL_INST_PASS 1) and, inside that, once per
  * dtype (TL_INST_PASS 2); no include guard. */
