@@ -2,9 +2,10 @@
  *
  * The tables below are the single place where each elementwise op is defined: its forward
  * expression next to its derivative, like PyTorch's derivatives.yaml. elementwise.inc expands
- * them into strided, broadcasting loops once per dtype and instruction set, each a range kernel
- * that tl_parallel_span (pool.c) hands chunks of the flat index space to; the tl_* entry points
- * at the bottom pick the AVX2+FMA build at run time when the CPU has it.
+ * them into strided, broadcasting loops once per dtype and instruction set (instantiate_float.h:
+ * float and double, portable and AVX2+FMA; int64 and bool, portable), each a range kernel that
+ * tl_parallel_span (pool.c) hands chunks of the flat index space to; the tl_* entry points at
+ * the bottom pick the AVX2+FMA build at run time when the CPU has it.
  *
  * In the expressions: x = input, y = forward output, g = output gradient, p0/p1 = scalar
  * parameters (slope, clamp bounds, exponent). Backward writes gx = dL/dx (overwrites).
