@@ -1,5 +1,13 @@
 /* copy.c - strided copy with dtype conversion, fill and arange: the storage kernels behind
- * contiguous(), clone(), to(dtype), slicing assignment and the creation functions. */
+ * contiguous(), clone(), to(dtype), slicing assignment and the creation functions.
+ *
+ * fill is instantiated from copy.inc through instantiate_float.h for float, double, int64 and
+ * bool, portable only. The conversions are the one per-dtype family that does not go through it:
+ * a kernel per (destination, source) pair, 4 x 4 of them, each reading one element type and
+ * writing another, while instantiate_float.h includes its template once per dtype with a single
+ * T. Built through it they would need a second dtype loop inside each pass, i.e. a second
+ * mechanism; they have no float/double or AVX2 split to share either (all 16 are portable, and
+ * 12 of them involve int64 or bool). So DEFINE_COPY below instantiates the pairs directly. */
 #include "internal.h"
 
 /* Conversion into each destination type; bool is normalised to 0/1 like PyTorch. */
@@ -8,7 +16,8 @@
 #define CVT_int64_t(v) ((int64_t)(v))
 #define CVT_uint8_t(v) ((uint8_t)((v) != 0))
 
-/* One instantiation per (destination, source) type pair. */
+/* One instantiation per (destination, source) type pair (see the top of this file for why not
+ * through instantiate_float.h). */
 #define DEFINE_COPY(TD, TS)                                                              \
     static void copy_##TD##_##TS(TD *dst, const TS *src, tl_iter *it) {                  \
         const int64_t n = it->inner, sd = it->istride[0], ss = it->istride[1];           \
@@ -51,18 +60,12 @@ int tl_copy(int dst_dtype, void *dst, const int64_t *dst_strides,
     return TL_OK;
 }
 
-#define DEFINE_FILL(T)                                                                   \
-    static void fill_##T(T *dst, T v, tl_iter *it) {                                     \
-        const int64_t n = it->inner, s = it->istride[0];                                 \
-        do {                                                                             \
-            T *d = dst + it->off[0];                                                     \
-            for (int64_t i = 0; i < n; i++) d[i * s] = v;                                \
-        } while (tl_iter_next(it));                                                      \
-    }
-DEFINE_FILL(float)
-DEFINE_FILL(double)
-DEFINE_FILL(int64_t)
-DEFINE_FILL(uint8_t)
+/* ---- instantiate fill: float and double, int64 and bool; portable only ---- */
+#define TL_TEMPLATE "copy.inc"
+#define TL_I64_TYPE int64_t
+#define TL_U8_TYPE uint8_t
+#define TL_PORTABLE_ONLY
+#include "instantiate_float.h"
 
 int tl_fill(int dtype, void *dst, const int64_t *strides, int ndim, const int64_t *shape,
             double value, int64_t ivalue) {
@@ -71,10 +74,10 @@ int tl_fill(int dtype, void *dst, const int64_t *strides, int ndim, const int64_
     int rc = tl_iter_init(&it, ndim, shape, 1, st);
     if (rc || it.size == 0) return rc;
     switch (dtype) {
-        case TL_F32: fill_float((float *)dst, (float)value, &it); break;
-        case TL_F64: fill_double((double *)dst, value, &it); break;
-        case TL_I64: fill_int64_t((int64_t *)dst, ivalue, &it); break;
-        case TL_BOOL: fill_uint8_t((uint8_t *)dst, (uint8_t)(value != 0), &it); break;
+        case TL_F32: fill_f32_generic((float *)dst, (float)value, &it); break;
+        case TL_F64: fill_f64_generic((double *)dst, value, &it); break;
+        case TL_I64: fill_i64_generic((int64_t *)dst, ivalue, &it); break;
+        case TL_BOOL: fill_u8_generic((uint8_t *)dst, (uint8_t)(value != 0), &it); break;
         default: return TL_EDTYPE;
     }
     return TL_OK;

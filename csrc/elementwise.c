@@ -2,9 +2,10 @@
  *
  * The tables below are the single place where each elementwise op is defined: its forward
  * expression next to its derivative, like PyTorch's derivatives.yaml. elementwise.inc expands
- * them into strided, broadcasting loops once per dtype and instruction set, each a range kernel
- * that tl_parallel_span (pool.c) hands chunks of the flat index space to; the tl_* entry points
- * at the bottom pick the AVX2+FMA build at run time when the CPU has it.
+ * them into strided, broadcasting loops once per dtype and instruction set (instantiate_float.h:
+ * float and double, portable and AVX2+FMA; int64 and bool, portable), each a range kernel that
+ * tl_parallel_span (pool.c) hands chunks of the flat index space to; the tl_* entry points at
+ * the bottom pick the AVX2+FMA build at run time when the CPU has it.
  *
  * In the expressions: x = input, y = forward output, g = output gradient, p0/p1 = scalar
  * parameters (slope, clamp bounds, exponent). Backward writes gx = dL/dx (overwrites).
@@ -127,28 +128,12 @@ typedef struct {
     (void)op; (void)slot
 
 /* ---- instantiate: float and double, portable and AVX2+FMA (the AVX2 float32 build takes the
- * contiguous loops of TL_VMATH_OPS from vmath.h; see elementwise.inc) ---- */
-#define TL_IS_FLOAT 1
+ * contiguous loops of TL_VMATH_OPS from vmath.h; see elementwise.inc); int64 and bool, portable,
+ * for arithmetic, comparisons and where only ---- */
 #define TL_TEMPLATE "elementwise.inc"
+#define TL_I64_TYPE int64_t
+#define TL_U8_TYPE uint8_t
 #include "instantiate_float.h"
-#undef TL_TEMPLATE
-#undef TL_IS_FLOAT
-
-/* int64 and bool: arithmetic, comparisons and where only; portable build */
-#define TL_IS_FLOAT 0
-#define TL_ISA _generic
-#define T int64_t
-#define TL_SUF i64
-#include "elementwise.inc"
-#undef T
-#undef TL_SUF
-#define T uint8_t
-#define TL_SUF u8
-#include "elementwise.inc"
-#undef T
-#undef TL_SUF
-#undef TL_ISA
-#undef TL_IS_FLOAT
 
 /* Set up an iterator for `nops` operands; returns early on bad arguments or empty tensors. */
 #define ITER_OR_RETURN(it, ndim, shape, n, ...)                                                  \

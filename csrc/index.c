@@ -8,6 +8,8 @@
  *     x[offs[b] + sum_d r_d * x_rest_strides[d]].
  * The output's strides are given in the same (B, R) order, which is how Python puts the index
  * dims either in place of the indexed dims or first (NumPy's rule) in a contiguous result.
+ * index.inc holds the gather (float, double, int64, bool) and the scatter-add (float, double),
+ * instantiated through instantiate_float.h, portable build only.
  */
 #include <string.h>
 #include "internal.h"
@@ -71,54 +73,12 @@ typedef struct {
     const int64_t *offs;
 } gather_args;
 
-/* out[b, r] = x[offs[b] + r . x_rest_strides] for the flat elements [lo, hi) of the index
- * space, once per element type (a tl_span_fn). */
-#define DEFINE_GATHER(T, SUF)                                                                \
-    static int gather_##SUF(void *args, int64_t lo, int64_t hi, int slot) {                  \
-        const gather_args *ga = (const gather_args *)args;                                   \
-        T *out = (T *)ga->out;                                                               \
-        const T *x = (const T *)ga->x;                                                       \
-        const int64_t *offs = ga->offs;                                                      \
-        (void)slot;                                                                          \
-        TL_FOR_RANGES(*ga->it, lo, hi, 3, {                                                  \
-            T *o_ = out + _o[0];                                                             \
-            const T *x_ = x + _o[1];                                                         \
-            const int64_t *f_ = offs + _o[2];                                                \
-            const int64_t so_ = _s[0], sx_ = _s[1], sf_ = _s[2];                             \
-            if (so_ == 1 && sx_ == 1 && sf_ == 0) {         /* a contiguous row of x */      \
-                const T *row_ = x_ + f_[0];                                                  \
-                for (int64_t i = 0; i < _n; i++) o_[i] = row_[i];                            \
-            } else if (so_ == 1 && sf_ == 1) {              /* one element per index */      \
-                for (int64_t i = 0; i < _n; i++) o_[i] = x_[i * sx_ + f_[i]];                \
-            } else {                                                                         \
-                for (int64_t i = 0; i < _n; i++) o_[i * so_] = x_[i * sx_ + f_[i * sf_]];    \
-            }                                                                                \
-        });                                                                                  \
-        return TL_OK;                                                                        \
-    }
-/* gx[offs[b] + r . gx_rest_strides] += g[b, r]. Serial: repeated indices hit the same gx
- * element from different b, so threads would race. */
-#define DEFINE_SCATTER_ADD(T, SUF)                                                           \
-    static void scatter_add_##SUF(T *gx, const T *g, const int64_t *offs, tl_iter *it) {     \
-        do {                                                                                 \
-            const T *g_ = g + it->off[0];                                                    \
-            T *x_ = gx + it->off[1];                                                         \
-            const int64_t *f_ = offs + it->off[2];                                           \
-            const int64_t sg_ = it->istride[0], sx_ = it->istride[1], sf_ = it->istride[2];  \
-            if (sg_ == 1 && sx_ == 1 && sf_ == 0) {         /* a contiguous row of gx */     \
-                T *row_ = x_ + f_[0];                                                        \
-                for (int64_t i = 0; i < it->inner; i++) row_[i] += g_[i];                    \
-            } else {                                                                         \
-                for (int64_t i = 0; i < it->inner; i++) x_[i * sx_ + f_[i * sf_]] += g_[i * sg_]; \
-            }                                                                                \
-        } while (tl_iter_next(it));                                                          \
-    }
-DEFINE_GATHER(float, f32)
-DEFINE_GATHER(double, f64)
-DEFINE_GATHER(int64_t, i64)
-DEFINE_GATHER(uint8_t, u8)
-DEFINE_SCATTER_ADD(float, f32)
-DEFINE_SCATTER_ADD(double, f64)
+/* ---- instantiate: float and double, int64 and bool (the gather only); portable only ---- */
+#define TL_TEMPLATE "index.inc"
+#define TL_I64_TYPE int64_t
+#define TL_U8_TYPE uint8_t
+#define TL_PORTABLE_ONLY
+#include "instantiate_float.h"
 
 /* out: (B, R) seen through out_strides (NULL = contiguous over (B, R)); x: any strided tensor,
  * passed as its base pointer plus the strides of its R dims; offs: B contiguous.
@@ -131,10 +91,10 @@ int tl_gather_forward(int dtype, void *out, const int64_t *out_strides,
     if (rc || it.size == 0) return rc;
     gather_args a = {&it, out, x, offs};
     switch (dtype) {
-        case TL_F32: return tl_parallel_span(it.size, 1, gather_f32, &a);
-        case TL_F64: return tl_parallel_span(it.size, 1, gather_f64, &a);
-        case TL_I64: return tl_parallel_span(it.size, 1, gather_i64, &a);
-        case TL_BOOL: return tl_parallel_span(it.size, 1, gather_u8, &a);
+        case TL_F32: return tl_parallel_span(it.size, 1, gather_f32_generic, &a);
+        case TL_F64: return tl_parallel_span(it.size, 1, gather_f64_generic, &a);
+        case TL_I64: return tl_parallel_span(it.size, 1, gather_i64_generic, &a);
+        case TL_BOOL: return tl_parallel_span(it.size, 1, gather_u8_generic, &a);
         default: return TL_EDTYPE;
     }
 }
@@ -153,8 +113,8 @@ int tl_gather_backward(int dtype, void *gx, int64_t gx_numel, const int64_t *gx_
     tl_iter it;
     int rc = index_space(&it, ndim, nb, shape, g_strides, gx_rest_strides);
     if (rc || it.size == 0) return rc;
-    if (dtype == TL_F32) scatter_add_f32((float *)gx, (const float *)g, offs, &it);
-    else scatter_add_f64((double *)gx, (const double *)g, offs, &it);
+    if (dtype == TL_F32) scatter_add_f32_generic((float *)gx, (const float *)g, offs, &it);
+    else scatter_add_f64_generic((double *)gx, (const double *)g, offs, &it);
     return TL_OK;
 }
 

@@ -1,37 +1,55 @@
-/* instantiate_float.h - instantiate a kernel template for float and double, portable and
- * AVX2+FMA, for PICK (internal.h) to choose between at run time.
+/* instantiate_float.h - the one way a kernel family instantiates its template: for float and
+ * double, portable and AVX2+FMA, for PICK (internal.h) to choose between at run time; optionally
+ * also for int64 and bool (portable only), or without the AVX2+FMA build.
  *
  * Usage, in a kernel family's .c file:
  *     #define TL_TEMPLATE "optim.inc"
  *     #include "instantiate_float.h"
- * The template is included with T = float / double and TL_SUF = f32 / f64, once with
- * TL_ISA = _generic and (on x86) once more with TL_ISA = _avx2 under
- * `#pragma GCC target("avx2,fma")` (with TL_AVX2_BUILD defined); TL_NAME(base) (internal.h)
- * names its functions.
- * PICK(name_f32, (args)) (internal.h) then calls name_f32_avx2 or name_f32_generic.
- * The file includes itself for the per-dtype pass; no include guard, since each kernel family
- * includes it once with its own TL_TEMPLATE. */
-#ifdef TL_INSTANTIATE_DTYPES
-/* inner pass: both dtypes for the current TL_ISA (TL_F32 marks the float pass) */
-#define T float
-#define TL_SUF f32
-#define TL_F32 1
-#include TL_TEMPLATE
-#undef TL_F32
-#undef T
-#undef TL_SUF
-#define T double
-#define TL_SUF f64
-#include TL_TEMPLATE
-#undef T
-#undef TL_SUF
-
-#else
-#define TL_INSTANTIATE_DTYPES
+ * and before the include, as the family needs:
+ *     #define TL_I64_TYPE int64_t  also an int64 pass (TL_SUF i64) with this element type:
+ *                                  int64_t, or uint64_t for the same bits in wrap-around
+ *                                  arithmetic without signed overflow (matmul.c);
+ *     #define TL_U8_TYPE uint8_t   also a bool pass (TL_SUF u8);
+ *     #define TL_PORTABLE_ONLY     no AVX2+FMA build: kernels the entry points call directly
+ *                                  as name_f32_generic instead of through PICK (index.c, copy.c).
+ * The integer passes are portable only, as they always were: the entry points call them
+ * directly as name_i64_generic / name_u8_generic, not through PICK.
+ * This file undefines TL_TEMPLATE and the options again after the last pass.
+ *
+ * Each pass includes the template once with:
+ *   T, TL_SUF        element type and name suffix: float f32, double f64 (int64 i64, bool u8);
+ *   TL_DT            TL_DT_F32 / TL_DT_F64 / TL_DT_I64 / TL_DT_U8, for #if on the dtype (the
+ *                    enum tl_dtype of tinygrad_lab.h is invisible to the preprocessor);
+ *   TL_IS_FLOAT      1 for float and double, 0 for the integer passes;
+ *   TL_ISA, TL_AVX2_BUILD  _generic and 0, or _avx2 and 1 under `#pragma GCC target("avx2,fma")`;
+ *   VT, VLEN, VOP(op), VTAILMASK(n)  only in the AVX2 float passes: the 256-bit vector type, its
+ *                    lanes, the intrinsic for op (VOP(loadu) = _mm256_loadu_ps / _pd) and the
+ *                    lane mask of maskload / maskstore for the first n lanes, 0 < n <= VLEN
+ *                    (names only: a family that uses them includes <immintrin.h> itself).
+ * TL_NAME(base) (internal.h) names the template's functions base ## TL_SUF ## TL_ISA, e.g.
+ * reduce_f32_avx2, and PICK(name_f32, (args)) calls name_f32_avx2 or name_f32_generic. Anything
+ * else a template needs per dtype (nn.inc's exp constants, matmul.inc's tile and blocking) it
+ * defines at its top from TL_DT and undefines at its end.
+ *
+ * Every family of csrc/ instantiates its per-dtype kernels here, except copy.c's conversion
+ * matrix (copy_<dst>_<src>, DEFINE_COPY): its kernels are per (destination, source) pair, 16 of
+ * them, and a pass here has one T; see copy.c.
+ *
+ * The file includes itself, once per instruction set (TL_INST_PASS 1) and, inside that, once per
+ * dtype (TL_INST_PASS 2); no include guard. */
+#ifndef TL_INST_PASS
+/* ---- outer: the instruction sets ---- */
+#define TL_DT_F32 1
+#define TL_DT_F64 2
+#define TL_DT_I64 3
+#define TL_DT_U8 4
+#define TL_INST_PASS 1
 #define TL_ISA _generic
+#define TL_AVX2_BUILD 0
 #include "instantiate_float.h"
+#undef TL_AVX2_BUILD
 #undef TL_ISA
-#ifdef TL_X86
+#if defined(TL_X86) && !defined(TL_PORTABLE_ONLY)
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 #define TL_ISA _avx2
@@ -41,5 +59,78 @@
 #undef TL_ISA
 #pragma GCC pop_options
 #endif
-#undef TL_INSTANTIATE_DTYPES
+#undef TL_INST_PASS
+#undef TL_DT_F32
+#undef TL_DT_F64
+#undef TL_DT_I64
+#undef TL_DT_U8
+#undef TL_TEMPLATE
+#undef TL_I64_TYPE
+#undef TL_U8_TYPE
+#undef TL_PORTABLE_ONLY
+
+#elif TL_INST_PASS == 1
+/* ---- one instruction set: the dtypes ---- */
+#undef TL_INST_PASS
+#define TL_INST_PASS 2
+#define TL_IS_FLOAT 1
+#define T float
+#define TL_SUF f32
+#define TL_DT TL_DT_F32
+#include "instantiate_float.h"
+#undef T
+#undef TL_SUF
+#undef TL_DT
+#define T double
+#define TL_SUF f64
+#define TL_DT TL_DT_F64
+#include "instantiate_float.h"
+#undef T
+#undef TL_SUF
+#undef TL_DT
+#undef TL_IS_FLOAT
+#if !TL_AVX2_BUILD
+#define TL_IS_FLOAT 0
+#ifdef TL_I64_TYPE
+#define T TL_I64_TYPE
+#define TL_SUF i64
+#define TL_DT TL_DT_I64
+#include "instantiate_float.h"
+#undef T
+#undef TL_SUF
+#undef TL_DT
+#endif
+#ifdef TL_U8_TYPE
+#define T TL_U8_TYPE
+#define TL_SUF u8
+#define TL_DT TL_DT_U8
+#include "instantiate_float.h"
+#undef T
+#undef TL_SUF
+#undef TL_DT
+#endif
+#undef TL_IS_FLOAT
+#endif
+#undef TL_INST_PASS
+#define TL_INST_PASS 1
+
+#else
+/* ---- one dtype: the AVX2 vector names, then the template ---- */
+#if TL_AVX2_BUILD && TL_DT == TL_DT_F32
+#define VT __m256
+#define VLEN 8
+#define VOP(op) _mm256_##op##_ps
+#define VTAILMASK(n) \
+    _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#elif TL_AVX2_BUILD && TL_DT == TL_DT_F64
+#define VT __m256d
+#define VLEN 4
+#define VOP(op) _mm256_##op##_pd
+#define VTAILMASK(n) _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3))
+#endif
+#include TL_TEMPLATE
+#undef VT
+#undef VLEN
+#undef VOP
+#undef VTAILMASK
 #endif

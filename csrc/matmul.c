@@ -87,8 +87,9 @@
  *             a third of L2, so it survives next to the B sliver traffic passing through L2.
  *   NC: the B panel KC x NC is 4080 columns (float32) / 2040 (float64) wide: 12 MiB / 4 MiB of the
  *             L3 at most; n <= NC in every case measured below, i.e. one panel.
- * int64 uses the same packing with the portable micro-kernel (6 x 8, exact wrap-around
- * arithmetic in uint64).
+ * matmul.inc is instantiated through instantiate_float.h for float32 and float64, portable and
+ * AVX2+FMA (picked at run time), and for int64, portable: the same packing with the portable
+ * micro-kernel (6 x 8, exact wrap-around arithmetic in uint64).
  *
  * m == 1 or n == 1 (matrix-vector, vector-matrix, dot) skips packing, which would only add
  * traffic when every element is used once: rows of the matrix are dotted with the vector four at
@@ -380,41 +381,11 @@ static void mm_buf_put(void *p) {
 }
 
 /* ---- instantiate: float32 / float64 (portable and AVX2+FMA), int64 (portable) ----
- * TL_MM_TYPE picks the element type and its tile / blocking at the top of matmul.inc. */
-#define TL_MM_F32 1
-#define TL_MM_F64 2
-#define TL_MM_I64 3
-
-#define TL_ISA _generic
-#define TL_MM_SIMD 0
-#define TL_MM_TYPE TL_MM_F32
-#include "matmul.inc"
-#undef TL_MM_TYPE
-#define TL_MM_TYPE TL_MM_F64
-#include "matmul.inc"
-#undef TL_MM_TYPE
-#define TL_MM_TYPE TL_MM_I64
-#include "matmul.inc"
-#undef TL_MM_TYPE
-#undef TL_MM_SIMD
-#undef TL_ISA
-
-#ifdef TL_X86
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#define TL_ISA _avx2
-#define TL_MM_SIMD 1
-#define TL_MM_TYPE TL_MM_F32
-#include "matmul.inc"
-#undef TL_MM_TYPE
-#define TL_MM_TYPE TL_MM_F64
-#include "matmul.inc"
-#undef TL_MM_TYPE
-#undef TL_MM_SIMD
-#undef TL_ISA
-#pragma GCC pop_options
-#endif
-
+ * matmul.inc picks each type's tile and blocking at its top. int64 computes in uint64_t: the same
+ * bits as wrapped two's-complement arithmetic, without signed overflow. */
+#define TL_TEMPLATE "matmul.inc"
+#define TL_I64_TYPE uint64_t
+#include "instantiate_float.h"
 
 /* C (contiguous [batch..., m, n]) = A ([batch..., m, k]) @ B ([batch..., k, n]); see the header. */
 int tl_matmul_forward(int dtype, void *c, const void *a, const int64_t *a_strides,

@@ -4,9 +4,9 @@
  * Softmax-like kernels work on the rows of a contiguous (rows, C) matrix: Python moves the
  * softmax dim to the end (permute + contiguous) and back. Each row is max-subtracted before
  * exponentiating, so no logit magnitude overflows. nn.inc holds the loop bodies, instantiated
- * for float and double, portable and AVX2+FMA (picked at run time, as in elementwise.c); its
- * exp_le0_ is a vectorisable exp for the non-positive arguments these kernels need. Large
- * calls are split by rows over the threads (tl_parallel_span).
+ * through instantiate_float.h for float and double, portable and AVX2+FMA (picked at run
+ * time); its exp_le0_ is a vectorisable exp for the non-positive arguments these kernels need.
+ * Large calls are split by rows over the threads (tl_parallel_span).
  * Backward kernels overwrite their outputs. Losses here are per row / per element; Python does
  * the 'mean' / 'sum' reduction with the reduce ops.
  */
@@ -26,30 +26,9 @@ typedef struct {
     int64_t gs, C;
 } nn_args;
 
-/* ---- instantiate: float and double (TL_NN_F64 picks nn.inc's constants), portable and AVX2+FMA */
-#define TL_ISA _generic
-#define TL_NN_F64 0
-#include "nn.inc"
-#undef TL_NN_F64
-#define TL_NN_F64 1
-#include "nn.inc"
-#undef TL_NN_F64
-#undef TL_ISA
-
-#ifdef TL_X86
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#define TL_ISA _avx2
-#define TL_NN_F64 0
-#include "nn.inc"
-#undef TL_NN_F64
-#define TL_NN_F64 1
-#include "nn.inc"
-#undef TL_NN_F64
-#undef TL_ISA
-#pragma GCC pop_options
-#endif
-
+/* ---- instantiate: float and double, portable and AVX2+FMA ---- */
+#define TL_TEMPLATE "nn.inc"
+#include "instantiate_float.h"
 
 /* Run row kernel `name` (float32/float64) over `rows` rows of `cost` elements each with the
  * arguments nn_args{...}; TL_EDTYPE for other dtypes. */

@@ -9,6 +9,8 @@
  * Notation (PyTorch's documented algorithms): theta = parameter, g = gradient, gamma = lr,
  * lambda = weight_decay, mu = momentum, tau = dampening, t = step number (starting at 1).
  * Scalars arrive as double and are rounded once to the parameter's dtype.
+ * optim.inc holds the loops, instantiated through instantiate_float.h for float and double,
+ * portable and AVX2+FMA (picked at run time).
  */
 #include <math.h>
 #include <tgmath.h>

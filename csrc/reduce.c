@@ -10,11 +10,16 @@
  *             accumulators and each reduced slab is added into it, so memory is read in order.
  * float32 sums accumulate in float lanes over short blocks and add the blocks in double, which
  * keeps 1e7-element sums accurate without giving up SIMD.
+ * reduce.inc holds the loops, instantiated through instantiate_float.h for float and double,
+ * portable and AVX2+FMA (picked at run time), and int64, portable.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
+#ifdef TL_X86
+#include <immintrin.h>
+#endif
 
 /* a running sum: double for float inputs, exact int64 for integer inputs */
 typedef union { double f; int64_t i; } tl_sum_t;
@@ -117,99 +122,11 @@ static void red_free(red_args *a) {
     if (a->part) tl_free(a->part);
 }
 
-#define TL_ISA _generic
-#define T float
-#define TL_SUF f32
-#define TL_IS_FLOAT 1
-#include "reduce.inc"
-#undef T
-#undef TL_SUF
-#define T double
-#define TL_SUF f64
-#include "reduce.inc"
-#undef T
-#undef TL_SUF
-#undef TL_IS_FLOAT
-#define T int64_t
-#define TL_SUF i64
-#define TL_IS_FLOAT 0
-#include "reduce.inc"
-#undef T
-#undef TL_SUF
-#undef TL_IS_FLOAT
-#undef TL_ISA
-
-#ifdef TL_X86
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#include <immintrin.h>
-#define TL_ISA _avx2
-#define TL_AVX2_BUILD 1
-#define TL_IS_FLOAT 1
-/* 256-bit helpers for the max/min loops (reduce.inc) */
-#define T float
-#define TL_SUF f32
-#define VEC __m256
-#define VLEN 8
-#define VSET1 _mm256_set1_ps
-#define VZERO _mm256_setzero_ps
-#define VLOAD _mm256_loadu_ps
-#define VSTORE _mm256_storeu_ps
-#define VMAX _mm256_max_ps
-#define VMIN _mm256_min_ps
-#define VOR _mm256_or_ps
-#define VUNORD(a, b) _mm256_cmp_ps(a, b, _CMP_UNORD_Q)   /* lanes where a or b is NaN */
-#define VBLEND _mm256_blendv_ps
-#define VMASK_T __m256i            /* lane masks for the first n < VLEN lanes */
-#define VTAILMASK(n) _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
-#define VMASKLOAD _mm256_maskload_ps
-#define VMASKSTORE _mm256_maskstore_ps
-#define VMASK _mm256_movemask_ps
-#include "reduce.inc"
-#undef T
-#undef TL_SUF
-#undef VEC
-#undef VLEN
-#undef VSET1
-#undef VZERO
-#undef VLOAD
-#undef VSTORE
-#undef VMAX
-#undef VMIN
-#undef VOR
-#undef VUNORD
-#undef VBLEND
-#undef VMASK_T
-#undef VTAILMASK
-#undef VMASKLOAD
-#undef VMASKSTORE
-#undef VMASK
-#define T double
-#define TL_SUF f64
-#define VEC __m256d
-#define VLEN 4
-#define VSET1 _mm256_set1_pd
-#define VZERO _mm256_setzero_pd
-#define VLOAD _mm256_loadu_pd
-#define VSTORE _mm256_storeu_pd
-#define VMAX _mm256_max_pd
-#define VMIN _mm256_min_pd
-#define VOR _mm256_or_pd
-#define VUNORD(a, b) _mm256_cmp_pd(a, b, _CMP_UNORD_Q)
-#define VBLEND _mm256_blendv_pd
-#define VMASK_T __m256i
-#define VTAILMASK(n) _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3))
-#define VMASKLOAD _mm256_maskload_pd
-#define VMASKSTORE _mm256_maskstore_pd
-#define VMASK _mm256_movemask_pd
-#include "reduce.inc"
-#undef T
-#undef TL_SUF
-#undef TL_IS_FLOAT
-#undef TL_AVX2_BUILD
-#undef TL_ISA
-#pragma GCC pop_options
-#endif
+/* ---- instantiate: float and double, portable and AVX2+FMA (whose max/min loops use 256-bit
+ * intrinsics, see reduce.inc); int64, portable (exact sums) ---- */
+#define TL_TEMPLATE "reduce.inc"
+#define TL_I64_TYPE int64_t
+#include "instantiate_float.h"
 
 int tl_reduce(int op, int dtype, void *out, const void *x, const int64_t *x_strides,
               int ndim, const int64_t *shape, int nred) {
