@@ -125,38 +125,42 @@ static int check_probs(int dtype, const void *x, int64_t n) {
     return TL_OK;
 }
 
-int tl_bce_forward(int dtype, void *loss, const void *x, const void *t, int64_t n) {
+int tl_binary_cross_entropy_forward(int dtype, void *loss, const void *x, const void *t, int64_t n) {
     CHECK_SIZES(n, 0);
     if (dtype != TL_F32 && dtype != TL_F64) return TL_EDTYPE;
     int rc = check_probs(dtype, x, n);
     if (rc) return rc;
-    DISPATCH(dtype, bce_fwd_, n, 1, .out = {loss}, .in = {x, t});
+    DISPATCH(dtype, binary_cross_entropy_fwd_, n, 1, .out = {loss}, .in = {x, t});
 }
 
-int tl_bce_backward(int dtype, void *gx, void *gt, const void *g, int64_t g_stride,
-                    const void *x, const void *t, int64_t n) {
+int tl_binary_cross_entropy_backward(int dtype, void *gx, void *gt, const void *g,
+                                     int64_t g_stride, const void *x, const void *t, int64_t n) {
     CHECK_SIZES(n, 0);
-    DISPATCH(dtype, bce_bwd_, n, 1, .out = {gx, gt}, .in = {g, x, t}, .gs = g_stride);
+    DISPATCH(dtype, binary_cross_entropy_bwd_, n, 1, .out = {gx, gt}, .in = {g, x, t},
+             .gs = g_stride);
 }
 
-int tl_bce_logits_forward(int dtype, void *loss, const void *x, const void *t, int64_t n) {
+int tl_binary_cross_entropy_with_logits_forward(int dtype, void *loss, const void *x,
+                                                const void *t, int64_t n) {
     CHECK_SIZES(n, 0);
-    DISPATCH(dtype, bce_logits_fwd_, n, 1, .out = {loss}, .in = {x, t});
+    DISPATCH(dtype, binary_cross_entropy_with_logits_fwd_, n, 1, .out = {loss}, .in = {x, t});
 }
 
-int tl_bce_logits_backward(int dtype, void *gx, void *gt, const void *g, int64_t g_stride,
-                           const void *x, const void *t, int64_t n) {
+int tl_binary_cross_entropy_with_logits_backward(int dtype, void *gx, void *gt, const void *g,
+                                                 int64_t g_stride, const void *x, const void *t,
+                                                 int64_t n) {
     CHECK_SIZES(n, 0);
-    DISPATCH(dtype, bce_logits_bwd_, n, 1, .out = {gx, gt}, .in = {g, x, t}, .gs = g_stride);
+    DISPATCH(dtype, binary_cross_entropy_with_logits_bwd_, n, 1, .out = {gx, gt}, .in = {g, x, t},
+             .gs = g_stride);
 }
 
-int tl_mse_forward(int dtype, void *loss, const void *x, const void *t, int64_t n) {
+int tl_mse_loss_forward(int dtype, void *loss, const void *x, const void *t, int64_t n) {
     CHECK_SIZES(n, 0);
-    DISPATCH(dtype, mse_fwd_, n, 1, .out = {loss}, .in = {x, t});
+    DISPATCH(dtype, mse_loss_fwd_, n, 1, .out = {loss}, .in = {x, t});
 }
 
-int tl_mse_backward(int dtype, void *gx, void *gt, const void *g, int64_t g_stride, const void *x,
-                    const void *t, int64_t n) {
+int tl_mse_loss_backward(int dtype, void *gx, void *gt, const void *g, int64_t g_stride,
+                         const void *x, const void *t, int64_t n) {
     CHECK_SIZES(n, 0);
-    DISPATCH(dtype, mse_bwd_, n, 1, .out = {gx, gt}, .in = {g, x, t}, .gs = g_stride);
+    DISPATCH(dtype, mse_loss_bwd_, n, 1, .out = {gx, gt}, .in = {g, x, t}, .gs = g_stride);
 }

@@ -160,21 +160,23 @@ int tl_nll_loss_backward(int dtype, void *dlogp, const void *g, int64_t g_stride
                          const int64_t *target, int64_t N, int64_t C);
 /* loss, x, t (n contiguous): loss = -(t*max(log x, -100) + (1-t)*max(log1p(-x), -100)).
  * TL_EINVAL, before writing anything, unless every x is in [0, 1] (NaN included). */
-int tl_bce_forward(int dtype, void *loss, const void *x, const void *t, int64_t n);
+int tl_binary_cross_entropy_forward(int dtype, void *loss, const void *x, const void *t, int64_t n);
 /* gx, gt (n; NULL = not needed), g (n), x, t (n): gx = g*(x-t)/max(x(1-x), 1e-12),
  * gt = g*(max(log1p(-x), -100) - max(log x, -100)). */
-int tl_bce_backward(int dtype, void *gx, void *gt, const void *g, int64_t g_stride,
-                    const void *x, const void *t, int64_t n);
+int tl_binary_cross_entropy_backward(int dtype, void *gx, void *gt, const void *g,
+                                     int64_t g_stride, const void *x, const void *t, int64_t n);
 /* loss, x, t (n contiguous): loss = max(x, 0) - x*t + log1p(exp(-|x|)). */
-int tl_bce_logits_forward(int dtype, void *loss, const void *x, const void *t, int64_t n);
+int tl_binary_cross_entropy_with_logits_forward(int dtype, void *loss, const void *x,
+                                                const void *t, int64_t n);
 /* gx, gt (n; NULL = not needed), g (n), x, t (n): gx = g*(sigmoid(x) - t), gt = -g*x. */
-int tl_bce_logits_backward(int dtype, void *gx, void *gt, const void *g, int64_t g_stride,
-                           const void *x, const void *t, int64_t n);
+int tl_binary_cross_entropy_with_logits_backward(int dtype, void *gx, void *gt, const void *g,
+                                                 int64_t g_stride, const void *x, const void *t,
+                                                 int64_t n);
 /* loss, x, t (n contiguous): loss = (x - t)^2. */
-int tl_mse_forward(int dtype, void *loss, const void *x, const void *t, int64_t n);
+int tl_mse_loss_forward(int dtype, void *loss, const void *x, const void *t, int64_t n);
 /* gx, gt (n; NULL = not needed), g (n), x, t (n): gx = 2*g*(x - t), gt = -gx. */
-int tl_mse_backward(int dtype, void *gx, void *gt, const void *g, int64_t g_stride,
-                    const void *x, const void *t, int64_t n);
+int tl_mse_loss_backward(int dtype, void *gx, void *gt, const void *g, int64_t g_stride,
+                         const void *x, const void *t, int64_t n);
 /* ---- matrix multiplication (matmul.c) ---- */
 /* C[t, i, j] = sum_p A[t, i, p] * B[t, p, j] for t over the batch index space `batch_shape`
  * (nbatch dims, may be 0), i < m, j < n, p < k. Buffers: C contiguous [batch..., m, n]; A viewed

@@ -239,11 +239,11 @@ class MseLoss(Function):
 
     @staticmethod
     def forward(ctx, x, t):
-        return _pointwise_forward(ctx, K.tl_mse_forward, "mse_loss", x, t)
+        return _pointwise_forward(ctx, K.tl_mse_loss_forward, "mse_loss", x, t)
 
     @staticmethod
     def vjp(ctx, g):
-        return _pointwise_vjp(ctx, K.tl_mse_backward, "mse_loss", g)
+        return _pointwise_vjp(ctx, K.tl_mse_loss_backward, "mse_loss", g)
 
     @staticmethod
     def formula(ctx, g):
@@ -268,11 +268,12 @@ class BinaryCrossEntropy(Function):
 
     @staticmethod
     def forward(ctx, x, t):
-        return _pointwise_forward(ctx, K.tl_bce_forward, "binary_cross_entropy", x, t, _bce_bad_input)
+        return _pointwise_forward(ctx, K.tl_binary_cross_entropy_forward, "binary_cross_entropy",
+                                  x, t, _bce_bad_input)
 
     @staticmethod
     def vjp(ctx, g):
-        return _pointwise_vjp(ctx, K.tl_bce_backward, "binary_cross_entropy", g)
+        return _pointwise_vjp(ctx, K.tl_binary_cross_entropy_backward, "binary_cross_entropy", g)
 
     @staticmethod
     def formula(ctx, g):
@@ -291,12 +292,13 @@ class BinaryCrossEntropyWithLogits(Function):
 
     @staticmethod
     def forward(ctx, x, t):
-        return _pointwise_forward(ctx, K.tl_bce_logits_forward, "binary_cross_entropy_with_logits",
-                                  x, t)
+        return _pointwise_forward(ctx, K.tl_binary_cross_entropy_with_logits_forward,
+                                  "binary_cross_entropy_with_logits", x, t)
 
     @staticmethod
     def vjp(ctx, g):
-        return _pointwise_vjp(ctx, K.tl_bce_logits_backward, "binary_cross_entropy_with_logits", g)
+        return _pointwise_vjp(ctx, K.tl_binary_cross_entropy_with_logits_backward,
+                              "binary_cross_entropy_with_logits", g)
 
     @staticmethod
     def formula(ctx, g):
