@@ -3,7 +3,8 @@ gradgradcheck of every differentiable input, over shape cases that include broad
 non-contiguous inputs, 0-d and zero-size tensors.
 
 `test_every_op_is_covered` fails when an op is added to tinygrad_lab (any Function subclass in
-tinygrad_lab.ops) without a line in SPECS below, so no op can land untested.
+tinygrad_lab.ops) without a line in SPECS below, so no op can land untested. The same SPECS drive
+tests/test_derivatives.py (each op's C VJP against its formula).
 """
 import math
 
@@ -190,21 +191,34 @@ def _cases():
             yield pytest.param(name, case, id=f"{name}-{i}")
 
 
+def calls(spec, case):
+    """The (fn, ref, input shapes) one case of a spec stands for (a reduction case is two calls:
+    keepdim False and True)."""
+    if spec.reduce:
+        shape, dim = case
+        return [((lambda x, d=dim, k=keepdim: spec.fn(x, d, keepdim=k)),
+                 (lambda x, d=dim, k=keepdim: spec.ref(x, axis=d, keepdims=k)), [shape])
+                for keepdim in (False, True)]
+    shapes = list(case) if case and all(isinstance(s, tuple) for s in case) else [case]
+    return [(spec.fn, spec.ref, shapes)]
+
+
+def check_spec(name, strided=False):
+    """Every case of op ``name``: forward against the reference, gradcheck, gradgradcheck."""
+    spec = SPECS[name]
+    for case in spec.cases:
+        for fn, ref, shapes in calls(spec, case):
+            check_op(fn, ref, shapes, spec.low, spec.high, grad=spec.grad, strided=strided,
+                     gc_kw=spec.gc_kw)
+
+
 @pytest.mark.parametrize("name,case", list(_cases()))
 @pytest.mark.parametrize("layout", ["contiguous", "strided"])
 def test_op(name, case, layout):
     spec = SPECS[name]
-    if spec.reduce:
-        shape, dim = case
-        for keepdim in (False, True):
-            fn = (lambda x, d=dim, k=keepdim: spec.fn(x, d, keepdim=k))
-            ref = (lambda x, d=dim, k=keepdim: spec.ref(x, axis=d, keepdims=k))
-            check_op(fn, ref, [shape], spec.low, spec.high, grad=spec.grad, strided=layout == "strided",
-                     gc_kw=spec.gc_kw)
-        return
-    shapes = list(case) if case and all(isinstance(s, tuple) for s in case) else [case]
-    check_op(spec.fn, spec.ref, shapes, spec.low, spec.high, grad=spec.grad,
-             strided=layout == "strided", gc_kw=spec.gc_kw)
+    for fn, ref, shapes in calls(spec, case):
+        check_op(fn, ref, shapes, spec.low, spec.high, grad=spec.grad, strided=layout == "strided",
+                 gc_kw=spec.gc_kw)
 
 
 def test_noncontiguous_helper_really_is_strided():
