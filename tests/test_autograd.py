@@ -485,6 +485,27 @@ def test_owned_gradient_storage_references_pinned_both_ways(copies):
     assert x.grad.tolist() == [2.0, 2.0]
 
 
+@pytest.mark.parametrize("refcounts", [True, False], ids=["adopt-by-refcount", "always-copy"])
+def test_leaf_gradients_with_and_without_reference_counts(copies, monkeypatch, refcounts):
+    # _owned reads CPython reference counts to adopt a fresh gradient as .grad without a copy;
+    # elsewhere (engine._REFCOUNTS False) every gradient is copied: same results either way
+    import tinygrad_lab.autograd.engine as ag
+    monkeypatch.setattr(ag, "_REFCOUNTS", refcounts)
+    a, w, b, c = leaf([1.0, 2.0]), leaf([3.0, 4.0]), leaf([0.5]), leaf([1.0, 2.0])
+    _GradElsewhere.mode, _GradElsewhere.kept = "kept", []
+    for _ in range(2):                      # the second pass accumulates in place
+        ((a * w).tanh() + b).sum().backward()
+        _GradElsewhere.apply(c).sum().backward()
+    t = np.tanh(np.array([3.0, 8.0]))
+    np.testing.assert_allclose(a.grad.numpy(), 2 * (1 - t ** 2) * [3.0, 4.0], rtol=1e-6)
+    np.testing.assert_allclose(w.grad.numpy(), 2 * (1 - t ** 2) * [1.0, 2.0], rtol=1e-6)
+    assert b.grad.tolist() == [4.0] and c.grad.tolist() == [4.0, 4.0]
+    # the kept gradient was never adopted as c.grad (which then grew in place)
+    assert _GradElsewhere.kept[0].tolist() == [2.0, 2.0]
+    # adoption skips the copies of a's, w's and b's first gradients; c's (kept) is copied anyway
+    assert len(copies) == (1 if refcounts else 4)
+
+
 class _ScaleGradInPlace(Function):
     """y = x, with a (bad) backward that doubles its incoming gradient in place."""
 

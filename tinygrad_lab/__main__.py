@@ -2,6 +2,9 @@
 import argparse
 import sys
 
+from ._config import show_config
+from .demo import DEFAULTS, run
+
 
 def _positive_int(text):
     value = int(text)
@@ -18,7 +21,6 @@ def _positive_float(text):
 
 
 def main(argv=None):
-    from .demo import DEFAULTS
     parser = argparse.ArgumentParser(prog="python -m tinygrad_lab",
                                      description="tinygrad_lab: a small autograd engine with a C core.")
     sub = parser.add_subparsers(dest="command")
@@ -50,11 +52,9 @@ def main(argv=None):
     sub.add_parser("config", help="print the build and machine configuration (for bug reports)")
     args = parser.parse_args(argv)
     if args.command == "config":
-        import tinygrad_lab as tl
-        tl.show_config()
+        show_config()
         return 0
     if args.command == "demo":
-        from .demo import run
         return run(steps=args.steps, seed=args.seed, hidden=args.hidden, lr=args.lr,
                    threads=args.threads, plot=args.plot, quiet=args.quiet)
     parser.print_help()
