@@ -86,7 +86,7 @@ def test_every_declared_function_is_defined():
 
 
 def test_version_matches_package():
-    from tinygrad_lab._lib import ffi
+    from tinygrad_lab.kernels import ffi
     assert ffi.string(lib.tl_version()).decode() == tl.__version__ == _build.VERSION
 
 

@@ -263,7 +263,7 @@ def test_every_edge_tile_shape(dtype):
                 bt = rnd(rng, (n, k), dtype)
                 assert_matmul((tl.tensor(a) @ tl.tensor(bt).T).numpy(), a, bt.T)
     # the kernel writes exactly m x n elements: guard zones around C stay untouched
-    from tinygrad_lab._lib import ffi
+    from tinygrad_lab.kernels import ffi
     code = lib.TL_F32 if dtype == np.float32 else lib.TL_F64
     for m, k, n in [(5, 7, 9), (1, 300, 3), (6, 40, nr + 1), (13, 2, 2 * nr - 1)]:
         a, b = rnd(rng, (m, k), dtype), rnd(rng, (k, n), dtype)
@@ -280,7 +280,7 @@ def test_concurrent_calls_from_python_threads():
     # threads at once (cffi releases the GIL) each get their own buffer. The kernel is called
     # directly: the Python layer's grad mode is process-wide, not per thread.
     import threading
-    from tinygrad_lab._lib import ffi
+    from tinygrad_lab.kernels import ffi
     rng = np.random.default_rng(16)
     probs = [(rnd(rng, (m, k), np.float32), rnd(rng, (k, n), np.float32))
              for m, k, n in [(300, 400, 200), (90, 700, 130), (513, 257, 65), (40, 40, 40)]]

@@ -14,6 +14,11 @@ Arguments are what the C header says: raw pointers (a Tensor's ``_ptr``, its fir
 int64 arrays for shapes and strides (``i64``; NULL for a contiguous operand), sizes and scalars.
 Every kernel returns a status; ``check`` turns a non-zero one into the matching Python exception.
 
+A replay reruns the kernels, not the Python around them: a step whose Python reads a kernel's
+result to decide what to do next (tl_nonzero's count sizing a mask's index, the NaN scan of
+anomaly mode, a loss kernel's status) is data-dependent, and replaying it is only right while
+those results stay the same.
+
 Below the entry points: the few tensor-level helpers the engine and several op families share
 (copies, in-place accumulation, the NaN/Inf scan).
 """
