@@ -133,7 +133,7 @@ SPECS = {
                       [((3, 4), (5, 4), (5,)), ((0, 3), (2, 3), (2,)), ((2, 0), (3, 0), (3,))]),
     # ---- integer-array indexing (csrc/index.c) ----
     "Gather":    Spec(lambda x: x[[2, 0, 2], 1:], lambda x: x[[2, 0, 2], 1:], [(3, 4), (4, 2, 3)]),
-    "GatherBackward": Spec(lambda g: _scatter_add(g), lambda g: _scatter_add_ref(g), [(3, 3)]),
+    "GatherBackward": Spec(lambda g: _gather_backward(g), lambda g: _gather_backward_ref(g), [(3, 3)]),
     # ---- softmax family and fused losses (csrc/nn.c); class-index losses use _classes ----
     "Softmax":   Spec(lambda x: tl.softmax(x, -1), lambda x: np.exp(_np_log_softmax(x)),
                       [(3, 4), (2, 3, 4), (0, 3), ()]),
@@ -161,14 +161,14 @@ def _index_backward_ref(x):
     return out
 
 
-def _scatter_add(g):
+def _gather_backward(g):
     """The VJP of x[[2, 0, 2], 1:] applied to g, recorded (create_graph) so it is an op."""
     src = tl.zeros(3, 4, dtype=g.dtype, requires_grad=True)
     (gx,) = tl.autograd.grad(src[[2, 0, 2], 1:], src, g, create_graph=True)
     return gx
 
 
-def _scatter_add_ref(g):
+def _gather_backward_ref(g):
     out = np.zeros((3, 4))
     np.add.at(out, ([2, 0, 2], slice(1, None)), g)
     return out

@@ -295,7 +295,7 @@ def sum_to(g, shape):
         return g
     lead = g.ndim - len(shape)
     dims = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1)
-    r = g.sum(dims, keepdim=True) if dims else g   # (Tensor.sum: ops/reduce.py, a layer up)
+    r = g.sum(dims, keepdim=True) if dims else g   # (a method: reduce.py imports this module)
     return reshape(r, tuple(shape))
 
 
