@@ -518,7 +518,7 @@ def test_sequential_fuses_linear_with_a_following_activation():
     x = tl.randn(6, 3)
     y = model(x)
     assert y.grad_fn.name() == "LinearBackward"
-    assert y.grad_fn.inputs[0].grad_fn.name() == "LinearActBackward"
+    assert y.grad_fn._inputs[0].grad_fn.name() == "LinearActBackward"
     y.sum().backward()
     grads = [p.grad.numpy().copy() for p in model.parameters()]
     # the same layers called one by one (no fusion) give the same values and gradients

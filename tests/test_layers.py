@@ -34,7 +34,7 @@ LAYERS = [
              "ops.nn", "ops.inplace"]),
     ("nn / optim / utils", ["nn", "nn.functional", "nn.init", "nn.modules", "nn.utils", "optim",
                             "optim.optimizer", "optim.sgd", "optim.adam", "optim.rmsprop",
-                            "optim.lr_scheduler", "utils_grad", "serialization"]),
+                            "optim.lr_scheduler", "utils_grad", "serialization", "linalg"]),
     ("package and programs", ["", "demo", "__main__"]),
 ]
 LAYER = {mod: i for i, (_, mods) in enumerate(LAYERS) for mod in mods}
@@ -249,6 +249,7 @@ NOT_NAMED_IN_C = {
     "IndexBackward": "tl_copy into a view of zeros", "Overwrite": "tl_copy",
     "Mean": "the TL_SUM reduction, then TL_DIV_SCALAR in place",
     "LinearAct": "tl_linear_forward / tl_linear_backward with the activation's unary op code",
+    "Norm": "composed of elementwise and TL_SUM kernels (its own node: the derivative at 0)",
 }
 
 

@@ -141,7 +141,7 @@ def test_transpose_is_not_copied():
     b = tl.randn(4, 5, dtype=tl.float64, requires_grad=True)
     out = a.T @ b
     assert out.grad_fn.name() == "MatmulBackward"
-    assert out.grad_fn.inputs[0].grad_fn.name() == "PermuteBackward"  # the view, no CopyBackward
+    assert out.grad_fn._inputs[0].grad_fn.name() == "PermuteBackward"  # the view, no CopyBackward
 
 
 # ---- forward: zero sizes, dtypes -------------------------------------------------------------------

@@ -109,6 +109,11 @@ SPECS = {
     "Mean":      Spec(tl.mean, np.mean, [(3, 4), (2, 3, 4), (), (5,)]),
     "Max":       Spec(tl.max, np.max, [c for c in R if 0 not in c[0]], reduce=True),
     "Min":       Spec(tl.min, np.min, [c for c in R if 0 not in c[0]], reduce=True),
+    "Norm":      Spec(lambda x, dim=None, keepdim=False: tl.norm(x, 2, dim, keepdim),
+                      lambda x, axis=None, keepdims=False: np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims)),
+                      [c for c in R if 0 not in c[0]], reduce=True),
+    "Norm3":     Spec(lambda x: tl.norm(x, 3.0, 1), lambda x: np.sum(np.abs(x) ** 3, axis=1) ** (1 / 3),
+                      [(3, 4), (2, 5)]),
     # ---- shape ops (views and copies, csrc/copy.c) ----
     "Reshape":   Spec(lambda x: x.reshape(2, -1), lambda x: x.reshape(2, -1), [(3, 4), (2, 3, 1), (2, 0)]),
     "Permute":   Spec(lambda x: x.permute(2, 0, 1), lambda x: x.transpose(2, 0, 1), [(2, 3, 4), (0, 2, 3)]),
@@ -181,8 +186,14 @@ def _overwrite(a, b):
 
 
 def test_every_op_is_covered():
-    missing = sorted(set(OPS) - set(SPECS))
+    missing = sorted(set(OPS) - {_op_of(n) for n in SPECS})
     assert not missing, f"ops without a line in tests/test_ops.py SPECS: {missing}"
+
+
+def _op_of(spec_name):
+    """The op a SPECS line tests: its name, or the name less a trailing digit (a second line
+    for another case of the same op: Norm3 is Norm with p = 3)."""
+    return spec_name.rstrip("0123456789")
 
 
 def _cases():
@@ -203,13 +214,18 @@ def calls(spec, case):
     return [(spec.fn, spec.ref, shapes)]
 
 
+def specs_for(op):
+    """The SPECS lines of op ``op`` (its own, and numbered extra ones such as Norm3)."""
+    return [spec for n, spec in SPECS.items() if _op_of(n) == op]
+
+
 def check_spec(name, strided=False):
     """Every case of op ``name``: forward against the reference, gradcheck, gradgradcheck."""
-    spec = SPECS[name]
-    for case in spec.cases:
-        for fn, ref, shapes in calls(spec, case):
-            check_op(fn, ref, shapes, spec.low, spec.high, grad=spec.grad, strided=strided,
-                     gc_kw=spec.gc_kw)
+    for spec in specs_for(name):
+        for case in spec.cases:
+            for fn, ref, shapes in calls(spec, case):
+                check_op(fn, ref, shapes, spec.low, spec.high, grad=spec.grad, strided=strided,
+                         gc_kw=spec.gc_kw)
 
 
 @pytest.mark.parametrize("name,case", list(_cases()))

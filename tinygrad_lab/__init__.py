@@ -11,21 +11,23 @@ from .dtypes import float32, float64, int64, get_default_dtype, set_default_dtyp
 from .dtypes import bool_ as bool  # noqa: A001  (tl.bool, as torch.bool)
 from .dtypes import DType as dtype
 from .tensor import Tensor, empty_cache, set_cache_limit
-from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_like, manual_seed,
-                       ones, ones_like, rand, randint, randn, tensor, zeros, zeros_like)
+from .creation import (arange, empty, empty_like, eye, from_dlpack, from_numpy, full, full_like,
+                       linspace, logspace, manual_seed, ones, ones_like, rand, randint, randn,
+                       tensor, zeros, zeros_like)
 from . import autograd
-from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from . import ops
 from .ops.shape import (broadcast_shapes, broadcast_to, cat, chunk, clone, detach, expand, flatten,
                         narrow, permute, reshape, split, squeeze, stack, transpose, unsqueeze)
 from .ops.elementwise import (abs, add, clamp, clip, cos, div, eq, erf, exp, ge, gelu, gt, le,
-                              leaky_relu, log, logical_and, logical_not, logical_or, lt, maximum,
-                              minimum, mul, ne, neg, pow, relu, sigmoid, sin, sqrt, sub, tanh, where)
+                              isfinite, isinf, isnan, leaky_relu, log, logical_and, logical_not,
+                              logical_or, lt, maximum, minimum, mul, ne, neg, pow, relu, sigmoid, sin,
+                              sqrt, sub, tanh, where)
 from .ops.index import index_select
-from .ops.linalg import matmul
-from .ops.reduce import argmax, argmin, logsumexp, max, mean, min, std, sum, var
+from .ops.linalg import bmm, matmul
+from .ops.reduce import all, any, argmax, argmin, logsumexp, max, mean, min, norm, std, sum, var
 from .ops.nn import log_softmax, softmax
-from . import nn
+from . import linalg, nn
 from .autograd import set_detect_anomaly, detect_anomaly
 from .autograd import gradcheck, gradgradcheck
 from . import optim

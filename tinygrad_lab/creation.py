@@ -257,3 +257,53 @@ def manual_seed(seed):
     """Seed the generator behind rand/randn/randint (and dropout, init...)."""
     seed = operator.index(seed)
     K.tl_manual_seed(seed & 0xFFFFFFFFFFFFFFFF)
+
+
+def from_dlpack(obj):
+    """A tensor sharing memory with ``obj``, any object with ``__dlpack__`` (a NumPy array, a
+    PyTorch CPU tensor...): zero-copy for float32, float64, int64 and bool data in any positive
+    stride layout, a converted copy for other dtypes."""
+    if not hasattr(obj, "__dlpack__"):
+        raise TypeError(f"from_dlpack expects an object with __dlpack__ (a NumPy array, a PyTorch "
+                        f"CPU tensor...), got {type(obj).__name__}")
+    arr = np.from_dlpack(obj)
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"from_dlpack: unsupported dtype {arr.dtype}")
+    dt = dtypes.from_numpy_dtype(arr.dtype)
+    if arr.dtype != dt.np or not arr.flags.writeable:
+        return _from_array(arr, dt)
+    return _wrap_numpy(arr, dt)
+
+
+def linspace(start, end, steps, dtype=None, requires_grad=False):
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive: the first half counted
+    up from start, the second down from end, as PyTorch does (so both ends are exact)."""
+    for name, v in (("start", start), ("end", end)):
+        if not isinstance(v, numbers.Real) or isinstance(v, bool):
+            raise TypeError(f"linspace: {name} must be a number, got {type(v).__name__}")
+    steps = operator.index(steps)
+    if steps < 0:
+        raise ValueError(f"linspace: steps must be non-negative, got {steps}")
+    dt = _float_dtype(dtype, "linspace")
+    t = _empty((steps,), dt)
+    if steps == 1:
+        check(K.tl_arange(dt.code, t._ptr, 1, float(start), 0.0, 0, 0), "linspace")
+    elif steps > 1:
+        step = (float(end) - float(start)) / (steps - 1)
+        half = steps // 2
+        check(K.tl_arange(dt.code, t._ptr, half, float(start), step, 0, 0), "linspace")
+        check(K.tl_arange(dt.code, t._ptr + half * dt.itemsize, steps - half,
+                          float(end) - (steps - half - 1) * step, step, 0, 0), "linspace")
+    return _set_requires_grad(t, requires_grad)
+
+
+def logspace(start, end, steps, base=10.0, dtype=None, requires_grad=False):
+    """``base ** linspace(start, end, steps)``."""
+    if not isinstance(base, numbers.Real) or isinstance(base, bool):
+        raise TypeError(f"logspace: base must be a number, got {type(base).__name__}")
+    exponents = linspace(start, end, steps, dtype=dtype)
+    out = _filled(exponents._shape, base, exponents.dtype)
+    if steps:   # out = base ** exponents, in place
+        check(K.tl_binary_flat(K.TL_POW, out.dtype.code, out._ptr, out._ptr, exponents._ptr, steps),
+              "logspace")
+    return _set_requires_grad(out, requires_grad)

@@ -317,8 +317,9 @@ class Tensor:
     __slots__ = ("_data", "_ptr", "_storage", "_shape", "_strides", "_offset", "_contig", "dtype",
                  "requires_grad", "grad_fn", "__dict__", "__weakref__")
     # Read rarely, and mostly on leaves (whose _set_view sets them): class defaults, so a kernel's
-    # output does not pay three more stores.
-    grad = None
+    # output does not pay three more stores. (``grad`` is a property over ``_grad``: assignments
+    # from user code are validated; the engine writes ``_grad``.)
+    _grad = None
     _retains_grad = False
     _hooks = None
     __array_priority__ = 1000  # make NumPy defer to our reflected operators
@@ -331,9 +332,62 @@ class Tensor:
         fields (used by Tensor(data) and nn.Parameter)."""
         _init_fields(self, storage, storage.ptr, shape, strides, offset, dtype,
                      _is_contiguous(shape, strides))
-        self.grad = None
+        self._grad = None
         self._retains_grad = False
         self._hooks = None
+
+    @property
+    def grad(self):
+        """The gradient accumulated by backward() (None until then). Assign None or a tensor of
+        this tensor's shape and dtype."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(
+                    f"assigned grad expected to be a Tensor or None but got grad of type "
+                    f"{type(value).__name__}; to zero a gradient use t.grad = None or "
+                    f"t.grad.zero_(), to set it assign a tensor of shape {self._shape}")
+            if value._shape != self._shape:
+                raise RuntimeError(f"assigned grad has data of a different size: the tensor has "
+                                   f"shape {self._shape}, the gradient {value._shape}")
+            if value.dtype is not self.dtype:
+                raise RuntimeError(f"assigned grad has data of a different type: the tensor is "
+                                   f"{self.dtype!r}, the gradient {value.dtype!r}")
+        self._grad = value
+
+    @grad.deleter
+    def grad(self):
+        self._grad = None
+
+    @property
+    def data(self):
+        """This tensor's values as a tensor outside the graph that shares its memory but counts
+        its own in-place writes: updates through it (``p.data -= lr * g``) are not recorded and
+        do not trip autograd's saved-tensor checks -- PyTorch's escape hatch. ``t.data = other``
+        makes ``t`` view ``other``'s values instead (keeping t's autograd state)."""
+        st = self._shared()
+        own = Storage()
+        own.ptr, own.nbytes, own._owner, own._arr = st.ptr, st.nbytes, st._owner, st._arr
+        return _init_fields(_new_tensor(Tensor), own, self._data, self._shape, self._strides,
+                            self._offset, self.dtype, self._contig)
+
+    @data.setter
+    def data(self, value):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"t.data = value needs a Tensor, got {type(value).__name__}")
+        if self.requires_grad and not value.dtype.is_floating_point:
+            raise TypeError(f"t.data = value: a tensor that requires grad needs floating-point "
+                            f"data, got {value.dtype!r}")
+        if (value._data is self._data and value._offset == self._offset and value.dtype is self.dtype
+                and value._shape == self._shape and value._strides == self._strides):
+            return   # already these values (p.data -= g ends by assigning p.data back)
+        requires_grad, grad_fn = self.requires_grad, self.grad_fn
+        _init_fields(self, value._shared(), value._data, value._shape, value._strides,
+                     value._offset, value.dtype, value._contig)
+        self.requires_grad, self.grad_fn = requires_grad, grad_fn
 
     # ---- raw access for kernels -------------------------------------------------------------
     def _shared(self):
@@ -409,6 +463,16 @@ class Tensor:
         it = self.dtype.itemsize
         return np.ndarray(self._shape, self.dtype.np, buffer=self._shared().arr,
                           offset=self._offset * it, strides=tuple(s * it for s in self._strides))
+
+    def __dlpack__(self, **kwargs):
+        """DLPack export (``np.from_dlpack(t)``, ``torch.from_dlpack(t)``): zero-copy, through a
+        NumPy view of this tensor's memory."""
+        if self.requires_grad:
+            raise RuntimeError("Can't export tensors that require gradient, use tensor.detach()")
+        return self._view_numpy().__dlpack__(**kwargs)
+
+    def __dlpack_device__(self):
+        return (1, 0)   # (kDLCPU, device 0)
 
     def numpy(self):
         """A NumPy array sharing this tensor's memory (like PyTorch, refuses tensors that require

@@ -50,7 +50,7 @@ def _special_points_wrong(derivative, factor):
         single = not isinstance(out, tuple)
         outs = (out,) if single else out
         res = []
-        for x, g in zip(ctx.inputs, outs):
+        for x, g in zip(ctx._inputs, outs):
             if g is not None and isinstance(x, Tensor) and x.dtype.is_floating_point:
                 g = where((x == 0) | (x != x) | (x.abs() == float("inf")), 7.0, g)
             res.append(g)

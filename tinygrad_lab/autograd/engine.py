@@ -21,6 +21,7 @@ import itertools
 import struct
 import sys
 import traceback
+import weakref
 
 from .. import kernels as K
 from ..creation import copy as _copy, tensor as _tensor
@@ -79,6 +80,26 @@ class no_grad(_GradMode):
 class enable_grad(_GradMode):
     """Turn recording back on inside a no_grad block."""
     mode = True
+
+
+class inference_mode(_GradMode):
+    """Like no_grad (PyTorch's faster variant for inference): ops inside record no graph.
+    ``inference_mode(False)`` changes nothing. A context manager and a decorator."""
+
+    def __init__(self, mode=True):
+        self._on = bool(mode)
+
+    def __enter__(self):
+        self._prev = _grad_enabled()
+        if self._on:
+            _set_grad(False)
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with inference_mode(self._on):
+                return fn(*args, **kwargs)
+        return wrapper
 
 
 # ---------------------------------------------------------------------------------------------
@@ -147,23 +168,23 @@ class Context:
 
     Rarely-set fields are class-level defaults, so making a node costs one small object."""
 
-    inputs = ()
+    _inputs = ()
     needs_input_grad = ()
     _saved = ()
     _versions = ()
-    hooks = None          # hooks registered on the (non-leaf) output tensor
-    out_ref = None        # the output tensor, only when it retains its grad
-    trace = None          # where forward ran (anomaly mode)
+    _hooks = None         # hooks registered on the (non-leaf) output tensor
+    _out_ref = None       # the output tensor, only when it retains its grad
+    _trace = None         # where forward ran (anomaly mode)
     _g = None             # the gradient of the output accumulated so far, during backward
     _special = False      # hooks or out_ref set: the engine calls _node_hooks
     _seq = 0              # creation order: a node's inputs' nodes were all made before it
 
-    fn = None             # the Function whose forward made this node (set right after creation;
+    _fn = None            # the Function whose forward made this node (set right after creation;
     #                       no __init__, because calling the bare class is the cheapest new object)
 
     def name(self):
         # op_name: the user's op when a variant implements it (x * 2 runs MulScalar: "MulBackward")
-        return getattr(self.fn, "op_name", self.fn.__name__) + "Backward"
+        return getattr(self._fn, "op_name", self._fn.__name__) + "Backward"
 
     def __repr__(self):
         return f"<{self.name()}>"
@@ -203,7 +224,38 @@ class Context:
 
     @property
     def next_functions(self):
-        return tuple((t.grad_fn, 0) if isinstance(t, Tensor) else (None, 0) for t in self.inputs)
+        """``(node, 0)`` per tensor input: its grad_fn, the AccumulateGrad node of a leaf that
+        requires grad, or None -- so the graph can be walked back to the parameters."""
+        return tuple((t.grad_fn if t.grad_fn is not None else
+                      _grad_accumulator(t) if t.requires_grad else None, 0)
+                     for t in self._inputs if isinstance(t, Tensor))
+
+
+class AccumulateGrad:
+    """The node of a leaf that requires grad, as ``next_functions`` shows it (PyTorch's
+    AccumulateGrad): ``variable`` is the leaf, where backward accumulates into ``.grad``."""
+
+    next_functions = ()
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def name(self):
+        return "AccumulateGrad"
+
+    def __repr__(self):
+        return "<AccumulateGrad>"
+
+
+def _grad_accumulator(t):
+    """t's AccumulateGrad node: the same object while anyone holds it (the leaf keeps only a
+    weak reference, since the node holds the leaf)."""
+    ref = t.__dict__.get("_grad_accumulator")
+    node = ref() if ref is not None else None
+    if node is None:
+        node = AccumulateGrad(t)
+        t.__dict__["_grad_accumulator"] = weakref.ref(node)
+    return node
 
 
 _heappop, _heappush = heapq.heappop, heapq.heappush
@@ -244,7 +296,7 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         ctx = Context()
-        ctx.fn = cls
+        ctx._fn = cls
         ctx._seq = _next_seq()
         prev = _grad_enabled()
         record = False
@@ -264,10 +316,10 @@ class Function:
                 raise TypeError(f"{cls.__name__}.forward must return a Tensor, got {type(out).__name__}")
             if not out.dtype.is_floating_point:
                 return out  # integer/bool results carry no gradient
-            ctx.inputs = args
+            ctx._inputs = args
             ctx.needs_input_grad = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
             if _anomaly:
-                ctx.trace = _user_frame()
+                ctx._trace = _user_frame()
             out.grad_fn = ctx
             out.requires_grad = True
         return out
@@ -282,9 +334,9 @@ def _record(fn, out, inputs, needs, saved=None):
     None), ``needs`` which of them require grad, ``saved`` what backward reads from
     ctx.saved_tensors (their versions are recorded now). Returns the node."""
     ctx = Context()
-    ctx.fn = fn
+    ctx._fn = fn
     ctx._seq = _next_seq()
-    ctx.inputs = inputs
+    ctx._inputs = inputs
     ctx.needs_input_grad = needs
     if saved is not None:
         ctx._saved = saved
@@ -294,7 +346,7 @@ def _record(fn, out, inputs, needs, saved=None):
         else:
             ctx._versions = [0 if t is None else t._storage.version for t in saved]
     if _anomaly:
-        ctx.trace = _user_frame()
+        ctx._trace = _user_frame()
     out.grad_fn = ctx
     out.requires_grad = True
     return ctx
@@ -372,25 +424,25 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
                 g = _node_hooks(node, g, wanted, captured)
             if node._saved:
                 node._check_saved()
-            fn = node.fn
+            fn = node._fn
             grads = (fn.formula if create_graph else fn.vjp or fn.formula)(node, g)
             if type(grads) is not tuple:
                 grads = (grads,)
             if not retain_graph and node._saved:  # nodes that saved nothing can run again
                 node._saved = _FREED
-            for t, need, gi in zip(node.inputs, node.needs_input_grad, grads):
+            for t, need, gi in zip(node._inputs, node.needs_input_grad, grads):
                 if need and gi is not None:
                     if type(gi) is not Tensor or gi._shape != t._shape or gi.dtype is not t.dtype:
                         gi = _check_grad(gi, t, node)
                     if anomaly and K.has_nonfinite(gi):
                         raise RuntimeError(
                             f"Function '{node.name()}' returned nan or inf values in its gradient "
-                            f"(input of shape {t.shape}). Its forward was called at:\n{node.trace}")
+                            f"(input of shape {t.shape}). Its forward was called at:\n{node._trace}")
                     fn = t.grad_fn
                     if fn is None and direct and t._hooks is None:
                         # a leaf: straight into .grad, as PyTorch's AccumulateGrad does
                         # (_owned before the call: an argument on the stack is a reference)
-                        owned = t.grad is None and _owned(gi)
+                        owned = t._grad is None and _owned(gi)
                         _accumulate_grad(t, gi, False, owned)
                     elif fn is None:
                         prior = leaf_grads.get(id(t))
@@ -430,14 +482,14 @@ def _node_hooks(node, g, wanted, captured):
     """The rare per-node work of the backward pass: hooks registered on a non-leaf tensor, its
     retained .grad, and capturing the gradient autograd.grad asked for. Returns the gradient
     (a hook may replace it)."""
-    if node.hooks:
-        for h in list(node.hooks):
+    if node._hooks:
+        for h in list(node._hooks):
             r = h(g)
             if r is not None:
                 g = r
-    if node.out_ref is not None and wanted is None:
+    if node._out_ref is not None and wanted is None:
         with no_grad():   # a retained .grad is data, never part of the graph
-            _accumulate_grad(node.out_ref, g, False)
+            _accumulate_grad(node._out_ref, g, False)
     if wanted is not None and id(node) in wanted:
         captured[id(node)] = g
     return g
@@ -464,13 +516,13 @@ def _accumulate_grad(t, g, create_graph, owned=False):
     non-leaves that retain theirs). The first gradient is adopted when ``owned`` (nothing else
     references it) or recorded (create_graph), else copied; later ones are added in place into
     a contiguous ``.grad`` of the same dtype, or out of place (recorded under create_graph)."""
-    acc = t.grad
+    acc = t._grad
     if acc is None:
-        t.grad = g if owned or create_graph else _copy(g)
+        t._grad = g if owned or create_graph else _copy(g)
     elif not create_graph and acc._contig and acc.dtype is g.dtype:
         K.add_into(acc, g)
     else:
-        t.grad = acc + g
+        t._grad = acc + g
 
 
 # Whether _owned may read reference counts: a CPython implementation detail, so elsewhere (and
@@ -585,7 +637,7 @@ def retain_grad(self):
     if not self.requires_grad:
         raise RuntimeError("can't retain_grad on a tensor that has requires_grad=False")
     if self.grad_fn is not None:
-        self.grad_fn.out_ref = self
+        self.grad_fn._out_ref = self
         self.grad_fn._special = True
         self._retains_grad = True
 
@@ -601,9 +653,9 @@ def register_hook(self, fn):
             self._hooks = []
         hooks = self._hooks
     else:
-        if self.grad_fn.hooks is None:
-            self.grad_fn.hooks = []
+        if self.grad_fn._hooks is None:
+            self.grad_fn._hooks = []
             self.grad_fn._special = True
-        hooks = self.grad_fn.hooks
+        hooks = self.grad_fn._hooks
     hooks.append(fn)
     return RemovableHandle(hooks, fn)

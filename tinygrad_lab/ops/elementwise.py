@@ -97,12 +97,12 @@ class _Unary(Function):
     @staticmethod
     def vjp(ctx, g):
         x, y = ctx._saved or (None, None)   # ops that save nothing skip saving
-        return _unary_vjp_kernel(ctx.fn.code, g, x, y, *ctx.params)
+        return _unary_vjp_kernel(ctx._fn.code, g, x, y, *ctx.params)
 
     @staticmethod
     def formula(ctx, g):
         x, y = ctx._saved or (None, None)
-        return ctx.fn.deriv(g, x, y, *ctx.params)
+        return ctx._fn.deriv(g, x, y, *ctx.params)
 
 
 # The unary table. deriv(g, x, y, p, q): g the output gradient, x the input, y the output, p and q
@@ -445,7 +445,7 @@ class Add(_Binary):
 
     @staticmethod
     def formula(ctx, g):
-        a, b = ctx.inputs
+        a, b = ctx._inputs
         return (sum_to(g, a._shape) if ctx.needs_input_grad[0] else None,
                 sum_to(g, b._shape) if ctx.needs_input_grad[1] else None)
 
@@ -455,7 +455,7 @@ class Sub(_Binary):
 
     @staticmethod
     def formula(ctx, g):
-        a, b = ctx.inputs
+        a, b = ctx._inputs
         return (sum_to(g, a._shape) if ctx.needs_input_grad[0] else None,
                 sum_to(-g, b._shape) if ctx.needs_input_grad[1] else None)
 
@@ -468,7 +468,7 @@ class Mul(_Binary):
         # both products in one C pass (tl_mul_backward); an operand not needed is never read
         a, b = ctx._saved
         need_a, need_b = ctx.needs_input_grad
-        x, y = ctx.inputs
+        x, y = ctx._inputs
         shape, dt = g._shape, g.dtype
         ga = _empty(shape, dt) if need_a else None
         gb = _empty(shape, dt) if need_b else None
@@ -491,7 +491,7 @@ class Mul(_Binary):
     def formula(ctx, g):
         a, b = ctx._saved
         need_a, need_b = ctx.needs_input_grad
-        x, y = ctx.inputs
+        x, y = ctx._inputs
         return (sum_to(g * b, x._shape) if need_a else None,
                 sum_to(g * a, y._shape) if need_b else None)
 
@@ -533,8 +533,8 @@ class _Extremum(_Binary):
     def formula(ctx, g):
         a, b = ctx._saved
         half = where(a == b, g * 0.5, g)
-        a_loses = a < b if ctx.fn.code == K.TL_MAXIMUM else a > b
-        b_loses = b < a if ctx.fn.code == K.TL_MAXIMUM else b > a
+        a_loses = a < b if ctx._fn.code == K.TL_MAXIMUM else a > b
+        b_loses = b < a if ctx._fn.code == K.TL_MAXIMUM else b > a
         return (sum_to(where(a_loses, 0.0, half), a.shape) if ctx.needs_input_grad[0] else None,
                 sum_to(where(b_loses, 0.0, half), b.shape) if ctx.needs_input_grad[1] else None)
 
@@ -655,6 +655,27 @@ def logical_not(a):
     return eq(a.to(dtypes.bool_), False)
 
 
+@tensor_method()
+def isnan(x):
+    """True where x is NaN (a bool tensor; never for integer dtypes)."""
+    x = x.detach()
+    return ne(x, x)
+
+
+@tensor_method()
+def isinf(x):
+    """True where x is +inf or -inf."""
+    x = x.detach()
+    return eq(abs(x), INF) if x.dtype.is_floating_point else ne(x, x)
+
+
+@tensor_method()
+def isfinite(x):
+    """True where x is neither NaN nor +-inf (x - x is 0 exactly there, NaN elsewhere)."""
+    x = x.detach()
+    return eq(sub(x, x), 0) if x.dtype.is_floating_point else eq(x, x)
+
+
 # ---------------------------------------------------------------------------------------------
 # where
 # ---------------------------------------------------------------------------------------------
@@ -673,8 +694,8 @@ class Where(Function):
     @staticmethod
     def formula(ctx, g):
         c = ctx.cond
-        ga = sum_to(where(c, g, 0.0), ctx.inputs[1].shape) if ctx.needs_input_grad[1] else None
-        gb = sum_to(where(c, 0.0, g), ctx.inputs[2].shape) if ctx.needs_input_grad[2] else None
+        ga = sum_to(where(c, g, 0.0), ctx._inputs[1].shape) if ctx.needs_input_grad[1] else None
+        gb = sum_to(where(c, 0.0, g), ctx._inputs[2].shape) if ctx.needs_input_grad[2] else None
         return None, ga, gb
 
 

@@ -35,8 +35,8 @@ def _check_leaf(t, name):
         raise RuntimeError(f"a leaf tensor that requires grad is being used in an in-place operation "
                            f"({name}); wrap the update in `with tl.no_grad():` or use an out-of-place op")
     node = t.grad_fn
-    while node is not None and node.fn in _VIEW_OPS:   # a view of such a leaf
-        base = node.inputs[0]
+    while node is not None and node._fn in _VIEW_OPS:   # a view of such a leaf
+        base = node._inputs[0]
         if base.grad_fn is None and base.requires_grad and base._data is t._data:
             raise RuntimeError(f"a view of a leaf tensor that requires grad is being used in an "
                                f"in-place operation ({name})")
@@ -166,3 +166,24 @@ def setitem(t, key, value):
         copy_(view, value)
     else:
         fill_(view, value)
+
+
+# x += y and friends: in place (the same object), with the rules of the functions above
+@tensor_method("__iadd__")
+def iadd(t, other):
+    return add_(t, other)
+
+
+@tensor_method("__isub__")
+def isub(t, other):
+    return sub_(t, other)
+
+
+@tensor_method("__imul__")
+def imul(t, other):
+    return mul_(t, other)
+
+
+@tensor_method("__itruediv__")
+def itruediv(t, other):
+    return div_(t, other)

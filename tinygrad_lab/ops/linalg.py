@@ -66,7 +66,7 @@ class Matmul(Function):
         # batch dims each operand was broadcast along. Written with matmul itself, so the
         # backward pass is recorded under create_graph=True.
         a, b = ctx._saved
-        a_shape, b_shape = ctx.inputs[0].shape, ctx.inputs[1].shape
+        a_shape, b_shape = ctx._inputs[0].shape, ctx._inputs[1].shape
         ga = gb = None
         if ctx.needs_input_grad[0]:
             ga = sum_to(matmul(g, transpose(b, -2, -1)), a_shape)
@@ -78,7 +78,7 @@ class Matmul(Function):
                 rows = math.prod(a.shape[:-1])
                 gb = matmul(transpose(reshape(a, (rows, a.shape[-1])), 0, 1),
                             reshape(g, (rows, g.shape[-1])))
-            elif len(b_shape) == 2 and len(a_shape) == 2 and ctx.inputs[1]._strides == (1, b_shape[0]):
+            elif len(b_shape) == 2 and len(a_shape) == 2 and ctx._inputs[1]._strides == (1, b_shape[0]):
                 # b is a transposed view of a contiguous matrix (x @ W.T in Linear): compute
                 # dB^T = g^T @ A contiguous, so dB is its transposed view and the gradient that
                 # reaches W through the transpose is contiguous (no copy when it lands in .grad)
@@ -257,3 +257,20 @@ def matmul(a, b):
 @tensor_method("__rmatmul__")
 def rmatmul(a, b):
     return matmul(b, a)
+
+
+def bmm(a, b):
+    """Batched matrix product of two 3-D tensors (b, n, m) @ (b, m, p) -> (b, n, p); unlike
+    matmul, no broadcasting."""
+    for name, t in (("input", a), ("mat2", b)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"bmm: {name} must be a Tensor, got {type(t).__name__}")
+        if t.ndim != 3:
+            raise ValueError(f"bmm: {name} must be a 3-D tensor, got shape {t.shape}")
+    if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
+        raise ValueError(f"bmm: shapes {a.shape} and {b.shape} do not fit (need (b, n, m) and "
+                         "(b, m, p) with the same b)")
+    return matmul(a, b)
+
+
+tensor_method()(bmm)

@@ -6,7 +6,7 @@ from .. import dtypes
 from .. import kernels as K
 from ..autograd.engine import _ONE, Function, _grad_enabled, _record
 from ..kernels import MAX_DIMS, check, i64
-from ..tensor import _SHAPES, _empty, _make, _numel, _shape_info, _wrap_dim, tensor_method
+from ..tensor import _SHAPES, Tensor, _empty, _make, _numel, _shape_info, _wrap_dim, tensor_method
 from .elementwise import _unary_kernel, exp, log, where
 from .shape import expand, reshape
 
@@ -22,6 +22,16 @@ def _dims(x, dim):
     if x.ndim == 0:
         return ()
     return out
+
+
+def _numpy_names(name, dim, keepdim, axis, keepdims):
+    """(dim, keepdim) from PyTorch's names or NumPy's (``axis``, ``keepdims``), which every
+    reduction accepts too."""
+    if axis is not None:
+        if dim is not None:
+            raise TypeError(f"{name}: got both dim={dim!r} and axis={axis!r}; pass one")
+        dim = axis
+    return dim, keepdim if keepdims is None else bool(keepdims)
 
 
 def _keep_shape(shape, dims):
@@ -85,8 +95,10 @@ class Sum(Function):
 
 
 @tensor_method()
-def sum(x, dim=None, keepdim=False):  # noqa: A001
+def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=None):  # noqa: A001
     """Sum over ``dim`` (None = all, an int, or a tuple). bool and int64 sum to int64."""
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _numpy_names("sum", dim, keepdim, axis, keepdims)
     if dim is None and not keepdim and x._contig and x.dtype.is_floating_point:
         return Sum.apply(x, _ALL_DIMS[len(x._shape)])   # the loss.sum() case
     dims = _dims(x, dim)
@@ -129,8 +141,10 @@ class Mean(Function):
 
 
 @tensor_method()
-def mean(x, dim=None, keepdim=False):
+def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Mean over ``dim``; integer inputs give the default float dtype."""
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _numpy_names("mean", dim, keepdim, axis, keepdims)
     if dim is None and not keepdim and x._contig and x.dtype.is_floating_point:
         return Mean.apply(x)        # everything to a 0-d tensor (the loss.mean() case)
     dims = _dims(x, dim)
@@ -182,13 +196,17 @@ def _extreme(fn, name, x, dim, keepdim):
 
 
 @tensor_method()
-def max(x, dim=None, keepdim=False):  # noqa: A001
+def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):  # noqa: A001
     """Largest value (a Tensor, not a (values, indices) pair); NaN propagates."""
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _numpy_names("max", dim, keepdim, axis, keepdims)
     return _extreme(Max, "max", x, dim, keepdim)
 
 
 @tensor_method()
-def min(x, dim=None, keepdim=False):  # noqa: A001
+def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):  # noqa: A001
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _numpy_names("min", dim, keepdim, axis, keepdims)
     return _extreme(Min, "min", x, dim, keepdim)
 
 
@@ -207,19 +225,25 @@ def _arg(code, name, x, dim, keepdim):
 
 
 @tensor_method()
-def argmax(x, dim=None, keepdim=False):
+def argmax(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Index of the first maximum (int64); with dim=None, into the flattened tensor."""
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _numpy_names("argmax", dim, keepdim, axis, keepdims)
     return _arg(K.TL_ARGMAX, "argmax", x, dim, keepdim)
 
 
 @tensor_method()
-def argmin(x, dim=None, keepdim=False):
+def argmin(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _numpy_names("argmin", dim, keepdim, axis, keepdims)
     return _arg(K.TL_ARGMIN, "argmin", x, dim, keepdim)
 
 
 @tensor_method()
-def var(x, dim=None, keepdim=False, unbiased=True, correction=None):
-    """Variance; unbiased=True divides by N - 1 (Bessel), as PyTorch."""
+def var(x, dim=None, keepdim=False, unbiased=True, correction=None, *, axis=None, keepdims=None):
+    """Variance: the sum of squared deviations divided by N - correction (default 1, Bessel's;
+    ``unbiased=False`` means correction 0), as PyTorch."""
+    dim, keepdim = _numpy_names("var", dim, keepdim, axis, keepdims)
     dims = _dims(x, dim)
     if not x.dtype.is_floating_point:
         x = x.to(dtypes.get_default_dtype())
@@ -230,13 +254,16 @@ def var(x, dim=None, keepdim=False, unbiased=True, correction=None):
 
 
 @tensor_method()
-def std(x, dim=None, keepdim=False, unbiased=True):
-    return var(x, dim, keepdim, unbiased) ** 0.5
+def std(x, dim=None, keepdim=False, unbiased=True, correction=None, *, axis=None, keepdims=None):
+    """Standard deviation: the square root of var (same arguments)."""
+    return var(x, dim, keepdim, unbiased, correction, axis=axis, keepdims=keepdims) ** 0.5
 
 
 @tensor_method()
-def logsumexp(x, dim=None, keepdim=False):
+def logsumexp(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """log(sum(exp(x))) computed as m + log(sum(exp(x - m))), m = max, so it never overflows."""
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _numpy_names("logsumexp", dim, keepdim, axis, keepdims)
     dims = _dims(x, dim)
     if not x.dtype.is_floating_point:
         x = x.to(dtypes.get_default_dtype())
@@ -246,3 +273,102 @@ def logsumexp(x, dim=None, keepdim=False):
     m = where((m == float("inf")) | (m == float("-inf")), 0.0, m)
     r = log(sum(exp(x - m), dims, keepdim=True)) + m
     return r if keepdim else reshape(r, tuple(n for i, n in enumerate(x.shape) if i not in dims))
+
+
+# ---- any / all and norms ------------------------------------------------------------------------
+
+@tensor_method()
+def any(x, dim=None, keepdim=False, *, axis=None, keepdims=None):  # noqa: A001
+    """True where some element along ``dim`` is nonzero (NaN counts as nonzero); a bool tensor."""
+    dim, keepdim = _numpy_names("any", dim, keepdim, axis, keepdims)
+    return sum(x.detach() != 0, dim, keepdim) > 0
+
+
+@tensor_method()
+def all(x, dim=None, keepdim=False, *, axis=None, keepdims=None):  # noqa: A001
+    """True where every element along ``dim`` is nonzero; a bool tensor (True when empty)."""
+    dim, keepdim = _numpy_names("all", dim, keepdim, axis, keepdims)
+    return sum(x.detach() == 0, dim, keepdim) == 0
+
+
+class Norm(Function):
+    """y = (sum |x|^p)^(1/p) over ``dims`` for a finite p > 0 other than 1 (p = 1, +-inf and 0
+    are composed from abs, sum, max and min in norm() below). Its derivative,
+    g * sign(x) |x|^(p-1) / y^(p-1), is 0 where y == 0: the norm has no derivative at the zero
+    vector, and PyTorch picks 0 there (sqrt(sum(x*x)) would give NaN). ``vjp`` uses the y
+    forward saved; ``formula`` computes y again with ops, so that its own derivative (through
+    y) is right."""
+
+    @staticmethod
+    def forward(ctx, x, p, dims, keepdim):
+        y = _norm_keepdim(x, p, dims)
+        ctx.p, ctx.dims, ctx.keepdim = p, dims, keepdim
+        ctx.save_for_backward(x, y)
+        return y if keepdim else reshape(y, tuple(n for i, n in enumerate(x.shape) if i not in dims))
+
+    @staticmethod
+    def vjp(ctx, g):
+        x, y = ctx._saved
+        return _norm_vjp(g, x, y, ctx.p, ctx.keepdim), None, None, None
+
+    @staticmethod
+    def formula(ctx, g):
+        x = ctx._saved[0]
+        y = _norm_keepdim(x, ctx.p, ctx.dims)
+        return _norm_vjp(g, x, y, ctx.p, ctx.keepdim), None, None, None
+
+
+def _norm_keepdim(x, p, dims):
+    s = sum(x * x if p == 2 else x.abs() ** p, dims, keepdim=True)
+    return s.sqrt() if p == 2 else s ** (1.0 / p)
+
+
+def _norm_vjp(g, x, y, p, keepdim):
+    if not keepdim:
+        g = reshape(g, y.shape)
+    if p == 2:
+        r = x / y
+    else:
+        sign = where(x > 0, 1.0, where(x < 0, -1.0, 0.0))
+        r = sign * x.abs() ** (p - 1.0) / y ** (p - 1.0)
+    return where(y == 0, 0.0, r) * g
+
+
+@tensor_method()
+def norm(x, p="fro", dim=None, keepdim=False, dtype=None):
+    """The p-norm over ``dim`` (None: all elements, as one vector): p a positive number, inf
+    (max |x|), -inf (min |x|), 0 (the count of nonzeros) or 'fro' (2)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"norm: expected a Tensor, got {type(x).__name__}")
+    if dtype is not None:
+        x = x.to(dtype)
+    if not x.dtype.is_floating_point:
+        raise TypeError(f"norm: the input must be a floating-point tensor, got {x.dtype!r} "
+                        "(convert it with .float())")
+    if p == "fro" or p is None:
+        p = 2
+    if isinstance(p, str) or isinstance(p, bool) or not isinstance(p, (int, float)):
+        raise ValueError(f"norm: p must be a number, inf, -inf or 'fro', got {p!r}")
+    p = float(p)
+    if p != p or p < 0:
+        raise ValueError(f"norm: p must be >= 0, got {p}")
+    dims = _dims(x, dim)
+    if not dims and x.ndim:
+        dims = ()
+    if p == INF:
+        return max(x.abs(), dims, keepdim)
+    if p == -INF:
+        return min(x.abs(), dims, keepdim)
+    if p == 0:
+        return sum(x.detach() != 0, dims, keepdim).to(x.dtype)
+    if p == 1:
+        return sum(x.abs(), dims, keepdim)
+    return Norm.apply(x, p, dims, keepdim)
+
+
+def vector_norm(x, ord=2, dim=None, keepdim=False, dtype=None):  # noqa: A002
+    """``tl.linalg.vector_norm``: the ``ord``-norm of ``x`` seen as vectors along ``dim``."""
+    return norm(x, ord, dim, keepdim, dtype)
+
+
+INF = float("inf")
