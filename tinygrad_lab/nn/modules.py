@@ -328,9 +328,19 @@ class _Activation(Module):
         return type(self).fn(x)
 
 
-class ReLU(_Activation):
-    fn = staticmethod(F.relu)
+class ReLU(Module):
+    """max(x, 0); ``inplace=True`` overwrites the input (relu_)."""
     _fused_act = "relu"     # nn.Sequential fuses a preceding Linear with it (ops/linalg.py)
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x):
+        return F.relu(x, inplace=self.inplace)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
 
 
 class Sigmoid(_Activation):
@@ -353,15 +363,18 @@ class GELU(Module):
 
 
 class LeakyReLU(Module):
-    def __init__(self, negative_slope=0.01):
+    """x where x > 0, else negative_slope * x; ``inplace=True`` overwrites the input."""
+
+    def __init__(self, negative_slope=0.01, inplace=False):
         super().__init__()
         self.negative_slope = negative_slope
+        self.inplace = inplace
 
     def forward(self, x):
-        return F.leaky_relu(x, self.negative_slope)
+        return F.leaky_relu(x, self.negative_slope, self.inplace)
 
     def extra_repr(self):
-        return f"negative_slope={self.negative_slope}"
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 
 class Dropout(Module):
