@@ -32,7 +32,7 @@ LAYERS = [
     ("autograd engine", ["autograd", "autograd.engine", "autograd.gradcheck"]),
     ("ops", ["ops", "ops.shape", "ops.elementwise", "ops.reduce", "ops.index", "ops.linalg",
              "ops.nn", "ops.inplace"]),
-    ("nn / optim / utils", ["nn", "nn.functional", "nn.init", "nn.modules", "nn.utils", "optim",
+    ("nn / optim / utils", ["nn", "nn.functional", "nn.hooks", "nn.init", "nn.modules", "nn.utils", "optim",
                             "optim.optimizer", "optim.sgd", "optim.adam", "optim.rmsprop",
                             "optim.lr_scheduler", "utils_grad", "serialization", "linalg"]),
     ("package and programs", ["", "demo", "__main__"]),

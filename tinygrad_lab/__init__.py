@@ -32,6 +32,7 @@ from .autograd import set_detect_anomaly, detect_anomaly
 from .autograd import gradcheck, gradgradcheck
 from . import optim
 from .serialization import load, save
+from .ops.inplace import relu_, sigmoid_, tanh_  # (torch.relu_ ...; also Tensor methods)
 
 __version__ = "0.1.0"
 float = float32  # noqa: A001  (tl.float / tl.double aliases, as in PyTorch)

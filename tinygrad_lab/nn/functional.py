@@ -13,7 +13,9 @@ import numbers
 from .. import dtypes
 from ..ops import nn as _nn
 from ..ops.linalg import linear as _linear, linear_act as _linear_act
-from ..ops.elementwise import gelu, leaky_relu, relu, sigmoid, tanh  # noqa: F401  (re-exported)
+from ..ops import elementwise as _ew
+from ..ops.elementwise import gelu, sigmoid, tanh  # noqa: F401  (re-exported)
+from ..ops.inplace import leaky_relu_, relu_  # noqa: F401  (re-exported)
 from ..ops.nn import log_softmax, softmax  # noqa: F401  (re-exported)
 from ..ops.reduce import mean as _mean, sum as _sum
 from ..autograd import no_grad
@@ -21,7 +23,7 @@ from ..creation import rand, zeros_like
 from ..ops.shape import contiguous, permute, reshape
 from ..tensor import Tensor, _numel
 
-__all__ = ["linear", "linear_act", "layer_norm", "batch_norm", "embedding", "relu", "sigmoid", "tanh", "gelu", "leaky_relu", "softmax", "log_softmax",
+__all__ = ["linear", "linear_act", "layer_norm", "batch_norm", "embedding", "relu", "relu_", "sigmoid", "tanh", "gelu", "leaky_relu", "leaky_relu_", "softmax", "log_softmax",
            "dropout", "mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
            "cross_entropy", "nll_loss"]
 
@@ -80,6 +82,17 @@ def linear_act(x, weight, bias, act):
         raise ValueError(f"linear_act: act must be 'relu', 'sigmoid' or 'tanh', got {act!r}")
     _check_linear(x, weight, bias)
     return _linear_act(x, weight, bias, act)
+
+
+def relu(input, inplace=False):  # noqa: A002  (PyTorch's argument name)
+    """max(x, 0); ``inplace=True`` overwrites ``input`` (relu_)."""
+    return relu_(input) if inplace else _ew.relu(input)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):  # noqa: A002
+    """x where x > 0, else negative_slope * x; ``inplace=True`` overwrites ``input``
+    (leaky_relu_)."""
+    return leaky_relu_(input, negative_slope) if inplace else _ew.leaky_relu(input, negative_slope)
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):

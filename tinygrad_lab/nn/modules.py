@@ -1,14 +1,18 @@
 """tl.nn modules with PyTorch's constructor signatures, attribute names, default
 initialisations and state_dict keys, so weights copy across by name."""
 import math
+import operator
+import warnings
 from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 
 from .. import dtypes
-from ..autograd import no_grad
+from ..autograd import RemovableHandle, is_grad_enabled, no_grad
 from ..creation import empty, ones, tensor, zeros
 from ..tensor import Tensor
 from . import functional as F
 from . import init
+from .hooks import BackwardHook
 
 
 class Parameter(Tensor):
@@ -89,9 +93,21 @@ class Module:
             self._non_persistent.add(name)
 
     def add_module(self, name, module):
+        """Register ``module`` (or None) as the sub-module ``name``, as ``self.name = module``
+        does; the name must be a non-empty string without "." that is not another attribute."""
         if module is not None and not isinstance(module, Module):
-            raise TypeError(f"add_module: {name!r} must be a Module")
+            raise TypeError(f"add_module: {name!r} must be a Module, got {type(module).__name__}")
+        if not isinstance(name, str):
+            raise TypeError(f"module name should be a string. Got {type(name).__name__}")
+        if "." in name:
+            raise KeyError(f'module name can\'t contain ".", got: {name}')
+        if name == "":
+            raise KeyError('module name can\'t be empty string ""')
+        if name not in self._modules and hasattr(self, name):
+            raise KeyError(f"attribute '{name}' already exists")
         self._modules[name] = module
+
+    register_module = add_module
 
     # ---- traversal ----
     def named_modules(self, memo=None, prefix=""):
@@ -234,7 +250,101 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must implement forward()")
 
     def __call__(self, *args, **kwargs):
+        if self._has_hooks:
+            return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)
+
+    # ---- hooks ----
+    # The hook lists are made on first registration; until then these class-level defaults
+    # answer, and __call__'s one check (_has_hooks) keeps hook-free calls as cheap as before.
+    _has_hooks = False
+    _forward_pre_hooks = _forward_hooks = _backward_pre_hooks = _backward_hooks = ()
+
+    def _add_hook(self, kind, entry, prepend):
+        hooks = self.__dict__.get(kind)
+        if hooks is None:
+            hooks = []
+            object.__setattr__(self, kind, hooks)
+        object.__setattr__(self, "_has_hooks", True)
+        if prepend:
+            hooks.insert(0, entry)
+        else:
+            hooks.append(entry)
+        return RemovableHandle(hooks, entry)
+
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """Call ``hook(module, args)`` before each forward (``hook(module, args, kwargs)`` with
+        ``with_kwargs=True``); a non-None result replaces the arguments (a single value is
+        wrapped in a tuple; with kwargs it must be ``(args, kwargs)``). Returns a handle whose
+        ``remove()`` unregisters the hook."""
+        return self._add_hook("_forward_pre_hooks", (hook, bool(with_kwargs)), prepend)
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
+        """Call ``hook(module, args, output)`` after each forward (``hook(module, args, kwargs,
+        output)`` with ``with_kwargs=True``); a non-None result replaces the output. With
+        ``always_call=True`` the hook also runs (output None) when forward raises."""
+        return self._add_hook("_forward_hooks", (hook, bool(with_kwargs), bool(always_call)),
+                              prepend)
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """Call ``hook(module, grad_output)`` when the gradients w.r.t. the module's outputs are
+        computed, before any gradient w.r.t. its inputs; a non-None result (a tuple, one entry
+        per output) replaces grad_output."""
+        return self._add_hook("_backward_pre_hooks", hook, prepend)
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """Call ``hook(module, grad_input, grad_output)`` when the gradients w.r.t. the module's
+        inputs are computed: one entry per positional argument (None for non-tensors and for
+        tensors that do not require grad) and per output. A non-None result (a tuple as long as
+        grad_input) replaces the gradients passed on to the inputs. When no input requires grad
+        the hook fires with the output gradients and grad_input all None (and a warning), as in
+        PyTorch. Works by passing the call's tensors through identity nodes (nn/hooks.py)."""
+        return self._add_hook("_backward_hooks", hook, prepend)
+
+    def _call_with_hooks(self, args, kwargs):
+        """__call__ for a module with hooks, in PyTorch's order: forward pre-hooks, backward-hook
+        wrapping of the inputs, forward, forward hooks, backward-hook wrapping of the outputs."""
+        bw = BackwardHook(self) if (self._backward_hooks or self._backward_pre_hooks) \
+            and is_grad_enabled() else None
+        for hook, with_kwargs in list(self._forward_pre_hooks):
+            if with_kwargs:
+                r = hook(self, args, kwargs)
+                if r is not None:
+                    if not (isinstance(r, tuple) and len(r) == 2):
+                        raise RuntimeError("forward pre-hook must return None or a tuple of "
+                                           f"(new_args, new_kwargs), but got {r}.")
+                    args, kwargs = r
+            else:
+                r = hook(self, args)
+                if r is not None:
+                    args = r if isinstance(r, tuple) else (r,)
+        if bw is not None:
+            args = bw.setup_input(args)
+        result, called = None, set()
+        try:
+            result = self.forward(*args, **kwargs)
+            for entry in list(self._forward_hooks):
+                hook, with_kwargs, _ = entry
+                called.add(id(entry))
+                r = hook(self, args, kwargs, result) if with_kwargs else hook(self, args, result)
+                if r is not None:
+                    result = r
+        except Exception:
+            for entry in list(self._forward_hooks):
+                hook, with_kwargs, always = entry
+                if always and id(entry) not in called:
+                    try:
+                        r = hook(self, args, kwargs, result) if with_kwargs else hook(self, args, result)
+                        if r is not None:
+                            result = r
+                    except Exception as e:  # the forward's error is the one to report
+                        warnings.warn("forward hook with ``always_call=True`` raised an exception "
+                                      f"that was silenced as another error was raised in forward: {e}",
+                                      stacklevel=2)
+            raise
+        if bw is not None:
+            result = bw.setup_output(result)
+        return result
 
     def extra_repr(self):
         return ""
@@ -294,7 +404,7 @@ class Sequential(Module):
         while i < n:
             m = mods[i]
             act = getattr(mods[i + 1], "_fused_act", None) if i + 1 < n else None
-            if act is not None and type(m) is Linear:
+            if act is not None and type(m) is Linear and not (m._has_hooks or mods[i + 1]._has_hooks):
                 # Linear then ReLU/Sigmoid/Tanh: one fused op (same values and gradients)
                 p = m._parameters
                 x = F.linear_act(x, p["weight"], p["bias"], act)
@@ -321,6 +431,228 @@ class Sequential(Module):
         return self
 
 
+class ModuleList(Module):
+    """Sub-modules in a list, registered under "0", "1", ... so parameters() and state_dict()
+    name them "layers.0.weight", as in PyTorch. Index (negative and slices too), len, iterate,
+    append/extend/insert/pop, ``+=`` and ``+``; it has no forward (loop over it in yours)."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def _key(self, idx):
+        idx = operator.index(idx)
+        n = len(self._modules)
+        if not -n <= idx < n:
+            raise IndexError(f"index {idx} is out of range")
+        return str(idx % n)
+
+    def _renumber(self, modules):
+        self._modules.clear()
+        for i, m in enumerate(modules):
+            self._modules[str(i)] = m
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return type(self)(list(self._modules.values())[idx])
+        return self._modules[self._key(idx)]
+
+    def __setitem__(self, idx, module):
+        self.add_module(self._key(idx), module)
+
+    def __delitem__(self, idx):
+        mods = list(self._modules.values())
+        if isinstance(idx, slice):
+            del mods[idx]
+        else:
+            del mods[int(self._key(idx))]
+        self._renumber(mods)
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __iadd__(self, modules):
+        return self.extend(modules)
+
+    def __add__(self, other):
+        out = ModuleList()
+        for i, m in enumerate([*self, *other]):
+            out.add_module(str(i), m)
+        return out
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules):
+        if not isinstance(modules, Iterable):
+            raise TypeError("ModuleList.extend should be called with an iterable, but got "
+                            + type(modules).__name__)
+        offset = len(self)
+        for i, m in enumerate(modules):
+            self.add_module(str(offset + i), m)
+        return self
+
+    def insert(self, index, module):
+        """Insert ``module`` before position ``index`` (list.insert's rules)."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"ModuleList.insert: expected a Module, got {type(module).__name__}")
+        mods = list(self._modules.values())
+        mods.insert(operator.index(index), module)
+        self._renumber(mods)
+
+    def pop(self, key=-1):
+        m = self[key]
+        del self[key]
+        return m
+
+    def __repr__(self):
+        """As PyTorch prints it: runs of identical modules shown once, "(0-2): 3 x Linear(...)"."""
+        reprs = [repr(m) for m in self]
+        if not reprs:
+            return "ModuleList()"
+        runs = []   # [first index, last index, repr]
+        for i, r in enumerate(reprs):
+            if runs and runs[-1][2] == r:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, r])
+        lines = [(f"({a}): {r}" if a == b else f"({a}-{b}): {b - a + 1} x {r}").replace("\n", "\n  ")
+                 for a, b, r in runs]
+        return "ModuleList(\n  " + "\n  ".join(lines) + "\n)"
+
+
+class ModuleDict(Module):
+    """Sub-modules by name, in insertion order, registered under their keys (so state_dict keys
+    read "heads.cls.weight"); the dict API: ``[key]``, ``in``, len, iteration over keys, keys(),
+    values(), items(), update(), pop(), clear()."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key):
+        return self._modules[key]
+
+    def __setitem__(self, key, module):
+        self.add_module(key, module)
+
+    def __delitem__(self, key):
+        del self._modules[key]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules)
+
+    def __contains__(self, key):
+        return key in self._modules
+
+    def clear(self):
+        self._modules.clear()
+
+    def pop(self, key):
+        m = self[key]
+        del self[key]
+        return m
+
+    def keys(self):
+        return self._modules.keys()
+
+    def items(self):
+        return self._modules.items()
+
+    def values(self):
+        return self._modules.values()
+
+    def update(self, modules):
+        """Add or replace from a mapping (or ModuleDict), or from an iterable of (key, module)
+        pairs."""
+        if not isinstance(modules, Iterable):
+            raise TypeError("ModuleDict.update should be called with an iterable of key/value "
+                            "pairs, but got " + type(modules).__name__)
+        if isinstance(modules, (Mapping, ModuleDict)):
+            for key, m in modules.items():
+                self[key] = m
+            return
+        for j, pair in enumerate(modules):
+            if not isinstance(pair, Iterable):
+                raise TypeError(f"ModuleDict update sequence element #{j} should be Iterable; is "
+                                + type(pair).__name__)
+            pair = tuple(pair)
+            if len(pair) != 2:
+                raise ValueError(f"ModuleDict update sequence element #{j} has length {len(pair)}; "
+                                 "2 is required")
+            self[pair[0]] = pair[1]
+
+
+class Identity(Module):
+    """Returns its input unchanged (a placeholder layer; any constructor arguments are accepted
+    and ignored, as in PyTorch)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, input):  # noqa: A002  (PyTorch's argument name)
+        return input
+
+
+class Flatten(Module):
+    """``input.flatten(start_dim, end_dim)``: by default every dim but the batch dim."""
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, input):  # noqa: A002
+        return input.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+def _softmax_dim(name, dim, ndim):
+    """``dim``, or PyTorch's legacy choice when it is None (with its deprecation warning)."""
+    if dim is not None:
+        return dim
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to "
+                  "include dim=X as an argument.", stacklevel=4)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+class _AlongDim(Module):
+    """A function of the input along one dim (``fn(input, dim)``), with PyTorch's legacy choice
+    of dim when it is None."""
+    fn = None
+
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):  # noqa: A002
+        fn = type(self).fn
+        return fn(input, _softmax_dim(fn.__name__, self.dim, input.ndim))
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class Softmax(_AlongDim):
+    """softmax along ``dim`` (the fused kernel of F.softmax)."""
+    fn = staticmethod(F.softmax)
+
+
+class LogSoftmax(_AlongDim):
+    """log_softmax along ``dim`` (the fused kernel of F.log_softmax)."""
+    fn = staticmethod(F.log_softmax)
+
+
 class _Activation(Module):
     fn = None
 
@@ -328,9 +660,19 @@ class _Activation(Module):
         return type(self).fn(x)
 
 
-class ReLU(_Activation):
-    fn = staticmethod(F.relu)
+class ReLU(Module):
+    """max(x, 0); ``inplace=True`` overwrites the input (relu_)."""
     _fused_act = "relu"     # nn.Sequential fuses a preceding Linear with it (ops/linalg.py)
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x):
+        return F.relu(x, inplace=self.inplace)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
 
 
 class Sigmoid(_Activation):
@@ -353,15 +695,18 @@ class GELU(Module):
 
 
 class LeakyReLU(Module):
-    def __init__(self, negative_slope=0.01):
+    """x where x > 0, else negative_slope * x; ``inplace=True`` overwrites the input."""
+
+    def __init__(self, negative_slope=0.01, inplace=False):
         super().__init__()
         self.negative_slope = negative_slope
+        self.inplace = inplace
 
     def forward(self, x):
-        return F.leaky_relu(x, self.negative_slope)
+        return F.leaky_relu(x, self.negative_slope, self.inplace)
 
     def extra_repr(self):
-        return f"negative_slope={self.negative_slope}"
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 
 class Dropout(Module):

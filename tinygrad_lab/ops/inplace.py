@@ -1,4 +1,5 @@
-"""In-place ops: add_, sub_, mul_, div_, zero_, fill_, copy_, clamp_ and item assignment.
+"""In-place ops: add_, sub_, mul_, div_, zero_, fill_, copy_, clamp_, the activations relu_,
+sigmoid_, tanh_ and leaky_relu_, and item assignment.
 
 Each computes its result with the ordinary (recorded) op on an alias of the tensor's old value,
 then writes it into the tensor's memory with the C copy kernel and bumps the storage's version
@@ -10,7 +11,7 @@ import numbers
 
 from .. import dtypes
 from .. import kernels as K
-from ..autograd.engine import Function, _grad_enabled
+from ..autograd.engine import _ONE, Function, _grad_enabled, _record
 from ..creation import tensor
 from ..kernels import check, i64
 from ..tensor import Tensor, _alias, _empty, tensor_method
@@ -96,6 +97,79 @@ def div_(t, other):
 @tensor_method()
 def clamp_(t, min=None, max=None):  # noqa: A002
     return _inplace(t, "clamp_", lambda a: ew.clamp(a, min, max))
+
+
+# ---- in-place activations: relu_, sigmoid_, tanh_, leaky_relu_ ----------------------------------
+# As in PyTorch, their derivatives are read from the result, so the node saves the overwritten
+# tensor itself (no copy of the old value is kept): backward works until something modifies the
+# tensor again, and a node that saved the old value (x.sigmoid() saves its output) sees the
+# version bump and raises. The op's own class is recorded with the tensor's new value in the slot
+# its VJP reads: y for sigmoid and tanh; x for relu and leaky_relu, whose derivatives depend only
+# on the sign of x, which the result shares (for leaky_relu only when the slope is >= 0: PyTorch
+# refuses the backward of a negative slope, and so does _LeakyReluNegativeSlope).
+
+class _LeakyReluNegativeSlope(Function):
+    """The node of leaky_relu_ with a negative slope: its result's sign no longer tells which
+    branch x took, so, as in PyTorch, its backward raises."""
+    op_name = "LeakyRelu"
+
+    @staticmethod
+    def formula(ctx, g):
+        raise RuntimeError(
+            "In-place leakyReLu backward calculation is triggered with a negative slope which is "
+            "not supported: call the out-of-place F.leaky_relu(x, negative_slope) instead")
+
+
+def _activation_(t, name, op, slope=0.0):
+    """Overwrite ``t`` with ``op`` (an ops.elementwise unary class) of itself, recording the node
+    described above when ``t`` requires grad."""
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{name}: expected a Tensor, got {type(t).__name__}")
+    if not t.dtype.is_floating_point:
+        if op is ew.Relu and t.dtype is dtypes.int64:
+            _write(t, ew.clamp(t, 0), name)   # integer relu stays integer, as in PyTorch
+            return t
+        if op is ew.LeakyRelu:
+            raise NotImplementedError(f"{name} is not implemented for {t.dtype!r} tensors")
+        raise RuntimeError(f"{name}: result type Float can't be cast to the desired output type "
+                           f"{t.dtype!r}; use the out-of-place {name[:-1]}() or convert with .float()")
+    _check_leaf(t, name)
+    record = _grad_enabled() and t.requires_grad
+    old = _graph_alias(t) if record else None
+    _write(t, op.apply(t.detach(), slope), name)
+    if record:
+        if op is ew.LeakyRelu and slope < 0:
+            _record(_LeakyReluNegativeSlope, t, (old,), _ONE)
+        else:
+            ctx = _record(op, t, (old,), _ONE, (None, t) if "y" in op.saves else (t, None))
+            ctx.params = (slope, 0.0)
+    return t
+
+
+@tensor_method()
+def relu_(t):
+    """``t = relu(t)`` in place (int64 tensors stay int64)."""
+    return _activation_(t, "relu_", ew.Relu)
+
+
+@tensor_method()
+def sigmoid_(t):
+    """``t = sigmoid(t)`` in place."""
+    return _activation_(t, "sigmoid_", ew.Sigmoid)
+
+
+@tensor_method()
+def tanh_(t):
+    """``t = tanh(t)`` in place."""
+    return _activation_(t, "tanh_", ew.Tanh)
+
+
+def leaky_relu_(t, negative_slope=0.01):
+    """``t = leaky_relu(t, negative_slope)`` in place (F.leaky_relu_; not a Tensor method, as in
+    PyTorch). A negative slope computes, but its backward raises, as in PyTorch."""
+    if not isinstance(negative_slope, numbers.Real):
+        raise TypeError(f"leaky_relu_: negative_slope must be a number, got {type(negative_slope).__name__}")
+    return _activation_(t, "leaky_relu_", ew.LeakyRelu, float(negative_slope))
 
 
 class Overwrite(Function):
