@@ -317,3 +317,43 @@ def test_dlpack_with_torch_shares_memory_both_ways():
     src[0, 1] = -1.0
     assert u.shape == (3, 2) and u.tolist() == src.tolist()
     assert tl.from_dlpack(torch.tensor([True, False])).tolist() == [True, False]
+
+
+# ---- in-place ops and the history of earlier consumers -----------------------------------------
+
+def test_in_place_op_keeps_earlier_consumers_history():
+    # y * 2 was recorded before y.mul_(3): its gradient must not see the later change (it did:
+    # x.grad came out 6, PyTorch gives 2)
+    x = leaf([1.0, 2.0])
+    y = x * 1
+    w = y * 2
+    y.mul_(3)
+    w.sum().backward()
+    assert x.grad.tolist() == [2.0, 2.0]
+    x.grad = None
+    (y * 2).sum().backward()       # a later consumer sees it
+    assert x.grad.tolist() == [6.0, 6.0]
+
+
+def test_in_place_op_saving_its_input_works_on_a_non_leaf():
+    # clamp_ and mul_ save their input; they used to save the tensor they then overwrote
+    x = leaf([-1.0, 0.5, 3.0])
+    y = x * 1
+    y.clamp_(0.0, 2.0)
+    y.sum().backward()
+    assert x.grad.tolist() == [0.0, 1.0, 0.0]
+
+
+def test_in_place_through_a_view():
+    z = leaf([[-1.0, 2.0], [3.0, -4.0]])
+    a = z * 1
+    b = a * 5                      # recorded before the change: unaffected
+    v = a.T
+    v.relu_()
+    v.sum().backward(retain_graph=True)   # through the view itself: right
+    assert z.grad.tolist() == [[0.0, 1.0], [1.0, 0.0]]
+    z.grad = None
+    b.sum().backward()
+    assert z.grad.tolist() == [[5.0, 5.0], [5.0, 5.0]]
+    with pytest.raises(RuntimeError, match="changed a view of it"):
+        a.sum().backward()         # through the base: tl does not carry the change back

@@ -178,6 +178,7 @@ class Context:
     _g = None             # the gradient of the output accumulated so far, during backward
     _special = False      # hooks or out_ref set: the engine calls _node_hooks
     _seq = 0              # creation order: a node's inputs' nodes were all made before it
+    _replaced = None      # the grad_fn an in-place op replaced with this node (see _history_at)
 
     _fn = None            # the Function whose forward made this node (set right after creation;
     #                       no __init__, because calling the bare class is the cheapest new object)
@@ -226,9 +227,18 @@ class Context:
     def next_functions(self):
         """``(node, 0)`` per tensor input: its grad_fn, the AccumulateGrad node of a leaf that
         requires grad, or None -- so the graph can be walked back to the parameters."""
-        return tuple((t.grad_fn if t.grad_fn is not None else
+        return tuple((_history_at(t.grad_fn, self._seq) if t.grad_fn is not None else
                       _grad_accumulator(t) if t.requires_grad else None, 0)
                      for t in self._inputs if isinstance(t, Tensor))
+
+
+def _history_at(fn, seq):
+    """The grad_fn a tensor had when node number ``seq`` consumed it: an in-place op on a tensor
+    gives it a new grad_fn (made later, so numbered higher) that remembers the one it replaced;
+    nodes recorded before the change must keep seeing the old history, as in PyTorch."""
+    while fn is not None and fn._seq > seq:
+        fn = fn._replaced
+    return fn
 
 
 class AccumulateGrad:
@@ -439,6 +449,8 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
                             f"Function '{node.name()}' returned nan or inf values in its gradient "
                             f"(input of shape {t.shape}). Its forward was called at:\n{node._trace}")
                     fn = t.grad_fn
+                    if fn is not None and fn._seq > node._seq:   # t was changed in place later
+                        fn = _history_at(fn, node._seq)
                     if fn is None and direct and t._hooks is None:
                         # a leaf: straight into .grad, as PyTorch's AccumulateGrad does
                         # (_owned before the call: an argument on the stack is a reference)

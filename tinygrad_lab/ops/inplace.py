@@ -17,7 +17,7 @@ from ..kernels import check, i64
 from ..tensor import Tensor, _alias, _empty, tensor_method
 from . import elementwise as ew
 from .index import getitem
-from .shape import BasicIndex, Expand, Permute, Reshape, broadcast_shapes, expand, sum_to
+from .shape import BasicIndex, Expand, Permute, Reshape, broadcast_shapes, clone, expand, sum_to
 
 _VIEW_OPS = (BasicIndex, Reshape, Permute, Expand)
 
@@ -27,6 +27,13 @@ def _graph_alias(t):
     a = _alias(t)
     a.grad_fn, a.requires_grad = t.grad_fn, t.requires_grad
     return a
+
+
+def _graph_copy(t):
+    """``t``'s current value as a recorded copy (a CopyBackward node on t's history): the op
+    computes on it, so what it saves for backward is not what the in-place write then changes
+    (clamp_ and mul_ save their input)."""
+    return clone(_graph_alias(t))
 
 
 def _check_leaf(t, name):
@@ -42,6 +49,38 @@ def _check_leaf(t, name):
             raise RuntimeError(f"a view of a leaf tensor that requires grad is being used in an "
                                f"in-place operation ({name})")
         node = base.grad_fn
+
+
+class _ModifiedThroughAView(Function):
+    """The history of a tensor after an in-place op changed a view of it: tl records that op on
+    the view only (PyTorch also rewrites the base's history), so a gradient through the base
+    itself would silently miss it -- backward raises instead. Nodes recorded before the change
+    still see the base's old history (_history_at)."""
+
+    @staticmethod
+    def formula(ctx, g):
+        raise RuntimeError(
+            f"a tensor of shape {ctx.shape} was used after an in-place operation ({ctx.op}) "
+            "changed a view of it; tl does not carry that change back to the tensor itself. Use "
+            "the out-of-place op and build the result with tl.cat / tl.where, or apply the "
+            "in-place op to the tensor itself")
+
+
+def _replace_history(t, node):
+    """Make ``node`` t's grad_fn after an in-place op, remembering the one it replaces (nodes
+    recorded earlier keep seeing that: engine._history_at); when t is a view, each tensor it
+    views gets a history that refuses backward (_ModifiedThroughAView)."""
+    old = t.grad_fn
+    node._replaced = old
+    t.grad_fn, t.requires_grad = node, True
+    while old is not None and old._fn in _VIEW_OPS:
+        base = old._inputs[0]
+        base_history = base.grad_fn
+        if base_history is None:
+            break             # a leaf: _check_leaf refused the op if it requires grad
+        stale = _record(_ModifiedThroughAView, base, (), ())
+        stale._replaced, stale.shape, stale.op = base_history, base.shape, node.name()
+        old = base_history
 
 
 def _write(t, r, name):
@@ -65,10 +104,10 @@ def _inplace(t, name, compute, others=()):
         isinstance(o, Tensor) and o.requires_grad for o in others))
     if record and not t.dtype.is_floating_point:
         raise TypeError(f"{name}: an in-place op on a {t.dtype!r} tensor cannot carry a gradient")
-    r = compute(_graph_alias(t) if record else t.detach())
+    r = compute(_graph_copy(t) if record else t.detach())
     _write(t, r, name)
     if record:
-        t.grad_fn, t.requires_grad = r.grad_fn, True
+        _replace_history(t, r.grad_fn)
     return t
 
 
@@ -139,10 +178,11 @@ def _activation_(t, name, op, slope=0.0):
     _write(t, op.apply(t.detach(), slope), name)
     if record:
         if op is ew.LeakyRelu and slope < 0:
-            _record(_LeakyReluNegativeSlope, t, (old,), _ONE)
-        else:
-            ctx = _record(op, t, (old,), _ONE, (None, t) if "y" in op.saves else (t, None))
-            ctx.params = (slope, 0.0)
+            node = _record(_LeakyReluNegativeSlope, _alias(t), (old,), _ONE)
+        else:   # (the node's output is set by _replace_history: _record's is a stand-in)
+            node = _record(op, _alias(t), (old,), _ONE, (None, t) if "y" in op.saves else (t, None))
+            node.params = (slope, 0.0)
+        _replace_history(t, node)
     return t
 
 
