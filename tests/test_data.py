@@ -398,3 +398,4 @@ def test_training_with_a_loader():
 
 def test_reachable_from_the_package():
     assert tl.utils.data.DataLoader is DataLoader and tl.utils.data.TensorDataset is TensorDataset
+    assert callable(tl.utils.checkpoint.checkpoint)
