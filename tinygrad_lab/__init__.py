@@ -32,6 +32,9 @@ from .autograd import set_detect_anomaly, detect_anomaly
 from .autograd import gradcheck, gradgradcheck
 from . import optim
 from . import utils
+# tl.autograd.functional sits above the rest of tl.autograd (it uses ops): imported from here
+from .autograd import functional as _functional
+del _functional
 from .serialization import load, save
 
 __version__ = "0.1.0"
