@@ -295,7 +295,8 @@ class Norm(Function):
     """y = (sum |x|^p)^(1/p) over ``dims`` for a finite p > 0 other than 1 (p = 1, +-inf and 0
     are composed from abs, sum, max and min in norm() below). Its derivative,
     g * sign(x) |x|^(p-1) / y^(p-1), is 0 where y == 0: the norm has no derivative at the zero
-    vector, and PyTorch picks 0 there (sqrt(sum(x*x)) would give NaN). ``vjp`` uses the y
+    vector, and PyTorch picks 0 there (sqrt(sum(x*x)) would give NaN); so does an element
+    that is 0 when p < 1. ``vjp`` uses the y
     forward saved; ``formula`` computes y again with ops, so that its own derivative (through
     y) is right."""
 
@@ -330,7 +331,7 @@ def _norm_vjp(g, x, y, p, keepdim):
         r = x / y
     else:
         sign = where(x > 0, 1.0, where(x < 0, -1.0, 0.0))
-        r = sign * x.abs() ** (p - 1.0) / y ** (p - 1.0)
+        r = where(x == 0, 0.0, sign * x.abs() ** (p - 1.0) / y ** (p - 1.0))  # (p < 1: 0 * inf)
     return where(y == 0, 0.0, r) * g
 
 
@@ -350,8 +351,8 @@ def norm(x, p="fro", dim=None, keepdim=False, dtype=None):
     if isinstance(p, str) or isinstance(p, bool) or not isinstance(p, (int, float)):
         raise ValueError(f"norm: p must be a number, inf, -inf or 'fro', got {p!r}")
     p = float(p)
-    if p != p or p < 0:
-        raise ValueError(f"norm: p must be >= 0, got {p}")
+    if p != p or (p < 0 and p != -INF):
+        raise ValueError(f"norm: p must be >= 0, inf or -inf, got {p}")
     dims = _dims(x, dim)
     if not dims and x.ndim:
         dims = ()
