@@ -11,9 +11,9 @@ from .dtypes import float32, float64, int64, get_default_dtype, set_default_dtyp
 from .dtypes import bool_ as bool  # noqa: A001  (tl.bool, as torch.bool)
 from .dtypes import DType as dtype
 from .tensor import Tensor, empty_cache, set_cache_limit
-from .creation import (arange, empty, empty_like, eye, from_dlpack, from_numpy, full, full_like,
-                       linspace, logspace, manual_seed, ones, ones_like, rand, randint, randn,
-                       tensor, zeros, zeros_like)
+from .creation import (Generator, arange, empty, empty_like, eye, from_dlpack, from_numpy, full,
+                       full_like, linspace, logspace, manual_seed, ones, ones_like, rand, randint,
+                       randn, randperm, tensor, zeros, zeros_like)
 from . import autograd
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from . import ops
@@ -31,6 +31,10 @@ from . import linalg, nn
 from .autograd import set_detect_anomaly, detect_anomaly
 from .autograd import gradcheck, gradgradcheck
 from . import optim
+from . import utils
+# tl.autograd.functional sits above the rest of tl.autograd (it uses ops): imported from here
+from .autograd import functional as _functional
+del _functional
 from .serialization import load, save
 from .ops.inplace import relu_, sigmoid_, tanh_  # (torch.relu_ ...; also Tensor methods)
 

@@ -7,6 +7,8 @@ No autograd here: a created tensor is a leaf (``requires_grad=True`` marks it as
 import math
 import numbers
 import operator
+import os
+import random
 
 import numpy as np
 
@@ -257,6 +259,72 @@ def manual_seed(seed):
     """Seed the generator behind rand/randn/randint (and dropout, init...)."""
     seed = operator.index(seed)
     K.tl_manual_seed(seed & 0xFFFFFFFFFFFFFFFF)
+
+
+class Generator:
+    """A seedable random stream of its own for ``randperm(generator=)`` and data loading
+    (``DataLoader(generator=)``, ``RandomSampler``), with torch.Generator's methods.
+
+    tl's C generator is one global stream whose state cannot be read or set, so a Generator
+    cannot be a second C stream: it is Python's Mersenne Twister, used only to order indices.
+    Tensor values (rand, randn, dropout, init) always come from the global stream
+    (tl.manual_seed). ``get_state()`` returns an opaque object for ``set_state()``."""
+
+    def __init__(self, device="cpu"):
+        if str(device) != "cpu":
+            raise RuntimeError(f"tinygrad_lab runs on the CPU only; got device {device!r}")
+        self.device = "cpu"
+        self._rng = random.Random()
+        self.manual_seed(67280421310721)   # torch's default seed
+
+    def manual_seed(self, seed):
+        self._seed = operator.index(seed) & 0xFFFFFFFFFFFFFFFF
+        self._rng.seed(self._seed)
+        return self
+
+    def initial_seed(self):
+        return self._seed
+
+    def seed(self):
+        """Reseed from the operating system's entropy; returns the new seed."""
+        self.manual_seed(int.from_bytes(os.urandom(8), "little") >> 1)
+        return self._seed
+
+    def get_state(self):
+        return self._rng.getstate()
+
+    def set_state(self, state):
+        self._rng.setstate(state)
+        return self
+
+    def _uniform(self, n):
+        rnd = self._rng.random
+        return [rnd() for _ in range(n)]
+
+
+def _uniforms(n, generator, fn):
+    """``n`` uniform floats in [0, 1) as a list: from the global C stream, or ``generator``."""
+    if generator is None:
+        return rand(n, dtype=dtypes.float64).tolist()
+    if not isinstance(generator, Generator):
+        raise TypeError(f"{fn}: generator must be a tl.Generator, got {type(generator).__name__}")
+    return generator._uniform(n)
+
+
+def randperm(n, *, generator=None, dtype=None, requires_grad=False):
+    """A random permutation of ``0 .. n-1`` (int64 unless ``dtype``): a Fisher-Yates shuffle
+    driven by ``n`` uniform draws from the global stream (reproducible under tl.manual_seed), or
+    from ``generator`` (a tl.Generator)."""
+    n = operator.index(n)
+    if n < 0:
+        raise RuntimeError(f"randperm: n must be non-negative, got {n}")
+    u = _uniforms(n, generator, "randperm")
+    perm = list(range(n))
+    for i in range(n - 1, 0, -1):  # swap position i with a uniform j in [0, i]
+        j = min(int(u[i] * (i + 1)), i)
+        perm[i], perm[j] = perm[j], perm[i]
+    dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.int64
+    return _set_requires_grad(tensor(perm, dtype=dt) if n else _empty((0,), dt), requires_grad)
 
 
 def from_dlpack(obj):
