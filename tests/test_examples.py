@@ -12,12 +12,13 @@ EXAMPLES = os.path.join(ROOT, "examples")
 HAVE_SKLEARN = importlib.util.find_spec("sklearn") is not None
 
 
-def run_example(name, *args, timeout=120):
+def run_example(name, *args, timeout=120, returncode=0):
     env = dict(os.environ)
     env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
     r = subprocess.run([sys.executable, os.path.join(EXAMPLES, name), *args], cwd=ROOT, env=env,
                        capture_output=True, text=True, encoding="utf-8", timeout=timeout)
-    assert r.returncode == 0, f"{name} {' '.join(args)} exited {r.returncode}\n{r.stdout}\n{r.stderr}"
+    assert r.returncode == returncode, \
+        f"{name} {' '.join(args)} exited {r.returncode}\n{r.stdout}\n{r.stderr}"
     return r.stdout
 
 

@@ -21,12 +21,30 @@ SCRIPTS = {
 }
 
 
+# Listings that need what another open issue builds: listing -> (the error it stops at today,
+# the issue). Each must fail exactly so; once the feature lands the test fails until the entry
+# is removed, so none can stay here unnoticed.
+PENDING = {
+    "lesson_002_backprop_production.py": {
+        "concept_mixed_precision": ("'Tensor' object has no attribute 'half'",
+                                    "issue 16: float16/bfloat16, tl.autocast, tl.amp.GradScaler"),
+    },
+}
+
+
 def run_lesson(script):
-    """Run one lesson script with --quick; all its listings must run and all checks agree."""
-    out = run_example(f"lessons/{script}", "--quick")
-    n = SCRIPTS[script]
-    assert f"\n{n} of {n} listings ran.\n" in out, out[-2000:]
-    assert "FAILED" not in out and "DISAGREE" not in out and "PROBLEM" not in out
+    """Run one lesson script with --quick; all its listings must run (but the PENDING ones,
+    which must fail as recorded) and all checks agree."""
+    pending = PENDING.get(script, {})
+    out = run_example(f"lessons/{script}", "--quick", returncode=1 if pending else 0)
+    n, k = SCRIPTS[script], len(pending)
+    ran = f"\n{n - k} of {n} listings ran" + (f"; {k} failed:\n" if k else ".\n")
+    assert ran in out, out[-2000:]
+    failures = dict(re.findall(r"^  (\w+): (.*)$", out.split(ran)[1], re.M)) if k else {}
+    assert set(failures) == set(pending), failures
+    for name, (error, _) in pending.items():
+        assert error in failures[name], (name, failures[name])
+    assert out.count("FAILED") == k and "DISAGREE" not in out and "PROBLEM" not in out
     assert len(re.findall(r"^=== \[\d+/\d+\] ", out, re.M)) == n
     return out
 
@@ -83,7 +101,7 @@ def test_lesson_002_backprop_production():
     assert "WRONG: loss.backward() -> RuntimeError" in out
     assert "Q4: a second backward without retain_graph -> RuntimeError" in out
     assert "Backward hook [0.weight]: norm=" in out and re.search(r"^0\.weight\s+\S+e[+-]\d\d", out, re.M)
-    assert "scaler.get_scale()" in out
+    # (concept_mixed_precision prints scaler.get_scale() once issue 16 lands: see PENDING)
     assert "torch.isnan(batch_x).any(): True" in out
 
 

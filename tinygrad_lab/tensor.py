@@ -517,6 +517,12 @@ class Tensor:
             raise TypeError("iteration over a 0-d tensor")
         return (self[i] for i in range(self._shape[0]))
 
+    def __format__(self, spec):
+        """``f"{t:.4f}"`` formats a 0-d tensor like its number, as PyTorch does."""
+        if not self._shape and spec:
+            return format(self.item(), spec)
+        return object.__format__(self, spec) if spec else repr(self)
+
     def __hash__(self):
         return id(self)
 
