@@ -101,17 +101,18 @@ class Optimizer:
         """Reset the gradients of all optimized tensors: set them to None (default) or to
         zero in place."""
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
+            for p in group["params"]:   # (``_grad``: the optimizer's own, unchecked writes)
+                g = p._grad
+                if g is None:
                     continue
                 if set_to_none:
-                    p.grad = None
+                    p._grad = None
                 else:
-                    g = p.grad if p.grad.grad_fn is None else p.grad.detach()
+                    g = g if g.grad_fn is None else g.detach()
                     g.requires_grad = False
                     with no_grad():
                         g.zero_()
-                    p.grad = g
+                    p._grad = g
 
     def step(self, closure=None):
         raise NotImplementedError
@@ -248,7 +249,7 @@ def _params_with_grad(group):
     returned contiguous, in the parameter's dtype and not aliasing it."""
     out = []
     for p in group["params"]:
-        g = p.grad
+        g = p._grad
         if g is None:
             continue
         if g._shape != p._shape:
