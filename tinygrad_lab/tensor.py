@@ -461,8 +461,17 @@ class Tensor:
     def _view_numpy(self):
         """A NumPy view of this tensor's memory (no copy, no autograd check)."""
         it = self.dtype.itemsize
-        return np.ndarray(self._shape, self.dtype.np, buffer=self._shared().arr,
-                          offset=self._offset * it, strides=tuple(s * it for s in self._strides))
+        strides = tuple(s * it for s in self._strides)
+        try:
+            return np.ndarray(self._shape, self.dtype.np, buffer=self._shared().arr,
+                              offset=self._offset * it, strides=strides)
+        except ValueError:
+            if 0 not in self._shape:
+                raise
+            # a 0-element view (zeros(0, 2).T[1:]) may start past its buffer's end: it reads
+            # nothing, so view it from offset 0 (NumPy rejects the out-of-range offset)
+            return np.ndarray(self._shape, self.dtype.np, buffer=self._shared().arr,
+                              offset=0, strides=strides)
 
     def __dlpack__(self, **kwargs):
         """DLPack export (``np.from_dlpack(t)``, ``torch.from_dlpack(t)``): zero-copy, through a

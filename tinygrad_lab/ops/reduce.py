@@ -183,11 +183,24 @@ class Min(_ReduceExtremum):
     code = K.TL_MIN
 
 
+def _check_empty(name, x, dim, dims, hint=""):
+    """PyTorch's errors for max/min/argmax/argmin of a 0-element tensor: RuntimeError (IndexError
+    for argmax/argmin) without a dim, IndexError for reducing over a size-0 dim; reducing over
+    non-empty dims only is allowed (an empty result)."""
+    if dim is None or (not dims and x.ndim):
+        err = RuntimeError if hint else IndexError
+        raise err(f"{name}(): Expected reduction dim to be specified for input.numel() == 0."
+                  + hint)
+    for d in dims:
+        if x._shape[d] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+
+
 def _extreme(fn, name, x, dim, keepdim):
     dims = _dims(x, dim)
     if x.numel() == 0:
-        raise ValueError(f"{name}() of an empty tensor (shape {x.shape}) has no identity; "
-                         "reduce over a non-empty dim")
+        _check_empty(name, x, dim, dims,
+                     " Specify the reduction dim with the 'dim' argument.")
     if x.dtype is dtypes.bool_:
         x = x.to(dtypes.int64)
     if not dims and x.ndim:
@@ -211,13 +224,13 @@ def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):  # noqa: A001
 
 
 def _arg(code, name, x, dim, keepdim):
-    if x.numel() == 0:
-        raise ValueError(f"{name}() of an empty tensor (shape {x.shape})")
     if isinstance(dim, (tuple, list)):
         raise TypeError(f"{name}: dim must be an int or None, got {dim!r}")
     if x.dtype is dtypes.bool_:
         x = x.to(dtypes.int64)
     dims = _dims(x, dim)
+    if x.numel() == 0:
+        _check_empty(name, x, dim, dims)
     out = _reduce_kernel(code, x, dims, dtypes.int64)
     if keepdim:
         return reshape(out, _keep_shape(x.shape, dims) if dim is not None else (1,) * x.ndim)
@@ -269,9 +282,12 @@ def logsumexp(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
         x = x.to(dtypes.get_default_dtype())
     if not dims and x.ndim:
         return x
-    m = max(x, dims, keepdim=True).detach()
-    m = where((m == float("inf")) | (m == float("-inf")), 0.0, m)
-    r = log(sum(exp(x - m), dims, keepdim=True)) + m
+    if _numel([x.shape[d] for d in dims]) == 0:   # an empty sum: log(0) = -inf, as PyTorch
+        r = log(sum(exp(x), dims, keepdim=True))
+    else:
+        m = max(x, dims, keepdim=True).detach()
+        m = where((m == float("inf")) | (m == float("-inf")), 0.0, m)
+        r = log(sum(exp(x - m), dims, keepdim=True)) + m
     return r if keepdim else reshape(r, tuple(n for i, n in enumerate(x.shape) if i not in dims))
 
 

