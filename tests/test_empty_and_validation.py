@@ -77,3 +77,39 @@ def test_empty_views_print_and_convert(make):
     assert t.clone().shape == t.shape and t.contiguous().numpy().shape == t.shape
     torch = pytest.importorskip("torch")
     assert t.tolist() == make(torch).tolist()
+
+
+# ---- gradient hooks: a replacement gradient must keep the shape and dtype ------------------------
+
+BAD_HOOKS = [
+    ("size", lambda m, g: m.ones(7), RuntimeError, r"hook '.*' has changed the size of value"),
+    ("reshape", lambda m, g: g.reshape(3, 1), RuntimeError, "has changed the size of value"),
+    ("dtype", lambda m, g: g.double(), RuntimeError, "has changed the type of value"),
+    ("int", lambda m, g: g.long(), RuntimeError, "has changed the type of value"),
+    ("float", lambda m, g: 3.0, TypeError, "hook returned 'float'"),
+]
+
+
+def _hooked(lib, leaf, bad):
+    x = lib.ones(3, requires_grad=True)
+    y = x if leaf else x * 2
+    y.register_hook(lambda g: bad(lib, g))
+    (y * 1).sum().backward()
+    return x
+
+
+@pytest.mark.parametrize("leaf", [True, False], ids=["leaf", "nonleaf"])
+@pytest.mark.parametrize("name,bad,err,msg", BAD_HOOKS, ids=[c[0] for c in BAD_HOOKS])
+def test_hook_bad_gradient_raises(leaf, name, bad, err, msg):
+    with pytest.raises(err, match=msg):
+        _hooked(tl, leaf, bad)
+    torch = pytest.importorskip("torch")
+    with pytest.raises(err):
+        _hooked(torch, leaf, bad)
+
+
+def test_hook_error_names_shapes_and_good_hook_still_replaces():
+    with pytest.raises(RuntimeError, match=r"\(3,\).*\(7,\)"):
+        _hooked(tl, True, BAD_HOOKS[0][1])
+    x = _hooked(tl, False, lambda m, g: g * 10)
+    assert x.grad.tolist() == [20.0, 20.0, 20.0]

@@ -490,15 +490,33 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
     return None
 
 
+def _run_hooks(hooks, g):
+    """Call each gradient hook in turn; a non-None return value replaces the gradient, and must
+    be a Tensor of the same shape and dtype (PyTorch's TypeError / RuntimeError), so a wrong
+    gradient is never stored in .grad or passed on."""
+    for h in list(hooks):
+        r = h(g)
+        if r is None:
+            continue
+        name = getattr(h, "__name__", type(h).__name__)
+        if not isinstance(r, Tensor):
+            raise TypeError(f"expected Tensor, but hook returned '{type(r).__name__}'")
+        if r._shape != g._shape:
+            raise RuntimeError(f"hook '{name}' has changed the size of value (was {g.shape}, "
+                               f"got {r.shape})")
+        if r.dtype is not g.dtype:
+            raise RuntimeError(f"hook '{name}' has changed the type of value (was {g.dtype!r} "
+                               f"got {r.dtype!r})")
+        g = r
+    return g
+
+
 def _node_hooks(node, g, wanted, captured):
     """The rare per-node work of the backward pass: hooks registered on a non-leaf tensor, its
     retained .grad, and capturing the gradient autograd.grad asked for. Returns the gradient
     (a hook may replace it)."""
     if node._hooks:
-        for h in list(node._hooks):
-            r = h(g)
-            if r is not None:
-                g = r
+        g = _run_hooks(node._hooks, g)
     if node._out_ref is not None and wanted is None:
         with no_grad():   # a retained .grad is data, never part of the graph
             _accumulate_grad(node._out_ref, g, False)
@@ -514,10 +532,7 @@ def _to_leaf(t, g, create_graph):
     _set_grad(bool(create_graph))
     try:
         if t._hooks:
-            for h in list(t._hooks):
-                r = h(g)
-                if r is not None:
-                    g = r
+            g = _run_hooks(t._hooks, g)
         _accumulate_grad(t, g, create_graph)  # (after hooks g's owners are unknown: not owned)
     finally:
         _set_grad(prev)
