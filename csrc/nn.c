@@ -129,6 +129,7 @@ int tl_binary_cross_entropy_forward(int dtype, void *loss, const void *x, const 
     CHECK_SIZES(n, 0);
     if (dtype != TL_F32 && dtype != TL_F64) return TL_EDTYPE;
     int rc = check_probs(dtype, x, n);
+    if (!rc) rc = check_probs(dtype, t, n);   /* targets too: PyTorch refuses 2.0 and NaN */
     if (rc) return rc;
     DISPATCH(dtype, binary_cross_entropy_fwd_, n, 1, .out = {loss}, .in = {x, t});
 }

@@ -113,3 +113,37 @@ def test_hook_error_names_shapes_and_good_hook_still_replaces():
         _hooked(tl, True, BAD_HOOKS[0][1])
     x = _hooked(tl, False, lambda m, g: g * 10)
     assert x.grad.tolist() == [20.0, 20.0, 20.0]
+
+
+# ---- binary_cross_entropy: targets outside [0, 1] or NaN are refused, as in PyTorch ---------------
+
+BAD_TARGETS = [[0.0, 2.0, 0.5], [0.0, float("nan"), 1.0], [-0.1, 0.0, 1.0], [0.0, 1.0000001, 1.0]]
+
+
+@pytest.mark.parametrize("dt", ["float32", "float64"])
+@pytest.mark.parametrize("target", BAD_TARGETS)
+def test_bce_bad_target_raises(dt, target):
+    F = tl.nn.functional
+    x = tl.full((3,), 0.5, dtype=getattr(tl, dt), requires_grad=True)
+    t = tl.tensor(target, dtype=getattr(tl, dt))
+    with pytest.raises(RuntimeError, match="all elements of target should be between 0 and 1"):
+        F.binary_cross_entropy(x, t)
+    with pytest.raises(ValueError, match="target should be between 0 and 1"):   # API.md: bad values
+        tl.nn.BCELoss(reduction="none")(x, t)
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError, match="all elements of target should be between 0 and 1"):
+        torch.nn.functional.binary_cross_entropy(torch.full((3,), 0.5, dtype=getattr(torch, dt)),
+                                                 torch.tensor(target, dtype=getattr(torch, dt)))
+
+
+def test_bce_target_checked_past_first_block_and_input_error_first():
+    F = tl.nn.functional
+    t = np.full(10000, 0.5)
+    t[9999] = 3.0
+    with pytest.raises(RuntimeError, match=r"target should be between 0 and 1, got values in "
+                                           r"\[0\.5, 3\.0\]"):
+        F.binary_cross_entropy(tl.full((10000,), 0.5), tl.tensor(t, dtype=tl.float32))
+    with pytest.raises(RuntimeError, match="input values must be between 0 and 1"):
+        F.binary_cross_entropy(tl.tensor([1.5]), tl.tensor([2.0]))   # PyTorch checks input first
+    ok = F.binary_cross_entropy(tl.tensor([0.25, 0.5]), tl.tensor([0.0, 1.0]), reduction="sum")
+    assert float(ok) == pytest.approx(-np.log(0.75) - np.log(0.5))

@@ -211,12 +211,12 @@ class NllLoss(Function):
 
 
 def _pointwise_forward(ctx, kernel, name, x, t, bad_input=None):
-    """loss = kernel(x, t) per element, saving x and t. ``bad_input(x)`` raises the error for
-    the kernel's TL_EINVAL (an input out of the loss's domain)."""
+    """loss = kernel(x, t) per element, saving x and t. ``bad_input(x, t)`` raises the error for
+    the kernel's TL_EINVAL (an input or target out of the loss's domain)."""
     loss = _empty(x.shape, x.dtype)
     rc = kernel(x.dtype.code, loss._ptr, x._ptr, t._ptr, x.numel())
     if rc == K.TL_EINVAL and bad_input is not None:
-        bad_input(x)
+        bad_input(x, t)
     check(rc, name)
     ctx.save_for_backward(x, t)
     return loss
@@ -254,12 +254,22 @@ class MseLoss(Function):
         return (d if want_x else None), (-d if want_t else None)
 
 
-def _bce_bad_input(x):
-    # (the kernel checks the range, so a training step pays no min/max from Python; min and max
-    # propagate NaN, so a NaN input reads [nan, nan])
-    raise ValueError(f"binary_cross_entropy: input values must be between 0 and 1, got values in "
-                     f"[{float(_min(x))}, {float(_max(x))}] (use binary_cross_entropy_with_logits "
-                     "for logits)")
+class ProbabilityRangeError(ValueError, RuntimeError):
+    """binary_cross_entropy's input or target outside [0, 1] (or NaN): a ValueError, as every
+    bad value here, and the RuntimeError PyTorch raises."""
+
+
+def _bce_bad_input(x, t):
+    # (the kernel checks both ranges, so a training step pays no min/max from Python; this runs
+    # only on its TL_EINVAL; min and max propagate NaN, so a NaN reads [nan, nan])
+    xlo, xhi = float(_min(x)), float(_max(x))
+    if 0.0 <= xlo and xhi <= 1.0:
+        raise ProbabilityRangeError(
+            "binary_cross_entropy: all elements of target should be between 0 and 1, got values "
+            f"in [{float(_min(t))}, {float(_max(t))}]")
+    raise ProbabilityRangeError(
+        f"binary_cross_entropy: input values must be between 0 and 1, got values in "
+        f"[{xlo}, {xhi}] (use binary_cross_entropy_with_logits for logits)")
 
 
 class BinaryCrossEntropy(Function):
