@@ -147,3 +147,143 @@ def test_bce_target_checked_past_first_block_and_input_error_first():
         F.binary_cross_entropy(tl.tensor([1.5]), tl.tensor([2.0]))   # PyTorch checks input first
     ok = F.binary_cross_entropy(tl.tensor([0.25, 0.5]), tl.tensor([0.0, 1.0]), reduction="sum")
     assert float(ok) == pytest.approx(-np.log(0.75) - np.log(0.5))
+
+
+# ---- tl.load: size cap read from the .npy headers, and a tl.load: error for every bad file --------
+
+def _npy(arr=None, header=None, data=b""):
+    """The bytes of a .npy member: ``arr`` written by NumPy, or a hand-made ``header`` + data."""
+    import io
+    if arr is not None:
+        b = io.BytesIO()
+        np.lib.format.write_array(b, arr, allow_pickle=False)
+        return b.getvalue()
+    h = header.encode("latin1")
+    h += b" " * (63 - (10 + len(h)) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(h).to_bytes(2, "little") + h + data
+
+
+def _structure(root, fmt="tinygrad_lab.save", version=1):
+    import json
+    meta = json.dumps({"format": fmt, "version": version, "root": root})
+    return _npy(np.frombuffer(meta.encode(), np.uint8))
+
+
+def _zip(path, members, compress=False):
+    import zipfile
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return path
+
+
+def _load_error(path, **kw):
+    with pytest.raises(ValueError) as e:
+        tl.load(path, **kw)
+    msg = str(e.value)
+    assert msg.startswith(f"tl.load: {path}: "), msg
+    return msg
+
+
+def test_load_refuses_big_archive_before_allocating(tmp_path):
+    # a 4 GiB float32 array declared in a header, its data absent: refused by the cap, not by
+    # trying to allocate or read it
+    big = _zip(tmp_path / "big.npz", {"structure.json.npy": _structure({"tensor": 0}),
+                                      "t0.npy": _npy(header="{'descr': '<f4', 'fortran_order': "
+                                                     "False, 'shape': (1073741824,), }")},
+               compress=True)
+    assert "max_bytes=2147483648" in _load_error(big)
+    assert tl.serialization.MAX_BYTES == 2 * 1024 ** 3
+    p = tmp_path / "ok.npz"
+    tl.save({"w": tl.ones(100)}, p)       # 400 bytes of tensor + the structure
+    assert "max_bytes=400" in _load_error(p, max_bytes=400)
+    assert tl.load(p, max_bytes=1000)["w"].shape == (100,)
+    assert tl.load(p, max_bytes=None)["w"].shape == (100,)
+    with pytest.raises(ValueError, match="max_bytes must be"):
+        tl.load(p, max_bytes=-1)
+
+
+HOSTILE = {
+    "not_zip": (lambda: b"hello, not a zip", "not a zip file"),
+    "npy_not_npz": (lambda: _npy(np.ones(3)), "not a zip file"),
+    "no_structure": (lambda: {"t0.npy": _npy(np.ones(3))}, "no structure.json"),
+    "other_member": (lambda: {"structure.json.npy": _structure(None), "evil.pkl": b"x"},
+                     "unexpected member 'evil.pkl'"),
+    "object_dtype": (lambda: {"structure.json.npy": _structure({"tensor": 0}),
+                              "t0.npy": _npy(header="{'descr': '|O', 'fortran_order': False, "
+                                                    "'shape': (2,), }", data=b"\0" * 16)},
+                     "object dtype"),
+    "bad_dtype": (lambda: {"structure.json.npy": _structure({"tensor": 0}),
+                           "t0.npy": _npy(header="{'descr': 'zz9', 'fortran_order': False, "
+                                                 "'shape': (2,), }", data=b"\0" * 16)},
+                  "unreadable .npy header"),
+    "garbage_header": (lambda: {"structure.json.npy": _structure(None),
+                                "t0.npy": b"\x93NUMPY\x01\x00\x10\x00{{{{{{{{{{{{{{{\n"},
+                       "unreadable .npy header"),
+    "short_member": (lambda: {"structure.json.npy": _structure(None), "t0.npy": b"\x93NU"},
+                     "unreadable .npy header"),
+    "truncated": (lambda: {"structure.json.npy": _structure({"tensor": 0}),
+                           "t0.npy": _npy(np.arange(100.0))[:-8]}, "'t0' is truncated"),
+    "int16_tensor": (lambda: {"structure.json.npy": _structure({"tensor": 0}),
+                              "t0.npy": _npy(np.ones(3, np.int16))}, "unsupported dtype int16"),
+    "structure_not_bytes": (lambda: {"structure.json.npy": _npy(np.ones(3))},
+                            "structure.json is float64"),
+    "bad_json": (lambda: {"structure.json.npy": _npy(np.frombuffer(b"{not json", np.uint8))},
+                 "unreadable structure description"),
+    "nan_json": (lambda: {"structure.json.npy": _npy(np.frombuffer(b'{"x": NaN}', np.uint8))},
+                 "unreadable structure description"),
+    "json_list": (lambda: {"structure.json.npy": _npy(np.frombuffer(b"[1, 2]", np.uint8))},
+                  "wrong format tag"),
+    "wrong_format": (lambda: {"structure.json.npy": _structure(None, fmt="other")},
+                     "wrong format tag"),
+    "wrong_version": (lambda: {"structure.json.npy": _structure(None, version=9)},
+                      "unsupported format version 9"),
+    "no_root": (lambda: {"structure.json.npy": _npy(np.frombuffer(
+        b'{"format": "tinygrad_lab.save", "version": 1}', np.uint8))}, "no 'root'"),
+    "missing_array": (lambda: {"structure.json.npy": _structure({"tensor": 3})},
+                      "missing array 3"),
+    "bool_index": (lambda: {"structure.json.npy": _structure({"tensor": True})},
+                   "malformed structure entry"),
+    "bad_tag": (lambda: {"structure.json.npy": _structure({"set": [1]})},
+                "unknown structure entry"),
+    "bad_dict": (lambda: {"structure.json.npy": _structure({"dict": [[1]]})},
+                 "malformed dict entry"),
+    "bad_key": (lambda: {"structure.json.npy": _structure({"dict": [[{"x": 1}, 2]]})},
+                "malformed dict key"),
+    "deep_structure": (lambda: {"structure.json.npy": _structure(
+        __import__("functools").reduce(lambda a, _: {"list": [a]}, range(200), 1))},
+        "nested more than 100 levels"),
+    "deep_keys": (lambda: {"structure.json.npy": _structure({"dict": [[
+        __import__("functools").reduce(lambda a, _: {"tuple": [a]}, range(200), 1), 0]]})},
+        "nested more than 100 levels"),
+    "deep_json": (lambda: {"structure.json.npy": _npy(np.frombuffer(
+        b'{"format": "tinygrad_lab.save", "version": 1, "root": ' + b"[" * 100000
+        + b"]" * 100000 + b"}", np.uint8))}, "nested too deeply"),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_load_hostile_files_give_tl_load_errors(tmp_path, case):
+    make, what = HOSTILE[case]
+    content = make()
+    path = tmp_path / f"{case}.npz"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        _zip(path, content)
+    assert what in _load_error(path)
+
+
+def test_load_corrupt_member_and_file_object(tmp_path):
+    import io
+    p = tmp_path / "ok.npz"
+    tl.save({"w": tl.arange(1000.0)}, p)
+    raw = bytearray(p.read_bytes())
+    i = raw.index(np.arange(1000.0, dtype=np.float32).tobytes()[:64])
+    raw[i + 100] ^= 0xFF                                  # the zip CRC no longer matches
+    bad = tmp_path / "crc.npz"
+    bad.write_bytes(bytes(raw))
+    assert "unreadable" in _load_error(bad)
+    with pytest.raises(ValueError, match=r"^tl.load: <BytesIO>: not a tl.save archive"):
+        tl.load(io.BytesIO(b"junk"))
+    assert tl.load(io.BytesIO(p.read_bytes()))["w"].tolist() == list(range(1000))
