@@ -1,4 +1,6 @@
 """tl.show_config() (what a bug report needs) and the thread-count controls."""
+import ast
+import importlib
 import os
 import re
 
@@ -6,6 +8,7 @@ import numpy as np
 import pytest
 
 import tinygrad_lab as tl
+from tinygrad_lab import _build
 from tinygrad_lab._lib import lib
 
 DEFAULT_THREADS = tl.get_num_threads()   # read at collection time, before any test changes it
@@ -108,3 +111,43 @@ def test_set_num_threads_rejects_non_positive(bad):
 def test_set_num_threads_rejects_non_int():
     with pytest.raises(TypeError):
         tl.set_num_threads(1.5)
+
+
+def test_build_flags_report_what_the_compiler_gets(monkeypatch):
+    """TL_BUILD_FLAGS is assembled by _build.build_flags(): setuptools' flags (Python's sysconfig
+    CFLAGS, or $CFLAGS in their place, $CPPFLAGS), then ours with $TINYGRAD_LAB_CFLAGS, then the
+    link flags with $LDFLAGS -- so a sanitizer build does not report a normal build's flags."""
+    monkeypatch.setenv("CFLAGS", "-O1 -fsanitize=address,undefined")
+    monkeypatch.setenv("CPPFLAGS", "-DTL_FROM_CPPFLAGS=1")
+    monkeypatch.setenv("LDFLAGS", "-fsanitize=address")
+    monkeypatch.setenv("TINYGRAD_LAB_CFLAGS", "-fno-omit-frame-pointer")
+    try:
+        cflags, ldflags, report = _build.build_flags()
+        compile_part, link_part = report.split(" ; link: ")
+        words = compile_part.split()
+        for flag in ("-O1", "-fsanitize=address,undefined", "-DTL_FROM_CPPFLAGS=1", "-std=gnu11",
+                     "-fno-omit-frame-pointer"):
+            assert flag in words, (flag, report)
+        # command-line order: the environment's flags first, ours after (the last -O wins)
+        assert words.index("-O1") < words.index("-O3") < words.index("-fno-omit-frame-pointer")
+        assert link_part.split() == ["-fsanitize=address"] + ldflags
+        assert cflags[-1] == "-fno-omit-frame-pointer"
+        # the macro handed to the compiler is exactly this report, as a C string literal
+        reloaded = importlib.reload(_build)
+        macros = dict(reloaded.ffibuilder._assigned_source[3]["define_macros"])
+        assert ast.literal_eval(macros["TL_BUILD_FLAGS"]) == report
+        assert reloaded.cflags == cflags
+        tricky = 'CFLAGS=-DX="a\\b"'
+        assert ast.literal_eval(_build.c_string(tricky)) == tricky
+    finally:
+        monkeypatch.undo()
+        importlib.reload(_build)
+
+
+def test_build_flags_of_this_build_are_reported():
+    """The running extension reports its compile line (with the link flags), not just ours."""
+    reported = tl._config.config()["build flags"]
+    assert " ; link: " in reported and "-pthread" in reported.split(" ; link: ")[1]
+    assert "-std=gnu11" in reported.split(" ; link: ")[0].split()
+    assert set(_build._flags()[0]) - set(os.environ.get("TINYGRAD_LAB_CFLAGS", "").split()) \
+        <= set(reported.split())

@@ -1,6 +1,11 @@
 """Issue 13: empty tensors where PyTorch allows them, and the validation PyTorch does (hook
 gradients, BCE targets, tl.load's limits, show_config's flags). Fixed expectations, plus the same
 cases against PyTorch when it is installed."""
+import functools
+import io
+import json
+import zipfile
+
 import numpy as np
 import pytest
 
@@ -153,7 +158,6 @@ def test_bce_target_checked_past_first_block_and_input_error_first():
 
 def _npy(arr=None, header=None, data=b""):
     """The bytes of a .npy member: ``arr`` written by NumPy, or a hand-made ``header`` + data."""
-    import io
     if arr is not None:
         b = io.BytesIO()
         np.lib.format.write_array(b, arr, allow_pickle=False)
@@ -164,13 +168,11 @@ def _npy(arr=None, header=None, data=b""):
 
 
 def _structure(root, fmt="tinygrad_lab.save", version=1):
-    import json
     meta = json.dumps({"format": fmt, "version": version, "root": root})
     return _npy(np.frombuffer(meta.encode(), np.uint8))
 
 
 def _zip(path, members, compress=False):
-    import zipfile
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED) as z:
         for name, data in members.items():
             z.writestr(name, data)
@@ -251,10 +253,10 @@ HOSTILE = {
     "bad_key": (lambda: {"structure.json.npy": _structure({"dict": [[{"x": 1}, 2]]})},
                 "malformed dict key"),
     "deep_structure": (lambda: {"structure.json.npy": _structure(
-        __import__("functools").reduce(lambda a, _: {"list": [a]}, range(200), 1))},
+        functools.reduce(lambda a, _: {"list": [a]}, range(200), 1))},
         "nested more than 100 levels"),
     "deep_keys": (lambda: {"structure.json.npy": _structure({"dict": [[
-        __import__("functools").reduce(lambda a, _: {"tuple": [a]}, range(200), 1), 0]]})},
+        functools.reduce(lambda a, _: {"tuple": [a]}, range(200), 1), 0]]})},
         "nested more than 100 levels"),
     "deep_json": (lambda: {"structure.json.npy": _npy(np.frombuffer(
         b'{"format": "tinygrad_lab.save", "version": 1, "root": ' + b"[" * 100000
@@ -275,7 +277,6 @@ def test_load_hostile_files_give_tl_load_errors(tmp_path, case):
 
 
 def test_load_corrupt_member_and_file_object(tmp_path):
-    import io
     p = tmp_path / "ok.npz"
     tl.save({"w": tl.arange(1000.0)}, p)
     raw = bytearray(p.read_bytes())

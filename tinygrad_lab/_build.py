@@ -3,12 +3,25 @@
 The cdef is read from csrc/tinygrad_lab.h (the block between the cdef markers) and set_source
 includes that same header, so declarations and definitions are checked against each other by the
 C compiler at build time.
+
+TL_BUILD_FLAGS (what ``tl.show_config()`` prints as "build flags") is the compile line the
+extension really gets: the flags setuptools takes from Python's sysconfig and the environment
+($CFLAGS, $CPPFLAGS, CCSHARED), then ours (with $TINYGRAD_LAB_CFLAGS), and the link flags
+($LDFLAGS, then ours) -- so a sanitizer build reports its -fsanitize flags.
 """
 import glob
 import os
 import re
+import shlex
+import sysconfig
 
 from cffi import FFI
+
+try:    # setuptools' own compiler set-up: the flags it will really pass, whatever its version
+    from setuptools._distutils.ccompiler import new_compiler
+    from setuptools._distutils.sysconfig import customize_compiler
+except ImportError:   # no setuptools (an installed package): this module still imports
+    new_compiler = customize_compiler = None
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CSRC = os.path.join(os.path.dirname(HERE), "csrc")
@@ -49,7 +62,35 @@ def _flags():
     return cflags + extra, ldflags
 
 
-cflags, ldflags = _flags()
+def _system_cflags():
+    """The flags setuptools puts before ours on each compile line: Python's sysconfig CFLAGS (or
+    $CFLAGS in their place), $CPPFLAGS, CCSHARED, read from the compiler it configures."""
+    if new_compiler is not None:
+        cc = new_compiler()
+        customize_compiler(cc)
+        if getattr(cc, "compiler_so", None):
+            return list(cc.compiler_so[1:])
+    env = os.environ
+    return (shlex.split(env.get("CFLAGS", sysconfig.get_config_var("CFLAGS") or ""))
+            + shlex.split(env.get("CPPFLAGS", ""))
+            + shlex.split(sysconfig.get_config_var("CCSHARED") or ""))
+
+
+def build_flags():
+    """(cflags, ldflags, report): our compile and link flags, and the text of TL_BUILD_FLAGS --
+    every flag the compiler really gets, in command-line order, then the link flags."""
+    cflags, ldflags = _flags()
+    link = shlex.split(os.environ.get("LDFLAGS", "")) + ldflags
+    report = " ".join(_system_cflags() + cflags) + " ; link: " + " ".join(link)
+    return cflags, ldflags, report
+
+
+def c_string(text):
+    """``text`` as a C string literal (for a -D macro value)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+cflags, ldflags, BUILD_FLAGS = build_flags()
 ffibuilder = FFI()
 ffibuilder.cdef(read_cdef())
 ffibuilder.set_source(
@@ -60,7 +101,7 @@ ffibuilder.set_source(
     # headers and .inc templates: editing one rebuilds the extension (setuptools compares times)
     depends=sorted(os.path.relpath(p, os.path.dirname(HERE)) for ext in ("*.h", "*.inc")
                    for p in glob.glob(os.path.join(CSRC, ext))),
-    define_macros=[("TL_VERSION", f'"{VERSION}"'), ("TL_BUILD_FLAGS", '"' + " ".join(cflags) + '"')],
+    define_macros=[("TL_VERSION", f'"{VERSION}"'), ("TL_BUILD_FLAGS", c_string(BUILD_FLAGS))],
     extra_compile_args=cflags,
     extra_link_args=ldflags,
 )
