@@ -67,11 +67,12 @@
     X(DIV_SCALAR,  x / p0,                                                      g / p0)           \
     X(RDIV_SCALAR, p0 / x,                                                      -(g * p0) / (x * x))
 
-/*        op        out = f(a, b), same dtype as the inputs (float and int64) */
+/*        op        out = f(a, b), same dtype as the inputs (float and int64; WRAP: int64 in
+ *                  two's complement as PyTorch, through unsigned arithmetic, elementwise.inc) */
 #define TL_BINARY_ARITH_OPS(X)                                                                    \
-    X(ADD,      a + b)                                                                            \
-    X(SUB,      a - b)                                                                            \
-    X(MUL,      a * b)                                                                            \
+    X(ADD,      WRAP(a, +, b))                                                                    \
+    X(SUB,      WRAP(a, -, b))                                                                    \
+    X(MUL,      WRAP(a, *, b))                                                                    \
     /* NaN in either input propagates, as in PyTorch */                                          \
     X(MAXIMUM,  (a != a || b != b) ? a + b : (a > b ? a : b))                                     \
     X(MINIMUM,  (a != a || b != b) ? a + b : (a < b ? a : b))

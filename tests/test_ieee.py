@@ -176,3 +176,54 @@ def test_pow_tensor_exponent_special_points_oracle():
     _same(y.tolist(), POW_Y)
     _same(ga.tolist(), POW_GA)
     _same(gb.tolist(), POW_GB)
+
+
+# ---- int64 wraps in two's complement, as PyTorch (the C computes it unsigned: no UB) ----------
+
+I64_MAX, I64_MIN = 2**63 - 1, -2**63
+INT_CASES = {   # name -> (fn of a module and a tensor, the expected list), pinned from PyTorch
+    "add": (lambda m, t: t + 1, [I64_MIN, I64_MIN + 1]),
+    "sub": (lambda m, t: t - 1, [I64_MAX - 1, I64_MAX]),
+    "mul": (lambda m, t: t * 2, [-2, 0]),
+    "neg": (lambda m, t: -t, [I64_MIN + 1, I64_MIN]),
+    "abs": (lambda m, t: t.abs(), [I64_MAX, I64_MIN]),
+    "sum": (lambda m, t: t.sum().reshape(1), [-1]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(INT_CASES))
+def test_int64_overflow_wraps(name):
+    fn, want = INT_CASES[name]
+    assert fn(tl, tl.tensor([I64_MAX, I64_MIN])).tolist() == want
+
+
+@pytest.mark.parametrize("name", sorted(INT_CASES))
+def test_int64_overflow_wraps_oracle(name):
+    torch = pytest.importorskip("torch")
+    fn, want = INT_CASES[name]
+    assert fn(torch, torch.tensor([I64_MAX, I64_MIN])).tolist() == want
+
+
+def test_int64_sums_wrap_on_every_path():
+    # rows, columns (blocked by 8 rows) and the threaded split all wrap the same way
+    x = tl.full((64, 3), 2**62, dtype=tl.int64)
+    want = (64 * 2**62 + 2**63) % 2**64 - 2**63
+    assert x.sum().item() == want
+    assert x.sum(0).tolist() == [want] * 3
+    assert x.T.sum(1).tolist() == [want] * 3
+    big = tl.full((1 << 17,), 2**62 + 1, dtype=tl.int64)
+    assert big.sum().item() == ((1 << 17) * (2**62 + 1) + 2**63) % 2**64 - 2**63
+
+
+def test_arange_out_of_int64_range_raises():
+    assert tl.arange(2**63 - 3, 2**63 - 1).tolist() == [2**63 - 3, 2**63 - 2]
+    assert tl.arange(-2**63, -2**63 + 2).tolist() == [-2**63, -2**63 + 1]
+    for args in ((2**63 - 3, 2**63 + 3), (0, 2**64), (0, 10, 2**63), (-2**63 - 1, 0)):
+        with pytest.raises(RuntimeError, match="int64_t without overflow"):
+            tl.arange(*args)
+
+
+def test_arange_out_of_int64_range_oracle():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError, match="int64_t without overflow"):
+        torch.arange(2**63 - 3, 2**63 + 3)
