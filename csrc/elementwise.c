@@ -31,6 +31,9 @@
  * 1 / sqrt(x) (so (-inf) ** 0.5 = nan and (-0) ** 0.5 = -0, where C's pow gives inf and 0) */
 #define POWS(x, p) ((p) == (T)0.5 ? sqrt(x) : (p) == (T)-0.5 ? (T)1 / sqrt(x) : pow(x, p))
 
+/* v bounded by b: b where v CMP b or b is NaN (PyTorch's clamp propagates a NaN bound) */
+#define BOUND(v, CMP, b) (((v) CMP (b) || (b) != (b)) ? (b) : (v))
+
 /*        op          forward  y = f(x)                                    backward  gx = g * f'(x) */
 #define TL_UNARY_FLOAT_OPS(X)                                                                     \
     X(NEG,        -x,                                                          -g)                \
@@ -54,9 +57,9 @@
     X(GELU,       (T)(0.5 * (double)x * erfc(-(double)x * SQRT1_2)),                              \
                   g * (T)(0.5 * erfc(-(double)x * SQRT1_2)                                         \
                           + (double)x * INV_SQRT_2PI * exp(-0.5 * (double)x * (double)x)))         \
-    /* min(max(x, p0), p1): NaN passes through, and p1 wins when p0 > p1 (PyTorch: */            \
+    /* min(max(x, p0), p1): a NaN x or bound gives NaN, and p1 wins when p0 > p1 (PyTorch: */    \
     /* clamp(x, min=8, max=2) is all 2); the gradient flows where p0 <= x <= p1 (PyTorch's rule) */ \
-    X(CLAMP,      (x < p0 ? p0 : x) > p1 ? p1 : (x < p0 ? p0 : x), (x >= p0 && x <= p1) ? g : (T)0) \
+    X(CLAMP,      BOUND(BOUND(x, <, p0), >, p1),                   (x >= p0 && x <= p1) ? g : (T)0) \
     /* x ** p0 for a scalar exponent (POWS: +-0.5 as sqrt, so (-inf) ** 0.5 = nan, as PyTorch */ \
     /* and NumPy); the p0 == 0 case has a zero gradient everywhere */                              \
     X(POW_SCALAR, POWS(x, p0),                 p0 == 0 ? (T)0 : g * p0 * POWS(x, p0 - (T)1))  \

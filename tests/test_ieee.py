@@ -48,6 +48,11 @@ CASES = {
     # min > max: max wins everywhere, and no gradient flows (PyTorch)
     "clamp_min_above_max": (lambda m, x: x.clamp(min=8, max=2), [0.0, 5.0, 10.0, NAN],
                             [2.0, 2.0, 2.0, NAN], [0.0, 0.0, 0.0, 0.0]),
+    # a NaN bound makes every value NaN, with no gradient
+    "clamp_nan_bound": (lambda m, x: x.clamp(min=0.0, max=NAN), [1.0, NAN, -1.0],
+                        [NAN, NAN, NAN], [0.0, 0.0, 0.0]),
+    "clamp_nan_min": (lambda m, x: x.clamp(min=NAN), [1.0, NAN, -1.0],
+                      [NAN, NAN, NAN], [0.0, 0.0, 0.0]),
     # NaN maxima take the gradient, split evenly (PyTorch's max() / min())
     "max_nan": (lambda m, x: x.max(), [1.0, NAN, 3.0, NAN], NAN, [0.0, 0.5, 0.0, 0.5]),
     "min_nan": (lambda m, x: x.min(), [1.0, NAN, -3.0, NAN], NAN, [0.0, 0.5, 0.0, 0.5]),
