@@ -90,7 +90,11 @@ int tl_arange(int dtype, void *dst, int64_t n, double start, double step,
         /* computed in double then rounded, so float32 ranges do not drift */
         case TL_F32: for (int64_t i = 0; i < n; i++) ((float *)dst)[i] = (float)(start + (double)i * step); break;
         case TL_F64: for (int64_t i = 0; i < n; i++) ((double *)dst)[i] = start + (double)i * step; break;
-        case TL_I64: for (int64_t i = 0; i < n; i++) ((int64_t *)dst)[i] = istart + i * istep; break;
+        /* unsigned, so no signed overflow is possible (Python checks the range fits int64) */
+        case TL_I64:
+            for (int64_t i = 0; i < n; i++)
+                ((int64_t *)dst)[i] = (int64_t)((uint64_t)istart + (uint64_t)i * (uint64_t)istep);
+            break;
         default: return TL_EDTYPE;
     }
     return TL_OK;

@@ -27,6 +27,13 @@
 #define INV_SQRT_2PI 0.39894228040143267794
 #define TWO_OVER_SQRT_PI 1.12837916709551257390
 
+/* x ** p for a scalar exponent as PyTorch computes it: p = 0.5 is sqrt(x) and p = -0.5 is
+ * 1 / sqrt(x) (so (-inf) ** 0.5 = nan and (-0) ** 0.5 = -0, where C's pow gives inf and 0) */
+#define POWS(x, p) ((p) == (T)0.5 ? sqrt(x) : (p) == (T)-0.5 ? (T)1 / sqrt(x) : pow(x, p))
+
+/* v bounded by b: b where v CMP b or b is NaN (PyTorch's clamp propagates a NaN bound) */
+#define BOUND(v, CMP, b) (((v) CMP (b) || (b) != (b)) ? (b) : (v))
+
 /*        op          forward  y = f(x)                                    backward  gx = g * f'(x) */
 #define TL_UNARY_FLOAT_OPS(X)                                                                     \
     X(NEG,        -x,                                                          -g)                \
@@ -41,17 +48,21 @@
     X(TANH,       tanh(x),                                         g * ((T)1 - y * y))            \
     /* split at 0 so exp never overflows: y = 1/(1+e^-x) for x >= 0, e^x/(1+e^x) below */        \
     X(SIGMOID,    x >= 0 ? (T)1 / ((T)1 + exp(-x)) : exp(x) / ((T)1 + exp(x)), g * y * ((T)1 - y)) \
-    X(RELU,       x > 0 ? x : (T)0,                                     x > 0 ? g : (T)0)         \
+    /* NaN passes through, forward and gradient (PyTorch: relu(nan) = nan; its VJP zeroes only */ \
+    /* where x <= 0, so a NaN input passes g); relu(-0) = -0 as torch.relu gives */              \
+    X(RELU,       x < 0 ? (T)0 : x,                                     x <= 0 ? (T)0 : g)        \
     X(LEAKY_RELU, x > 0 ? x : p0 * x,                                   x > 0 ? g : p0 * g)       \
     /* exact GELU: x * Phi(x), Phi(x) = erfc(-x/sqrt2)/2 (not (1 + erf)/2, which cancels for x < 0); */ \
     /* float widens to double so the rounding of x/sqrt2 cannot spoil erfc's relative accuracy */ \
     X(GELU,       (T)(0.5 * (double)x * erfc(-(double)x * SQRT1_2)),                              \
                   g * (T)(0.5 * erfc(-(double)x * SQRT1_2)                                         \
                           + (double)x * INV_SQRT_2PI * exp(-0.5 * (double)x * (double)x)))         \
-    /* NaN passes through; the gradient flows where p0 <= x <= p1 (PyTorch's rule) */            \
-    X(CLAMP,      x < p0 ? p0 : (x > p1 ? p1 : x),                 (x >= p0 && x <= p1) ? g : (T)0) \
-    /* x ** p0 for a scalar exponent; the p0 == 0 case has a zero gradient everywhere */          \
-    X(POW_SCALAR, pow(x, p0),                  p0 == 0 ? (T)0 : g * p0 * pow(x, p0 - (T)1))  \
+    /* min(max(x, p0), p1): a NaN x or bound gives NaN, and p1 wins when p0 > p1 (PyTorch: */    \
+    /* clamp(x, min=8, max=2) is all 2); the gradient flows where p0 <= x <= p1 (PyTorch's rule) */ \
+    X(CLAMP,      BOUND(BOUND(x, <, p0), >, p1),                   (x >= p0 && x <= p1) ? g : (T)0) \
+    /* x ** p0 for a scalar exponent (POWS: +-0.5 as sqrt, so (-inf) ** 0.5 = nan, as PyTorch */ \
+    /* and NumPy); the p0 == 0 case has a zero gradient everywhere */                              \
+    X(POW_SCALAR, POWS(x, p0),                 p0 == 0 ? (T)0 : g * p0 * POWS(x, p0 - (T)1))  \
     /* a tensor with a Python number p0 (rounded to T first, as PyTorch does): x + 0.5, 2 / x... */ \
     X(ADD_SCALAR,  x + p0,                                                      g)                \
     X(MUL_SCALAR,  x * p0,                                                      g * p0)           \
@@ -59,11 +70,12 @@
     X(DIV_SCALAR,  x / p0,                                                      g / p0)           \
     X(RDIV_SCALAR, p0 / x,                                                      -(g * p0) / (x * x))
 
-/*        op        out = f(a, b), same dtype as the inputs (float and int64) */
+/*        op        out = f(a, b), same dtype as the inputs (float and int64; WRAP: int64 in
+ *                  two's complement as PyTorch, through unsigned arithmetic, elementwise.inc) */
 #define TL_BINARY_ARITH_OPS(X)                                                                    \
-    X(ADD,      a + b)                                                                            \
-    X(SUB,      a - b)                                                                            \
-    X(MUL,      a * b)                                                                            \
+    X(ADD,      WRAP(a, +, b))                                                                    \
+    X(SUB,      WRAP(a, -, b))                                                                    \
+    X(MUL,      WRAP(a, *, b))                                                                    \
     /* NaN in either input propagates, as in PyTorch */                                          \
     X(MAXIMUM,  (a != a || b != b) ? a + b : (a > b ? a : b))                                     \
     X(MINIMUM,  (a != a || b != b) ? a + b : (a < b ? a : b))

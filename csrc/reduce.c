@@ -21,8 +21,9 @@
 #include <immintrin.h>
 #endif
 
-/* a running sum: double for float inputs, exact int64 for integer inputs */
-typedef union { double f; int64_t i; } tl_sum_t;
+/* a running sum: double for float inputs; for integer inputs uint64_t, so an int64 sum wraps
+ * in two's complement as PyTorch's does, with no signed overflow (undefined behaviour in C) */
+typedef union { double f; uint64_t i; } tl_sum_t;
 
 /* columns order: rows combined in T lanes per accumulator pass, and kept elements per pass (its
  * 8 KiB of sums stay in L1 as the rows stream by) */

@@ -184,6 +184,10 @@ def arange(start, stop=None, step=1, dtype=None, requires_grad=False):
         raise ValueError("arange: step must be nonzero")
     all_int = all(isinstance(v, numbers.Integral) for v in (start, stop, step))
     dt = dtypes.as_dtype(dtype) if dtype is not None else (dtypes.int64 if all_int else dtypes.get_default_dtype())
+    if (all_int or dt is dtypes.int64) and not all(-2**63 <= v < 2**63 for v in (start, stop, step)):
+        # (PyTorch's check and message: the C kernel's int64 arithmetic would wrap)
+        raise RuntimeError(f"arange: value cannot be converted to type int64_t without overflow "
+                           f"(start={start}, end={stop}, step={step})")
     if all_int:
         n = max(0, -((int(start) - int(stop)) // int(step)))  # ceil((stop - start) / step)
     else:

@@ -158,9 +158,9 @@ class Sigmoid(_Unary):
     deriv = staticmethod(lambda g, x, y, p, q: g * y * (1.0 - y))
 
 
-class Relu(_Unary):
+class Relu(_Unary):        # zero where x <= 0 only: a NaN input passes g (as PyTorch)
     code, saves = K.TL_RELU, "x"
-    deriv = staticmethod(lambda g, x, y, p, q: where(x > 0, g, 0.0))
+    deriv = staticmethod(lambda g, x, y, p, q: where(x <= 0, 0.0, g))
 
 
 class LeakyRelu(_Unary):   # p: the negative slope

@@ -297,8 +297,8 @@ class BinaryCrossEntropy(Function):
 
 
 class BinaryCrossEntropyWithLogits(Function):
-    """loss = max(x, 0) - x * t + log(1 + exp(-|x|)) elementwise (BCE of sigmoid(x) without
-    overflow or log(0))"""
+    """loss = (1 - t) x - min(x, 0) + log(1 + exp(-|x|)) elementwise (BCE of sigmoid(x) without
+    overflow or log(0); PyTorch's form, so x = +inf gives inf for t < 1, as PyTorch does)"""
 
     @staticmethod
     def forward(ctx, x, t):

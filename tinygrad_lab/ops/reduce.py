@@ -155,7 +155,8 @@ def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
 
 class _ReduceExtremum(Function):
     """max / min values; the gradient is split evenly among tied maxima (as PyTorch's
-    reduction-to-scalar max; PyTorch's max(dim) picks one index instead)."""
+    reduction-to-scalar max; PyTorch's max(dim) picks one index instead). Where the result is
+    NaN, the NaN elements are the maxima and take the gradient (as PyTorch)."""
 
     code = None
 
@@ -170,7 +171,8 @@ class _ReduceExtremum(Function):
     def formula(ctx, g):
         x, y = ctx._saved
         ks = _keep_shape(x.shape, ctx.dims)
-        hit = x == reshape(y, ks)
+        y = reshape(y, ks)
+        hit = (x == y) | ((x != x) & (y != y))
         count = sum(hit, ctx.dims, keepdim=True).to(g.dtype)
         return where(hit, reshape(g, ks) / count, 0.0), None
 
