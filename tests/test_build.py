@@ -3,6 +3,8 @@ same answers as the AVX2+FMA ones chosen at run time."""
 import glob
 import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -133,3 +135,18 @@ def test_portable_kernels_match_simd(dt, op):
 def test_simd_level_restored():
     assert lib.tl_simd_level() in (0, 1)
     assert (lib.tl_simd_level() == 1) == (tl._config.config()["simd"] == "avx2+fma")
+
+
+def test_build_module_imports_without_the_source_tree(tmp_path):
+    """An installed copy has tinygrad_lab/_build.py but no csrc/: importing it must not fail."""
+    pkg = tmp_path / "tinygrad_lab"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "_build.py").write_text(open(_build.__file__).read())
+    code = "from tinygrad_lab import _build; assert _build.ffibuilder is None; print(_build.read_cdef)"
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_build_module_in_the_source_tree_has_the_builder():
+    assert _build.ffibuilder is not None

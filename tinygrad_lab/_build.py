@@ -90,21 +90,29 @@ def c_string(text):
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-cflags, ldflags, BUILD_FLAGS = build_flags()
-ffibuilder = FFI()
-ffibuilder.cdef(read_cdef())
-ffibuilder.set_source(
-    "tinygrad_lab._C",
-    '#include "tinygrad_lab.h"',
-    sources=sorted(os.path.relpath(p, os.path.dirname(HERE)) for p in glob.glob(os.path.join(CSRC, "*.c"))),
-    include_dirs=[CSRC],
-    # headers and .inc templates: editing one rebuilds the extension (setuptools compares times)
-    depends=sorted(os.path.relpath(p, os.path.dirname(HERE)) for ext in ("*.h", "*.inc")
-                   for p in glob.glob(os.path.join(CSRC, ext))),
-    define_macros=[("TL_VERSION", f'"{VERSION}"'), ("TL_BUILD_FLAGS", c_string(BUILD_FLAGS))],
-    extra_compile_args=cflags,
-    extra_link_args=ldflags,
-)
+def make_builder():
+    """The cffi builder of tinygrad_lab._C from csrc/ (needs the source tree)."""
+    cflags, ldflags, report = build_flags()
+    builder = FFI()
+    builder.cdef(read_cdef())
+    builder.set_source(
+        "tinygrad_lab._C",
+        '#include "tinygrad_lab.h"',
+        sources=sorted(os.path.relpath(p, os.path.dirname(HERE)) for p in glob.glob(os.path.join(CSRC, "*.c"))),
+        include_dirs=[CSRC],
+        # headers and .inc templates: editing one rebuilds the extension (setuptools compares times)
+        depends=sorted(os.path.relpath(p, os.path.dirname(HERE)) for ext in ("*.h", "*.inc")
+                       for p in glob.glob(os.path.join(CSRC, ext))),
+        define_macros=[("TL_VERSION", f'"{VERSION}"'), ("TL_BUILD_FLAGS", c_string(report))],
+        extra_compile_args=cflags,
+        extra_link_args=ldflags,
+    )
+    return builder
+
+
+# setup.py's cffi_modules reads this name. An installed copy has no csrc/ (only the source tree
+# and the sdist do), so there the module still imports and ffibuilder is None.
+ffibuilder = make_builder() if os.path.isfile(HEADER) else None
 
 if __name__ == "__main__":
     ffibuilder.compile(verbose=True)
