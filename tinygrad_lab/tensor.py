@@ -7,7 +7,6 @@ conversion of Python data to NumPy arrays, and what a Tensor can do without runn
 and every op live in the layers above (kernels.py, creation.py, autograd/, ops/), which attach
 their Tensor methods with ``tensor_method``. The only C calls here are the allocator's.
 """
-import math
 import numbers
 import operator
 
