@@ -32,6 +32,7 @@ from .autograd import set_detect_anomaly, detect_anomaly
 from .autograd import gradcheck, gradgradcheck
 from . import optim
 from . import utils
+from . import viz
 # tl.autograd.functional sits above the rest of tl.autograd (it uses ops): imported from here
 from .autograd import functional as _functional
 del _functional

@@ -1,0 +1,490 @@
+"""draw_graph: the graph behind a tensor as Graphviz DOT text, with what each node saved for
+backward and, after backward, each tensor's gradient norm (red: NaN/Inf, grey: vanishing).
+
+The DOT text needs nothing but Python; rendering it to SVG/PNG/PDF runs Graphviz's ``dot``
+program (from the OS package manager: ``apt-get install graphviz``, ``brew install graphviz``).
+
+The walk reads the engine's own records: a node (``grad_fn``, a Context) keeps its input
+tensors (``_inputs``) and what it saved for backward (``_saved``, plus tensors the op kept as
+``ctx`` attributes); an input that is the output of another node is that node's output tensor,
+so every tensor of the graph -- its values and, when it retains it, its ``.grad`` -- is at hand.
+"""
+import html
+import os
+import shutil
+import subprocess
+
+from ..autograd.engine import _FREED, _history_at
+from ..tensor import Tensor
+from ._common import all_finite, fmt_bytes, fmt_num, norm
+
+__all__ = ["draw_graph", "retain_grads", "Graph", "GraphvizNotFoundError"]
+
+GRAPHVIZ_HINT = ("Graphviz's `dot` program is needed to render the graph: install it with "
+                 "`apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS) or "
+                 "`conda install graphviz`, or save the DOT text with .save('graph.dot')")
+
+# fill colours: parameters/leaves, ops, the root, constants, and the two warnings
+LEAF, OP, ROOT, CONST = "#cfe2ff", "#fff3cd", "#d1e7dd", "#ffffff"
+NAN, VANISH = "#ff6b6b", "#c8c8c8"
+VALUES_MAX = 8           # show_values prints tensors with at most this many elements
+
+
+class GraphvizNotFoundError(RuntimeError):
+    """Graphviz's ``dot`` program is not installed (or not on PATH)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Walking the graph
+# ---------------------------------------------------------------------------------------------
+
+def saved_tensors(node):
+    """What node keeps for its backward: the tensors it saved (``save_for_backward`` or a
+    built-in op's record), plus tensors the op stored as ``ctx`` attributes (``where``'s
+    condition). None once a backward without retain_graph freed them."""
+    saved = node._saved
+    if saved is _FREED:
+        return None
+    out = [t for t in saved if isinstance(t, Tensor)]
+    out += [v for k, v in vars(node).items() if not k.startswith("_") and isinstance(v, Tensor)]
+    return out
+
+
+def tensor_bytes(t):
+    return t.numel() * t.dtype.itemsize
+
+
+def walk(root):
+    """The graph behind ``root``: (nodes, outputs, leaves, edges).
+
+    nodes: its Contexts, inputs before consumers (creation order); outputs: id(node) -> the
+    node's output tensor where known (every node but one replaced by an in-place op);
+    leaves: id(tensor) -> leaf or constant tensor; edges: (source id, consumer node id) pairs,
+    source a node or leaf id."""
+    if not isinstance(root, Tensor):
+        raise TypeError(f"expected a Tensor, got {type(root).__name__}")
+    outputs, leaves, edges = {}, {}, []
+    nodes = {}
+    if root.grad_fn is None:
+        leaves[id(root)] = root
+        return [], outputs, leaves, edges
+    outputs[id(root.grad_fn)] = root
+    stack = [root.grad_fn]
+    nodes[id(root.grad_fn)] = root.grad_fn
+    while stack:
+        node = stack.pop()
+        for t in node._inputs:
+            if not isinstance(t, Tensor):
+                continue
+            fn = t.grad_fn
+            if fn is not None:
+                if fn._seq > node._seq:          # t was changed in place after node read it
+                    fn = _history_at(fn, node._seq)
+                elif id(fn) not in outputs:
+                    outputs[id(fn)] = t
+                edges.append((id(fn), id(node)))
+                if id(fn) not in nodes:
+                    nodes[id(fn)] = fn
+                    stack.append(fn)
+            else:
+                leaves[id(t)] = t
+                edges.append((id(t), id(node)))
+    return sorted(nodes.values(), key=lambda n: n._seq), outputs, leaves, edges
+
+
+def retain_grads(root):
+    """Make every tensor of the graph behind ``root`` keep its gradient (``retain_grad()`` on
+    each non-leaf that requires grad) and remember what each node saved, so that a
+    ``draw_graph`` after ``backward()`` shows every tensor's gradient and the bytes each node
+    held (backward frees them). Call it before backward; returns ``root``."""
+    nodes, outputs, _, _ = walk(root)
+    for node in nodes:
+        t = outputs.get(id(node))
+        if t is not None and t.requires_grad:
+            t.retain_grad()
+        saved = saved_tensors(node)
+        if saved is not None:
+            node._tl_viz_saved = sum(tensor_bytes(s) for s in saved)
+    return root
+
+
+def saved_bytes(node):
+    """Bytes ``node`` keeps for backward, or, once backward freed them, what retain_grads
+    recorded (None when unknown)."""
+    saved = saved_tensors(node)
+    if saved is None:
+        return getattr(node, "_tl_viz_saved", None)
+    return sum(tensor_bytes(s) for s in saved)
+
+
+# ---------------------------------------------------------------------------------------------
+# Labels
+# ---------------------------------------------------------------------------------------------
+
+def _shape(t):
+    return "scalar" if not t.shape else str(tuple(t.shape))
+
+
+def _values(t):
+    """Small tensors' values, 4 significant digits: '0.8814' or '[0.1, -2, 3.5]'."""
+    v = t.detach().tolist()
+
+    def f(x):
+        return f"{x:.4g}" if isinstance(x, float) else str(x)
+
+    def rec(x):
+        return "[" + ", ".join(rec(e) for e in x) + "]" if isinstance(x, list) else f(x)
+    return rec(v)
+
+
+def _grad_info(t, vanishing):
+    """(text, fill colour or None) for tensor ``t``'s gradient."""
+    g = t.grad if t is not None else None
+    if g is None:
+        return None, None
+    n = norm(g)
+    if n != n or n in (float("inf"), float("-inf")):
+        if not all_finite(g):
+            return "grad has NaN/Inf", NAN
+    if g.numel() == 1:
+        text = f"grad {g.reshape(()).item():.4g}"
+    else:
+        text = f"|grad| {fmt_num(n)}"
+    return text, (VANISH if n < vanishing else None)
+
+
+def _label(title, lines, bold=True):
+    t = html.escape(title)
+    head = f"<B>{t}</B>" if bold else t
+    rest = "".join(f'<BR/><FONT POINT-SIZE="10">{html.escape(x)}</FONT>' for x in lines if x)
+    return f"<{head}{rest}>"
+
+
+# ---------------------------------------------------------------------------------------------
+# The Graph object
+# ---------------------------------------------------------------------------------------------
+
+class Graph:
+    """A drawn graph: ``source`` is its Graphviz DOT text; ``save(path)`` writes it (``.dot``) or
+    renders it with Graphviz's ``dot`` (``.svg``, ``.png``, ``.pdf``); in Jupyter it shows itself
+    as SVG."""
+
+    FORMATS = ("svg", "png", "pdf")
+
+    def __init__(self, source, num_nodes, num_edges):
+        self.source = source
+        self.num_nodes = num_nodes
+        self.num_edges = num_edges
+
+    def __str__(self):
+        return self.source
+
+    def __repr__(self):
+        how = ".save('graph.svg') renders it" if shutil.which("dot") else \
+            "Graphviz's dot is not installed: .save('graph.dot') writes the DOT text"
+        return f"<tl.viz.Graph: {self.num_nodes} nodes, {self.num_edges} edges; {how}>"
+
+    def pipe(self, format="svg"):  # noqa: A002  (graphviz's name)
+        """The graph rendered by ``dot -T<format>``, as bytes."""
+        if format not in self.FORMATS:
+            raise ValueError(f"format must be one of {self.FORMATS}, got {format!r}")
+        exe = shutil.which("dot")
+        if exe is None:
+            raise GraphvizNotFoundError(GRAPHVIZ_HINT)
+        r = subprocess.run([exe, f"-T{format}"], input=self.source.encode(), capture_output=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"Graphviz dot failed (exit {r.returncode}): "
+                               f"{r.stderr.decode(errors='replace').strip()}")
+        return r.stdout
+
+    def save(self, path):
+        """Write the graph to ``path``: ``.dot``/``.gv`` the DOT text (no dependency), ``.svg``,
+        ``.png`` or ``.pdf`` rendered by Graphviz. Returns ``path``."""
+        ext = os.path.splitext(str(path))[1].lower().lstrip(".")
+        if ext in ("dot", "gv"):
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(self.source)
+        elif ext in self.FORMATS:
+            data = self.pipe(ext)
+            with open(path, "wb") as f:
+                f.write(data)
+        else:
+            raise ValueError(f"Graph.save: unknown file type {ext!r} in {path!r}; use .dot, .gv, "
+                             ".svg, .png or .pdf")
+        return path
+
+    def _repr_svg_(self):
+        """Jupyter's rich display (None without Graphviz: Jupyter then prints repr())."""
+        if shutil.which("dot") is None:
+            return None
+        return self.pipe("svg").decode("utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# draw_graph
+# ---------------------------------------------------------------------------------------------
+
+def draw_graph(root, params=None, show_values=False, show_grads=True, vanishing=1e-7,
+               rankdir="LR"):
+    """Draw the graph that produced ``root``. Returns a :class:`Graph`.
+
+    - op nodes (yellow): the op's name (``grad_fn.name()``), output shape and dtype, and the
+      bytes it saved for backward ("freed" after a backward, unless ``retain_grads(root)`` ran
+      first);
+    - leaves (blue): their name from ``params`` (a dict name -> tensor, e.g.
+      ``dict(model.named_parameters())``) or else their shape; inputs that do not require grad
+      are white;
+    - with ``show_grads``, after backward: each tensor's gradient norm (its value for one
+      element). Leaves have ``.grad``; other tensors have one if they retain it
+      (``t.retain_grad()``, or ``tl.viz.retain_grads(root)`` before backward for all of them).
+      A gradient holding NaN/Inf turns its node red, one with norm below ``vanishing`` grey;
+    - ``show_values``: the values of tensors with at most 8 elements (micrograd's
+      ``data | grad`` for a graph of scalars).
+
+    Edges run from inputs to the op that reads them (forward order; ``rankdir="TB"`` draws it
+    top to bottom). Building the text is linear in the graph's size (10,000 nodes take well
+    under a second; rendering them with ``dot`` takes longer)."""
+    if params is not None and not isinstance(params, dict):
+        params = dict(params)
+    names = {id(t): name for name, t in (params or {}).items()}
+    nodes, outputs, leaves, edges = walk(root)
+    ids = {}
+    out = [f'digraph G {{\n  graph [rankdir={rankdir}, fontname="Helvetica", fontsize=11, '
+           'nodesep=0.25, ranksep=0.35];\n'
+           '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=12, '
+           'margin="0.12,0.06"];\n  edge [color="#555555", arrowsize=0.7];\n']
+    add = out.append
+    warn = {NAN: 0, VANISH: 0}
+
+    def tensor_lines(t):
+        """Value and gradient lines for tensor t (None: unknown), and a warning fill colour."""
+        lines, fill = [], None
+        if t is None:
+            return lines, fill
+        if show_values and t.numel() <= VALUES_MAX:
+            lines.append(f"data {_values(t)}")
+        if show_grads and t.requires_grad:
+            text, fill = _grad_info(t, vanishing)
+            lines.append(text)
+            if fill:
+                warn[fill] += 1
+        return lines, fill
+
+    for key, t in leaves.items():
+        i = ids[key] = f"n{len(ids)}"
+        name = names.get(key)
+        meta = f"{_shape(t)} {t.dtype.name}"
+        lines, fill = tensor_lines(t)
+        label = _label(name, [meta] + lines) if name is not None else _label(meta, lines, bold=False)
+        if t.requires_grad:
+            add(f'  {i} [label={label}, fillcolor="{fill or LEAF}"];\n')
+        else:
+            add(f'  {i} [label={label}, fillcolor="{CONST}", style="rounded,dashed,filled"];\n')
+    for node in nodes:
+        t = outputs.get(id(node))
+        if t is not None and t.requires_grad:
+            t.retain_grad()
+        saved = saved_tensors(node)
+        if saved is not None:
+            node._tl_viz_saved = sum(tensor_bytes(s) for s in saved)
+    return root
+
+
+def saved_bytes(node):
+    """Bytes ``node`` keeps for backward, or, once backward freed them, what retain_grads
+    recorded (None when unknown)."""
+    saved = saved_tensors(node)
+    if saved is None:
+        return getattr(node, "_tl_viz_saved", None)
+    return sum(tensor_bytes(s) for s in saved)
+
+
+# ---------------------------------------------------------------------------------------------
+# Labels
+# ---------------------------------------------------------------------------------------------
+
+def _shape(t):
+    return "scalar" if not t.shape else str(tuple(t.shape))
+
+
+def _values(t):
+    """Small tensors' values, 4 significant digits: '0.8814' or '[0.1, -2, 3.5]'."""
+    v = t.detach().tolist()
+
+    def f(x):
+        return f"{x:.4g}" if isinstance(x, float) else str(x)
+
+    def rec(x):
+        return "[" + ", ".join(rec(e) for e in x) + "]" if isinstance(x, list) else f(x)
+    return rec(v)
+
+
+def _grad_info(t, vanishing):
+    """(text, fill colour or None) for tensor ``t``'s gradient."""
+    g = t.grad if t is not None else None
+    if g is None:
+        return None, None
+    n = norm(g)
+    if n != n or n in (float("inf"), float("-inf")):
+        if not all_finite(g):
+            return "grad has NaN/Inf", NAN
+    if g.numel() == 1:
+        text = f"grad {g.reshape(()).item():.4g}"
+    else:
+        text = f"|grad| {fmt_num(n)}"
+    return text, (VANISH if n < vanishing else None)
+
+
+def _label(title, lines, bold=True):
+    t = html.escape(title)
+    head = f"<B>{t}</B>" if bold else t
+    rest = "".join(f'<BR/><FONT POINT-SIZE="10">{html.escape(x)}</FONT>' for x in lines if x)
+    return f"<{head}{rest}>"
+
+
+# ---------------------------------------------------------------------------------------------
+# The Graph object
+# ---------------------------------------------------------------------------------------------
+
+class Graph:
+    """A drawn graph: ``source`` is its Graphviz DOT text; ``save(path)`` writes it (``.dot``) or
+    renders it with Graphviz's ``dot`` (``.svg``, ``.png``, ``.pdf``); in Jupyter it shows itself
+    as SVG."""
+
+    FORMATS = ("svg", "png", "pdf")
+
+    def __init__(self, source, num_nodes, num_edges):
+        self.source = source
+        self.num_nodes = num_nodes
+        self.num_edges = num_edges
+
+    def __str__(self):
+        return self.source
+
+    def __repr__(self):
+        how = ".save('graph.svg') renders it" if shutil.which("dot") else \
+            "Graphviz's dot is not installed: .save('graph.dot') writes the DOT text"
+        return f"<tl.viz.Graph: {self.num_nodes} nodes, {self.num_edges} edges; {how}>"
+
+    def pipe(self, format="svg"):  # noqa: A002  (graphviz's name)
+        """The graph rendered by ``dot -T<format>``, as bytes."""
+        if format not in self.FORMATS:
+            raise ValueError(f"format must be one of {self.FORMATS}, got {format!r}")
+        exe = shutil.which("dot")
+        if exe is None:
+            raise GraphvizNotFoundError(GRAPHVIZ_HINT)
+        r = subprocess.run([exe, f"-T{format}"], input=self.source.encode(), capture_output=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"Graphviz dot failed (exit {r.returncode}): "
+                               f"{r.stderr.decode(errors='replace').strip()}")
+        return r.stdout
+
+    def save(self, path):
+        """Write the graph to ``path``: ``.dot``/``.gv`` the DOT text (no dependency), ``.svg``,
+        ``.png`` or ``.pdf`` rendered by Graphviz. Returns ``path``."""
+        ext = os.path.splitext(str(path))[1].lower().lstrip(".")
+        if ext in ("dot", "gv"):
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(self.source)
+        elif ext in self.FORMATS:
+            data = self.pipe(ext)
+            with open(path, "wb") as f:
+                f.write(data)
+        else:
+            raise ValueError(f"Graph.save: unknown file type {ext!r} in {path!r}; use .dot, .gv, "
+                             ".svg, .png or .pdf")
+        return path
+
+    def _repr_svg_(self):
+        """Jupyter's rich display (None without Graphviz: Jupyter then prints repr())."""
+        if shutil.which("dot") is None:
+            return None
+        return self.pipe("svg").decode("utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# draw_graph
+# ---------------------------------------------------------------------------------------------
+
+def draw_graph(root, params=None, show_values=False, show_grads=True, vanishing=1e-7,
+               rankdir="LR"):
+    """Draw the graph that produced ``root``. Returns a :class:`Graph`.
+
+    - op nodes (yellow): the op's name (``grad_fn.name()``), output shape and dtype, and the
+      bytes it saved for backward ("freed" after a backward, unless ``retain_grads(root)`` ran
+      first);
+    - leaves (blue): their name from ``params`` (a dict name -> tensor, e.g.
+      ``dict(model.named_parameters())``) or else their shape; inputs that do not require grad
+      are white;
+    - with ``show_grads``, after backward: each tensor's gradient norm (its value for one
+      element). Leaves have ``.grad``; other tensors have one if they retain it
+      (``t.retain_grad()``, or ``tl.viz.retain_grads(root)`` before backward for all of them).
+      A gradient holding NaN/Inf turns its node red, one with norm below ``vanishing`` grey;
+    - ``show_values``: the values of tensors with at most 8 elements (micrograd's
+      ``data | grad`` for a graph of scalars).
+
+    Edges run from inputs to the op that reads them (forward order; ``rankdir="TB"`` draws it
+    top to bottom). Building the text is linear in the graph's size (10,000 nodes take well
+    under a second; rendering them with ``dot`` takes longer)."""
+    if params is not None and not isinstance(params, dict):
+        params = dict(params)
+    names = {id(t): name for name, t in (params or {}).items()}
+    nodes, outputs, leaves, edges = walk(root)
+    ids = {}
+    out = [f'digraph G {{\n  graph [rankdir={rankdir}, fontname="Helvetica", fontsize=11, '
+           'nodesep=0.25, ranksep=0.35];\n'
+           '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=12, '
+           'margin="0.12,0.06"];\n  edge [color="#555555", arrowsize=0.7];\n']
+    add = out.append
+    warn = {NAN: 0, VANISH: 0}
+
+    def tensor_lines(t):
+        lines, fill = [], None
+        if show_values and t is not None and t.numel() <= VALUES_MAX:
+            lines.append(f"data {_values(t)}")
+        if show_grads and t is not None:
+            text, fill = _grad_info(t, vanishing)
+            lines.append(text)
+            if fill:
+                warn[fill] += 1
+        return lines, fill
+
+    for key, t in leaves.items():
+        i = ids[key] = f"n{len(ids)}"
+        name = names.get(key)
+        meta = f"{_shape(t)} {t.dtype.name}"
+        lines, fill = tensor_lines(t if t.requires_grad else None) if show_grads else ([], None)
+        if show_values and not t.requires_grad and t.numel() <= VALUES_MAX:
+            lines = [f"data {_values(t)}"]
+        elif show_values and t.requires_grad and t.numel() <= VALUES_MAX and not show_grads:
+            lines = [f"data {_values(t)}"]
+        if name is not None:
+            label = _label(name, [meta] + lines)
+        else:
+            label = _label(meta, lines, bold=False)
+        base = LEAF if t.requires_grad else CONST
+        style = '' if t.requires_grad else ', style="rounded,dashed,filled"'
+        add(f'  {i} [label={label}, shape=box, fillcolor="{fill or base}"{style}];\n')
+    for node in nodes:
+        i = ids[id(node)] = f"n{len(ids)}"
+        t = outputs.get(id(node))
+        lines = []
+        if t is not None:
+            lines.append(f"{_shape(t)} {t.dtype.name}")
+        b = saved_bytes(node)
+        lines.append("saved: freed by backward" if b is None else f"saved {fmt_bytes(b)}")
+        more, fill = tensor_lines(t)
+        is_root = t is root
+        pen = ', penwidth=2' if is_root else ''
+        add(f'  {i} [label={_label(node.name(), lines + more)}, '
+            f'fillcolor="{fill or (ROOT if is_root else OP)}"{pen}];\n')
+    for a, b in edges:
+        add(f"  {ids[a]} -> {ids[b]};\n")
+    legend = ["blue: parameters and inputs that require grad", "yellow: ops (bytes saved for "
+              "backward)", "green: the output"]
+    if warn[NAN]:
+        legend.append(f"red: gradient with NaN/Inf ({warn[NAN]})")
+    if warn[VANISH]:
+        legend.append(f"grey: vanishing gradient, norm < {vanishing:g} ({warn[VANISH]})")
+    add(f'  label="{" | ".join(legend)}";\n  labelloc=b;\n}}\n')
+    return Graph("".join(out), len(ids), len(edges))
