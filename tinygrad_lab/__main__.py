@@ -47,6 +47,12 @@ def main(argv=None):
     demo.add_argument("--plot", metavar="FILE.png",
                       help="also save the loss curve and the decision regions to this PNG "
                            "(needs matplotlib; without it a message says so and the demo goes on)")
+    demo.add_argument("--explain", action="store_true",
+                      help="also show one training step through tl.viz: its graph (demo_graph.svg, "
+                           "or demo_graph.dot without Graphviz), the gradient-flow table and chart "
+                           "(demo_grad_flow.png, with matplotlib) and the memory kept for backward")
+    demo.add_argument("--out", metavar="DIR", default=".",
+                      help="folder for the --explain files (default: the current folder)")
     demo.add_argument("--quiet", action="store_true",
                       help="no progress bar and no terminal plot: just the summary lines")
     sub.add_parser("config", help="print the build and machine configuration (for bug reports)")
@@ -56,7 +62,8 @@ def main(argv=None):
         return 0
     if args.command == "demo":
         return run(steps=args.steps, seed=args.seed, hidden=args.hidden, lr=args.lr,
-                   threads=args.threads, plot=args.plot, quiet=args.quiet)
+                   threads=args.threads, plot=args.plot, quiet=args.quiet,
+                   explain_dir=args.out if args.explain else None)
     parser.print_help()
     return 0
 

@@ -5,10 +5,16 @@ the learned decision regions are drawn in the terminal (and, with matplotlib, to
 Everything is generated here from the seeded tl RNG, so it needs no download and no package
 beyond tinygrad_lab itself; every forward and backward runs in the C core.
 
+With --explain it also shows what backward did in one training step (tl.viz): the step's graph
+(ops, bytes saved for backward, every tensor's gradient norm) written to an SVG (or to DOT text
+without Graphviz), the per-layer gradient-flow table and its bar chart (a PNG, with matplotlib),
+and the memory the step's graph kept for backward.
+
 Exit status: 0 on success; 1 when gradcheck fails, or when training with the default settings
 (--steps, --hidden, --lr left alone; any --seed) ends below 95% training accuracy.
 """
 import math
+import os
 import sys
 import time
 
@@ -155,18 +161,59 @@ def save_plot(path, model, x, y, history):
     return True
 
 
+def explain(model, x, y, out_dir="."):
+    """One more training step, seen through tl.viz: its graph drawn to
+    ``out_dir/demo_graph.svg`` (``.dot`` without Graphviz), the gradient-flow table printed and
+    charted to ``out_dir/demo_grad_flow.png`` (skipped, saying why, without matplotlib), and the
+    bytes its graph kept for backward. Returns the paths written."""
+    print("\n--explain: one training step, seen through tl.viz")
+    loss = F.cross_entropy(model(x), y)
+    memory = tl.viz.memory_report(loss)
+    tl.viz.retain_grads(loss)            # keep every tensor's gradient for the drawing
+    model.zero_grad()
+    loss.backward()
+    written = []
+    graph = tl.viz.draw_graph(loss, params=dict(model.named_parameters()))
+    svg = os.path.join(out_dir, "demo_graph.svg")
+    try:
+        written.append(graph.save(svg))
+        print(f"  the step's graph ({graph.num_nodes} nodes: ops, bytes saved for backward, "
+              f"gradient norms): {svg}")
+    except tl.viz.GraphvizNotFoundError:
+        dot = graph.save(os.path.join(out_dir, "demo_graph.dot"))
+        written.append(dot)
+        print(f"  skipped {svg}: Graphviz's `dot` is not installed (apt-get install graphviz / "
+              f"brew install graphviz);\n  wrote the graph as DOT text instead: {dot}")
+    print(f"  memory kept for backward: {memory.total_bytes / 1000:.1f} kB in {len(memory.rows)} nodes "
+          f"(tl.viz.memory_report)")
+    report = tl.viz.grad_flow(model)
+    print("  gradient flow (tl.viz.grad_flow):")
+    print("\n".join("    " + line for line in str(report).splitlines()))
+    png = os.path.join(out_dir, "demo_grad_flow.png")
+    try:
+        report.plot(png)
+        written.append(png)
+        print(f"  the gradient-flow chart: {png}")
+    except ImportError:
+        print(f"  skipped {png}: matplotlib is not installed "
+              '(pip install "tinygrad_lab[viz]" to get the chart)')
+    model.zero_grad()
+    return written
+
+
 def run(steps=DEFAULTS["steps"], seed=DEFAULTS["seed"], hidden=DEFAULTS["hidden"], lr=DEFAULTS["lr"],
-        threads=DEFAULTS["threads"], plot=None, quiet=False):
-    """Run the demo; returns the process exit status (see the module docstring)."""
+        threads=DEFAULTS["threads"], plot=None, quiet=False, explain_dir=None):
+    """Run the demo; returns the process exit status (see the module docstring). With
+    ``explain_dir`` (--explain), also writes the tl.viz pictures of one step there."""
     prev_threads = tl.get_num_threads()
     tl.set_num_threads(threads)
     try:
-        return _run(steps, seed, hidden, lr, plot, quiet)
+        return _run(steps, seed, hidden, lr, plot, quiet, explain_dir)
     finally:
         tl.set_num_threads(prev_threads)
 
 
-def _run(steps, seed, hidden, lr, plot, quiet):
+def _run(steps, seed, hidden, lr, plot, quiet, explain_dir=None):
     t_start = time.perf_counter()
     x, y = make_spirals(seed=seed)
     tl.manual_seed(seed)
@@ -205,6 +252,8 @@ def _run(steps, seed, hidden, lr, plot, quiet):
         print("(a point marker on another class's region is a point the model gets wrong)\n")
     if plot:
         save_plot(plot, model, x, y, history)
+    if explain_dir is not None:
+        explain(model, x, y, explain_dir)
 
     status = 0 if ok else 1
     default_training = (steps, hidden, lr) == (DEFAULTS["steps"], DEFAULTS["hidden"], DEFAULTS["lr"])

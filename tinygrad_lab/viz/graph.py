@@ -16,7 +16,7 @@ import subprocess
 
 from ..autograd.engine import _FREED, _history_at
 from ..tensor import Tensor
-from ._common import all_finite, fmt_bytes, fmt_num, norm
+from ._common import all_finite, fmt_bytes, fmt_num, norms
 
 __all__ = ["draw_graph", "retain_grads", "Graph", "GraphvizNotFoundError"]
 
@@ -137,26 +137,32 @@ def _values(t):
     return rec(v)
 
 
-def _grad_info(t, vanishing):
-    """(text, fill colour or None) for tensor ``t``'s gradient."""
-    g = t.grad if t is not None else None
-    if g is None:
-        return None, None
-    n = norm(g)
-    if n != n or n in (float("inf"), float("-inf")):
-        if not all_finite(g):
-            return "grad has NaN/Inf", NAN
-    if g.numel() == 1:
-        text = f"grad {g.reshape(()).item():.4g}"
-    else:
-        text = f"|grad| {fmt_num(n)}"
-    return text, (VANISH if n < vanishing else None)
+def _grad_texts(tensors, vanishing):
+    """Per tensor: (text, fill colour or None) for its .grad -- the value of a one-element
+    gradient, else its norm; red fill for NaN/Inf, grey for a norm below ``vanishing``."""
+    grads = [t.grad for t in tensors]
+    have = [g for g in grads if g is not None]
+    found = iter(norms(have))
+    out = []
+    for g in grads:
+        if g is None:
+            out.append((None, None))
+            continue
+        n = next(found)
+        if not (n < float("inf")) and not all_finite(g):
+            out.append(("grad has NaN/Inf", NAN))
+        elif g.numel() == 1:
+            out.append((f"grad {g.detach().reshape(()).item():.4g}", VANISH if n < vanishing else None))
+        else:
+            out.append((f"|grad| {fmt_num(n)}", VANISH if n < vanishing else None))
+    return out
 
 
 def _label(title, lines, bold=True):
-    t = html.escape(title)
-    head = f"<B>{t}</B>" if bold else t
-    rest = "".join(f'<BR/><FONT POINT-SIZE="10">{html.escape(x)}</FONT>' for x in lines if x)
+    """A Graphviz HTML-like label: the title (bold) over smaller lines. The caller escapes
+    text from users (parameter names); the rest is numbers and op names."""
+    head = f"<B>{title}</B>" if bold else title
+    rest = "".join(f'<BR/><FONT POINT-SIZE="10">{x}</FONT>' for x in lines if x)
     return f"<{head}{rest}>"
 
 
@@ -226,260 +232,82 @@ class Graph:
 
 def draw_graph(root, params=None, show_values=False, show_grads=True, vanishing=1e-7,
                rankdir="LR"):
-    """Draw the graph that produced ``root``. Returns a :class:`Graph`.
+    """Draw the graph that produced ``root``. Returns a :class:`Graph` (``.source`` is the DOT
+    text, ``.save("g.svg")`` renders it).
 
     - op nodes (yellow): the op's name (``grad_fn.name()``), output shape and dtype, and the
       bytes it saved for backward ("freed" after a backward, unless ``retain_grads(root)`` ran
-      first);
+      before it); the output ``root`` is green;
     - leaves (blue): their name from ``params`` (a dict name -> tensor, e.g.
       ``dict(model.named_parameters())``) or else their shape; inputs that do not require grad
-      are white;
-    - with ``show_grads``, after backward: each tensor's gradient norm (its value for one
-      element). Leaves have ``.grad``; other tensors have one if they retain it
+      are white and dashed;
+    - with ``show_grads``, after backward: each tensor's gradient norm (its value when it has one
+      element). Leaves have ``.grad``; other tensors have one when they retain it
       (``t.retain_grad()``, or ``tl.viz.retain_grads(root)`` before backward for all of them).
       A gradient holding NaN/Inf turns its node red, one with norm below ``vanishing`` grey;
     - ``show_values``: the values of tensors with at most 8 elements (micrograd's
       ``data | grad`` for a graph of scalars).
 
-    Edges run from inputs to the op that reads them (forward order; ``rankdir="TB"`` draws it
-    top to bottom). Building the text is linear in the graph's size (10,000 nodes take well
-    under a second; rendering them with ``dot`` takes longer)."""
+    Edges run from inputs to the op that reads them (forward order, left to right; ``rankdir="TB"``
+    draws top to bottom). Building the text is linear in the graph's size, with the gradient
+    norms batched into a few ops (a 10,000-node graph takes a fraction of a second; Graphviz then
+    takes longer to lay it out)."""
     if params is not None and not isinstance(params, dict):
         params = dict(params)
     names = {id(t): name for name, t in (params or {}).items()}
     nodes, outputs, leaves, edges = walk(root)
-    ids = {}
-    out = [f'digraph G {{\n  graph [rankdir={rankdir}, fontname="Helvetica", fontsize=11, '
-           'nodesep=0.25, ranksep=0.35];\n'
-           '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=12, '
-           'margin="0.12,0.06"];\n  edge [color="#555555", arrowsize=0.7];\n']
-    add = out.append
+    # every tensor drawn, in drawing order: leaves, then each node's output (None: unknown)
+    tensors = list(leaves.values()) + [outputs.get(id(n)) for n in nodes]
+    with_grad = [t for t in tensors if t is not None and show_grads and t.requires_grad]
+    grad_text = dict(zip(map(id, with_grad), _grad_texts(with_grad, vanishing)))
     warn = {NAN: 0, VANISH: 0}
+    memo = {}   # identical labels (a repeated layer's ops) are built once
 
-    def tensor_lines(t):
-        """Value and gradient lines for tensor t (None: unknown), and a warning fill colour."""
+    def extra(t):
+        """Value and gradient lines for tensor t, and a warning fill colour (or None)."""
         lines, fill = [], None
         if t is None:
             return lines, fill
         if show_values and t.numel() <= VALUES_MAX:
             lines.append(f"data {_values(t)}")
-        if show_grads and t.requires_grad:
-            text, fill = _grad_info(t, vanishing)
+        text, fill = grad_text.get(id(t), (None, None))
+        if text:
             lines.append(text)
-            if fill:
-                warn[fill] += 1
+        if fill:
+            warn[fill] += 1
         return lines, fill
 
-    for key, t in leaves.items():
-        i = ids[key] = f"n{len(ids)}"
-        name = names.get(key)
-        meta = f"{_shape(t)} {t.dtype.name}"
-        lines, fill = tensor_lines(t)
-        label = _label(name, [meta] + lines) if name is not None else _label(meta, lines, bold=False)
-        if t.requires_grad:
-            add(f'  {i} [label={label}, fillcolor="{fill or LEAF}"];\n')
-        else:
-            add(f'  {i} [label={label}, fillcolor="{CONST}", style="rounded,dashed,filled"];\n')
-    for node in nodes:
-        t = outputs.get(id(node))
-        if t is not None and t.requires_grad:
-            t.retain_grad()
-        saved = saved_tensors(node)
-        if saved is not None:
-            node._tl_viz_saved = sum(tensor_bytes(s) for s in saved)
-    return root
-
-
-def saved_bytes(node):
-    """Bytes ``node`` keeps for backward, or, once backward freed them, what retain_grads
-    recorded (None when unknown)."""
-    saved = saved_tensors(node)
-    if saved is None:
-        return getattr(node, "_tl_viz_saved", None)
-    return sum(tensor_bytes(s) for s in saved)
-
-
-# ---------------------------------------------------------------------------------------------
-# Labels
-# ---------------------------------------------------------------------------------------------
-
-def _shape(t):
-    return "scalar" if not t.shape else str(tuple(t.shape))
-
-
-def _values(t):
-    """Small tensors' values, 4 significant digits: '0.8814' or '[0.1, -2, 3.5]'."""
-    v = t.detach().tolist()
-
-    def f(x):
-        return f"{x:.4g}" if isinstance(x, float) else str(x)
-
-    def rec(x):
-        return "[" + ", ".join(rec(e) for e in x) + "]" if isinstance(x, list) else f(x)
-    return rec(v)
-
-
-def _grad_info(t, vanishing):
-    """(text, fill colour or None) for tensor ``t``'s gradient."""
-    g = t.grad if t is not None else None
-    if g is None:
-        return None, None
-    n = norm(g)
-    if n != n or n in (float("inf"), float("-inf")):
-        if not all_finite(g):
-            return "grad has NaN/Inf", NAN
-    if g.numel() == 1:
-        text = f"grad {g.reshape(()).item():.4g}"
-    else:
-        text = f"|grad| {fmt_num(n)}"
-    return text, (VANISH if n < vanishing else None)
-
-
-def _label(title, lines, bold=True):
-    t = html.escape(title)
-    head = f"<B>{t}</B>" if bold else t
-    rest = "".join(f'<BR/><FONT POINT-SIZE="10">{html.escape(x)}</FONT>' for x in lines if x)
-    return f"<{head}{rest}>"
-
-
-# ---------------------------------------------------------------------------------------------
-# The Graph object
-# ---------------------------------------------------------------------------------------------
-
-class Graph:
-    """A drawn graph: ``source`` is its Graphviz DOT text; ``save(path)`` writes it (``.dot``) or
-    renders it with Graphviz's ``dot`` (``.svg``, ``.png``, ``.pdf``); in Jupyter it shows itself
-    as SVG."""
-
-    FORMATS = ("svg", "png", "pdf")
-
-    def __init__(self, source, num_nodes, num_edges):
-        self.source = source
-        self.num_nodes = num_nodes
-        self.num_edges = num_edges
-
-    def __str__(self):
-        return self.source
-
-    def __repr__(self):
-        how = ".save('graph.svg') renders it" if shutil.which("dot") else \
-            "Graphviz's dot is not installed: .save('graph.dot') writes the DOT text"
-        return f"<tl.viz.Graph: {self.num_nodes} nodes, {self.num_edges} edges; {how}>"
-
-    def pipe(self, format="svg"):  # noqa: A002  (graphviz's name)
-        """The graph rendered by ``dot -T<format>``, as bytes."""
-        if format not in self.FORMATS:
-            raise ValueError(f"format must be one of {self.FORMATS}, got {format!r}")
-        exe = shutil.which("dot")
-        if exe is None:
-            raise GraphvizNotFoundError(GRAPHVIZ_HINT)
-        r = subprocess.run([exe, f"-T{format}"], input=self.source.encode(), capture_output=True)
-        if r.returncode != 0:
-            raise RuntimeError(f"Graphviz dot failed (exit {r.returncode}): "
-                               f"{r.stderr.decode(errors='replace').strip()}")
-        return r.stdout
-
-    def save(self, path):
-        """Write the graph to ``path``: ``.dot``/``.gv`` the DOT text (no dependency), ``.svg``,
-        ``.png`` or ``.pdf`` rendered by Graphviz. Returns ``path``."""
-        ext = os.path.splitext(str(path))[1].lower().lstrip(".")
-        if ext in ("dot", "gv"):
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(self.source)
-        elif ext in self.FORMATS:
-            data = self.pipe(ext)
-            with open(path, "wb") as f:
-                f.write(data)
-        else:
-            raise ValueError(f"Graph.save: unknown file type {ext!r} in {path!r}; use .dot, .gv, "
-                             ".svg, .png or .pdf")
-        return path
-
-    def _repr_svg_(self):
-        """Jupyter's rich display (None without Graphviz: Jupyter then prints repr())."""
-        if shutil.which("dot") is None:
-            return None
-        return self.pipe("svg").decode("utf-8")
-
-
-# ---------------------------------------------------------------------------------------------
-# draw_graph
-# ---------------------------------------------------------------------------------------------
-
-def draw_graph(root, params=None, show_values=False, show_grads=True, vanishing=1e-7,
-               rankdir="LR"):
-    """Draw the graph that produced ``root``. Returns a :class:`Graph`.
-
-    - op nodes (yellow): the op's name (``grad_fn.name()``), output shape and dtype, and the
-      bytes it saved for backward ("freed" after a backward, unless ``retain_grads(root)`` ran
-      first);
-    - leaves (blue): their name from ``params`` (a dict name -> tensor, e.g.
-      ``dict(model.named_parameters())``) or else their shape; inputs that do not require grad
-      are white;
-    - with ``show_grads``, after backward: each tensor's gradient norm (its value for one
-      element). Leaves have ``.grad``; other tensors have one if they retain it
-      (``t.retain_grad()``, or ``tl.viz.retain_grads(root)`` before backward for all of them).
-      A gradient holding NaN/Inf turns its node red, one with norm below ``vanishing`` grey;
-    - ``show_values``: the values of tensors with at most 8 elements (micrograd's
-      ``data | grad`` for a graph of scalars).
-
-    Edges run from inputs to the op that reads them (forward order; ``rankdir="TB"`` draws it
-    top to bottom). Building the text is linear in the graph's size (10,000 nodes take well
-    under a second; rendering them with ``dot`` takes longer)."""
-    if params is not None and not isinstance(params, dict):
-        params = dict(params)
-    names = {id(t): name for name, t in (params or {}).items()}
-    nodes, outputs, leaves, edges = walk(root)
     ids = {}
     out = [f'digraph G {{\n  graph [rankdir={rankdir}, fontname="Helvetica", fontsize=11, '
            'nodesep=0.25, ranksep=0.35];\n'
            '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=12, '
            'margin="0.12,0.06"];\n  edge [color="#555555", arrowsize=0.7];\n']
     add = out.append
-    warn = {NAN: 0, VANISH: 0}
-
-    def tensor_lines(t):
-        lines, fill = [], None
-        if show_values and t is not None and t.numel() <= VALUES_MAX:
-            lines.append(f"data {_values(t)}")
-        if show_grads and t is not None:
-            text, fill = _grad_info(t, vanishing)
-            lines.append(text)
-            if fill:
-                warn[fill] += 1
-        return lines, fill
-
     for key, t in leaves.items():
         i = ids[key] = f"n{len(ids)}"
         name = names.get(key)
         meta = f"{_shape(t)} {t.dtype.name}"
-        lines, fill = tensor_lines(t if t.requires_grad else None) if show_grads else ([], None)
-        if show_values and not t.requires_grad and t.numel() <= VALUES_MAX:
-            lines = [f"data {_values(t)}"]
-        elif show_values and t.requires_grad and t.numel() <= VALUES_MAX and not show_grads:
-            lines = [f"data {_values(t)}"]
-        if name is not None:
-            label = _label(name, [meta] + lines)
+        lines, fill = extra(t)
+        label = _label(html.escape(name), [meta] + lines) if name is not None else _label(meta, lines, bold=False)
+        if t.requires_grad:
+            add(f'  {i} [label={label}, fillcolor="{fill or LEAF}"];\n')
         else:
-            label = _label(meta, lines, bold=False)
-        base = LEAF if t.requires_grad else CONST
-        style = '' if t.requires_grad else ', style="rounded,dashed,filled"'
-        add(f'  {i} [label={label}, shape=box, fillcolor="{fill or base}"{style}];\n')
+            add(f'  {i} [label={label}, fillcolor="{CONST}", style="rounded,dashed,filled"];\n')
     for node in nodes:
         i = ids[id(node)] = f"n{len(ids)}"
         t = outputs.get(id(node))
-        lines = []
-        if t is not None:
-            lines.append(f"{_shape(t)} {t.dtype.name}")
         b = saved_bytes(node)
-        lines.append("saved: freed by backward" if b is None else f"saved {fmt_bytes(b)}")
-        more, fill = tensor_lines(t)
-        is_root = t is root
-        pen = ', penwidth=2' if is_root else ''
-        add(f'  {i} [label={_label(node.name(), lines + more)}, '
-            f'fillcolor="{fill or (ROOT if is_root else OP)}"{pen}];\n')
-    for a, b in edges:
-        add(f"  {ids[a]} -> {ids[b]};\n")
+        more, fill = extra(t)
+        key = (node.name(), None if t is None else (t.shape, t.dtype.name), b, tuple(more),
+               fill or (ROOT if t is root else OP), t is root)
+        text = memo.get(key)
+        if text is None:
+            lines = [] if t is None else [f"{_shape(t)} {t.dtype.name}"]
+            lines.append("saved: freed by backward" if b is None else f"saved {fmt_bytes(b)}")
+            pen = ", penwidth=2" if t is root else ""
+            text = memo[key] = f'[label={_label(node.name(), lines + more)}, fillcolor="{key[4]}"{pen}]'
+        add(f"  {i} {text};\n")
+    add("".join(f"  {ids[a]} -> {ids[b]};\n" for a, b in edges))
     legend = ["blue: parameters and inputs that require grad", "yellow: ops (bytes saved for "
               "backward)", "green: the output"]
     if warn[NAN]:
