@@ -70,58 +70,72 @@ class GradFlowReport:
             nums = (r["grad_mean_abs"], r["grad_max_abs"], r["grad_norm"], r["param_norm"],
                     r["ratio"])
             flag = r["status"] if r["status"] == "ok" else r["status"].upper()
-            lines.append(f"{r['name']:<{w}}  {shape:<12}" + "".join(f"{fmt_num(v):>12}" for v in nums)
-                         + f"  {flag}")
+            cells = "".join(f"{fmt_num(v):>12}" for v in nums)
+            lines.append(f"{r['name']:<{w}}  {shape:<12}{cells}  {flag}")
         counts = {}
         for r in self.rows:
             counts[r["status"]] = counts.get(r["status"], 0) + 1
-        lines.append(f"{len(self.rows)} parameters: " + ", ".join(f"{n} {s}" for s, n in counts.items())
-                     + f"  (vanishing: |g| < {self.vanishing:g}; exploding: |g| > {self.exploding:g})")
+        summary = ", ".join(f"{n} {s}" for s, n in counts.items())
+        lines.append(f"{len(self.rows)} parameters: {summary}  (vanishing: |g| < "
+                     f"{self.vanishing:g}; exploding: |g| > {self.exploding:g})")
         return "\n".join(lines)
 
     def __repr__(self):
         return str(self)
 
     def plot(self, path=None, ax=None):
-        """Lesson 003's chart: per parameter, from input to output, the mean |gradient| (bar)
-        and max |gradient| (thin bar behind) on a log scale, coloured by status, with the
-        vanishing/exploding thresholds. Saves to ``path`` when given; draws into ``ax`` when
-        given. Returns the figure. Needs matplotlib (``pip install "tinygrad_lab[viz]"``)."""
+        """Lesson 003's chart: per parameter, from input to output, the gradient norm (bar,
+        coloured by status: the norm is what the status is decided on) and the mean |gradient|
+        (dot), on a log scale, with the vanishing threshold (and the exploding one when a norm
+        comes near it). Saves to ``path`` when given; draws into ``ax`` when given. Returns the
+        figure. Needs matplotlib (``pip install "tinygrad_lab[viz]"``)."""
         plt = pyplot()
         if ax is None:
-            fig, ax = plt.subplots(figsize=(max(5.0, 0.55 * len(self.rows) + 2.5), 4.2))
+            fig, ax = plt.subplots(figsize=(max(5.0, 0.45 * len(self.rows) + 2.5), 4.2))
         else:
             fig = ax.figure
-        xs = range(len(self.rows))
+        xs = list(range(len(self.rows)))
         tiny = self.vanishing / 10   # where a zero, missing or non-finite value is drawn
 
         def h(v):
             return v if v is not None and math.isfinite(v) and v > 0 else tiny
-        ax.bar(xs, [h(r["grad_max_abs"]) for r in self.rows], width=0.8, color="#dddddd",
-               edgecolor="#bbbbbb", label="max |grad|")
-        colours = [STATUS_COLOURS[r["status"]] for r in self.rows]
-        ax.bar(xs, [h(r["grad_mean_abs"]) for r in self.rows], width=0.5, color=colours,
-               edgecolor="#333333", linewidth=0.6, label="mean |grad|")
+        norms = [h(r["grad_norm"]) for r in self.rows]
+        ax.bar(xs, norms, width=0.7, color=[STATUS_COLOURS[r["status"]] for r in self.rows],
+               edgecolor="#333333", linewidth=0.6)
+        ax.plot(xs, [h(r["grad_mean_abs"]) for r in self.rows], "o", color="#222222",
+                markersize=3.5)
         for x, r in zip(xs, self.rows):
             if r["status"] in ("nan", "none"):
+                colour = "#e03030" if r["status"] == "nan" else "#555555"
                 ax.text(x, tiny, " " + r["status"].upper(), rotation=90, ha="center",
-                        va="bottom", fontsize=8, color="#e03030" if r["status"] == "nan" else "#555")
-        ax.axhline(self.vanishing, color="#9e9e9e", linestyle="--", linewidth=1,
-                   label=f"vanishing < {self.vanishing:g}")
-        ax.axhline(self.exploding, color="#f0a030", linestyle="--", linewidth=1,
-                   label=f"exploding > {self.exploding:g} (grad norm)")
+                        va="bottom", fontsize=8, color=colour)
         ax.set_yscale("log")
-        ax.set_xticks(list(xs))
+        top = max(norms + [self.vanishing])
+        handles = [plt.Rectangle((0, 0), 1, 1, facecolor=STATUS_COLOURS["ok"], edgecolor="#333333"),
+                   plt.Line2D([], [], marker="o", color="#222222", linestyle="", markersize=3.5)]
+        labels = ["gradient norm", "mean |gradient|"]
+        for status in ("vanishing", "exploding", "nan"):
+            if any(r["status"] == status for r in self.rows):
+                handles.append(plt.Rectangle((0, 0), 1, 1, facecolor=STATUS_COLOURS[status],
+                                             edgecolor="#333333"))
+                labels.append(f"status: {status}")
+        bottom = min(norms + [r["grad_mean_abs"] for r in self.rows
+                              if r["grad_mean_abs"] and math.isfinite(r["grad_mean_abs"])])
+        if bottom < self.vanishing * 100:      # the thresholds, when the bars come near them
+            handles.append(ax.axhline(self.vanishing, color="#777777", linestyle="--", linewidth=1))
+            labels.append(f"vanishing: norm < {self.vanishing:g}")
+            bottom = min(bottom, self.vanishing)
+        if top > self.exploding / 100:
+            handles.append(ax.axhline(self.exploding, color="#f0a030", linestyle="--", linewidth=1))
+            labels.append(f"exploding: norm > {self.exploding:g}")
+            top = max(top, self.exploding)
+        ax.set_ylim(bottom / 3, top * 1e3)      # headroom above the bars for the legend
+        ax.set_xticks(xs)
         ax.set_xticklabels([r["name"] for r in self.rows], rotation=45, ha="right", fontsize=9)
         ax.set_xlim(-0.6, len(self.rows) - 0.4)
         ax.set_ylabel("|gradient| (log scale)")
         ax.set_title("gradient flow: input layer (left) to output (right)")
-        handles, labels = ax.get_legend_handles_labels()
-        for status in ("vanishing", "exploding", "nan"):
-            if any(r["status"] == status for r in self.rows):
-                handles.append(plt.Rectangle((0, 0), 1, 1, color=STATUS_COLOURS[status]))
-                labels.append(f"status: {status}")
-        ax.legend(handles, labels, fontsize=8, loc="best", framealpha=0.9)
+        ax.legend(handles, labels, fontsize=8, loc="upper left", ncol=2, framealpha=0.9)
         ax.grid(axis="y", which="major", alpha=0.3)
         fig.tight_layout()
         return finish(fig, path, plt)

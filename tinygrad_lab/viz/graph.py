@@ -152,7 +152,8 @@ def _grad_texts(tensors, vanishing):
         if not (n < float("inf")) and not all_finite(g):
             out.append(("grad has NaN/Inf", NAN))
         elif g.numel() == 1:
-            out.append((f"grad {g.detach().reshape(()).item():.4g}", VANISH if n < vanishing else None))
+            value = g.detach().reshape(()).item()
+            out.append((f"grad {value:.4g}", VANISH if n < vanishing else None))
         else:
             out.append((f"|grad| {fmt_num(n)}", VANISH if n < vanishing else None))
     return out
@@ -288,7 +289,10 @@ def draw_graph(root, params=None, show_values=False, show_grads=True, vanishing=
         name = names.get(key)
         meta = f"{_shape(t)} {t.dtype.name}"
         lines, fill = extra(t)
-        label = _label(html.escape(name), [meta] + lines) if name is not None else _label(meta, lines, bold=False)
+        if name is not None:
+            label = _label(html.escape(str(name)), [meta] + lines)
+        else:
+            label = _label(meta, lines, bold=False)
         if t.requires_grad:
             add(f'  {i} [label={label}, fillcolor="{fill or LEAF}"];\n')
         else:
@@ -305,7 +309,8 @@ def draw_graph(root, params=None, show_values=False, show_grads=True, vanishing=
             lines = [] if t is None else [f"{_shape(t)} {t.dtype.name}"]
             lines.append("saved: freed by backward" if b is None else f"saved {fmt_bytes(b)}")
             pen = ", penwidth=2" if t is root else ""
-            text = memo[key] = f'[label={_label(node.name(), lines + more)}, fillcolor="{key[4]}"{pen}]'
+            label = _label(node.name(), lines + more)
+            text = memo[key] = f'[label={label}, fillcolor="{key[4]}"{pen}]'
         add(f"  {i} {text};\n")
     add("".join(f"  {ids[a]} -> {ids[b]};\n" for a, b in edges))
     legend = ["blue: parameters and inputs that require grad", "yellow: ops (bytes saved for "
