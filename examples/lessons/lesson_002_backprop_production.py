@@ -879,6 +879,11 @@ def inspecting_gradient_flow(run):
         h.remove()
     agree("norms from the hooks' backward vs print_gradient_flow's",
           [p.grad.norm().item() for p in model.parameters()], list(norms.values()), atol=1e-6)
+    # the same report from tl's own tool (tl.viz.grad_flow; .plot() draws it with matplotlib)
+    report = tl.viz.grad_flow(model, vanishing=1e-6, exploding=10.0)
+    print(report)
+    agree("tl.viz.grad_flow's norms vs print_gradient_flow's",
+          [r["grad_norm"] for r in report.rows], list(norms.values()), atol=1e-6)
 
 
 # ---------------------------------------------------------------------------------------------

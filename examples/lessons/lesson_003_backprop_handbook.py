@@ -291,8 +291,12 @@ def visualizing_gradient_flow(run):
     z1.retain_grad()
     out = tl.nn.functional.binary_cross_entropy(tl.sigmoid(p[2] @ tl.relu(z1) + p[3]),
                                                 tl.tensor([[y]], dtype=F64))
+    tl.viz.retain_grads(out)                 # every tensor keeps its gradient for the drawing
     out.backward()
     agree("dz1 vs tl (retain_grad on z1)", g["dz1"], z1.grad, atol=1e-15)
+    # the graph itself, each node with its gradient norm (save it: .save("graph.svg"))
+    graph = tl.viz.draw_graph(out, params=dict(zip(("W1", "b1", "W2", "b2"), p)))
+    show("tl.viz.draw_graph of this network", f"{graph.num_nodes} nodes, {graph.num_edges} edges")
 
 
 # Lesson 003, "Tracking Gradients During Training": a deeper network, per-layer gradient norms.
@@ -310,6 +314,7 @@ def tracking_gradients_during_training(run):
     criterion = nn.BCEWithLogitsLoss()
     epochs = 200 if run.quick else 600
     linears = [m for m in model if isinstance(m, nn.Linear)]
+    monitor = tl.viz.GradMonitor(model)      # records every parameter's norm (monitor.plot())
     history = []
     print("  epoch   " + "  ".join(f"layer {i + 1} |grad|" for i in range(4)) + "    loss")
     for epoch in range(epochs + 1):
@@ -318,9 +323,14 @@ def tracking_gradients_during_training(run):
         loss.backward()
         norms = [m.weight.grad.norm().item() for m in linears]
         history.append(norms)
+        monitor.step()
         if epoch % (epochs // 4) == 0:
             print(f"  {epoch:5d}   " + "  ".join(f"{n:14.2e}" for n in norms) + f"    {loss.item():.4f}")
         optimizer.step()
+    monitor.remove()
+    agree("tl.viz.GradMonitor's history vs the loop's norms",
+          [monitor.history[f"{i}.weight"] for i in (0, 2, 4, 6)],
+          [[h[k] for h in history] for k in range(4)], rtol=1e-5)
     first = sum(h[0] for h in history) / len(history)
     last = sum(h[-1] for h in history) / len(history)
     show("mean over training: layer 1's gradient norm vs layer 4's", f"{first:.2e} vs {last:.2e}",
@@ -349,6 +359,18 @@ def space_complexity(run):
             h = tl.relu(h)
             kept += h.numel() * 4
     show("the same count from tl tensors (numel x 4 bytes)", f"{kept / 1000:.1f} KB", "about 158 KB")
+    # what tl's graph really keeps for backward (tl.viz.memory_report): the input, each ReLU's
+    # input (its mask), each ReLU's output (the next matmul's input), and the weights the matmuls
+    # need for their inputs' gradients -- more than the activations alone
+    x_in = tl.randn(B, 784)
+    h = x_in
+    for i, lin in enumerate(layers):
+        h = lin(h)
+        if i < len(layers) - 1:
+            h = tl.relu(h)
+    report = tl.viz.memory_report(h.sum())
+    show("tl.viz.memory_report of the graph", f"{report.total_bytes / 1000:.1f} KB "
+         f"in {len(report.rows)} nodes", "activations x 2 (before and after ReLU) plus weights")
     show("share of the input layer", f"{784 / sum(sizes[:-1]):.0%}", "the input layer dominates")
     for B2 in (256,):
         print(f"  batch {B2}: {B2 * sum(sizes[:-1]) * 4 / 1e6:.2f} MB (linear in the batch size)")
