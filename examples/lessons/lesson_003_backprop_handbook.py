@@ -369,8 +369,8 @@ def space_complexity(run):
         if i < len(layers) - 1:
             h = tl.relu(h)
     report = tl.viz.memory_report(h.sum())
-    show("tl.viz.memory_report of the graph", f"{report.total_bytes / 1000:.1f} KB "
-         f"in {len(report.rows)} nodes", "activations x 2 (before and after ReLU) plus weights")
+    show("kept by tl's graph (tl.viz.memory_report: activations before and after each ReLU, "
+         "plus weights)", f"{report.total_bytes / 1000:.1f} KB in {len(report.rows)} nodes")
     show("share of the input layer", f"{784 / sum(sizes[:-1]):.0%}", "the input layer dominates")
     for B2 in (256,):
         print(f"  batch {B2}: {B2 * sum(sizes[:-1]) * 4 / 1e6:.2f} MB (linear in the batch size)")
