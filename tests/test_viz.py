@@ -158,25 +158,27 @@ def test_parameter_names_are_escaped():
 
 
 def test_draw_graph_of_a_module_a_custom_function_and_a_checkpoint():
-    class Square(tl.autograd.Function):
+    class ScaledSquare(tl.autograd.Function):       # keeps a tensor as a ctx attribute
         @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return x * x
+        def forward(ctx, x, k):
+            ctx.k, ctx.twice = k, x * 2
+            return x * x * k
 
         @staticmethod
         def backward(ctx, g):
-            x, = ctx.saved_tensors
-            return 2 * x * g
+            return g * ctx.twice * ctx.k, None
 
     model = mlp([3, 4, 4, 1])
     x = tl.randn(6, 3)
     h = tl.utils.checkpoint.checkpoint(model, x, use_reentrant=False)
-    loss = Square.apply(h).mean()
+    loss = ScaledSquare.apply(h, 3.0).mean()
     src = tl.viz.draw_graph(loss, params=dict(model.named_parameters())).source
-    assert "SquareBackward" in src and "CheckpointBackward" in src
+    assert "ScaledSquareBackward" in src and "CheckpointBackward" in src
+    assert "saved 24 B" in src                      # ctx.twice: 6 x 1 float32
     for name, _ in model.named_parameters():
         assert f"<B>{name}</B>" in src
+    rows = {r["op"]: r["bytes"] for r in tl.viz.memory_report(loss).rows}
+    assert rows["ScaledSquareBackward"] == 24 and rows["CheckpointBackward"] == 6 * 3 * 4
 
 
 def test_graph_of_a_leaf_and_bad_input():
