@@ -198,9 +198,38 @@ def test_ten_thousand_node_graph():
     loss = h.sum()
     tl.viz.retain_grads(loss)
     loss.backward()
-    g = tl.viz.draw_graph(loss)
+    g = tl.viz.draw_graph(loss, collapse=False)
     assert g.num_nodes == 10002 and g.num_edges == 10001
     assert g.source.count("|grad|") == 10001      # every tensor but the 0-d output
+    small = tl.viz.draw_graph(loss)               # over 300 nodes: collapsed by default
+    assert small.num_nodes < 12 and "\u00d7 4997 more: TanhBackward \u2192 MulBackward" in small.source
+    assert "9994 ops not drawn" in small.source
+
+
+def test_collapse_keeps_the_ends_of_a_repeated_stack():
+    model = mlp([2] + [8] * 10 + [1])     # Linear 0 (2 -> 8), 2, 4, ..., 18 (8 -> 8), head 20
+    loss = F.mse_loss(model(tl.randn(16, 2)), tl.randn(16, 1))
+    full = tl.viz.draw_graph(loss, params=dict(model.named_parameters()))   # 37 nodes: as is
+    assert full.num_nodes == 37 and "more:" not in full.source
+    before = tl.viz.memory_report(loss).rows
+    tl.viz.retain_grads(loss)
+    loss.backward()
+    g = tl.viz.draw_graph(loss, params=dict(model.named_parameters()), collapse=True)
+    nodes, edges = nodes_of(g.source)
+    assert g.num_nodes == len(nodes) == 37 - 7 * 3 + 1 and g.num_edges == len(edges)
+    src = g.source
+    # layer 0 (another input shape), 2 (the first repeat), 18 (the last) and the head 20 stay
+    for name in ("0.weight", "2.weight", "18.weight", "20.weight"):
+        assert f"<B>{name}</B>" in src
+    for name in ("4.weight", "16.bias"):
+        assert f"<B>{name}</B>" not in src
+    assert "\u00d7 7 more: LinearActBackward" in src and "4.weight .. 16.bias" in src
+    hidden_bytes = sum(r["bytes"] for r in before[2:9])      # the 7 hidden layers' nodes
+    assert f"saved {viz_graph.fmt_bytes(hidden_bytes)} in all" in src
+    assert "14 leaves not drawn" in src and "shape=box3d" in src
+    if HAVE_DOT:
+        ET.fromstring(g.pipe("svg"))
+    assert tl.viz.draw_graph(loss, collapse=False).num_nodes == 37
 
 
 # ---- Graph: files, Graphviz, Jupyter ----------------------------------------------------------

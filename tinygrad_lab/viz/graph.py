@@ -11,6 +11,7 @@ so every tensor of the graph -- its values and, when it retains it, its ``.grad`
 """
 import html
 import os
+import re
 import shutil
 import subprocess
 
@@ -28,6 +29,8 @@ GRAPHVIZ_HINT = ("Graphviz's `dot` program is needed to render the graph: instal
 LEAF, OP, ROOT, CONST = "#cfe2ff", "#fff3cd", "#d1e7dd", "#ffffff"
 NAN, VANISH = "#ff6b6b", "#c8c8c8"
 VALUES_MAX = 8           # show_values prints tensors with at most this many elements
+RUN = "#f3f3f3"          # a collapsed run of repeats
+COLLAPSE_OVER = 300      # draw_graph(collapse=None) collapses graphs with more nodes
 
 
 class GraphvizNotFoundError(RuntimeError):
@@ -231,8 +234,102 @@ class Graph:
 # draw_graph
 # ---------------------------------------------------------------------------------------------
 
+def _run_label(run, saved, outputs, grad_text, warn, names):
+    """The DOT attributes of the box standing for a collapsed run of repeats."""
+    ops = run["ops"]
+    pattern = " \u2192 ".join(run["pattern"])
+    lines = [f"{len(ops)} ops" + (f", {len(run['leaves'])} leaves" if run["leaves"] else "")
+             + " not drawn"]
+    named = [names[q] for q in run["leaves"] if q in names]
+    if named:
+        lines.append(html.escape(f"{named[0]} .. {named[-1]}" if len(named) > 1 else str(named[0])))
+    sizes = [saved[k] for k in ops]
+    lines.append("saved: freed by backward" if None in sizes else f"saved {fmt_bytes(sum(sizes))} in all")
+    texts = [grad_text.get(id(outputs.get(k)), (None, None)) for k in ops if k in outputs]
+    norms = [float(m.group(1)) for text, _ in texts if text
+             for m in [re.match(r"(?:\|grad\||grad) (\S+)$", text)] if m]
+    fills = [fill for text, fill in texts if text]
+    fill = NAN if NAN in fills else VANISH if fills and len(fills) == len(ops) and \
+        all(f == VANISH for f in fills) else RUN
+    if NAN in fills:
+        lines.append(f"{fills.count(NAN)} gradients with NaN/Inf")
+        warn[NAN] += fills.count(NAN)
+    elif norms:
+        lo, hi = min(map(abs, norms)), max(map(abs, norms))
+        lines.append(f"|grad| {fmt_num(lo)} .. {fmt_num(hi)}")
+        warn[VANISH] += fills.count(VANISH)
+    title = f"\u00d7 {run['repeats']} more: {pattern}"
+    return (f'[label={_label(title, lines)}, shape=box3d, style="filled", fillcolor="{fill}", '
+            'margin="0.2,0.1"]')
+
+
+def _repeats(nodes, outputs, leaves, edges, saved, min_repeats=3, max_period=8):
+    """Runs of a repeated pattern in the graph's chains, for draw_graph(collapse=...).
+
+    A chain is a path of op nodes each of which reads exactly one op output, used by nothing
+    else (a deep stack of layers, an unrolled loop); its parameters and constants may differ
+    from step to step, but not their shapes. Where a pattern of up to ``max_period`` ops
+    (same op names, output shapes and dtypes, saved bytes and leaf shapes) repeats at least
+    ``min_repeats`` times in a row, the first and the last repetition stay and the ones in
+    between are hidden. Returns (hidden node/leaf ids, runs: dicts with ``pred``, ``succ``,
+    ``ops`` (hidden node ids), ``pattern`` (op names) and ``repeats``)."""
+    byid = {id(n): n for n in nodes}
+    op_in, leaf_in, n_out = {}, {}, {}
+    for a, b in edges:
+        n_out[a] = n_out.get(a, 0) + 1
+        (leaf_in if a in leaves else op_in).setdefault(b, []).append(a)
+    nxt = {}
+    for n in nodes:
+        ins = op_in.get(id(n), ())
+        if len(ins) == 1 and n_out.get(ins[0]) == 1:
+            nxt[ins[0]] = id(n)
+    has_prev = set(nxt.values())
+
+    def sig(k):
+        t = outputs.get(k)
+        return (byid[k].name(), None if t is None else (t.shape, t.dtype.name), saved[k],
+                tuple(sorted((leaves[q].shape, leaves[q].requires_grad) for q in leaf_in.get(k, ()))))
+
+    hidden, runs = set(), []
+    for n in nodes:
+        if id(n) in has_prev or id(n) not in nxt:
+            continue
+        chain = [id(n)]
+        while chain[-1] in nxt:
+            chain.append(nxt[chain[-1]])
+        if len(chain) < min_repeats:
+            continue
+        sigs = [sig(k) for k in chain]
+        i = 0
+        while i < len(chain):
+            best = None
+            for p in range(1, max_period + 1):
+                if i + p * min_repeats > len(chain):
+                    break
+                k = 1
+                while i + (k + 1) * p <= len(chain) and sigs[i + k * p:i + (k + 1) * p] == sigs[i:i + p]:
+                    k += 1
+                if k >= min_repeats and (best is None or k * p > best[0] * best[1]):
+                    best = (k, p)
+            if best is None:
+                i += 1
+                continue
+            k, p = best
+            ops = chain[i + p:i + (k - 1) * p]
+            hidden.update(ops)
+            runs.append({"pred": chain[i + p - 1], "succ": chain[i + (k - 1) * p], "ops": ops,
+                         "pattern": [s[0] for s in sigs[i:i + p]], "repeats": k - 2})
+            i += k * p
+    if hidden:             # leaves read only by hidden ops go too
+        used = {a for a, b in edges if b not in hidden}
+        for run in runs:
+            run["leaves"] = [q for k in run["ops"] for q in leaf_in.get(k, ()) if q not in used]
+            hidden.update(run["leaves"])
+    return hidden, runs
+
+
 def draw_graph(root, params=None, show_values=False, show_grads=True, vanishing=1e-7,
-               rankdir="LR"):
+               rankdir="LR", collapse=None):
     """Draw the graph that produced ``root``. Returns a :class:`Graph` (``.source`` is the DOT
     text, ``.save("g.svg")`` renders it).
 
@@ -249,6 +346,12 @@ def draw_graph(root, params=None, show_values=False, show_grads=True, vanishing=
     - ``show_values``: the values of tensors with at most 8 elements (micrograd's
       ``data | grad`` for a graph of scalars).
 
+    - ``collapse``: a pattern of ops repeated 3 or more times along a chain (a deep stack of
+      identical layers, an unrolled loop) is drawn once at each end, with one box between them
+      saying how many repeats it stands for, what they saved in total and the range of their
+      gradient norms (red if one has NaN/Inf, grey if all vanish). None (the default)
+      collapses graphs of more than 300 nodes; True or False always / never.
+
     Edges run from inputs to the op that reads them (forward order, left to right; ``rankdir="TB"``
     draws top to bottom). Building the text is linear in the graph's size, with the gradient
     norms batched into a few ops (a 10,000-node graph takes a fraction of a second; Graphviz then
@@ -257,6 +360,10 @@ def draw_graph(root, params=None, show_values=False, show_grads=True, vanishing=
         params = dict(params)
     names = {id(t): name for name, t in (params or {}).items()}
     nodes, outputs, leaves, edges = walk(root)
+    saved = {id(n): saved_bytes(n) for n in nodes}
+    if collapse is None:
+        collapse = len(nodes) + len(leaves) > COLLAPSE_OVER
+    hidden, runs = _repeats(nodes, outputs, leaves, edges, saved) if collapse else (set(), [])
     # every tensor drawn, in drawing order: leaves, then each node's output (None: unknown)
     tensors = list(leaves.values()) + [outputs.get(id(n)) for n in nodes]
     with_grad = [t for t in tensors if t is not None and show_grads and t.requires_grad]
@@ -285,6 +392,8 @@ def draw_graph(root, params=None, show_values=False, show_grads=True, vanishing=
            'margin="0.12,0.06"];\n  edge [color="#555555", arrowsize=0.7];\n']
     add = out.append
     for key, t in leaves.items():
+        if key in hidden:
+            continue
         i = ids[key] = f"n{len(ids)}"
         name = names.get(key)
         meta = f"{_shape(t)} {t.dtype.name}"
@@ -298,9 +407,11 @@ def draw_graph(root, params=None, show_values=False, show_grads=True, vanishing=
         else:
             add(f'  {i} [label={label}, fillcolor="{CONST}", style="rounded,dashed,filled"];\n')
     for node in nodes:
+        if id(node) in hidden:
+            continue
         i = ids[id(node)] = f"n{len(ids)}"
         t = outputs.get(id(node))
-        b = saved_bytes(node)
+        b = saved[id(node)]
         more, fill = extra(t)
         key = (node.name(), None if t is None else (t.shape, t.dtype.name), b, tuple(more),
                fill or (ROOT if t is root else OP), t is root)
@@ -312,6 +423,12 @@ def draw_graph(root, params=None, show_values=False, show_grads=True, vanishing=
             label = _label(node.name(), lines + more)
             text = memo[key] = f'[label={label}, fillcolor="{key[4]}"{pen}]'
         add(f"  {i} {text};\n")
+    if hidden:
+        edges = [(a, b) for a, b in edges if a not in hidden and b not in hidden]
+    for n_run, run in enumerate(runs):
+        i = ids[("run", n_run)] = f"n{len(ids)}"
+        add(f"  {i} {_run_label(run, saved, outputs, grad_text, warn, names)};\n")
+        edges += [(run["pred"], ("run", n_run)), (("run", n_run), run["succ"])]
     add("".join(f"  {ids[a]} -> {ids[b]};\n" for a, b in edges))
     legend = ["blue: parameters and inputs that require grad", "yellow: ops (bytes saved for "
               "backward)", "green: the output"]
@@ -319,5 +436,8 @@ def draw_graph(root, params=None, show_values=False, show_grads=True, vanishing=
         legend.append(f"red: gradient with NaN/Inf ({warn[NAN]})")
     if warn[VANISH]:
         legend.append(f"grey: vanishing gradient, norm < {vanishing:g} ({warn[VANISH]})")
-    add(f'  label="{" | ".join(legend)}";\n  labelloc=b;\n}}\n')
+    if runs:
+        legend.append("stacked boxes: repeats drawn once (collapse=False draws them all)")
+    rows = [" | ".join(legend[i:i + 3]) for i in range(0, len(legend), 3)]
+    add('  label="' + "\\n".join(rows) + '";\n  labelloc=b;\n}\n')
     return Graph("".join(out), len(ids), len(edges))
