@@ -53,7 +53,7 @@ def norms(tensors):
         n = 1
         for s in shape:
             n *= s
-        group = [tensors[i].detach() for i in idx]
+        group = [tensors[i] for i in idx]    # (no_grad: nothing is recorded, no detach needed)
         # cat along dim 0 (one view per tensor fewer than stack), except for 0-d tensors
         rows = (cat(group) if shape else stack(group)).reshape(len(idx), n)
         for i, v in zip(idx, rows.norm(dim=1, dtype=float64).tolist()):
