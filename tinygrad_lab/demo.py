@@ -184,7 +184,8 @@ def explain(model, x, y, out_dir="."):
         written.append(dot)
         print(f"  skipped {svg}: Graphviz's `dot` is not installed (apt-get install graphviz / "
               f"brew install graphviz);\n  wrote the graph as DOT text instead: {dot}")
-    print(f"  memory kept for backward: {memory.total_bytes / 1000:.1f} kB in {len(memory.rows)} nodes "
+    print(f"  memory kept for backward: {memory.total_bytes / 1000:.1f} kB in {len(memory.rows)} "
+          f"nodes "
           f"(tl.viz.memory_report)")
     report = tl.viz.grad_flow(model)
     print("  gradient flow (tl.viz.grad_flow):")

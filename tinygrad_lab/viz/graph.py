@@ -11,7 +11,6 @@ so every tensor of the graph -- its values and, when it retains it, its ``.grad`
 """
 import html
 import os
-import re
 import shutil
 import subprocess
 
@@ -141,24 +140,25 @@ def _values(t):
 
 
 def _grad_texts(tensors, vanishing):
-    """Per tensor: (text, fill colour or None) for its .grad -- the value of a one-element
-    gradient, else its norm; red fill for NaN/Inf, grey for a norm below ``vanishing``."""
+    """Per tensor: (text, fill colour or None, norm) for its .grad -- the value of a
+    one-element gradient, else its norm; red fill for NaN/Inf, grey for a norm below
+    ``vanishing``. (None, None, None) without a gradient."""
     grads = [t.grad for t in tensors]
-    have = [g for g in grads if g is not None]
-    found = iter(norms(have))
+    found = iter(norms([g for g in grads if g is not None]))
     out = []
     for g in grads:
         if g is None:
-            out.append((None, None))
+            out.append((None, None, None))
             continue
         n = next(found)
         if not (n < float("inf")) and not all_finite(g):
-            out.append(("grad has NaN/Inf", NAN))
-        elif g.numel() == 1:
-            value = g.detach().reshape(()).item()
-            out.append((f"grad {value:.4g}", VANISH if n < vanishing else None))
+            out.append(("grad has NaN/Inf", NAN, n))
+            continue
+        fill = VANISH if n < vanishing else None
+        if g.numel() == 1:
+            out.append((f"grad {g.detach().reshape(()).item():.4g}", fill, n))
         else:
-            out.append((f"|grad| {fmt_num(n)}", VANISH if n < vanishing else None))
+            out.append((f"|grad| {fmt_num(n)}", fill, n))
     return out
 
 
@@ -242,22 +242,24 @@ def _run_label(run, saved, outputs, grad_text, warn, names):
              + " not drawn"]
     named = [names[q] for q in run["leaves"] if q in names]
     if named:
-        lines.append(html.escape(f"{named[0]} .. {named[-1]}" if len(named) > 1 else str(named[0])))
+        span = f"{named[0]} .. {named[-1]}" if len(named) > 1 else str(named[0])
+        lines.append(html.escape(span))
     sizes = [saved[k] for k in ops]
-    lines.append("saved: freed by backward" if None in sizes else f"saved {fmt_bytes(sum(sizes))} in all")
-    texts = [grad_text.get(id(outputs.get(k)), (None, None)) for k in ops if k in outputs]
-    norms = [float(m.group(1)) for text, _ in texts if text
-             for m in [re.match(r"(?:\|grad\||grad) (\S+)$", text)] if m]
-    fills = [fill for text, fill in texts if text]
-    fill = NAN if NAN in fills else VANISH if fills and len(fills) == len(ops) and \
-        all(f == VANISH for f in fills) else RUN
+    lines.append("saved: freed by backward" if None in sizes else
+                 f"saved {fmt_bytes(sum(sizes))} in all")
+    known = [grad_text[id(outputs[k])] for k in ops if k in outputs and id(outputs[k]) in grad_text]
+    fills = [fill for text, fill, _ in known if text]
+    found = [n for text, _, n in known if text]
+    fill = RUN
     if NAN in fills:
+        fill = NAN
         lines.append(f"{fills.count(NAN)} gradients with NaN/Inf")
-        warn[NAN] += fills.count(NAN)
-    elif norms:
-        lo, hi = min(map(abs, norms)), max(map(abs, norms))
-        lines.append(f"|grad| {fmt_num(lo)} .. {fmt_num(hi)}")
-        warn[VANISH] += fills.count(VANISH)
+    elif found:
+        lines.append(f"|grad| {fmt_num(min(found))} .. {fmt_num(max(found))}")
+        if len(found) == len(ops) and all(f == VANISH for f in fills):
+            fill = VANISH
+    warn[NAN] += fills.count(NAN)
+    warn[VANISH] += fills.count(VANISH)
     title = f"\u00d7 {run['repeats']} more: {pattern}"
     return (f'[label={_label(title, lines)}, shape=box3d, style="filled", fillcolor="{fill}", '
             'margin="0.2,0.1"]')
@@ -288,7 +290,8 @@ def _repeats(nodes, outputs, leaves, edges, saved, min_repeats=3, max_period=8):
     def sig(k):
         t = outputs.get(k)
         return (byid[k].name(), None if t is None else (t.shape, t.dtype.name), saved[k],
-                tuple(sorted((leaves[q].shape, leaves[q].requires_grad) for q in leaf_in.get(k, ()))))
+                tuple(sorted((leaves[q].shape, leaves[q].requires_grad)
+                             for q in leaf_in.get(k, ()))))
 
     hidden, runs = set(), []
     for n in nodes:
@@ -307,7 +310,8 @@ def _repeats(nodes, outputs, leaves, edges, saved, min_repeats=3, max_period=8):
                 if i + p * min_repeats > len(chain):
                     break
                 k = 1
-                while i + (k + 1) * p <= len(chain) and sigs[i + k * p:i + (k + 1) * p] == sigs[i:i + p]:
+                pattern = sigs[i:i + p]
+                while i + (k + 1) * p <= len(chain) and sigs[i + k * p:i + (k + 1) * p] == pattern:
                     k += 1
                 if k >= min_repeats and (best is None or k * p > best[0] * best[1]):
                     best = (k, p)
@@ -378,7 +382,7 @@ def draw_graph(root, params=None, show_values=False, show_grads=True, vanishing=
             return lines, fill
         if show_values and t.numel() <= VALUES_MAX:
             lines.append(f"data {_values(t)}")
-        text, fill = grad_text.get(id(t), (None, None))
+        text, fill, _ = grad_text.get(id(t), (None, None, None))
         if text:
             lines.append(text)
         if fill:
