@@ -185,8 +185,7 @@ def explain(model, x, y, out_dir="."):
         print(f"  skipped {svg}: Graphviz's `dot` is not installed (apt-get install graphviz / "
               f"brew install graphviz);\n  wrote the graph as DOT text instead: {dot}")
     print(f"  memory kept for backward: {memory.total_bytes / 1000:.1f} kB in {len(memory.rows)} "
-          f"nodes "
-          f"(tl.viz.memory_report)")
+          "nodes (tl.viz.memory_report)")
     report = tl.viz.grad_flow(model)
     print("  gradient flow (tl.viz.grad_flow):")
     print("\n".join("    " + line for line in str(report).splitlines()))
