@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import tinygrad_lab as tl
-from tinygrad_lab import nn
+from tinygrad_lab import demo, nn
 from tinygrad_lab.nn import functional as F
 from tinygrad_lab.viz import graph as viz_graph
 
@@ -619,3 +619,17 @@ def test_demo_explain_without_graphviz_says_what_it_skipped(tmp_path):
     assert "skipped" in r.stdout and "apt-get install graphviz" in r.stdout
     assert (tmp_path / "demo_graph.dot").read_text().startswith("digraph")
     assert not (tmp_path / "demo_graph.svg").exists()
+
+
+def test_demo_explain_without_graphviz_or_matplotlib(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(viz_graph.shutil, "which", lambda name: None)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    x, y = demo.make_spirals(n_per_class=5, seed=1)
+    model = demo.make_model(4)
+    written = demo.explain(model, x, y, str(tmp_path))
+    out = capsys.readouterr().out
+    assert written == [str(tmp_path / "demo_graph.dot")]
+    assert "skipped" in out and "apt-get install graphviz" in out
+    assert 'pip install "tinygrad_lab[viz]"' in out and not (tmp_path / "demo_grad_flow.png").exists()
+    assert all(p.grad is None for p in model.parameters())     # it leaves no gradients behind

@@ -278,9 +278,16 @@ def step4_backward_pass(run):
     print(f"  loss = (sigmoid(w*x + b) - 1)^2 = {loss.data:.6f}")
     print(f"  dL/dw = {w.grad:.6f}, dL/dx = {x.grad:.6f}, dL/db = {b.grad:.6f}")
     tw, tx, tb = (tl.tensor(v, dtype=tl.float64, requires_grad=True) for v in (-0.7, 1.5, 0.2))
-    ((tl.sigmoid(tw * tx + tb) - 1.0) ** 2).backward()
+    tloss = (tl.sigmoid(tw * tx + tb) - 1.0) ** 2
+    tl.viz.retain_grads(tloss)               # every node keeps its gradient, for the drawing
+    tloss.backward()
     agree("dL/dw, dL/dx, dL/db vs tl autograd", [w.grad, x.grad, b.grad],
           [tw.grad, tx.grad, tb.grad], atol=1e-12)
+    # the same graph drawn micrograd-style (data and grad at every node): .save("step4.svg")
+    graph = tl.viz.draw_graph(tloss, params={"w": tw, "x": tx, "b": tb}, show_values=True)
+    show("tl.viz.draw_graph of it", f"{graph.num_nodes} nodes; w's box reads 'data -0.7', "
+         f"'grad {tw.grad.item():.4g}'")
+    assert f"grad {tw.grad.item():.4g}" in graph.source
 
 
 # Lesson 000, listing "Step 5: Layer and Network" (Neuron, Layer, Network).
