@@ -562,6 +562,16 @@ def test_landscape_restores_parameters_when_the_loss_raises():
         assert np.array_equal(p.detach().numpy(), b)
 
 
+def test_landscape_restores_batchnorm_statistics():
+    tl.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 1))
+    x, y = tl.randn(16, 3), tl.randn(16, 1)
+    before = {k: v.numpy().copy() for k, v in model.state_dict().items()}
+    tl.viz.loss_landscape(model, lambda m: F.mse_loss(m(x), y), steps=5)   # train mode
+    for k, v in model.state_dict().items():
+        assert np.array_equal(v.numpy(), before[k]), k
+
+
 def test_landscape_bad_arguments():
     model, loss_fn = _trained_regression()
     with pytest.raises(ValueError, match="dims"):

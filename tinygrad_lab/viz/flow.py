@@ -181,7 +181,8 @@ class GradMonitor:
     during training"): hooks on the parameters sum the gradients each backward sends them, and
     ``step()`` (call it once per training step, after backward) appends their norm to
     ``history[name]`` (NaN for a step in which no gradient reached the parameter).
-    ``plot(path=None)`` draws the norms over steps; ``remove()`` detaches the hooks."""
+    ``plot(path=None)`` draws the norms over steps; ``remove()`` detaches the hooks (hooked
+    parameters take backward's slower path for leaves with hooks: remove them when done)."""
 
     def __init__(self, model):
         self.history = {}

@@ -90,8 +90,8 @@ def loss_landscape(model, loss_fn, steps=41, span=1.0, dims=1, seed=0):
     """The loss ``loss_fn(model)`` (a one-element tensor) at the parameters moved by
     ``alpha * d1`` (and ``+ beta * d2`` for ``dims=2``), alpha and beta in ``steps`` points over
     [-span, span], along random filter-normalised directions (seeded by ``seed``; see
-    filter_normalized_direction). The parameters are restored afterwards, even when loss_fn
-    raises. Returns a :class:`Landscape`."""
+    filter_normalized_direction). The parameters (and buffers, such as BatchNorm's running
+    statistics) are restored afterwards, even when loss_fn raises. Returns a :class:`Landscape`."""
     if dims not in (1, 2):
         raise ValueError(f"loss_landscape: dims must be 1 or 2, got {dims}")
     if not isinstance(steps, int) or steps < 2:
@@ -111,6 +111,10 @@ def loss_landscape(model, loss_fn, steps=41, span=1.0, dims=1, seed=0):
     finally:
         manual_seed(resume)
     start = [p.detach().clone() for p in params]
+    # buffers too: a model left in train mode updates BatchNorm's running statistics on every
+    # evaluation (call model.eval() first for a landscape of the model as it predicts)
+    buffers = [b for _, b in model.named_buffers()] if hasattr(model, "named_buffers") else []
+    buffers_start = [b.clone() for b in buffers]
     grid = linspace(-span, span, steps, dtype=float64).tolist()
     try:
         center = _loss_value(loss_fn, model)
@@ -123,7 +127,7 @@ def loss_landscape(model, loss_fn, steps=41, span=1.0, dims=1, seed=0):
                 row.append(_loss_value(loss_fn, model))
             rows.append(row)
     finally:
-        for p, p0 in zip(params, start):
+        for p, p0 in zip(params + buffers, start + buffers_start):
             p.data.copy_(p0)
     alphas = np.array(grid)
     losses = np.array(rows[0] if dims == 1 else rows)
