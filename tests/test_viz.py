@@ -177,6 +177,7 @@ def test_draw_graph_of_a_module_a_custom_function_and_a_checkpoint():
     assert "saved 24 B" in src                      # ctx.twice: 6 x 1 float32
     for name, _ in model.named_parameters():
         assert f"<B>{name}</B>" in src
+    assert tl.viz.draw_graph(loss, params=model).source == src     # a Module names them too
     rows = {r["op"]: r["bytes"] for r in tl.viz.memory_report(loss).rows}
     assert rows["ScaledSquareBackward"] == 24 and rows["CheckpointBackward"] == 6 * 3 * 4
 

@@ -341,7 +341,7 @@ def draw_graph(root, params=None, show_values=False, show_grads=True, vanishing=
       bytes it saved for backward ("freed" after a backward, unless ``retain_grads(root)`` ran
       before it); the output ``root`` is green;
     - leaves (blue): their name from ``params`` (a dict name -> tensor, e.g.
-      ``dict(model.named_parameters())``) or else their shape; inputs that do not require grad
+      ``dict(model.named_parameters())``, or the model itself) or else their shape; inputs that do not require grad
       are white and dashed;
     - with ``show_grads``, after backward: each tensor's gradient norm (its value when it has one
       element). Leaves have ``.grad``; other tensors have one when they retain it
@@ -360,7 +360,9 @@ def draw_graph(root, params=None, show_values=False, show_grads=True, vanishing=
     draws top to bottom). Building the text is linear in the graph's size, with the gradient
     norms batched into a few ops (a 10,000-node graph takes a fraction of a second; Graphviz then
     takes longer to lay it out)."""
-    if params is not None and not isinstance(params, dict):
+    if hasattr(params, "named_parameters"):          # a Module: its parameters' names
+        params = dict(params.named_parameters())
+    elif params is not None and not isinstance(params, dict):
         params = dict(params)
     names = {id(t): name for name, t in (params or {}).items()}
     nodes, outputs, leaves, edges = walk(root)
