@@ -391,6 +391,22 @@ def _check_grad(g, t, node):
 
 def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                   allow_unused=False):
+    """The backward pass (_backward_pass), then the callbacks queued during it (queue_callback)."""
+    callbacks = []
+    token = _CALLBACKS.set(callbacks)
+    try:
+        result = _backward_pass(outputs, grad_outputs, retain_graph, create_graph, inputs,
+                                allow_unused)
+        i = 0
+        while i < len(callbacks):   # (a callback may queue another)
+            callbacks[i]()
+            i += 1
+    finally:
+        _CALLBACKS.reset(token)
+    return result
+
+
+def _backward_pass(outputs, grad_outputs, retain_graph, create_graph, inputs, allow_unused):
     """Shared by Tensor.backward and autograd.grad. With ``inputs`` given, returns their
     gradients instead of accumulating into leaves' ``.grad``.
 
@@ -423,8 +439,6 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
     # leaves with post-accumulate-grad hooks: how many gradients each still expects (see
     # _post_hook_counts); their hooks fire when the count reaches 0
     pending = _post_hook_counts(heap) if direct and _n_post_hooks else None
-    callbacks = []
-    cb_token = _CALLBACKS.set(callbacks)
     prev = _grad_enabled()
     _set_grad(bool(create_graph))
     anomaly = _anomaly
@@ -474,7 +488,6 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
         ok = True
     finally:
         _set_grad(prev)
-        _CALLBACKS.reset(cb_token)
         if not ok:  # an exception: drop the pending gradients so a retry starts clean
             for _, n in heap:
                 n._g = None
@@ -484,7 +497,6 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
             if received and n != _FIRED:
                 _post_accumulate(t, pending, last=True)
     if inputs is not None:
-        _run_callbacks(callbacks)
         result = []
         for t in inputs:
             if t.grad_fn is None:
@@ -502,7 +514,6 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
         _to_leaf(t, g, create_graph)
         if t._post_hooks is not None:
             _run_post_hooks(t)
-    _run_callbacks(callbacks)
     return None
 
 
@@ -577,13 +588,6 @@ def queue_callback(callback):
     callbacks.append(callback)
 
 
-def _run_callbacks(callbacks):
-    i = 0
-    while i < len(callbacks):   # (a callback may queue another)
-        callbacks[i]()
-        i += 1
-
-
 def _run_hooks(hooks, g):
     """Call each gradient hook in turn; a non-None return value replaces the gradient, and must
     be a Tensor of the same shape and dtype (PyTorch's TypeError / RuntimeError), so a wrong
@@ -621,7 +625,7 @@ def _node_hooks(node, g, wanted, captured):
 
 def _to_leaf(t, g, create_graph):
     """Accumulate ``g`` into leaf ``t``'s .grad running its hooks first, or recording the sum
-    (create_graph). The common case (no hooks) is written out in _run_backward's loop."""
+    (create_graph). The common case (no hooks) is written out in _backward_pass's loop."""
     prev = _grad_enabled()
     _set_grad(bool(create_graph))
     try:
@@ -653,7 +657,7 @@ _getrefcount = sys.getrefcount
 
 
 def _owned(g):
-    """True when nothing but the engine references gradient ``g`` (still inside _run_backward's
+    """True when nothing but the engine references gradient ``g`` (still inside _backward_pass's
     loop over a node's inputs) or its buffer, so it can become a leaf's .grad without a copy.
     The 5 references allowed are the engine's own (the backward's returned tuple, zip's current
     tuple, the loop variable, this call's argument and getrefcount's; measured, and pinned both
