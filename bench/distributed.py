@@ -3,6 +3,7 @@ vs 2 MPI ranks x 1 thread (DistributedDataParallel), the same global batch.
 
     python -m bench.distributed                  # 5 interleaved repeats of 300 steps each
     python -m bench.distributed --steps 100 --reps 3 --json out.json
+    python -m bench.distributed --cost-model     # the communication cost model's table (README)
 
 The model is the digits example's 64-128-10 ReLU MLP with Adam on batches of 64 (each of the 2
 ranks takes 32 of them). The data are scikit-learn's digits when installed, else random data of
@@ -98,6 +99,44 @@ def run_config(ranks, threads, steps, batch):
     return json.loads(out.strip().splitlines()[-1])
 
 
+# The models of examples/ (and bench/run.py's MLP, for scale): (name, parameters, bytes each)
+def _mlp(*sizes):
+    return sum(i * o + o for i, o in zip(sizes, sizes[1:]))
+
+
+MODELS = [
+    ("xor.py 2-4-1", _mlp(2, 4, 1), 4),
+    ("circles.py 2-16-1", _mlp(2, 16, 1), 4),
+    ("two_layer_classifier.py 30-16-1 (f64)", _mlp(30, 16, 1), 8),
+    ("ddp_train.py / demo 2-64-64-3", _mlp(2, 64, 64, 3), 4),
+    ("digits_mlp.py 64-128-10", _mlp(64, 128, 10), 4),
+    ("vanishing_gradients.py 20 x 32", 20 * _mlp(32, 32) + _mlp(32, 10), 4),
+    ("bench MLP 784-256-256-10", _mlp(784, 256, 256, 10), 4),
+]
+BANDWIDTH = 10e9 / 8      # 10 Gbit/s in bytes/s
+LATENCY = 25e-6           # seconds per message on 10 GbE (TCP, one hop), an assumption
+
+
+def cost_model(machines=(8, 64)):
+    """Ring allreduce: each machine sends (and receives) 2 (n-1)/n x S bytes for a gradient of
+    S bytes, in 2 (n-1) messages: t = 2 (n-1)/n S / B + 2 (n-1) a. Small messages make MPI pick
+    recursive doubling instead (log2 n messages of S bytes each): t = log2(n) (a + S / B)."""
+    print(f"allreduce per step at {BANDWIDTH * 8 / 1e9:g} Gbit/s, {LATENCY * 1e6:g} us per message")
+    head = f"{'model':40s} {'params':>8s}" + "".join(
+        f" {'bytes/step n=' + str(n):>16s} {'ring':>8s} {'rec.dbl':>8s}" for n in machines)
+    print(head)
+    print("-" * len(head))
+    for name, params, itemsize in MODELS:
+        size = params * itemsize
+        row = f"{name:40s} {params:8,d}"
+        for n in machines:
+            sent = 2 * size * (n - 1) / n
+            ring = sent / BANDWIDTH + 2 * (n - 1) * LATENCY
+            doubling = (n - 1).bit_length() * (LATENCY + size / BANDWIDTH)
+            row += f" {sent:16,.0f} {ring * 1e3:6.2f}ms {doubling * 1e3:6.2f}ms"
+        print(row)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m bench.distributed",
                                 description=__doc__.splitlines()[0])
@@ -105,11 +144,14 @@ def main(argv=None):
     p.add_argument("--batch", type=int, default=64, help="global batch (split over the ranks)")
     p.add_argument("--reps", type=int, default=5, help="interleaved repeats (median taken)")
     p.add_argument("--json", default=None, help="also write the results here")
+    p.add_argument("--cost-model", action="store_true", help="print the cost model's table")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--ddp", action="store_true", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.worker:
         return worker(a.steps, a.batch, a.ddp)
+    if a.cost_model:
+        return cost_model()
     configs = [("1 process x 2 threads", 1, 2), ("2 ranks x 1 thread (DDP)", 2, 1)]
     rates = {name: [] for name, _, _ in configs}
     source = None
