@@ -9,6 +9,18 @@ from tinygrad_lab.autograd import engine
 from tinygrad_lab.autograd.engine import queue_callback
 
 
+def _identity(bwd):
+    """A custom Function computing x * 1 whose backward is ``bwd``."""
+    class Identity(tl.autograd.Function):
+        backward = staticmethod(bwd)
+
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1
+
+    return Identity
+
+
 def _graph(lib, w, b):
     """w used three times, b once."""
     return (w * b).sum() + (w * w).sum() + (w * 3).sum()
@@ -48,15 +60,7 @@ def test_post_accumulate_hook_under_create_graph_and_when_a_gradient_is_none():
     (w * w).sum().backward(create_graph=True)
     assert seen == [[2.0, 4.0]]
 
-    class NoGrad(tl.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            return x * 1
-
-        @staticmethod
-        def backward(ctx, g):
-            return None
-
+    NoGrad = _identity(lambda ctx, g: None)
     seen.clear()
     w.grad = None
     (NoGrad.apply(w).sum() + (w * 2).sum()).backward()   # one of two expected gradients comes
@@ -111,16 +115,11 @@ def test_queue_callback_outside_backward_and_after_an_error():
     w = tl.tensor([1.0], requires_grad=True)
     ran = []
 
-    class Boom(tl.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            return x * 1
+    def boom(ctx, g):
+        queue_callback(lambda: ran.append(1))
+        raise ValueError("boom")
 
-        @staticmethod
-        def backward(ctx, g):
-            queue_callback(lambda: ran.append(1))
-            raise ValueError("boom")
-
+    Boom = _identity(boom)
     with pytest.raises(ValueError, match="boom"):
         Boom.apply(w).sum().backward()
     assert ran == []   # a failed backward drops its callbacks
