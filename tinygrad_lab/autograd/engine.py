@@ -528,9 +528,9 @@ _CALLBACKS = contextvars.ContextVar("tinygrad_lab.backward_callbacks", default=N
 def _post_hook_counts(heap):
     """{id(leaf): [leaf, n, 0]} for the leaves with post-accumulate-grad hooks this backward
     reaches, n the number of graph edges that may bring them a gradient (the 0 counts those
-    that did). Only run when such hooks
-    exist: leaves' gradients are otherwise added as they arrive, with no count of how many
-    will come, and PyTorch calls the hook once, after the last one."""
+    that did). Leaves' gradients are added as they arrive, with no count of how many will come,
+    while PyTorch calls this hook once, after the last one: so when such hooks exist (and only
+    then), this walk of the graph counts them first."""
     counts = {}
     seen = set()
     stack = [n for _, n in heap]
