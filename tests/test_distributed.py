@@ -9,7 +9,6 @@ import pathlib
 import shutil
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -60,9 +59,7 @@ def test_ddp_on_shards_equals_one_process_on_the_whole_batch():
 
 @mpi
 def test_a_failing_rank_ends_the_job_naming_the_rank():
-    start = time.monotonic()
-    proc = run_mpi("failing_rank.py", timeout=60)
-    assert time.monotonic() - start < 60
+    proc = run_mpi("failing_rank.py", timeout=60)   # (a hang raises TimeoutExpired)
     assert proc.returncode != 0
     assert "unreachable" not in proc.stdout
     assert "rank 1 failed: ValueError: simulated failure at step 2" in proc.stderr, proc.stderr

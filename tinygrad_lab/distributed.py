@@ -146,7 +146,9 @@ def _written(t):
     t._bump_version()
 
 
-_MPI_OPS = {ReduceOp.SUM: "SUM", ReduceOp.AVG: "SUM", ReduceOp.MAX: "MAX", ReduceOp.MIN: "MIN"}
+# ReduceOp -> the MPI operation (AVG is a SUM, then a division)
+_MPI_OPS = {} if MPI is None else {ReduceOp.SUM: MPI.SUM, ReduceOp.AVG: MPI.SUM,
+                                   ReduceOp.MAX: MPI.MAX, ReduceOp.MIN: MPI.MIN}
 
 
 def _reduce_op(op, t):
@@ -154,7 +156,7 @@ def _reduce_op(op, t):
         raise ValueError(f"op must be a tl.distributed.ReduceOp, got {op!r}")
     if op is ReduceOp.AVG and not t.dtype.is_floating_point:
         raise TypeError(f"ReduceOp.AVG needs a floating-point tensor, got {t.dtype!r}")
-    return getattr(MPI, _MPI_OPS[op])
+    return _MPI_OPS[op]
 
 
 class Work:
