@@ -96,6 +96,17 @@ def test_custom_function():
     assert "all checks behaved as expected" in out
 
 
+def test_ddp_train():
+    """One process is an MPI job of size 1 (tests/test_distributed.py runs it on 2 ranks)."""
+    out = run_example("ddp_train.py", "--quick")
+    if "skipped:" in out:
+        assert 'pip install "tinygrad_lab[distributed]"' in out
+        return
+    assert "1 rank(s)" in out and "rank 0:" in out and "samples/s" in out
+    assert "weights identical on all ranks: yes" in out
+    assert re.search(r"final accuracy: \d+\.\d%", out)
+
+
 def test_digits_mlp():
     out = run_example("digits_mlp.py", "--quick")
     if HAVE_SKLEARN:

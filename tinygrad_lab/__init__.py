@@ -31,6 +31,7 @@ from . import linalg, nn
 from .autograd import set_detect_anomaly, detect_anomaly
 from .autograd import gradcheck, gradgradcheck
 from . import optim
+from . import distributed
 from . import utils
 from . import viz
 # tl.autograd.functional sits above the rest of tl.autograd (it uses ops): imported from here

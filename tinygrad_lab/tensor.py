@@ -321,6 +321,7 @@ class Tensor:
     _grad = None
     _retains_grad = False
     _hooks = None
+    _post_hooks = None   # register_post_accumulate_grad_hook's hooks (leaves only)
     __array_priority__ = 1000  # make NumPy defer to our reflected operators
 
     # (``Tensor(data, dtype=None, requires_grad=False)``, the same as ``tl.tensor``, is defined by
@@ -334,6 +335,7 @@ class Tensor:
         self._grad = None
         self._retains_grad = False
         self._hooks = None
+        self._post_hooks = None
 
     @property
     def grad(self):

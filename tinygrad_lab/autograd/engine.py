@@ -391,6 +391,22 @@ def _check_grad(g, t, node):
 
 def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                   allow_unused=False):
+    """The backward pass (_backward_pass), then the callbacks queued during it (queue_callback)."""
+    callbacks = []
+    token = _CALLBACKS.set(callbacks)
+    try:
+        result = _backward_pass(outputs, grad_outputs, retain_graph, create_graph, inputs,
+                                allow_unused)
+        i = 0
+        while i < len(callbacks):   # (a callback may queue another)
+            callbacks[i]()
+            i += 1
+    finally:
+        _CALLBACKS.reset(token)
+    return result
+
+
+def _backward_pass(outputs, grad_outputs, retain_graph, create_graph, inputs, allow_unused):
     """Shared by Tensor.backward and autograd.grad. With ``inputs`` given, returns their
     gradients instead of accumulating into leaves' ``.grad``.
 
@@ -420,6 +436,9 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
         captured = {}
 
     direct = inputs is None and not create_graph  # leaves' .grad can be written as we go
+    # leaves with post-accumulate-grad hooks: how many gradients each still expects (see
+    # _post_hook_counts); their hooks fire when the count reaches 0
+    pending = _post_hook_counts(heap) if direct and _n_post_hooks else None
     prev = _grad_enabled()
     _set_grad(bool(create_graph))
     anomaly = _anomaly
@@ -456,6 +475,8 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
                         # (_owned before the call: an argument on the stack is a reference)
                         owned = t._grad is None and _owned(gi)
                         _accumulate_grad(t, gi, False, owned)
+                        if t._post_hooks is not None:
+                            _post_accumulate(t, pending)
                     elif fn is None:
                         prior = leaf_grads.get(id(t))
                         leaf_grads[id(t)] = (t, gi) if prior is None else (t, prior[1] + gi)
@@ -471,6 +492,10 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
             for _, n in heap:
                 n._g = None
 
+    if pending:   # leaves whose last expected gradient never came (a backward returned None)
+        for t, n, received in list(pending.values()):
+            if received and n != _FIRED:
+                _post_accumulate(t, pending, last=True)
     if inputs is not None:
         result = []
         for t in inputs:
@@ -487,7 +512,80 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
 
     for t, g in leaf_grads.values():  # leaves with hooks, under create_graph, or an output itself
         _to_leaf(t, g, create_graph)
+        if t._post_hooks is not None:
+            _run_post_hooks(t)
     return None
+
+
+# ---- post-accumulate-grad hooks and end-of-backward callbacks ---------------------------------
+
+_n_post_hooks = 0   # post-accumulate-grad hooks registered (and not removed) in the process
+_FIRED = -1         # a pending count once the leaf's hooks have run in this backward
+# The callbacks queued during the backward running in this thread (None outside backward).
+_CALLBACKS = contextvars.ContextVar("tinygrad_lab.backward_callbacks", default=None)
+
+
+def _post_hook_counts(heap):
+    """{id(leaf): [leaf, n, 0]} for the leaves with post-accumulate-grad hooks this backward
+    reaches, n the number of graph edges that may bring them a gradient (the 0 counts those
+    that did). Leaves' gradients are added as they arrive, with no count of how many will come,
+    while PyTorch calls this hook once, after the last one: so when such hooks exist (and only
+    then), this walk of the graph counts them first."""
+    counts = {}
+    seen = set()
+    stack = [n for _, n in heap]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        for t, need in zip(node._inputs, node.needs_input_grad):
+            if not need:
+                continue
+            fn = t.grad_fn
+            if fn is not None and fn._seq > node._seq:
+                fn = _history_at(fn, node._seq)
+            if fn is not None:
+                stack.append(fn)
+            elif t._post_hooks is not None:
+                entry = counts.get(id(t))
+                if entry is None:
+                    counts[id(t)] = [t, 1, 0]
+                else:
+                    entry[1] += 1
+    return counts
+
+
+def _post_accumulate(t, pending, last=False):
+    """A gradient was added into leaf ``t``'s .grad: run its post-accumulate-grad hooks if
+    that was the last one this backward brings (or ``last``)."""
+    entry = pending.get(id(t)) if pending is not None else None
+    if entry is not None and not last:
+        entry[1] -= 1
+        entry[2] += 1
+        if entry[1] > 0:
+            return
+    if entry is not None:
+        entry[1] = _FIRED
+    _run_post_hooks(t)
+
+
+def _run_post_hooks(t):
+    for h in list(t._post_hooks):
+        if h(t) is not None:
+            raise RuntimeError("post accumulate grad hooks cannot return a value")
+
+
+def queue_callback(callback):
+    """Run ``callback()`` once the backward pass running now has finished: every gradient is in
+    ``.grad`` and every hook has run (PyTorch's ``Variable._execution_engine.queue_callback``;
+    DistributedDataParallel waits for its last allreduce this way). Callbacks run in the order
+    queued; one may queue more. Only valid during a backward (from a hook or a Function's
+    backward): RuntimeError otherwise."""
+    callbacks = _CALLBACKS.get()
+    if callbacks is None:
+        raise RuntimeError("queue_callback can only be called during the backward pass")
+    callbacks.append(callback)
 
 
 def _run_hooks(hooks, g):
@@ -527,7 +625,7 @@ def _node_hooks(node, g, wanted, captured):
 
 def _to_leaf(t, g, create_graph):
     """Accumulate ``g`` into leaf ``t``'s .grad running its hooks first, or recording the sum
-    (create_graph). The common case (no hooks) is written out in _run_backward's loop."""
+    (create_graph). The common case (no hooks) is written out in _backward_pass's loop."""
     prev = _grad_enabled()
     _set_grad(bool(create_graph))
     try:
@@ -559,7 +657,7 @@ _getrefcount = sys.getrefcount
 
 
 def _owned(g):
-    """True when nothing but the engine references gradient ``g`` (still inside _run_backward's
+    """True when nothing but the engine references gradient ``g`` (still inside _backward_pass's
     loop over a node's inputs) or its buffer, so it can become a leaf's .grad without a copy.
     The 5 references allowed are the engine's own (the backward's returned tuple, zip's current
     tuple, the loop variable, this call's argument and getrefcount's; measured, and pinned both
@@ -656,6 +754,32 @@ def requires_grad_(self, requires_grad=True):
         raise RuntimeError("requires_grad_(False) is only allowed on leaf tensors; use detach()")
     self.requires_grad = bool(requires_grad)
     return self
+
+
+@tensor_method()
+def register_post_accumulate_grad_hook(self, hook):
+    """Call ``hook(tensor)`` after backward has added this leaf's gradient into ``.grad`` --
+    once per backward, after the last contribution, as in PyTorch (data-parallel training starts
+    its gradient allreduce from here). The hook must return None. Returns a handle whose
+    ``remove()`` unregisters it."""
+    global _n_post_hooks
+    if not self.requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    if self.grad_fn is not None:
+        raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+    if self._post_hooks is None:
+        self._post_hooks = []
+    self._post_hooks.append(hook)
+    _n_post_hooks += 1
+    return _PostHookHandle(self._post_hooks, hook)
+
+
+class _PostHookHandle(RemovableHandle):
+    def remove(self):
+        global _n_post_hooks
+        if self._fn in self._hooks:
+            self._hooks.remove(self._fn)
+            _n_post_hooks -= 1
 
 
 @tensor_method()

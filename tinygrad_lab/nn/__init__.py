@@ -1,7 +1,8 @@
 """tl.nn: layers (Module with forward/backward hooks, Linear, Sequential, ModuleList, ModuleDict,
 Identity, Flatten, activations, Softmax, normalisation, Embedding, Dropout, losses), functional
-ops (tl.nn.functional, "F"), initialisers (tl.nn.init) and utilities (tl.nn.utils)."""
-from . import functional, init, utils
+ops (tl.nn.functional, "F"), initialisers (tl.nn.init), utilities (tl.nn.utils) and data-parallel training
+(tl.nn.parallel.DistributedDataParallel)."""
+from . import functional, init, parallel, utils
 from .modules import (BatchNorm1d, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Embedding,
                       Flatten, GELU, Identity, LayerNorm, LeakyReLU, Linear, LogSoftmax, Module,
                       ModuleDict, ModuleList, MSELoss, NLLLoss, Parameter, ReLU, Sequential,

@@ -11,18 +11,20 @@ its permutation with ``tl.randperm``: from the global generator (reproducible un
 import collections.abc
 import copy
 import itertools
+import math
 import numbers
 import operator
 
 import numpy as np
 
+from .. import distributed as dist
 from .. import dtypes
 from ..creation import Generator, _uniforms, randperm, tensor
 from ..ops.shape import stack
 from ..tensor import Tensor
 
 __all__ = ["Dataset", "TensorDataset", "Sampler", "SequentialSampler", "RandomSampler",
-           "BatchSampler", "DataLoader", "default_collate", "default_convert"]
+           "DistributedSampler", "BatchSampler", "DataLoader", "default_collate", "default_convert"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -127,6 +129,73 @@ class RandomSampler(Sampler):
 
     def __len__(self):
         return self.num_samples
+
+
+class DistributedSampler(Sampler):
+    """This rank's share of the dataset's indices, for data-parallel training (PyTorch's
+    DistributedSampler): rank r takes every ``num_replicas``-th index starting at r, so the
+    ranks' shares are disjoint and of equal length ``num_samples``. When the length does not
+    divide, the list is padded with its own first indices (``drop_last=False``) or its tail is
+    dropped (``drop_last=True``).
+
+    ``shuffle=True`` permutes the indices first, with a generator seeded ``seed + epoch``: every
+    rank draws the same permutation, and calling ``set_epoch(e)`` before each epoch gives a new
+    one. With ``shuffle=False`` the index lists are exactly PyTorch's; shuffled ones are a
+    permutation from ``tl.randperm`` (tl's generator, not PyTorch's Philox/MT stream), so they
+    differ from PyTorch's for the same seed while having the same properties.
+
+    ``num_replicas`` and ``rank`` default to tl.distributed's world size and rank."""
+
+    def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0,
+                 drop_last=False):
+        if num_replicas is None or rank is None:
+            if not dist.is_initialized():
+                raise RuntimeError("DistributedSampler: pass num_replicas and rank, or call "
+                                   "tl.distributed.init_process_group() first")
+            num_replicas = dist.get_world_size() if num_replicas is None else num_replicas
+            rank = dist.get_rank() if rank is None else rank
+        if num_replicas < 1:
+            raise ValueError(f"num_replicas should be a positive integer, got {num_replicas}")
+        if rank >= num_replicas or rank < 0:
+            raise ValueError(f"Invalid rank {rank}, rank should be in the interval "
+                             f"[0, {num_replicas - 1}]")
+        self.dataset = dataset
+        self.num_replicas = num_replicas
+        self.rank = rank
+        self.epoch = 0
+        self.drop_last = drop_last
+        n = len(dataset)
+        if drop_last and n % num_replicas:
+            self.num_samples = math.ceil((n - num_replicas) / num_replicas)
+        else:
+            self.num_samples = math.ceil(n / num_replicas)
+        self.total_size = self.num_samples * num_replicas
+        self.shuffle = shuffle
+        self.seed = seed
+
+    def __iter__(self):
+        n = len(self.dataset)
+        if self.shuffle:
+            g = Generator().manual_seed(self.seed + self.epoch)
+            indices = randperm(n, generator=g).tolist()
+        else:
+            indices = list(range(n))
+        if not self.drop_last:
+            pad = self.total_size - len(indices)
+            if pad <= len(indices):
+                indices += indices[:pad]
+            else:
+                indices += (indices * math.ceil(pad / len(indices)))[:pad]
+        else:
+            indices = indices[:self.total_size]
+        return iter(indices[self.rank:self.total_size:self.num_replicas])
+
+    def __len__(self):
+        return self.num_samples
+
+    def set_epoch(self, epoch):
+        """Use permutation number ``epoch`` (call before each epoch when shuffling)."""
+        self.epoch = epoch
 
 
 class BatchSampler(Sampler):
