@@ -37,7 +37,7 @@ LAYERS = [
                             "optim.lr_scheduler", "utils_grad", "serialization", "linalg",
                             "autograd.functional", "utils", "utils.data", "utils.checkpoint",
                             "testing"]),
-    ("package and programs", ["", "demo", "__main__"]),
+    ("package and programs", ["", "demo", "__main__", "pytest_plugin"]),
 ]
 LAYER = {mod: i for i, (_, mods) in enumerate(LAYERS) for mod in mods}
 OUTSIDE = {"_build"}   # cffi builder, run by setup.py only
