@@ -170,7 +170,8 @@ def _compare_values(a, e, rtol, atol, equal_nan, where_):
         close = a == e
     else:
         with np.errstate(invalid="ignore", over="ignore"):
-            close = (np.abs(a - e) <= atol + rtol * np.abs(e)) | (a == e)
+            finite = np.isfinite(a) & np.isfinite(e)     # (an infinity is close only to itself)
+            close = (finite & (np.abs(a - e) <= atol + rtol * np.abs(e))) | (a == e)
         if equal_nan:
             close |= np.isnan(a) & np.isnan(e)
     if close.all():
