@@ -21,7 +21,10 @@ The ``tl_check`` fixture runs ``tinygrad_lab.testing.check_op`` (on an ``OpCase`
 ``--tl-seed N`` (default 0). From a source checkout without the entry point:
 ``pytest -p tinygrad_lab.pytest_plugin ...``.
 """
-import pytest
+try:
+    import pytest
+except ImportError:     # imported without pytest (importing every module, say): nothing to offer
+    pytest = None
 
 from . import testing
 from .creation import manual_seed
@@ -42,22 +45,23 @@ def pytest_make_parametrize_id(config, val, argname):
     return None
 
 
-@pytest.fixture
-def tl_check(request):
-    """``tl_check(case)`` or ``tl_check(fn, *example_inputs, **check_op_options)``: run
-    ``tl.testing.check_op``; a failure is an AssertionError naming the case and the smallest
-    input that shows it."""
-    fast = request.config.getoption("tl_fast_gradcheck")
-    seed = request.config.getoption("tl_seed")
+if pytest is not None:
+    @pytest.fixture
+    def tl_check(request):
+        """``tl_check(case)`` or ``tl_check(fn, *example_inputs, **check_op_options)``: run
+        ``tl.testing.check_op``; a failure is an AssertionError naming the case and the smallest
+        input that shows it."""
+        fast = request.config.getoption("tl_fast_gradcheck")
+        seed = request.config.getoption("tl_seed")
 
-    def check(op, *inputs, **options):
-        __tracebackhide__ = True
-        manual_seed(seed)
-        options.setdefault("fast_mode", fast)
-        if isinstance(op, testing.OpCase):
-            if inputs:
-                raise TypeError("tl_check(case): an OpCase carries its own inputs")
-            return op.check(**options)
-        return testing.check_op(op, *inputs, **options)
+        def check(op, *inputs, **options):
+            __tracebackhide__ = True
+            manual_seed(seed)
+            options.setdefault("fast_mode", fast)
+            if isinstance(op, testing.OpCase):
+                if inputs:
+                    raise TypeError("tl_check(case): an OpCase carries its own inputs")
+                return op.check(**options)
+            return testing.check_op(op, *inputs, **options)
 
-    return check
+        return check
