@@ -1,10 +1,11 @@
 """The pytest plugin (tinygrad_lab/pytest_plugin.py): its pytest11 entry point, and a user's
-test file -- one line per op -- run by pytest in a subprocess, with the plugin loaded as the
-entry point would load it."""
+test file -- one line per op -- run by pytest (pytester, in process), with the plugin loaded by
+name as the entry point would load it."""
 import os
-import subprocess
-import sys
-import textwrap
+
+import tinygrad_lab.pytest_plugin  # noqa: F401  (imported once, before pytester's module snapshots)
+
+pytest_plugins = ["pytester"]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -51,14 +52,12 @@ def test_direct(tl_check):
 '''
 
 
-def _pytest(tmp_path, *args):
-    (tmp_path / "test_user_ops.py").write_text(textwrap.dedent(USER_TESTS))
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")     # load only the plugin named below
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "tinygrad_lab.pytest_plugin",
-                           "-p", "no:cacheprovider", "-rA", "-o", "addopts=", *args,
-                           str(tmp_path / "test_user_ops.py")],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+def _pytest(pytester, monkeypatch, *args):
+    pytester.makepyfile(test_user_ops=USER_TESTS)
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")    # only the plugin named here
+    r = pytester.runpytest_inprocess("-p", "tinygrad_lab.pytest_plugin", "-p", "no:cacheprovider",
+                                     "-rA", *args)
+    return r, r.stdout.str() + r.stderr.str()
 
 
 def test_the_plugin_is_a_pytest11_entry_point():
@@ -66,10 +65,9 @@ def test_the_plugin_is_a_pytest11_entry_point():
     assert '[project.entry-points.pytest11]\ntinygrad_lab = "tinygrad_lab.pytest_plugin"' in text
 
 
-def test_a_user_test_file_checks_each_op_with_one_line(tmp_path):
-    r = _pytest(tmp_path)
-    out = r.stdout + r.stderr
-    assert r.returncode == 1, out                       # BadDouble fails, the rest pass
+def test_a_user_test_file_checks_each_op_with_one_line(pytester, monkeypatch):
+    r, out = _pytest(pytester, monkeypatch)
+    assert r.ret == 1, out                       # BadDouble fails, the rest pass
     assert "PASSED test_user_ops.py::test_op[Double]" in out
     assert "PASSED test_user_ops.py::test_op[mul]" in out
     assert "PASSED test_user_ops.py::test_direct" in out
@@ -78,7 +76,6 @@ def test_a_user_test_file_checks_each_op_with_one_line(tmp_path):
     assert "smallest failing inputs" in out
 
 
-def test_the_fast_gradcheck_option(tmp_path):
-    r = _pytest(tmp_path, "--tl-fast-gradcheck", "--tl-seed", "3", "-k", "BadDouble")
-    out = r.stdout + r.stderr
-    assert r.returncode == 1 and "fast mode" in out and "1 failed, 3 deselected" in out, out
+def test_the_fast_gradcheck_option(pytester, monkeypatch):
+    r, out = _pytest(pytester, monkeypatch, "--tl-fast-gradcheck", "--tl-seed", "3", "-k", "BadDouble")
+    assert r.ret == 1 and "fast mode" in out and "1 failed, 3 deselected" in out, out
