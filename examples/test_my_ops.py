@@ -71,13 +71,9 @@ class MatMul(tl.autograd.Function):
 
 # ---- five planted bugs -----------------------------------------------------------------------
 
-class MatMulReshapeGrad(tl.autograd.Function):
-    """BUG: grad_b is (g^T a) reshaped where it should be transposed (shapes agree, values not)."""
-
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return a @ b
+class MatMulReshapeGrad(MatMul):
+    """MatMul's forward. BUG: grad_b is (g^T a) reshaped where it should be transposed (shapes
+    agree, values do not)."""
 
     @staticmethod
     def backward(ctx, g):

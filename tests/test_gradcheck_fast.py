@@ -12,6 +12,7 @@ from tinygrad_lab.autograd import GradcheckError, gradcheck, gradgradcheck
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples"))
 import gradcheck_mlp  # noqa: E402
+import test_my_ops  # noqa: E402
 
 
 def _mlp_loss(bug):
@@ -59,22 +60,13 @@ def test_fast_mode_catches_the_mlp_bug_the_full_check_catches_in_few_forwards():
 
 
 def test_fast_gradgradcheck_catches_a_backward_without_second_derivatives():
-    class Square(tl.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return x * x
-
-        @staticmethod
-        def backward(ctx, g):
-            (x,) = ctx.saved_tensors
-            return g * 2 * x.detach()          # right value, but a constant to autograd
-
+    # examples/test_my_ops.py's sigmoid whose backward comes from NumPy: right first
+    # derivatives, none of the second
     x = tl.randn(5, dtype=tl.float64, requires_grad=True)
-    assert gradcheck(Square.apply, (x,), fast_mode=True)
+    assert gradcheck(test_my_ops.SigmoidNumpyBackward.apply, (x,), fast_mode=True)
     for fast in (False, True):
         with pytest.raises(GradcheckError):
-            gradgradcheck(Square.apply, (x,), fast_mode=fast)
+            gradgradcheck(test_my_ops.SigmoidNumpyBackward.apply, (x,), fast_mode=fast)
 
 
 def test_fast_mode_checks_gradient_shapes_and_empty_inputs():

@@ -25,11 +25,7 @@ class Double(tl.autograd.Function):
         return g * 2
 
 
-class BadDouble(tl.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        return x * 2
-
+class BadDouble(Double):
     @staticmethod
     def backward(ctx, g):
         return g * 2.5

@@ -6,8 +6,14 @@ import re
 import numpy as np
 import pytest
 
+import os
+import sys
+
 import tinygrad_lab as tl
 from tinygrad_lab.testing import OpCase, assert_close, check_op, make_tensor
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples"))
+import test_my_ops  # noqa: E402  (its planted bugs)
 
 
 def T(data, dtype=tl.float32):
@@ -192,31 +198,6 @@ class _Scaled(tl.autograd.Function):
         return g * 3                       # wrong: should be g * 2
 
 
-class _Transposed(tl.autograd.Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return a @ b
-
-    @staticmethod
-    def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        return g @ b.T, (g.T @ a).reshape(b.shape)    # wrong: transposed values
-
-
-class _MemoryOrder(tl.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x * x
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        flat = np.ravel(x.detach().numpy(), order="K")      # memory order: wrong for x.T
-        return g * tl.tensor(2 * flat.reshape(x.shape))
-
-
 class _NoSum(tl.autograd.Function):
     """a + b with b broadcast; the gradient of b is not summed back to b's shape."""
     @staticmethod
@@ -239,9 +220,9 @@ def test_check_op_catches_a_wrong_gradient_with_the_smallest_input():
 
 def test_check_op_catches_transposed_and_memory_order_backwards():
     with pytest.raises(AssertionError, match=r"failed: gradcheck \(float64\)[\s\S]*input 1"):
-        check_op(_Transposed.apply, f64(3, 4), f64(4, 2))
+        check_op(test_my_ops.MatMulReshapeGrad.apply, f64(3, 4), f64(4, 2))
     with pytest.raises(AssertionError) as info:
-        check_op(_MemoryOrder.apply, f64(3, 4))
+        check_op(test_my_ops.SquareMemoryOrder.apply, f64(3, 4))
     msg = str(info.value)
     assert "failed: transposed inputs" in msg and "gradient of input 0" in msg
     assert "(it fails with input 0 alone transposed)" in msg
