@@ -135,6 +135,8 @@ def test_make_tensor_defaults_follow_torch():
     b = make_tensor(100, dtype=tl.bool)
     assert b.dtype is tl.bool and 0 < int(b.numpy().sum()) < 100
     assert make_tensor(2, 3, dtype=tl.float64).shape == (2, 3)
+    p = make_tensor((2, 3), tl.float64, 5.0, 6.0, True)       # the API's positional order
+    assert p.requires_grad and (p.detach().numpy() >= 5).all() and (p.detach().numpy() < 6).all()
     assert make_tensor((), tl.float64).shape == ()
 
 

@@ -192,17 +192,27 @@ def make_tensor(*shape, dtype=None, device=None, low=None, high=None, requires_g
                 noncontiguous=False, exclude_zero=False):
     """A random tensor for tests, as ``torch.testing.make_tensor``.
 
-    ``shape`` is varargs or one tuple; ``dtype`` may follow it positionally
-    (``make_tensor((3, 4), tl.float64)``). Floats are uniform in [low, high) (default [-9, 9)),
+    ``shape`` is varargs or one tuple; ``dtype`` and the rest may follow it positionally
+    (``make_tensor((3, 4), tl.float64, -1, 1)``, the API's order) or be keywords (torch's). Floats are uniform in [low, high) (default [-9, 9)),
     integers in [low, high) (default [-9, 10)), bool False/True. ``noncontiguous=True`` returns a
     strided view (every other element of a wider buffer) when there are at least two elements;
     ``exclude_zero=True`` replaces zeros with 1 (integers) or the dtype's smallest normal number.
     Values come from the seeded global generator (``tl.manual_seed``).
     """
-    if shape and isinstance(shape[-1], dtypes.DType):
+    at = next((k for k, v in enumerate(shape) if isinstance(v, dtypes.DType)), None)
+    if at is not None:       # make_tensor(shape, dtype, low, high, requires_grad, ...) positionally
         if dtype is not None:
             raise TypeError("make_tensor() got dtype both positionally and as a keyword")
-        shape, dtype = shape[:-1], shape[-1]
+        rest = shape[at + 1:]
+        names = ("low", "high", "requires_grad", "noncontiguous", "exclude_zero")
+        if len(rest) > len(names):
+            raise TypeError(f"make_tensor() takes at most {len(names)} arguments after dtype")
+        given = dict(zip(names, rest))
+        low, high = given.get("low", low), given.get("high", high)
+        requires_grad = given.get("requires_grad", requires_grad)
+        noncontiguous = given.get("noncontiguous", noncontiguous)
+        exclude_zero = given.get("exclude_zero", exclude_zero)
+        shape, dtype = shape[:at], shape[at]
     if dtype is None:
         raise TypeError("make_tensor() missing required keyword argument: 'dtype'")
     dt = dtypes.as_dtype(dtype)
@@ -602,9 +612,12 @@ def _layout_case(layout):
         key = ("layout", tuple(a.shape for a in arrays if a is not None))
         _, outs, _, grads = _base(op, arrays, case, key)
         try:
-            _, outs2, _, grads2 = _base(op, arrays, case, key, layout=layout)
+            ins2, outs2, gs2, grads2 = _base(op, arrays, case, key, layout=layout)
             op.compare(outs2, outs, dtypes.float64, f"{case}: output against contiguous inputs")
             _compare_grads(op, grads2, grads, f"{case}: gradients against contiguous inputs")
+            if op.wrt:
+                _compare_grads(op, op.grads(outs2, ins2, gs2, create_graph=True), grads,
+                               f"{case}: create_graph=True gradients against contiguous inputs")
         except _Failure as e:
             for i in changed:           # which input's layout is it?
                 try:
