@@ -285,6 +285,8 @@ def test_check_op_catches_a_backward_that_create_graph_changes():
 def test_check_op_arguments():
     with pytest.raises(ValueError, match="no floating-point tensor"):
         check_op(lambda t: t, tl.tensor([1, 2]))
+    with pytest.raises(ValueError, match="not floating-point tensors"):
+        check_op(lambda x, t: x * t, f64(3), tl.tensor([1, 2, 3]), grad=(1,))
     with pytest.raises(ValueError, match="unknown variants"):
         check_op(tl.exp, f64(3), variants=("sideways",))
 

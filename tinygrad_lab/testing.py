@@ -474,6 +474,9 @@ def check_op(fn, *example_inputs, ref=None, grad=None, variants=VARIANTS, tolera
         wrt = tuple(floats)
     else:
         wrt = tuple(grad or ())
+        if any(i not in floats for i in wrt):
+            raise ValueError(f"check_op({name}): grad={grad!r} names inputs that are not "
+                             f"floating-point tensors (those are {floats})")
     op = _Op(fn, example_inputs, ref, wrt, tolerances, gradcheck_kwargs or {}, fast_mode)
     arrays = [_values(x) if f else None for x, f in zip(example_inputs, op.kinds)]
     report = CheckReport(name)
