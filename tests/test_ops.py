@@ -43,7 +43,8 @@ R = [((3, 4), None), ((3, 4), 0), ((3, 4), -1), ((2, 3, 2), (0, 2)), ((), None),
 
 class Spec:
     """One op's test: `fn` on tl tensors, `ref` on NumPy arrays, cases of input shapes, the value
-    domain of the inputs, and extra keyword arguments."""
+    domain of the inputs, and extra keyword arguments (`grad`: the inputs to differentiate;
+    `gc_kw`: gradcheck's; `nan=False` for an op whose math does not propagate NaN)."""
 
     def __init__(self, fn, ref, cases, low=-2.0, high=2.0, grad=True, reduce=False, gc_kw=None,
                  nan=True):
@@ -232,6 +233,8 @@ def specs_for(op):
 
 # forward tolerances (rtol, atol relative to max(1, max |reference|)) against the references
 TOLERANCES = {tl.float64: (1e-10, 1e-12), tl.float32: (2e-5, 2e-6)}
+VARIANTS = tl.testing.VARIANTS                              # layouts and generated shapes
+LAYOUTS = ("noncontiguous", "transposed", "expanded")       # layouts only
 
 
 def run_case(spec, case, generate=False):
@@ -243,10 +246,6 @@ def run_case(spec, case, generate=False):
         ins = [tl.tensor(rng_array(s, spec.low, spec.high, rng), dtype=tl.float64) for s in shapes]
         check_op(fn, *ins, ref=ref, grad=spec.grad, variants=variants, tolerances=TOLERANCES,
                  gradcheck_kwargs=spec.gc_kw, nan=spec.nan, name=spec.name)
-
-
-VARIANTS = tl.testing.VARIANTS
-LAYOUTS = ("noncontiguous", "transposed", "expanded")
 
 
 def check_spec(name):
