@@ -305,3 +305,14 @@ def test_opcase_makes_seeded_inputs_and_runs_check_op():
 
 def test_tl_testing_is_public():
     assert tl.testing.check_op is check_op and tl.testing.assert_close is assert_close
+
+
+def test_index_backward_refuses_a_gradient_of_the_wrong_shape():
+    # check_op's generated 0-d variant found it: a 0-d gradient for a 2-element index result
+    # made the copy read past the gradient's strides (garbage in the output)
+    g = tl.tensor(1.5, dtype=tl.float64)
+    with pytest.raises(ValueError, match=r"gradient of shape \(\) for an index result of shape \(2,\)"):
+        tl.ops.shape.IndexBackward.apply(g, (4, 3), (slice(1, 4, 2), 2))
+    ok = tl.ops.shape.IndexBackward.apply(tl.tensor([1.0, 2.0], dtype=tl.float64), (4, 3),
+                                          (slice(1, 4, 2), 2))
+    assert ok.numpy()[:, 2].tolist() == [0.0, 1.0, 0.0, 2.0]
