@@ -1,6 +1,6 @@
-"""Shared test helpers: seeded inputs, non-contiguous views, check_op, which compares an op's
-forward with a NumPy reference and gradchecks every differentiable input, and context managers
-that run kernels with a given thread count or instruction set."""
+"""Shared test helpers: seeded inputs, non-contiguous views, and context managers that run
+kernels with a given thread count or instruction set. (The op harness is public:
+tinygrad_lab.testing.check_op.)"""
 import contextlib
 import zlib
 
@@ -58,36 +58,3 @@ def noncontiguous(a, dtype):
     v = big[..., 0].detach()
     assert not v.is_contiguous() or v.numel() <= 1
     return v
-
-
-def make(a, dtype, strided=False, requires_grad=False):
-    t = noncontiguous(a, dtype) if strided else tl.tensor(a, dtype=dtype)
-    return t.requires_grad_(True) if requires_grad else t
-
-
-def assert_close(t, ref, rtol, atol):
-    assert isinstance(t, tl.Tensor), f"expected a Tensor, got {type(t).__name__}"
-    got = t.detach().numpy()
-    ref = np.asarray(ref)
-    assert got.shape == ref.shape, f"shape {got.shape} != reference shape {ref.shape}"
-    np.testing.assert_allclose(got.astype(np.float64), ref.astype(np.float64), rtol=rtol, atol=atol)
-
-
-def check_op(fn, ref, shapes, low=-2.0, high=2.0, grad=True, strided=False, gc_kw=None):
-    """Forward in float64 and float32 against `ref`, then gradcheck + gradgradcheck (float64) of
-    the inputs named by `grad` (True = all, a tuple of indices, or False)."""
-    rng = rng_for(getattr(fn, "__name__", ""), tuple(shapes), low, high, strided)
-    arrays = [rng_array(s, low, high, rng) for s in shapes]
-    expected = ref(*arrays)
-    for dtype, rtol, atol in ((tl.float64, 1e-10, 1e-12), (tl.float32, 2e-5, 2e-6)):
-        ins = [make(a, dtype, strided) for a in arrays]
-        out = fn(*ins)
-        assert out.dtype is dtype, f"{dtype!r} inputs gave a {out.dtype!r} result"
-        assert_close(out, expected, rtol, atol * max(1.0, float(np.max(np.abs(expected), initial=0))))
-    wrt = range(len(shapes)) if grad is True else (grad or ())
-    if not wrt:
-        return
-    ins = [make(a, tl.float64, strided, requires_grad=i in wrt) for i, a in enumerate(arrays)]
-    kw = gc_kw or {}
-    assert tl.autograd.gradcheck(fn, ins, **kw)
-    assert tl.autograd.gradgradcheck(fn, ins, **kw)

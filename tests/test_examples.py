@@ -114,3 +114,17 @@ def test_digits_mlp():
         assert "epoch   2" in out
     else:
         assert out.startswith("skipped:") and "scikit-learn" in out
+
+
+def test_my_ops_harness_catches_every_planted_bug():
+    out = run_example("test_my_ops.py")
+    assert re.search(r"Swish\s+PASS", out) and re.search(r"MatMul\s+PASS", out)
+    for bug, case in (("MatMulReshapeGrad", "gradcheck (float64)"),
+                      ("SquareMemoryOrder", "transposed inputs"),
+                      ("ReluSwallowsNaN", "NaN propagation"),
+                      ("CenterInPlace", "modified in place"),
+                      ("SigmoidNumpyBackward", "gradgradcheck (float64)")):
+        block = out.split(f"{bug}: caught", 1)[1].split(": caught", 1)[0]
+        assert case in block and "smallest failing inputs" in block, bug
+    assert "(it fails with input 0 alone transposed)" in out
+    assert "every planted bug was caught and the correct ops passed" in out

@@ -37,8 +37,8 @@ LAYERS = [
                             "optim.lr_scheduler", "utils_grad", "serialization", "linalg",
                             "autograd.functional", "utils", "utils.data", "utils.checkpoint",
                             "viz", "viz._common", "viz.graph", "viz.flow", "viz.memory",
-                            "viz.landscape", "distributed", "nn.parallel"]),
-    ("package and programs", ["", "demo", "__main__"]),
+                            "viz.landscape", "distributed", "nn.parallel", "testing"]),
+    ("package and programs", ["", "demo", "__main__", "pytest_plugin"]),
 ]
 LAYER = {mod: i for i, (_, mods) in enumerate(LAYERS) for mod in mods}
 OUTSIDE = {"_build"}   # cffi builder, run by setup.py only

@@ -1,6 +1,9 @@
-"""Every op, one line each: forward against a NumPy reference, float64 gradcheck and
-gradgradcheck of every differentiable input, over shape cases that include broadcasting,
-non-contiguous inputs, 0-d and zero-size tensors.
+"""Every op, one line each, through the public harness ``tl.testing.check_op``: forward against
+a NumPy reference in float64 and float32, the same values and gradients for strided, transposed
+and stride-0 inputs and a strided output gradient, plain against create_graph backward, float64
+gradcheck and gradgradcheck of every differentiable input, NaN propagation, inputs left
+unmodified -- over shape cases that include broadcasting, 0-d and zero-size tensors (and, for
+each op's first case, the broadcast / 0-d / empty variants check_op generates itself).
 
 `test_every_op_is_covered` fails when an op is added to tinygrad_lab (any Function subclass in
 tinygrad_lab.ops) without a line in SPECS below, so no op can land untested. The same SPECS drive
@@ -15,7 +18,9 @@ import tinygrad_lab as tl
 import tinygrad_lab.nn.functional as F
 from tinygrad_lab.autograd import OPS
 
-from .helpers import check_op, noncontiguous, rng_array
+from tinygrad_lab.testing import check_op
+
+from .helpers import noncontiguous, rng_array, rng_for
 
 
 def _erf(a):
@@ -38,11 +43,14 @@ R = [((3, 4), None), ((3, 4), 0), ((3, 4), -1), ((2, 3, 2), (0, 2)), ((), None),
 
 class Spec:
     """One op's test: `fn` on tl tensors, `ref` on NumPy arrays, cases of input shapes, the value
-    domain of the inputs, and extra keyword arguments."""
+    domain of the inputs, and extra keyword arguments (`grad`: the inputs to differentiate;
+    `gc_kw`: gradcheck's; `nan=False` for an op whose math does not propagate NaN)."""
 
-    def __init__(self, fn, ref, cases, low=-2.0, high=2.0, grad=True, reduce=False, gc_kw=None):
+    def __init__(self, fn, ref, cases, low=-2.0, high=2.0, grad=True, reduce=False, gc_kw=None,
+                 nan=True):
         self.fn, self.ref, self.cases = fn, ref, cases
         self.low, self.high, self.grad, self.reduce, self.gc_kw = low, high, grad, reduce, gc_kw
+        self.nan, self.name = nan, None
 
 
 def _where_ref(c, a, b):
@@ -160,6 +168,10 @@ SPECS = {
 }
 
 
+for _name, _spec in SPECS.items():
+    _spec.name = _name
+
+
 def _index_backward_ref(x):
     out = np.zeros((4, 3))
     out[1:4:2, 2] = x
@@ -219,22 +231,34 @@ def specs_for(op):
     return [spec for n, spec in SPECS.items() if _op_of(n) == op]
 
 
-def check_spec(name, strided=False):
-    """Every case of op ``name``: forward against the reference, gradcheck, gradgradcheck."""
+# forward tolerances (rtol, atol relative to max(1, max |reference|)) against the references
+TOLERANCES = {tl.float64: (1e-10, 1e-12), tl.float32: (2e-5, 2e-6)}
+VARIANTS = tl.testing.VARIANTS                              # layouts and generated shapes
+LAYOUTS = ("noncontiguous", "transposed", "expanded")       # layouts only
+
+
+def run_case(spec, case, generate=False):
+    """check_op on every call of one case of ``spec``; ``generate``: also the shape variants
+    check_op makes itself (broadcast, 0-d, empty)."""
+    variants = VARIANTS if generate else LAYOUTS
+    for fn, ref, shapes in calls(spec, case):
+        rng = rng_for(getattr(fn, "__name__", ""), tuple(shapes), spec.low, spec.high)
+        ins = [tl.tensor(rng_array(s, spec.low, spec.high, rng), dtype=tl.float64) for s in shapes]
+        check_op(fn, *ins, ref=ref, grad=spec.grad, variants=variants, tolerances=TOLERANCES,
+                 gradcheck_kwargs=spec.gc_kw, nan=spec.nan, name=spec.name)
+
+
+def check_spec(name):
+    """Every case of op ``name`` through check_op (tools/mutate_derivatives.py runs this)."""
     for spec in specs_for(name):
-        for case in spec.cases:
-            for fn, ref, shapes in calls(spec, case):
-                check_op(fn, ref, shapes, spec.low, spec.high, grad=spec.grad, strided=strided,
-                         gc_kw=spec.gc_kw)
+        for i, case in enumerate(spec.cases):
+            run_case(spec, case, generate=i == 0)
 
 
 @pytest.mark.parametrize("name,case", list(_cases()))
-@pytest.mark.parametrize("layout", ["contiguous", "strided"])
-def test_op(name, case, layout):
+def test_op(name, case):
     spec = SPECS[name]
-    for fn, ref, shapes in calls(spec, case):
-        check_op(fn, ref, shapes, spec.low, spec.high, grad=spec.grad, strided=layout == "strided",
-                 gc_kw=spec.gc_kw)
+    run_case(spec, case, generate=case == spec.cases[0])
 
 
 def test_noncontiguous_helper_really_is_strided():

@@ -38,6 +38,7 @@ from . import viz
 from .autograd import functional as _functional
 del _functional
 from .serialization import load, save
+from . import testing
 from .ops.inplace import relu_, sigmoid_, tanh_  # (torch.relu_ ...; also Tensor methods)
 
 __version__ = "0.1.0"

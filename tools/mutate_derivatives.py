@@ -14,7 +14,8 @@ For every op of the op table (tinygrad_lab.autograd.OPS), one at a time:
      derivative to compare with there; gradcheck covers it at ordinary points.)
 After each mutation it runs the op's checks: tests/test_derivatives.py's check_derivatives (C VJP
 against formula, at ordinary and special points), then -- when that passes -- tests/test_ops.py's
-check_spec (forward, gradcheck and gradgradcheck in float64), and restores the op. A mutation is
+check_spec (tl.testing.check_op: forward, layouts, create_graph backward, gradcheck and
+gradgradcheck in float64, NaN propagation), and restores the op. A mutation is
 caught when a check fails. It first runs the checks unmutated: they must pass, or "caught" would
 mean nothing.
 
@@ -70,7 +71,7 @@ def _fails(name):
     try:
         check_spec(name)
     except (AssertionError, GradcheckError):
-        return "gradcheck"
+        return "check_op"
     return None
 
 

@@ -24,12 +24,18 @@ def _as_tuple(x):
 
 
 def _prepare(inputs):
-    """Inputs as a tuple; float32 tensors that require grad are promoted to float64 copies."""
+    """Inputs as a tuple; float32 tensors that require grad are promoted to float64 copies (with
+    a warning), narrower float types are refused."""
     out = []
-    for t in _as_tuple(inputs):
+    for i, t in enumerate(_as_tuple(inputs)):
         if isinstance(t, Tensor) and t.requires_grad and t.dtype is not dtypes.float64:
-            warnings.warn("gradcheck: input is float32; checking a float64 copy (float32 is too "
-                          "imprecise for central differences)", stacklevel=3)
+            if t.dtype.itemsize < 4:
+                raise TypeError(f"gradcheck needs float64 inputs: input {i} is {t.dtype!r}, too "
+                                "imprecise for central differences (and for a float64 copy to "
+                                "stand for it); pass .double() inputs")
+            warnings.warn(f"gradcheck needs float64 inputs: input {i} is {t.dtype!r}; checking a "
+                          "float64 copy (it is too imprecise for central differences)",
+                          stacklevel=3)
             t = t.detach().to(dtypes.float64).requires_grad_(True)
         out.append(t)
     return tuple(out)
@@ -50,19 +56,26 @@ def _fail(msg, raise_exception):
 
 
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
-              nondet_tol=0.0):
+              nondet_tol=0.0, fast_mode=False):
     """Check autograd's gradients of ``fn(*inputs)`` against central differences.
 
     Every floating-point input that requires grad is checked, element by element, for every
     output element. Returns True on success; on a mismatch raises ``GradcheckError`` (or
     returns False when ``raise_exception=False``) naming the input, the element, the output
     element, and the analytic and numerical values.
+
+    ``fast_mode=True`` (PyTorch's fast gradcheck) checks one random projection per input and
+    output instead: ``v^T J u`` from one backward pass against the central difference of
+    ``v^T f`` along ``u``, two forward passes per input whatever its size. A wrong gradient
+    is caught with probability 1 but not located: rerun with ``fast_mode=False`` for the element.
     """
     inputs = _prepare(inputs)
     wrt = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
     if not wrt:
         raise ValueError("gradcheck: no input requires grad; pass tensors with requires_grad=True")
     outs = _outputs(fn, inputs)
+    if fast_mode:
+        return _fast(fn, inputs, wrt, outs, eps, atol, rtol, raise_exception)
     for oi, out in enumerate(outs):
         if not out.requires_grad:
             # No path from the inputs: the numerical Jacobian must then be zero too.
@@ -121,10 +134,60 @@ def _numeric(fn, inputs, i, oi, eps):
     return np.stack(cols, axis=1) if cols else np.zeros((n_out, 0))
 
 
+def _fast(fn, inputs, wrt, outs, eps, atol, rtol, raise_exception):
+    """Fast mode: for each input i and output o, u_i^T J_oi^T v_o (the backward of v_o, dotted
+    with u_i) against v_o . (f_o(x + eps u_i) - f_o(x - eps u_i)) / (2 eps). u_i and v_o are
+    random unit vectors from a fixed seed (reproducible failures)."""
+    rng = np.random.default_rng(0)
+    us = {}
+    for i in wrt:
+        u = rng.standard_normal(inputs[i].shape)
+        us[i] = u / max(float(np.sqrt(np.sum(u * u))), 1e-300)
+    vs = []
+    for o in outs:
+        v = rng.standard_normal(o.shape)
+        vs.append(v / max(float(np.sqrt(np.sum(v * v))), 1e-300))
+    analytic = np.zeros((len(outs), len(wrt)))
+    for oi, out in enumerate(outs):
+        if out.requires_grad and out.numel():
+            v = zeros(out.shape, dtype=out.dtype)
+            v._view_numpy()[...] = vs[oi]
+            gs = grad(out, [inputs[i] for i in wrt], v, retain_graph=True, allow_unused=True)
+            for k, g in enumerate(gs):
+                if g is not None:
+                    if g.shape != inputs[wrt[k]].shape:
+                        raise GradcheckError(f"gradient for input {wrt[k]} has shape {g.shape}, "
+                                             f"expected {inputs[wrt[k]].shape}")
+                    gk = np.asarray(g.detach().to(dtypes.float64)._view_numpy(), dtype=np.float64)
+                    analytic[oi, k] = float(np.sum(gk * us[wrt[k]]))
+    for k, i in enumerate(wrt):
+        view = inputs[i]._view_numpy()
+        orig = view.copy()
+        view[...] = orig + eps * us[i]
+        plus = [o._view_numpy().astype(np.float64) for o in _outputs(fn, inputs)]
+        view[...] = orig - eps * us[i]
+        minus = [o._view_numpy().astype(np.float64) for o in _outputs(fn, inputs)]
+        view[...] = orig
+        for oi in range(len(outs)):
+            n = float(np.sum((plus[oi] - minus[oi]) * vs[oi])) / (2 * eps)
+            a = analytic[oi, k]
+            if abs(a - n) > atol + rtol * abs(n):
+                return _fail(
+                    f"Jacobian mismatch for output {oi} with respect to input {i} (shape "
+                    f"{inputs[i].shape}), fast mode:\n"
+                    f"  v^T J u analytic: {a!r}\n  v^T J u numerical: {n!r}\n"
+                    f"  (|analytic - numerical| = {abs(a - n):.3g} > atol + rtol*|numerical| = "
+                    f"{atol + rtol * abs(n):.3g}; u, v: random unit vectors over the input and "
+                    f"the output)\n  rerun with fast_mode=False to find the element",
+                    raise_exception)
+    return True
+
+
 def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
-                  raise_exception=True):
+                  raise_exception=True, fast_mode=False):
     """Check second derivatives: gradcheck of the vector-Jacobian product of ``fn`` (built with
-    create_graph=True) with respect to the inputs and the output gradients."""
+    create_graph=True) with respect to the inputs and the output gradients (``fast_mode``: as
+    in gradcheck)."""
     inputs = _prepare(inputs)
     wrt = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
     outs = _outputs(fn, inputs)
@@ -146,4 +209,4 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
                      for g, i in zip(gs, wrt))
 
     return gradcheck(vjp, tuple(inputs) + tuple(grad_outputs), eps=eps, atol=atol, rtol=rtol,
-                     raise_exception=raise_exception)
+                     raise_exception=raise_exception, fast_mode=fast_mode)

@@ -387,7 +387,11 @@ class IndexBackward(Function):
     def forward(ctx, g, in_shape, nkey):
         ctx.nkey = nkey
         out = zeros(in_shape, dtype=g.dtype)
-        K.copy_into(_basic_view(out, nkey), g)
+        view = _basic_view(out, nkey)
+        if g.shape != view.shape:      # (copy_into would read past g's strides)
+            raise ValueError(f"IndexBackward: a gradient of shape {g.shape} for an index result "
+                             f"of shape {view.shape}")
+        K.copy_into(view, g)
         return out
 
     @staticmethod
