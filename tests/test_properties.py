@@ -10,6 +10,16 @@ differences of the NumPy program. With PyTorch installed the same program runs o
 Ops with kinks (relu, abs, maximum, max) are only drawn where their input is at least 1e-3 away
 from the kink, so finite differences are valid.
 
+About one program in three is *special* (issue 13): some elements of its leaves are NaN, +-inf,
++-0 or +-1e300 (huge: products overflow to inf). Such a program is checked against NumPy for its
+values and against PyTorch for values and gradients, NaN-aware (NaN where the reference has NaN,
+equal infinities); central differences mean nothing there, so they are skipped, and so are the
+kink filters (tinygrad_lab must follow PyTorch's conventions at kinks and ties exactly). A max
+over a dim whose slices hold a NaN is not drawn in them: tinygrad_lab's ``max(dim)`` sends the
+gradient to the NaNs (PyTorch's ``max()`` rule) while ``torch.amax``, the values-only reference,
+gives NaN gradients to the whole slice. Nor is a matmul whose finite products can overflow
+(see ``_product_overflows``: the NaN-or-inf of such a dot depends on the summation order).
+
 The default `ci` profile (tests/conftest.py) is derandomized with a fixed example budget. For a
 deep search run::
 
@@ -29,6 +39,9 @@ KINK = 1e-3
 UNARY = ("neg", "tanh", "sigmoid", "sin", "exp", "square", "relu", "abs")
 BINARY = ("add", "sub", "mul", "div", "maximum")
 REDUCE = ("sum", "mean", "max", "sum_all")
+SPECIAL = (float("nan"), float("inf"), -float("inf"), 0.0, -0.0, 1e300, -1e300)
+SPECIAL_PROGRAMS = 0.3     # the share of programs with special values in their leaves
+SPECIAL_ELEMENTS = 0.3     # in such a program, the share of each leaf's elements made special
 
 
 # ---- one program, three back ends -------------------------------------------------------------
@@ -143,8 +156,26 @@ def run(program, bases, backend):
 @st.composite
 def programs(draw):
     """A program (leaves' view kinds and shapes, steps) and its float64 input data."""
+    with np.errstate(all="ignore"):     # NaN/inf arithmetic of special programs is expected
+        return _draw_program(draw)
+
+
+def _finite_max(a):
+    f = np.abs(a[np.isfinite(a)])
+    return f.max() if f.size else 0.0
+
+
+def _product_overflows(x, y):
+    """Whether a dot product of x and y may hold a finite product that overflows. With FMA the
+    kernels fold such a product into an infinite partial sum (inf, not inf - inf = NaN), so the
+    NaN-or-inf of that dot depends on the summation order -- in PyTorch's BLAS too."""
+    return _finite_max(x) * _finite_max(y) > 1e307
+
+
+def _draw_program(draw):
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    program = {"leaves": [], "steps": []}
+    special = rng.random() < SPECIAL_PROGRAMS
+    program = {"leaves": [], "steps": [], "special": special}
     bases = []
 
     def new_leaf(shape, positive=False):
@@ -152,6 +183,9 @@ def programs(draw):
         kind = draw(st.sampled_from(kinds))
         base = rng.uniform(0.5, 1.5, base_shape(shape, kind)) if positive else \
             rng.uniform(-1.5, 1.5, base_shape(shape, kind))
+        if special:
+            mask = rng.random(base.shape) < SPECIAL_ELEMENTS
+            base[mask] = rng.choice(SPECIAL, size=int(mask.sum()))
         program["leaves"].append((kind, shape))
         bases.append(base)
         return len(bases) - 1, make_view(NumpyBackend(), base, kind)
@@ -163,7 +197,7 @@ def programs(draw):
         op = draw(st.sampled_from(("unary", "binary", "matmul", "reduce", "transpose", "reshape")))
         if op == "unary":
             name = draw(st.sampled_from(UNARY))
-            if name in ("relu", "abs") and x.size and np.abs(x).min() < KINK:
+            if name in ("relu", "abs") and not special and x.size and np.abs(x).min() < KINK:
                 continue
             program["steps"].append(("unary", name))
             x = NumpyBackend().unary(name, x)
@@ -178,7 +212,8 @@ def programs(draw):
             elif how == "outer" and x.ndim < 3:
                 s = (draw(st.integers(0, 2)),) + s
             i, y = new_leaf(s, positive=(name == "div"))
-            if name == "maximum" and np.broadcast(x, y).size and np.abs(x - y).min() < KINK:
+            if name == "maximum" and not special and np.broadcast(x, y).size and \
+                    np.abs(x - y).min() < KINK:
                 program["leaves"].pop()   # (an unused leaf would have no gradient)
                 bases.pop()
                 continue
@@ -187,6 +222,10 @@ def programs(draw):
         elif op == "matmul" and 1 <= x.ndim:
             k = draw(st.integers(0, 3))
             i, y = new_leaf((x.shape[-1], k) if draw(st.booleans()) else (x.shape[-1],))
+            if special and _product_overflows(x, y):
+                program["leaves"].pop()
+                bases.pop()
+                continue
             program["steps"].append(("matmul", i))
             x = x @ y
         elif op == "reduce" and x.ndim >= 1:
@@ -198,10 +237,11 @@ def programs(draw):
             if name == "max":
                 # max over an empty dim is an error in both; a 0-element input with a non-empty
                 # dim is issue 13's known tl divergence (tl raises, torch returns empty)
-                if x.size == 0:
+                if x.size == 0 or (special and np.isnan(x).any()):
                     continue
                 top2 = -np.partition(-x, min(1, x.shape[dim] - 1), axis=dim)
-                if x.shape[dim] > 1 and np.abs(np.take(top2, 0, dim) - np.take(top2, 1, dim)).min() < KINK:
+                if not special and x.shape[dim] > 1 and \
+                        np.abs(np.take(top2, 0, dim) - np.take(top2, 1, dim)).min() < KINK:
                     continue          # a tie within KINK: the gradient is not differentiable
             program["steps"].append(("reduce", name, dim, keepdim))
             x = NumpyBackend().reduce(name, x, dim, keepdim)
@@ -211,7 +251,7 @@ def programs(draw):
         elif op == "reshape":
             program["steps"].append(("reshape", (x.size,)))
             x = x.reshape(x.size)
-    assume(np.all(np.isfinite(x)) and (x.size == 0 or np.abs(x).max() < 1e6))
+    assume(special or (np.all(np.isfinite(x)) and (x.size == 0 or np.abs(x).max() < 1e6)))
     weights = rng.uniform(-1, 1, x.shape)
     return program, bases, weights
 
@@ -246,11 +286,17 @@ def describe(program):
 @given(programs())
 def test_random_programs_match_numpy_and_central_differences(case):
     program, bases, weights = case
-    ref = run(program, bases, NumpyBackend())[0]
+    with np.errstate(all="ignore"):       # NumPy's overflow/invalid warnings in special programs
+        ref = run(program, bases, NumpyBackend())[0]
     out, grads = tl_grads(program, bases, weights)
     assert out.shape == ref.shape, describe(program)
     assert out.dtype == tl.float64
+    # (assert_allclose is NaN-aware: NaN where the reference has NaN, equal infinities)
     np.testing.assert_allclose(out.detach().numpy(), ref, rtol=1e-7, atol=1e-9, err_msg=describe(program))
+    if program["special"]:      # no finite differences through NaN/inf: grads exist, shapes match
+        for g, b in zip(grads, bases):
+            assert g is not None and g.shape == b.shape, describe(program)
+        return
     for g, ng, b in zip(grads, numeric_grads(program, bases, weights), bases):
         assert g is not None, describe(program)
         assert g.shape == b.shape, describe(program)
