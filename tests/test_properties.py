@@ -201,7 +201,9 @@ def _finite_max(a):
 def _product_overflows(x, y):
     """Whether a dot product of x and y may hold a finite product that overflows. With FMA the
     kernels fold such a product into an infinite partial sum (inf, not inf - inf = NaN), so the
-    NaN-or-inf of that dot depends on the summation order -- in PyTorch's BLAS too."""
+    NaN-or-inf of that dot depends on the summation order -- in PyTorch's BLAS too. (The
+    backward's matmuls can meet the same: a huge output gradient times a huge leaf; the long
+    fuzz run reports such a dot as -inf in torch and NaN here.)"""
     return _finite_max(x) * _finite_max(y) > 1e307
 
 
