@@ -37,7 +37,8 @@
 /*        op          forward  y = f(x)                                    backward  gx = g * f'(x) */
 #define TL_UNARY_FLOAT_OPS(X)                                                                     \
     X(NEG,        -x,                                                          -g)                \
-    X(ABS,        fabs(x),                                  x > 0 ? g : (x < 0 ? -g : (T)0))      \
+    /* g * sign(x), multiplied as PyTorch's g * sgn(x): sign(NaN) = sign(0) = 0, NaN g at 0 is NaN */ \
+    X(ABS,        fabs(x),                        g * (x > 0 ? (T)1 : (x < 0 ? (T)-1 : (T)0)))  \
     X(EXP,        exp(x),                                                      g * y)             \
     X(LOG,        log(x),                                                      g / x)             \
     X(SQRT,       sqrt(x),                                             g / ((T)2 * y))            \

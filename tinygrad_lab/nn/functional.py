@@ -113,7 +113,10 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     mu = _mean(x, dims, keepdim=True)
     d = x - mu
     var = _mean(d * d, dims, keepdim=True)
-    y = d / (var + eps) ** 0.5
+    # var - var is 0, or NaN when the variance overflowed to inf: then d / sqrt(inf) = 0 would
+    # hide the overflow; the row is NaN, forward and backward, as PyTorch's layer_norm gives
+    # for [1e308, -1e308, 0]
+    y = d / ((var + eps) ** 0.5 + (var - var))
     if weight is not None:
         y = y * weight
     if bias is not None:

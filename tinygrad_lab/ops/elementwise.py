@@ -115,7 +115,9 @@ class Neg(_Unary):
 
 class Abs(_Unary):
     code, saves = K.TL_ABS, "x"
-    deriv = staticmethod(lambda g, x, y, p, q: where(x > 0, g, where(x < 0, -g, 0.0)))
+    # g * sign(x) with sign(NaN) = sign(0) = 0, multiplied (PyTorch's g * sgn(x)): a NaN or inf g
+    # at x = 0 gives NaN, a NaN x with a finite g gives +-0
+    deriv = staticmethod(lambda g, x, y, p, q: g * ((x > 0).to(x.dtype) - (x < 0).to(x.dtype)))
 
 
 class Exp(_Unary):
@@ -503,7 +505,9 @@ class Div(_Binary):
     def formula(ctx, g):
         a, b = ctx._saved
         ga = sum_to(g / b, a.shape) if ctx.needs_input_grad[0] else None
-        gb = sum_to(-(g * a) / (b * b), b.shape) if ctx.needs_input_grad[1] else None
+        # -g * ((a / b) / b), PyTorch's order: b * b would overflow to inf (inf / inf = NaN)
+        # where a / b / b is still inf or finite
+        gb = sum_to(-g * ((a / b) / b), b.shape) if ctx.needs_input_grad[1] else None
         return ga, gb
 
 

@@ -16,7 +16,7 @@ from ..autograd.engine import Function
 from ..creation import arange
 from ..kernels import NULL, check, ffi
 from ..tensor import Tensor, _empty, _numel, _wrap_dim, tensor_method
-from .elementwise import clamp, exp, log, sigmoid
+from .elementwise import clamp, exp, log, sigmoid, where
 from .reduce import max as _max, min as _min, sum as _sum
 from .shape import contiguous, reshape, transpose, unsqueeze
 
@@ -205,9 +205,10 @@ class NllLoss(Function):
 
     @staticmethod
     def formula(ctx, g):
-        """gx = -onehot(target) * g per row"""
+        """gx = -g at each row's target and +0 elsewhere (a NaN g reaches only the target, as
+        the C VJP's and PyTorch's scatter: no 0 * NaN)"""
         target, = ctx._saved
-        return -(_onehot(target, ctx.shape[1], g.dtype) * unsqueeze(g, 1)), None
+        return where(_onehot(target, ctx.shape[1], g.dtype) != 0, -unsqueeze(g, 1), 0.0), None
 
 
 def _pointwise_forward(ctx, kernel, name, x, t, bad_input=None):
@@ -247,11 +248,12 @@ class MseLoss(Function):
 
     @staticmethod
     def formula(ctx, g):
-        """gx = 2 g (x - t),  gt = -gx"""
+        """gx = 2 g (x - t),  gt = 2 g (t - x) (the C VJP's and PyTorch's order: 2 (x - t) may
+        overflow where (2 g) (x - t) does not; t - x keeps a zero's sign as PyTorch)"""
         x, t = ctx._saved
         want_x, want_t = ctx.needs_input_grad
-        d = g * (2.0 * (x - t))
-        return (d if want_x else None), (-d if want_t else None)
+        g2 = 2.0 * g
+        return (g2 * (x - t) if want_x else None), (g2 * (t - x) if want_t else None)
 
 
 class ProbabilityRangeError(ValueError, RuntimeError):

@@ -270,8 +270,11 @@ def var(x, dim=None, keepdim=False, unbiased=True, correction=None, *, axis=None
 
 @tensor_method()
 def std(x, dim=None, keepdim=False, unbiased=True, correction=None, *, axis=None, keepdims=None):
-    """Standard deviation: the square root of var (same arguments)."""
-    return var(x, dim, keepdim, unbiased, correction, axis=axis, keepdims=keepdims) ** 0.5
+    """Standard deviation: the square root of var (same arguments). Its gradient is 0 where
+    the deviation is 0 (a constant input), as PyTorch's std_backward, not 0 * inf = NaN."""
+    v = var(x, dim, keepdim, unbiased, correction, axis=axis, keepdims=keepdims)
+    zero = v == 0
+    return where(zero, 0.0, where(zero, 1.0, v) ** 0.5)
 
 
 @tensor_method()
