@@ -36,6 +36,7 @@ from . import utils
 from .autograd import functional as _functional
 del _functional
 from .serialization import load, save
+from .jit import jit
 from .ops.inplace import relu_, sigmoid_, tanh_  # (torch.relu_ ...; also Tensor methods)
 
 __version__ = "0.1.0"

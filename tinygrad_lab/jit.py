@@ -1,0 +1,227 @@
+"""``tl.jit``: capture a step's kernel calls once, then replay them with one call into C.
+
+A small network's training step is mostly dispatch: ~30 kernel calls, each well under a
+microsecond of C behind a few microseconds of Python. ``step = tl.jit(fn)`` runs ``fn`` eagerly
+on its first call (optimizer state, momentum buffers and other lazily made tensors appear then),
+records every kernel call of the second (kernels.capture: forward, backward, optimizer update,
+with their buffers), and from the third on replays that recording with one call into
+csrc/replay.c's ``tl_replay``, without running ``fn``'s Python at all.
+
+How a call is represented: each C entry point gets a generated trampoline ``int f(const tl_arg
+*a)`` (_build.py writes one per declaration of the public header), and a recorded call is the
+trampoline's number plus its arguments packed in ``tl_arg`` slots (a union of int64, double and
+pointer; one slot per C parameter). The slots are read at call time, so Python rewrites a few of
+them between replays: the pointers of this call's input tensors (the first recorded calls copy
+them into the recording's own input buffers) and the scalars optimizers declare live
+(kernels.live_args: learning rates, Adam's step count and bias corrections).
+
+The rules (README "Capture and replay"):
+- Tensor arguments are inputs: copied into the recording's buffers. A call whose tensor
+  arguments differ in shape, strides or dtype, whose other arguments differ (by value for
+  numbers, strings and None, by identity otherwise), or that runs in another grad mode, gets its
+  own recording (eager call, capture, replays); up to MAX_RECORDINGS are kept. A tensor argument
+  that requires grad raises (it would be trained as a copy): reach parameters through the model.
+- The return value is the one of the captured call: returned tensors are the recording's
+  outputs, overwritten by the next call (clone them to keep a value).
+- Reading tensor values in Python inside the captured call (item, numpy, print, bool), kernels
+  whose result Python decides on (anomaly mode's NaN scan, boolean-mask indexing) and a
+  scheduler step raise during capture. Every other Python value fn uses (a global learning
+  rate, a list of tensors, tensors made from Python data) is frozen at capture: pass what
+  changes as an argument.
+- Tensors fn creates are kept alive by the recording; tensors it only uses (parameters, their
+  ``.grad``, optimizer state, globals) must keep their buffers while the recording is used:
+  after replacing any of them (``p.data = ...``, ``load_state_dict``, setting grads to None
+  outside the step) call ``step.reset()``.
+- One thread at a time per jitted step (a second thread gets a RuntimeError).
+"""
+import functools
+import numbers
+import threading
+
+from . import kernels as K
+from .autograd import is_grad_enabled
+from .creation import empty
+from .kernels import NULL, ffi
+from .tensor import Tensor
+
+MAX_RECORDINGS = 8
+_CAPTURING = threading.Lock()   # one capture at a time (kernels.capture swaps process-wide names)
+_EAGER = "eager"   # a signature's first call ran eagerly; its next call captures
+
+
+def _key(args, kwargs):
+    """The signature a recording is valid for (see the module docstring)."""
+    key = [is_grad_enabled()]
+    for a in args:
+        key.append((a._shape, a._strides, a.dtype, a.requires_grad) if isinstance(a, Tensor)
+                   else _value_key(a))
+    for name in sorted(kwargs):
+        a = kwargs[name]
+        key.append((name, (a._shape, a._strides, a.dtype, a.requires_grad) if isinstance(a, Tensor)
+                    else _value_key(a)))
+    return tuple(key)
+
+
+def _value_key(a):
+    if a is None or isinstance(a, (numbers.Number, str, bytes)):
+        return (type(a), a)
+    return ("id", id(a))
+
+
+def _store(slot, kind, v):
+    """Write argument ``v`` of a C parameter of kind ``kind`` into tl_arg ``slot``."""
+    if kind == "p":
+        slot.p = ffi.cast("void *", v)
+    elif kind == "d":
+        slot.d = float(v)
+    elif kind == "u":
+        v = int(v) & 0xFFFFFFFFFFFFFFFF
+        slot.i = v - (1 << 64) if v >= 1 << 63 else v
+    else:
+        slot.i = int(v)
+
+
+class _Recording:
+    """One captured call, packed for tl_replay: the calls and their argument slots, what keeps
+    every pointer in them alive, the input slots and the live scalars to rewrite per replay."""
+
+    def __init__(self, cap, copies, result):
+        calls = copies + cap.calls
+        self.names = [name for name, _ in calls]
+        self.keep = (calls, cap.pins)          # the argument objects and every buffer made
+        self.result = result
+        total = sum(len(args) for _, args in calls)
+        self.slots = ffi.new("tl_arg[]", max(total, 1))
+        self.calls = ffi.new("tl_call[]", max(len(calls), 1))
+        self.n = len(calls)
+        self.failed = ffi.new("int64_t *")
+        self.inputs = []   # the slot of each input copy's source pointer
+        self.live = []     # [first slot, kinds, fn, last values]
+        off = 0
+        for k, (name, args) in enumerate(calls):
+            index, sig = K.REPLAYABLE[name]
+            if len(sig) != len(args):
+                raise RuntimeError(f"tl.jit: {name} was recorded with {len(args)} arguments, "
+                                   f"its C declaration takes {len(sig)}")
+            for j, (kind, v) in enumerate(zip(sig, args)):
+                _store(self.slots[off + j], kind, v)
+            self.calls[k].fn = index
+            self.calls[k].args = self.slots + off
+            if k < len(copies):
+                self.inputs.append(self.slots + off + 4)   # tl_copy's src
+            live = cap.live.get(k - len(copies))
+            if live is not None:
+                start, fn = live
+                self.live.append([off + start, sig[start:], fn, tuple(args[start:])])
+            off += len(args)
+
+    def replay(self, tensors):
+        for slot, t in zip(self.inputs, tensors):
+            slot.p = t._ptr
+        for entry in self.live:
+            values = entry[2]()
+            if values != entry[3]:
+                first, kinds = entry[0], entry[1]
+                for j, (kind, v) in enumerate(zip(kinds, values)):
+                    _store(self.slots[first + j], kind, v)
+                entry[3] = values
+        rc = K.tl_replay(self.calls, self.n, self.failed)
+        if rc:
+            K.check(rc, f"tl.jit replay of {self.names[self.failed[0]]}")
+        return self.result
+
+
+class jit:
+    """``tl.jit(fn)`` or ``@tl.jit``: call 1 runs ``fn`` eagerly, call 2 captures its kernel
+    calls, later calls replay them in one call into C (rules in this module's docstring)."""
+
+    def __init__(self, fn):
+        if not callable(fn):
+            raise TypeError(f"tl.jit expects a callable, got {type(fn).__name__}")
+        self.fn = fn
+        self._recordings = {}   # signature -> _EAGER or _Recording (insertion order = age)
+        self._busy = threading.Lock()
+        functools.update_wrapper(self, fn)
+
+    def __get__(self, obj, objtype=None):
+        """As a method decorator: one jitted step per instance (a bound copy, cached on it)."""
+        if obj is None:
+            return self
+        name = "_tl_jit_" + self.fn.__name__
+        bound = obj.__dict__.get(name)
+        if bound is None:
+            bound = obj.__dict__[name] = jit(self.fn.__get__(obj, objtype))
+        return bound
+
+    def reset(self):
+        """Drop every recording (the next call runs eagerly again, the one after captures)."""
+        self._enter()
+        try:
+            self._recordings.clear()
+        finally:
+            self._busy.release()
+
+    def _enter(self):
+        if not self._busy.acquire(False):
+            raise RuntimeError(f"tl.jit: {self.__name__} is already running (called from two "
+                               "threads at once, or from inside itself); a jitted step is used "
+                               "by one thread at a time: give each thread its own tl.jit(fn)")
+
+    def __call__(self, *args, **kwargs):
+        if K._capture is not None and K.capturing():
+            return self.fn(*args, **kwargs)      # inside another capture: part of that recording
+        self._enter()
+        try:
+            key = _key(args, kwargs)
+            rec = self._recordings.get(key)
+            if type(rec) is _Recording:
+                return rec.replay(_tensors(args, kwargs))
+            if rec is None:
+                for t in _tensors(args, kwargs):
+                    _check_input(t)
+                while len(self._recordings) >= MAX_RECORDINGS:
+                    del self._recordings[next(iter(self._recordings))]
+                self._recordings[key] = _EAGER
+                return self.fn(*args, **kwargs)
+            rec = self._recordings[key] = self._capture(args, kwargs)
+            return rec.result
+        finally:
+            self._busy.release()
+
+    def _capture(self, args, kwargs):
+        """Run fn once under kernels.capture on the recording's own copies of the tensor
+        arguments, and pack what it did."""
+        owned, copies = [], []
+        for t in _tensors(args, kwargs):
+            dst = empty(t._shape, dtype=t.dtype)
+            call = (dst.dtype.code, dst._ptr, NULL, t.dtype.code, t._ptr, K.strides(t),
+                    len(t._shape), K.i64(t._shape))
+            K.check(K.tl_copy(*call), "tl.jit input copy")
+            owned.append(dst)
+            copies.append(("tl_copy", call))
+        it = iter(owned)
+        args = tuple(next(it) if isinstance(a, Tensor) else a for a in args)
+        kwargs = {k: next(it) if isinstance(kwargs[k], Tensor) else kwargs[k] for k in sorted(kwargs)}
+        with _CAPTURING, K.capture() as cap:
+            result = self.fn(*args, **kwargs)
+        rec = _Recording(cap, copies, result)
+        rec.keep += (owned,)
+        return rec
+
+
+def _tensors(args, kwargs):
+    """The tensor arguments, in the order the input copies were recorded."""
+    out = [a for a in args if isinstance(a, Tensor)]
+    if kwargs:
+        out += [kwargs[k] for k in sorted(kwargs) if isinstance(kwargs[k], Tensor)]
+    return out
+
+
+def _check_input(t):
+    if t.requires_grad:
+        raise ValueError("tl.jit: a tensor argument that requires grad would be copied into the "
+                         "recording's input buffer and trained as that copy; pass data as "
+                         "arguments and reach parameters through the model (or a closure)")
+
+
+__all__ = ["jit", "MAX_RECORDINGS"]
