@@ -538,3 +538,21 @@ def test_trampolines_cover_the_kernels():
     assert not names & {"tl_alloc", "tl_free", "tl_replay", "tl_set_num_threads"}
     for name, (_, sig) in K.REPLAYABLE.items():
         assert len(K.ffi.typeof(K.ENTRY_POINTS[name]).args) == len(sig)
+
+
+def test_buffers_made_before_the_capture_are_pinned():
+    w = tl.ones(3, requires_grad=True)
+
+    @tl.jit
+    def step(x):
+        (x * w).sum().backward()       # accumulates into the grad made by the eager call
+        return w.grad
+
+    step(tl.ones(3))
+    step(tl.ones(3))
+    w.grad = None                      # the recording still holds the old grad's buffer
+    gc.collect()
+    junk = [tl.full((3,), 9.0) for _ in range(100)]
+    g = step(tl.tensor([1., 2., 3.]))
+    assert g.tolist() == [3., 4., 5.] and w.grad is None
+    del junk

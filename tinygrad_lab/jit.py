@@ -34,7 +34,9 @@ The rules (README "Capture and replay"):
   outside the step) call ``step.reset()``.
 - One thread at a time per jitted step (a second thread gets a RuntimeError).
 """
+import bisect
 import functools
+import gc
 import numbers
 import threading
 
@@ -95,6 +97,7 @@ class _Recording:
         self.calls = ffi.new("tl_call[]", max(len(calls), 1))
         self.n = len(calls)
         self.failed = ffi.new("int64_t *")
+        self.n_slots, self.kinds = total, "".join(K.REPLAYABLE[name][1] for name, _ in calls)
         self.inputs = []   # the slot of each input copy's source pointer
         self.live = []     # [first slot, kinds, fn, last values]
         off = 0
@@ -205,8 +208,36 @@ class jit:
         with _CAPTURING, K.capture() as cap:
             result = self.fn(*args, **kwargs)
         rec = _Recording(cap, copies, result)
-        rec.keep += (owned,)
+        rec.keep += (owned, _owners(rec))
         return rec
+
+
+def _owners(rec):
+    """The storages of live tensors the recording points into, found by address: the recording
+    pins every buffer made during the capture, and this pins the ones made before it that are
+    still alive (parameters, their grads, optimizer state), so a later ``p.grad = None`` cannot
+    free memory a replay writes (their values are still only read and written by pointer)."""
+    used = sorted({int(ffi.cast("uintptr_t", rec.slots[k].p)) for k in range(rec.n_slots)
+                   if rec.kinds[k] == "p"} - {0})
+    if not used:
+        return []
+    spans = []
+    for o in gc.get_objects():
+        if isinstance(o, Tensor) and getattr(o, "_data", NULL) != NULL:
+            st = o._shared()
+            start = int(ffi.cast("uintptr_t", st.ptr))
+            spans.append((start, start + st.nbytes, st))
+    spans.sort(key=lambda s: s[0])
+    starts = [s[0] for s in spans]
+    keep = {}
+    for a in used:
+        i = bisect.bisect_right(starts, a) - 1
+        while i >= 0 and spans[i][0] <= a:
+            if a < spans[i][1]:
+                keep[id(spans[i][2])] = spans[i][2]
+                break
+            i -= 1
+    return list(keep.values())
 
 
 def _tensors(args, kwargs):
