@@ -556,3 +556,13 @@ def test_buffers_made_before_the_capture_are_pinned():
     g = step(tl.tensor([1., 2., 3.]))
     assert g.tolist() == [3., 4., 5.] and w.grad is None
     del junk
+
+
+# ---- the examples' --jit ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("args", [("xor.py", "--quick"), ("circles.py", "--quick", "--epochs", "2"),
+                                  ("two_layer_classifier.py", "--steps", "20"),
+                                  ("digits_mlp.py", "--quick")])
+def test_examples_jit_print_the_same_numbers(args):
+    from .test_examples import run_example
+    assert run_example(*args, "--jit") == run_example(*args)
