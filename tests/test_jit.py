@@ -566,3 +566,17 @@ def test_buffers_made_before_the_capture_are_pinned():
 def test_examples_jit_print_the_same_numbers(args):
     from .test_examples import run_example
     assert run_example(*args, "--jit") == run_example(*args)
+
+
+def test_clip_grad_norm_inside_capture_raises():
+    w = tl.ones(3, requires_grad=True)
+
+    @tl.jit
+    def step(x):
+        w.grad = None
+        (x * w).sum().backward()
+        tl.nn.utils.clip_grad_norm_([w], 1.0)
+
+    step(tl.ones(3))
+    with pytest.raises(RuntimeError, match="tl.jit: a tensor's values were read"):
+        step(tl.ones(3))
