@@ -41,7 +41,7 @@ import numbers
 import threading
 
 from . import kernels as K
-from .autograd import is_grad_enabled
+from .autograd.engine import _grad_enabled
 from .creation import empty
 from .kernels import NULL, ffi
 from .tensor import Tensor
@@ -51,20 +51,26 @@ _CAPTURING = threading.Lock()   # one capture at a time (kernels.capture swaps p
 _EAGER = "eager"   # a signature's first call ran eagerly; its next call captures
 
 
-def _key(args, kwargs):
-    """The signature a recording is valid for (see the module docstring)."""
-    key = [is_grad_enabled()]
-    for a in args:
-        key.append((a._shape, a._strides, a.dtype, a.requires_grad) if isinstance(a, Tensor)
-                   else _value_key(a))
-    for name in sorted(kwargs):
-        a = kwargs[name]
-        key.append((name, (a._shape, a._strides, a.dtype, a.requires_grad) if isinstance(a, Tensor)
-                    else _value_key(a)))
-    return tuple(key)
+def _signature(args, kwargs):
+    """(key, tensors): the signature a recording is valid for (see the module docstring) as a
+    flat tuple (cheap to hash: this runs on every call), and the tensor arguments in order
+    (positional, then keyword arguments by name)."""
+    key = [_grad_enabled()]
+    tensors = []
+    for a in (args if not kwargs else args + tuple(kwargs[k] for k in sorted(kwargs))):
+        if isinstance(a, Tensor):
+            key += (a._shape, a._strides, a.dtype, a.requires_grad)
+            tensors.append(a)
+        else:
+            key.append(_value_key(a))
+    if kwargs:
+        key.append(tuple(sorted(kwargs)))
+    return tuple(key), tensors
 
 
 def _value_key(a):
+    """A non-tensor argument's part of the key: numbers, strings and None by value (and type:
+    1 and 1.0 differ), anything else by identity."""
     if a is None or isinstance(a, (numbers.Number, str, bytes)):
         return (type(a), a)
     return ("id", id(a))
@@ -173,29 +179,30 @@ class jit:
     def __call__(self, *args, **kwargs):
         if K._capture is not None and K.capturing():
             return self.fn(*args, **kwargs)      # inside another capture: part of that recording
-        self._enter()
+        if not self._busy.acquire(False):
+            self._enter()                        # (raises)
         try:
-            key = _key(args, kwargs)
+            key, tensors = _signature(args, kwargs)
             rec = self._recordings.get(key)
-            if type(rec) is _Recording:
-                return rec.replay(_tensors(args, kwargs))
+            if rec.__class__ is _Recording:
+                return rec.replay(tensors)
             if rec is None:
-                for t in _tensors(args, kwargs):
+                for t in tensors:
                     _check_input(t)
                 while len(self._recordings) >= MAX_RECORDINGS:
                     del self._recordings[next(iter(self._recordings))]
                 self._recordings[key] = _EAGER
                 return self.fn(*args, **kwargs)
-            rec = self._recordings[key] = self._capture(args, kwargs)
+            rec = self._recordings[key] = self._capture(args, kwargs, tensors)
             return rec.result
         finally:
             self._busy.release()
 
-    def _capture(self, args, kwargs):
+    def _capture(self, args, kwargs, tensors):
         """Run fn once under kernels.capture on the recording's own copies of the tensor
         arguments, and pack what it did."""
         owned, copies = [], []
-        for t in _tensors(args, kwargs):
+        for t in tensors:
             dst = empty(t._shape, dtype=t.dtype)
             call = (dst.dtype.code, dst._ptr, NULL, t.dtype.code, t._ptr, K.strides(t),
                     len(t._shape), K.i64(t._shape))
@@ -238,14 +245,6 @@ def _owners(rec):
                 break
             i -= 1
     return list(keep.values())
-
-
-def _tensors(args, kwargs):
-    """The tensor arguments, in the order the input copies were recorded."""
-    out = [a for a in args if isinstance(a, Tensor)]
-    if kwargs:
-        out += [kwargs[k] for k in sorted(kwargs) if isinstance(kwargs[k], Tensor)]
-    return out
 
 
 def _check_input(t):
