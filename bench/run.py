@@ -320,6 +320,33 @@ def _np_mlp_step(Ws, bs, x, y, lr):
     return loss
 
 
+def _tl_mlp(Ws, bs, lr):
+    """The 784-256-256-10 ReLU nn.Sequential with NumPy weights Ws, bs (out, in), and its SGD."""
+    nn = tl.nn
+    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+    with tl.no_grad():
+        for lin, W, b in zip([model[0], model[2], model[4]], Ws, bs):
+            lin.weight.copy_(tl.from_numpy(W))
+            lin.bias.copy_(tl.from_numpy(b))
+    return model, tl.optim.SGD(model.parameters(), lr=lr)
+
+
+def _torch_mlp_step(x, y, lr):
+    """PyTorch's 784-256-256-10 SGD step on (x, y), or None without PyTorch."""
+    if torch is None:
+        return None
+    tm = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 256),
+                             torch.nn.ReLU(), torch.nn.Linear(256, 10))
+    topt = torch.optim.SGD(tm.parameters(), lr=lr)
+    tx_t, ty_t = torch.from_numpy(x), torch.from_numpy(y)
+
+    def step():
+        topt.zero_grad()
+        torch.nn.functional.cross_entropy(tm(tx_t), ty_t).backward()
+        topt.step()
+    return step
+
+
 @workload("end_to_end")
 def end_to_end_cases(quick):
     if not hasattr(tl, "nn") or not hasattr(tl, "optim"):
@@ -331,12 +358,7 @@ def end_to_end_cases(quick):
     y = r.integers(0, 10, n)
     tx, ty = tl.from_numpy(x), tl.tensor(y)
     Ws, bs = _np_mlp(sizes, 0)
-    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
-    with tl.no_grad():
-        for lin, W, b in zip([model[0], model[2], model[4]], Ws, bs):
-            lin.weight.copy_(tl.from_numpy(W))
-            lin.bias.copy_(tl.from_numpy(b))
-    opt = tl.optim.SGD(model.parameters(), lr=0.01)
+    model, opt = _tl_mlp(Ws, bs, 0.01)
 
     def tl_step():
         opt.zero_grad()
@@ -356,17 +378,7 @@ def end_to_end_cases(quick):
             for p, v in zip(model.parameters(), snap):
                 p.copy_(tl.from_numpy(v))
 
-    f_torch = None
-    if torch is not None:
-        tm = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 256),
-                                 torch.nn.ReLU(), torch.nn.Linear(256, 10))
-        topt = torch.optim.SGD(tm.parameters(), lr=0.01)
-        tx_t, ty_t = torch.from_numpy(x), torch.from_numpy(y)
-
-        def f_torch():
-            topt.zero_grad()
-            torch.nn.functional.cross_entropy(tm(tx_t), ty_t).backward()
-            topt.step()
+    f_torch = _torch_mlp_step(x, y, 0.01)
 
     flops = 6.0 * n * sum(i * o for i, o in zip(sizes, sizes[1:]))
     cases = [Case("MLP 784-256-256-10 SGD step, batch 128", tl_step, lambda: _np_mlp_step(Ws, bs, x, y, 0.01),
@@ -547,12 +559,7 @@ def jit_cases(quick):
     x = r.standard_normal((n, sizes[0])).astype(np.float32)
     y = r.integers(0, 10, n)
     Ws, bs = _np_mlp(sizes, 0)
-    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
-    with tl.no_grad():
-        for lin, W, b in zip([model[0], model[2], model[4]], Ws, bs):
-            lin.weight.copy_(tl.from_numpy(W))
-            lin.bias.copy_(tl.from_numpy(b))
-    opt = tl.optim.SGD(model.parameters(), lr=0.01)
+    model, opt = _tl_mlp(Ws, bs, 0.01)
     mx, my = tl.from_numpy(x), tl.tensor(y)
 
     @tl.jit
@@ -568,17 +575,7 @@ def jit_cases(quick):
         want = [_np_mlp_step(Wc, bc, x, y, 0.01) for _ in range(3)]
         close(np.array([mlp_step(mx, my).item() for _ in range(3)]), np.array(want), 1e-4)
 
-    f_t = None
-    if torch is not None:
-        tm = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 256),
-                                 torch.nn.ReLU(), torch.nn.Linear(256, 10))
-        topt = torch.optim.SGD(tm.parameters(), lr=0.01)
-        tx_t, ty_t = torch.from_numpy(x), torch.from_numpy(y)
-
-        def f_t():
-            topt.zero_grad()
-            torch.nn.functional.cross_entropy(tm(tx_t), ty_t).backward()
-            topt.step()
+    f_t = _torch_mlp_step(x, y, 0.01)
     cases.append(Case("jit: MLP 784-256-256-10 SGD step, batch 128", lambda: mlp_step(mx, my),
                       lambda: _np_mlp_step(Ws, bs, x, y, 0.01), f_t, check=mlp_check,
                       flops=6.0 * n * sum(i * o for i, o in zip(sizes, sizes[1:])), target=0.85))

@@ -46,6 +46,17 @@ def _train(make, use_jit, inputs, seed=0, extra=None):
     return out + [_np(t) for t in state()]
 
 
+def _opt_step(model, opt, loss_fn):
+    """The usual training step: zero_grad, loss_fn(model(x), y), backward, step; returns loss."""
+    def step(x, y):
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
 def _check_same(make, inputs, extra=None, seed=0):
     eager = _train(make, False, inputs, seed, extra)
     jitted = _train(make, True, inputs, seed, extra)
@@ -94,13 +105,7 @@ def test_xor_sequential_sgd(momentum):
         model = nn.Sequential(nn.Linear(2, 4), nn.Sigmoid(), nn.Linear(4, 1), nn.Sigmoid())
         opt = tl.optim.SGD(model.parameters(), lr=0.5, momentum=momentum)
 
-        def step(x, y):
-            opt.zero_grad()
-            loss = F.mse_loss(model(x), y)
-            loss.backward()
-            opt.step()
-            return loss
-        return step, lambda: list(model.parameters())
+        return _opt_step(model, opt, F.mse_loss), lambda: list(model.parameters())
     _check_same(make, _xor_inputs())
 
 
@@ -110,13 +115,7 @@ def _mlp(opt_cls, **kw):
                               nn.Linear(256, 10))
         opt = opt_cls(model.parameters(), **kw)
 
-        def step(x, y):
-            opt.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            return loss
-        return step, lambda: list(model.parameters())
+        return _opt_step(model, opt, F.cross_entropy), lambda: list(model.parameters())
     return make
 
 
@@ -163,13 +162,7 @@ def test_adam_with_scheduler_takes_effect():
         sched = tl.optim.lr_scheduler.ExponentialLR(opt, gamma=0.5)
         opts.append((opt, sched))
 
-        def step(x, y):
-            opt.zero_grad()
-            loss = F.mse_loss(model(x), y)
-            loss.backward()
-            opt.step()
-            return loss
-        return step, lambda: [t for p in model.parameters() for t in
+        return _opt_step(model, opt, F.mse_loss), lambda: [t for p in model.parameters() for t in
                               (p, opt.state[p]["exp_avg"], opt.state[p]["exp_avg_sq"])]
     inputs = list(zip(_batches((8, 3), n=8, seed=4), _batches((8, 2), n=8, seed=5)))
     _check_same(make, inputs, extra=lambda: opts[-1][1].step())
@@ -190,13 +183,7 @@ def test_batchnorm_train_running_stats():
         opt = tl.optim.SGD(model.parameters(), lr=0.1)
         bn = model[1]
 
-        def step(x, y):
-            opt.zero_grad()
-            loss = F.mse_loss(model(x), y)
-            loss.backward()
-            opt.step()
-            return loss
-        return step, lambda: list(model.parameters()) + [bn.running_mean, bn.running_var,
+        return _opt_step(model, opt, F.mse_loss), lambda: list(model.parameters()) + [bn.running_mean, bn.running_var,
                                                          bn.num_batches_tracked]
     out = _check_same(make, list(zip(_batches((8, 3), seed=6), _batches((8, 1), seed=7))))
     assert out[-1] == STEPS        # num_batches_tracked counted by the replayed kernels
@@ -405,33 +392,34 @@ def test_host_decisions_inside_capture_raise():
         step(tl.ones(3))
 
 
-def test_scheduler_step_inside_capture_raises():
+def _tiny_step(opt_cls=tl.optim.SGD, then=None, **kw):
+    """(jitted step(x) training w = ones(2) on (x * w).sum() with opt_cls, its optimizer);
+    ``then(opt)`` runs at the end of each step."""
     w = tl.ones(2, requires_grad=True)
-    opt = tl.optim.SGD([w], lr=0.1)
-    sched = tl.optim.lr_scheduler.StepLR(opt, step_size=1)
+    opt = opt_cls([w], lr=0.1, **kw)
 
     @tl.jit
     def step(x):
         opt.zero_grad()
         (x * w).sum().backward()
         opt.step()
-        sched.step()
+        if then is not None:
+            then(opt)
+    return step, opt
 
+
+def test_scheduler_step_inside_capture_raises():
+    scheds = []
+    step, opt = _tiny_step(then=lambda opt: scheds[0].step())
+    scheds.append(tl.optim.lr_scheduler.StepLR(opt, step_size=1))
     step(tl.ones(2))
     with pytest.raises(RuntimeError, match="scheduler.step"):
         step(tl.ones(2))
 
 
-def test_sgd_momentum_switched_on_after_capture_raises():
-    w = tl.ones(2, requires_grad=True)
-    opt = tl.optim.SGD([w], lr=0.1)
-
-    @tl.jit
-    def step(x):
-        opt.zero_grad()
-        (x * w).sum().backward()
-        opt.step()
-
+@pytest.mark.parametrize("opt_cls", [tl.optim.SGD, tl.optim.RMSprop])
+def test_momentum_switched_on_after_capture_raises(opt_cls):
+    step, opt = _tiny_step(opt_cls)
     for _ in range(3):
         step(tl.ones(2))
     opt.param_groups[0]["momentum"] = 0.9
