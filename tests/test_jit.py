@@ -568,3 +568,29 @@ def test_clip_grad_norm_inside_capture_raises():
     step(tl.ones(3))
     with pytest.raises(RuntimeError, match="tl.jit: a tensor's values were read"):
         step(tl.ones(3))
+
+
+def test_learning_rate_set_by_hand_between_replays_takes_effect():
+    lrs = [0.5, 0.5, 0.1, 0.1, 0.02, 0.3]
+
+    def make():
+        model = nn.Sequential(nn.Linear(2, 3), nn.Sigmoid(), nn.Linear(3, 1))
+        opt = tl.optim.SGD(model.parameters(), lr=lrs[0], momentum=0.5, weight_decay=0.01)
+        make.opts.append(opt)
+        return _opt_step(model, opt, F.mse_loss), lambda: list(model.parameters())
+    make.opts = []
+    count = [0]
+
+    def next_lr():
+        count[0] += 1
+        make.opts[-1].param_groups[0]["lr"] = lrs[count[0] % len(lrs)]
+    _check_same(make, list(zip(_batches((4, 2), seed=11), _batches((4, 1), seed=12))), extra=next_lr)
+    opt = make.opts[-1]
+    assert opt.state[opt.param_groups[0]["params"][0]]["momentum_buffer"] is not None
+
+
+def test_rmsprop_counts_its_steps_on_replay():
+    step, opt = _tiny_step(tl.optim.RMSprop, momentum=0.5)
+    for _ in range(5):
+        step(tl.ones(2))
+    assert opt.state[opt.param_groups[0]["params"][0]]["step"] == 5
