@@ -594,3 +594,16 @@ def test_rmsprop_counts_its_steps_on_replay():
     for _ in range(5):
         step(tl.ones(2))
     assert opt.state[opt.param_groups[0]["params"][0]]["step"] == 5
+
+
+def test_partial_and_busy_message_names_the_function():
+    import functools
+    step = tl.jit(functools.partial(lambda x, k: x * k, k=3.0))
+    for _ in range(3):
+        assert step(tl.ones(2)).tolist() == [3., 3.]
+    step._busy.acquire()
+    try:
+        with pytest.raises(RuntimeError, match="already running"):
+            step(tl.ones(2))
+    finally:
+        step._busy.release()

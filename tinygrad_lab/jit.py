@@ -156,7 +156,7 @@ class jit:
         """As a method decorator: one jitted step per instance (a bound copy, cached on it)."""
         if obj is None:
             return self
-        name = "_tl_jit_" + self.fn.__name__
+        name = "_tl_jit_" + getattr(self.fn, "__name__", str(id(self.fn)))
         bound = obj.__dict__.get(name)
         if bound is None:
             bound = obj.__dict__[name] = jit(self.fn.__get__(obj, objtype))
@@ -172,9 +172,10 @@ class jit:
 
     def _enter(self):
         if not self._busy.acquire(False):
-            raise RuntimeError(f"tl.jit: {self.__name__} is already running (called from two "
-                               "threads at once, or from inside itself); a jitted step is used "
-                               "by one thread at a time: give each thread its own tl.jit(fn)")
+            name = getattr(self.fn, "__name__", self.fn)
+            raise RuntimeError(f"tl.jit: {name!r} is already running (called from two threads at "
+                               "once, or from inside itself); a jitted step is used by one "
+                               "thread at a time: give each thread its own tl.jit(fn)")
 
     def __call__(self, *args, **kwargs):
         if K._capture is not None and K.capturing():
