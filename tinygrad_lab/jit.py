@@ -129,10 +129,11 @@ class _Recording:
             slot.p = t._ptr
         for entry in self.live:
             values = entry[2]()
-            if values != entry[3]:
-                first, kinds = entry[0], entry[1]
-                for j, (kind, v) in enumerate(zip(kinds, values)):
-                    _store(self.slots[first + j], kind, v)
+            if values != entry[3]:    # write only what changed (Adam: its bias corrections)
+                first, slots = entry[0], self.slots
+                for j, (kind, v, old) in enumerate(zip(entry[1], values, entry[3])):
+                    if v != old:
+                        _store(slots[first + j], kind, v)
                 entry[3] = values
         rc = K.tl_replay(self.calls, self.n, self.failed)
         if rc:
