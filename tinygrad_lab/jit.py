@@ -28,10 +28,11 @@ The rules (README "Capture and replay"):
   scheduler step raise during capture. Every other Python value fn uses (a global learning
   rate, a list of tensors, tensors made from Python data) is frozen at capture: pass what
   changes as an argument.
-- Tensors fn creates are kept alive by the recording; tensors it only uses (parameters, their
-  ``.grad``, optimizer state, globals) must keep their buffers while the recording is used:
-  after replacing any of them (``p.data = ...``, ``load_state_dict``, setting grads to None
-  outside the step) call ``step.reset()``.
+- Buffers are kept alive by the recording: the ones fn makes, and the live ones it points into
+  that existed before (parameters, their ``.grad``, optimizer state; found by address). What
+  it does not see is a tensor replaced by another (``p.data = ...``, rebinding a global, a
+  ``.grad`` set to None and remade outside the step): call ``step.reset()`` after that. The
+  non-tensor arguments are kept too, so an identity in a signature is never reused.
 - One thread at a time per jitted step (a second thread gets a RuntimeError).
 """
 import bisect
@@ -217,7 +218,7 @@ class jit:
         with _CAPTURING, K.capture() as cap:
             result = self.fn(*args, **kwargs)
         rec = _Recording(cap, copies, result)
-        rec.keep += (owned, _owners(rec))
+        rec.keep += (owned, _owners(rec), args, kwargs)
         return rec
 
 
