@@ -607,3 +607,13 @@ def test_partial_and_busy_message_names_the_function():
             step(tl.ones(2))
     finally:
         step._busy.release()
+
+
+def test_trampoline_generator_types():
+    from tinygrad_lab._build import trampolines
+    src = trampolines("int tl_y(float a, uint64_t s, const int64_t *p, int n);\nvoid tl_z(double d);")
+    assert "return tl_y((float)a[0].d, (uint64_t)a[1].i, a[2].p, (int)a[3].i);" in src
+    assert "tl_z((double)a[0].d); return 0;" in src
+    assert 'tl_replay_signatures_[] = {"dupi", "d"}' in src
+    with pytest.raises(RuntimeError, match="no tl_arg slot"):
+        trampolines("int tl_x(long double v);")

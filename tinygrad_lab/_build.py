@@ -93,11 +93,17 @@ def c_string(text):
 _DECL = re.compile(r"([A-Za-z_][\w \t\n*]*?)\b(tl_\w+)\s*\(([^)]*)\)\s*;")
 
 
+_KINDS = {"int": "i", "int64_t": "i", "int32_t": "i", "uint64_t": "u", "double": "d", "float": "d"}
+
+
 def _kind(ctype):
     """A C parameter type's tl_arg slot: 'p' pointer, 'd' double, 'u' uint64_t, 'i' integer."""
     if "*" in ctype:
         return "p"
-    return {"double": "d", "uint64_t": "u"}.get(ctype, "i")
+    if ctype not in _KINDS:
+        raise RuntimeError(f"_build.py: no tl_arg slot for C parameter type {ctype!r} (add it to "
+                           "_KINDS, and to tinygrad_lab/jit.py's _store if it needs a new kind)")
+    return _KINDS[ctype]
 
 
 # not kernels: the allocator (tensor.py's, never recorded), process settings, the replay itself
@@ -123,7 +129,7 @@ def trampolines(cdef=None):
     """C source of tl_replay's trampoline table (csrc/replay.c): one ``int f(const tl_arg *a)``
     per replayable entry point, unpacking its slots into the kernel's parameters."""
     lines, names = [], []
-    unpack = {"p": "a[{k}].p", "d": "a[{k}].d", "u": "(uint64_t)a[{k}].i", "i": "({t})a[{k}].i"}
+    unpack = {"p": "a[{k}].p", "d": "({t})a[{k}].d", "u": "(uint64_t)a[{k}].i", "i": "({t})a[{k}].i"}
     for name, void, types in replayable(cdef):
         args = ", ".join(unpack[_kind(t)].format(k=k, t=t) for k, t in enumerate(types))
         body = f"{name}({args}); return 0;" if void else f"return {name}({args});"
