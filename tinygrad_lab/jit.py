@@ -45,7 +45,7 @@ from . import kernels as K
 from .autograd.engine import _grad_enabled
 from .creation import empty
 from .kernels import NULL, ffi
-from .tensor import Tensor
+from .tensor import _UNSHARED, Tensor, _numel
 
 MAX_RECORDINGS = 8
 _CAPTURING = threading.Lock()   # one capture at a time (kernels.capture swaps process-wide names)
@@ -234,9 +234,13 @@ def _owners(rec):
     spans = []
     for o in gc.get_objects():
         if issubclass(type(o), Tensor) and getattr(o, "_data", NULL) != NULL:   # (type(): no __class__ hooks)
-            st = o._shared()
-            start = int(ffi.cast("uintptr_t", st.ptr))
-            spans.append((start, start + st.nbytes, st))
+            st = o._storage
+            if st is _UNSHARED:     # a fresh kernel output owning its buffer (no Storage made)
+                start = int(ffi.cast("uintptr_t", o._data))
+                spans.append((start, start + _numel(o._shape) * o.dtype.itemsize, o._data))
+            else:
+                start = int(ffi.cast("uintptr_t", st.ptr))
+                spans.append((start, start + st.nbytes, st))
     spans.sort(key=lambda s: s[0])
     starts = [s[0] for s in spans]
     keep = {}
