@@ -33,9 +33,9 @@ LAYERS = [
     ("ops", ["ops", "ops.shape", "ops.elementwise", "ops.reduce", "ops.index", "ops.linalg",
              "ops.nn", "ops.inplace"]),
     ("nn / optim / utils", ["nn", "nn.functional", "nn.hooks", "nn.init", "nn.modules", "nn.utils", "optim",
-                            "optim.optimizer", "optim.sgd", "optim.adam", "optim.rmsprop",
+                            "optim.optimizer", "optim.sgd", "optim.adam", "optim.rmsprop", "jit",
                             "optim.lr_scheduler", "utils_grad", "serialization", "linalg",
-                            "autograd.functional", "utils", "utils.data", "utils.checkpoint", "jit"]),
+                            "autograd.functional", "utils", "utils.data", "utils.checkpoint"]),
     ("package and programs", ["", "demo", "__main__"]),
 ]
 LAYER = {mod: i for i, (_, mods) in enumerate(LAYERS) for mod in mods}

@@ -27,6 +27,7 @@ from .ops.index import index_select
 from .ops.linalg import bmm, matmul
 from .ops.reduce import all, any, argmax, argmin, logsumexp, max, mean, min, norm, std, sum, var
 from .ops.nn import log_softmax, softmax
+from .jit import jit
 from . import linalg, nn
 from .autograd import set_detect_anomaly, detect_anomaly
 from .autograd import gradcheck, gradgradcheck
@@ -36,7 +37,6 @@ from . import utils
 from .autograd import functional as _functional
 del _functional
 from .serialization import load, save
-from .jit import jit
 from .ops.inplace import relu_, sigmoid_, tanh_  # (torch.relu_ ...; also Tensor methods)
 
 __version__ = "0.1.0"
