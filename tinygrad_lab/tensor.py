@@ -478,9 +478,10 @@ class Tensor:
         if _capture_thread is not None and _capture_thread == threading.get_ident():
             raise RuntimeError(
                 "tl.jit: a tensor's values were read in Python (.item(), .numpy(), .tolist(), "
-                "print, bool(), float(), ...) while a step is being captured; a replay runs only "
-                "the kernels, so the value and anything decided from it would be frozen. Read it "
-                "outside the jitted function (return the tensor and read it after the call).")
+                "print, bool(), float(), or handed to NumPy or MPI) while a step is being "
+                "captured; a replay runs only the kernels, so the value and anything decided from "
+                "it would be frozen. Read it outside the jitted function (return the tensor and "
+                "read it after the call).")
         it = self.dtype.itemsize
         strides = tuple(s * it for s in self._strides)
         try:
