@@ -41,9 +41,10 @@ class Case:
     """One row: callables for each implementation, a result check, and work for GFLOPS/GB/s."""
 
     def __init__(self, name, tl_fn, np_fn, torch_fn=None, check=None, flops=None, nbytes=None,
-                 target=None):
+                 target=None, steps=None):
         self.name, self.tl_fn, self.np_fn, self.torch_fn = name, tl_fn, np_fn, torch_fn
         self.check, self.flops, self.nbytes, self.target = check, flops, nbytes, target
+        self.steps = steps   # training steps per call: the rate column shows steps/s
 
 
 def _spin(seconds):
@@ -319,6 +320,33 @@ def _np_mlp_step(Ws, bs, x, y, lr):
     return loss
 
 
+def _tl_mlp(Ws, bs, lr):
+    """The 784-256-256-10 ReLU nn.Sequential with NumPy weights Ws, bs (out, in), and its SGD."""
+    nn = tl.nn
+    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+    with tl.no_grad():
+        for lin, W, b in zip([model[0], model[2], model[4]], Ws, bs):
+            lin.weight.copy_(tl.from_numpy(W))
+            lin.bias.copy_(tl.from_numpy(b))
+    return model, tl.optim.SGD(model.parameters(), lr=lr)
+
+
+def _torch_mlp_step(x, y, lr):
+    """PyTorch's 784-256-256-10 SGD step on (x, y), or None without PyTorch."""
+    if torch is None:
+        return None
+    tm = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 256),
+                             torch.nn.ReLU(), torch.nn.Linear(256, 10))
+    topt = torch.optim.SGD(tm.parameters(), lr=lr)
+    tx_t, ty_t = torch.from_numpy(x), torch.from_numpy(y)
+
+    def step():
+        topt.zero_grad()
+        torch.nn.functional.cross_entropy(tm(tx_t), ty_t).backward()
+        topt.step()
+    return step
+
+
 @workload("end_to_end")
 def end_to_end_cases(quick):
     if not hasattr(tl, "nn") or not hasattr(tl, "optim"):
@@ -330,12 +358,7 @@ def end_to_end_cases(quick):
     y = r.integers(0, 10, n)
     tx, ty = tl.from_numpy(x), tl.tensor(y)
     Ws, bs = _np_mlp(sizes, 0)
-    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
-    with tl.no_grad():
-        for lin, W, b in zip([model[0], model[2], model[4]], Ws, bs):
-            lin.weight.copy_(tl.from_numpy(W))
-            lin.bias.copy_(tl.from_numpy(b))
-    opt = tl.optim.SGD(model.parameters(), lr=0.01)
+    model, opt = _tl_mlp(Ws, bs, 0.01)
 
     def tl_step():
         opt.zero_grad()
@@ -355,17 +378,7 @@ def end_to_end_cases(quick):
             for p, v in zip(model.parameters(), snap):
                 p.copy_(tl.from_numpy(v))
 
-    f_torch = None
-    if torch is not None:
-        tm = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 256),
-                                 torch.nn.ReLU(), torch.nn.Linear(256, 10))
-        topt = torch.optim.SGD(tm.parameters(), lr=0.01)
-        tx_t, ty_t = torch.from_numpy(x), torch.from_numpy(y)
-
-        def f_torch():
-            topt.zero_grad()
-            torch.nn.functional.cross_entropy(tm(tx_t), ty_t).backward()
-            topt.step()
+    f_torch = _torch_mlp_step(x, y, 0.01)
 
     flops = 6.0 * n * sum(i * o for i, o in zip(sizes, sizes[1:]))
     cases = [Case("MLP 784-256-256-10 SGD step, batch 128", tl_step, lambda: _np_mlp_step(Ws, bs, x, y, 0.01),
@@ -405,6 +418,170 @@ def end_to_end_cases(quick):
     return cases
 
 
+# ---- tl.jit: the same steps captured once and replayed in C (README "Capture and replay") -------
+
+def _np_sigmoid_net_step(p, x, y, lr):
+    """One SGD step of a 2-layer sigmoid MSE network by hand in NumPy (XOR, the circle lesson),
+    weights stored (in, out) as the raw-op tl code writes them; returns the loss."""
+    h = 1 / (1 + np.exp(-(x @ p["W1"] + p["b1"])))
+    o = 1 / (1 + np.exp(-(h @ p["W2"] + p["b2"])))
+    loss = ((o - y) ** 2).mean()
+    do = 2 * (o - y) / o.size * o * (1 - o)
+    dh = (do @ p["W2"].T) * h * (1 - h)
+    for k, g in (("W2", h.T @ do), ("b2", do.sum(0)), ("W1", x.T @ dh), ("b1", dh.sum(0))):
+        p[k] -= lr * g
+    return loss
+
+
+def _tl_sigmoid_net(sizes, lr, raw_ops):
+    """A sigmoid MLP trained with MSE and SGD as users write it: raw ops (x @ W + b, .sigmoid(),
+    a manual update) or nn.Sequential + optim.SGD. Returns (step(x, y) -> loss, params as NumPy
+    copies in (in, out) layout)."""
+    nn, F = tl.nn, tl.nn.functional
+    layers = [nn.Linear(i, o) for i, o in zip(sizes, sizes[1:])]
+    if not raw_ops:
+        model = nn.Sequential(*[m for lin in layers for m in (lin, nn.Sigmoid())])
+        opt = tl.optim.SGD(model.parameters(), lr=lr)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.mse_loss(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+    else:
+        params = [(lin.weight.detach().T.contiguous().requires_grad_(), lin.bias.detach().clone().requires_grad_())
+                  for lin in layers]
+        flat = [t for pair in params for t in pair]
+
+        def step(x, y):
+            h = x
+            for W, b in params:
+                h = (h @ W + b).sigmoid()
+            loss = F.mse_loss(h, y)
+            for t in flat:
+                t.grad = None
+            loss.backward()
+            with tl.no_grad():
+                for t in flat:
+                    t -= lr * t.grad
+            return loss
+    init = {}
+    for i, lin in enumerate(layers, 1):
+        init[f"W{i}"] = lin.weight.detach().numpy().T.copy()
+        init[f"b{i}"] = lin.bias.detach().numpy().copy()
+    return step, init
+
+
+def _torch_sigmoid_net(init, lr):
+    """PyTorch eager, raw ops, from the same weights: step(x, y) -> loss."""
+    ps = {k: torch.from_numpy(v.copy()).requires_grad_() for k, v in init.items()}
+    n = len(ps) // 2
+
+    def step(x, y):
+        h = x
+        for i in range(1, n + 1):
+            h = torch.sigmoid(h @ ps[f"W{i}"] + ps[f"b{i}"])
+        loss = torch.nn.functional.mse_loss(h, y)
+        for t in ps.values():
+            t.grad = None
+        loss.backward()
+        with torch.no_grad():
+            for t in ps.values():
+                t -= lr * t.grad
+        return loss
+    return step
+
+
+@workload("jit")
+def jit_cases(quick):
+    nn, F = tl.nn, tl.nn.functional
+    cases = []
+    # XOR 2-4-1, raw ops, full batch: the replayed step vs NumPy by hand and PyTorch eager
+    tl.manual_seed(0)
+    step, init = _tl_sigmoid_net((2, 4, 1), 0.5, raw_ops=True)
+    xx = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
+    yy = np.array([[0], [1], [1], [0]], np.float32)
+    tx, ty = tl.from_numpy(xx), tl.from_numpy(yy)
+    jstep = tl.jit(step)
+    p_np = {k: v.copy() for k, v in init.items()}
+
+    def xor_check():  # jitted steps from the same weights follow NumPy's losses
+        tl_losses = [jstep(tx, ty).item() for _ in range(4)]
+        np_losses = [_np_sigmoid_net_step(p_np, xx, yy, 0.5) for _ in range(4)]
+        close(np.array(tl_losses), np.array(np_losses), 1e-5)
+
+    f_t = None
+    if torch is not None:
+        t_step, ttx, tty = _torch_sigmoid_net(init, 0.5), _t(xx), _t(yy)
+        f_t = (lambda: t_step(ttx, tty))
+    cases.append(Case("jit: XOR 2-4-1 raw-op step (tl.jit)", lambda: jstep(tx, ty),
+                      lambda: _np_sigmoid_net_step(p_np, xx, yy, 0.5), f_t, check=xor_check, target=0.2))
+
+    # the circle lesson (lesson 000 step 7): 2-8-1 sigmoid, MSE, online SGD lr 0.5, 80 points
+    r = np.random.default_rng(7)
+    pts = r.uniform(-1.5, 1.5, (80, 2)).astype(np.float32)
+    lab = ((pts ** 2).sum(1, keepdims=True) < 1.0).astype(np.float32)
+    tl.manual_seed(7)
+    cstep, cinit = _tl_sigmoid_net((2, 8, 1), 0.5, raw_ops=False)
+    cjit = tl.jit(cstep)
+    rows = [(tl.from_numpy(pts[i:i + 1].copy()), tl.from_numpy(lab[i:i + 1].copy())) for i in range(80)]
+    c_np = {k: v.copy() for k, v in cinit.items()}
+    it = {"tl": 0, "np": 0, "torch": 0}
+
+    def circle_tl():   # as the lesson writes it: one sample, one update, the loss read back
+        i = it["tl"] = (it["tl"] + 1) % 80
+        return cjit(*rows[i]).item()
+
+    def circle_np():
+        i = it["np"] = (it["np"] + 1) % 80
+        return _np_sigmoid_net_step(c_np, pts[i:i + 1], lab[i:i + 1], 0.5)
+
+    def circle_check():
+        for _ in range(80):
+            a, b = circle_tl(), circle_np()
+        close(np.array(a), np.array(b), 1e-4, 1e-6)
+
+    f_t = None
+    if torch is not None:
+        c_t = _torch_sigmoid_net(cinit, 0.5)
+        trows = [(_t(pts[i:i + 1]), _t(lab[i:i + 1])) for i in range(80)]
+
+        def f_t():
+            i = it["torch"] = (it["torch"] + 1) % 80
+            return c_t(*trows[i]).item()
+    cases.append(Case("jit: circle lesson 2-8-1 online SGD step", circle_tl, circle_np, f_t,
+                      check=circle_check, steps=1, target=None))
+
+    # MLP 784-256-256-10, batch 128, nn.Sequential + SGD: the replayed step vs NumPy by hand
+    sizes, n = (784, 256, 256, 10), 128
+    r = np.random.default_rng(1)
+    x = r.standard_normal((n, sizes[0])).astype(np.float32)
+    y = r.integers(0, 10, n)
+    Ws, bs = _np_mlp(sizes, 0)
+    model, opt = _tl_mlp(Ws, bs, 0.01)
+    mx, my = tl.from_numpy(x), tl.tensor(y)
+
+    @tl.jit
+    def mlp_step(xb, yb):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(xb), yb)
+        loss.backward()
+        opt.step()
+        return loss
+
+    def mlp_check():
+        Wc, bc = [W.copy() for W in Ws], [b.copy() for b in bs]
+        want = [_np_mlp_step(Wc, bc, x, y, 0.01) for _ in range(3)]
+        close(np.array([mlp_step(mx, my).item() for _ in range(3)]), np.array(want), 1e-4)
+
+    f_t = _torch_mlp_step(x, y, 0.01)
+    cases.append(Case("jit: MLP 784-256-256-10 SGD step, batch 128", lambda: mlp_step(mx, my),
+                      lambda: _np_mlp_step(Ws, bs, x, y, 0.01), f_t, check=mlp_check,
+                      flops=6.0 * n * sum(i * o for i, o in zip(sizes, sizes[1:])), target=0.85))
+    return cases
+
+
 def run(groups, quick, reps, min_time, out_json, settle=0.15):
     buf = io.StringIO()
     tl.show_config(file=buf)
@@ -436,6 +613,8 @@ def run(groups, quick, reps, min_time, out_json, settle=0.15):
                 rate = f"{case.flops / t['tl'] / 1e9:7.1f} GFLOPS"
             elif case.nbytes:
                 rate = f"{case.nbytes / t['tl'] / 1e9:7.2f} GB/s"
+            elif case.steps:
+                rate = f"{case.steps / t['tl'] / 1e3:7.1f} kstep/s"
             fmt = (lambda s: f"{s * 1e6:8.1f}us" if s < 1e-3 else f"{s * 1e3:8.2f}ms")
             tgt = f"<={case.target:g}" if case.target else ""
             print(f"{case.name:46s} {fmt(t['tl']):>10s} {fmt(t['numpy']):>10s} {ratio:6.2f} {tgt:>7s} "

@@ -42,6 +42,23 @@ void tl_free(void *p);
 void tl_alloc_set_limit(int64_t nbytes); /* cache budget in bytes (0 disables caching) */
 void tl_alloc_stats(int64_t *out4);      /* cached bytes, cached blocks, hits, misses */
 
+/* ---- capture and replay (replay.c; the entry point of tl.jit) ----
+ * A recorded kernel call is a trampoline number and its arguments packed in tl_arg slots, one
+ * per C parameter in order: integers (int, int64_t, uint64_t) in .i, doubles in .d, pointers in
+ * .p. The trampolines are generated at build time from this block's declarations (one per
+ * entry point returning int or void, see _build.py), each unpacking the slots and calling its
+ * kernel; tl_replay_name/tl_replay_signature describe trampoline i (signature: one letter per
+ * parameter, 'i' integer, 'u' uint64_t, 'd' double, 'p' pointer). Slots are read at call time,
+ * so a caller may rewrite them (new input pointers, a new learning rate) between replays. */
+typedef union tl_arg { int64_t i; double d; void *p; } tl_arg;
+typedef struct tl_call { int64_t fn; const tl_arg *args; } tl_call;
+/* Run calls[0..n) in order; stops at the first non-zero status, returns it and sets *failed to
+ * the failing call's index (TL_EINVAL for an unknown trampoline number). */
+int tl_replay(const tl_call *calls, int64_t n, int64_t *failed);
+int64_t tl_replay_count(void);
+const char *tl_replay_name(int64_t i);        /* NULL when out of range */
+const char *tl_replay_signature(int64_t i);   /* NULL when out of range */
+
 /* ---- storage kernels (copy.c) ---- */
 /* dst[i] = (dst dtype) src[i] over an ndim index space `shape`; both sides strided. */
 int tl_copy(int dst_dtype, void *dst, const int64_t *dst_strides,

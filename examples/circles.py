@@ -8,6 +8,7 @@ mean training loss and the accuracy on the training and on a held-out test set.
 
     python examples/circles.py            # 20 epochs: about 95% test accuracy
     python examples/circles.py --quick    # 6 epochs on 200 points (the test suite's)
+    python examples/circles.py --jit      # the same, each update replayed in C (tl.jit)
 """
 import argparse
 import random
@@ -38,6 +39,8 @@ def main(argv=None):
     ap.add_argument("--n", type=int, default=None, help="training points (default 300)")
     ap.add_argument("--lr", type=float, default=0.1, help="learning rate (default 0.1)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--jit", action="store_true",
+                    help="capture the training step once and replay it in C (tl.jit)")
     args = ap.parse_args(argv)
     epochs = args.epochs or (6 if args.quick else 20)
     n = args.n or (200 if args.quick else 300)
@@ -54,6 +57,16 @@ def main(argv=None):
     print(f"(always answering the larger class already scores {majority:.1%}: the network has learnt "
           "the circle only once it beats that)")
 
+    def train_step(xi, yi):
+        loss = loss_fn(model(xi), yi)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    # --jit: xi and yi are copied into the recorded step's inputs; the loss it returns is the
+    # recording's output, overwritten by the next call (so read it with .item() before then)
+    step = tl.jit(train_step) if args.jit else train_step
     order = list(range(n))
     shuffle = random.Random(args.seed).shuffle
     for epoch in range(1, epochs + 1):
@@ -61,11 +74,7 @@ def main(argv=None):
         total = 0.0
         for i in order:
             xi, yi = x[i:i + 1], y[i:i + 1]          # a batch of one: (1, 2) and (1, 1)
-            loss = loss_fn(model(xi), yi)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item()
+            total += step(xi, yi).item()
         print(f"  epoch {epoch:3d}  mean loss {total / n:.4f}  train accuracy {accuracy(model, x, y):6.1%}  "
               f"test accuracy {accuracy(model, x_test, y_test):6.1%}")
     acc = accuracy(model, x_test, y_test)

@@ -20,6 +20,7 @@ training split's statistics). The script shows
 
     python examples/two_layer_classifier.py
     python examples/two_layer_classifier.py --quick     # steps 1-3 only (the test suite's)
+    python examples/two_layer_classifier.py --jit       # step 4's loop replayed in C (tl.jit)
 """
 import argparse
 import math
@@ -71,6 +72,8 @@ def main(argv=None):
     ap.add_argument("--lr", type=float, default=0.5, help="learning rate (default 0.5)")
     ap.add_argument("--steps", type=int, default=200, help="training steps in the full run (default 200)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--jit", action="store_true",
+                    help="capture the training step once and replay it in C (tl.jit)")
     args = ap.parse_args(argv)
 
     X, y, what = load_data(args.seed)
@@ -147,7 +150,7 @@ def main(argv=None):
 
     # ---- 4. keep going: plain full-batch gradient descent -----------------------------------------
     print(f"\n4. {args.steps} more steps of gradient descent (now with loss.backward()):")
-    for step in range(1, args.steps + 1):
+    def train_step():
         for w in params:
             w.grad = None
         loss = F.binary_cross_entropy(forward(X_train)[3], y_train)
@@ -155,6 +158,12 @@ def main(argv=None):
         with tl.no_grad():
             for w in params:
                 w.sub_(w.grad * args.lr)
+        return loss
+
+    # --jit: capture train_step once, then replay its kernels in C (tl.jit)
+    run_step = tl.jit(train_step) if args.jit else train_step
+    for step in range(1, args.steps + 1):
+        loss = run_step()
         if step % (args.steps // 5 or 1) == 0:
             print(f"   step {step:4d}  train loss {loss.item():.4f}  train accuracy "
                   f"{accuracy(X_train, y_train):6.1%}  test accuracy {accuracy(X_test, y_test):6.1%}")

@@ -7,6 +7,7 @@ hidden units specialise, and the four predictions move to their targets 0, 1, 1,
 
     python examples/xor.py            # the full run: predictions end within 0.2 of the targets
     python examples/xor.py --quick    # a short run (the test suite's)
+    python examples/xor.py --jit      # the same run, the step captured once and replayed (tl.jit)
 """
 import argparse
 import sys
@@ -22,6 +23,8 @@ def main(argv=None):
     ap.add_argument("--epochs", type=int, default=None, help="full-batch steps (default 2000, --quick 1000)")
     ap.add_argument("--lr", type=float, default=2.0, help="learning rate (default 2.0)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--jit", action="store_true",
+                    help="capture the training step once and replay it in C (tl.jit)")
     args = ap.parse_args(argv)
     epochs = args.epochs or (1000 if args.quick else 2000)
 
@@ -33,11 +36,17 @@ def main(argv=None):
     print(f"XOR with a 2-4-1 sigmoid network: MSE loss, full-batch SGD (lr={args.lr}), "
           f"{epochs} epochs")
 
-    for epoch in range(1, epochs + 1):
+    def train_step():
         loss = F.mse_loss(model(x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
+        return loss
+
+    # --jit: the first call runs eagerly, the second is recorded, the rest replay it in C
+    step = tl.jit(train_step) if args.jit else train_step
+    for epoch in range(1, epochs + 1):
+        loss = step()
         if epoch == 1 or epoch % (epochs // 10) == 0:
             print(f"  epoch {epoch:5d}  loss {loss.item():.6f}")
 

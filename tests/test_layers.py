@@ -33,7 +33,7 @@ LAYERS = [
     ("ops", ["ops", "ops.shape", "ops.elementwise", "ops.reduce", "ops.index", "ops.linalg",
              "ops.nn", "ops.inplace"]),
     ("nn / optim / utils", ["nn", "nn.functional", "nn.hooks", "nn.init", "nn.modules", "nn.utils", "optim",
-                            "optim.optimizer", "optim.sgd", "optim.adam", "optim.rmsprop",
+                            "optim.optimizer", "optim.sgd", "optim.adam", "optim.rmsprop", "jit",
                             "optim.lr_scheduler", "utils_grad", "serialization", "linalg",
                             "autograd.functional", "utils", "utils.data", "utils.checkpoint",
                             "viz", "viz._common", "viz.graph", "viz.flow", "viz.memory",

@@ -27,6 +27,7 @@ from .ops.index import index_select
 from .ops.linalg import bmm, matmul
 from .ops.reduce import all, any, argmax, argmin, logsumexp, max, mean, min, norm, std, sum, var
 from .ops.nn import log_softmax, softmax
+from .jit import jit
 from . import linalg, nn
 from .autograd import set_detect_anomaly, detect_anomaly
 from .autograd import gradcheck, gradgradcheck

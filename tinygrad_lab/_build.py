@@ -90,6 +90,62 @@ def c_string(text):
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+_DECL = re.compile(r"([A-Za-z_][\w \t\n*]*?)\b(tl_\w+)\s*\(([^)]*)\)\s*;")
+
+
+_KINDS = {"int": "i", "int64_t": "i", "int32_t": "i", "uint64_t": "u", "double": "d", "float": "d"}
+
+
+def _kind(ctype):
+    """A C parameter type's tl_arg slot: 'p' pointer, 'd' double, 'u' uint64_t, 'i' integer."""
+    if "*" in ctype:
+        return "p"
+    if ctype not in _KINDS:
+        raise RuntimeError(f"_build.py: no tl_arg slot for C parameter type {ctype!r} (add it to "
+                           "_KINDS, and to tinygrad_lab/jit.py's _store if it needs a new kind)")
+    return _KINDS[ctype]
+
+
+# not kernels: the allocator (tensor.py's, never recorded), process settings, the replay itself
+_NOT_REPLAYED = ("tl_alloc", "tl_free", "tl_set_", "tl_replay")
+
+
+def replayable(cdef=None):
+    """[(name, returns void, [parameter C types])] of the entry points tl_replay can call: every
+    function of the cdef that returns a status (int) or nothing and takes arguments, except the
+    allocator, the settings and the replay's own entry points."""
+    text = re.sub(r"/\*.*?\*/", " ", read_cdef() if cdef is None else cdef, flags=re.S)
+    out = []
+    for m in _DECL.finditer(text):
+        ret, name = " ".join(m.group(1).split()), m.group(2)
+        params = [" ".join(p.split()) for p in m.group(3).split(",")]
+        if ret not in ("int", "void") or params == ["void"] or name.startswith(_NOT_REPLAYED):
+            continue
+        out.append((name, ret == "void", [re.sub(r"\s*\b\w+$", "", p).replace(" *", "*") for p in params]))
+    return out
+
+
+def trampolines(cdef=None):
+    """C source of tl_replay's trampoline table (csrc/replay.c): one ``int f(const tl_arg *a)``
+    per replayable entry point, unpacking its slots into the kernel's parameters."""
+    lines, names = [], []
+    unpack = {"p": "a[{k}].p", "d": "({t})a[{k}].d", "u": "(uint64_t)a[{k}].i", "i": "({t})a[{k}].i"}
+    for name, void, types in replayable(cdef):
+        args = ", ".join(unpack[_kind(t)].format(k=k, t=t) for k, t in enumerate(types))
+        body = f"{name}({args}); return 0;" if void else f"return {name}({args});"
+        lines.append(f"static int tramp_{name}(const tl_arg *a) {{ {body} }}")
+        names.append((name, "".join(_kind(t) for t in types)))
+    lines.append("typedef int (*tl_trampoline)(const tl_arg *args);")
+    lines.append("const tl_trampoline tl_replay_table_[] = {"
+                 + ", ".join(f"tramp_{n}" for n, _ in names) + "};")
+    lines.append("const char *const tl_replay_names_[] = {"
+                 + ", ".join(f'"{n}"' for n, _ in names) + "};")
+    lines.append("const char *const tl_replay_signatures_[] = {"
+                 + ", ".join(f'"{sig}"' for _, sig in names) + "};")
+    lines.append(f"const int64_t tl_replay_count_ = {len(names)};")
+    return "\n".join(lines) + "\n"
+
+
 def make_builder():
     """The cffi builder of tinygrad_lab._C from csrc/ (needs the source tree)."""
     cflags, ldflags, report = build_flags()
@@ -97,7 +153,7 @@ def make_builder():
     builder.cdef(read_cdef())
     builder.set_source(
         "tinygrad_lab._C",
-        '#include "tinygrad_lab.h"',
+        '#include "tinygrad_lab.h"\n' + trampolines(),
         sources=sorted(os.path.relpath(p, os.path.dirname(HERE)) for p in glob.glob(os.path.join(CSRC, "*.c"))),
         include_dirs=[CSRC],
         # headers and .inc templates: editing one rebuilds the extension (setuptools compares times)

@@ -7,7 +7,8 @@ constant (``kernels.TL_EXP``, ``kernels.TL_F32``). Op code calls them as ``K.tl_
 -- looked up on this module at call time, never bound at import -- so that swapping these
 attributes sees every call: ``record()`` logs the sequence of calls a block makes (entry point,
 buffers, sizes) and ``replay()`` runs it again on the same buffers, the base of a
-capture-and-replay mode. (The allocator, tl_alloc/tl_free, is called by tensor.py below this
+capture-and-replay mode (``capture()`` below, used by tl.jit, whose replay is one call into C:
+csrc/replay.c). (The allocator, tl_alloc/tl_free, is called by tensor.py below this
 layer: a replay reuses the recorded buffers instead of allocating.)
 
 Arguments are what the C header says: raw pointers (a Tensor's ``_ptr``, its first element),
@@ -23,7 +24,9 @@ Below the entry points: the few tensor-level helpers the engine and several op f
 (copies, in-place accumulation, the NaN/Inf scan).
 """
 import contextlib
+import threading
 
+from . import tensor as _storage
 from ._lib import MAX_DIMS, NULL, ffi, lib
 from .tensor import _numel
 
@@ -31,6 +34,11 @@ from .tensor import _numel
 ENTRY_POINTS = {name: getattr(lib, name) for name in dir(lib) if name.startswith("tl_")}
 globals().update(ENTRY_POINTS)
 globals().update({name: getattr(lib, name) for name in dir(lib) if name.startswith("TL_")})
+
+# The entry points tl_replay can call (csrc/replay.c): name -> (trampoline number, signature,
+# one letter per parameter: 'i' integer, 'u' uint64_t, 'd' double, 'p' pointer).
+REPLAYABLE = {ffi.string(lib.tl_replay_name(i)).decode(): (i, ffi.string(lib.tl_replay_signature(i)).decode())
+              for i in range(lib.tl_replay_count())}
 
 _STATUS = {
     lib.TL_EINVAL: (ValueError, "invalid argument"),
@@ -104,6 +112,89 @@ def replay(calls):
             check(rc, name)
 
 
+# ---- capturing a step for tl.jit --------------------------------------------------------------
+
+# Kernels whose result Python reads to decide what to do next: a replay could not redo that.
+_HOST_READS = {
+    "tl_count_nonfinite": "a NaN/Inf scan whose count Python reads (anomaly mode, "
+                          "error_if_nonfinite, a GradScaler-like skip)",
+    "tl_nonzero": "boolean-mask indexing or nonzero() (the result's size depends on the data)",
+}
+
+
+class Capture:
+    """What a capture collects: ``calls`` [(name, args)] of the capturing thread, ``live``
+    {call index: (first argument position, fn)} (see live_args), ``pins`` the buffers made
+    meanwhile (tensor.py appends them), ``thread`` the capturing thread's id."""
+
+    def __init__(self):
+        self.calls, self.live, self.pins = [], {}, []
+        self.thread = threading.get_ident()
+
+
+_capture = None   # the active Capture (one at a time, process-wide)
+
+
+@contextlib.contextmanager
+def capture():
+    """record() for tl.jit: log the calls of this thread only (other threads run unrecorded),
+    raise on kernels whose result Python reads (_HOST_READS), keep every buffer made meanwhile
+    alive and make tensor reads from Python raise (tensor.py). Yields a Capture."""
+    global _capture
+    if _capture is not None:
+        raise RuntimeError("tl.jit: another step is being captured (one capture at a time)")
+    cap = Capture()
+    calls, thread, get_ident = cap.calls, cap.thread, threading.get_ident
+    g = globals()
+
+    def recorder(name, fn):
+        def call(*args):
+            if get_ident() == thread:
+                calls.append((name, args))
+            return fn(*args)
+        return call
+
+    def refuse(name, fn):
+        def call(*args):
+            if get_ident() == thread:
+                raise RuntimeError(f"tl.jit: {_HOST_READS[name]} cannot be captured: a replay runs "
+                                   "only the kernels, not the Python deciding on their result. "
+                                   "Keep it outside the jitted function.")
+            return fn(*args)
+        return call
+
+    for name, fn in ENTRY_POINTS.items():
+        if name in _HOST_READS:
+            g[name] = refuse(name, fn)
+        elif name in REPLAYABLE:
+            g[name] = recorder(name, fn)
+    _capture = cap
+    _storage._set_capture(thread, cap.pins)
+    try:
+        yield cap
+    finally:
+        g.update(ENTRY_POINTS)
+        _capture = None
+        _storage._set_capture(None, None)
+
+
+def capturing():
+    """True while this thread is capturing a step for tl.jit."""
+    cap = _capture
+    return cap is not None and cap.thread == threading.get_ident()
+
+
+def live_args(start, fn):
+    """Declare, inside a capture, that the kernel call just made takes arguments from position
+    ``start`` on that change between steps (an optimizer's learning rate, Adam's bias
+    corrections): before each replay tl.jit calls ``fn()``, which does the step's Python
+    bookkeeping and returns their new values, and writes them into the recorded call. A no-op
+    outside a capture."""
+    cap = _capture
+    if cap is not None and cap.thread == threading.get_ident():
+        cap.live[len(cap.calls) - 1] = (start, fn)
+
+
 # ---- tensor-level helpers shared by the engine and the op families ------------------------------
 
 def copy_into(dst, src):
@@ -144,5 +235,6 @@ def broadcast_strides(x, shape):
                  for i in range(len(shape)))
 
 
-__all__ = ["MAX_DIMS", "NULL", "ffi", "check", "i64", "strides", "record", "replay", "copy_into",
+__all__ = ["MAX_DIMS", "NULL", "ffi", "check", "i64", "strides", "record", "replay", "capture",
+           "capturing", "live_args", "REPLAYABLE", "copy_into",
            "add_into", "has_nonfinite", "broadcast_strides"]

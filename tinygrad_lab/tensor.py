@@ -9,6 +9,7 @@ their Tensor methods with ``tensor_method``. The only C calls here are the alloc
 """
 import numbers
 import operator
+import threading
 
 import numpy as np
 
@@ -147,6 +148,18 @@ def _empty(shape, dtype):
     return _init_fields(_new_tensor(Tensor), st, st.ptr, shape, info[0], 0, dtype, True)
 
 
+# tl.jit's capture (kernels.capture sets both): the thread capturing a step, whose reads of tensor
+# values from Python raise (a replay would not redo them), and the list keeping every buffer made
+# meanwhile alive for as long as the recording that writes into it.
+_capture_thread = None
+_capture_pins = None
+
+
+def _set_capture(thread, pins):
+    global _capture_thread, _capture_pins
+    _capture_thread, _capture_pins = thread, pins
+
+
 def _init_fields(t, storage, data, shape, strides, offset, dtype, contig):
     """The one place a Tensor's fields are set (every new tensor and view comes through here):
     ``_data`` is the buffer's first byte, ``_ptr`` the view's first element -- the pointer every
@@ -162,6 +175,8 @@ def _init_fields(t, storage, data, shape, strides, offset, dtype, contig):
     t.dtype = dtype
     t.requires_grad = False
     t.grad_fn = None
+    if _capture_pins is not None:
+        _capture_pins.append(data if storage is _UNSHARED else storage)
     return t
 
 
@@ -460,7 +475,15 @@ class Tensor:
 
     # ---- conversions -------------------------------------------------------------------------
     def _view_numpy(self):
-        """A NumPy view of this tensor's memory (no copy, no autograd check)."""
+        """A NumPy view of this tensor's memory (no copy, no autograd check). Every read of
+        values from Python (item, numpy, tolist, printing, bool, float) comes through here."""
+        if _capture_thread is not None and _capture_thread == threading.get_ident():
+            raise RuntimeError(
+                "tl.jit: a tensor's values were read in Python (.item(), .numpy(), .tolist(), "
+                "print, bool(), float(), or handed to NumPy or MPI) while a step is being "
+                "captured; a replay runs only the kernels, so the value and anything decided from "
+                "it would be frozen. Read it outside the jitted function (return the tensor and "
+                "read it after the call).")
         it = self.dtype.itemsize
         strides = tuple(s * it for s in self._strides)
         try:

@@ -1,6 +1,8 @@
 """Adam and AdamW (torch.optim.Adam / AdamW), with amsgrad and maximize. The bias corrections
 1 - beta1^t and sqrt(1 - beta2^t) are computed here; the update is the fused kernel
 tl_adam_step in csrc/optim.c (formula there)."""
+from functools import partial
+
 from .. import kernels as K
 from ..autograd import no_grad
 from .optimizer import Optimizer, _apply_update, _check_nonnegative
@@ -36,19 +38,25 @@ class Adam(Optimizer):
     def step(self, closure=None):
         """One update of every parameter that has a gradient; returns closure()'s loss."""
         loss = self._closure_loss(closure)
+        capturing = K.capturing()
         for group, p, g in self._with_grads():
-            beta1, beta2 = (float(b) for b in group["betas"])
-            state, t = self._count_step(p)
+            state = self.state[p]
             m = self._buffer(state, "exp_avg", p)
             v = self._buffer(state, "exp_avg_sq", p)
             vmax = self._buffer(state, "max_exp_avg_sq", p) if group["amsgrad"] else None
-            bias_correction1 = 1 - beta1 ** t
-            bias_correction2_sqrt = (1 - beta2 ** t) ** 0.5
             _apply_update(K.tl_adam_step, f"{type(self).__name__}.step", p, g, (m, v, vmax),
-                          float(group["lr"]), beta1, beta2, float(group["eps"]),
-                          float(group["weight_decay"]), int(bool(group["decoupled_weight_decay"])),
-                          int(bool(group["maximize"])), bias_correction1, bias_correction2_sqrt)
+                          *self._scalars(group, p),
+                          refresh=partial(self._scalars, group, p) if capturing else None)
         return loss
+
+    def _scalars(self, group, p):
+        """Count ``p``'s step and return tl_adam_step's scalars for it (the bias corrections
+        1 - beta1^t and sqrt(1 - beta2^t) change every step)."""
+        beta1, beta2 = (float(b) for b in group["betas"])
+        _, t = self._count_step(p)
+        return (float(group["lr"]), beta1, beta2, float(group["eps"]), float(group["weight_decay"]),
+                int(bool(group["decoupled_weight_decay"])), int(bool(group["maximize"])),
+                1 - beta1 ** t, (1 - beta2 ** t) ** 0.5)
 
 
 class AdamW(Adam):

@@ -15,11 +15,20 @@ import warnings
 from bisect import bisect_right
 from collections import Counter
 
+from .. import kernels as K
 from .optimizer import Optimizer
 
 EPOCH_DEPRECATION_WARNING = (
     "The epoch parameter in `scheduler.step()` is deprecated (as in PyTorch): call "
     "`scheduler.step()` without it. When it is given, the closed form is used where available.")
+
+
+def _outside_capture():
+    """A scheduler step inside a tl.jit-captured function would run once, at capture: raise."""
+    if K.capturing():
+        raise RuntimeError("tl.jit: scheduler.step() inside a captured step would run only once "
+                           "(a replay runs kernels, not Python); call it outside the jitted "
+                           "function: the replay reads the optimizer's new learning rate")
 
 
 def _check_optimizer(optimizer):
@@ -80,6 +89,7 @@ class LRScheduler:
     def step(self, epoch=None):
         """Advance one epoch (or jump to ``epoch``, deprecated) and write the new lrs into the
         optimizer's groups."""
+        _outside_capture()
         self._step_count += 1
         if epoch is not None:
             warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
@@ -198,6 +208,7 @@ class ReduceLROnPlateau(LRScheduler):
 
     def step(self, metrics, epoch=None):  # noqa: D401
         """Record one value of the monitored metric (a number or a one-element Tensor)."""
+        _outside_capture()
         current = float(metrics)
         if epoch is None:
             epoch = self.last_epoch + 1

@@ -206,6 +206,11 @@ class Optimizer:
         zeros when missing)."""
         b = state.get(name)
         if b is None:
+            if K.capturing():
+                raise RuntimeError(
+                    f"tl.jit: optimizer state '{name}' would be created inside a captured step, "
+                    "and a replay would zero it again every step. Its parameter had no gradient "
+                    "in the eager first call; make sure every call computes the same gradients.")
             b = state[name] = _zeros_like(p)
         elif not isinstance(b, Tensor) or b.shape != p.shape:
             got = b.shape if isinstance(b, Tensor) else type(b).__name__
@@ -260,10 +265,12 @@ def _params_with_grad(group):
     return out
 
 
-def _apply_update(kernel, name, p, g, buffers, *scalars):
+def _apply_update(kernel, name, p, g, buffers, *scalars, refresh=None):
     """Run ``kernel(dtype, p, g, *buffers, n, *scalars)`` on contiguous memory: a strided
     parameter is updated through a contiguous copy that is written back. Buffers may be None
-    (passed as NULL). Bumps p's version counter (autograd's in-place check)."""
+    (passed as NULL). Bumps p's version counter (autograd's in-place check). Inside a tl.jit
+    capture, ``refresh()`` (required there) does the next step's bookkeeping and returns its
+    ``scalars``: the replay calls it before each step, so schedulers and step counts apply."""
     work = p if p._contig else _copy(p)
     # (pointers and sizes written out: this runs per parameter per step, and a small network's
     # step is mostly this Python)
@@ -273,6 +280,8 @@ def _apply_update(kernel, name, p, g, buffers, *scalars):
     rc = kernel(p.dtype.code, *ptrs, (_SHAPES.get(p._shape) or _shape_info(p._shape))[1], *scalars)
     if rc:
         check(rc, name)
+    if refresh is not None:
+        K.live_args(4 + len(buffers), refresh)
     if work is not p:
         K.copy_into(p, work)
     p._bump_version()

@@ -1,0 +1,264 @@
+"""``tl.jit``: capture a step's kernel calls once, then replay them with one call into C.
+
+A small network's training step is mostly dispatch: ~30 kernel calls, each well under a
+microsecond of C behind a few microseconds of Python. ``step = tl.jit(fn)`` runs ``fn`` eagerly
+on its first call (optimizer state, momentum buffers and other lazily made tensors appear then),
+records every kernel call of the second (kernels.capture: forward, backward, optimizer update,
+with their buffers), and from the third on replays that recording with one call into
+csrc/replay.c's ``tl_replay``, without running ``fn``'s Python at all.
+
+How a call is represented: each C entry point gets a generated trampoline ``int f(const tl_arg
+*a)`` (_build.py writes one per declaration of the public header), and a recorded call is the
+trampoline's number plus its arguments packed in ``tl_arg`` slots (a union of int64, double and
+pointer; one slot per C parameter). The slots are read at call time, so Python rewrites a few of
+them between replays: the pointers of this call's input tensors (the first recorded calls copy
+them into the recording's own input buffers) and the scalars optimizers declare live
+(kernels.live_args: learning rates, Adam's step count and bias corrections).
+
+The rules (README "Capture and replay"):
+- Tensor arguments are inputs: copied into the recording's buffers. A call whose tensor
+  arguments differ in shape, strides or dtype, whose other arguments differ (by value for
+  numbers, strings and None, by identity otherwise), or that runs in another grad mode, gets its
+  own recording (eager call, capture, replays); up to MAX_RECORDINGS are kept. A tensor argument
+  that requires grad raises (it would be trained as a copy): reach parameters through the model.
+- The return value is the one of the captured call: returned tensors are the recording's
+  outputs, overwritten by the next call (clone them to keep a value).
+- Reading tensor values in Python inside the captured call (item, numpy, print, bool), kernels
+  whose result Python decides on (anomaly mode's NaN scan, boolean-mask indexing) and a
+  scheduler step raise during capture. Every other Python value fn uses (a global learning
+  rate, a list of tensors, tensors made from Python data) is frozen at capture: pass what
+  changes as an argument.
+- Buffers are kept alive by the recording: the ones fn makes, and the live ones it points into
+  that existed before (parameters, their ``.grad``, optimizer state; found by address). What
+  it does not see is a tensor replaced by another (``p.data = ...``, rebinding a global, a
+  ``.grad`` set to None and remade outside the step): call ``step.reset()`` after that. The
+  non-tensor arguments are kept too, so an identity in a signature is never reused.
+- One thread at a time per jitted step (a second thread gets a RuntimeError).
+"""
+import bisect
+import functools
+import gc
+import numbers
+import threading
+
+from . import kernels as K
+from .autograd.engine import _grad_enabled
+from .creation import empty
+from .kernels import NULL, ffi
+from .tensor import _UNSHARED, Tensor, _numel
+
+MAX_RECORDINGS = 8
+_CAPTURING = threading.Lock()   # one capture at a time (kernels.capture swaps process-wide names)
+_EAGER = "eager"   # a signature's first call ran eagerly; its next call captures
+
+
+def _signature(args, kwargs):
+    """(key, tensors): the signature a recording is valid for (see the module docstring) as a
+    flat tuple (cheap to hash: this runs on every call), and the tensor arguments in order
+    (positional, then keyword arguments by name)."""
+    key = [_grad_enabled()]
+    tensors = []
+    for a in (args if not kwargs else args + tuple(kwargs[k] for k in sorted(kwargs))):
+        if isinstance(a, Tensor):
+            key += (a._shape, a._strides, a.dtype, a.requires_grad)
+            tensors.append(a)
+        else:
+            key.append(_value_key(a))
+    if kwargs:
+        key.append(tuple(sorted(kwargs)))
+    return tuple(key), tensors
+
+
+def _value_key(a):
+    """A non-tensor argument's part of the key: numbers, strings and None by value (and type:
+    1 and 1.0 differ), anything else by identity."""
+    if a is None or isinstance(a, (numbers.Number, str, bytes)):
+        return (type(a), a)
+    return ("id", id(a))
+
+
+def _store(slot, kind, v):
+    """Write argument ``v`` of a C parameter of kind ``kind`` into tl_arg ``slot``."""
+    if kind == "p":
+        slot.p = ffi.cast("void *", v)
+    elif kind == "d":
+        slot.d = float(v)
+    elif kind == "u":
+        v = int(v) & 0xFFFFFFFFFFFFFFFF
+        slot.i = v - (1 << 64) if v >= 1 << 63 else v
+    else:
+        slot.i = int(v)
+
+
+class _Recording:
+    """One captured call, packed for tl_replay: the calls and their argument slots, what keeps
+    every pointer in them alive, the input slots and the live scalars to rewrite per replay."""
+
+    def __init__(self, cap, copies, result):
+        calls = copies + cap.calls
+        self.names = [name for name, _ in calls]
+        self.keep = (calls, cap.pins)          # the argument objects and every buffer made
+        self.result = result
+        total = sum(len(args) for _, args in calls)
+        self.slots = ffi.new("tl_arg[]", max(total, 1))
+        self.calls = ffi.new("tl_call[]", max(len(calls), 1))
+        self.n = len(calls)
+        self.failed = ffi.new("int64_t *")
+        self.n_slots, self.kinds = total, "".join(K.REPLAYABLE[name][1] for name, _ in calls)
+        self.inputs = []   # the slot of each input copy's source pointer
+        self.live = []     # [first slot, kinds, fn, last values]
+        off = 0
+        for k, (name, args) in enumerate(calls):
+            index, sig = K.REPLAYABLE[name]
+            if len(sig) != len(args):
+                raise RuntimeError(f"tl.jit: {name} was recorded with {len(args)} arguments, "
+                                   f"its C declaration takes {len(sig)}")
+            for j, (kind, v) in enumerate(zip(sig, args)):
+                _store(self.slots[off + j], kind, v)
+            self.calls[k].fn = index
+            self.calls[k].args = self.slots + off
+            if k < len(copies):
+                self.inputs.append(self.slots + off + 4)   # tl_copy's src
+            live = cap.live.get(k - len(copies))
+            if live is not None:
+                start, fn = live
+                self.live.append([off + start, sig[start:], fn, tuple(args[start:])])
+            off += len(args)
+
+    def replay(self, tensors):
+        for slot, t in zip(self.inputs, tensors):
+            slot.p = t._ptr
+        for entry in self.live:
+            values = entry[2]()
+            if values != entry[3]:    # write only what changed (Adam: its bias corrections)
+                first, slots = entry[0], self.slots
+                for j, (kind, v, old) in enumerate(zip(entry[1], values, entry[3])):
+                    if v != old:
+                        _store(slots[first + j], kind, v)
+                entry[3] = values
+        rc = K.tl_replay(self.calls, self.n, self.failed)
+        if rc:
+            K.check(rc, f"tl.jit replay of {self.names[self.failed[0]]}")
+        return self.result
+
+
+class jit:
+    """``tl.jit(fn)`` or ``@tl.jit``: call 1 runs ``fn`` eagerly, call 2 captures its kernel
+    calls, later calls replay them in one call into C (rules in this module's docstring)."""
+
+    def __init__(self, fn):
+        if not callable(fn):
+            raise TypeError(f"tl.jit expects a callable, got {type(fn).__name__}")
+        self.fn = fn
+        self._recordings = {}   # signature -> _EAGER or _Recording (insertion order = age)
+        self._busy = threading.Lock()
+        functools.update_wrapper(self, fn)
+
+    def __get__(self, obj, objtype=None):
+        """As a method decorator: one jitted step per instance (a bound copy, cached on it)."""
+        if obj is None:
+            return self
+        name = "_tl_jit_" + getattr(self.fn, "__name__", str(id(self.fn)))
+        bound = obj.__dict__.get(name)
+        if bound is None:
+            bound = obj.__dict__[name] = jit(self.fn.__get__(obj, objtype))
+        return bound
+
+    def reset(self):
+        """Drop every recording (the next call runs eagerly again, the one after captures)."""
+        self._enter()
+        try:
+            self._recordings.clear()
+        finally:
+            self._busy.release()
+
+    def _enter(self):
+        if not self._busy.acquire(False):
+            name = getattr(self.fn, "__name__", self.fn)
+            raise RuntimeError(f"tl.jit: {name!r} is already running (called from two threads at "
+                               "once, or from inside itself); a jitted step is used by one "
+                               "thread at a time: give each thread its own tl.jit(fn)")
+
+    def __call__(self, *args, **kwargs):
+        if K._capture is not None and K.capturing():
+            return self.fn(*args, **kwargs)      # inside another capture: part of that recording
+        if not self._busy.acquire(False):
+            self._enter()                        # (raises)
+        try:
+            key, tensors = _signature(args, kwargs)
+            rec = self._recordings.get(key)
+            if rec.__class__ is _Recording:
+                return rec.replay(tensors)
+            if rec is None:
+                for t in tensors:
+                    _check_input(t)
+                while len(self._recordings) >= MAX_RECORDINGS:
+                    del self._recordings[next(iter(self._recordings))]
+                self._recordings[key] = _EAGER
+                return self.fn(*args, **kwargs)
+            rec = self._recordings[key] = self._capture(args, kwargs, tensors)
+            return rec.result
+        finally:
+            self._busy.release()
+
+    def _capture(self, args, kwargs, tensors):
+        """Run fn once under kernels.capture on the recording's own copies of the tensor
+        arguments, and pack what it did."""
+        owned, copies = [], []
+        for t in tensors:
+            dst = empty(t._shape, dtype=t.dtype)
+            call = (dst.dtype.code, dst._ptr, NULL, t.dtype.code, t._ptr, K.strides(t),
+                    len(t._shape), K.i64(t._shape))
+            K.check(K.tl_copy(*call), "tl.jit input copy")
+            owned.append(dst)
+            copies.append(("tl_copy", call))
+        it = iter(owned)
+        args = tuple(next(it) if isinstance(a, Tensor) else a for a in args)
+        kwargs = {k: next(it) if isinstance(kwargs[k], Tensor) else kwargs[k] for k in sorted(kwargs)}
+        with _CAPTURING, K.capture() as cap:
+            result = self.fn(*args, **kwargs)
+        rec = _Recording(cap, copies, result)
+        rec.keep += (owned, _owners(rec), args, kwargs)
+        return rec
+
+
+def _owners(rec):
+    """The storages of live tensors the recording points into, found by address: the recording
+    pins every buffer made during the capture, and this pins the ones made before it that are
+    still alive (parameters, their grads, optimizer state), so a later ``p.grad = None`` cannot
+    free memory a replay writes (their values are still only read and written by pointer)."""
+    used = sorted({int(ffi.cast("uintptr_t", rec.slots[k].p)) for k in range(rec.n_slots)
+                   if rec.kinds[k] == "p"} - {0})
+    if not used:
+        return []
+    spans = []
+    for o in gc.get_objects():
+        if issubclass(type(o), Tensor) and getattr(o, "_data", NULL) != NULL:   # (type(): no __class__ hooks)
+            st = o._storage
+            if st is _UNSHARED:     # a fresh kernel output owning its buffer (no Storage made)
+                start = int(ffi.cast("uintptr_t", o._data))
+                spans.append((start, start + _numel(o._shape) * o.dtype.itemsize, o._data))
+            else:
+                start = int(ffi.cast("uintptr_t", st.ptr))
+                spans.append((start, start + st.nbytes, st))
+    spans.sort(key=lambda s: s[0])
+    starts = [s[0] for s in spans]
+    keep = {}
+    for a in used:
+        i = bisect.bisect_right(starts, a) - 1
+        while i >= 0 and spans[i][0] <= a:
+            if a < spans[i][1]:
+                keep[id(spans[i][2])] = spans[i][2]
+                break
+            i -= 1
+    return list(keep.values())
+
+
+def _check_input(t):
+    if t.requires_grad:
+        raise ValueError("tl.jit: a tensor argument that requires grad would be copied into the "
+                         "recording's input buffer and trained as that copy; pass data as "
+                         "arguments and reach parameters through the model (or a closure)")
+
+
+__all__ = ["jit", "MAX_RECORDINGS"]
