@@ -18,7 +18,7 @@
  */
 #include <math.h>
 #include <tgmath.h>
-#include "internal.h"
+#include "half.h"
 #ifdef TL_X86
 #include "vmath.h"
 #endif
@@ -160,9 +160,69 @@ typedef struct {
 /* Run range kernel FN over every element of iterator it, threaded when large. */
 #define RUN(FN) tl_parallel_span(it.size, 1, FN, &a)
 
+/* ---- float16 / bfloat16: convert, compute in float32, convert back (contiguous operands) ----
+ * Blocks of TL_HALF_BLOCK elements: the half inputs are widened into float32 scratch, the
+ * float32 kernel runs on the block (the same code, so the same results as float32 rounded
+ * once), the output is rounded back (comparisons write their bools directly). Threads take
+ * ranges of blocks. Strided half operands are not handled here (TL_EDTYPE): Python converts
+ * them to float32 first. */
+enum { HALF_UNARY, HALF_UNARY_BWD, HALF_BINARY };
+typedef struct {
+    int kind, op, dtype, nin;
+    void *out;
+    const void *in[3];
+    double p0, p1;
+} half_args;
+
+static int half_span(void *ctx, int64_t lo, int64_t hi, int slot) {
+    const half_args *h = (const half_args *)ctx;
+    float buf[4][TL_HALF_BLOCK];
+    (void)slot;
+    for (int64_t i = lo; i < hi; i += TL_HALF_BLOCK) {
+        int64_t m = hi - i < TL_HALF_BLOCK ? hi - i : TL_HALF_BLOCK;
+        for (int k = 0; k < h->nin; k++)
+            tl__half_to_f32(h->dtype, buf[k + 1], (const uint16_t *)h->in[k] + i, m);
+        int rc;
+        if (h->kind == HALF_UNARY)
+            rc = tl_unary_forward(h->op, TL_F32, buf[0], NULL, buf[1], NULL, 1, &m, h->p0, h->p1);
+        else if (h->kind == HALF_UNARY_BWD)
+            rc = tl_unary_backward(h->op, TL_F32, buf[0], buf[1], NULL, buf[2], NULL, buf[3], NULL,
+                                   1, &m, h->p0, h->p1);
+        else if (h->op >= TL_EQ) {   /* a comparison: bools straight into the output */
+            rc = tl_binary_forward(h->op, TL_F32, (uint8_t *)h->out + i, NULL, buf[1], NULL,
+                                   buf[2], NULL, 1, &m);
+            if (rc) return rc;
+            continue;
+        } else
+            rc = tl_binary_forward(h->op, TL_F32, buf[0], NULL, buf[1], NULL, buf[2], NULL, 1, &m);
+        if (rc) return rc;
+        tl__f32_to_half(h->dtype, (uint16_t *)h->out + i, buf[0], m);
+    }
+    return TL_OK;
+}
+
+/* The half path of an entry point: every operand contiguous, else TL_EDTYPE. */
+static int run_half(int kind, int op, int dtype, void *out, int nin, const void *const *in,
+                    double p0, double p1, int ndim, const int64_t *shape,
+                    const int64_t *const *strides, int nstrides) {
+    if (ndim < 0 || ndim > TL_MAX_DIMS) return TL_EINVAL;
+    for (int k = 0; k < nstrides; k++)
+        if (strides[k]) return TL_EDTYPE;
+    int64_t n = 1;
+    for (int d = 0; d < ndim; d++) n *= shape[d];
+    half_args h = {kind, op, dtype, nin, out, {in[0], nin > 1 ? in[1] : NULL, nin > 2 ? in[2] : NULL},
+                   p0, p1};
+    return n > 0 ? tl_parallel_span(n, 1, half_span, &h) : TL_OK;
+}
+
 int tl_unary_forward(int op, int dtype, void *y, const int64_t *y_strides,
                      const void *x, const int64_t *x_strides, int ndim, const int64_t *shape,
                      double p0, double p1) {
+    if (tl_is_half(dtype)) {
+        const int64_t *st[2] = {y_strides, x_strides};
+        const void *in[1] = {x};
+        return run_half(HALF_UNARY, op, dtype, y, 1, in, p0, p1, ndim, shape, st, 2);
+    }
     ITER_OR_RETURN(it, ndim, shape, 2, y_strides, x_strides)
     ew_args a = {&it, op, y, NULL, {x}, p0, p1};
     switch (dtype) {
@@ -181,6 +241,11 @@ int tl_unary_backward(int op, int dtype, void *gx, const void *g, const int64_t 
                       const void *x, const int64_t *x_strides, const void *y,
                       const int64_t *y_strides, int ndim, const int64_t *shape,
                       double p0, double p1) {
+    if (tl_is_half(dtype)) {
+        const int64_t *st[3] = {g_strides, x_strides, y_strides};
+        const void *in[3] = {g, x, y};
+        return run_half(HALF_UNARY_BWD, op, dtype, gx, 3, in, p0, p1, ndim, shape, st, 3);
+    }
     ITER_OR_RETURN(it, ndim, shape, 4, NULL, g_strides, x_strides, y_strides)
     ew_args a = {&it, op, gx, NULL, {g, x, y}, p0, p1};
     switch (dtype) {
@@ -198,6 +263,11 @@ int tl_unary_backward_flat(int op, int dtype, void *gx, const void *g, const voi
 int tl_binary_forward(int op, int dtype, void *out, const int64_t *out_strides,
                       const void *a_, const int64_t *a_strides, const void *b,
                       const int64_t *b_strides, int ndim, const int64_t *shape) {
+    if (tl_is_half(dtype)) {
+        const int64_t *st[3] = {out_strides, a_strides, b_strides};
+        const void *in[2] = {a_, b};
+        return run_half(HALF_BINARY, op, dtype, out, 2, in, 0, 0, ndim, shape, st, 3);
+    }
     ITER_OR_RETURN(it, ndim, shape, 3, out_strides, a_strides, b_strides)
     ew_args a = {&it, op, out, NULL, {a_, b}, 0, 0};
     switch (dtype) {

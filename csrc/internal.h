@@ -109,6 +109,14 @@ int tl_iter_next(tl_iter *it);
 #define PICK_FN(name) (name##_generic)
 #endif
 
+/* ---- float16 / bfloat16 (half.c; the scalar conversions are in half.h) ----
+ * Contiguous bulk conversions of n elements (vectorised when the CPU allows), for dtype TL_F16
+ * or TL_BF16; the _par forms split [0, n) across threads when large. */
+void tl__half_to_f32(int dtype, float *dst, const uint16_t *src, int64_t n);
+void tl__f32_to_half(int dtype, uint16_t *dst, const float *src, int64_t n);
+int tl__half_to_f32_par(int dtype, float *dst, const uint16_t *src, int64_t n);
+int tl__f32_to_half_par(int dtype, uint16_t *dst, const float *src, int64_t n);
+
 /* Token pasting for kernels instantiated per dtype and per instruction set. */
 #define TL_CAT_(a, b) a##b
 #define TL_CAT(a, b) TL_CAT_(a, b)

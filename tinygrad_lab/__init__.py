@@ -7,7 +7,8 @@
 """
 from . import dtypes as _dtypes
 from ._config import get_num_threads, set_num_threads, show_config
-from .dtypes import float32, float64, int64, get_default_dtype, set_default_dtype
+from .dtypes import (bfloat16, float16, float32, float64, int64, get_default_dtype,
+                     set_default_dtype)
 from .dtypes import bool_ as bool  # noqa: A001  (tl.bool, as torch.bool)
 from .dtypes import DType as dtype
 from .tensor import Tensor, empty_cache, set_cache_limit
@@ -42,3 +43,4 @@ __version__ = "0.1.0"
 float = float32  # noqa: A001  (tl.float / tl.double aliases, as in PyTorch)
 double = float64
 long = int64
+half = float16
