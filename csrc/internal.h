@@ -52,7 +52,7 @@ static inline int tl_parallel_span(int64_t n, int64_t cost, tl_span_fn fn, void 
  *     if (it.size) do { inner loop of it.inner elements using it.off[k], it.istride[k] }
  *                  while (tl_iter_next(&it));
  */
-#define TL_ITER_OPS 4
+#define TL_ITER_OPS 5
 typedef struct {
     int ndim;                            /* outer dims (the innermost dim is excluded) */
     int nops;

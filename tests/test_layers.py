@@ -35,7 +35,7 @@ LAYERS = [
     ("nn / optim / utils", ["nn", "nn.functional", "nn.hooks", "nn.init", "nn.modules", "nn.utils", "optim",
                             "optim.optimizer", "optim.sgd", "optim.adam", "optim.rmsprop",
                             "optim.lr_scheduler", "utils_grad", "serialization", "linalg",
-                            "autograd.functional", "utils", "utils.data", "utils.checkpoint"]),
+                            "autograd.functional", "utils", "utils.data", "utils.checkpoint", "amp"]),
     ("package and programs", ["", "demo", "__main__"]),
 ]
 LAYER = {mod: i for i, (_, mods) in enumerate(LAYERS) for mod in mods}

@@ -17,6 +17,10 @@ from .creation import (Generator, arange, empty, empty_like, eye, from_dlpack, f
                        randn, randperm, tensor, zeros, zeros_like)
 from . import autograd
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+# amp first: it wraps the float32-only ops so they take half inputs (and follow autocast); the
+# tl.<op> names below are bound to those wrappers
+from . import amp
+from .amp import autocast
 from . import ops
 from .ops.shape import (broadcast_shapes, broadcast_to, cat, chunk, clone, detach, expand, flatten,
                         narrow, permute, reshape, split, squeeze, stack, transpose, unsqueeze)

@@ -15,6 +15,7 @@ parameters.
 import warnings
 from collections import defaultdict
 
+from .. import dtypes
 from .. import kernels as K
 from ..autograd import enable_grad, no_grad
 from ..creation import copy as _copy, zeros
@@ -264,6 +265,8 @@ def _apply_update(kernel, name, p, g, buffers, *scalars):
     """Run ``kernel(dtype, p, g, *buffers, n, *scalars)`` on contiguous memory: a strided
     parameter is updated through a contiguous copy that is written back. Buffers may be None
     (passed as NULL). Bumps p's version counter (autograd's in-place check)."""
+    if p.dtype.is_half:
+        return _apply_update_half(kernel, name, p, g, buffers, *scalars)
     work = p if p._contig else _copy(p)
     # (pointers and sizes written out: this runs per parameter per step, and a small network's
     # step is mostly this Python)
@@ -275,4 +278,20 @@ def _apply_update(kernel, name, p, g, buffers, *scalars):
         check(rc, name)
     if work is not p:
         K.copy_into(p, work)
+    p._bump_version()
+
+
+def _apply_update_half(kernel, name, p, g, buffers, *scalars):
+    """The update of a float16/bfloat16 parameter: computed in float32 (parameter, gradient and
+    state widened), then rounded back into the parameter and its state, which stay in the
+    parameter's dtype as in PyTorch."""
+    f32 = dtypes.float32
+    work = _copy(p, f32)
+    wide = [None if b is None else _copy(b, f32) for b in buffers]
+    ptrs = [work._ptr, _copy(g, f32)._ptr] + [NULL if b is None else b._ptr for b in wide]
+    check(kernel(f32.code, *ptrs, work.numel(), *scalars), name)
+    K.copy_into(p, work)
+    for b, w in zip(buffers, wide):
+        if b is not None:
+            K.copy_into(b, w)
     p._bump_version()
