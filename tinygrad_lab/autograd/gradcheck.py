@@ -26,7 +26,13 @@ def _as_tuple(x):
 def _prepare(inputs):
     """Inputs as a tuple; float32 tensors that require grad are promoted to float64 copies."""
     out = []
-    for t in _as_tuple(inputs):
+    for i, t in enumerate(_as_tuple(inputs)):
+        if isinstance(t, Tensor) and t.dtype.is_half:
+            # a half's 8- or 11-bit mantissa cannot resolve a finite difference of eps = 1e-6
+            raise TypeError(f"gradcheck: input {i} is {t.dtype!r}; half precision is too coarse "
+                            f"for finite differences. Check the op in float64 instead: "
+                            f"pass x.double() (gradients of half inputs are the float64 ones "
+                            f"rounded)")
         if isinstance(t, Tensor) and t.requires_grad and t.dtype is not dtypes.float64:
             warnings.warn("gradcheck: input is float32; checking a float64 copy (float32 is too "
                           "imprecise for central differences)", stacklevel=3)
