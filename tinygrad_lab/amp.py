@@ -254,13 +254,14 @@ class GradScaler:
         scaler.update()                    # scale *= backoff_factor after a skipped step, or
                                            # *= growth_factor after growth_interval clean ones
 
-    ``GradScaler("cpu", ...)`` (torch.amp's device first argument) is accepted too. The scale is
+    The first argument is the device, as in torch.amp.GradScaler ("cpu", the only one); a number
+    there is taken as ``init_scale``, so ``GradScaler(2.0 ** 10)`` works too. The scale is
     kept as a float32 value, like PyTorch's scale tensor, so the two match step for step."""
 
-    def __init__(self, init_scale=2.0 ** 16, growth_factor=2.0, backoff_factor=0.5,
-                 growth_interval=2000, enabled=True, device="cpu"):
-        if isinstance(init_scale, str):          # torch.amp.GradScaler("cpu", ...)
-            device, init_scale = init_scale, 2.0 ** 16
+    def __init__(self, device="cpu", init_scale=2.0 ** 16, growth_factor=2.0, backoff_factor=0.5,
+                 growth_interval=2000, enabled=True):
+        if not isinstance(device, str):          # GradScaler(1024.0): the scale given first
+            device, init_scale = "cpu", device
         if device != "cpu":
             raise RuntimeError(f"tinygrad_lab runs on the CPU only; GradScaler got device {device!r}")
         if growth_factor <= 1.0:
