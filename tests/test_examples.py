@@ -103,3 +103,12 @@ def test_digits_mlp():
         assert "epoch   2" in out
     else:
         assert out.startswith("skipped:") and "scikit-learn" in out
+
+
+def test_mixed_precision():
+    out = run_example("mixed_precision.py", "--quick")
+    assert "gradient through float16, unscaled:   [0.0, 0.0]" in out
+    assert "after scaler.unscale_(optimizer):     ['1e-08', '1e-08']" in out
+    for mode in ("float32", "bfloat16", "float16"):
+        assert re.search(rf"{mode}: final loss \d\.\d{{4}}, accuracy \d\.\d{{3}}", out), mode
+    assert "(logits tl.bfloat16)" in out and out.rstrip().endswith("OK")
