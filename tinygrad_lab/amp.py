@@ -39,11 +39,18 @@ from .tensor import Tensor
 # Running float32-only ops on half tensors, and autocast's casts
 # ---------------------------------------------------------------------------------------------
 
-_state = threading.local()   # .dtype: the autocast dtype of this thread, or None
+class _State(threading.local):
+    dtype = None              # the autocast dtype of this thread, or None (a class default: a
+    #                           missing attribute of a threading.local costs a caught exception)
+
+
+_state = _State()
+_ACTIVE = [0]     # autocast blocks open in any thread: when 0, the wrappers skip _state
+_NO_KW = {}
 
 
 def _autocast_dtype():
-    return getattr(_state, "dtype", None)
+    return _state.dtype
 
 
 def _map_tensors(fn, x):
@@ -65,6 +72,9 @@ def _float_tensors(args, kwargs):
     _map_tensors(see, args)
     _map_tensors(see, tuple(kwargs.values()))
     return out
+
+
+_SEQ = (list, tuple)
 
 
 def _has_half(args, kwargs):
@@ -120,16 +130,29 @@ def _half_op(fn, policy=None):
     """Wrap ``fn`` so it accepts half inputs (computed in float32) and follows autocast."""
     @functools.wraps(fn)
     def op(*args, **kwargs):
-        ac = getattr(_state, "dtype", None)
-        if ac is not None and policy is not None:
-            cast = _cast_for_autocast(ac if policy == _LOWER else dtypes.float32)
-            args = _map_tensors(cast, args)
-            kwargs = {k: _map_tensors(cast, v) for k, v in kwargs.items()}
-        if _has_half(args, kwargs):
-            return _run_in_float32(fn, args, kwargs)
-        return fn(*args, **kwargs)
+        if not _ACTIVE[0] and not kwargs:   # the common case, written out: no autocast anywhere
+            for a in args:
+                if isinstance(a, Tensor):
+                    if a.dtype.is_half:
+                        break
+                elif type(a) in _SEQ and _has_half(a, _NO_KW):
+                    break
+            else:
+                return fn(*args)
+        return _dispatch(fn, policy, args, kwargs)
     op._tl_half_wrapped = fn
     return op
+
+
+def _dispatch(fn, policy, args, kwargs):
+    ac = _state.dtype
+    if ac is not None and policy is not None:
+        cast = _cast_for_autocast(ac if policy == _LOWER else dtypes.float32)
+        args = _map_tensors(cast, args)
+        kwargs = {k: _map_tensors(cast, v) for k, v in kwargs.items()}
+    if _has_half(args, kwargs):
+        return _run_in_float32(fn, args, kwargs)
+    return fn(*args, **kwargs)
 
 
 def _getitem_op(fn):
@@ -137,7 +160,7 @@ def _getitem_op(fn):
     (a gather kernel) on a half tensor runs in float32."""
     @functools.wraps(fn)
     def getitem(x, key):
-        if x.dtype.is_half and _has_half((x,), {}) and _advanced(key):
+        if x.dtype.is_half and _advanced(key):
             return _run_in_float32(fn, (x, key), {})
         return fn(x, key)
     getitem._tl_half_wrapped = fn
@@ -215,10 +238,12 @@ class autocast:
     def __enter__(self):
         self._saved.append(_autocast_dtype())
         _state.dtype = self.fast_dtype if self.enabled else None
+        _ACTIVE[0] += 1
         return self
 
     def __exit__(self, *exc):
         _state.dtype = self._saved.pop()
+        _ACTIVE[0] -= 1
         return False
 
     def __call__(self, fn):
