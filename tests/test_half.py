@@ -373,3 +373,45 @@ def test_gradcheck_refuses_half_inputs():
         tl.autograd.gradcheck(lambda t: t.exp(), (x,))
     with pytest.raises(TypeError, match="float64"):
         tl.autograd.gradgradcheck(lambda t: t.exp(), (tl.randn(3, dtype=tl.bfloat16, requires_grad=True),))
+
+
+@pytest.mark.parametrize("dt", HALVES, ids=str)
+def test_inplace_indexing_and_modules_on_half(dt):
+    rng = np.random.default_rng(4)
+    v = rng.standard_normal((4, 5)).astype(np.float32)
+    x = tl.tensor(v).to(dt)
+    ref = x.float().numpy()
+    idx = tl.tensor([0, 2])
+
+    def same(t, r, tol=0.0):
+        assert t.dtype is dt
+        np.testing.assert_allclose(t.float().numpy(), tl.tensor(r).to(dt).float().numpy(), rtol=tol, atol=tol)
+    same(x.clone().add_(1.5), ref + 1.5)
+    same(x.clone().mul_(tl.ones(5, dtype=dt) * 2), ref * 2)
+    y = x.clone()
+    y += x
+    same(y, ref * 2)
+    same(x.clone().clamp_(-0.5, 0.5), np.clip(ref, -0.5, 0.5))
+    same(x.clone().fill_(2), np.full((4, 5), 2.0))
+    same(x.clone().relu_(), np.maximum(ref, 0))
+    y = x.clone()
+    y[0, :] = 3.0
+    assert y[0].tolist() == [3.0] * 5
+    with pytest.raises(IndexError, match="integer-array"):
+        y[idx] = 0.0
+    same(x[idx], ref[[0, 2]])
+    same(x[x > 0], ref[ref > 0])
+    same(x.index_select(1, idx), ref[:, [0, 2]])
+    same(tl.where(x > 0, x, 0.0), np.where(ref > 0, ref, 0.0))
+    assert tl.cat([x, tl.ones(1, 5)]).dtype is tl.float32            # promotion, as torch.cat
+    same(tl.stack([x, x]), np.stack([ref, ref]))
+    for m in (tl.nn.LayerNorm(5), tl.nn.BatchNorm1d(5), tl.nn.Dropout(0.5), tl.nn.Softmax(1)):
+        m.to(dt)
+        out = m(x)
+        assert out.dtype is dt and out.shape == (4, 5)
+    assert tl.nn.Embedding(10, 3).to(dt)(idx).dtype is dt
+    lin = tl.nn.Linear(5, 3).to(dt)
+    lin(x).float().sum().backward()
+    total = tl.nn.utils.clip_grad_norm_(lin.parameters(), 0.1)
+    assert np.isfinite(float(total)) and lin.weight.grad.dtype is dt
+    assert x[0, 0].item() == float(ref[0, 0]) and isinstance(x.sum().item(), float)

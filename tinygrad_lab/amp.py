@@ -167,6 +167,18 @@ def _getitem_op(fn):
     return getitem
 
 
+def _setitem_op(fn):
+    """``t[key] = v``: an integer-array key is refused for every dtype (ops.inplace.setitem);
+    for a half ``t`` say so before the float32-only gather would be tried."""
+    @functools.wraps(fn)
+    def setitem(t, key, value):
+        if t.dtype.is_half and _advanced(key):
+            raise IndexError("assignment through integer-array indexing is not supported; use "
+                             "basic indexing (ints, slices, None, ...)")
+        return fn(t, key, value)
+    return setitem
+
+
 def _advanced(key):
     keys = key if type(key) is tuple else (key,)
     return any(isinstance(k, (Tensor, list)) for k in keys)
@@ -205,6 +217,7 @@ def _install():
         if value in wrapped:
             setattr(Tensor, attr, wrapped[value])
     Tensor.__getitem__ = _getitem_op(Tensor.__getitem__)
+    Tensor.__setitem__ = _setitem_op(Tensor.__setitem__)
     for cls in vars(_modules).values():
         if isinstance(cls, type) and isinstance(cls.__dict__.get("fn"), staticmethod):
             fn = cls.__dict__["fn"].__func__
