@@ -201,6 +201,10 @@ static int half_span(void *ctx, int64_t lo, int64_t hi, int slot) {
     const half_args *h = (const half_args *)ctx;
     half_bufs b;
     (void)slot;
+    if (h->kind == HALF_BINARY && h->op <= TL_DIV &&
+        tl__half_binary(h->dtype, h->op, (uint16_t *)h->out[0] + lo,
+                        (const uint16_t *)h->in[0] + lo, (const uint16_t *)h->in[1] + lo, hi - lo))
+        return TL_OK;   /* + - * / in one vectorised pass (half.c) */
     for (int64_t i = lo; i < hi; i += TL_HALF_BLOCK) {
         int64_t m = hi - i < TL_HALF_BLOCK ? hi - i : TL_HALF_BLOCK;
         for (int k = 0; k < h->nin; k++)

@@ -116,6 +116,10 @@ void tl__half_to_f32(int dtype, float *dst, const uint16_t *src, int64_t n);
 void tl__f32_to_half(int dtype, uint16_t *dst, const float *src, int64_t n);
 int tl__half_to_f32_par(int dtype, float *dst, const uint16_t *src, int64_t n);
 int tl__f32_to_half_par(int dtype, uint16_t *dst, const float *src, int64_t n);
+/* out = a (op) b for TL_ADD..TL_DIV on n contiguous halves in one vectorised pass; returns 0
+ * (doing nothing) when the CPU or the op is not covered (the caller's block path then runs). */
+int tl__half_binary(int dtype, int op, uint16_t *out, const uint16_t *a, const uint16_t *b,
+                    int64_t n);
 
 /* Token pasting for kernels instantiated per dtype and per instruction set. */
 #define TL_CAT_(a, b) a##b
