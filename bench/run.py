@@ -579,6 +579,55 @@ def jit_cases(quick):
     cases.append(Case("jit: MLP 784-256-256-10 SGD step, batch 128", lambda: mlp_step(mx, my),
                       lambda: _np_mlp_step(Ws, bs, x, y, 0.01), f_t, check=mlp_check,
                       flops=6.0 * n * sum(i * o for i, o in zip(sizes, sizes[1:])), target=0.85))
+@workload("half")
+def half_cases(quick):
+    """float16/bfloat16 (issue 16). Casts: tl vs NumPy's astype (float16; bfloat16 through
+    ml_dtypes when installed) and torch's .to(). Matmul and elementwise in bfloat16: compare the
+    tl column with the float32 rows of the matmul, binary and transcendental groups (NumPy's
+    column here is its float32 op: NumPy has no bfloat16 arithmetic)."""
+    if not hasattr(tl, "bfloat16"):
+        return []
+    try:
+        import ml_dtypes
+        np_bf16 = ml_dtypes.bfloat16
+    except ImportError:
+        np_bf16 = None
+    n = 1_000_000 if quick else 10_000_000
+    x = rng().standard_normal(n).astype(np.float32)
+    y = rng().standard_normal(n).astype(np.float32)
+    tx, ty = tl.from_numpy(x), tl.from_numpy(y)
+    cases = []
+    for name, dt, npdt, tdt in (("float16", tl.float16, np.float16, "float16"),
+                                ("bfloat16", tl.bfloat16, np_bf16, "bfloat16")):
+        if npdt is None:
+            continue
+        ref = x.astype(npdt)
+        cases.append(Case(f"cast f32 -> {name} n={n:.0e}", lambda dt=dt: tx.to(dt),
+                          lambda npdt=npdt: x.astype(npdt),
+                          (lambda xt=_t(x), d=getattr(torch, tdt): xt.to(d)) if torch else None,
+                          check=lambda dt=dt, ref=ref: np.testing.assert_array_equal(
+                              tx.to(dt)._view_numpy(raw=True).view(np.uint16), ref.view(np.uint16)),
+                          nbytes=6.0 * n, target=None))
+    xb, yb = tx.to(tl.bfloat16), ty.to(tl.bfloat16)
+    xb32, yb32 = xb.float().numpy(), yb.float().numpy()     # the same values in float32
+    bt = (lambda a: _t(a).to(torch.bfloat16)) if torch else None
+    cases.append(Case(f"a + b bf16 n={n:.0e} (vs NumPy f32)", lambda: xb + yb, lambda: xb32 + yb32,
+                      (lambda p=bt(xb32), q=bt(yb32): p + q) if torch else None,
+                      check=lambda: close((xb + yb).float(), xb32 + yb32, 8e-3, 1e-6),
+                      nbytes=6.0 * n, target=None))
+    cases.append(Case(f"exp bf16 n={n:.0e} (vs NumPy f32)", lambda: xb.exp(), lambda: np.exp(xb32),
+                      (lambda p=bt(xb32): p.exp()) if torch else None,
+                      check=lambda: close(xb.exp().float(), np.exp(xb32), 8e-3, 1e-6),
+                      nbytes=4.0 * n, target=None))
+    N = 512 if quick else 1024
+    a = rng().standard_normal((N, N)).astype(np.float32)
+    b = rng().standard_normal((N, N)).astype(np.float32)
+    ab, bb = tl.from_numpy(a).to(tl.bfloat16), tl.from_numpy(b).to(tl.bfloat16)
+    a32, b32 = ab.float().numpy(), bb.float().numpy()
+    cases.append(Case(f"matmul bf16 {N}x{N}x{N} (vs NumPy f32)", lambda: ab @ bb, lambda: a32 @ b32,
+                      (lambda p=bt(a32), q=bt(b32): p @ q) if torch else None,
+                      check=lambda: close((ab @ bb).float(), a32 @ b32, 1e-2, 1e-2 * math.sqrt(N)),
+                      flops=2.0 * N ** 3, target=None))
     return cases
 
 

@@ -8,7 +8,7 @@
  * T. Built through it they would need a second dtype loop inside each pass, i.e. a second
  * mechanism; they have no float/double or AVX2 split to share either (all 16 are portable, and
  * 12 of them involve int64 or bool). So DEFINE_COPY below instantiates the pairs directly. */
-#include "internal.h"
+#include "half.h"
 
 /* Conversion into each destination type; bool is normalised to 0/1 like PyTorch. */
 #define CVT_float(v)   ((float)(v))
@@ -43,14 +43,77 @@ DEFINE_COPY_FROM(uint8_t)
     COPY_CASE(TL_F32, float, SD, TS) COPY_CASE(TL_F64, double, SD, TS)             \
     COPY_CASE(TL_I64, int64_t, SD, TS) COPY_CASE(TL_BOOL, uint8_t, SD, TS)
 
+/* ---- conversions with float16/bfloat16 on either side: through a float32 block ----
+ * Each run of the iterator is cut into blocks of TL_HALF_BLOCK elements: the source block is
+ * read into float32 scratch (a half through half.h, the others by a C cast: float64 -> float16
+ * rounds twice, through float32, as PyTorch's cast does), then written out as the destination
+ * type. Contiguous float32 <-> half runs use half.c's vectorised loops directly. */
+static void load_f32(float *t, int dt, const char *s, int64_t ss, int64_t n) {
+    switch (dt) {
+        case TL_F32: for (int64_t i = 0; i < n; i++) t[i] = ((const float *)s)[i * ss]; break;
+        case TL_F64: for (int64_t i = 0; i < n; i++) t[i] = (float)((const double *)s)[i * ss]; break;
+        case TL_I64: for (int64_t i = 0; i < n; i++) t[i] = (float)((const int64_t *)s)[i * ss]; break;
+        case TL_BOOL: for (int64_t i = 0; i < n; i++) t[i] = (float)((const uint8_t *)s)[i * ss]; break;
+        default:
+            if (ss == 1) tl__half_to_f32(dt, t, (const uint16_t *)s, n);
+            else for (int64_t i = 0; i < n; i++) t[i] = tl_half_load(dt, ((const uint16_t *)s)[i * ss]);
+    }
+}
+
+static void store_f32(char *d, int dt, int64_t sd, const float *t, int64_t n) {
+    switch (dt) {
+        case TL_F32: for (int64_t i = 0; i < n; i++) ((float *)d)[i * sd] = t[i]; break;
+        case TL_F64: for (int64_t i = 0; i < n; i++) ((double *)d)[i * sd] = (double)t[i]; break;
+        /* a float -> int64 cast as the float copies do (NaN/out of range: what the CPU gives) */
+        case TL_I64: for (int64_t i = 0; i < n; i++) ((int64_t *)d)[i * sd] = (int64_t)t[i]; break;
+        case TL_BOOL: for (int64_t i = 0; i < n; i++) ((uint8_t *)d)[i * sd] = t[i] != 0; break;
+        default:
+            if (sd == 1) tl__f32_to_half(dt, (uint16_t *)d, t, n);
+            else for (int64_t i = 0; i < n; i++) ((uint16_t *)d)[i * sd] = tl_half_store(dt, t[i]);
+    }
+}
+
+static const int64_t ITEMSIZE[6] = {4, 8, 8, 1, 2, 2};
+
+static void copy_via_f32(int dd, char *dst, int sdt, const char *src, tl_iter *it) {
+    float tmp[TL_HALF_BLOCK];
+    const int64_t n = it->inner, sd = it->istride[0], ss = it->istride[1];
+    const int64_t di = ITEMSIZE[dd], si = ITEMSIZE[sdt];
+    do {
+        for (int64_t i = 0; i < n; i += TL_HALF_BLOCK) {
+            const int64_t m = n - i < TL_HALF_BLOCK ? n - i : TL_HALF_BLOCK;
+            load_f32(tmp, sdt, src + (it->off[1] + i * ss) * si, ss, m);
+            store_f32(dst + (it->off[0] + i * sd) * di, dd, sd, tmp, m);
+        }
+    } while (tl_iter_next(it));
+}
+
+/* Any copy with a half on one side: the threaded vectorised casts, a same-type memcpy, or the
+ * float32 blocks. */
+static int copy_half(int dd, void *dst, int sdt, const void *src, tl_iter *it) {
+    const int contiguous = it->size == it->inner && it->istride[0] == 1 && it->istride[1] == 1;
+    if (contiguous && dd == TL_F32 && tl_is_half(sdt))
+        return tl__half_to_f32_par(sdt, (float *)dst, (const uint16_t *)src, it->size);
+    if (contiguous && sdt == TL_F32 && tl_is_half(dd))
+        return tl__f32_to_half_par(dd, (uint16_t *)dst, (const float *)src, it->size);
+    if (contiguous && dd == sdt) {
+        memcpy(dst, src, (size_t)it->size * 2);
+        return TL_OK;
+    }
+    copy_via_f32(dd, (char *)dst, sdt, (const char *)src, it);
+    return TL_OK;
+}
+
 int tl_copy(int dst_dtype, void *dst, const int64_t *dst_strides,
             int src_dtype, const void *src, const int64_t *src_strides,
             int ndim, const int64_t *shape) {
-    if ((unsigned)dst_dtype > TL_BOOL || (unsigned)src_dtype > TL_BOOL) return TL_EDTYPE;
+    if ((unsigned)dst_dtype > TL_BF16 || (unsigned)src_dtype > TL_BF16) return TL_EDTYPE;
     tl_iter it;
     const int64_t *strides[2] = {dst_strides, src_strides};
     int rc = tl_iter_init(&it, ndim, shape, 2, strides);
     if (rc || it.size == 0) return rc;
+    if (tl_is_half(dst_dtype) || tl_is_half(src_dtype))
+        return copy_half(dst_dtype, dst, src_dtype, src, &it);
     switch (dst_dtype * 4 + src_dtype) {
         COPY_CASES_FROM(TL_F32, float)
         COPY_CASES_FROM(TL_F64, double)
@@ -78,6 +141,14 @@ int tl_fill(int dtype, void *dst, const int64_t *strides, int ndim, const int64_
         case TL_F64: fill_f64_generic((double *)dst, value, &it); break;
         case TL_I64: fill_i64_generic((int64_t *)dst, ivalue, &it); break;
         case TL_BOOL: fill_u8_generic((uint8_t *)dst, (uint8_t)(value != 0), &it); break;
+        case TL_F16: case TL_BF16: {
+            const uint16_t h = tl_half_store(dtype, (float)value);
+            do {
+                uint16_t *d = (uint16_t *)dst + it.off[0];
+                for (int64_t i = 0; i < it.inner; i++) d[i * it.istride[0]] = h;
+            } while (tl_iter_next(&it));
+            break;
+        }
         default: return TL_EDTYPE;
     }
     return TL_OK;

@@ -18,7 +18,7 @@
  */
 #include <math.h>
 #include <tgmath.h>
-#include "internal.h"
+#include "half.h"
 #ifdef TL_X86
 #include "vmath.h"
 #endif
@@ -161,9 +161,121 @@ typedef struct {
 /* Run range kernel FN over every element of iterator it, threaded when large. */
 #define RUN(FN) tl_parallel_span(it.size, 1, FN, &a)
 
+/* ---- float16 / bfloat16: convert, compute in float32, convert back ----
+ * Blocks of TL_HALF_BLOCK elements: the half inputs are widened into float32 scratch, the
+ * float32 kernel runs on the block (the same code, so the float32 result rounded once), the
+ * outputs are rounded back (comparisons write bools). Contiguous operands: threads take ranges
+ * of blocks and the conversions are vectorised; strided ones (broadcasts, views): one thread
+ * walks the iterator's runs, converting element by element. Operand order in `strides` and in
+ * the iterator: the outputs (nout), then the inputs (nin). */
+enum { HALF_UNARY, HALF_UNARY_BWD, HALF_BINARY, HALF_MUL_BWD };
+typedef struct {
+    int kind, op, dtype, nout, nin;
+    void *out[2];
+    const void *in[3];
+    double p0, p1;
+} half_args;
+
+typedef float half_bufs[6][TL_HALF_BLOCK];   /* 0: out, 1-3: inputs, 4: second out */
+
+/* The float32 kernel on one block of m elements (inputs in b[1..], results in b[0] and b[4],
+ * or bools in bools for a comparison). */
+static int half_compute(const half_args *h, half_bufs b, uint8_t *bools, int64_t m) {
+    switch (h->kind) {
+        case HALF_UNARY:
+            return tl_unary_forward(h->op, TL_F32, b[0], NULL, b[1], NULL, 1, &m, h->p0, h->p1);
+        case HALF_UNARY_BWD:
+            return tl_unary_backward(h->op, TL_F32, b[0], b[1], NULL, b[2], NULL, b[3], NULL, 1,
+                                     &m, h->p0, h->p1);
+        case HALF_MUL_BWD:
+            return tl_mul_backward(TL_F32, h->out[0] ? b[0] : NULL, h->out[1] ? b[4] : NULL,
+                                   b[1], NULL, b[2], NULL, b[3], NULL, 1, &m);
+        default:
+            return tl_binary_forward(h->op, TL_F32, h->op >= TL_EQ ? (void *)bools : (void *)b[0],
+                                     NULL, b[1], NULL, b[2], NULL, 1, &m);
+    }
+}
+
+static int half_is_compare(const half_args *h) { return h->kind == HALF_BINARY && h->op >= TL_EQ; }
+
+static int half_span(void *ctx, int64_t lo, int64_t hi, int slot) {
+    const half_args *h = (const half_args *)ctx;
+    half_bufs b;
+    (void)slot;
+    if (h->kind == HALF_BINARY && h->op <= TL_DIV &&
+        tl__half_binary(h->dtype, h->op, (uint16_t *)h->out[0] + lo,
+                        (const uint16_t *)h->in[0] + lo, (const uint16_t *)h->in[1] + lo, hi - lo))
+        return TL_OK;   /* + - * / in one vectorised pass (half.c) */
+    for (int64_t i = lo; i < hi; i += TL_HALF_BLOCK) {
+        int64_t m = hi - i < TL_HALF_BLOCK ? hi - i : TL_HALF_BLOCK;
+        for (int k = 0; k < h->nin; k++)
+            tl__half_to_f32(h->dtype, b[k + 1], (const uint16_t *)h->in[k] + i, m);
+        int rc = half_compute(h, b, (uint8_t *)h->out[0] + i, m);
+        if (rc) return rc;
+        if (half_is_compare(h)) continue;
+        for (int k = 0; k < h->nout; k++)
+            if (h->out[k]) tl__f32_to_half(h->dtype, (uint16_t *)h->out[k] + i, b[k ? 4 : 0], m);
+    }
+    return TL_OK;
+}
+
+static int half_strided(const half_args *h, int ndim, const int64_t *shape,
+                        const int64_t *const *strides) {
+    tl_iter it;
+    int rc = tl_iter_init(&it, ndim, shape, h->nout + h->nin, strides);
+    if (rc || it.size == 0) return rc;
+    half_bufs b;
+    uint8_t bools[TL_HALF_BLOCK];
+    const int no = h->nout;
+    do {
+        for (int64_t i = 0; i < it.inner; i += TL_HALF_BLOCK) {
+            int64_t m = it.inner - i < TL_HALF_BLOCK ? it.inner - i : TL_HALF_BLOCK;
+            for (int k = 0; k < h->nin; k++) {
+                const uint16_t *src = (const uint16_t *)h->in[k];
+                const int64_t o = it.off[no + k] + i * it.istride[no + k], s = it.istride[no + k];
+                for (int64_t j = 0; j < m; j++) b[k + 1][j] = tl_half_load(h->dtype, src[o + j * s]);
+            }
+            rc = half_compute(h, b, bools, m);
+            if (rc) return rc;
+            for (int k = 0; k < no; k++) {
+                if (!h->out[k]) continue;
+                const int64_t o = it.off[k] + i * it.istride[k], s = it.istride[k];
+                if (half_is_compare(h)) {
+                    for (int64_t j = 0; j < m; j++) ((uint8_t *)h->out[k])[o + j * s] = bools[j];
+                } else {
+                    const float *r = b[k ? 4 : 0];
+                    for (int64_t j = 0; j < m; j++)
+                        ((uint16_t *)h->out[k])[o + j * s] = tl_half_store(h->dtype, r[j]);
+                }
+            }
+        }
+    } while (tl_iter_next(&it));
+    return TL_OK;
+}
+
+/* The half path of an entry point: `strides` holds the nout + nin operands' strides. */
+static int run_half(int kind, int op, int dtype, void *out, void *out2, int nin,
+                    const void *const *in, double p0, double p1, int ndim, const int64_t *shape,
+                    const int64_t *const *strides) {
+    if (ndim < 0 || ndim > TL_MAX_DIMS) return TL_EINVAL;
+    half_args h = {kind, op, dtype, kind == HALF_MUL_BWD ? 2 : 1, nin, {out, out2},
+                   {in[0], nin > 1 ? in[1] : NULL, nin > 2 ? in[2] : NULL}, p0, p1};
+    int contiguous = 1;
+    for (int k = 0; k < h.nout + nin; k++) contiguous &= strides[k] == NULL;
+    if (!contiguous) return half_strided(&h, ndim, shape, strides);
+    int64_t n = 1;
+    for (int d = 0; d < ndim; d++) n *= shape[d];
+    return n > 0 ? tl_parallel_span(n, 1, half_span, &h) : TL_OK;
+}
+
 int tl_unary_forward(int op, int dtype, void *y, const int64_t *y_strides,
                      const void *x, const int64_t *x_strides, int ndim, const int64_t *shape,
                      double p0, double p1) {
+    if (tl_is_half(dtype)) {
+        const int64_t *st[2] = {y_strides, x_strides};
+        const void *in[1] = {x};
+        return run_half(HALF_UNARY, op, dtype, y, NULL, 1, in, p0, p1, ndim, shape, st);
+    }
     ITER_OR_RETURN(it, ndim, shape, 2, y_strides, x_strides)
     ew_args a = {&it, op, y, NULL, {x}, p0, p1};
     switch (dtype) {
@@ -182,6 +294,11 @@ int tl_unary_backward(int op, int dtype, void *gx, const void *g, const int64_t 
                       const void *x, const int64_t *x_strides, const void *y,
                       const int64_t *y_strides, int ndim, const int64_t *shape,
                       double p0, double p1) {
+    if (tl_is_half(dtype)) {
+        const int64_t *st[4] = {NULL, g_strides, x_strides, y_strides};
+        const void *in[3] = {g, x, y};
+        return run_half(HALF_UNARY_BWD, op, dtype, gx, NULL, 3, in, p0, p1, ndim, shape, st);
+    }
     ITER_OR_RETURN(it, ndim, shape, 4, NULL, g_strides, x_strides, y_strides)
     ew_args a = {&it, op, gx, NULL, {g, x, y}, p0, p1};
     switch (dtype) {
@@ -199,6 +316,11 @@ int tl_unary_backward_flat(int op, int dtype, void *gx, const void *g, const voi
 int tl_binary_forward(int op, int dtype, void *out, const int64_t *out_strides,
                       const void *a_, const int64_t *a_strides, const void *b,
                       const int64_t *b_strides, int ndim, const int64_t *shape) {
+    if (tl_is_half(dtype)) {
+        const int64_t *st[3] = {out_strides, a_strides, b_strides};
+        const void *in[2] = {a_, b};
+        return run_half(HALF_BINARY, op, dtype, out, NULL, 2, in, 0, 0, ndim, shape, st);
+    }
     ITER_OR_RETURN(it, ndim, shape, 3, out_strides, a_strides, b_strides)
     ew_args a = {&it, op, out, NULL, {a_, b}, 0, 0};
     switch (dtype) {
@@ -217,6 +339,11 @@ int tl_binary_flat(int op, int dtype, void *out, const void *a, const void *b, i
 int tl_mul_backward(int dtype, void *ga, void *gb, const void *g, const int64_t *g_strides,
                     const void *a_, const int64_t *a_strides, const void *b,
                     const int64_t *b_strides, int ndim, const int64_t *shape) {
+    if (tl_is_half(dtype)) {
+        const int64_t *st[5] = {NULL, NULL, g_strides, a_strides, b_strides};
+        const void *in[3] = {g, a_, b};
+        return run_half(HALF_MUL_BWD, 0, dtype, ga, gb, 3, in, 0, 0, ndim, shape, st);
+    }
     ITER_OR_RETURN(it, ndim, shape, 4, NULL, g_strides, a_strides, b_strides)
     ew_args a = {&it, 0, ga, gb, {g, a_, b}, 0, 0};
     switch (dtype) {

@@ -52,7 +52,7 @@ static inline int tl_parallel_span(int64_t n, int64_t cost, tl_span_fn fn, void 
  *     if (it.size) do { inner loop of it.inner elements using it.off[k], it.istride[k] }
  *                  while (tl_iter_next(&it));
  */
-#define TL_ITER_OPS 4
+#define TL_ITER_OPS 5
 typedef struct {
     int ndim;                            /* outer dims (the innermost dim is excluded) */
     int nops;
@@ -108,6 +108,18 @@ int tl_iter_next(tl_iter *it);
 #define PICK(name, args) (name##_generic args)
 #define PICK_FN(name) (name##_generic)
 #endif
+
+/* ---- float16 / bfloat16 (half.c; the scalar conversions are in half.h) ----
+ * Contiguous bulk conversions of n elements (vectorised when the CPU allows), for dtype TL_F16
+ * or TL_BF16; the _par forms split [0, n) across threads when large. */
+void tl__half_to_f32(int dtype, float *dst, const uint16_t *src, int64_t n);
+void tl__f32_to_half(int dtype, uint16_t *dst, const float *src, int64_t n);
+int tl__half_to_f32_par(int dtype, float *dst, const uint16_t *src, int64_t n);
+int tl__f32_to_half_par(int dtype, uint16_t *dst, const float *src, int64_t n);
+/* out = a (op) b for TL_ADD..TL_DIV on n contiguous halves in one vectorised pass; returns 0
+ * (doing nothing) when the CPU or the op is not covered (the caller's block path then runs). */
+int tl__half_binary(int dtype, int op, uint16_t *out, const uint16_t *a, const uint16_t *b,
+                    int64_t n);
 
 /* Token pasting for kernels instantiated per dtype and per instruction set. */
 #define TL_CAT_(a, b) a##b

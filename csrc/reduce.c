@@ -165,11 +165,17 @@ int tl_count_nonfinite(int dtype, const void *x, const int64_t *x_strides, int n
     int64_t c = 0;
     if (it.size) do {
         for (int64_t i = 0; i < it.inner; i++) {
-            double v = dtype == TL_F32 ? ((const float *)x)[it.off[0] + i * it.istride[0]]
-                     : dtype == TL_F64 ? ((const double *)x)[it.off[0] + i * it.istride[0]] : 0.0;
+            const int64_t j = it.off[0] + i * it.istride[0];
+            if (dtype == TL_F16 || dtype == TL_BF16) {   /* exponent bits all ones */
+                const uint16_t e = dtype == TL_F16 ? 0x7c00 : 0x7f80;
+                c += (((const uint16_t *)x)[j] & e) == e;
+                continue;
+            }
+            double v = dtype == TL_F32 ? ((const float *)x)[j]
+                     : dtype == TL_F64 ? ((const double *)x)[j] : 0.0;
             c += !isfinite(v);
         }
     } while (tl_iter_next(&it));
     *count = c;
-    return dtype == TL_F32 || dtype == TL_F64 || dtype == TL_I64 || dtype == TL_BOOL ? TL_OK : TL_EDTYPE;
+    return (unsigned)dtype <= TL_BF16 ? TL_OK : TL_EDTYPE;
 }

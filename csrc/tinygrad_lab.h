@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 /* cdef-begin */
-enum tl_dtype { TL_F32 = 0, TL_F64 = 1, TL_I64 = 2, TL_BOOL = 3 };
+enum tl_dtype { TL_F32 = 0, TL_F64 = 1, TL_I64 = 2, TL_BOOL = 3, TL_F16 = 4, TL_BF16 = 5 };
 enum tl_status { TL_OK = 0, TL_EINVAL = 1, TL_EDTYPE = 2, TL_EINDEX = 3, TL_ENOMEM = 4 };
 enum tl_limits { TL_MAX_DIMS = 32 };
 
@@ -60,11 +60,12 @@ const char *tl_replay_name(int64_t i);        /* NULL when out of range */
 const char *tl_replay_signature(int64_t i);   /* NULL when out of range */
 
 /* ---- storage kernels (copy.c) ---- */
-/* dst[i] = (dst dtype) src[i] over an ndim index space `shape`; both sides strided. */
+/* dst[i] = (dst dtype) src[i] over an ndim index space `shape`; both sides strided. Any pair of
+ * the six dtypes; float16/bfloat16 go through float32 with round-to-nearest-even (csrc/half.h). */
 int tl_copy(int dst_dtype, void *dst, const int64_t *dst_strides,
             int src_dtype, const void *src, const int64_t *src_strides,
             int ndim, const int64_t *shape);
-/* dst[i] = value (ivalue for int64, value != 0 for bool). */
+/* dst[i] = value (ivalue for int64, value != 0 for bool, value rounded for float16/bfloat16). */
 int tl_fill(int dtype, void *dst, const int64_t *strides, int ndim, const int64_t *shape,
             double value, int64_t ivalue);
 /* dst[i] = start + i * step, contiguous, n elements (istart/istep used for int64). */

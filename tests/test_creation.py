@@ -89,7 +89,7 @@ def test_from_numpy_zero_size():
     lambda: np.arange(12.0).reshape(3, 4).T,                  # not C-contiguous
     lambda: np.arange(12.0)[::2],
     lambda: np.arange(12, dtype=np.int64),                    # not float
-    lambda: np.arange(12, dtype=np.float16),
+    lambda: np.arange(12, dtype=np.float16)[::2],             # float16, not contiguous
     lambda: np.arange(12, dtype=">f8"),                       # not native byte order
     lambda: np.zeros(12 * 8 + 1, np.uint8)[1:].view(np.float64),   # misaligned
 ])

@@ -128,3 +128,10 @@ def test_my_ops_harness_catches_every_planted_bug():
         assert case in block and "smallest failing inputs" in block, bug
     assert "(it fails with input 0 alone transposed)" in out
     assert "every planted bug was caught and the correct ops passed" in out
+def test_mixed_precision():
+    out = run_example("mixed_precision.py", "--quick")
+    assert "gradient through float16, unscaled:   [0.0, 0.0]" in out
+    assert "after scaler.unscale_(optimizer):     ['1e-08', '1e-08']" in out
+    for mode in ("float32", "bfloat16", "float16"):
+        assert re.search(rf"{mode}: final loss \d\.\d{{4}}, accuracy \d\.\d{{3}}", out), mode
+    assert "(logits tl.bfloat16)" in out and out.rstrip().endswith("OK")

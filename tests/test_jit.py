@@ -172,6 +172,22 @@ def test_adam_with_scheduler_takes_effect():
     assert opt_j.param_groups[0]["lr"] == 0.05 * 0.5 ** 8
 
 
+def test_half_parameters_adam_with_scheduler():
+    # a bfloat16 model's update runs through the float32 copy path (_apply_update_half): its
+    # learning rate and bias corrections must be live in the replay too
+    scheds = []
+
+    def make():
+        model = nn.Linear(3, 2).bfloat16()
+        opt = tl.optim.Adam(model.parameters(), lr=0.1)
+        scheds.append(tl.optim.lr_scheduler.ExponentialLR(opt, gamma=0.5))
+        step = _opt_step(model, opt, lambda out, y: F.mse_loss(out.float(), y))
+        return step, lambda: [p.float() for p in model.parameters()]
+    xs = [x.bfloat16() for x in _batches((4, 3), n=6, seed=6)]
+    inputs = list(zip(xs, _batches((4, 2), n=6, seed=7)))
+    _check_same(make, inputs, extra=lambda: scheds[-1].step())
+
+
 def test_adamw_and_rmsprop_step_counts():
     for opt_cls, kw in [(tl.optim.AdamW, dict(lr=0.01)), (tl.optim.RMSprop, dict(lr=0.01, momentum=0.5))]:
         _check_same(_mlp(opt_cls, **kw), _mlp_inputs(batch=4)[:4])

@@ -37,7 +37,7 @@ LAYERS = [
                             "optim.lr_scheduler", "utils_grad", "serialization", "linalg",
                             "autograd.functional", "utils", "utils.data", "utils.checkpoint",
                             "viz", "viz._common", "viz.graph", "viz.flow", "viz.memory",
-                            "viz.landscape", "distributed", "nn.parallel", "testing"]),
+                            "viz.landscape", "distributed", "nn.parallel", "testing", "amp"]),
     ("package and programs", ["", "demo", "__main__", "pytest_plugin"]),
 ]
 LAYER = {mod: i for i, (_, mods) in enumerate(LAYERS) for mod in mods}

@@ -24,12 +24,7 @@ SCRIPTS = {
 # Listings that need what another open issue builds: listing -> (the error it stops at today,
 # the issue). Each must fail exactly so; once the feature lands the test fails until the entry
 # is removed, so none can stay here unnoticed.
-PENDING = {
-    "lesson_002_backprop_production.py": {
-        "concept_mixed_precision": ("'Tensor' object has no attribute 'half'",
-                                    "issue 16: float16/bfloat16, tl.autocast, tl.amp.GradScaler"),
-    },
-}
+PENDING = {}
 
 
 def run_lesson(script):
@@ -101,7 +96,7 @@ def test_lesson_002_backprop_production():
     assert "WRONG: loss.backward() -> RuntimeError" in out
     assert "Q4: a second backward without retain_graph -> RuntimeError" in out
     assert "Backward hook [0.weight]: norm=" in out and re.search(r"^0\.weight\s+\S+e[+-]\d\d", out, re.M)
-    # (concept_mixed_precision prints scaler.get_scale() once issue 16 lands: see PENDING)
+    assert "float16 underflows to zero" in out and "scaler.get_scale(): 65536.0" in out
     assert "torch.isnan(batch_x).any(): True" in out
 
 

@@ -7,7 +7,8 @@
 """
 from . import dtypes as _dtypes
 from ._config import get_num_threads, set_num_threads, show_config
-from .dtypes import float32, float64, int64, get_default_dtype, set_default_dtype
+from .dtypes import (bfloat16, float16, float32, float64, int64, get_default_dtype,
+                     set_default_dtype)
 from .dtypes import bool_ as bool  # noqa: A001  (tl.bool, as torch.bool)
 from .dtypes import DType as dtype
 from .tensor import Tensor, empty_cache, set_cache_limit
@@ -16,6 +17,10 @@ from .creation import (Generator, arange, empty, empty_like, eye, from_dlpack, f
                        randn, randperm, tensor, zeros, zeros_like)
 from . import autograd
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+# amp first: it wraps the float32-only ops so they take half inputs (and follow autocast); the
+# tl.<op> names below are bound to those wrappers
+from . import amp
+from .amp import autocast
 from . import ops
 from .ops.shape import (broadcast_shapes, broadcast_to, cat, chunk, clone, detach, expand, flatten,
                         narrow, permute, reshape, split, squeeze, stack, transpose, unsqueeze)
@@ -46,3 +51,4 @@ __version__ = "0.1.0"
 float = float32  # noqa: A001  (tl.float / tl.double aliases, as in PyTorch)
 double = float64
 long = int64
+half = float16

@@ -89,18 +89,23 @@ def _tensor_init(self, data=None, dtype=None, requires_grad=False):
 
 
 def from_numpy(a):
-    """A tensor sharing memory with NumPy array ``a`` when ``a`` is C-contiguous float32 or
-    float64 (writes through either are seen by both); otherwise a converted copy. Read-only or
+    """A tensor sharing memory with NumPy array ``a`` when ``a`` is C-contiguous float32,
+    float64, float16 or (ml_dtypes) bfloat16 (writes through either are seen by both); otherwise a converted copy. Read-only or
     misaligned arrays are copied too, since the C kernels may write through shared memory."""
     if not isinstance(a, np.ndarray):
         raise TypeError(f"from_numpy expects a NumPy array, got {type(a).__name__}")
-    if a.dtype in (np.float32, np.float64) and a.flags.c_contiguous and a.flags.writeable \
+    if a.dtype in _SHARED_NP and a.flags.c_contiguous and a.flags.writeable \
             and a.flags.aligned:  # C kernels write through shared memory and assume alignment
         dt = dtypes.from_numpy_dtype(a.dtype)
         return _make(Storage.of_array(a.reshape(-1)), a.shape, _contiguous_strides(a.shape), 0, dt)
-    if a.dtype.kind not in "fiub":
+    if a.dtype.kind not in "fiub" and a.dtype != dtypes.bfloat16.np:
         raise TypeError(f"unsupported NumPy dtype {a.dtype}: expected a float, integer or bool array")
     return _from_array(a, dtypes.from_numpy_dtype(a.dtype))
+
+
+# NumPy dtypes from_numpy shares rather than copies (the float dtypes tl stores as they are)
+_SHARED_NP = tuple(d.np for d in (dtypes.float32, dtypes.float64, dtypes.float16, dtypes.bfloat16)
+                   if d.np is not None)
 
 
 def _dtype_or_default(dtype):
@@ -193,9 +198,12 @@ def arange(start, stop=None, step=1, dtype=None, requires_grad=False):
     else:
         n = max(0, math.ceil((stop - start) / step))
     _check_shape((n,))
-    t = _empty((n,), dt)
     if dt is dtypes.bool_:
         raise TypeError("arange does not make bool tensors")
+    if dt.is_half:   # computed in float32, then rounded (as PyTorch's half arange)
+        return _set_requires_grad(copy(arange(start, stop, step, dtype=dtypes.float32), dt),
+                                  requires_grad)
+    t = _empty((n,), dt)
     # int64 from float arguments: start and step truncated, the length from the floats (PyTorch)
     istart, istep = (int(start), int(step)) if dt is dtypes.int64 else (0, 0)
     check(K.tl_arange(dt.code, t._ptr, n, float(start), float(step), istart, istep), "arange")
@@ -215,13 +223,16 @@ def eye(n, m=None, dtype=None, requires_grad=False):
 def _float_dtype(dtype, fn):
     dt = _dtype_or_default(dtype)
     if not dt.is_floating_point:
-        raise TypeError(f"{fn}: dtype must be tl.float32 or tl.float64, got {dt!r}")
+        raise TypeError(f"{fn}: dtype must be tl.float32 or tl.float64 (or tl.float16, "
+                        f"tl.bfloat16), got {dt!r}")
     return dt
 
 
 def rand(*shape, dtype=None, requires_grad=False):
     """Uniform samples in [0, 1) from the seeded generator (see tl.manual_seed)."""
     dt = _float_dtype(dtype, "rand")
+    if dt.is_half:   # float32 samples rounded to the half type
+        return _set_requires_grad(copy(rand(*shape), dt), requires_grad)
     t = _empty(_parse_shape(shape), dt)
     check(K.tl_rand_uniform(dt.code, t._ptr, t.numel(), 0.0, 1.0), "rand")
     return _set_requires_grad(t, requires_grad)
@@ -230,6 +241,8 @@ def rand(*shape, dtype=None, requires_grad=False):
 def randn(*shape, dtype=None, requires_grad=False):
     """Standard normal samples from the seeded generator (see tl.manual_seed)."""
     dt = _float_dtype(dtype, "randn")
+    if dt.is_half:
+        return _set_requires_grad(copy(randn(*shape), dt), requires_grad)
     t = _empty(_parse_shape(shape), dt)
     check(K.tl_rand_normal(dt.code, t._ptr, t.numel(), 0.0, 1.0), "randn")
     return _set_requires_grad(t, requires_grad)
@@ -357,6 +370,8 @@ def linspace(start, end, steps, dtype=None, requires_grad=False):
     if steps < 0:
         raise ValueError(f"linspace: steps must be non-negative, got {steps}")
     dt = _float_dtype(dtype, "linspace")
+    if dt.is_half:
+        return _set_requires_grad(copy(linspace(start, end, steps), dt), requires_grad)
     t = _empty((steps,), dt)
     if steps == 1:
         check(K.tl_arange(dt.code, t._ptr, 1, float(start), 0.0, 0, 0), "linspace")

@@ -1,18 +1,33 @@
-"""The four dtypes and PyTorch's promotion rules."""
+"""The six dtypes and PyTorch's promotion rules.
+
+float16 and bfloat16 are storage types (two bytes an element): kernels compute in float32 and
+round back (csrc/half.h). NumPy has float16; bfloat16 arrays exist only through the
+``ml_dtypes`` package, so without it ``tl.bfloat16.np`` is None and NumPy interop of bfloat16
+tensors raises a TypeError that says to call ``.float()`` first.
+"""
 import numpy as np
+
+try:
+    import ml_dtypes
+except ImportError:  # pragma: no cover - optional
+    ml_dtypes = None
 
 
 class DType:
-    """A tensor element type. Compare with ``is`` or ``==``; ``repr`` is ``tl.float32``."""
+    """A tensor element type. Compare with ``is`` or ``==``; ``repr`` is ``tl.float32``.
+    ``np`` is the NumPy dtype of its values (None for bfloat16 without ml_dtypes), ``raw`` the
+    NumPy dtype that views its bytes as they are (uint16 for bfloat16)."""
 
-    __slots__ = ("name", "np", "code", "itemsize", "is_floating_point")
+    __slots__ = ("name", "np", "raw", "code", "itemsize", "is_floating_point", "is_half")
 
-    def __init__(self, name, np_dtype, code):
+    def __init__(self, name, np_dtype, code, raw=None):
         self.name = name
-        self.np = np.dtype(np_dtype)
+        self.np = np.dtype(np_dtype) if np_dtype is not None else None
+        self.raw = np.dtype(raw) if raw is not None else self.np
         self.code = code                       # the C enum tl_dtype
-        self.itemsize = self.np.itemsize
-        self.is_floating_point = self.np.kind == "f"
+        self.itemsize = self.raw.itemsize
+        self.is_floating_point = self.raw.kind == "f" or name == "bfloat16"
+        self.is_half = self.itemsize == 2
 
     def __repr__(self):
         return f"tl.{self.name}"
@@ -25,9 +40,12 @@ float32 = DType("float32", np.float32, 0)
 float64 = DType("float64", np.float64, 1)
 int64 = DType("int64", np.int64, 2)
 bool_ = DType("bool", np.bool_, 3)
-ALL = (float32, float64, int64, bool_)
-_BY_NP = {d.np: d for d in ALL}
+float16 = DType("float16", np.float16, 4)
+bfloat16 = DType("bfloat16", ml_dtypes.bfloat16 if ml_dtypes is not None else None, 5, raw=np.uint16)
+ALL = (float32, float64, int64, bool_, float16, bfloat16)
+_BY_NP = {d.np: d for d in ALL if d.np is not None}
 _BY_NAME = {d.name: d for d in ALL}
+_BY_NAME.update(half=float16, float=float32, double=float64, long=int64)
 
 _default_float = float32
 
@@ -40,7 +58,7 @@ def set_default_dtype(dtype):
     """Set the dtype of Python floats and of float results of int ops (float32 or float64)."""
     global _default_float
     dtype = as_dtype(dtype)
-    if not dtype.is_floating_point:
+    if not dtype.is_floating_point or dtype.is_half:
         raise TypeError(f"set_default_dtype: expected tl.float32 or tl.float64, got {dtype!r}")
     _default_float = dtype
 
@@ -67,16 +85,18 @@ def as_dtype(d):
         nd = None
     if nd is not None and nd in _BY_NP:
         return _BY_NP[nd]
-    raise TypeError(f"unsupported dtype {d!r}: expected one of tl.float32, tl.float64, tl.int64, tl.bool")
+    raise TypeError(f"unsupported dtype {d!r}: expected one of tl.float32, tl.float64, tl.float16, "
+                    "tl.bfloat16, tl.int64, tl.bool")
 
 
 def from_numpy_dtype(nd):
-    """The tl dtype a NumPy array of dtype ``nd`` becomes (float16 -> float32, int32 -> int64...)."""
+    """The tl dtype a NumPy array of dtype ``nd`` becomes (int32 -> int64, uint8 -> int64...;
+    float16 and ml_dtypes' bfloat16 stay what they are)."""
     nd = np.dtype(nd)
     if nd in _BY_NP:
         return _BY_NP[nd]
     if nd.kind == "f":
-        return float64 if nd.itemsize >= 8 else float32  # float16 -> float32, longdouble and >f8 -> float64
+        return float64 if nd.itemsize >= 8 else float32  # longdouble and >f8 -> float64
     if nd.kind in "iu":
         return int64
     raise TypeError(f"unsupported NumPy dtype {nd}: expected a float, integer or bool array")
@@ -86,13 +106,17 @@ def _category(d):
     return 2 if d.is_floating_point else (1 if d is int64 else 0)
 
 
+_FLOAT_RANK = {"float16": 1, "bfloat16": 1, "float32": 2, "float64": 3}
+
+
 def promote(a, b):
-    """Result dtype of a binary op between two tensors (PyTorch's rules for these four dtypes)."""
+    """Result dtype of a binary op between two tensors (PyTorch's rules for these dtypes)."""
     if a is b:
         return a
     ca, cb = _category(a), _category(b)
-    if ca == cb == 2:
-        return float64                          # float32 with float64
+    if ca == cb == 2:                           # the wider float; float16 with bfloat16: float32
+        ra, rb = _FLOAT_RANK[a.name], _FLOAT_RANK[b.name]
+        return float32 if ra == rb else (a if ra > rb else b)
     return a if ca > cb else b
 
 

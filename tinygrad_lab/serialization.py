@@ -35,7 +35,8 @@ VERSION = 1
 _STRUCTURE = "structure.json"
 MAX_BYTES = 2 * 1024 ** 3     # tl.load's default cap on the arrays' total size (2 GiB)
 _MAX_DEPTH = 100              # nesting levels of the structure tl.load accepts
-_ARRAY_DTYPES = {np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int64), np.dtype(np.bool_)}
+_ARRAY_DTYPES = {np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int64), np.dtype(np.bool_),
+                 np.dtype(np.float16), np.dtype(np.uint16)}   # (uint16: bfloat16's bits)
 
 
 def _encode(obj, arrays, seen, path):
@@ -49,8 +50,13 @@ def _encode(obj, arrays, seen, path):
         key = ("t", id(obj))
         if key not in seen:
             seen[key] = len(arrays)
-            arrays.append(obj.detach().numpy())
-        return {"tensor": seen[key], "requires_grad": bool(obj.requires_grad)}
+            # raw storage: bfloat16 is stored as its uint16 bits (NumPy has no bfloat16 type),
+            # tagged so that tl.load gives it back as bfloat16
+            arrays.append(np.array(obj.detach()._view_numpy(raw=True)))
+        node = {"tensor": seen[key], "requires_grad": bool(obj.requires_grad)}
+        if obj.dtype is dtypes.bfloat16:
+            node["bits_of"] = "bfloat16"
+        return node
     if isinstance(obj, np.ndarray):
         if obj.dtype.kind not in "fiub" or obj.dtype.byteorder == ">":
             raise TypeError(f"tl.save: unsupported NumPy array dtype {obj.dtype} at {path}")
@@ -170,14 +176,21 @@ class _Decoder:
             return node
         if depth > _MAX_DEPTH:
             raise _Bad(f"the structure is nested more than {_MAX_DEPTH} levels deep")
-        if isinstance(node, list) or not isinstance(node, dict) or len(node) not in (1, 2):
+        if isinstance(node, list) or not isinstance(node, dict) or len(node) not in (1, 2, 3):
             raise _Bad(f"malformed structure entry {node!r:.80}")
         if "tensor" in node:
             i = node["tensor"]
             if not isinstance(i, int) or isinstance(i, bool):
                 raise _Bad(f"malformed structure entry {node!r:.80}")
             if i not in self.tensors:
-                t = tensor(self.array(i))
+                a = self.array(i)
+                if node.get("bits_of") == "bfloat16":
+                    if a.dtype != np.uint16:
+                        raise _Bad(f"array t{i} holds bfloat16 bits but is {a.dtype}")
+                    # bfloat16 -> float32 is exact: the bits shifted up 16 (no ml_dtypes needed)
+                    t = tensor((a.astype(np.uint32) << 16).view(np.float32), dtype=dtypes.bfloat16)
+                else:
+                    t = tensor(a)
                 if node.get("requires_grad") is True and t.dtype.is_floating_point:
                     t.requires_grad_(True)
                 self.tensors[i] = t
@@ -201,7 +214,7 @@ class _Decoder:
             return float(value)
         if tag == "ndarray":
             return np.array(self.array(value))
-        if tag == "dtype" and value in ("float32", "float64", "int64", "bool"):
+        if tag == "dtype" and value in ("float32", "float64", "int64", "bool", "float16", "bfloat16"):
             return dtypes.as_dtype(value)
         raise _Bad(f"unknown structure entry {node!r:.80}")
 

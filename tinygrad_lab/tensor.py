@@ -281,7 +281,7 @@ def _to_numpy_data(data, want=None):
     """Python data -> (NumPy array, tl dtype it implies). Lists are converted straight to the
     requested dtype ``want`` when given (no detour through float32)."""
     if isinstance(data, np.ndarray):
-        if data.dtype.kind not in "fiub":
+        if data.dtype.kind not in "fiub" and data.dtype != dtypes.bfloat16.np:
             raise TypeError(f"unsupported NumPy dtype {data.dtype}: expected a float, integer or bool array")
         return data, dtypes.from_numpy_dtype(data.dtype)
     if isinstance(data, np.generic):
@@ -307,7 +307,8 @@ def _to_numpy_data(data, want=None):
     else:  # empty list
         dt = dtypes.get_default_dtype()
     try:
-        arr = np.array(data, dtype=(want or dt).np)
+        # a half is made from float32 (PyTorch rounds a Python float to float32 first, too)
+        arr = np.array(data, dtype=np.float32 if (want or dt).is_half else (want or dt).np)
     except OverflowError:
         raise ValueError("integer too large for int64 in tensor data") from None
     return arr.reshape(tuple(shape)), dt
@@ -318,7 +319,8 @@ def _to_numpy_data(data, want=None):
 # ---------------------------------------------------------------------------------------------
 
 class Tensor:
-    """An n-d array of float32/float64/int64/bool that records the operations applied to it.
+    """An n-d array of float32/float64/float16/bfloat16/int64/bool that records the operations
+    applied to it.
 
     ``tl.Tensor(data, dtype=None, requires_grad=False)`` is the same as ``tl.tensor``.
     """
@@ -474,9 +476,11 @@ class Tensor:
         return int(ffi.cast("uintptr_t", self._ptr))
 
     # ---- conversions -------------------------------------------------------------------------
-    def _view_numpy(self):
-        """A NumPy view of this tensor's memory (no copy, no autograd check). Every read of
-        values from Python (item, numpy, tolist, printing, bool, float) comes through here."""
+    def _view_numpy(self, raw=False):
+        """A NumPy view of this tensor's memory (no copy, no autograd check); ``raw``: of its
+        bytes as stored (bfloat16 as uint16 bits, whether or not ml_dtypes is installed). Every
+        read of values from Python (item, numpy, tolist, printing, bool, float) comes through
+        here."""
         if _capture_thread is not None and _capture_thread == threading.get_ident():
             raise RuntimeError(
                 "tl.jit: a tensor's values were read in Python (.item(), .numpy(), .tolist(), "
@@ -484,18 +488,34 @@ class Tensor:
                 "captured; a replay runs only the kernels, so the value and anything decided from "
                 "it would be frozen. Read it outside the jitted function (return the tensor and "
                 "read it after the call).")
-        it = self.dtype.itemsize
+        dt = self.dtype
+        npdt = dt.raw if raw else dt.np
+        if npdt is None:
+            raise TypeError("NumPy has no bfloat16: converting a tl.bfloat16 tensor to NumPy needs "
+                            "the ml_dtypes package (pip install ml_dtypes); or call .float() first")
+        it = dt.itemsize
         strides = tuple(s * it for s in self._strides)
         try:
-            return np.ndarray(self._shape, self.dtype.np, buffer=self._shared().arr,
+            return np.ndarray(self._shape, npdt, buffer=self._shared().arr,
                               offset=self._offset * it, strides=strides)
         except ValueError:
             if 0 not in self._shape:
                 raise
             # a 0-element view (zeros(0, 2).T[1:]) may start past its buffer's end: it reads
             # nothing, so view it from offset 0 (NumPy rejects the out-of-range offset)
-            return np.ndarray(self._shape, self.dtype.np, buffer=self._shared().arr,
+            return np.ndarray(self._shape, npdt, buffer=self._shared().arr,
                               offset=0, strides=strides)
+
+    def _values_numpy(self):
+        """This tensor's values as NumPy numbers: a view, except that halves come back as
+        float32 (exact; bfloat16's bits shifted up, so no ml_dtypes is needed) -- for printing,
+        item() and tolist()."""
+        if not self.dtype.is_half:
+            return self._view_numpy()
+        a = self._view_numpy(raw=True)
+        if self.dtype.raw == np.float16:
+            return a.astype(np.float32)
+        return (a.astype(np.uint32) << 16).view(np.float32)
 
     def __dlpack__(self, **kwargs):
         """DLPack export (``np.from_dlpack(t)``, ``torch.from_dlpack(t)``): zero-copy, through a
@@ -522,11 +542,11 @@ class Tensor:
     def item(self):
         if self.numel() != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self._shape}")
-        v = self._view_numpy().reshape(-1)[0]
+        v = self._values_numpy().reshape(-1)[0]
         return v.item()
 
     def tolist(self):
-        return self._view_numpy().tolist()
+        return self._values_numpy().tolist()
 
     def __float__(self):
         return float(self.item())
@@ -560,7 +580,7 @@ class Tensor:
         return id(self)
 
     def __repr__(self):
-        a = self._view_numpy()
+        a = self._values_numpy()
         if a.size == 0:
             body = "[]" if self.ndim == 1 else f"[], size={self._shape}"
         else:

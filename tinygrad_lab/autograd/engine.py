@@ -371,7 +371,9 @@ _ONE = (True,)  # ``needs`` of a one-input op recorded because its input require
 _SEEDS = {}  # dtype -> (seed, a typed pointer to its value: indexing it is the cheapest read)
 _cast = K.ffi.cast
 _SEED_PTR = {4: "float *", 8: "double *"}
-_ONE_BYTES = {4: struct.pack("=f", 1.0), 8: struct.pack("=d", 1.0)}  # 1.0 in float32 / float64
+# 1.0 by dtype code: float32, float64, float16 (0x3c00), bfloat16 (0x3f80)
+_ONE_BYTES = {0: struct.pack("=f", 1.0), 1: struct.pack("=d", 1.0), 4: struct.pack("=H", 0x3c00),
+              5: struct.pack("=H", 0x3f80)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -687,7 +689,7 @@ def _as_grad(g, out):
         if out._shape and _numel(out._shape) != 1:
             raise RuntimeError(f"grad can be implicitly created only for scalar outputs; got an "
                                f"output of shape {out.shape}. Pass a gradient of that shape.")
-        one = _ONE_BYTES[out.dtype.itemsize]
+        one = _ONE_BYTES[out.dtype.code]
         g = _empty(out._shape, out.dtype)
         g._data[0:len(one)] = one  # the one element (a slice store: 4x cheaper than tl_fill)
         return g
@@ -704,7 +706,8 @@ def backward(tensor, gradient=None, retain_graph=None, create_graph=False):
     "Autograd")."""
     if not tensor.requires_grad:
         raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
-    if gradient is None and not tensor._shape:  # a 0-d loss: the cached 1 (_SEEDS), if intact
+    if gradient is None and not tensor._shape and not tensor.dtype.is_half:
+        # a 0-d loss: the cached 1 (_SEEDS), if intact
         cached = _SEEDS.get(tensor.dtype)
         if cached is None or cached[0]._storage.version or cached[1][0] != 1.0:
             seed = _as_grad(None, tensor)

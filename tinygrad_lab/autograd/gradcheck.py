@@ -28,11 +28,13 @@ def _prepare(inputs):
     a warning), narrower float types are refused."""
     out = []
     for i, t in enumerate(_as_tuple(inputs)):
+        if isinstance(t, Tensor) and t.dtype.is_half:
+            # a half's 8- or 11-bit mantissa cannot resolve a finite difference of eps = 1e-6
+            raise TypeError(f"gradcheck needs float64 inputs: input {i} is {t.dtype!r}; half precision is too coarse "
+                            f"for finite differences. Check the op in float64 instead: "
+                            f"pass x.double() (gradients of half inputs are the float64 ones "
+                            f"rounded)")
         if isinstance(t, Tensor) and t.requires_grad and t.dtype is not dtypes.float64:
-            if t.dtype.itemsize < 4:
-                raise TypeError(f"gradcheck needs float64 inputs: input {i} is {t.dtype!r}, too "
-                                "imprecise for central differences (and for a float64 copy to "
-                                "stand for it); pass .double() inputs")
             warnings.warn(f"gradcheck needs float64 inputs: input {i} is {t.dtype!r}; checking a "
                           "float64 copy (it is too imprecise for central differences)",
                           stacklevel=3)

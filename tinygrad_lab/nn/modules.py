@@ -206,6 +206,14 @@ class Module:
     def double(self):
         return self.to(dtypes.float64)
 
+    def half(self):
+        """Convert floating-point parameters and buffers to tl.float16."""
+        return self.to(dtypes.float16)
+
+    def bfloat16(self):
+        """Convert floating-point parameters and buffers to tl.bfloat16."""
+        return self.to(dtypes.bfloat16)
+
     def float(self):
         return self.to(dtypes.float32)
 

@@ -452,6 +452,18 @@ def to_double(x):
     return to(x, dtypes.float64)
 
 
+@tensor_method("half")
+def to_half(x):
+    """``x.to(tl.float16)``."""
+    return to(x, dtypes.float16)
+
+
+@tensor_method("bfloat16")
+def to_bfloat16(x):
+    """``x.to(tl.bfloat16)``."""
+    return to(x, dtypes.bfloat16)
+
+
 @tensor_method("long")
 def to_long(x):
     return to(x, dtypes.int64)

@@ -15,6 +15,7 @@ parameters.
 import warnings
 from collections import defaultdict
 
+from .. import dtypes
 from .. import kernels as K
 from ..autograd import enable_grad, no_grad
 from ..creation import copy as _copy, zeros
@@ -271,6 +272,8 @@ def _apply_update(kernel, name, p, g, buffers, *scalars, refresh=None):
     (passed as NULL). Bumps p's version counter (autograd's in-place check). Inside a tl.jit
     capture, ``refresh()`` (required there) does the next step's bookkeeping and returns its
     ``scalars``: the replay calls it before each step, so schedulers and step counts apply."""
+    if p.dtype.is_half:
+        return _apply_update_half(kernel, name, p, g, buffers, *scalars, refresh=refresh)
     work = p if p._contig else _copy(p)
     # (pointers and sizes written out: this runs per parameter per step, and a small network's
     # step is mostly this Python)
@@ -284,4 +287,22 @@ def _apply_update(kernel, name, p, g, buffers, *scalars, refresh=None):
         K.live_args(4 + len(buffers), refresh)
     if work is not p:
         K.copy_into(p, work)
+    p._bump_version()
+
+
+def _apply_update_half(kernel, name, p, g, buffers, *scalars, refresh=None):
+    """The update of a float16/bfloat16 parameter: computed in float32 (parameter, gradient and
+    state widened), then rounded back into the parameter and its state, which stay in the
+    parameter's dtype as in PyTorch."""
+    f32 = dtypes.float32
+    work = _copy(p, f32)
+    wide = [None if b is None else _copy(b, f32) for b in buffers]
+    ptrs = [work._ptr, _copy(g, f32)._ptr] + [NULL if b is None else b._ptr for b in wide]
+    check(kernel(f32.code, *ptrs, work.numel(), *scalars), name)
+    if refresh is not None:
+        K.live_args(4 + len(buffers), refresh)
+    K.copy_into(p, work)
+    for b, w in zip(buffers, wide):
+        if b is not None:
+            K.copy_into(b, w)
     p._bump_version()
