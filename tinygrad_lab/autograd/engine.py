@@ -453,9 +453,11 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None
                         fn = _history_at(fn, node._seq)
                     if fn is None and direct and t._hooks is None:
                         # a leaf: straight into .grad, as PyTorch's AccumulateGrad does
-                        # (_owned before the call: an argument on the stack is a reference)
-                        owned = t._grad is None and _owned(gi)
-                        _accumulate_grad(t, gi, False, owned)
+                        # (the first gradient written out: the common case, one call fewer)
+                        if t._grad is None:
+                            t._grad = gi if _owned(gi) else _copy(gi)
+                        else:
+                            _accumulate_grad(t, gi, False)
                     elif fn is None:
                         prior = leaf_grads.get(id(t))
                         leaf_grads[id(t)] = (t, gi) if prior is None else (t, prior[1] + gi)
