@@ -302,8 +302,6 @@ def sum_to(g, shape):
     plan = _SUM_TO.get((gs, g._strides, shape))
     if plan is None:
         plan = _sum_to_plan(g, shape)
-    if plan[0] is None:        # nothing to sum (only size-1 dims added or dropped): a view
-        return reshape(g, shape)
     if g.requires_grad and _grad_enabled():
         return reshape(g.sum(plan[0], keepdim=True), shape)  # (a method: reduce imports this module)
     out = _empty(shape, g.dtype)
@@ -323,13 +321,11 @@ def _sum_to_plan(g, shape):
     lead = len(gs) - len(shape)
     if lead < 0 or any(n != 1 and n != gs[i + lead] for i, n in enumerate(shape)):
         raise RuntimeError(f"sum_to: shape {gs} cannot be summed to {shape}")
+    # (some dim is summed: g's shape differs from ``shape``, which only drops or keeps dims as 1)
     dims = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and gs[i + lead] != 1)
-    if not dims:
-        plan = (None,)
-    else:
-        perm = [d for d in range(len(gs)) if d not in dims] + list(dims)
-        plan = (dims, K.i64([g._strides[d] for d in perm]), len(gs), K.i64([gs[d] for d in perm]),
-                len(dims))
+    perm = [d for d in range(len(gs)) if d not in dims] + list(dims)
+    plan = (dims, K.i64([g._strides[d] for d in perm]), len(gs), K.i64([gs[d] for d in perm]),
+            len(dims))
     if len(_SUM_TO) > 4096:
         _SUM_TO.clear()
     _SUM_TO[(gs, g._strides, shape)] = plan
