@@ -41,10 +41,13 @@ class Case:
     """One row: callables for each implementation, a result check, and work for GFLOPS/GB/s."""
 
     def __init__(self, name, tl_fn, np_fn, torch_fn=None, check=None, flops=None, nbytes=None,
-                 target=None, steps=None):
+                 target=None, extra=None, steps=None):
         self.name, self.tl_fn, self.np_fn, self.torch_fn = name, tl_fn, np_fn, torch_fn
         self.check, self.flops, self.nbytes, self.target = check, flops, nbytes, target
-        self.steps = steps   # training steps per call: the rate column shows steps/s
+        # extra: {label: fn} timed interleaved with the others, printed as "tl / label" ratios
+        # (the custom Module next to nn.Sequential); steps: training steps per call, for the
+        # rate column's steps/s
+        self.extra, self.steps = extra or {}, steps
 
 
 def _spin(seconds):
@@ -71,6 +74,7 @@ def measure(case, reps, min_time, settle):
     impls = [("tl", case.tl_fn), ("numpy", case.np_fn)]
     if torch is not None and case.torch_fn is not None:
         impls.append(("torch", case.torch_fn))
+    impls += list(case.extra.items())
     for _, fn in impls:  # warm up (allocations, first-touch, thread pools)
         fn()
     times = {k: [] for k, _ in impls}
@@ -579,6 +583,9 @@ def jit_cases(quick):
     cases.append(Case("jit: MLP 784-256-256-10 SGD step, batch 128", lambda: mlp_step(mx, my),
                       lambda: _np_mlp_step(Ws, bs, x, y, 0.01), f_t, check=mlp_check,
                       flops=6.0 * n * sum(i * o for i, o in zip(sizes, sizes[1:])), target=0.85))
+    return cases
+
+
 @workload("half")
 def half_cases(quick):
     """float16/bfloat16 (issue 16). Casts: tl vs NumPy's astype (float16; bfloat16 through
@@ -631,6 +638,241 @@ def half_cases(quick):
     return cases
 
 
+def _sigmoid_np(z):
+    return 1 / (1 + np.exp(-z))
+
+
+@workload("general")
+def general_path_cases(quick):
+    """Code as the lessons and most users write it -- x @ W + b, .sigmoid(), a custom Module,
+    a manual update under no_grad -- next to NumPy by hand (issue 15, part 1)."""
+    if not hasattr(tl, "nn"):
+        return []
+    nn, F = tl.nn, tl.nn.functional
+    cases = []
+
+    # XOR 2-4-1 with raw ops; NumPy by hand does the same forward, backward and update
+    xx = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
+    yy = np.array([[0], [1], [1], [0]], np.float32)
+    r = rng()
+    init = [r.standard_normal((2, 4)).astype(np.float32), np.zeros(4, np.float32),
+            r.standard_normal((4, 1)).astype(np.float32), np.zeros(1, np.float32)]
+    tparams = [tl.from_numpy(p.copy()).requires_grad_() for p in init]
+    nparams = [p.copy() for p in init]
+    txx, tyy = tl.from_numpy(xx), tl.from_numpy(yy)
+
+    def xor_tl():
+        W1, b1, W2, b2 = tparams
+        h = (txx @ W1 + b1).sigmoid()
+        out = (h @ W2 + b2).sigmoid()
+        loss = F.mse_loss(out, tyy)
+        loss.backward()
+        with tl.no_grad():
+            for p in tparams:
+                p -= 0.5 * p.grad
+                p.grad = None
+        return loss
+
+    def xor_np():
+        W1, b1, W2, b2 = nparams
+        h = _sigmoid_np(xx @ W1 + b1)
+        o = _sigmoid_np(h @ W2 + b2)
+        loss = ((o - yy) ** 2).mean()
+        do = 2 * (o - yy) / o.size * o * (1 - o)
+        dh = (do @ W2.T) * h * (1 - h)
+        W2 -= 0.5 * (h.T @ do)
+        b2 -= 0.5 * do.sum(0)
+        W1 -= 0.5 * (xx.T @ dh)
+        b1 -= 0.5 * dh.sum(0)
+        return loss
+
+    xor_torch = None
+    if torch is not None:
+        tps = [torch.from_numpy(p.copy()).requires_grad_() for p in init]
+        txx_t, tyy_t = torch.from_numpy(xx), torch.from_numpy(yy)
+
+        def xor_torch():
+            W1, b1, W2, b2 = tps
+            out = torch.sigmoid(torch.sigmoid(txx_t @ W1 + b1) @ W2 + b2)
+            torch.nn.functional.mse_loss(out, tyy_t).backward()
+            with torch.no_grad():
+                for p in tps:
+                    p -= 0.5 * p.grad
+                    p.grad = None
+
+    cases.append(Case("XOR 2-4-1 raw ops step (x@W+b, manual SGD)", xor_tl, xor_np, xor_torch,
+                      check=lambda: close(xor_tl(), xor_np(), 1e-5), target=None))
+
+    # MLP 784-256-256-10 with raw ops (W is (in, out): x @ W + b) and manual SGD
+    sizes, n = (784, 256, 256, 10), 128
+    r = np.random.default_rng(1)
+    x = r.standard_normal((n, sizes[0])).astype(np.float32)
+    y = r.integers(0, 10, n)
+    Ws, bs = _np_mlp(sizes, 0)   # (out, in), as _np_mlp_step takes them
+    tW = [tl.from_numpy(np.ascontiguousarray(W.T)).requires_grad_() for W in Ws]
+    tb = [tl.from_numpy(b.copy()).requires_grad_() for b in bs]
+    tx, ty = tl.from_numpy(x), tl.tensor(y)
+
+    def mlp_tl():
+        h = tx
+        for W, b in zip(tW[:-1], tb[:-1]):
+            h = (h @ W + b).relu()
+        loss = F.cross_entropy(h @ tW[-1] + tb[-1], ty)
+        loss.backward()
+        with tl.no_grad():
+            for p in tW + tb:
+                p -= 0.01 * p.grad
+                p.grad = None
+        return loss
+
+    def mlp_check():
+        Wc, bc = [W.copy() for W in Ws], [b.copy() for b in bs]
+        snap = [p.detach().numpy().copy() for p in tW + tb]
+        close(mlp_tl(), _np_mlp_step(Wc, bc, x, y, 0.01), 1e-5)
+        close(tW[-1].detach().numpy().T, Wc[-1], 1e-4, 1e-6)
+        with tl.no_grad():
+            for p, v in zip(tW + tb, snap):
+                p.copy_(tl.from_numpy(v))
+
+    mlp_torch = None
+    if torch is not None:
+        pW = [torch.from_numpy(np.ascontiguousarray(W.T)).requires_grad_() for W in Ws]
+        pb = [torch.from_numpy(b.copy()).requires_grad_() for b in bs]
+        x_t, y_t = torch.from_numpy(x), torch.from_numpy(y)
+
+        def mlp_torch():
+            h = x_t
+            for W, b in zip(pW[:-1], pb[:-1]):
+                h = torch.relu(h @ W + b)
+            torch.nn.functional.cross_entropy(h @ pW[-1] + pb[-1], y_t).backward()
+            with torch.no_grad():
+                for p in pW + pb:
+                    p -= 0.01 * p.grad
+                    p.grad = None
+
+    flops = 6.0 * n * sum(i * o for i, o in zip(sizes, sizes[1:]))
+    cases.append(Case("MLP 784-256-256-10 raw ops step, batch 128", mlp_tl,
+                      lambda: _np_mlp_step(Ws, bs, x, y, 0.01), mlp_torch, check=mlp_check,
+                      flops=flops, target=1.0))
+
+    # a custom Module (F.relu(self.fc1(x))) next to the same net as nn.Sequential
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.fc2, self.fc3 = nn.Linear(784, 256), nn.Linear(256, 256), nn.Linear(256, 10)
+
+        def forward(self, x):
+            return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x)))))
+
+    net = Net()
+    seq = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+    with tl.no_grad():
+        for lin, slin, W, b in zip([net.fc1, net.fc2, net.fc3], [seq[0], seq[2], seq[4]], Ws, bs):
+            for m in (lin, slin):
+                m.weight.copy_(tl.from_numpy(W))
+                m.bias.copy_(tl.from_numpy(b))
+    nopt, sopt = tl.optim.SGD(net.parameters(), lr=0.01), tl.optim.SGD(seq.parameters(), lr=0.01)
+
+    def net_step(model, opt):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(tx), ty)
+        loss.backward()
+        opt.step()
+        return loss
+
+    cases.append(Case("MLP 784-256-256-10 custom Module step", lambda: net_step(net, nopt),
+                      lambda: _np_mlp_step(Ws, bs, x, y, 0.01), None,
+                      check=lambda: close(net(tx), seq(tx).detach(), 1e-5, 1e-6), flops=flops, target=1.0,
+                      extra={"Sequential": lambda: net_step(seq, sopt)}))
+
+    # the bias-add VJP: (h + b).backward(g) with only b requiring grad, next to g.sum(0)
+    h = tl.randn(128, 256)
+    b = tl.zeros(256, requires_grad=True)
+    g = tl.randn(128, 256)
+    gn = g.numpy()
+    hb = h + b
+
+    def bias_tl():
+        b.grad = None
+        hb.backward(g, retain_graph=True)
+        return b.grad
+
+    bias_torch = None
+    if torch is not None:
+        bt = torch.zeros(256, requires_grad=True)
+        hbt, gt = torch.from_numpy(h.numpy()) + bt, torch.from_numpy(gn)
+
+        def bias_torch():
+            bt.grad = None
+            hbt.backward(gt, retain_graph=True)
+
+    cases.append(Case("bias-add VJP (128,256)+(256,) vs g.sum(0)", bias_tl, lambda: gn.sum(0),
+                      bias_torch, check=lambda: close(bias_tl(), gn.sum(0), 1e-5, 1e-5),
+                      target=1.2))
+
+    # lesson 000's circle classifier: 2-8-1 sigmoid net, one point per step (online SGD)
+    r = np.random.default_rng(7)
+    pts = r.uniform(-1.5, 1.5, (80, 2)).astype(np.float32)
+    labels = ((pts ** 2).sum(1) < 1).astype(np.float32)
+    cinit = [r.uniform(-1, 1, (2, 8)).astype(np.float32), np.zeros(8, np.float32),
+             r.uniform(-0.5, 0.5, (8, 1)).astype(np.float32), np.zeros(1, np.float32)]
+    cp = [tl.from_numpy(p.copy()).requires_grad_() for p in cinit]
+    cn = [p.copy() for p in cinit]
+    tpts = [tl.from_numpy(pts[i:i + 1].copy()) for i in range(80)]
+    tlab = [tl.tensor([[float(v)]]) for v in labels]
+    state = {"i": 0, "j": 0}
+
+    def circle_tl():
+        i = state["i"] = (state["i"] + 1) % 80
+        W1, b1, W2, b2 = cp
+        out = ((tpts[i] @ W1 + b1).sigmoid() @ W2 + b2).sigmoid()
+        loss = ((out - tlab[i]) ** 2).sum()
+        for p in cp:
+            p.grad = None
+        loss.backward()
+        with tl.no_grad():
+            for p in cp:
+                p -= 0.5 * p.grad
+        return loss
+
+    def circle_np():
+        i = state["j"] = (state["j"] + 1) % 80
+        W1, b1, W2, b2 = cn
+        x1, t = pts[i:i + 1], labels[i]
+        hh = _sigmoid_np(x1 @ W1 + b1)
+        o = _sigmoid_np(hh @ W2 + b2)
+        loss = ((o - t) ** 2).sum()
+        do = 2 * (o - t) * o * (1 - o)
+        dh = (do @ W2.T) * hh * (1 - hh)
+        W2 -= 0.5 * (hh.T @ do)
+        b2 -= 0.5 * do.sum(0)
+        W1 -= 0.5 * (x1.T @ dh)
+        b1 -= 0.5 * dh.sum(0)
+        return loss
+
+    circle_torch = None
+    if torch is not None:
+        ctp = [torch.from_numpy(p.copy()).requires_grad_() for p in cinit]
+        cpts, clab = torch.from_numpy(pts), torch.from_numpy(labels)
+        state["k"] = 0
+
+        def circle_torch():
+            i = state["k"] = (state["k"] + 1) % 80
+            W1, b1, W2, b2 = ctp
+            out = torch.sigmoid(torch.sigmoid(cpts[i:i + 1] @ W1 + b1) @ W2 + b2)
+            loss = ((out - clab[i]) ** 2).sum()
+            for p in ctp:
+                p.grad = None
+            loss.backward()
+            with torch.no_grad():
+                for p in ctp:
+                    p -= 0.5 * p.grad
+
+    cases.append(Case("circle lesson 2-8-1 online SGD step", circle_tl, circle_np, circle_torch,
+                      check=lambda: close(circle_tl(), circle_np(), 1e-5), target=None, steps=1))
+    return cases
+
+
 def run(groups, quick, reps, min_time, out_json, settle=0.15):
     buf = io.StringIO()
     tl.show_config(file=buf)
@@ -663,13 +905,15 @@ def run(groups, quick, reps, min_time, out_json, settle=0.15):
             elif case.nbytes:
                 rate = f"{case.nbytes / t['tl'] / 1e9:7.2f} GB/s"
             elif case.steps:
-                rate = f"{case.steps / t['tl'] / 1e3:7.1f} kstep/s"
+                rate = f"{case.steps / t['tl']:7.0f} steps/s"
             fmt = (lambda s: f"{s * 1e6:8.1f}us" if s < 1e-3 else f"{s * 1e3:8.2f}ms")
             tgt = f"<={case.target:g}" if case.target else ""
             print(f"{case.name:46s} {fmt(t['tl']):>10s} {fmt(t['numpy']):>10s} {ratio:6.2f} {tgt:>7s} "
-                  f"{rate:>13s} {fmt(t['torch']) if 'torch' in t else '-':>10s}")
+                  f"{rate:>13s} {fmt(t['torch']) if 'torch' in t else '-':>10s}"
+                  + "".join(f"   tl/{k} {t['tl'] / t[k]:.2f} ({fmt(t[k]).strip()})" for k in case.extra))
             rows.append({"workload": case.name, "group": group, "tl_s": t["tl"], "numpy_s": t["numpy"],
                          "torch_s": t.get("torch"), "ratio": ratio, "target": case.target,
+                         **{f"{k}_s": t[k] for k in case.extra},
                          "gflops": case.flops / t["tl"] / 1e9 if case.flops else None,
                          "gbps": case.nbytes / t["tl"] / 1e9 if case.nbytes else None})
             sys.stdout.flush()

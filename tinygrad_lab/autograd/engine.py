@@ -474,9 +474,12 @@ def _backward_pass(outputs, grad_outputs, retain_graph, create_graph, inputs, al
                         fn = _history_at(fn, node._seq)
                     if fn is None and direct and t._hooks is None:
                         # a leaf: straight into .grad, as PyTorch's AccumulateGrad does
-                        # (_owned before the call: an argument on the stack is a reference)
-                        owned = t._grad is None and _owned(gi)
-                        _accumulate_grad(t, gi, False, owned)
+                        # (the first gradient written out: the common case, one call fewer;
+                        # _owned called here: an argument on the stack is a reference)
+                        if t._grad is None:
+                            t._grad = gi if _owned(gi) else _copy(gi)
+                        else:
+                            _accumulate_grad(t, gi, False)
                         if t._post_hooks is not None:
                             _post_accumulate(t, pending)
                     elif fn is None:

@@ -15,7 +15,7 @@ from .. import kernels as K
 from ..autograd.engine import _ONE, Function, _grad_enabled, _record
 from ..creation import tensor
 from ..kernels import NULL, check, i64
-from ..tensor import _SHAPES, Tensor, _empty, tensor_method
+from ..tensor import _SHAPES, Tensor, _empty, _shape_info, tensor_method
 from .shape import broadcast_shapes, sum_to
 
 INF = float("inf")
@@ -360,17 +360,27 @@ def _operands(a, b, name):
 
 
 def _binary_kernel(code, a, b, out_dtype=None):
-    shape = a._shape
-    if b._shape != shape:
-        shape = broadcast_shapes(shape, b._shape)
-    out = _empty(shape, out_dtype or a.dtype)
-    rc = K.tl_binary_forward(code, a.dtype.code, out._ptr, NULL,
-                             a._ptr, NULL if a._contig and a._shape == shape else _strides(a, shape),
-                             b._ptr, NULL if b._contig and b._shape == shape else _strides(b, shape),
-                             len(shape), _SHAPES[shape][2])
+    key = (a._shape, a._strides, b._shape, b._strides)
+    plan = _BROADCAST.get(key)
+    if plan is None:  # the output shape and both operands' C strides, worked out once per layout
+        shape = a._shape
+        if b._shape != shape:
+            shape = broadcast_shapes(shape, b._shape)
+        plan = (shape, NULL if a._contig and a._shape == shape else _strides(a, shape),
+                NULL if b._contig and b._shape == shape else _strides(b, shape), len(shape),
+                (_SHAPES.get(shape) or _shape_info(shape))[2])
+        if len(_BROADCAST) > 4096:
+            _BROADCAST.clear()
+        _BROADCAST[key] = plan
+    out = _empty(plan[0], out_dtype or a.dtype)
+    rc = K.tl_binary_forward(code, a.dtype.code, out._ptr, NULL, a._ptr, plan[1], b._ptr, plan[2],
+                             plan[3], plan[4])
     if rc:
         check(rc, "binary op")
     return out
+
+
+_BROADCAST = {}  # (a's shape and strides, b's) -> _binary_kernel's plan
 
 
 _BOOL_ARITH = {K.TL_ADD: K.TL_MAXIMUM, K.TL_MUL: K.TL_MINIMUM}  # or / and, as PyTorch
@@ -612,7 +622,7 @@ def rsub(a, b):
 
 @tensor_method("__rmul__")
 def rmul(a, b):
-    return mul(b, a)
+    return mul(a, b) if type(b) is float else mul(b, a)   # (lr * grad: the scalar path directly)
 
 
 @tensor_method("__rtruediv__")
