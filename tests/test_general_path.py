@@ -199,3 +199,38 @@ def test_raw_op_training_step_matches_numpy():
         np.testing.assert_allclose(loss.item(), ((on - yy) ** 2).mean(), rtol=1e-12)
     for p, ref in zip(params, (W1n, b1n, W2n, b2n)):
         np.testing.assert_allclose(p.detach().numpy(), ref, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("dt", [tl.float32, tl.float64])
+@pytest.mark.parametrize("want", [(True, False), (False, True), (True, True)])
+def test_mse_loss_mean_shortcut_equals_general_path(dt, want):
+    """F.mse_loss's written-out mean case (MseLoss.apply + Mean) gives the values, gradients
+    and graph of the general path (the elementwise loss, then .mean())."""
+    F = tl.nn.functional
+    r = np.random.default_rng(3)
+    xn, tn = r.standard_normal((4, 3)), r.standard_normal((4, 3))
+    outs = []
+    for fast in (True, False):
+        x = tl.tensor(xn, dtype=dt, requires_grad=want[0])
+        t = tl.tensor(tn, dtype=dt, requires_grad=want[1])
+        loss = F.mse_loss(x, t) if fast else F.mse_loss(x, t, reduction="none").mean()
+        assert type(loss.grad_fn).__name__ == "Context" and loss.grad_fn.name() == "MeanBackward"
+        assert loss.grad_fn._inputs[0].grad_fn.name() == "MseLossBackward"
+        loss.backward()
+        outs.append([loss.detach().numpy()] + [p.grad.numpy() for p, w in zip((x, t), want) if w])
+    for a, b in zip(*outs):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(outs[0][0], ((xn - tn) ** 2).mean(), rtol=1e-6)
+
+
+def test_mse_loss_shortcut_keeps_checks_and_no_grad():
+    F = tl.nn.functional
+    x = tl.randn(4, 3, requires_grad=True)
+    with tl.no_grad():
+        assert F.mse_loss(x, x.detach()).grad_fn is None
+    with pytest.raises(ValueError, match="must match"):
+        F.mse_loss(x, tl.randn(3, 4))
+    with pytest.raises(ValueError, match="reduction"):
+        F.mse_loss(x, x.detach(), reduction="avg")
+    xt = tl.randn(3, 4, requires_grad=True).T      # not contiguous: the general path
+    assert F.mse_loss(xt, xt.detach() + 1).item() == pytest.approx(1.0, rel=1e-6)
