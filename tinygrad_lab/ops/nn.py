@@ -253,10 +253,6 @@ class MseLoss(Function):
         return loss
 
     @staticmethod
-    def forward(ctx, x, t):
-        return _pointwise_forward(ctx, K.tl_mse_loss_forward, "mse_loss", x, t)
-
-    @staticmethod
     def vjp(ctx, g):
         return _pointwise_vjp(ctx, K.tl_mse_loss_backward, "mse_loss", g)
 
