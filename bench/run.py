@@ -638,10 +638,6 @@ def half_cases(quick):
     return cases
 
 
-def _sigmoid_np(z):
-    return 1 / (1 + np.exp(-z))
-
-
 @workload("general")
 def general_path_cases(quick):
     """Code as the lessons and most users write it -- x @ W + b, .sigmoid(), a custom Module,
@@ -658,7 +654,7 @@ def general_path_cases(quick):
     init = [r.standard_normal((2, 4)).astype(np.float32), np.zeros(4, np.float32),
             r.standard_normal((4, 1)).astype(np.float32), np.zeros(1, np.float32)]
     tparams = [tl.from_numpy(p.copy()).requires_grad_() for p in init]
-    nparams = [p.copy() for p in init]
+    nparams = dict(zip(("W1", "b1", "W2", "b2"), (p.copy() for p in init)))
     txx, tyy = tl.from_numpy(xx), tl.from_numpy(yy)
 
     def xor_tl():
@@ -674,17 +670,7 @@ def general_path_cases(quick):
         return loss
 
     def xor_np():
-        W1, b1, W2, b2 = nparams
-        h = _sigmoid_np(xx @ W1 + b1)
-        o = _sigmoid_np(h @ W2 + b2)
-        loss = ((o - yy) ** 2).mean()
-        do = 2 * (o - yy) / o.size * o * (1 - o)
-        dh = (do @ W2.T) * h * (1 - h)
-        W2 -= 0.5 * (h.T @ do)
-        b2 -= 0.5 * do.sum(0)
-        W1 -= 0.5 * (xx.T @ dh)
-        b1 -= 0.5 * dh.sum(0)
-        return loss
+        return _np_sigmoid_net_step(nparams, xx, yy, 0.5)
 
     xor_torch = None
     if torch is not None:
@@ -817,7 +803,7 @@ def general_path_cases(quick):
     cinit = [r.uniform(-1, 1, (2, 8)).astype(np.float32), np.zeros(8, np.float32),
              r.uniform(-0.5, 0.5, (8, 1)).astype(np.float32), np.zeros(1, np.float32)]
     cp = [tl.from_numpy(p.copy()).requires_grad_() for p in cinit]
-    cn = [p.copy() for p in cinit]
+    cn = dict(zip(("W1", "b1", "W2", "b2"), (p.copy() for p in cinit)))
     tpts = [tl.from_numpy(pts[i:i + 1].copy()) for i in range(80)]
     tlab = [tl.tensor([[float(v)]]) for v in labels]
     state = {"i": 0, "j": 0}
@@ -837,18 +823,7 @@ def general_path_cases(quick):
 
     def circle_np():
         i = state["j"] = (state["j"] + 1) % 80
-        W1, b1, W2, b2 = cn
-        x1, t = pts[i:i + 1], labels[i]
-        hh = _sigmoid_np(x1 @ W1 + b1)
-        o = _sigmoid_np(hh @ W2 + b2)
-        loss = ((o - t) ** 2).sum()
-        do = 2 * (o - t) * o * (1 - o)
-        dh = (do @ W2.T) * hh * (1 - hh)
-        W2 -= 0.5 * (hh.T @ do)
-        b2 -= 0.5 * do.sum(0)
-        W1 -= 0.5 * (x1.T @ dh)
-        b1 -= 0.5 * dh.sum(0)
-        return loss
+        return _np_sigmoid_net_step(cn, pts[i:i + 1], labels[i], 0.5)   # (one point: mean = sum)
 
     circle_torch = None
     if torch is not None:
