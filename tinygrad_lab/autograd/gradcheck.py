@@ -3,6 +3,9 @@
 Use them to verify a hand-written backward:
 
     tl.autograd.gradcheck(lambda x, w: (x @ w).tanh(), (x, w))   # True, or raises with details
+
+The checker's own arithmetic (finite differences, the fast mode's random projections and dot
+products) is NumPy on purpose: it is the oracle for the C kernels, so it must not run on them.
 """
 import itertools
 import warnings
