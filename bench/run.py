@@ -394,8 +394,9 @@ def end_to_end_cases(quick):
     xor = nn.Sequential(nn.Linear(2, 4), nn.Sigmoid(), nn.Linear(4, 1), nn.Sigmoid())
     xopt = tl.optim.SGD(xor.parameters(), lr=0.5)
     txx, tyy = tl.from_numpy(xx), tl.from_numpy(yy)
-    W1, b1 = xor[0].weight.detach().numpy().copy(), xor[0].bias.detach().numpy().copy()
-    W2, b2 = xor[2].weight.detach().numpy().copy(), xor[2].bias.detach().numpy().copy()
+    # NumPy by hand, from the same weights in the (in, out) layout _np_sigmoid_net_step takes
+    xp = {"W1": xor[0].weight.detach().numpy().T.copy(), "b1": xor[0].bias.detach().numpy().copy(),
+          "W2": xor[2].weight.detach().numpy().T.copy(), "b2": xor[2].bias.detach().numpy().copy()}
 
     def xor_tl():
         xopt.zero_grad()
@@ -405,17 +406,7 @@ def end_to_end_cases(quick):
         return loss
 
     def xor_np():
-        nonlocal W1, b1, W2, b2
-        h = 1 / (1 + np.exp(-(xx @ W1.T + b1)))
-        o = 1 / (1 + np.exp(-(h @ W2.T + b2)))
-        loss = ((o - yy) ** 2).mean()
-        do = 2 * (o - yy) / o.size * o * (1 - o)
-        dh = (do @ W2) * h * (1 - h)
-        W2 = W2 - 0.5 * do.T @ h
-        b2 = b2 - 0.5 * do.sum(0)
-        W1 = W1 - 0.5 * dh.T @ xx
-        b1 = b1 - 0.5 * dh.sum(0)
-        return loss
+        return _np_sigmoid_net_step(xp, xx, yy, 0.5)
 
     cases.append(Case("XOR 2-4-1 sigmoid full-batch SGD step", xor_tl, xor_np, None,
                       check=lambda: close(xor_tl(), xor_np(), 1e-5), target=None))
