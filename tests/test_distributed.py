@@ -91,7 +91,7 @@ def test_the_module_imports_and_explains_without_a_process_group():
 
 
 def test_init_without_mpi4py_names_the_extra(monkeypatch):
-    monkeypatch.setattr(dist, "MPI", None)
+    monkeypatch.setattr(dist, "_load_mpi", lambda: None)
     assert not dist.is_available()
     with pytest.raises(RuntimeError, match=r'pip install "tinygrad_lab\[distributed\]"'):
         dist.init_process_group()
@@ -105,6 +105,15 @@ def test_importing_without_mpi4py_works():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert proc.stdout.strip() == "ok", proc.stderr
+
+
+def test_importing_tinygrad_lab_imports_no_optional_extra():
+    """mpi4py and ml_dtypes load on first use: importing them costs 0.1-1 s."""
+    code = ("import sys, tinygrad_lab as tl\n"
+            "print(sorted(m for m in ('mpi4py', 'ml_dtypes', 'matplotlib') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert proc.stdout.strip() == "[]", proc.stderr
 
 
 def test_importing_does_not_start_mpi():

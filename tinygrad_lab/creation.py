@@ -94,18 +94,17 @@ def from_numpy(a):
     misaligned arrays are copied too, since the C kernels may write through shared memory."""
     if not isinstance(a, np.ndarray):
         raise TypeError(f"from_numpy expects a NumPy array, got {type(a).__name__}")
-    if a.dtype in _SHARED_NP and a.flags.c_contiguous and a.flags.writeable \
+    if (a.dtype in _SHARED_NP or dtypes.is_numpy_bfloat16(a.dtype)) and a.flags.c_contiguous and a.flags.writeable \
             and a.flags.aligned:  # C kernels write through shared memory and assume alignment
         dt = dtypes.from_numpy_dtype(a.dtype)
         return _make(Storage.of_array(a.reshape(-1)), a.shape, _contiguous_strides(a.shape), 0, dt)
-    if a.dtype.kind not in "fiub" and a.dtype != dtypes.bfloat16.np:
+    if a.dtype.kind not in "fiub" and not dtypes.is_numpy_bfloat16(a.dtype):
         raise TypeError(f"unsupported NumPy dtype {a.dtype}: expected a float, integer or bool array")
     return _from_array(a, dtypes.from_numpy_dtype(a.dtype))
 
 
 # NumPy dtypes from_numpy shares rather than copies (the float dtypes tl stores as they are)
-_SHARED_NP = tuple(d.np for d in (dtypes.float32, dtypes.float64, dtypes.float16, dtypes.bfloat16)
-                   if d.np is not None)
+_SHARED_NP = tuple(d.np for d in (dtypes.float32, dtypes.float64, dtypes.float16))  # + bfloat16
 
 
 def _dtype_or_default(dtype):

@@ -19,19 +19,31 @@ waiting forever inside a collective. ``init_process_group`` therefore installs a
 ``MPI_Abort``: the launcher (mpiexec) kills every rank and exits non-zero.
 """
 import enum
+import importlib
 import sys
 
 from . import dtypes
 from .autograd import no_grad
 from .tensor import Tensor
 
-try:
-    import mpi4py
-    mpi4py.rc.initialize = False   # MPI_Init in init_process_group (see the module docstring)
-    mpi4py.rc.finalize = True      # ... and MPI_Finalize at exit once it ran
-    from mpi4py import MPI
-except ImportError:   # the optional extra is not installed
-    MPI = None
+MPI = None   # mpi4py.MPI once _load_mpi imported it
+
+
+def _load_mpi():
+    """mpi4py.MPI, or None when the extra is not installed. Imported on first use rather than
+    with tinygrad_lab: importing mpi4py.MPI costs 50-85 ms that most users never need."""
+    global MPI
+    if MPI is None:
+        try:
+            mpi4py = importlib.import_module("mpi4py")
+            mpi4py.rc.initialize = False   # MPI_Init in init_process_group (module docstring)
+            mpi4py.rc.finalize = True      # ... and MPI_Finalize at exit once it ran
+            MPI = importlib.import_module("mpi4py.MPI")
+        except ImportError:   # the optional extra is not installed
+            return None
+        _MPI_OPS.update({ReduceOp.SUM: MPI.SUM, ReduceOp.AVG: MPI.SUM,
+                         ReduceOp.MAX: MPI.MAX, ReduceOp.MIN: MPI.MIN})
+    return MPI
 
 INSTALL_HINT = 'pip install "tinygrad_lab[distributed]"'
 
@@ -55,7 +67,7 @@ _group = _Group()
 
 def is_available():
     """True when MPI (mpi4py) is installed."""
-    return MPI is not None
+    return _load_mpi() is not None
 
 
 def init_process_group(backend="mpi"):
@@ -64,7 +76,7 @@ def init_process_group(backend="mpi"):
     if backend != "mpi":
         raise ValueError(f"backend {backend!r} is not supported: tinygrad_lab.distributed has the "
                          "'mpi' backend only")
-    if MPI is None:
+    if _load_mpi() is None:
         raise RuntimeError("tinygrad_lab.distributed needs MPI (mpi4py and an MPI library): "
                            f"{INSTALL_HINT}")
     if _group.comm is not None:
@@ -146,9 +158,8 @@ def _written(t):
     t._bump_version()
 
 
-# ReduceOp -> the MPI operation (AVG is a SUM, then a division)
-_MPI_OPS = {} if MPI is None else {ReduceOp.SUM: MPI.SUM, ReduceOp.AVG: MPI.SUM,
-                                   ReduceOp.MAX: MPI.MAX, ReduceOp.MIN: MPI.MIN}
+# ReduceOp -> the MPI operation (AVG is a SUM, then a division); filled by _load_mpi
+_MPI_OPS = {}
 
 
 def _reduce_op(op, t):

@@ -3,14 +3,14 @@
 float16 and bfloat16 are storage types (two bytes an element): kernels compute in float32 and
 round back (csrc/half.h). NumPy has float16; bfloat16 arrays exist only through the
 ``ml_dtypes`` package, so without it ``tl.bfloat16.np`` is None and NumPy interop of bfloat16
-tensors raises a TypeError that says to call ``.float()`` first.
+tensors raises a TypeError that says to call ``.float()`` first. ml_dtypes is imported on the
+first use of ``tl.bfloat16.np``, not with tinygrad_lab: importing it takes 0.3-1 s, and a NumPy
+bfloat16 array can only exist once its owner has imported ml_dtypes anyway.
 """
-import numpy as np
+import importlib
+import sys
 
-try:
-    import ml_dtypes
-except ImportError:  # pragma: no cover - optional
-    ml_dtypes = None
+import numpy as np
 
 
 class DType:
@@ -36,18 +36,48 @@ class DType:
         return (_by_name, (self.name,))
 
 
+_UNRESOLVED = object()
+
+
+class _BFloat16(DType):
+    """bfloat16, whose ``np`` (ml_dtypes.bfloat16, or None without ml_dtypes) is looked up on
+    first read (see the module docstring)."""
+
+    __slots__ = ("_np",)
+
+    @property
+    def np(self):
+        if self._np is _UNRESOLVED:
+            try:
+                self._np = np.dtype(importlib.import_module("ml_dtypes").bfloat16)
+            except ImportError:
+                self._np = None
+        return self._np
+
+    @np.setter
+    def np(self, value):                       # DType.__init__, and tests that hide ml_dtypes
+        self._np = _UNRESOLVED if value is _UNRESOLVED else value
+
+
 float32 = DType("float32", np.float32, 0)
 float64 = DType("float64", np.float64, 1)
 int64 = DType("int64", np.int64, 2)
 bool_ = DType("bool", np.bool_, 3)
 float16 = DType("float16", np.float16, 4)
-bfloat16 = DType("bfloat16", ml_dtypes.bfloat16 if ml_dtypes is not None else None, 5, raw=np.uint16)
+bfloat16 = _BFloat16("bfloat16", None, 5, raw=np.uint16)
+bfloat16.np = _UNRESOLVED
 ALL = (float32, float64, int64, bool_, float16, bfloat16)
-_BY_NP = {d.np: d for d in ALL if d.np is not None}
+_BY_NP = {d.np: d for d in ALL if d is not bfloat16}   # bfloat16: is_numpy_bfloat16
 _BY_NAME = {d.name: d for d in ALL}
 _BY_NAME.update(half=float16, float=float32, double=float64, long=int64)
 
 _default_float = float32
+
+
+def is_numpy_bfloat16(nd):
+    """True when NumPy dtype ``nd`` is ml_dtypes' bfloat16 (without importing ml_dtypes: such a
+    dtype exists only once something imported it)."""
+    return nd.name == "bfloat16" and "ml_dtypes" in sys.modules and nd == bfloat16.np
 
 
 def _by_name(name):
@@ -85,6 +115,8 @@ def as_dtype(d):
         nd = None
     if nd is not None and nd in _BY_NP:
         return _BY_NP[nd]
+    if nd is not None and is_numpy_bfloat16(nd):
+        return bfloat16
     raise TypeError(f"unsupported dtype {d!r}: expected one of tl.float32, tl.float64, tl.float16, "
                     "tl.bfloat16, tl.int64, tl.bool")
 
@@ -95,6 +127,8 @@ def from_numpy_dtype(nd):
     nd = np.dtype(nd)
     if nd in _BY_NP:
         return _BY_NP[nd]
+    if is_numpy_bfloat16(nd):
+        return bfloat16
     if nd.kind == "f":
         return float64 if nd.itemsize >= 8 else float32  # longdouble and >f8 -> float64
     if nd.kind in "iu":

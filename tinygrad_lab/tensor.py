@@ -281,7 +281,7 @@ def _to_numpy_data(data, want=None):
     """Python data -> (NumPy array, tl dtype it implies). Lists are converted straight to the
     requested dtype ``want`` when given (no detour through float32)."""
     if isinstance(data, np.ndarray):
-        if data.dtype.kind not in "fiub" and data.dtype != dtypes.bfloat16.np:
+        if data.dtype.kind not in "fiub" and not dtypes.is_numpy_bfloat16(data.dtype):
             raise TypeError(f"unsupported NumPy dtype {data.dtype}: expected a float, integer or bool array")
         return data, dtypes.from_numpy_dtype(data.dtype)
     if isinstance(data, np.generic):
