@@ -101,11 +101,14 @@ int tl_unary_flat(int op, int dtype, void *y, const void *x, int64_t n, double p
 int tl_unary_backward_flat(int op, int dtype, void *gx, const void *g, const void *x,
                            const void *y, int64_t n, double p0, double p1);
 int tl_binary_flat(int op, int dtype, void *out, const void *a, const void *b, int64_t n);
-/* The VJP of out = a * b (float): ga = g * b and gb = g * a in one pass, written contiguous in
- * `shape` (the broadcast shape; either output may be NULL); g, a, b strided over it. */
-int tl_mul_backward(int dtype, void *ga, void *gb, const void *g, const int64_t *g_strides,
-                    const void *a, const int64_t *a_strides, const void *b,
-                    const int64_t *b_strides, int ndim, const int64_t *shape);
+/* The VJP of out = a op b (float) for op MUL, DIV, POW, MAXIMUM, MINIMUM (elementwise.c's
+ * TL_BINARY_GRAD_OPS gives each formula): ga = dL/da and gb = dL/db in one pass, written
+ * (overwriting) contiguous in `shape`, the broadcast shape (either output may be NULL: not
+ * computed); g, a, b strided over it. Python sums ga, gb back to the inputs' shapes.
+ * TL_EINVAL for another op. */
+int tl_binary_backward(int op, int dtype, void *ga, void *gb, const void *g,
+                       const int64_t *g_strides, const void *a, const int64_t *a_strides,
+                       const void *b, const int64_t *b_strides, int ndim, const int64_t *shape);
 /* out = cond ? a : b (cond is bool), out contiguous. */
 int tl_where_forward(int dtype, void *out, const void *cond, const int64_t *cond_strides,
                      const void *a, const int64_t *a_strides, const void *b,
