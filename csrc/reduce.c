@@ -156,6 +156,31 @@ int tl_reduce_flat(int op, int dtype, void *out, const void *x, int64_t n) {
     return tl_reduce(op, dtype, out, x, NULL, 1, &n, 1);
 }
 
+int tl_reduce_extremum_backward(int dtype, void *gx, const int64_t *gx_strides, const void *g,
+                                const void *x, const int64_t *x_strides, const void *y, int ndim,
+                                const int64_t *shape, int nred) {
+    if (ndim < 0 || ndim > TL_MAX_DIMS || nred < 0 || nred > ndim) return TL_EINVAL;
+    int64_t gst[TL_MAX_DIMS], xst[TL_MAX_DIMS], s = 1;
+    for (int d = ndim - 1; d >= 0; d--) {
+        gst[d] = gx_strides ? gx_strides[d] : s;
+        xst[d] = x_strides ? x_strides[d] : s;
+        s *= shape[d];
+    }
+    const int nkeep = ndim - nred;
+    int64_t nout = 1, nr = 1;
+    for (int d = 0; d < nkeep; d++) nout *= shape[d];
+    for (int d = nkeep; d < ndim; d++) nr *= shape[d];
+    if (nout == 0) return TL_OK;
+    if (nr == 0) return TL_EINVAL;                    /* no max of nothing to differentiate */
+    switch (dtype) {
+        case TL_F32: return PICK(extremum_bwd_f32, ((float *)gx, gst, g, x, xst, y, ndim, shape,
+                                                    nkeep, nout, nr));
+        case TL_F64: return PICK(extremum_bwd_f64, ((double *)gx, gst, g, x, xst, y, ndim, shape,
+                                                    nkeep, nout, nr));
+        default: return TL_EDTYPE;
+    }
+}
+
 int tl_count_nonfinite(int dtype, const void *x, const int64_t *x_strides, int ndim,
                        const int64_t *shape, int64_t *count) {
     tl_iter it;

@@ -125,6 +125,14 @@ int tl_reduce(int op, int dtype, void *out, const void *x, const int64_t *x_stri
 /* *out = op over all n elements of contiguous x: tl_reduce of one flat dim, fewer arguments for
  * the small-op path (x.sum(), loss means). */
 int tl_reduce_flat(int op, int dtype, void *out, const void *x, int64_t n);
+/* The VJP of y = max or min over the `nred` trailing dims of x (float), laid out as tl_reduce's
+ * x: gx[o, r] = g[o] / count[o] where x[o, r] == y[o] (or both are NaN), else 0, count[o] the
+ * number of such r -- the gradient split evenly among tied extrema, as PyTorch's amax/amin.
+ * gx (strided: the permuted strides of the input's contiguous layout; NULL = contiguous) is
+ * overwritten; g and y are contiguous over the kept dims. */
+int tl_reduce_extremum_backward(int dtype, void *gx, const int64_t *gx_strides, const void *g,
+                                const void *x, const int64_t *x_strides, const void *y, int ndim,
+                                const int64_t *shape, int nred);
 /* *count = number of NaN/Inf elements (anomaly detection). */
 int tl_count_nonfinite(int dtype, const void *x, const int64_t *x_strides, int ndim,
                        const int64_t *shape, int64_t *count);

@@ -5,7 +5,7 @@ import builtins
 from .. import dtypes
 from .. import kernels as K
 from ..autograd.engine import _ONE, Function, _grad_enabled, _record
-from ..kernels import MAX_DIMS, check, i64
+from ..kernels import MAX_DIMS, NULL, check, i64
 from ..tensor import _SHAPES, Tensor, _empty, _make, _numel, _shape_info, _wrap_dim, tensor_method
 from .elementwise import _unary_kernel, exp, log, where
 from .shape import expand, reshape
@@ -166,6 +166,31 @@ class _ReduceExtremum(Function):
         ctx.dims = dims
         ctx.save_for_backward(x, y)
         return y
+
+    @staticmethod
+    def vjp(ctx, g):
+        # one C pass (tl_reduce_extremum_backward): count the hits of each output, then write
+        # g / count at them; the reduced dims permuted to the end as in _reduce_kernel
+        x, y = ctx._saved
+        if x.dtype is not dtypes.float32 and x.dtype is not dtypes.float64:
+            return _ReduceExtremum.formula(ctx, g)   # (half: the formula's float32 kernels)
+        dims, shape = ctx.dims, x._shape
+        gx = _empty(shape, x.dtype)
+        if not g._contig:
+            g = g.contiguous()
+        if x._contig and len(dims) == len(shape):    # everything to one value: one flat run
+            rc = K.tl_reduce_extremum_backward(x.dtype.code, gx._ptr, NULL, g._ptr, x._ptr, NULL,
+                                               y._ptr, 1, i64((_numel(shape),)), 1)
+        else:
+            perm = [d for d in range(len(shape)) if d not in dims] + list(dims)
+            gst = gx._strides
+            rc = K.tl_reduce_extremum_backward(
+                x.dtype.code, gx._ptr, i64([gst[d] for d in perm]), g._ptr, x._ptr,
+                i64([x._strides[d] for d in perm]), y._ptr, len(shape),
+                i64([shape[d] for d in perm]), len(dims))
+        if rc:
+            check(rc, f"{ctx._fn.__name__.lower()} backward")
+        return gx, None
 
     @staticmethod
     def formula(ctx, g):
