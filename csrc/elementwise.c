@@ -69,7 +69,14 @@
     X(MUL_SCALAR,  x * p0,                                                      g * p0)           \
     X(RSUB_SCALAR, p0 - x,                                                      -g)               \
     X(DIV_SCALAR,  x / p0,                                                      g / p0)           \
-    X(RDIV_SCALAR, p0 / x,                                                      -(g * p0) / (x * x))
+    X(RDIV_SCALAR, p0 / x,                                                      -(g * p0) / (x * x)) \
+    /* |x| ** p0, a term of the p0-norm's sum (p1 = p0 - 1). Its backward is the norm's VJP, so */ \
+    /* there y is the norm (broadcast over the reduced dims), not this row's output: g times */   \
+    /* x / y (p0 = 2) or sign(x) |x|^p1 / y^p1, 0 where y == 0 (no derivative at the zero vector: */ \
+    /* PyTorch's choice) or x == 0 (p0 < 1: 0 * inf); ops/reduce.py's Norm writes the same */      \
+    X(NORM_TERM,   POWS(fabs(x), p0),                                                              \
+                   (y == 0 ? (T)0 : p0 == 2 ? x / y : x == 0 ? (T)0                                \
+                    : (x > 0 ? (T)1 : x < 0 ? (T)-1 : (T)0) * POWS(fabs(x), p1) / POWS(y, p1)) * g)
 
 /*        op        out = f(a, b), same dtype as the inputs (float and int64; WRAP: int64 in
  *                  two's complement as PyTorch, through unsigned arithmetic, elementwise.inc) */

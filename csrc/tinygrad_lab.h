@@ -77,7 +77,7 @@ enum tl_unary_op { TL_NEG = 0, TL_ABS = 1, TL_EXP = 2, TL_LOG = 3, TL_SQRT = 4, 
                    TL_COS = 6, TL_TANH = 7, TL_SIGMOID = 8, TL_RELU = 9, TL_LEAKY_RELU = 10,
                    TL_GELU = 11, TL_CLAMP = 12, TL_POW_SCALAR = 13, TL_ERF = 14,
                    TL_ADD_SCALAR = 15, TL_MUL_SCALAR = 16, TL_RSUB_SCALAR = 17,
-                   TL_DIV_SCALAR = 18, TL_RDIV_SCALAR = 19 };
+                   TL_DIV_SCALAR = 18, TL_RDIV_SCALAR = 19, TL_NORM_TERM = 20 };
 enum tl_binary_op { TL_ADD = 0, TL_SUB = 1, TL_MUL = 2, TL_DIV = 3, TL_POW = 4, TL_MAXIMUM = 5,
                     TL_MINIMUM = 6, TL_EQ = 7, TL_NE = 8, TL_LT = 9, TL_LE = 10, TL_GT = 11,
                     TL_GE = 12 };

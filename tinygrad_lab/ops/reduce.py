@@ -348,15 +348,31 @@ class Norm(Function):
 
     @staticmethod
     def forward(ctx, x, p, dims, keepdim):
-        y = _norm_keepdim(x, p, dims)
+        # (not recording: |x| ** p in one kernel, the same values as _norm_keepdim's two)
+        y = _norm_keepdim(x, p, dims) if p == 2 else \
+            sum(_unary_kernel(K.TL_NORM_TERM, x, p, p - 1.0), dims, keepdim=True) ** (1.0 / p)
         ctx.p, ctx.dims, ctx.keepdim = p, dims, keepdim
         ctx.save_for_backward(x, y)
         return y if keepdim else reshape(y, tuple(n for i, n in enumerate(x.shape) if i not in dims))
 
     @staticmethod
     def vjp(ctx, g):
+        # one C pass: the backward of the TL_NORM_TERM row (csrc/elementwise.c), g and the norm y
+        # broadcast over the reduced dims as stride-0 views
         x, y = ctx._saved
-        return _norm_vjp(g, x, y, ctx.p, ctx.keepdim), None, None, None
+        shape, p = x._shape, ctx.p
+        if ctx.keepdim:
+            gst = K.broadcast_strides(g, shape)
+        else:   # g lacks the reduced dims: stride 0 there
+            it = iter(g._strides)
+            gst = tuple(0 if d in ctx.dims else next(it) for d in range(len(shape)))
+        gx = _empty(shape, x.dtype)
+        rc = K.tl_unary_backward(K.TL_NORM_TERM, x.dtype.code, gx._ptr, g._ptr, i64(gst), x._ptr,
+                                 K.strides(x), y._ptr, i64(K.broadcast_strides(y, shape)),
+                                 len(shape), i64(shape), p, p - 1.0)
+        if rc:
+            check(rc, "norm backward")
+        return gx, None, None, None
 
     @staticmethod
     def formula(ctx, g):
