@@ -387,6 +387,11 @@ int tl_binary_backward(int op, int dtype, void *ga, void *gb, const void *g,
     }
 }
 
+int tl_binary_backward_flat(int op, int dtype, void *ga, void *gb, const void *g, const void *a,
+                            const void *b, int64_t n) {
+    return tl_binary_backward(op, dtype, ga, gb, g, NULL, a, NULL, b, NULL, 1, &n);
+}
+
 int tl_where_forward(int dtype, void *out, const void *cond, const int64_t *cond_strides,
                      const void *a_, const int64_t *a_strides, const void *b,
                      const int64_t *b_strides, int ndim, const int64_t *shape) {

@@ -109,6 +109,9 @@ int tl_binary_flat(int op, int dtype, void *out, const void *a, const void *b, i
 int tl_binary_backward(int op, int dtype, void *ga, void *gb, const void *g,
                        const int64_t *g_strides, const void *a, const int64_t *a_strides,
                        const void *b, const int64_t *b_strides, int ndim, const int64_t *shape);
+/* tl_binary_backward of n-element contiguous operands (no broadcasting). */
+int tl_binary_backward_flat(int op, int dtype, void *ga, void *gb, const void *g, const void *a,
+                            const void *b, int64_t n);
 /* out = cond ? a : b (cond is bool), out contiguous. */
 int tl_where_forward(int dtype, void *out, const void *cond, const int64_t *cond_strides,
                      const void *a, const int64_t *a_strides, const void *b,
