@@ -6,14 +6,17 @@ For each line of tests/test_ops.py SPECS, on its first shape case with every (3,
 backward (``out.backward(g)`` into fresh leaves' .grad), medians of interleaved repetitions, and
 prints bwd / fwd = (fwd+bwd - fwd) / fwd, worst first. Timings: run it on a quiet machine; on a
 shared one, ``--stat min`` (the fastest of many repetitions: other processes only ever add
-time) with more repetitions gives steadier ratios than the median.
+time) and ``--timer cpu`` (this thread's CPU time, which leaves out the time other processes
+hold the core) with more repetitions give steadier ratios than the median of wall times.
 
-    python tools/bwd_ratio.py [--reps 7] [--number 300] [--stat median|min] [--only Add Mul ...]
+    python tools/bwd_ratio.py [--reps 7] [--number 300] [--stat median|min] [--timer wall|cpu]
+                              [--only Add Mul ...]
 """
 import argparse
 import os
 import statistics
 import sys
+import time
 import timeit
 
 import numpy as np
@@ -36,7 +39,7 @@ def _inputs(spec, shapes):
     return xs
 
 
-def measure(spec, reps, number, stat=statistics.median):
+def measure(spec, reps, number, stat=statistics.median, timer=time.perf_counter):
     """(fwd us, fwd+bwd us), each ``stat`` of ``reps`` timings (the median by default), or None
     when the op's first case has no gradient to take."""
     fn, _, shapes = calls(spec, spec.cases[0])[0]
@@ -57,8 +60,8 @@ def measure(spec, reps, number, stat=statistics.median):
     fwdbwd()
     f, fb = [], []
     for _ in range(reps):   # interleaved: both see the same machine load
-        f.append(timeit.timeit(fwd, number=number) / number * 1e6)
-        fb.append(timeit.timeit(fwdbwd, number=number) / number * 1e6)
+        f.append(timeit.timeit(fwd, number=number, timer=timer) / number * 1e6)
+        fb.append(timeit.timeit(fwdbwd, number=number, timer=timer) / number * 1e6)
     return stat(f), stat(fb)
 
 
@@ -68,6 +71,8 @@ def main(argv=None):
     ap.add_argument("--number", type=int, default=300)
     ap.add_argument("--stat", choices=("median", "min"), default="median",
                     help="of the repetitions: median, or min (steadier on a shared machine)")
+    ap.add_argument("--timer", choices=("wall", "cpu"), default="wall",
+                    help="wall time, or this thread's CPU time (steadier on a shared machine)")
     ap.add_argument("--only", nargs="*")
     args = ap.parse_args(argv)
     stat = statistics.median if args.stat == "median" else min
@@ -75,7 +80,8 @@ def main(argv=None):
     for name, spec in SPECS.items():
         if args.only and name not in args.only:
             continue
-        m = measure(spec, args.reps, args.number, stat)
+        m = measure(spec, args.reps, args.number, stat,
+                    time.perf_counter if args.timer == "wall" else time.thread_time)
         if m is not None:
             f, fb = m
             rows.append((max(fb - f, 0.0) / f, name, f, fb))
