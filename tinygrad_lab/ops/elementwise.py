@@ -495,6 +495,12 @@ class Sub(_Binary):
     code = K.TL_SUB
 
     @staticmethod
+    def vjp(ctx, g):   # -g by the kernel directly (the formula's -g is a recorded-op call)
+        a, b = ctx._inputs
+        return (sum_to(g, a._shape) if ctx.needs_input_grad[0] else None,
+                sum_to(_unary_kernel(K.TL_NEG, g), b._shape) if ctx.needs_input_grad[1] else None)
+
+    @staticmethod
     def formula(ctx, g):
         a, b = ctx._inputs
         return (sum_to(g, a._shape) if ctx.needs_input_grad[0] else None,

@@ -130,8 +130,17 @@ class Mean(Function):
 
     @staticmethod
     def vjp(ctx, g):
-        gn = _unary_kernel(K.TL_DIV_SCALAR, g, float(_numel(ctx.in_shape)))
-        return _make(gn._shared(), ctx.in_shape, _ZEROS[len(ctx.in_shape)], 0, g.dtype)
+        # g / n written out over the input's shape by one kernel reading g as a stride-0
+        # broadcast: a contiguous fresh gradient, which the engine adopts as a leaf's .grad
+        # (a broadcast view of g / n would be copied there: two kernels more)
+        shape = ctx.in_shape
+        gx = _empty(shape, g.dtype)
+        rc = K.tl_unary_forward(K.TL_DIV_SCALAR, g.dtype.code, gx._ptr, NULL, g._ptr,
+                                i64(_ZEROS[len(shape)]), len(shape), i64(shape),
+                                float(_numel(shape)), 0.0)
+        if rc:
+            check(rc, "mean backward")
+        return gx
 
     @staticmethod
     def formula(ctx, g):
