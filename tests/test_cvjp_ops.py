@@ -235,3 +235,22 @@ def test_unknown_op_code_is_refused_by_binary_backward():
     rc = K.tl_binary_backward_flat(K.TL_ADD, x.dtype.code, x._ptr, x._ptr, x._ptr, x._ptr,
                                    x._ptr, 3)
     assert rc == K.TL_EINVAL
+
+
+@pytest.mark.parametrize("op", ["mul", "div", "pow", "maximum", "minimum"])
+@pytest.mark.parametrize("shapes", [((6,), ()), ((), (6,)), ((3, 4), (4,)), ((4,), (3, 4)),
+                                    ((3, 4), (3, 4))])
+def test_binary_vjp_with_one_input_requiring_grad(op, shapes):
+    # (mul passes g in place of an operand it does not need: the gradient must still be summed
+    # back to the input's own shape)
+    fn = {"pow": lambda a, b: a ** b, "div": lambda a, b: a / b, "mul": lambda a, b: a * b,
+          "maximum": tl.maximum, "minimum": tl.minimum}[op]
+    rng = np.random.default_rng(4)
+    arrays = [rng.uniform(0.5, 2.0, s) for s in shapes]
+    g = rng.standard_normal(np.broadcast_shapes(*shapes))
+    both = _tl_grads(fn, arrays, tl.float64, g)
+    for k in (0, 1):
+        ins = [tl.tensor(a, dtype=tl.float64, requires_grad=i == k) for i, a in enumerate(arrays)]
+        (gk,) = tl.autograd.grad(fn(*ins), ins[k], tl.tensor(g, dtype=tl.float64))
+        assert gk.shape == shapes[k]
+        np.testing.assert_allclose(gk.numpy(), both[k], rtol=1e-12)

@@ -446,13 +446,14 @@ def _binary_vjp(ctx, g, code, a, b):
     shape, dt = g._shape, g.dtype
     ga = _empty(shape, dt) if need_a else None
     gb = _empty(shape, dt) if need_b else None
-    if g._contig and a._contig and b._contig and a._shape == shape and b._shape == shape:
+    same = x._shape == shape and y._shape == shape   # (mul passes g for an operand not needed)
+    if same and g._contig and a._contig and b._contig and a._shape == shape and b._shape == shape:
         rc = K.tl_binary_backward_flat(code, dt.code, ga._ptr if need_a else NULL,
                                        gb._ptr if need_b else NULL, g._ptr, a._ptr, b._ptr,
                                        _SHAPES[shape][1])
         if rc:
             check(rc, "binary backward")
-        return ga, gb   # (x, y: a and b themselves or their dtype casts, of the same shape)
+        return ga, gb
     rc = K.tl_binary_backward(code, dt.code, ga._ptr if need_a else NULL,
                               gb._ptr if need_b else NULL,
                               g._ptr, NULL if g._contig else i64(g._strides),  # g: output's shape
@@ -461,7 +462,7 @@ def _binary_vjp(ctx, g, code, a, b):
                               len(shape), _SHAPES[shape][2])
     if rc:
         check(rc, "binary backward")
-    if x._shape == shape and y._shape == shape:  # no broadcasting to undo
+    if same:  # no broadcasting to undo
         return ga, gb
     return (sum_to(ga, x._shape) if need_a else None, sum_to(gb, y._shape) if need_b else None)
 
