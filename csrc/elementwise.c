@@ -69,7 +69,14 @@
     X(MUL_SCALAR,  x * p0,                                                      g * p0)           \
     X(RSUB_SCALAR, p0 - x,                                                      -g)               \
     X(DIV_SCALAR,  x / p0,                                                      g / p0)           \
-    X(RDIV_SCALAR, p0 / x,                                                      -(g * p0) / (x * x))
+    X(RDIV_SCALAR, p0 / x,                                                      -(g * p0) / (x * x)) \
+    /* |x| ** p0, a term of the p0-norm's sum (p1 = p0 - 1). Its backward is the norm's VJP, so */ \
+    /* there y is the norm (broadcast over the reduced dims), not this row's output: g times */   \
+    /* x / y (p0 = 2) or sign(x) |x|^p1 / y^p1, 0 where y == 0 (no derivative at the zero vector: */ \
+    /* PyTorch's choice) or x == 0 (p0 < 1: 0 * inf); ops/reduce.py's Norm writes the same */      \
+    X(NORM_TERM,   POWS(fabs(x), p0),                                                              \
+                   (y == 0 ? (T)0 : p0 == 2 ? x / y : x == 0 ? (T)0                                \
+                    : (x > 0 ? (T)1 : x < 0 ? (T)-1 : (T)0) * POWS(fabs(x), p1) / POWS(y, p1)) * g)
 
 /*        op        out = f(a, b), same dtype as the inputs (float and int64; WRAP: int64 in
  *                  two's complement as PyTorch, through unsigned arithmetic, elementwise.inc) */
@@ -85,6 +92,25 @@
 #define TL_BINARY_FLOAT_OPS(X)                                                                    \
     X(DIV,      a / b)                                                                            \
     X(POW,      pow(a, b))
+
+/* The C VJPs of binary ops (tl_binary_backward): ga = dL/da and gb = dL/db from the output
+ * gradient g and the inputs a, b (the forward above). Each is the derivative its op's row in
+ * tinygrad_lab/ops/elementwise.py also writes with Tensor ops (`formula`, for create_graph),
+ * in the same order of operations, so the two agree to the last bit (tests/test_derivatives.py
+ * compares them, at 0, ties, +-inf and NaN too).
+ *        op        ga = g * d(out)/da                          gb = g * d(out)/db */
+#define TL_BINARY_GRAD_OPS(X)                                                                     \
+    X(MUL,      g * b,                                          g * a)                            \
+    /* -g * ((a / b) / b), PyTorch's order: b * b would overflow where a / b / b does not */     \
+    X(DIV,      g / b,                                          -g * ((a / b) / b))               \
+    /* PyTorch's pow_backward: ga is 0 where b == 0 (0 ** -1 would give inf * 0 = NaN), gb is */ \
+    /* 0 where a == 0 and b >= 0 (log(0) = -inf); out = a ** b recomputed, as the forward did */ \
+    X(POW,      b == 0 ? (T)0 : g * b * pow(a, b - (T)1),                                         \
+                (a == 0 && b >= 0) ? (T)0 : g * pow(a, b) * log(a))                               \
+    /* the winner takes g, a tie splits it 0.5 / 0.5, the loser gets 0; a NaN on either side */  \
+    /* is neither a win nor a tie nor a loss, so both take g (PyTorch's masked_fill rule) */      \
+    X(MAXIMUM,  a < b ? (T)0 : a == b ? g * (T)0.5 : g,         b < a ? (T)0 : a == b ? g * (T)0.5 : g) \
+    X(MINIMUM,  a > b ? (T)0 : a == b ? g * (T)0.5 : g,         b > a ? (T)0 : a == b ? g * (T)0.5 : g)
 
 /* out is bool (uint8) */
 #define TL_COMPARE_OPS(X)                                                                         \
@@ -168,7 +194,7 @@ typedef struct {
  * of blocks and the conversions are vectorised; strided ones (broadcasts, views): one thread
  * walks the iterator's runs, converting element by element. Operand order in `strides` and in
  * the iterator: the outputs (nout), then the inputs (nin). */
-enum { HALF_UNARY, HALF_UNARY_BWD, HALF_BINARY, HALF_MUL_BWD };
+enum { HALF_UNARY, HALF_UNARY_BWD, HALF_BINARY, HALF_BINARY_BWD };
 typedef struct {
     int kind, op, dtype, nout, nin;
     void *out[2];
@@ -187,9 +213,10 @@ static int half_compute(const half_args *h, half_bufs b, uint8_t *bools, int64_t
         case HALF_UNARY_BWD:
             return tl_unary_backward(h->op, TL_F32, b[0], b[1], NULL, b[2], NULL, b[3], NULL, 1,
                                      &m, h->p0, h->p1);
-        case HALF_MUL_BWD:
-            return tl_mul_backward(TL_F32, h->out[0] ? b[0] : NULL, h->out[1] ? b[4] : NULL,
-                                   b[1], NULL, b[2], NULL, b[3], NULL, 1, &m);
+        case HALF_BINARY_BWD:
+            return tl_binary_backward(h->op, TL_F32, h->out[0] ? b[0] : NULL,
+                                      h->out[1] ? b[4] : NULL, b[1], NULL, b[2], NULL, b[3], NULL,
+                                      1, &m);
         default:
             return tl_binary_forward(h->op, TL_F32, h->op >= TL_EQ ? (void *)bools : (void *)b[0],
                                      NULL, b[1], NULL, b[2], NULL, 1, &m);
@@ -258,7 +285,7 @@ static int run_half(int kind, int op, int dtype, void *out, void *out2, int nin,
                     const void *const *in, double p0, double p1, int ndim, const int64_t *shape,
                     const int64_t *const *strides) {
     if (ndim < 0 || ndim > TL_MAX_DIMS) return TL_EINVAL;
-    half_args h = {kind, op, dtype, kind == HALF_MUL_BWD ? 2 : 1, nin, {out, out2},
+    half_args h = {kind, op, dtype, kind == HALF_BINARY_BWD ? 2 : 1, nin, {out, out2},
                    {in[0], nin > 1 ? in[1] : NULL, nin > 2 ? in[2] : NULL}, p0, p1};
     int contiguous = 1;
     for (int k = 0; k < h.nout + nin; k++) contiguous &= strides[k] == NULL;
@@ -336,21 +363,33 @@ int tl_binary_flat(int op, int dtype, void *out, const void *a, const void *b, i
     return tl_binary_forward(op, dtype, out, NULL, a, NULL, b, NULL, 1, &n);
 }
 
-int tl_mul_backward(int dtype, void *ga, void *gb, const void *g, const int64_t *g_strides,
-                    const void *a_, const int64_t *a_strides, const void *b,
-                    const int64_t *b_strides, int ndim, const int64_t *shape) {
+int tl_binary_backward(int op, int dtype, void *ga, void *gb, const void *g,
+                       const int64_t *g_strides, const void *a_, const int64_t *a_strides,
+                       const void *b, const int64_t *b_strides, int ndim, const int64_t *shape) {
+    switch (op) {
+#define X(NAME, GA, GB) case TL_##NAME:
+        TL_BINARY_GRAD_OPS(X)
+#undef X
+            break;
+        default: return TL_EINVAL;
+    }
     if (tl_is_half(dtype)) {
         const int64_t *st[5] = {NULL, NULL, g_strides, a_strides, b_strides};
         const void *in[3] = {g, a_, b};
-        return run_half(HALF_MUL_BWD, 0, dtype, ga, gb, 3, in, 0, 0, ndim, shape, st);
+        return run_half(HALF_BINARY_BWD, op, dtype, ga, gb, 3, in, 0, 0, ndim, shape, st);
     }
     ITER_OR_RETURN(it, ndim, shape, 4, NULL, g_strides, a_strides, b_strides)
-    ew_args a = {&it, 0, ga, gb, {g, a_, b}, 0, 0};
+    ew_args a = {&it, op, ga, gb, {g, a_, b}, 0, 0};
     switch (dtype) {
-        case TL_F32: return RUN(PICK_FN(mul_bwd_f32));
-        case TL_F64: return RUN(PICK_FN(mul_bwd_f64));
+        case TL_F32: return RUN(PICK_FN(binary_bwd_f32));
+        case TL_F64: return RUN(PICK_FN(binary_bwd_f64));
         default: return TL_EDTYPE;
     }
+}
+
+int tl_binary_backward_flat(int op, int dtype, void *ga, void *gb, const void *g, const void *a,
+                            const void *b, int64_t n) {
+    return tl_binary_backward(op, dtype, ga, gb, g, NULL, a, NULL, b, NULL, 1, &n);
 }
 
 int tl_where_forward(int dtype, void *out, const void *cond, const int64_t *cond_strides,

@@ -129,19 +129,27 @@ static void red_free(red_args *a) {
 #define TL_I64_TYPE int64_t
 #include "instantiate_float.h"
 
+/* The element strides of an operand laid out over `shape` (NULL: contiguous) into st, and the
+ * number of outputs (kept dims) and of reduced elements per output. */
+static void red_layout(int ndim, const int64_t *shape, int nkeep, const int64_t *strides,
+                       int64_t *st, int64_t *nout, int64_t *nr) {
+    int64_t s = 1;
+    for (int d = ndim - 1; d >= 0; d--) {
+        st[d] = strides ? strides[d] : s;
+        s *= shape[d];
+    }
+    *nout = *nr = 1;
+    for (int d = 0; d < nkeep; d++) *nout *= shape[d];
+    for (int d = nkeep; d < ndim; d++) *nr *= shape[d];
+}
+
 int tl_reduce(int op, int dtype, void *out, const void *x, const int64_t *x_strides,
               int ndim, const int64_t *shape, int nred) {
     if (ndim < 0 || ndim > TL_MAX_DIMS || nred < 0 || nred > ndim) return TL_EINVAL;
     if (op < TL_SUM || op > TL_ARGMIN) return TL_EINVAL;
-    int64_t st[TL_MAX_DIMS], s = 1;
-    for (int d = ndim - 1; d >= 0; d--) {
-        st[d] = x_strides ? x_strides[d] : s;
-        s *= shape[d];
-    }
     const int nkeep = ndim - nred;
-    int64_t nout = 1, nr = 1;
-    for (int d = 0; d < nkeep; d++) nout *= shape[d];
-    for (int d = nkeep; d < ndim; d++) nr *= shape[d];
+    int64_t st[TL_MAX_DIMS], nout, nr;
+    red_layout(ndim, shape, nkeep, x_strides, st, &nout, &nr);
     if (nout == 0) return TL_OK;
     if (nr == 0 && op != TL_SUM) return TL_EINVAL;    /* max/argmax of nothing is undefined */
     switch (dtype) {
@@ -154,6 +162,25 @@ int tl_reduce(int op, int dtype, void *out, const void *x, const int64_t *x_stri
 
 int tl_reduce_flat(int op, int dtype, void *out, const void *x, int64_t n) {
     return tl_reduce(op, dtype, out, x, NULL, 1, &n, 1);
+}
+
+int tl_reduce_extremum_backward(int dtype, void *gx, const int64_t *gx_strides, const void *g,
+                                const void *x, const int64_t *x_strides, const void *y, int ndim,
+                                const int64_t *shape, int nred) {
+    if (ndim < 0 || ndim > TL_MAX_DIMS || nred < 0 || nred > ndim) return TL_EINVAL;
+    const int nkeep = ndim - nred;
+    int64_t gst[TL_MAX_DIMS], xst[TL_MAX_DIMS], nout, nr;
+    red_layout(ndim, shape, nkeep, gx_strides, gst, &nout, &nr);
+    red_layout(ndim, shape, nkeep, x_strides, xst, &nout, &nr);
+    if (nout == 0) return TL_OK;
+    if (nr == 0) return TL_EINVAL;                    /* no max of nothing to differentiate */
+    switch (dtype) {
+        case TL_F32: return PICK(extremum_bwd_f32, ((float *)gx, gst, g, x, xst, y, ndim, shape,
+                                                    nkeep, nout, nr));
+        case TL_F64: return PICK(extremum_bwd_f64, ((double *)gx, gst, g, x, xst, y, ndim, shape,
+                                                    nkeep, nout, nr));
+        default: return TL_EDTYPE;
+    }
 }
 
 int tl_count_nonfinite(int dtype, const void *x, const int64_t *x_strides, int ndim,

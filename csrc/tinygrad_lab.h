@@ -77,7 +77,7 @@ enum tl_unary_op { TL_NEG = 0, TL_ABS = 1, TL_EXP = 2, TL_LOG = 3, TL_SQRT = 4, 
                    TL_COS = 6, TL_TANH = 7, TL_SIGMOID = 8, TL_RELU = 9, TL_LEAKY_RELU = 10,
                    TL_GELU = 11, TL_CLAMP = 12, TL_POW_SCALAR = 13, TL_ERF = 14,
                    TL_ADD_SCALAR = 15, TL_MUL_SCALAR = 16, TL_RSUB_SCALAR = 17,
-                   TL_DIV_SCALAR = 18, TL_RDIV_SCALAR = 19 };
+                   TL_DIV_SCALAR = 18, TL_RDIV_SCALAR = 19, TL_NORM_TERM = 20 };
 enum tl_binary_op { TL_ADD = 0, TL_SUB = 1, TL_MUL = 2, TL_DIV = 3, TL_POW = 4, TL_MAXIMUM = 5,
                     TL_MINIMUM = 6, TL_EQ = 7, TL_NE = 8, TL_LT = 9, TL_LE = 10, TL_GT = 11,
                     TL_GE = 12 };
@@ -101,11 +101,17 @@ int tl_unary_flat(int op, int dtype, void *y, const void *x, int64_t n, double p
 int tl_unary_backward_flat(int op, int dtype, void *gx, const void *g, const void *x,
                            const void *y, int64_t n, double p0, double p1);
 int tl_binary_flat(int op, int dtype, void *out, const void *a, const void *b, int64_t n);
-/* The VJP of out = a * b (float): ga = g * b and gb = g * a in one pass, written contiguous in
- * `shape` (the broadcast shape; either output may be NULL); g, a, b strided over it. */
-int tl_mul_backward(int dtype, void *ga, void *gb, const void *g, const int64_t *g_strides,
-                    const void *a, const int64_t *a_strides, const void *b,
-                    const int64_t *b_strides, int ndim, const int64_t *shape);
+/* The VJP of out = a op b (float) for op MUL, DIV, POW, MAXIMUM, MINIMUM (elementwise.c's
+ * TL_BINARY_GRAD_OPS gives each formula): ga = dL/da and gb = dL/db in one pass, written
+ * (overwriting) contiguous in `shape`, the broadcast shape (either output may be NULL: not
+ * computed); g, a, b strided over it. Python sums ga, gb back to the inputs' shapes.
+ * TL_EINVAL for another op. */
+int tl_binary_backward(int op, int dtype, void *ga, void *gb, const void *g,
+                       const int64_t *g_strides, const void *a, const int64_t *a_strides,
+                       const void *b, const int64_t *b_strides, int ndim, const int64_t *shape);
+/* tl_binary_backward of n-element contiguous operands (no broadcasting). */
+int tl_binary_backward_flat(int op, int dtype, void *ga, void *gb, const void *g, const void *a,
+                            const void *b, int64_t n);
 /* out = cond ? a : b (cond is bool), out contiguous. */
 int tl_where_forward(int dtype, void *out, const void *cond, const int64_t *cond_strides,
                      const void *a, const int64_t *a_strides, const void *b,
@@ -122,6 +128,14 @@ int tl_reduce(int op, int dtype, void *out, const void *x, const int64_t *x_stri
 /* *out = op over all n elements of contiguous x: tl_reduce of one flat dim, fewer arguments for
  * the small-op path (x.sum(), loss means). */
 int tl_reduce_flat(int op, int dtype, void *out, const void *x, int64_t n);
+/* The VJP of y = max or min over the `nred` trailing dims of x (float), laid out as tl_reduce's
+ * x: gx[o, r] = g[o] / count[o] where x[o, r] == y[o] (or both are NaN), else 0, count[o] the
+ * number of such r -- the gradient split evenly among tied extrema, as PyTorch's amax/amin.
+ * gx (strided: the permuted strides of the input's contiguous layout; NULL = contiguous) is
+ * overwritten; g and y are contiguous over the kept dims. */
+int tl_reduce_extremum_backward(int dtype, void *gx, const int64_t *gx_strides, const void *g,
+                                const void *x, const int64_t *x_strides, const void *y, int ndim,
+                                const int64_t *shape, int nred);
 /* *count = number of NaN/Inf elements (anomaly detection). */
 int tl_count_nonfinite(int dtype, const void *x, const int64_t *x_strides, int ndim,
                        const int64_t *shape, int64_t *count);

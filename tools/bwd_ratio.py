@@ -4,14 +4,19 @@ than ~2x its forward at 16 elements").
 For each line of tests/test_ops.py SPECS, on its first shape case with every (3, 4) input made
 (4, 4) (16 elements), times the forward alone (recording, inputs requiring grad) and forward +
 backward (``out.backward(g)`` into fresh leaves' .grad), medians of interleaved repetitions, and
-prints bwd / fwd = (fwd+bwd - fwd) / fwd, worst first. Timings: run it on a quiet machine.
+prints bwd / fwd = (fwd+bwd - fwd) / fwd, worst first. Timings: run it on a quiet machine; on a
+shared one, ``--stat min`` (the fastest of many repetitions: other processes only ever add
+time) and ``--timer cpu`` (this thread's CPU time, which leaves out the time other processes
+hold the core) with more repetitions give steadier ratios than the median of wall times.
 
-    python tools/bwd_ratio.py [--reps 7] [--number 300] [--only Add Mul ...]
+    python tools/bwd_ratio.py [--reps 7] [--number 300] [--stat median|min] [--timer wall|cpu]
+                              [--only Add Mul ...]
 """
 import argparse
 import os
 import statistics
 import sys
+import time
 import timeit
 
 import numpy as np
@@ -34,8 +39,9 @@ def _inputs(spec, shapes):
     return xs
 
 
-def measure(spec, reps, number):
-    """(fwd us, fwd+bwd us) medians, or None when the op's first case has no gradient to take."""
+def measure(spec, reps, number, stat=statistics.median, timer=time.perf_counter):
+    """(fwd us, fwd+bwd us), each ``stat`` of ``reps`` timings (the median by default), or None
+    when the op's first case has no gradient to take."""
     fn, _, shapes = calls(spec, spec.cases[0])[0]
     xs = _inputs(spec, shapes)
     out = fn(*xs)
@@ -54,22 +60,28 @@ def measure(spec, reps, number):
     fwdbwd()
     f, fb = [], []
     for _ in range(reps):   # interleaved: both see the same machine load
-        f.append(timeit.timeit(fwd, number=number) / number * 1e6)
-        fb.append(timeit.timeit(fwdbwd, number=number) / number * 1e6)
-    return statistics.median(f), statistics.median(fb)
+        f.append(timeit.timeit(fwd, number=number, timer=timer) / number * 1e6)
+        fb.append(timeit.timeit(fwdbwd, number=number, timer=timer) / number * 1e6)
+    return stat(f), stat(fb)
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--number", type=int, default=300)
+    ap.add_argument("--stat", choices=("median", "min"), default="median",
+                    help="of the repetitions: median, or min (steadier on a shared machine)")
+    ap.add_argument("--timer", choices=("wall", "cpu"), default="wall",
+                    help="wall time, or this thread's CPU time (steadier on a shared machine)")
     ap.add_argument("--only", nargs="*")
     args = ap.parse_args(argv)
+    stat = statistics.median if args.stat == "median" else min
     rows = []
     for name, spec in SPECS.items():
         if args.only and name not in args.only:
             continue
-        m = measure(spec, args.reps, args.number)
+        m = measure(spec, args.reps, args.number, stat,
+                    time.perf_counter if args.timer == "wall" else time.thread_time)
         if m is not None:
             f, fb = m
             rows.append((max(fb - f, 0.0) / f, name, f, fb))

@@ -6,7 +6,8 @@ and ``deriv``, the same derivative written with Tensor ops (what runs under crea
 so gradients of gradients work to any order). tests/test_derivatives.py checks that the C VJP
 and ``deriv`` agree for every op.
 
-Binary ops' derivatives are formulas with ops (mul's also has a fused two-output C VJP).
+Binary ops' derivatives are formulas with ops; mul, div, pow, maximum and minimum also have a
+fused two-output C VJP (tl_binary_backward, its table in csrc/elementwise.c).
 """
 import numbers
 
@@ -437,6 +438,35 @@ def _arith(fn):
     return apply
 
 
+def _binary_vjp(ctx, g, code, a, b):
+    """The C VJP of binary op ``code`` (tl_binary_backward: both input gradients in one pass over
+    the broadcast shape, each computed only when needed), summed back to the inputs' shapes."""
+    need_a, need_b = ctx.needs_input_grad
+    x, y = ctx._inputs
+    shape, dt = g._shape, g.dtype
+    ga = _empty(shape, dt) if need_a else None
+    gb = _empty(shape, dt) if need_b else None
+    same = x._shape == shape and y._shape == shape   # (mul passes g for an operand not needed)
+    if same and g._contig and a._contig and b._contig and a._shape == shape and b._shape == shape:
+        rc = K.tl_binary_backward_flat(code, dt.code, ga._ptr if need_a else NULL,
+                                       gb._ptr if need_b else NULL, g._ptr, a._ptr, b._ptr,
+                                       _SHAPES[shape][1])
+        if rc:
+            check(rc, "binary backward")
+        return ga, gb
+    rc = K.tl_binary_backward(code, dt.code, ga._ptr if need_a else NULL,
+                              gb._ptr if need_b else NULL,
+                              g._ptr, NULL if g._contig else i64(g._strides),  # g: output's shape
+                              a._ptr, NULL if a._contig and a._shape == shape else _strides(a, shape),
+                              b._ptr, NULL if b._contig and b._shape == shape else _strides(b, shape),
+                              len(shape), _SHAPES[shape][2])
+    if rc:
+        check(rc, "binary backward")
+    if same:  # no broadcasting to undo
+        return ga, gb
+    return (sum_to(ga, x._shape) if need_a else None, sum_to(gb, y._shape) if need_b else None)
+
+
 class _Binary(Function):
     """out = a (op) b elementwise with broadcasting. ``saves`` says what the derivative reads
     from ctx._saved: "" nothing, "ab" both inputs, "ab?" each input only when the other one
@@ -466,6 +496,12 @@ class Sub(_Binary):
     code = K.TL_SUB
 
     @staticmethod
+    def vjp(ctx, g):   # -g by the kernel directly (the formula's -g is a recorded-op call)
+        a, b = ctx._inputs
+        return (sum_to(g, a._shape) if ctx.needs_input_grad[0] else None,
+                sum_to(_unary_kernel(K.TL_NEG, g), b._shape) if ctx.needs_input_grad[1] else None)
+
+    @staticmethod
     def formula(ctx, g):
         a, b = ctx._inputs
         return (sum_to(g, a._shape) if ctx.needs_input_grad[0] else None,
@@ -477,27 +513,9 @@ class Mul(_Binary):
 
     @staticmethod
     def vjp(ctx, g):
-        # both products in one C pass (tl_mul_backward); an operand not needed is never read
+        # both products in one C pass; an operand not needed is never read
         a, b = ctx._saved
-        need_a, need_b = ctx.needs_input_grad
-        x, y = ctx._inputs
-        shape, dt = g._shape, g.dtype
-        ga = _empty(shape, dt) if need_a else None
-        gb = _empty(shape, dt) if need_b else None
-        if a is None:
-            a = g
-        if b is None:
-            b = g
-        rc = K.tl_mul_backward(dt.code, ga._ptr if need_a else NULL, gb._ptr if need_b else NULL,
-                               g._ptr, NULL if g._contig else i64(g._strides),  # g: output's shape
-                               a._ptr, NULL if a._contig and a._shape == shape else _strides(a, shape),
-                               b._ptr, NULL if b._contig and b._shape == shape else _strides(b, shape),
-                               len(shape), _SHAPES[shape][2])
-        if rc:
-            check(rc, "mul backward")
-        if x._shape == shape and y._shape == shape:  # no broadcasting to undo
-            return ga, gb
-        return (sum_to(ga, x._shape) if need_a else None, sum_to(gb, y._shape) if need_b else None)
+        return _binary_vjp(ctx, g, K.TL_MUL, g if a is None else a, g if b is None else b)
 
     @staticmethod
     def formula(ctx, g):
@@ -512,6 +530,10 @@ class Div(_Binary):
     code, saves, float_only = K.TL_DIV, "ab", True
 
     @staticmethod
+    def vjp(ctx, g):
+        return _binary_vjp(ctx, g, K.TL_DIV, *ctx._saved)
+
+    @staticmethod
     def formula(ctx, g):
         a, b = ctx._saved
         ga = sum_to(g / b, a.shape) if ctx.needs_input_grad[0] else None
@@ -523,6 +545,11 @@ class Div(_Binary):
 
 class Pow(_Binary):
     code, saves, float_only = K.TL_POW, "aby", True
+
+    @staticmethod
+    def vjp(ctx, g):   # (the kernel recomputes a ** b where it needs it: y is not read)
+        a, b, _ = ctx._saved
+        return _binary_vjp(ctx, g, K.TL_POW, a, b)
 
     @staticmethod
     def formula(ctx, g):
@@ -542,6 +569,10 @@ class _Extremum(_Binary):
     a and b (as PyTorch)."""
 
     saves = "ab"
+
+    @staticmethod
+    def vjp(ctx, g):
+        return _binary_vjp(ctx, g, ctx._fn.code, *ctx._saved)
 
     @staticmethod
     def formula(ctx, g):
@@ -704,6 +735,29 @@ class Where(Function):
                                  a._ptr, _strides(a, shape), b._ptr, _strides(b, shape),
                                  len(shape), i64(shape)), "where")
         return out
+
+    @staticmethod
+    def vjp(ctx, g):
+        # the where kernel itself, once per input needing a gradient: g where the input was
+        # picked, a broadcast 0 elsewhere (the formula's where(c, g, 0.0) without its
+        # promotion and checks)
+        dt = g.dtype
+        if dt is not dtypes.float32 and dt is not dtypes.float64:
+            return Where.formula(ctx, g)
+        c, shape = ctx.cond, g._shape
+        zero = _scalar(0.0, dt)
+        zs, cs, gs = i64((0,) * len(shape)), _strides(c, shape), K.strides(g)
+        dims = (_SHAPES.get(shape) or _shape_info(shape))[2]
+        out = [None, None, None]
+        for k in (1, 2):
+            if ctx.needs_input_grad[k]:
+                o = _empty(shape, dt)
+                picked, other = (g._ptr, gs), (zero._ptr, zs)
+                a, b = (picked, other) if k == 1 else (other, picked)
+                check(K.tl_where_forward(dt.code, o._ptr, c._ptr, cs, a[0], a[1], b[0], b[1],
+                                         len(shape), dims), "where backward")
+                out[k] = sum_to(o, ctx._inputs[k]._shape)
+        return tuple(out)
 
     @staticmethod
     def formula(ctx, g):

@@ -5,7 +5,7 @@ import builtins
 from .. import dtypes
 from .. import kernels as K
 from ..autograd.engine import _ONE, Function, _grad_enabled, _record
-from ..kernels import MAX_DIMS, check, i64
+from ..kernels import MAX_DIMS, NULL, check, i64
 from ..tensor import _SHAPES, Tensor, _empty, _make, _numel, _shape_info, _wrap_dim, tensor_method
 from .elementwise import _unary_kernel, exp, log, where
 from .shape import expand, reshape
@@ -130,8 +130,17 @@ class Mean(Function):
 
     @staticmethod
     def vjp(ctx, g):
-        gn = _unary_kernel(K.TL_DIV_SCALAR, g, float(_numel(ctx.in_shape)))
-        return _make(gn._shared(), ctx.in_shape, _ZEROS[len(ctx.in_shape)], 0, g.dtype)
+        # g / n written out over the input's shape by one kernel reading g as a stride-0
+        # broadcast: a contiguous fresh gradient, which the engine adopts as a leaf's .grad
+        # (a broadcast view of g / n would be copied there: two kernels more)
+        shape = ctx.in_shape
+        gx = _empty(shape, g.dtype)
+        rc = K.tl_unary_forward(K.TL_DIV_SCALAR, g.dtype.code, gx._ptr, NULL, g._ptr,
+                                i64(_ZEROS[len(shape)]), len(shape), i64(shape),
+                                float(_numel(shape)), 0.0)
+        if rc:
+            check(rc, "mean backward")
+        return gx
 
     @staticmethod
     def formula(ctx, g):
@@ -166,6 +175,31 @@ class _ReduceExtremum(Function):
         ctx.dims = dims
         ctx.save_for_backward(x, y)
         return y
+
+    @staticmethod
+    def vjp(ctx, g):
+        # one C pass (tl_reduce_extremum_backward): count the hits of each output, then write
+        # g / count at them; the reduced dims permuted to the end as in _reduce_kernel
+        x, y = ctx._saved
+        if x.dtype is not dtypes.float32 and x.dtype is not dtypes.float64:
+            return _ReduceExtremum.formula(ctx, g)   # (half: the formula's float32 kernels)
+        dims, shape = ctx.dims, x._shape
+        gx = _empty(shape, x.dtype)
+        if not g._contig:
+            g = g.contiguous()
+        if x._contig and len(dims) == len(shape):    # everything to one value: one flat run
+            rc = K.tl_reduce_extremum_backward(x.dtype.code, gx._ptr, NULL, g._ptr, x._ptr, NULL,
+                                               y._ptr, 1, i64((_numel(shape),)), 1)
+        else:
+            perm = [d for d in range(len(shape)) if d not in dims] + list(dims)
+            gst = gx._strides
+            rc = K.tl_reduce_extremum_backward(
+                x.dtype.code, gx._ptr, i64([gst[d] for d in perm]), g._ptr, x._ptr,
+                i64([x._strides[d] for d in perm]), y._ptr, len(shape),
+                i64([shape[d] for d in perm]), len(dims))
+        if rc:
+            check(rc, f"{ctx._fn.__name__.lower()} backward")
+        return gx, None
 
     @staticmethod
     def formula(ctx, g):
@@ -323,15 +357,31 @@ class Norm(Function):
 
     @staticmethod
     def forward(ctx, x, p, dims, keepdim):
-        y = _norm_keepdim(x, p, dims)
+        # (not recording: |x| ** p in one kernel, the same values as _norm_keepdim's two)
+        y = _norm_keepdim(x, p, dims) if p == 2 else \
+            sum(_unary_kernel(K.TL_NORM_TERM, x, p, p - 1.0), dims, keepdim=True) ** (1.0 / p)
         ctx.p, ctx.dims, ctx.keepdim = p, dims, keepdim
         ctx.save_for_backward(x, y)
         return y if keepdim else reshape(y, tuple(n for i, n in enumerate(x.shape) if i not in dims))
 
     @staticmethod
     def vjp(ctx, g):
+        # one C pass: the backward of the TL_NORM_TERM row (csrc/elementwise.c), g and the norm y
+        # broadcast over the reduced dims as stride-0 views
         x, y = ctx._saved
-        return _norm_vjp(g, x, y, ctx.p, ctx.keepdim), None, None, None
+        shape, p = x._shape, ctx.p
+        if ctx.keepdim:
+            gst = K.broadcast_strides(g, shape)
+        else:   # g lacks the reduced dims: stride 0 there
+            it = iter(g._strides)
+            gst = tuple(0 if d in ctx.dims else next(it) for d in range(len(shape)))
+        gx = _empty(shape, x.dtype)
+        rc = K.tl_unary_backward(K.TL_NORM_TERM, x.dtype.code, gx._ptr, g._ptr, i64(gst), x._ptr,
+                                 K.strides(x), y._ptr, i64(K.broadcast_strides(y, shape)),
+                                 len(shape), i64(shape), p, p - 1.0)
+        if rc:
+            check(rc, "norm backward")
+        return gx, None, None, None
 
     @staticmethod
     def formula(ctx, g):

@@ -531,6 +531,17 @@ class Cat(Function):
         return out
 
     @staticmethod
+    def vjp(ctx, g):
+        # the formula's narrow views of g made directly: no index parsing, no BasicIndex node
+        grads, pos, d, st = [], 0, ctx.dim, g._strides
+        shape = list(g._shape)
+        for n in ctx.sizes:
+            shape[d] = n
+            grads.append(_view(g, shape, st, g._offset + pos * st[d]))
+            pos += n
+        return tuple(grads)
+
+    @staticmethod
     def formula(ctx, g):
         grads, pos = [], 0
         for n in ctx.sizes:
