@@ -116,9 +116,16 @@ enum tl_reduce_op { TL_SUM = 0, TL_MAX = 1, TL_MIN = 2, TL_ARGMAX = 3, TL_ARGMIN
 /* out[o] = op over r of x[o, r]: `shape` lists the kept dims, then the `nred` reduced dims.
  * out is contiguous over the kept dims; dtype of out = dtype of x, except ARGMAX/ARGMIN (int64,
  * the flat index within the reduced dims, first occurrence; NaN counts as the extreme).
- * int64 input supports all ops. TL_EINVAL for max/min/arg* over zero elements. */
+ * int64 input supports all ops; float16/bfloat16 too (see tl_reduce_to). TL_EINVAL for
+ * max/min/arg* over zero elements. */
 int tl_reduce(int op, int dtype, void *out, const void *x, const int64_t *x_strides,
               int ndim, const int64_t *shape, int nred);
+/* tl_reduce with out in out_dtype: x's dtype, or float32 for a float16/bfloat16 x (the float32
+ * result unrounded, e.g. for a mean to divide before rounding). Half inputs are widened in
+ * registers/L1 blocks and reduced by the float32 loops (float32 accumulation; a half out is the
+ * float32 result rounded once); TL_EDTYPE for any other pairing. */
+int tl_reduce_to(int op, int dtype, int out_dtype, void *out, const void *x,
+                 const int64_t *x_strides, int ndim, const int64_t *shape, int nred);
 /* *out = op over all n elements of contiguous x: tl_reduce of one flat dim, fewer arguments for
  * the small-op path (x.sum(), loss means). */
 int tl_reduce_flat(int op, int dtype, void *out, const void *x, int64_t n);

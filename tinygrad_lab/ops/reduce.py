@@ -115,29 +115,61 @@ _ZEROS = [(0,) * n for n in range(MAX_DIMS + 1)]  # strides of a value broadcast
 
 class Mean(Function):
     """The mean of every element of a contiguous float tensor, a 0-d tensor: the sum kernel, then
-    the division in place (one node where sum / n makes two). VJP: g / n broadcast back."""
+    the division in place (one node where sum / n makes two). VJP: g / n broadcast back.
+
+    With ``dims`` (a sorted tuple; the output drops them), for a float16/bfloat16 ``x``: the sum
+    accumulated and kept in float32 (tl_reduce_to, no float32 copy of x), divided there,
+    rounded once -- the bits of x.float().mean(dims) rounded back, where a sum rounded to half
+    and divided in half would round twice."""
 
     @classmethod
-    def apply(cls, x):
+    def apply(cls, x, dims=None):
+        if dims is not None:
+            return cls._half(x, dims)
         out = _empty((), x.dtype)
         n = _numel(x._shape)
         p = out._ptr
         check(K.tl_reduce_flat(K.TL_SUM, x.dtype.code, p, x._ptr, n), "mean")
         check(K.tl_unary_flat(K.TL_DIV_SCALAR, x.dtype.code, p, p, 1, float(n), 0.0), "mean")
         if _grad_enabled() and x.requires_grad:
-            _record(cls, out, (x,), _ONE).in_shape = x._shape
+            ctx = _record(cls, out, (x,), _ONE)
+            ctx.in_shape, ctx.dims = x._shape, None
+        return out
+
+    @classmethod
+    def _half(cls, x, dims):
+        shape = x._shape
+        keep = [d for d in range(len(shape)) if d not in dims]
+        perm = keep + list(dims)
+        s = _empty(tuple(shape[d] for d in keep), dtypes.float32)
+        check(K.tl_reduce_to(K.TL_SUM, x.dtype.code, K.TL_F32, s._ptr, x._ptr,
+                             i64([x._strides[d] for d in perm]), len(shape),
+                             i64([shape[d] for d in perm]), len(dims)), "mean")
+        n = float(_numel([shape[d] for d in dims]))
+        check(K.tl_unary_flat(K.TL_DIV_SCALAR, K.TL_F32, s._ptr, s._ptr, _numel(s._shape), n, 0.0),
+              "mean")
+        out = _empty(s._shape, x.dtype)
+        K.copy_into(out, s)
+        if _grad_enabled() and x.requires_grad:
+            ctx = _record(cls, out, (x,), _ONE)
+            ctx.in_shape, ctx.dims = shape, dims
         return out
 
     @staticmethod
     def vjp(ctx, g):
-        gn = _unary_kernel(K.TL_DIV_SCALAR, g, float(_numel(ctx.in_shape)))
-        return _make(gn._shared(), ctx.in_shape, _ZEROS[len(ctx.in_shape)], 0, g.dtype)
+        in_shape, dims = ctx.in_shape, ctx.dims
+        if dims is not None:
+            n = float(_numel([in_shape[d] for d in dims]))
+            return Sum.vjp(ctx, _unary_kernel(K.TL_DIV_SCALAR, g, n))
+        gn = _unary_kernel(K.TL_DIV_SCALAR, g, float(_numel(in_shape)))
+        return _make(gn._shared(), in_shape, _ZEROS[len(in_shape)], 0, g.dtype)
 
     @staticmethod
     def formula(ctx, g):
-        n = float(_numel(ctx.in_shape))
-        return expand(reshape(g / n, _keep_shape(ctx.in_shape, _ALL_DIMS[len(ctx.in_shape)])),
-                      ctx.in_shape)
+        in_shape = ctx.in_shape
+        dims = _ALL_DIMS[len(in_shape)] if ctx.dims is None else ctx.dims
+        n = float(_numel([in_shape[d] for d in dims]))
+        return expand(reshape(g / n, _keep_shape(in_shape, dims)), in_shape)
 
 
 @tensor_method()
@@ -145,6 +177,9 @@ def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Mean over ``dim``; integer inputs give the default float dtype."""
     if axis is not None or keepdims is not None:
         dim, keepdim = _numpy_names("mean", dim, keepdim, axis, keepdims)
+    if x.dtype.is_half:
+        dims = _dims(x, dim)
+        return _finish(Mean.apply(x, dims), x, dims, keepdim)
     if dim is None and not keepdim and x._contig and x.dtype.is_floating_point:
         return Mean.apply(x)        # everything to a 0-d tensor (the loss.mean() case)
     dims = _dims(x, dim)
@@ -173,6 +208,10 @@ class _ReduceExtremum(Function):
         ks = _keep_shape(x.shape, ctx.dims)
         y = reshape(y, ks)
         hit = (x == y) | ((x != x) & (y != y))
+        if g.dtype.is_half:    # g / count in float32 (a bfloat16 count > 256 is not exact),
+            #                   rounded once: the float32 computation's bits
+            count = sum(hit, ctx.dims, keepdim=True).to(dtypes.float32)
+            return where(hit, reshape(g, ks) / count, 0.0).to(g.dtype), None
         count = sum(hit, ctx.dims, keepdim=True).to(g.dtype)
         return where(hit, reshape(g, ks) / count, 0.0), None
 

@@ -1,0 +1,226 @@
+"""Native float16/bfloat16 kernels (issue 16's remaining kernel work): reductions that read
+halves, widen them in registers/L1 blocks, accumulate in float32 and round once -- no float32
+copy of the input. Checked bit for bit against the float32 kernel on the widened values (the
+path they replace), against PyTorch, over NaN/Inf, empty, 0-d, strided and broadcast views,
+subnormals, threads and both SIMD levels, with gradients."""
+import numpy as np
+import pytest
+
+import tinygrad_lab as tl
+from tinygrad_lab import kernels as K
+
+from .helpers import rng_for, simd_level, simd_levels, threads
+
+HALVES = [tl.float16, tl.bfloat16]
+TOL = {tl.float16: 4e-3, tl.bfloat16: 3e-2}
+
+
+def _bits(t):
+    """The float32 bit patterns of t widened (exact for a half; compares halves bit for bit)."""
+    return t.detach().float().numpy().view(np.uint32)
+
+
+def _same(a, b):
+    assert a.dtype is b.dtype and a.shape == b.shape
+    if a.dtype is tl.int64:
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    else:
+        np.testing.assert_array_equal(_bits(a), _bits(b))
+
+
+def _half(shape, dt, rng, scale=3.0):
+    return tl.tensor((rng.standard_normal(shape) * scale).astype(np.float32)).to(dt)
+
+
+def _torch_dtype(torch, dt):
+    return {tl.float16: torch.float16, tl.bfloat16: torch.bfloat16}[dt]
+
+
+# (shape, dim): rows order, columns order, the threaded cuts (slices of one long row, bands of
+# few columns), several dims, a full reduction
+SHAPES = [((5000,), None), ((300000,), 0), ((64, 3000), 1), ((3000, 64), 0), ((4096, 1024), 0),
+          ((40, 50000), 0), ((2, 70000), 1), ((7, 3, 5), (0, 2)), ((7, 3, 5), -1), ((6, 1), 0)]
+OPS = ["sum", "mean", "max", "min", "argmax", "argmin"]
+
+
+def _reduce(op, x, dim):
+    fn = getattr(x, op)
+    return fn() if dim is None else fn(dim)
+
+
+@pytest.mark.parametrize("dt", HALVES, ids=str)
+@pytest.mark.parametrize("shape,dim", SHAPES, ids=str)
+def test_reductions_bit_identical_to_the_widened_float32_path(dt, shape, dim):
+    """Contiguous inputs: the same summation order as the float32 kernel on x.float(), so the
+    same bits after the one rounding (argmax/argmin the same indices), on any thread count."""
+    x = _half(shape, dt, rng_for("red", str(dt), shape))
+    if isinstance(dim, tuple) or dim is None:
+        ops = [o for o in OPS if not o.startswith("arg")] if isinstance(dim, tuple) else OPS
+    else:
+        ops = OPS
+    for op in ops:
+        ref = _reduce(op, x.float(), dim)
+        ref = ref if op.startswith("arg") else ref.to(dt)
+        for n in (1, 2):
+            with threads(n):
+                _same(_reduce(op, x, dim), ref)
+
+
+@pytest.mark.parametrize("level", simd_levels())
+@pytest.mark.parametrize("dt", HALVES, ids=str)
+def test_portable_and_simd_builds_agree(dt, level):
+    x = _half((33, 1027), dt, rng_for("simd", str(dt)))
+    with simd_level(level):
+        for op in OPS:
+            for dim in (0, 1, None):
+                ref = _reduce(op, x.float(), dim)
+                _same(_reduce(op, x, dim), ref if op.startswith("arg") else ref.to(dt))
+
+
+@pytest.mark.parametrize("dt", HALVES, ids=str)
+def test_no_float32_copy_of_the_input(dt):
+    """The kernels read the halves: no cast kernel runs over the input (only a mean's
+    output-sized float32 result is rounded by tl_copy)."""
+    x = _half((64, 100), dt, rng_for("nocopy", str(dt)))
+    for op, dim in [("sum", 1), ("sum", None), ("max", 0), ("min", 1), ("argmax", 1),
+                    ("argmin", None)]:
+        with K.record() as calls:
+            _reduce(op, x, dim)
+        assert [name for name, _ in calls] in (["tl_reduce"], ["tl_reduce_flat"]), (op, calls)
+    with K.record() as calls:
+        x.mean(0)
+    assert [name for name, _ in calls] == ["tl_reduce_to", "tl_unary_flat", "tl_copy"]
+    assert calls[2][1][0] == dt.code      # the copy rounds the (100,) float32 means
+
+
+@pytest.mark.parametrize("dt", HALVES, ids=str)
+def test_strided_and_broadcast_views(dt):
+    """Views are reduced in place (no contiguous copy): equal to the float32 kernel on the
+    same float32 view where the loop order is the same (transposes, strided rows), and to a
+    float64 reference within a rounding elsewhere."""
+    rng = rng_for("views", str(dt))
+    base = _half((96, 130), dt, rng)
+    b32 = base.float()
+    views = [lambda t: t.T, lambda t: t[:, ::3], lambda t: t[::2, 5:], lambda t: t[3].expand(4, 130),
+             lambda t: t[:, :1].expand(96, 7)]
+    for view in views:
+        v, v32 = view(base), view(b32)
+        assert not v.is_contiguous()
+        for op in OPS:
+            for dim in (0, 1, None):
+                got, ref = _reduce(op, v, dim), _reduce(op, v32, dim)
+                if op.startswith("arg") or op in ("max", "min"):
+                    _same(got, ref if op.startswith("arg") else ref.to(dt))
+                else:
+                    exact = _reduce(op, v.double(), dim).numpy()
+                    np.testing.assert_allclose(got.float().numpy(), exact, rtol=TOL[dt], atol=1e-3)
+    # a transposed view sums columns in the float32 kernel's order: the same bits
+    _same(base.T.sum(1), b32.T.sum(1).to(dt))
+    _same(base[:, ::3].sum(1), b32[:, ::3].sum(1).to(dt))
+
+
+@pytest.mark.parametrize("dt", HALVES, ids=str)
+def test_nan_inf_empty_zero_dim_and_subnormals(dt):
+    nan, inf = float("nan"), float("inf")
+    x = tl.tensor([[1.0, nan, 3.0, inf], [-inf, 2.0, -1.0, 0.5], [inf, -inf, 1.0, 1.0]], dtype=dt)
+    for op in OPS:
+        for dim in (0, 1, None):
+            ref = _reduce(op, x.float(), dim)
+            _same(_reduce(op, x, dim), ref if op.startswith("arg") else ref.to(dt))
+    assert np.isnan(x.max().item()) and x.argmax().item() == 1
+    assert np.isnan(x[2].sum().item()) and x[1].sum().item() == -inf
+    # empty: sums are 0, means NaN, max/argmax refuse as PyTorch does
+    e = tl.zeros((0, 3), dtype=dt)
+    assert e.sum().item() == 0 and e.sum(0).dtype is dt and np.isnan(e.mean().item())
+    np.testing.assert_array_equal(e.sum(0).float().numpy(), [0, 0, 0])
+    assert e.sum(1).shape == (0,) and e.max(1).shape == (0,)
+    with pytest.raises(RuntimeError):
+        e.max()
+    with pytest.raises(IndexError):
+        e.argmax(0)
+    # 0-d
+    s = tl.tensor(2.5, dtype=dt)
+    for op in OPS:
+        r = _reduce(op, s, None)
+        assert r.shape == () and r.item() == (0 if op.startswith("arg") else 2.5)
+    # subnormals: exact in float32, summed there, rounded once (float16: 2^-24 steps)
+    tiny = 2.0 ** -24 if dt is tl.float16 else 2.0 ** -133
+    t = tl.full((3000,), tiny, dtype=dt)
+    assert t.sum().item() == tl.tensor(3000 * tiny, dtype=dt).item() and t.mean().item() == tiny
+    _same(t.sum(), t.float().sum().to(dt))
+
+
+@pytest.mark.parametrize("dt", HALVES, ids=str)
+def test_keepdim_mean_over_dims_and_large_sums(dt):
+    x = _half((300, 40), dt, rng_for("mean", str(dt)))
+    for dim in (0, 1, (0, 1), None):
+        for keepdim in (False, True):
+            ref = x.float().mean(dim, keepdim=keepdim) if dim is not None else x.float().mean()
+            got = x.mean(dim, keepdim=keepdim) if dim is not None else x.mean()
+            _same(got, ref.to(dt))
+    # accumulation in float32, not in half (a float16 running sum of ones stops at 2048,
+    # bfloat16's at 256): 1e5 rounded once -- above float16's 65504, so Inf there
+    ones = tl.ones(100000, dtype=dt)
+    assert ones.mean().item() == 1.0
+    assert ones.sum().item() == (float("inf") if dt is tl.float16 else 99840.0)
+
+
+@pytest.mark.parametrize("dt", HALVES, ids=str)
+def test_gradients_match_the_widened_path(dt):
+    """Gradients arrive in the input's dtype with the bits of the float32 computation rounded
+    back (sum/mean broadcast g, g / n; max/min share g among ties in float32)."""
+    rng = rng_for("grad", str(dt))
+    a = (rng.standard_normal((30, 20)) * 2).astype(np.float32)
+    a[3, :4] = 5.0                                  # ties for max along dim 1 and overall
+    a[:, 7] = -9.0
+    for op, dim in [("sum", 1), ("sum", None), ("mean", 0), ("mean", None), ("mean", (0, 1)),
+                    ("max", 1), ("max", None), ("min", 0), ("min", None)]:
+        x = tl.tensor(a, dtype=dt, requires_grad=True)
+        y = _reduce(op, x, dim)
+        g = tl.tensor(np.linspace(0.3, 3.1, y.numel()).reshape(y.shape).astype(np.float32),
+                      dtype=dt)
+        y.backward(g)
+        x32 = tl.tensor(a, dtype=dt).float().requires_grad_()
+        _reduce(op, x32, dim).backward(g.float())
+        assert x.grad.dtype is dt
+        _same(x.grad, x32.grad.to(dt))
+
+
+@pytest.mark.parametrize("dt", HALVES, ids=str)
+def test_sum_to_of_a_broadcast_gradient(dt):
+    """The bias-add VJP sums the half gradient straight in the reduction kernel."""
+    x = _half((256, 64), dt, rng_for("bias", str(dt)))
+    b = _half((64,), dt, rng_for("bias-b", str(dt))).requires_grad_()
+    c = _half((256, 1), dt, rng_for("bias-c", str(dt))).requires_grad_()
+    g = _half((256, 64), dt, rng_for("bias-g", str(dt)))
+    (x + b + c).backward(g)
+    _same(b.grad, g.float().sum(0).to(dt))
+    _same(c.grad, g.float().sum(1, keepdim=True).to(dt))
+
+
+@pytest.mark.parametrize("dt", HALVES, ids=str)
+def test_reductions_match_torch(dt):
+    torch = pytest.importorskip("torch")
+    tdt = _torch_dtype(torch, dt)
+    a = (rng_for("torch", str(dt)).standard_normal((64, 513)) * 4).astype(np.float32)
+    x = tl.tensor(a).to(dt)
+    tx = torch.from_numpy(a).to(tdt)
+    for op in OPS:
+        for dim in (0, 1, None):
+            got = _reduce(op, x, dim)
+            ref = getattr(tx, op)() if dim is None else getattr(tx, op)(dim)
+            ref = ref if isinstance(ref, torch.Tensor) else ref.values   # (values, indices)
+            if op.startswith("arg"):
+                np.testing.assert_array_equal(got.numpy(), ref.numpy())
+            else:
+                assert got.dtype is dt
+                scale = np.abs(a).sum() if op in ("sum",) and dim is None else 1.0
+                np.testing.assert_allclose(got.float().numpy(), ref.float().numpy(),
+                                           rtol=TOL[dt], atol=TOL[dt] * (1 + scale / 64))
+    # gradients of mean over a dim, in bfloat16/float16
+    xg = tl.tensor(a, dtype=dt, requires_grad=True)
+    txg = torch.from_numpy(a).to(tdt).requires_grad_()
+    xg.mean(1).sum().backward()
+    txg.mean(1).sum().backward()
+    np.testing.assert_array_equal(xg.grad.float().numpy(), txg.grad.float().numpy())
+
