@@ -28,6 +28,10 @@ const char *tl_build_flags(void);
 int tl_simd_level(void);               /* 0 = portable C, 1 = AVX2+FMA */
 const char *tl_simd_name(void);
 int tl_set_simd_level(int level);      /* may only lower the detected level (for tests) */
+/* The float16/bfloat16 loops (casts, fused elementwise) use AVX-512F on a CPU that has it (at
+ * the AVX2 level); on = 0 keeps them at AVX2 (for tests and comparisons; the bits are the same).
+ * Returns 1 when the AVX-512F loops are in use after the call. */
+int tl_set_half_avx512(int on);
 
 /* ---- threads (pool.c) ---- */
 int tl_set_num_threads(int n);         /* 1 .. 4096 (1 in a serial build); TL_EINVAL otherwise */

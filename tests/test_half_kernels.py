@@ -1,13 +1,17 @@
 """Native float16/bfloat16 kernels (issue 16's remaining kernel work): reductions that read
 halves, widen them in registers/L1 blocks, accumulate in float32 and round once -- no float32
-copy of the input. Checked bit for bit against the float32 kernel on the widened values (the
-path they replace), against PyTorch, over NaN/Inf, empty, 0-d, strided and broadcast views,
-subnormals, threads and both SIMD levels, with gradients."""
+copy of the input; transcendentals fused as widen -> vmath -> round in registers; the casts'
+AVX-512 loops. Checked bit for bit against the float32 kernel on the widened values (the path
+they replace), against PyTorch, over NaN/Inf, empty, 0-d, strided and broadcast views,
+subnormals, threads, SIMD levels and the AVX-512/AVX2 loops, with gradients."""
+import contextlib
+
 import numpy as np
 import pytest
 
 import tinygrad_lab as tl
 from tinygrad_lab import kernels as K
+from tinygrad_lab._lib import ffi, lib
 
 from .helpers import rng_for, simd_level, simd_levels, threads
 
@@ -224,3 +228,94 @@ def test_reductions_match_torch(dt):
     txg.mean(1).sum().backward()
     np.testing.assert_array_equal(xg.grad.float().numpy(), txg.grad.float().numpy())
 
+
+# ---- fused transcendentals and the AVX-512 loops -----------------------------------------------
+
+@contextlib.contextmanager
+def half_avx512(on):
+    """The half loops with (on=1, where the CPU has AVX-512F) or without AVX-512."""
+    lib.tl_set_half_avx512(on)
+    try:
+        yield
+    finally:
+        lib.tl_set_half_avx512(1)
+
+
+def _loop_variants():
+    """(simd level, avx512 on) pairs this machine can run: portable, AVX2, AVX-512."""
+    out = [(0, 0)]
+    if lib.tl_simd_level():
+        out.append((lib.tl_simd_level(), 0))
+        if lib.tl_set_half_avx512(1):
+            out.append((lib.tl_simd_level(), 1))
+    return out
+
+
+def _special_halves(dt):
+    """Every finite and special value class: all 65,536 bit patterns of the type."""
+    bits = np.arange(2 ** 16, dtype=np.uint32).astype(np.uint16)
+    t = tl.empty((2 ** 16,), dtype=dt)
+    ffi.memmove(t._ptr, ffi.from_buffer(bits), bits.nbytes)
+    return t
+
+
+UNARY = {"exp": lambda t: t.exp(), "log": lambda t: t.log(), "tanh": lambda t: t.tanh(),
+         "sigmoid": lambda t: t.sigmoid(), "erf": lambda t: t.erf(),
+         "gelu": lambda t: tl.nn.functional.gelu(t), "sqrt": lambda t: t.sqrt()}
+
+
+@pytest.mark.parametrize("variant", _loop_variants(), ids=str)
+@pytest.mark.parametrize("dt", HALVES, ids=str)
+def test_fused_unary_ops_bit_identical_over_all_halves(dt, variant):
+    """Every half bit pattern (NaN payloads, +-Inf, subnormals, the overflow edge of exp) through
+    each op: the bits of the float32 op on the widened values, rounded once."""
+    level, avx = variant
+    x = _special_halves(dt)
+    with simd_level(level), half_avx512(avx):
+        for name, f in UNARY.items():
+            got, ref = f(x), f(x.float()).to(dt)
+            np.testing.assert_array_equal(_bits(got), _bits(ref), err_msg=name)
+
+
+@pytest.mark.parametrize("dt", HALVES, ids=str)
+def test_fused_unary_ops_tails_and_threads(dt):
+    rng = rng_for("tails", str(dt))
+    for n in (1, 7, 8, 9, 15, 16, 17, 31, 1000, 70001):
+        x = _half((n,), dt, rng, scale=30.0)          # |x| > 86 in some vectors, not others
+        for avx in (0, 1):
+            for nt in (1, 2):
+                with half_avx512(avx), threads(nt):
+                    for name, f in UNARY.items():
+                        np.testing.assert_array_equal(_bits(f(x)), _bits(f(x.float()).to(dt)),
+                                                      err_msg=f"{name} n={n}")
+
+
+@pytest.mark.parametrize("dt", HALVES, ids=str)
+def test_fused_exp_matches_torch(dt):
+    torch = pytest.importorskip("torch")
+    tdt = _torch_dtype(torch, dt)
+    a = np.concatenate([np.linspace(-110, 90, 20001), [0.0, -0.0, np.inf, -np.inf, np.nan]])
+    x = tl.tensor(a.astype(np.float32)).to(dt)
+    ref = torch.from_numpy(a.astype(np.float32)).to(tdt).exp().float().numpy()
+    np.testing.assert_allclose(x.exp().float().numpy(), ref, rtol=TOL[dt] / 4, atol=0,
+                               equal_nan=True)
+
+
+@pytest.mark.parametrize("dt", HALVES, ids=str)
+def test_casts_and_fused_arithmetic_avx512_equals_avx2(dt):
+    """The 16-lane casts and + - * / give the 8-lane loops' bits (which tests/test_half.py
+    checks against PyTorch), at every length mod 16."""
+    rng = rng_for("avx512", str(dt))
+    h = _special_halves(dt)
+    f = np.concatenate([rng.standard_normal(5000).astype(np.float32) * 1e5,
+                        rng.integers(0, 2 ** 32, 5000, dtype=np.uint64).astype(np.uint32).view(np.float32)])
+    for n in (1, 15, 16, 17, 33, 2 ** 16):
+        hn, fn = h[:n], tl.tensor(f[:n])
+        other = h[2 ** 16 - n:]
+        res = []
+        for avx in (0, 1):
+            with half_avx512(avx):
+                res.append([_bits(hn.float()), _bits(fn.to(dt)), _bits(hn + other), _bits(hn - other),
+                            _bits(hn * other), _bits(hn / other)])
+        for a, b in zip(*res):
+            np.testing.assert_array_equal(a, b)
