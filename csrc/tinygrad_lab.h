@@ -158,8 +158,9 @@ int tl_gather_backward(int dtype, void *gx, int64_t gx_numel, const int64_t *gx_
 int tl_nonzero(int64_t *out, int64_t capacity, int64_t *count, const void *mask,
                const int64_t *strides, int ndim, const int64_t *shape);
 /* ---- neural-network kernels (nn.c) ----
- * float32/float64. Softmax-like kernels work along the last dim of a contiguous (rows, C)
- * matrix; losses write one value per row (per element for BCE) and Python reduces. `g_stride`
+ * float32/float64; the four softmax kernels also float16/bfloat16 (computed in float32 on
+ * widened blocks of rows, rounded once). Softmax-like kernels work along the last dim of a
+ * contiguous (rows, C) matrix; losses write one value per row (per element for BCE) and Python reduces. `g_stride`
  * is the element stride of a per-row/per-element output gradient (0 = one broadcast value).
  * Kernels taking class targets return TL_EINDEX (writing nothing) unless 0 <= target < C. */
 /* y, x (rows, C): y = exp(x - max) / sum(exp(x - max)), per row. */

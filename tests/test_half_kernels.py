@@ -319,3 +319,72 @@ def test_casts_and_fused_arithmetic_avx512_equals_avx2(dt):
                             _bits(hn * other), _bits(hn / other)])
         for a, b in zip(*res):
             np.testing.assert_array_equal(a, b)
+
+
+# ---- softmax / log_softmax ----------------------------------------------------------------------
+
+SOFTMAXES = {"softmax": (lambda x, d: tl.softmax(x, d), K.tl_softmax_backward),
+             "log_softmax": (lambda x, d: tl.log_softmax(x, d), K.tl_log_softmax_backward)}
+
+
+@pytest.mark.parametrize("dt", HALVES, ids=str)
+@pytest.mark.parametrize("name", sorted(SOFTMAXES))
+def test_softmax_kernels_on_halves(dt, name):
+    """Forward: the float32 kernel on the widened rows, rounded once (the bits of the float32
+    copy path), on any thread count. Backward: the float32 kernel on the widened g and saved
+    half y (as PyTorch's half backward reads its half output)."""
+    from tinygrad_lab.ops.nn import _row_kernel
+    f, bwd = SOFTMAXES[name]
+    rng = rng_for("softmax", name, str(dt))
+    for shape, dim in [((64, 1000), -1), ((3, 5000), 1), ((1000, 3), 0), ((2, 3, 4), 1), ((7,), 0),
+                       ((2, 9000), -1), ((300, 700), 1)]:
+        x = _half(shape, dt, rng, scale=5.0)
+        for n in (1, 2):
+            with threads(n):
+                _same(f(x, dim), f(x.float(), dim).to(dt))
+        xr = x.detach().requires_grad_()
+        y = f(xr, dim)
+        g = _half(shape, dt, rng)
+        y.backward(g)
+        yl, gl = y.detach().transpose(dim, -1).contiguous(), g.transpose(dim, -1).contiguous()
+        ref = _row_kernel(bwd, name, yl.float(), gl.float(), yl.float()).to(dt)
+        _same(xr.grad, ref.transpose(dim, -1).contiguous())
+        assert xr.grad.dtype is dt
+
+
+@pytest.mark.parametrize("dt", HALVES, ids=str)
+def test_softmax_on_halves_edge_cases(dt):
+    nan, inf = float("nan"), float("inf")
+    x = tl.tensor([[1.0, inf, 0.0], [nan, 1.0, 2.0], [-inf, -inf, 0.0], [-inf, -inf, -inf]], dtype=dt)
+    for f, _ in SOFTMAXES.values():
+        _same(f(x, 1), f(x.float(), 1).to(dt))
+        _same(f(x.T, 0), f(x.float().T, 0).to(dt))          # a transposed view
+        assert f(tl.zeros((0, 5), dtype=dt), 1).shape == (0, 5)
+        assert f(tl.zeros((4, 0), dtype=dt), 1).shape == (4, 0)
+        s = f(tl.tensor(3.0, dtype=dt), 0)
+        assert s.shape == () and s.dtype is dt
+    assert tl.softmax(x, 1)[0].float().tolist()[1] != tl.softmax(x, 1)[0].float().tolist()[1]  # inf row: NaN
+    # double backward (create_graph) on halves: the formulas run in half ops
+    xr = _half((4, 6), dt, rng_for("sm-2nd", str(dt))).requires_grad_()
+    (gx,) = tl.autograd.grad(tl.softmax(xr, 1).pow(2).sum(), [xr], create_graph=True)
+    gx.sum().backward()
+    assert gx.dtype is dt and xr.grad.dtype is dt and np.isfinite(xr.grad.float().numpy()).all()
+
+
+@pytest.mark.parametrize("dt", HALVES, ids=str)
+def test_softmax_on_halves_matches_torch(dt):
+    torch = pytest.importorskip("torch")
+    tdt = _torch_dtype(torch, dt)
+    a = (rng_for("sm-torch", str(dt)).standard_normal((32, 257)) * 4).astype(np.float32)
+    g = (rng_for("sm-torch-g", str(dt)).standard_normal((32, 257))).astype(np.float32)
+    for name, (f, _) in SOFTMAXES.items():
+        x = tl.tensor(a, dtype=dt, requires_grad=True)
+        tx = torch.from_numpy(a).to(tdt).requires_grad_()
+        y, ty = f(x, 1), getattr(torch, name)(tx, 1)
+        # (log_softmax near 0 is x - max - logsumexp: its error is absolute, of their size)
+        np.testing.assert_allclose(y.detach().float().numpy(), ty.detach().float().numpy(),
+                                   rtol=TOL[dt], atol=TOL[dt] * 0.2)
+        y.backward(tl.tensor(g, dtype=dt))
+        ty.backward(torch.from_numpy(g).to(tdt))
+        np.testing.assert_allclose(x.grad.float().numpy(), tx.grad.float().numpy(),
+                                   rtol=4 * TOL[dt], atol=4 * TOL[dt] * np.abs(g).max() * 0.1)
