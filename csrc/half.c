@@ -4,9 +4,9 @@
  * has F16C), AVX2 integer shifts for bfloat16 (round to nearest even: add 0x7fff plus the
  * lowest kept bit, shift right 16; NaN lanes blended to 0xffff), and, on a CPU with AVX-512F,
  * 16-lane versions of the same operations (tl_set_half_avx512 turns them off); casts writing
- * TL_HALF_STREAM_MIN bytes or more store with streaming stores (measured on the Xeon VM, 1e7
- * elements, one thread: the float16 cast ~0.55x and the bfloat16 one ~0.5x the time of PyTorch's
- * .to(), against ~1.0x and ~0.87x with ordinary AVX-512 stores). All give the same bits as the
+ * TL_HALF_STREAM_MIN bytes or more store with streaming stores (on the Xeon VM, 1e7 elements,
+ * under load: 0.74-0.76x the time of PyTorch's .to() on one thread, where ordinary AVX-512
+ * stores measured ~0.9-1.0x; README "Native half kernels"). All give the same bits as the
  * portable loops (tests/test_half.py runs both through tl_set_simd_level;
  * tests/test_half_kernels.py compares the AVX-512 and AVX2 loops). */
 #include "half.h"

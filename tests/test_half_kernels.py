@@ -12,6 +12,7 @@ import pytest
 import tinygrad_lab as tl
 from tinygrad_lab import kernels as K
 from tinygrad_lab._lib import ffi, lib
+from tinygrad_lab.ops.nn import _row_kernel
 
 from .helpers import rng_for, simd_level, simd_levels, threads
 
@@ -333,7 +334,6 @@ def test_softmax_kernels_on_halves(dt, name):
     """Forward: the float32 kernel on the widened rows, rounded once (the bits of the float32
     copy path), on any thread count. Backward: the float32 kernel on the widened g and saved
     half y (as PyTorch's half backward reads its half output)."""
-    from tinygrad_lab.ops.nn import _row_kernel
     f, bwd = SOFTMAXES[name]
     rng = rng_for("softmax", name, str(dt))
     for shape, dim in [((64, 1000), -1), ((3, 5000), 1), ((1000, 3), 0), ((2, 3, 4), 1), ((7,), 0),
