@@ -388,3 +388,21 @@ def test_softmax_on_halves_matches_torch(dt):
         ty.backward(torch.from_numpy(g).to(tdt))
         np.testing.assert_allclose(x.grad.float().numpy(), tx.grad.float().numpy(),
                                    rtol=4 * TOL[dt], atol=4 * TOL[dt] * np.abs(g).max() * 0.1)
+
+
+@pytest.mark.parametrize("dt", HALVES, ids=str)
+def test_native_half_kernels_replay_under_jit(dt):
+    """tl.jit captures and replays the native half calls (tl_reduce_to, the half softmax...):
+    the replayed step gives the eager step's bits."""
+    x = _half((64, 32), dt, rng_for("jit", str(dt)))
+    w = _half((32,), dt, rng_for("jit-w", str(dt))).requires_grad_()
+
+    def loss(x):
+        return tl.log_softmax(x * w, 1).mean(0).sum() + (x + w).max(1).mean() + (x - w).sum(0).mean()
+
+    step = tl.jit(lambda x: (setattr(w, "grad", None), loss(x).backward(), w.grad)[2])
+    got = [step(x).detach().clone() for _ in range(3)]
+    w.grad = None
+    loss(x).backward()
+    for g in got:
+        _same(g, w.grad)
