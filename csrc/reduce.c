@@ -62,6 +62,7 @@ enum { RED_ROWS, RED_SLICES, RED_COLS, RED_BANDS };
 typedef struct {
     int op, ndim, nkeep, how;
     int hdt, ohdt;      /* x is float16/bfloat16 (that dtype; 0: x is T), out too (0: T) */
+    const float *center; /* tl_reduce_sqdev's centers (one per output), else NULL */
     void *out;
     const void *x;
     const int64_t *st, *shape;
@@ -80,7 +81,7 @@ static int64_t red_split(const red_args *a, int64_t q) {
 
 /* Fill in a: the loop order, the cut, and buffers for partial results (slice_size bytes per
  * slice partial, cacc_size per band element). */
-static int red_plan(red_args *a, int op, int hdt, int ohdt, void *out, const void *x, const int64_t *st, int ndim,
+static int red_plan(red_args *a, int op, int hdt, int ohdt, const float *center, void *out, const void *x, const int64_t *st, int ndim,
                     const int64_t *shape, int nkeep, int64_t nout, int64_t nr, size_t slice_size,
                     size_t cacc_size) {
     const int nred = ndim - nkeep;
@@ -95,7 +96,7 @@ static int red_plan(red_args *a, int op, int hdt, int ohdt, void *out, const voi
     const int columns = (op == TL_SUM || op == TL_MAX || op == TL_MIN) && nkeep > 0 &&
                         best_keep < best_red && nr > 1;
     /* (fields set one by one: the iterators are large and only some cuts need them) */
-    a->op = op, a->hdt = hdt, a->ohdt = ohdt, a->ndim = ndim, a->nkeep = nkeep, a->out = out, a->x = x, a->st = st;
+    a->op = op, a->hdt = hdt, a->ohdt = ohdt, a->center = center, a->ndim = ndim, a->nkeep = nkeep, a->out = out, a->x = x, a->st = st;
     a->shape = shape, a->nout = nout, a->nr = nr, a->nsplit = 1, a->align = 1, a->part = NULL;
     const int64_t *rs[1] = {st + nkeep}, *kst[2] = {NULL, st};
     size_t bytes = 0;
@@ -135,8 +136,10 @@ static void red_free(red_args *a) {
 #define TL_I64_TYPE int64_t
 #include "instantiate_float.h"
 
-int tl_reduce_to(int op, int dtype, int out_dtype, void *out, const void *x,
-                 const int64_t *x_strides, int ndim, const int64_t *shape, int nred) {
+/* tl_reduce_to and tl_reduce_sqdev (center non-NULL: SUM of a half x into float32 only) */
+static int reduce_any(int op, int dtype, int out_dtype, void *out, const void *x,
+                      const int64_t *x_strides, int ndim, const int64_t *shape, int nred,
+                      const float *center) {
     if (ndim < 0 || ndim > TL_MAX_DIMS || nred < 0 || nred > ndim) return TL_EINVAL;
     if (op < TL_SUM || op > TL_ARGMIN) return TL_EINVAL;
     /* out is x's dtype, or float32 for a half x (arg* write int64 whatever out_dtype says) */
@@ -154,14 +157,26 @@ int tl_reduce_to(int op, int dtype, int out_dtype, void *out, const void *x,
     if (nout == 0) return TL_OK;
     if (nr == 0 && op != TL_SUM) return TL_EINVAL;    /* max/argmax of nothing is undefined */
     switch (dtype) {
-        case TL_F32: return PICK(reduce_f32, (op, 0, 0, out, x, st, ndim, shape, nkeep, nout, nr));
+        case TL_F32: return PICK(reduce_f32, (op, 0, 0, NULL, out, x, st, ndim, shape, nkeep, nout, nr));
         case TL_F16: case TL_BF16:   /* the float32 loops, on halves widened a block at a time */
-            return PICK(reduce_f32, (op, dtype, out_dtype == TL_F32 ? 0 : dtype, out, x, st, ndim,
-                                     shape, nkeep, nout, nr));
-        case TL_F64: return PICK(reduce_f64, (op, 0, 0, out, x, st, ndim, shape, nkeep, nout, nr));
-        case TL_I64: return reduce_i64_generic(op, 0, 0, out, x, st, ndim, shape, nkeep, nout, nr);
+            return PICK(reduce_f32, (op, dtype, out_dtype == TL_F32 ? 0 : dtype, center, out, x, st,
+                                     ndim, shape, nkeep, nout, nr));
+        case TL_F64: return PICK(reduce_f64, (op, 0, 0, NULL, out, x, st, ndim, shape, nkeep, nout, nr));
+        case TL_I64: return reduce_i64_generic(op, 0, 0, NULL, out, x, st, ndim, shape, nkeep, nout, nr);
         default: return TL_EDTYPE;
     }
+}
+
+int tl_reduce_to(int op, int dtype, int out_dtype, void *out, const void *x,
+                 const int64_t *x_strides, int ndim, const int64_t *shape, int nred) {
+    return reduce_any(op, dtype, out_dtype, out, x, x_strides, ndim, shape, nred, NULL);
+}
+
+int tl_reduce_sqdev(int dtype, void *out, const void *x, const int64_t *x_strides, int ndim,
+                    const int64_t *shape, int nred, const void *center) {
+    if (!tl_is_half(dtype)) return TL_EDTYPE;
+    return reduce_any(TL_SUM, dtype, TL_F32, out, x, x_strides, ndim, shape, nred,
+                      (const float *)center);
 }
 
 int tl_reduce(int op, int dtype, void *out, const void *x, const int64_t *x_strides,

@@ -130,6 +130,13 @@ int tl_reduce(int op, int dtype, void *out, const void *x, const int64_t *x_stri
  * float32 result rounded once); TL_EDTYPE for any other pairing. */
 int tl_reduce_to(int op, int dtype, int out_dtype, void *out, const void *x,
                  const int64_t *x_strides, int ndim, const int64_t *shape, int nred);
+/* out[o] (float32) = sum over r of (x[o, r] - center[o])^2 for a float16/bfloat16 x, center
+ * float32 (one per output, e.g. a mean from tl_reduce_to): each widened element minus its
+ * center rounded to float32, squared and rounded (the float32 ops d = x - c, d * d), then
+ * summed as tl_reduce's float32 sum -- var/std without a float32 copy of x (center NULL: no
+ * centering). TL_EDTYPE for other dtypes. */
+int tl_reduce_sqdev(int dtype, void *out, const void *x, const int64_t *x_strides, int ndim,
+                    const int64_t *shape, int nred, const void *center);
 /* *out = op over all n elements of contiguous x: tl_reduce of one flat dim, fewer arguments for
  * the small-op path (x.sum(), loss means). */
 int tl_reduce_flat(int op, int dtype, void *out, const void *x, int64_t n);

@@ -406,3 +406,65 @@ def test_native_half_kernels_replay_under_jit(dt):
     loss(x).backward()
     for g in got:
         _same(g, w.grad)
+
+
+# ---- var / std ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dt", HALVES, ids=str)
+@pytest.mark.parametrize("shape,dim", SHAPES + [((3, 0), 0), ((3, 0), 1)], ids=str)
+def test_var_std_bit_identical_to_the_widened_path(dt, shape, dim):
+    """mean (float32, tl_reduce_to), then the float32 (x - mean)^2 summed (tl_reduce_sqdev),
+    divided and (std) rooted in float32, rounded once: the bits of x.float().var() rounded."""
+    x = _half(shape, dt, rng_for("var", str(dt), shape), scale=3.0) + 1.5
+    for op in ("var", "std"):
+        for kw in ({}, {"correction": 0}, {"keepdim": True}, {"unbiased": False}):
+            ref = getattr(x.float(), op)(dim, **kw).to(dt)
+            for n in (1, 2):
+                with threads(n):
+                    _same(getattr(x, op)(dim, **kw), ref)
+
+
+@pytest.mark.parametrize("dt", HALVES, ids=str)
+def test_var_std_no_copy_views_special_values_gradients(dt):
+    x = _half((64, 100), dt, rng_for("var-nocopy", str(dt)))
+    with K.record() as calls:
+        x.var(1)
+    assert [name for name, _ in calls] == ["tl_reduce_to", "tl_unary_flat", "tl_reduce_sqdev",
+                                           "tl_unary_flat", "tl_copy"]
+    for view in (x.T, x[:, ::3], x[5].expand(7, 100)):
+        for op in ("var", "std"):
+            for dim in (0, 1, None):
+                exact = getattr(view.double(), op)(dim).numpy()
+                np.testing.assert_allclose(getattr(view, op)(dim).float().numpy(), exact,
+                                           rtol=2 * TOL[dt], atol=1e-6)
+    _same(x.T.var(1), x.float().T.var(1).to(dt))
+    nan, inf = float("nan"), float("inf")
+    s = tl.tensor([[1.0, inf, 2.0], [nan, 1.0, 1.0], [3.0, 3.0, 3.0]], dtype=dt)
+    for op in ("var", "std"):
+        _same(getattr(s, op)(1), getattr(s.float(), op)(1).to(dt))
+        assert getattr(tl.tensor(2.0, dtype=dt), op)().isnan().item()          # one element
+    assert s[2].std().item() == 0 and s[2].var(0, correction=0).item() == 0
+    # with autograd: the float32 composition on the widened x (gradients in x's dtype)
+    a = _half((30, 20), dt, rng_for("var-grad", str(dt)))
+    for op, dim in (("var", 1), ("std", 0), ("std", None)):
+        xr = a.detach().requires_grad_()
+        x32 = a.float().requires_grad_()
+        y = getattr(xr, op)(dim)
+        _same(y, getattr(x32.detach(), op)(dim).to(dt))
+        y.sum().backward()
+        getattr(x32, op)(dim).to(dt).sum().backward()
+        assert xr.grad.dtype is dt
+        _same(xr.grad, x32.grad.to(dt))
+
+
+@pytest.mark.parametrize("dt", HALVES, ids=str)
+def test_var_std_match_torch(dt):
+    torch = pytest.importorskip("torch")
+    tdt = _torch_dtype(torch, dt)
+    a = (rng_for("var-torch", str(dt)).standard_normal((48, 333)) * 3 + 2).astype(np.float32)
+    x, tx = tl.tensor(a).to(dt), torch.from_numpy(a).to(tdt)
+    for op in ("var", "std"):
+        for dim in (0, 1, None):
+            got = getattr(x, op)(dim) if dim is not None else getattr(x, op)()
+            ref = getattr(tx, op)(dim) if dim is not None else getattr(tx, op)()
+            np.testing.assert_allclose(got.float().numpy(), ref.float().numpy(), rtol=2 * TOL[dt])

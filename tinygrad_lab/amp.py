@@ -185,9 +185,9 @@ def _advanced(key):
 
 _HALF_OPS = [
     # (module, name, policy); each also replaces the Tensor method and tl.<name> of that function
-    # (sum, mean, max, min, argmax, argmin, softmax and log_softmax take halves natively:
-    # csrc/reduce.c, csrc/nn.c)
-    (_reduce, "var", None), (_reduce, "std", None), (_reduce, "logsumexp", None),
+    # (sum, mean, max, min, argmax, argmin, var, std, softmax and log_softmax take halves
+    # natively: csrc/reduce.c, csrc/nn.c)
+    (_reduce, "logsumexp", None),
     (_reduce, "norm", None), (_reduce, "vector_norm", None),
     (_linalg, "matmul", _LOWER), (_linalg, "rmatmul", _LOWER), (_linalg, "bmm", _LOWER),
     (_linalg, "linear", _LOWER), (_linalg, "linear_act", _LOWER),

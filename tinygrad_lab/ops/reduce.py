@@ -299,21 +299,58 @@ def var(x, dim=None, keepdim=False, unbiased=True, correction=None, *, axis=None
     ``unbiased=False`` means correction 0), as PyTorch."""
     dim, keepdim = _numpy_names("var", dim, keepdim, axis, keepdims)
     dims = _dims(x, dim)
+    c = (1 if unbiased else 0) if correction is None else correction
+    if x.dtype.is_half:
+        return _half_var(x, dims, keepdim, c, None)
     if not x.dtype.is_floating_point:
         x = x.to(dtypes.get_default_dtype())
     n = _numel([x.shape[d] for d in dims])
-    c = (1 if unbiased else 0) if correction is None else correction
     d = x - mean(x, dims if dims else None, keepdim=True)
     return sum(d * d, dims if dims else None, keepdim) / float(builtins.max(n - c, 0))
+
+
+def _half_var(x, dims, keepdim, c, then):
+    """var (then=None) or std (then=_sqrt_or_zero) of a float16/bfloat16 tensor, computed in
+    float32 and rounded once. Without autograd, over given dims: the mean (tl_reduce_to) and the
+    sum of squared deviations (tl_reduce_sqdev) read the halves themselves, with the float32
+    arithmetic of the composed formula, so the bits are those of var(x.float()) rounded back,
+    and no float32 copy of x is made. With autograd (or no dims): that composition on x.float()."""
+    if not dims or (x.requires_grad and _grad_enabled()):
+        v = var(x.to(dtypes.float32), dims, keepdim, correction=c)
+        return (then(v) if then else v).to(x.dtype)
+    shape = x._shape
+    keep = [d for d in range(len(shape)) if d not in dims]
+    perm = keep + list(dims)
+    st, sh = i64([x._strides[d] for d in perm]), i64([shape[d] for d in perm])
+    out_shape = tuple(shape[d] for d in keep)
+    n, m = _numel([shape[d] for d in dims]), _numel(out_shape)
+    center, v = _empty(out_shape, dtypes.float32), _empty(out_shape, dtypes.float32)
+    check(K.tl_reduce_to(K.TL_SUM, x.dtype.code, K.TL_F32, center._ptr, x._ptr, st, len(shape), sh,
+                         len(dims)), "var")
+    check(K.tl_unary_flat(K.TL_DIV_SCALAR, K.TL_F32, center._ptr, center._ptr, m, float(n), 0.0),
+          "var")
+    check(K.tl_reduce_sqdev(x.dtype.code, v._ptr, x._ptr, st, len(shape), sh, len(dims),
+                            center._ptr), "var")
+    check(K.tl_unary_flat(K.TL_DIV_SCALAR, K.TL_F32, v._ptr, v._ptr, m,
+                          float(builtins.max(n - c, 0)), 0.0), "var")
+    return _finish((then(v) if then else v).to(x.dtype), x, dims, keepdim)
+
+
+def _sqrt_or_zero(v):
+    """std from var: sqrt, with a 0 gradient where v == 0 (see std)."""
+    zero = v == 0
+    return where(zero, 0.0, where(zero, 1.0, v) ** 0.5)
 
 
 @tensor_method()
 def std(x, dim=None, keepdim=False, unbiased=True, correction=None, *, axis=None, keepdims=None):
     """Standard deviation: the square root of var (same arguments). Its gradient is 0 where
     the deviation is 0 (a constant input), as PyTorch's std_backward, not 0 * inf = NaN."""
-    v = var(x, dim, keepdim, unbiased, correction, axis=axis, keepdims=keepdims)
-    zero = v == 0
-    return where(zero, 0.0, where(zero, 1.0, v) ** 0.5)
+    if x.dtype.is_half:     # the root taken in float32, rounded once
+        dim, keepdim = _numpy_names("std", dim, keepdim, axis, keepdims)
+        c = (1 if unbiased else 0) if correction is None else correction
+        return _half_var(x, _dims(x, dim), keepdim, c, _sqrt_or_zero)
+    return _sqrt_or_zero(var(x, dim, keepdim, unbiased, correction, axis=axis, keepdims=keepdims))
 
 
 @tensor_method()
