@@ -34,6 +34,8 @@ def cases():
             f"max(1) {nm} 4096x1024": (lambda x=xm: x.max(1), lambda t=tm: t.amax(1)),
             f"max(0) {nm} 4096x1024": (lambda x=xm: x.max(0), lambda t=tm: t.amax(0)),
             f"argmax(1) {nm} 4096x1024": (lambda x=xm: x.argmax(1), lambda t=tm: t.argmax(1)),
+            f"var(1) {nm} 4096x1024": (lambda x=xm: x.var(1), lambda t=tm: t.var(1)),
+            f"std {nm} 1e7": (lambda x=x7: x.std(), lambda t=t7: t.std()),
             f"sum_to {nm} 4096x1024->1024": (lambda x=xm: sum_to(x, (1024,)), lambda t=tm: t.sum(0)),
             f"softmax {nm} 4096x1024": (lambda x=xm: tl.softmax(x, 1), lambda t=tm: torch.softmax(t, 1)),
             f"log_softmax {nm} 4096x1024": (lambda x=xm: tl.log_softmax(x, 1),
