@@ -265,7 +265,7 @@ static int f2h_span(void *ctx, int64_t lo, int64_t hi, int slot) {
     const cvt_args *a = (const cvt_args *)ctx;
     (void)slot;
 #ifdef TL_X86
-    if (a->stream && tl__half_avx512()) {
+    if (a->stream && tl__half_avx512() && ((uintptr_t)a->dst & 1) == 0) {   /* (2-byte aligned) */
         f32_to_half_stream(a->dtype, (uint16_t *)a->dst + lo, (const float *)a->src + lo, hi - lo);
         _mm_sfence();
         return TL_OK;
