@@ -617,6 +617,30 @@ def half_cases(quick):
                       (lambda p=bt(xb32): p.exp()) if torch else None,
                       check=lambda: close(xb.exp().float(), np.exp(xb32), 8e-3, 1e-6),
                       nbytes=4.0 * n, target=None))
+    cases.append(Case(f"exp f16 n={n:.0e} (vs NumPy f32)", lambda xh=tx.to(tl.float16): xh.exp(),
+                      lambda: np.exp(xb32),
+                      (lambda p=_t(x).to(torch.float16): p.exp()) if torch else None,
+                      check=lambda: close(tx.to(tl.float16).exp().float(),
+                                          np.exp(tx.to(tl.float16).float().numpy()), 1e-3, 1e-6),
+                      nbytes=4.0 * n, target=None))
+    # native half reductions and softmax (float32 accumulation, no float32 copy of the input)
+    cases.append(Case(f"sum bf16 n={n:.0e} (vs NumPy f32)", lambda: xb.sum(), lambda: xb32.sum(),
+                      (lambda p=bt(xb32): p.sum()) if torch else None,
+                      check=lambda: close(xb.sum().float(), xb32.sum(dtype=np.float64), 1e-2, 2.0),
+                      nbytes=2.0 * n, target=None))
+    R, C = (1024, 1000) if quick else (4096, 1024)
+    s32 = rng().standard_normal((R, C)).astype(np.float32)
+    sb = tl.from_numpy(s32).to(tl.bfloat16)
+    sb32 = sb.float().numpy()
+
+    def np_softmax(v):
+        e = np.exp(v - v.max(1, keepdims=True))
+        return e / e.sum(1, keepdims=True)
+    cases.append(Case(f"softmax bf16 ({R},{C}) (vs NumPy f32)", lambda: tl.softmax(sb, 1),
+                      lambda: np_softmax(sb32),
+                      (lambda p=bt(sb32): torch.softmax(p, 1)) if torch else None,
+                      check=lambda: close(tl.softmax(sb, 1).float(), np_softmax(sb32), 1e-2, 1e-6),
+                      nbytes=4.0 * R * C, target=None))
     N = 512 if quick else 1024
     a = rng().standard_normal((N, N)).astype(np.float32)
     b = rng().standard_normal((N, N)).astype(np.float32)

@@ -148,6 +148,67 @@ static tl_vm_bwd_fn vmath_bwd(int op) {
         default: return NULL;
     }
 }
+
+/* The same vmath functions on n contiguous halves in one pass over registers: 8 halves widened
+ * (exact), the float32 function, rounded back (half.h's 8-lane conversions), no float32 buffer.
+ * Lanes are independent and the tail runs the same code on zero-padded lanes, so the bits are
+ * those of the float32 loop on the widened values rounded once (the block path's). */
+#define HALF_VM_BODY(DT, F)                                                                       \
+    do {                                                                                          \
+        int64_t i = 0;                                                                            \
+        for (; i + 8 <= n; i += 8) tl_half_store8(DT, o + i, F(tl_half_load8(DT, x + i)));        \
+        if (i < n) {                                                                              \
+            uint16_t t[8] = {0};                                                                  \
+            for (int64_t j = 0; j < n - i; j++) t[j] = x[i + j];                                  \
+            tl_half_store8(DT, t, F(tl_half_load8(DT, t)));                                       \
+            for (int64_t j = 0; j < n - i; j++) o[i + j] = t[j];                                  \
+        }                                                                                         \
+    } while (0)
+#define HALF_VM_MAP1(NAME, F)                                                                     \
+    __attribute__((target("avx2,fma,f16c")))                                                      \
+    static void NAME(int dt, uint16_t *o, const uint16_t *x, int64_t n) {                         \
+        if (dt == TL_F16) HALF_VM_BODY(TL_F16, F);                                                \
+        else HALF_VM_BODY(TL_BF16, F);                                                            \
+    }
+HALF_VM_MAP1(half_vm_exp, tl_vm_exp)
+HALF_VM_MAP1(half_vm_log, tl_vm_log_any)
+HALF_VM_MAP1(half_vm_tanh, tl_vm_tanh)
+HALF_VM_MAP1(half_vm_sigmoid, tl_vm_sigmoid)
+HALF_VM_MAP1(half_vm_erf, tl_vm_erf)
+HALF_VM_MAP1(half_vm_gelu, tl_vm_gelu)
+#undef HALF_VM_MAP1
+#undef HALF_VM_BODY
+
+/* e^x on halves with AVX-512F: 16 lanes (vmath.h's tl_vm512_exp, the bits of tl_vm_exp), the
+ * last n % 16 by the 8-lane loop */
+__attribute__((target("avx512f,avx2,fma,f16c")))
+static void half_vm512_exp(int dt, uint16_t *o, const uint16_t *x, int64_t n) {
+    int64_t i = 0;
+    if (dt == TL_F16)
+        for (; i + 16 <= n; i += 16)
+            _mm256_storeu_si256((__m256i *)(o + i),
+                                tl_half_round16(TL_F16, tl_vm512_exp(tl_half_load16(TL_F16, x + i))));
+    else
+        for (; i + 16 <= n; i += 16)
+            _mm256_storeu_si256((__m256i *)(o + i),
+                                tl_half_round16(TL_BF16, tl_vm512_exp(tl_half_load16(TL_BF16, x + i))));
+    half_vm_exp(dt, o + i, x + i, n - i);
+}
+
+typedef void (*half_vm_fn)(int dt, uint16_t *o, const uint16_t *x, int64_t n);
+
+/* the fused half loop of op, whose float32 loop is TL_VMATH_OPS's (NULL: none) */
+static half_vm_fn half_vmath_fwd(int op) {
+    switch (op) {
+        case TL_EXP: return half_vm_exp;
+        case TL_LOG: return half_vm_log;
+        case TL_TANH: return half_vm_tanh;
+        case TL_SIGMOID: return half_vm_sigmoid;
+        case TL_ERF: return half_vm_erf;
+        case TL_GELU: return half_vm_gelu;
+        default: return NULL;
+    }
+}
 #endif
 
 /* One call's arguments for the range kernels of elementwise.inc: the iterator over the
@@ -233,6 +294,16 @@ static int half_span(void *ctx, int64_t lo, int64_t hi, int slot) {
         tl__half_binary(h->dtype, h->op, (uint16_t *)h->out[0] + lo,
                         (const uint16_t *)h->in[0] + lo, (const uint16_t *)h->in[1] + lo, hi - lo))
         return TL_OK;   /* + - * / in one vectorised pass (half.c) */
+#ifdef TL_X86
+    if (h->kind == HALF_UNARY && tl__half_simd(h->dtype)) {
+        const half_vm_fn f = h->op == TL_EXP && tl__half_avx512() ? half_vm512_exp
+                                                                     : half_vmath_fwd(h->op);
+        if (f) {        /* exp, log, tanh...: widen, vmath, round in registers */
+            f(h->dtype, (uint16_t *)h->out[0] + lo, (const uint16_t *)h->in[0] + lo, hi - lo);
+            return TL_OK;
+        }
+    }
+#endif
     for (int64_t i = lo; i < hi; i += TL_HALF_BLOCK) {
         int64_t m = hi - i < TL_HALF_BLOCK ? hi - i : TL_HALF_BLOCK;
         for (int k = 0; k < h->nin; k++)

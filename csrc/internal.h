@@ -116,6 +116,12 @@ void tl__half_to_f32(int dtype, float *dst, const uint16_t *src, int64_t n);
 void tl__f32_to_half(int dtype, uint16_t *dst, const float *src, int64_t n);
 int tl__half_to_f32_par(int dtype, float *dst, const uint16_t *src, int64_t n);
 int tl__f32_to_half_par(int dtype, uint16_t *dst, const float *src, int64_t n);
+/* 1 when the 8-lane conversions of half.h (tl_half_load8 / tl_half_store8) may run for dtype:
+ * the AVX2 level is on and, for float16, the CPU has F16C. */
+int tl__half_simd(int dtype);
+/* 1 when the 16-lane AVX-512F loops of half.h may run: tl__half_simd, the CPU has AVX-512F, and
+ * tl_set_half_avx512 has not turned them off. */
+int tl__half_avx512(void);
 /* out = a (op) b for TL_ADD..TL_DIV on n contiguous halves in one vectorised pass; returns 0
  * (doing nothing) when the CPU or the op is not covered (the caller's block path then runs). */
 int tl__half_binary(int dtype, int op, uint16_t *out, const uint16_t *a, const uint16_t *b,

@@ -13,7 +13,7 @@
 #include <math.h>
 #include <string.h>
 #include <tgmath.h>
-#include "internal.h"
+#include "half.h"
 
 /* One call's arguments for the row kernels of nn.inc (each reads the fields it needs): outputs,
  * inputs, class targets, the element stride gs of an upstream gradient g, and the row length C.
@@ -30,6 +30,45 @@ typedef struct {
 #define TL_TEMPLATE "nn.inc"
 #include "instantiate_float.h"
 
+/* ---- float16 / bfloat16 rows (the softmax kernels: one output, nin inputs, all (rows, C)) ----
+ * Threads take ranges of rows as for float32; each widens blocks of rows (about 4096 elements,
+ * at least one row) into float32 scratch, runs the float32 row kernel on the block and rounds
+ * its output back. Rows are independent, so the result is the float32 kernel's on the widened
+ * input, rounded once; the scratch is a block, not a float32 copy of the tensor. */
+typedef struct {
+    tl_span_fn f32;     /* the float32 row kernel */
+    const nn_args *a;   /* its arguments, with half buffers */
+    int dtype, nin;
+} half_rows_args;
+
+static int half_rows_span(void *ctx, int64_t lo, int64_t hi, int slot) {
+    const half_rows_args *h = (const half_rows_args *)ctx;
+    const int64_t C = h->a->C, blk = C >= 4096 ? 1 : 4096 / C;
+    float *buf = (float *)tl_alloc((int64_t)(h->nin + 1) * blk * C * (int64_t)sizeof(float));
+    if (!buf) return TL_ENOMEM;
+    int rc = TL_OK;
+    for (int64_t r = lo; r < hi && !rc; r += blk) {
+        const int64_t m = hi - r < blk ? hi - r : blk;
+        nn_args b = *h->a;
+        b.out[0] = buf;
+        for (int k = 0; k < h->nin; k++) {
+            float *in = buf + (k + 1) * blk * C;
+            tl__half_to_f32(h->dtype, in, (const uint16_t *)h->a->in[k] + r * C, m * C);
+            b.in[k] = in;
+        }
+        rc = h->f32(&b, 0, m, slot);
+        tl__f32_to_half(h->dtype, (uint16_t *)h->a->out[0] + r * C, buf, m * C);
+    }
+    tl_free(buf);
+    return rc;
+}
+
+static int half_rows(int dtype, tl_span_fn f32, const nn_args *a, int nin, int64_t rows) {
+    if (a->C == 0) return TL_OK;
+    half_rows_args h = {f32, a, dtype, nin};
+    return tl_parallel_span(rows, a->C, half_rows_span, &h);
+}
+
 /* Run row kernel `name` (float32/float64) over `rows` rows of `cost` elements each with the
  * arguments nn_args{...}; TL_EDTYPE for other dtypes. */
 #define DISPATCH(dtype, name, rows, cost, ...)                                                  \
@@ -42,6 +81,16 @@ typedef struct {
         }                                                                                       \
     } while (0)
 
+/* DISPATCH for the softmax kernels, which also take float16/bfloat16 (half_rows) */
+#define DISPATCH_HALF(dtype, name, nin, rows, cost, ...)                                        \
+    do {                                                                                        \
+        if (tl_is_half(dtype)) {                                                                \
+            nn_args h_ = {__VA_ARGS__};                                                         \
+            return half_rows(dtype, PICK_FN(name##f32), &h_, nin, rows);                        \
+        }                                                                                       \
+        DISPATCH(dtype, name, rows, cost, __VA_ARGS__);                                         \
+    } while (0)
+
 static int check_targets(const int64_t *target, int64_t N, int64_t C) {
     for (int64_t n = 0; n < N; n++)
         if (target[n] < 0 || target[n] >= C) return TL_EINDEX;
@@ -52,24 +101,24 @@ static int check_targets(const int64_t *target, int64_t N, int64_t C) {
 
 int tl_softmax_forward(int dtype, void *y, const void *x, int64_t rows, int64_t C) {
     CHECK_SIZES(rows, C);
-    DISPATCH(dtype, softmax_fwd_, rows, C, .out = {y}, .in = {x}, .C = C);
+    DISPATCH_HALF(dtype, softmax_fwd_, 1, rows, C, .out = {y}, .in = {x}, .C = C);
 }
 
 int tl_softmax_backward(int dtype, void *gx, const void *g, const void *y, int64_t rows,
                         int64_t C) {
     CHECK_SIZES(rows, C);
-    DISPATCH(dtype, softmax_bwd_, rows, C, .out = {gx}, .in = {g, y}, .C = C);
+    DISPATCH_HALF(dtype, softmax_bwd_, 2, rows, C, .out = {gx}, .in = {g, y}, .C = C);
 }
 
 int tl_log_softmax_forward(int dtype, void *y, const void *x, int64_t rows, int64_t C) {
     CHECK_SIZES(rows, C);
-    DISPATCH(dtype, log_softmax_fwd_, rows, C, .out = {y}, .in = {x}, .C = C);
+    DISPATCH_HALF(dtype, log_softmax_fwd_, 1, rows, C, .out = {y}, .in = {x}, .C = C);
 }
 
 int tl_log_softmax_backward(int dtype, void *gx, const void *g, const void *y, int64_t rows,
                             int64_t C) {
     CHECK_SIZES(rows, C);
-    DISPATCH(dtype, log_softmax_bwd_, rows, C, .out = {gx}, .in = {g, y}, .C = C);
+    DISPATCH_HALF(dtype, log_softmax_bwd_, 2, rows, C, .out = {gx}, .in = {g, y}, .C = C);
 }
 
 int tl_cross_entropy_forward(int dtype, void *loss, void *stats, const void *logits,

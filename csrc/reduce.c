@@ -12,11 +12,16 @@
  * keeps 1e7-element sums accurate without giving up SIMD.
  * reduce.inc holds the loops, instantiated through instantiate_float.h for float and double,
  * portable and AVX2+FMA (picked at run time), and int64, portable.
+ * float16/bfloat16 inputs run the float32 loops on halves widened in blocks: 1024 of a row at a
+ * time into an L1 buffer (rows order), or the CROWS rows of a columns block (columns order), so
+ * there is no float32 copy of x; the float32 result is rounded once on store (or written as
+ * float32 by tl_reduce_to, for a mean). Contiguous runs are summed in the float32 loops' order,
+ * so the bits are those of the float32 reduction of the widened tensor.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
+#include "half.h"
 #ifdef TL_X86
 #include <immintrin.h>
 #endif
@@ -56,6 +61,8 @@ enum { RED_ROWS, RED_SLICES, RED_COLS, RED_BANDS };
 
 typedef struct {
     int op, ndim, nkeep, how;
+    int hdt, ohdt;      /* x is float16/bfloat16 (that dtype; 0: x is T), out too (0: T) */
+    const float *center; /* tl_reduce_sqdev's centers (one per output), else NULL */
     void *out;
     const void *x;
     const int64_t *st, *shape;
@@ -74,7 +81,7 @@ static int64_t red_split(const red_args *a, int64_t q) {
 
 /* Fill in a: the loop order, the cut, and buffers for partial results (slice_size bytes per
  * slice partial, cacc_size per band element). */
-static int red_plan(red_args *a, int op, void *out, const void *x, const int64_t *st, int ndim,
+static int red_plan(red_args *a, int op, int hdt, int ohdt, const float *center, void *out, const void *x, const int64_t *st, int ndim,
                     const int64_t *shape, int nkeep, int64_t nout, int64_t nr, size_t slice_size,
                     size_t cacc_size) {
     const int nred = ndim - nkeep;
@@ -89,7 +96,7 @@ static int red_plan(red_args *a, int op, void *out, const void *x, const int64_t
     const int columns = (op == TL_SUM || op == TL_MAX || op == TL_MIN) && nkeep > 0 &&
                         best_keep < best_red && nr > 1;
     /* (fields set one by one: the iterators are large and only some cuts need them) */
-    a->op = op, a->ndim = ndim, a->nkeep = nkeep, a->out = out, a->x = x, a->st = st;
+    a->op = op, a->hdt = hdt, a->ohdt = ohdt, a->center = center, a->ndim = ndim, a->nkeep = nkeep, a->out = out, a->x = x, a->st = st;
     a->shape = shape, a->nout = nout, a->nr = nr, a->nsplit = 1, a->align = 1, a->part = NULL;
     const int64_t *rs[1] = {st + nkeep}, *kst[2] = {NULL, st};
     size_t bytes = 0;
@@ -143,21 +150,46 @@ static void red_layout(int ndim, const int64_t *shape, int nkeep, const int64_t 
     for (int d = nkeep; d < ndim; d++) *nr *= shape[d];
 }
 
-int tl_reduce(int op, int dtype, void *out, const void *x, const int64_t *x_strides,
-              int ndim, const int64_t *shape, int nred) {
+/* tl_reduce_to and tl_reduce_sqdev (center non-NULL: SUM of a half x into float32 only) */
+static int reduce_any(int op, int dtype, int out_dtype, void *out, const void *x,
+                      const int64_t *x_strides, int ndim, const int64_t *shape, int nred,
+                      const float *center) {
     if (ndim < 0 || ndim > TL_MAX_DIMS || nred < 0 || nred > ndim) return TL_EINVAL;
     if (op < TL_SUM || op > TL_ARGMIN) return TL_EINVAL;
+    /* out is x's dtype, or float32 for a half x (arg* write int64 whatever out_dtype says) */
+    if (op == TL_ARGMAX || op == TL_ARGMIN) out_dtype = dtype;
+    if (out_dtype != dtype && !(tl_is_half(dtype) && out_dtype == TL_F32)) return TL_EDTYPE;
     const int nkeep = ndim - nred;
     int64_t st[TL_MAX_DIMS], nout, nr;
     red_layout(ndim, shape, nkeep, x_strides, st, &nout, &nr);
     if (nout == 0) return TL_OK;
     if (nr == 0 && op != TL_SUM) return TL_EINVAL;    /* max/argmax of nothing is undefined */
     switch (dtype) {
-        case TL_F32: return PICK(reduce_f32, (op, out, x, st, ndim, shape, nkeep, nout, nr));
-        case TL_F64: return PICK(reduce_f64, (op, out, x, st, ndim, shape, nkeep, nout, nr));
-        case TL_I64: return reduce_i64_generic(op, out, x, st, ndim, shape, nkeep, nout, nr);
+        case TL_F32: return PICK(reduce_f32, (op, 0, 0, NULL, out, x, st, ndim, shape, nkeep, nout, nr));
+        case TL_F16: case TL_BF16:   /* the float32 loops, on halves widened a block at a time */
+            return PICK(reduce_f32, (op, dtype, out_dtype == TL_F32 ? 0 : dtype, center, out, x, st,
+                                     ndim, shape, nkeep, nout, nr));
+        case TL_F64: return PICK(reduce_f64, (op, 0, 0, NULL, out, x, st, ndim, shape, nkeep, nout, nr));
+        case TL_I64: return reduce_i64_generic(op, 0, 0, NULL, out, x, st, ndim, shape, nkeep, nout, nr);
         default: return TL_EDTYPE;
     }
+}
+
+int tl_reduce_to(int op, int dtype, int out_dtype, void *out, const void *x,
+                 const int64_t *x_strides, int ndim, const int64_t *shape, int nred) {
+    return reduce_any(op, dtype, out_dtype, out, x, x_strides, ndim, shape, nred, NULL);
+}
+
+int tl_reduce_sqdev(int dtype, void *out, const void *x, const int64_t *x_strides, int ndim,
+                    const int64_t *shape, int nred, const void *center) {
+    if (!tl_is_half(dtype)) return TL_EDTYPE;
+    return reduce_any(TL_SUM, dtype, TL_F32, out, x, x_strides, ndim, shape, nred,
+                      (const float *)center);
+}
+
+int tl_reduce(int op, int dtype, void *out, const void *x, const int64_t *x_strides,
+              int ndim, const int64_t *shape, int nred) {
+    return tl_reduce_to(op, dtype, dtype, out, x, x_strides, ndim, shape, nred);
 }
 
 int tl_reduce_flat(int op, int dtype, void *out, const void *x, int64_t n) {

@@ -28,6 +28,10 @@ const char *tl_build_flags(void);
 int tl_simd_level(void);               /* 0 = portable C, 1 = AVX2+FMA */
 const char *tl_simd_name(void);
 int tl_set_simd_level(int level);      /* may only lower the detected level (for tests) */
+/* The float16/bfloat16 loops (casts, fused elementwise) use AVX-512F on a CPU that has it (at
+ * the AVX2 level); on = 0 keeps them at AVX2 (for tests and comparisons; the bits are the same).
+ * Returns 1 when the AVX-512F loops are in use after the call. */
+int tl_set_half_avx512(int on);
 
 /* ---- threads (pool.c) ---- */
 int tl_set_num_threads(int n);         /* 1 .. 4096 (1 in a serial build); TL_EINVAL otherwise */
@@ -122,9 +126,23 @@ enum tl_reduce_op { TL_SUM = 0, TL_MAX = 1, TL_MIN = 2, TL_ARGMAX = 3, TL_ARGMIN
 /* out[o] = op over r of x[o, r]: `shape` lists the kept dims, then the `nred` reduced dims.
  * out is contiguous over the kept dims; dtype of out = dtype of x, except ARGMAX/ARGMIN (int64,
  * the flat index within the reduced dims, first occurrence; NaN counts as the extreme).
- * int64 input supports all ops. TL_EINVAL for max/min/arg* over zero elements. */
+ * int64 input supports all ops; float16/bfloat16 too (see tl_reduce_to). TL_EINVAL for
+ * max/min/arg* over zero elements. */
 int tl_reduce(int op, int dtype, void *out, const void *x, const int64_t *x_strides,
               int ndim, const int64_t *shape, int nred);
+/* tl_reduce with out in out_dtype: x's dtype, or float32 for a float16/bfloat16 x (the float32
+ * result unrounded, e.g. for a mean to divide before rounding). Half inputs are widened in
+ * registers/L1 blocks and reduced by the float32 loops (float32 accumulation; a half out is the
+ * float32 result rounded once); TL_EDTYPE for any other pairing. */
+int tl_reduce_to(int op, int dtype, int out_dtype, void *out, const void *x,
+                 const int64_t *x_strides, int ndim, const int64_t *shape, int nred);
+/* out[o] (float32) = sum over r of (x[o, r] - center[o])^2 for a float16/bfloat16 x, center
+ * float32 (one per output, e.g. a mean from tl_reduce_to): each widened element minus its
+ * center rounded to float32, squared and rounded (the float32 ops d = x - c, d * d), then
+ * summed as tl_reduce's float32 sum -- var/std without a float32 copy of x (center NULL: no
+ * centering). TL_EDTYPE for other dtypes. */
+int tl_reduce_sqdev(int dtype, void *out, const void *x, const int64_t *x_strides, int ndim,
+                    const int64_t *shape, int nred, const void *center);
 /* *out = op over all n elements of contiguous x: tl_reduce of one flat dim, fewer arguments for
  * the small-op path (x.sum(), loss means). */
 int tl_reduce_flat(int op, int dtype, void *out, const void *x, int64_t n);
@@ -161,8 +179,9 @@ int tl_gather_backward(int dtype, void *gx, int64_t gx_numel, const int64_t *gx_
 int tl_nonzero(int64_t *out, int64_t capacity, int64_t *count, const void *mask,
                const int64_t *strides, int ndim, const int64_t *shape);
 /* ---- neural-network kernels (nn.c) ----
- * float32/float64. Softmax-like kernels work along the last dim of a contiguous (rows, C)
- * matrix; losses write one value per row (per element for BCE) and Python reduces. `g_stride`
+ * float32/float64; the four softmax kernels also float16/bfloat16 (computed in float32 on
+ * widened blocks of rows, rounded once). Softmax-like kernels work along the last dim of a
+ * contiguous (rows, C) matrix; losses write one value per row (per element for BCE) and Python reduces. `g_stride`
  * is the element stride of a per-row/per-element output gradient (0 = one broadcast value).
  * Kernels taking class targets return TL_EINDEX (writing nothing) unless 0 <= target < C. */
 /* y, x (rows, C): y = exp(x - max) / sum(exp(x - max)), per row. */

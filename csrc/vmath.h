@@ -291,6 +291,49 @@ TL_VM __m256i tl_vm_tail_mask(int64_t n) {
         }                                                                                       \
     }
 
+/* ---- AVX-512F: e^x on 16 lanes for the fused half loops of elementwise.c, the operations of
+ * tl_vm_exp lane by lane (the same bits: its two paths agree on every lane they both accept,
+ * |x| <= 86, so which lanes share a vector does not matter) ---- */
+#define TL_VM512 static inline __attribute__((always_inline, target("avx512f")))
+#define TL_VM512_C(v) _mm512_set1_ps(v)
+
+/* tl_vm_exp_reduce without the l term, 16 lanes */
+TL_VM512 __m512 tl_vm512_exp_reduce(__m512 h, __m512 *kf) {
+    *kf = _mm512_fmadd_ps(h, TL_VM512_C(1.44269504088896341f), TL_VM512_C(TL_VM_MAGIC));
+    const __m512 k = _mm512_sub_ps(*kf, TL_VM512_C(TL_VM_MAGIC));
+    __m512 r = _mm512_fnmadd_ps(k, TL_VM512_C(0.693145751953125f), h);
+    r = _mm512_fnmadd_ps(k, TL_VM512_C(1.428606765330187e-06f), r);
+    static const float c[] = {0.0013882523635402322f, 0.00836651399731636f, 0.04166720062494278f,
+                              0.1666654348373413f, 0.4999999701976776f};
+    __m512 p = TL_VM512_C(c[0]);
+    for (int i = 1; i < 5; i++) p = _mm512_fmadd_ps(p, r, TL_VM512_C(c[i]));
+    return _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r);
+}
+
+TL_VM512 __m512 tl_vm512_exp(__m512 x) {
+    __m512 kf;
+    const __m512 u = tl_vm512_exp_reduce(x, &kf);
+    const __m512 y = _mm512_castsi512_ps(_mm512_add_epi32(
+        _mm512_castps_si512(_mm512_add_ps(u, TL_VM512_C(1.0f))),
+        _mm512_slli_epi32(_mm512_castps_si512(kf), 23)));
+    const __m512 ax = _mm512_castsi512_ps(_mm512_andnot_si512(
+        _mm512_castps_si512(TL_VM512_C(-0.0f)), _mm512_castps_si512(x)));
+    if (__builtin_expect(_mm512_cmp_ps_mask(ax, TL_VM512_C(86.0f), _CMP_NLE_UQ) != 0, 0)) {
+        /* tl_vm_mul_exp(1, x, x, 0): clamp (NaN kept), two normal factors 2^k1 2^k2 */
+        const __m512 h = _mm512_max_ps(TL_VM512_C(-120.0f), _mm512_min_ps(TL_VM512_C(89.0f), x));
+        const __m512 v = tl_vm512_exp_reduce(h, &kf);
+        const __m512i ki = _mm512_sub_epi32(_mm512_castps_si512(kf),
+                                            _mm512_castps_si512(TL_VM512_C(TL_VM_MAGIC)));
+        const __m512i k1 = _mm512_srai_epi32(ki, 1), k2 = _mm512_sub_epi32(ki, k1);
+        const __m512i bias = _mm512_set1_epi32(127);
+        const __m512 s1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(k1, bias), 23));
+        const __m512 s2 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(k2, bias), 23));
+        const __m512 one = TL_VM512_C(1.0f);
+        return _mm512_mul_ps(_mm512_mul_ps(_mm512_fmadd_ps(one, v, one), s1), s2);
+    }
+    return y;
+}
+
 TL_VM_MAP1(tl_vm_exp_loop, tl_vm_exp)
 TL_VM_MAP1(tl_vm_log_loop, tl_vm_log_any)
 TL_VM_MAP1(tl_vm_tanh_loop, tl_vm_tanh)

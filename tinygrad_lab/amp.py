@@ -30,7 +30,6 @@ from .nn import modules as _modules
 from .ops import elementwise as _elementwise
 from .ops import index as _index
 from .ops import linalg as _linalg
-from .ops import nn as _opsnn
 from .ops import reduce as _reduce
 from .ops.shape import to as _to
 from .tensor import Tensor
@@ -186,17 +185,16 @@ def _advanced(key):
 
 _HALF_OPS = [
     # (module, name, policy); each also replaces the Tensor method and tl.<name> of that function
-    (_reduce, "sum", None), (_reduce, "mean", None), (_reduce, "max", None),
-    (_reduce, "min", None), (_reduce, "argmax", None), (_reduce, "argmin", None),
-    (_reduce, "var", None), (_reduce, "std", None), (_reduce, "logsumexp", None),
+    # (sum, mean, max, min, argmax, argmin, var, std, softmax and log_softmax take halves
+    # natively: csrc/reduce.c, csrc/nn.c)
+    (_reduce, "logsumexp", None),
     (_reduce, "norm", None), (_reduce, "vector_norm", None),
     (_linalg, "matmul", _LOWER), (_linalg, "rmatmul", _LOWER), (_linalg, "bmm", _LOWER),
     (_linalg, "linear", _LOWER), (_linalg, "linear_act", _LOWER),
-    (_opsnn, "softmax", None), (_opsnn, "log_softmax", None),
     (_index, "index_select", None), (_elementwise, "where", None),
     (F, "linear", _LOWER), (F, "linear_act", _LOWER), (F, "layer_norm", None),
-    (F, "batch_norm", None), (F, "embedding", None), (F, "softmax", None),
-    (F, "log_softmax", None), (F, "mse_loss", _FP32), (F, "binary_cross_entropy", _FP32),
+    (F, "batch_norm", None), (F, "embedding", None),
+    (F, "mse_loss", _FP32), (F, "binary_cross_entropy", _FP32),
     (F, "binary_cross_entropy_with_logits", _FP32), (F, "cross_entropy", _FP32),
     (F, "nll_loss", _FP32),
 ]

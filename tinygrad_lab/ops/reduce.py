@@ -115,38 +115,69 @@ _ZEROS = [(0,) * n for n in range(MAX_DIMS + 1)]  # strides of a value broadcast
 
 class Mean(Function):
     """The mean of every element of a contiguous float tensor, a 0-d tensor: the sum kernel, then
-    the division in place (one node where sum / n makes two). VJP: g / n broadcast back."""
+    the division in place (one node where sum / n makes two). VJP: g / n broadcast back.
+
+    With ``dims`` (a sorted tuple; the output drops them), for a float16/bfloat16 ``x``: the sum
+    accumulated and kept in float32 (tl_reduce_to, no float32 copy of x), divided there,
+    rounded once -- the bits of x.float().mean(dims) rounded back, where a sum rounded to half
+    and divided in half would round twice."""
 
     @classmethod
-    def apply(cls, x):
+    def apply(cls, x, dims=None):
+        if dims is not None:
+            return cls._half(x, dims)
         out = _empty((), x.dtype)
         n = _numel(x._shape)
         p = out._ptr
         check(K.tl_reduce_flat(K.TL_SUM, x.dtype.code, p, x._ptr, n), "mean")
         check(K.tl_unary_flat(K.TL_DIV_SCALAR, x.dtype.code, p, p, 1, float(n), 0.0), "mean")
         if _grad_enabled() and x.requires_grad:
-            _record(cls, out, (x,), _ONE).in_shape = x._shape
+            ctx = _record(cls, out, (x,), _ONE)
+            ctx.in_shape, ctx.dims = x._shape, None
+        return out
+
+    @classmethod
+    def _half(cls, x, dims):
+        shape = x._shape
+        keep = [d for d in range(len(shape)) if d not in dims]
+        perm = keep + list(dims)
+        s = _empty(tuple(shape[d] for d in keep), dtypes.float32)
+        check(K.tl_reduce_to(K.TL_SUM, x.dtype.code, K.TL_F32, s._ptr, x._ptr,
+                             i64([x._strides[d] for d in perm]), len(shape),
+                             i64([shape[d] for d in perm]), len(dims)), "mean")
+        n = float(_numel([shape[d] for d in dims]))
+        check(K.tl_unary_flat(K.TL_DIV_SCALAR, K.TL_F32, s._ptr, s._ptr, _numel(s._shape), n, 0.0),
+              "mean")
+        out = _empty(s._shape, x.dtype)
+        K.copy_into(out, s)
+        if _grad_enabled() and x.requires_grad:
+            ctx = _record(cls, out, (x,), _ONE)
+            ctx.in_shape, ctx.dims = shape, dims
         return out
 
     @staticmethod
     def vjp(ctx, g):
+        in_shape, dims = ctx.in_shape, ctx.dims
+        if dims is not None:           # a half x's mean over dims (Mean._half)
+            n = float(_numel([in_shape[d] for d in dims]))
+            return Sum.vjp(ctx, _unary_kernel(K.TL_DIV_SCALAR, g, n))
         # g / n written out over the input's shape by one kernel reading g as a stride-0
         # broadcast: a contiguous fresh gradient, which the engine adopts as a leaf's .grad
         # (a broadcast view of g / n would be copied there: two kernels more)
-        shape = ctx.in_shape
-        gx = _empty(shape, g.dtype)
+        gx = _empty(in_shape, g.dtype)
         rc = K.tl_unary_forward(K.TL_DIV_SCALAR, g.dtype.code, gx._ptr, NULL, g._ptr,
-                                i64(_ZEROS[len(shape)]), len(shape), i64(shape),
-                                float(_numel(shape)), 0.0)
+                                i64(_ZEROS[len(in_shape)]), len(in_shape), i64(in_shape),
+                                float(_numel(in_shape)), 0.0)
         if rc:
             check(rc, "mean backward")
         return gx
 
     @staticmethod
     def formula(ctx, g):
-        n = float(_numel(ctx.in_shape))
-        return expand(reshape(g / n, _keep_shape(ctx.in_shape, _ALL_DIMS[len(ctx.in_shape)])),
-                      ctx.in_shape)
+        in_shape = ctx.in_shape
+        dims = _ALL_DIMS[len(in_shape)] if ctx.dims is None else ctx.dims
+        n = float(_numel([in_shape[d] for d in dims]))
+        return expand(reshape(g / n, _keep_shape(in_shape, dims)), in_shape)
 
 
 @tensor_method()
@@ -154,6 +185,9 @@ def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Mean over ``dim``; integer inputs give the default float dtype."""
     if axis is not None or keepdims is not None:
         dim, keepdim = _numpy_names("mean", dim, keepdim, axis, keepdims)
+    if x.dtype.is_half:
+        dims = _dims(x, dim)
+        return _finish(Mean.apply(x, dims), x, dims, keepdim)
     if dim is None and not keepdim and x._contig and x.dtype.is_floating_point:
         return Mean.apply(x)        # everything to a 0-d tensor (the loss.mean() case)
     dims = _dims(x, dim)
@@ -207,6 +241,10 @@ class _ReduceExtremum(Function):
         ks = _keep_shape(x.shape, ctx.dims)
         y = reshape(y, ks)
         hit = (x == y) | ((x != x) & (y != y))
+        if g.dtype.is_half:    # g / count in float32 (a bfloat16 count > 256 is not exact),
+            #                   rounded once: the float32 computation's bits
+            count = sum(hit, ctx.dims, keepdim=True).to(dtypes.float32)
+            return where(hit, reshape(g, ks) / count, 0.0).to(g.dtype), None
         count = sum(hit, ctx.dims, keepdim=True).to(g.dtype)
         return where(hit, reshape(g, ks) / count, 0.0), None
 
@@ -294,21 +332,58 @@ def var(x, dim=None, keepdim=False, unbiased=True, correction=None, *, axis=None
     ``unbiased=False`` means correction 0), as PyTorch."""
     dim, keepdim = _numpy_names("var", dim, keepdim, axis, keepdims)
     dims = _dims(x, dim)
+    c = (1 if unbiased else 0) if correction is None else correction
+    if x.dtype.is_half:
+        return _half_var(x, dims, keepdim, c, None)
     if not x.dtype.is_floating_point:
         x = x.to(dtypes.get_default_dtype())
     n = _numel([x.shape[d] for d in dims])
-    c = (1 if unbiased else 0) if correction is None else correction
     d = x - mean(x, dims if dims else None, keepdim=True)
     return sum(d * d, dims if dims else None, keepdim) / float(builtins.max(n - c, 0))
+
+
+def _half_var(x, dims, keepdim, c, then):
+    """var (then=None) or std (then=_sqrt_or_zero) of a float16/bfloat16 tensor, computed in
+    float32 and rounded once. Without autograd, over given dims: the mean (tl_reduce_to) and the
+    sum of squared deviations (tl_reduce_sqdev) read the halves themselves, with the float32
+    arithmetic of the composed formula, so the bits are those of var(x.float()) rounded back,
+    and no float32 copy of x is made. With autograd (or no dims): that composition on x.float()."""
+    if not dims or (x.requires_grad and _grad_enabled()):
+        v = var(x.to(dtypes.float32), dims, keepdim, correction=c)
+        return (then(v) if then else v).to(x.dtype)
+    shape = x._shape
+    keep = [d for d in range(len(shape)) if d not in dims]
+    perm = keep + list(dims)
+    st, sh = i64([x._strides[d] for d in perm]), i64([shape[d] for d in perm])
+    out_shape = tuple(shape[d] for d in keep)
+    n, m = _numel([shape[d] for d in dims]), _numel(out_shape)
+    center, v = _empty(out_shape, dtypes.float32), _empty(out_shape, dtypes.float32)
+    check(K.tl_reduce_to(K.TL_SUM, x.dtype.code, K.TL_F32, center._ptr, x._ptr, st, len(shape), sh,
+                         len(dims)), "var")
+    check(K.tl_unary_flat(K.TL_DIV_SCALAR, K.TL_F32, center._ptr, center._ptr, m, float(n), 0.0),
+          "var")
+    check(K.tl_reduce_sqdev(x.dtype.code, v._ptr, x._ptr, st, len(shape), sh, len(dims),
+                            center._ptr), "var")
+    check(K.tl_unary_flat(K.TL_DIV_SCALAR, K.TL_F32, v._ptr, v._ptr, m,
+                          float(builtins.max(n - c, 0)), 0.0), "var")
+    return _finish((then(v) if then else v).to(x.dtype), x, dims, keepdim)
+
+
+def _sqrt_or_zero(v):
+    """std from var: sqrt, with a 0 gradient where v == 0 (see std)."""
+    zero = v == 0
+    return where(zero, 0.0, where(zero, 1.0, v) ** 0.5)
 
 
 @tensor_method()
 def std(x, dim=None, keepdim=False, unbiased=True, correction=None, *, axis=None, keepdims=None):
     """Standard deviation: the square root of var (same arguments). Its gradient is 0 where
     the deviation is 0 (a constant input), as PyTorch's std_backward, not 0 * inf = NaN."""
-    v = var(x, dim, keepdim, unbiased, correction, axis=axis, keepdims=keepdims)
-    zero = v == 0
-    return where(zero, 0.0, where(zero, 1.0, v) ** 0.5)
+    if x.dtype.is_half:     # the root taken in float32, rounded once
+        dim, keepdim = _numpy_names("std", dim, keepdim, axis, keepdims)
+        c = (1 if unbiased else 0) if correction is None else correction
+        return _half_var(x, _dims(x, dim), keepdim, c, _sqrt_or_zero)
+    return _sqrt_or_zero(var(x, dim, keepdim, unbiased, correction, axis=axis, keepdims=keepdims))
 
 
 @tensor_method()

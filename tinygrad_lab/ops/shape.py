@@ -302,8 +302,7 @@ def sum_to(g, shape):
     plan = _SUM_TO.get((gs, g._strides, shape))
     if plan is None:
         plan = _sum_to_plan(g, shape)
-    if (g.requires_grad and _grad_enabled()) or g.dtype.is_half:
-        # (half gradients: the reduction kernels are float32/float64; sum() widens and rounds)
+    if g.requires_grad and _grad_enabled():
         return reshape(g.sum(plan[0], keepdim=True), shape)  # (a method: reduce imports this module)
     out = _empty(shape, g.dtype)
     rc = K.tl_reduce(K.TL_SUM, g.dtype.code, out._ptr, g._ptr, plan[1], plan[2], plan[3], plan[4])
