@@ -235,6 +235,26 @@
 #ifndef TL_MM_NC_F64
 #define TL_MM_NC_F64 2040
 #endif
+/* the AVX-512 path (tl__simd 2): a 12-row tile of 2 zmm vectors, and its own blocking */
+#define TL_MM_MR_X 12
+#ifndef TL_MM_KC_F32_X
+#define TL_MM_KC_F32_X 384
+#endif
+#ifndef TL_MM_MC_F32_X
+#define TL_MM_MC_F32_X 192
+#endif
+#ifndef TL_MM_NC_F32_X
+#define TL_MM_NC_F32_X 4096
+#endif
+#ifndef TL_MM_KC_F64_X
+#define TL_MM_KC_F64_X 384
+#endif
+#ifndef TL_MM_MC_F64_X
+#define TL_MM_MC_F64_X 96
+#endif
+#ifndef TL_MM_NC_F64_X
+#define TL_MM_NC_F64_X 2048
+#endif
 
 static inline int64_t mm_ceil(int64_t a, int64_t b) { return (a + b - 1) / b; }
 static inline int64_t mm_min(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -315,17 +335,16 @@ static int mm_use_direct(int64_t kc, int64_t bn, int64_t brs, int64_t bcs, size_
 #ifndef TL_MM_PACK_COST
 #define TL_MM_PACK_COST 12.0
 #endif
-static double mm_band_cost(const mm_problem *pr, int64_t parts, int split_m, int64_t nr,
-                           size_t size, int simd) {
+static double mm_band_cost(const mm_problem *pr, int64_t parts, int split_m, int64_t mr,
+                           int64_t nr, int64_t KC, size_t size, int simd) {
     const int64_t m = pr->m, n = pr->n, k = pr->k;
-    const int64_t len = split_m ? m : n, w = split_m ? TL_MM_MR : nr, s = mm_ceil(len, w);
+    const int64_t len = split_m ? m : n, w = split_m ? mr : nr, s = mm_ceil(len, w);
     int64_t band = 0;
     for (int64_t q = 0; q < parts; q++) {
         const int64_t lo = s * q / parts * w, hi = mm_min(s * (q + 1) / parts * w, len);
         if (hi - lo > band) band = hi - lo;
     }
     const int64_t rows = split_m ? band : m, cols = split_m ? n : band;
-    const int64_t KC = size == sizeof(float) ? TL_MM_KC_F32 : TL_MM_KC_F64;
     const int64_t nk = mm_ceil(k, KC), kc = mm_ceil(k, nk);
     const int direct = simd && mm_use_direct(kc, cols, pr->brs, pr->bcs, size);
     const int a_packed = !(pr->acs == 1 && (direct || pr->a_inplace));
@@ -385,7 +404,15 @@ static void mm_buf_put(void *p) {
  * bits as wrapped two's-complement arithmetic, without signed overflow. */
 #define TL_TEMPLATE "matmul.inc"
 #define TL_I64_TYPE uint64_t
+#define TL_AVX512
 #include "instantiate_float.h"
+
+/* the AVX-512 kernels at level 2, else PICK's AVX2 / portable ones */
+#ifdef TL_X86
+#define MM_PICK(name, args) (tl__simd >= 2 ? name##_avx512 args : PICK(name, args))
+#else
+#define MM_PICK(name, args) PICK(name, args)
+#endif
 
 /* C (contiguous [batch..., m, n]) = A ([batch..., m, k]) @ B ([batch..., k, n]); see the header. */
 int tl_matmul_forward(int dtype, void *c, const void *a, const int64_t *a_strides,
@@ -454,20 +481,25 @@ int tl_matmul_forward(int dtype, void *c, const void *a, const int64_t *a_stride
     pr.parts = by_batch ? 1 : pr.nt;
     {
 #ifdef TL_X86
-        const int simd = tl__simd && dtype != TL_I64;
+        const int simd = dtype != TL_I64 ? tl__simd : 0;
 #else
         const int simd = 0;
 #endif
-        const int64_t nr = 64 / (int64_t)size;   /* NR: 16 float32, 8 float64 / int64 */
+        /* the tile of the kernels mm_run_ will pick: NR 16 float32, 8 float64 / int64 (AVX-512:
+         * 32 / 16), MR 6 (AVX-512: 12) */
+        const int64_t nr = (simd >= 2 ? 128 : 64) / (int64_t)size;
+        const int64_t mr = simd >= 2 ? TL_MM_MR_X : TL_MM_MR;
+        const int64_t KC = size == sizeof(float) ? (simd >= 2 ? TL_MM_KC_F32_X : TL_MM_KC_F32)
+                                                 : (simd >= 2 ? TL_MM_KC_F64_X : TL_MM_KC_F64);
         pr.a_inplace = simd && pr.acs == 1 &&
                        (double)pr.m * (double)n * (double)k <= TL_MM_AINP_MAX;
-        pr.split_m = pr.parts == 1 || mm_band_cost(&pr, pr.parts, 1, nr, size, simd) <=
-                                      mm_band_cost(&pr, pr.parts, 0, nr, size, simd);
+        pr.split_m = pr.parts == 1 || mm_band_cost(&pr, pr.parts, 1, mr, nr, KC, size, simd) <=
+                                      mm_band_cost(&pr, pr.parts, 0, mr, nr, KC, size, simd);
     }
     if (pr.batch * pr.parts < pr.nt) pr.nt = (int)(pr.batch * pr.parts);
     switch (dtype) {
-        case TL_F32: return PICK(mm_run_f32, (&pr, c, a, b));
-        case TL_F64: return PICK(mm_run_f64, (&pr, c, a, b));
+        case TL_F32: return MM_PICK(mm_run_f32, (&pr, c, a, b));
+        case TL_F64: return MM_PICK(mm_run_f64, (&pr, c, a, b));
         default: return mm_run_i64_generic(&pr, c, a, b);
     }
 }
