@@ -192,6 +192,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
+#include "half.h"
 #ifdef TL_X86
 #include <immintrin.h>
 #endif
@@ -256,6 +257,9 @@
 #define TL_MM_NC_F64_X 2048
 #endif
 
+#define MM_CAT3_(a, b, c) a##b##c
+#define MM_CAT3(a, b, c) MM_CAT3_(a, b, c)
+
 static inline int64_t mm_ceil(int64_t a, int64_t b) { return (a + b - 1) / b; }
 static inline int64_t mm_min(int64_t a, int64_t b) { return a < b ? a : b; }
 
@@ -270,6 +274,8 @@ typedef struct {
     int64_t parts;   /* bands per matrix */
     int split_m;     /* 1: bands of rows, 0: bands of columns */
     int a_inplace;   /* 1: A's rows are contiguous and read in place by the packed path too */
+    int hdt;         /* TL_F16 / TL_BF16: A, B and C are halves (float32 GEMM, packing widens);
+                        0: all of the GEMM's own type */
 } mm_problem;
 
 /* One call's state for the work units (mm_chunk_): the problem, the plan, the operands, and
@@ -278,10 +284,11 @@ typedef struct mm_plan_ mm_plan;
 typedef struct {
     const mm_problem *pr;
     const mm_plan *pl;
-    void *c;
+    void *c;          /* (halves: the float32 scratch the GEMM accumulates in) */
     const void *a, *b;
     void *buf;
     int64_t sa, sb;
+    uint16_t *ch;     /* halves: the output, each unit's band rounded from c */
 } mm_job;
 
 /* Block sizes for one band: KC and MC are balanced so that the last block is not a sliver. */
@@ -346,7 +353,7 @@ static double mm_band_cost(const mm_problem *pr, int64_t parts, int split_m, int
     }
     const int64_t rows = split_m ? band : m, cols = split_m ? n : band;
     const int64_t nk = mm_ceil(k, KC), kc = mm_ceil(k, nk);
-    const int direct = simd && mm_use_direct(kc, cols, pr->brs, pr->bcs, size);
+    const int direct = simd && !pr->hdt && mm_use_direct(kc, cols, pr->brs, pr->bcs, size);
     const int a_packed = !(pr->acs == 1 && (direct || pr->a_inplace));
     const int b_packed = !(direct && pr->bcs == 1);
     return (double)rows * (double)cols * (double)k +
@@ -399,6 +406,20 @@ static void mm_buf_put(void *p) {
     free(blk);
 }
 
+/* dst[0..n) = the halves src[0], src[s], ... src[(n - 1) * s] widened to float32 (exact): the
+ * packing routines' read of a half operand (issue 16: no float32 copy of the operand is made,
+ * the packed panels are the only float32 form). Contiguous runs take half.c's vectorised loop. */
+static void mm_h2f(int hdt, float *restrict dst, const uint16_t *src, int64_t s, int64_t n) {
+    if (s == 1) {
+        tl__half_to_f32(hdt, dst, src, n);
+        return;
+    }
+    if (hdt == TL_BF16)
+        for (int64_t i = 0; i < n; i++) dst[i] = tl_bf16_to_f32(src[i * s]);
+    else
+        for (int64_t i = 0; i < n; i++) dst[i] = tl_f16_to_f32(src[i * s]);
+}
+
 /* ---- instantiate: float32 / float64 (portable and AVX2+FMA), int64 (portable) ----
  * matmul.inc picks each type's tile and blocking at its top. int64 computes in uint64_t: the same
  * bits as wrapped two's-complement arithmetic, without signed overflow. */
@@ -414,11 +435,47 @@ static void mm_buf_put(void *p) {
 #define MM_PICK(name, args) PICK(name, args)
 #endif
 
+/* The smallest and largest element offsets of a [batch..., rows, cols] view with strides st. */
+static void mm_footprint(int nbatch, const int64_t *batch_shape, int64_t rows, int64_t cols,
+                         const int64_t *st, int64_t *lo, int64_t *hi) {
+    *lo = *hi = 0;
+    for (int d = 0; d < nbatch + 2; d++) {
+        const int64_t len = d < nbatch ? batch_shape[d] : d == nbatch ? rows : cols;
+        const int64_t e = (len - 1) * st[d];
+        if (e < 0) *lo += e;
+        else *hi += e;
+    }
+}
+
+/* Half operands of a matrix-vector product (m == 1 or n == 1): mm_gemv_ reads every element
+ * once and is bound by that traffic, so instead of a half-reading copy of it the memory each
+ * operand spans is widened to float32 once (the same strides, so the float32 product takes the
+ * same path and gives the same bits as on float32 operands), and the result rounded. */
+static int mm_half_matvec(int hdt, void *c, const void *a, const int64_t *as, const void *b,
+                          const int64_t *bs, int nbatch, const int64_t *batch_shape, int64_t m,
+                          int64_t n, int64_t k, int64_t batch) {
+    int64_t alo, ahi, blo, bhi;
+    mm_footprint(nbatch, batch_shape, m, k, as, &alo, &ahi);
+    mm_footprint(nbatch, batch_shape, k, n, bs, &blo, &bhi);
+    const int64_t na = ahi - alo + 1, nb = bhi - blo + 1, nc = batch * m * n;
+    float *w = (float *)malloc((size_t)(na + nb + nc) * sizeof(float));
+    if (w == NULL) return TL_ENOMEM;
+    float *a32 = w, *b32 = w + na, *c32 = w + na + nb;
+    tl__half_to_f32(hdt, a32, (const uint16_t *)a + alo, na);
+    tl__half_to_f32(hdt, b32, (const uint16_t *)b + blo, nb);
+    int rc = tl_matmul_forward(TL_F32, c32, a32 - alo, as, b32 - blo, bs, nbatch, batch_shape,
+                               m, n, k);
+    if (rc == TL_OK) tl__f32_to_half(hdt, (uint16_t *)c, c32, nc);
+    free(w);
+    return rc;
+}
+
 /* C (contiguous [batch..., m, n]) = A ([batch..., m, k]) @ B ([batch..., k, n]); see the header. */
 int tl_matmul_forward(int dtype, void *c, const void *a, const int64_t *a_strides,
                       const void *b, const int64_t *b_strides, int nbatch,
                       const int64_t *batch_shape, int64_t m, int64_t n, int64_t k) {
-    if (dtype != TL_F32 && dtype != TL_F64 && dtype != TL_I64) return TL_EDTYPE;
+    if (dtype != TL_F32 && dtype != TL_F64 && dtype != TL_I64 && !tl_is_half(dtype))
+        return TL_EDTYPE;
     if (nbatch < 0 || nbatch > TL_MAX_DIMS - 2 || m < 0 || n < 0 || k < 0) return TL_EINVAL;
     if (nbatch > 0 && batch_shape == NULL) return TL_EINVAL;
     int64_t batch = 1;
@@ -427,10 +484,11 @@ int tl_matmul_forward(int dtype, void *c, const void *a, const int64_t *a_stride
         batch *= batch_shape[d];
     }
     if (batch == 0 || m == 0 || n == 0) return TL_OK;
-    const size_t size = dtype == TL_F32 ? sizeof(float) : sizeof(double);
+    const int hdt = tl_is_half(dtype) ? dtype : 0;   /* halves: a float32 GEMM */
+    const size_t size = dtype == TL_F32 || hdt ? sizeof(float) : sizeof(double);
     if (c == NULL) return TL_EINVAL;
-    if (k == 0) {                                   /* empty sum: zeros */
-        memset(c, 0, (size_t)(batch * m * n) * size);
+    if (k == 0) {                                   /* empty sum: zeros (+0 in every type) */
+        memset(c, 0, (size_t)(batch * m * n) * (hdt ? 2 : size));
         return TL_OK;
     }
     if (a == NULL || b == NULL) return TL_EINVAL;
@@ -453,7 +511,10 @@ int tl_matmul_forward(int dtype, void *c, const void *a, const int64_t *a_stride
         }
     }
 
+    if (hdt && (m == 1 || n == 1))
+        return mm_half_matvec(hdt, c, a, as, b, bs, nbatch, batch_shape, m, n, k, batch);
     mm_problem pr;
+    pr.hdt = hdt;
     pr.m = m; pr.n = n; pr.k = k; pr.batch = batch;
     pr.ars = as[nbatch]; pr.acs = as[nbatch + 1];
     pr.brs = bs[nbatch]; pr.bcs = bs[nbatch + 1];
@@ -491,13 +552,14 @@ int tl_matmul_forward(int dtype, void *c, const void *a, const int64_t *a_stride
         const int64_t mr = simd >= 2 ? TL_MM_MR_X : TL_MM_MR;
         const int64_t KC = size == sizeof(float) ? (simd >= 2 ? TL_MM_KC_F32_X : TL_MM_KC_F32)
                                                  : (simd >= 2 ? TL_MM_KC_F64_X : TL_MM_KC_F64);
-        pr.a_inplace = simd && pr.acs == 1 &&
+        pr.a_inplace = simd && !hdt && pr.acs == 1 &&
                        (double)pr.m * (double)n * (double)k <= TL_MM_AINP_MAX;
         pr.split_m = pr.parts == 1 || mm_band_cost(&pr, pr.parts, 1, mr, nr, KC, size, simd) <=
                                       mm_band_cost(&pr, pr.parts, 0, mr, nr, KC, size, simd);
     }
     if (pr.batch * pr.parts < pr.nt) pr.nt = (int)(pr.batch * pr.parts);
     switch (dtype) {
+        case TL_F16: case TL_BF16:
         case TL_F32: return MM_PICK(mm_run_f32, (&pr, c, a, b));
         case TL_F64: return MM_PICK(mm_run_f64, (&pr, c, a, b));
         default: return mm_run_i64_generic(&pr, c, a, b);
