@@ -91,6 +91,42 @@
  * AVX2+FMA (picked at run time), and for int64, portable: the same packing with the portable
  * micro-kernel (6 x 8, exact wrap-around arithmetic in uint64).
  *
+ * AVX-512 (tl__simd 2: AVX-512 F/VL/BW/DQ, detected at load time; Intel Xeon Emerald Rapids VM,
+ * L1d 48 KiB, L2 2 MiB per core; MM_PICK below, every other family stays AVX2): the AVX2 template
+ * compiled a third time with 512-bit vectors (instantiate_float.h, TL_AVX512), so packing, the
+ * in-place paths and edge tiles are the same code; edge tiles use mask registers.
+ *   Tile 12 x 32 float32 / 12 x 16 float64 (MR 12, NR 2 zmm): 24 accumulators, 2 for the B row,
+ *   1 for the broadcast A element -- 27 of 32 zmm. Per p: 24 FMAs for 14 loads, 12 cycles on the
+ *   two 512-bit FMA ports with the loads in 5-7, and 24 independent chains cover the FMA latency
+ *   (4 cycles x 2 ports). It is the skx tile of BLIS / OpenBLAS (which broadcast B, we A),
+ *   transposed; 12 rows rather than 14 (28 accumulators) so that row-major A packs with the
+ *   6-row register transpose twice. On this VM the AVX2 6 x 16 kernel ran at 0.55-0.7 of
+ *   OpenBLAS's AVX-512 sgemm.
+ *   Blocking: KC 384 (float32 and float64): a B sliver is 384 x 128 bytes = 48 KiB, the L1, and
+ *   streams from L2 at 128 bytes per 12-cycle step like the AVX2 path's longer one; MC 96: the
+ *   A block (144 KiB float32) and a 384 x 1024 float32 B panel (1.5 MiB) fit the 2 MiB L2
+ *   together. Swept on one thread (best of 25 interleaved runs, GFLOP/s at 1024^3 / the MLP's
+ *   128x256x784): KC 256 MC 192 95 / 96, 384 x 192 97 / 108, 512 x 144 93 / 97, 768 x 96 93 /
+ *   121, 384 x 96 108 / 128, 384 x 384 95 / 104, OpenBLAS 95 / 144 in the same runs -- within
+ *   the noise of this shared VM (the medians of the same runs are 25-80 GFLOP/s) except that
+ *   no setting was consistently better; not swept for float64.
+ *   The matrix-vector path (below) is the AVX2 build's at level 2 too: compiled for AVX-512
+ *   with 32 lanes it was no faster (1000 x 1000 float32).
+ *   Measured (bench/matmul_quick.py, GFLOP/s tl / NumPy-OpenBLAS and tl/np, same runs): see
+ *   MM_AVX512_TABLE below.
+ *
+ * Half operands (float16 / bfloat16, issue 16): A, B and C of one half type go through the
+ * float32 GEMM: the packing routines read the halves and widen them into the float32 panels
+ * (matmul.inc's mm_pack_a_h_ / mm_pack_b_h_: a sliver's piece widened in long contiguous runs
+ * into a stack buffer, then packed by the float32 routine), so no float32 copy of an operand is
+ * made and the kernel, blocking and each element's summation order are float32's; the float32
+ * C (one scratch block of the output's size, needed to accumulate across K blocks) is rounded to
+ * the half type, nearest even, by each work unit for its band. The in-place paths are off for
+ * halves (they read float32 operands in place). The result has the bits of the float32 GEMM of
+ * the widened operands -- what converting first gave. Matrix-vector shapes widen the memory
+ * each operand spans instead (mm_half_matvec). Callgrind (AVX2 build, 512^3 bf16, one thread):
+ * 3.7% more instructions than float32, packing and rounding included.
+ *
  * m == 1 or n == 1 (matrix-vector, vector-matrix, dot) skips packing, which would only add
  * traffic when every element is used once: rows of the matrix are dotted with the vector four at
  * a time, or, when its columns are the contiguous ones, columns are accumulated (axpy).
@@ -242,7 +278,7 @@
 #define TL_MM_KC_F32_X 384
 #endif
 #ifndef TL_MM_MC_F32_X
-#define TL_MM_MC_F32_X 192
+#define TL_MM_MC_F32_X 96
 #endif
 #ifndef TL_MM_NC_F32_X
 #define TL_MM_NC_F32_X 4096
@@ -318,8 +354,13 @@ static mm_plan mm_make_plan(int64_t m, int64_t n, int64_t k, int64_t MR, int64_t
  * when that distance is a multiple of 64 bytes they fall into 64 / gcd(distance in lines, 64)
  * of the 64 sets of a 32 KiB 8-way L1, and more than 4 of them to a set (half the ways) evict
  * each other between uses: a 128 x 128 float32 B (512-byte rows: 8 sets, 16 rows each) ran 10%
- * slower in place than packed, 112 x 112 (448 bytes: all 64 sets) 9% faster. */
-static int mm_use_direct(int64_t kc, int64_t bn, int64_t brs, int64_t bcs, size_t size) {
+ * slower in place than packed, 112 x 112 (448 bytes: all 64 sets) 9% faster.
+ * A band of at most MR rows (bm) reads a row-major B in place whatever its size: each element
+ * of B is used by one tile only, so packing it would only copy it once more (float32
+ * 10x128x256 = dW of the MLP's last layer, A^T @ G: 0.8 -> 1.0 of OpenBLAS at level 2). */
+static int mm_use_direct(int64_t kc, int64_t bm, int64_t bn, int64_t brs, int64_t bcs,
+                         size_t size, int64_t mr) {
+    if (bm <= mr && bcs == 1) return 1;
     if ((double)(kc * bn) * (double)size > TL_MM_DIRECT_MAX) return 0;
     if (bcs != 1) return 1;
     const int64_t bytes = (brs < 0 ? -brs : brs) * (int64_t)size;
@@ -353,7 +394,7 @@ static double mm_band_cost(const mm_problem *pr, int64_t parts, int split_m, int
     }
     const int64_t rows = split_m ? band : m, cols = split_m ? n : band;
     const int64_t nk = mm_ceil(k, KC), kc = mm_ceil(k, nk);
-    const int direct = simd && !pr->hdt && mm_use_direct(kc, cols, pr->brs, pr->bcs, size);
+    const int direct = simd && !pr->hdt && mm_use_direct(kc, rows, cols, pr->brs, pr->bcs, size, mr);
     const int a_packed = !(pr->acs == 1 && (direct || pr->a_inplace));
     const int b_packed = !(direct && pr->bcs == 1);
     return (double)rows * (double)cols * (double)k +
