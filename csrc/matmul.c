@@ -112,8 +112,29 @@
  *   no setting was consistently better; not swept for float64.
  *   The matrix-vector path (below) is the AVX2 build's at level 2 too: compiled for AVX-512
  *   with 32 lanes it was no faster (1000 x 1000 float32).
- *   Measured (bench/matmul_quick.py, GFLOP/s tl / NumPy-OpenBLAS and tl/np, same runs): see
- *   MM_AVX512_TABLE below.
+ *   Measured 2026-12-07 on that VM while 6-7 processes shared its 2 cores (load average 5-7):
+ *   float32 GFLOP/s of the C call, best of 21 interleaved 3 ms loops, two runs (the same
+ *   library at level 1 / level 2, and np.matmul, OPENBLAS_NUM_THREADS=1, one thread):
+ *                      AVX2 (level 1)   AVX-512 (level 2)   OpenBLAS
+ *     256^3              84 / 62          142 / 105         150 / 101
+ *     512^3              79 / 80           88 / 44 (noise)   78 / 69
+ *     1024^3             39 / 40           81 / 71 (97, 108) 73 / 75 (95)
+ *     128x784x256 NT     82 / 79          131 / 129         118 / 113
+ *     128x256x256 NT     82 / 79          131 / 132         118 / 116
+ *     128x256x784        77 / 31          131 / 127         135 / 86
+ *     128x256x256        76 / 81          128 / 130         133 / 136
+ *     256x128x784 TN     83 / 35          154 / 151         147 / 145
+ *     256x128x256 TN     82 / 82          146 / 147         143 / 141
+ *     128x10x256         69 / 44          104 / 46          106 / 67
+ *     128x256x10 NT      47 / 20          39 -> 64 (*)       34 / 18
+ *     10x128x256 TN      51 / 50          63 -> 80-124 (*)   78 / 57-79
+ *   (in parentheses at 1024: the KC sweep's runs). (*) after two changes for narrow shapes:
+ *   the last partial sliver packed along its contiguous direction after a memset (it was
+ *   written element by element with a lane test, twice as many lanes as AVX2's), and a band of
+ *   at most MR rows reading B in place (mm_use_direct). Two threads could not be measured
+ *   meaningfully under that load (OpenBLAS's 2-thread medians fell to 0.5-60 GFLOP/s); best of
+ *   21, level 2 / OpenBLAS: 1024^3 80 / 58, 256x128x784 TN 170 / 179, 128x784x256 NT 130 / 175.
+ *   The lead's quiet-machine bench is the reference; the comparison above is same-run only.
  *
  * Half operands (float16 / bfloat16, issue 16): A, B and C of one half type go through the
  * float32 GEMM: the packing routines read the halves and widen them into the float32 panels
