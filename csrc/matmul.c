@@ -271,6 +271,10 @@
 #endif
 
 #define TL_MM_MR 6
+/* bytes of a half product's float32 C up to which it is kept with the packing buffers */
+#ifndef TL_MM_HALF_KEEP
+#define TL_MM_HALF_KEEP (16 << 20)
+#endif
 /* micro-kernel steps before the end of its K loop at which it prefetches its C tile */
 #ifndef TL_MM_CPF
 #define TL_MM_CPF 32
