@@ -16,7 +16,13 @@ int tl__simd = -1;
 static int detect_simd(void) {
 #if defined(TL_X86) && defined(__GNUC__)
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return 0;
+    /* level 2: AVX-512 F/VL/BW/DQ (Skylake-X and later Xeons, Zen 4): the GEMM's own kernels
+     * (matmul.c); every other family keeps its AVX2 kernels (PICK: any level >= 1) */
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
+        return 2;
+    return 1;
 #endif
     return 0;
 }
@@ -42,7 +48,9 @@ const char *tl_build_flags(void) { return TL_BUILD_FLAGS; }
 
 int tl_simd_level(void) { return tl__simd; }
 
-const char *tl_simd_name(void) { return tl__simd == 1 ? "avx2+fma" : "portable C"; }
+const char *tl_simd_name(void) {
+    return tl__simd == 2 ? "avx512" : tl__simd == 1 ? "avx2+fma" : "portable C";
+}
 
 int tl_set_simd_level(int level) {
     if (level < 0 || level > detect_simd()) return TL_EINVAL;

@@ -103,13 +103,7 @@ HALF_BINARY_LOOP(half_div, _mm256_div_ps(x, y), x / y)
 
 /* ---- AVX-512F: 16 lanes (tl_half_load16 / tl_half_round16 of half.h), tails by the 8-lane
  * or scalar loops above (the same bits) ---- */
-static int avx512_on = 1;        /* tl_set_half_avx512 */
-
-static int has_avx512f(void) {
-    static int known = -1;
-    if (known < 0) known = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    return known;
-}
+static int avx512_on = 1;        /* tl_set_half_avx512: off keeps the 8-lane loops at level 2 */
 
 __attribute__((target("avx512f")))
 static void f32_to_half_avx512(int dt, uint16_t *dst, const float *src, int64_t n) {
@@ -186,7 +180,7 @@ int tl_set_half_avx512(int on) {
 
 int tl__half_avx512(void) {
 #ifdef TL_X86
-    return tl__simd && avx512_on && has_f16c() && has_avx512f();
+    return tl__simd >= 2 && avx512_on && has_f16c();   /* level 2: the CPU has AVX-512 */
 #else
     return 0;
 #endif

@@ -11,7 +11,10 @@
  *                                  arithmetic without signed overflow (matmul.c);
  *     #define TL_U8_TYPE uint8_t   also a bool pass (TL_SUF u8);
  *     #define TL_PORTABLE_ONLY     no AVX2+FMA build: kernels the entry points call directly
- *                                  as name_f32_generic instead of through PICK (index.c, copy.c).
+ *                                  as name_f32_generic instead of through PICK (index.c, copy.c);
+ *     #define TL_AVX512            also an AVX-512 (F, VL, BW, DQ + FMA) pass for float and double,
+ *                                  name_f32_avx512, which the family picks itself when
+ *                                  tl__simd >= 2 (matmul.c's MM_PICK).
  * The integer passes are portable only, as they always were: the entry points call them
  * directly as name_i64_generic / name_u8_generic, not through PICK.
  * This file undefines TL_TEMPLATE and the options again after the last pass.
@@ -22,9 +25,12 @@
  *                    enum tl_dtype of tinygrad_lab.h is invisible to the preprocessor);
  *   TL_IS_FLOAT      1 for float and double, 0 for the integer passes;
  *   TL_ISA, TL_AVX2_BUILD  _generic and 0, or _avx2 and 1 under `#pragma GCC target("avx2,fma")`;
+ *   TL_AVX512_BUILD  1 in the opt-in AVX-512 pass (TL_ISA _avx512, TL_AVX2_BUILD 1 as well), else 0;
  *   VT, VLEN, VOP(op), VTAILMASK(n)  only in the AVX2 float passes: the 256-bit vector type, its
  *                    lanes, the intrinsic for op (VOP(loadu) = _mm256_loadu_ps / _pd) and the
- *                    lane mask of maskload / maskstore for the first n lanes, 0 < n <= VLEN
+ *                    lane mask of maskload / maskstore for the first n lanes, 0 < n <= VLEN; in
+ *                    the AVX-512 pass the 512-bit type, _mm512_ intrinsics and an __mmask16 /
+ *                    __mmask8 as VTAILMASK(n)
  *                    (names only: a family that uses them includes <immintrin.h> itself).
  * TL_NAME(base) (internal.h) names the template's functions base ## TL_SUF ## TL_ISA, e.g.
  * reduce_f32_avx2, and PICK(name_f32, (args)) calls name_f32_avx2 or name_f32_generic. Anything
@@ -44,6 +50,7 @@
 #define TL_DT_I64 3
 #define TL_DT_U8 4
 #define TL_INST_PASS 1
+#define TL_AVX512_BUILD 0
 #define TL_ISA _generic
 #define TL_AVX2_BUILD 0
 #include "instantiate_float.h"
@@ -59,6 +66,23 @@
 #undef TL_ISA
 #pragma GCC pop_options
 #endif
+#if defined(TL_X86) && defined(TL_AVX512)
+/* the opt-in AVX-512 pass (float and double only): TL_AVX2_BUILD stays 1, so the template's
+ * AVX2 code is compiled here too (AVX-512F implies AVX2) unless it asks TL_AVX512_BUILD */
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")
+#define TL_ISA _avx512
+#define TL_AVX2_BUILD 1
+#undef TL_AVX512_BUILD
+#define TL_AVX512_BUILD 1
+#include "instantiate_float.h"
+#undef TL_AVX512_BUILD
+#define TL_AVX512_BUILD 0
+#undef TL_AVX2_BUILD
+#undef TL_ISA
+#pragma GCC pop_options
+#endif
+#undef TL_AVX512_BUILD
 #undef TL_INST_PASS
 #undef TL_DT_F32
 #undef TL_DT_F64
@@ -68,6 +92,7 @@
 #undef TL_I64_TYPE
 #undef TL_U8_TYPE
 #undef TL_PORTABLE_ONLY
+#undef TL_AVX512
 
 #elif TL_INST_PASS == 1
 /* ---- one instruction set: the dtypes ---- */
@@ -115,8 +140,18 @@
 #define TL_INST_PASS 1
 
 #else
-/* ---- one dtype: the AVX2 vector names, then the template ---- */
-#if TL_AVX2_BUILD && TL_DT == TL_DT_F32
+/* ---- one dtype: the AVX2 (or AVX-512) vector names, then the template ---- */
+#if TL_AVX512_BUILD && TL_DT == TL_DT_F32
+#define VT __m512
+#define VLEN 16
+#define VOP(op) _mm512_##op##_ps
+#define VTAILMASK(n) ((__mmask16)((1u << (n)) - 1u))
+#elif TL_AVX512_BUILD && TL_DT == TL_DT_F64
+#define VT __m512d
+#define VLEN 8
+#define VOP(op) _mm512_##op##_pd
+#define VTAILMASK(n) ((__mmask8)((1u << (n)) - 1u))
+#elif TL_AVX2_BUILD && TL_DT == TL_DT_F32
 #define VT __m256
 #define VLEN 8
 #define VOP(op) _mm256_##op##_ps

@@ -91,6 +91,63 @@
  * AVX2+FMA (picked at run time), and for int64, portable: the same packing with the portable
  * micro-kernel (6 x 8, exact wrap-around arithmetic in uint64).
  *
+ * AVX-512 (tl__simd 2: AVX-512 F/VL/BW/DQ, detected at load time; Intel Xeon Emerald Rapids VM,
+ * L1d 48 KiB, L2 2 MiB per core; MM_PICK below, every other family stays AVX2): the AVX2 template
+ * compiled a third time with 512-bit vectors (instantiate_float.h, TL_AVX512), so packing, the
+ * in-place paths and edge tiles are the same code; edge tiles use mask registers.
+ *   Tile 12 x 32 float32 / 12 x 16 float64 (MR 12, NR 2 zmm): 24 accumulators, 2 for the B row,
+ *   1 for the broadcast A element -- 27 of 32 zmm. Per p: 24 FMAs for 14 loads, 12 cycles on the
+ *   two 512-bit FMA ports with the loads in 5-7, and 24 independent chains cover the FMA latency
+ *   (4 cycles x 2 ports). It is the skx tile of BLIS / OpenBLAS (which broadcast B, we A),
+ *   transposed; 12 rows rather than 14 (28 accumulators) so that row-major A packs with the
+ *   6-row register transpose twice. On this VM the AVX2 6 x 16 kernel ran at 0.55-0.7 of
+ *   OpenBLAS's AVX-512 sgemm.
+ *   Blocking: KC 384 (float32 and float64): a B sliver is 384 x 128 bytes = 48 KiB, the L1, and
+ *   streams from L2 at 128 bytes per 12-cycle step like the AVX2 path's longer one; MC 96: the
+ *   A block (144 KiB float32) and a 384 x 1024 float32 B panel (1.5 MiB) fit the 2 MiB L2
+ *   together. Swept on one thread (best of 25 interleaved runs, GFLOP/s at 1024^3 / the MLP's
+ *   128x256x784): KC 256 MC 192 95 / 96, 384 x 192 97 / 108, 512 x 144 93 / 97, 768 x 96 93 /
+ *   121, 384 x 96 108 / 128, 384 x 384 95 / 104, OpenBLAS 95 / 144 in the same runs -- within
+ *   the noise of this shared VM (the medians of the same runs are 25-80 GFLOP/s) except that
+ *   no setting was consistently better; not swept for float64.
+ *   The matrix-vector path (below) is the AVX2 build's at level 2 too: compiled for AVX-512
+ *   with 32 lanes it was no faster (1000 x 1000 float32).
+ *   Measured 2026-12-07 on that VM while 6-7 processes shared its 2 cores (load average 5-7):
+ *   float32 GFLOP/s of the C call, best of 21 interleaved 3 ms loops, two runs (the same
+ *   library at level 1 / level 2, and np.matmul, OPENBLAS_NUM_THREADS=1, one thread):
+ *                      AVX2 (level 1)   AVX-512 (level 2)   OpenBLAS
+ *     256^3              84 / 62          142 / 105         150 / 101
+ *     512^3              79 / 80           88 / 44 (noise)   78 / 69
+ *     1024^3             39 / 40           81 / 71 (97, 108) 73 / 75 (95)
+ *     128x784x256 NT     82 / 79          131 / 129         118 / 113
+ *     128x256x256 NT     82 / 79          131 / 132         118 / 116
+ *     128x256x784        77 / 31          131 / 127         135 / 86
+ *     128x256x256        76 / 81          128 / 130         133 / 136
+ *     256x128x784 TN     83 / 35          154 / 151         147 / 145
+ *     256x128x256 TN     82 / 82          146 / 147         143 / 141
+ *     128x10x256         69 / 44          104 / 46          106 / 67
+ *     128x256x10 NT      47 / 20          39 -> 64 (*)       34 / 18
+ *     10x128x256 TN      51 / 50          63 -> 80-124 (*)   78 / 57-79
+ *   (in parentheses at 1024: the KC sweep's runs). (*) after two changes for narrow shapes:
+ *   the last partial sliver packed along its contiguous direction after a memset (it was
+ *   written element by element with a lane test, twice as many lanes as AVX2's), and a band of
+ *   at most MR rows reading B in place (mm_use_direct). Two threads could not be measured
+ *   meaningfully under that load (OpenBLAS's 2-thread medians fell to 0.5-60 GFLOP/s); best of
+ *   21, level 2 / OpenBLAS: 1024^3 80 / 58, 256x128x784 TN 170 / 179, 128x784x256 NT 130 / 175.
+ *   The lead's quiet-machine bench is the reference; the comparison above is same-run only.
+ *
+ * Half operands (float16 / bfloat16, issue 16): A, B and C of one half type go through the
+ * float32 GEMM: the packing routines read the halves and widen them into the float32 panels
+ * (matmul.inc's mm_pack_a_h_ / mm_pack_b_h_: a sliver's piece widened in long contiguous runs
+ * into a stack buffer, then packed by the float32 routine), so no float32 copy of an operand is
+ * made and the kernel, blocking and each element's summation order are float32's; the float32
+ * C (one scratch block of the output's size, needed to accumulate across K blocks) is rounded to
+ * the half type, nearest even, by each work unit for its band. The in-place paths are off for
+ * halves (they read float32 operands in place). The result has the bits of the float32 GEMM of
+ * the widened operands -- what converting first gave. Matrix-vector shapes widen the memory
+ * each operand spans instead (mm_half_matvec). Callgrind (AVX2 build, 512^3 bf16, one thread):
+ * 3.7% more instructions than float32, packing and rounding included.
+ *
  * m == 1 or n == 1 (matrix-vector, vector-matrix, dot) skips packing, which would only add
  * traffic when every element is used once: rows of the matrix are dotted with the vector four at
  * a time, or, when its columns are the contiguous ones, columns are accumulated (axpy).
@@ -192,6 +249,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
+#include "half.h"
 #ifdef TL_X86
 #include <immintrin.h>
 #endif
@@ -213,6 +271,10 @@
 #endif
 
 #define TL_MM_MR 6
+/* bytes of a half product's float32 C up to which it is kept with the packing buffers */
+#ifndef TL_MM_HALF_KEEP
+#define TL_MM_HALF_KEEP (16 << 20)
+#endif
 /* micro-kernel steps before the end of its K loop at which it prefetches its C tile */
 #ifndef TL_MM_CPF
 #define TL_MM_CPF 32
@@ -235,6 +297,29 @@
 #ifndef TL_MM_NC_F64
 #define TL_MM_NC_F64 2040
 #endif
+/* the AVX-512 path (tl__simd 2): a 12-row tile of 2 zmm vectors, and its own blocking */
+#define TL_MM_MR_X 12
+#ifndef TL_MM_KC_F32_X
+#define TL_MM_KC_F32_X 384
+#endif
+#ifndef TL_MM_MC_F32_X
+#define TL_MM_MC_F32_X 96
+#endif
+#ifndef TL_MM_NC_F32_X
+#define TL_MM_NC_F32_X 4096
+#endif
+#ifndef TL_MM_KC_F64_X
+#define TL_MM_KC_F64_X 384
+#endif
+#ifndef TL_MM_MC_F64_X
+#define TL_MM_MC_F64_X 96
+#endif
+#ifndef TL_MM_NC_F64_X
+#define TL_MM_NC_F64_X 2048
+#endif
+
+#define MM_CAT3_(a, b, c) a##b##c
+#define MM_CAT3(a, b, c) MM_CAT3_(a, b, c)
 
 static inline int64_t mm_ceil(int64_t a, int64_t b) { return (a + b - 1) / b; }
 static inline int64_t mm_min(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -250,6 +335,8 @@ typedef struct {
     int64_t parts;   /* bands per matrix */
     int split_m;     /* 1: bands of rows, 0: bands of columns */
     int a_inplace;   /* 1: A's rows are contiguous and read in place by the packed path too */
+    int hdt;         /* TL_F16 / TL_BF16: A, B and C are halves (float32 GEMM, packing widens);
+                        0: all of the GEMM's own type */
 } mm_problem;
 
 /* One call's state for the work units (mm_chunk_): the problem, the plan, the operands, and
@@ -258,10 +345,11 @@ typedef struct mm_plan_ mm_plan;
 typedef struct {
     const mm_problem *pr;
     const mm_plan *pl;
-    void *c;
+    void *c;          /* (halves: the float32 scratch the GEMM accumulates in) */
     const void *a, *b;
     void *buf;
     int64_t sa, sb;
+    uint16_t *ch;     /* halves: the output, each unit's band rounded from c */
 } mm_job;
 
 /* Block sizes for one band: KC and MC are balanced so that the last block is not a sliver. */
@@ -291,8 +379,13 @@ static mm_plan mm_make_plan(int64_t m, int64_t n, int64_t k, int64_t MR, int64_t
  * when that distance is a multiple of 64 bytes they fall into 64 / gcd(distance in lines, 64)
  * of the 64 sets of a 32 KiB 8-way L1, and more than 4 of them to a set (half the ways) evict
  * each other between uses: a 128 x 128 float32 B (512-byte rows: 8 sets, 16 rows each) ran 10%
- * slower in place than packed, 112 x 112 (448 bytes: all 64 sets) 9% faster. */
-static int mm_use_direct(int64_t kc, int64_t bn, int64_t brs, int64_t bcs, size_t size) {
+ * slower in place than packed, 112 x 112 (448 bytes: all 64 sets) 9% faster.
+ * A band of at most MR rows (bm) reads a row-major B in place whatever its size: each element
+ * of B is used by one tile only, so packing it would only copy it once more (float32
+ * 10x128x256 = dW of the MLP's last layer, A^T @ G: 0.8 -> 1.0 of OpenBLAS at level 2). */
+static int mm_use_direct(int64_t kc, int64_t bm, int64_t bn, int64_t brs, int64_t bcs,
+                         size_t size, int64_t mr) {
+    if (bm <= mr && bcs == 1) return 1;
     if ((double)(kc * bn) * (double)size > TL_MM_DIRECT_MAX) return 0;
     if (bcs != 1) return 1;
     const int64_t bytes = (brs < 0 ? -brs : brs) * (int64_t)size;
@@ -315,19 +408,18 @@ static int mm_use_direct(int64_t kc, int64_t bn, int64_t brs, int64_t bcs, size_
 #ifndef TL_MM_PACK_COST
 #define TL_MM_PACK_COST 12.0
 #endif
-static double mm_band_cost(const mm_problem *pr, int64_t parts, int split_m, int64_t nr,
-                           size_t size, int simd) {
+static double mm_band_cost(const mm_problem *pr, int64_t parts, int split_m, int64_t mr,
+                           int64_t nr, int64_t KC, size_t size, int simd) {
     const int64_t m = pr->m, n = pr->n, k = pr->k;
-    const int64_t len = split_m ? m : n, w = split_m ? TL_MM_MR : nr, s = mm_ceil(len, w);
+    const int64_t len = split_m ? m : n, w = split_m ? mr : nr, s = mm_ceil(len, w);
     int64_t band = 0;
     for (int64_t q = 0; q < parts; q++) {
         const int64_t lo = s * q / parts * w, hi = mm_min(s * (q + 1) / parts * w, len);
         if (hi - lo > band) band = hi - lo;
     }
     const int64_t rows = split_m ? band : m, cols = split_m ? n : band;
-    const int64_t KC = size == sizeof(float) ? TL_MM_KC_F32 : TL_MM_KC_F64;
     const int64_t nk = mm_ceil(k, KC), kc = mm_ceil(k, nk);
-    const int direct = simd && mm_use_direct(kc, cols, pr->brs, pr->bcs, size);
+    const int direct = simd && !pr->hdt && mm_use_direct(kc, rows, cols, pr->brs, pr->bcs, size, mr);
     const int a_packed = !(pr->acs == 1 && (direct || pr->a_inplace));
     const int b_packed = !(direct && pr->bcs == 1);
     return (double)rows * (double)cols * (double)k +
@@ -380,18 +472,76 @@ static void mm_buf_put(void *p) {
     free(blk);
 }
 
+/* dst[0..n) = the halves src[0], src[s], ... src[(n - 1) * s] widened to float32 (exact): the
+ * packing routines' read of a half operand (issue 16: no float32 copy of the operand is made,
+ * the packed panels are the only float32 form). Contiguous runs take half.c's vectorised loop. */
+static void mm_h2f(int hdt, float *restrict dst, const uint16_t *src, int64_t s, int64_t n) {
+    if (s == 1) {
+        tl__half_to_f32(hdt, dst, src, n);
+        return;
+    }
+    if (hdt == TL_BF16)
+        for (int64_t i = 0; i < n; i++) dst[i] = tl_bf16_to_f32(src[i * s]);
+    else
+        for (int64_t i = 0; i < n; i++) dst[i] = tl_f16_to_f32(src[i * s]);
+}
+
 /* ---- instantiate: float32 / float64 (portable and AVX2+FMA), int64 (portable) ----
  * matmul.inc picks each type's tile and blocking at its top. int64 computes in uint64_t: the same
  * bits as wrapped two's-complement arithmetic, without signed overflow. */
 #define TL_TEMPLATE "matmul.inc"
 #define TL_I64_TYPE uint64_t
+#define TL_AVX512
 #include "instantiate_float.h"
+
+/* the AVX-512 kernels at level 2, else PICK's AVX2 / portable ones */
+#ifdef TL_X86
+#define MM_PICK(name, args) (tl__simd >= 2 ? name##_avx512 args : PICK(name, args))
+#else
+#define MM_PICK(name, args) PICK(name, args)
+#endif
+
+/* The smallest and largest element offsets of a [batch..., rows, cols] view with strides st. */
+static void mm_footprint(int nbatch, const int64_t *batch_shape, int64_t rows, int64_t cols,
+                         const int64_t *st, int64_t *lo, int64_t *hi) {
+    *lo = *hi = 0;
+    for (int d = 0; d < nbatch + 2; d++) {
+        const int64_t len = d < nbatch ? batch_shape[d] : d == nbatch ? rows : cols;
+        const int64_t e = (len - 1) * st[d];
+        if (e < 0) *lo += e;
+        else *hi += e;
+    }
+}
+
+/* Half operands of a matrix-vector product (m == 1 or n == 1): mm_gemv_ reads every element
+ * once and is bound by that traffic, so instead of a half-reading copy of it the memory each
+ * operand spans is widened to float32 once (the same strides, so the float32 product takes the
+ * same path and gives the same bits as on float32 operands), and the result rounded. */
+static int mm_half_matvec(int hdt, void *c, const void *a, const int64_t *as, const void *b,
+                          const int64_t *bs, int nbatch, const int64_t *batch_shape, int64_t m,
+                          int64_t n, int64_t k, int64_t batch) {
+    int64_t alo, ahi, blo, bhi;
+    mm_footprint(nbatch, batch_shape, m, k, as, &alo, &ahi);
+    mm_footprint(nbatch, batch_shape, k, n, bs, &blo, &bhi);
+    const int64_t na = ahi - alo + 1, nb = bhi - blo + 1, nc = batch * m * n;
+    float *w = (float *)malloc((size_t)(na + nb + nc) * sizeof(float));
+    if (w == NULL) return TL_ENOMEM;
+    float *a32 = w, *b32 = w + na, *c32 = w + na + nb;
+    tl__half_to_f32(hdt, a32, (const uint16_t *)a + alo, na);
+    tl__half_to_f32(hdt, b32, (const uint16_t *)b + blo, nb);
+    int rc = tl_matmul_forward(TL_F32, c32, a32 - alo, as, b32 - blo, bs, nbatch, batch_shape,
+                               m, n, k);
+    if (rc == TL_OK) tl__f32_to_half(hdt, (uint16_t *)c, c32, nc);
+    free(w);
+    return rc;
+}
 
 /* C (contiguous [batch..., m, n]) = A ([batch..., m, k]) @ B ([batch..., k, n]); see the header. */
 int tl_matmul_forward(int dtype, void *c, const void *a, const int64_t *a_strides,
                       const void *b, const int64_t *b_strides, int nbatch,
                       const int64_t *batch_shape, int64_t m, int64_t n, int64_t k) {
-    if (dtype != TL_F32 && dtype != TL_F64 && dtype != TL_I64) return TL_EDTYPE;
+    if (dtype != TL_F32 && dtype != TL_F64 && dtype != TL_I64 && !tl_is_half(dtype))
+        return TL_EDTYPE;
     if (nbatch < 0 || nbatch > TL_MAX_DIMS - 2 || m < 0 || n < 0 || k < 0) return TL_EINVAL;
     if (nbatch > 0 && batch_shape == NULL) return TL_EINVAL;
     int64_t batch = 1;
@@ -400,10 +550,11 @@ int tl_matmul_forward(int dtype, void *c, const void *a, const int64_t *a_stride
         batch *= batch_shape[d];
     }
     if (batch == 0 || m == 0 || n == 0) return TL_OK;
-    const size_t size = dtype == TL_F32 ? sizeof(float) : sizeof(double);
+    const int hdt = tl_is_half(dtype) ? dtype : 0;   /* halves: a float32 GEMM */
+    const size_t size = dtype == TL_F32 || hdt ? sizeof(float) : sizeof(double);
     if (c == NULL) return TL_EINVAL;
-    if (k == 0) {                                   /* empty sum: zeros */
-        memset(c, 0, (size_t)(batch * m * n) * size);
+    if (k == 0) {                                   /* empty sum: zeros (+0 in every type) */
+        memset(c, 0, (size_t)(batch * m * n) * (hdt ? 2 : size));
         return TL_OK;
     }
     if (a == NULL || b == NULL) return TL_EINVAL;
@@ -426,7 +577,10 @@ int tl_matmul_forward(int dtype, void *c, const void *a, const int64_t *a_stride
         }
     }
 
+    if (hdt && (m == 1 || n == 1))
+        return mm_half_matvec(hdt, c, a, as, b, bs, nbatch, batch_shape, m, n, k, batch);
     mm_problem pr;
+    pr.hdt = hdt;
     pr.m = m; pr.n = n; pr.k = k; pr.batch = batch;
     pr.ars = as[nbatch]; pr.acs = as[nbatch + 1];
     pr.brs = bs[nbatch]; pr.bcs = bs[nbatch + 1];
@@ -454,20 +608,26 @@ int tl_matmul_forward(int dtype, void *c, const void *a, const int64_t *a_stride
     pr.parts = by_batch ? 1 : pr.nt;
     {
 #ifdef TL_X86
-        const int simd = tl__simd && dtype != TL_I64;
+        const int simd = dtype != TL_I64 ? tl__simd : 0;
 #else
         const int simd = 0;
 #endif
-        const int64_t nr = 64 / (int64_t)size;   /* NR: 16 float32, 8 float64 / int64 */
-        pr.a_inplace = simd && pr.acs == 1 &&
+        /* the tile of the kernels mm_run_ will pick: NR 16 float32, 8 float64 / int64 (AVX-512:
+         * 32 / 16), MR 6 (AVX-512: 12) */
+        const int64_t nr = (simd >= 2 ? 128 : 64) / (int64_t)size;
+        const int64_t mr = simd >= 2 ? TL_MM_MR_X : TL_MM_MR;
+        const int64_t KC = size == sizeof(float) ? (simd >= 2 ? TL_MM_KC_F32_X : TL_MM_KC_F32)
+                                                 : (simd >= 2 ? TL_MM_KC_F64_X : TL_MM_KC_F64);
+        pr.a_inplace = simd && !hdt && pr.acs == 1 &&
                        (double)pr.m * (double)n * (double)k <= TL_MM_AINP_MAX;
-        pr.split_m = pr.parts == 1 || mm_band_cost(&pr, pr.parts, 1, nr, size, simd) <=
-                                      mm_band_cost(&pr, pr.parts, 0, nr, size, simd);
+        pr.split_m = pr.parts == 1 || mm_band_cost(&pr, pr.parts, 1, mr, nr, KC, size, simd) <=
+                                      mm_band_cost(&pr, pr.parts, 0, mr, nr, KC, size, simd);
     }
     if (pr.batch * pr.parts < pr.nt) pr.nt = (int)(pr.batch * pr.parts);
     switch (dtype) {
-        case TL_F32: return PICK(mm_run_f32, (&pr, c, a, b));
-        case TL_F64: return PICK(mm_run_f64, (&pr, c, a, b));
+        case TL_F16: case TL_BF16:
+        case TL_F32: return MM_PICK(mm_run_f32, (&pr, c, a, b));
+        case TL_F64: return MM_PICK(mm_run_f64, (&pr, c, a, b));
         default: return mm_run_i64_generic(&pr, c, a, b);
     }
 }

@@ -25,7 +25,7 @@ enum tl_limits { TL_MAX_DIMS = 32 };
 const char *tl_version(void);
 const char *tl_compiler(void);
 const char *tl_build_flags(void);
-int tl_simd_level(void);               /* 0 = portable C, 1 = AVX2+FMA */
+int tl_simd_level(void);               /* 0 = portable C, 1 = AVX2+FMA, 2 = AVX-512 (GEMM) */
 const char *tl_simd_name(void);
 int tl_set_simd_level(int level);      /* may only lower the detected level (for tests) */
 /* The float16/bfloat16 loops (casts, fused elementwise) use AVX-512F on a CPU that has it (at

@@ -30,7 +30,7 @@ def test_show_config_prints_the_report(capsys):
     assert cfg["compiler"] in out
     assert "-O" in out                                         # build flags
     assert cfg["build flags"] in out
-    assert cfg["simd"] in out and cfg["simd"] in ("avx2+fma", "portable C")
+    assert cfg["simd"] in out and cfg["simd"] in ("avx512", "avx2+fma", "portable C")
     assert re.search(r"threads\s*:\s*%d\b" % tl.get_num_threads(), out)
     assert np.__version__ in out and "numpy" in out.lower()
 

@@ -251,11 +251,13 @@ def test_in_place_and_packed_operands(nt, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_every_edge_tile_shape(dtype):
-    # each edge kernel (1..6 rows x 1..2 vectors, the last one masked), with one K block and
-    # accumulating over two (KC 768 float32, 256 float64), in place and packed, next to neighbours that must not be written
+    # each edge kernel (1..MR rows x 1..2 vectors, the last one masked: 6 x 16 / 6 x 8 with
+    # AVX2, 12 x 32 / 12 x 16 at the AVX-512 level 2), with one K block and accumulating over
+    # two (KC 768 float32, 256 float64; AVX-512 384), in place and packed, next to neighbours that must not be written
     rng = np.random.default_rng(15)
-    nr = 16 if dtype == np.float32 else 8
-    for m in range(1, 7):
+    wide = lib.tl_simd_level() == 2
+    nr = (16 if dtype == np.float32 else 8) * (2 if wide else 1)
+    for m in range(1, 13 if wide else 7):
         for n in range(1, nr + 1):
             for k in (3, 300, 800):
                 a, b = rnd(rng, (m, k), dtype), rnd(rng, (k, n), dtype)

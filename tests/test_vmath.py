@@ -147,7 +147,7 @@ def _worst(err, x):
 
 @needs_avx2
 def test_avx2_path_is_in_use():
-    assert lib.tl_simd_level() == 1
+    assert lib.tl_simd_level() >= 1      # 2: AVX-512 GEMM, AVX2 everywhere else
 
 
 @pytest.mark.parametrize("name", list(REF))

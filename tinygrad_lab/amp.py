@@ -1,13 +1,15 @@
 """Mixed precision: float16/bfloat16 inputs for every op, ``tl.autocast`` and ``tl.amp.GradScaler``.
 
 Half tensors are storage (DESIGN.md). The elementwise kernels and the casts take them natively
-(csrc/elementwise.c converts blocks to float32 and back); the other kernel families -- reductions,
-matmul, the nn kernels, indexing -- are float32/float64 only, so their public functions are
-wrapped here once (``_HALF_OPS``): half inputs are converted to float32 by the differentiable
-cast, the op runs in float32 (reductions accumulate in float32), and its float32 outputs are
-rounded back to the inputs' promoted dtype (float16 with bfloat16 promotes to float32, as in
-PyTorch). Gradients come back through the casts, so each input receives its gradient in its own
-dtype.
+(csrc/elementwise.c converts blocks to float32 and back), and so does matmul when both operands
+have the same half dtype (csrc/matmul.c widens them while packing its float32 panels and rounds
+the float32 result: no float32 copy of an operand is made, and the bits are those of the float32
+product of the widened operands). The other kernel families -- reductions, the nn kernels,
+linear, indexing -- are float32/float64 only, so their public functions are wrapped here once
+(``_HALF_OPS``): half inputs are converted to float32 by the differentiable cast, the op runs in
+float32 (reductions accumulate in float32), and its float32 outputs are rounded back to the
+inputs' promoted dtype (float16 with bfloat16 promotes to float32, as in PyTorch). Gradients come
+back through the casts, so each input receives its gradient in its own dtype.
 
 ``autocast(device_type="cpu", dtype=tl.bfloat16)`` uses the same wrappers with PyTorch's CPU
 autocast op lists (aten/src/ATen/autocast_mode.cpp): matmul, bmm and linear run in the low
@@ -125,8 +127,10 @@ _LOWER = "lower"
 _FP32 = "fp32"
 
 
-def _half_op(fn, policy=None):
-    """Wrap ``fn`` so it accepts half inputs (computed in float32) and follows autocast."""
+def _half_op(fn, policy=None, native=False):
+    """Wrap ``fn`` so it accepts half inputs (computed in float32) and follows autocast.
+    ``native``: fn's kernel takes two tensors of one half dtype itself (matmul), so those are
+    passed through unconverted; any other mix of half inputs still runs in float32."""
     @functools.wraps(fn)
     def op(*args, **kwargs):
         if not _ACTIVE[0] and not kwargs:   # the common case, written out: no autocast anywhere
@@ -138,17 +142,26 @@ def _half_op(fn, policy=None):
                     break
             else:
                 return fn(*args)
-        return _dispatch(fn, policy, args, kwargs)
+        return _dispatch(fn, policy, args, kwargs, native)
     op._tl_half_wrapped = fn
     return op
 
 
-def _dispatch(fn, policy, args, kwargs):
+def _same_half(args, kwargs):
+    """Two positional tensors of one half dtype, nothing else."""
+    return (not kwargs and len(args) == 2 and isinstance(args[0], Tensor)
+            and isinstance(args[1], Tensor) and args[0].dtype.is_half
+            and args[0].dtype is args[1].dtype)
+
+
+def _dispatch(fn, policy, args, kwargs, native=False):
     ac = _state.dtype
     if ac is not None and policy is not None:
         cast = _cast_for_autocast(ac if policy == _LOWER else dtypes.float32)
         args = _map_tensors(cast, args)
         kwargs = {k: _map_tensors(cast, v) for k, v in kwargs.items()}
+    if native and _same_half(args, kwargs):
+        return fn(*args)
     if _has_half(args, kwargs):
         return _run_in_float32(fn, args, kwargs)
     return fn(*args, **kwargs)
@@ -183,6 +196,9 @@ def _advanced(key):
     return any(isinstance(k, (Tensor, list)) for k in keys)
 
 
+# matmul's kernel takes two operands of one half dtype (csrc/matmul.c): not converted here
+_NATIVE_HALF = {"matmul", "rmatmul", "bmm"}
+
 _HALF_OPS = [
     # (module, name, policy); each also replaces the Tensor method and tl.<name> of that function
     # (sum, mean, max, min, argmax, argmin, var, std, softmax and log_softmax take halves
@@ -209,7 +225,7 @@ def _install():
     for mod, name, policy in _HALF_OPS:
         fn = getattr(mod, name)
         if fn not in wrapped:
-            wrapped[fn] = _half_op(fn, policy)
+            wrapped[fn] = _half_op(fn, policy, mod is _linalg and name in _NATIVE_HALF)
         setattr(mod, name, wrapped[fn])
     for attr, value in list(vars(Tensor).items()):
         if value in wrapped:
