@@ -1,0 +1,95 @@
+"""The eager general path's fast paths (issue 15, part 1, second round) give what the general
+routines they shortcut give: _empty's written-out fields, ``lr * grad`` straight to the scalar
+op, the in-place update, the one-node mse_loss, the engine's shortcuts -- values, gradients,
+hooks, in-place version errors and grad mode (per thread, as in PyTorch)."""
+import importlib
+import threading
+
+import numpy as np
+import pytest
+
+import tinygrad_lab as tl
+
+T = importlib.import_module("tinygrad_lab.tensor")   # (tl.tensor is the function)
+
+F = tl.nn.functional
+FLOATS = [tl.float32, tl.float64]
+
+
+# ---- _empty ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape", [(), (3,), (2, 5), (0, 4)])
+@pytest.mark.parametrize("dt", FLOATS + [tl.int64, tl.bool])
+def test_empty_fields_are_init_fields(shape, dt):
+    t = T._empty(shape, dt)
+    info = T._shape_info(shape)
+    ref = T._init_fields(T._new_tensor(T.Tensor), T._UNSHARED, t._data, shape, info[0], 0, dt, True)
+    for name in T.Tensor.__slots__:
+        if name in ("__dict__", "__weakref__"):
+            continue
+        assert getattr(t, name) == getattr(ref, name), name
+    assert t._storage is T._UNSHARED and t.grad_fn is None and not t.requires_grad
+
+
+def test_empty_pins_its_buffer_during_capture():
+    pins = []
+    T._set_capture(None, pins)
+    try:
+        t = T._empty((4,), tl.float32)
+    finally:
+        T._set_capture(None, None)
+    assert len(pins) == 1 and pins[0] is t._data
+
+
+# ---- lr * grad ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dt", FLOATS)
+def test_rmul_float_equals_mul(dt):
+    x = tl.randn(3, 4, dtype=dt, requires_grad=True)
+    a, b = 0.37 * x, x * 0.37
+    np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+    assert a.grad_fn.name() == b.grad_fn.name() == "MulBackward"
+    a.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((3, 4), 0.37, x.grad.numpy().dtype))
+
+
+def test_rmul_other_operands_keep_promotion():
+    i = tl.tensor([1, 2, 3])
+    r = 0.5 * i                     # int64 tensor: the default float dtype, as PyTorch
+    assert r.dtype is tl.float32 and r.tolist() == [0.5, 1.0, 1.5]
+    assert (2 * i).dtype is tl.int64 and (2 * i).tolist() == [2, 4, 6]
+    h = tl.ones(3, dtype=tl.float16)
+    assert (0.5 * h).dtype is tl.float16 and (0.5 * h).tolist() == [0.5, 0.5, 0.5]
+
+
+# ---- the in-place update under no_grad ---------------------------------------------------------
+
+@pytest.mark.parametrize("dt", FLOATS)
+def test_manual_update_equals_general(dt):
+    r = np.random.default_rng(0)
+    w0, g0 = r.standard_normal((4, 3)), r.standard_normal((4, 3))
+    p = tl.from_numpy(w0.copy()).to(dt).requires_grad_()
+    p.grad = tl.from_numpy(g0.copy()).to(dt)
+    with tl.no_grad():
+        p.sub_(0.5 * p.grad)
+        p -= 0.25 * p.grad
+    ref = tl.from_numpy(w0.copy()).to(dt) - 0.5 * tl.from_numpy(g0.copy()).to(dt)
+    ref = ref - 0.25 * tl.from_numpy(g0.copy()).to(dt)
+    np.testing.assert_array_equal(p.detach().numpy(), ref.numpy())
+    assert p.requires_grad and p.grad_fn is None
+
+
+def test_update_bumps_the_version_a_saved_tensor_checks():
+    p = tl.randn(3, requires_grad=True)
+    y = p.sigmoid()        # saves its output
+    z = (y * p).sum()      # saves p
+    with tl.no_grad():
+        p.sub_(0.1 * tl.ones(3))
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        z.backward()
+
+
+def test_update_with_grad_on_raises_on_a_leaf():
+    p = tl.randn(3, requires_grad=True)
+    with pytest.raises(RuntimeError):
+        p.sub_(0.5 * tl.ones(3))
