@@ -93,3 +93,67 @@ def test_update_with_grad_on_raises_on_a_leaf():
     p = tl.randn(3, requires_grad=True)
     with pytest.raises(RuntimeError):
         p.sub_(0.5 * tl.ones(3))
+
+
+# ---- mse_loss as one node ----------------------------------------------------------------------
+
+def _mse_pair(dt, want, shape=(4, 3)):
+    r = np.random.default_rng(5)
+    return (tl.tensor(r.standard_normal(shape), dtype=dt, requires_grad=want[0]),
+            tl.tensor(r.standard_normal(shape), dtype=dt, requires_grad=want[1]))
+
+
+@pytest.mark.parametrize("dt", FLOATS)
+@pytest.mark.parametrize("want", [(True, False), (False, True), (True, True)])
+def test_mse_loss_one_node_vjp_equals_formula(dt, want):
+    """The C VJP (plain backward) and the formula (create_graph=True) agree, and double
+    backward works through the formula."""
+    x, t = _mse_pair(dt, want)
+    inputs = [p for p, w in zip((x, t), want) if w]
+    loss = F.mse_loss(x, t)
+    assert loss.grad_fn.name() == "MseLossBackward"
+    fast = tl.autograd.grad(loss, inputs, retain_graph=True)
+    slow = tl.autograd.grad(loss, inputs, create_graph=True)
+    for a, b in zip(fast, slow):
+        assert b.grad_fn is not None
+        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-6, atol=1e-7)
+    if want[0]:
+        gx = tl.autograd.grad(F.mse_loss(x, t), x, create_graph=True)[0]
+        (hx,) = tl.autograd.grad(gx.sum(), x)
+        np.testing.assert_allclose(hx.numpy(), np.full(x.shape, 2.0 / x.numel()), rtol=1e-6)
+
+
+def test_mse_loss_one_node_gradcheck():
+    x, t = _mse_pair(tl.float64, (True, True), (3, 5))
+    assert tl.autograd.gradcheck(F.mse_loss, (x, t))
+
+
+def test_mse_loss_one_node_matches_torch():
+    torch = pytest.importorskip("torch")
+    x, t = _mse_pair(tl.float32, (True, True), (8, 2))
+    xt = torch.tensor(x.detach().numpy(), requires_grad=True)
+    tt = torch.tensor(t.detach().numpy(), requires_grad=True)
+    loss, ref = F.mse_loss(x, t), torch.nn.functional.mse_loss(xt, tt)
+    loss.backward()
+    ref.backward()
+    np.testing.assert_allclose(loss.item(), ref.item(), rtol=1e-6)
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(t.grad.numpy(), tt.grad.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_mse_loss_one_node_keeps_autograd_rules():
+    x, t = _mse_pair(tl.float32, (True, False))
+    seen = []
+    x.register_hook(lambda g: seen.append(g.shape))
+    loss = F.mse_loss(x, t)
+    loss.backward()
+    assert seen == [x.shape]
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        loss.backward()
+    loss = F.mse_loss(x, t)
+    with tl.no_grad():
+        t.mul_(2.0)            # t is saved: the node sees the version change
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        loss.backward()
+    with tl.no_grad():
+        assert F.mse_loss(x, t).grad_fn is None
