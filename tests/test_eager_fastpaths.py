@@ -157,3 +157,36 @@ def test_mse_loss_one_node_keeps_autograd_rules():
         loss.backward()
     with tl.no_grad():
         assert F.mse_loss(x, t).grad_fn is None
+
+
+# ---- .grad's C getter, sum()'s broadcast gradient view --------------------------------------------
+
+def test_grad_property_reads_validates_and_deletes():
+    p = tl.ones(3, requires_grad=True)
+    assert p.grad is None
+    (p * 2.0).sum().backward()
+    assert p.grad is p._grad and p.grad.tolist() == [2.0, 2.0, 2.0]
+    with pytest.raises(TypeError, match="assigned grad expected to be a Tensor"):
+        p.grad = 3
+    with pytest.raises(RuntimeError, match="different size"):
+        p.grad = tl.ones(4)
+    with pytest.raises(RuntimeError, match="different type"):
+        p.grad = tl.ones(3, dtype=tl.float64)
+    del p.grad
+    assert p.grad is None
+    assert "gradient accumulated by backward" in tl.Tensor.grad.__doc__
+
+
+@pytest.mark.parametrize("shape", [(), (1,), (1, 1), (5,), (2, 3), (0,), (2, 0)])
+def test_sum_gradient_view(shape):
+    x = tl.randn(*shape, dtype=tl.float64, requires_grad=True)
+    seen = []
+    y = x * 1.0
+    y.register_hook(lambda g: seen.append((g.shape, g.is_contiguous(), g.stride())))
+    y.sum().backward()
+    n = x.numel()
+    assert seen == [(x.shape, n == 1, (0,) * len(shape))]
+    assert seen[0][1] == T._is_contiguous(shape, (0,) * len(shape))   # what _make would say
+    np.testing.assert_array_equal(x.grad.numpy(), np.ones(shape))
+    if n:
+        assert tl.autograd.gradcheck(lambda t: t.sum(), (x,))

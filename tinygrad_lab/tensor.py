@@ -370,14 +370,7 @@ class Tensor:
         self._hooks = None
         self._post_hooks = None
 
-    @property
-    def grad(self):
-        """The gradient accumulated by backward() (None until then). Assign None or a tensor of
-        this tensor's shape and dtype."""
-        return self._grad
-
-    @grad.setter
-    def grad(self, value):
+    def _assign_grad(self, value):
         if value is not None:
             if not isinstance(value, Tensor):
                 raise TypeError(
@@ -392,9 +385,14 @@ class Tensor:
                                    f"{self.dtype!r}, the gradient {value.dtype!r}")
         self._grad = value
 
-    @grad.deleter
-    def grad(self):
+    def _del_grad(self):
         self._grad = None
+
+    # The getter is operator.attrgetter, a C callable: reading p.grad (every update step reads
+    # it once per parameter) runs no Python frame; assignments are validated by _assign_grad.
+    grad = property(operator.attrgetter("_grad"), _assign_grad, _del_grad,
+                    """The gradient accumulated by backward() (None until then). Assign None or a
+        tensor of this tensor's shape and dtype.""")
 
     @property
     def data(self):

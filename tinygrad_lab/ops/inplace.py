@@ -14,7 +14,7 @@ from .. import kernels as K
 from ..autograd.engine import _ONE, Function, _grad_enabled, _record
 from ..creation import tensor
 from ..kernels import NULL, check, i64
-from ..tensor import _SHAPES, Tensor, _alias, _empty, _shape_info, tensor_method
+from ..tensor import _SHAPES, _UNSHARED, Tensor, _alias, _empty, _shape_info, tensor_method
 from . import elementwise as ew
 from .index import getitem
 from .shape import BasicIndex, Expand, Permute, Reshape, broadcast_shapes, clone, expand, sum_to
@@ -142,7 +142,10 @@ def _direct_(t, other, code, scalar_code, sign=1.0):
         return False
     if rc:
         check(rc, "in-place op")
-    t._bump_version()
+    st = t._storage       # t._bump_version() written out (a parameter has its Storage already)
+    if st is _UNSHARED:
+        st = t._shared()
+    st.version += 1
     return True
 
 
