@@ -706,7 +706,7 @@ def _as_grad(g, out):
         return g
     if not isinstance(g, Tensor):
         g = _tensor(g, dtype=out.dtype)
-    if g.shape != out.shape:
+    if g._shape != out._shape:
         raise ValueError(f"gradient has shape {g.shape} but the output has shape {out.shape}")
     return g
 

@@ -282,11 +282,13 @@ class _MseLossMean(Function):
         n = _numel(x._shape)
         code = x.dtype.code
         per = _empty(x._shape, x.dtype)
-        check(K.tl_mse_loss_forward(code, per._ptr, x._ptr, t._ptr, n), "mse_loss")
         out = _empty((), x.dtype)
         p = out._ptr
-        check(K.tl_reduce_flat(K.TL_SUM, code, p, per._ptr, n), "mse_loss")
-        check(K.tl_unary_flat(K.TL_DIV_SCALAR, code, p, p, 1, float(n), 0.0), "mse_loss")
+        rc = (K.tl_mse_loss_forward(code, per._ptr, x._ptr, t._ptr, n)
+              or K.tl_reduce_flat(K.TL_SUM, code, p, per._ptr, n)
+              or K.tl_unary_flat(K.TL_DIV_SCALAR, code, p, p, 1, float(n), 0.0))
+        if rc:
+            check(rc, "mse_loss")
         rx, rt = x.requires_grad, t.requires_grad
         if (rx or rt) and _grad_enabled():
             _record(cls, out, (x, t), (rx, rt), (x, t)).n = n
@@ -299,9 +301,10 @@ class _MseLossMean(Function):
         gn = _unary_kernel(K.TL_DIV_SCALAR, g, float(ctx.n))   # (0-d: read with stride 0)
         gx = _empty(x._shape, x.dtype) if want_x else None
         gt = _empty(x._shape, x.dtype) if want_t else None
-        check(K.tl_mse_loss_backward(x.dtype.code, gx._ptr if want_x else NULL,
-                                     gt._ptr if want_t else NULL, gn._ptr, 0, x._ptr, t._ptr,
-                                     ctx.n), "mse_loss backward")
+        rc = K.tl_mse_loss_backward(x.dtype.code, gx._ptr if want_x else NULL,
+                                    gt._ptr if want_t else NULL, gn._ptr, 0, x._ptr, t._ptr, ctx.n)
+        if rc:
+            check(rc, "mse_loss backward")
         return gx, gt
 
     @staticmethod
