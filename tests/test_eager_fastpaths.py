@@ -190,3 +190,51 @@ def test_sum_gradient_view(shape):
     np.testing.assert_array_equal(x.grad.numpy(), np.ones(shape))
     if n:
         assert tl.autograd.gradcheck(lambda t: t.sum(), (x,))
+
+
+def test_manual_update_of_a_parameter_is_direct_and_equal():
+    """A Module's parameters updated by hand (p -= lr * p.grad) take the direct path too."""
+    from tinygrad_lab.ops import inplace
+    lin = tl.nn.Linear(3, 2)
+    x = tl.randn(4, 3)
+    tl.nn.functional.mse_loss(lin(x), tl.zeros(4, 2)).backward()
+    p = lin.weight
+    ref = p.detach().numpy() - 0.1 * p.grad.numpy()
+    version = p._shared().version
+    calls = []
+    orig = inplace._inplace
+    inplace._inplace = lambda *a, **k: calls.append(a) or orig(*a, **k)
+    try:
+        with tl.no_grad():
+            p -= 0.1 * p.grad
+    finally:
+        inplace._inplace = orig
+    assert calls == [] and isinstance(p, tl.nn.Parameter) and p.requires_grad
+    assert p._shared().version == version + 1
+    np.testing.assert_allclose(p.detach().numpy(), ref, rtol=1e-6, atol=1e-7)
+
+
+def test_fast_paths_follow_the_calling_threads_grad_mode():
+    """Grad mode is per thread (as in PyTorch): inside no_grad in this thread, another thread's
+    ops still record, its in-place update of a leaf still raises, and this thread's fast paths
+    (the direct update, 0.5 * grad, the one-node mse_loss) record nothing."""
+    p = tl.randn(3, requires_grad=True)
+    t = tl.zeros(3)
+    seen = {}
+
+    def other():
+        seen["mse"] = F.mse_loss(p, t).grad_fn is not None
+        seen["mul"] = (0.5 * p).grad_fn is not None
+        try:
+            p.sub_(0.1)
+            seen["sub_"] = "no error"
+        except RuntimeError:
+            seen["sub_"] = "raised"
+
+    with tl.no_grad():
+        th = threading.Thread(target=other)
+        th.start()
+        th.join()
+        assert F.mse_loss(p, t).grad_fn is None and (0.5 * p).grad_fn is None
+        p.sub_(0.1)
+    assert seen == {"mse": True, "mul": True, "sub_": "raised"}

@@ -118,7 +118,8 @@ def _direct_(t, other, code, scalar_code, sign=1.0):
     (except as t itself). The general path computes out of place and copies back (two kernel
     calls, an alias, ~3x the Python); this is the same kernel writing in place, so the values
     are the same. Returns False (nothing done) when the case does not apply."""
-    if t.requires_grad and _grad_enabled() or type(t) is not Tensor or not t._contig \
+    # (any Tensor, nn.Parameter included: a Module's parameters updated by hand)
+    if t.requires_grad and _grad_enabled() or not isinstance(t, Tensor) or not t._contig \
             or not t.dtype.is_floating_point:
         return False
     dt = t.dtype
