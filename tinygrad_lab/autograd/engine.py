@@ -453,13 +453,21 @@ def _backward_pass(outputs, grad_outputs, retain_graph, create_graph, inputs, al
             node._g = None
             if node._special or wanted is not None:
                 g = _node_hooks(node, g, wanted, captured)
-            if node._saved:
-                node._check_saved()
+            saved = node._saved
+            if saved:   # freed by an earlier backward, or changed in place since forward?
+                if len(saved) == 2:   # (built-in ops save two: checked here, a call fewer)
+                    x, y = saved
+                    vx, vy = node._versions
+                    if (x is not None and x._storage.version != vx
+                            or y is not None and y._storage.version != vy):
+                        node._check_saved()   # raises, naming the tensor
+                else:
+                    node._check_saved()
             fn = node._fn
             grads = (fn.formula if create_graph else fn.vjp or fn.formula)(node, g)
             if type(grads) is not tuple:
                 grads = (grads,)
-            if not retain_graph and node._saved:  # nodes that saved nothing can run again
+            if not retain_graph and saved:  # nodes that saved nothing can run again
                 node._saved = _FREED
             for t, need, gi in zip(node._inputs, node.needs_input_grad, grads):
                 if need and gi is not None:
@@ -698,7 +706,7 @@ def _as_grad(g, out):
         return g
     if not isinstance(g, Tensor):
         g = _tensor(g, dtype=out.dtype)
-    if g.shape != out.shape:
+    if g._shape != out._shape:
         raise ValueError(f"gradient has shape {g.shape} but the output has shape {out.shape}")
     return g
 

@@ -17,7 +17,7 @@ from ..ops import elementwise as _ew
 from ..ops.elementwise import gelu, sigmoid, tanh  # noqa: F401  (re-exported)
 from ..ops.inplace import leaky_relu_, relu_  # noqa: F401  (re-exported)
 from ..ops.nn import log_softmax, softmax  # noqa: F401  (re-exported)
-from ..ops.reduce import Mean as _Mean, mean as _mean, sum as _sum
+from ..ops.reduce import mean as _mean, sum as _sum
 from ..autograd import no_grad
 from ..creation import rand, zeros_like
 from ..ops.shape import contiguous, permute, reshape
@@ -216,9 +216,9 @@ def mse_loss(input, target, reduction="mean"):
             and input.dtype is target.dtype and input.dtype.is_floating_point
             and input._contig and target._contig and input._shape == target._shape):
         # the training loop's call, written out: every check below passes and every conversion
-        # is the identity, and the fresh contiguous loss goes to the one-node mean (what
-        # _reduce's mean picks for it) -- half the call's cost at a small net's size
-        return _Mean.apply(_nn.MseLoss.apply(input, target))
+        # is the identity; the loss and its mean are one node (as PyTorch's MseLossBackward0),
+        # the same values as the elementwise loss followed by the one-node mean
+        return _nn._MseLossMean.apply(input, target)
     _check_reduction(reduction, "mse_loss")
     input, target = _pair(input, target, "mse_loss")
     return _reduce(_nn.MseLoss.apply(contiguous(input), contiguous(target)), reduction, input.shape)

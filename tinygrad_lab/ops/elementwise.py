@@ -653,7 +653,11 @@ def rsub(a, b):
 
 @tensor_method("__rmul__")
 def rmul(a, b):
-    return mul(a, b) if type(b) is float else mul(b, a)   # (lr * grad: the scalar path directly)
+    if type(b) is float and type(a) is Tensor and a.dtype.is_floating_point:
+        # lr * grad, the hand-written update's product: the scalar op _arith would pick
+        # (_WITH_SCALAR[Mul]), without its two lookups and calls
+        return MulScalar.apply(a, b)
+    return mul(b, a)
 
 
 @tensor_method("__rtruediv__")

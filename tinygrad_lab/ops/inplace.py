@@ -14,7 +14,7 @@ from .. import kernels as K
 from ..autograd.engine import _ONE, Function, _grad_enabled, _record
 from ..creation import tensor
 from ..kernels import NULL, check, i64
-from ..tensor import Tensor, _alias, _empty, _numel, tensor_method
+from ..tensor import _SHAPES, _UNSHARED, Tensor, _alias, _empty, _shape_info, tensor_method
 from . import elementwise as ew
 from .index import getitem
 from .shape import BasicIndex, Expand, Permute, Reshape, broadcast_shapes, clone, expand, sum_to
@@ -118,11 +118,13 @@ def _direct_(t, other, code, scalar_code, sign=1.0):
     (except as t itself). The general path computes out of place and copies back (two kernel
     calls, an alias, ~3x the Python); this is the same kernel writing in place, so the values
     are the same. Returns False (nothing done) when the case does not apply."""
-    if t.requires_grad and _grad_enabled() or type(t) is not Tensor or not t._contig \
+    # (any Tensor, nn.Parameter included: a Module's parameters updated by hand)
+    if t.requires_grad and _grad_enabled() or not isinstance(t, Tensor) or not t._contig \
             or not t.dtype.is_floating_point:
         return False
     dt = t.dtype
-    n = _numel(t._shape)
+    shape = t._shape
+    n = (_SHAPES.get(shape) or _shape_info(shape))[1]
     if type(other) is float or type(other) is int:
         if scalar_code is None:
             return False
@@ -130,7 +132,6 @@ def _direct_(t, other, code, scalar_code, sign=1.0):
     elif type(other) is Tensor and other.dtype is dt and not (other.requires_grad and _grad_enabled()):
         if other._data == t._data and (other._ptr != t._ptr or other._strides != t._strides):
             return False       # a different view of t's own memory: the general path's copy
-        shape = t._shape
         if other._shape == shape and other._contig:
             rc = K.tl_binary_flat(code, dt.code, t._ptr, t._ptr, other._ptr, n)
         else:
@@ -142,7 +143,10 @@ def _direct_(t, other, code, scalar_code, sign=1.0):
         return False
     if rc:
         check(rc, "in-place op")
-    t._bump_version()
+    st = t._storage       # t._bump_version() written out (a parameter has its Storage already)
+    if st is _UNSHARED:
+        st = t._shared()
+    st.version += 1
     return True
 
 

@@ -52,7 +52,7 @@ class Matmul(Function):
             a_st, b_st = i64(_batch_strides(a, batch)), i64(_batch_strides(b, batch))
         out = _empty(batch + (m, n) if batch else (m, n), dt)
         rc = K.tl_matmul_forward(dt.code, out._ptr, a._ptr, a_st, b._ptr, b_st,
-                                 len(batch), i64(batch), m, n, k)
+                                 len(batch), i64(batch) if batch else NULL, m, n, k)
         if rc:
             check(rc, "matmul")
         if (a.requires_grad or b.requires_grad) and _grad_enabled() and dt.is_floating_point:

@@ -6,7 +6,8 @@ from .. import dtypes
 from .. import kernels as K
 from ..autograd.engine import _ONE, Function, _grad_enabled, _record
 from ..kernels import MAX_DIMS, NULL, check, i64
-from ..tensor import _SHAPES, Tensor, _empty, _make, _numel, _shape_info, _wrap_dim, tensor_method
+from ..tensor import (_SHAPES, Tensor, _empty, _init_fields, _make, _new_tensor, _numel, _shape_info,
+                      _wrap_dim, tensor_method)
 from .elementwise import _unary_kernel, exp, log, where
 from .shape import expand, reshape
 
@@ -83,8 +84,11 @@ class Sum(Function):
         # the broadcast view itself (stride 0 along the reduced dims): the validating reshape +
         # expand of the formula cost ~20% of a small fwd+bwd (callgrind)
         in_shape, dims = ctx.in_shape, ctx.dims
-        if len(dims) == len(in_shape):   # (the x.sum() case: every stride 0)
-            return _make(g._shared(), in_shape, _ZEROS[len(dims)], g._offset, g.dtype)
+        if len(dims) == len(in_shape):   # (the x.sum() case: every stride 0, so contiguous
+            #                               only with exactly one element; no _make scan)
+            return _init_fields(_new_tensor(Tensor), g._shared(), g._data, in_shape,
+                                _ZEROS[len(dims)], g._offset, g.dtype,
+                                (_SHAPES.get(in_shape) or _shape_info(in_shape))[1] == 1)
         gs = iter(g._strides)
         strides = tuple(0 if d in dims else next(gs) for d in range(len(in_shape)))
         return _make(g._shared(), in_shape, strides, g._offset, g.dtype)
