@@ -33,7 +33,7 @@ def _tl_grads(fn, arrays, dtype, g, create_graph=False, layout="contiguous"):
     views = [t.T if layout == "transposed" else t for t in ins]   # strided views of the leaves
     out = fn(*views)
     grads = tl.autograd.grad(out, ins, tl.tensor(g, dtype=dtype), create_graph=create_graph)
-    res = [r.detach().numpy().astype(np.float64) for r in grads]
+    res = [r.detach().double().numpy() for r in grads]   # (bfloat16 has no NumPy dtype without ml_dtypes)
     return [r.T if layout == "transposed" else r for r in res]
 
 
