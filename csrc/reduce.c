@@ -46,8 +46,11 @@ typedef union { double f; uint64_t i; } tl_sum_t;
  *   RED_COLS    columns order: chunks of whole kept elements;
  *   RED_BANDS   columns order, fewer than 2 * COLS kept elements, enough reduced rows: `nsplit`
  *               bands of rows (at most RED_MAX_BANDS, bounds multiples of CROWS, >= 64 rows and
- *               TL_CHUNK_MIN elements each) reduced into partial vectors, combined in band
- *               order. (Splitting few columns instead would make every thread read every row's
+ *               TL_PAR_MIN elements each, so a split needs the 2 * TL_PAR_MIN elements
+ *               tl_parallel_span asks before it uses threads) reduced into partial vectors,
+ *               combined in band order. (With TL_CHUNK_MIN elements per band, a 128x256 float32
+ *               column sum -- the bias-add VJP of a batch of 128 -- took two bands: 3.7 us on 2
+ *               threads, 2.1 us in one piece, on the 2-core VM.) (Splitting few columns instead would make every thread read every row's
  *               cache lines; measured slower than bands already at 1024 columns on 2 threads.)
  *               The combining is serial and reads every partial vector: a 4096x1024 float32
  *               column sum on 2 threads took 217 / 225 / 228 / 233 us with 2 / 4 / 8 / 16
@@ -113,7 +116,7 @@ static int red_plan(red_args *a, int op, int hdt, int ohdt, const float *center,
         tl_iter_init(&a->ko, nkeep, shape, 2, kst);
         tl_iter_init(&a->ri, nred, shape + nkeep, 1, rs);
         a->how = RED_COLS;
-        int64_t rows = (TL_CHUNK_MIN + nout - 1) / nout;
+        int64_t rows = (TL_PAR_MIN + nout - 1) / nout;
         if (rows < 8 * CROWS) rows = 8 * CROWS;
         if (nout < 2 * COLS && nr >= 2 * rows) {
             a->how = RED_BANDS;
@@ -129,6 +132,101 @@ static int red_plan(red_args *a, int op, int hdt, int ohdt, const float *center,
 static void red_free(red_args *a) {
     if (a->part) tl_free(a->part);
 }
+
+/* ---- AVX-512 float32 column sums (level 2) ----
+ * colsum_f32_avx512 adds the column sums of nrows float32 rows of m contiguous elements (row r
+ * at x + r * rs) to the double accumulators acc[0, m): the columns order's sum (col_rows_ /
+ * col_block_ in reduce.inc) with the same additions in the same order -- each full block of
+ * CROWS = 8 rows summed as ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7)) in float lanes, then
+ * added to the running double sum; the rows after the last full block added one by one in
+ * double -- so the same bits, with two changes of loop order:
+ *   - strips of 64 columns whose 8 double accumulators (zmm) stay in registers over a chunk of
+ *     rows (the chunk ~32 KiB, so the strips after the first read it from L1), instead of a
+ *     load and store of the accumulators per 8-row block;
+ *   - the first strip cut short (when m > 64) so that the others' loads are 64-byte aligned
+ *     whenever rows are: tensors under 256 KiB live in 16-byte aligned memory (tensor.py), and a
+ *     misaligned 64-byte load spans two cache lines.
+ * Measured (a C loop, a 128x256 column sum held in L2): the AVX2 loop 1.4 us (2.1 us at a
+ * 16-byte offset), this one 1.2 us (1.35 us); 4096x1024: 600 -> 565 us; for fewer than 128
+ * columns (one strip, no alignment gain) no faster, so col_rows_ calls it from 128 columns on.
+ * tl_set_simd_level(1) turns it off. */
+#ifdef TL_X86
+#define COLSUM_CHUNK_BYTES (32 << 10)
+/* one strip of w <= 64 columns (FULL: w == 64) over the rows [0, nrows) */
+#define COLSUM_STRIP_BODY_(FULL)                                                                   \
+    do {                                                                                           \
+        __mmask16 k[4];                                                                            \
+        __m512d lo[4], hi[4];                                                                      \
+        for (int j = 0; j < 4; j++) {                                                              \
+            const int64_t rem = w - 16 * j;                                                        \
+            k[j] = FULL || rem >= 16 ? (__mmask16)0xffff : rem > 0 ? (__mmask16)((1u << rem) - 1) : 0; \
+            lo[j] = _mm512_maskz_loadu_pd((__mmask8)k[j], a + 16 * j);                             \
+            hi[j] = _mm512_maskz_loadu_pd((__mmask8)(k[j] >> 8), a + 16 * j + 8);                  \
+        }                                                                                          \
+        int64_t r = 0;                                                                             \
+        for (; r + 8 <= nrows; r += 8) {                                                           \
+            const float *p = xs + r * rs;                                                          \
+            for (int j = 0; j < 4; j++) {                                                          \
+                if (!FULL && !k[j]) break;                                                         \
+                const float *q = p + 16 * j;                                                       \
+                const __m512 s = CS_ADD_(CS_ADD_(CS_ADD_(CS_LD_(q, FULL), CS_LD_(q + rs, FULL)),              \
+                                         CS_ADD_(CS_LD_(q + 2 * rs, FULL), CS_LD_(q + 3 * rs, FULL))),        \
+                                 CS_ADD_(CS_ADD_(CS_LD_(q + 4 * rs, FULL), CS_LD_(q + 5 * rs, FULL)),         \
+                                         CS_ADD_(CS_LD_(q + 6 * rs, FULL), CS_LD_(q + 7 * rs, FULL))));       \
+                lo[j] = _mm512_add_pd(lo[j], _mm512_cvtps_pd(_mm512_castps512_ps256(s)));          \
+                hi[j] = _mm512_add_pd(hi[j], _mm512_cvtps_pd(CS_HI_(s)));                          \
+            }                                                                                      \
+        }                                                                                          \
+        for (; r < nrows; r++) {                                                                   \
+            const float *p = xs + r * rs;                                                          \
+            for (int j = 0; j < 4; j++) {                                                          \
+                if (!FULL && !k[j]) break;                                                         \
+                const __m512 s = CS_LD_(p + 16 * j, FULL);                                         \
+                lo[j] = _mm512_add_pd(lo[j], _mm512_cvtps_pd(_mm512_castps512_ps256(s)));          \
+                hi[j] = _mm512_add_pd(hi[j], _mm512_cvtps_pd(CS_HI_(s)));                          \
+            }                                                                                      \
+        }                                                                                          \
+        for (int j = 0; j < 4; j++) {                                                              \
+            _mm512_mask_storeu_pd(a + 16 * j, (__mmask8)k[j], lo[j]);                              \
+            _mm512_mask_storeu_pd(a + 16 * j + 8, (__mmask8)(k[j] >> 8), hi[j]);                   \
+        }                                                                                          \
+    } while (0)
+#define CS_ADD_ _mm512_add_ps
+#define CS_LD_(q, FULL) ((FULL) ? _mm512_loadu_ps(q) : _mm512_maskz_loadu_ps(k[j], q))
+#define CS_HI_(s) _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(s), 1))
+__attribute__((target("avx512f")))
+static void colsum_strip64_f32_(const float *xs, int64_t rs, int64_t nrows, double *a) {
+    const int64_t w = 64;
+    COLSUM_STRIP_BODY_(1);
+}
+__attribute__((target("avx512f")))
+static void colsum_strip_f32_(const float *xs, int64_t rs, int64_t nrows, int64_t w, double *a) {
+    COLSUM_STRIP_BODY_(0);
+}
+#undef CS_ADD_
+#undef CS_LD_
+#undef CS_HI_
+#undef COLSUM_STRIP_BODY_
+
+__attribute__((target("avx512f")))
+static void colsum_f32_avx512(const float *x, int64_t rs, int64_t nrows, int64_t m, double *acc) {
+    const int64_t head = (int64_t)((64 - ((uintptr_t)x & 63)) & 63) / 4;
+    int64_t rb = COLSUM_CHUNK_BYTES / (m * 4) / 8 * 8;
+    if (rb < 8) rb = 8;
+    for (int64_t r0 = 0; r0 < nrows; r0 += rb) {
+        const int64_t n = nrows - r0 < rb ? nrows - r0 : rb;
+        const float *xr = x + r0 * rs;
+        int64_t c0 = 0;
+        if (head && m > 64) {
+            c0 = head < m ? head : m;
+            colsum_strip_f32_(xr, rs, n, c0, acc);
+        }
+        for (; c0 + 64 <= m; c0 += 64) colsum_strip64_f32_(xr + c0, rs, n, acc + c0);
+        if (c0 < m) colsum_strip_f32_(xr + c0, rs, n, m - c0, acc + c0);
+    }
+}
+#undef COLSUM_CHUNK_BYTES
+#endif
 
 /* ---- instantiate: float and double, portable and AVX2+FMA (whose max/min loops use 256-bit
  * intrinsics, see reduce.inc); int64, portable (exact sums) ---- */
