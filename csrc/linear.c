@@ -24,11 +24,12 @@ int tl_linear_forward(int dtype, void *y, const void *x, int64_t xs0, int64_t xs
 }
 
 /* backward of y = act(x @ W^T + b) for g (m, n):
- *   gz = act'(y) * g;  gx (m, k) = gz @ W;  gw (n, k) = gz^T @ x;  gb (n,) = sum over rows of gz */
-int tl_linear_backward(int dtype, int act, void *gx, void *gw, void *gb, const void *g,
-                       int64_t gs0, int64_t gs1, const void *x, int64_t xs0, int64_t xs1,
-                       const void *w, int64_t ws0, int64_t ws1, const void *y, int64_t m,
-                       int64_t n, int64_t k) {
+ *   gz = act'(y) * g;  gx (m, k) = gz @ W;  gw (n, k) = gz^T @ x (or, gw_kn, its transpose
+ *   x^T @ gz for y = act(x @ W + b));  gb (n,) = sum over rows of gz */
+int tl_linear_backward(int dtype, int act, void *gx, void *gw, int gw_kn, void *gb,
+                       const void *g, int64_t gs0, int64_t gs1, const void *x, int64_t xs0,
+                       int64_t xs1, const void *w, int64_t ws0, int64_t ws1, const void *y,
+                       int64_t m, int64_t n, int64_t k) {
     if (dtype != TL_F32 && dtype != TL_F64) return TL_EDTYPE;
     if (m < 0 || n < 0 || k < 0) return TL_EINVAL;
     const size_t size = dtype == TL_F32 ? sizeof(float) : sizeof(double);
@@ -48,7 +49,10 @@ int tl_linear_backward(int dtype, int act, void *gx, void *gw, void *gb, const v
         const int64_t w_st[2] = {ws0, ws1};
         rc = tl_matmul_forward(dtype, gx, g, g_st, w, w_st, 0, NULL, m, k, n);
     }
-    if (!rc && gw != NULL) {
+    if (!rc && gw != NULL && gw_kn) {   /* x @ W + b: gW (k, n) = x^T @ gz, as Matmul's VJP */
+        const int64_t xt_st[2] = {xs1, xs0};
+        rc = tl_matmul_forward(dtype, gw, x, xt_st, g, g_st, 0, NULL, k, n, m);
+    } else if (!rc && gw != NULL) {
         const int64_t x_st[2] = {xs0, xs1};
         rc = tl_matmul_forward(dtype, gw, g, gt_st, x, x_st, 0, NULL, n, k, m);
     }

@@ -250,12 +250,14 @@ int tl_linear_forward(int dtype, void *y, const void *x, int64_t xs0, int64_t xs
                       int64_t n, int64_t k);
 /* Its VJP for output gradient g (m, n) with strides (gs0, gs1): gz = act'(y) * g (y = the
  * forward's contiguous output; with act -1, gz = g and y is not read), then gx (m, k) = gz @ W,
- * gw (n, k) = gz^T @ x, gb (n,) = gz summed over rows, each written (contiguous) only when its
- * pointer is non-NULL. TL_ENOMEM if gz's scratch cannot be allocated. */
-int tl_linear_backward(int dtype, int act, void *gx, void *gw, void *gb, const void *g,
-                       int64_t gs0, int64_t gs1, const void *x, int64_t xs0, int64_t xs1,
-                       const void *w, int64_t ws0, int64_t ws1, const void *y, int64_t m,
-                       int64_t n, int64_t k);
+ * gw = W's gradient, gb (n,) = gz summed over rows, each written (contiguous) only when its
+ * pointer is non-NULL. gw is (n, k) = gz^T @ x, or with gw_kn (k, n) = x^T @ gz: the weight
+ * of y = x @ W + b, passed as W^T's strides (ws0, ws1) (ops/linalg.py Addmm, AddmmAct).
+ * TL_ENOMEM if gz's scratch cannot be allocated. */
+int tl_linear_backward(int dtype, int act, void *gx, void *gw, int gw_kn, void *gb,
+                       const void *g, int64_t gs0, int64_t gs1, const void *x, int64_t xs0,
+                       int64_t xs1, const void *w, int64_t ws0, int64_t ws1, const void *y,
+                       int64_t m, int64_t n, int64_t k);
 
 /* ---- random numbers (random.c): one global xoshiro256** stream ---- */
 void tl_manual_seed(uint64_t seed);

@@ -105,6 +105,7 @@ def _activation_bytes(root, inputs_too=False):
         if node is None or id(node) in seen_nodes:
             continue
         seen_nodes[id(node)] = node
+        nxt = node.next_functions   # (first: a fused node is walked as the op-by-op nodes)
         held = list(getattr(node, "_saved", ()) or ())
         if inputs_too:
             held += list(getattr(node, "_inputs", ()))
@@ -112,7 +113,7 @@ def _activation_bytes(root, inputs_too=False):
             if isinstance(t, tl.Tensor) and not t.is_leaf and id(t) not in seen_tensors:
                 seen_tensors.add(id(t))
                 total += t.numel() * t.dtype.itemsize
-        stack.extend(fn for fn, _ in node.next_functions)
+        stack.extend(fn for fn, _ in nxt)
     return total
 
 

@@ -252,6 +252,8 @@ NOT_NAMED_IN_C = {
     "IndexBackward": "tl_copy into a view of zeros", "Overwrite": "tl_copy",
     "Mean": "the TL_SUM reduction, then TL_DIV_SCALAR in place",
     "LinearAct": "tl_linear_forward / tl_linear_backward with the activation's unary op code",
+    "Addmm": "recorded by fusion (Matmul then Add): tl_linear_backward with gw_kn",
+    "AddmmAct": "recorded by fusion (Addmm then an activation): tl_linear_backward with gw_kn",
     "Norm": "composed of elementwise and TL_SUM kernels (its own node: the derivative at 0)",
 }
 
@@ -273,11 +275,16 @@ def test_every_op_is_a_class_statement_named_after_the_op():
 
 def test_every_op_has_one_forward():
     # either the generic Function.apply runs the op's forward, or the op's own apply is its
-    # forward (the hot paths record their node directly) -- never both
+    # forward (the hot paths record their node directly) -- never both; a fused op (recorded
+    # by record-time fusion, ``fuses`` naming the ops it stands for) has neither
     for name, op in OPS.items():
         own_apply = op.apply.__func__ is not Function.apply.__func__ \
             if hasattr(op.apply, "__func__") else True
         own_forward = op.forward is not Function.forward
+        if op.fuses:
+            assert not own_apply and not own_forward, f"{name}: a fused op with its own forward"
+            assert all(n in OPS for part in op.fuses for n in part.split(" / ")), name
+            continue
         assert own_apply != own_forward, \
             f"{name}: {'both a forward and its own apply' if own_apply else 'no forward'}"
 

@@ -144,6 +144,16 @@ SPECS = {
     "LinearAct": Spec(lambda x, w, b: tl.nn.functional.linear_act(x, w, b, "tanh"),
                       lambda x, w, b: np.tanh(x @ w.T + b),
                       [((3, 4), (5, 4), (5,)), ((0, 3), (2, 3), (2,)), ((2, 0), (3, 0), (3,))]),
+    # record-time fusion (ops/linalg.py): x @ W + b and an activation of it, as written
+    "Addmm":     Spec(lambda x, w, b: x @ w + b, lambda x, w, b: x @ w + b,
+                      [((3, 4), (4, 5), (5,)), ((1, 2), (2, 3), (3,)), ((0, 3), (3, 2), (2,)),
+                       ((2, 0), (0, 3), (3,))]),
+    "AddmmAct":  Spec(lambda x, w, b: (x @ w + b).tanh(), lambda x, w, b: np.tanh(x @ w + b),
+                      [((3, 4), (4, 5), (5,)), ((0, 3), (3, 2), (2,)), ((2, 0), (0, 3), (3,))]),
+    "AddmmAct1": Spec(lambda x, w, b: (x @ w + b).sigmoid(), lambda x, w, b: _sigmoid(x @ w + b),
+                      [((3, 4), (4, 5), (5,))]),
+    "AddmmAct2": Spec(lambda x, w, b: (x @ w + b).relu(), lambda x, w, b: np.maximum(x @ w + b, 0),
+                      [((3, 4), (4, 5), (5,))]),
     # ---- integer-array indexing (csrc/index.c) ----
     "Gather":    Spec(lambda x: x[[2, 0, 2], 1:], lambda x: x[[2, 0, 2], 1:], [(3, 4), (4, 2, 3)]),
     "GatherBackward": Spec(lambda g: _gather_backward(g), lambda g: _gather_backward_ref(g), [(3, 3)]),

@@ -158,6 +158,9 @@ class RemovableHandle:
             self._hooks.remove(self._fn)
 
 
+# in a fused node's op-by-op record (_record_fused): its output, the last tensor it saved
+_OUTPUT = object()
+
 # ctx._saved once a backward without retain_graph has freed it: not empty, so the engine's one
 # check of _saved (then _check_saved) catches a second backward through the node
 _FREED = (None,)
@@ -179,13 +182,17 @@ class Context:
     _special = False      # hooks or out_ref set: the engine calls _node_hooks
     _seq = 0              # creation order: a node's inputs' nodes were all made before it
     _replaced = None      # the grad_fn an in-place op replaced with this node (see _history_at)
+    _unfused = None       # a fused node: the op-by-op node it stands for (see _record_fused)
+    _skipped = ()         # a fused node: the nodes its backward skips
 
     _fn = None            # the Function whose forward made this node (set right after creation;
     #                       no __init__, because calling the bare class is the cheapest new object)
 
     def name(self):
-        # op_name: the user's op when a variant implements it (x * 2 runs MulScalar: "MulBackward")
-        return getattr(self._fn, "op_name", self._fn.__name__) + "Backward"
+        # op_name: the user's op when a variant implements it (x * 2 runs MulScalar: "MulBackward");
+        # a fused node is named after the op the user called last (see _record_fused)
+        fn = self._fn if self._unfused is None else self._unfused[0]
+        return getattr(fn, "op_name", fn.__name__) + "Backward"
 
     def __repr__(self):
         return f"<{self.name()}>"
@@ -226,10 +233,28 @@ class Context:
     @property
     def next_functions(self):
         """``(node, 0)`` per tensor input: its grad_fn, the AccumulateGrad node of a leaf that
-        requires grad, or None -- so the graph can be walked back to the parameters."""
+        requires grad, or None -- so the graph can be walked back to the parameters (op by op:
+        a fused node is first turned back into the node of the op the user called)."""
+        if self._unfused is not None:
+            self._unfuse()
         return tuple((_history_at(t.grad_fn, self._seq) if t.grad_fn is not None else
                       _grad_accumulator(t) if t.requires_grad else None, 0)
                      for t in self._inputs if isinstance(t, Tensor))
+
+
+    def _unfuse(self):
+        """Turn this fused node back into the op-by-op node it stands for (see _record_fused),
+        in place, so every tensor pointing at it sees the change."""
+        fn, inputs, needs, saved, versions, params = self._unfused
+        self._unfused, self._skipped = None, ()
+        self._fn, self._inputs, self.needs_input_grad = fn, inputs, needs
+        self._special = self._hooks is not None or self._out_ref is not None
+        if self._saved is not _FREED:   # (a backward without retain_graph freed it: still freed)
+            out = self._saved[-1] if self._saved else None
+            self._saved = tuple(out if t is _OUTPUT else t for t in saved)
+            self._versions = versions
+        if params is not None:
+            self.params = params
 
 
 def _history_at(fn, seq):
@@ -286,6 +311,13 @@ class Function:
     differentiable = True  # False for ops whose output never carries a gradient (comparisons...)
     vjp = None       # (ctx, *grads) -> input gradients, with C kernels; None: use formula
     formula = None   # (ctx, *grads) -> input gradients, with differentiable Tensor ops
+    # Record-time fusion (see _record_fused), asked of the op whose output the next op reads:
+    # fuse_add(node, a, b, out) records out = a + b (a: node's output) as one fused node,
+    # fuse_act(node, x, y, act) records y = act(x) (x: node's output) likewise; each returns
+    # True when it did, False to record op by op.
+    fuse_add = None
+    fuse_act = None
+    fuses = None     # a fused op (recorded only by fusion): the ops it stands for
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -357,6 +389,38 @@ def _record(fn, out, inputs, needs, saved=None):
             ctx._versions = [0 if t is None else t._storage.version for t in saved]
     if _anomaly:
         ctx._trace = _user_frame()
+    out.grad_fn = ctx
+    out.requires_grad = True
+    return ctx
+
+
+def _record_fused(fn, out, inputs, needs, saved, versions, unfused, skipped):
+    """Record-time fusion: make ``out`` -- the output of the op the user just called, whose
+    own node was never made -- the output of one node of Function ``fn`` standing for that op
+    and the ops behind it (``x @ W + b`` then ``.sigmoid()``: one AddmmAct node whose inputs are
+    x, W and b). Its backward is one C call where op by op it was several nodes and kernels.
+
+    The ``skipped`` nodes stay in the graph, and gradients still reach them from any other
+    consumer of their outputs -- correct because the fused derivative is the sum of the same
+    chain rule terms. Fusion must stay invisible: ``unfused`` = (Function, inputs, needs, saved,
+    versions, params) is the node op by op, restored in place (Context._unfuse) when a backward
+    reaches the node while a skipped output has hooks, retains its gradient or is one autograd.grad
+    asked for (_node_hooks: a fused node counts as ``_special``), and whenever the graph is walked
+    (next_functions, tl.viz, checkpoint). ``saved`` / ``versions`` are the skipped nodes' own, so
+    in-place changes since those ops ran are still caught. Anomaly mode records op by op (each
+    node checks its own gradient): returns None there, else the node."""
+    if _anomaly:
+        return None
+    ctx = Context()
+    ctx._fn = fn
+    ctx._seq = _next_seq()
+    ctx._inputs = inputs
+    ctx.needs_input_grad = needs
+    ctx._saved = saved
+    ctx._versions = versions
+    ctx._unfused = unfused
+    ctx._skipped = skipped
+    ctx._special = True
     out.grad_fn = ctx
     out.requires_grad = True
     return ctx
@@ -624,8 +688,14 @@ def _run_hooks(hooks, g):
 
 def _node_hooks(node, g, wanted, captured):
     """The rare per-node work of the backward pass: hooks registered on a non-leaf tensor, its
-    retained .grad, and capturing the gradient autograd.grad asked for. Returns the gradient
+    retained .grad, capturing the gradient autograd.grad asked for, and a fused node that must
+    run op by op because one of the outputs it skips has any of those. Returns the gradient
     (a hook may replace it)."""
+    if node._unfused is not None:
+        for n in node._skipped:
+            if n._hooks or n._out_ref is not None or wanted is not None and id(n) in wanted:
+                node._unfuse()
+                break
     if node._hooks:
         g = _run_hooks(node._hooks, g)
     if node._out_ref is not None and wanted is None:

@@ -79,6 +79,7 @@ class _Unary(Function):
 
     code = None
     saves = ""
+    fusable = False   # an activation a fresh linear layer's node can absorb (Function.fuse_act)
 
     @staticmethod
     def deriv(g, x, y, p0, p1):
@@ -89,6 +90,10 @@ class _Unary(Function):
         """The op's forward: the kernel, and the graph node when ``x`` requires grad."""
         y = _unary_kernel(cls.code, x, p0, p1)
         if _grad_enabled() and x.requires_grad:
+            node = x.grad_fn
+            if cls.fusable and node is not None and node._fn.fuse_act is not None \
+                    and node._fn.fuse_act(node, x, y, cls):
+                return y   # act(x @ W + b) as one node (ops/linalg.py)
             saves = cls.saves
             ctx = _record(cls, y, (x,), _ONE,
                           (x if "x" in saves else None, y if "y" in saves else None) if saves else None)
@@ -153,16 +158,19 @@ class Cos(_Unary):
 
 class Tanh(_Unary):
     code, saves = K.TL_TANH, "y"
+    fusable = True
     deriv = staticmethod(lambda g, x, y, p, q: g * (1.0 - y * y))
 
 
 class Sigmoid(_Unary):
     code, saves = K.TL_SIGMOID, "y"
+    fusable = True
     deriv = staticmethod(lambda g, x, y, p, q: g * y * (1.0 - y))
 
 
 class Relu(_Unary):        # zero where x <= 0 only: a NaN input passes g (as PyTorch)
     code, saves = K.TL_RELU, "x"
+    fusable = True
     deriv = staticmethod(lambda g, x, y, p, q: where(x <= 0, 0.0, g))
 
 
@@ -393,6 +401,7 @@ def _arith(fn):
     written out flat: it is most of a small network's ops. (A closure per op, so ``a * b`` is
     one Python call, and its variables are cheaper to read than class attributes.)"""
     code, saves, name, float_only = fn.code, fn.saves, fn.__name__.lower(), fn.float_only
+    fuses = fn.fuses_bias   # Add: a bias added to a fresh matmul output fuses (ops/linalg.py)
 
     def apply(a, b):
         if not (isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype is b.dtype
@@ -429,6 +438,11 @@ def _arith(fn):
             out = _binary_kernel(code, a, b)   # broadcasting or strided views
         ra, rb = a.requires_grad, b.requires_grad
         if (ra or rb) and _grad_enabled():
+            if fuses and ra:
+                node = a.grad_fn
+                if node is not None and node._fn.fuse_add is not None \
+                        and node._fn.fuse_add(node, a, b, out):
+                    return out
             _record(fn, out, (a, b), (ra, rb),
                     None if not saves else (a if rb else None, b if ra else None) if saves == "ab?"
                     else (a, b) if saves == "ab" else (a, b, out))
@@ -476,6 +490,7 @@ class _Binary(Function):
     code = None
     saves = ""
     float_only = False   # integer inputs give the default float dtype (div, pow)
+    fuses_bias = False   # Add: ``a + b`` may fuse with the node that made a (Function.fuse_add)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -483,7 +498,7 @@ class _Binary(Function):
 
 
 class Add(_Binary):
-    code = K.TL_ADD
+    code, fuses_bias = K.TL_ADD, True
 
     @staticmethod
     def formula(ctx, g):

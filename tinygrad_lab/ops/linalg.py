@@ -19,10 +19,10 @@ import math
 
 from .. import dtypes
 from .. import kernels as K
-from ..autograd.engine import Function, _grad_enabled, _record
+from ..autograd.engine import _FREED, _ONE, _OUTPUT, Function, _grad_enabled, _record, _record_fused
 from ..kernels import NULL, check, i64
 from ..tensor import Tensor, _empty, _make, tensor_method
-from .elementwise import Relu, Sigmoid, Tanh
+from .elementwise import Add, Relu, Sigmoid, Tanh
 from .reduce import sum as _sum
 from .shape import broadcast_shapes, reshape, sum_to, transpose, unsqueeze
 
@@ -100,6 +100,23 @@ class Matmul(Function):
         return ga, gb
 
     @staticmethod
+    def fuse_add(node, a, b, out):
+        """out = a + b, a = x @ W of 2-D operands and b a bias (n,) of the same float32/float64
+        dtype: one Addmm node instead of Matmul's and Add's (see _record_fused)."""
+        x, w = node._inputs
+        dt, s = out.dtype, node._seq
+        if (len(x._shape) != 2 or len(w._shape) != 2 or b._shape != a._shape[1:]
+                or not (dt is _F32 or dt is _F64) or b.dtype is not dt   # (a's is out's)
+                or node._special or node._saved is _FREED
+                or x.grad_fn is not None and x.grad_fn._seq > s     # changed in place since:
+                or w.grad_fn is not None and w.grad_fn._seq > s):   # (see _changed_since)
+            return False
+        needs, rb = node.needs_input_grad, b.requires_grad
+        return _record_fused(Addmm, out, (x, w, b), (needs[0], needs[1], rb), node._saved,
+                             node._versions, (Add, (a, b), (True, rb), (), (), None),
+                             (node,)) is not None
+
+    @staticmethod
     def formula(ctx, g):
         # dA = g @ B^T and dB = A^T @ g through transposed views (no copies), summed over the
         # batch dims each operand was broadcast along. Written with matmul itself, so the
@@ -141,21 +158,23 @@ def _linear_kernel(x, w, b, act=-1):
     return y
 
 
-def _linear_vjp_kernel(needs, g, x, w, act=None, y=None):
+def _linear_vjp_kernel(needs, g, x, w, act=None, y=None, kn=False):
     """(dx, dW, db) of y = act(x @ W^T + b) for output gradient g (None where not needed), in
     one C call; act is None or the activation's op class, whose derivative the kernel takes
-    from the output y."""
+    from the output y. ``kn``: W is the (k, n) weight of y = act(x @ W + b) (Addmm, AddmmAct),
+    read through transposed strides, and dW is (k, n) too."""
     need_x, need_w, need_b = needs[:3]
     (n_rows, n_out), gs, dt = g._shape, g._strides, g.dtype
     # x is saved only when W needs a gradient and W only when x does; k from whichever is here
-    k = x._shape[1] if x is not None else w._shape[1] if w is not None else 0
+    k = x._shape[1] if x is not None else w._shape[0 if kn else 1] if w is not None else 0
     gx = _empty((n_rows, k), dt) if need_x else None
-    gw = _empty((n_out, k), dt) if need_w else None
+    gw = _empty((k, n_out) if kn else (n_out, k), dt) if need_w else None
     gb = _empty((n_out,), dt) if need_b else None
-    xs, ws = x._strides if x is not None else (0, 0), w._strides if w is not None else (0, 0)
+    xs = x._strides if x is not None else (0, 0)
+    ws = (0, 0) if w is None else (w._strides[1], w._strides[0]) if kn else w._strides
     rc = K.tl_linear_backward(dt.code, -1 if act is None else act.code,
                               gx._ptr if need_x else NULL,
-                              gw._ptr if need_w else NULL,
+                              gw._ptr if need_w else NULL, kn,
                               gb._ptr if need_b else NULL,
                               g._ptr, gs[0], gs[1],
                               NULL if x is None else x._ptr, xs[0], xs[1],
@@ -198,6 +217,21 @@ class Linear(Function):
         x, w = ctx._saved
         return _linear_formula(ctx.needs_input_grad, g, x, w)
 
+    @staticmethod
+    def fuse_act(node, z, y, act):
+        """y = act(z) for z this Linear's output (``F.relu(self.fc(x))``): one LinearAct node,
+        as nn.Sequential records (see _record_fused)."""
+        if node._special or node._saved is _FREED or _changed_since(node, node._inputs):
+            return False
+        x, w, b = node._inputs
+        ctx = _record_fused(LinearAct, y, (x, w, b, None), node.needs_input_grad + (False,),
+                            node._saved + (y,), node._versions + (0,), _unfused_act(act, z),
+                            (node,))
+        if ctx is None:
+            return False
+        ctx.act = act
+        return True
+
 
 class LinearAct(Function):
     """y = act(x @ W^T + b) for act in relu / sigmoid / tanh: Linear with the activation run in
@@ -224,6 +258,88 @@ class LinearAct(Function):
         x, w, y = ctx._saved
         gz = ctx.act.deriv(g, y, y, 0.0, 0.0)   # (relu's x > 0 is y > 0)
         return _linear_formula(ctx.needs_input_grad, gz, x, w) + (None,)
+
+
+def _addmm_formula(needs, g, x, w):
+    """(dx, dW, db) of y = x @ W + b with differentiable ops."""
+    return (matmul(g, transpose(w, 0, 1)) if needs[0] else None,
+            matmul(transpose(x, 0, 1), g) if needs[1] else None,
+            _sum(g, 0) if needs[2] else None)
+
+
+class Addmm(Function):
+    """y = x @ W + b, x (m, k), W (k, n), b (n,), one float32/float64 dtype, as one node: the
+    lessons' ``x @ W + b`` recorded at the ``+`` (Matmul.fuse_add), so its backward is one C
+    call -- the Linear layer's, with W in the x @ W layout -- instead of two nodes and four
+    kernels. Named after the op the user called (AddBackward) and turned back into the
+    Matmul + Add nodes whenever anything looks at them (engine._record_fused)."""
+
+    fuses = ("Matmul", "Add")
+
+    @staticmethod
+    def vjp(ctx, g):
+        x, w = ctx._saved
+        return _linear_vjp_kernel(ctx.needs_input_grad, g, x, w, kn=True)
+
+    @staticmethod
+    def formula(ctx, g):
+        x, w = ctx._saved
+        return _addmm_formula(ctx.needs_input_grad, g, x, w)
+
+    @staticmethod
+    def fuse_act(node, z, y, act):
+        """y = act(z) for z = x @ W + b this node's output: one AddmmAct node."""
+        # (a fused node is _special: a skipped output with hooks is what must stop fusion)
+        if node._unfused is None or node._saved is _FREED or _changed_since(node, node._inputs):
+            return False
+        for n in node._skipped + (node,):
+            if n._hooks or n._out_ref is not None:
+                return False
+        ctx = _record_fused(AddmmAct, y, node._inputs, node.needs_input_grad, node._saved + (y,),
+                            node._versions + (0,), _unfused_act(act, z),
+                            node._skipped + (node,))
+        if ctx is None:
+            return False
+        ctx.act = act
+        return True
+
+
+class AddmmAct(Function):
+    """y = act(x @ W + b) for act in relu / sigmoid / tanh, as one node: recorded when the
+    activation reads a fresh Addmm output (``(x @ W1 + b1).sigmoid()``), so the backward of a
+    whole layer is one C call, as nn.Sequential's LinearAct. Named after the activation
+    (SigmoidBackward) and turned back into op-by-op nodes like Addmm."""
+
+    fuses = ("Matmul", "Add", "Relu / Sigmoid / Tanh")
+
+    @staticmethod
+    def vjp(ctx, g):
+        x, w, y = ctx._saved
+        return _linear_vjp_kernel(ctx.needs_input_grad, g, x, w, ctx.act, y, kn=True)
+
+    @staticmethod
+    def formula(ctx, g):
+        x, w, y = ctx._saved
+        gz = ctx.act.deriv(g, y, y, 0.0, 0.0)   # (relu's x > 0 is y > 0)
+        return _addmm_formula(ctx.needs_input_grad, gz, x, w)
+
+
+def _changed_since(node, tensors):
+    """Whether any of ``tensors`` (None allowed) got a new grad_fn -- an in-place op -- after
+    ``node`` read it: a fused node made now would see the new history, not the one node read."""
+    for t in tensors:
+        if t is not None and t.grad_fn is not None and t.grad_fn._seq > node._seq:
+            return True
+    return False
+
+
+def _unfused_act(act, z):
+    """The node y = act(z) would have op by op: Context._unfuse's record (see _Unary.apply),
+    naming y as _OUTPUT (the fused node saves it last; a fresh output, at version 0): y itself
+    here would be a reference cycle through y.grad_fn, left for the garbage collector."""
+    if act.saves == "y":
+        return (act, (z,), _ONE, (None, _OUTPUT), (0, 0), _NO_PARAMS)
+    return (act, (z,), _ONE, (z, None), (z._storage.version, 0), _NO_PARAMS)
 
 
 # activations LinearAct applies in place, by name
@@ -254,6 +370,8 @@ def linear_act(x, w, b, act):
 
 
 _BOOL = dtypes.bool_
+_F32, _F64 = dtypes.float32, dtypes.float64
+_NO_PARAMS = (0.0, 0.0)
 
 
 @tensor_method("matmul", "__matmul__")

@@ -95,6 +95,8 @@ def _boundary(outputs, start):
                 found.setdefault(id(t), t)
         elif id(node) not in seen:
             seen.add(id(node))
+            if node._unfused is not None:   # the boundary as recorded op by op
+                node._unfuse()
             stack.extend(x for x in node._inputs if isinstance(x, Tensor))
     return list(found.values())
 

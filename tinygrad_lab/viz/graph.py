@@ -75,6 +75,8 @@ def walk(root):
     nodes[id(root.grad_fn)] = root.grad_fn
     while stack:
         node = stack.pop()
+        if node._unfused is not None:   # drawn op by op, as the user wrote it
+            node._unfuse()
         for t in node._inputs:
             if not isinstance(t, Tensor):
                 continue
