@@ -170,6 +170,14 @@ def test_graph_walks_see_the_op_by_op_graph():
     np.testing.assert_allclose(b.grad.numpy(), (1 - yv ** 2).sum(0), rtol=1e-12)
 
 
+def test_saved_tensors_are_the_called_ops():
+    x, w, b = _leaves(18)
+    y = (x @ w + b).sigmoid()
+    saved = y.grad_fn.saved_tensors          # sigmoid saves its output only
+    assert saved[0] is None and saved[1] is y
+    assert y.grad_fn._fn is OPS["Sigmoid"]
+
+
 def test_draw_graph_shows_the_ops_as_written():
     x, w, b = _leaves(9)
     y = (x @ w + b).sigmoid()

@@ -204,6 +204,8 @@ class Context:
     # (built-in ops' backward read ctx._saved: the engine's _check_saved has run first)
     @property
     def saved_tensors(self):
+        if self._unfused is not None:   # what the op the user called saved
+            self._unfuse()
         if self._saved is _FREED:
             self._raise_freed()
         return self._saved
