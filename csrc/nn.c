@@ -11,6 +11,7 @@
  * the 'mean' / 'sum' reduction with the reduce ops.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <tgmath.h>
 #include "half.h"
@@ -213,4 +214,27 @@ int tl_mse_loss_backward(int dtype, void *gx, void *gt, const void *g, int64_t g
                          const void *x, const void *t, int64_t n) {
     CHECK_SIZES(n, 0);
     DISPATCH(dtype, mse_loss_bwd_, n, 1, .out = {gx, gt}, .in = {g, x, t}, .gs = g_stride);
+}
+
+int tl_mse_loss_mean_forward(int dtype, void *loss, const void *x, const void *t, int64_t n) {
+    CHECK_SIZES(n, 0);
+    if (dtype != TL_F32 && dtype != TL_F64) return TL_EDTYPE;
+    const size_t size = dtype == TL_F32 ? sizeof(float) : sizeof(double);
+    void *per = n > 0 ? malloc((size_t)n * size) : NULL;
+    if (n > 0 && per == NULL) return TL_ENOMEM;
+    int rc = tl_mse_loss_forward(dtype, per, x, t, n);
+    if (!rc) rc = tl_reduce_flat(TL_SUM, dtype, loss, per, n);
+    if (!rc) rc = tl_unary_flat(TL_DIV_SCALAR, dtype, loss, loss, 1, (double)n, 0.0);
+    free(per);
+    return rc;
+}
+
+int tl_mse_loss_mean_backward(int dtype, void *gx, void *gt, const void *g, const void *x,
+                              const void *t, int64_t n) {
+    CHECK_SIZES(n, 0);
+    if (dtype != TL_F32 && dtype != TL_F64) return TL_EDTYPE;
+    double gn[1];   /* g / n, read with stride 0: room for either dtype */
+    int rc = tl_unary_flat(TL_DIV_SCALAR, dtype, gn, g, 1, (double)n, 0.0);
+    if (!rc) rc = tl_mse_loss_backward(dtype, gx, gt, gn, 0, x, t, n);
+    return rc;
 }

@@ -228,6 +228,13 @@ int tl_mse_loss_forward(int dtype, void *loss, const void *x, const void *t, int
 /* gx, gt (n; NULL = not needed), g (n), x, t (n): gx = 2*g*(x - t), gt = -gx. */
 int tl_mse_loss_backward(int dtype, void *gx, void *gt, const void *g, int64_t g_stride,
                          const void *x, const void *t, int64_t n);
+/* mse_loss with reduction "mean", one call each way: *loss (0-d) = the sum of (x - t)^2 divided
+ * by n, and gx, gt for g (0-d) -- the three kernels MseLoss then Mean run (the elementwise loss
+ * into a scratch buffer, tl_reduce_flat, TL_DIV_SCALAR) and Mean's g / n before the VJP, in the
+ * same order, so the same bits. TL_ENOMEM if the scratch cannot be allocated. */
+int tl_mse_loss_mean_forward(int dtype, void *loss, const void *x, const void *t, int64_t n);
+int tl_mse_loss_mean_backward(int dtype, void *gx, void *gt, const void *g, const void *x,
+                              const void *t, int64_t n);
 /* ---- matrix multiplication (matmul.c) ---- */
 /* C[t, i, j] = sum_p A[t, i, p] * B[t, p, j] for t over the batch index space `batch_shape`
  * (nbatch dims, may be 0), i < m, j < n, p < k. Buffers: C contiguous [batch..., m, n]; A viewed

@@ -123,6 +123,22 @@ def test_mse_loss_one_node_vjp_equals_formula(dt, want):
         np.testing.assert_allclose(hx.numpy(), np.full(x.shape, 2.0 / x.numel()), rtol=1e-6)
 
 
+@pytest.mark.parametrize("dt", FLOATS)
+@pytest.mark.parametrize("shape", [(4, 3), (0, 3), (300, 400)])   # (300, 400): threaded kernels
+def test_mse_loss_one_node_is_bit_identical_to_two_nodes(dt, shape):
+    # one C call each way (tl_mse_loss_mean_forward / _backward) runs MseLoss's kernel, the sum
+    # and the division, then g / n and MseLoss's VJP: the same bits as the two nodes
+    x, t = _mse_pair(dt, (True, True), shape)
+    one = F.mse_loss(x, t)
+    one.backward()
+    g1 = (x.grad.numpy().copy(), t.grad.numpy().copy())
+    x.grad = t.grad = None
+    two = F.mse_loss(x, t, reduction="none").mean()
+    two.backward()
+    assert np.array_equal(one.detach().numpy(), two.detach().numpy(), equal_nan=True)  # (empty: 0 / 0)
+    assert np.array_equal(g1[0], x.grad.numpy()) and np.array_equal(g1[1], t.grad.numpy())
+
+
 def test_mse_loss_one_node_gradcheck():
     x, t = _mse_pair(tl.float64, (True, True), (3, 5))
     assert tl.autograd.gradcheck(F.mse_loss, (x, t))

@@ -16,7 +16,7 @@ from ..autograd.engine import Function, _grad_enabled, _record
 from ..creation import arange
 from ..kernels import NULL, check, ffi
 from ..tensor import Tensor, _empty, _numel, _wrap_dim, tensor_method
-from .elementwise import _unary_kernel, clamp, exp, log, sigmoid, where
+from .elementwise import clamp, exp, log, sigmoid, where
 from .reduce import max as _max, min as _min, sum as _sum
 from .shape import contiguous, reshape, transpose, unsqueeze
 
@@ -269,9 +269,9 @@ class MseLoss(Function):
 class _MseLossMean(Function):
     """F.mse_loss(x, t) with reduction "mean" as one node, PyTorch's ``MseLossBackward0`` (which
     also records one node for the loss and its mean): MseLoss's kernel, then Mean's sum and
-    division, so the value is the same bits as MseLoss followed by Mean. Its VJP divides g by n
-    and runs MseLoss's C VJP with that one value broadcast (stride 0) -- what Mean's VJP and
-    MseLoss's VJP compute in turn, without the second node, its broadcast view and one pass of
+    division, so the value is the same bits as MseLoss followed by Mean (one C call:
+    csrc/nn.c tl_mse_loss_mean_forward). Its VJP divides g by n and runs MseLoss's C VJP with
+    that one value broadcast (stride 0) -- what Mean's VJP and MseLoss's VJP compute in turn, without the second node, its broadcast view and one pass of
     the engine (~6% of a small training step). The inputs are mse_loss's, already checked: two
     contiguous float tensors of one shape and dtype."""
 
@@ -280,13 +280,9 @@ class _MseLossMean(Function):
     @classmethod
     def apply(cls, x, t):
         n = _numel(x._shape)
-        code = x.dtype.code
-        per = _empty(x._shape, x.dtype)
         out = _empty((), x.dtype)
-        p = out._ptr
-        rc = (K.tl_mse_loss_forward(code, per._ptr, x._ptr, t._ptr, n)
-              or K.tl_reduce_flat(K.TL_SUM, code, p, per._ptr, n)
-              or K.tl_unary_flat(K.TL_DIV_SCALAR, code, p, p, 1, float(n), 0.0))
+        # (one C call running MseLoss's kernel, the sum and the division by n in turn)
+        rc = K.tl_mse_loss_mean_forward(x.dtype.code, out._ptr, x._ptr, t._ptr, n)
         if rc:
             check(rc, "mse_loss")
         rx, rt = x.requires_grad, t.requires_grad
@@ -298,11 +294,12 @@ class _MseLossMean(Function):
     def vjp(ctx, g):
         x, t = ctx._saved
         want_x, want_t = ctx.needs_input_grad
-        gn = _unary_kernel(K.TL_DIV_SCALAR, g, float(ctx.n))   # (0-d: read with stride 0)
         gx = _empty(x._shape, x.dtype) if want_x else None
         gt = _empty(x._shape, x.dtype) if want_t else None
-        rc = K.tl_mse_loss_backward(x.dtype.code, gx._ptr if want_x else NULL,
-                                    gt._ptr if want_t else NULL, gn._ptr, 0, x._ptr, t._ptr, ctx.n)
+        # (g / n, then MseLoss's C VJP with it broadcast, in one call)
+        rc = K.tl_mse_loss_mean_backward(x.dtype.code, gx._ptr if want_x else NULL,
+                                         gt._ptr if want_t else NULL, g._ptr, x._ptr, t._ptr,
+                                         ctx.n)
         if rc:
             check(rc, "mse_loss backward")
         return gx, gt
