@@ -391,32 +391,21 @@ def _check_grad(g, t, node):
     return g
 
 
-def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
-                  allow_unused=False):
-    """The backward pass (_backward_pass), then the callbacks queued during it (queue_callback)."""
-    callbacks = []
-    token = _CALLBACKS.set(callbacks)
-    try:
-        result = _backward_pass(outputs, grad_outputs, retain_graph, create_graph, inputs,
-                                allow_unused)
-        i = 0
-        while i < len(callbacks):   # (a callback may queue another)
-            callbacks[i]()
-            i += 1
-    finally:
-        _CALLBACKS.reset(token)
-    return result
-
-
-def _backward_pass(outputs, grad_outputs, retain_graph, create_graph, inputs, allow_unused):
-    """Shared by Tensor.backward and autograd.grad. With ``inputs`` given, returns their
-    gradients instead of accumulating into leaves' ``.grad``.
+def _backward_pass(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
+                   allow_unused=False):
+    """The backward pass, shared by Tensor.backward and autograd.grad; then the callbacks queued
+    during it (queue_callback). With ``inputs`` given, returns their gradients instead of
+    accumulating into leaves' ``.grad``.
 
     One pass, in reverse creation order: a node's consumers were all created after it, so always
     running the pending node created last (a heap keyed on -Context._seq) runs each node once,
     after every consumer has added to its gradient -- no separate pass to count consumers, and a
     node no gradient reaches never runs. A node's pending gradient waits on the node itself
-    (``node._g``), a leaf's in ``leaf_grads``."""
+    (``node._g``), a leaf's in ``leaf_grads``.
+
+    (One frame for the whole pass, and no per-thread state to set and reset: a small backward's
+    cost is mostly this function's own Python.)"""
+    callbacks = []    # queue_callback's queue for this backward (it finds it through this frame)
     leaf_grads = {}   # id(leaf tensor) -> (tensor, gradient)
     heap = []         # (-node._seq, node) of every node holding a pending gradient
     for out, g in zip(outputs, grad_outputs):
@@ -441,11 +430,11 @@ def _backward_pass(outputs, grad_outputs, retain_graph, create_graph, inputs, al
     # leaves with post-accumulate-grad hooks: how many gradients each still expects (see
     # _post_hook_counts); their hooks fire when the count reaches 0
     pending = _post_hook_counts(heap) if direct and _n_post_hooks else None
-    prev = _grad_enabled()
-    _set_grad(bool(create_graph))
+    # grad mode is create_graph during the pass (restored by the token: cheaper than a set)
+    token = _GRAD.set(True if create_graph else False)
     anomaly = _anomaly
+    refcounts = _REFCOUNTS
     pop, push = _heappop, _heappush
-    ok = False
     try:
         while heap:
             node = pop(heap)[1]
@@ -465,6 +454,7 @@ def _backward_pass(outputs, grad_outputs, retain_graph, create_graph, inputs, al
                     node._check_saved()
             fn = node._fn
             grads = (fn.formula if create_graph else fn.vjp or fn.formula)(node, g)
+            del g   # (an op passing g through, like add, may then have it adopted: _owned)
             if type(grads) is not tuple:
                 grads = (grads,)
             if not retain_graph and saved:  # nodes that saved nothing can run again
@@ -481,11 +471,20 @@ def _backward_pass(outputs, grad_outputs, retain_graph, create_graph, inputs, al
                     if fn is not None and fn._seq > node._seq:   # t was changed in place later
                         fn = _history_at(fn, node._seq)
                     if fn is None and direct and t._hooks is None:
-                        # a leaf: straight into .grad, as PyTorch's AccumulateGrad does
-                        # (the first gradient written out: the common case, one call fewer;
-                        # _owned called here: an argument on the stack is a reference)
-                        if t._grad is None:
-                            t._grad = gi if _owned(gi) else _copy(gi)
+                        # a leaf: straight into .grad, as PyTorch's AccumulateGrad does. The
+                        # first gradient is adopted when nothing else references it: a fresh
+                        # kernel output whose only references are the engine's (grads, zip's
+                        # tuple, gi and getrefcount's argument), else see _owned
+                        acc = t._grad
+                        if acc is None:
+                            if (refcounts and _getrefcount(gi) <= 4 and gi._storage is _UNSHARED
+                                    and gi.grad_fn is None
+                                    or refcounts and _owned(gi, grads, node._inputs, t)):
+                                t._grad = gi
+                            else:
+                                t._grad = _copy(gi)
+                        elif acc._contig and acc.dtype is gi.dtype:
+                            K.add_into(acc, gi)
                         else:
                             _accumulate_grad(t, gi, False)
                         if t._post_hooks is not None:
@@ -498,12 +497,12 @@ def _backward_pass(outputs, grad_outputs, retain_graph, create_graph, inputs, al
                         push(heap, (-fn._seq, fn))
                     else:
                         fn._g = fn._g + gi
-        ok = True
+    except BaseException:   # drop the pending gradients so a retry starts clean
+        for _, n in heap:
+            n._g = None
+        raise
     finally:
-        _set_grad(prev)
-        if not ok:  # an exception: drop the pending gradients so a retry starts clean
-            for _, n in heap:
-                n._g = None
+        _GRAD.reset(token)
 
     if pending:   # leaves whose last expected gradient never came (a backward returned None)
         for t, n, received in list(pending.values()):
@@ -521,21 +520,22 @@ def _backward_pass(outputs, grad_outputs, retain_graph, create_graph, inputs, al
                     f"One of the differentiated tensors (shape {t.shape}) appears to not have been "
                     "used in the graph. Set allow_unused=True if this is the desired behavior.")
             result.append(g)
-        return tuple(result)
-
-    for t, g in leaf_grads.values():  # leaves with hooks, under create_graph, or an output itself
-        _to_leaf(t, g, create_graph)
-        if t._post_hooks is not None:
-            _run_post_hooks(t)
-    return None
+        result = tuple(result)
+    else:
+        result = None
+        for t, g in leaf_grads.values():  # leaves with hooks, under create_graph, or an output
+            _to_leaf(t, g, create_graph)
+            if t._post_hooks is not None:
+                _run_post_hooks(t)
+    if callbacks:
+        _run_callbacks(callbacks)
+    return result
 
 
 # ---- post-accumulate-grad hooks and end-of-backward callbacks ---------------------------------
 
 _n_post_hooks = 0   # post-accumulate-grad hooks registered (and not removed) in the process
 _FIRED = -1         # a pending count once the leaf's hooks have run in this backward
-# The callbacks queued during the backward running in this thread (None outside backward).
-_CALLBACKS = contextvars.ContextVar("tinygrad_lab.backward_callbacks", default=None)
 
 
 def _post_hook_counts(heap):
@@ -595,10 +595,28 @@ def queue_callback(callback):
     DistributedDataParallel waits for its last allreduce this way). Callbacks run in the order
     queued; one may queue more. Only valid during a backward (from a hook or a Function's
     backward): RuntimeError otherwise."""
-    callbacks = _CALLBACKS.get()
-    if callbacks is None:
-        raise RuntimeError("queue_callback can only be called during the backward pass")
-    callbacks.append(callback)
+    # The queue is a local of the innermost _backward_pass running in this thread, found on the
+    # stack: a backward pays nothing for a per-thread "queue" variable it would set and reset
+    # (~5% of a small one), and each thread (its own stack) stays independent.
+    f = sys._getframe(1)
+    while f is not None:
+        if f.f_code is _PASS_CODE:
+            f.f_locals["callbacks"].append(callback)
+            return
+        f = f.f_back
+    raise RuntimeError("queue_callback can only be called during the backward pass")
+
+
+_PASS_CODE = _backward_pass.__code__
+
+
+def _run_callbacks(callbacks):
+    """Run a finished backward's queued callbacks in order (a callback may queue another: the
+    backward's frame is still on the stack)."""
+    i = 0
+    while i < len(callbacks):
+        callbacks[i]()
+        i += 1
 
 
 def _run_hooks(hooks, g):
@@ -663,21 +681,29 @@ def _accumulate_grad(t, g, create_graph, owned=False):
         t._grad = acc + g
 
 
-# Whether _owned may read reference counts: a CPython implementation detail, so elsewhere (and
-# in the tests that switch it off) every gradient that becomes a .grad is copied instead.
+# Whether the engine may read reference counts (_owned): a CPython implementation detail, so
+# elsewhere (and in the tests that switch it off) every gradient that becomes a .grad is copied.
 _REFCOUNTS = sys.implementation.name == "cpython"
 _getrefcount = sys.getrefcount
 
 
-def _owned(g):
+def _owned(g, grads, inputs, t):
     """True when nothing but the engine references gradient ``g`` (still inside _backward_pass's
-    loop over a node's inputs) or its buffer, so it can become a leaf's .grad without a copy.
-    The 5 references allowed are the engine's own (the backward's returned tuple, zip's current
-    tuple, the loop variable, this call's argument and getrefcount's; measured, and pinned both
-    ways by tests/test_autograd.py); a Storage object, when it has one, 3 (its own, ``st`` and
-    getrefcount's; pinned the same way). Anything shared -- the same tensor given to two inputs,
-    a tensor the backward also kept, a live view -- is copied instead."""
-    if not _REFCOUNTS or g.grad_fn is not None or _getrefcount(g) > 5:
+    loop over a node's ``inputs``, ``t`` the one it goes to) or its buffer, so it can become a
+    leaf's .grad without a copy (the engine checks a fresh kernel output's case itself). The 5
+    references allowed are the engine's own (the backward's returned tuple ``grads``, zip's
+    current tuple, the loop variable, this call's argument and getrefcount's; measured, and
+    pinned both ways by tests/test_autograd.py); one more when the op handed this same tensor
+    to both of its inputs (add: ``grads`` holds it twice) and this is the second, whose first
+    was copied, as PyTorch's AccumulateGrad steals a gradient its refcount allows; a Storage
+    object, when it has one, 3 (its own, ``st`` and getrefcount's; pinned the same way).
+    Anything shared -- the same tensor given to two inputs, a tensor the backward also kept, a
+    live view -- is copied instead."""
+    if g.grad_fn is not None:
+        return False
+    n = _getrefcount(g)
+    if n > 5 and not (n == 6 and len(grads) == 2 and grads[0] is g and grads[1] is g
+                      and inputs[1] is t and inputs[0] is not t):
         return False
     st = g._storage
     if st is _UNSHARED:  # a kernel output no view has seen: it owns its whole buffer
@@ -727,7 +753,7 @@ def backward(tensor, gradient=None, retain_graph=None, create_graph=False):
             seed = cached[0]
     else:
         seed = _as_grad(gradient, tensor)
-    _run_backward((tensor,), (seed,), retain_graph or create_graph, create_graph)
+    _backward_pass((tensor,), (seed,), retain_graph or create_graph, create_graph)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
@@ -751,8 +777,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     if retain_graph is None:
         retain_graph = create_graph
     gos = [_as_grad(g, o) for g, o in zip(grad_outputs, outputs)]
-    return _run_backward(outputs, gos, retain_graph, create_graph, inputs=inputs,
-                         allow_unused=allow_unused)
+    return _backward_pass(outputs, gos, retain_graph, create_graph, inputs, allow_unused)
 
 
 
