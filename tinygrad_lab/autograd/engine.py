@@ -380,6 +380,11 @@ _ONE_BYTES = {0: struct.pack("=f", 1.0), 1: struct.pack("=d", 1.0), 4: struct.pa
 # The backward pass
 # ---------------------------------------------------------------------------------------------
 
+def _grad_tuple(grads, n):
+    """A backward's gradients, one per input: missing ones are None, extra ones ignored."""
+    return (grads + (None,) * n)[:n]
+
+
 def _check_grad(g, t, node):
     if not isinstance(g, Tensor):
         raise TypeError(f"{node.name()} returned {type(g).__name__}; expected a Tensor or None")
@@ -391,11 +396,10 @@ def _check_grad(g, t, node):
     return g
 
 
-def _backward_pass(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
-                   allow_unused=False):
-    """The backward pass, shared by Tensor.backward and autograd.grad; then the callbacks queued
-    during it (queue_callback). With ``inputs`` given, returns their gradients instead of
-    accumulating into leaves' ``.grad``.
+def _backward_pass(roots, retain_graph, create_graph, inputs=None, allow_unused=False):
+    """The backward pass from ``roots``, (output, its gradient) pairs, shared by Tensor.backward
+    and autograd.grad; then the callbacks queued during it (queue_callback). With ``inputs``
+    given, returns their gradients instead of accumulating into leaves' ``.grad``.
 
     One pass, in reverse creation order: a node's consumers were all created after it, so always
     running the pending node created last (a heap keyed on -Context._seq) runs each node once,
@@ -408,7 +412,7 @@ def _backward_pass(outputs, grad_outputs, retain_graph, create_graph, inputs=Non
     callbacks = []    # queue_callback's queue for this backward (it finds it through this frame)
     leaf_grads = {}   # id(leaf tensor) -> (tensor, gradient)
     heap = []         # (-node._seq, node) of every node holding a pending gradient
-    for out, g in zip(outputs, grad_outputs):
+    for out, g in roots:
         node = out.grad_fn
         if node is None:
             if out.requires_grad:
@@ -418,8 +422,6 @@ def _backward_pass(outputs, grad_outputs, retain_graph, create_graph, inputs=Non
             heap.append((-node._seq, node))
         else:
             node._g = node._g + g
-    if len(heap) > 1:
-        heapq.heapify(heap)
 
     wanted = captured = None
     if inputs is not None:
@@ -430,14 +432,30 @@ def _backward_pass(outputs, grad_outputs, retain_graph, create_graph, inputs=Non
     # leaves with post-accumulate-grad hooks: how many gradients each still expects (see
     # _post_hook_counts); their hooks fire when the count reaches 0
     pending = _post_hook_counts(heap) if direct and _n_post_hooks else None
+    # The next node to run waits in ``nxt`` rather than in the heap while it is the only pending
+    # one (a chain of ops: no heap traffic at all); a second pending node sends both to the heap.
+    nxt = None
+    if len(heap) > 1:
+        heapq.heapify(heap)
+    elif heap:
+        nxt = heap.pop()[1]
     # grad mode is create_graph during the pass (restored by the token: cheaper than a set)
     token = _GRAD.set(True if create_graph else False)
     anomaly = _anomaly
     refcounts = _REFCOUNTS
     pop, push = _heappop, _heappush
     try:
-        while heap:
-            node = pop(heap)[1]
+        while True:
+            if heap:
+                if nxt is not None:
+                    push(heap, (-nxt._seq, nxt))
+                    nxt = None
+                node = pop(heap)[1]
+            elif nxt is not None:
+                node = nxt
+                nxt = None
+            else:
+                break
             g = node._g
             node._g = None
             if node._special or wanted is not None:
@@ -455,12 +473,19 @@ def _backward_pass(outputs, grad_outputs, retain_graph, create_graph, inputs=Non
             fn = node._fn
             grads = (fn.formula if create_graph else fn.vjp or fn.formula)(node, g)
             del g   # (an op passing g through, like add, may then have it adopted: _owned)
+            ins = node._inputs
             if type(grads) is not tuple:
                 grads = (grads,)
+            if len(grads) != len(ins):
+                grads = _grad_tuple(grads, len(ins))
             if not retain_graph and saved:  # nodes that saved nothing can run again
                 node._saved = _FREED
-            for t, need, gi in zip(node._inputs, node.needs_input_grad, grads):
-                if need and gi is not None:
+            needs = node.needs_input_grad
+            i = -1
+            for gi in grads:   # (indexing the inputs: a zip costs more than the loop body)
+                i += 1
+                if gi is not None and needs[i]:
+                    t = ins[i]
                     if type(gi) is not Tensor or gi._shape != t._shape or gi.dtype is not t.dtype:
                         gi = _check_grad(gi, t, node)
                     if anomaly and K.has_nonfinite(gi):
@@ -473,13 +498,13 @@ def _backward_pass(outputs, grad_outputs, retain_graph, create_graph, inputs=Non
                     if fn is None and direct and t._hooks is None:
                         # a leaf: straight into .grad, as PyTorch's AccumulateGrad does. The
                         # first gradient is adopted when nothing else references it: a fresh
-                        # kernel output whose only references are the engine's (grads, zip's
-                        # tuple, gi and getrefcount's argument), else see _owned
+                        # kernel output whose only references are the engine's (grads, gi and
+                        # getrefcount's argument), else see _owned
                         acc = t._grad
                         if acc is None:
-                            if (refcounts and _getrefcount(gi) <= 4 and gi._storage is _UNSHARED
+                            if (refcounts and _getrefcount(gi) <= 3 and gi._storage is _UNSHARED
                                     and gi.grad_fn is None
-                                    or refcounts and _owned(gi, grads, node._inputs, t)):
+                                    or refcounts and _owned(gi, grads, ins, t)):
                                 t._grad = gi
                             else:
                                 t._grad = _copy(gi)
@@ -494,12 +519,17 @@ def _backward_pass(outputs, grad_outputs, retain_graph, create_graph, inputs=Non
                         leaf_grads[id(t)] = (t, gi) if prior is None else (t, prior[1] + gi)
                     elif fn._g is None:
                         fn._g = gi
-                        push(heap, (-fn._seq, fn))
+                        if nxt is None:
+                            nxt = fn
+                        else:
+                            push(heap, (-fn._seq, fn))
                     else:
                         fn._g = fn._g + gi
     except BaseException:   # drop the pending gradients so a retry starts clean
         for _, n in heap:
             n._g = None
+        if nxt is not None:
+            nxt._g = None
         raise
     finally:
         _GRAD.reset(token)
@@ -690,10 +720,10 @@ _getrefcount = sys.getrefcount
 def _owned(g, grads, inputs, t):
     """True when nothing but the engine references gradient ``g`` (still inside _backward_pass's
     loop over a node's ``inputs``, ``t`` the one it goes to) or its buffer, so it can become a
-    leaf's .grad without a copy (the engine checks a fresh kernel output's case itself). The 5
-    references allowed are the engine's own (the backward's returned tuple ``grads``, zip's
-    current tuple, the loop variable, this call's argument and getrefcount's; measured, and
-    pinned both ways by tests/test_autograd.py); one more when the op handed this same tensor
+    leaf's .grad without a copy (the engine checks a fresh kernel output's case itself). The 4
+    references allowed are the engine's own (the backward's returned tuple ``grads``, the loop
+    variable, this call's argument and getrefcount's; measured, and pinned both ways by
+    tests/test_autograd.py); one more when the op handed this same tensor
     to both of its inputs (add: ``grads`` holds it twice) and this is the second, whose first
     was copied, as PyTorch's AccumulateGrad steals a gradient its refcount allows; a Storage
     object, when it has one, 3 (its own, ``st`` and getrefcount's; pinned the same way).
@@ -702,7 +732,7 @@ def _owned(g, grads, inputs, t):
     if g.grad_fn is not None:
         return False
     n = _getrefcount(g)
-    if n > 5 and not (n == 6 and len(grads) == 2 and grads[0] is g and grads[1] is g
+    if n > 4 and not (n == 5 and len(grads) == 2 and grads[0] is g and grads[1] is g
                       and inputs[1] is t and inputs[0] is not t):
         return False
     st = g._storage
@@ -751,9 +781,11 @@ def backward(tensor, gradient=None, retain_graph=None, create_graph=False):
             _SEEDS[tensor.dtype] = (seed, _cast(_SEED_PTR[seed.dtype.itemsize], seed._data))
         else:
             seed = cached[0]
+    elif type(gradient) is Tensor and gradient._shape == tensor._shape:
+        seed = gradient   # (_as_grad's checks, written out for the common case)
     else:
         seed = _as_grad(gradient, tensor)
-    _backward_pass((tensor,), (seed,), retain_graph or create_graph, create_graph)
+    _backward_pass(((tensor, seed),), retain_graph or create_graph, create_graph)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
@@ -777,7 +809,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     if retain_graph is None:
         retain_graph = create_graph
     gos = [_as_grad(g, o) for g, o in zip(grad_outputs, outputs)]
-    return _backward_pass(outputs, gos, retain_graph, create_graph, inputs, allow_unused)
+    return _backward_pass(tuple(zip(outputs, gos)), retain_graph, create_graph, inputs,
+                          allow_unused)
 
 
 
