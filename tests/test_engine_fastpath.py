@@ -178,3 +178,67 @@ def test_backward_error_leaves_no_pending_gradient_in_a_chain():
         y.sum().backward(retain_graph=True)
     assert y.grad_fn._g is None and h.grad_fn._g is None
     assert Boom.apply(h).grad_fn._g is None
+
+
+class _ScaleBySaved(Function):
+    """y = x * w; its backward uses Tensor ops on the saved inputs (which require grad)."""
+
+    @staticmethod
+    def forward(ctx, x, w):
+        ctx.save_for_backward(x, w)
+        return x * w
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        _ScaleBySaved.modes.append(tl.is_grad_enabled())
+        return g * w, g * x
+
+
+def test_grad_mode_is_off_in_everything_a_plain_backward_calls_back():
+    x, w = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    seen = []
+    _ScaleBySaved.modes = []
+    y = _ScaleBySaved.apply(x, w)
+    y.register_hook(lambda g: seen.append(("node", tl.is_grad_enabled())))
+    x.register_post_accumulate_grad_hook(lambda t: seen.append(("post", tl.is_grad_enabled())))
+    w.register_hook(lambda g: seen.append(("leaf", tl.is_grad_enabled())))
+    (y.exp() * 2.0).sum().backward()
+    assert sorted(seen) == [("leaf", False), ("node", False), ("post", False)]
+    assert _ScaleBySaved.modes == [False]
+    assert x.grad.grad_fn is None and not x.grad.requires_grad
+    assert w.grad.grad_fn is None and not w.grad.requires_grad
+    assert tl.is_grad_enabled()
+    # a backward run inside no_grad leaves it off
+    z = (x * w).sum()
+    with tl.no_grad():
+        z.backward()
+        assert not tl.is_grad_enabled()
+    assert tl.is_grad_enabled()
+
+
+def test_grad_mode_is_on_under_create_graph_and_restored_after_an_error():
+    x = leaf([1.0, 2.0])
+    _ScaleBySaved.modes = []
+    w = leaf([3.0, 4.0])
+    (gx, _) = tl.autograd.grad(_ScaleBySaved.apply(x, w).sum(), (x, w), create_graph=True)
+    assert _ScaleBySaved.modes == [True] and gx.requires_grad
+    Boom = _identity(lambda ctx, g: (_ for _ in ()).throw(ValueError("boom")))
+    with pytest.raises(ValueError):
+        Boom.apply(x).sum().backward()
+    assert tl.is_grad_enabled()
+
+
+def test_a_gradient_that_requires_grad_is_not_recorded_without_create_graph():
+    torch = pytest.importorskip("torch")
+    x = leaf([[1.0, 2.0], [3.0, 4.0]])
+    b = leaf([0.5, -0.5])
+    g = leaf([[1.0, -1.0], [2.0, 0.5]])        # a gradient that itself requires grad
+    ((x * 2.0) + b).backward(g)
+    assert x.grad.grad_fn is None and not x.grad.requires_grad
+    assert b.grad.grad_fn is None and not b.grad.requires_grad
+    tx = torch.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    tb = torch.tensor([0.5, -0.5], requires_grad=True)
+    ((tx * 2.0) + tb).backward(torch.tensor([[1.0, -1.0], [2.0, 0.5]], requires_grad=True))
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy())
+    np.testing.assert_allclose(b.grad.numpy(), tb.grad.numpy())

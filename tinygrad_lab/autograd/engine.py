@@ -439,8 +439,15 @@ def _backward_pass(roots, retain_graph, create_graph, inputs=None, allow_unused=
         heapq.heapify(heap)
     elif heap:
         nxt = heap.pop()[1]
-    # grad mode is create_graph during the pass (restored by the token: cheaper than a set)
-    token = _GRAD.set(True if create_graph else False)
+    # Grad mode is create_graph during the pass (PyTorch's rule), so that hooks, formulas and
+    # user backwards record nothing unless asked to. The built-in VJPs are C kernels that record
+    # nothing in any mode (and their gradients require no grad), so a plain backward switches
+    # grad mode off only before the first of those other calls -- setting and resetting it
+    # costs ~4% of a small backward. (Switched at once when a root's gradient requires grad:
+    # sums and views of it would otherwise be recorded.)
+    token = None
+    if create_graph or len(roots) > 1 or roots[0][1].requires_grad:
+        token = _GRAD.set(True if create_graph else False)
     anomaly = _anomaly
     refcounts = _REFCOUNTS
     pop, push = _heappop, _heappush
@@ -459,6 +466,8 @@ def _backward_pass(roots, retain_graph, create_graph, inputs=None, allow_unused=
             g = node._g
             node._g = None
             if node._special or wanted is not None:
+                if token is None:
+                    token = _GRAD.set(False)
                 g = _node_hooks(node, g, wanted, captured)
             saved = node._saved
             if saved:   # freed by an earlier backward, or changed in place since forward?
@@ -471,7 +480,12 @@ def _backward_pass(roots, retain_graph, create_graph, inputs=None, allow_unused=
                 else:
                     node._check_saved()
             fn = node._fn
-            grads = (fn.formula if create_graph else fn.vjp or fn.formula)(node, g)
+            vjp = fn.vjp
+            if vjp is None or create_graph:
+                if token is None:
+                    token = _GRAD.set(False)
+                vjp = fn.formula
+            grads = vjp(node, g)
             del g   # (an op passing g through, like add, may then have it adopted: _owned)
             ins = node._inputs
             if type(grads) is not tuple:
@@ -487,6 +501,8 @@ def _backward_pass(roots, retain_graph, create_graph, inputs=None, allow_unused=
                 if gi is not None and needs[i]:
                     t = ins[i]
                     if type(gi) is not Tensor or gi._shape != t._shape or gi.dtype is not t.dtype:
+                        if token is None:
+                            token = _GRAD.set(False)
                         gi = _check_grad(gi, t, node)
                     if anomaly and K.has_nonfinite(gi):
                         raise RuntimeError(
@@ -511,10 +527,16 @@ def _backward_pass(roots, retain_graph, create_graph, inputs=None, allow_unused=
                         elif acc._contig and acc.dtype is gi.dtype:
                             K.add_into(acc, gi)
                         else:
+                            if token is None:
+                                token = _GRAD.set(False)
                             _accumulate_grad(t, gi, False)
                         if t._post_hooks is not None:
+                            if token is None:
+                                token = _GRAD.set(False)
                             _post_accumulate(t, pending)
                     elif fn is None:
+                        if token is None:
+                            token = _GRAD.set(False)
                         prior = leaf_grads.get(id(t))
                         leaf_grads[id(t)] = (t, gi) if prior is None else (t, prior[1] + gi)
                     elif fn._g is None:
@@ -532,7 +554,8 @@ def _backward_pass(roots, retain_graph, create_graph, inputs=None, allow_unused=
             nxt._g = None
         raise
     finally:
-        _GRAD.reset(token)
+        if token is not None:
+            _GRAD.reset(token)
 
     if pending:   # leaves whose last expected gradient never came (a backward returned None)
         for t, n, received in list(pending.values()):
