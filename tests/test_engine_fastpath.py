@@ -7,21 +7,13 @@ import numpy as np
 import pytest
 
 import tinygrad_lab as tl
-import tinygrad_lab.autograd.engine as ag
 from tinygrad_lab.autograd import Function
 from tinygrad_lab.autograd.engine import queue_callback
 
+from . import test_autograd as _base
 
-def leaf(values, dtype=tl.float64):
-    return tl.tensor(values, dtype=dtype, requires_grad=True)
-
-
-@pytest.fixture
-def copies(monkeypatch):
-    """One entry per gradient the engine copies before making it a .grad."""
-    made, orig = [], ag._copy
-    monkeypatch.setattr(ag, "_copy", lambda g: (made.append(1), orig(g))[1])
-    return made
+leaf = _base.leaf
+copies = _base.copies   # the fixture: one entry per gradient the engine copies into a .grad
 
 
 def test_add_of_two_leaves_copies_once_and_the_grads_stay_independent(copies):
