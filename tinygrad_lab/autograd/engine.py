@@ -466,7 +466,7 @@ def _backward_pass(roots, retain_graph, create_graph, inputs=None, allow_unused=
             g = node._g
             node._g = None
             if node._special or wanted is not None:
-                if token is None:
+                if token is None and node._hooks:   # (only hooks are user code here)
                     token = _GRAD.set(False)
                 g = _node_hooks(node, g, wanted, captured)
             saved = node._saved
