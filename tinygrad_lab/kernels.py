@@ -28,7 +28,7 @@ import threading
 
 from . import tensor as _storage
 from ._lib import MAX_DIMS, NULL, ffi, lib
-from .tensor import _numel
+from .tensor import _SHAPES, _UNSHARED, _shape_info
 
 # Every C entry point and constant, under its C name (see the module docstring).
 ENTRY_POINTS = {name: getattr(lib, name) for name in dir(lib) if name.startswith("tl_")}
@@ -209,13 +209,17 @@ def add_into(acc, g):
     shape = acc._shape
     p = acc._ptr
     if g._contig and g._shape == shape:
-        rc = tl_binary_flat(TL_ADD, acc.dtype.code, p, p, g._ptr, _numel(shape))
+        rc = tl_binary_flat(TL_ADD, acc.dtype.code, p, p, g._ptr,
+                            (_SHAPES.get(shape) or _shape_info(shape))[1])
     else:
         rc = tl_binary_forward(TL_ADD, acc.dtype.code, p, NULL, p, NULL, g._ptr,
                                i64(broadcast_strides(g, shape)), len(shape), i64(shape))
     if rc:
         check(rc, "accumulate")
-    acc._bump_version()
+    st = acc._storage
+    if st is _UNSHARED:   # (acc._bump_version(), written out: a call fewer per accumulation)
+        st = acc._shared()
+    st.version += 1
 
 
 def has_nonfinite(t):

@@ -446,6 +446,11 @@ _ONE_BYTES = {0: struct.pack("=f", 1.0), 1: struct.pack("=d", 1.0), 4: struct.pa
 # The backward pass
 # ---------------------------------------------------------------------------------------------
 
+def _grad_tuple(grads, n):
+    """A backward's gradients, one per input: missing ones are None, extra ones ignored."""
+    return (grads + (None,) * n)[:n]
+
+
 def _check_grad(g, t, node):
     if not isinstance(g, Tensor):
         raise TypeError(f"{node.name()} returned {type(g).__name__}; expected a Tensor or None")
@@ -457,35 +462,23 @@ def _check_grad(g, t, node):
     return g
 
 
-def _run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
-                  allow_unused=False):
-    """The backward pass (_backward_pass), then the callbacks queued during it (queue_callback)."""
-    callbacks = []
-    token = _CALLBACKS.set(callbacks)
-    try:
-        result = _backward_pass(outputs, grad_outputs, retain_graph, create_graph, inputs,
-                                allow_unused)
-        i = 0
-        while i < len(callbacks):   # (a callback may queue another)
-            callbacks[i]()
-            i += 1
-    finally:
-        _CALLBACKS.reset(token)
-    return result
-
-
-def _backward_pass(outputs, grad_outputs, retain_graph, create_graph, inputs, allow_unused):
-    """Shared by Tensor.backward and autograd.grad. With ``inputs`` given, returns their
-    gradients instead of accumulating into leaves' ``.grad``.
+def _backward_pass(roots, retain_graph, create_graph, inputs=None, allow_unused=False):
+    """The backward pass from ``roots``, (output, its gradient) pairs, shared by Tensor.backward
+    and autograd.grad; then the callbacks queued during it (queue_callback). With ``inputs``
+    given, returns their gradients instead of accumulating into leaves' ``.grad``.
 
     One pass, in reverse creation order: a node's consumers were all created after it, so always
     running the pending node created last (a heap keyed on -Context._seq) runs each node once,
     after every consumer has added to its gradient -- no separate pass to count consumers, and a
     node no gradient reaches never runs. A node's pending gradient waits on the node itself
-    (``node._g``), a leaf's in ``leaf_grads``."""
+    (``node._g``), a leaf's in ``leaf_grads``.
+
+    (One frame for the whole pass, and no per-thread state to set and reset: a small backward's
+    cost is mostly this function's own Python.)"""
+    callbacks = []    # queue_callback's queue for this backward (it finds it through this frame)
     leaf_grads = {}   # id(leaf tensor) -> (tensor, gradient)
     heap = []         # (-node._seq, node) of every node holding a pending gradient
-    for out, g in zip(outputs, grad_outputs):
+    for out, g in roots:
         node = out.grad_fn
         if node is None:
             if out.requires_grad:
@@ -495,8 +488,6 @@ def _backward_pass(outputs, grad_outputs, retain_graph, create_graph, inputs, al
             heap.append((-node._seq, node))
         else:
             node._g = node._g + g
-    if len(heap) > 1:
-        heapq.heapify(heap)
 
     wanted = captured = None
     if inputs is not None:
@@ -507,17 +498,42 @@ def _backward_pass(outputs, grad_outputs, retain_graph, create_graph, inputs, al
     # leaves with post-accumulate-grad hooks: how many gradients each still expects (see
     # _post_hook_counts); their hooks fire when the count reaches 0
     pending = _post_hook_counts(heap) if direct and _n_post_hooks else None
-    prev = _grad_enabled()
-    _set_grad(bool(create_graph))
+    # The next node to run waits in ``nxt`` rather than in the heap while it is the only pending
+    # one (a chain of ops: no heap traffic at all); a second pending node sends both to the heap.
+    nxt = None
+    if len(heap) > 1:
+        heapq.heapify(heap)
+    elif heap:
+        nxt = heap.pop()[1]
+    # Grad mode is create_graph during the pass (PyTorch's rule), so that hooks, formulas and
+    # user backwards record nothing unless asked to. The built-in VJPs are C kernels that record
+    # nothing in any mode (and their gradients require no grad), so a plain backward switches
+    # grad mode off only before the first of those other calls -- setting and resetting it
+    # costs ~4% of a small backward. (Switched at once when a root's gradient requires grad:
+    # sums and views of it would otherwise be recorded.)
+    token = None
+    if create_graph or len(roots) > 1 or roots[0][1].requires_grad:
+        token = _GRAD.set(True if create_graph else False)
     anomaly = _anomaly
+    refcounts = _REFCOUNTS
     pop, push = _heappop, _heappush
-    ok = False
     try:
-        while heap:
-            node = pop(heap)[1]
+        while True:
+            if heap:
+                if nxt is not None:
+                    push(heap, (-nxt._seq, nxt))
+                    nxt = None
+                node = pop(heap)[1]
+            elif nxt is not None:
+                node = nxt
+                nxt = None
+            else:
+                break
             g = node._g
             node._g = None
             if node._special or wanted is not None:
+                if token is None and node._hooks:   # (only hooks are user code here)
+                    token = _GRAD.set(False)
                 g = _node_hooks(node, g, wanted, captured)
             saved = node._saved
             if saved:   # freed by an earlier backward, or changed in place since forward?
@@ -530,14 +546,29 @@ def _backward_pass(outputs, grad_outputs, retain_graph, create_graph, inputs, al
                 else:
                     node._check_saved()
             fn = node._fn
-            grads = (fn.formula if create_graph else fn.vjp or fn.formula)(node, g)
+            vjp = fn.vjp
+            if vjp is None or create_graph:
+                if token is None:
+                    token = _GRAD.set(False)
+                vjp = fn.formula
+            grads = vjp(node, g)
+            del g   # (an op passing g through, like add, may then have it adopted: _owned)
+            ins = node._inputs
             if type(grads) is not tuple:
                 grads = (grads,)
+            if len(grads) != len(ins):
+                grads = _grad_tuple(grads, len(ins))
             if not retain_graph and saved:  # nodes that saved nothing can run again
                 node._saved = _FREED
-            for t, need, gi in zip(node._inputs, node.needs_input_grad, grads):
-                if need and gi is not None:
+            needs = node.needs_input_grad
+            i = -1
+            for gi in grads:   # (indexing the inputs: a zip costs more than the loop body)
+                i += 1
+                if gi is not None and needs[i]:
+                    t = ins[i]
                     if type(gi) is not Tensor or gi._shape != t._shape or gi.dtype is not t.dtype:
+                        if token is None:
+                            token = _GRAD.set(False)
                         gi = _check_grad(gi, t, node)
                     if anomaly and K.has_nonfinite(gi):
                         raise RuntimeError(
@@ -547,29 +578,50 @@ def _backward_pass(outputs, grad_outputs, retain_graph, create_graph, inputs, al
                     if fn is not None and fn._seq > node._seq:   # t was changed in place later
                         fn = _history_at(fn, node._seq)
                     if fn is None and direct and t._hooks is None:
-                        # a leaf: straight into .grad, as PyTorch's AccumulateGrad does
-                        # (the first gradient written out: the common case, one call fewer;
-                        # _owned called here: an argument on the stack is a reference)
-                        if t._grad is None:
-                            t._grad = gi if _owned(gi) else _copy(gi)
+                        # a leaf: straight into .grad, as PyTorch's AccumulateGrad does. The
+                        # first gradient is adopted when nothing else references it: a fresh
+                        # kernel output whose only references are the engine's (grads, gi and
+                        # getrefcount's argument), else see _owned
+                        acc = t._grad
+                        if acc is None:
+                            if (refcounts and _getrefcount(gi) <= 3 and gi._storage is _UNSHARED
+                                    and gi.grad_fn is None
+                                    or refcounts and _owned(gi, grads, ins, t)):
+                                t._grad = gi
+                            else:
+                                t._grad = _copy(gi)
+                        elif acc._contig and acc.dtype is gi.dtype:
+                            K.add_into(acc, gi)
                         else:
+                            if token is None:
+                                token = _GRAD.set(False)
                             _accumulate_grad(t, gi, False)
                         if t._post_hooks is not None:
+                            if token is None:
+                                token = _GRAD.set(False)
                             _post_accumulate(t, pending)
                     elif fn is None:
+                        if token is None:
+                            token = _GRAD.set(False)
                         prior = leaf_grads.get(id(t))
                         leaf_grads[id(t)] = (t, gi) if prior is None else (t, prior[1] + gi)
                     elif fn._g is None:
                         fn._g = gi
-                        push(heap, (-fn._seq, fn))
+                        if nxt is None:
+                            nxt = fn
+                        else:
+                            push(heap, (-fn._seq, fn))
                     else:
                         fn._g = fn._g + gi
-        ok = True
+    except BaseException:   # drop the pending gradients so a retry starts clean
+        for _, n in heap:
+            n._g = None
+        if nxt is not None:
+            nxt._g = None
+        raise
     finally:
-        _set_grad(prev)
-        if not ok:  # an exception: drop the pending gradients so a retry starts clean
-            for _, n in heap:
-                n._g = None
+        if token is not None:
+            _GRAD.reset(token)
 
     if pending:   # leaves whose last expected gradient never came (a backward returned None)
         for t, n, received in list(pending.values()):
@@ -587,21 +639,22 @@ def _backward_pass(outputs, grad_outputs, retain_graph, create_graph, inputs, al
                     f"One of the differentiated tensors (shape {t.shape}) appears to not have been "
                     "used in the graph. Set allow_unused=True if this is the desired behavior.")
             result.append(g)
-        return tuple(result)
-
-    for t, g in leaf_grads.values():  # leaves with hooks, under create_graph, or an output itself
-        _to_leaf(t, g, create_graph)
-        if t._post_hooks is not None:
-            _run_post_hooks(t)
-    return None
+        result = tuple(result)
+    else:
+        result = None
+        for t, g in leaf_grads.values():  # leaves with hooks, under create_graph, or an output
+            _to_leaf(t, g, create_graph)
+            if t._post_hooks is not None:
+                _run_post_hooks(t)
+    if callbacks:
+        _run_callbacks(callbacks)
+    return result
 
 
 # ---- post-accumulate-grad hooks and end-of-backward callbacks ---------------------------------
 
 _n_post_hooks = 0   # post-accumulate-grad hooks registered (and not removed) in the process
 _FIRED = -1         # a pending count once the leaf's hooks have run in this backward
-# The callbacks queued during the backward running in this thread (None outside backward).
-_CALLBACKS = contextvars.ContextVar("tinygrad_lab.backward_callbacks", default=None)
 
 
 def _post_hook_counts(heap):
@@ -661,10 +714,28 @@ def queue_callback(callback):
     DistributedDataParallel waits for its last allreduce this way). Callbacks run in the order
     queued; one may queue more. Only valid during a backward (from a hook or a Function's
     backward): RuntimeError otherwise."""
-    callbacks = _CALLBACKS.get()
-    if callbacks is None:
-        raise RuntimeError("queue_callback can only be called during the backward pass")
-    callbacks.append(callback)
+    # The queue is a local of the innermost _backward_pass running in this thread, found on the
+    # stack: a backward pays nothing for a per-thread "queue" variable it would set and reset
+    # (~5% of a small one), and each thread (its own stack) stays independent.
+    f = sys._getframe(1)
+    while f is not None:
+        if f.f_code is _PASS_CODE:
+            f.f_locals["callbacks"].append(callback)
+            return
+        f = f.f_back
+    raise RuntimeError("queue_callback can only be called during the backward pass")
+
+
+_PASS_CODE = _backward_pass.__code__
+
+
+def _run_callbacks(callbacks):
+    """Run a finished backward's queued callbacks in order (a callback may queue another: the
+    backward's frame is still on the stack)."""
+    i = 0
+    while i < len(callbacks):
+        callbacks[i]()
+        i += 1
 
 
 def _run_hooks(hooks, g):
@@ -735,21 +806,29 @@ def _accumulate_grad(t, g, create_graph, owned=False):
         t._grad = acc + g
 
 
-# Whether _owned may read reference counts: a CPython implementation detail, so elsewhere (and
-# in the tests that switch it off) every gradient that becomes a .grad is copied instead.
+# Whether the engine may read reference counts (_owned): a CPython implementation detail, so
+# elsewhere (and in the tests that switch it off) every gradient that becomes a .grad is copied.
 _REFCOUNTS = sys.implementation.name == "cpython"
 _getrefcount = sys.getrefcount
 
 
-def _owned(g):
+def _owned(g, grads, inputs, t):
     """True when nothing but the engine references gradient ``g`` (still inside _backward_pass's
-    loop over a node's inputs) or its buffer, so it can become a leaf's .grad without a copy.
-    The 5 references allowed are the engine's own (the backward's returned tuple, zip's current
-    tuple, the loop variable, this call's argument and getrefcount's; measured, and pinned both
-    ways by tests/test_autograd.py); a Storage object, when it has one, 3 (its own, ``st`` and
-    getrefcount's; pinned the same way). Anything shared -- the same tensor given to two inputs,
-    a tensor the backward also kept, a live view -- is copied instead."""
-    if not _REFCOUNTS or g.grad_fn is not None or _getrefcount(g) > 5:
+    loop over a node's ``inputs``, ``t`` the one it goes to) or its buffer, so it can become a
+    leaf's .grad without a copy (the engine checks a fresh kernel output's case itself). The 4
+    references allowed are the engine's own (the backward's returned tuple ``grads``, the loop
+    variable, this call's argument and getrefcount's; measured, and pinned both ways by
+    tests/test_autograd.py); one more when the op handed this same tensor
+    to both of its inputs (add: ``grads`` holds it twice) and this is the second, whose first
+    was copied, as PyTorch's AccumulateGrad steals a gradient its refcount allows; a Storage
+    object, when it has one, 3 (its own, ``st`` and getrefcount's; pinned the same way).
+    Anything shared -- the same tensor given to two inputs, a tensor the backward also kept, a
+    live view -- is copied instead."""
+    if g.grad_fn is not None:
+        return False
+    n = _getrefcount(g)
+    if n > 4 and not (n == 5 and len(grads) == 2 and grads[0] is g and grads[1] is g
+                      and inputs[1] is t and inputs[0] is not t):
         return False
     st = g._storage
     if st is _UNSHARED:  # a kernel output no view has seen: it owns its whole buffer
@@ -797,9 +876,11 @@ def backward(tensor, gradient=None, retain_graph=None, create_graph=False):
             _SEEDS[tensor.dtype] = (seed, _cast(_SEED_PTR[seed.dtype.itemsize], seed._data))
         else:
             seed = cached[0]
+    elif type(gradient) is Tensor and gradient._shape == tensor._shape:
+        seed = gradient   # (_as_grad's checks, written out for the common case)
     else:
         seed = _as_grad(gradient, tensor)
-    _run_backward((tensor,), (seed,), retain_graph or create_graph, create_graph)
+    _backward_pass(((tensor, seed),), retain_graph or create_graph, create_graph)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
@@ -823,8 +904,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     if retain_graph is None:
         retain_graph = create_graph
     gos = [_as_grad(g, o) for g, o in zip(grad_outputs, outputs)]
-    return _run_backward(outputs, gos, retain_graph, create_graph, inputs=inputs,
-                         allow_unused=allow_unused)
+    return _backward_pass(tuple(zip(outputs, gos)), retain_graph, create_graph, inputs,
+                          allow_unused)
 
 
 

@@ -81,14 +81,29 @@ class Sum(Function):
 
     @staticmethod
     def vjp(ctx, g):
-        # the broadcast view itself (stride 0 along the reduced dims): the validating reshape +
-        # expand of the formula cost ~20% of a small fwd+bwd (callgrind)
         in_shape, dims = ctx.in_shape, ctx.dims
-        if len(dims) == len(in_shape):   # (the x.sum() case: every stride 0, so contiguous
-            #                               only with exactly one element; no _make scan)
+        if len(dims) == len(in_shape):   # the x.sum() case
+            if ctx._inputs[0].grad_fn is None:
+                # x is a leaf: g's one value written out over its shape by one copy kernel
+                # reading g as a stride-0 broadcast, a fresh contiguous gradient that the engine
+                # adopts as x.grad (the broadcast view below would be copied there: ~20% of
+                # x.sum().backward())
+                n = len(in_shape)
+                gx = _empty(in_shape, g.dtype)
+                code = g.dtype.code
+                rc = K.tl_copy(code, gx._ptr, NULL, code, g._ptr, _ZERO_STRIDES[n], n,
+                               (_SHAPES.get(in_shape) or _shape_info(in_shape))[2])
+                if rc:
+                    check(rc, "sum backward")
+                return gx
+            # else the broadcast view itself, which the next VJP reads (materialising it costs
+            # more than that VJP's strided path): every stride 0, so contiguous only with
+            # exactly one element (no _make scan); the validating reshape + expand of the
+            # formula cost ~20% of a small fwd+bwd (callgrind)
             return _init_fields(_new_tensor(Tensor), g._shared(), g._data, in_shape,
                                 _ZEROS[len(dims)], g._offset, g.dtype,
                                 (_SHAPES.get(in_shape) or _shape_info(in_shape))[1] == 1)
+        # the broadcast view (stride 0 along the reduced dims)
         gs = iter(g._strides)
         strides = tuple(0 if d in dims else next(gs) for d in range(len(in_shape)))
         return _make(g._shared(), in_shape, strides, g._offset, g.dtype)
@@ -115,6 +130,7 @@ def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=None):  # noqa: A001
 
 _ALL_DIMS = [tuple(range(n)) for n in range(MAX_DIMS + 1)]
 _ZEROS = [(0,) * n for n in range(MAX_DIMS + 1)]  # strides of a value broadcast to n dims
+_ZERO_STRIDES = [i64(z) for z in _ZEROS]            # the same as C arrays (NULL for 0-d)
 
 
 class Mean(Function):
