@@ -234,3 +234,17 @@ def test_a_gradient_that_requires_grad_is_not_recorded_without_create_graph():
     ((tx * 2.0) + tb).backward(torch.tensor([[1.0, -1.0], [2.0, 0.5]], requires_grad=True))
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy())
     np.testing.assert_allclose(b.grad.numpy(), tb.grad.numpy())
+
+
+def test_a_vjp_falling_back_to_tensor_ops_records_nothing_in_a_plain_backward():
+    # batched matmul's VJP is its formula (Tensor ops on the saved operands, which require
+    # grad): grad mode must be off while it runs, or the gradient a hook sees (and anything
+    # downstream) would carry a graph -- PyTorch's hooks see plain gradients here
+    p = tl.randn(2, 3, 4, requires_grad=True)
+    b = tl.randn(4, 5, requires_grad=True)
+    a = p * 2.0
+    seen = []
+    a.register_hook(lambda g: seen.append((g.requires_grad, g.grad_fn)))
+    (a @ b).sum().backward()
+    assert seen == [(False, None)]
+    assert not p.grad.requires_grad and not b.grad.requires_grad

@@ -505,15 +505,13 @@ def _backward_pass(roots, retain_graph, create_graph, inputs=None, allow_unused=
         heapq.heapify(heap)
     elif heap:
         nxt = heap.pop()[1]
-    # Grad mode is create_graph during the pass (PyTorch's rule), so that hooks, formulas and
-    # user backwards record nothing unless asked to. The built-in VJPs are C kernels that record
-    # nothing in any mode (and their gradients require no grad), so a plain backward switches
-    # grad mode off only before the first of those other calls -- setting and resetting it
-    # costs ~4% of a small backward. (Switched at once when a root's gradient requires grad:
-    # sums and views of it would otherwise be recorded.)
-    token = None
-    if create_graph or len(roots) > 1 or roots[0][1].requires_grad:
-        token = _GRAD.set(True if create_graph else False)
+    # Grad mode is create_graph during the pass (PyTorch's rule), so that hooks, formulas, user
+    # backwards and the built-in VJPs that fall back to Tensor ops on saved tensors requiring
+    # grad (batched matmul, where, ...) record nothing unless asked to: a hook must never see a
+    # gradient with a grad_fn in a plain backward (tests/test_engine_fastpath.py). (Switching it
+    # lazily, before the first such call only, saved ~4% of a small backward but let those VJPs
+    # record.)
+    token = _GRAD.set(True if create_graph else False)
     anomaly = _anomaly
     refcounts = _REFCOUNTS
     pop, push = _heappop, _heappush
@@ -532,8 +530,6 @@ def _backward_pass(roots, retain_graph, create_graph, inputs=None, allow_unused=
             g = node._g
             node._g = None
             if node._special or wanted is not None:
-                if token is None and node._hooks:   # (only hooks are user code here)
-                    token = _GRAD.set(False)
                 g = _node_hooks(node, g, wanted, captured)
             saved = node._saved
             if saved:   # freed by an earlier backward, or changed in place since forward?
@@ -548,8 +544,6 @@ def _backward_pass(roots, retain_graph, create_graph, inputs=None, allow_unused=
             fn = node._fn
             vjp = fn.vjp
             if vjp is None or create_graph:
-                if token is None:
-                    token = _GRAD.set(False)
                 vjp = fn.formula
             grads = vjp(node, g)
             del g   # (an op passing g through, like add, may then have it adopted: _owned)
@@ -567,8 +561,6 @@ def _backward_pass(roots, retain_graph, create_graph, inputs=None, allow_unused=
                 if gi is not None and needs[i]:
                     t = ins[i]
                     if type(gi) is not Tensor or gi._shape != t._shape or gi.dtype is not t.dtype:
-                        if token is None:
-                            token = _GRAD.set(False)
                         gi = _check_grad(gi, t, node)
                     if anomaly and K.has_nonfinite(gi):
                         raise RuntimeError(
@@ -593,16 +585,10 @@ def _backward_pass(roots, retain_graph, create_graph, inputs=None, allow_unused=
                         elif acc._contig and acc.dtype is gi.dtype:
                             K.add_into(acc, gi)
                         else:
-                            if token is None:
-                                token = _GRAD.set(False)
                             _accumulate_grad(t, gi, False)
                         if t._post_hooks is not None:
-                            if token is None:
-                                token = _GRAD.set(False)
                             _post_accumulate(t, pending)
                     elif fn is None:
-                        if token is None:
-                            token = _GRAD.set(False)
                         prior = leaf_grads.get(id(t))
                         leaf_grads[id(t)] = (t, gi) if prior is None else (t, prior[1] + gi)
                     elif fn._g is None:
@@ -620,8 +606,7 @@ def _backward_pass(roots, retain_graph, create_graph, inputs=None, allow_unused=
             nxt._g = None
         raise
     finally:
-        if token is not None:
-            _GRAD.reset(token)
+        _GRAD.reset(token)
 
     if pending:   # leaves whose last expected gradient never came (a backward returned None)
         for t, n, received in list(pending.values()):
