@@ -90,10 +90,11 @@ class _Unary(Function):
         """The op's forward: the kernel, and the graph node when ``x`` requires grad."""
         y = _unary_kernel(cls.code, x, p0, p1)
         if _grad_enabled() and x.requires_grad:
-            node = x.grad_fn
-            if cls.fusable and node is not None and node._fn.fuse_act is not None \
-                    and node._fn.fuse_act(node, x, y, cls):
-                return y   # act(x @ W + b) as one node (ops/linalg.py)
+            if cls.fusable:
+                node = x.grad_fn
+                if node is not None and node._fn.fuse_act is not None \
+                        and node._fn.fuse_act(node, x, y, cls):
+                    return y   # act(x @ W + b) as one node (ops/linalg.py)
             saves = cls.saves
             ctx = _record(cls, y, (x,), _ONE,
                           (x if "x" in saves else None, y if "y" in saves else None) if saves else None)
