@@ -413,18 +413,12 @@ def _record_fused(fn, out, inputs, needs, saved, versions, unfused, skipped):
     node checks its own gradient): returns None there, else the node."""
     if _anomaly:
         return None
-    ctx = Context()
-    ctx._fn = fn
-    ctx._seq = _next_seq()
-    ctx._inputs = inputs
-    ctx.needs_input_grad = needs
+    ctx = _record(fn, out, inputs, needs)
     ctx._saved = saved
     ctx._versions = versions
     ctx._unfused = unfused
     ctx._skipped = skipped
     ctx._special = True
-    out.grad_fn = ctx
-    out.requires_grad = True
     return ctx
 
 
