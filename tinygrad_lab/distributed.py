@@ -21,6 +21,7 @@ waiting forever inside a collective. ``init_process_group`` therefore installs a
 import enum
 import importlib
 import sys
+import time
 
 from . import dtypes
 from .autograd import no_grad
@@ -93,13 +94,16 @@ def _abort_on_exception(exc_type, exc, tb):
     MPI_Abort, so the other ranks do not wait forever for this one."""
     comm = MPI.COMM_WORLD
     rank, size = comm.Get_rank(), comm.Get_size()
-    sys.stderr.write(f"[tinygrad_lab.distributed] rank {rank} of {size} raised an exception; "
-                     "aborting all ranks (MPI_Abort):\n")
+    # The one-line summary goes first, in a single write: MPI_Abort makes the launcher kill
+    # this process, and output still in flight through its forwarder can be dropped.
+    sys.stderr.write(f"[tinygrad_lab.distributed] rank {rank} failed: {exc_type.__name__}: "
+                     f"{exc}\n[tinygrad_lab.distributed] rank {rank} of {size} raised an "
+                     "exception; aborting all ranks (MPI_Abort):\n")
+    sys.stderr.flush()
     (_group.prev_excepthook or sys.__excepthook__)(exc_type, exc, tb)
-    sys.stderr.write(f"[tinygrad_lab.distributed] rank {rank} failed: "
-                     f"{exc_type.__name__}: {exc}\n")
     sys.stderr.flush()
     sys.stdout.flush()
+    time.sleep(0.2)   # let the launcher relay the traceback before it tears the job down
     comm.Abort(1)
 
 
