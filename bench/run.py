@@ -267,12 +267,14 @@ def dispatch_cases(quick):
     an, bn = a.detach().numpy().copy(), b.numpy().copy()
     w = tl.randn(16, requires_grad=True)
     wn = w.detach().numpy().copy()
+    # x is an input (no grad), w a weight: the gradient the NumPy and PyTorch rows compute
+    x = tl.from_numpy(an.copy())
 
     def fb_tl():
         w.grad = None
-        (a * w).sum().backward()
+        (x * w).sum().backward()
 
-    def fb_np():  # forward and hand-written backward of sum(x * w)
+    def fb_np():  # forward and hand-written backward of sum(x * w): the gradient of w
         _ = (an * wn).sum()
         return an * 1.0
 

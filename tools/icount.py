@@ -11,7 +11,8 @@ between runs (start-up does not cancel exactly).
 Workloads (issue 15's small-step rows):
   raw_xor   XOR 2-4-1 raw ops: (x @ W + b).sigmoid() twice, mse_loss, backward,
             ``p -= 0.5 * p.grad`` under no_grad
-  fwdbwd    fwd+bwd of (a * w).sum(), 16 elements
+  fwdbwd    fwd+bwd of (x * w).sum(), 16 elements, x an input (no grad), as the bench row
+  fwdbwd2   the same with both a and w requiring grad (a's .grad accumulates)
   custom    a 2-4-1 ReLU net as a custom Module (F.relu(self.fc1(x))), SGD step
   seq       the same net as nn.Sequential, SGD step
 """
@@ -36,6 +37,7 @@ def _workloads():
     params = (tl.randn(2, 4, requires_grad=True), tl.zeros(4, requires_grad=True),
               tl.randn(4, 1, requires_grad=True), tl.zeros(1, requires_grad=True))
     a, w = tl.randn(16, requires_grad=True), tl.randn(16, requires_grad=True)
+    x = tl.randn(16)
 
     def raw_xor():
         W1, b1, W2, b2 = params
@@ -47,6 +49,10 @@ def _workloads():
                 p.grad = None
 
     def fwdbwd():
+        w.grad = None
+        (x * w).sum().backward()
+
+    def fwdbwd2():
         w.grad = None
         (a * w).sum().backward()
 
@@ -68,7 +74,7 @@ def _workloads():
         return step
 
     seq = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 1))
-    return {"raw_xor": raw_xor, "fwdbwd": fwdbwd, "custom": sgd_step(Net()), "seq": sgd_step(seq)}
+    return {"raw_xor": raw_xor, "fwdbwd": fwdbwd, "fwdbwd2": fwdbwd2, "custom": sgd_step(Net()), "seq": sgd_step(seq)}
 
 
 def _child(name, n):
@@ -83,7 +89,9 @@ def _child(name, n):
 
 
 def _count(name, n):
-    env = dict(os.environ, PYTHONHASHSEED="0", TL_NUM_THREADS="1")
+    # OpenBLAS (NumPy's, started at import) spins its idle threads for a while after start-up;
+    # callgrind counts that spinning (~20k instructions per XOR step, varying run to run)
+    env = dict(os.environ, PYTHONHASHSEED="0", TL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
                           sys.executable, os.path.abspath(__file__), "--child", name, str(n)],
                          env=env, capture_output=True, text=True, check=True).stderr
