@@ -145,6 +145,23 @@ def test_a_hook_on_the_matmul_output_undoes_the_bias_fusion_too():
     np.testing.assert_allclose(w.grad.numpy(), x.detach().numpy().T @ np.ones((5, 4)), rtol=1e-12)
 
 
+def test_a_hook_on_a_skipped_output_marks_every_fused_node_above_it():
+    # (a fused node nothing looks at skips the backward's hook checks; a hook or retained .grad
+    # on an output it skips, even two fusions down, must still reach it: _mark_special)
+    x, w, b = _leaves(9)
+    a = x @ w
+    z = a + b
+    y = z.tanh()
+    assert not y.grad_fn._special and not z.grad_fn._special
+    calls = []
+    a.register_hook(lambda g: calls.append(g))
+    assert y.grad_fn._special and z.grad_fn._special and a.grad_fn._special
+    y.sum().backward()
+    assert len(calls) == 1 and y.grad_fn._fn is OPS["Tanh"] and z.grad_fn._fn is OPS["Add"]
+    yv = y.detach().numpy()
+    np.testing.assert_allclose(calls[0].numpy(), 1 - yv ** 2, rtol=1e-12)
+
+
 def test_hooks_registered_before_the_next_op_prevent_fusion():
     x, w, b = _leaves(7)
     z = x @ w + b

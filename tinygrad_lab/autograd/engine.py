@@ -184,6 +184,7 @@ class Context:
     _replaced = None      # the grad_fn an in-place op replaced with this node (see _history_at)
     _unfused = None       # a fused node: the op-by-op node it stands for (see _record_fused)
     _skipped = ()         # a fused node: the nodes its backward skips
+    _fused_into = None    # a skipped node: a weak reference to the fused node that consumed it
 
     _fn = None            # the Function whose forward made this node (set right after creation;
     #                       no __init__, because calling the bare class is the cheapest new object)
@@ -407,8 +408,9 @@ def _record_fused(fn, out, inputs, needs, saved, versions, unfused, skipped):
     chain rule terms. Fusion must stay invisible: ``unfused`` = (Function, inputs, needs, saved,
     versions, params) is the node op by op, restored in place (Context._unfuse) when a backward
     reaches the node while a skipped output has hooks, retains its gradient or is one autograd.grad
-    asked for (_node_hooks: a fused node counts as ``_special``), and whenever the graph is walked
-    (next_functions, tl.viz, checkpoint). ``saved`` / ``versions`` are the skipped nodes' own, so
+    asked for (_node_hooks; a hook or retained .grad on a skipped output makes the fused node
+    ``_special`` too: _mark_special), and whenever the graph is walked (next_functions, tl.viz,
+    checkpoint). ``saved`` / ``versions`` are the skipped nodes' own, so
     in-place changes since those ops ran are still caught. Anomaly mode records op by op (each
     node checks its own gradient): returns None there, else the node."""
     if _anomaly:
@@ -418,8 +420,24 @@ def _record_fused(fn, out, inputs, needs, saved, versions, unfused, skipped):
     ctx._versions = versions
     ctx._unfused = unfused
     ctx._skipped = skipped
-    ctx._special = True
+    # skipped[-1] is the node this one consumed; any before it were skipped by that one and point
+    # at it already, so _mark_special follows a chain (each link can unfuse alone). Weak: the
+    # fused node reaches it back through its _unfused inputs, and a cycle would wait for the GC.
+    skipped[-1]._fused_into = _weakref(ctx)
     return ctx
+
+
+_weakref = weakref.ref
+
+
+def _mark_special(node):
+    """``node`` got hooks or a retained .grad: the backward must call _node_hooks on it and on
+    every fused node skipping it (which then runs op by op). A mark stays once set (a removed
+    hook leaves an empty list); _node_hooks checks what is really there."""
+    while node is not None:
+        node._special = True
+        ref = node._fused_into
+        node = ref() if ref is not None else None
 
 
 _ONE = (True,)  # ``needs`` of a one-input op recorded because its input requires grad
@@ -935,7 +953,7 @@ def retain_grad(self):
         raise RuntimeError("can't retain_grad on a tensor that has requires_grad=False")
     if self.grad_fn is not None:
         self.grad_fn._out_ref = self
-        self.grad_fn._special = True
+        _mark_special(self.grad_fn)
         self._retains_grad = True
 
 
@@ -952,7 +970,7 @@ def register_hook(self, fn):
     else:
         if self.grad_fn._hooks is None:
             self.grad_fn._hooks = []
-            self.grad_fn._special = True
+            _mark_special(self.grad_fn)
         hooks = self.grad_fn._hooks
     hooks.append(fn)
     return RemovableHandle(hooks, fn)

@@ -289,12 +289,10 @@ class Addmm(Function):
     @staticmethod
     def fuse_act(node, z, y, act):
         """y = act(z) for z = x @ W + b this node's output: one AddmmAct node."""
-        # (a fused node is _special: a skipped output with hooks is what must stop fusion)
-        if node._unfused is None or node._saved is _FREED or _changed_since(node, node._inputs):
+        # (_special: hooks or a retained .grad on z or on an output the node skips)
+        if (node._unfused is None or node._special or node._saved is _FREED
+                or _changed_since(node, node._inputs)):
             return False
-        for n in node._skipped + (node,):
-            if n._hooks or n._out_ref is not None:
-                return False
         ctx = _record_fused(AddmmAct, y, node._inputs, node.needs_input_grad, node._saved + (y,),
                             node._versions + (0,), _unfused_act(act, z),
                             node._skipped + (node,))
