@@ -248,3 +248,24 @@ def test_a_vjp_falling_back_to_tensor_ops_records_nothing_in_a_plain_backward():
     (a @ b).sum().backward()
     assert seen == [(False, None)]
     assert not p.grad.requires_grad and not b.grad.requires_grad
+
+
+@pytest.mark.parametrize("changed", [0, 1, 2])
+@pytest.mark.parametrize("x_grad", [True, False])
+def test_a_node_saving_three_tensors_catches_an_inplace_change_of_any(changed, x_grad):
+    # (the backward checks nodes saving two or three tensors inline -- fused layers save x, W and
+    # y, with W None when x needs no gradient -- and others through Context._check_saved)
+    x = tl.randn(4, 3, dtype=tl.float64, requires_grad=x_grad)
+    w = tl.randn(3, 2, dtype=tl.float64, requires_grad=True)
+    b = tl.zeros(2, dtype=tl.float64, requires_grad=True)
+    y = (x @ w + b).sigmoid()
+    assert y.grad_fn._fn.__name__ == "AddmmAct" and len(y.grad_fn._saved) == 3
+    assert (y.grad_fn._saved[1] is None) == (not x_grad)
+    target = (x, w, y)[changed]
+    with tl.no_grad():
+        target.mul_(2.0)
+    if changed == 1 and not x_grad:      # W is not needed (no gradient for x): nothing to catch
+        y.sum().backward()
+        return
+    with pytest.raises(RuntimeError, match=f"saved tensor {changed} of SigmoidBackward"):
+        y.sum().backward()

@@ -551,6 +551,13 @@ def _backward_pass(roots, retain_graph, create_graph, inputs=None, allow_unused=
                     if (x is not None and x._storage.version != vx
                             or y is not None and y._storage.version != vy):
                         node._check_saved()   # raises, naming the tensor
+                elif len(saved) == 3:   # (fused layers save x, W, y)
+                    x, y, z = saved
+                    vx, vy, vz = node._versions
+                    if (x is not None and x._storage.version != vx
+                            or y is not None and y._storage.version != vy
+                            or z is not None and z._storage.version != vz):
+                        node._check_saved()
                 else:
                     node._check_saved()
             fn = node._fn
