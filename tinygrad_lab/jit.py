@@ -34,6 +34,13 @@ The rules (README "Capture and replay"):
   ``.grad`` set to None and remade outside the step): call ``step.reset()`` after that. The
   non-tensor arguments are kept too, so an identity in a signature is never reused.
 - One thread at a time per jitted step (a second thread gets a RuntimeError).
+- Data-dependent skips: calls made inside ``kernels.only_if_zero(flag)`` form a conditional
+  segment; the replay then runs the recording one segment per tl_replay call and skips a
+  segment (and its live-argument bookkeeping) whose flag tensor is non-zero when reached
+  (GradScaler.step: the optimizer's kernels after an Inf/NaN gradient). A capture that calls
+  ``kernels.abandon_capture`` (GradScaler: its own gradients overflowed, so it holds no
+  optimizer step; or the optimizer's first step would make its state) is not kept: the rest of
+  that call runs eagerly, its results are right, and the signature's next call captures again.
 """
 import bisect
 import functools
