@@ -302,3 +302,23 @@ def test_unscale_kernel_matches_torch():
         torch._amp_foreach_non_finite_check_and_unscale_([tg], found,
                                                         torch.tensor(scale).double().reciprocal().float())
         np.testing.assert_array_equal(p.grad.numpy(), tg.numpy())
+
+
+def test_conditional_segments_check_their_flag_and_do_not_nest():
+    flag, bad = tl.zeros(()), tl.zeros(2)
+    with K.only_if_zero(bad):                   # outside a capture: nothing to mark
+        pass
+    with K.capture() as cap:
+        with pytest.raises(TypeError, match="float32 0-d"):
+            with K.only_if_zero(bad):
+                pass
+        with K.only_if_zero(flag):
+            (flag + 1).sum()
+            with pytest.raises(RuntimeError, match="do not nest"):
+                with K.only_if_zero(flag):
+                    pass
+        assert [c[:2] for c in cap.conditions] == [[0, 2]]
+        K.abandon_capture("test")
+        assert not K.capturing() and cap.abandoned == "test"
+        assert (flag + 1).item() == 1.0            # reads are allowed again
+    assert K.tl_copy is K.ENTRY_POINTS["tl_copy"]

@@ -229,6 +229,9 @@ def only_if_zero(flag):
     if cap is None or cap.thread != threading.get_ident():
         yield
         return
+    if flag.dtype.code != TL_F32 or flag._shape != ():
+        raise TypeError(f"only_if_zero: the flag must be a float32 0-d tensor, got {flag.dtype!r} "
+                        f"of shape {tuple(flag._shape)}")
     if cap.conditions and cap.conditions[-1][1] is None:
         raise RuntimeError("tl.jit: conditional segments of a capture do not nest")
     cap.conditions.append([len(cap.calls), None, flag])
