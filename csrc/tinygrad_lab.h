@@ -292,6 +292,15 @@ int tl_adam_step(int dtype, void *p, const void *g, void *m, void *v, void *vmax
 int tl_rmsprop_step(int dtype, void *p, const void *g, void *sq, void *gavg, void *buf,
                     int64_t n, double lr, double alpha, double eps, double weight_decay,
                     double momentum, int maximize);
+/* ---- loss scaling (amp.c): tl.amp.GradScaler's steps on its 0-d state tensors ----
+ * found_inf: float32 flag (0 or 1); scale: float32; growth_tracker: int64. */
+/* found_inf = 1 if g (strided, any float dtype) holds a NaN/Inf; then g *= (float)(1 / scale). */
+int tl_amp_unscale_(int dtype, void *g, const int64_t *g_strides, int ndim, const int64_t *shape,
+                    void *found_inf, const void *scale);
+/* torch's _amp_update_scale_: back off after found_inf, else count the clean step and grow the
+ * scale (if it stays finite) every growth_interval of them. */
+int tl_amp_update_scale_(void *scale, void *growth_tracker, const void *found_inf,
+                         double growth_factor, double backoff_factor, int64_t growth_interval);
 /* cdef-end */
 
 #endif

@@ -12,6 +12,7 @@ reaches the float32 accuracy (lesson 002, "Production").
 
     python examples/mixed_precision.py            # 300 epochs (checks bfloat16 within 2% of float32)
     python examples/mixed_precision.py --quick    # 60 epochs (the test suite's)
+    python examples/mixed_precision.py --jit      # the same numbers, each step replayed in C (tl.jit)
 """
 import argparse
 import math
@@ -55,7 +56,7 @@ def spirals(n_per_class, classes=3, seed=0):
     return tl.cat(xs), tl.cat(ys)
 
 
-def train(mode, X, y, epochs, seed=1):
+def train(mode, X, y, epochs, seed=1, jit=False):
     """mode: "float32", "bfloat16" (autocast) or "float16" (autocast + GradScaler)."""
     tl.manual_seed(seed)
     model = nn.Sequential(nn.Linear(2, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 3))
@@ -63,16 +64,24 @@ def train(mode, X, y, epochs, seed=1):
     scaler = tl.amp.GradScaler(enabled=mode == "float16")
     enabled = mode != "float32"
     dtype = tl.float16 if mode == "float16" else tl.bfloat16
-    skipped = 0
-    for _ in range(epochs):
+
+    def train_step(X, y):
         with tl.autocast(device_type="cpu", dtype=dtype, enabled=enabled):
             logits = model(X)
             loss = F.cross_entropy(logits, y)
         opt.zero_grad()
         scaler.scale(loss).backward()
-        before = scaler.get_scale()
-        scaler.step(opt)
+        scaler.step(opt)            # skipped when a gradient overflowed float16 (also in a replay)
         scaler.update()
+        return loss
+
+    # --jit: the scaler's scale and Inf check live in tensors, so a replay skips the optimizer's
+    # kernels after an overflow and updates the scale in C; a capture that overflows is retried
+    step = tl.jit(train_step) if jit else train_step
+    skipped = 0
+    for _ in range(epochs):
+        before = scaler.get_scale()
+        loss = step(X, y)
         skipped += scaler.get_scale() < before
     with tl.no_grad(), tl.autocast(device_type="cpu", dtype=dtype, enabled=enabled):
         logits = model(X)
@@ -84,6 +93,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="60 epochs instead of 300")
     ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--jit", action="store_true",
+                    help="capture the training step once and replay it in C (tl.jit)")
     args = ap.parse_args(argv)
     epochs = args.epochs or (60 if args.quick else 300)
     ok = underflow_demo()
@@ -92,7 +103,7 @@ def main(argv=None):
     X, y = spirals(100)
     results = {}
     for mode in ("float32", "bfloat16", "float16"):
-        loss, acc, dt, skipped, scale = train(mode, X, y, epochs)
+        loss, acc, dt, skipped, scale = train(mode, X, y, epochs, jit=args.jit)
         results[mode] = acc
         extra = f", scaler: {skipped} skipped steps, final scale {scale:.0f}" if mode == "float16" else ""
         print(f"{mode:>8}: final loss {loss:.4f}, accuracy {acc:.3f} (logits {dt}){extra}")

@@ -135,3 +135,8 @@ def test_mixed_precision():
     for mode in ("float32", "bfloat16", "float16"):
         assert re.search(rf"{mode}: final loss \d\.\d{{4}}, accuracy \d\.\d{{3}}", out), mode
     assert "(logits tl.bfloat16)" in out and out.rstrip().endswith("OK")
+
+
+def test_mixed_precision_jit_prints_the_same_numbers():
+    # all three modes' steps through tl.jit, the float16 one with its GradScaler
+    assert run_example("mixed_precision.py", "--quick", "--jit") == run_example("mixed_precision.py", "--quick")

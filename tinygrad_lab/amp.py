@@ -20,13 +20,12 @@ gradients before the step, skip the step when any gradient is Inf/NaN, and shrin
 such a step or grow it after ``growth_interval`` clean ones.
 """
 import functools
-import math
 import threading
+import weakref
 
 from . import dtypes
 from . import kernels as K
-from .autograd import no_grad
-from .creation import tensor
+from .creation import tensor, zeros
 from .nn import functional as F
 from .nn import modules as _modules
 from .ops import elementwise as _elementwise
@@ -307,8 +306,14 @@ class GradScaler:
                                            # *= growth_factor after growth_interval clean ones
 
     The first argument is the device, as in torch.amp.GradScaler ("cpu", the only one); a number
-    there is taken as ``init_scale``, so ``GradScaler(2.0 ** 10)`` works too. The scale is
-    kept as a float32 value, like PyTorch's scale tensor, so the two match step for step."""
+    there is taken as ``init_scale``, so ``GradScaler(2.0 ** 10)`` works too.
+
+    As in PyTorch, the scale (float32), the growth tracker and each optimizer's found-Inf flag
+    are 0-d tensors that kernels read and write (csrc/amp.c), so the scaler works inside
+    ``tl.jit``: a replay unscales, checks and updates the scale in C, and skips the optimizer's
+    kernels when the flag is set (kernels.only_if_zero). A capture whose own gradients overflow,
+    or that would take the optimizer's first step, is abandoned (that call runs eagerly) and the
+    next call captures again. Jit the whole iteration (scale, step, update) as one step."""
 
     def __init__(self, device="cpu", init_scale=2.0 ** 16, growth_factor=2.0, backoff_factor=0.5,
                  growth_interval=2000, enabled=True):
@@ -325,16 +330,19 @@ class GradScaler:
         self._growth_factor = float(growth_factor)
         self._backoff_factor = float(backoff_factor)
         self._growth_interval = int(growth_interval)
-        self._scale = None          # made lazily, as PyTorch does
-        self._growth_tracker = 0
-        self._per_optimizer = {}
+        self._init_growth_tracker = 0
+        self._scale = None              # float32 0-d tensor, made lazily as PyTorch does
+        self._growth_tracker = None     # int64 0-d tensor, made with it
+        self._per_optimizer = {}        # id(optimizer) -> {"stage", "found_inf": float32 0-d}
+        self._stepped = weakref.WeakSet()   # optimizers this scaler has stepped (see step)
 
     def is_enabled(self):
         return self._enabled
 
     def _lazy_scale(self):
         if self._scale is None:
-            self._scale = _f32(self._init_scale)
+            self._scale = tensor(self._init_scale, dtype=dtypes.float32)
+            self._growth_tracker = tensor(self._init_growth_tracker, dtype=dtypes.int64)
         return self._scale
 
     def scale(self, outputs):
@@ -342,21 +350,23 @@ class GradScaler:
         if not self._enabled:
             return outputs
         s = self._lazy_scale()
-
-        def mul(t):   # by a float32 0-d tensor, as PyTorch: a 0-d half loss becomes float32
-            return t * tensor(s, dtype=dtypes.float32)
-        if isinstance(outputs, Tensor):
-            return mul(outputs)
+        if isinstance(outputs, Tensor):     # by a float32 0-d tensor, as PyTorch: a 0-d half
+            return outputs * s              # loss becomes float32
         if isinstance(outputs, (list, tuple)):
             return type(outputs)(self.scale(o) for o in outputs)
         raise ValueError("outputs must be a Tensor or an iterable of Tensors")
 
     def _state_of(self, optimizer):
-        return self._per_optimizer.setdefault(id(optimizer), {"stage": _READY, "found_inf": 0.0})
+        st = self._per_optimizer.get(id(optimizer))
+        if st is None:
+            st = self._per_optimizer[id(optimizer)] = {
+                "stage": _READY, "found_inf": zeros((), dtype=dtypes.float32)}
+        return st
 
     def unscale_(self, optimizer):
-        """Divide ``optimizer``'s gradients by the scale, in place (in float32 arithmetic, as
-        PyTorch multiplies by the float32 reciprocal), and record whether any is Inf/NaN."""
+        """Divide ``optimizer``'s gradients by the scale, in place (multiplying by the float32
+        reciprocal, as PyTorch does), and record in its found-Inf flag whether any is Inf/NaN
+        (tl_amp_unscale_, one call per gradient)."""
         if not self._enabled:
             return
         st = self._state_of(optimizer)
@@ -365,17 +375,15 @@ class GradScaler:
                                "last update().")
         if st["stage"] == _STEPPED:
             raise RuntimeError("unscale_() is being called after step().")
-        inv = _f32(1.0 / self._lazy_scale())
-        found = False
-        with no_grad():
-            for group in optimizer.param_groups:
-                for p in group["params"]:
-                    g = p.grad
-                    if g is None:
-                        continue
-                    found = found or K.has_nonfinite(g)
-                    g.mul_(inv)
-        st["found_inf"] = 1.0 if found else 0.0
+        scale, found = self._lazy_scale()._ptr, st["found_inf"]._ptr
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                g = p.grad
+                if g is None:
+                    continue
+                K.check(K.tl_amp_unscale_(g.dtype.code, g._ptr, K.strides(g), len(g._shape),
+                                          K.i64(g._shape), found, scale), "GradScaler.unscale_")
+                g._bump_version()
         st["stage"] = _UNSCALED
 
     def step(self, optimizer, *args, **kwargs):
@@ -390,45 +398,57 @@ class GradScaler:
             raise RuntimeError("step() has already been called since the last update().")
         if st["stage"] == _READY:
             self.unscale_(optimizer)
-        ret = None
-        if not st["found_inf"]:
-            ret = optimizer.step(*args, **kwargs)
         st["stage"] = _STEPPED
-        return ret
+        found = st["found_inf"]
+        if K.flag_value(found):
+            # a capture of this call would hold no optimizer step: run the rest eagerly
+            K.abandon_capture("GradScaler: Inf/NaN gradients skipped the optimizer step")
+            return None
+        if optimizer not in self._stepped:
+            # its first step makes the optimizer's state: not in a capture
+            K.abandon_capture("GradScaler: the optimizer's first step")
+            self._stepped.add(optimizer)
+        with K.only_if_zero(found):         # a replay skips it when found_inf is set
+            return optimizer.step(*args, **kwargs)
 
     def update(self, new_scale=None):
-        """Set the scale for the next iteration: ``new_scale`` if given, else back off after a
-        step with Inf/NaN gradients, or grow after growth_interval steps without."""
+        """Set the scale for the next iteration: ``new_scale`` (a number or a one-element
+        tensor) if given, else back off after a step with Inf/NaN gradients, or grow after
+        growth_interval steps without (tl_amp_update_scale_)."""
         if not self._enabled:
             return
+        scale = self._lazy_scale()
         if new_scale is not None:
             if isinstance(new_scale, Tensor):
                 if new_scale.numel() != 1:
                     raise ValueError("new_scale should be a single-element tensor")
-                new_scale = new_scale.item()
-            self._scale = _f32(float(new_scale))
+                K.copy_into(scale, new_scale.detach().reshape(()))
+            else:
+                scale.fill_(float(new_scale))
         else:
             if not self._per_optimizer:
                 raise RuntimeError("No inf checks were recorded prior to update.")
-            found = any(st["found_inf"] for st in self._per_optimizer.values())
-            scale = self._lazy_scale()
-            if found:
-                self._scale = _f32(scale * self._backoff_factor)
-                self._growth_tracker = 0
-            else:
-                self._growth_tracker += 1
-                if self._growth_tracker == self._growth_interval:
-                    grown = _f32(scale * self._growth_factor)
-                    if math.isfinite(grown):     # PyTorch keeps the scale finite
-                        self._scale = grown
-                    self._growth_tracker = 0
+            flags = [st["found_inf"] for st in self._per_optimizer.values()]
+            found = flags[0]
+            for f in flags[1:]:
+                found = found + f
+            K.check(K.tl_amp_update_scale_(scale._ptr, self._growth_tracker._ptr, found._ptr,
+                                           *self._factors()), "GradScaler.update")
+            K.live_args(3, self._factors)     # a replay uses the factors set at that time
+        scale._bump_version()
         self._per_optimizer = {}
+
+    def _factors(self):
+        return self._growth_factor, self._backoff_factor, self._growth_interval
 
     def get_scale(self):
         """The current scale as a Python float (1.0 when disabled)."""
         if not self._enabled:
             return 1.0
-        return self._lazy_scale()
+        return self._lazy_scale().item()
+
+    def _get_growth_tracker(self):
+        return self._init_growth_tracker if self._growth_tracker is None else self._growth_tracker.item()
 
     def get_growth_factor(self):
         return self._growth_factor
@@ -455,25 +475,26 @@ class GradScaler:
             return {}
         return {"scale": self.get_scale(), "growth_factor": self._growth_factor,
                 "backoff_factor": self._backoff_factor, "growth_interval": self._growth_interval,
-                "_growth_tracker": self._growth_tracker}
+                "_growth_tracker": self._get_growth_tracker()}
 
     def load_state_dict(self, state_dict):
+        """Load a dict made by ``state_dict()``; the scale and tracker are written in place (a
+        tl.jit recording keeps using them)."""
         if not self._enabled:
             return
         if len(state_dict) == 0:
             raise RuntimeError("The source state dict is empty, possibly because it was saved "
                                "from a disabled instance of GradScaler.")
         self._init_scale = float(state_dict["scale"])
-        self._scale = _f32(self._init_scale)
         self._growth_factor = float(state_dict["growth_factor"])
         self._backoff_factor = float(state_dict["backoff_factor"])
         self._growth_interval = int(state_dict["growth_interval"])
-        self._growth_tracker = int(state_dict["_growth_tracker"])
-
-
-def _f32(v):
-    """``v`` rounded to float32 (the dtype of PyTorch's scale tensor)."""
-    return tensor(v, dtype=dtypes.float32).item()
+        self._init_growth_tracker = int(state_dict["_growth_tracker"])
+        if self._scale is None:
+            self._lazy_scale()
+        else:
+            self._scale.fill_(self._init_scale)
+            self._growth_tracker.fill_(self._init_growth_tracker)
 
 
 __all__ = ["autocast", "GradScaler", "is_autocast_enabled", "get_autocast_dtype"]

@@ -34,6 +34,13 @@ The rules (README "Capture and replay"):
   ``.grad`` set to None and remade outside the step): call ``step.reset()`` after that. The
   non-tensor arguments are kept too, so an identity in a signature is never reused.
 - One thread at a time per jitted step (a second thread gets a RuntimeError).
+- Data-dependent skips: calls made inside ``kernels.only_if_zero(flag)`` form a conditional
+  segment; the replay then runs the recording one segment per tl_replay call and skips a
+  segment (and its live-argument bookkeeping) whose flag tensor is non-zero when reached
+  (GradScaler.step: the optimizer's kernels after an Inf/NaN gradient). A capture that calls
+  ``kernels.abandon_capture`` (GradScaler: its own gradients overflowed, so it holds no
+  optimizer step; or the optimizer's first step would make its state) is not kept: the rest of
+  that call runs eagerly, its results are right, and the signature's next call captures again.
 """
 import bisect
 import functools
@@ -48,7 +55,9 @@ from .kernels import NULL, ffi
 from .tensor import _UNSHARED, Tensor, _numel
 
 MAX_RECORDINGS = 8
-_CAPTURING = threading.Lock()   # one capture at a time (kernels.capture swaps process-wide names)
+# one capture at a time (kernels.capture swaps process-wide names); reentrant: a jitted step
+# called in the eager rest of an abandoned capture may capture itself
+_CAPTURING = threading.RLock()
 _EAGER = "eager"   # a signature's first call ran eagerly; its next call captures
 
 
@@ -106,7 +115,7 @@ class _Recording:
         self.failed = ffi.new("int64_t *")
         self.n_slots, self.kinds = total, "".join(K.REPLAYABLE[name][1] for name, _ in calls)
         self.inputs = []   # the slot of each input copy's source pointer
-        self.live = []     # [first slot, kinds, fn, last values]
+        self.live = []     # [first slot, kinds, fn, last values, call index]
         off = 0
         for k, (name, args) in enumerate(calls):
             index, sig = K.REPLAYABLE[name]
@@ -122,24 +131,67 @@ class _Recording:
             live = cap.live.get(k - len(copies))
             if live is not None:
                 start, fn = live
-                self.live.append([off + start, sig[start:], fn, tuple(args[start:])])
+                self.live.append([off + start, sig[start:], fn, tuple(args[start:]), k])
             off += len(args)
+        self.segments = _segments(cap.conditions, len(copies), self.n, self.calls, self.live)
 
     def replay(self, tensors):
         for slot, t in zip(self.inputs, tensors):
             slot.p = t._ptr
-        for entry in self.live:
-            values = entry[2]()
-            if values != entry[3]:    # write only what changed (Adam: its bias corrections)
-                first, slots = entry[0], self.slots
-                for j, (kind, v, old) in enumerate(zip(entry[1], values, entry[3])):
-                    if v != old:
-                        _store(slots[first + j], kind, v)
-                entry[3] = values
+        if self.segments is not None:
+            return self._replay_segments()
+        if self.live:
+            _refresh(self.live, self.slots)
         rc = K.tl_replay(self.calls, self.n, self.failed)
         if rc:
             K.check(rc, f"tl.jit replay of {self.names[self.failed[0]]}")
         return self.result
+
+    def _replay_segments(self):
+        """A recording with conditional segments (kernels.only_if_zero): one tl_replay per
+        segment; a conditional one, and its live-argument bookkeeping, is skipped when its flag
+        is set (read here, after the segments before it ran)."""
+        for first, calls, n, flag, live in self.segments:
+            if flag is not None and flag[0] != 0:
+                continue
+            if live:
+                _refresh(live, self.slots)
+            rc = K.tl_replay(calls, n, self.failed)
+            if rc:
+                K.check(rc, f"tl.jit replay of {self.names[first + self.failed[0]]}")
+        return self.result
+
+
+def _refresh(live, slots):
+    """Before a replay: run each live entry's bookkeeping and write the values that changed."""
+    for entry in live:
+        values = entry[2]()
+        if values != entry[3]:    # write only what changed (Adam: its bias corrections)
+            first = entry[0]
+            for j, (kind, v, old) in enumerate(zip(entry[1], values, entry[3])):
+                if v != old:
+                    _store(slots[first + j], kind, v)
+            entry[3] = values
+
+
+def _segments(conditions, offset, n, calls, live):
+    """None without conditional segments (one tl_replay runs everything); else the replay's
+    segments in order, [first call, its tl_call pointer, count, flag (a float pointer, None
+    for an unconditional segment), its live entries], the conditions' call indices shifted by
+    ``offset`` (the input copies recorded before the captured calls)."""
+    if not conditions:
+        return None
+    bounds, start = [], 0
+    for first, end, flag in conditions:
+        first, end = first + offset, end + offset
+        if first > start:
+            bounds.append((start, first, None))
+        if end > first:
+            bounds.append((first, end, ffi.cast("float *", flag._ptr)))
+        start = end
+    if n > start:
+        bounds.append((start, n, None))
+    return [[a, calls + a, b - a, flag, [e for e in live if a <= e[4] < b]] for a, b, flag in bounds]
 
 
 class jit:
@@ -196,14 +248,17 @@ class jit:
                     del self._recordings[next(iter(self._recordings))]
                 self._recordings[key] = _EAGER
                 return self.fn(*args, **kwargs)
-            rec = self._recordings[key] = self._capture(args, kwargs, tensors)
-            return rec.result
+            rec, result = self._capture(args, kwargs, tensors)
+            if rec is not None:
+                self._recordings[key] = rec
+            return result
         finally:
             self._busy.release()
 
     def _capture(self, args, kwargs, tensors):
         """Run fn once under kernels.capture on the recording's own copies of the tensor
-        arguments, and pack what it did."""
+        arguments, and pack what it did: (recording, result), the recording None when fn
+        abandoned the capture (kernels.abandon_capture)."""
         owned, copies = [], []
         for t in tensors:
             dst = empty(t._shape, dtype=t.dtype)
@@ -217,9 +272,11 @@ class jit:
         kwargs = {k: next(it) if isinstance(kwargs[k], Tensor) else kwargs[k] for k in sorted(kwargs)}
         with _CAPTURING, K.capture() as cap:
             result = self.fn(*args, **kwargs)
+        if cap.abandoned is not None:     # the rest ran eagerly: the next call captures again
+            return None, result
         rec = _Recording(cap, copies, result)
-        rec.keep += (owned, _owners(rec), args, kwargs)
-        return rec
+        rec.keep += (owned, _owners(rec), args, kwargs, [c[2] for c in cap.conditions])
+        return rec, result
 
 
 def _owners(rec):

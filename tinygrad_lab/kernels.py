@@ -125,11 +125,15 @@ _HOST_READS = {
 class Capture:
     """What a capture collects: ``calls`` [(name, args)] of the capturing thread, ``live``
     {call index: (first argument position, fn)} (see live_args), ``pins`` the buffers made
-    meanwhile (tensor.py appends them), ``thread`` the capturing thread's id."""
+    meanwhile (tensor.py appends them), ``thread`` the capturing thread's id, ``conditions``
+    [[first call, end call, flag tensor]] (see only_if_zero) and ``abandoned``, the reason
+    given to abandon_capture (None while the capture stands)."""
 
     def __init__(self):
         self.calls, self.live, self.pins = [], {}, []
         self.thread = threading.get_ident()
+        self.conditions = []
+        self.abandoned = None
 
 
 _capture = None   # the active Capture (one at a time, process-wide)
@@ -173,9 +177,27 @@ def capture():
     try:
         yield cap
     finally:
-        g.update(ENTRY_POINTS)
-        _capture = None
-        _storage._set_capture(None, None)
+        if _capture is cap:       # (not already ended by abandon_capture)
+            _end_capture()
+
+
+def _end_capture():
+    global _capture
+    globals().update(ENTRY_POINTS)
+    _capture = None
+    _storage._set_capture(None, None)
+
+
+def abandon_capture(reason):
+    """End this thread's capture here: the rest of the captured call runs eagerly (its kernel
+    calls are not recorded, its reads are allowed) and tl.jit keeps no recording of the call,
+    so the signature's next call captures again. For a step whose captured run would not be the
+    one to replay (GradScaler: an Inf/NaN gradient skipped the optimizer step, or the
+    optimizer's first step would make its state). ``reason`` is kept on the Capture."""
+    cap = _capture
+    if cap is not None and cap.thread == threading.get_ident():
+        cap.abandoned = reason
+        _end_capture()
 
 
 def capturing():
@@ -193,6 +215,37 @@ def live_args(start, fn):
     cap = _capture
     if cap is not None and cap.thread == threading.get_ident():
         cap.live[len(cap.calls) - 1] = (start, fn)
+
+
+@contextlib.contextmanager
+def only_if_zero(flag):
+    """Inside a capture, the kernel calls made in the block form a conditional segment: a
+    replay runs them (and does their live_args bookkeeping) only when the float32 0-d tensor
+    ``flag`` holds 0 as the replay reaches them; otherwise it skips the segment, as the eager
+    code skips the block (GradScaler.step: no optimizer step after Inf/NaN gradients). The
+    Python in the block must run it only when ``flag_value(flag)`` is 0. A no-op outside a
+    capture; segments do not nest."""
+    cap = _capture
+    if cap is None or cap.thread != threading.get_ident():
+        yield
+        return
+    if flag.dtype.code != TL_F32 or flag._shape != ():
+        raise TypeError(f"only_if_zero: the flag must be a float32 0-d tensor, got {flag.dtype!r} "
+                        f"of shape {tuple(flag._shape)}")
+    if cap.conditions and cap.conditions[-1][1] is None:
+        raise RuntimeError("tl.jit: conditional segments of a capture do not nest")
+    cap.conditions.append([len(cap.calls), None, flag])
+    try:
+        yield
+    finally:
+        cap.conditions[-1][1] = len(cap.calls)
+
+
+def flag_value(t):
+    """The value of float32 0-d tensor ``t``, read from its memory by the library itself (the
+    one read a capture allows: GradScaler's found_inf, which a replay reads too, see
+    only_if_zero)."""
+    return ffi.cast("float *", t._ptr)[0]
 
 
 # ---- tensor-level helpers shared by the engine and the op families ------------------------------
@@ -240,5 +293,5 @@ def broadcast_strides(x, shape):
 
 
 __all__ = ["MAX_DIMS", "NULL", "ffi", "check", "i64", "strides", "record", "replay", "capture",
-           "capturing", "live_args", "REPLAYABLE", "copy_into",
-           "add_into", "has_nonfinite", "broadcast_strides"]
+           "capturing", "live_args", "abandon_capture", "only_if_zero", "flag_value", "REPLAYABLE",
+           "copy_into", "add_into", "has_nonfinite", "broadcast_strides"]
