@@ -290,12 +290,8 @@ class Addmm(Function):
     def fuse_act(node, z, y, act):
         """y = act(z) for z = x @ W + b this node's output: one AddmmAct node."""
         # (_special: hooks or a retained .grad on z or on an output the node skips)
-        if node._unfused is None or node._special or node._saved is _FREED:
-            return False
-        x, w, b = node._inputs     # (_changed_since written out: this runs once per layer)
-        s = node._seq
-        if (x.grad_fn is not None and x.grad_fn._seq > s or w.grad_fn is not None
-                and w.grad_fn._seq > s or b.grad_fn is not None and b.grad_fn._seq > s):
+        if (node._unfused is None or node._special or node._saved is _FREED
+                or _changed_since(node, node._inputs)):
             return False
         ctx = _record_fused(AddmmAct, y, node._inputs, node.needs_input_grad, node._saved + (y,),
                             node._versions + (0,), _unfused_act(act, z),
