@@ -79,7 +79,7 @@ def test_op_nodes_show_the_bytes_they_saved():
     z = y.sum()                     # saves nothing
     nodes, _ = nodes_of(tl.viz.draw_graph(z).source)
     exp_label = next(v for v in nodes.values() if y.grad_fn.name() in v)
-    saved = sum(t.numel() * t.dtype.itemsize for t in y.grad_fn._saved if t is not None)
+    saved = sum(t.numel() * t.dtype.itemsize for t in y.grad_fn.saved_tensors if t is not None)
     assert saved == 280 and "saved 280 B" in exp_label
     assert any("saved 0 B" in v for v in nodes.values())
     assert "(5, 7) float64" in exp_label
@@ -443,7 +443,7 @@ def _distinct_saved(root):
         if node is None or id(node) in seen or node.name() == "AccumulateGrad":
             continue
         seen.add(id(node))
-        for t in node._saved:
+        for t in node.saved_tensors:
             if t is not None:
                 found[(t.data_ptr(), t.shape, t.stride(), t.dtype.name)] = t
         for v in vars(node).values():

@@ -158,7 +158,14 @@ class RemovableHandle:
             self._hooks.remove(self._fn)
 
 
-# in a fused node's op-by-op record (_record_fused): its output, the last tensor it saved
+# A node's own output in its ctx._saved (and in a fused node's op-by-op record, _record_fused).
+# An op whose derivative reads its output (exp, sigmoid, softmax, ...) saving the tensor itself
+# would make a reference cycle, out -> out.grad_fn -> its _saved -> out, so a graph that is
+# never backwarded (a forward run without no_grad) would keep every such buffer until the
+# garbage collector runs: the node keeps this marker and a weak reference (_outw) instead, and
+# the engine puts the tensor back before the node's backward (_with_output). That tensor is
+# alive then: the engine reaches a node only through its output (the root, or an input a later
+# node holds), as PyTorch saves an output without its grad_fn for the same reason.
 _OUTPUT = object()
 
 # ctx._saved once a backward without retain_graph has freed it: not empty, so the engine's one
@@ -185,6 +192,7 @@ class Context:
     _unfused = None       # a fused node: the op-by-op node it stands for (see _record_fused)
     _skipped = ()         # a fused node: the nodes its backward skips
     _fused_into = None    # a skipped node: a weak reference to the fused node that consumed it
+    _outw = None          # a weak reference to the output when _saved holds it as _OUTPUT
 
     _fn = None            # the Function whose forward made this node (set right after creation;
     #                       no __init__, because calling the bare class is the cheapest new object)
@@ -209,6 +217,8 @@ class Context:
             self._unfuse()
         if self._saved is _FREED:
             self._raise_freed()
+        if self._outw is not None:
+            return _with_output(self._saved, self)
         return self._saved
 
     def _check_saved(self):
@@ -365,6 +375,8 @@ class Function:
             ctx.needs_input_grad = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
             if _anomaly:
                 ctx._trace = _user_frame()
+            if ctx._saved and any(t is out for t in ctx._saved):
+                _save_output_weakly(ctx, out)
             out.grad_fn = ctx
             out.requires_grad = True
         return out
@@ -388,8 +400,14 @@ def _record(fn, out, inputs, needs, saved=None):
         if len(saved) == 2:  # (written out: a comprehension is a function call)
             x, y = saved
             ctx._versions = (0 if x is None else x._storage.version, 0 if y is None else y._storage.version)
+            if y is out:   # an op saving its output (always last): see _OUTPUT
+                ctx._saved = (x, _OUTPUT)
+                ctx._outw = _weakref(out)
         else:
             ctx._versions = [0 if t is None else t._storage.version for t in saved]
+            if saved and saved[-1] is out:
+                ctx._saved = saved[:-1] + (_OUTPUT,)
+                ctx._outw = _weakref(out)
     if _anomaly:
         ctx._trace = _user_frame()
     out.grad_fn = ctx
@@ -418,6 +436,8 @@ def _record_fused(fn, out, inputs, needs, saved, versions, unfused, skipped):
     ctx = _record(fn, out, inputs, needs)
     ctx._saved = saved
     ctx._versions = versions
+    if saved and saved[-1] is _OUTPUT:   # (the callers save ``out`` as _OUTPUT directly)
+        ctx._outw = _weakref(out)
     ctx._unfused = unfused
     ctx._skipped = skipped
     # skipped[-1] is the node this one consumed; any before it were skipped by that one and point
@@ -428,6 +448,29 @@ def _record_fused(fn, out, inputs, needs, saved, versions, unfused, skipped):
 
 
 _weakref = weakref.ref
+
+
+def _save_output_weakly(ctx, out):
+    """ctx saved its own output ``out`` (anywhere in _saved): hold it as _OUTPUT and a weak
+    reference instead (see _OUTPUT). Ops that save it last do this inline (_record)."""
+    ctx._saved = tuple(_OUTPUT if t is out else t for t in ctx._saved)
+    ctx._outw = _weakref(out)
+
+
+def _output(node):
+    """The output ``node`` holds weakly (see _OUTPUT)."""
+    out = node._outw()
+    if out is None:   # (only a node held without its output, e.g. y.grad_fn after del y)
+        raise RuntimeError(
+            f"the output of {node.name()} was freed, and with it the value its backward reads: "
+            "keep a reference to the output tensor for as long as its node is used")
+    return out
+
+
+def _with_output(saved, node):
+    """``saved`` with node's output in place of _OUTPUT."""
+    out = _output(node)
+    return tuple(out if t is _OUTPUT else t for t in saved)
 
 
 def _mark_special(node):
@@ -545,20 +588,39 @@ def _backward_pass(roots, retain_graph, create_graph, inputs=None, allow_unused=
                 g = _node_hooks(node, g, wanted, captured)
             saved = node._saved
             if saved:   # freed by an earlier backward, or changed in place since forward?
+                # (an op saving its output holds it weakly, as _OUTPUT: put it back first)
                 if len(saved) == 2:   # (built-in ops save two: checked here, a call fewer)
                     x, y = saved
+                    if y is _OUTPUT:   # (written out: a call costs more than the rest)
+                        y = node._outw()
+                        if y is None:
+                            _output(node)   # raises
+                        saved = node._saved = (x, y)
+                    elif x is _OUTPUT:
+                        saved = node._saved = _with_output(saved, node)
+                        x, y = saved
                     vx, vy = node._versions
                     if (x is not None and x._storage.version != vx
                             or y is not None and y._storage.version != vy):
                         node._check_saved()   # raises, naming the tensor
                 elif len(saved) == 3:   # (fused layers save x, W, y)
                     x, y, z = saved
+                    if z is _OUTPUT:
+                        z = node._outw()
+                        if z is None:
+                            _output(node)
+                        saved = node._saved = (x, y, z)
+                    elif x is _OUTPUT or y is _OUTPUT:
+                        saved = node._saved = _with_output(saved, node)
+                        x, y, z = saved
                     vx, vy, vz = node._versions
                     if (x is not None and x._storage.version != vx
                             or y is not None and y._storage.version != vy
                             or z is not None and z._storage.version != vz):
                         node._check_saved()
                 else:
+                    if node._outw is not None and saved is not _FREED:
+                        saved = node._saved = _with_output(saved, node)
                     node._check_saved()
             fn = node._fn
             vjp = fn.vjp
@@ -571,8 +633,11 @@ def _backward_pass(roots, retain_graph, create_graph, inputs=None, allow_unused=
                 grads = (grads,)
             if len(grads) != len(ins):
                 grads = _grad_tuple(grads, len(ins))
-            if not retain_graph and saved:  # nodes that saved nothing can run again
-                node._saved = _FREED
+            if saved:   # (nodes that saved nothing can run again)
+                if not retain_graph:
+                    node._saved = _FREED
+                elif node._outw is not None:   # back to the weak form (see _OUTPUT)
+                    node._saved = tuple(_OUTPUT if t is node._outw() else t for t in saved)
             needs = node.needs_input_grad
             i = -1
             for gi in grads:   # (indexing the inputs: a zip costs more than the loop body)

@@ -11,7 +11,7 @@ import numbers
 
 from .. import dtypes
 from .. import kernels as K
-from ..autograd.engine import _ONE, Function, _grad_enabled, _record
+from ..autograd.engine import _ONE, Function, _grad_enabled, _record, _save_output_weakly
 from ..creation import tensor
 from ..kernels import NULL, check, i64
 from ..tensor import _SHAPES, _UNSHARED, Tensor, _alias, _empty, _shape_info, tensor_method
@@ -229,6 +229,7 @@ def _activation_(t, name, op, slope=0.0):
         else:   # (the node's output is set by _replace_history: _record's is a stand-in)
             node = _record(op, _alias(t), (old,), _ONE, (None, t) if "y" in op.saves else (t, None))
             node.params = (slope, 0.0)
+            _save_output_weakly(node, t)   # t is the node's output (no cycle: see engine._OUTPUT)
         _replace_history(t, node)
     return t
 

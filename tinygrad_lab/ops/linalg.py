@@ -225,7 +225,7 @@ class Linear(Function):
             return False
         x, w, b = node._inputs
         ctx = _record_fused(LinearAct, y, (x, w, b, None), node.needs_input_grad + (False,),
-                            node._saved + (y,), node._versions + (0,), _unfused_act(act, z),
+                            node._saved + (_OUTPUT,), node._versions + (0,), _unfused_act(act, z),
                             (node,))
         if ctx is None:
             return False
@@ -293,7 +293,7 @@ class Addmm(Function):
         if (node._unfused is None or node._special or node._saved is _FREED
                 or _changed_since(node, node._inputs)):
             return False
-        ctx = _record_fused(AddmmAct, y, node._inputs, node.needs_input_grad, node._saved + (y,),
+        ctx = _record_fused(AddmmAct, y, node._inputs, node.needs_input_grad, node._saved + (_OUTPUT,),
                             node._versions + (0,), _unfused_act(act, z),
                             node._skipped + (node,))
         if ctx is None:

@@ -48,6 +48,8 @@ def saved_tensors(node):
     if saved is _FREED:
         return None
     out = [t for t in saved if isinstance(t, Tensor)]
+    if node._outw is not None and node._outw() is not None:   # its own output (engine._OUTPUT)
+        out.append(node._outw())
     out += [v for k, v in vars(node).items() if not k.startswith("_") and isinstance(v, Tensor)]
     return out
 
