@@ -19,6 +19,7 @@ from tinygrad_lab import nn
 from tinygrad_lab.jit import _EAGER, _Recording
 
 from .test_distributed import ROOT, _mpiexec, _ok, mpi, run_mpi
+from .test_examples import run_example
 
 
 def _recording(j):
@@ -269,3 +270,11 @@ def test_the_example_with_jit_prints_the_same_numbers(tmp_path):
     eager, jitted = run(), run("--jit")
     assert jitted == eager
     assert any("epoch   3" in ln for ln in eager) and "weights identical on all ranks: yes" in eager
+
+
+def test_the_example_with_jit_on_one_process():
+    """A job of size 1 (no mpiexec): the same numbers with --jit (or the same skip message)."""
+    def run(*flags):
+        out = run_example("ddp_train.py", "--quick", *flags)
+        return [ln for ln in out.splitlines() if not ln.startswith(("rank ", "all ranks"))]
+    assert run("--jit") == run()

@@ -41,6 +41,16 @@ The rules (README "Capture and replay"):
   ``kernels.abandon_capture`` (GradScaler: its own gradients overflowed, so it holds no
   optimizer step; or the optimizer's first step would make its state) is not kept: the rest of
   that call runs eagerly, its results are right, and the signature's next call captures again.
+- Python work a replay must redo between kernels goes through ``kernels.host_call(fn)``: the
+  capture runs fn and records it at its place; the replay then runs the recording one
+  tl_replay call per run of kernel calls between host calls and calls each fn in its place
+  (inside an only_if_zero segment, skipped with it). fn runs as outside a capture (its kernel
+  calls run eagerly at each replay, not recorded; it may read tensors). tl.distributed's
+  collectives do this inside a capture, blocking (an ``async_op`` one returns a completed
+  Work), so a DistributedDataParallel step can be jitted: its gradient allreduces run from
+  Python between replayed segments. Python bookkeeping around them ran once, at capture
+  (DDP's hooks; the version counts of tensors MPI writes, as for any in-place kernel a replay
+  reruns). A recording with neither host calls nor conditional segments is one tl_replay call.
 """
 import bisect
 import functools
