@@ -5,10 +5,6 @@ The host_call tests need no MPI. The MPI ones launch ``mpiexec -n N`` like
 tests/test_distributed.py (its ``mpi`` marker and ``run_mpi``): tests/distributed/ddp_jit.py
 checks that replayed DDP steps are the eager steps' bits, and the example's ``--jit`` run prints
 the numbers of the eager run."""
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
@@ -18,7 +14,7 @@ from tinygrad_lab import kernels as K
 from tinygrad_lab import nn
 from tinygrad_lab.jit import _EAGER, _Recording
 
-from .test_distributed import ROOT, _mpiexec, _ok, mpi, run_mpi
+from .test_distributed import ROOT, _ok, mpi, run_mpi
 from .test_examples import run_example
 
 
@@ -257,13 +253,9 @@ def test_jitted_ddp_steps_on_three_ranks():
 @mpi
 def test_the_example_with_jit_prints_the_same_numbers(tmp_path):
     """Everything but the throughput lines (timings) is the same text."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT), TL_NUM_THREADS="1")
-
     def run(*flags):
-        proc = subprocess.run([_mpiexec(), "-n", "2", sys.executable,
-                               str(ROOT / "examples" / "ddp_train.py"), "--quick", "--checkpoint",
-                               str(tmp_path / "ddp.tl"), *flags],
-                              capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path)
+        proc = run_mpi(ROOT / "examples" / "ddp_train.py",
+                       args=("--quick", "--checkpoint", str(tmp_path / "ddp.tl"), *flags))
         _ok(proc, "final accuracy")
         return [ln for ln in proc.stdout.splitlines() if not ln.startswith(("rank ", "all ranks"))]
 

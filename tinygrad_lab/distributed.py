@@ -13,6 +13,11 @@ MPI itself is initialised by ``init_process_group``, not when this module is imp
 process. Code that uses mpi4py directly next to tinygrad_lab calls ``init_process_group()`` (or
 ``MPI.Init_thread()``) first.
 
+Inside a tl.jit capture every collective is recorded as a ``kernels.host_call``: it runs now
+and again at every replay, from Python, between the replayed kernels around it (the capture's
+read guard does not apply to the MPI call itself). It is then blocking: ``async_op=True``
+returns a Work already completed, since a replay runs everything in order anyway.
+
 Failure behaviour: an exception that reaches the top of a rank would leave the other ranks
 waiting forever inside a collective. ``init_process_group`` therefore installs a
 ``sys.excepthook`` that prints the traceback prefixed with the failing rank, then calls

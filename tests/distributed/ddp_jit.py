@@ -106,24 +106,6 @@ for opt_kind in ("sgd", "adam"):
                 assert len(hosts) == want, (what, len(hosts), want)
                 assert m2._buckets[0].buffer.abs().sum().item() > 0
 
-# a model without collectives in its step still replays as one tl_replay call
-plain = nn.Linear(D, C)
-popt = tl.optim.SGD(plain.parameters(), lr=0.1)
-
-
-@tl.jit
-def plain_step(x, y):
-    popt.zero_grad()
-    loss = F.cross_entropy(plain(x), y)
-    loss.backward()
-    popt.step()
-    return loss
-
-
-for x, y in shards(3):
-    plain_step(tl.tensor(x), tl.tensor(y))
-assert recording(plain_step).segments is None
-
 # ---- the collectives inside a jitted function ------------------------------------------------
 
 
