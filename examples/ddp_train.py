@@ -10,6 +10,7 @@ Needs the distributed extra: pip install "tinygrad_lab[distributed]" (mpi4py and
 
     mpirun -n 2 python examples/ddp_train.py           # 30 epochs: >= 90% test accuracy (checked)
     mpirun -n 2 python examples/ddp_train.py --quick   # 3 epochs
+    mpirun -n 2 python examples/ddp_train.py --jit     # the same numbers, each step replayed (tl.jit)
     python examples/ddp_train.py --quick               # one process is a job of size 1
 
 (``mpiexec`` is the same launcher. On several machines, add ``-hosts a,b`` and put the
@@ -51,6 +52,9 @@ def main(argv=None):
     ap.add_argument("--lr", type=float, default=0.01, help="Adam learning rate")
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--jit", action="store_true",
+                    help="capture the training step once and replay it (tl.jit); the gradient "
+                         "allreduces run between the replayed kernels")
     ap.add_argument("--checkpoint", default=os.path.join(tempfile.gettempdir(), "tl_ddp_train.tl"),
                     help="where rank 0 saves the trained weights")
     args = ap.parse_args(argv)
@@ -77,16 +81,23 @@ def main(argv=None):
               f"MLP on {len(train)} spiral points ({len(sampler)} per rank per epoch), batches of "
               f"{args.batch_size} per rank, Adam(lr={args.lr}), {epochs} epochs")
 
+    def train_step(xb, yb):
+        loss = F.cross_entropy(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()                                # gradients averaged across ranks here
+        opt.step()
+        return loss
+
+    # --jit: call 1 runs eagerly, call 2 records the kernels (and, as host calls, the bucket
+    # allreduces), later calls replay them; the last, smaller batch gets its own recording
+    step = tl.jit(train_step) if args.jit else train_step
     seen, busy = 0, 0.0
     for epoch in range(1, epochs + 1):
         sampler.set_epoch(epoch)                       # a new shuffle, the same on every rank
         total = tl.zeros(2, dtype=tl.float64)          # (sum of losses, examples) on this rank
         start = time.perf_counter()
         for xb, yb in loader:
-            loss = F.cross_entropy(model(xb), yb)
-            opt.zero_grad()
-            loss.backward()                            # gradients averaged across ranks here
-            opt.step()
+            loss = step(xb, yb)                        # (read it before the next call)
             total += tl.tensor([loss.item() * len(yb), len(yb)], dtype=tl.float64)
         busy += time.perf_counter() - start
         seen += int(total[1].item())

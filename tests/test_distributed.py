@@ -30,10 +30,11 @@ mpi = pytest.mark.skipif(not dist.is_available() or _mpiexec() is None,
                          reason='needs MPI: pip install "tinygrad_lab[distributed]"')
 
 
-def run_mpi(script, n=2, timeout=240):
+def run_mpi(script, n=2, timeout=240, args=()):
+    """``mpiexec -n n python script *args`` (``script``: a path, or a name in tests/distributed)."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
                TL_NUM_THREADS="1")
-    return subprocess.run([_mpiexec(), "-n", str(n), sys.executable, str(HERE / script)],
+    return subprocess.run([_mpiexec(), "-n", str(n), sys.executable, str(HERE / script), *args],
                           capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
 
 

@@ -13,6 +13,11 @@ MPI itself is initialised by ``init_process_group``, not when this module is imp
 process. Code that uses mpi4py directly next to tinygrad_lab calls ``init_process_group()`` (or
 ``MPI.Init_thread()``) first.
 
+Inside a tl.jit capture every collective is recorded as a ``kernels.host_call``: it runs now
+and again at every replay, from Python, between the replayed kernels around it (the capture's
+read guard does not apply to the MPI call itself). It is then blocking: ``async_op=True``
+returns a Work already completed, since a replay runs everything in order anyway.
+
 Failure behaviour: an exception that reaches the top of a rank would leave the other ranks
 waiting forever inside a collective. ``init_process_group`` therefore installs a
 ``sys.excepthook`` that prints the traceback prefixed with the failing rank, then calls
@@ -24,6 +29,7 @@ import sys
 import time
 
 from . import dtypes
+from . import kernels as K
 from .autograd import no_grad
 from .tensor import Tensor
 
@@ -127,8 +133,8 @@ def get_world_size():
 
 
 def barrier():
-    """Wait until every rank reaches this call."""
-    _comm().Barrier()
+    """Wait until every rank reaches this call (inside a tl.jit capture: at every replay too)."""
+    K.host_call(_comm().Barrier)
 
 
 def destroy_process_group():
@@ -144,8 +150,8 @@ def destroy_process_group():
 _SUPPORTED = (dtypes.float32, dtypes.float64, dtypes.int64)
 
 
-def _buffer(t, what):
-    """``t``'s memory as a NumPy array for MPI (a view, no copy), after checking it can be one."""
+def _check(t, what):
+    """Raise unless MPI can work on ``t``'s memory in place (checks only: reads nothing)."""
     if not isinstance(t, Tensor):
         raise TypeError(f"{what} expects a tl.Tensor, got {type(t).__name__}")
     if t.dtype not in _SUPPORTED:
@@ -154,12 +160,26 @@ def _buffer(t, what):
     if not t._contig:
         raise RuntimeError(f"{what}: Tensors must be contiguous (shape {t.shape}, strides "
                            f"{t.stride()}); call .contiguous() first")
-    return t._view_numpy()
 
 
 def _written(t):
-    """Count MPI's write into ``t`` as an in-place write (autograd's saved-tensor check)."""
+    """Count MPI's write into ``t`` as an in-place write (autograd's saved-tensor check). Python
+    bookkeeping: inside a tl.jit capture it counts the captured write only, not the replays'
+    (as for every in-place kernel a replay reruns)."""
     t._bump_version()
+
+
+def _captured(run, tensor, divide=None):
+    """A collective on ``tensor`` inside a tl.jit capture: ``run(buffer)``, a blocking MPI call
+    on its memory, becomes a kernels.host_call (run now and at every replay, between the kernel
+    calls around it; it gets the buffer there, where reading it is allowed), then the write is
+    counted and AVG's division made (a kernel call: recorded, replayed after the host call).
+    Returns the Work, already completed: a replay runs everything in order, so an ``async_op``
+    collective inside a jitted step is a blocking one."""
+    K.host_call(lambda: run(tensor._view_numpy()))
+    work = Work(None, tensor, divide)
+    work._finish()
+    return work
 
 
 # ReduceOp -> the MPI operation (AVG is a SUM, then a division); filled by _load_mpi
@@ -204,11 +224,21 @@ class Work:
 
 def all_reduce(tensor, op=ReduceOp.SUM, async_op=False):
     """Combine ``tensor`` across all ranks with ``op``, in place on every rank. With
-    ``async_op=True`` returns a Work (MPI_Iallreduce) to ``wait()`` on; else None."""
-    buf = _buffer(tensor, "all_reduce")
+    ``async_op=True`` returns a Work (MPI_Iallreduce) to ``wait()`` on; else None. Inside a
+    tl.jit capture it is recorded and rerun by every replay (an ``async_op`` one then blocks:
+    see _captured)."""
+    _check(tensor, "all_reduce")
     comm = _comm()
     mpi_op = _reduce_op(op, tensor)
     divide = comm.Get_size() if op is ReduceOp.AVG else None
+    if K.capturing():
+        # (the same MPI call as eager mode's, so a replay reduces in the same order)
+        if async_op:
+            return _captured(lambda b: comm.Iallreduce(MPI.IN_PLACE, b, op=mpi_op).Wait(),
+                             tensor, divide)
+        _captured(lambda b: comm.Allreduce(MPI.IN_PLACE, b, op=mpi_op), tensor, divide)
+        return None
+    buf = tensor._view_numpy()
     if async_op:
         return Work(comm.Iallreduce(MPI.IN_PLACE, buf, op=mpi_op), tensor, divide)
     comm.Allreduce(MPI.IN_PLACE, buf, op=mpi_op)
@@ -217,10 +247,17 @@ def all_reduce(tensor, op=ReduceOp.SUM, async_op=False):
 
 
 def broadcast(tensor, src, async_op=False):
-    """Copy rank ``src``'s ``tensor`` into ``tensor`` on every other rank."""
-    buf = _buffer(tensor, "broadcast")
+    """Copy rank ``src``'s ``tensor`` into ``tensor`` on every other rank (recorded inside a
+    tl.jit capture, as all_reduce)."""
+    _check(tensor, "broadcast")
     comm = _comm()
     src = _check_rank(src, comm, "src")
+    if K.capturing():
+        if async_op:
+            return _captured(lambda b: comm.Ibcast(b, root=src).Wait(), tensor)
+        _captured(lambda b: comm.Bcast(b, root=src), tensor)
+        return None
+    buf = tensor._view_numpy()
     if async_op:
         return Work(comm.Ibcast(buf, root=src), tensor)
     comm.Bcast(buf, root=src)
@@ -231,23 +268,31 @@ def broadcast(tensor, src, async_op=False):
 def all_gather(tensor_list, tensor, async_op=False):
     """``tensor_list[r]`` = rank r's ``tensor`` on every rank. The list holds world-size
     contiguous tensors of ``tensor``'s shape and dtype; each receives straight from MPI (one
-    broadcast per rank, so no gather buffer is copied out)."""
-    send = _buffer(tensor, "all_gather")
+    broadcast per rank, so no gather buffer is copied out). Recorded inside a tl.jit capture,
+    as all_reduce."""
+    _check(tensor, "all_gather")
     comm = _comm()
     n = comm.Get_size()
     if not isinstance(tensor_list, (list, tuple)) or len(tensor_list) != n:
         raise ValueError(f"all_gather: tensor_list must be a list of {n} tensors (the world "
                          f"size), got {type(tensor_list).__name__} of length "
                          f"{len(tensor_list) if isinstance(tensor_list, (list, tuple)) else '?'}")
-    bufs = []
     for i, t in enumerate(tensor_list):
-        b = _buffer(t, "all_gather")
+        _check(t, "all_gather")
         if t.shape != tensor.shape or t.dtype is not tensor.dtype:
             raise ValueError(f"all_gather: tensor_list[{i}] has shape {t.shape} and dtype "
                              f"{t.dtype!r}; expected {tensor.shape} and {tensor.dtype!r}")
-        bufs.append(b)
     me = comm.Get_rank()
-    requests = [comm.Ibcast(send if r == me else bufs[r], root=r) for r in range(n)]
+    tensors = list(tensor_list)
+
+    def start():
+        return [comm.Ibcast((tensor if r == me else tensors[r])._view_numpy(), root=r)
+                for r in range(n)]
+    if K.capturing():
+        K.host_call(lambda: MPI.Request.Waitall(start()))
+        requests = []
+    else:
+        requests = start()
     with no_grad():
         tensor_list[me].copy_(tensor)
     work = _Waitall(requests, tensor_list)

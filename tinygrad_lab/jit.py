@@ -41,6 +41,16 @@ The rules (README "Capture and replay"):
   ``kernels.abandon_capture`` (GradScaler: its own gradients overflowed, so it holds no
   optimizer step; or the optimizer's first step would make its state) is not kept: the rest of
   that call runs eagerly, its results are right, and the signature's next call captures again.
+- Python work a replay must redo between kernels goes through ``kernels.host_call(fn)``: the
+  capture runs fn and records it at its place; the replay then runs the recording one
+  tl_replay call per run of kernel calls between host calls and calls each fn in its place
+  (inside an only_if_zero segment, skipped with it). fn runs as outside a capture (its kernel
+  calls run eagerly at each replay, not recorded; it may read tensors). tl.distributed's
+  collectives do this inside a capture, blocking (an ``async_op`` one returns a completed
+  Work), so a DistributedDataParallel step can be jitted: its gradient allreduces run from
+  Python between replayed segments. Python bookkeeping around them ran once, at capture
+  (DDP's hooks; the version counts of tensors MPI writes, as for any in-place kernel a replay
+  reruns). A recording with neither host calls nor conditional segments is one tl_replay call.
 """
 import bisect
 import functools
@@ -133,7 +143,8 @@ class _Recording:
                 start, fn = live
                 self.live.append([off + start, sig[start:], fn, tuple(args[start:]), k])
             off += len(args)
-        self.segments = _segments(cap.conditions, len(copies), self.n, self.calls, self.live)
+        self.segments = _segments(cap.conditions, cap.hosts, len(copies), self.n, self.calls,
+                                  self.live)
 
     def replay(self, tensors):
         for slot, t in zip(self.inputs, tensors):
@@ -148,11 +159,16 @@ class _Recording:
         return self.result
 
     def _replay_segments(self):
-        """A recording with conditional segments (kernels.only_if_zero): one tl_replay per
-        segment; a conditional one, and its live-argument bookkeeping, is skipped when its flag
-        is set (read here, after the segments before it ran)."""
-        for first, calls, n, flag, live in self.segments:
+        """A recording with conditional segments (kernels.only_if_zero) or host calls
+        (kernels.host_call): one tl_replay per run of kernel calls between them, the host
+        functions called in their places; a conditional segment, its live-argument bookkeeping
+        and its host calls are skipped when its flag is set (read here, after what came before
+        it ran)."""
+        for first, calls, n, flag, live, host in self.segments:
             if flag is not None and flag[0] != 0:
+                continue
+            if host is not None:
+                host()
                 continue
             if live:
                 _refresh(live, self.slots)
@@ -174,24 +190,35 @@ def _refresh(live, slots):
             entry[3] = values
 
 
-def _segments(conditions, offset, n, calls, live):
-    """None without conditional segments (one tl_replay runs everything); else the replay's
-    segments in order, [first call, its tl_call pointer, count, flag (a float pointer, None
-    for an unconditional segment), its live entries], the conditions' call indices shifted by
-    ``offset`` (the input copies recorded before the captured calls)."""
-    if not conditions:
+def _segments(conditions, hosts, offset, n, calls, live):
+    """None without conditional segments or host calls (one tl_replay runs everything); else
+    what the replay runs, in order: [first call, its tl_call pointer, count, flag (a float
+    pointer, None when unconditional), its live entries, None] for a run of kernel calls, and
+    [position, None, 0, flag, [], fn] for a host call. Call indices of ``conditions`` and
+    ``hosts`` are shifted by ``offset`` (the input copies recorded before the captured calls);
+    runs are cut at every condition boundary and host call."""
+    if not conditions and not hosts:
         return None
-    bounds, start = [], 0
-    for first, end, flag in conditions:
-        first, end = first + offset, end + offset
-        if first > start:
-            bounds.append((start, first, None))
-        if end > first:
-            bounds.append((first, end, ffi.cast("float *", flag._ptr)))
-        start = end
-    if n > start:
-        bounds.append((start, n, None))
-    return [[a, calls + a, b - a, flag, [e for e in live if a <= e[4] < b]] for a, b, flag in bounds]
+    cuts = {0, n}
+    for first, end, _ in conditions:
+        cuts.update((first + offset, end + offset))
+    cuts.update(pos + offset for pos, _, _ in hosts)
+    cuts = sorted(cuts)
+    flags = [(first + offset, end + offset, ffi.cast("float *", flag._ptr))
+             for first, end, flag in conditions]
+    at = {}
+    for pos, fn, flag in hosts:
+        at.setdefault(pos + offset, []).append(
+            [pos + offset, None, 0, None if flag is None else ffi.cast("float *", flag._ptr),
+             [], fn])
+    out = []
+    for a, b in zip(cuts, cuts[1:] + [None]):
+        out += at.get(a, ())
+        if b is None or b == a:
+            continue
+        flag = next((f for first, end, f in flags if first <= a < end), None)
+        out.append([a, calls + a, b - a, flag, [e for e in live if a <= e[4] < b], None])
+    return out
 
 
 class jit:
@@ -275,7 +302,8 @@ class jit:
         if cap.abandoned is not None:     # the rest ran eagerly: the next call captures again
             return None, result
         rec = _Recording(cap, copies, result)
-        rec.keep += (owned, _owners(rec), args, kwargs, [c[2] for c in cap.conditions])
+        rec.keep += (owned, _owners(rec), args, kwargs, [c[2] for c in cap.conditions],
+                     [h[2] for h in cap.hosts])
         return rec, result
 
 

@@ -126,14 +126,17 @@ class Capture:
     """What a capture collects: ``calls`` [(name, args)] of the capturing thread, ``live``
     {call index: (first argument position, fn)} (see live_args), ``pins`` the buffers made
     meanwhile (tensor.py appends them), ``thread`` the capturing thread's id, ``conditions``
-    [[first call, end call, flag tensor]] (see only_if_zero) and ``abandoned``, the reason
-    given to abandon_capture (None while the capture stands)."""
+    [[first call, end call, flag tensor]] (see only_if_zero), ``hosts`` [(call index, fn,
+    flag tensor or None)] (see host_call) and ``abandoned``, the reason given to
+    abandon_capture (None while the capture stands)."""
 
     def __init__(self):
         self.calls, self.live, self.pins = [], {}, []
         self.thread = threading.get_ident()
         self.conditions = []
+        self.hosts = []
         self.abandoned = None
+        self.wrappers = {}   # the entry points capture() swaps in (host_call restores them)
 
 
 _capture = None   # the active Capture (one at a time, process-wide)
@@ -169,11 +172,10 @@ def capture():
 
     for name, fn in ENTRY_POINTS.items():
         if name in _HOST_READS:
-            g[name] = refuse(name, fn)
+            cap.wrappers[name] = refuse(name, fn)
         elif name in REPLAYABLE:
-            g[name] = recorder(name, fn)
-    _capture = cap
-    _storage._set_capture(thread, cap.pins)
+            cap.wrappers[name] = recorder(name, fn)
+    _resume_capture(cap)
     try:
         yield cap
     finally:
@@ -186,6 +188,13 @@ def _end_capture():
     globals().update(ENTRY_POINTS)
     _capture = None
     _storage._set_capture(None, None)
+
+
+def _resume_capture(cap):
+    global _capture
+    globals().update(cap.wrappers)
+    _capture = cap
+    _storage._set_capture(cap.thread, cap.pins)
 
 
 def abandon_capture(reason):
@@ -241,6 +250,33 @@ def only_if_zero(flag):
         cap.conditions[-1][1] = len(cap.calls)
 
 
+def host_call(fn):
+    """Run ``fn()``, Python work between kernel calls that a replay must redo (an MPI
+    collective on a tensor's buffer: tl.distributed), and inside this thread's capture also
+    record it at this point of the call list: every replay of the recording then calls ``fn()``
+    between the kernel calls made before and after it (tl.jit splits its tl_replay call there).
+    The one way library code runs non-kernel work inside a recorded step.
+
+    ``fn`` runs as it will on replay, outside the capture: its kernel calls are not recorded (a
+    replay makes them by calling ``fn``) and it may read tensor values, which it sees as the
+    kernels before it left them. Inside ``only_if_zero`` it belongs to the conditional segment
+    and is skipped with it. Returns None (a value would be decided on once, at capture, and
+    frozen). Outside a capture it just calls ``fn()``."""
+    cap = _capture
+    if cap is None or cap.thread != threading.get_ident():
+        fn()
+        return
+    open_ = cap.conditions[-1] if cap.conditions and cap.conditions[-1][1] is None else None
+    cap.hosts.append((len(cap.calls), fn, None if open_ is None else open_[2]))
+    _end_capture()
+    try:
+        fn()
+    finally:
+        if _capture is not None:
+            raise RuntimeError("tl.jit: a capture began inside a host_call function")
+        _resume_capture(cap)
+
+
 def flag_value(t):
     """The value of float32 0-d tensor ``t``, read from its memory by the library itself (the
     one read a capture allows: GradScaler's found_inf, which a replay reads too, see
@@ -293,5 +329,5 @@ def broadcast_strides(x, shape):
 
 
 __all__ = ["MAX_DIMS", "NULL", "ffi", "check", "i64", "strides", "record", "replay", "capture",
-           "capturing", "live_args", "abandon_capture", "only_if_zero", "flag_value", "REPLAYABLE",
-           "copy_into", "add_into", "has_nonfinite", "broadcast_strides"]
+           "capturing", "live_args", "abandon_capture", "only_if_zero", "host_call", "flag_value",
+           "REPLAYABLE", "copy_into", "add_into", "has_nonfinite", "broadcast_strides"]

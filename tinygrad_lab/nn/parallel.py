@@ -12,10 +12,21 @@ non-blocking (MPI_Iallreduce), and overlaps the rest of backward. Buckets start 
 order -- MPI needs every rank to issue the same collectives in the same order, whatever order
 the gradients arrive in. A callback queued on the engine runs at the end of backward: it waits
 for the allreduces, divides by the world size and copies the averages back into ``.grad``.
+
+Inside tl.jit: a replay reruns the kernel calls of all that (the copies into the bucket slots,
+the division, the copies back into ``.grad``) and the allreduces, recorded as host calls
+(tl.distributed under a capture: each runs blocking at its place between replayed segments);
+the hooks and the bookkeeping are Python that ran once, at capture. ``no_sync()`` inside the
+jitted function is replayed too (its switch is a host call); a step captured outside
+``no_sync()`` and later called inside it (or the reverse) raises when the replay reaches the
+forward, and ``find_unused_parameters=True`` cannot be captured (which parameters some rank
+used is read in Python every backward).
 """
 import contextlib
+import functools
 
 from .. import distributed as dist
+from .. import kernels as K
 from ..autograd import no_grad
 from ..autograd.engine import queue_callback
 from ..creation import tensor, zeros
@@ -88,6 +99,10 @@ class DistributedDataParallel(Module):
                          for p in self._params]
 
     def forward(self, *args, **kwargs):
+        if K.capturing():
+            self._check_capturable()
+            # a replay first checks it runs in the mode (synced or no_sync) it was captured in
+            K.host_call(functools.partial(self._check_sync_mode, self._require_sync))
         if self.broadcast_buffers and self._world > 1:
             with no_grad():
                 for b in self.module.buffers():
@@ -97,13 +112,38 @@ class DistributedDataParallel(Module):
     @contextlib.contextmanager
     def no_sync(self):
         """Backward passes inside the block only accumulate gradients locally (no
-        communication); the first backward after it averages the accumulated sum."""
-        prev = self._require_sync
-        self._require_sync = False
+        communication); the first backward after it averages the accumulated sum. Inside a
+        tl.jit capture, entering and leaving are host calls, so replays switch too."""
+        saved = []
+        K.host_call(functools.partial(self._enter_no_sync, saved))
         try:
             yield
         finally:
-            self._require_sync = prev
+            K.host_call(functools.partial(self._leave_no_sync, saved))
+
+    def _enter_no_sync(self, saved):
+        saved.append(self._require_sync)
+        self._require_sync = False
+
+    def _leave_no_sync(self, saved):
+        self._require_sync = saved.pop()
+
+    def _check_capturable(self):
+        if self.find_unused_parameters:
+            raise RuntimeError(
+                "DistributedDataParallel(find_unused_parameters=True) cannot be captured by "
+                "tl.jit: which parameters some rank used is read in Python at every backward, "
+                "and a replay would freeze the capture's answer. Jit the step of a model built "
+                "with find_unused_parameters=False, or run this one eagerly.")
+
+    def _check_sync_mode(self, captured):
+        """Host call of a captured forward: the replay runs in the captured mode or raises."""
+        if self._require_sync != captured:
+            was, now = ("outside", "inside") if captured else ("inside", "outside")
+            raise RuntimeError(
+                f"DistributedDataParallel: this tl.jit step was captured {was} no_sync() and is "
+                f"now called {now} it; a replay cannot change whether gradients are averaged. "
+                "Put no_sync() inside the jitted function, or use one tl.jit per mode.")
 
     # ---- the reduction ------------------------------------------------------------------------
     def _reset(self):
@@ -119,6 +159,8 @@ class DistributedDataParallel(Module):
         if not self._require_sync:
             return
         if not self._armed:
+            if K.capturing():
+                self._check_capturable()
             self._armed = True
             queue_callback(self._finish)
         self._mark(self._index[id(p)], p.grad)
