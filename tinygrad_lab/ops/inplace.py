@@ -259,6 +259,25 @@ def leaky_relu_(t, negative_slope=0.01):
     return _activation_(t, "leaky_relu_", ew.LeakyRelu, float(negative_slope))
 
 
+def activation_copy_(t, name, fn, *args):
+    """``t = fn(t, *args)`` in place for an activation whose node saves its input (silu, elu,
+    hardtanh, mish, selu: ``F.<fn>(x, inplace=True)``): computed on a recorded copy of t's value,
+    which the node keeps, then written into t."""
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{name}: expected a Tensor, got {type(t).__name__}")
+    return _inplace(t, name, lambda a: fn(a, *args))
+
+
+def elu_(t, alpha=1.0):
+    """``t = elu(t, alpha)`` in place (F.elu_)."""
+    return activation_copy_(t, "elu_", ew.elu, alpha)
+
+
+def hardtanh_(t, min_val=-1.0, max_val=1.0):
+    """``t = hardtanh(t, min_val, max_val)`` in place (F.hardtanh_)."""
+    return activation_copy_(t, "hardtanh_", ew.hardtanh, min_val, max_val)
+
+
 class Overwrite(Function):
     """The op recorded by fill_/zero_/copy_: the old value gets no gradient, src gets g."""
 
