@@ -87,9 +87,10 @@
     X(RECIPROCAL,  (T)1 / x,                                  -g * (((T)1 / x) * ((T)1 / x)))    \
     /* 1 / sqrt(x); d = -0.5 * g * y^3 with y recomputed */                                       \
     X(RSQRT,       (T)1 / sqrt(x),                  (T)-0.5 * g * RSQRT3((T)1 / sqrt(x)))            \
-    /* log(1 + x) and e^x - 1 by libm's log1p / expm1: exact near 0, where log(1 + x) is not */   \
+    /* log(1 + x) and e^x - 1 by libm's log1p / expm1: exact near 0, where log(1 + x) is not; */ \
+    /* expm1's d = g * (y + 1) with y recomputed (PyTorch's: 0, not e^x, once y rounds to -1) */   \
     X(LOG1P,       log1p(x),                                               g / (x + (T)1))      \
-    X(EXPM1,       expm1(x),                                               g * exp(x))           \
+    X(EXPM1,       expm1(x),                                           g * (expm1(x) + (T)1))   \
     /* sign(NaN) = 0 as PyTorch's (0 < x) - (x < 0); the gradient is 0 everywhere (zeros_like) */ \
     X(SIGN,        (T)((x > 0) - (x < 0)),                                 (T)0)                 \
     /* x * sigmoid(x) as x / (1 + e^-x); d = s (1 + x (1 - s)), NaN at -inf as PyTorch */          \
@@ -99,13 +100,15 @@
     /* d = g z / (z + 1), z = e^(x beta), and g above the threshold */                           \
     X(SOFTPLUS,    x * p0 > p1 ? x : log1p(exp(x * p0)) / p0,                                     \
                    x * p0 > p1 ? g : g * exp(x * p0) / (exp(x * p0) + (T)1))                      \
-    /* p0 = alpha, p1 = scale (1 for elu; selu's constants for selu): scale * x for x > 0 (and */ \
-    /* NaN: its gradient is g * scale), alpha * scale * (e^x - 1) for x <= 0 */                   \
-    X(ELU,         x <= 0 ? expm1(x) * (p0 * p1) : x * p1,                                        \
-                   x <= 0 ? g * (p0 * p1) * exp(x) : g * p1)                                      \
-    /* clamp(x, p0, p1) forward; the gradient is 0 at and outside the bounds, g elsewhere */     \
-    /* (also at NaN: PyTorch's hardtanh_backward tests x <= min || x >= max) */                  \
-    X(HARDTANH,    BOUND(BOUND(x, <, p0), >, p1),                (x <= p0 || x >= p1) ? (T)0 : g) \
+    /* p0 = alpha, p1 = scale (1 for elu; selu's constants for selu): scale * x for x > 0, */   \
+    /* alpha * scale * (e^x - 1) otherwise. NaN takes the second branch: a NaN gradient, as */    \
+    /* PyTorch's vectorised kernels give (its scalar tail loop gives g * scale there instead) */  \
+    X(ELU,         x > 0 ? x * p1 : expm1(x) * (p0 * p1),                                         \
+                   x > 0 ? g * p1 : g * (p0 * p1) * exp(x))                                       \
+    /* clamp(x, p0, p1) forward; the gradient is g strictly inside the bounds, 0 at and beyond */ \
+    /* them and at NaN (PyTorch's vectorised kernel, and clamp's rule; its scalar tail loop */    \
+    /* passes g at NaN) */                                                                        \
+    X(HARDTANH,    BOUND(BOUND(x, <, p0), >, p1),                 (x > p0 && x < p1) ? g : (T)0) \
     /* min(x, 0) - log1p(e^-|x|); d = 1 - z / (1 + z) for x < 0, z / (1 + z) else, z = e^-|x| */  \
     X(LOG_SIGMOID, (x < 0 ? x : (T)0) - log1p(exp(-fabs(x))),                                     \
                    g * (x < 0 ? (T)1 - exp(-fabs(x)) / ((T)1 + exp(-fabs(x)))                      \

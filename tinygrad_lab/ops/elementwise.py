@@ -243,9 +243,9 @@ class Log1p(_Unary):       # log(1 + x), accurate near 0; d = g / (x + 1)
     deriv = staticmethod(lambda g, x, y, p, q: g / (x + 1.0))
 
 
-class Expm1(_Unary):       # e^x - 1, accurate near 0; d = g * e^x
+class Expm1(_Unary):       # e^x - 1, accurate near 0; d = g * (y + 1), y recomputed (PyTorch's)
     code, saves = K.TL_EXPM1, "x"
-    deriv = staticmethod(lambda g, x, y, p, q: g * exp(x))
+    deriv = staticmethod(lambda g, x, y, p, q: g * (expm1(x) + 1.0))
 
 
 class Sign(_Unary):        # -1, 0 or 1 (0 at NaN, as PyTorch); the gradient is 0 everywhere
@@ -272,14 +272,14 @@ class Softplus(_Unary):    # p = beta, q = threshold: x above it, log1p(e^(beta 
         return where(x * p > q, g, g * z / (z + 1.0))
 
 
-class Elu(_Unary):         # p = alpha, q = scale (selu: its constants); x > 0 or NaN: scale * x
+class Elu(_Unary):         # p = alpha, q = scale (selu: its constants); x > 0: scale * x
     code, saves = K.TL_ELU, "x"
-    deriv = staticmethod(lambda g, x, y, p, q: where(x <= 0, g * (p * q) * exp(x), g * q))
+    deriv = staticmethod(lambda g, x, y, p, q: where(x > 0, g * q, g * (p * q) * exp(x)))
 
 
-class Hardtanh(_Unary):    # clamp(x, p, q); the gradient is 0 at and beyond the bounds
+class Hardtanh(_Unary):    # clamp(x, p, q); the gradient is g strictly inside (0 at NaN)
     code, saves = K.TL_HARDTANH, "x"
-    deriv = staticmethod(lambda g, x, y, p, q: where((x <= p) | (x >= q), 0.0, g))
+    deriv = staticmethod(lambda g, x, y, p, q: where((x > p) & (x < q), g, 0.0))
 
 
 class LogSigmoid(_Unary):  # min(x, 0) - log1p(e^-|x|); d = 1 - z / (1 + z) (x < 0) or z / (1 + z)
