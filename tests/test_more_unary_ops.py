@@ -501,3 +501,32 @@ def test_modules_in_a_sequential_train():
         opt.step()
         first = first if first is not None else loss.item()
     assert loss.item() < 0.1 * first
+
+
+# ---- in-place Tensor methods ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["reciprocal", "rsqrt", "log1p", "expm1", "sign"])
+def test_inplace_tensor_methods(name):
+    a = np.array([0.25, 0.5, 2.0, 3.0])
+    x1 = tl.tensor(a, dtype=tl.float64, requires_grad=True)
+    want = getattr(x1 * 2.0, name)()
+    want.sum().backward()
+    x2 = tl.tensor(a, dtype=tl.float64, requires_grad=True)
+    h = x2 * 2.0
+    assert getattr(h, name + "_")() is h and h.tolist() == want.tolist()
+    h.sum().backward()
+    assert x2.grad.tolist() == x1.grad.tolist()
+    with pytest.raises(RuntimeError, match="leaf"):
+        getattr(tl.tensor(a, requires_grad=True), name + "_")()
+    i = tl.tensor([1, -2, 0])
+    if name == "sign":
+        assert i.sign_() is i and i.tolist() == [1, -1, 0] and i.dtype is tl.int64
+    else:
+        with pytest.raises(RuntimeError, match=f"{name}_: result type Float"):
+            getattr(i, name + "_")()
+
+
+def test_inplace_int_error_type_matches_torch():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError, match="result type Float"):
+        torch.tensor([1, 2]).reciprocal_()
