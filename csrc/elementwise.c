@@ -32,6 +32,9 @@
 #define POWS(x, p) ((p) == (T)0.5 ? sqrt(x) : (p) == (T)-0.5 ? (T)1 / sqrt(x) : pow(x, p))
 
 /* v bounded by b: b where v CMP b or b is NaN (PyTorch's clamp propagates a NaN bound) */
+/* r ** 3 for rsqrt's derivative, multiplied out (PyTorch: result.pow(3)) */
+#define RSQRT3(r) ((r) * (r) * (r))
+
 #define BOUND(v, CMP, b) (((v) CMP (b) || (b) != (b)) ? (b) : (v))
 
 /*        op          forward  y = f(x)                                    backward  gx = g * f'(x) */
@@ -76,7 +79,49 @@
     /* PyTorch's choice) or x == 0 (p0 < 1: 0 * inf); ops/reduce.py's Norm writes the same */      \
     X(NORM_TERM,   POWS(fabs(x), p0),                                                              \
                    (y == 0 ? (T)0 : p0 == 2 ? x / y : x == 0 ? (T)0                                \
-                    : (x > 0 ? (T)1 : x < 0 ? (T)-1 : (T)0) * POWS(fabs(x), p1) / POWS(y, p1)) * g)
+                    : (x > 0 ? (T)1 : x < 0 ? (T)-1 : (T)0) * POWS(fabs(x), p1) / POWS(y, p1)) * g) \
+    /* The rows below follow PyTorch's CPU kernels (aten/src/ATen/native/cpu/Activation.cpp,  */ \
+    /* derivatives.yaml) expression for expression, so NaN, +-inf and 0 give PyTorch's answers; */ \
+    /* where PyTorch's derivative reads its output, these recompute it from x (the node saves  */ \
+    /* x, not y: no output -> node -> output cycle). 1 / x; d = -g * (1/x)^2 (PyTorch's -g*y*y) */ \
+    X(RECIPROCAL,  (T)1 / x,                                  -g * (((T)1 / x) * ((T)1 / x)))    \
+    /* 1 / sqrt(x); d = -0.5 * g * y^3 with y recomputed */                                       \
+    X(RSQRT,       (T)1 / sqrt(x),                  (T)-0.5 * g * RSQRT3((T)1 / sqrt(x)))            \
+    /* log(1 + x) and e^x - 1 by libm's log1p / expm1: exact near 0, where log(1 + x) is not; */ \
+    /* expm1's d = g * (y + 1) with y recomputed (PyTorch's: 0, not e^x, once y rounds to -1) */   \
+    X(LOG1P,       log1p(x),                                               g / (x + (T)1))      \
+    X(EXPM1,       expm1(x),                                           g * (expm1(x) + (T)1))   \
+    /* sign(NaN) = 0 as PyTorch's (0 < x) - (x < 0); the gradient is 0 everywhere (zeros_like) */ \
+    X(SIGN,        (T)((x > 0) - (x < 0)),                                 (T)0)                 \
+    /* x * sigmoid(x) as x / (1 + e^-x); d = s (1 + x (1 - s)), NaN at -inf as PyTorch */          \
+    X(SILU,        x / ((T)1 + exp(-x)),                                                          \
+                   g * ((T)1 / ((T)1 + exp(-x))) * ((T)1 + x * ((T)1 - (T)1 / ((T)1 + exp(-x))))) \
+    /* p0 = beta, p1 = threshold: x where x * beta > threshold, else log1p(e^(x beta)) / beta; */ \
+    /* d = g z / (z + 1), z = e^(x beta), and g above the threshold */                           \
+    X(SOFTPLUS,    x * p0 > p1 ? x : log1p(exp(x * p0)) / p0,                                     \
+                   x * p0 > p1 ? g : g * exp(x * p0) / (exp(x * p0) + (T)1))                      \
+    /* p0 = alpha, p1 = scale (1 for elu; selu's constants for selu): scale * x for x > 0, */   \
+    /* alpha * scale * (e^x - 1) otherwise. NaN takes the second branch: a NaN gradient, as */    \
+    /* PyTorch's vectorised kernels give (its scalar tail loop gives g * scale there instead) */  \
+    X(ELU,         x > 0 ? x * p1 : expm1(x) * (p0 * p1),                                         \
+                   x > 0 ? g * p1 : g * (p0 * p1) * exp(x))                                       \
+    /* clamp(x, p0, p1) forward; the gradient is g strictly inside the bounds, 0 at and beyond */ \
+    /* them and at NaN (PyTorch's vectorised kernel, and clamp's rule; its scalar tail loop */    \
+    /* passes g at NaN) */                                                                        \
+    X(HARDTANH,    BOUND(BOUND(x, <, p0), >, p1),                 (x > p0 && x < p1) ? g : (T)0) \
+    /* min(x, 0) - log1p(e^-|x|); d = 1 - z / (1 + z) for x < 0, z / (1 + z) else, z = e^-|x| */  \
+    X(LOG_SIGMOID, (x < 0 ? x : (T)0) - log1p(exp(-fabs(x))),                                     \
+                   g * (x < 0 ? (T)1 - exp(-fabs(x)) / ((T)1 + exp(-fabs(x)))                      \
+                                : exp(-fabs(x)) / ((T)1 + exp(-fabs(x)))))                         \
+    /* x tanh(softplus(x)); d = t + x sigmoid(x) (1 - t^2), t = tanh(log1p(e^x)) */              \
+    X(MISH,        x * tanh(log1p(exp(x))),                                                       \
+                   g * (tanh(log1p(exp(x))) + x * ((T)1 / ((T)1 + exp(-x)))                        \
+                        * ((T)1 - tanh(log1p(exp(x))) * tanh(log1p(exp(x))))))                     \
+    /* x / (1 + |x|), and the gradient PyTorch's composite (x / (|x| + 1)) gives: the quotient */ \
+    /* rule's two terms, the second through abs (times sign(x)); NaN at +-inf, as PyTorch */     \
+    X(SOFTSIGN,    x / (fabs(x) + (T)1),                                                          \
+                   g / (fabs(x) + (T)1)                                                           \
+                   + -g * ((x / (fabs(x) + (T)1)) / (fabs(x) + (T)1)) * (T)((x > 0) - (x < 0)))
 
 /*        op        out = f(a, b), same dtype as the inputs (float and int64; WRAP: int64 in
  *                  two's complement as PyTorch, through unsigned arithmetic, elementwise.inc) */

@@ -81,11 +81,14 @@ enum tl_unary_op { TL_NEG = 0, TL_ABS = 1, TL_EXP = 2, TL_LOG = 3, TL_SQRT = 4, 
                    TL_COS = 6, TL_TANH = 7, TL_SIGMOID = 8, TL_RELU = 9, TL_LEAKY_RELU = 10,
                    TL_GELU = 11, TL_CLAMP = 12, TL_POW_SCALAR = 13, TL_ERF = 14,
                    TL_ADD_SCALAR = 15, TL_MUL_SCALAR = 16, TL_RSUB_SCALAR = 17,
-                   TL_DIV_SCALAR = 18, TL_RDIV_SCALAR = 19, TL_NORM_TERM = 20 };
+                   TL_DIV_SCALAR = 18, TL_RDIV_SCALAR = 19, TL_NORM_TERM = 20,
+                   TL_RECIPROCAL = 21, TL_RSQRT = 22, TL_LOG1P = 23, TL_EXPM1 = 24,
+                   TL_SIGN = 25, TL_SILU = 26, TL_SOFTPLUS = 27, TL_ELU = 28,
+                   TL_HARDTANH = 29, TL_LOG_SIGMOID = 30, TL_MISH = 31, TL_SOFTSIGN = 32 };
 enum tl_binary_op { TL_ADD = 0, TL_SUB = 1, TL_MUL = 2, TL_DIV = 3, TL_POW = 4, TL_MAXIMUM = 5,
                     TL_MINIMUM = 6, TL_EQ = 7, TL_NE = 8, TL_LT = 9, TL_LE = 10, TL_GT = 11,
                     TL_GE = 12 };
-/* y = op(x; p0, p1). float32/float64 (all ops), int64 (NEG, ABS). */
+/* y = op(x; p0, p1). float32/float64 (all ops), int64 (NEG, ABS, SIGN). */
 int tl_unary_forward(int op, int dtype, void *y, const int64_t *y_strides,
                      const void *x, const int64_t *x_strides, int ndim, const int64_t *shape,
                      double p0, double p1);

@@ -102,6 +102,22 @@ SPECS = {
     "RsubScalar": Spec(lambda x: 1.25 - x, lambda x: 1.25 - x, U),
     "DivScalar": Spec(lambda x: x / 3, lambda x: x / 3, U),
     "RdivScalar": Spec(lambda x: 2.5 / x, lambda x: 2.5 / x, U, low=0.5, high=2.0),
+    # PyTorch's other common unary ops and activations (tests/test_more_unary_ops.py has more)
+    "Reciprocal": Spec(tl.reciprocal, lambda x: 1 / x, U, low=0.5, high=2.0),
+    "Rsqrt":     Spec(tl.rsqrt, lambda x: 1 / np.sqrt(x), U, low=0.2, high=3.0),
+    "Log1p":     Spec(tl.log1p, np.log1p, U, low=-0.5, high=2.0),
+    "Expm1":     Spec(tl.expm1, np.expm1, U),
+    "Sign":      Spec(tl.sign, np.sign, U, nan=False),    # sign(NaN) = 0, as PyTorch
+    "Silu":      Spec(F.silu, lambda x: x / (1 + np.exp(-x)), U),
+    "Softplus":  Spec(lambda x: F.softplus(x, 2.0, 3.0),  # both sides of beta * x = threshold
+                      lambda x: np.where(2 * x > 3, x, np.log1p(np.exp(2 * x)) / 2), U),
+    "Softplus1": Spec(F.softplus, lambda x: np.log1p(np.exp(x)), U),
+    "Elu":       Spec(lambda x: F.elu(x, 0.7), lambda x: np.where(x > 0, x, 0.7 * np.expm1(x)), U),
+    "Elu1":      Spec(F.selu, lambda x: 1.0507009873554805 * np.where(x > 0, x, 1.6732632423543772 * np.expm1(x)), U),
+    "Hardtanh":  Spec(lambda x: F.hardtanh(x, -0.5, 0.7), lambda x: np.clip(x, -0.5, 0.7), U),
+    "LogSigmoid": Spec(F.logsigmoid, lambda x: -np.logaddexp(0, -x), U),
+    "Mish":      Spec(F.mish, lambda x: x * np.tanh(np.log1p(np.exp(x))), U),
+    "Softsign":  Spec(F.softsign, lambda x: x / (1 + np.abs(x)), U),
     # ---- binary with broadcasting ----
     "Add":       Spec(lambda a, b: a + b, np.add, B),
     "Sub":       Spec(lambda a, b: a - b, np.subtract, B),
@@ -214,8 +230,9 @@ def test_every_op_is_covered():
 
 def _op_of(spec_name):
     """The op a SPECS line tests: its name, or the name less a trailing digit (a second line
-    for another case of the same op: Norm3 is Norm with p = 3)."""
-    return spec_name.rstrip("0123456789")
+    for another case of the same op: Norm3 is Norm with p = 3; an op whose own name ends in a
+    digit, Expm1, is itself)."""
+    return spec_name if spec_name in OPS else spec_name.rstrip("0123456789")
 
 
 def _cases():

@@ -4,7 +4,8 @@
 
 For every op of the op table (tinygrad_lab.autograd.OPS), one at a time:
   1. its ``formula`` (the derivative with Tensor ops, run under create_graph=True) is patched to
-     return every gradient multiplied by --factor;
+     return every gradient multiplied by --factor (plus --factor - 1 for an op whose gradient is
+     identically 0, ``zero_derivative``: sign, where a scaled 0 is still right);
   2. then, when it has one, its ``vjp`` (the C-side derivative: the fused C kernels plain
      backward() runs) is patched the same way -- a patched entry of the op table standing in for
      a wrong C derivative;
@@ -44,6 +45,17 @@ def _scaled(derivative, factor):
     return staticmethod(mutated)
 
 
+def _offset(derivative, factor):
+    """``derivative`` with ``factor - 1`` added to every gradient: the scaling mutation for an op
+    whose gradient is identically 0 (``zero_derivative``, sign), where scaling changes nothing."""
+    def mutated(ctx, *grads):
+        out = derivative(ctx, *grads)
+        if isinstance(out, tuple):
+            return tuple(None if g is None else g + (factor - 1.0) for g in out)
+        return None if out is None else out + (factor - 1.0)
+    return staticmethod(mutated)
+
+
 def _special_points_wrong(derivative, factor):
     """``derivative`` with every gradient replaced by 7 where its input is 0, +-inf or NaN."""
     def mutated(ctx, *grads):
@@ -59,7 +71,7 @@ def _special_points_wrong(derivative, factor):
     return staticmethod(mutated)
 
 
-MUTATIONS = {"scale": _scaled, "special": _special_points_wrong}
+MUTATIONS = {"scale": _scaled, "offset": _offset, "special": _special_points_wrong}
 
 
 def _fails(name):
@@ -88,6 +100,11 @@ def _mutate(op, attr, kind, factor):
     return restore
 
 
+def _describe(label, kind, factor):
+    return {"scale": f"{label} x {factor:g}", "offset": f"{label} + {factor - 1:g}",
+            "special": f"{label} wrong at 0/inf/NaN"}[kind]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--op", action="append", help="only these ops (repeatable)")
@@ -109,9 +126,10 @@ def main():
     print(f"{'op':32s} {'mutated derivative':34s} caught by")
     for name in names:
         op = OPS[name]
-        plan = [("formula", "formula", "scale")]
+        wrong = "offset" if getattr(op, "zero_derivative", False) else "scale"
+        plan = [("formula", "formula", wrong)]
         if op.vjp is not None:
-            plan += [("vjp", "C VJP", "scale"), ("formula", "formula", "special"),
+            plan += [("vjp", "C VJP", wrong), ("formula", "formula", "special"),
                      ("vjp", "C VJP", "special")]
         for attr, label, kind in plan:
             restore = _mutate(op, attr, kind, args.factor)
@@ -122,7 +140,7 @@ def main():
             key = (label, kind)
             n, c = counts.get(key, (0, 0))
             counts[key] = (n + 1, c + (by is not None))
-            what = f"{label} x {args.factor:g}" if kind == "scale" else f"{label} wrong at 0/inf/NaN"
+            what = _describe(label, kind, args.factor)
             if by is None:
                 missed.append(f"{name}: {what}")
             print(f"{name:32s} {what:34s} {by or 'NOT CAUGHT'}")
@@ -130,8 +148,7 @@ def main():
     caught = sum(c for _, c in counts.values())
     print()
     for (label, kind), (n, c) in counts.items():
-        what = f"{label} x {args.factor:g}" if kind == "scale" else f"{label} wrong at 0/inf/NaN"
-        print(f"  {what:34s} {c} of {n} caught")
+        print(f"  {_describe(label, kind, args.factor):34s} {c} of {n} caught")
     print(f"{caught} of {total} mutations caught ({time.perf_counter() - t0:.1f} s)")
     if missed:
         print("not caught: " + ", ".join(missed))

@@ -15,7 +15,9 @@ from ..ops import nn as _nn
 from ..ops.linalg import linear as _linear, linear_act as _linear_act
 from ..ops import elementwise as _ew
 from ..ops.elementwise import gelu, sigmoid, tanh  # noqa: F401  (re-exported)
-from ..ops.inplace import leaky_relu_, relu_  # noqa: F401  (re-exported)
+from ..ops.elementwise import logsigmoid, softplus, softsign  # noqa: F401  (re-exported)
+from ..ops.inplace import activation_copy_ as _activation_copy_
+from ..ops.inplace import elu_, hardtanh_, leaky_relu_, relu_  # noqa: F401  (re-exported)
 from ..ops.nn import log_softmax, softmax  # noqa: F401  (re-exported)
 from ..ops.reduce import mean as _mean, sum as _sum
 from ..autograd import no_grad
@@ -23,7 +25,8 @@ from ..creation import rand, zeros_like
 from ..ops.shape import contiguous, permute, reshape
 from ..tensor import Tensor, _numel
 
-__all__ = ["linear", "linear_act", "layer_norm", "batch_norm", "embedding", "relu", "relu_", "sigmoid", "tanh", "gelu", "leaky_relu", "leaky_relu_", "softmax", "log_softmax",
+__all__ = ["linear", "linear_act", "layer_norm", "batch_norm", "embedding", "relu", "relu_", "sigmoid", "tanh", "gelu", "leaky_relu", "leaky_relu_", "silu", "softplus", "elu", "elu_", "selu", "hardtanh", "hardtanh_",
+           "logsigmoid", "mish", "softsign", "softmax", "log_softmax",
            "dropout", "mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
            "cross_entropy", "nll_loss"]
 
@@ -93,6 +96,35 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):  # noqa: A002
     """x where x > 0, else negative_slope * x; ``inplace=True`` overwrites ``input``
     (leaky_relu_)."""
     return leaky_relu_(input, negative_slope) if inplace else _ew.leaky_relu(input, negative_slope)
+
+
+def silu(input, inplace=False):  # noqa: A002
+    """x * sigmoid(x); ``inplace=True`` overwrites ``input``."""
+    return _activation_copy_(input, "silu", _ew.silu) if inplace else _ew.silu(input)
+
+
+def elu(input, alpha=1.0, inplace=False):  # noqa: A002
+    """x for x > 0, alpha * (exp(x) - 1) for x <= 0; ``inplace=True`` overwrites ``input``."""
+    return elu_(input, alpha) if inplace else _ew.elu(input, alpha)
+
+
+def selu(input, inplace=False):  # noqa: A002
+    """scale * elu(x, alpha) with the self-normalising constants; ``inplace=True`` overwrites
+    ``input``."""
+    return _activation_copy_(input, "selu", _ew.selu) if inplace else _ew.selu(input)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):  # noqa: A002
+    """clamp(x, min_val, max_val), zero gradient at and beyond the bounds; ``inplace=True``
+    overwrites ``input``."""
+    if inplace:
+        return hardtanh_(input, min_val, max_val)
+    return _ew.hardtanh(input, min_val, max_val)
+
+
+def mish(input, inplace=False):  # noqa: A002
+    """x * tanh(softplus(x)); ``inplace=True`` overwrites ``input``."""
+    return _activation_copy_(input, "mish", _ew.mish) if inplace else _ew.mish(input)
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):

@@ -14,7 +14,7 @@ import numbers
 from .. import dtypes
 from .. import kernels as K
 from ..autograd.engine import _ONE, Function, _grad_enabled, _record
-from ..creation import tensor
+from ..creation import tensor, zeros_like
 from ..kernels import NULL, check, i64
 from ..tensor import _SHAPES, Tensor, _empty, _shape_info, tensor_method
 from .shape import broadcast_shapes, sum_to
@@ -224,6 +224,91 @@ class RdivScalar(_Unary):  # p / x
     deriv = staticmethod(lambda g, x, y, p, q: -(g * p) / (x * x))
 
 
+# PyTorch's common unary ops and activations (csrc/elementwise.c's rows of the same names give
+# the forward and C VJP, written as PyTorch's kernels write them). Each saves its input x, never
+# its output: where PyTorch's derivative reads the result, it is recomputed from x.
+
+class Reciprocal(_Unary):  # 1 / x; d = -g * (1/x)^2 (PyTorch's -g * y * y)
+    code, saves = K.TL_RECIPROCAL, "x"
+    deriv = staticmethod(lambda g, x, y, p, q: -g * (reciprocal(x) * reciprocal(x)))
+
+
+class Rsqrt(_Unary):       # 1 / sqrt(x); d = -0.5 * g * (1 / sqrt(x))^3
+    code, saves = K.TL_RSQRT, "x"
+    deriv = staticmethod(lambda g, x, y, p, q: -0.5 * g * (rsqrt(x) * rsqrt(x) * rsqrt(x)))
+
+
+class Log1p(_Unary):       # log(1 + x), accurate near 0; d = g / (x + 1)
+    code, saves = K.TL_LOG1P, "x"
+    deriv = staticmethod(lambda g, x, y, p, q: g / (x + 1.0))
+
+
+class Expm1(_Unary):       # e^x - 1, accurate near 0; d = g * (y + 1), y recomputed (PyTorch's)
+    code, saves = K.TL_EXPM1, "x"
+    deriv = staticmethod(lambda g, x, y, p, q: g * (expm1(x) + 1.0))
+
+
+class Sign(_Unary):        # -1, 0 or 1 (0 at NaN, as PyTorch); the gradient is 0 everywhere
+    code, saves = K.TL_SIGN, ""
+    zero_derivative = True   # (tools/mutate_derivatives.py: scaling a 0 gradient changes nothing)
+    deriv = staticmethod(lambda g, x, y, p, q: zeros_like(g))   # (0 even where g is NaN)
+
+
+class Silu(_Unary):        # x * sigmoid(x); d = s * (1 + x * (1 - s))
+    code, saves = K.TL_SILU, "x"
+
+    @staticmethod
+    def deriv(g, x, y, p, q):
+        s = sigmoid(x)
+        return g * s * (1.0 + x * (1.0 - s))
+
+
+class Softplus(_Unary):    # p = beta, q = threshold: x above it, log1p(e^(beta x)) / beta below
+    code, saves = K.TL_SOFTPLUS, "x"
+
+    @staticmethod
+    def deriv(g, x, y, p, q):
+        z = exp(x * p)
+        return where(x * p > q, g, g * z / (z + 1.0))
+
+
+class Elu(_Unary):         # p = alpha, q = scale (selu: its constants); x > 0: scale * x
+    code, saves = K.TL_ELU, "x"
+    deriv = staticmethod(lambda g, x, y, p, q: where(x > 0, g * q, g * (p * q) * exp(x)))
+
+
+class Hardtanh(_Unary):    # clamp(x, p, q); the gradient is g strictly inside (0 at NaN)
+    code, saves = K.TL_HARDTANH, "x"
+    deriv = staticmethod(lambda g, x, y, p, q: where((x > p) & (x < q), g, 0.0))
+
+
+class LogSigmoid(_Unary):  # min(x, 0) - log1p(e^-|x|); d = 1 - z / (1 + z) (x < 0) or z / (1 + z)
+    code, saves = K.TL_LOG_SIGMOID, "x"
+
+    @staticmethod
+    def deriv(g, x, y, p, q):
+        z = exp(-abs(x))
+        return g * where(x < 0, 1.0 - z / (1.0 + z), z / (1.0 + z))
+
+
+class Mish(_Unary):        # x * tanh(softplus(x)); d = t + x * sigmoid(x) * (1 - t^2)
+    code, saves = K.TL_MISH, "x"
+
+    @staticmethod
+    def deriv(g, x, y, p, q):
+        t = tanh(log1p(exp(x)))
+        return g * (t + x * sigmoid(x) * (1.0 - t * t))
+
+
+class Softsign(_Unary):    # x / (1 + |x|); d as PyTorch's composite x / (|x| + 1) gives it
+    code, saves = K.TL_SOFTSIGN, "x"
+
+    @staticmethod
+    def deriv(g, x, y, p, q):
+        d = abs(x) + 1.0
+        return g / d + -g * ((x / d) / d) * sign(x)
+
+
 def _float_input(x, name):
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}: expected a Tensor, got {type(x).__name__}")
@@ -314,6 +399,119 @@ def gelu(x, approximate="none"):
     if approximate != "none":
         raise ValueError(f"gelu: only approximate='none' (the exact erf form) is implemented, got {approximate!r}")
     return Gelu.apply(_float_input(x, "gelu"))
+
+
+@tensor_method()
+def reciprocal(x):
+    """Elementwise 1 / x (1 / 0 = inf); integer inputs give the default float dtype."""
+    return Reciprocal.apply(_float_input(x, "reciprocal"))
+
+
+@tensor_method()
+def rsqrt(x):
+    """Elementwise 1 / sqrt(x) (inf at 0, NaN below); integer inputs give the default float dtype."""
+    return Rsqrt.apply(_float_input(x, "rsqrt"))
+
+
+@tensor_method()
+def log1p(x):
+    """Elementwise log(1 + x), accurate for tiny |x| (where log(1 + x) rounds 1 + x away)."""
+    return Log1p.apply(_float_input(x, "log1p"))
+
+
+@tensor_method()
+def expm1(x):
+    """Elementwise e^x - 1, accurate for tiny |x| (where exp(x) - 1 cancels)."""
+    return Expm1.apply(_float_input(x, "expm1"))
+
+
+@tensor_method()
+def sign(x):
+    """-1, 0 or 1 elementwise in x's dtype (0 at NaN, as PyTorch; int64 stays int64, bool is
+    returned as a copy); its gradient is 0."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"sign: expected a Tensor, got {type(x).__name__}")
+    if x.dtype is dtypes.int64:
+        return _unary_kernel(K.TL_SIGN, x)
+    if x.dtype is dtypes.bool_:
+        return x.clone()
+    return Sign.apply(x)
+
+
+def _activation_input(x, name):
+    """``x`` for an activation PyTorch defines on floating-point tensors only (silu, elu, ...):
+    a TypeError naming the op and the dtype otherwise (PyTorch: "not implemented for 'Long'")."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: expected a Tensor, got {type(x).__name__}")
+    if not x.dtype.is_floating_point:
+        raise TypeError(f"{name}: input must be a floating-point tensor, got dtype {x.dtype!r}")
+    return x
+
+
+def _number(v, what, name):
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{name}: {what} must be a number, got {type(v).__name__}")
+    return float(v)
+
+
+def silu(x):
+    """x * sigmoid(x) (the swish activation)."""
+    return Silu.apply(_activation_input(x, "silu"))
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold (PyTorch's
+    reversion to the linear function for numerical stability)."""
+    return Softplus.apply(_activation_input(x, "softplus"), _number(beta, "beta", "softplus"),
+                          _number(threshold, "threshold", "softplus"))
+
+
+def elu(x, alpha=1.0):
+    """x for x > 0, alpha * (exp(x) - 1) for x <= 0."""
+    return Elu.apply(_activation_input(x, "elu"), _number(alpha, "alpha", "elu"), 1.0)
+
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(x):
+    """scale * elu(x, alpha) with the self-normalising constants (alpha ~ 1.6733, scale ~ 1.0507);
+    recorded as an Elu node, as PyTorch's EluBackward0."""
+    return Elu.apply(_activation_input(x, "selu"), SELU_ALPHA, SELU_SCALE)
+
+
+def hardtanh(x, min_val=-1.0, max_val=1.0):
+    """clamp(x, min_val, max_val) with a zero gradient at and beyond the bounds. int64 inputs
+    stay int64 (PyTorch's integer hardtanh); bool inputs raise."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"hardtanh: expected a Tensor, got {type(x).__name__}")
+    lo, hi = _number(min_val, "min_val", "hardtanh"), _number(max_val, "max_val", "hardtanh")
+    if lo > hi:
+        raise ValueError(f"hardtanh: min_val cannot be greater than max_val, got min_val={min_val}, "
+                         f"max_val={max_val}")
+    if x.dtype is dtypes.bool_:
+        raise TypeError("hardtanh: bool inputs are not supported")
+    if x.dtype is dtypes.int64:
+        return clamp(x, min_val, max_val)
+    return Hardtanh.apply(x, lo, hi)
+
+
+def logsigmoid(x):
+    """log(sigmoid(x)), computed as min(x, 0) - log1p(exp(-|x|)): no overflow for large |x|."""
+    return LogSigmoid.apply(_activation_input(x, "logsigmoid"))
+
+
+def mish(x):
+    """x * tanh(softplus(x))."""
+    return Mish.apply(_activation_input(x, "mish"))
+
+
+def softsign(x):
+    """x / (1 + |x|); integer inputs give the default float dtype (PyTorch's composite)."""
+    if isinstance(x, Tensor) and x.dtype is dtypes.bool_:
+        raise TypeError("softsign: input must not be a bool tensor (abs is not defined for bool)")
+    return Softsign.apply(_float_input(x, "softsign"))
 
 
 @tensor_method("clamp", "clip")

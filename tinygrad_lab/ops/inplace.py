@@ -1,5 +1,6 @@
 """In-place ops: add_, sub_, mul_, div_, zero_, fill_, copy_, clamp_, the activations relu_,
-sigmoid_, tanh_ and leaky_relu_, and item assignment.
+sigmoid_, tanh_, leaky_relu_, elu_ and hardtanh_, reciprocal_, rsqrt_, log1p_, expm1_, sign_,
+and item assignment.
 
 Each computes its result with the ordinary (recorded) op on an alias of the tensor's old value,
 then writes it into the tensor's memory with the C copy kernel and bumps the storage's version
@@ -258,6 +259,65 @@ def leaky_relu_(t, negative_slope=0.01):
     if not isinstance(negative_slope, numbers.Real):
         raise TypeError(f"leaky_relu_: negative_slope must be a number, got {type(negative_slope).__name__}")
     return _activation_(t, "leaky_relu_", ew.LeakyRelu, float(negative_slope))
+
+
+def activation_copy_(t, name, fn, *args):
+    """``t = fn(t, *args)`` in place for an activation whose node saves its input (silu, elu,
+    hardtanh, mish, selu: ``F.<fn>(x, inplace=True)``): computed on a recorded copy of t's value,
+    which the node keeps, then written into t."""
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{name}: expected a Tensor, got {type(t).__name__}")
+    return _inplace(t, name, lambda a: fn(a, *args))
+
+
+def elu_(t, alpha=1.0):
+    """``t = elu(t, alpha)`` in place (F.elu_)."""
+    return activation_copy_(t, "elu_", ew.elu, alpha)
+
+
+def hardtanh_(t, min_val=-1.0, max_val=1.0):
+    """``t = hardtanh(t, min_val, max_val)`` in place (F.hardtanh_)."""
+    return activation_copy_(t, "hardtanh_", ew.hardtanh, min_val, max_val)
+
+
+def _unary_(t, name, fn):
+    """``t = fn(t)`` in place for reciprocal_, rsqrt_, log1p_, expm1_, sign_ (through a recorded
+    copy: their nodes save the input). A float result cannot go into an integer tensor
+    (RuntimeError, as PyTorch); sign_ keeps an integer tensor's dtype."""
+    if isinstance(t, Tensor) and not t.dtype.is_floating_point and fn is not ew.sign:
+        raise RuntimeError(f"{name}: result type Float can't be cast to the desired output type "
+                           f"{t.dtype!r}; use the out-of-place {name[:-1]}() or convert with .float()")
+    return activation_copy_(t, name, fn)
+
+
+@tensor_method()
+def reciprocal_(t):
+    """``t = 1 / t`` in place."""
+    return _unary_(t, "reciprocal_", ew.reciprocal)
+
+
+@tensor_method()
+def rsqrt_(t):
+    """``t = 1 / sqrt(t)`` in place."""
+    return _unary_(t, "rsqrt_", ew.rsqrt)
+
+
+@tensor_method()
+def log1p_(t):
+    """``t = log1p(t)`` in place."""
+    return _unary_(t, "log1p_", ew.log1p)
+
+
+@tensor_method()
+def expm1_(t):
+    """``t = expm1(t)`` in place."""
+    return _unary_(t, "expm1_", ew.expm1)
+
+
+@tensor_method()
+def sign_(t):
+    """``t = sign(t)`` in place (int64 and bool tensors keep their dtype)."""
+    return _unary_(t, "sign_", ew.sign)
 
 
 class Overwrite(Function):
