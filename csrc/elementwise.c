@@ -32,10 +32,10 @@
 #define POWS(x, p) ((p) == (T)0.5 ? sqrt(x) : (p) == (T)-0.5 ? (T)1 / sqrt(x) : pow(x, p))
 
 /* v bounded by b: b where v CMP b or b is NaN (PyTorch's clamp propagates a NaN bound) */
+#define BOUND(v, CMP, b) (((v) CMP (b) || (b) != (b)) ? (b) : (v))
+
 /* r ** 3 for rsqrt's derivative, multiplied out (PyTorch: result.pow(3)) */
 #define RSQRT3(r) ((r) * (r) * (r))
-
-#define BOUND(v, CMP, b) (((v) CMP (b) || (b) != (b)) ? (b) : (v))
 
 /*        op          forward  y = f(x)                                    backward  gx = g * f'(x) */
 #define TL_UNARY_FLOAT_OPS(X)                                                                     \
