@@ -406,8 +406,7 @@ def _record(fn, out, inputs, needs, saved=None):
         else:
             ctx._versions = [0 if t is None else t._storage.version for t in saved]
             if saved and saved[-1] is out:
-                ctx._saved = saved[:-1] + (_OUTPUT,)
-                ctx._outw = _weakref(out)
+                _save_output_weakly(ctx, out)
     if _anomaly:
         ctx._trace = _user_frame()
     out.grad_fn = ctx
@@ -452,7 +451,7 @@ _weakref = weakref.ref
 
 def _save_output_weakly(ctx, out):
     """ctx saved its own output ``out`` (anywhere in _saved): hold it as _OUTPUT and a weak
-    reference instead (see _OUTPUT). Ops that save it last do this inline (_record)."""
+    reference instead (see _OUTPUT). (_record does it inline for the two-tensor case.)"""
     ctx._saved = tuple(_OUTPUT if t is out else t for t in ctx._saved)
     ctx._outw = _weakref(out)
 
