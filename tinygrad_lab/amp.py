@@ -33,7 +33,7 @@ from .ops import index as _index
 from .ops import linalg as _linalg
 from .ops import reduce as _reduce
 from .ops.shape import to as _to
-from .tensor import Tensor
+from .tensor import _AUTOCAST, Tensor
 
 # ---------------------------------------------------------------------------------------------
 # Running float32-only ops on half tensors, and autocast's casts
@@ -45,7 +45,7 @@ class _State(threading.local):
 
 
 _state = _State()
-_ACTIVE = [0]     # autocast blocks open in any thread: when 0, the wrappers skip _state
+_ACTIVE = _AUTOCAST   # autocast blocks open in any thread: when 0, the wrappers skip _state
 _NO_KW = {}
 
 
@@ -196,20 +196,22 @@ def _advanced(key):
 
 
 # matmul's kernel takes two operands of one half dtype (csrc/matmul.c): not converted here
-_NATIVE_HALF = {"matmul", "rmatmul", "bmm"}
+_NATIVE_HALF = {"_matmul", "rmatmul", "bmm"}
 
 _HALF_OPS = [
-    # (module, name, policy); each also replaces the Tensor method and tl.<name> of that function
+    # (module, name, policy); each also replaces the Tensor method and tl.<name> of that function.
+    # matmul and mse_loss run their common case themselves (no autocast, no half operand that
+    # needs float32) and hand the rest to _matmul / _mse_loss, the functions wrapped here.
     # (sum, mean, max, min, argmax, argmin, var, std, softmax and log_softmax take halves
     # natively: csrc/reduce.c, csrc/nn.c)
     (_reduce, "logsumexp", None),
     (_reduce, "norm", None), (_reduce, "vector_norm", None),
-    (_linalg, "matmul", _LOWER), (_linalg, "rmatmul", _LOWER), (_linalg, "bmm", _LOWER),
+    (_linalg, "_matmul", _LOWER), (_linalg, "rmatmul", _LOWER), (_linalg, "bmm", _LOWER),
     (_linalg, "linear", _LOWER), (_linalg, "linear_act", _LOWER),
     (_index, "index_select", None), (_elementwise, "where", None),
     (F, "linear", _LOWER), (F, "linear_act", _LOWER), (F, "layer_norm", None),
     (F, "batch_norm", None), (F, "embedding", None),
-    (F, "mse_loss", _FP32), (F, "binary_cross_entropy", _FP32),
+    (F, "_mse_loss", _FP32), (F, "binary_cross_entropy", _FP32),
     (F, "binary_cross_entropy_with_logits", _FP32), (F, "cross_entropy", _FP32),
     (F, "nll_loss", _FP32),
 ]

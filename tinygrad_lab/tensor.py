@@ -167,6 +167,10 @@ def _empty(shape, dtype):
 # values from Python raise (a replay would not redo them), and the list keeping every buffer made
 # meanwhile alive for as long as the recording that writes into it.
 _capture_thread = None
+# Autocast blocks open in any thread (tinygrad_lab.amp counts them): while 0, the common case of
+# an op amp wraps (matmul, mse_loss) runs without going through the wrapper.
+_AUTOCAST = [0]
+
 _capture_pins = None
 
 

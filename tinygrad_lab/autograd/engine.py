@@ -452,7 +452,11 @@ _weakref = weakref.ref
 def _save_output_weakly(ctx, out):
     """ctx saved its own output ``out`` (anywhere in _saved): hold it as _OUTPUT and a weak
     reference instead (see _OUTPUT). (_record does it inline for the two-tensor case.)"""
-    ctx._saved = tuple(_OUTPUT if t is out else t for t in ctx._saved)
+    saved = ctx._saved
+    if saved[-1] is out:   # (where ops save it: no generator)
+        ctx._saved = saved[:-1] + (_OUTPUT,)
+    else:
+        ctx._saved = tuple(_OUTPUT if t is out else t for t in saved)
     ctx._outw = _weakref(out)
 
 

@@ -23,7 +23,7 @@ from ..ops.reduce import mean as _mean, sum as _sum
 from ..autograd import no_grad
 from ..creation import rand, zeros_like
 from ..ops.shape import contiguous, permute, reshape
-from ..tensor import Tensor, _numel
+from ..tensor import _AUTOCAST, Tensor, _numel
 
 __all__ = ["linear", "linear_act", "layer_norm", "batch_norm", "embedding", "relu", "relu_", "sigmoid", "tanh", "gelu", "leaky_relu", "leaky_relu_", "silu", "softplus", "elu", "elu_", "selu", "hardtanh", "hardtanh_",
            "logsigmoid", "mish", "softsign", "softmax", "log_softmax",
@@ -246,11 +246,18 @@ def mse_loss(input, target, reduction="mean"):
     """(input - target)^2, reduced."""
     if (reduction == "mean" and type(input) is Tensor and type(target) is Tensor
             and input.dtype is target.dtype and input.dtype.is_floating_point
+            and not input.dtype.is_half and not _AUTOCAST[0]
             and input._contig and target._contig and input._shape == target._shape):
         # the training loop's call, written out: every check below passes and every conversion
         # is the identity; the loss and its mean are one node (as PyTorch's MseLossBackward0),
-        # the same values as the elementwise loss followed by the one-node mean
+        # the same values as the elementwise loss followed by the one-node mean. (Half inputs
+        # and autocast go through _mse_loss, which tinygrad_lab.amp wraps.)
         return _nn._MseLossMean.apply(input, target)
+    return _mse_loss(input, target, reduction)
+
+
+def _mse_loss(input, target, reduction="mean"):
+    """mse_loss beyond its common case (tinygrad_lab.amp wraps this one)."""
     _check_reduction(reduction, "mse_loss")
     input, target = _pair(input, target, "mse_loss")
     return _reduce(_nn.MseLoss.apply(contiguous(input), contiguous(target)), reduction, input.shape)

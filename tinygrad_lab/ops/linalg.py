@@ -21,7 +21,7 @@ from .. import dtypes
 from .. import kernels as K
 from ..autograd.engine import _FREED, _ONE, _OUTPUT, Function, _grad_enabled, _record, _record_fused
 from ..kernels import NULL, check, i64
-from ..tensor import Tensor, _empty, _make, tensor_method
+from ..tensor import _AUTOCAST, Tensor, _empty, _make, tensor_method
 from .elementwise import Add, Relu, Sigmoid, Tanh
 from .reduce import sum as _sum
 from .shape import broadcast_shapes, reshape, sum_to, transpose, unsqueeze
@@ -376,11 +376,18 @@ _NO_PARAMS = (0.0, 0.0)
 def matmul(a, b):
     """Matrix product with PyTorch's rules for 1-D, 2-D and batched operands (see the module
     docstring). ValueError names both shapes when they do not fit."""
-    if isinstance(a, Tensor) and isinstance(b, Tensor):
-        # the common case first: two 2-D operands of one dtype whose inner dims agree
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and not _AUTOCAST[0]:
+        # the common case first: two 2-D operands of one dtype whose inner dims agree, no
+        # autocast (a half dtype is fine: the kernel takes two operands of one half dtype)
         sa, sb, dt = a._shape, b._shape, a.dtype
         if len(sa) == 2 and len(sb) == 2 and sa[1] == sb[0] and dt is b.dtype and dt is not _BOOL:
             return Matmul.apply(a, b)
+    return _matmul(a, b)
+
+
+def _matmul(a, b):
+    """matmul's general case; tinygrad_lab.amp wraps it (autocast, mixed half operands), so
+    matmul's common case skips that wrapper's extra call (~2k instructions a call)."""
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         bad = a if not isinstance(a, Tensor) else b
         raise TypeError(f"matmul: expected Tensors, got {type(bad).__name__}")
