@@ -19,6 +19,7 @@ from ..ops.elementwise import logsigmoid, softplus, softsign  # noqa: F401  (re-
 from ..ops.inplace import activation_copy_ as _activation_copy_
 from ..ops.inplace import elu_, hardtanh_, leaky_relu_, relu_  # noqa: F401  (re-exported)
 from ..ops.nn import log_softmax, softmax  # noqa: F401  (re-exported)
+from ..ops.conv import avg_pool2d, conv1d, conv2d, max_pool2d  # noqa: F401  (re-exported)
 from ..ops.reduce import mean as _mean, sum as _sum
 from ..autograd import no_grad
 from ..creation import rand, zeros_like
@@ -28,7 +29,7 @@ from ..tensor import Tensor, _numel
 __all__ = ["linear", "linear_act", "layer_norm", "batch_norm", "embedding", "relu", "relu_", "sigmoid", "tanh", "gelu", "leaky_relu", "leaky_relu_", "silu", "softplus", "elu", "elu_", "selu", "hardtanh", "hardtanh_",
            "logsigmoid", "mish", "softsign", "softmax", "log_softmax",
            "dropout", "mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
-           "cross_entropy", "nll_loss"]
+           "cross_entropy", "nll_loss", "conv1d", "conv2d", "max_pool2d", "avg_pool2d"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
