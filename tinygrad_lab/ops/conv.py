@@ -256,6 +256,65 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return squeeze(out, -2)
 
 
+def _unfold_geom(fn, shape, kernel_size, dilation, padding, stride, size=None):
+    """geom of an unfold of (N, C, H, W) = ``shape`` (fold: H, W = ``size``)."""
+    KH, KW = _pair(kernel_size, "kernel_size", fn)
+    dh, dw = _pair(dilation, "dilation", fn)
+    ph, pw = _pair(padding, "padding", fn)
+    sh, sw = _pair(stride, "stride", fn)
+    if min(KH, KW, dh, dw, sh, sw) < 1 or min(ph, pw) < 0:
+        raise ConvShapeError(f"{fn}: kernel_size, dilation and stride must be positive and padding "
+                             f"non-negative, got {(KH, KW)}, {(dh, dw)}, {(sh, sw)}, {(ph, pw)}")
+    N, C, H, W = shape
+    OH = _out_size(H, KH, sh, ph, ph, dh)
+    OW = _out_size(W, KW, sw, pw, pw, dw)
+    if OH < 1 or OW < 1:
+        raise ConvShapeError(f"{fn}: given input with spatial size {(H, W)}, kernel_size={(KH, KW)}, "
+                             f"dilation={(dh, dw)}, padding={(ph, pw)}, calculated shape of the "
+                             f"array of sliding blocks as {(OH, OW)}, but its components must be "
+                             f"at least one")
+    return (N, C, H, W, C, KH, KW, sh, sw, ph, pw, dh, dw, 1, OH, OW)
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):  # noqa: A002
+    """The sliding blocks of NCHW (or CHW) ``input`` as (N, C*kH*kW, L) columns, as
+    torch.nn.functional.unfold (im2col; a view of the Im2col op's (C*kH*kW, N*L) output)."""
+    _check_input(input, "unfold")
+    x, unbatched = _batched(input, "unfold")
+    geom = _unfold_geom("unfold", x.shape, kernel_size, dilation, padding, stride)
+    N, L = geom[0], geom[14] * geom[15]
+    cols = Im2col.apply(x, geom)
+    out = permute(reshape(cols, (cols.shape[0], N, L)), (1, 0, 2))
+    return squeeze(out, 0) if unbatched else out
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):  # noqa: A002
+    """Sum (N, C*kH*kW, L) columns back into (N, C, *output_size), as torch.nn.functional.fold
+    (col2im, the adjoint of unfold)."""
+    _check_input(input, "fold")
+    if input.ndim not in (2, 3):
+        raise ConvShapeError(f"Expected 2D (unbatched) or 3D (batched) input to fold, but got "
+                             f"input of size: {list(input.shape)}")
+    unbatched = input.ndim == 2
+    cols = unsqueeze(input, 0) if unbatched else input
+    H, W = _pair(output_size, "output_size", "fold")
+    KH, KW = _pair(kernel_size, "kernel_size", "fold")
+    N, CK, L = cols.shape
+    if KH < 1 or KW < 1 or CK % (KH * KW):
+        raise ConvShapeError(f"fold: expected size of input's dimension 1 to be divisible by the "
+                             f"product of kernel_size, but got input.size(1)={CK} and "
+                             f"kernel_size={(KH, KW)}")
+    geom = _unfold_geom("fold", (N, CK // (KH * KW), H, W), (KH, KW), dilation, padding, stride)
+    if geom[14] * geom[15] != L:
+        raise ConvShapeError(f"fold: given output_size={(H, W)}, kernel_size={(KH, KW)}, "
+                             f"dilation={geom[11:13]}, padding={geom[9:11]}, stride={geom[7:9]}, "
+                             f"expected size of input's dimension 2 to match the calculated number "
+                             f"of sliding blocks {geom[14]} * {geom[15]} = {geom[14] * geom[15]}, "
+                             f"but got input.size(2)={L}")
+    out = Col2im.apply(reshape(contiguous(permute(cols, (1, 0, 2))), (CK, N * L)), geom)
+    return squeeze(out, 0) if unbatched else out
+
+
 # ---------------------------------------------------------------------------------------------
 # pooling
 # ---------------------------------------------------------------------------------------------
