@@ -28,6 +28,17 @@ typedef struct {
     int64_t divisor;
 } conv_args;
 
+/* The output columns ow in [ow_lo, ow_hi) read input column ow * SW + off inside [0, W) (off =
+ * j * DW - PW for kernel column j): the loops run over that range without a test per element. */
+static inline int64_t ow_lo(int64_t off, int64_t SW, int64_t OW) {
+    const int64_t lo = off >= 0 ? 0 : (-off + SW - 1) / SW;
+    return lo < OW ? lo : OW;
+}
+static inline int64_t ow_hi(int64_t off, int64_t SW, int64_t W, int64_t OW) {
+    const int64_t hi = W - 1 - off < 0 ? 0 : (W - 1 - off) / SW + 1;
+    return hi < OW ? hi : OW;
+}
+
 #define TL_TEMPLATE "conv.inc"
 #include "instantiate_float.h"
 
