@@ -83,25 +83,45 @@ int tl_col2im(int dtype, void *gx, const void *cols, const int64_t *geom) {
 
 static int64_t dsize(int dtype) { return dtype == TL_F32 ? (int64_t)sizeof(float) : (int64_t)sizeof(double); }
 
+/* The batch is cut into chunks of nb samples whose columns fit in COLS_BUDGET elements (at least
+ * one sample), so a large batch (a whole test set) needs no columns buffer of its size. */
+#define COLS_BUDGET ((int64_t)1 << 23)
+
+static int64_t chunk_of(const int64_t *geom, int64_t ck) {
+    const int64_t per = ck * geom[G_OH] * geom[G_OW];
+    const int64_t nb = per > 0 ? COLS_BUDGET / per : geom[G_N];
+    return nb < 1 ? 1 : nb < geom[G_N] ? nb : geom[G_N];
+}
+
+static int64_t x_batch_stride(const int64_t *x_strides, const int64_t *geom) {
+    return x_strides ? x_strides[0] : geom[G_C] * geom[G_H] * geom[G_W];
+}
+
 int tl_conv2d_forward(int dtype, void *out, const void *x, const int64_t *x_strides, const void *w,
                       const void *b, const int64_t *geom) {
     int rc = bad_geom(dtype, geom);
     if (rc) return rc;
-    const int64_t G = geom[G_G], OC = geom[G_OC], OCg = OC / G;
-    const int64_t CKg = geom[G_C] / G * geom[G_KH] * geom[G_KW];
-    const int64_t NL = geom[G_N] * geom[G_OH] * geom[G_OW];
-    if (NL == 0 || OC == 0) return TL_OK;
-    void *cols = tl_alloc((G * CKg * NL > 0 ? G * CKg * NL : 1) * dsize(dtype));
-    void *tmp = tl_alloc(OC * NL * dsize(dtype));
+    const int64_t G = geom[G_G], OC = geom[G_OC], OCg = OC / G, N = geom[G_N];
+    const int64_t CKg = geom[G_C] / G * geom[G_KH] * geom[G_KW], L = geom[G_OH] * geom[G_OW];
+    const int64_t sz = dsize(dtype), nb = chunk_of(geom, G * CKg), xs0 = x_batch_stride(x_strides, geom);
+    if (N * L == 0 || OC == 0) return TL_OK;
+    void *cols = tl_alloc((G * CKg > 0 ? G * CKg : 1) * nb * L * sz);
+    void *tmp = tl_alloc(OC * nb * L * sz);
     if (!cols || !tmp) { tl_free(cols); tl_free(tmp); return TL_ENOMEM; }
-    rc = CKg > 0 ? tl_im2col(dtype, cols, x, x_strides, geom) : TL_OK;
-    if (!rc) {
-        const int64_t w_st[3] = {OCg * CKg, CKg, 1}, c_st[3] = {CKg * NL, NL, 1};
-        rc = tl_matmul_forward(dtype, tmp, w, w_st, cols, c_st, 1, &G, OCg, NL, CKg);
-    }
-    if (!rc) {
-        conv_args a = {out, tmp, (void *)b, geom, {0}, 0, 0, 0};
-        rc = RUN(dtype, unpermute_bias_, geom[G_N] * OC, geom[G_OH] * geom[G_OW] + 1, &a);
+    int64_t cg[G_OW + 1];
+    memcpy(cg, geom, sizeof cg);
+    for (int64_t n0 = 0; n0 < N && !rc; n0 += nb) {
+        cg[G_N] = N - n0 < nb ? N - n0 : nb;
+        const int64_t NL = cg[G_N] * L;
+        rc = CKg > 0 ? tl_im2col(dtype, cols, (const char *)x + n0 * xs0 * sz, x_strides, cg) : TL_OK;
+        if (!rc) {
+            const int64_t w_st[3] = {OCg * CKg, CKg, 1}, c_st[3] = {CKg * NL, NL, 1};
+            rc = tl_matmul_forward(dtype, tmp, w, w_st, cols, c_st, 1, &G, OCg, NL, CKg);
+        }
+        if (!rc) {
+            conv_args a = {(char *)out + n0 * OC * L * sz, tmp, (void *)b, cg, {0}, 0, 0, 0};
+            rc = RUN(dtype, unpermute_bias_, cg[G_N] * OC, L + 1, &a);
+        }
     }
     tl_free(cols);
     tl_free(tmp);
@@ -112,33 +132,46 @@ int tl_conv2d_backward(int dtype, void *gx, void *gw, void *gb, const void *g, c
                        const int64_t *x_strides, const void *w, const int64_t *geom) {
     int rc = bad_geom(dtype, geom);
     if (rc) return rc;
-    const int64_t G = geom[G_G], OC = geom[G_OC], OCg = OC / G, C = geom[G_C];
-    const int64_t CKg = C / G * geom[G_KH] * geom[G_KW];
-    const int64_t NL = geom[G_N] * geom[G_OH] * geom[G_OW], sz = dsize(dtype);
-    if (NL == 0 || OC == 0 || CKg == 0) {   /* empty sums: zeros */
-        if (gx) memset(gx, 0, (size_t)(geom[G_N] * C * geom[G_H] * geom[G_W] * sz));
+    const int64_t G = geom[G_G], OC = geom[G_OC], OCg = OC / G, C = geom[G_C], N = geom[G_N];
+    const int64_t CKg = C / G * geom[G_KH] * geom[G_KW], L = geom[G_OH] * geom[G_OW];
+    const int64_t sz = dsize(dtype), nb = chunk_of(geom, G * CKg), xs0 = x_batch_stride(x_strides, geom);
+    if (N * L == 0 || OC == 0 || CKg == 0) {   /* empty sums: zeros */
+        if (gx) memset(gx, 0, (size_t)(N * C * geom[G_H] * geom[G_W] * sz));
         if (gw) memset(gw, 0, (size_t)(OC * CKg * sz));
         if (gb) memset(gb, 0, (size_t)(OC * sz));
         return TL_OK;
     }
-    void *gp = tl_alloc(OC * NL * sz);
-    void *cols = tl_alloc(G * CKg * NL * sz);
-    if (!gp || !cols) { tl_free(gp); tl_free(cols); return TL_ENOMEM; }
-    conv_args a = {gp, g, gb, geom, {0}, 0, 0, 0};
-    rc = RUN(dtype, permute_sum_, OC, NL + 1, &a);
-    const int64_t gp_st[3] = {OCg * NL, NL, 1};
-    if (!rc && gw) {      /* gW (G, OCg, CKg) = gp (G, OCg, NL) @ cols^T (G, NL, CKg) */
-        rc = tl_im2col(dtype, cols, x, x_strides, geom);
-        const int64_t ct_st[3] = {CKg * NL, 1, NL};
-        if (!rc) rc = tl_matmul_forward(dtype, gw, gp, gp_st, cols, ct_st, 1, &G, OCg, CKg, NL);
+    void *gp = tl_alloc(OC * nb * L * sz);
+    void *cols = tl_alloc(G * CKg * nb * L * sz);
+    void *gw_part = nb < N && gw ? tl_alloc(OC * CKg * sz) : NULL;
+    if (!gp || !cols || (nb < N && gw && !gw_part)) {
+        tl_free(gp); tl_free(cols); tl_free(gw_part);
+        return TL_ENOMEM;
     }
-    if (!rc && gx) {      /* dcols (G, CKg, NL) = W^T (G, CKg, OCg) @ gp (G, OCg, NL); gx = col2im */
-        const int64_t wt_st[3] = {OCg * CKg, 1, CKg};
-        rc = tl_matmul_forward(dtype, cols, w, wt_st, gp, gp_st, 1, &G, CKg, NL, OCg);
-        if (!rc) rc = tl_col2im(dtype, gx, cols, geom);
+    int64_t cg[G_OW + 1];
+    memcpy(cg, geom, sizeof cg);
+    for (int64_t n0 = 0; n0 < N && !rc; n0 += nb) {
+        cg[G_N] = N - n0 < nb ? N - n0 : nb;
+        const int64_t NL = cg[G_N] * L, gp_st[3] = {OCg * NL, NL, 1};
+        /* gp (OC, NL) = this chunk of g; gb = (n0 ? gb : 0) + its row sums */
+        conv_args a = {gp, (const char *)g + n0 * OC * L * sz, gb, cg, {0}, n0 > 0, 0, 0};
+        rc = RUN(dtype, permute_sum_, OC, NL + 1, &a);
+        if (!rc && gw) {  /* gW (G, OCg, CKg) (+)= gp (G, OCg, NL) @ cols^T (G, NL, CKg) */
+            rc = tl_im2col(dtype, cols, (const char *)x + n0 * xs0 * sz, x_strides, cg);
+            const int64_t ct_st[3] = {CKg * NL, 1, NL}, n = OC * CKg;
+            if (!rc) rc = tl_matmul_forward(dtype, n0 ? gw_part : gw, gp, gp_st, cols, ct_st, 1, &G,
+                                            OCg, CKg, NL);
+            if (!rc && n0) rc = tl_binary_forward(TL_ADD, dtype, gw, NULL, gw, NULL, gw_part, NULL, 1, &n);
+        }
+        if (!rc && gx) {  /* dcols (G, CKg, NL) = W^T (G, CKg, OCg) @ gp (G, OCg, NL); gx = col2im */
+            const int64_t wt_st[3] = {OCg * CKg, 1, CKg};
+            rc = tl_matmul_forward(dtype, cols, w, wt_st, gp, gp_st, 1, &G, CKg, NL, OCg);
+            if (!rc) rc = tl_col2im(dtype, (char *)gx + n0 * C * geom[G_H] * geom[G_W] * sz, cols, cg);
+        }
     }
     tl_free(gp);
     tl_free(cols);
+    tl_free(gw_part);
     return rc;
 }
 

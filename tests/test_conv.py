@@ -169,7 +169,7 @@ def test_conv2d_zero_batch():
     (lambda: F.conv2d(t(np.zeros((2, 5, 5, 5))), t(np.zeros((4, 2, 3, 3))), groups=2), ValueError, r"to have 4 channels, but got 5"),
     (lambda: F.conv2d(t(np.zeros((1, 1, 2, 2))), t(np.zeros((1, 1, 3, 3)))), RuntimeError, r"padded input size per channel: \(2 x 2\). Kernel size: \(3 x 3\)"),
     (lambda: F.conv2d(t(np.zeros((1, 1, 4, 4))), t(np.zeros((1, 1, 3, 3))), dilation=2), ValueError, r"Kernel size: \(5 x 5\)"),
-    (lambda: F.conv2d(tl.zeros(1, 1, 4, 4, dtype=tl.int64), tl.zeros(1, 1, 3, 3, dtype=tl.int64)), TypeError, r"input must be float32 or float64, got .*int64"),
+    (lambda: F.conv2d(tl.zeros(1, 1, 4, 4, dtype=tl.int64), tl.zeros(1, 1, 3, 3, dtype=tl.int64)), TypeError, r"input must be a floating-point tensor .*got .*int64"),
     (lambda: F.conv2d(tl.zeros(1, 1, 4, 4), t(np.zeros((1, 1, 3, 3)))), RuntimeError, r"same dtype"),
     (lambda: F.conv2d(t(np.zeros((1, 1, 4, 4))), t(np.zeros((1, 1, 3, 3))), stride=2, padding="same"), RuntimeError, r"padding='same' is not supported for strided"),
     (lambda: F.conv2d(t(np.zeros((1, 1, 4, 4))), t(np.zeros((1, 1, 3, 3))), padding="full"), ValueError, r"Invalid padding string 'full'"),
@@ -180,7 +180,7 @@ def test_conv2d_zero_batch():
     (lambda: F.max_pool2d(t(np.zeros((4, 4))), 2), RuntimeError, r"Expected 3D \(unbatched\) or 4D \(batched\) input to max_pool2d"),
     (lambda: F.max_pool2d(t(np.zeros((1, 1, 4, 4))), 2, padding=2), RuntimeError, r"pad should be at most half of effective kernel size"),
     (lambda: F.max_pool2d(t(np.zeros((1, 1, 2, 2))), 3), RuntimeError, r"Output size is too small"),
-    (lambda: F.avg_pool2d(tl.zeros(1, 1, 4, 4, dtype=tl.int64), 2), TypeError, r"must be float32 or float64"),
+    (lambda: F.avg_pool2d(tl.zeros(1, 1, 4, 4, dtype=tl.int64), 2), TypeError, r"must be a floating-point tensor"),
     (lambda: F.avg_pool2d(t(np.zeros((1, 1, 4, 4))), 2, divisor_override=0), RuntimeError, r"divisor must be not zero"),
     (lambda: F.avg_pool2d(t(np.zeros((1, 1, 4, 4))), 0), ValueError, r"kernel_size must be greater than zero"),
 ])
@@ -379,6 +379,57 @@ def test_unfold_and_fold_match_torch():
     np.testing.assert_allclose(npy(F.fold(u, (5, 6), **kw)), torch.nn.functional.fold(U, (5, 6), **kw).numpy(), rtol=1e-12)
     with pytest.raises(RuntimeError, match="match the calculated number of sliding blocks"):
         F.fold(u, (6, 6), **kw)
+
+
+def test_conv2d_large_batch_runs_in_chunks_with_the_same_result():
+    # columns of 64 * 3 * 3 * 32 * 32 per sample: csrc/conv.c's 2^23-element budget holds 14 of
+    # them, so this batch of 20 runs as two chunks (dW and db accumulate over them)
+    torch = pytest.importorskip("torch")
+    r = rng(20)
+    x, w, b = r.standard_normal((20, 64, 32, 32)), r.standard_normal((3, 64, 3, 3)), r.standard_normal(3)
+    xt, wt, bt = t(x, True), t(w, True), t(b, True)
+    y = F.conv2d(xt, wt, bt, padding=1)
+    X, W, B = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    Y = torch.nn.functional.conv2d(X, W, B, padding=1)
+    np.testing.assert_allclose(npy(y), Y.detach().numpy(), rtol=1e-10, atol=1e-10)
+    g = r.standard_normal(Y.shape)
+    y.backward(t(g))
+    Y.backward(torch.tensor(g))
+    for ours, theirs in ((xt, X), (wt, W), (bt, B)):
+        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("dt", [tl.float16, tl.bfloat16], ids=str)
+def test_half_inputs_compute_in_float32(dt):
+    r = rng(21)
+    x, w = r.standard_normal((2, 3, 6, 6)), r.standard_normal((4, 3, 3, 3))
+    xh, wh = t(x, True, dt), t(w, True, dt)
+    y = F.max_pool2d(F.conv2d(xh, wh, padding=1), 2)
+    assert y.dtype is dt
+    want = F.max_pool2d(F.conv2d(xh.detach().float(), wh.detach().float(), padding=1), 2).to(dt)
+    np.testing.assert_array_equal(y.detach().float().numpy(), want.float().numpy())
+    y.float().sum().backward()
+    assert xh.grad.dtype is dt and wh.grad.dtype is dt
+
+
+def test_a_cnn_step_replays_under_jit():
+    def run(jit):
+        tl.manual_seed(0)
+        m = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(4, 4, 3, groups=2), nn.AvgPool2d(2, ceil_mode=True), nn.Flatten(),
+                          nn.Linear(4, 2))
+        opt = tl.optim.SGD(m.parameters(), lr=0.1)
+        x, y = tl.randn(8, 1, 8, 8), tl.tensor([0, 1] * 4)
+
+        def step(xb, yb):
+            loss = F.cross_entropy(m(xb), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+        s = tl.jit(step) if jit else step
+        return [s(x, y).item() for _ in range(4)]
+    assert run(True) == run(False)
 
 
 # ---- a tiny CNN learns ----------------------------------------------------------------------------

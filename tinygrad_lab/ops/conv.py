@@ -153,12 +153,35 @@ def _single(v, name):
     return v
 
 
+_HALVES = (dtypes.float16, dtypes.bfloat16)
+
+
 def _check_input(x, fn, what="input"):
     if not isinstance(x, Tensor):
         raise TypeError(f"{fn}: {what} must be a Tensor, got {type(x).__name__}")
-    if x.dtype not in (dtypes.float32, dtypes.float64):
-        raise ConvTypeError(f"{fn}: {what} must be float32 or float64, got {x.dtype!r} "
-                            f"(convert with .float())")
+    if x.dtype not in (dtypes.float32, dtypes.float64) and x.dtype not in _HALVES:
+        raise ConvTypeError(f"{fn}: {what} must be a floating-point tensor (float32, float64, "
+                            f"float16, bfloat16), got {x.dtype!r} (convert with .float())")
+
+
+def _half_as_float(fn):
+    """Run ``fn`` (a public conv/pool function) on float16/bfloat16 tensors as float32 and round
+    its tensor results back (half precision is storage: the kernels compute in float32, and
+    the casts carry the gradients back in the half dtype)."""
+    def wrapped(input, *args, **kwargs):  # noqa: A002
+        rest = [a for a in args if isinstance(a, Tensor)] + [v for v in kwargs.values() if isinstance(v, Tensor)]
+        dt = input.dtype if isinstance(input, Tensor) else None
+        if dt not in _HALVES or any(t.dtype is not dt for t in rest):
+            return fn(input, *args, **kwargs)
+        args = [a.float() if isinstance(a, Tensor) else a for a in args]
+        kwargs = {k: v.float() if isinstance(v, Tensor) else v for k, v in kwargs.items()}
+        out = fn(input.float(), *args, **kwargs)
+        if isinstance(out, tuple):   # (values, indices)
+            return (out[0].to(dt),) + out[1:]
+        return out.to(dt)
+    wrapped.__name__, wrapped.__doc__ = fn.__name__, fn.__doc__
+    wrapped.__wrapped__ = fn
+    return wrapped
 
 
 def _batched(x, fn):
@@ -169,6 +192,7 @@ def _batched(x, fn):
     return (unsqueeze(x, 0), True) if x.ndim == 3 else (x, False)
 
 
+@_half_as_float
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
     """2-D cross-correlation of NCHW ``input`` (or unbatched CHW) with ``weight`` (OC, C/groups,
     KH, KW) plus ``bias`` (OC,), as torch.nn.functional.conv2d. ``padding``: an int, a pair, or
@@ -238,6 +262,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return squeeze(out, 0) if unbatched else out
 
 
+@_half_as_float
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
     """1-D convolution of NCL ``input`` (or unbatched CL) with ``weight`` (OC, C/groups, K), as
     torch.nn.functional.conv1d: conv2d on an H = 1 view."""
@@ -276,6 +301,7 @@ def _unfold_geom(fn, shape, kernel_size, dilation, padding, stride, size=None):
     return (N, C, H, W, C, KH, KW, sh, sw, ph, pw, dh, dw, 1, OH, OW)
 
 
+@_half_as_float
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):  # noqa: A002
     """The sliding blocks of NCHW (or CHW) ``input`` as (N, C*kH*kW, L) columns, as
     torch.nn.functional.unfold (im2col; a view of the Im2col op's (C*kH*kW, N*L) output)."""
@@ -288,6 +314,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):  # noqa: A002
     return squeeze(out, 0) if unbatched else out
 
 
+@_half_as_float
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):  # noqa: A002
     """Sum (N, C*kH*kW, L) columns back into (N, C, *output_size), as torch.nn.functional.fold
     (col2im, the adjoint of unfold)."""
@@ -447,6 +474,7 @@ class AvgPool2dBackward(Function):
         return AvgPool2d.apply(gg, *ctx.args), None, None, None
 
 
+@_half_as_float
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,  # noqa: A002
                return_indices=False):
     """Maximum over kH x kW windows of NCHW (or CHW) input, as torch.nn.functional.max_pool2d
@@ -459,6 +487,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return (out, idx) if return_indices else out
 
 
+@_half_as_float
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,  # noqa: A002
                count_include_pad=True, divisor_override=None):
     """Mean over kH x kW windows of NCHW (or CHW) input, as torch.nn.functional.avg_pool2d
