@@ -153,6 +153,13 @@ def test_conv2d_nan_propagates_only_where_read():
     assert np.isnan(npy(F.conv2d(t(np.ones((1, 1, 4, 4))), t(w)))).all()
 
 
+def test_pooling_zero_batch():
+    x = t(np.zeros((0, 2, 4, 4)), True)
+    assert F.max_pool2d(x, 2).shape == F.avg_pool2d(x, 2).shape == (0, 2, 2, 2)
+    F.max_pool2d(x, 2).sum().backward()
+    assert x.grad.shape == (0, 2, 4, 4)
+
+
 def test_conv2d_zero_batch():
     x, w = t(np.zeros((0, 2, 4, 4)), True), t(np.ones((3, 2, 3, 3)), True)
     y = F.conv2d(x, w, padding=1)
@@ -180,6 +187,7 @@ def test_conv2d_zero_batch():
     (lambda: F.max_pool2d(t(np.zeros((4, 4))), 2), RuntimeError, r"Expected 3D \(unbatched\) or 4D \(batched\) input to max_pool2d"),
     (lambda: F.max_pool2d(t(np.zeros((1, 1, 4, 4))), 2, padding=2), RuntimeError, r"pad should be at most half of effective kernel size"),
     (lambda: F.max_pool2d(t(np.zeros((1, 1, 2, 2))), 3), RuntimeError, r"Output size is too small"),
+    (lambda: F.max_pool2d(t(np.zeros((2, 0, 4, 4))), 2), RuntimeError, r"optional 0 dim batch size for input, but got: \[2, 0, 4, 4\]"),
     (lambda: F.avg_pool2d(tl.zeros(1, 1, 4, 4, dtype=tl.int64), 2), TypeError, r"must be a floating-point tensor"),
     (lambda: F.avg_pool2d(t(np.zeros((1, 1, 4, 4))), 2, divisor_override=0), RuntimeError, r"divisor must be not zero"),
     (lambda: F.avg_pool2d(t(np.zeros((1, 1, 4, 4))), 0), ValueError, r"kernel_size must be greater than zero"),

@@ -1,8 +1,9 @@
 """2-D convolution and pooling <-> csrc/conv.c.
 
-The public functions (conv2d, max_pool2d, avg_pool2d, exposed as tl.nn.functional.*) validate
-the arguments as PyTorch does, compute the output size, and hand C one int64 geometry array
-(``_geom``: N, C, H, W, OC, KH, KW, stride, padding, dilation, groups, OH, OW).
+The public functions (conv2d, conv1d, max_pool2d, avg_pool2d, unfold, fold, exposed as
+tl.nn.functional.*) validate the arguments as PyTorch does, compute the output size, and hand C
+one int64 geometry array, ``geom`` = (N, C, H, W, OC, KH, KW, stride, padding, dilation, groups,
+OH, OW), csrc/tinygrad_lab.h's layout.
 
 conv2d is im2col + one batched GEMM over the groups, forward and backward each one C call
 (csrc/conv.c explains the layout). Its ``formula`` (create_graph=True) is the same computation
@@ -145,6 +146,11 @@ def _pair(v, name, fn):
     raise TypeError(f"{fn}: {name} must be an int or a pair of ints, got {v!r}")
 
 
+def _as_2d(v, name, lead):
+    """conv1d's argument ``v`` as conv2d's (lead for the H = 1 dim, v); a padding string as is."""
+    return v if isinstance(v, str) else (lead, _single(v, name))
+
+
 def _single(v, name):
     if isinstance(v, (tuple, list)) and len(v) == 1:
         v = v[0]
@@ -274,15 +280,13 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if weight.ndim != 3:
         raise ConvShapeError(f"conv1d: weight must be 3-D (out_channels, in_channels/groups, k), "
                              f"got size {list(weight.shape)}")
-    def one(v, name, lead):
-        return v if isinstance(v, str) else (lead, _single(v, name))
-    out = conv2d(unsqueeze(input, -2), unsqueeze(weight, -2), bias, one(stride, "stride", 1),
-                 one(padding, "padding", 0), one(dilation, "dilation", 1), groups)
+    out = conv2d(unsqueeze(input, -2), unsqueeze(weight, -2), bias, _as_2d(stride, "stride", 1),
+                 _as_2d(padding, "padding", 0), _as_2d(dilation, "dilation", 1), groups)
     return squeeze(out, -2)
 
 
-def _unfold_geom(fn, shape, kernel_size, dilation, padding, stride, size=None):
-    """geom of an unfold of (N, C, H, W) = ``shape`` (fold: H, W = ``size``)."""
+def _unfold_geom(fn, shape, kernel_size, dilation, padding, stride):
+    """geom of an unfold of (N, C, H, W) = ``shape`` (fold: of its (N, C, *output_size) result)."""
     KH, KW = _pair(kernel_size, "kernel_size", fn)
     dh, dw = _pair(dilation, "dilation", fn)
     ph, pw = _pair(padding, "padding", fn)
@@ -365,9 +369,12 @@ def _pool_geom(fn, input, kernel_size, stride, padding, dilation, ceil_mode):
         raise ConvShapeError(f"{fn}: pad should be at most half of effective kernel size, but got "
                              f"pad={(ph, pw)}, kernel_size={(KH, KW)} and dilation={(dh, dw)}")
     N, C, H, W = x.shape
+    if C == 0 or H == 0 or W == 0:
+        raise ConvShapeError(f"{fn}: Expected 3D or 4D (batch mode) tensor with optional 0 dim "
+                             f"batch size for input, but got: {list(input.shape)}")
     OH = _out_size(H, KH, sh, ph, ph, dh, ceil_mode)
     OW = _out_size(W, KW, sw, pw, pw, dw, ceil_mode)
-    if OH < 1 or OW < 1 or C == 0 and not unbatched and N:
+    if OH < 1 or OW < 1:
         raise ConvShapeError(f"{fn}: Given input size: ({C}x{H}x{W}). Calculated output size: "
                              f"({C}x{OH}x{OW}). Output size is too small")
     return x, unbatched, (N, C, H, W, C, KH, KW, sh, sw, ph, pw, dh, dw, 1, OH, OW)
