@@ -4,6 +4,7 @@ geometries, float64 gradcheck/gradgradcheck, the C VJP against the create_graph 
 errors, NaN propagation, the nn modules, and a tiny CNN that learns."""
 import itertools
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -61,7 +62,6 @@ def test_conv2d_matches_torch_values_and_gradients(C, OC, G, k, kw, bias):
     xt, wt, bt = t(x, True), t(w, True), t(b, True)
     y = F.conv2d(xt, wt, bt if bias else None, **kw)
     X, W, B = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
-    import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")     # torch's note on "same" with an even kernel
         Y = torch.nn.functional.conv2d(X, W, B if bias else None, **kw)
