@@ -304,6 +304,37 @@ int tl_amp_unscale_(int dtype, void *g, const int64_t *g_strides, int ndim, cons
  * scale (if it stays finite) every growth_interval of them. */
 int tl_amp_update_scale_(void *scale, void *growth_tracker, const void *found_inf,
                          double growth_factor, double backoff_factor, int64_t growth_interval);
+/* ---- 2-D convolution and pooling (conv.c) ----
+ * geom: int64[16] = {N, C, H, W, OC, KH, KW, stride_h, stride_w, pad_h, pad_w, dilation_h,
+ * dilation_w, groups, OH, OW} (pooling: OC and groups unused). x (N, C, H, W) is read through
+ * x_strides (4 element strides, NULL = contiguous); every other buffer is contiguous. float32
+ * and float64; TL_EINVAL for a negative size or a bad stride/dilation/groups. Backward kernels
+ * overwrite their outputs (NULL = not needed). */
+/* cols (C*KH*KW, N, OH*OW): cols[(c, i, j), n, oh, ow] = x[n, c, oh*sh - ph + i*dh,
+ * ow*sw - pw + j*dw], 0 in the padding. tl_col2im is its adjoint: gx (N, C, H, W) = sum of
+ * cols into the positions they were read from. */
+int tl_im2col(int dtype, void *cols, const void *x, const int64_t *x_strides, const int64_t *geom);
+int tl_col2im(int dtype, void *gx, const void *cols, const int64_t *geom);
+/* out (N, OC, OH, OW) = conv2d(x, w (OC, C/groups, KH, KW), b (OC,) or NULL): im2col + one
+ * batched GEMM over the groups. Backward for g (N, OC, OH, OW): gx (N, C, H, W), gw (like w),
+ * gb (OC,). TL_ENOMEM when the scratch cannot be allocated. */
+int tl_conv2d_forward(int dtype, void *out, const void *x, const int64_t *x_strides, const void *w,
+                      const void *b, const int64_t *geom);
+int tl_conv2d_backward(int dtype, void *gx, void *gw, void *gb, const void *g, const void *x,
+                       const int64_t *x_strides, const void *w, const int64_t *geom);
+/* out, idx (N, C, OH, OW): the window's first maximum (NaN wins, as PyTorch) and its flat
+ * position h*W + w in the (H, W) plane. Backward: gx = 0, gx[n, c][idx] += g. */
+int tl_max_pool2d_forward(int dtype, void *out, int64_t *idx, const void *x,
+                          const int64_t *x_strides, const int64_t *geom);
+int tl_max_pool2d_backward(int dtype, void *gx, const void *g, const int64_t *idx,
+                           const int64_t *geom);
+/* out = window sum / divisor: divisor_override if non-zero, else the window's size counting
+ * padding (count_include_pad) or not; windows wholly in the padding give 0 (PyTorch's rules).
+ * Backward: gx = 0, then each window += g / its divisor. */
+int tl_avg_pool2d_forward(int dtype, void *out, const void *x, const int64_t *x_strides,
+                          const int64_t *geom, int count_include_pad, int64_t divisor_override);
+int tl_avg_pool2d_backward(int dtype, void *gx, const void *g, const int64_t *geom,
+                           int count_include_pad, int64_t divisor_override);
 /* cdef-end */
 
 #endif

@@ -116,6 +116,12 @@ def test_digits_mlp():
         assert out.startswith("skipped:") and "scikit-learn" in out
 
 
+def test_cnn_shapes():
+    out = run_example("cnn_shapes.py", "--quick")
+    assert "after MaxPool2d (1, 16, 3, 3)" in out and "after Linear    (1, 4)" in out
+    assert "epoch  2" in out and re.search(r"final test accuracy: \d+\.\d%", out)
+
+
 def test_my_ops_harness_catches_every_planted_bug():
     out = run_example("test_my_ops.py")
     assert re.search(r"Swish\s+PASS", out) and re.search(r"MatMul\s+PASS", out)

@@ -20,6 +20,7 @@ from tinygrad_lab.autograd import OPS
 
 from tinygrad_lab.testing import check_op
 
+from . import conv_ref
 from .helpers import noncontiguous, rng_array, rng_for
 
 
@@ -189,6 +190,33 @@ SPECS = {
         [((3, 4), (3, 4)), ((0, 2), (0, 2))]),
     "MseLoss":   Spec(lambda x, t: F.mse_loss(x, t, reduction="none"), lambda x, t: (x - t) ** 2,
                       [((3, 4), (3, 4)), ((0, 2), (0, 2)), ((), ())]),
+    # ---- convolution and pooling (csrc/conv.c); the *Backward ops are recorded VJPs ----
+    "Conv2d":    Spec(lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1, groups=2),
+                      lambda x, w, b: conv_ref.conv2d(x, w, b, stride=2, padding=1, groups=2),
+                      [((2, 4, 5, 4), (4, 2, 3, 3), (4,)), ((1, 2, 3, 3), (2, 1, 3, 2), (2,))]),
+    "Conv2d1":   Spec(lambda x, w: F.conv2d(x, w, padding=(2, 1), dilation=(2, 1)),
+                      lambda x, w: conv_ref.conv2d(x, w, padding=(2, 1), dilation=(2, 1)),
+                      [((2, 3, 4, 4), (2, 3, 2, 3)), ((1, 1, 3, 5), (3, 1, 3, 1))]),
+    "Im2col":    Spec(lambda x: F.unfold(x, (2, 3), padding=1, stride=(2, 1)),
+                      lambda x: _unfold_ref(x, (2, 3), 1, (2, 1)), [(2, 3, 4, 4), (1, 2, 3, 2)]),
+    "Col2im":    Spec(lambda c: F.fold(c, (3, 4), (2, 2), padding=1, stride=2),
+                      lambda c: _fold_ref(c, (3, 4), (2, 2), 1, 2), [(2, 12, 6), (1, 4, 6)]),
+    "MaxPool2d": Spec(lambda x: F.max_pool2d(x, 2, padding=1), lambda x: conv_ref.max_pool2d(x, 2, padding=1),
+                      [(2, 3, 4, 5), (1, 2, 3, 3)]),
+    "MaxPool2d1": Spec(lambda x: F.max_pool2d(x, (3, 2), (2, 1), 1, (1, 2), ceil_mode=True),
+                       lambda x: conv_ref.max_pool2d(x, (3, 2), (2, 1), 1, (1, 2), ceil_mode=True),
+                       [(1, 2, 5, 6)]),
+    "MaxPool2dBackward": Spec(lambda g: _pool_backward(g, lambda s: F.max_pool2d(s, 2)),
+                              lambda g: _max_pool_backward_ref(g), [(2, 2, 2, 2)]),
+    "AvgPool2d": Spec(lambda x: F.avg_pool2d(x, 3, 2, 1), lambda x: conv_ref.avg_pool2d(x, 3, 2, 1),
+                      [(2, 3, 5, 4), (1, 1, 3, 3)]),
+    "AvgPool2d1": Spec(lambda x: F.avg_pool2d(x, 2, 1, 1, ceil_mode=True, count_include_pad=False),
+                       lambda x: conv_ref.avg_pool2d(x, 2, 1, 1, ceil_mode=True, count_include_pad=False),
+                       [(1, 2, 4, 3)]),
+    "AvgPool2d2": Spec(lambda x: F.avg_pool2d(x, (2, 3), divisor_override=5),
+                       lambda x: conv_ref.avg_pool2d(x, (2, 3), divisor_override=5), [(1, 2, 4, 6)]),
+    "AvgPool2dBackward": Spec(lambda g: _pool_backward(g, lambda s: F.avg_pool2d(s, 3, 2, 1)),
+                              lambda g: _avg_pool_backward_ref(g), [(2, 2, 2, 2)]),
     "Overwrite": Spec(lambda a, b: _overwrite(a, b), lambda a, b: np.broadcast_to(b, a.shape) * 2,
                       [((2, 3), (3,)), ((2, 2), ())]),
 }
@@ -214,6 +242,56 @@ def _gather_backward(g):
 def _gather_backward_ref(g):
     out = np.zeros((3, 4))
     np.add.at(out, ([2, 0, 2], slice(1, None)), g)
+    return out
+
+
+def _unfold_ref(x, k, p, s):
+    """(N, C*kh*kw, L) blocks of x: the conv of x with one-hot filters (one per (c, i, j))."""
+    C, (kh, kw) = x.shape[1], k
+    eye = np.eye(C * kh * kw).reshape(C * kh * kw, C, kh, kw)
+    out = conv_ref.conv2d(x, eye, stride=s, padding=p)
+    return out.reshape(out.shape[0], out.shape[1], out.shape[2] * out.shape[3])
+
+
+def _fold_ref(c, size, k, p, s):
+    """fold = the adjoint of unfold: the transposed Jacobian of _unfold_ref applied to c."""
+    N, CK, L = c.shape
+    C = CK // (k[0] * k[1])
+    out = np.zeros((N, C) + size)
+    for idx in np.ndindex(C, *size):
+        e = np.zeros((1, C) + size)
+        e[(0,) + idx] = 1.0
+        out[(slice(None),) + idx] = np.einsum("nkl,kl->n", c, _unfold_ref(e, k, p, s)[0])
+    return out
+
+
+_POOL_SRC = np.random.default_rng(7).standard_normal((2, 2, 4, 4))
+
+
+def _pool_backward(g, pool):
+    """The VJP of ``pool`` at _POOL_SRC applied to g, recorded (create_graph) so it is an op."""
+    src = tl.tensor(_POOL_SRC, dtype=g.dtype, requires_grad=True)
+    (gx,) = tl.autograd.grad(pool(src), src, g, create_graph=True)
+    return gx
+
+
+def _max_pool_backward_ref(g):
+    wins = _POOL_SRC.reshape(2, 2, 2, 2, 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(2, 2, 2, 2, 4)
+    arg = np.argmax(wins, -1)
+    out = np.zeros((2, 2, 4, 4))
+    for n, c, oh, ow in np.ndindex(2, 2, 2, 2):
+        i, j = divmod(arg[n, c, oh, ow], 2)
+        out[n, c, 2 * oh + i, 2 * ow + j] += g[n, c, oh, ow]
+    return out
+
+
+def _avg_pool_backward_ref(g):
+    out = np.zeros((2, 2, 4, 4))
+    for n, c, oh, ow in np.ndindex(2, 2, 2, 2):
+        h0, w0 = 2 * oh - 1, 2 * ow - 1
+        for h in range(max(h0, 0), min(h0 + 3, 4)):
+            for w in range(max(w0, 0), min(w0 + 3, 4)):
+                out[n, c, h, w] += g[n, c, oh, ow] / 9
     return out
 
 

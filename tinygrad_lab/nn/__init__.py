@@ -3,7 +3,7 @@ Identity, Flatten, activations, Softmax, normalisation, Embedding, Dropout, loss
 ops (tl.nn.functional, "F"), initialisers (tl.nn.init), utilities (tl.nn.utils) and data-parallel training
 (tl.nn.parallel.DistributedDataParallel)."""
 from . import functional, init, parallel, utils
-from .modules import (BatchNorm1d, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, ELU,
+from .modules import (AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d, MaxPool2d, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, ELU,
                       Embedding, Flatten, GELU, Hardtanh, Identity, LayerNorm, LeakyReLU, Linear,
                       LogSigmoid, LogSoftmax, Mish, Module, ModuleDict, ModuleList, MSELoss,
                       NLLLoss, Parameter, ReLU, SELU, Sequential, Sigmoid, SiLU, Softmax, Softplus,

@@ -19,6 +19,7 @@ from ..ops.elementwise import logsigmoid, softplus, softsign  # noqa: F401  (re-
 from ..ops.inplace import activation_copy_ as _activation_copy_
 from ..ops.inplace import elu_, hardtanh_, leaky_relu_, relu_  # noqa: F401  (re-exported)
 from ..ops.nn import log_softmax, softmax  # noqa: F401  (re-exported)
+from ..ops.conv import avg_pool2d, conv1d, conv2d, fold, max_pool2d, unfold  # noqa: F401  (re-exported)
 from ..ops.reduce import mean as _mean, sum as _sum
 from ..autograd import no_grad
 from ..creation import rand, zeros_like
@@ -28,7 +29,7 @@ from ..tensor import _AUTOCAST, Tensor, _numel
 __all__ = ["linear", "linear_act", "layer_norm", "batch_norm", "embedding", "relu", "relu_", "sigmoid", "tanh", "gelu", "leaky_relu", "leaky_relu_", "silu", "softplus", "elu", "elu_", "selu", "hardtanh", "hardtanh_",
            "logsigmoid", "mish", "softsign", "softmax", "log_softmax",
            "dropout", "mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
-           "cross_entropy", "nll_loss"]
+           "cross_entropy", "nll_loss", "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "unfold", "fold"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -158,19 +159,19 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
 
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5):
-    """Batch normalisation over dim 1 of (N, C) or (N, C, L) input. ``training=True`` normalises
+    """Batch normalisation over dim 1 of (N, C), (N, C, L) or (N, C, H, W) input. ``training=True`` normalises
     with the batch statistics (biased variance) and, when running stats are given, updates them
     in place: running = (1 - momentum) * running + momentum * batch (unbiased variance)."""
     _tensor(x, "input", "batch_norm")
-    if x.ndim not in (2, 3):
-        raise ValueError(f"batch_norm: expected (N, C) or (N, C, L) input, got shape {x.shape}")
+    if x.ndim not in (2, 3, 4):
+        raise ValueError(f"batch_norm: expected (N, C), (N, C, L) or (N, C, H, W) input, got shape {x.shape}")
     c = x.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)):
         if t is not None and tuple(t.shape) != (c,):
             raise ValueError(f"batch_norm: {name} shape {t.shape} does not match {c} channels of input {x.shape}")
-    dims = (0,) if x.ndim == 2 else (0, 2)
-    bshape = (1, c) if x.ndim == 2 else (1, c, 1)
+    dims = (0,) + tuple(range(2, x.ndim))
+    bshape = (1, c) + (1,) * (x.ndim - 2)
     if training:
         n = _numel([x.shape[d] for d in dims])
         if n <= 1:

@@ -368,6 +368,26 @@ class Module:
         return head + "\n" + "\n".join(lines) + "\n)"
 
 
+def _weight_and_bias(module, weight_shape, bias, dtype):
+    """A layer's ``weight`` of ``weight_shape`` and ``bias`` (weight_shape[0],) (or None), then
+    its reset_parameters()."""
+    module.weight = Parameter(empty(*weight_shape, dtype=dtype))
+    if bias:
+        module.bias = Parameter(empty(weight_shape[0], dtype=dtype))
+    else:
+        module.register_parameter("bias", None)
+    module.reset_parameters()
+
+
+def _reset_weight_and_bias(weight, bias, fan_in):
+    """PyTorch's init of Linear and Conv: weight from kaiming_uniform_(a=sqrt(5)), i.e.
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the bias from the same bound."""
+    init.kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        init.uniform_(bias, -bound, bound)
+
+
 class Linear(Module):
     """y = x @ weight.T + bias; weight (out_features, in_features). PyTorch's init: weight from
     kaiming_uniform_(a=sqrt(5)) i.e. U(-1/sqrt(in), 1/sqrt(in)), bias from the same bound."""
@@ -375,18 +395,10 @@ class Linear(Module):
     def __init__(self, in_features, out_features, bias=True, dtype=None):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
-        self.weight = Parameter(empty(out_features, in_features, dtype=dtype))
-        if bias:
-            self.bias = Parameter(empty(out_features, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _weight_and_bias(self, (out_features, in_features), bias, dtype)
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        _reset_weight_and_bias(self.weight, self.bias, self.in_features)
 
     def forward(self, x):
         p = self._parameters   # (what self.weight / self.bias would look up, minus __getattr__)
@@ -860,10 +872,13 @@ class BatchNorm1d(Module):
             self.register_buffer("running_var", ones(num_features, dtype=dtype))
             self.register_buffer("num_batches_tracked", zeros((), dtype=dtypes.int64))
 
-    def forward(self, x):
+    def _check_input_dim(self, x):
         if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
             raise ValueError(f"BatchNorm1d({self.num_features}) expects input of shape (N, {self.num_features}) "
                              f"or (N, {self.num_features}, L), got {x.shape}")
+
+    def forward(self, x):
+        self._check_input_dim(x)
         use_batch = self.training or not self.track_running_stats
         momentum = self.momentum
         if self.training and self.track_running_stats:
@@ -879,6 +894,131 @@ class BatchNorm1d(Module):
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
                 f"track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm2d(BatchNorm1d):
+    """Batch normalisation of (N, C, H, W) input over N, H and W per channel (BatchNorm1d's
+    statistics and running-average updates, on the 4-D input)."""
+
+    def _check_input_dim(self, x):
+        if x.ndim != 4 or x.shape[1] != self.num_features:
+            raise ValueError(f"BatchNorm2d({self.num_features}) expects 4D input (N, "
+                             f"{self.num_features}, H, W), got input of shape {x.shape}")
+
+
+def _ntuple(v, n, name, cls):
+    if isinstance(v, int) and not isinstance(v, bool):
+        return (v,) * n
+    if isinstance(v, (tuple, list)) and len(v) == n and all(isinstance(e, int) for e in v):
+        return tuple(v)
+    raise TypeError(f"{cls}: {name} must be an int or a tuple of {n} ints, got {v!r}")
+
+
+class _ConvNd(Module):
+    """Conv1d / Conv2d: weight (out_channels, in_channels / groups, *kernel_size) and bias
+    (out_channels,), PyTorch's init: kaiming_uniform_(a=sqrt(5)) for the weight, the bias from
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in_channels / groups * prod(kernel_size)."""
+
+    _n = 2
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 groups=1, bias=True, padding_mode="zeros", dtype=None):
+        super().__init__()
+        cls, n = type(self).__name__, self._n
+        if not isinstance(groups, int) or groups <= 0:
+            raise ValueError(f"{cls}: groups must be a positive integer, got {groups!r}")
+        if in_channels % groups:
+            raise ValueError(f"in_channels must be divisible by groups (in_channels={in_channels}, groups={groups})")
+        if out_channels % groups:
+            raise ValueError(f"out_channels must be divisible by groups (out_channels={out_channels}, groups={groups})")
+        if padding_mode != "zeros":
+            raise NotImplementedError(f"{cls}: padding_mode={padding_mode!r} is not supported (only 'zeros')")
+        self.kernel_size = _ntuple(kernel_size, n, "kernel_size", cls)
+        self.stride = _ntuple(stride, n, "stride", cls)
+        self.dilation = _ntuple(dilation, n, "dilation", cls)
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"Invalid padding string {padding!r}, should be one of ['valid', 'same']")
+            if padding == "same" and any(s != 1 for s in self.stride):
+                raise ValueError("padding='same' is not supported for strided convolutions")
+            self.padding = padding
+        else:
+            self.padding = _ntuple(padding, n, "padding", cls)
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.padding_mode = padding_mode
+        _weight_and_bias(self, (out_channels, in_channels // groups) + self.kernel_size, bias, dtype)
+
+    def reset_parameters(self):
+        _reset_weight_and_bias(self.weight, self.bias,
+                               self.in_channels // self.groups * math.prod(self.kernel_size))
+
+    def extra_repr(self):
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+             f"stride={self.stride}")
+        if self.padding != (0,) * self._n:
+            s += f", padding={self.padding}"
+        if self.dilation != (1,) * self._n:
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution over (N, C, H, W) or (C, H, W) input (F.conv2d)."""
+
+    def forward(self, x):
+        p = self._parameters
+        return F.conv2d(x, p["weight"], p["bias"], self.stride, self.padding, self.dilation, self.groups)
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution over (N, C, L) or (C, L) input (F.conv1d)."""
+
+    _n = 1
+
+    def forward(self, x):
+        p = self._parameters
+        return F.conv1d(x, p["weight"], p["bias"], self.stride, self.padding, self.dilation, self.groups)
+
+
+class MaxPool2d(Module):
+    """Maximum over kernel_size windows (F.max_pool2d); stride defaults to kernel_size."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
+                 ceil_mode=False):
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride if stride is not None else kernel_size
+        self.padding, self.dilation = padding, dilation
+        self.return_indices, self.ceil_mode = return_indices, ceil_mode
+
+    def forward(self, x):
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                            ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class AvgPool2d(Module):
+    """Mean over kernel_size windows (F.avg_pool2d); stride defaults to kernel_size."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                 divisor_override=None):
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride if stride is not None else kernel_size
+        self.padding, self.ceil_mode = padding, ceil_mode
+        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
+
+    def forward(self, x):
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class Embedding(Module):

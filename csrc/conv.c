@@ -1,0 +1,217 @@
+/* conv.c - 2-D convolution (im2col + the packed GEMM of matmul.c) and 2-D pooling.
+ *
+ * Every kernel takes the layer's geometry as one int64 array `geom` (indices G_* below, the same
+ * order as the header's comment): sizes of x (N, C, H, W), out channels OC, kernel (KH, KW),
+ * stride, padding, dilation, groups G and the output size (OH, OW) that Python computed.
+ *
+ * Convolution: cols (C*KH*KW, N*OH*OW) = im2col(x), one row per (c, i, j) with the batch inside
+ * the columns, so each direction is ONE batched GEMM over the G groups with a long dimension:
+ *   forward  tmp (G, OCg, N*L) = W (G, OCg, CKg) @ cols (G, CKg, N*L);  out = tmp as NCHW + b
+ *   backward gp (OC, N*L) = g as (OC, N, L), gb = its row sums,
+ *            gW (G, OCg, CKg) = gp @ cols^T,  gx = col2im(W^T @ gp)
+ * (L = OH*OW, CKg = C/G*KH*KW). Forward does not keep cols: backward recomputes it (im2col is
+ * memory-bound and cheap next to the GEMMs; a layer keeps only x). Scratch comes from tl_alloc.
+ * Loops are in conv.inc (float and double). Backward kernels overwrite their outputs. */
+#include <math.h>
+#include <string.h>
+#include "internal.h"
+
+enum { G_N, G_C, G_H, G_W, G_OC, G_KH, G_KW, G_SH, G_SW, G_PH, G_PW, G_DH, G_DW, G_G, G_OH, G_OW };
+
+typedef struct {
+    void *dst;
+    const void *src;
+    void *aux;                 /* bias / bias gradient / argmax indices */
+    const int64_t *geom;
+    int64_t xs[4];             /* x's element strides */
+    int dir, count_include_pad;
+    int64_t divisor;
+} conv_args;
+
+/* The output columns ow in [ow_lo, ow_hi) read input column ow * SW + off inside [0, W) (off =
+ * j * DW - PW for kernel column j): the loops run over that range without a test per element. */
+static inline int64_t ow_lo(int64_t off, int64_t SW, int64_t OW) {
+    const int64_t lo = off >= 0 ? 0 : (-off + SW - 1) / SW;
+    return lo < OW ? lo : OW;
+}
+static inline int64_t ow_hi(int64_t off, int64_t SW, int64_t W, int64_t OW) {
+    const int64_t hi = W - 1 - off < 0 ? 0 : (W - 1 - off) / SW + 1;
+    return hi < OW ? hi : OW;
+}
+
+#define TL_TEMPLATE "conv.inc"
+#include "instantiate_float.h"
+
+#define RUN(dtype, name, n, cost, args)                                                           \
+    ((dtype) == TL_F32 ? tl_parallel_span((n), (cost), PICK_FN(name##f32), (args))               \
+                       : tl_parallel_span((n), (cost), PICK_FN(name##f64), (args)))
+
+static int bad_geom(int dtype, const int64_t *g) {
+    if (dtype != TL_F32 && dtype != TL_F64) return TL_EDTYPE;
+    for (int k = 0; k <= G_OW; k++)
+        if (g[k] < 0) return TL_EINVAL;
+    if (g[G_KH] < 1 || g[G_KW] < 1 || g[G_SH] < 1 || g[G_SW] < 1 || g[G_DH] < 1 || g[G_DW] < 1
+        || g[G_G] < 1 || g[G_C] % g[G_G] || g[G_OC] % g[G_G])
+        return TL_EINVAL;
+    return TL_OK;
+}
+
+static void set_strides(conv_args *a, const int64_t *xs, const int64_t *g) {
+    if (xs) {
+        memcpy(a->xs, xs, sizeof a->xs);
+    } else {
+        a->xs[3] = 1; a->xs[2] = g[G_W]; a->xs[1] = g[G_H] * g[G_W]; a->xs[0] = g[G_C] * a->xs[1];
+    }
+}
+
+int tl_im2col(int dtype, void *cols, const void *x, const int64_t *x_strides, const int64_t *geom) {
+    int rc = bad_geom(dtype, geom);
+    if (rc) return rc;
+    conv_args a = {cols, x, NULL, geom, {0}, 0, 0, 0};
+    set_strides(&a, x_strides, geom);
+    const int64_t rows = geom[G_C] * geom[G_KH] * geom[G_KW] * geom[G_N];
+    return RUN(dtype, im2col_, rows, geom[G_OH] * geom[G_OW] + 1, &a);
+}
+
+int tl_col2im(int dtype, void *gx, const void *cols, const int64_t *geom) {
+    int rc = bad_geom(dtype, geom);
+    if (rc) return rc;
+    conv_args a = {gx, cols, NULL, geom, {0}, 0, 0, 0};
+    return RUN(dtype, col2im_, geom[G_N] * geom[G_C],
+               geom[G_KH] * geom[G_KW] * geom[G_OH] * geom[G_OW] + geom[G_H] * geom[G_W] + 1, &a);
+}
+
+static int64_t dsize(int dtype) { return dtype == TL_F32 ? (int64_t)sizeof(float) : (int64_t)sizeof(double); }
+
+/* The batch is cut into chunks of nb samples whose columns fit in COLS_BUDGET elements (at least
+ * one sample), so a large batch (a whole test set) needs no columns buffer of its size. */
+#define COLS_BUDGET ((int64_t)1 << 23)
+
+static int64_t chunk_of(const int64_t *geom, int64_t ck) {
+    const int64_t per = ck * geom[G_OH] * geom[G_OW];
+    const int64_t nb = per > 0 ? COLS_BUDGET / per : geom[G_N];
+    return nb < 1 ? 1 : nb < geom[G_N] ? nb : geom[G_N];
+}
+
+static int64_t x_batch_stride(const int64_t *x_strides, const int64_t *geom) {
+    return x_strides ? x_strides[0] : geom[G_C] * geom[G_H] * geom[G_W];
+}
+
+int tl_conv2d_forward(int dtype, void *out, const void *x, const int64_t *x_strides, const void *w,
+                      const void *b, const int64_t *geom) {
+    int rc = bad_geom(dtype, geom);
+    if (rc) return rc;
+    const int64_t G = geom[G_G], OC = geom[G_OC], OCg = OC / G, N = geom[G_N];
+    const int64_t CKg = geom[G_C] / G * geom[G_KH] * geom[G_KW], L = geom[G_OH] * geom[G_OW];
+    const int64_t sz = dsize(dtype), nb = chunk_of(geom, G * CKg), xs0 = x_batch_stride(x_strides, geom);
+    if (N * L == 0 || OC == 0) return TL_OK;
+    void *cols = tl_alloc((G * CKg > 0 ? G * CKg : 1) * nb * L * sz);
+    void *tmp = tl_alloc(OC * nb * L * sz);
+    if (!cols || !tmp) { tl_free(cols); tl_free(tmp); return TL_ENOMEM; }
+    int64_t cg[G_OW + 1];
+    memcpy(cg, geom, sizeof cg);
+    for (int64_t n0 = 0; n0 < N && !rc; n0 += nb) {
+        cg[G_N] = N - n0 < nb ? N - n0 : nb;
+        const int64_t NL = cg[G_N] * L;
+        rc = CKg > 0 ? tl_im2col(dtype, cols, (const char *)x + n0 * xs0 * sz, x_strides, cg) : TL_OK;
+        if (!rc) {
+            const int64_t w_st[3] = {OCg * CKg, CKg, 1}, c_st[3] = {CKg * NL, NL, 1};
+            rc = tl_matmul_forward(dtype, tmp, w, w_st, cols, c_st, 1, &G, OCg, NL, CKg);
+        }
+        if (!rc) {
+            conv_args a = {(char *)out + n0 * OC * L * sz, tmp, (void *)b, cg, {0}, 0, 0, 0};
+            rc = RUN(dtype, unpermute_bias_, cg[G_N] * OC, L + 1, &a);
+        }
+    }
+    tl_free(cols);
+    tl_free(tmp);
+    return rc;
+}
+
+int tl_conv2d_backward(int dtype, void *gx, void *gw, void *gb, const void *g, const void *x,
+                       const int64_t *x_strides, const void *w, const int64_t *geom) {
+    int rc = bad_geom(dtype, geom);
+    if (rc) return rc;
+    const int64_t G = geom[G_G], OC = geom[G_OC], OCg = OC / G, C = geom[G_C], N = geom[G_N];
+    const int64_t CKg = C / G * geom[G_KH] * geom[G_KW], L = geom[G_OH] * geom[G_OW];
+    const int64_t sz = dsize(dtype), nb = chunk_of(geom, G * CKg), xs0 = x_batch_stride(x_strides, geom);
+    if (N * L == 0 || OC == 0 || CKg == 0) {   /* empty sums: zeros */
+        if (gx) memset(gx, 0, (size_t)(N * C * geom[G_H] * geom[G_W] * sz));
+        if (gw) memset(gw, 0, (size_t)(OC * CKg * sz));
+        if (gb) memset(gb, 0, (size_t)(OC * sz));
+        return TL_OK;
+    }
+    void *gp = tl_alloc(OC * nb * L * sz);
+    void *cols = tl_alloc(G * CKg * nb * L * sz);
+    void *gw_part = nb < N && gw ? tl_alloc(OC * CKg * sz) : NULL;
+    if (!gp || !cols || (nb < N && gw && !gw_part)) {
+        tl_free(gp); tl_free(cols); tl_free(gw_part);
+        return TL_ENOMEM;
+    }
+    int64_t cg[G_OW + 1];
+    memcpy(cg, geom, sizeof cg);
+    for (int64_t n0 = 0; n0 < N && !rc; n0 += nb) {
+        cg[G_N] = N - n0 < nb ? N - n0 : nb;
+        const int64_t NL = cg[G_N] * L, gp_st[3] = {OCg * NL, NL, 1};
+        /* gp (OC, NL) = this chunk of g; gb = (n0 ? gb : 0) + its row sums */
+        conv_args a = {gp, (const char *)g + n0 * OC * L * sz, gb, cg, {0}, n0 > 0, 0, 0};
+        rc = RUN(dtype, permute_sum_, OC, NL + 1, &a);
+        if (!rc && gw) {  /* gW (G, OCg, CKg) (+)= gp (G, OCg, NL) @ cols^T (G, NL, CKg) */
+            rc = tl_im2col(dtype, cols, (const char *)x + n0 * xs0 * sz, x_strides, cg);
+            const int64_t ct_st[3] = {CKg * NL, 1, NL}, n = OC * CKg;
+            if (!rc) rc = tl_matmul_forward(dtype, n0 ? gw_part : gw, gp, gp_st, cols, ct_st, 1, &G,
+                                            OCg, CKg, NL);
+            if (!rc && n0) rc = tl_binary_forward(TL_ADD, dtype, gw, NULL, gw, NULL, gw_part, NULL, 1, &n);
+        }
+        if (!rc && gx) {  /* dcols (G, CKg, NL) = W^T (G, CKg, OCg) @ gp (G, OCg, NL); gx = col2im */
+            const int64_t wt_st[3] = {OCg * CKg, 1, CKg};
+            rc = tl_matmul_forward(dtype, cols, w, wt_st, gp, gp_st, 1, &G, CKg, NL, OCg);
+            if (!rc) rc = tl_col2im(dtype, (char *)gx + n0 * C * geom[G_H] * geom[G_W] * sz, cols, cg);
+        }
+    }
+    tl_free(gp);
+    tl_free(cols);
+    tl_free(gw_part);
+    return rc;
+}
+
+/* ---- pooling: geom as above (OC, G unused); parallel over the N*C planes ---- */
+
+int tl_max_pool2d_forward(int dtype, void *out, int64_t *idx, const void *x,
+                          const int64_t *x_strides, const int64_t *geom) {
+    int rc = bad_geom(dtype, geom);
+    if (rc) return rc;
+    conv_args a = {out, x, idx, geom, {0}, 0, 0, 0};
+    set_strides(&a, x_strides, geom);
+    return RUN(dtype, max_pool_, geom[G_N] * geom[G_C],
+               geom[G_OH] * geom[G_OW] * geom[G_KH] * geom[G_KW] + 1, &a);
+}
+
+int tl_max_pool2d_backward(int dtype, void *gx, const void *g, const int64_t *idx,
+                           const int64_t *geom) {
+    int rc = bad_geom(dtype, geom);
+    if (rc) return rc;
+    conv_args a = {gx, g, (void *)idx, geom, {0}, 0, 0, 0};
+    return RUN(dtype, max_pool_backward_, geom[G_N] * geom[G_C],
+               geom[G_OH] * geom[G_OW] + geom[G_H] * geom[G_W] + 1, &a);
+}
+
+int tl_avg_pool2d_forward(int dtype, void *out, const void *x, const int64_t *x_strides,
+                          const int64_t *geom, int count_include_pad, int64_t divisor_override) {
+    int rc = bad_geom(dtype, geom);
+    if (rc) return rc;
+    conv_args a = {out, x, NULL, geom, {0}, 0, count_include_pad, divisor_override};
+    set_strides(&a, x_strides, geom);
+    return RUN(dtype, avg_pool_, geom[G_N] * geom[G_C],
+               geom[G_OH] * geom[G_OW] * geom[G_KH] * geom[G_KW] + 1, &a);
+}
+
+int tl_avg_pool2d_backward(int dtype, void *gx, const void *g, const int64_t *geom,
+                           int count_include_pad, int64_t divisor_override) {
+    int rc = bad_geom(dtype, geom);
+    if (rc) return rc;
+    conv_args a = {gx, g, NULL, geom, {0}, 1, count_include_pad, divisor_override};
+    set_strides(&a, NULL, geom);
+    return RUN(dtype, avg_pool_, geom[G_N] * geom[G_C],
+               geom[G_OH] * geom[G_OW] * geom[G_KH] * geom[G_KW] + geom[G_H] * geom[G_W] + 1, &a);
+}

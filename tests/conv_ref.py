@@ -1,0 +1,83 @@
+"""NumPy references for conv2d and 2-D pooling (loops over the kernel taps; used by
+tests/test_ops.py SPECS and tests/test_conv.py)."""
+import numpy as np
+
+
+def _pairs(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def out_size(n, k, s, p, d, ceil_mode=False):
+    span = n + 2 * p - d * (k - 1) - 1
+    o = (span + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (o - 1) * s >= n + p:
+        o -= 1
+    return o
+
+
+def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    """out[n, o, y, x] = b[o] + sum_{c, i, j} w[o, c, i, j] * xpad[n, g*Cg + c, y*sh + i*dh, x*sw + j*dw]"""
+    (sh, sw), (dh, dw) = _pairs(stride), _pairs(dilation)
+    N, C, H, W = x.shape
+    OC, Cg, KH, KW = w.shape
+    if padding == "same":
+        th, tw = dh * (KH - 1), dw * (KW - 1)
+        pads = ((th // 2, th - th // 2), (tw // 2, tw - tw // 2))
+    elif padding == "valid":
+        pads = ((0, 0), (0, 0))
+    else:
+        ph, pw = _pairs(padding)
+        pads = ((ph, ph), (pw, pw))
+    xp = np.pad(x, ((0, 0), (0, 0)) + pads)
+    OH = (xp.shape[2] - dh * (KH - 1) - 1) // sh + 1
+    OW = (xp.shape[3] - dw * (KW - 1) - 1) // sw + 1
+    out = np.zeros((N, OC, OH, OW), dtype=np.result_type(x, w))
+    OCg = OC // groups
+    for g in range(groups):
+        xs = xp[:, g * Cg:(g + 1) * Cg]
+        ws = w[g * OCg:(g + 1) * OCg]
+        for i in range(KH):
+            for j in range(KW):
+                patch = xs[:, :, i * dh: i * dh + sh * (OH - 1) + 1: sh, j * dw: j * dw + sw * (OW - 1) + 1: sw]
+                out[:, g * OCg:(g + 1) * OCg] += np.einsum("ncyx,oc->noyx", patch, ws[:, :, i, j])
+    if b is not None:
+        out += b[None, :, None, None]
+    return out
+
+
+def _windows(x, k, stride, padding, dilation, ceil_mode, fill):
+    """(N, C, OH, OW, KH*KW) windows of x padded with ``fill`` (ceil_mode windows may run past
+    the padding: padded further with ``fill``), plus the output size."""
+    (KH, KW), (sh, sw), (ph, pw), (dh, dw) = _pairs(k), _pairs(stride), _pairs(padding), _pairs(dilation)
+    N, C, H, W = x.shape
+    OH, OW = out_size(H, KH, sh, ph, dh, ceil_mode), out_size(W, KW, sw, pw, dw, ceil_mode)
+    eh = max(H + 2 * ph, (OH - 1) * sh + dh * (KH - 1) + 1)
+    ew = max(W + 2 * pw, (OW - 1) * sw + dw * (KW - 1) + 1)
+    xp = np.full((N, C, eh, ew), fill, dtype=x.dtype)
+    xp[:, :, ph:ph + H, pw:pw + W] = x
+    wins = np.stack([xp[:, :, i * dh: i * dh + sh * (OH - 1) + 1: sh, j * dw: j * dw + sw * (OW - 1) + 1: sw]
+                     for i in range(KH) for j in range(KW)], axis=-1)
+    return wins
+
+
+def max_pool2d(x, k, stride=None, padding=0, dilation=1, ceil_mode=False):
+    return np.max(_windows(x, k, k if stride is None else stride, padding, dilation, ceil_mode, -np.inf), -1)
+
+
+def avg_pool2d(x, k, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
+    """sum over the window / divisor, PyTorch's divisor rules (ceil_mode windows: the part past
+    the padding is never counted)"""
+    stride = k if stride is None else stride
+    (KH, KW), (sh, sw), (ph, pw) = _pairs(k), _pairs(stride), _pairs(padding)
+    N, C, H, W = x.shape
+    s = np.sum(_windows(x, k, stride, padding, 1, ceil_mode, 0.0), -1)
+    OH, OW = s.shape[2:]
+    div = np.zeros((OH, OW))
+    for oh in range(OH):
+        for ow in range(OW):
+            h0, w0 = oh * sh - ph, ow * sw - pw
+            h1, w1 = min(h0 + KH, H + ph), min(w0 + KW, W + pw)
+            pool = (h1 - h0) * (w1 - w0)
+            inside = (min(h1, H) - max(h0, 0)) * (min(w1, W) - max(w0, 0))
+            div[oh, ow] = divisor_override or (pool if count_include_pad else inside)
+    return s / div

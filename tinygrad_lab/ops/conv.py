@@ -1,0 +1,509 @@
+"""2-D convolution and pooling <-> csrc/conv.c.
+
+The public functions (conv2d, conv1d, max_pool2d, avg_pool2d, unfold, fold, exposed as
+tl.nn.functional.*) validate the arguments as PyTorch does, compute the output size, and hand C
+one int64 geometry array, ``geom`` = (N, C, H, W, OC, KH, KW, stride, padding, dilation, groups,
+OH, OW), csrc/tinygrad_lab.h's layout.
+
+conv2d is im2col + one batched GEMM over the groups, forward and backward each one C call
+(csrc/conv.c explains the layout). Its ``formula`` (create_graph=True) is the same computation
+with ops: ``Im2col`` / ``Col2im`` (each the other's adjoint, so each one's derivative is the
+other) and matmul, so gradients of gradients work. Pooling: direct C kernels; max pooling keeps
+the argmax of each window (PyTorch's ``indices``) and its derivative scatters g there
+(``MaxPool2dBackward``, whose own derivative gathers at the same indices); average pooling is
+linear, its VJP is ``AvgPool2dBackward`` and that op's VJP is average pooling again.
+"""
+from .. import dtypes
+from .. import kernels as K
+from ..autograd.engine import Function, _grad_enabled, _record
+from ..creation import arange
+from ..kernels import NULL, check, ffi, i64
+from ..tensor import Tensor, _empty
+from .index import advanced_index
+from .linalg import matmul
+from .reduce import sum as _sum
+from .shape import contiguous, permute, reshape, transpose, unsqueeze, squeeze
+
+
+class ConvShapeError(ValueError, RuntimeError):
+    """A shape PyTorch's conv/pool refuses (PyTorch raises RuntimeError; tl's shape errors are
+    ValueError): both."""
+
+
+class ConvTypeError(TypeError, RuntimeError):
+    """A dtype PyTorch's conv/pool refuses (RuntimeError there; TypeError in tl): both."""
+
+
+def _strides(x):
+    return NULL if x._contig else i64(x._strides)
+
+
+def _out_size(n, k, s, p_lo, p_hi, d, ceil_mode=False):
+    """PyTorch's output length: floor (or ceil) of (n + pads - d*(k-1) - 1) / s, plus 1; with
+    ceil_mode the last window must start inside the input or the left padding."""
+    span = n + p_lo + p_hi - d * (k - 1) - 1
+    out = (span + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (out - 1) * s >= n + p_lo:
+        out -= 1
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# convolution
+# ---------------------------------------------------------------------------------------------
+
+class Im2col(Function):
+    """cols (C*KH*KW, N*OH*OW) = the input patches of x (N, C, H, W), zero in the padding."""
+
+    @staticmethod
+    def forward(ctx, x, geom):
+        ctx.geom = geom
+        N, C, _, _, _, KH, KW = geom[:7]
+        cols = _empty((C * KH * KW, N * geom[14] * geom[15]), x.dtype)
+        check(K.tl_im2col(x.dtype.code, cols._ptr, x._ptr, _strides(x), i64(geom)), "im2col")
+        return cols
+
+    @staticmethod
+    def formula(ctx, g):
+        """gx = col2im(g): each patch entry back where it was read from (the adjoint)"""
+        return Col2im.apply(contiguous(g), ctx.geom), None
+
+
+class Col2im(Function):
+    """x (N, C, H, W) = the sum of cols' entries into the positions im2col reads them from."""
+
+    @staticmethod
+    def forward(ctx, cols, geom):
+        ctx.geom = geom
+        gx = _empty(tuple(geom[:4]), cols.dtype)
+        check(K.tl_col2im(cols.dtype.code, gx._ptr, cols._ptr, i64(geom)), "col2im")
+        return gx
+
+    @staticmethod
+    def formula(ctx, g):
+        """gcols = im2col(g) (the adjoint)"""
+        return Im2col.apply(g, ctx.geom), None
+
+
+class Conv2d(Function):
+    """out (N, OC, OH, OW) = conv2d(x (N, C, H, W), w (OC, C/G, KH, KW), b (OC,) or None): im2col
+    and one batched GEMM, one C call (tl_conv2d_forward). VJP (tl_conv2d_backward, one call):
+    gb = g summed over N, OH, OW; gW = g @ cols^T; gx = col2im(W^T @ g), per group."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, geom):
+        ctx.geom = geom
+        out = _empty((geom[0], geom[4], geom[14], geom[15]), x.dtype)
+        check(K.tl_conv2d_forward(x.dtype.code, out._ptr, x._ptr, _strides(x), w._ptr,
+                                  NULL if b is None else b._ptr, i64(geom)), "conv2d")
+        ctx.save_for_backward(x, w)
+        return out
+
+    @staticmethod
+    def vjp(ctx, g):
+        x, w = ctx._saved
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        g = contiguous(g)
+        gx = _empty(x.shape, x.dtype) if need_x else None
+        gw = _empty(w.shape, w.dtype) if need_w else None
+        gb = _empty((w.shape[0],), w.dtype) if need_b else None
+        check(K.tl_conv2d_backward(g.dtype.code, NULL if gx is None else gx._ptr,
+                                   NULL if gw is None else gw._ptr, NULL if gb is None else gb._ptr,
+                                   g._ptr, x._ptr, _strides(x), w._ptr, i64(ctx.geom)),
+              "conv2d backward")
+        return gx, gw, gb, None
+
+    @staticmethod
+    def formula(ctx, g):
+        """gp = g as (G, OC/G, N*OH*OW); gb = sum of g over N, OH, OW;
+        gW = gp @ im2col(x)^T; gx = col2im(W^T @ gp)"""
+        x, w = ctx._saved
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        geom = ctx.geom
+        G, OC = geom[13], geom[4]
+        CKg = w.shape[1] * w.shape[2] * w.shape[3]
+        NL = geom[0] * geom[14] * geom[15]
+        gp = reshape(contiguous(permute(g, (1, 0, 2, 3))), (G, OC // G, NL))
+        gx = gw = gb = None
+        if need_w:
+            cols = reshape(Im2col.apply(x, geom), (G, CKg, NL))
+            gw = reshape(matmul(gp, transpose(cols, 1, 2)), w.shape)
+        if need_x:
+            wt = transpose(reshape(w, (G, OC // G, CKg)), 1, 2)
+            gx = Col2im.apply(reshape(matmul(wt, gp), (G * CKg, NL)), geom)
+        if need_b:
+            gb = _sum(g, (0, 2, 3))
+        return gx, gw, gb, None
+
+
+def _pair(v, name, fn):
+    if isinstance(v, int) and not isinstance(v, bool):
+        return (v, v)
+    if isinstance(v, (tuple, list)) and len(v) == 2 and all(isinstance(e, int) and not isinstance(e, bool) for e in v):
+        return tuple(v)
+    if isinstance(v, (tuple, list)) and len(v) == 1 and isinstance(v[0], int):
+        return (v[0], v[0])
+    raise TypeError(f"{fn}: {name} must be an int or a pair of ints, got {v!r}")
+
+
+def _as_2d(v, name, lead):
+    """conv1d's argument ``v`` as conv2d's (lead for the H = 1 dim, v); a padding string as is."""
+    return v if isinstance(v, str) else (lead, _single(v, name))
+
+
+def _single(v, name):
+    if isinstance(v, (tuple, list)) and len(v) == 1:
+        v = v[0]
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise TypeError(f"conv1d: {name} must be an int or a 1-tuple of ints, got {v!r}")
+    return v
+
+
+_HALVES = (dtypes.float16, dtypes.bfloat16)
+
+
+def _check_input(x, fn, what="input"):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{fn}: {what} must be a Tensor, got {type(x).__name__}")
+    if x.dtype not in (dtypes.float32, dtypes.float64) and x.dtype not in _HALVES:
+        raise ConvTypeError(f"{fn}: {what} must be a floating-point tensor (float32, float64, "
+                            f"float16, bfloat16), got {x.dtype!r} (convert with .float())")
+
+
+def _half_as_float(fn):
+    """Run ``fn`` (a public conv/pool function) on float16/bfloat16 tensors as float32 and round
+    its tensor results back (half precision is storage: the kernels compute in float32, and
+    the casts carry the gradients back in the half dtype)."""
+    def wrapped(input, *args, **kwargs):  # noqa: A002
+        rest = [a for a in args if isinstance(a, Tensor)] + [v for v in kwargs.values() if isinstance(v, Tensor)]
+        dt = input.dtype if isinstance(input, Tensor) else None
+        if dt not in _HALVES or any(t.dtype is not dt for t in rest):
+            return fn(input, *args, **kwargs)
+        args = [a.float() if isinstance(a, Tensor) else a for a in args]
+        kwargs = {k: v.float() if isinstance(v, Tensor) else v for k, v in kwargs.items()}
+        out = fn(input.float(), *args, **kwargs)
+        if isinstance(out, tuple):   # (values, indices)
+            return (out[0].to(dt),) + out[1:]
+        return out.to(dt)
+    wrapped.__name__, wrapped.__doc__ = fn.__name__, fn.__doc__
+    wrapped.__wrapped__ = fn
+    return wrapped
+
+
+def _batched(x, fn):
+    """x as 4-D (N, C, H, W) and whether it was unbatched (C, H, W)."""
+    if x.ndim not in (3, 4):
+        raise ConvShapeError(f"Expected 3D (unbatched) or 4D (batched) input to {fn}, but got "
+                             f"input of size: {list(x.shape)}")
+    return (unsqueeze(x, 0), True) if x.ndim == 3 else (x, False)
+
+
+@_half_as_float
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
+    """2-D cross-correlation of NCHW ``input`` (or unbatched CHW) with ``weight`` (OC, C/groups,
+    KH, KW) plus ``bias`` (OC,), as torch.nn.functional.conv2d. ``padding``: an int, a pair, or
+    "valid" (none) / "same" (output as large as the input; stride 1 only, extra padding on the
+    right/bottom for an even kernel span, as PyTorch)."""
+    fn = "conv2d"
+    _check_input(input, fn)
+    _check_input(weight, fn, "weight")
+    if bias is not None:
+        _check_input(bias, fn, "bias")
+    if weight.dtype is not input.dtype or (bias is not None and bias.dtype is not input.dtype):
+        raise ConvTypeError(f"conv2d: input ({input.dtype!r}), weight ({weight.dtype!r})"
+                            + (f" and bias ({bias.dtype!r})" if bias is not None else "")
+                            + " must have the same dtype")
+    x, unbatched = _batched(input, fn)
+    if weight.ndim != 4:
+        raise ConvShapeError(f"conv2d: weight must be 4-D (out_channels, in_channels/groups, kH, kW), "
+                             f"got size {list(weight.shape)}")
+    sh, sw = _pair(stride, "stride", fn)
+    dh, dw = _pair(dilation, "dilation", fn)
+    if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
+        raise ConvShapeError(f"conv2d: groups must be a positive integer, got {groups!r}")
+    if sh < 1 or sw < 1:
+        raise ConvShapeError(f"conv2d: non-positive stride is not supported, got {(sh, sw)}")
+    if dh < 1 or dw < 1:
+        raise ConvShapeError(f"conv2d: dilation should be greater than zero, got {(dh, dw)}")
+    N, C, H, W = x.shape
+    OC, Cg, KH, KW = weight.shape
+    if OC % groups:
+        raise ConvShapeError(f"Given groups={groups}, expected weight to be divisible by {groups} "
+                             f"at dimension 0, but got weight of size {list(weight.shape)} instead")
+    if Cg * groups != C:
+        raise ConvShapeError(f"Given groups={groups}, weight of size {list(weight.shape)}, expected "
+                             f"input{list(x.shape)} to have {Cg * groups} channels, but got {C} "
+                             f"channels instead")
+    if bias is not None and tuple(bias.shape) != (OC,):
+        raise ConvShapeError(f"conv2d: bias of size {list(bias.shape)} does not match the "
+                             f"{OC} output channels of weight {list(weight.shape)}")
+    if isinstance(padding, str):
+        if padding == "valid":
+            ph = pw = 0
+            OH, OW = None, None
+        elif padding == "same":
+            if (sh, sw) != (1, 1):
+                raise ConvShapeError("padding='same' is not supported for strided convolutions")
+            ph, pw = dh * (KH - 1) // 2, dw * (KW - 1) // 2    # the rest goes right/bottom
+            OH, OW = H, W
+        else:
+            raise ConvShapeError(f"Invalid padding string {padding!r}, should be one of "
+                                 "{'valid', 'same'}")
+    else:
+        ph, pw = _pair(padding, "padding", fn)
+        if ph < 0 or pw < 0:
+            raise ConvShapeError(f"conv2d: negative padding is not supported, got {(ph, pw)}")
+        OH = OW = None
+    if OH is None:
+        eh, ew = dh * (KH - 1) + 1, dw * (KW - 1) + 1
+        if H + 2 * ph < eh or W + 2 * pw < ew:
+            raise ConvShapeError(f"Calculated padded input size per channel: ({H + 2 * ph} x "
+                                 f"{W + 2 * pw}). Kernel size: ({eh} x {ew}). Kernel size can't be "
+                                 f"greater than actual input size (input {list(input.shape)}, "
+                                 f"weight {list(weight.shape)}, padding {(ph, pw)})")
+        OH = _out_size(H, KH, sh, ph, ph, dh)
+        OW = _out_size(W, KW, sw, pw, pw, dw)
+    geom = (N, C, H, W, OC, KH, KW, sh, sw, ph, pw, dh, dw, groups, OH, OW)
+    out = Conv2d.apply(x, contiguous(weight), None if bias is None else contiguous(bias), geom)
+    return squeeze(out, 0) if unbatched else out
+
+
+@_half_as_float
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
+    """1-D convolution of NCL ``input`` (or unbatched CL) with ``weight`` (OC, C/groups, K), as
+    torch.nn.functional.conv1d: conv2d on an H = 1 view."""
+    _check_input(input, "conv1d")
+    _check_input(weight, "conv1d", "weight")
+    if input.ndim not in (2, 3):
+        raise ConvShapeError(f"Expected 2D (unbatched) or 3D (batched) input to conv1d, but got "
+                             f"input of size: {list(input.shape)}")
+    if weight.ndim != 3:
+        raise ConvShapeError(f"conv1d: weight must be 3-D (out_channels, in_channels/groups, k), "
+                             f"got size {list(weight.shape)}")
+    out = conv2d(unsqueeze(input, -2), unsqueeze(weight, -2), bias, _as_2d(stride, "stride", 1),
+                 _as_2d(padding, "padding", 0), _as_2d(dilation, "dilation", 1), groups)
+    return squeeze(out, -2)
+
+
+def _unfold_geom(fn, shape, kernel_size, dilation, padding, stride):
+    """geom of an unfold of (N, C, H, W) = ``shape`` (fold: of its (N, C, *output_size) result)."""
+    KH, KW = _pair(kernel_size, "kernel_size", fn)
+    dh, dw = _pair(dilation, "dilation", fn)
+    ph, pw = _pair(padding, "padding", fn)
+    sh, sw = _pair(stride, "stride", fn)
+    if min(KH, KW, dh, dw, sh, sw) < 1 or min(ph, pw) < 0:
+        raise ConvShapeError(f"{fn}: kernel_size, dilation and stride must be positive and padding "
+                             f"non-negative, got {(KH, KW)}, {(dh, dw)}, {(sh, sw)}, {(ph, pw)}")
+    N, C, H, W = shape
+    OH = _out_size(H, KH, sh, ph, ph, dh)
+    OW = _out_size(W, KW, sw, pw, pw, dw)
+    if OH < 1 or OW < 1:
+        raise ConvShapeError(f"{fn}: given input with spatial size {(H, W)}, kernel_size={(KH, KW)}, "
+                             f"dilation={(dh, dw)}, padding={(ph, pw)}, calculated shape of the "
+                             f"array of sliding blocks as {(OH, OW)}, but its components must be "
+                             f"at least one")
+    return (N, C, H, W, C, KH, KW, sh, sw, ph, pw, dh, dw, 1, OH, OW)
+
+
+@_half_as_float
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):  # noqa: A002
+    """The sliding blocks of NCHW (or CHW) ``input`` as (N, C*kH*kW, L) columns, as
+    torch.nn.functional.unfold (im2col; a view of the Im2col op's (C*kH*kW, N*L) output)."""
+    _check_input(input, "unfold")
+    x, unbatched = _batched(input, "unfold")
+    geom = _unfold_geom("unfold", x.shape, kernel_size, dilation, padding, stride)
+    N, L = geom[0], geom[14] * geom[15]
+    cols = Im2col.apply(x, geom)
+    out = permute(reshape(cols, (cols.shape[0], N, L)), (1, 0, 2))
+    return squeeze(out, 0) if unbatched else out
+
+
+@_half_as_float
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):  # noqa: A002
+    """Sum (N, C*kH*kW, L) columns back into (N, C, *output_size), as torch.nn.functional.fold
+    (col2im, the adjoint of unfold)."""
+    _check_input(input, "fold")
+    if input.ndim not in (2, 3):
+        raise ConvShapeError(f"Expected 2D (unbatched) or 3D (batched) input to fold, but got "
+                             f"input of size: {list(input.shape)}")
+    unbatched = input.ndim == 2
+    cols = unsqueeze(input, 0) if unbatched else input
+    H, W = _pair(output_size, "output_size", "fold")
+    KH, KW = _pair(kernel_size, "kernel_size", "fold")
+    N, CK, L = cols.shape
+    if KH < 1 or KW < 1 or CK % (KH * KW):
+        raise ConvShapeError(f"fold: expected size of input's dimension 1 to be divisible by the "
+                             f"product of kernel_size, but got input.size(1)={CK} and "
+                             f"kernel_size={(KH, KW)}")
+    geom = _unfold_geom("fold", (N, CK // (KH * KW), H, W), (KH, KW), dilation, padding, stride)
+    if geom[14] * geom[15] != L:
+        raise ConvShapeError(f"fold: given output_size={(H, W)}, kernel_size={(KH, KW)}, "
+                             f"dilation={geom[11:13]}, padding={geom[9:11]}, stride={geom[7:9]}, "
+                             f"expected size of input's dimension 2 to match the calculated number "
+                             f"of sliding blocks {geom[14]} * {geom[15]} = {geom[14] * geom[15]}, "
+                             f"but got input.size(2)={L}")
+    out = Col2im.apply(reshape(contiguous(permute(cols, (1, 0, 2))), (CK, N * L)), geom)
+    return squeeze(out, 0) if unbatched else out
+
+
+# ---------------------------------------------------------------------------------------------
+# pooling
+# ---------------------------------------------------------------------------------------------
+
+def _pool_geom(fn, input, kernel_size, stride, padding, dilation, ceil_mode):
+    """(4-D input, unbatched?, geom) for a pooling call, validated as PyTorch."""
+    _check_input(input, fn)
+    x, unbatched = _batched(input, fn)
+    KH, KW = _pair(kernel_size, "kernel_size", fn)
+    sh, sw = (KH, KW) if stride is None or stride == () or stride == [] else _pair(stride, "stride", fn)
+    ph, pw = _pair(padding, "padding", fn)
+    dh, dw = _pair(dilation, "dilation", fn)
+    if KH < 1 or KW < 1:
+        raise ConvShapeError(f"{fn}: kernel_size must be greater than zero, but got {(KH, KW)}")
+    if sh < 1 or sw < 1:
+        raise ConvShapeError(f"{fn}: stride must be greater than zero, but got {(sh, sw)}")
+    if dh < 1 or dw < 1:
+        raise ConvShapeError(f"{fn}: dilation must be greater than zero, but got {(dh, dw)}")
+    eh, ew = dh * (KH - 1) + 1, dw * (KW - 1) + 1
+    if ph < 0 or pw < 0 or ph > eh // 2 or pw > ew // 2:
+        raise ConvShapeError(f"{fn}: pad should be at most half of effective kernel size, but got "
+                             f"pad={(ph, pw)}, kernel_size={(KH, KW)} and dilation={(dh, dw)}")
+    N, C, H, W = x.shape
+    if C == 0 or H == 0 or W == 0:
+        raise ConvShapeError(f"{fn}: Expected 3D or 4D (batch mode) tensor with optional 0 dim "
+                             f"batch size for input, but got: {list(input.shape)}")
+    OH = _out_size(H, KH, sh, ph, ph, dh, ceil_mode)
+    OW = _out_size(W, KW, sw, pw, pw, dw, ceil_mode)
+    if OH < 1 or OW < 1:
+        raise ConvShapeError(f"{fn}: Given input size: ({C}x{H}x{W}). Calculated output size: "
+                             f"({C}x{OH}x{OW}). Output size is too small")
+    return x, unbatched, (N, C, H, W, C, KH, KW, sh, sw, ph, pw, dh, dw, 1, OH, OW)
+
+
+class MaxPool2d(Function):
+    """out (N, C, OH, OW) = the maximum of each window (first maximum; NaN wins, as PyTorch),
+    idx = its flat position in the (H, W) plane (tl_max_pool2d_forward). VJP: g added at idx.
+    ``apply`` is the forward (it returns the indices too, which are no output of the node)."""
+
+    @classmethod
+    def apply(cls, x, geom):
+        shape = (geom[0], geom[1], geom[14], geom[15])
+        out, idx = _empty(shape, x.dtype), _empty(shape, dtypes.int64)
+        check(K.tl_max_pool2d_forward(x.dtype.code, out._ptr, ffi.cast("int64_t *", idx._ptr),
+                                      x._ptr, _strides(x), i64(geom)), "max_pool2d")
+        if x.requires_grad and _grad_enabled():
+            _record(cls, out, (x, geom), (True, False), (idx,)).geom = geom
+        return out, idx
+
+    @staticmethod
+    def vjp(ctx, g):
+        idx, = ctx._saved
+        return _max_pool_scatter(contiguous(g), idx, ctx.geom), None
+
+    @staticmethod
+    def formula(ctx, g):
+        """gx = 0, then += g at each window's argmax"""
+        idx, = ctx._saved
+        return MaxPool2dBackward.apply(contiguous(g), idx, ctx.geom), None
+
+
+def _max_pool_scatter(g, idx, geom):
+    gx = _empty(tuple(geom[:4]), g.dtype)
+    check(K.tl_max_pool2d_backward(g.dtype.code, gx._ptr, g._ptr,
+                                   ffi.cast("int64_t *", idx._ptr), i64(geom)),
+          "max_pool2d backward")
+    return gx
+
+
+class MaxPool2dBackward(Function):
+    """gx (N, C, H, W) = zeros with g (N, C, OH, OW) added at the argmax positions idx (max_pool2d's
+    VJP as an op, tl_max_pool2d_backward, so it can be differentiated again: its derivative
+    gathers gg at idx)."""
+
+    @staticmethod
+    def forward(ctx, g, idx, geom):
+        ctx.geom = geom
+        ctx.save_for_backward(idx)
+        return _max_pool_scatter(g, idx, geom)
+
+    @staticmethod
+    def formula(ctx, gg):
+        """ggy[n, c, o] = gg[n, c, idx[n, c, o]]: a gather (differentiable: x[index arrays])"""
+        idx, = ctx._saved
+        N, C, H, W = ctx.geom[:4]
+        flat = reshape(gg, (N * C, H * W))
+        rows = reshape(arange(N * C), (N * C, 1))
+        out = advanced_index(flat, (rows, reshape(idx, (N * C, -1))))
+        return reshape(out, idx.shape), None, None
+
+
+class AvgPool2d(Function):
+    """out (N, C, OH, OW) = window sums / divisor (tl_avg_pool2d_forward: PyTorch's window bounds,
+    count_include_pad and divisor_override). VJP: each window += g / its divisor."""
+
+    @staticmethod
+    def forward(ctx, x, geom, count_include_pad, divisor):
+        ctx.args = (geom, count_include_pad, divisor)
+        out = _empty((geom[0], geom[1], geom[14], geom[15]), x.dtype)
+        check(K.tl_avg_pool2d_forward(x.dtype.code, out._ptr, x._ptr, _strides(x), i64(geom),
+                                      count_include_pad, divisor), "avg_pool2d")
+        return out
+
+    @staticmethod
+    def vjp(ctx, g):
+        return _avg_pool_adjoint(contiguous(g), *ctx.args), None, None, None
+
+    @staticmethod
+    def formula(ctx, g):
+        """gx = each window += g / its divisor (AvgPool2dBackward, differentiable)"""
+        return AvgPool2dBackward.apply(contiguous(g), *ctx.args), None, None, None
+
+
+def _avg_pool_adjoint(g, geom, count_include_pad, divisor):
+    gx = _empty(tuple(geom[:4]), g.dtype)
+    check(K.tl_avg_pool2d_backward(g.dtype.code, gx._ptr, g._ptr, i64(geom), count_include_pad,
+                                   divisor), "avg_pool2d backward")
+    return gx
+
+
+class AvgPool2dBackward(Function):
+    """avg_pool2d's VJP as an op (tl_avg_pool2d_backward); it is linear, and its own VJP is
+    avg_pool2d again."""
+
+    @staticmethod
+    def forward(ctx, g, geom, count_include_pad, divisor):
+        ctx.args = (geom, count_include_pad, divisor)
+        return _avg_pool_adjoint(g, geom, count_include_pad, divisor)
+
+    @staticmethod
+    def formula(ctx, gg):
+        """ggy = avg_pool2d(gg) (the adjoint of the adjoint)"""
+        return AvgPool2d.apply(gg, *ctx.args), None, None, None
+
+
+@_half_as_float
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,  # noqa: A002
+               return_indices=False):
+    """Maximum over kH x kW windows of NCHW (or CHW) input, as torch.nn.functional.max_pool2d
+    (padding counts as -inf; ``return_indices`` also gives each maximum's flat index h*W + w)."""
+    x, unbatched, geom = _pool_geom("max_pool2d", input, kernel_size, stride, padding, dilation,
+                                    ceil_mode)
+    out, idx = MaxPool2d.apply(x, geom)
+    if unbatched:
+        out, idx = squeeze(out, 0), squeeze(idx, 0)
+    return (out, idx) if return_indices else out
+
+
+@_half_as_float
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,  # noqa: A002
+               count_include_pad=True, divisor_override=None):
+    """Mean over kH x kW windows of NCHW (or CHW) input, as torch.nn.functional.avg_pool2d
+    (``count_include_pad``: padding zeros count in the divisor; ``divisor_override``: divide by
+    this instead)."""
+    if divisor_override is not None and (not isinstance(divisor_override, int) or divisor_override == 0):
+        raise ConvShapeError(f"avg_pool2d: divisor must be not zero, got {divisor_override!r}")
+    x, unbatched, geom = _pool_geom("avg_pool2d", input, kernel_size, stride, padding, 1,
+                                    ceil_mode)
+    out = AvgPool2d.apply(x, geom, int(bool(count_include_pad)), int(divisor_override or 0))
+    return squeeze(out, 0) if unbatched else out
+
