@@ -173,6 +173,15 @@ SPECS = {
     # ---- integer-array indexing (csrc/index.c) ----
     "Gather":    Spec(lambda x: x[[2, 0, 2], 1:], lambda x: x[[2, 0, 2], 1:], [(3, 4), (4, 2, 3)]),
     "GatherBackward": Spec(lambda g: _gather_backward(g), lambda g: _gather_backward_ref(g), [(3, 3)]),
+    # torch.gather / scatter / scatter_add along a dim (csrc/index.c; tests/test_gather_scatter.py)
+    "GatherDim": Spec(lambda x: tl.gather(x, 1, tl.tensor(_along(x.shape, 1, 5))),
+                      lambda x: np.take_along_axis(x, _along(x.shape, 1, 5), 1), [(3, 4), (2, 3, 2), (0, 3)]),
+    "GatherDimBackward": Spec(lambda g: _gather_dim_backward(g), lambda g: _scatter_ref(np.zeros((3, 4)), g, 1, True),
+                              [(3, 5)]),
+    "ScatterDim": Spec(lambda x, s: x.scatter_add(1, tl.tensor(_along(x.shape, 1, 3)), s),
+                       lambda x, s: _scatter_ref(x, s, 1, True), [((3, 4), (3, 3)), ((2, 3, 2), (2, 3, 2))]),
+    "ScatterDim1": Spec(lambda x, s: x.scatter(1, tl.tensor(_unique_along(x.shape, 1, 2)), s),
+                        lambda x, s: _scatter_ref(x, s, 1, False), [((3, 4), (3, 2))]),
     # ---- softmax family and fused losses (csrc/nn.c); class-index losses use _classes ----
     "Softmax":   Spec(lambda x: tl.softmax(x, -1), lambda x: np.exp(_np_log_softmax(x)),
                       [(3, 4), (2, 3, 4), (0, 3), ()]),
@@ -215,6 +224,38 @@ def _gather_backward_ref(g):
     out = np.zeros((3, 4))
     np.add.at(out, ([2, 0, 2], slice(1, None)), g)
     return out
+
+
+def _along(shape, dim, n):
+    """A deterministic int64 index for gather/scatter_add along ``dim`` of a tensor of ``shape``:
+    ``shape`` with n at ``dim``, values in range, with repeats."""
+    ishape = shape[:dim] + (n,) + shape[dim + 1:]
+    return np.arange(int(np.prod(ishape)), dtype=np.int64).reshape(ishape) * 7 % max(shape[dim], 1)
+
+
+def _unique_along(shape, dim, n):
+    """Like _along, without repeats along ``dim`` (scatter's overwritten values have no defined
+    gradient)."""
+    ishape = shape[:dim] + (n,) + shape[dim + 1:]
+    rows = np.indices(ishape).sum(0) - np.indices(ishape)[dim]
+    return ((np.indices(ishape)[dim] + rows) % shape[dim]).astype(np.int64)
+
+
+def _scatter_ref(x, s, dim, add):
+    """out = x with s written (or added) at ``_along``'s (or _unique_along's) positions."""
+    out = np.array(x, dtype=np.float64)
+    idx = _along(x.shape, dim, s.shape[dim]) if add else _unique_along(x.shape, dim, s.shape[dim])
+    for p in np.ndindex(idx.shape):
+        q = p[:dim] + (idx[p],) + p[dim + 1:]
+        out[q] = out[q] + s[p] if add else s[p]
+    return out
+
+
+def _gather_dim_backward(g):
+    """The VJP of gather(x, 1, _along((3, 4), 1, 5)) applied to g, recorded (create_graph)."""
+    src = tl.zeros(3, 4, dtype=g.dtype, requires_grad=True)
+    (gx,) = tl.autograd.grad(tl.gather(src, 1, tl.tensor(_along((3, 4), 1, 5))), src, g, create_graph=True)
+    return gx
 
 
 def _overwrite(a, b):

@@ -19,10 +19,11 @@ from ..ops.elementwise import logsigmoid, softplus, softsign  # noqa: F401  (re-
 from ..ops.inplace import activation_copy_ as _activation_copy_
 from ..ops.inplace import elu_, hardtanh_, leaky_relu_, relu_  # noqa: F401  (re-exported)
 from ..ops.nn import log_softmax, softmax  # noqa: F401  (re-exported)
-from ..ops.reduce import mean as _mean, sum as _sum
+from ..ops.reduce import max as _max, mean as _mean, min as _min, sum as _sum
+from ..ops.index import scatter as _scatter
 from ..autograd import no_grad
-from ..creation import rand, zeros_like
-from ..ops.shape import contiguous, permute, reshape
+from ..creation import rand, zeros, zeros_like
+from ..ops.shape import contiguous, permute, reshape, unsqueeze
 from ..tensor import Tensor, _numel
 
 __all__ = ["linear", "linear_act", "layer_norm", "batch_norm", "embedding", "relu", "relu_", "sigmoid", "tanh", "gelu", "leaky_relu", "leaky_relu_", "silu", "softplus", "elu", "elu_", "selu", "hardtanh", "hardtanh_",
@@ -315,3 +316,25 @@ def nll_loss(input, target, reduction="mean"):
     _check_reduction(reduction, "nll_loss")
     scores, target, shape = _class_target(input, target, "nll_loss")
     return _reduce(_nn.NllLoss.apply(scores, target), reduction, shape)
+
+
+def one_hot(tensor, num_classes=-1):
+    """int64 tensor of shape (*tensor.shape, num_classes) with a 1 at each class index of the
+    int64 ``tensor`` (values in [0, num_classes)); num_classes=-1: max(tensor) + 1. Errors as
+    PyTorch's (RuntimeError)."""
+    if not isinstance(tensor, Tensor) or tensor.dtype is not dtypes.int64:
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    n = tensor.numel()
+    if num_classes == -1:
+        if n == 0:
+            raise RuntimeError("Can not infer total number of classes from empty tensor.")
+        num_classes = int(_max(tensor).item()) + 1
+    if n:
+        if int(_min(tensor).item()) < 0:
+            raise RuntimeError("Class values must be non-negative.")
+        if int(_max(tensor).item()) >= num_classes:
+            raise RuntimeError("Class values must be smaller than num_classes.")
+    elif num_classes < 0:
+        raise RuntimeError(f"one_hot: num_classes must be -1 or non-negative, got {num_classes}")
+    out = zeros(*tensor.shape, num_classes, dtype=dtypes.int64)
+    return _scatter(out, -1, unsqueeze(tensor, -1), 1) if n else out
