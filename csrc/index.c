@@ -152,7 +152,7 @@ int tl_nonzero(int64_t *out, int64_t capacity, int64_t *count, const void *mask,
 /* ---- torch.gather / scatter along one dim ----
  * Python turns index (int64, `shape`) into one element offset per position (tl_dim_offsets),
  * then gathers with tl_gather_forward (nb = ndim: no R dims), takes the VJP with
- * tl_gather_backward, and scatters with tl_scatter. */
+ * tl_gather_backward, and scatters with tl_scatter_dim. */
 
 /* offs: `shape` contiguous; idx: `shape` through idx_strides (NULL = contiguous); x_strides: the
  * strides of the tensor the offsets address (ndim of them).
@@ -213,7 +213,7 @@ int tl_dim_offsets(int64_t *offs, const int64_t *idx, const int64_t *idx_strides
  * out[offs[p]] = src[p] (accumulate 0: repeated offsets keep the last value in C order) or
  * out[offs[p]] += src[p] (accumulate 1). Serial: repeated offsets would race.
  * float32/float64/int64, and bool for assignment. */
-int tl_scatter(int dtype, void *out, const void *src, const int64_t *src_strides,
+int tl_scatter_dim(int dtype, void *out, const void *src, const int64_t *src_strides,
                const int64_t *offs, int ndim, const int64_t *shape, int accumulate) {
     if (ndim < 0 || ndim > TL_MAX_DIMS) return TL_EINVAL;
     int64_t st[TL_MAX_DIMS], pos[TL_MAX_DIMS], total = 1, s = 1;

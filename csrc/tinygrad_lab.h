@@ -196,7 +196,7 @@ int tl_dim_offsets(int64_t *offs, const int64_t *idx, const int64_t *idx_strides
                    int64_t *bad);
 /* out[offs[p]] = src[p] (accumulate 0; repeated offsets: last in C order wins) or += (1); src
  * `shape` through src_strides (NULL = contiguous). float32/float64/int64; bool assignment. */
-int tl_scatter(int dtype, void *out, const void *src, const int64_t *src_strides,
+int tl_scatter_dim(int dtype, void *out, const void *src, const int64_t *src_strides,
                const int64_t *offs, int ndim, const int64_t *shape, int accumulate);
 /* Positions (C order, rows of ndim int64) of the true elements of a bool mask; *count = how
  * many; at most `capacity` rows are written. */

@@ -26,7 +26,7 @@ Along one dim (PyTorch's gather / scatter / scatter_add, masked_fill): ``_DimPla
 int64 index into one element offset per index position (tl_dim_offsets, which checks the bounds:
 no negative wrapping there, as PyTorch), then ``GatherDim`` reads them with the same gather
 kernel, its derivative ``GatherDimBackward`` scatter-adds into zeros, and ``ScatterDim`` writes
-or adds a source at them (tl_scatter) into a copy of the input.
+or adds a source at them (tl_scatter_dim) into a copy of the input.
 
 This module owns ``Tensor.__getitem__``: basic keys become shape.BasicIndex views, the others
 come here.
@@ -375,10 +375,10 @@ class _DimPlan:
         return out
 
     def scatter_into(self, out, src, accumulate):
-        """out[..., index[p], ...] = (or +=) src[p] in place (tl_scatter); ``out`` contiguous,
+        """out[..., index[p], ...] = (or +=) src[p] in place (tl_scatter_dim); ``out`` contiguous,
         ``src`` at least index-shaped (read over the index's shape) or 0-d (one value)."""
         sst = src._strides if src.ndim else (0,) * len(self.ishape)
-        check(K.tl_scatter(out.dtype.code, out._ptr, src._ptr, i64(sst[:len(self.ishape)]),
+        check(K.tl_scatter_dim(out.dtype.code, out._ptr, src._ptr, i64(sst[:len(self.ishape)]),
                            _int_ptr(self.offsets(out._strides)), len(self.ishape),
                            i64(self.ishape), int(accumulate)), self.name)
         return out
