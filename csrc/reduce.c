@@ -421,8 +421,7 @@ int tl_prod_forward(int dtype, void *y, const void *x, int64_t outer, int64_t n,
                 }                                                                         \
                 acc = 1;                                                                  \
                 for (int64_t i = n - 1; i >= 0; i--) {                                    \
-                    T v = gv * (gs[i * inner] * acc);                                     \
-                    gs[i * inner] = (full && xs[i * inner] != 0) ? 0 : v;                 \
+                    gs[i * inner] = (full && zeros > 1) ? 0 : gv * (gs[i * inner] * acc); \
                     acc *= xs[i * inner];                                                 \
                 }                                                                         \
             }                                                                             \
@@ -431,9 +430,10 @@ int tl_prod_forward(int dtype, void *y, const void *x, int64_t outer, int64_t n,
 /* gx, x: (outer, n, inner); g, y: (outer, inner); all contiguous; gx overwritten.
  * Forward: y[o, k] = prod over j of x[o, j, k]. PyTorch's derivative:
  *   no element of x is 0:  gx = g * (y / x);
- *   else (full 0, prod along a dim): gx[o, i, k] = g * prod over j != i of x[o, j, k] (one zero
- *     in a slice gets the product of the others, the rest 0; two zeros: all 0);
- *   else (full 1, the product of all elements, outer = inner = 1): that at the zeros, 0 elsewhere.
+ *   else: gx[o, i, k] = g * prod over j != i of x[o, j, k] (exclusive products before and after
+ *     i: one zero in a slice gets the product of the others, the rest 0; two zeros: all 0),
+ *   except that for the product of all elements (full 1, outer = inner = 1) with two or more
+ *     zeros gx is 0 outright (PyTorch's shortcut outside grad mode: no Inf * 0 there).
  * float32/float64. */
 int tl_prod_backward(int dtype, void *gx, const void *g, const void *x, const void *y,
                      int64_t outer, int64_t n, int64_t inner, int full) {

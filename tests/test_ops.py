@@ -138,6 +138,12 @@ SPECS = {
                       [c for c in R if 0 not in c[0]], reduce=True),
     "Norm3":     Spec(lambda x: tl.norm(x, 3.0, 1), lambda x: np.sum(np.abs(x) ** 3, axis=1) ** (1 / 3),
                       [(3, 4), (2, 5)]),
+    # cumsum and prod along a dim (tests/test_scans_products.py); Amax/Amin are Max/Min
+    "Cumsum":    Spec(lambda x: tl.cumsum(x, 1), lambda x: np.cumsum(x, 1), [(3, 4), (2, 3, 2), (0, 3)]),
+    "Cumsum1":   Spec(lambda x: x.cumsum(-1), lambda x: np.cumsum(x, -1) if x.ndim else x, [(), (5,)]),
+    "Prod":      Spec(tl.prod, np.prod, [((3, 4), 0), ((3, 4), -1), ((2, 3, 2), 1), ((2, 0), 1), ((0, 2), 0)],
+                      reduce=True),
+    "Prod1":     Spec(lambda x: x.prod(), np.prod, [(3, 4), (), (0, 3), (5,)]),
     # ---- shape ops (views and copies, csrc/copy.c) ----
     "Reshape":   Spec(lambda x: x.reshape(2, -1), lambda x: x.reshape(2, -1), [(3, 4), (2, 3, 1), (2, 0)]),
     "Permute":   Spec(lambda x: x.permute(2, 0, 1), lambda x: x.transpose(2, 0, 1), [(2, 3, 4), (0, 2, 3)]),

@@ -30,7 +30,8 @@ from .ops.elementwise import (abs, add, clamp, clip, cos, div, eq, erf, exp, exp
                               reciprocal, relu, rsqrt, sigmoid, sign, sin, sqrt, sub, tanh, where)
 from .ops.index import gather, index_select, masked_fill, scatter, scatter_add
 from .ops.linalg import bmm, matmul
-from .ops.reduce import all, any, argmax, argmin, logsumexp, max, mean, min, norm, std, sum, var
+from .ops.reduce import (all, amax, amin, any, argmax, argmin, cumsum, logsumexp, max, mean, min, norm,
+                         prod, std, sum, var)
 from .ops.nn import log_softmax, softmax
 from .jit import jit
 from . import linalg, nn

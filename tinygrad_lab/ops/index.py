@@ -42,6 +42,7 @@ from ..creation import copy as _copy, tensor
 from ..kernels import check, ffi, i64
 from ..tensor import Tensor, _check_shape, _contiguous_strides, _empty, _make, _wrap_dim, tensor_method
 from .elementwise import where
+from .reduce import _torch_dim
 from .shape import BasicIndex, IndexBackward, _is_int, broadcast_shapes, parse_basic_index
 
 
@@ -319,20 +320,6 @@ def getitem(x, key):
 
 
 # ---- gather / scatter along one dim (torch.gather, Tensor.scatter, scatter_add) -----------------
-
-def _torch_dim(dim, ndim):
-    """A possibly negative dim of a tensor with ``ndim`` dims (0-d counts as 1), as PyTorch:
-    IndexError out of range."""
-    n = max(ndim, 1)
-    try:
-        d = operator.index(dim)
-    except TypeError:
-        raise TypeError(f"dim must be an int, got {type(dim).__name__}") from None
-    if not -n <= d < n:
-        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
-                         f"but got {dim})")
-    return d % n
-
 
 class _DimPlan:
     """One index along ``dim`` (shape ``ishape``, int64) into tensors of shape ``xshape``: the
