@@ -421,7 +421,7 @@ int tl_prod_forward(int dtype, void *y, const void *x, int64_t outer, int64_t n,
                 }                                                                         \
                 acc = 1;                                                                  \
                 for (int64_t i = n - 1; i >= 0; i--) {                                    \
-                    gs[i * inner] = (full && zeros > 1) ? 0 : gv * (gs[i * inner] * acc); \
+                    gs[i * inner] = gv * (gs[i * inner] * acc);                           \
                     acc *= xs[i * inner];                                                 \
                 }                                                                         \
             }                                                                             \
@@ -431,12 +431,13 @@ int tl_prod_forward(int dtype, void *y, const void *x, int64_t outer, int64_t n,
  * Forward: y[o, k] = prod over j of x[o, j, k]. PyTorch's derivative:
  *   no element of x is 0:  gx = g * (y / x);
  *   else: gx[o, i, k] = g * prod over j != i of x[o, j, k] (exclusive products before and after
- *     i: one zero in a slice gets the product of the others, the rest 0; two zeros: all 0),
- *   except that for the product of all elements (full 1, outer = inner = 1) with two or more
- *     zeros gx is 0 outright (PyTorch's shortcut outside grad mode: no Inf * 0 there).
+ *     i: one zero in a slice gets the product of the others, the rest 0; two zeros: all 0).
+ * (For a product of all elements with two or more zeros PyTorch's plain backward returns zeros
+ * outright, so an Inf or NaN beside them gives 0 there and NaN here, as in its create_graph
+ * backward, which computes the products as here.)
  * float32/float64. */
 int tl_prod_backward(int dtype, void *gx, const void *g, const void *x, const void *y,
-                     int64_t outer, int64_t n, int64_t inner, int full) {
+                     int64_t outer, int64_t n, int64_t inner) {
     if (outer < 0 || n < 0 || inner < 0) return TL_EINVAL;
     switch (dtype) {
         case TL_F32: PROD_BACKWARD_LOOP(float); break;

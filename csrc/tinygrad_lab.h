@@ -164,10 +164,10 @@ int tl_cumsum(int dtype, void *out, const void *x, int64_t outer, int64_t n, int
 /* y (outer, inner) = prod over j of x (outer, n, inner), contiguous. float32/float64/int64. */
 int tl_prod_forward(int dtype, void *y, const void *x, int64_t outer, int64_t n, int64_t inner);
 /* gx (overwritten), x: (outer, n, inner); g, y: (outer, inner). No zero in x: gx = g * (y / x);
- * else gx = g * (product of the other elements of the slice), except 0 for full = 1 (a product
- * of all elements) with two or more zeros: PyTorch's prod_backward. float32/float64. */
+ * else gx = g * (product of the other elements of the slice): PyTorch's prod_backward.
+ * float32/float64. */
 int tl_prod_backward(int dtype, void *gx, const void *g, const void *x, const void *y,
-                     int64_t outer, int64_t n, int64_t inner, int full);
+                     int64_t outer, int64_t n, int64_t inner);
 /* *count = number of NaN/Inf elements (anomaly detection). */
 int tl_count_nonfinite(int dtype, const void *x, const int64_t *x_strides, int ndim,
                        const int64_t *shape, int64_t *count);

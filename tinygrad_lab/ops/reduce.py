@@ -659,9 +659,10 @@ class Prod(Function):
     """y = the product over ``dim`` (None: of every element; the output drops the dim).
     Derivative as PyTorch's: g * y / x when no element of x is 0; else g times the product of
     the other elements of the slice (one zero gets the product of the others, two give 0;
-    tl_prod_backward, which like PyTorch outside grad mode returns zeros outright for a product
-    of all elements with two or more zeros). The formula computes the products of the others
-    with Prod itself, so second derivatives are right with zeros too."""
+    tl_prod_backward). The formula computes the products of the others with Prod itself, so
+    second derivatives are right with zeros too. One difference: for a product of all elements
+    with two or more zeros and an Inf or NaN, PyTorch's plain backward returns zeros outright
+    where this gives NaN (as PyTorch's create_graph backward does)."""
 
     @staticmethod
     def forward(ctx, x, dim):
@@ -678,8 +679,8 @@ class Prod(Function):
         x, y = ctx._saved
         gx = _empty(x.shape, x.dtype)
         g = g if g._contig else _copy(g)
-        check(K.tl_prod_backward(x.dtype.code, gx._ptr, g._ptr, x._ptr, y._ptr, *ctx.split,
-                                 int(ctx.dim is None)), "prod backward")
+        check(K.tl_prod_backward(x.dtype.code, gx._ptr, g._ptr, x._ptr, y._ptr, *ctx.split),
+              "prod backward")
         return gx, None
 
     @staticmethod
@@ -690,7 +691,7 @@ class Prod(Function):
         gk = reshape(g, keep)
         if not any(x == 0).item():
             return gk * (reshape(y, keep) / x), None
-        return gk * _prod_others(x, ctx.dim), None   # (PyTorch's grad-mode path)
+        return gk * _prod_others(x, ctx.dim), None
 
 
 @tensor_method()
