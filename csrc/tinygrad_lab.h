@@ -252,6 +252,16 @@ int tl_mse_loss_forward(int dtype, void *loss, const void *x, const void *t, int
 /* gx, gt (n; NULL = not needed), g (n), x, t (n): gx = 2*g*(x - t), gt = -gx. */
 int tl_mse_loss_backward(int dtype, void *gx, void *gt, const void *g, int64_t g_stride,
                          const void *x, const void *t, int64_t n);
+/* The smooth-L1 family, per element (d = x - t, a = |d|, b = beta / delta > 0):
+ * TL_L1_LOSS a; TL_SMOOTH_L1_LOSS a < b ? 0.5 d^2 / b : a - 0.5 b; TL_HUBER_LOSS a < b ? 0.5 d^2
+ * : b (a - 0.5 b). Backward: gx = g q, gt = -g q with q = sign(d) (0 at 0 and NaN), clamp(d / b,
+ * -1, 1), clamp(d, -b, b) respectively. TL_EINVAL for b <= 0 (except L1). */
+enum tl_smooth_l1_mode { TL_L1_LOSS = 0, TL_SMOOTH_L1_LOSS = 1, TL_HUBER_LOSS = 2 };
+int tl_smooth_l1_loss_forward(int mode, int dtype, void *loss, const void *x, const void *t,
+                              int64_t n, double beta);
+int tl_smooth_l1_loss_backward(int mode, int dtype, void *gx, void *gt, const void *g,
+                               int64_t g_stride, const void *x, const void *t, int64_t n,
+                               double beta);
 /* mse_loss with reduction "mean", one call each way: *loss (0-d) = the sum of (x - t)^2 divided
  * by n, and gx, gt for g (0-d) -- the three kernels MseLoss then Mean run (the elementwise loss
  * into a scratch buffer, tl_reduce_flat, TL_DIV_SCALAR) and Mean's g / n before the VJP, in the

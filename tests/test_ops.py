@@ -204,6 +204,15 @@ SPECS = {
         [((3, 4), (3, 4)), ((0, 2), (0, 2))]),
     "MseLoss":   Spec(lambda x, t: F.mse_loss(x, t, reduction="none"), lambda x, t: (x - t) ** 2,
                       [((3, 4), (3, 4)), ((0, 2), (0, 2)), ((), ())]),
+    # the smooth-L1 family (csrc/nn.inc smooth_l1_loss_*; tests/test_more_losses.py); 0.7 and 0.5
+    # are special points of tests/test_derivatives.py: the kinks |d| = beta / delta
+    "L1Loss":    Spec(lambda x, t: F.l1_loss(x, t, reduction="none"), lambda x, t: np.abs(x - t),
+                      [((3, 4), (3, 4)), ((0, 2), (0, 2)), ((), ())]),
+    "SmoothL1Loss": Spec(lambda x, t: F.smooth_l1_loss(x, t, reduction="none", beta=0.7),
+                         lambda x, t: _smooth_l1_ref(x - t, 0.7), [((3, 4), (3, 4)), ((0, 2), (0, 2))]),
+    "HuberLoss": Spec(lambda x, t: F.huber_loss(x, t, reduction="none", delta=0.5),
+                      lambda x, t: _huber_ref(x - t, 0.5),
+                      [((3, 4), (3, 4)), ((0, 2), (0, 2))]),
     "Overwrite": Spec(lambda a, b: _overwrite(a, b), lambda a, b: np.broadcast_to(b, a.shape) * 2,
                       [((2, 3), (3,)), ((2, 2), ())]),
 }
@@ -262,6 +271,16 @@ def _gather_dim_backward(g):
     src = tl.zeros(3, 4, dtype=g.dtype, requires_grad=True)
     (gx,) = tl.autograd.grad(tl.gather(src, 1, tl.tensor(_along((3, 4), 1, 5))), src, g, create_graph=True)
     return gx
+
+
+def _smooth_l1_ref(d, beta):
+    a = np.abs(d)
+    return np.where(a < beta, 0.5 * d * d / beta, a - 0.5 * beta)
+
+
+def _huber_ref(d, delta):
+    a = np.abs(d)
+    return np.where(a < delta, 0.5 * d * d, delta * (a - 0.5 * delta))
 
 
 def _overwrite(a, b):

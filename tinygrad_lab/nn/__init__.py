@@ -4,7 +4,7 @@ ops (tl.nn.functional, "F"), initialisers (tl.nn.init), utilities (tl.nn.utils) 
 (tl.nn.parallel.DistributedDataParallel)."""
 from . import functional, init, parallel, utils
 from .modules import (BatchNorm1d, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, ELU,
-                      Embedding, Flatten, GELU, Hardtanh, Identity, LayerNorm, LeakyReLU, Linear,
+                      Embedding, Flatten, GELU, Hardtanh, HuberLoss, Identity, L1Loss, LayerNorm, LeakyReLU, Linear,
                       LogSigmoid, LogSoftmax, Mish, Module, ModuleDict, ModuleList, MSELoss,
-                      NLLLoss, Parameter, ReLU, SELU, Sequential, Sigmoid, SiLU, Softmax, Softplus,
+                      NLLLoss, Parameter, ReLU, SELU, Sequential, Sigmoid, SiLU, SmoothL1Loss, Softmax, Softplus,
                       Softsign, Tanh)

@@ -29,7 +29,7 @@ from ..tensor import Tensor, _numel
 __all__ = ["linear", "linear_act", "layer_norm", "batch_norm", "embedding", "relu", "relu_", "sigmoid", "tanh", "gelu", "leaky_relu", "leaky_relu_", "silu", "softplus", "elu", "elu_", "selu", "hardtanh", "hardtanh_",
            "logsigmoid", "mish", "softsign", "softmax", "log_softmax",
            "dropout", "mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
-           "cross_entropy", "nll_loss"]
+           "cross_entropy", "nll_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "one_hot"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -255,6 +255,40 @@ def mse_loss(input, target, reduction="mean"):
     _check_reduction(reduction, "mse_loss")
     input, target = _pair(input, target, "mse_loss")
     return _reduce(_nn.MseLoss.apply(contiguous(input), contiguous(target)), reduction, input.shape)
+
+
+def l1_loss(input, target, reduction="mean"):
+    """|input - target|, reduced; the gradient at input == target is 0 (PyTorch's)."""
+    _check_reduction(reduction, "l1_loss")
+    input, target = _pair(input, target, "l1_loss")
+    return _reduce(_nn.L1Loss.apply(contiguous(input), contiguous(target), 0.0), reduction,
+                   input.shape)
+
+
+def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = input - target), reduced;
+    beta = 0 is l1_loss. Negative beta: RuntimeError (PyTorch's)."""
+    _check_reduction(reduction, "smooth_l1_loss")
+    beta = float(beta)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    if beta == 0:
+        return l1_loss(input, target, reduction)
+    input, target = _pair(input, target, "smooth_l1_loss")
+    return _reduce(_nn.SmoothL1Loss.apply(contiguous(input), contiguous(target), beta), reduction,
+                   input.shape)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta) (d = input - target), reduced.
+    delta <= 0: RuntimeError (PyTorch's)."""
+    _check_reduction(reduction, "huber_loss")
+    delta = float(delta)
+    if not delta > 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    input, target = _pair(input, target, "huber_loss")
+    return _reduce(_nn.HuberLoss.apply(contiguous(input), contiguous(target), delta), reduction,
+                   input.shape)
 
 
 def binary_cross_entropy(input, target, reduction="mean"):
