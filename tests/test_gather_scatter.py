@@ -202,3 +202,16 @@ def test_against_torch():
     lab = RNG.integers(0, 5, (4, 3))
     np.testing.assert_array_equal(F.one_hot(tl.tensor(lab), 6).numpy(),
                                   torch.nn.functional.one_hot(torch.tensor(lab), 6).numpy())
+
+
+@pytest.mark.parametrize("dt", [tl.float16, tl.bfloat16], ids=str)
+def test_half_inputs_run_in_float32_and_keep_their_dtype(dt):
+    x = tl.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]).to(dt).requires_grad_()
+    y = x.gather(1, tl.tensor([[2, 2], [0, 1]]))
+    assert y.dtype is dt and y.detach().float().numpy().tolist() == [[3, 3], [4, 5]]
+    y.float().sum().backward()
+    assert x.grad.dtype is dt and x.grad.float().numpy().tolist() == [[0, 0, 2], [1, 1, 0]]
+    z = tl.zeros(2, 3, dtype=dt)
+    z.scatter_(1, tl.tensor([[1]]), 2.0).scatter_add_(0, tl.tensor([[1, 1, 1]]), tl.ones(1, 3, dtype=dt))
+    z.masked_fill_(tl.tensor([True, False, False]), -1.0)
+    assert z.dtype is dt and z.float().numpy().tolist() == [[-1, 2, 0], [-1, 1, 1]]

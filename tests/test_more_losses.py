@@ -118,3 +118,15 @@ def test_against_torch():
             ty.backward(torch.tensor(g))
             np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12, err_msg=f"{name} {kw}")
             np.testing.assert_allclose(t.grad.numpy(), tt.grad.numpy(), rtol=1e-12, err_msg=f"{name} {kw}")
+
+
+@pytest.mark.parametrize("dt", [tl.float16, tl.bfloat16], ids=str)
+def test_half_inputs(dt):
+    x = tl.tensor([0.25, -2.0, 1.5]).to(dt).requires_grad_()
+    t = tl.tensor([0.0, 0.0, 0.0]).to(dt)
+    for name in ("l1_loss", "smooth_l1_loss", "huber_loss"):
+        y = getattr(F, name)(x, t, reduction="sum")
+        assert y.dtype is dt
+        np.testing.assert_allclose(y.float().item(), _ref(name, np.array([0.25, -2.0, 1.5]), 1.0).sum(), rtol=1e-2)
+    F.huber_loss(x, t, reduction="sum").float().backward()
+    assert x.grad.dtype is dt and x.grad.float().numpy().tolist() == [0.25, -1.0, 1.0]
