@@ -215,3 +215,17 @@ def test_half_inputs_run_in_float32_and_keep_their_dtype(dt):
     z.scatter_(1, tl.tensor([[1]]), 2.0).scatter_add_(0, tl.tensor([[1, 1, 1]]), tl.ones(1, 3, dtype=dt))
     z.masked_fill_(tl.tensor([True, False, False]), -1.0)
     assert z.dtype is dt and z.float().numpy().tolist() == [[-1, 2, 0], [-1, 1, 1]]
+
+
+def test_dim_and_shape_errors_are_also_valueerrors():
+    """PyTorch's IndexError / RuntimeError, and this project's ValueError for a bad dim or shape
+    (API.md's Errors), with the shapes in the message."""
+    x = tl.zeros(2, 3)
+    with pytest.raises(ValueError, match=r"shape \(2, 3\)"):
+        x.gather(-3, tl.tensor([[0]]))
+    with pytest.raises(ValueError, match=r"\[2, 3\]"):
+        x.gather(1, tl.tensor([[0], [1], [1]]))
+    with pytest.raises(ValueError):
+        x.scatter(0, tl.tensor([0]), 1.0)
+    with pytest.raises(ValueError):
+        tl.cumsum(x, 5)

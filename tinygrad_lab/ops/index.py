@@ -46,6 +46,11 @@ from .reduce import _torch_dim
 from .shape import BasicIndex, IndexBackward, _is_int, broadcast_shapes, parse_basic_index
 
 
+class ShapeMismatch(RuntimeError, ValueError):
+    """gather / scatter's index and source sizes do not fit: PyTorch's RuntimeError, and this
+    project's ValueError for a shape problem."""
+
+
 class IndexTypeError(IndexError, TypeError):
     """A key element of a type that cannot index (float tensors, strings...). It is both an
     IndexError (as NumPy and PyTorch raise) and a TypeError (this project's rule for dtypes)."""
@@ -469,15 +474,15 @@ def _check_index(name, x, dim, index):
         raise TypeError(f"{name}(): input must be a Tensor, got {type(x).__name__}")
     if not isinstance(index, Tensor):
         raise TypeError(f"{name}(): index must be a Tensor, got {type(index).__name__}")
-    d = _torch_dim(dim, x.ndim)
+    d = _torch_dim(dim, x.shape)
     if index.dtype is not dtypes.int64:
         raise RuntimeError(f"{name}(): Expected dtype int64 for index, got {index.dtype!r}")
     if max(index.ndim, 1) != max(x.ndim, 1):
-        raise RuntimeError(f"{name}(): Index tensor must have the same number of dimensions as "
+        raise ShapeMismatch(f"{name}(): Index tensor must have the same number of dimensions as "
                            f"input tensor (index shape {index.shape}, input shape {x.shape})")
     for i, (a, b) in enumerate(zip(index.shape, x.shape)):
         if i != d and a > b:
-            raise RuntimeError(f"{name}(): Size does not match at dimension {i} expected index "
+            raise ShapeMismatch(f"{name}(): Size does not match at dimension {i} expected index "
                                f"{list(index.shape)} to be no larger than self {list(x.shape)} "
                                f"apart from dimension {d}")
     return d
@@ -498,7 +503,7 @@ def _scatter(name, x, dim, index, src, accumulate):
             raise RuntimeError(f"{name}(): Expected self.dtype to be equal to src.dtype "
                                f"({x.dtype!r} vs {src.dtype!r})")
         if src.ndim and (src.ndim != index.ndim or any(a > b for a, b in zip(index.shape, src.shape))):
-            raise RuntimeError(f"{name}(): Expected index {list(index.shape)} to be no larger than "
+            raise ShapeMismatch(f"{name}(): Expected index {list(index.shape)} to be no larger than "
                                f"self {list(x.shape)} apart from dimension {d} and to be no larger "
                                f"size than src {list(src.shape)}")
     elif accumulate:

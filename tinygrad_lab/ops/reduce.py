@@ -546,24 +546,28 @@ INF = float("inf")
 
 # ---- amax / amin, cumsum, prod (PyTorch's names and rules) --------------------------------------
 
-def _torch_dim(dim, ndim):
-    """A possibly negative dim of a tensor with ``ndim`` dims (0-d counts as 1), as PyTorch:
-    IndexError out of range."""
-    n = builtins.max(ndim, 1)
+class DimOutOfRange(IndexError, ValueError):
+    """A dim out of range: PyTorch's IndexError, and this project's ValueError for a bad dim."""
+
+
+def _torch_dim(dim, shape):
+    """A possibly negative dim of a tensor of ``shape`` (0-d counts as 1 dim), as PyTorch:
+    DimOutOfRange (an IndexError) out of range, naming the shape."""
+    n = builtins.max(len(shape), 1)
     try:
         d = operator.index(dim)
     except TypeError:
         raise TypeError(f"dim must be an int, got {type(dim).__name__}") from None
     if not -n <= d < n:
-        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
-                         f"but got {dim})")
+        raise DimOutOfRange(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
+                            f"but got {dim}) for a tensor of shape {tuple(shape)}")
     return d % n
 
 
 def _amax_dims(name, x, dim):
     """amax/amin's dim: an int or a tuple (() = every dim); repeats raise RuntimeError."""
     ds = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
-    wrapped = [_torch_dim(d, x.ndim) for d in ds]
+    wrapped = [_torch_dim(d, x.shape) for d in ds]
     for i, d in enumerate(wrapped):
         if d in wrapped[:i]:
             raise RuntimeError(f"{name}(): dim {d} appears multiple times in the list of dims")
@@ -631,7 +635,7 @@ def _int_or_float(name, x, dtype):
 @tensor_method()
 def cumsum(input, dim, *, dtype=None):  # noqa: A002
     """Running sum along ``dim`` (torch.cumsum); bool and int64 inputs sum to int64."""
-    d = _torch_dim(dim, input.ndim)
+    d = _torch_dim(dim, input.shape)
     x, back = _int_or_float("cumsum", input, dtype)
     out = Cumsum.apply(x, d, False)
     return out if back is None else out.to(back)
@@ -698,7 +702,7 @@ class Prod(Function):
 def prod(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     """Product of all elements (dim None) or along ``dim`` (torch.prod); bool and int64 inputs
     multiply in int64. The gradient is right with zeros in the input (see Prod)."""
-    d = None if dim is None else _torch_dim(dim, input.ndim)
+    d = None if dim is None else _torch_dim(dim, input.shape)
     x, back = _int_or_float("prod", input, dtype)
     out = Prod.apply(x, d)
     if keepdim and d is not None and x.ndim:
