@@ -148,3 +148,90 @@ int tl_nonzero(int64_t *out, int64_t capacity, int64_t *count, const void *mask,
     *count = c;
     return TL_OK;
 }
+
+/* ---- torch.gather / scatter along one dim ----
+ * Python turns index (int64, `shape`) into one element offset per position (tl_dim_offsets),
+ * then gathers with tl_gather_forward (nb = ndim: no R dims), takes the VJP with
+ * tl_gather_backward, and scatters with tl_scatter_dim. */
+
+/* offs: `shape` contiguous; idx: `shape` through idx_strides (NULL = contiguous); x_strides: the
+ * strides of the tensor the offsets address (ndim of them).
+ * offs[p] = idx[p] * x_strides[dim] + sum over d != dim of p_d * x_strides[d]: the offset of
+ * x[p_0, ..., idx[p], ..., p_{ndim-1}] (torch.gather's element). Python has checked
+ * shape[d] <= x's size for d != dim. An idx outside [0, size) stops with TL_EINDEX and
+ * *bad = its value: no wrapping, as PyTorch's gather/scatter. */
+int tl_dim_offsets(int64_t *offs, const int64_t *idx, const int64_t *idx_strides, int ndim,
+                   const int64_t *shape, int dim, int64_t size, const int64_t *x_strides,
+                   int64_t *bad) {
+    if (ndim < 1 || ndim > TL_MAX_DIMS || dim < 0 || dim >= ndim) return TL_EINVAL;
+    int64_t st[TL_MAX_DIMS], xs[TL_MAX_DIMS], pos[TL_MAX_DIMS], total = 1, s = 1;
+    for (int d = ndim - 1; d >= 0; d--) {
+        if (shape[d] < 0) return TL_EINVAL;
+        st[d] = idx_strides ? idx_strides[d] : s;
+        xs[d] = d == dim ? 0 : x_strides[d];
+        s *= shape[d];
+        total *= shape[d];
+        pos[d] = 0;
+    }
+    const int64_t sdim = x_strides[dim];
+    int64_t ioff = 0, xoff = 0;
+    for (int64_t i = 0; i < total; i++) {
+        int64_t v = idx[ioff];
+        if (v < 0 || v >= size) {
+            *bad = v;
+            return TL_EINDEX;
+        }
+        offs[i] = xoff + v * sdim;
+        for (int d = ndim - 1; d >= 0; d--) {      /* odometer step to the next position */
+            if (++pos[d] < shape[d]) { ioff += st[d]; xoff += xs[d]; break; }
+            ioff -= (shape[d] - 1) * st[d];
+            xoff -= (shape[d] - 1) * xs[d];
+            pos[d] = 0;
+        }
+    }
+    return TL_OK;
+}
+
+#define SCATTER_LOOP(T, ACC)                                                              \
+    do {                                                                                  \
+        T *o_ = (T *)out;                                                                 \
+        const T *s_ = (const T *)src;                                                     \
+        int64_t soff = 0;                                                                 \
+        for (int64_t i = 0; i < total; i++) {                                             \
+            if (ACC) o_[offs[i]] += s_[soff];                                             \
+            else o_[offs[i]] = s_[soff];                                                  \
+            for (int d = ndim - 1; d >= 0; d--) {                                         \
+                if (++pos[d] < shape[d]) { soff += st[d]; break; }                        \
+                soff -= (shape[d] - 1) * st[d];                                           \
+                pos[d] = 0;                                                               \
+            }                                                                             \
+        }                                                                                 \
+    } while (0)
+
+/* out: the buffer offs addresses (tl_dim_offsets); src: `shape` through src_strides (NULL =
+ * contiguous; all 0 = one value scattered everywhere); offs: `shape` contiguous.
+ * out[offs[p]] = src[p] (accumulate 0: repeated offsets keep the last value in C order) or
+ * out[offs[p]] += src[p] (accumulate 1). Serial: repeated offsets would race.
+ * float32/float64/int64, and bool for assignment. */
+int tl_scatter_dim(int dtype, void *out, const void *src, const int64_t *src_strides,
+               const int64_t *offs, int ndim, const int64_t *shape, int accumulate) {
+    if (ndim < 0 || ndim > TL_MAX_DIMS) return TL_EINVAL;
+    int64_t st[TL_MAX_DIMS], pos[TL_MAX_DIMS], total = 1, s = 1;
+    for (int d = ndim - 1; d >= 0; d--) {
+        if (shape[d] < 0) return TL_EINVAL;
+        st[d] = src_strides ? src_strides[d] : s;
+        s *= shape[d];
+        total *= shape[d];
+        pos[d] = 0;
+    }
+    if (total == 0) return TL_OK;
+    switch (dtype) {
+        case TL_F32: if (accumulate) SCATTER_LOOP(float, 1); else SCATTER_LOOP(float, 0); break;
+        case TL_F64: if (accumulate) SCATTER_LOOP(double, 1); else SCATTER_LOOP(double, 0); break;
+        case TL_I64: if (accumulate) SCATTER_LOOP(uint64_t, 1); else SCATTER_LOOP(int64_t, 0); break;
+        case TL_BOOL: if (accumulate) return TL_EDTYPE; SCATTER_LOOP(uint8_t, 0); break;
+        default: return TL_EDTYPE;
+    }
+    return TL_OK;
+}
+#undef SCATTER_LOOP

@@ -25,6 +25,8 @@ typedef struct {
     const void *in[3];
     const int64_t *target;
     int64_t gs, C;
+    int mode;       /* the smooth-L1 family: TL_L1_LOSS, TL_SMOOTH_L1_LOSS or TL_HUBER_LOSS */
+    double beta;    /* its beta (smooth_l1) or delta (huber) */
 } nn_args;
 
 /* ---- instantiate: float and double, portable and AVX2+FMA ---- */
@@ -237,4 +239,21 @@ int tl_mse_loss_mean_backward(int dtype, void *gx, void *gt, const void *g, cons
     int rc = tl_unary_flat(TL_DIV_SCALAR, dtype, gn, g, 1, (double)n, 0.0);
     if (!rc) rc = tl_mse_loss_backward(dtype, gx, gt, gn, 0, x, t, n);
     return rc;
+}
+
+/* The smooth-L1 family (mode, beta: see tinygrad_lab.h), per element like mse_loss. */
+int tl_smooth_l1_loss_forward(int mode, int dtype, void *loss, const void *x, const void *t,
+                              int64_t n, double beta) {
+    CHECK_SIZES(n, 0);
+    if (mode < TL_L1_LOSS || mode > TL_HUBER_LOSS || (mode != TL_L1_LOSS && !(beta > 0))) return TL_EINVAL;
+    DISPATCH(dtype, smooth_l1_loss_fwd_, n, 1, .out = {loss}, .in = {x, t}, .mode = mode, .beta = beta);
+}
+
+int tl_smooth_l1_loss_backward(int mode, int dtype, void *gx, void *gt, const void *g,
+                               int64_t g_stride, const void *x, const void *t, int64_t n,
+                               double beta) {
+    CHECK_SIZES(n, 0);
+    if (mode < TL_L1_LOSS || mode > TL_HUBER_LOSS || (mode != TL_L1_LOSS && !(beta > 0))) return TL_EINVAL;
+    DISPATCH(dtype, smooth_l1_loss_bwd_, n, 1, .out = {gx, gt}, .in = {g, x, t}, .gs = g_stride,
+             .mode = mode, .beta = beta);
 }

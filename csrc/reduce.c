@@ -336,3 +336,114 @@ int tl_count_nonfinite(int dtype, const void *x, const int64_t *x_strides, int n
     *count = c;
     return (unsigned)dtype <= TL_BF16 ? TL_OK : TL_EDTYPE;
 }
+
+/* ---- cumsum and prod along one dim ----
+ * Python makes x contiguous and views it as (outer, n, inner) with n the dim's size. */
+
+#define CUMSUM_LOOP(T)                                                                    \
+    do {                                                                                  \
+        T *o_ = (T *)out;                                                                 \
+        const T *x_ = (const T *)x;                                                       \
+        for (int64_t o = 0; o < outer; o++) {                                             \
+            T *ob = o_ + o * n * inner;                                                   \
+            const T *xb = x_ + o * n * inner;                                             \
+            for (int64_t j = 0; j < n; j++) {                                             \
+                int64_t i = reverse ? n - 1 - j : j, p = reverse ? i + 1 : i - 1;         \
+                for (int64_t k = 0; k < inner; k++)                                       \
+                    ob[i * inner + k] = j ? ob[p * inner + k] + xb[i * inner + k]         \
+                                          : xb[i * inner + k];                            \
+            }                                                                             \
+        }                                                                                 \
+    } while (0)
+
+/* out, x: (outer, n, inner) contiguous.
+ * out[o, i, k] = sum over j <= i of x[o, j, k] (reverse 1: over j >= i). The VJP of a cumsum is
+ * the reverse cumsum of g. float32/float64/int64 (int64 wraps, as PyTorch's). */
+int tl_cumsum(int dtype, void *out, const void *x, int64_t outer, int64_t n, int64_t inner,
+              int reverse) {
+    if (outer < 0 || n < 0 || inner < 0) return TL_EINVAL;
+    switch (dtype) {
+        case TL_F32: CUMSUM_LOOP(float); break;
+        case TL_F64: CUMSUM_LOOP(double); break;
+        case TL_I64: CUMSUM_LOOP(uint64_t); break;
+        default: return TL_EDTYPE;
+    }
+    return TL_OK;
+}
+#undef CUMSUM_LOOP
+
+#define PROD_LOOP(T)                                                                      \
+    do {                                                                                  \
+        T *y_ = (T *)y;                                                                   \
+        const T *x_ = (const T *)x;                                                       \
+        for (int64_t o = 0; o < outer; o++) {                                             \
+            T *yb = y_ + o * inner;                                                       \
+            const T *xb = x_ + o * n * inner;                                             \
+            for (int64_t k = 0; k < inner; k++) yb[k] = 1;                                \
+            for (int64_t j = 0; j < n; j++)                                               \
+                for (int64_t k = 0; k < inner; k++) yb[k] *= xb[j * inner + k];           \
+        }                                                                                 \
+    } while (0)
+
+/* y: (outer, inner); x: (outer, n, inner), both contiguous. y[o, k] = prod over j of x[o, j, k]
+ * (1 for n = 0). float32/float64/int64 (int64 wraps). */
+int tl_prod_forward(int dtype, void *y, const void *x, int64_t outer, int64_t n, int64_t inner) {
+    if (outer < 0 || n < 0 || inner < 0) return TL_EINVAL;
+    switch (dtype) {
+        case TL_F32: PROD_LOOP(float); break;
+        case TL_F64: PROD_LOOP(double); break;
+        case TL_I64: PROD_LOOP(uint64_t); break;
+        default: return TL_EDTYPE;
+    }
+    return TL_OK;
+}
+#undef PROD_LOOP
+
+#define PROD_BACKWARD_LOOP(T)                                                             \
+    do {                                                                                  \
+        T *gx_ = (T *)gx;                                                                 \
+        const T *g_ = (const T *)g, *x_ = (const T *)x, *y_ = (const T *)y;              \
+        int64_t total = outer * n * inner, zeros = 0;                                     \
+        for (int64_t i = 0; i < total; i++) zeros += x_[i] == 0;                          \
+        for (int64_t o = 0; o < outer; o++)                                               \
+            for (int64_t k = 0; k < inner; k++) {                                         \
+                const T *xs = x_ + o * n * inner + k;                                     \
+                T *gs = gx_ + o * n * inner + k;                                          \
+                const T gv = g_[o * inner + k], yv = y_[o * inner + k];                   \
+                if (!zeros) {                                                             \
+                    for (int64_t i = 0; i < n; i++) gs[i * inner] = gv * (yv / xs[i * inner]); \
+                    continue;                                                             \
+                }                                                                         \
+                T acc = 1;                 /* exclusive products: before i, then after i */ \
+                for (int64_t i = 0; i < n; i++) {                                         \
+                    gs[i * inner] = acc;                                                  \
+                    acc *= xs[i * inner];                                                 \
+                }                                                                         \
+                acc = 1;                                                                  \
+                for (int64_t i = n - 1; i >= 0; i--) {                                    \
+                    gs[i * inner] = gv * (gs[i * inner] * acc);                           \
+                    acc *= xs[i * inner];                                                 \
+                }                                                                         \
+            }                                                                             \
+    } while (0)
+
+/* gx, x: (outer, n, inner); g, y: (outer, inner); all contiguous; gx overwritten.
+ * Forward: y[o, k] = prod over j of x[o, j, k]. PyTorch's derivative:
+ *   no element of x is 0:  gx = g * (y / x);
+ *   else: gx[o, i, k] = g * prod over j != i of x[o, j, k] (exclusive products before and after
+ *     i: one zero in a slice gets the product of the others, the rest 0; two zeros: all 0).
+ * (For a product of all elements with two or more zeros PyTorch's plain backward returns zeros
+ * outright, so an Inf or NaN beside them gives 0 there and NaN here, as in its create_graph
+ * backward, which computes the products as here.)
+ * float32/float64. */
+int tl_prod_backward(int dtype, void *gx, const void *g, const void *x, const void *y,
+                     int64_t outer, int64_t n, int64_t inner) {
+    if (outer < 0 || n < 0 || inner < 0) return TL_EINVAL;
+    switch (dtype) {
+        case TL_F32: PROD_BACKWARD_LOOP(float); break;
+        case TL_F64: PROD_BACKWARD_LOOP(double); break;
+        default: return TL_EDTYPE;
+    }
+    return TL_OK;
+}
+#undef PROD_BACKWARD_LOOP

@@ -157,6 +157,17 @@ int tl_reduce_flat(int op, int dtype, void *out, const void *x, int64_t n);
 int tl_reduce_extremum_backward(int dtype, void *gx, const int64_t *gx_strides, const void *g,
                                 const void *x, const int64_t *x_strides, const void *y, int ndim,
                                 const int64_t *shape, int nred);
+/* out, x: (outer, n, inner) contiguous; out[o, i, k] = sum over j <= i (reverse: j >= i) of
+ * x[o, j, k]. float32/float64/int64. The VJP is the reverse cumsum. */
+int tl_cumsum(int dtype, void *out, const void *x, int64_t outer, int64_t n, int64_t inner,
+              int reverse);
+/* y (outer, inner) = prod over j of x (outer, n, inner), contiguous. float32/float64/int64. */
+int tl_prod_forward(int dtype, void *y, const void *x, int64_t outer, int64_t n, int64_t inner);
+/* gx (overwritten), x: (outer, n, inner); g, y: (outer, inner). No zero in x: gx = g * (y / x);
+ * else gx = g * (product of the other elements of the slice): PyTorch's prod_backward.
+ * float32/float64. */
+int tl_prod_backward(int dtype, void *gx, const void *g, const void *x, const void *y,
+                     int64_t outer, int64_t n, int64_t inner);
 /* *count = number of NaN/Inf elements (anomaly detection). */
 int tl_count_nonfinite(int dtype, const void *x, const int64_t *x_strides, int ndim,
                        const int64_t *shape, int64_t *count);
@@ -177,6 +188,16 @@ int tl_gather_forward(int dtype, void *out, const int64_t *out_strides,
 int tl_gather_backward(int dtype, void *gx, int64_t gx_numel, const int64_t *gx_rest_strides,
                        const void *g, const int64_t *g_strides, const int64_t *offs,
                        int ndim, int nb, const int64_t *shape);
+/* torch.gather / scatter along one dim: offs[p] = idx[p] * x_strides[dim] + sum over d != dim
+ * of p_d * x_strides[d] (offs contiguous over `shape`, idx strided, NULL = contiguous); an idx
+ * outside [0, size) gives TL_EINDEX with *bad = its value (no wrapping). */
+int tl_dim_offsets(int64_t *offs, const int64_t *idx, const int64_t *idx_strides, int ndim,
+                   const int64_t *shape, int dim, int64_t size, const int64_t *x_strides,
+                   int64_t *bad);
+/* out[offs[p]] = src[p] (accumulate 0; repeated offsets: last in C order wins) or += (1); src
+ * `shape` through src_strides (NULL = contiguous). float32/float64/int64; bool assignment. */
+int tl_scatter_dim(int dtype, void *out, const void *src, const int64_t *src_strides,
+               const int64_t *offs, int ndim, const int64_t *shape, int accumulate);
 /* Positions (C order, rows of ndim int64) of the true elements of a bool mask; *count = how
  * many; at most `capacity` rows are written. */
 int tl_nonzero(int64_t *out, int64_t capacity, int64_t *count, const void *mask,
@@ -231,6 +252,16 @@ int tl_mse_loss_forward(int dtype, void *loss, const void *x, const void *t, int
 /* gx, gt (n; NULL = not needed), g (n), x, t (n): gx = 2*g*(x - t), gt = -gx. */
 int tl_mse_loss_backward(int dtype, void *gx, void *gt, const void *g, int64_t g_stride,
                          const void *x, const void *t, int64_t n);
+/* The smooth-L1 family, per element (d = x - t, a = |d|, b = beta / delta > 0):
+ * TL_L1_LOSS a; TL_SMOOTH_L1_LOSS a < b ? 0.5 d^2 / b : a - 0.5 b; TL_HUBER_LOSS a < b ? 0.5 d^2
+ * : b (a - 0.5 b). Backward: gx = g q, gt = -g q with q = sign(d) (0 at 0 and NaN), clamp(d / b,
+ * -1, 1), clamp(d, -b, b) respectively. TL_EINVAL for b <= 0 (except L1). */
+enum tl_smooth_l1_mode { TL_L1_LOSS = 0, TL_SMOOTH_L1_LOSS = 1, TL_HUBER_LOSS = 2 };
+int tl_smooth_l1_loss_forward(int mode, int dtype, void *loss, const void *x, const void *t,
+                              int64_t n, double beta);
+int tl_smooth_l1_loss_backward(int mode, int dtype, void *gx, void *gt, const void *g,
+                               int64_t g_stride, const void *x, const void *t, int64_t n,
+                               double beta);
 /* mse_loss with reduction "mean", one call each way: *loss (0-d) = the sum of (x - t)^2 divided
  * by n, and gx, gt for g (0-d) -- the three kernels MseLoss then Mean run (the elementwise loss
  * into a scratch buffer, tl_reduce_flat, TL_DIV_SCALAR) and Mean's g / n before the VJP, in the

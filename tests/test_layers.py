@@ -255,6 +255,8 @@ NOT_NAMED_IN_C = {
     "Addmm": "recorded by fusion (Matmul then Add): tl_linear_backward with gw_kn",
     "AddmmAct": "recorded by fusion (Addmm then an activation): tl_linear_backward with gw_kn",
     "Norm": "composed of elementwise and TL_SUM kernels (its own node: the derivative at 0)",
+    "GatherDim": "tl_gather_forward over tl_dim_offsets' offsets",
+    "GatherDimBackward": "tl_gather_backward (the scatter-add) over tl_dim_offsets' offsets",
 }
 
 

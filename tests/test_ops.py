@@ -139,6 +139,12 @@ SPECS = {
                       [c for c in R if 0 not in c[0]], reduce=True),
     "Norm3":     Spec(lambda x: tl.norm(x, 3.0, 1), lambda x: np.sum(np.abs(x) ** 3, axis=1) ** (1 / 3),
                       [(3, 4), (2, 5)]),
+    # cumsum and prod along a dim (tests/test_scans_products.py); Amax/Amin are Max/Min
+    "Cumsum":    Spec(lambda x: tl.cumsum(x, 1), lambda x: np.cumsum(x, 1), [(3, 4), (2, 3, 2), (0, 3)]),
+    "Cumsum1":   Spec(lambda x: x.cumsum(-1), lambda x: np.cumsum(x, -1) if x.ndim else x, [(), (5,)]),
+    "Prod":      Spec(tl.prod, np.prod, [((3, 4), 0), ((3, 4), -1), ((2, 3, 2), 1), ((2, 0), 1), ((0, 2), 0)],
+                      reduce=True),
+    "Prod1":     Spec(lambda x: x.prod(), np.prod, [(3, 4), (), (0, 3), (5,)]),
     # ---- shape ops (views and copies, csrc/copy.c) ----
     "Reshape":   Spec(lambda x: x.reshape(2, -1), lambda x: x.reshape(2, -1), [(3, 4), (2, 3, 1), (2, 0)]),
     "Permute":   Spec(lambda x: x.permute(2, 0, 1), lambda x: x.transpose(2, 0, 1), [(2, 3, 4), (0, 2, 3)]),
@@ -174,6 +180,15 @@ SPECS = {
     # ---- integer-array indexing (csrc/index.c) ----
     "Gather":    Spec(lambda x: x[[2, 0, 2], 1:], lambda x: x[[2, 0, 2], 1:], [(3, 4), (4, 2, 3)]),
     "GatherBackward": Spec(lambda g: _gather_backward(g), lambda g: _gather_backward_ref(g), [(3, 3)]),
+    # torch.gather / scatter / scatter_add along a dim (csrc/index.c; tests/test_gather_scatter.py)
+    "GatherDim": Spec(lambda x: tl.gather(x, 1, tl.tensor(_along(x.shape, 1, 5))),
+                      lambda x: np.take_along_axis(x, _along(x.shape, 1, 5), 1), [(3, 4), (2, 3, 2), (0, 3)]),
+    "GatherDimBackward": Spec(lambda g: _gather_dim_backward(g), lambda g: _scatter_ref(np.zeros((3, 4)), g, 1, True),
+                              [(3, 5)]),
+    "ScatterDim": Spec(lambda x, s: x.scatter_add(1, tl.tensor(_along(x.shape, 1, 3)), s),
+                       lambda x, s: _scatter_ref(x, s, 1, True), [((3, 4), (3, 3)), ((2, 3, 2), (2, 3, 2))]),
+    "ScatterDim1": Spec(lambda x, s: x.scatter(1, tl.tensor(_unique_along(x.shape, 1, 2)), s),
+                        lambda x, s: _scatter_ref(x, s, 1, False), [((3, 4), (3, 2))]),
     # ---- softmax family and fused losses (csrc/nn.c); class-index losses use _classes ----
     "Softmax":   Spec(lambda x: tl.softmax(x, -1), lambda x: np.exp(_np_log_softmax(x)),
                       [(3, 4), (2, 3, 4), (0, 3), ()]),
@@ -217,6 +232,15 @@ SPECS = {
                        lambda x: conv_ref.avg_pool2d(x, (2, 3), divisor_override=5), [(1, 2, 4, 6)]),
     "AvgPool2dBackward": Spec(lambda g: _pool_backward(g, lambda s: F.avg_pool2d(s, 3, 2, 1)),
                               lambda g: _avg_pool_backward_ref(g), [(2, 2, 2, 2)]),
+    # the smooth-L1 family (csrc/nn.inc smooth_l1_loss_*; tests/test_more_losses.py); 0.7 and 0.5
+    # are special points of tests/test_derivatives.py: the kinks |d| = beta / delta
+    "L1Loss":    Spec(lambda x, t: F.l1_loss(x, t, reduction="none"), lambda x, t: np.abs(x - t),
+                      [((3, 4), (3, 4)), ((0, 2), (0, 2)), ((), ())]),
+    "SmoothL1Loss": Spec(lambda x, t: F.smooth_l1_loss(x, t, reduction="none", beta=0.7),
+                         lambda x, t: _smooth_l1_ref(x - t, 0.7), [((3, 4), (3, 4)), ((0, 2), (0, 2))]),
+    "HuberLoss": Spec(lambda x, t: F.huber_loss(x, t, reduction="none", delta=0.5),
+                      lambda x, t: _huber_ref(x - t, 0.5),
+                      [((3, 4), (3, 4)), ((0, 2), (0, 2))]),
     "Overwrite": Spec(lambda a, b: _overwrite(a, b), lambda a, b: np.broadcast_to(b, a.shape) * 2,
                       [((2, 3), (3,)), ((2, 2), ())]),
 }
@@ -293,6 +317,46 @@ def _avg_pool_backward_ref(g):
             for w in range(max(w0, 0), min(w0 + 3, 4)):
                 out[n, c, h, w] += g[n, c, oh, ow] / 9
     return out
+def _along(shape, dim, n):
+    """A deterministic int64 index for gather/scatter_add along ``dim`` of a tensor of ``shape``:
+    ``shape`` with n at ``dim``, values in range, with repeats."""
+    ishape = shape[:dim] + (n,) + shape[dim + 1:]
+    return np.arange(int(np.prod(ishape)), dtype=np.int64).reshape(ishape) * 7 % max(shape[dim], 1)
+
+
+def _unique_along(shape, dim, n):
+    """Like _along, without repeats along ``dim`` (scatter's overwritten values have no defined
+    gradient)."""
+    ishape = shape[:dim] + (n,) + shape[dim + 1:]
+    rows = np.indices(ishape).sum(0) - np.indices(ishape)[dim]
+    return ((np.indices(ishape)[dim] + rows) % shape[dim]).astype(np.int64)
+
+
+def _scatter_ref(x, s, dim, add):
+    """out = x with s written (or added) at ``_along``'s (or _unique_along's) positions."""
+    out = np.array(x, dtype=np.float64)
+    idx = _along(x.shape, dim, s.shape[dim]) if add else _unique_along(x.shape, dim, s.shape[dim])
+    for p in np.ndindex(idx.shape):
+        q = p[:dim] + (idx[p],) + p[dim + 1:]
+        out[q] = out[q] + s[p] if add else s[p]
+    return out
+
+
+def _gather_dim_backward(g):
+    """The VJP of gather(x, 1, _along((3, 4), 1, 5)) applied to g, recorded (create_graph)."""
+    src = tl.zeros(3, 4, dtype=g.dtype, requires_grad=True)
+    (gx,) = tl.autograd.grad(tl.gather(src, 1, tl.tensor(_along((3, 4), 1, 5))), src, g, create_graph=True)
+    return gx
+
+
+def _smooth_l1_ref(d, beta):
+    a = np.abs(d)
+    return np.where(a < beta, 0.5 * d * d / beta, a - 0.5 * beta)
+
+
+def _huber_ref(d, delta):
+    a = np.abs(d)
+    return np.where(a < delta, 0.5 * d * d, delta * (a - 0.5 * delta))
 
 
 def _overwrite(a, b):

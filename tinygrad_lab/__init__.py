@@ -28,9 +28,10 @@ from .ops.elementwise import (abs, add, clamp, clip, cos, div, eq, erf, exp, exp
                               isfinite, isinf, isnan, le, leaky_relu, log, log1p, logical_and,
                               logical_not, logical_or, lt, maximum, minimum, mul, ne, neg, pow,
                               reciprocal, relu, rsqrt, sigmoid, sign, sin, sqrt, sub, tanh, where)
-from .ops.index import index_select
+from .ops.index import gather, index_select, masked_fill, scatter, scatter_add
 from .ops.linalg import bmm, matmul
-from .ops.reduce import all, any, argmax, argmin, logsumexp, max, mean, min, norm, std, sum, var
+from .ops.reduce import (all, amax, amin, any, argmax, argmin, cumsum, logsumexp, max, mean, min, norm,
+                         prod, std, sum, var)
 from .ops.nn import log_softmax, softmax
 from .jit import jit
 from . import linalg, nn

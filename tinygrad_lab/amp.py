@@ -214,6 +214,9 @@ _HALF_OPS = [
     (F, "_mse_loss", _FP32), (F, "binary_cross_entropy", _FP32),
     (F, "binary_cross_entropy_with_logits", _FP32), (F, "cross_entropy", _FP32),
     (F, "nll_loss", _FP32),
+    (_index, "gather", None), (_index, "scatter", None), (_index, "scatter_add", None),
+    (_index, "masked_fill", None),
+    (F, "l1_loss", _FP32), (F, "smooth_l1_loss", _FP32), (F, "huber_loss", _FP32),
 ]
 
 

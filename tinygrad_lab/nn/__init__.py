@@ -3,8 +3,9 @@ Identity, Flatten, activations, Softmax, normalisation, Embedding, Dropout, loss
 ops (tl.nn.functional, "F"), initialisers (tl.nn.init), utilities (tl.nn.utils) and data-parallel training
 (tl.nn.parallel.DistributedDataParallel)."""
 from . import functional, init, parallel, utils
-from .modules import (AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d, MaxPool2d, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, ELU,
-                      Embedding, Flatten, GELU, Hardtanh, Identity, LayerNorm, LeakyReLU, Linear,
-                      LogSigmoid, LogSoftmax, Mish, Module, ModuleDict, ModuleList, MSELoss,
-                      NLLLoss, Parameter, ReLU, SELU, Sequential, Sigmoid, SiLU, Softmax, Softplus,
-                      Softsign, Tanh)
+from .modules import (AvgPool2d, BatchNorm1d, BatchNorm2d, BCELoss, BCEWithLogitsLoss, Conv1d,
+                      Conv2d, CrossEntropyLoss, Dropout, ELU, Embedding, Flatten, GELU, Hardtanh,
+                      HuberLoss, Identity, L1Loss, LayerNorm, LeakyReLU, Linear, LogSigmoid,
+                      LogSoftmax, MaxPool2d, Mish, Module, ModuleDict, ModuleList, MSELoss,
+                      NLLLoss, Parameter, ReLU, SELU, Sequential, Sigmoid, SiLU, SmoothL1Loss,
+                      Softmax, Softplus, Softsign, Tanh)

@@ -20,16 +20,18 @@ from ..ops.inplace import activation_copy_ as _activation_copy_
 from ..ops.inplace import elu_, hardtanh_, leaky_relu_, relu_  # noqa: F401  (re-exported)
 from ..ops.nn import log_softmax, softmax  # noqa: F401  (re-exported)
 from ..ops.conv import avg_pool2d, conv1d, conv2d, fold, max_pool2d, unfold  # noqa: F401  (re-exported)
-from ..ops.reduce import mean as _mean, sum as _sum
+from ..ops.reduce import max as _max, mean as _mean, min as _min, sum as _sum
+from ..ops.index import scatter as _scatter
 from ..autograd import no_grad
-from ..creation import rand, zeros_like
-from ..ops.shape import contiguous, permute, reshape
+from ..creation import rand, zeros, zeros_like
+from ..ops.shape import contiguous, permute, reshape, unsqueeze
 from ..tensor import _AUTOCAST, Tensor, _numel
 
 __all__ = ["linear", "linear_act", "layer_norm", "batch_norm", "embedding", "relu", "relu_", "sigmoid", "tanh", "gelu", "leaky_relu", "leaky_relu_", "silu", "softplus", "elu", "elu_", "selu", "hardtanh", "hardtanh_",
            "logsigmoid", "mish", "softsign", "softmax", "log_softmax",
            "dropout", "mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
-           "cross_entropy", "nll_loss", "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "unfold", "fold"]
+           "cross_entropy", "nll_loss", "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "unfold", "fold",
+           "l1_loss", "smooth_l1_loss", "huber_loss", "one_hot"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -264,6 +266,40 @@ def _mse_loss(input, target, reduction="mean"):
     return _reduce(_nn.MseLoss.apply(contiguous(input), contiguous(target)), reduction, input.shape)
 
 
+def l1_loss(input, target, reduction="mean"):
+    """|input - target|, reduced; the gradient at input == target is 0 (PyTorch's)."""
+    _check_reduction(reduction, "l1_loss")
+    input, target = _pair(input, target, "l1_loss")
+    return _reduce(_nn.L1Loss.apply(contiguous(input), contiguous(target), 0.0), reduction,
+                   input.shape)
+
+
+def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = input - target), reduced;
+    beta = 0 is l1_loss. Negative beta: RuntimeError (PyTorch's)."""
+    _check_reduction(reduction, "smooth_l1_loss")
+    beta = float(beta)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    if beta == 0:
+        return l1_loss(input, target, reduction)
+    input, target = _pair(input, target, "smooth_l1_loss")
+    return _reduce(_nn.SmoothL1Loss.apply(contiguous(input), contiguous(target), beta), reduction,
+                   input.shape)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta) (d = input - target), reduced.
+    delta <= 0: RuntimeError (PyTorch's)."""
+    _check_reduction(reduction, "huber_loss")
+    delta = float(delta)
+    if not delta > 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    input, target = _pair(input, target, "huber_loss")
+    return _reduce(_nn.HuberLoss.apply(contiguous(input), contiguous(target), delta), reduction,
+                   input.shape)
+
+
 def binary_cross_entropy(input, target, reduction="mean"):
     """-(t log(x) + (1 - t) log(1 - x)) for probabilities x in [0, 1]; each log is clamped at
     -100 (PyTorch's rule), so x = 0 or 1 gives finite loss and gradient."""
@@ -323,3 +359,25 @@ def nll_loss(input, target, reduction="mean"):
     _check_reduction(reduction, "nll_loss")
     scores, target, shape = _class_target(input, target, "nll_loss")
     return _reduce(_nn.NllLoss.apply(scores, target), reduction, shape)
+
+
+def one_hot(tensor, num_classes=-1):
+    """int64 tensor of shape (*tensor.shape, num_classes) with a 1 at each class index of the
+    int64 ``tensor`` (values in [0, num_classes)); num_classes=-1: max(tensor) + 1. Errors as
+    PyTorch's (RuntimeError)."""
+    if not isinstance(tensor, Tensor) or tensor.dtype is not dtypes.int64:
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    n = tensor.numel()
+    if num_classes == -1:
+        if n == 0:
+            raise RuntimeError("Can not infer total number of classes from empty tensor.")
+        num_classes = int(_max(tensor).item()) + 1
+    if n:
+        if int(_min(tensor).item()) < 0:
+            raise RuntimeError("Class values must be non-negative.")
+        if int(_max(tensor).item()) >= num_classes:
+            raise RuntimeError("Class values must be smaller than num_classes.")
+    elif num_classes < 0:
+        raise RuntimeError(f"one_hot: num_classes must be -1 or non-negative, got {num_classes}")
+    out = zeros(*tensor.shape, num_classes, dtype=dtypes.int64)
+    return _scatter(out, -1, unsqueeze(tensor, -1), 1) if n else out

@@ -22,6 +22,12 @@ then ``Gather`` reads the view at those offsets. Its derivative is ``GatherBackw
 (tl_gather_backward: zeros, then ``+=`` at the same offsets, so repeated indices accumulate), an
 op whose own derivative is again ``Gather``: gradients of any order work.
 
+Along one dim (PyTorch's gather / scatter / scatter_add, masked_fill): ``_DimPlan`` turns an
+int64 index into one element offset per index position (tl_dim_offsets, which checks the bounds:
+no negative wrapping there, as PyTorch), then ``GatherDim`` reads them with the same gather
+kernel, its derivative ``GatherDimBackward`` scatter-adds into zeros, and ``ScatterDim`` writes
+or adds a source at them (tl_scatter_dim) into a copy of the input.
+
 This module owns ``Tensor.__getitem__``: basic keys become shape.BasicIndex views, the others
 come here.
 """
@@ -32,10 +38,17 @@ import numpy as np
 from .. import dtypes
 from .. import kernels as K
 from ..autograd.engine import Function
-from ..creation import tensor
+from ..creation import copy as _copy, tensor
 from ..kernels import check, ffi, i64
-from ..tensor import Tensor, _check_shape, _empty, _make, _wrap_dim, tensor_method
-from .shape import BasicIndex, _is_int, broadcast_shapes, parse_basic_index
+from ..tensor import Tensor, _check_shape, _contiguous_strides, _empty, _make, _wrap_dim, tensor_method
+from .elementwise import where
+from .reduce import _torch_dim
+from .shape import BasicIndex, IndexBackward, _is_int, broadcast_shapes, parse_basic_index
+
+
+class ShapeMismatch(RuntimeError, ValueError):
+    """gather / scatter's index and source sizes do not fit: PyTorch's RuntimeError, and this
+    project's ValueError for a shape problem."""
 
 
 class IndexTypeError(IndexError, TypeError):
@@ -309,3 +322,231 @@ def getitem(x, key):
     if nkey is None:
         return advanced_index(x, key)
     return BasicIndex.apply(x, nkey)
+
+
+# ---- gather / scatter along one dim (torch.gather, Tensor.scatter, scatter_add) -----------------
+
+class _DimPlan:
+    """One index along ``dim`` (shape ``ishape``, int64) into tensors of shape ``xshape``: the
+    element offsets of x[p_0, ..., index[p], ..., p_n] for each index position p, per layout.
+    0-d tensors are handled as shape (1,)."""
+
+    def __init__(self, name, xshape, dim, index):
+        self.name, self.dim, self.index = name, dim, index
+        self.xshape = xshape or (1,)
+        self.ishape = index.shape or (1,)
+        self._offs = {}
+
+    def offsets(self, strides):
+        """int64 offsets (ishape, contiguous) into a tensor of xshape with ``strides``; an index
+        out of range raises RuntimeError naming it, the dim and its size (as PyTorch)."""
+        strides = tuple(strides) or (1,)
+        offs = self._offs.get(strides)
+        if offs is None:
+            offs = _empty(self.ishape, dtypes.int64)
+            bad = ffi.new("int64_t *")
+            idx = self.index
+            ist = i64(idx._strides) if idx.ndim and not idx._contig else ffi.NULL
+            size = self.xshape[self.dim]
+            rc = K.tl_dim_offsets(_int_ptr(offs), _int_ptr(idx), ist, len(self.ishape),
+                                  i64(self.ishape), self.dim, size, i64(strides), bad)
+            if rc == K.TL_EINDEX:
+                raise RuntimeError(f"index {bad[0]} is out of bounds for dimension {self.dim} "
+                                   f"with size {size}")
+            check(rc, f"{self.name} offsets")
+            self._offs[strides] = offs
+        return offs
+
+    def gather(self, x):
+        """out[p] = x[..., index[p], ...] (tl_gather_forward), shaped like the index."""
+        out = _empty(self.index.shape, x.dtype)
+        n = len(self.ishape)
+        check(K.tl_gather_forward(x.dtype.code, out._ptr, ffi.NULL, x._ptr, ffi.NULL,
+                                  _int_ptr(self.offsets(x._strides)), n, n, i64(self.ishape)),
+              self.name)
+        return out
+
+    def scatter_into(self, out, src, accumulate):
+        """out[..., index[p], ...] = (or +=) src[p] in place (tl_scatter_dim); ``out`` contiguous,
+        ``src`` at least index-shaped (read over the index's shape) or 0-d (one value)."""
+        sst = src._strides if src.ndim else (0,) * len(self.ishape)
+        check(K.tl_scatter_dim(out.dtype.code, out._ptr, src._ptr, i64(sst[:len(self.ishape)]),
+                           _int_ptr(self.offsets(out._strides)), len(self.ishape),
+                           i64(self.ishape), int(accumulate)), self.name)
+        return out
+
+    def scatter_add_zeros(self, g, shape):
+        """zeros of ``shape`` (x's), then += g at the indexed positions (tl_gather_backward)."""
+        gx = _empty(shape, g.dtype)
+        n = len(self.ishape)
+        g = g if g._contig else _copy(g)
+        check(K.tl_gather_backward(g.dtype.code, gx._ptr, gx.numel(), ffi.NULL, g._ptr, ffi.NULL,
+                                   _int_ptr(self.offsets(_contiguous_strides(shape))), n, n,
+                                   i64(self.ishape)), f"{self.name} backward")
+        return gx
+
+
+class GatherDim(Function):
+    """out[p] = x[p_0, ..., index[p], ..., p_n] along plan.dim (torch.gather). Derivative:
+    GatherDimBackward (scatter-add of g into zeros; repeated indices accumulate)."""
+
+    @staticmethod
+    def forward(ctx, x, plan):
+        ctx.plan, ctx.xshape = plan, x.shape
+        ctx.save_for_backward(plan.index)   # an in-place change to the index makes backward raise
+        return plan.gather(x)
+
+    @staticmethod
+    def vjp(ctx, g):
+        return ctx.plan.scatter_add_zeros(g, ctx.xshape), None
+
+    @staticmethod
+    def formula(ctx, g):
+        return GatherDimBackward.apply(g, ctx.plan, ctx.xshape), None
+
+
+class GatherDimBackward(Function):
+    """The VJP of GatherDim: zeros of x's shape, ``+=`` g at the gathered positions. Its own
+    derivative is GatherDim again."""
+
+    @staticmethod
+    def forward(ctx, g, plan, xshape):
+        ctx.plan = plan
+        return plan.scatter_add_zeros(g, xshape)
+
+    @staticmethod
+    def vjp(ctx, gg):
+        return ctx.plan.gather(gg), None, None
+
+    @staticmethod
+    def formula(ctx, gg):
+        return GatherDim.apply(gg, ctx.plan), None, None
+
+
+def _pad_to(g, shape):
+    """g (a leading corner of ``shape``) placed in zeros of ``shape``: the gradient of a source
+    larger than the index, which scatter reads only over the index's shape."""
+    if g.shape == shape:
+        return g
+    return IndexBackward.apply(g, shape, tuple(slice(0, n, 1) for n in g.shape))
+
+
+class ScatterDim(Function):
+    """out = a copy of x with src[p] written (accumulate False: Tensor.scatter) or added
+    (accumulate True: scatter_add) at x[..., index[p], ...]; src is at least index-shaped, or a
+    0-d value. Derivatives (PyTorch's): x gets g, with the written positions zeroed for scatter;
+    src gets g gathered at the index (for scatter too, even where a repeated index was
+    overwritten), padded with zeros where src is larger than the index."""
+
+    @staticmethod
+    def forward(ctx, x, src, plan, accumulate):
+        ctx.plan, ctx.accumulate, ctx.src_shape = plan, accumulate, src.shape
+        ctx.save_for_backward(plan.index)
+        return plan.scatter_into(_copy(x), src, accumulate)
+
+    @staticmethod
+    def vjp(ctx, g):
+        plan = ctx.plan
+        gx = g if ctx.accumulate else plan.scatter_into(_copy(g), _zero(g.dtype), False)
+        gs = None
+        if ctx.needs_input_grad[1]:
+            gs = _pad_to(plan.gather(g), ctx.src_shape)
+        return gx, gs, None, None
+
+    @staticmethod
+    def formula(ctx, g):
+        plan = ctx.plan
+        gx = g if ctx.accumulate else ScatterDim.apply(g, _zero(g.dtype), plan, False)
+        gs = None
+        if ctx.needs_input_grad[1]:
+            gs = _pad_to(GatherDim.apply(g, plan), ctx.src_shape)
+        return gx, gs, None, None
+
+
+def _zero(dtype):
+    return tensor(0, dtype=dtype)
+
+
+def _check_index(name, x, dim, index):
+    """PyTorch's checks of gather/scatter's index: an int64 Tensor with x's number of dims, no
+    larger than x apart from ``dim``. Returns the wrapped dim."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}(): input must be a Tensor, got {type(x).__name__}")
+    if not isinstance(index, Tensor):
+        raise TypeError(f"{name}(): index must be a Tensor, got {type(index).__name__}")
+    d = _torch_dim(dim, x.shape)
+    if index.dtype is not dtypes.int64:
+        raise RuntimeError(f"{name}(): Expected dtype int64 for index, got {index.dtype!r}")
+    if max(index.ndim, 1) != max(x.ndim, 1):
+        raise ShapeMismatch(f"{name}(): Index tensor must have the same number of dimensions as "
+                           f"input tensor (index shape {index.shape}, input shape {x.shape})")
+    for i, (a, b) in enumerate(zip(index.shape, x.shape)):
+        if i != d and a > b:
+            raise ShapeMismatch(f"{name}(): Size does not match at dimension {i} expected index "
+                               f"{list(index.shape)} to be no larger than self {list(x.shape)} "
+                               f"apart from dimension {d}")
+    return d
+
+
+@tensor_method()
+def gather(input, dim, index):  # noqa: A002  (PyTorch's parameter name)
+    """torch.gather: out[i][j][k] = input[index[i][j][k]][j][k] (for dim 0), shaped like index
+    (int64, as many dims as input, no larger apart from ``dim``; no negative indices)."""
+    d = _check_index("gather", input, dim, index)
+    return GatherDim.apply(input, _DimPlan("gather", input.shape, d, index))
+
+
+def _scatter(name, x, dim, index, src, accumulate):
+    d = _check_index(name, x, dim, index)
+    if isinstance(src, Tensor):
+        if src.dtype is not x.dtype:
+            raise RuntimeError(f"{name}(): Expected self.dtype to be equal to src.dtype "
+                               f"({x.dtype!r} vs {src.dtype!r})")
+        if src.ndim and (src.ndim != index.ndim or any(a > b for a, b in zip(index.shape, src.shape))):
+            raise ShapeMismatch(f"{name}(): Expected index {list(index.shape)} to be no larger than "
+                               f"self {list(x.shape)} apart from dimension {d} and to be no larger "
+                               f"size than src {list(src.shape)}")
+    elif accumulate:
+        raise TypeError(f"{name}(): src must be a Tensor, got {type(src).__name__}")
+    else:
+        src = tensor(src).to(x.dtype)   # a Python number: one value scattered everywhere
+    return ScatterDim.apply(x, src, _DimPlan(name, x.shape, d, index), accumulate)
+
+
+@tensor_method()
+def scatter(input, dim, index, src=None, *, value=None):  # noqa: A002
+    """Out-of-place Tensor.scatter: a copy of input with src[i][j][k] written at
+    [index[i][j][k]][j][k] (dim 0); ``src`` may be a Tensor (same dtype, at least index-shaped)
+    or a number (also as ``value=``). Repeated indices: one of the writes wins."""
+    if src is None:
+        if value is None:
+            raise TypeError("scatter(): missing the src (or value) argument")
+        src = value
+    return _scatter("scatter", input, dim, index, src, False)
+
+
+@tensor_method()
+def scatter_add(input, dim, index, src):  # noqa: A002
+    """Out-of-place Tensor.scatter_add: a copy of input with src[i][j][k] added at
+    [index[i][j][k]][j][k] (dim 0); repeated indices accumulate."""
+    return _scatter("scatter_add", input, dim, index, src, True)
+
+
+def _value_for(x, value, name):
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise RuntimeError(f"{name} only supports a 0-dimensional value tensor, but got "
+                               f"tensor with {value.ndim} dimension(s).")
+        return value.to(x.dtype)
+    return tensor(value).to(x.dtype)
+
+
+@tensor_method()
+def masked_fill(input, mask, value):  # noqa: A002
+    """``value`` where the bool ``mask`` is True, ``input`` elsewhere (mask and input broadcast);
+    ``value`` is a number or a 0-d Tensor (which gets the gradient summed over the mask), cast
+    to input's dtype."""
+    if not isinstance(mask, Tensor) or mask.dtype is not dtypes.bool_:
+        got = mask.dtype if isinstance(mask, Tensor) else type(mask).__name__
+        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {got}")
+    return where(mask, _value_for(input, value, "masked_fill_"), input)

@@ -17,6 +17,7 @@ from ..creation import tensor
 from ..kernels import NULL, check, i64
 from ..tensor import _SHAPES, _UNSHARED, Tensor, _alias, _empty, _shape_info, tensor_method
 from . import elementwise as ew
+from . import index as _index
 from .index import getitem
 from .shape import BasicIndex, Expand, Permute, Reshape, broadcast_shapes, clone, expand, sum_to
 
@@ -409,3 +410,31 @@ def imul(t, other):
 @tensor_method("__itruediv__")
 def itruediv(t, other):
     return div_(t, other)
+
+
+def _same_shape_(t, shape, name):
+    """PyTorch's RuntimeError when an in-place op's result would broadcast t itself."""
+    if shape != t.shape:
+        raise RuntimeError(f"{name}: output with shape {list(t.shape)} doesn't match the "
+                           f"broadcast shape {list(shape)}")
+
+
+# (the index functions are looked up at call time: tl.amp wraps them for half tensors)
+@tensor_method()
+def masked_fill_(t, mask, value):
+    """In-place masked_fill: ``value`` where the bool ``mask`` (broadcast to t) is True."""
+    if isinstance(mask, Tensor):
+        _same_shape_(t, broadcast_shapes(t.shape, mask.shape), "masked_fill_")
+    return _inplace(t, "masked_fill_", lambda a: _index.masked_fill(a, mask, value), (value,))
+
+
+@tensor_method()
+def scatter_(t, dim, index, src=None, *, value=None):
+    """In-place Tensor.scatter."""
+    return _inplace(t, "scatter_", lambda a: _index.scatter(a, dim, index, src, value=value), (src,))
+
+
+@tensor_method()
+def scatter_add_(t, dim, index, src):
+    """In-place Tensor.scatter_add."""
+    return _inplace(t, "scatter_add_", lambda a: _index.scatter_add(a, dim, index, src), (src,))

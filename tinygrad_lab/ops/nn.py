@@ -16,7 +16,7 @@ from ..autograd.engine import Function, _grad_enabled, _record
 from ..creation import arange
 from ..kernels import NULL, check, ffi
 from ..tensor import Tensor, _empty, _numel, _wrap_dim, tensor_method
-from .elementwise import clamp, exp, log, sigmoid, where
+from .elementwise import clamp, exp, log, sigmoid, sign, where
 from .reduce import max as _max, min as _min, sum as _sum
 from .shape import contiguous, reshape, transpose, unsqueeze
 
@@ -371,3 +371,61 @@ class BinaryCrossEntropyWithLogits(Function):
         x, t = ctx._saved
         want_x, want_t = ctx.needs_input_grad
         return (g * (sigmoid(x) - t) if want_x else None), (-(g * x) if want_t else None)
+
+
+# ---- the smooth-L1 family: l1_loss, smooth_l1_loss, huber_loss (one C kernel pair, a mode) ----
+
+class _SmoothL1Family(Function):
+    """loss per element of d = x - t (csrc/nn.inc smooth_l1_loss_*): |d| (L1Loss), smooth_l1 with
+    ``beta`` (SmoothL1Loss), huber with ``delta`` (HuberLoss). Derivative: gx = g q, gt = -g q
+    with q = sign(d), clamp(d / beta, -1, 1), clamp(d, -delta, delta): PyTorch's, 0 at the L1
+    kink (and at NaN for L1, as PyTorch's sign), and continuous at |d| = beta."""
+
+    code = None
+    loss_name = None
+
+    @classmethod
+    def forward(cls, ctx, x, t, beta):
+        loss = _empty(x.shape, x.dtype)
+        check(K.tl_smooth_l1_loss_forward(cls.code, x.dtype.code, loss._ptr, x._ptr, t._ptr,
+                                          x.numel(), beta), cls.loss_name)
+        ctx.beta = beta
+        ctx.save_for_backward(x, t)
+        return loss
+
+    @staticmethod
+    def vjp(ctx, g):
+        x, t = ctx._saved
+        want_x, want_t = ctx.needs_input_grad[:2]
+        g, gs = _grad_stride(g)
+        gx = _empty(x.shape, x.dtype) if want_x else None
+        gt = _empty(x.shape, x.dtype) if want_t else None
+        check(K.tl_smooth_l1_loss_backward(ctx._fn.code, x.dtype.code, gx._ptr if want_x else NULL,
+                                           gt._ptr if want_t else NULL, g._ptr, gs, x._ptr, t._ptr,
+                                           x.numel(), ctx.beta), ctx._fn.loss_name + " backward")
+        return gx, gt, None
+
+    @staticmethod
+    def formula(ctx, g):
+        x, t = ctx._saved
+        want_x, want_t = ctx.needs_input_grad[:2]
+        d, b, code = x - t, ctx.beta, ctx._fn.code
+        if code == K.TL_L1_LOSS:
+            q = sign(d)
+        elif code == K.TL_SMOOTH_L1_LOSS:
+            q = clamp(d / b, -1.0, 1.0)
+        else:
+            q = clamp(d, -b, b)
+        return (g * q if want_x else None), (g * -q if want_t else None), None
+
+
+class L1Loss(_SmoothL1Family):
+    code, loss_name = K.TL_L1_LOSS, "l1_loss"
+
+
+class SmoothL1Loss(_SmoothL1Family):
+    code, loss_name = K.TL_SMOOTH_L1_LOSS, "smooth_l1_loss"
+
+
+class HuberLoss(_SmoothL1Family):
+    code, loss_name = K.TL_HUBER_LOSS, "huber_loss"

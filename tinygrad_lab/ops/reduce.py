@@ -1,15 +1,18 @@
 """Reductions <-> csrc/reduce.c: sum, max, min, argmax, argmin as kernels; mean (a fused
-sum-and-divide for the full reduction), var and logsumexp composed from them."""
+sum-and-divide for the full reduction), var and logsumexp composed from them; amax / amin (max /
+min over a tuple of dims); cumsum and prod along a dim (tl_cumsum, tl_prod_forward/_backward)."""
 import builtins
+import operator
 
 from .. import dtypes
 from .. import kernels as K
+from ..creation import arange, copy as _copy
 from ..autograd.engine import _ONE, Function, _grad_enabled, _record
 from ..kernels import MAX_DIMS, NULL, check, i64
 from ..tensor import (_SHAPES, Tensor, _empty, _init_fields, _make, _new_tensor, _numel, _shape_info,
                       _wrap_dim, tensor_method)
 from .elementwise import _unary_kernel, exp, log, where
-from .shape import expand, reshape
+from .shape import expand, reshape, transpose, unsqueeze
 
 
 def _dims(x, dim):
@@ -539,3 +542,169 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, dtype=None):  # noqa: A002
 
 
 INF = float("inf")
+
+
+# ---- amax / amin, cumsum, prod (PyTorch's names and rules) --------------------------------------
+
+class DimOutOfRange(IndexError, ValueError):
+    """A dim out of range: PyTorch's IndexError, and this project's ValueError for a bad dim."""
+
+
+def _torch_dim(dim, shape):
+    """A possibly negative dim of a tensor of ``shape`` (0-d counts as 1 dim), as PyTorch:
+    DimOutOfRange (an IndexError) out of range, naming the shape."""
+    n = builtins.max(len(shape), 1)
+    try:
+        d = operator.index(dim)
+    except TypeError:
+        raise TypeError(f"dim must be an int, got {type(dim).__name__}") from None
+    if not -n <= d < n:
+        raise DimOutOfRange(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
+                            f"but got {dim}) for a tensor of shape {tuple(shape)}")
+    return d % n
+
+
+def _amax_dims(name, x, dim):
+    """amax/amin's dim: an int or a tuple (() = every dim); repeats raise RuntimeError."""
+    ds = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
+    wrapped = [_torch_dim(d, x.shape) for d in ds]
+    for i, d in enumerate(wrapped):
+        if d in wrapped[:i]:
+            raise RuntimeError(f"{name}(): dim {d} appears multiple times in the list of dims")
+    return ds or None
+
+
+@tensor_method()
+def amax(input, dim=(), keepdim=False):  # noqa: A002  (PyTorch's parameter name)
+    """Largest value over ``dim`` (an int or a tuple; () = all). The gradient is split evenly
+    among tied maxima; NaN propagates."""
+    return _extreme(Max, "amax", input, _amax_dims("amax", input, dim), keepdim)
+
+
+@tensor_method()
+def amin(input, dim=(), keepdim=False):  # noqa: A002
+    """Smallest value over ``dim`` (an int or a tuple; () = all); ties share the gradient."""
+    return _extreme(Min, "amin", input, _amax_dims("amin", input, dim), keepdim)
+
+
+def _split(shape, d):
+    """(outer, n, inner) of a contiguous tensor of ``shape`` around dim d (0-d: (1, 1, 1))."""
+    shape = shape or (1,)
+    return _numel(shape[:d]), shape[d], _numel(shape[d + 1:])
+
+
+def _cumsum_kernel(x, dim, reverse):
+    x = x if x._contig else _copy(x)
+    out = _empty(x.shape, x.dtype)
+    check(K.tl_cumsum(x.dtype.code, out._ptr, x._ptr, *_split(x.shape, dim), int(reverse)), "cumsum")
+    return out
+
+
+class Cumsum(Function):
+    """out[..., i, ...] = sum over j <= i along ``dim`` (``reverse``: j >= i). VJP: the reverse
+    cumsum of g (tl_cumsum again), which is also the formula's, as an op."""
+
+    @staticmethod
+    def forward(ctx, x, dim, reverse):
+        ctx.dim, ctx.reverse = dim, reverse
+        return _cumsum_kernel(x, dim, reverse)
+
+    @staticmethod
+    def vjp(ctx, g):
+        return _cumsum_kernel(g, ctx.dim, not ctx.reverse), None, None
+
+    @staticmethod
+    def formula(ctx, g):
+        return Cumsum.apply(g, ctx.dim, not ctx.reverse), None, None
+
+
+def _int_or_float(name, x, dtype):
+    """The dtype cumsum / prod compute in: ``dtype`` if given, int64 for bool / int64 inputs (as
+    PyTorch), float32 for float16 / bfloat16 (rounded back at the end)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}(): input must be a Tensor, got {type(x).__name__}")
+    if dtype is not None:
+        x = x.to(dtype)
+    if x.dtype is dtypes.bool_:
+        return x.to(dtypes.int64), None
+    if x.dtype.is_half:
+        return x.to(dtypes.float32), x.dtype
+    return x, None
+
+
+@tensor_method()
+def cumsum(input, dim, *, dtype=None):  # noqa: A002
+    """Running sum along ``dim`` (torch.cumsum); bool and int64 inputs sum to int64."""
+    d = _torch_dim(dim, input.shape)
+    x, back = _int_or_float("cumsum", input, dtype)
+    out = Cumsum.apply(x, d, False)
+    return out if back is None else out.to(back)
+
+
+def _prod_others(x, dim):
+    """The product of the other elements of each slice along ``dim`` (None: of all elements),
+    shaped like x, with differentiable ops: the slice repeated n times with the diagonal set to
+    1, then its product (O(n^2) memory: the create_graph formula of Prod only)."""
+    shape = x.shape
+    if dim is None:
+        x, dim = reshape(x, (_numel(shape),)), 0
+    xt = transpose(x, dim, -1) if x.ndim else reshape(x, (1,))
+    n = xt.shape[-1]
+    rep = expand(unsqueeze(xt, -2), *xt.shape[:-1], n, n)
+    ar = arange(n)
+    eye = reshape(ar, (n, 1)) == ar
+    others = Prod.apply(where(eye, 1.0, rep), rep.ndim - 1)
+    if not x.ndim:
+        return reshape(others, ())
+    return reshape(transpose(others, dim, -1), shape)
+
+
+class Prod(Function):
+    """y = the product over ``dim`` (None: of every element; the output drops the dim).
+    Derivative as PyTorch's: g * y / x when no element of x is 0; else g times the product of
+    the other elements of the slice (one zero gets the product of the others, two give 0;
+    tl_prod_backward). The formula computes the products of the others with Prod itself, so
+    second derivatives are right with zeros too. One difference: for a product of all elements
+    with two or more zeros and an Inf or NaN, PyTorch's plain backward returns zeros outright
+    where this gives NaN (as PyTorch's create_graph backward does)."""
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        x = x if x._contig else _copy(x)
+        o, n, i = (1, x.numel(), 1) if dim is None else _split(x.shape, dim)
+        y = _empty(() if dim is None else x.shape[:dim] + x.shape[dim + 1:], x.dtype)
+        check(K.tl_prod_forward(x.dtype.code, y._ptr, x._ptr, o, n, i), "prod")
+        ctx.dim, ctx.split = dim, (o, n, i)
+        ctx.save_for_backward(x, y)
+        return y
+
+    @staticmethod
+    def vjp(ctx, g):
+        x, y = ctx._saved
+        gx = _empty(x.shape, x.dtype)
+        g = g if g._contig else _copy(g)
+        check(K.tl_prod_backward(x.dtype.code, gx._ptr, g._ptr, x._ptr, y._ptr, *ctx.split),
+              "prod backward")
+        return gx, None
+
+    @staticmethod
+    def formula(ctx, g):
+        x, y = ctx._saved
+        keep = tuple(1 for _ in x.shape) if ctx.dim is None else \
+            tuple(1 if d == ctx.dim else n for d, n in enumerate(x.shape))
+        gk = reshape(g, keep)
+        if not any(x == 0).item():
+            return gk * (reshape(y, keep) / x), None
+        return gk * _prod_others(x, ctx.dim), None
+
+
+@tensor_method()
+def prod(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
+    """Product of all elements (dim None) or along ``dim`` (torch.prod); bool and int64 inputs
+    multiply in int64. The gradient is right with zeros in the input (see Prod)."""
+    d = None if dim is None else _torch_dim(dim, input.shape)
+    x, back = _int_or_float("prod", input, dtype)
+    out = Prod.apply(x, d)
+    if keepdim and d is not None and x.ndim:
+        out = reshape(out, tuple(1 if k == d else n for k, n in enumerate(x.shape)))
+    return out if back is None else out.to(back)
