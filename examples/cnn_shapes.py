@@ -8,6 +8,7 @@ accuracy, and each layer's output shape for one image.
 
     python examples/cnn_shapes.py            # 8 epochs: ~100% test accuracy (checks >= 95%)
     python examples/cnn_shapes.py --quick    # 2 epochs (the test suite's)
+    python examples/cnn_shapes.py --jit      # the same numbers, each step replayed (tl.jit)
 """
 import argparse
 import random
@@ -50,6 +51,8 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="train for 2 epochs only (no accuracy check)")
     ap.add_argument("--epochs", type=int, default=None, help="passes over the training set (default 8)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--jit", action="store_true",
+                    help="capture the training step once and replay it in C (tl.jit)")
     args = ap.parse_args(argv)
     epochs = args.epochs or (2 if args.quick else 8)
 
@@ -71,6 +74,16 @@ def main(argv=None):
         print(f"  after {type(layer).__name__:9s} {tuple(h.shape)}")
     opt = tl.optim.Adam(model.parameters(), lr=3e-3)
 
+    def train_step(xb, yb):
+        loss = F.cross_entropy(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    # --jit: the first call runs eagerly, the second is recorded, the rest replay it in C (a
+    # batch is copied into the recording's inputs; the loss returned is the recording's output)
+    step = tl.jit(train_step) if args.jit else train_step
     batch = 32
     order = list(range(x_train.shape[0]))
     for epoch in range(1, epochs + 1):
@@ -78,10 +91,7 @@ def main(argv=None):
         total, batches = 0.0, 0
         for start in range(0, len(order), batch):
             idx = tl.tensor(order[start:start + batch])
-            loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            loss = step(x_train[idx], y_train[idx])
             total, batches = total + loss.item(), batches + 1
         print(f"  epoch {epoch:2d}  train loss {total / batches:.4f}  "
               f"test accuracy {accuracy(model, x_test, y_test):6.1%}")

@@ -143,6 +143,10 @@ def test_mixed_precision():
     assert "(logits tl.bfloat16)" in out and out.rstrip().endswith("OK")
 
 
+def test_cnn_shapes_jit_prints_the_same_numbers():
+    assert run_example("cnn_shapes.py", "--quick", "--jit") == run_example("cnn_shapes.py", "--quick")
+
+
 def test_mixed_precision_jit_prints_the_same_numbers():
     # all three modes' steps through tl.jit, the float16 one with its GradScaler
     assert run_example("mixed_precision.py", "--quick", "--jit") == run_example("mixed_precision.py", "--quick")
