@@ -327,30 +327,30 @@ TL_VM __m256 tl_vm_silu_grad(__m256 g, __m256 x) {
     const __m256 xf = tl_vm_xfactor(x);
     const __m256 xe = tl_vm_expk_mul(ek, xf);
     const __m256 v = _mm256_div_ps(TL_VM_C(1.0f), _mm256_add_ps(TL_VM_C(1.0f), e));
-    const __m256 far = _mm256_mul_ps(tl_vm_fma(xe, v, e), v);
+    /* (negative there: the sign kept when it rounds to 0, as the row's -0) */
+    const __m256 far = _mm256_or_ps(_mm256_mul_ps(tl_vm_fma(xe, v, e), v), TL_VM_C(-0.0f));
     const __m256 d = _mm256_blendv_ps(TL_VM_PD2(tl_vm_dsilu_pd, xf, e), far,
                                       _mm256_cmp_ps(x, TL_VM_C(-80.0f), _CMP_LT_OQ));
     return _mm256_mul_ps(g, d);
 }
 
-/* z = x beta as hi + lo (lo = 0 where hi is not finite); e = e^-|z| (the same as two floats) */
-TL_VM tl_vm_expk tl_vm_softplus_parts(__m256 x, __m256 beta, __m256 *z) {
+/* z = x beta as hi + lo (lo = 0 where |hi| > 128: there e^-|z| is 0 either way, and lo may
+ * be far from small); e = e^-|z| from both */
+TL_VM tl_vm_expk tl_vm_softplus_parts(__m256 x, __m256 beta, __m256 *z, __m256 *lo) {
     *z = _mm256_mul_ps(x, beta);
-    __m256 lo = _mm256_fmsub_ps(x, beta, *z);
-    lo = _mm256_and_ps(lo, _mm256_cmp_ps(tl_vm_abs(*z), TL_VM_C(__builtin_inff()), _CMP_LT_OQ));
+    *lo = _mm256_and_ps(_mm256_fmsub_ps(x, beta, *z),
+                        _mm256_cmp_ps(tl_vm_abs(*z), TL_VM_C(128.0f), _CMP_LE_OQ));
     /* -|z| = -|hi| - sign(hi) lo */
-    const __m256 l = _mm256_xor_ps(lo, _mm256_andnot_ps(*z, TL_VM_C(-0.0f)));
+    const __m256 l = _mm256_xor_ps(*lo, _mm256_andnot_ps(*z, TL_VM_C(-0.0f)));
     return tl_vm_exp_parts(_mm256_or_ps(*z, TL_VM_C(-0.0f)), l, 1);
 }
 
 /* softplus(x) = x where x beta > threshold, else log1p(e^z) / beta = (max(z, 0) + log1p(e^-|z|))
  * / beta, z = x beta carried in two floats (its rounding would otherwise show in e^z) */
 TL_VM __m256 tl_vm_softplus(__m256 x, __m256 beta, __m256 thr) {
-    __m256 z;
-    const tl_vm_expk ek = tl_vm_softplus_parts(x, beta, &z);
+    __m256 z, lo;
+    const tl_vm_expk ek = tl_vm_softplus_parts(x, beta, &z, &lo);
     const __m256 lp = tl_vm_log1p01(tl_vm_expk_mul(ek, TL_VM_C(1.0f)));
-    const __m256 lo = _mm256_and_ps(_mm256_fmsub_ps(x, beta, z),
-                                    _mm256_cmp_ps(tl_vm_abs(z), TL_VM_C(__builtin_inff()), _CMP_LT_OQ));
     const __m256 big = _mm256_add_ps(z, _mm256_add_ps(lo, lp));
     const __m256 s = _mm256_blendv_ps(lp, big, _mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_GT_OQ));
     return _mm256_blendv_ps(_mm256_div_ps(s, beta), x, _mm256_cmp_ps(z, thr, _CMP_GT_OQ));
@@ -359,8 +359,8 @@ TL_VM __m256 tl_vm_softplus(__m256 x, __m256 beta, __m256 thr) {
 /* g softplus'(x) = g sigmoid(z) (g where z > threshold): 1 / (1 + e) for z >= 0, e / (1 + e)
  * below, e = e^-|z| */
 TL_VM __m256 tl_vm_softplus_grad(__m256 g, __m256 x, __m256 beta, __m256 thr) {
-    __m256 z;
-    const tl_vm_expk ek = tl_vm_softplus_parts(x, beta, &z);
+    __m256 z, lo;
+    const tl_vm_expk ek = tl_vm_softplus_parts(x, beta, &z, &lo);
     const __m256 e = tl_vm_expk_mul(ek, TL_VM_C(1.0f));
     const __m256 num = _mm256_blendv_ps(TL_VM_C(1.0f), e, z);            /* sign bit of z */
     const __m256 d = _mm256_mul_ps(g, _mm256_div_ps(num, _mm256_add_ps(TL_VM_C(1.0f), e)));
@@ -380,12 +380,16 @@ TL_VM __m256 tl_vm_elu(__m256 x, __m256 alpha, __m256 scale) {
                             _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GT_OQ));
 }
 
-/* g elu'(x) = g scale for x > 0, else (g alpha scale) e^x rounded once (0 below -120) */
+/* g elu'(x) = g scale for x > 0, else (g alpha scale) e^x rounded once (c * 0 below -120;
+ * c e^x as a product for an infinite c, where c + c u would be inf - inf) */
 TL_VM __m256 tl_vm_elu_grad(__m256 g, __m256 x, __m256 alpha, __m256 scale) {
     const __m256 c = _mm256_mul_ps(g, _mm256_mul_ps(alpha, scale));
-    const __m256 neg = _mm256_blendv_ps(tl_vm_expk_mul(tl_vm_exp_parts(x, x, 0), c),
-                                        _mm256_mul_ps(c, _mm256_setzero_ps()),
-                                        _mm256_cmp_ps(x, TL_VM_C(-120.0f), _CMP_LT_OQ));
+    const tl_vm_expk ek = tl_vm_exp_parts(x, x, 0);
+    __m256 neg = _mm256_blendv_ps(tl_vm_expk_mul(ek, c),
+                                  _mm256_mul_ps(c, tl_vm_expk_mul(ek, TL_VM_C(1.0f))),
+                                  _mm256_cmp_ps(tl_vm_abs(c), TL_VM_C(__builtin_inff()), _CMP_EQ_OQ));
+    neg = _mm256_blendv_ps(neg, _mm256_mul_ps(c, _mm256_setzero_ps()),
+                           _mm256_cmp_ps(x, TL_VM_C(-120.0f), _CMP_LT_OQ));
     return _mm256_blendv_ps(neg, _mm256_mul_ps(g, scale),
                             _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GT_OQ));
 }
