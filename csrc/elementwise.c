@@ -14,7 +14,9 @@
  * (and gelu's and erf's backward) through csrc/vmath.h (the list is TL_VMATH_OPS below): the
  * same functions, vectorised, with error bound 4 ulp against float64 (measured at most 2.4;
  * tested by tests/test_vmath.py). Strided loops and the portable build use these expressions
- * with libm, within the same bound.
+ * with libm, within the same bound. silu, softplus, elu/selu, logsigmoid and mish (forward and
+ * backward) have vector loops too, within 4 ulp (tests/test_vmath_activations.py); their rows
+ * below are PyTorch's expressions, less accurate in places (the test's module doc says where).
  */
 #include <math.h>
 #include <tgmath.h>

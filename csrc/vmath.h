@@ -32,6 +32,11 @@
  *         Phi(-|x|) = G(|x|) e^{-x^2/2} / 2: that for x < 0 (relative accuracy down to the
  *         underflow near x = -14), 1 - it above.
  *   erf:  |z| < 0.5: z (c_hi + P(z^2)) with 2/sqrt(pi) split in two floats; else 1 - erfc(|z|).
+ *
+ * The activations silu, softplus, elu (selu), logsigmoid, mish and their g * f'(x) (the rows of
+ * elementwise.c, PyTorch's expressions) are built from the same exp reduction; their bound is
+ * 4 ulp too, tested by tests/test_vmath_activations.py (measured maxima <= 2.94, the list is
+ * there and in README), with the rows' answers at NaN, +-inf, +-0 and the thresholds.
  */
 #ifndef TL_VMATH_H
 #define TL_VMATH_H
