@@ -314,29 +314,29 @@ TL_VM __m256 tl_vm_silu(__m256 x) {
     return _mm256_div_ps(num, _mm256_add_ps(TL_VM_C(1.0f), e));
 }
 
-/* silu'(x) = s (1 + x q), (s, q) = (e v, v) for x < 0 and (v, e v) else, v = 1 / (1 + e), in
- * double from x and e = e^-|x| (float; x replaced by tl_vm_xfactor(x), so NaN at +-inf) */
-TL_VM __m256d tl_vm_dsilu_pd(__m256d x, __m256d e) {
-    const __m256d v = _mm256_div_pd(TL_VM_D(1.0), _mm256_add_pd(TL_VM_D(1.0), e));
-    const __m256d ev = _mm256_mul_pd(e, v);
-    const __m256d neg = _mm256_cmp_pd(x, _mm256_setzero_pd(), _CMP_LT_OQ);
-    const __m256d s = _mm256_blendv_pd(v, ev, neg), q = _mm256_blendv_pd(ev, v, neg);
-    return _mm256_mul_pd(s, _mm256_fmadd_pd(x, q, TL_VM_D(1.0)));
+/* 1 / (1 + e) for e in [0, 1] to about half an ulp: the rounding error of 1 + e (exact, wl)
+ * and of the quotient (exact by fma) corrected for */
+TL_VM __m256 tl_vm_recip1p(__m256 e) {
+    const __m256 w = _mm256_add_ps(TL_VM_C(1.0f), e);
+    const __m256 wl = _mm256_sub_ps(e, _mm256_sub_ps(w, TL_VM_C(1.0f)));  /* 1 + e = w + wl */
+    const __m256 v0 = _mm256_div_ps(TL_VM_C(1.0f), w);
+    const __m256 r = _mm256_fnmadd_ps(v0, w, TL_VM_C(1.0f));              /* 1 - v0 w, exact */
+    return tl_vm_fma(v0, _mm256_fnmadd_ps(v0, wl, r), v0);
 }
 
-/* g silu'(x): the double evaluation above for x >= -80; below, where e^-|x| is (nearly) a
- * denormal, (e + (x e) v) v in float with x e rounded once (v = 1 there) */
+/* g silu'(x), silu' = s (1 + x (1 - s)); with e = e^-|x| and v = 1 / (1 + e) (corrected):
+ * x >= 0: v + (x e) v^2; x < 0: (e + (x e) v) v, x e rounded once (x replaced by
+ * tl_vm_xfactor(x): NaN at +-inf, as PyTorch). Far left the result is negative; its sign is kept
+ * when it rounds to 0, as the row's -0. */
 TL_VM __m256 tl_vm_silu_grad(__m256 g, __m256 x) {
     const tl_vm_expk ek = tl_vm_exp_parts(_mm256_or_ps(x, TL_VM_C(-0.0f)), x, 0);
     const __m256 e = tl_vm_expk_mul(ek, TL_VM_C(1.0f));
-    const __m256 xf = tl_vm_xfactor(x);
-    const __m256 xe = tl_vm_expk_mul(ek, xf);
-    const __m256 v = _mm256_div_ps(TL_VM_C(1.0f), _mm256_add_ps(TL_VM_C(1.0f), e));
-    /* (negative there: the sign kept when it rounds to 0, as the row's -0) */
-    const __m256 far = _mm256_or_ps(_mm256_mul_ps(tl_vm_fma(xe, v, e), v), TL_VM_C(-0.0f));
-    const __m256 d = _mm256_blendv_ps(TL_VM_PD2(tl_vm_dsilu_pd, xf, e), far,
-                                      _mm256_cmp_ps(x, TL_VM_C(-80.0f), _CMP_LT_OQ));
-    return _mm256_mul_ps(g, d);
+    const __m256 xe = tl_vm_expk_mul(ek, tl_vm_xfactor(x));
+    const __m256 v = tl_vm_recip1p(e);
+    const __m256 pos = tl_vm_fma(_mm256_mul_ps(xe, v), v, v);
+    __m256 neg = _mm256_mul_ps(tl_vm_fma(xe, v, e), v);
+    neg = _mm256_or_ps(neg, _mm256_and_ps(TL_VM_C(-0.0f), _mm256_cmp_ps(x, TL_VM_C(-80.0f), _CMP_LT_OQ)));
+    return _mm256_mul_ps(g, _mm256_blendv_ps(pos, neg, x));
 }
 
 /* z = x beta as hi + lo (lo = 0 where |hi| > 128: there e^-|z| is 0 either way, and lo may
