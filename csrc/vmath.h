@@ -306,12 +306,27 @@ TL_VM __m256 tl_vm_log1p01(__m256 t) {
     return _mm256_add_ps(tl_vm_log(w), _mm256_div_ps(c, w));
 }
 
+/* e = e^-|x| and xe = x e rounded once (x replaced by tl_vm_xfactor(x)) for silu. A vector with
+ * every |x| <= 80 takes the fast path: 2^k through the exponent field, the same bits (both
+ * results are normal or exact zeros there, k = 0 for |x| < 0.34), so lanes stay independent. */
+TL_VM __m256 tl_vm_silu_exps(__m256 x, __m256 *xe) {
+    const __m256 h = _mm256_or_ps(x, TL_VM_C(-0.0f));                      /* -|x| */
+    if (__builtin_expect(_mm256_movemask_ps(_mm256_cmp_ps(tl_vm_abs(x), TL_VM_C(80.0f), _CMP_NLE_UQ)) == 0, 1)) {
+        __m256 kf;
+        const __m256 u = tl_vm_exp_reduce(h, h, 0, &kf);
+        *xe = tl_vm_ldexp_fast(tl_vm_fma(x, u, x), kf);
+        return tl_vm_ldexp_fast(_mm256_add_ps(u, TL_VM_C(1.0f)), kf);
+    }
+    const tl_vm_expk ek = tl_vm_exp_parts(h, h, 0);
+    *xe = tl_vm_expk_mul(ek, tl_vm_xfactor(x));
+    return tl_vm_expk_mul(ek, TL_VM_C(1.0f));
+}
+
 /* silu(x) = x / (1 + e^-x): e = e^-|x|; x / (1 + e) for x >= 0, x e / (1 + e) below */
 TL_VM __m256 tl_vm_silu(__m256 x) {
-    const tl_vm_expk ek = tl_vm_exp_parts(_mm256_or_ps(x, TL_VM_C(-0.0f)), x, 0);
-    const __m256 e = tl_vm_expk_mul(ek, TL_VM_C(1.0f));
-    const __m256 num = _mm256_blendv_ps(x, tl_vm_expk_mul(ek, tl_vm_xfactor(x)), x);
-    return _mm256_div_ps(num, _mm256_add_ps(TL_VM_C(1.0f), e));
+    __m256 xe;
+    const __m256 e = tl_vm_silu_exps(x, &xe);
+    return _mm256_div_ps(_mm256_blendv_ps(x, xe, x), _mm256_add_ps(TL_VM_C(1.0f), e));
 }
 
 /* 1 / (1 + e) for e in [0, 1] to about half an ulp: the rounding error of 1 + e (exact, wl)
@@ -329,9 +344,8 @@ TL_VM __m256 tl_vm_recip1p(__m256 e) {
  * tl_vm_xfactor(x): NaN at +-inf, as PyTorch). Far left the result is negative; its sign is kept
  * when it rounds to 0, as the row's -0. */
 TL_VM __m256 tl_vm_silu_grad(__m256 g, __m256 x) {
-    const tl_vm_expk ek = tl_vm_exp_parts(_mm256_or_ps(x, TL_VM_C(-0.0f)), x, 0);
-    const __m256 e = tl_vm_expk_mul(ek, TL_VM_C(1.0f));
-    const __m256 xe = tl_vm_expk_mul(ek, tl_vm_xfactor(x));
+    __m256 xe;
+    const __m256 e = tl_vm_silu_exps(x, &xe);
     const __m256 v = tl_vm_recip1p(e);
     const __m256 pos = tl_vm_fma(_mm256_mul_ps(xe, v), v, v);
     __m256 neg = _mm256_mul_ps(tl_vm_fma(xe, v, e), v);
@@ -401,14 +415,14 @@ TL_VM __m256 tl_vm_elu_grad(__m256 g, __m256 x, __m256 alpha, __m256 scale) {
 
 /* logsigmoid(x) = min(x, 0) - log1p(e^-|x|) (+0 at +inf, as the row) */
 TL_VM __m256 tl_vm_logsigmoid(__m256 x) {
-    const __m256 e = tl_vm_expk_mul(tl_vm_exp_parts(_mm256_or_ps(x, TL_VM_C(-0.0f)), x, 0), TL_VM_C(1.0f));
+    const __m256 e = tl_vm_exp(_mm256_or_ps(x, TL_VM_C(-0.0f)));          /* e^-|x| */
     const __m256 m = _mm256_and_ps(x, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));
     return _mm256_sub_ps(m, tl_vm_log1p01(e));
 }
 
 /* g logsigmoid'(x) = g / (1 + e) for x < 0, g e / (1 + e) else, e = e^-|x| (NaN: the second) */
 TL_VM __m256 tl_vm_logsigmoid_grad(__m256 g, __m256 x) {
-    const __m256 e = tl_vm_expk_mul(tl_vm_exp_parts(_mm256_or_ps(x, TL_VM_C(-0.0f)), x, 0), TL_VM_C(1.0f));
+    const __m256 e = tl_vm_exp(_mm256_or_ps(x, TL_VM_C(-0.0f)));          /* e^-|x| */
     const __m256 num = _mm256_blendv_ps(e, TL_VM_C(1.0f), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));
     return _mm256_mul_ps(g, _mm256_div_ps(num, _mm256_add_ps(TL_VM_C(1.0f), e)));
 }
