@@ -20,6 +20,7 @@ import time
 import numpy as np
 
 import tinygrad_lab as tl
+import tinygrad_lab.nn.functional as F
 
 try:
     import torch
@@ -169,19 +170,36 @@ def _transcendental_cases_n(n):
         ("sigmoid", tx.sigmoid, lambda: 1 / (1 + np.exp(-x)), lambda: 1 / (1 + np.exp(-x64)), "sigmoid"),
         ("gelu", lambda: tx[:10000].gelu(), lambda: _np_gelu(x),
          lambda: 0.5 * xs * (1 + erf(xs / math.sqrt(2))), "gelu"),
-    ]
+    ] + _activation_specs(x, x64, tx)
     cases = []
     for name, f_tl, f_np, ref64, tname in specs:
         f_time = tx.gelu if name == "gelu" else f_tl
         tt = _t(xp if name == "log" else x)
         f_t = None
         if torch is not None:
-            f_t = (lambda tt=tt: torch.nn.functional.gelu(tt)) if tname == "gelu" else \
-                (lambda tt=tt, fn=getattr(torch, tname): fn(tt))
+            fn = getattr(torch.nn.functional, tname[2:]) if tname.startswith("F.") else \
+                torch.nn.functional.gelu if tname == "gelu" else getattr(torch, tname)
+            f_t = (lambda tt=tt, fn=fn: fn(tt))
         cases.append(Case(f"{name} f32 n={n:.0e}", f_time, f_np, f_t,
                           check=lambda f_tl=f_tl, ref64=ref64: close(f_tl(), ref64(), 1e-5, 1e-7),
                           nbytes=8.0 * n, target=0.33))
     return cases
+
+
+def _activation_specs(x, x64, tx):
+    """The PyTorch activations next to what a NumPy user writes for them (the rows' format of
+    _transcendental_cases_n: name, tl, NumPy float32, float64 reference, torch)."""
+    return [
+        ("silu", lambda: F.silu(tx), lambda: x / (1 + np.exp(-x)), lambda: x64 / (1 + np.exp(-x64)), "F.silu"),
+        ("softplus", lambda: F.softplus(tx), lambda: np.logaddexp(0, x), lambda: np.logaddexp(0, x64),
+         "F.softplus"),
+        ("elu", lambda: F.elu(tx), lambda: np.where(x > 0, x, np.expm1(x)),
+         lambda: np.where(x64 > 0, x64, np.expm1(x64)), "F.elu"),
+        ("mish", lambda: F.mish(tx), lambda: x * np.tanh(np.logaddexp(0, x)),
+         lambda: x64 * np.tanh(np.logaddexp(0, x64)), "F.mish"),
+        ("logsigmoid", lambda: F.logsigmoid(tx), lambda: -np.logaddexp(0, -x),
+         lambda: -np.logaddexp(0, -x64), "F.logsigmoid"),
+    ]
 
 
 @workload("binary")

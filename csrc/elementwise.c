@@ -14,7 +14,9 @@
  * (and gelu's and erf's backward) through csrc/vmath.h (the list is TL_VMATH_OPS below): the
  * same functions, vectorised, with error bound 4 ulp against float64 (measured at most 2.4;
  * tested by tests/test_vmath.py). Strided loops and the portable build use these expressions
- * with libm, within the same bound.
+ * with libm, within the same bound. silu, softplus, elu/selu, logsigmoid and mish (forward and
+ * backward) have vector loops too, within 4 ulp (tests/test_vmath_activations.py); their rows
+ * below are PyTorch's expressions, less accurate in places (the test's module doc says where).
  */
 #include <math.h>
 #include <tgmath.h>
@@ -171,10 +173,16 @@
     X(TANH,       tl_vm_tanh_loop,             0)                                                 \
     X(SIGMOID,    tl_vm_sigmoid_loop,          0)                                                 \
     X(ERF,        tl_vm_erf_loop,              tl_vm_erf_grad_loop)                               \
-    X(GELU,       tl_vm_gelu_loop,             tl_vm_gelu_grad_loop)
+    X(GELU,       tl_vm_gelu_loop,             tl_vm_gelu_grad_loop)                              \
+    X(SILU,       tl_vm_silu_loop,             tl_vm_silu_grad_loop)                              \
+    X(SOFTPLUS,   tl_vm_softplus_loop,         tl_vm_softplus_grad_loop)                          \
+    X(ELU,        tl_vm_elu_loop,              tl_vm_elu_grad_loop)                               \
+    X(LOG_SIGMOID, tl_vm_logsigmoid_loop,      tl_vm_logsigmoid_grad_loop)                        \
+    X(MISH,       tl_vm_mish_loop,             tl_vm_mish_grad_loop)
 
-typedef void (*tl_vm_fwd_fn)(float *y, const float *x, int64_t n);
-typedef void (*tl_vm_bwd_fn)(float *gx, const float *g, const float *x, int64_t n);
+/* p0, p1: the row's scalars, rounded to float (softplus's beta and threshold, elu's alpha, scale) */
+typedef void (*tl_vm_fwd_fn)(float *y, const float *x, int64_t n, float p0, float p1);
+typedef void (*tl_vm_bwd_fn)(float *gx, const float *g, const float *x, int64_t n, float p0, float p1);
 
 static tl_vm_fwd_fn vmath_fwd(int op) {
     switch (op) {

@@ -32,6 +32,11 @@
  *         Phi(-|x|) = G(|x|) e^{-x^2/2} / 2: that for x < 0 (relative accuracy down to the
  *         underflow near x = -14), 1 - it above.
  *   erf:  |z| < 0.5: z (c_hi + P(z^2)) with 2/sqrt(pi) split in two floats; else 1 - erfc(|z|).
+ *
+ * The activations silu, softplus, elu (selu), logsigmoid, mish and their g * f'(x) (the rows of
+ * elementwise.c, PyTorch's expressions) are built from the same exp reduction; their bound is
+ * 4 ulp too, tested by tests/test_vmath_activations.py (measured maxima <= 2.94, the list is
+ * there and in README), with the rows' answers at NaN, +-inf, +-0 and the thresholds.
  */
 #ifndef TL_VMATH_H
 #define TL_VMATH_H
@@ -260,6 +265,212 @@ TL_VM __m256 tl_vm_erf(__m256 z) {
     return _mm256_or_ps(r, tl_vm_sign(z));                               /* odd; erf(-0) = -0 */
 }
 
+/* ---- the activations of elementwise.c's PyTorch rows: silu, softplus, elu (selu), logsigmoid,
+ * mish, forward and g * derivative. Each reduces to e = e^h for one h <= 44 and, where the
+ * result is x e^h (which underflows through the denormals), that product rounded once, so no
+ * denormal e is multiplied by a large x. ---- */
+
+/* e^(h + l) as (1 + u) 2^k1 2^k2 (tl_vm_mul_exp's pieces, shared by several products):
+ * h clamped to [-120, 89] (NaN kept); l must be finite */
+typedef struct { __m256 u, s1, s2; } tl_vm_expk;
+TL_VM tl_vm_expk tl_vm_exp_parts(__m256 h, __m256 l, const int LO) {
+    h = _mm256_max_ps(TL_VM_C(-120.0f), _mm256_min_ps(TL_VM_C(89.0f), h));   /* keeps NaN */
+    __m256 kf;
+    tl_vm_expk e;
+    e.u = tl_vm_exp_reduce(h, l, LO, &kf);
+    const __m256i ki = _mm256_sub_epi32(_mm256_castps_si256(kf), _mm256_castps_si256(TL_VM_C(TL_VM_MAGIC)));
+    const __m256i k1 = _mm256_srai_epi32(ki, 1), k2 = _mm256_sub_epi32(ki, k1);
+    const __m256i bias = _mm256_set1_epi32(127);
+    e.s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k1, bias), 23));
+    e.s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k2, bias), 23));
+    return e;
+}
+
+/* c e^(h + l), rounded once (|c| < 2^40, or the clamped h shows); c's sign kept on a 0
+ * (c + c u would lose it: -0 + +0 = +0) */
+TL_VM __m256 tl_vm_expk_mul(tl_vm_expk e, __m256 c) {
+    return _mm256_or_ps(_mm256_mul_ps(_mm256_mul_ps(tl_vm_fma(c, e.u, c), e.s1), e.s2), tl_vm_sign(c));
+}
+
+/* x where |x| <= 128, else x * 0 (a signed 0; NaN for +-inf): the factor c of x e^h, h <= 89,
+ * for which the product is 0 beyond (and NaN at infinity, as x * e^-inf = inf * 0) */
+TL_VM __m256 tl_vm_xfactor(__m256 x) {
+    return _mm256_blendv_ps(x, _mm256_mul_ps(x, _mm256_setzero_ps()),
+                            _mm256_cmp_ps(tl_vm_abs(x), TL_VM_C(128.0f), _CMP_GT_OQ));
+}
+
+/* log1p(t) for t in [0, 1] (or NaN): log(1 + t) plus the rounding error of 1 + t over 1 + t */
+TL_VM __m256 tl_vm_log1p01(__m256 t) {
+    const __m256 w = _mm256_add_ps(TL_VM_C(1.0f), t);
+    const __m256 c = _mm256_sub_ps(t, _mm256_sub_ps(w, TL_VM_C(1.0f)));   /* exact */
+    return _mm256_add_ps(tl_vm_log(w), _mm256_div_ps(c, w));
+}
+
+/* e = e^-|x| and xe = x e rounded once (x replaced by tl_vm_xfactor(x)) for silu. A vector with
+ * every |x| <= 80 takes the fast path: 2^k through the exponent field, the same bits (both
+ * results are normal or exact zeros there, k = 0 for |x| < 0.34), so lanes stay independent. */
+TL_VM __m256 tl_vm_silu_exps(__m256 x, __m256 *xe) {
+    const __m256 h = _mm256_or_ps(x, TL_VM_C(-0.0f));                      /* -|x| */
+    if (__builtin_expect(_mm256_movemask_ps(_mm256_cmp_ps(tl_vm_abs(x), TL_VM_C(80.0f), _CMP_NLE_UQ)) == 0, 1)) {
+        __m256 kf;
+        const __m256 u = tl_vm_exp_reduce(h, h, 0, &kf);
+        *xe = tl_vm_ldexp_fast(tl_vm_fma(x, u, x), kf);
+        return tl_vm_ldexp_fast(_mm256_add_ps(u, TL_VM_C(1.0f)), kf);
+    }
+    const tl_vm_expk ek = tl_vm_exp_parts(h, h, 0);
+    *xe = tl_vm_expk_mul(ek, tl_vm_xfactor(x));
+    return tl_vm_expk_mul(ek, TL_VM_C(1.0f));
+}
+
+/* silu(x) = x / (1 + e^-x): e = e^-|x|; x / (1 + e) for x >= 0, x e / (1 + e) below */
+TL_VM __m256 tl_vm_silu(__m256 x) {
+    __m256 xe;
+    const __m256 e = tl_vm_silu_exps(x, &xe);
+    return _mm256_div_ps(_mm256_blendv_ps(x, xe, x), _mm256_add_ps(TL_VM_C(1.0f), e));
+}
+
+/* 1 / (1 + e) for e in [0, 1] to about half an ulp: the rounding error of 1 + e (exact, wl)
+ * and of the quotient (exact by fma) corrected for */
+TL_VM __m256 tl_vm_recip1p(__m256 e) {
+    const __m256 w = _mm256_add_ps(TL_VM_C(1.0f), e);
+    const __m256 wl = _mm256_sub_ps(e, _mm256_sub_ps(w, TL_VM_C(1.0f)));  /* 1 + e = w + wl */
+    const __m256 v0 = _mm256_div_ps(TL_VM_C(1.0f), w);
+    const __m256 r = _mm256_fnmadd_ps(v0, w, TL_VM_C(1.0f));              /* 1 - v0 w, exact */
+    return tl_vm_fma(v0, _mm256_fnmadd_ps(v0, wl, r), v0);
+}
+
+/* g silu'(x), silu' = s (1 + x (1 - s)); with e = e^-|x| and v = 1 / (1 + e) (corrected):
+ * x >= 0: v + (x e) v^2; x < 0: (e + (x e) v) v, x e rounded once (x replaced by
+ * tl_vm_xfactor(x): NaN at +-inf, as PyTorch). Far left the result is negative; its sign is kept
+ * when it rounds to 0, as the row's -0. */
+TL_VM __m256 tl_vm_silu_grad(__m256 g, __m256 x) {
+    __m256 xe;
+    const __m256 e = tl_vm_silu_exps(x, &xe);
+    const __m256 v = tl_vm_recip1p(e);
+    const __m256 pos = tl_vm_fma(_mm256_mul_ps(xe, v), v, v);
+    __m256 neg = _mm256_mul_ps(tl_vm_fma(xe, v, e), v);
+    neg = _mm256_or_ps(neg, _mm256_and_ps(TL_VM_C(-0.0f), _mm256_cmp_ps(x, TL_VM_C(-80.0f), _CMP_LT_OQ)));
+    return _mm256_mul_ps(g, _mm256_blendv_ps(pos, neg, x));
+}
+
+/* z = x beta as hi + lo (lo = 0 where |hi| > 128: there e^-|z| is 0 either way, and lo may
+ * be far from small); e = e^-|z| from both */
+TL_VM tl_vm_expk tl_vm_softplus_parts(__m256 x, __m256 beta, __m256 *z, __m256 *lo) {
+    *z = _mm256_mul_ps(x, beta);
+    *lo = _mm256_and_ps(_mm256_fmsub_ps(x, beta, *z),
+                        _mm256_cmp_ps(tl_vm_abs(*z), TL_VM_C(128.0f), _CMP_LE_OQ));
+    /* -|z| = -|hi| - sign(hi) lo */
+    const __m256 l = _mm256_xor_ps(*lo, _mm256_andnot_ps(*z, TL_VM_C(-0.0f)));
+    return tl_vm_exp_parts(_mm256_or_ps(*z, TL_VM_C(-0.0f)), l, 1);
+}
+
+/* softplus(x) = x where x beta > threshold, else log1p(e^z) / beta = (max(z, 0) + log1p(e^-|z|))
+ * / beta, z = x beta carried in two floats (its rounding would otherwise show in e^z) */
+TL_VM __m256 tl_vm_softplus(__m256 x, __m256 beta, __m256 thr) {
+    __m256 z, lo;
+    const tl_vm_expk ek = tl_vm_softplus_parts(x, beta, &z, &lo);
+    const __m256 lp = tl_vm_log1p01(tl_vm_expk_mul(ek, TL_VM_C(1.0f)));
+    const __m256 big = _mm256_add_ps(z, _mm256_add_ps(lo, lp));
+    const __m256 s = _mm256_blendv_ps(lp, big, _mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_GT_OQ));
+    return _mm256_blendv_ps(_mm256_div_ps(s, beta), x, _mm256_cmp_ps(z, thr, _CMP_GT_OQ));
+}
+
+/* g softplus'(x) = g sigmoid(z) (g where z > threshold): 1 / (1 + e) for z >= 0, e / (1 + e)
+ * below, e = e^-|z| */
+TL_VM __m256 tl_vm_softplus_grad(__m256 g, __m256 x, __m256 beta, __m256 thr) {
+    __m256 z, lo;
+    const tl_vm_expk ek = tl_vm_softplus_parts(x, beta, &z, &lo);
+    const __m256 e = tl_vm_expk_mul(ek, TL_VM_C(1.0f));
+    const __m256 num = _mm256_blendv_ps(TL_VM_C(1.0f), e, z);            /* sign bit of z */
+    const __m256 d = _mm256_mul_ps(g, _mm256_div_ps(num, _mm256_add_ps(TL_VM_C(1.0f), e)));
+    return _mm256_blendv_ps(d, g, _mm256_cmp_ps(z, thr, _CMP_GT_OQ));
+}
+
+/* elu: x > 0 ? x scale : expm1(x) (alpha scale), ac = alpha scale rounded to float as the row
+ * does. expm1(x) = u 2^k + (2^k - 1) from the reduced exp (x clamped at -30, where it is -1 in
+ * float32); the sign of x is or-ed in so expm1(-0) = -0. NaN takes the second branch. */
+TL_VM __m256 tl_vm_elu(__m256 x, __m256 alpha, __m256 scale) {
+    __m256 kf;
+    const __m256 u = tl_vm_exp_reduce(_mm256_max_ps(TL_VM_C(-30.0f), x), x, 0, &kf);
+    const __m256 s = tl_vm_ldexp_fast(TL_VM_C(1.0f), kf);                  /* 2^k, k in [-44, 0] */
+    const __m256 m = _mm256_or_ps(tl_vm_fma(u, s, _mm256_sub_ps(s, TL_VM_C(1.0f))), tl_vm_sign(x));
+    const __m256 neg = _mm256_mul_ps(m, _mm256_mul_ps(alpha, scale));
+    return _mm256_blendv_ps(neg, _mm256_mul_ps(x, scale),
+                            _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GT_OQ));
+}
+
+/* g elu'(x) = g scale for x > 0, else (g alpha scale) e^x rounded once (c * 0 below -120;
+ * c e^x as a product for an infinite c, where c + c u would be inf - inf) */
+TL_VM __m256 tl_vm_elu_grad(__m256 g, __m256 x, __m256 alpha, __m256 scale) {
+    const __m256 c = _mm256_mul_ps(g, _mm256_mul_ps(alpha, scale));
+    const tl_vm_expk ek = tl_vm_exp_parts(x, x, 0);
+    __m256 neg = _mm256_blendv_ps(tl_vm_expk_mul(ek, c),
+                                  _mm256_mul_ps(c, tl_vm_expk_mul(ek, TL_VM_C(1.0f))),
+                                  _mm256_cmp_ps(tl_vm_abs(c), TL_VM_C(__builtin_inff()), _CMP_EQ_OQ));
+    neg = _mm256_blendv_ps(neg, _mm256_mul_ps(c, _mm256_setzero_ps()),
+                           _mm256_cmp_ps(x, TL_VM_C(-120.0f), _CMP_LT_OQ));
+    return _mm256_blendv_ps(neg, _mm256_mul_ps(g, scale),
+                            _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GT_OQ));
+}
+
+/* logsigmoid(x) = min(x, 0) - log1p(e^-|x|) (+0 at +inf, as the row) */
+TL_VM __m256 tl_vm_logsigmoid(__m256 x) {
+    const __m256 e = tl_vm_exp(_mm256_or_ps(x, TL_VM_C(-0.0f)));          /* e^-|x| */
+    const __m256 m = _mm256_and_ps(x, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));
+    return _mm256_sub_ps(m, tl_vm_log1p01(e));
+}
+
+/* g logsigmoid'(x) = g / (1 + e) for x < 0, g e / (1 + e) else, e = e^-|x| (NaN: the second) */
+TL_VM __m256 tl_vm_logsigmoid_grad(__m256 g, __m256 x) {
+    const __m256 e = tl_vm_exp(_mm256_or_ps(x, TL_VM_C(-0.0f)));          /* e^-|x| */
+    const __m256 num = _mm256_blendv_ps(e, TL_VM_C(1.0f), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));
+    return _mm256_mul_ps(g, _mm256_div_ps(num, _mm256_add_ps(TL_VM_C(1.0f), e)));
+}
+
+/* mish(x) = x tanh(log1p(e^x)) = x n / D, n = e (e + 2), D = n + 2, e = e^x (x clamped at 44,
+ * where the tanh is 1 in float32). x >= -80: in double from x and e (float); below, where e is
+ * (nearly) a denormal, (x e) (e + 2) / D in float with x e rounded once (the fraction is 1). */
+TL_VM __m256d tl_vm_mish_pd(__m256d x, __m256d e) {
+    const __m256d n = _mm256_mul_pd(e, _mm256_add_pd(e, TL_VM_D(2.0)));
+    return _mm256_div_pd(_mm256_mul_pd(x, n), _mm256_add_pd(n, TL_VM_D(2.0)));
+}
+
+TL_VM __m256 tl_vm_mish(__m256 x) {
+    const tl_vm_expk ek = tl_vm_exp_parts(_mm256_min_ps(TL_VM_C(44.0f), x), x, 0);
+    const __m256 e = tl_vm_expk_mul(ek, TL_VM_C(1.0f)), e2 = _mm256_add_ps(e, TL_VM_C(2.0f));
+    const __m256 far = _mm256_div_ps(_mm256_mul_ps(tl_vm_expk_mul(ek, tl_vm_xfactor(x)), e2),
+                                     tl_vm_fma(e, e2, TL_VM_C(2.0f)));
+    return _mm256_blendv_ps(TL_VM_PD2(tl_vm_mish_pd, x, e), far,
+                            _mm256_cmp_ps(x, TL_VM_C(-80.0f), _CMP_LT_OQ));
+}
+
+/* mish' = t + x sigmoid(x) (1 - t^2) = (n D + 4 x e (1 + e)) / D^2, in double */
+TL_VM __m256d tl_vm_dmish_pd(__m256d x, __m256d e) {
+    const __m256d n = _mm256_mul_pd(e, _mm256_add_pd(e, TL_VM_D(2.0)));
+    const __m256d d = _mm256_add_pd(n, TL_VM_D(2.0));
+    const __m256d c = _mm256_mul_pd(_mm256_mul_pd(TL_VM_D(4.0), x), _mm256_mul_pd(e, _mm256_add_pd(e, TL_VM_D(1.0))));
+    return _mm256_div_pd(_mm256_fmadd_pd(n, d, c), _mm256_mul_pd(d, d));
+}
+
+/* g mish'(x): the double evaluation for -80 <= x <= 30; above, 1 (the second term is below
+ * 1e-24; NaN at +inf, as PyTorch); below, t + (x e) / (1 + e) w^2 in float, t = n / D,
+ * w = 2 (1 + e) / D (1 - t^2 = w^2), x e rounded once (NaN at -inf) */
+TL_VM __m256 tl_vm_mish_grad(__m256 g, __m256 x) {
+    const tl_vm_expk ek = tl_vm_exp_parts(_mm256_min_ps(TL_VM_C(44.0f), x), x, 0);
+    const __m256 e = tl_vm_expk_mul(ek, TL_VM_C(1.0f)), e1 = _mm256_add_ps(e, TL_VM_C(1.0f));
+    const __m256 e2 = _mm256_add_ps(e, TL_VM_C(2.0f));
+    const __m256 d = tl_vm_fma(e, e2, TL_VM_C(2.0f));
+    const __m256 t = _mm256_div_ps(_mm256_mul_ps(e, e2), d);
+    const __m256 w = _mm256_div_ps(_mm256_add_ps(e1, e1), d);
+    const __m256 xs = _mm256_div_ps(tl_vm_expk_mul(ek, tl_vm_xfactor(x)), e1);
+    const __m256 far = tl_vm_fma(xs, _mm256_mul_ps(w, w), t);
+    __m256 r = _mm256_blendv_ps(TL_VM_PD2(tl_vm_dmish_pd, x, e), far,
+                                _mm256_cmp_ps(x, TL_VM_C(-80.0f), _CMP_LT_OQ));
+    r = _mm256_blendv_ps(r, tl_vm_fma(x, _mm256_setzero_ps(), TL_VM_C(1.0f)),
+                         _mm256_cmp_ps(x, TL_VM_C(30.0f), _CMP_GT_OQ));
+    return _mm256_mul_ps(g, r);
+}
+
 /* ---- loops: contiguous float arrays, 8 lanes at a time; the tail runs the same vector code
  * on a masked load (unused lanes read as 0, never stored) ---- */
 TL_VM __m256i tl_vm_tail_mask(int64_t n) {
@@ -267,9 +478,11 @@ TL_VM __m256i tl_vm_tail_mask(int64_t n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), lane);
 }
 
-/* out[i] = F(x[i]) */
+/* out[i] = F(x[i]); p0, p1 (the row's scalars) unused */
 #define TL_VM_MAP1(NAME, F)                                                                     \
-    __attribute__((target("avx2,fma"))) static void NAME(float *o, const float *x, int64_t n) { \
+    __attribute__((target("avx2,fma"))) static void NAME(float *o, const float *x, int64_t n,   \
+                                                         float p0, float p1) {                  \
+        (void)p0; (void)p1;                                                                     \
         int64_t i = 0;                                                                          \
         for (; i + 8 <= n; i += 8) _mm256_storeu_ps(o + i, F(_mm256_loadu_ps(x + i)));          \
         if (i < n) {                                                                            \
@@ -281,13 +494,42 @@ TL_VM __m256i tl_vm_tail_mask(int64_t n) {
 /* out[i] = F(g[i], x[i]) */
 #define TL_VM_MAP2(NAME, F)                                                                     \
     __attribute__((target("avx2,fma"))) static void NAME(float *o, const float *g,              \
-                                                         const float *x, int64_t n) {           \
+                                                         const float *x, int64_t n,             \
+                                                         float p0, float p1) {                  \
+        (void)p0; (void)p1;                                                                     \
         int64_t i = 0;                                                                          \
         for (; i + 8 <= n; i += 8)                                                              \
             _mm256_storeu_ps(o + i, F(_mm256_loadu_ps(g + i), _mm256_loadu_ps(x + i)));         \
         if (i < n) {                                                                            \
             const __m256i m = tl_vm_tail_mask(n - i);                                           \
             _mm256_maskstore_ps(o + i, m, F(_mm256_maskload_ps(g + i, m), _mm256_maskload_ps(x + i, m))); \
+        }                                                                                       \
+    }
+
+/* F(x, p0, p1) and F(g, x, p0, p1): the same with the row's scalars broadcast */
+#define TL_VM_MAP1P(NAME, F)                                                                    \
+    __attribute__((target("avx2,fma"))) static void NAME(float *o, const float *x, int64_t n,   \
+                                                         float p0, float p1) {                  \
+        const __m256 a = _mm256_set1_ps(p0), b = _mm256_set1_ps(p1);                            \
+        int64_t i = 0;                                                                          \
+        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(o + i, F(_mm256_loadu_ps(x + i), a, b));    \
+        if (i < n) {                                                                            \
+            const __m256i m = tl_vm_tail_mask(n - i);                                           \
+            _mm256_maskstore_ps(o + i, m, F(_mm256_maskload_ps(x + i, m), a, b));               \
+        }                                                                                       \
+    }
+#define TL_VM_MAP2P(NAME, F)                                                                    \
+    __attribute__((target("avx2,fma"))) static void NAME(float *o, const float *g,              \
+                                                         const float *x, int64_t n,             \
+                                                         float p0, float p1) {                  \
+        const __m256 a = _mm256_set1_ps(p0), b = _mm256_set1_ps(p1);                            \
+        int64_t i = 0;                                                                          \
+        for (; i + 8 <= n; i += 8)                                                              \
+            _mm256_storeu_ps(o + i, F(_mm256_loadu_ps(g + i), _mm256_loadu_ps(x + i), a, b));   \
+        if (i < n) {                                                                            \
+            const __m256i m = tl_vm_tail_mask(n - i);                                           \
+            _mm256_maskstore_ps(o + i, m,                                                       \
+                                F(_mm256_maskload_ps(g + i, m), _mm256_maskload_ps(x + i, m), a, b)); \
         }                                                                                       \
     }
 
@@ -342,5 +584,15 @@ TL_VM_MAP1(tl_vm_gelu_loop, tl_vm_gelu)
 TL_VM_MAP1(tl_vm_erf_loop, tl_vm_erf)
 TL_VM_MAP2(tl_vm_gelu_grad_loop, tl_vm_gelu_grad)
 TL_VM_MAP2(tl_vm_erf_grad_loop, tl_vm_erf_grad)
+TL_VM_MAP1(tl_vm_silu_loop, tl_vm_silu)
+TL_VM_MAP2(tl_vm_silu_grad_loop, tl_vm_silu_grad)
+TL_VM_MAP1P(tl_vm_softplus_loop, tl_vm_softplus)
+TL_VM_MAP2P(tl_vm_softplus_grad_loop, tl_vm_softplus_grad)
+TL_VM_MAP1P(tl_vm_elu_loop, tl_vm_elu)
+TL_VM_MAP2P(tl_vm_elu_grad_loop, tl_vm_elu_grad)
+TL_VM_MAP1(tl_vm_logsigmoid_loop, tl_vm_logsigmoid)
+TL_VM_MAP2(tl_vm_logsigmoid_grad_loop, tl_vm_logsigmoid_grad)
+TL_VM_MAP1(tl_vm_mish_loop, tl_vm_mish)
+TL_VM_MAP2(tl_vm_mish_grad_loop, tl_vm_mish_grad)
 
 #endif
