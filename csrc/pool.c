@@ -20,7 +20,7 @@
  *  - Workers are created on first use (as many as the largest call has needed so far), with all
  *    signals blocked (Python handles signals in its own thread), detached: process exit never
  *    waits for them.
- *  - An idle worker spins for TL_POOL_SPIN_NS (20 us, so kernels called back to back from Python
+ *  - An idle worker spins for TL_POOL_SPIN_NS (200 us, so kernels called back to back from Python
  *    find it awake) and then sleeps on a futex (a condition variable outside Linux), so it burns
  *    no core between bursts of calls. The caller wakes only the workers the call can use.
  *  - Joining is one compare-and-swap on `state` = job sequence number << 32 | CLOSED | number of
@@ -137,13 +137,19 @@ int tl_parallel(int64_t nchunks, int max_threads, tl_chunk_fn fn, void *ctx) {
 #else
 
 /* Idle spin of a worker before it sleeps, and of a caller waiting for workers' last chunks.
- * Measured on the 2-core VM, back-to-back 25 us kernels (a 256x1024 row or column sum in a
- * Python loop, so ~10 us of Python between them): with a 5 us spin the worker is asleep again
- * when the next call comes, and waking it costs the call ~25% (futex wake plus the VM's wake-up
- * latency); 20 us keeps it awake through such gaps (as fast as OpenMP's spinning workers), and
- * 100 us gains nothing more. */
+ * A sleeping worker is woken by a futex, and on this VM it then often gets its core only after
+ * the call's two bands are done: the caller, which claims units too, runs both, and the call
+ * takes the one-thread time. The spin must outlast the gap between two threaded kernels of the
+ * code users write: in the raw-op MLP step (x @ W + b, .relu(), x @ W ...) one matmul is
+ * separated from the next by two small ops and their Python, 30-40 us. Measured, that step
+ * (784-256-256-10, batch 128, 2 threads; medians of 9 interleaved rounds, two runs): 20 us
+ * 1.76-1.80 ms, barely faster than 1 thread (1.72 ms); 200 us 1.42-1.49 ms, against 1.18-1.20
+ * ms for the same kernel calls made back to back. 50 and 100 us fell in between, 400 us gained
+ * nothing over 200. The cost is a core burnt for up to 200 us after a threaded call: libgomp's
+ * default spin (OMP_WAIT_POLICY unset) and OpenBLAS's are longer. (Earlier, with a 25 us row
+ * sum called in a Python loop, 5 us was too short and 20 us enough.) */
 #ifndef TL_POOL_SPIN_NS
-#define TL_POOL_SPIN_NS 20000
+#define TL_POOL_SPIN_NS 200000
 #endif
 #ifndef TL_POOL_WAIT_NS
 #define TL_POOL_WAIT_NS 50000

@@ -27,6 +27,8 @@ from .. import kernels as K
 from ..creation import copy as _copy, tensor as _tensor
 from ..tensor import _SHAPES, _UNSHARED, Tensor, _empty, _numel, _shape_info, tensor_method
 
+_tensor_module = sys.modules[Tensor.__module__]   # (tl.tensor is the function of that name)
+
 # ---------------------------------------------------------------------------------------------
 # Grad mode
 # ---------------------------------------------------------------------------------------------
@@ -905,7 +907,11 @@ def _owned(g, grads, inputs, t):
     st = g._storage
     if st is _UNSHARED:  # a kernel output no view has seen: it owns its whole buffer
         return True
-    return (g._contig and g._offset == 0 and _getrefcount(st) <= 3
+    # tl.jit's capture keeps every buffer made meanwhile in a list (tensor.py): those references
+    # are not users (else a replay would copy every large gradient into its .grad)
+    pins = _tensor_module._capture_pins
+    return (g._contig and g._offset == 0
+            and _getrefcount(st) <= (3 if pins is None else 3 + pins.count(st))
             and st.nbytes == (_SHAPES.get(g._shape) or _shape_info(g._shape))[1] * g.dtype.itemsize)
 
 
