@@ -662,3 +662,51 @@ def test_capture_adopts_large_gradients_without_copies():
     j(xs[3], ys[3])
     assert w.grad is g_before                     # the replay wrote the adopted buffer in place
     assert not np.array_equal(_np(w), w_before)   # and the update used it
+
+
+def _sgd_model(momentum=0.0):
+    tl.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))
+    return model, tl.optim.SGD(model.parameters(), lr=0.1, momentum=momentum)
+
+
+def test_replays_raise_version_counts_as_eager_steps_do():
+    """A replay redoes the step's in-place writes in C; it adds the capture's version counts,
+    so every parameter's and buffer's version moves exactly as over the same eager steps."""
+    x, y = tl.randn(4, 3), tl.randn(4, 1)
+    counts = []
+    for use_jit in (False, True):
+        model, opt = _sgd_model(momentum=0.9)
+
+        def step(x, y):
+            opt.zero_grad()
+            F.mse_loss(model(x), y).backward()
+            opt.step()
+
+        run = tl.jit(step) if use_jit else step
+        for _ in range(5):
+            run(x, y)
+        state = [opt.state[p]["momentum_buffer"] for p in model.parameters()]
+        counts.append([t._storage.version for t in list(model.parameters()) + state])
+    assert counts[0] == counts[1]
+    assert min(counts[0][:4]) > 0     # (the parameters; the fused kernel's momentum buffers stay 0)
+
+
+def test_a_graph_saving_a_parameter_raises_after_a_replay_updates_it():
+    model, opt = _sgd_model()
+
+    @tl.jit
+    def step(x, y):
+        opt.zero_grad()
+        F.mse_loss(model(x), y).backward()
+        opt.step()
+
+    x, y = tl.randn(4, 3), tl.randn(4, 1)
+    for _ in range(3):
+        step(x, y)
+    out = (model(x) * 2).sum()      # saves the weights at their current version
+    step(x, y)                      # a replay: the SGD kernels write them in place
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        out.backward()
+    out = (model(x) * 2).sum()      # recorded after the replay: fine
+    out.backward()

@@ -49,14 +49,19 @@ The rules (README "Capture and replay"):
   collectives do this inside a capture, blocking (an ``async_op`` one returns a completed
   Work), so a DistributedDataParallel step can be jitted: its gradient allreduces run from
   Python between replayed segments. Python bookkeeping around them ran once, at capture
-  (DDP's hooks; the version counts of tensors MPI writes, as for any in-place kernel a replay
-  reruns). A recording with neither host calls nor conditional segments is one tl_replay call.
+  (DDP's hooks). A recording with neither host calls nor conditional segments is one tl_replay
+  call.
+- Version counts: each replay raises the version of every tensor the capture wrote in place
+  (parameters, .grad, optimizer state, buffers) by what the capture raised it, so a graph
+  recorded outside the step that saved one of them raises at its backward, as after an eager
+  step (_version_bumps).
 """
 import bisect
 import functools
 import gc
 import numbers
 import threading
+import weakref
 
 from . import kernels as K
 from .autograd.engine import _grad_enabled
@@ -145,17 +150,21 @@ class _Recording:
             off += len(args)
         self.segments = _segments(cap.conditions, cap.hosts, len(copies), self.n, self.calls,
                                   self.live)
+        self.bumps = ()    # [(Storage, count)]: see _version_bumps
 
     def replay(self, tensors):
         for slot, t in zip(self.inputs, tensors):
             slot.p = t._ptr
         if self.segments is not None:
-            return self._replay_segments()
-        if self.live:
-            _refresh(self.live, self.slots)
-        rc = K.tl_replay(self.calls, self.n, self.failed)
-        if rc:
-            K.check(rc, f"tl.jit replay of {self.names[self.failed[0]]}")
+            self._replay_segments()
+        else:
+            if self.live:
+                _refresh(self.live, self.slots)
+            rc = K.tl_replay(self.calls, self.n, self.failed)
+            if rc:
+                K.check(rc, f"tl.jit replay of {self.names[self.failed[0]]}")
+        for st, d in self.bumps:   # the in-place writes' version counts, as the capture's
+            st.version += d
         return self.result
 
     def _replay_segments(self):
@@ -175,7 +184,6 @@ class _Recording:
             rc = K.tl_replay(calls, n, self.failed)
             if rc:
                 K.check(rc, f"tl.jit replay of {self.names[first + self.failed[0]]}")
-        return self.result
 
 
 def _refresh(live, slots):
@@ -297,14 +305,50 @@ class jit:
         it = iter(owned)
         args = tuple(next(it) if isinstance(a, Tensor) else a for a in args)
         kwargs = {k: next(it) if isinstance(kwargs[k], Tensor) else kwargs[k] for k in sorted(kwargs)}
+        before = _versions()
         with _CAPTURING, K.capture() as cap:
             result = self.fn(*args, **kwargs)
         if cap.abandoned is not None:     # the rest ran eagerly: the next call captures again
             return None, result
         rec = _Recording(cap, copies, result)
+        rec.bumps = _version_bumps(before)
         rec.keep += (owned, _owners(rec), args, kwargs, [c[2] for c in cap.conditions],
                      [h[2] for h in cap.hosts])
         return rec, result
+
+
+def _storages():
+    """The Storage of every live tensor that has one (a small kernel output has none until a
+    view or an in-place write makes it: its version is 0)."""
+    found = {}
+    for o in gc.get_objects():
+        if issubclass(type(o), Tensor):   # (type(): no __class__ hooks)
+            st = getattr(o, "_storage", _UNSHARED)
+            if st is not _UNSHARED:
+                found[id(st)] = st
+    return found.values()
+
+
+def _versions():
+    """{id(storage): (weak reference, version)} of every live tensor's Storage, before a
+    capture (weak: a strong one would change the reference counts the engine reads, _owned)."""
+    return {id(st): (weakref.ref(st), st.version) for st in _storages()}
+
+
+def _version_bumps(before):
+    """[(storage, count)]: how much the capture raised each live storage's version (in-place
+    writes: optimizer updates, .grad accumulation, x.add_(...)); a storage made during the
+    capture started at 0. A replay redoes those writes in C, where nothing counts them, so it
+    adds the same counts: a graph recorded outside the step that saved such a tensor then sees
+    it changed, as after an eager step. (A host call that bumps a count itself at every replay
+    is counted twice: versions only need to change, not to count exactly.)"""
+    bumps = []
+    for st in _storages():
+        old = before.get(id(st))
+        d = st.version - (old[1] if old is not None and old[0]() is st else 0)
+        if d:
+            bumps.append((st, d))
+    return bumps
 
 
 def _owners(rec):
