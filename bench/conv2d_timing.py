@@ -35,6 +35,12 @@ def numpy_conv_fwd_bwd(x, w, b, g):
     return out, gxp[:, :, 1:-1, 1:-1], gw, gb
 
 
+def _spin(seconds):
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=15)
@@ -73,6 +79,11 @@ def main():
     times = {k: [] for k in runs}
     for _ in range(args.reps):
         for k, fn in runs.items():
+            # let the previous library's thread pool stop spinning first (OpenBLAS's workers
+            # spin ~0.1 s after a call: timed right after NumPy's version, tl's one-thread run
+            # measured 18-57 ms instead of 13), and time a warm second call
+            _spin(0.15)
+            fn()
             t0 = time.perf_counter()
             fn()
             times[k].append(time.perf_counter() - t0)
