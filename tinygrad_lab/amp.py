@@ -200,8 +200,9 @@ _NATIVE_HALF = {"_matmul", "rmatmul", "bmm"}
 
 _HALF_OPS = [
     # (module, name, policy); each also replaces the Tensor method and tl.<name> of that function.
-    # matmul and mse_loss run their common case themselves (no autocast, no half operand that
-    # needs float32) and hand the rest to _matmul / _mse_loss, the functions wrapped here.
+    # matmul, mse_loss, F.linear and F.linear_act run their common case themselves (no
+    # autocast, no half operand that needs float32) and hand the rest to _matmul / _mse_loss /
+    # _linear_amp / _linear_act_amp, the functions wrapped here.
     # (sum, mean, max, min, argmax, argmin, var, std, softmax and log_softmax take halves
     # natively: csrc/reduce.c, csrc/nn.c)
     (_reduce, "logsumexp", None),
@@ -209,7 +210,7 @@ _HALF_OPS = [
     (_linalg, "_matmul", _LOWER), (_linalg, "rmatmul", _LOWER), (_linalg, "bmm", _LOWER),
     (_linalg, "linear", _LOWER), (_linalg, "linear_act", _LOWER),
     (_index, "index_select", None), (_elementwise, "where", None),
-    (F, "linear", _LOWER), (F, "linear_act", _LOWER), (F, "layer_norm", None),
+    (F, "_linear_amp", _LOWER), (F, "_linear_act_amp", _LOWER), (F, "layer_norm", None),
     (F, "batch_norm", None), (F, "embedding", None),
     (F, "_mse_loss", _FP32), (F, "binary_cross_entropy", _FP32),
     (F, "binary_cross_entropy_with_logits", _FP32), (F, "cross_entropy", _FP32),

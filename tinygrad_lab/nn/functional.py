@@ -59,8 +59,24 @@ def _reduce(loss, reduction, shape):
 
 def linear(x, weight, bias=None):
     """``x @ weight.T + bias``; weight is (out_features, in_features), bias (out_features,)."""
+    if _plain(x, weight, bias):   # (nn.Linear's call, without tinygrad_lab.amp's wrapper)
+        _check_linear(x, weight, bias)
+        return _linear(x, weight, bias)
+    return _linear_amp(x, weight, bias)
+
+
+def _linear_amp(x, weight, bias=None):
+    """linear with a half operand or under autocast (tinygrad_lab.amp wraps this one)."""
     _check_linear(x, weight, bias)
     return _linear(x, weight, bias)
+
+
+def _plain(x, weight, bias):
+    """No autocast block open and tensors of no half dtype: the common case of linear and
+    linear_act, which then skip amp's wrapper (~2k instructions a call)."""
+    return (not _AUTOCAST[0] and isinstance(x, Tensor) and isinstance(weight, Tensor)
+            and not x.dtype.is_half and not weight.dtype.is_half
+            and (bias is None or isinstance(bias, Tensor) and not bias.dtype.is_half))
 
 
 def _check_linear(x, weight, bias):
@@ -86,6 +102,14 @@ def linear_act(x, weight, bias, act):
     one graph node and no intermediate tensor."""
     if act not in ("relu", "sigmoid", "tanh"):
         raise ValueError(f"linear_act: act must be 'relu', 'sigmoid' or 'tanh', got {act!r}")
+    if _plain(x, weight, bias):
+        _check_linear(x, weight, bias)
+        return _linear_act(x, weight, bias, act)
+    return _linear_act_amp(x, weight, bias, act)
+
+
+def _linear_act_amp(x, weight, bias, act):
+    """linear_act with a half operand or under autocast (tinygrad_lab.amp wraps this one)."""
     _check_linear(x, weight, bias)
     return _linear_act(x, weight, bias, act)
 
