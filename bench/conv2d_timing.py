@@ -35,6 +35,29 @@ def numpy_conv_fwd_bwd(x, w, b, g):
     return out, gxp[:, :, 1:-1, 1:-1], gw, gb
 
 
+def inputs(seed=0):
+    """x, W, b and the output gradient g of the benchmarked layer, float32 NumPy arrays."""
+    r = np.random.default_rng(seed)
+    x = r.standard_normal((N, C, H, W)).astype(np.float32)
+    w = (r.standard_normal((OC, C, K, K)) * 0.1).astype(np.float32)
+    b = r.standard_normal(OC).astype(np.float32)
+    g = r.standard_normal((N, OC, H, W)).astype(np.float32)
+    return x, w, b, g
+
+
+def tl_fwd_bwd(x, w, b, g):
+    """A function running tl's conv2d forward and backward on copies of the arrays (x, W and b
+    requiring grad); it returns the tensors, whose .grad it sets."""
+    xt, wt, bt = (tl.tensor(a, requires_grad=True) for a in (x, w, b))
+    gt = tl.tensor(g)
+
+    def run():
+        xt.grad = wt.grad = bt.grad = None
+        F.conv2d(xt, wt, bt, padding=K // 2).backward(gt)
+        return xt, wt, bt
+    return run
+
+
 def _spin(seconds):
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
@@ -45,18 +68,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=15)
     args = ap.parse_args()
-    r = np.random.default_rng(0)
-    x = r.standard_normal((N, C, H, W)).astype(np.float32)
-    w = (r.standard_normal((OC, C, K, K)) * 0.1).astype(np.float32)
-    b = r.standard_normal(OC).astype(np.float32)
-    g = r.standard_normal((N, OC, H, W)).astype(np.float32)
-
-    xt, wt, bt = (tl.tensor(a, requires_grad=True) for a in (x, w, b))
-    gt = tl.tensor(g)
-
-    def run_tl():
-        xt.grad = wt.grad = bt.grad = None
-        F.conv2d(xt, wt, bt, padding=1).backward(gt)
+    x, w, b, g = inputs()
+    run_tl = tl_fwd_bwd(x, w, b, g)
 
     runs = {"tinygrad_lab": run_tl, "numpy im2col": lambda: numpy_conv_fwd_bwd(x, w, b, g)}
     try:
@@ -69,7 +82,7 @@ def main():
             X.grad = Wt.grad = B.grad = None
             torch.nn.functional.conv2d(X, Wt, B, padding=1).backward(G)
         runs["torch"] = run_torch
-        run_tl()
+        xt = run_tl()[0]
         run_torch()
         ref = numpy_conv_fwd_bwd(x, w, b, g)
         print("max |grad x| diff vs torch:", float(np.abs(xt.grad.numpy() - X.grad.numpy()).max()),

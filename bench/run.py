@@ -21,6 +21,7 @@ import numpy as np
 
 import tinygrad_lab as tl
 import tinygrad_lab.nn.functional as F
+from bench import conv2d_timing as _conv
 
 try:
     import torch
@@ -881,6 +882,40 @@ def general_path_cases(quick):
     cases.append(Case("circle lesson 2-8-1 online SGD step", circle_tl, circle_np, circle_torch,
                       check=lambda: close(circle_tl(), circle_np(), 1e-5), target=None, steps=1))
     return cases
+
+
+
+@workload("conv")
+def conv_cases(quick):
+    """conv2d forward + backward as a CNN's training step runs it (x, W and b requiring grad),
+    next to the textbook NumPy im2col by hand (bench/conv2d_timing.py's) and PyTorch."""
+    N, C, H, W, OC, K = _conv.N, _conv.C, _conv.H, _conv.W, _conv.OC, _conv.K
+    numpy_conv_fwd_bwd = _conv.numpy_conv_fwd_bwd
+    x, w, b, g = _conv.inputs()
+    run_tl = _conv.tl_fwd_bwd(x, w, b, g)
+
+    def f_tl():
+        xt, wt, _ = run_tl()
+        return xt.grad, wt.grad
+
+    def check():
+        ref = numpy_conv_fwd_bwd(x, w, b, g)
+        gx, gw = f_tl()
+        close(gx.numpy(), ref[1], 1e-4, 1e-4)
+        close(gw.numpy(), ref[2], 1e-4, 1e-3)
+
+    f_torch = None
+    if torch is not None:
+        X, Wt, B = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+        G = torch.tensor(g)
+
+        def f_torch():
+            X.grad = Wt.grad = B.grad = None
+            torch.nn.functional.conv2d(X, Wt, B, padding=K // 2).backward(G)
+
+    flops = 3 * 2.0 * N * H * W * OC * C * K * K
+    return [Case(f"conv2d fwd+bwd {N}x{C}x{H}x{W}, {OC} 3x3 filters", f_tl,
+                 lambda: numpy_conv_fwd_bwd(x, w, b, g), f_torch, check=check, flops=flops)]
 
 
 def run(groups, quick, reps, min_time, out_json, settle=0.15):
