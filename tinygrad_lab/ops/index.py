@@ -550,3 +550,57 @@ def masked_fill(input, mask, value):  # noqa: A002
         got = mask.dtype if isinstance(mask, Tensor) else type(mask).__name__
         raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {got}")
     return where(mask, _value_for(input, value, "masked_fill_"), input)
+
+
+# ---- tril / triu / trace ------------------------------------------------------------------------
+
+_TRI_MASKS = {}  # (rows, cols, diagonal, upper) -> the bool mask of the kept entries
+
+
+def _tri_mask(rows, cols, k, upper):
+    key = (rows, cols, k, upper)
+    m = _TRI_MASKS.get(key)
+    if m is None:
+        j_minus_i = np.arange(cols)[None, :] - np.arange(rows)[:, None]
+        m = tensor(j_minus_i >= k if upper else j_minus_i <= k)
+        if len(_TRI_MASKS) > 256:
+            _TRI_MASKS.clear()
+        _TRI_MASKS[key] = m
+    return m
+
+
+def _tri(name, x, diagonal, upper):
+    """where(mask, x, 0) with the (rows, cols) mask of the last two dims broadcast over the
+    batch: one existing differentiable op (Where), so the gradient is the same mask applied to g
+    and entries outside the triangle become 0 even when they are NaN or inf, as in PyTorch."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(x).__name__}")
+    if x.ndim < 2:
+        raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions")
+    k = operator.index(diagonal)
+    return where(_tri_mask(x.shape[-2], x.shape[-1], k, upper), x, tensor(0, dtype=x.dtype))
+
+
+@tensor_method()
+def tril(input, diagonal=0):  # noqa: A002  (PyTorch's parameter names)
+    """torch.tril: the lower triangle of the last two dims (entries with j - i <= diagonal),
+    zeros elsewhere."""
+    return _tri("tril", input, diagonal, False)
+
+
+@tensor_method()
+def triu(input, diagonal=0):  # noqa: A002
+    """torch.triu: the upper triangle of the last two dims (entries with j - i >= diagonal),
+    zeros elsewhere."""
+    return _tri("triu", input, diagonal, True)
+
+
+@tensor_method()
+def trace(input):  # noqa: A002
+    """torch.trace: the sum of the main diagonal of a matrix (a 0-d tensor; int64 for integer
+    input). Its gradient is g on the diagonal (Diagonal's derivative), zeros elsewhere."""
+    if input.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.ndim}")
+    if input.dtype is dtypes.bool_:
+        raise TypeError('"trace" not implemented for a bool tensor')
+    return input.diagonal().sum()

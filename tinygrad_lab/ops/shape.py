@@ -16,6 +16,24 @@ from ..tensor import (Tensor, _check_shape, _contiguous_strides, _empty, _make, 
                       tensor_method)
 
 
+class DimOutOfRange(IndexError, ValueError):
+    """A dim out of range: PyTorch's IndexError, and this project's ValueError for a bad dim."""
+
+
+def _torch_dim(dim, shape):
+    """A possibly negative dim of a tensor of ``shape`` (0-d counts as 1 dim), as PyTorch:
+    DimOutOfRange (an IndexError) out of range, naming the shape."""
+    n = max(len(shape), 1)
+    try:
+        d = operator.index(dim)
+    except TypeError:
+        raise TypeError(f"dim must be an int, got {type(dim).__name__}") from None
+    if not -n <= d < n:
+        raise DimOutOfRange(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
+                            f"but got {dim}) for a tensor of shape {tuple(shape)}")
+    return d % n
+
+
 def _view(x, shape, strides, offset):
     return _make(x._shared(), tuple(shape), tuple(strides), offset, x.dtype)
 
@@ -613,3 +631,166 @@ def chunk(x, chunks, dim=0):
     n = x.shape[_wrap_dim(dim, x.ndim)]
     size = -(-n // chunks) if n else 1
     return split(x, max(size, 1), dim)
+
+
+# ---- flip, roll, diagonal, diag (PyTorch's names and semantics) ---------------------------------
+
+def _dims_arg(name, dims, shape):
+    """A tuple of dims (an int or a sequence) wrapped as PyTorch does: DimOutOfRange when out of
+    range, RuntimeError when one appears twice."""
+    dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+    wrapped = tuple(_torch_dim(d, shape) for d in dims)
+    for i, d in enumerate(wrapped):
+        if d in wrapped[:i]:
+            raise RuntimeError(f"{name}: dim {d} appears multiple times in the list of dims")
+    return wrapped
+
+
+class Flip(Function):
+    """A copy of x with the order of ``dims`` reversed. A copy, as torch.flip (tl's views could
+    take negative strides, but every kernel and NumPy view would then have to expect them): the
+    C strided copy (tl_copy) reads x through a view with those dims' strides negated, so no new
+    kernel is needed. Its derivative is the same flip of the gradient."""
+
+    @staticmethod
+    def forward(ctx, x, dims):
+        ctx.dims = dims
+        return Flip.copy(x, dims)
+
+    @staticmethod
+    def copy(x, dims):
+        if not x.ndim or 0 in x._shape:
+            return _copy(x)
+        strides, off = list(x._strides), x._offset
+        for d in dims:
+            off += (x._shape[d] - 1) * strides[d]
+            strides[d] = -strides[d]
+        return _copy(_view(x, x._shape, strides, off))
+
+    @staticmethod
+    def formula(ctx, g):
+        return Flip.apply(g, ctx.dims), None
+
+
+@tensor_method()
+def flip(x, dims):
+    """torch.flip: a copy with the order of the entries along ``dims`` (an int or a sequence)
+    reversed."""
+    dims = _dims_arg("flip", dims, x.shape)
+    dims = tuple(d for d in dims if x.ndim and x._shape[d] > 1)
+    if not dims:
+        return clone(x)
+    return Flip.apply(x, dims)
+
+
+@tensor_method()
+def roll(x, shifts, dims=None):
+    """torch.roll: entries shifted along ``dims`` (an int or a sequence, one shift each), those
+    pushed past the end coming back at the start; ``dims=None`` rolls the flattened tensor and
+    restores its shape. Built from narrow and cat (two slices and one copy a dim, each
+    differentiable), so the gradient is the opposite roll."""
+    sh = tuple(shifts) if isinstance(shifts, (tuple, list)) else (shifts,)
+    sh = tuple(operator.index(s) for s in sh)
+    if dims is None:
+        if len(sh) != 1:
+            raise RuntimeError(f"shifts and dimensions must align. shifts: {len(sh)}, dims:0")
+        return reshape(roll(flatten(x), sh, 0), x.shape)
+    ds = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+    if len(sh) != len(ds):
+        raise RuntimeError(f"shifts and dimensions must align. shifts: {len(sh)}, dims:{len(ds)}")
+    if x.ndim == 0 and ds:
+        raise DimOutOfRange(f"Dimension specified as {ds[0]} but tensor has no dimensions")
+    ds = tuple(_torch_dim(d, x.shape) for d in ds)
+    out = x
+    for s, d in zip(sh, ds):
+        n = x._shape[d]
+        s = s % n if n else 0
+        if s:
+            out = cat([narrow(out, d, n - s, s), narrow(out, d, 0, n - s)], d)
+    return clone(x) if out is x else out
+
+
+def _diagonal_geometry(shape, strides, offset, d1, d2):
+    """(shape, strides, element offset) of the diagonal view: d1 and d2 dropped, the diagonal
+    appended as the last dim (stride strides[d1] + strides[d2])."""
+    n1, n2 = shape[d1], shape[d2]
+    if offset >= 0:
+        length, start = max(min(n1, n2 - offset), 0), offset * strides[d2]
+    else:
+        length, start = max(min(n1 + offset, n2), 0), -offset * strides[d1]
+    keep = [d for d in range(len(shape)) if d != d1 and d != d2]
+    vshape = tuple(shape[d] for d in keep) + (length,)
+    vstrides = tuple(strides[d] for d in keep) + (strides[d1] + strides[d2],)
+    return vshape, vstrides, start if length and 0 not in vshape else 0
+
+
+class Diagonal(Function):
+    """torch.diagonal: a view (no copy, writes through it reach x), the diagonal of dims d1 and
+    d2 as the last dim. Its derivative is DiagonalBackward (the gradient written onto the same
+    diagonal of zeros), whose own derivative is Diagonal again."""
+
+    @staticmethod
+    def forward(ctx, x, offset, d1, d2):
+        ctx.in_shape, ctx.geom = x.shape, (offset, d1, d2)
+        return Diagonal.view(x, offset, d1, d2)
+
+    @staticmethod
+    def view(x, offset, d1, d2):
+        vshape, vstrides, start = _diagonal_geometry(x._shape, x._strides, offset, d1, d2)
+        return _view(x, vshape, vstrides, x._offset + start)
+
+    @staticmethod
+    def formula(ctx, g):
+        return DiagonalBackward.apply(g, ctx.in_shape, *ctx.geom), None, None, None
+
+
+class DiagonalBackward(Function):
+    """Zeros of ``in_shape`` with g copied onto the diagonal (offset, d1, d2): the VJP of
+    Diagonal, and torch.diag of a vector (a matrix with it on a diagonal)."""
+
+    @staticmethod
+    def forward(ctx, g, in_shape, offset, d1, d2):
+        ctx.geom = (offset, d1, d2)
+        out = zeros(in_shape, dtype=g.dtype)
+        view = Diagonal.view(out, offset, d1, d2)
+        if g.shape != view.shape:
+            raise ValueError(f"DiagonalBackward: a gradient of shape {g.shape} for a diagonal of "
+                             f"shape {view.shape}")
+        K.copy_into(view, g)
+        return out
+
+    @staticmethod
+    def formula(ctx, gg):
+        return Diagonal.apply(gg, *ctx.geom), None, None, None, None
+
+
+def _torch_dim_n(dim, shape):
+    """_torch_dim for ops where a 0-d tensor has no dims (diagonal)."""
+    if not shape:
+        raise DimOutOfRange(f"Dimension specified as {dim} but tensor has no dimensions")
+    return _torch_dim(dim, shape)
+
+
+@tensor_method()
+def diagonal(x, offset=0, dim1=0, dim2=1):
+    """torch.diagonal: the entries x[..., i, ..., i + offset, ...] of dims dim1 and dim2, as the
+    last dim of the result. A strided view, as in PyTorch: no copy, and in-place writes through
+    it change x."""
+    offset = operator.index(offset)
+    d1, d2 = _torch_dim_n(dim1, x.shape), _torch_dim_n(dim2, x.shape)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    return _apply_view(Diagonal, x, offset, d1, d2)
+
+
+@tensor_method()
+def diag(x, diagonal=0):  # noqa: A002  (PyTorch's parameter name)
+    """torch.diag: of a vector, the square matrix with it on the ``diagonal``-th diagonal (zeros
+    elsewhere); of a matrix, a copy of that diagonal as a vector."""
+    k = operator.index(diagonal)
+    if x.ndim == 1:
+        n = x._shape[0] + abs(k)
+        return DiagonalBackward.apply(x, (n, n), k, 0, 1)
+    if x.ndim == 2:
+        return contiguous(_apply_view(Diagonal, x, k, 0, 1))
+    raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {x.ndim}D")
