@@ -251,3 +251,172 @@ def test_diag_dtypes_empty_and_errors():
     _torch_error(lambda: tl.diag(_t(_a(2, 2, 2))), lambda torch: torch.diag(torch.zeros(2, 2, 2)))
     with pytest.raises(RuntimeError, match="Supports 1D or 2D"):
         tl.diag(_t(_a(2, 2, 2)))
+
+
+# ---- repeat / tile / *_as / unflatten ---------------------------------------------------------------
+
+@pytest.mark.parametrize("shape,sizes", [((2, 3), (2, 1)), ((2, 3), (1, 2, 3)), ((3,), (2,)),
+                                         ((), (3,)), ((), ()), ((2, 3), (0, 2)), ((0, 2), (2, 2))])
+def test_repeat_and_tile_forward(shape, sizes):
+    a = _a(*shape)
+    np.testing.assert_array_equal(_t(a).repeat(*sizes).numpy(), np.tile(a, sizes) if sizes else a)
+    np.testing.assert_array_equal(_t(a).repeat(sizes).numpy(), np.tile(a, sizes) if sizes else a)
+    np.testing.assert_array_equal(tl.tile(_t(a), sizes).numpy(), np.tile(a, sizes) if sizes else a)
+
+
+def test_repeat_tile_grad_torch_and_errors():
+    _check(lambda x: x.repeat(2, 1, 3), lambda x: np.tile(x, (2, 1, 3)), _a(3, 2))
+    _check(lambda x: tl.tile(x, (2,)), lambda x: np.tile(x, (2,)), _a(2, 3))
+    _vs_torch(lambda x: x.repeat(2, 3), lambda x: x.repeat(2, 3), _a(2, 3))
+    _vs_torch(lambda x: x.tile((3,)), lambda x: x.tile((3,)), _a(2, 3))
+    np.testing.assert_array_equal(tl.tensor([[1, 2]]).repeat(2, 2).numpy(), np.tile([[1, 2]], (2, 2)))
+    x = _t(_a(3, 4))
+    _torch_error(lambda: x.repeat(2), lambda torch: torch.zeros(3, 4).repeat(2))
+    _torch_error(lambda: x.repeat(-1, 1), lambda torch: torch.zeros(3, 4).repeat(-1, 1))
+    with pytest.raises(RuntimeError, match="can not be smaller"):
+        x.repeat(2)
+
+
+def test_as_methods():
+    x, y = _t(_a(3, 1)), _t(_a(2, 3, 4))
+    assert x.expand_as(_t(_a(3, 4))).shape == (3, 4)
+    z = _t(_a(2, 6))
+    v = z.view_as(tl.zeros(3, 4))
+    assert v.shape == (3, 4) and v.data_ptr() == z.data_ptr()
+    assert y.transpose(0, 2).reshape_as(tl.zeros(24)).shape == (24,)
+    with pytest.raises(ValueError):
+        y.transpose(0, 2).view_as(tl.zeros(24))     # not viewable: as view()
+    with pytest.raises(ValueError):
+        x.expand_as(tl.zeros(2, 4))
+    with pytest.raises(TypeError):
+        x.expand_as((3, 4))
+    _check(lambda a: a.expand_as(tl.zeros(2, 3, 4)), lambda a: np.broadcast_to(a, (2, 3, 4)), _a(3, 1),
+           variants=("noncontiguous", "transposed"))
+    _vs_torch(lambda a: a.expand_as(tl.zeros(2, 3, 4)), lambda a: a.expand(2, 3, 4), _a(3, 1))
+
+
+@pytest.mark.parametrize("dim,sizes", [(1, (2, 2)), (-1, (-1, 2)), (0, (3,)), (0, (1, 3, 1)), (1, (4, 1))])
+def test_unflatten(dim, sizes):
+    a = _a(3, 4)
+    out = _t(a).unflatten(dim, sizes)
+    d = dim % 2
+    n = a.shape[d]
+    full = tuple(n // -int(np.prod(sizes)) if s == -1 else s for s in sizes)
+    np.testing.assert_array_equal(out.numpy(), a.reshape(a.shape[:d] + full + a.shape[d + 1:]))
+    np.testing.assert_array_equal(tl.unflatten(_t(a), dim, sizes).numpy(), out.numpy())
+    _vs_torch(lambda x: x.unflatten(dim, sizes), lambda x: x.unflatten(dim, sizes), a)
+
+
+def test_unflatten_errors_and_module():
+    x = _t(_a(3, 4))
+    for dim, sizes in [(1, (2, 3)), (1, ()), (1, (-1, -1)), (5, (2, 2))]:
+        _torch_error(lambda: x.unflatten(dim, sizes), lambda torch: torch.zeros(3, 4).unflatten(dim, sizes))
+    _check(lambda a: a.unflatten(1, (2, 2)), lambda a: a.reshape(3, 2, 2), _a(3, 4),
+           variants=("noncontiguous", "transposed"))
+    m = nn.Sequential(nn.Flatten(), nn.Unflatten(1, (2, -1)))
+    assert m(tl.zeros(3, 4, 5)).shape == (3, 2, 10)
+    assert repr(m[1]) == "Unflatten(dim=1, unflattened_size=(2, -1))"
+
+
+# ---- repeat_interleave / take_along_dim ---------------------------------------------------------
+
+@pytest.mark.parametrize("repeats,dim", [(2, None), (3, 0), (2, -1), (0, 1), (1, 1)])
+def test_repeat_interleave_int(repeats, dim):
+    a = _a(3, 4)
+    np.testing.assert_array_equal(_t(a).repeat_interleave(repeats, dim).numpy(), np.repeat(a, repeats, dim))
+    np.testing.assert_array_equal(tl.repeat_interleave(_t(a).T, repeats, dim=dim).numpy(),
+                                  np.repeat(a.T, repeats, dim))
+
+
+def test_repeat_interleave_tensor_repeats_grad_and_torch():
+    a = _a(3, 4)
+    reps = tl.tensor([1, 0, 3])
+    np.testing.assert_array_equal(_t(a).repeat_interleave(reps, 0).numpy(), np.repeat(a, [1, 0, 3], 0))
+    np.testing.assert_array_equal(_t(a).repeat_interleave(tl.tensor(2), 1).numpy(), np.repeat(a, 2, 1))
+    np.testing.assert_array_equal(_t(a).repeat_interleave(tl.tensor([2]), 1).numpy(), np.repeat(a, 2, 1))
+    assert _t(a).repeat_interleave(tl.tensor([1, 2, 1, 1]), dim=1, output_size=5).shape == (3, 5)
+    assert tl.repeat_interleave(tl.tensor([2, 0, 1])).tolist() == [0, 0, 2]
+    assert _t(2.0).repeat_interleave(3).tolist() == [2.0, 2.0, 2.0]
+    assert tl.zeros(0, 2).repeat_interleave(2, 0).shape == (0, 2)
+    _check(lambda x: x.repeat_interleave(2, 1), lambda x: np.repeat(x, 2, 1), _a(3, 4))
+    _check(lambda x: x.repeat_interleave(tl.tensor([2, 0, 1]), 0), lambda x: np.repeat(x, [2, 0, 1], 0),
+           _a(3, 2), variants=("noncontiguous", "transposed", "expanded"))
+    torch = _torch()
+    _vs_torch(lambda x: x.repeat_interleave(3), lambda x: x.repeat_interleave(3), a)
+    _vs_torch(lambda x: x.repeat_interleave(tl.tensor([1, 3, 0, 2]), -1),
+              lambda x: x.repeat_interleave(torch.tensor([1, 3, 0, 2]), -1), a)
+
+
+def test_repeat_interleave_errors():
+    x = _t(_a(3, 4))
+    cases = [(lambda t: -1, {}), (lambda t: t.tensor([1, 2]), {"dim": 0}), (lambda t: t.tensor([1, 2, -1]), {"dim": 0}),
+             (lambda t: t.tensor([[1]]), {"dim": 0}), (lambda t: 2, {"dim": 5})]
+    for rep, kw in cases:
+        _torch_error(lambda: x.repeat_interleave(rep(tl), **kw),
+                     lambda torch: torch.zeros(3, 4).repeat_interleave(rep(torch), **kw))
+    with pytest.raises(TypeError):
+        x.repeat_interleave(tl.tensor([1.0, 2.0, 1.0]), 0)
+
+
+def test_take_along_dim_forward_and_grad():
+    a = _a(3, 4)
+    idx = np.array([[0, 3, 3], [1, 1, 0], [2, 0, 1]])
+    np.testing.assert_array_equal(tl.take_along_dim(_t(a), tl.tensor(idx), 1).numpy(),
+                                  np.take_along_axis(a, idx, 1))
+    np.testing.assert_array_equal(_t(a).T.take_along_dim(tl.tensor(idx.T.copy()), 0).numpy(),
+                                  np.take_along_axis(a.T, idx.T, 0))
+    flat = np.array([0, 11, 5, 5])
+    np.testing.assert_array_equal(tl.take_along_dim(_t(a), tl.tensor(flat)).numpy(), a.reshape(-1)[flat])
+    neg = np.array([[-1], [-4], [0]])
+    np.testing.assert_array_equal(_t(a).take_along_dim(tl.tensor(neg), 1).numpy(), np.take_along_axis(a, neg, 1))
+    b = np.array([[1, 0]])     # broadcast: (1, 2) indices against (3, 4) along dim 1 -> (3, 2)
+    np.testing.assert_array_equal(_t(a).take_along_dim(tl.tensor(b), 1).numpy(), a[:, [1, 0]])
+    a3 = _a(3, 1, 4)
+    i3 = RNG.integers(0, 4, (1, 2, 5))
+    np.testing.assert_array_equal(_t(a3).take_along_dim(tl.tensor(i3), -1).numpy(),
+                                  np.take_along_axis(np.broadcast_to(a3, (3, 2, 4)), np.broadcast_to(i3, (3, 2, 5)), -1))
+    _check(lambda x: x.take_along_dim(tl.tensor(idx), 1), lambda x: np.take_along_axis(x, idx, 1), a,
+           variants=("noncontiguous", "transposed", "expanded"))
+    _check(lambda x: tl.take_along_dim(x, tl.tensor(flat)), lambda x: x.reshape(-1)[flat], a,
+           variants=("noncontiguous", "transposed", "expanded"))
+    torch = _torch()
+    _vs_torch(lambda x: x.take_along_dim(tl.tensor(i3), -1), lambda x: x.take_along_dim(torch.tensor(i3), -1), a3)
+    _vs_torch(lambda x: x.take_along_dim(tl.tensor(neg), 1), lambda x: x.take_along_dim(torch.tensor(neg), 1), a)
+
+
+def test_take_along_dim_errors():
+    x = _t(_a(3, 4))
+    _torch_error(lambda: x.take_along_dim(tl.tensor([0, 1]), 0),
+                 lambda torch: torch.zeros(3, 4).take_along_dim(torch.tensor([0, 1]), 0))
+    _torch_error(lambda: x.take_along_dim(tl.zeros(2, 2, dtype=tl.int64), 1),
+                 lambda torch: torch.zeros(3, 4).take_along_dim(torch.zeros(2, 2, dtype=torch.long), 1))
+    _torch_error(lambda: x.take_along_dim(tl.tensor([0.0])),
+                 lambda torch: torch.zeros(3, 4).take_along_dim(torch.tensor([0.0])))
+    _torch_error(lambda: x.take_along_dim(tl.tensor([[0]]), 2),
+                 lambda torch: torch.zeros(3, 4).take_along_dim(torch.tensor([[0]]), 2))
+    with pytest.raises(RuntimeError, match="out of bounds"):
+        x.take_along_dim(tl.tensor([[5]]), 1)        # (PyTorch's CPU kernel reads unchecked)
+
+
+# ---- movedim / swapaxes ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("src,dst", [(0, 2), (-1, 0), ((0, 1), (2, 0)), ((), ()), ([2, 0], [0, 1]), (1, 1)])
+def test_movedim(src, dst):
+    a = _a(2, 3, 4)
+    out = tl.movedim(_t(a), src, dst)
+    np.testing.assert_array_equal(out.numpy(), np.moveaxis(a, src, dst))
+    np.testing.assert_array_equal(_t(a).moveaxis(src, dst).numpy(), np.moveaxis(a, src, dst))
+    _vs_torch(lambda x: x.movedim(src, dst), lambda x: x.movedim(src, dst), a)
+
+
+def test_movedim_swapaxes_views_grad_and_errors():
+    x = _t(_a(2, 3, 4))
+    assert x.movedim(0, -1).data_ptr() == x.data_ptr() and x.swapaxes(0, 2).data_ptr() == x.data_ptr()
+    np.testing.assert_array_equal(tl.swapdims(x, 0, -1).numpy(), np.swapaxes(x.numpy(), 0, -1))
+    np.testing.assert_array_equal(x.swapaxes(1, 2).numpy(), np.swapaxes(x.numpy(), 1, 2))
+    assert tl.movedim(_t(2.0), 0, 0).shape == ()
+    _check(lambda a: a.movedim((0, 1), (2, 0)), lambda a: np.moveaxis(a, (0, 1), (2, 0)), _a(2, 3, 4))
+    _check(lambda a: a.swapaxes(0, -1), lambda a: np.swapaxes(a, 0, -1) if a.ndim else a, _a(2, 3, 4))
+    for s, d in [(0, 5), ((0, 1), (1,)), ((0, 0), (1, 0)), ((0, 1), (1, 1))]:
+        _torch_error(lambda: x.movedim(s, d), lambda torch: torch.zeros(2, 3, 4).movedim(s, d))
+    _torch_error(lambda: x.swapaxes(0, 3), lambda torch: torch.zeros(2, 3, 4).swapaxes(0, 3))

@@ -8,4 +8,4 @@ from .modules import (AvgPool2d, BatchNorm1d, BatchNorm2d, BCELoss, BCEWithLogit
                       HuberLoss, Identity, L1Loss, LayerNorm, LeakyReLU, Linear, LogSigmoid,
                       LogSoftmax, MaxPool2d, Mish, Module, ModuleDict, ModuleList, MSELoss,
                       NLLLoss, Parameter, ReLU, SELU, Sequential, Sigmoid, SiLU, SmoothL1Loss,
-                      Softmax, Softplus, Softsign, Tanh)
+                      Softmax, Softplus, Softsign, Tanh, Unflatten)

@@ -794,3 +794,123 @@ def diag(x, diagonal=0):  # noqa: A002  (PyTorch's parameter name)
     if x.ndim == 2:
         return contiguous(_apply_view(Diagonal, x, k, 0, 1))
     raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {x.ndim}D")
+
+
+# ---- repeat, tile, *_as, unflatten, movedim, swapaxes ---------------------------------------------
+
+def _sizes_arg(name, sizes):
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = sizes[0]
+    try:
+        return tuple(operator.index(s) for s in sizes)
+    except TypeError:
+        raise TypeError(f"{name}(): sizes must be ints (varargs or one tuple), got {sizes!r}") from None
+
+
+@tensor_method()
+def repeat(x, *sizes):
+    """Tensor.repeat: x tiled ``sizes[i]`` times along dim i (sizes may add leading dims). A
+    composition: x viewed as (1, n0, 1, n1, ...), expanded (a stride-0 view) to
+    (r0, n0, r1, n1, ...), then one contiguous copy reshaped to (r0 * n0, ...). Its gradient is
+    Expand's (the sum over the copies) through the two reshapes."""
+    sizes = _sizes_arg("repeat", sizes)
+    if len(sizes) < x.ndim:
+        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of "
+                           "dimensions of tensor")
+    shape = (1,) * (len(sizes) - x.ndim) + x.shape
+    out_shape = tuple(r * n for r, n in zip(sizes, shape))
+    for r in sizes:
+        if r < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {min(out_shape)}: "
+                               f"{list(out_shape)}")
+    inter = tuple(v for n in shape for v in (1, n))
+    big = tuple(v for r, n in zip(sizes, shape) for v in (r, n))
+    return reshape(expand(reshape(x, inter), big), out_shape)
+
+
+@tensor_method()
+def tile(x, dims):
+    """torch.tile: repeat with ``dims`` padded with leading ones to x's number of dims."""
+    dims = _sizes_arg("tile", (dims,) if not isinstance(dims, (tuple, list)) else (tuple(dims),))
+    return repeat(x, (1,) * (x.ndim - len(dims)) + dims)
+
+
+def _other_shape(name, other):
+    if not isinstance(other, Tensor):
+        raise TypeError(f"{name}(): argument 'other' must be Tensor, not {type(other).__name__}")
+    return other.shape
+
+
+@tensor_method()
+def expand_as(x, other):
+    return expand(x, _other_shape("expand_as", other))
+
+
+@tensor_method()
+def view_as(x, other):
+    return view(x, _other_shape("view_as", other))
+
+
+@tensor_method()
+def reshape_as(x, other):
+    return reshape(x, _other_shape("reshape_as", other))
+
+
+@tensor_method()
+def unflatten(x, dim, sizes):
+    """torch.unflatten: dim ``dim`` split into ``sizes`` (their product is its size; one may be
+    -1). A view where reshape gives one."""
+    d = _torch_dim_n(dim, x.shape)
+    sizes = _sizes_arg("unflatten", (tuple(sizes),) if isinstance(sizes, (tuple, list)) else (sizes,))
+    if not sizes:
+        raise RuntimeError("unflatten: sizes must be non-empty")
+    n = x.shape[d]
+    if sizes.count(-1) > 1:
+        raise RuntimeError(f"unflatten: only one dimension can be inferred (-1), got sizes "
+                           f"{list(sizes)}")
+    known = _numel(s for s in sizes if s != -1)
+    if -1 in sizes:
+        if known == 0 or n % known:
+            raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the "
+                               f"size of dim {dim} ({n}) in the input tensor")
+        sizes = tuple(n // known if s == -1 else s for s in sizes)
+    elif known != n or any(s < 0 for s in sizes):
+        raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size "
+                           f"of dim {dim} ({n}) in the input tensor")
+    return reshape(x, x.shape[:d] + sizes + x.shape[d + 1:])
+
+
+@tensor_method("movedim", "moveaxis")
+def movedim(x, source, destination):
+    """torch.movedim / moveaxis: the dims ``source`` moved to positions ``destination`` (ints or
+    equal-length sequences), the others keeping their order. A permute: a view."""
+    src = tuple(source) if isinstance(source, (tuple, list)) else (source,)
+    dst = tuple(destination) if isinstance(destination, (tuple, list)) else (destination,)
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({list(src)} dims) "
+                           f"should contain the same number of dims as destination ({list(dst)} dims)")
+    s = tuple(_torch_dim(d, x.shape) for d in src)
+    t = tuple(_torch_dim(d, x.shape) for d in dst)
+    for name, ds, given in (("source", s, src), ("destination", t, dst)):
+        if len(set(ds)) != len(ds):
+            raise RuntimeError(f"movedim: repeated dim in `{name}` ({list(given)})")
+    if x.ndim == 0:
+        return x
+    order = [None] * x.ndim
+    for a, b in zip(s, t):
+        order[b] = a
+    rest = iter(d for d in range(x.ndim) if d not in s)
+    order = tuple(o if o is not None else next(rest) for o in order)
+    return permute(x, order) if order != tuple(range(x.ndim)) else x
+
+
+moveaxis = movedim
+
+
+@tensor_method("swapaxes", "swapdims")
+def swapaxes(x, axis0, axis1):
+    """torch.swapaxes / swapdims: transpose (a view), with PyTorch's IndexError for a bad dim."""
+    return transpose(x, _torch_dim(axis0, x.shape), _torch_dim(axis1, x.shape))
+
+
+swapdims = swapaxes
