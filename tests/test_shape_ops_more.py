@@ -420,3 +420,89 @@ def test_movedim_swapaxes_views_grad_and_errors():
     for s, d in [(0, 5), ((0, 1), (1,)), ((0, 0), (1, 0)), ((0, 1), (1, 1))]:
         _torch_error(lambda: x.movedim(s, d), lambda torch: torch.zeros(2, 3, 4).movedim(s, d))
     _torch_error(lambda: x.swapaxes(0, 3), lambda torch: torch.zeros(2, 3, 4).swapaxes(0, 3))
+
+
+# ---- dot, mv, mm, outer, inner, addmm, addmv, baddbmm ---------------------------------------------
+
+def test_products_forward_and_check_op():
+    v, w, m, m2 = _a(4), _a(4), _a(3, 4), _a(4, 5)
+    assert tl.dot(_t(v), _t(w)).shape == () and tl.dot(_t(v), _t(w)).item() == pytest.approx(v @ w, abs=1e-12)
+    np.testing.assert_allclose(tl.mv(_t(m), _t(v)).numpy(), m @ v, rtol=1e-12)
+    np.testing.assert_allclose(_t(m).mm(_t(m2)).numpy(), m @ m2, rtol=1e-12)
+    np.testing.assert_allclose(tl.outer(_t(v), _t(_a(3))).shape, (4, 3))
+    np.testing.assert_allclose(tl.inner(_t(_a(2, 3, 4)), _t(m)).shape, (2, 3, 3))
+    _check(tl.dot, np.dot, v, w)
+    _check(tl.mv, np.matmul, m, v)
+    _check(tl.mm, np.matmul, m, m2)
+    _check(tl.outer, np.outer, v, _a(3))
+    _check(tl.inner, np.inner, _a(2, 3, 4), m)
+    _check(tl.inner, np.inner, m, v)
+    _check(tl.inner, np.inner, v, _a(2, 4))
+    _check(lambda a, b: tl.inner(a, b), np.inner, np.float64(1.5), m, variants=("noncontiguous",))
+    _check(lambda c, a, b: tl.addmm(c, a, b, beta=0.5, alpha=-2.0), lambda c, a, b: 0.5 * c - 2 * (a @ b),
+           _a(5), m, m2)
+    _check(tl.addmm, lambda c, a, b: c + a @ b, _a(3, 5), m, m2)
+    _check(lambda c, a, b: tl.addmv(c, a, b, alpha=3.0), lambda c, a, b: c + 3 * (a @ b), _a(3), m, v)
+    _check(lambda c, a, b: tl.baddbmm(c, a, b, beta=2.0), lambda c, a, b: 2 * c + a @ b,
+           _a(3, 5), _a(2, 3, 4), _a(2, 4, 5))
+
+
+def test_products_empty_int_and_noncontiguous():
+    assert tl.dot(tl.zeros(0), tl.zeros(0)).item() == 0.0
+    assert tl.dot(tl.tensor([1, 2]), tl.tensor([3, 4])).item() == 11
+    assert tl.mv(tl.zeros(0, 3), tl.zeros(3)).shape == (0,)
+    assert tl.outer(tl.zeros(0), tl.zeros(3)).shape == (0, 3)
+    assert tl.inner(tl.zeros(2, 0), tl.zeros(3, 0)).tolist() == [[0.0] * 3] * 2
+    a, v = _a(4, 3), _a(4)
+    np.testing.assert_allclose(tl.mv(_t(a).T, _t(v)).numpy(), a.T @ v, rtol=1e-12)
+    np.testing.assert_allclose(tl.dot(_t(a)[:, 0], _t(a)[:, 1]).item(), a[:, 0] @ a[:, 1], rtol=1e-12)
+
+
+def test_addmm_beta_zero_ignores_nan_input():
+    c = _t(np.full((3, 5), np.nan), grad=True)
+    a, b = _t(_a(3, 4), grad=True), _t(_a(4, 5), grad=True)
+    out = tl.addmm(c, a, b, beta=0)
+    assert np.isfinite(out.detach().numpy()).all()
+    out.sum().backward()
+    assert c.grad is not None and not c.grad.numpy().any()
+    assert np.isnan(tl.addmm(c, a, b).detach().numpy()).all()     # beta 1: NaN propagates
+
+
+def test_products_vs_torch():
+    torch = _torch()
+    v, w, m, m2 = _a(4), _a(4), _a(3, 4), _a(4, 5)
+    _vs_torch(tl.dot, torch.dot, v, w)
+    _vs_torch(tl.mv, torch.mv, m, v)
+    _vs_torch(tl.mm, torch.mm, m, m2)
+    _vs_torch(tl.outer, torch.outer, v, _a(3))
+    _vs_torch(tl.inner, torch.inner, _a(2, 3, 4), _a(5, 4))
+    _vs_torch(tl.inner, torch.inner, _a(2, 4), v)
+    for beta, alpha in [(1, 1), (0.5, 2.0), (0, -1.0)]:
+        _vs_torch(lambda c, a, b: tl.addmm(c, a, b, beta=beta, alpha=alpha),
+                  lambda c, a, b: torch.addmm(c, a, b, beta=beta, alpha=alpha), _a(5), m, m2)
+        _vs_torch(lambda c, a, b: c.addmv(a, b, beta=beta, alpha=alpha),
+                  lambda c, a, b: c.addmv(a, b, beta=beta, alpha=alpha), _a(3), m, v)
+        _vs_torch(lambda c, a, b: tl.baddbmm(c, a, b, beta=beta, alpha=alpha),
+                  lambda c, a, b: torch.baddbmm(c, a, b, beta=beta, alpha=alpha),
+                  _a(2, 3, 5), _a(2, 3, 4), _a(2, 4, 5))
+
+
+@pytest.mark.parametrize("call", [
+    "dot(z(3, 4), z(3))", "dot(z(3), z(4))", "dot(z(3), z(3).double())", "mv(z(3, 4), z(3))",
+    "mv(z(3), z(3))", "mv(z(3, 4), z(4, 1))", "mv(z(3, 4), z(4).double())", "mm(z(3), z(3, 4))",
+    "mm(z(3, 4), z(3, 4))", "outer(z(3, 4), z(3))", "outer(z(3), z(3, 1))", "inner(z(3, 4), z(3))",
+    "inner(z(3, 4), z(4).double())", "addmm(z(3), z(3, 4), z(3))", "addmm(z(2), z(3, 4), z(4, 5))",
+    "addmm(z(5), z(3, 4), z(5, 5))", "addmv(z(2), z(3, 4), z(4))", "addmv(z(1, 3), z(3, 4), z(4))",
+    "baddbmm(z(2, 3, 5), z(2, 3, 4), z(2, 5, 5))", "baddbmm(z(2, 5), z(2, 3, 4), z(2, 4, 5))"])
+def test_product_errors_match_torch(call):
+    torch = _torch()
+    _torch_error(lambda: eval("tl." + call, {"tl": tl, "z": lambda *s: tl.zeros(*s)}),
+                 lambda t: eval("torch." + call, {"torch": torch, "z": lambda *s: torch.zeros(*s)}))
+    with pytest.raises((ValueError, TypeError)):      # and this project's types for shapes/dtypes
+        eval("tl." + call, {"tl": tl, "z": lambda *s: tl.zeros(*s)})
+
+
+def test_baddbmm_needs_3d_batches():
+    # (PyTorch raises IndexError from inside its kernel here; tl names the argument)
+    with pytest.raises(RuntimeError, match="batch1 must be a 3D tensor"):
+        tl.baddbmm(tl.zeros(3, 5), tl.zeros(3, 4), tl.zeros(4, 5))

@@ -32,7 +32,7 @@ from .ops.elementwise import (abs, add, clamp, clip, cos, div, eq, erf, exp, exp
                               reciprocal, relu, rsqrt, sigmoid, sign, sin, sqrt, sub, tanh, where)
 from .ops.index import (gather, index_select, masked_fill, repeat_interleave, scatter, scatter_add,
                         take_along_dim, trace, tril, triu)
-from .ops.linalg import bmm, matmul
+from .ops.linalg import addmm, addmv, baddbmm, bmm, dot, ger, inner, matmul, mm, mv, outer
 from .ops.reduce import (all, amax, amin, any, argmax, argmin, cumsum, logsumexp, max, mean, min, norm,
                          prod, std, sum, var)
 from .ops.nn import log_softmax, softmax

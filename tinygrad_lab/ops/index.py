@@ -41,6 +41,7 @@ from ..autograd.engine import Function
 from ..creation import copy as _copy, tensor
 from ..kernels import check, ffi, i64
 from ..tensor import Tensor, _check_shape, _contiguous_strides, _empty, _make, _wrap_dim, tensor_method
+from . import elementwise as _elementwise
 from .elementwise import where
 from .reduce import _torch_dim
 from .shape import (BasicIndex, IndexBackward, _is_int, broadcast_shapes, expand, parse_basic_index,
@@ -579,7 +580,8 @@ def _tri(name, x, diagonal, upper):
     if x.ndim < 2:
         raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions")
     k = operator.index(diagonal)
-    return where(_tri_mask(x.shape[-2], x.shape[-1], k, upper), x, tensor(0, dtype=x.dtype))
+    # (where looked up at call time: tl.amp wraps it for half tensors)
+    return _elementwise.where(_tri_mask(x.shape[-2], x.shape[-1], k, upper), x, tensor(0, dtype=x.dtype))
 
 
 @tensor_method()
@@ -636,8 +638,8 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):  # no
             if output_size is not None and output_size != int(counts.sum()):
                 raise RuntimeError(f"repeat_interleave: output_size {output_size} is not the sum "
                                    f"of the repeats ({int(counts.sum())})")
-            idx = tensor(np.repeat(np.arange(n, dtype=np.int64), counts))
-            return advanced_index(x, (slice(None),) * d + (idx,))
+            # (index_select looked up at call time: tl.amp wraps it for half tensors)
+            return index_select(x, d, tensor(np.repeat(np.arange(n, dtype=np.int64), counts)))
         repeats = int(_counts(repeats.reshape(-1), None)[0])
     r = operator.index(repeats)
     if r < 0:
@@ -697,5 +699,5 @@ def take_along_dim(input, indices, dim=None):  # noqa: A002
             x = x if x.shape == xs else x.expand(xs)
             idx = idx if idx.shape == ist else idx.expand(ist).contiguous()
     n = x.shape[d] if x.ndim else 1
-    idx = where(idx < 0, idx + n, idx)
-    return GatherDim.apply(x, _DimPlan("take_along_dim", x.shape, d, idx))
+    # (gather looked up at call time: tl.amp wraps it for half tensors)
+    return gather(x, d, where(idx < 0, idx + n, idx))
