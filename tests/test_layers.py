@@ -260,6 +260,7 @@ NOT_NAMED_IN_C = {
     "Flip": "tl_copy from a view with the flipped dims' strides negated",
     "Diagonal": "a view: no kernel",
     "DiagonalBackward": "tl_copy into the diagonal view of zeros",
+    "ConstantPad": "tl_fill, then tl_copy into the interior view",
 }
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from .. import dtypes
 from .. import kernels as K
 from ..autograd.engine import Function, _grad_enabled
-from ..creation import copy as _copy, zeros
+from ..creation import copy as _copy, full, zeros
 from ..tensor import (Tensor, _check_shape, _contiguous_strides, _empty, _make, _numel, _wrap_dim,
                       tensor_method)
 
@@ -914,3 +914,27 @@ def swapaxes(x, axis0, axis1):
 
 
 swapdims = swapaxes
+
+
+# ---- constant padding (F.pad's mode "constant"; the other modes are a gather: nn/functional.py) --
+
+class ConstantPad(Function):
+    """x placed inside a tensor filled with ``value``: ``pads`` holds (before, after) >= 0 for
+    each dim of x (F.pad crops negative pads first, as a view). One fill (tl_fill) and one
+    strided copy of x into the interior view (tl_copy); the derivative is that interior view of
+    the gradient (BasicIndex), whose own derivative pads with zeros (IndexBackward)."""
+
+    @staticmethod
+    def forward(ctx, x, pads, value):
+        ctx.key = tuple(slice(b, b + n, 1) for (b, _), n in zip(pads, x.shape))
+        shape = tuple(b + n + a for (b, a), n in zip(pads, x.shape))
+        if not x.dtype.is_floating_point:
+            value = int(value) if x.dtype is not dtypes.bool_ else bool(value)
+        out = full(shape, value, dtype=x.dtype)
+        if x.numel():
+            K.copy_into(_basic_view(out, ctx.key), x)
+        return out
+
+    @staticmethod
+    def formula(ctx, g):
+        return BasicIndex.apply(g, ctx.key), None, None
