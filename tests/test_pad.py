@@ -271,3 +271,11 @@ def test_parameter_dict_api():
         pd.update([("a", tl.zeros(1), 3)])
     pd.clear()
     assert len(pd) == 0 and repr(pd) == "ParameterDict()"
+
+
+def test_circular_crop_that_would_wrap_twice_raises():
+    # (PyTorch returns uninitialised memory for this one; tl refuses, as for a pad > the size)
+    with pytest.raises(RuntimeError, match="wrapping around more than once"):
+        F.pad(tl.zeros(1, 1, 4, 5), (5, 5, 4, -4), "circular")
+    out = F.pad(_t(np.arange(5.0).reshape(1, 1, 5)), (2, -1), "circular")
+    assert out.tolist() == [[[2.0, 3.0, 0.0, 1.0, 2.0, 3.0]]]            # crop, then wrap (torch's)

@@ -10,9 +10,6 @@ activations are the elementwise ops; linear is matmul plus a bias.
 """
 import numbers
 
-import numpy as np
-
-from .. import creation as _creation
 from .. import dtypes
 from ..ops import nn as _nn
 from ..ops.linalg import linear as _linear, linear_act as _linear_act
@@ -397,19 +394,6 @@ class PadNotSupported(NotImplementedError, ValueError):
 _PAD_MODES = ("constant", "reflect", "replicate", "circular")
 
 
-def _pad_index(n, before, after, mode):
-    """int64 positions in a dim of size n for each output position of the padded dim."""
-    if mode == "circular":    # (as PyTorch: negative pads crop first, then the rest wraps around)
-        lo, m = max(-before, 0), n - max(-before, 0) - max(-after, 0)
-        src = np.arange(-max(before, 0), m + max(after, 0), dtype=np.int64)
-        return lo + src % m if m > 0 else src[:0]
-    src = np.arange(-before, n + after, dtype=np.int64)
-    if mode == "replicate":
-        return np.clip(src, 0, n - 1)
-    src = np.abs(src)                                     # reflect (pads < n: one reflection)
-    return np.where(src > n - 1, 2 * (n - 1) - src, src)
-
-
 def pad(input, pad, mode="constant", value=None):  # noqa: A002  (PyTorch's argument names)
     """torch.nn.functional.pad: ``pad`` = (left, right) for the last dim, then (top, bottom) for
     the one before, and so on. ``mode`` "constant" (fill with ``value``, default 0; any number of
@@ -419,9 +403,8 @@ def pad(input, pad, mode="constant", value=None):  # noqa: A002  (PyTorch's argu
     batch, and channels), as PyTorch.
 
     constant is the ConstantPad op (a fill and one copy; its gradient is the interior of the
-    output gradient). The other modes are one gather (tensor indexing with an int64 index per
-    padded dim, broadcast against each other): its gradient scatter-adds, so edge values used
-    several times accumulate, as in PyTorch."""
+    output gradient). The other modes are a cat of edge strips and the input per padded dim
+    (_pad_dim); the gradient of an edge value used several times accumulates, as in PyTorch."""
     _tensor(input, "input", "pad")
     try:
         pads = tuple(int(p) for p in pad)
@@ -457,14 +440,45 @@ def pad(input, pad, mode="constant", value=None):  # noqa: A002  (PyTorch's argu
             raise ShapeMismatch(f"Argument #4: Padding size should be less than the corresponding "
                                     f"input dimension, but got: padding ({b}, {a}) at dimension {d} "
                                     f"of input {list(input.shape)}")
-        if mode == "circular" and (b > n or a > n):
+        kept = n - max(-b, 0) - max(-a, 0)      # circular: what is left after a crop wraps
+        if mode == "circular" and (b > n or a > n or max(b, 0) > kept or max(a, 0) > kept):
             raise ShapeMismatch("Padding value causes wrapping around more than once.")
         if n + b + a < 0:
             raise ShapeMismatch(f"pad: the padding ({b}, {a}) of dim {d} leaves a negative size "
                                     f"({n + b + a}) for input of shape {list(input.shape)}")
-    idx = [_pad_index(input.shape[d], b, a, mode) for d, (b, a) in zip(dims, pairs)]
-    key = tuple(_creation.tensor(i.reshape((-1,) + (1,) * (k - 1 - j))) for j, i in enumerate(idx))
-    return input[(Ellipsis,) + key]
+    out = input
+    for d, (b, a) in zip(dims, pairs):
+        out = _pad_dim(out, d, b, a, mode)
+    return out if out is not input else _sh.clone(input)
+
+
+def _pad_dim(x, d, b, a, mode):
+    """x padded along dim d by (b, a) in a non-constant mode: cat of [edge strip, the kept part,
+    edge strip], the strips views of x (reflect: a flipped copy of a thin slice; replicate: an
+    edge entry expanded; circular: the other end of the kept part). One copy of x a padded dim,
+    with long contiguous runs (a gather with one index per output element was 8-12x slower than
+    PyTorch on images); all differentiable ops, so the gradient of an entry used several times
+    accumulates."""
+    n = x.shape[d]
+    lo, hi = max(-b, 0), n - max(-a, 0)        # negative pads crop
+    b, a = max(b, 0), max(a, 0)
+    if not b and not a:
+        return x if (lo, hi) == (0, n) else _sh.narrow(x, d, lo, hi - lo)
+    mid = _sh.narrow(x, d, lo, hi - lo)
+    if mode == "reflect":                      # mirrored about the original edges
+        left = _sh.flip(_sh.narrow(x, d, 1, b), d) if b else None
+        right = _sh.flip(_sh.narrow(x, d, n - 1 - a, a), d) if a else None
+    elif mode == "replicate":
+        def edge(i, m):
+            e = _sh.narrow(x, d, i, 1)
+            return _sh.expand(e, e.shape[:d] + (m,) + e.shape[d + 1:])
+        left = edge(0, b) if b else None
+        right = edge(n - 1, a) if a else None
+    else:                                      # circular: the kept part wraps around
+        m = hi - lo
+        left = _sh.narrow(mid, d, m - b, b) if b else None
+        right = _sh.narrow(mid, d, 0, a) if a else None
+    return _sh.cat([t for t in (left, mid, right) if t is not None and t.shape[d]], d)
 
 
 def _constant_pad(x, dims, pairs, value):
