@@ -257,6 +257,10 @@ NOT_NAMED_IN_C = {
     "Norm": "composed of elementwise and TL_SUM kernels (its own node: the derivative at 0)",
     "GatherDim": "tl_gather_forward over tl_dim_offsets' offsets",
     "GatherDimBackward": "tl_gather_backward (the scatter-add) over tl_dim_offsets' offsets",
+    "Flip": "tl_copy from a view with the flipped dims' strides negated",
+    "Diagonal": "a view: no kernel",
+    "DiagonalBackward": "tl_copy into the diagonal view of zeros",
+    "ConstantPad": "tl_fill, then tl_copy into the interior view",
 }
 
 

@@ -157,6 +157,18 @@ SPECS = {
                       [(3, 4), ()], gc_kw=dict(eps=1e-3, atol=1e-4)),  # float32 rounding inside
     "Cat":       Spec(lambda a, b: tl.cat([a, b], 1), lambda a, b: np.concatenate([a, b], 1),
                       [((2, 3), (2, 1)), ((2, 0), (2, 2))]),
+    # flip (a copy through negated strides), diagonal (a strided view) and its VJP, which is also
+    # torch.diag of a vector (tests/test_shape_ops_more.py)
+    "Flip":      Spec(lambda x: x.flip((0, -1)), lambda x: np.flip(x, (0, -1)), [(3, 4), (2, 3, 2), (0, 3)]),
+    "Flip1":     Spec(lambda x: x.flip(0), lambda x: np.flip(x, 0) if x.ndim else x, [(5,), (3, 1)]),
+    "Diagonal":  Spec(lambda x: x.diagonal(1, -1, 0), lambda x: np.diagonal(x, 1, -1, 0), [(3, 4), (2, 3, 4), (0, 3)]),
+    "Diagonal1": Spec(lambda x: x.diagonal(-1), lambda x: np.diagonal(x, -1), [(4, 3), (3, 2, 2)]),
+    "DiagonalBackward": Spec(lambda v: tl.diag(v, 1), lambda v: np.diag(v, 1), [(3,), (0,), (1,)]),
+    # F.pad's constant mode (tl_fill + tl_copy into the interior; tests/test_pad.py)
+    "ConstantPad": Spec(lambda x: F.pad(x, (1, 2, 0, 1), value=0.5), lambda x: np.pad(x, ((0, 0),) * (x.ndim - 2) + ((0, 1), (1, 2)), constant_values=0.5),
+                        [(3, 4), (2, 3, 2), (0, 3)]),
+    "ConstantPad1": Spec(lambda x: F.pad(x, (2, -1)), lambda x: np.pad(x[..., :-1], ((0, 0),) * (x.ndim - 1) + ((2, 0),)),
+                         [(3, 4), (5,)]),
     # ---- matrix multiplication (csrc/matmul.c); VJP = matmul on transposed views ----
     "Matmul":    Spec(lambda a, b: a @ b, np.matmul,
                       [((3, 4), (4, 2)), ((4,), (4, 3)), ((3, 4), (4,)), ((2, 1, 3, 4), (3, 4, 2)),

@@ -22,14 +22,17 @@ from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set
 from . import amp
 from .amp import autocast
 from . import ops
-from .ops.shape import (broadcast_shapes, broadcast_to, cat, chunk, clone, detach, expand, flatten,
-                        narrow, permute, reshape, split, squeeze, stack, transpose, unsqueeze)
+from .ops.shape import (broadcast_shapes, broadcast_to, cat, chunk, clone, detach, diag, diagonal,
+                        expand, flatten, flip, moveaxis, movedim, narrow, permute, reshape, roll,
+                        split, squeeze, stack, swapaxes, swapdims, tile, transpose, unflatten,
+                        unsqueeze)
 from .ops.elementwise import (abs, add, clamp, clip, cos, div, eq, erf, exp, expm1, ge, gelu, gt,
                               isfinite, isinf, isnan, le, leaky_relu, log, log1p, logical_and,
                               logical_not, logical_or, lt, maximum, minimum, mul, ne, neg, pow,
                               reciprocal, relu, rsqrt, sigmoid, sign, sin, sqrt, sub, tanh, where)
-from .ops.index import gather, index_select, masked_fill, scatter, scatter_add
-from .ops.linalg import bmm, matmul
+from .ops.index import (gather, index_select, masked_fill, repeat_interleave, scatter, scatter_add,
+                        take_along_dim, trace, tril, triu)
+from .ops.linalg import addmm, addmv, baddbmm, bmm, dot, ger, inner, matmul, mm, mv, outer
 from .ops.reduce import (all, amax, amin, any, argmax, argmin, cumsum, logsumexp, max, mean, min, norm,
                          prod, std, sum, var)
 from .ops.nn import log_softmax, softmax

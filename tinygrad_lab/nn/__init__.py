@@ -1,11 +1,16 @@
 """tl.nn: layers (Module with forward/backward hooks, Linear, Sequential, ModuleList, ModuleDict,
-Identity, Flatten, activations, Softmax, normalisation, Embedding, Dropout, losses), functional
+ParameterList, ParameterDict, Identity, Flatten, Unflatten, padding layers, activations, Softmax,
+normalisation, Embedding, Dropout, losses), functional
 ops (tl.nn.functional, "F"), initialisers (tl.nn.init), utilities (tl.nn.utils) and data-parallel training
 (tl.nn.parallel.DistributedDataParallel)."""
 from . import functional, init, parallel, utils
-from .modules import (AvgPool2d, BatchNorm1d, BatchNorm2d, BCELoss, BCEWithLogitsLoss, Conv1d,
-                      Conv2d, CrossEntropyLoss, Dropout, ELU, Embedding, Flatten, GELU, Hardtanh,
-                      HuberLoss, Identity, L1Loss, LayerNorm, LeakyReLU, Linear, LogSigmoid,
-                      LogSoftmax, MaxPool2d, Mish, Module, ModuleDict, ModuleList, MSELoss,
-                      NLLLoss, Parameter, ReLU, SELU, Sequential, Sigmoid, SiLU, SmoothL1Loss,
-                      Softmax, Softplus, Softsign, Tanh)
+from .modules import (AvgPool2d, BatchNorm1d, BatchNorm2d, BCELoss, BCEWithLogitsLoss,
+                      CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d, ConstantPad2d,
+                      ConstantPad3d, Conv1d, Conv2d, CrossEntropyLoss, Dropout, ELU, Embedding,
+                      Flatten, GELU, Hardtanh, HuberLoss, Identity, L1Loss, LayerNorm, LeakyReLU,
+                      Linear, LogSigmoid, LogSoftmax, MaxPool2d, Mish, Module, ModuleDict,
+                      ModuleList, MSELoss, NLLLoss, Parameter, ParameterDict, ParameterList,
+                      ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, ReLU, ReplicationPad1d,
+                      ReplicationPad2d, ReplicationPad3d, SELU, Sequential, Sigmoid, SiLU,
+                      SmoothL1Loss, Softmax, Softplus, Softsign, Tanh, Unflatten, ZeroPad1d,
+                      ZeroPad2d, ZeroPad3d)

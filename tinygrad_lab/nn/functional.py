@@ -21,9 +21,10 @@ from ..ops.inplace import elu_, hardtanh_, leaky_relu_, relu_  # noqa: F401  (re
 from ..ops.nn import log_softmax, softmax  # noqa: F401  (re-exported)
 from ..ops.conv import avg_pool2d, conv1d, conv2d, fold, max_pool2d, unfold  # noqa: F401  (re-exported)
 from ..ops.reduce import max as _max, mean as _mean, min as _min, sum as _sum
-from ..ops.index import scatter as _scatter
+from ..ops.index import ShapeMismatch, scatter as _scatter
 from ..autograd import no_grad
 from ..creation import rand, zeros, zeros_like
+from ..ops import shape as _sh
 from ..ops.shape import contiguous, permute, reshape, unsqueeze
 from ..tensor import _AUTOCAST, Tensor, _numel
 
@@ -31,7 +32,7 @@ __all__ = ["linear", "linear_act", "layer_norm", "batch_norm", "embedding", "rel
            "logsigmoid", "mish", "softsign", "softmax", "log_softmax",
            "dropout", "mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
            "cross_entropy", "nll_loss", "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "unfold", "fold",
-           "l1_loss", "smooth_l1_loss", "huber_loss", "one_hot"]
+           "l1_loss", "smooth_l1_loss", "huber_loss", "one_hot", "pad"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -405,3 +406,121 @@ def one_hot(tensor, num_classes=-1):
         raise RuntimeError(f"one_hot: num_classes must be -1 or non-negative, got {num_classes}")
     out = zeros(*tensor.shape, num_classes, dtype=dtypes.int64)
     return _scatter(out, -1, unsqueeze(tensor, -1), 1) if n else out
+
+
+# ---- pad ------------------------------------------------------------------------------------------
+
+class PadNotSupported(NotImplementedError, ValueError):
+    """A padding mode, or a mode with this many padded dims for this input, that F.pad does not
+    take: PyTorch's NotImplementedError, and this project's ValueError for a bad argument."""
+
+
+_PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def pad(input, pad, mode="constant", value=None):  # noqa: A002  (PyTorch's argument names)
+    """torch.nn.functional.pad: ``pad`` = (left, right) for the last dim, then (top, bottom) for
+    the one before, and so on. ``mode`` "constant" (fill with ``value``, default 0; any number of
+    dims; negative pads crop), "reflect" (mirror without repeating the edge; each pad < the
+    dim's size), "replicate" (repeat the edge) or "circular" (wrap around; each pad <= the
+    size): these three pad the last 1, 2 or 3 dims of an input with one or two more dims (a
+    batch, and channels), as PyTorch.
+
+    constant is the ConstantPad op (a fill and one copy; its gradient is the interior of the
+    output gradient). The other modes are a cat of edge strips and the input per padded dim
+    (_pad_dim); the gradient of an edge value used several times accumulates, as in PyTorch."""
+    _tensor(input, "input", "pad")
+    try:
+        pads = tuple(int(p) for p in pad)
+    except TypeError:
+        raise TypeError(f"pad(): pad must be a tuple of ints, got {pad!r}") from None
+    if len(pads) % 2:
+        raise ShapeMismatch("Padding length must be divisible by 2")
+    k = len(pads) // 2
+    if k > input.ndim:
+        raise ShapeMismatch(f"Padding length should be less than or equal to two times the input "
+                                f"dimension but got padding length {len(pads)} and input of "
+                                f"dimension {input.ndim}")
+    if mode not in _PAD_MODES:
+        raise PadNotSupported(f"Unrecognised padding mode {mode}")
+    # (before, after) for each padded dim, in dim order
+    dims = list(range(input.ndim - k, input.ndim))
+    pairs = [(pads[2 * (input.ndim - 1 - d)], pads[2 * (input.ndim - 1 - d) + 1]) for d in dims]
+    if mode == "constant":
+        return _constant_pad(input, dims, pairs, 0.0 if value is None else value)
+    if value not in (None, 0):
+        raise ValueError(f'Padding mode "{mode}" doesn\'t take in value argument')
+    if k not in (1, 2, 3) or input.ndim not in (k + 1, k + 2):
+        raise PadNotSupported(f"Padding size {len(pads)} is not supported for {input.ndim}D input "
+                              f"tensor. Supported combinations for non-constant padding: 2D or 3D "
+                              f"input with padding size 2 (the last dim), 3D or 4D with 4 (the last "
+                              f"2), 4D or 5D with 6 (the last 3)")
+    if any(n == 0 for n in input.shape[1:]) or input.ndim == k + 1 and input.shape[0] == 0:
+        raise ShapeMismatch(f"{mode} padding: expected an input with non-zero dims apart from "
+                                f"a batch dim (possibly 0), but got shape {list(input.shape)}")
+    for d, (b, a) in zip(dims, pairs):
+        n = input.shape[d]
+        if mode == "reflect" and (b >= n or a >= n):
+            raise ShapeMismatch(f"Argument #4: Padding size should be less than the corresponding "
+                                    f"input dimension, but got: padding ({b}, {a}) at dimension {d} "
+                                    f"of input {list(input.shape)}")
+        kept = n - max(-b, 0) - max(-a, 0)      # circular: what is left after a crop wraps
+        if mode == "circular" and (b > n or a > n or max(b, 0) > kept or max(a, 0) > kept):
+            raise ShapeMismatch("Padding value causes wrapping around more than once.")
+        if n + b + a < 0:
+            raise ShapeMismatch(f"pad: the padding ({b}, {a}) of dim {d} leaves a negative size "
+                                    f"({n + b + a}) for input of shape {list(input.shape)}")
+    out = input
+    for d, (b, a) in zip(dims, pairs):
+        out = _pad_dim(out, d, b, a, mode)
+    return out if out is not input else _sh.clone(input)
+
+
+def _pad_dim(x, d, b, a, mode):
+    """x padded along dim d by (b, a) in a non-constant mode: cat of [edge strip, the kept part,
+    edge strip], the strips views of x (reflect: a flipped copy of a thin slice; replicate: an
+    edge entry expanded; circular: the other end of the kept part). One copy of x a padded dim,
+    with long contiguous runs (a gather with one index per output element was 8-12x slower than
+    PyTorch on images); all differentiable ops, so the gradient of an entry used several times
+    accumulates."""
+    n = x.shape[d]
+    lo, hi = max(-b, 0), n - max(-a, 0)        # negative pads crop
+    b, a = max(b, 0), max(a, 0)
+    if not b and not a:
+        return x if (lo, hi) == (0, n) else _sh.narrow(x, d, lo, hi - lo)
+    mid = _sh.narrow(x, d, lo, hi - lo)
+    if mode == "reflect":                      # mirrored about the original edges
+        left = _sh.flip(_sh.narrow(x, d, 1, b), d) if b else None
+        right = _sh.flip(_sh.narrow(x, d, n - 1 - a, a), d) if a else None
+    elif mode == "replicate":
+        def edge(i, m):
+            e = _sh.narrow(x, d, i, 1)
+            return _sh.expand(e, e.shape[:d] + (m,) + e.shape[d + 1:])
+        left = edge(0, b) if b else None
+        right = edge(n - 1, a) if a else None
+    else:                                      # circular: the kept part wraps around
+        m = hi - lo
+        left = _sh.narrow(mid, d, m - b, b) if b else None
+        right = _sh.narrow(mid, d, 0, a) if a else None
+    return _sh.cat([t for t in (left, mid, right) if t is not None and t.shape[d]], d)
+
+
+def _constant_pad(x, dims, pairs, value):
+    if not isinstance(value, numbers.Real):
+        raise TypeError(f"pad(): value must be a number, got {type(value).__name__}")
+    crop = [slice(None)] * x.ndim
+    for d, (b, a) in zip(dims, pairs):
+        n = x.shape[d]
+        start, stop = max(-b, 0), n - max(-a, 0)
+        if stop < start:
+            raise ShapeMismatch(f"narrow(): length must be non-negative (padding ({b}, {a}) of "
+                                    f"dim {d} of input {list(x.shape)})")
+        crop[d] = slice(start, stop)
+    if any(b < 0 or a < 0 for b, a in pairs):
+        x = x[tuple(crop)]                          # a view of the kept part
+    full_pairs = [(0, 0)] * x.ndim
+    for d, (b, a) in zip(dims, pairs):
+        full_pairs[d] = (max(b, 0), max(a, 0))
+    if all(p == (0, 0) for p in full_pairs):
+        return _sh.clone(x)
+    return _sh.ConstantPad.apply(x, tuple(full_pairs), value)

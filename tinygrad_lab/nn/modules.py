@@ -1,6 +1,7 @@
 """tl.nn modules with PyTorch's constructor signatures, attribute names, default
 initialisations and state_dict keys, so weights copy across by name."""
 import math
+import numbers
 import operator
 import warnings
 from collections import OrderedDict
@@ -612,6 +613,151 @@ class ModuleDict(Module):
             self[pair[0]] = pair[1]
 
 
+def _param_line(p):
+    """PyTorch's one-line description of a parameter in a container's repr."""
+    size = "x".join(str(n) for n in p.shape)
+    return f"Parameter containing: [{p.dtype!r} of size {size}]"
+
+
+def _as_parameter(value, owner):
+    """A Parameter for a container: Parameters as they are, other tensors wrapped (requiring
+    grad when floating-point), as PyTorch's ParameterList/ParameterDict do."""
+    if isinstance(value, Parameter):
+        return value
+    if isinstance(value, Tensor):
+        return Parameter(value.detach(), requires_grad=value.dtype.is_floating_point)
+    raise TypeError(f"{owner} holds Tensors (kept as Parameters), got {type(value).__name__}")
+
+
+class ParameterList(Module):
+    """Parameters in a list, registered under "0", "1", ... (parameters(), state_dict() keys
+    "params.0", .to() and repr see them, as PyTorch's). Index (negative too; a slice gives a new
+    ParameterList), len, iterate, append, extend, ``+=``; a tensor that is not a Parameter is
+    wrapped in one."""
+
+    def __init__(self, values=None):
+        super().__init__()
+        if values is not None:
+            self.extend(values)
+
+    def _key(self, idx):
+        idx = operator.index(idx)
+        n = len(self._parameters)
+        if not -n <= idx < n:
+            raise IndexError(f"index {idx} is out of range")
+        return str(idx % n)
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return type(self)(list(self._parameters.values())[idx])
+        return self._parameters[self._key(idx)]
+
+    def __setitem__(self, idx, param):
+        self._parameters[self._key(idx)] = _as_parameter(param, "ParameterList")
+
+    def __len__(self):
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(self._parameters.values())
+
+    def __iadd__(self, values):
+        return self.extend(values)
+
+    def __dir__(self):
+        return [k for k in super().__dir__() if not k.isdigit()]
+
+    def append(self, value):
+        self._parameters[str(len(self))] = _as_parameter(value, "ParameterList")
+        return self
+
+    def extend(self, values):
+        if not isinstance(values, Iterable) or isinstance(values, Tensor):
+            raise TypeError("ParameterList.extend should be called with an iterable, but got "
+                            + type(values).__name__)
+        for v in values:
+            self.append(v)
+        return self
+
+    def __repr__(self):
+        lines = [f"    ({k}): {_param_line(p)}" for k, p in self._parameters.items()]
+        return "ParameterList(\n" + "\n".join(lines) + "\n)" if lines else "ParameterList()"
+
+
+class ParameterDict(Module):
+    """Parameters by name (string keys), in insertion order, registered under their keys
+    (state_dict keys "params.name"; parameters(), .to() and repr see them, as PyTorch's); the
+    dict API: ``[key]``, ``in``, len, iteration over keys, keys(), values(), items(), get(),
+    update(), pop(), clear(). A tensor that is not a Parameter is wrapped in one."""
+
+    def __init__(self, parameters=None):
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    def __getitem__(self, key):
+        return self._parameters[key]
+
+    def __setitem__(self, key, value):
+        if not isinstance(key, str):
+            raise TypeError(f"parameter name should be a string. Got {type(key).__name__}")
+        if "." in key or key == "":
+            raise KeyError(f'parameter name can\'t contain "." or be empty, got: {key!r}')
+        self._parameters[key] = _as_parameter(value, "ParameterDict")
+
+    def __delitem__(self, key):
+        del self._parameters[key]
+
+    def __len__(self):
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(self._parameters)
+
+    def __contains__(self, key):
+        return key in self._parameters
+
+    def get(self, key, default=None):
+        return self._parameters.get(key, default)
+
+    def clear(self):
+        self._parameters.clear()
+
+    def pop(self, key):
+        p = self[key]
+        del self[key]
+        return p
+
+    def keys(self):
+        return self._parameters.keys()
+
+    def items(self):
+        return self._parameters.items()
+
+    def values(self):
+        return self._parameters.values()
+
+    def update(self, parameters):
+        """Add or replace from a mapping (or ParameterDict), or an iterable of (key, value)."""
+        if isinstance(parameters, (Mapping, ParameterDict)):
+            for key, p in parameters.items():
+                self[key] = p
+            return
+        if not isinstance(parameters, Iterable):
+            raise TypeError("ParameterDict.update should be called with an iterable of key/value "
+                            "pairs, but got " + type(parameters).__name__)
+        for j, pair in enumerate(parameters):
+            pair = tuple(pair)
+            if len(pair) != 2:
+                raise ValueError(f"ParameterDict update sequence element #{j} has length "
+                                 f"{len(pair)}; 2 is required")
+            self[pair[0]] = pair[1]
+
+    def __repr__(self):
+        lines = [f"    ({k}): {_param_line(p)}" for k, p in self._parameters.items()]
+        return "ParameterDict(\n" + "\n".join(lines) + "\n)" if lines else "ParameterDict()"
+
+
 class Identity(Module):
     """Returns its input unchanged (a placeholder layer; any constructor arguments are accepted
     and ignored, as in PyTorch)."""
@@ -635,6 +781,138 @@ class Flatten(Module):
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """``input.unflatten(dim, unflattened_size)``: the inverse of Flatten."""
+
+    def __init__(self, dim, unflattened_size):
+        super().__init__()
+        self.dim, self.unflattened_size = dim, tuple(unflattened_size)
+
+    def forward(self, input):  # noqa: A002
+        return input.unflatten(self.dim, self.unflattened_size)
+
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+class _PadNd(Module):
+    """F.pad(input, padding, mode) as a layer; ``padding`` an int (every side) or a tuple of
+    2 * n ints (left, right[, top, bottom[, front, back]])."""
+
+    mode, n = "constant", 1
+
+    def __init__(self, padding):
+        super().__init__()
+        if isinstance(padding, numbers.Integral):
+            padding = (int(padding),) * (2 * self.n)
+        padding = tuple(int(p) for p in padding)
+        if len(padding) != 2 * self.n:
+            raise ValueError(f"{type(self).__name__}: padding must be an int or a tuple of "
+                             f"{2 * self.n} ints, got {padding}")
+        self.padding = padding
+
+    def forward(self, input):  # noqa: A002
+        return F.pad(input, self.padding, self.mode)
+
+    def extra_repr(self):
+        return f"{self.padding}"
+
+
+class _ConstantPadNd(_PadNd):
+    def __init__(self, padding, value):
+        super().__init__(padding)
+        self.value = value
+
+    def forward(self, input):  # noqa: A002
+        return F.pad(input, self.padding, "constant", self.value)
+
+    def extra_repr(self):
+        return f"padding={self.padding}, value={self.value}"
+
+
+class ConstantPad1d(_ConstantPadNd):
+    """Pads the last dim with ``value``."""
+    n = 1
+
+
+class ConstantPad2d(_ConstantPadNd):
+    """Pads the last 2 dims with ``value``."""
+    n = 2
+
+
+class ConstantPad3d(_ConstantPadNd):
+    """Pads the last 3 dims with ``value``."""
+    n = 3
+
+
+class _ZeroPadNd(_ConstantPadNd):
+    def __init__(self, padding):
+        super().__init__(padding, 0.0)
+
+    def extra_repr(self):
+        return f"{self.padding}"
+
+
+class ZeroPad1d(_ZeroPadNd):
+    """Pads the last dim with zeros."""
+    n = 1
+
+
+class ZeroPad2d(_ZeroPadNd):
+    """Pads the last 2 dims with zeros."""
+    n = 2
+
+
+class ZeroPad3d(_ZeroPadNd):
+    """Pads the last 3 dims with zeros."""
+    n = 3
+
+
+class ReflectionPad1d(_PadNd):
+    """Mirrors the last dim (of a (C, W) or (N, C, W) input) without repeating the edge."""
+    mode, n = "reflect", 1
+
+
+class ReflectionPad2d(_PadNd):
+    """Mirrors the last 2 dims (of a 3-D or 4-D input) without repeating the edges."""
+    mode, n = "reflect", 2
+
+
+class ReflectionPad3d(_PadNd):
+    """Mirrors the last 3 dims (of a 4-D or 5-D input) without repeating the edges."""
+    mode, n = "reflect", 3
+
+
+class ReplicationPad1d(_PadNd):
+    """Repeats the edge values of the last dim (of a 2-D or 3-D input)."""
+    mode, n = "replicate", 1
+
+
+class ReplicationPad2d(_PadNd):
+    """Repeats the edge values of the last 2 dims (of a 3-D or 4-D input)."""
+    mode, n = "replicate", 2
+
+
+class ReplicationPad3d(_PadNd):
+    """Repeats the edge values of the last 3 dims (of a 4-D or 5-D input)."""
+    mode, n = "replicate", 3
+
+
+class CircularPad1d(_PadNd):
+    """Wraps the last dim around (of a 2-D or 3-D input)."""
+    mode, n = "circular", 1
+
+
+class CircularPad2d(_PadNd):
+    """Wraps the last 2 dims around (of a 3-D or 4-D input)."""
+    mode, n = "circular", 2
+
+
+class CircularPad3d(_PadNd):
+    """Wraps the last 3 dims around (of a 4-D or 5-D input)."""
+    mode, n = "circular", 3
 
 
 def _softmax_dim(name, dim, ndim):

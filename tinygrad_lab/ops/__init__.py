@@ -2,7 +2,7 @@
 op's name) in one family module, next to the C kernels it calls and the Tensor methods that
 reach it:
 
-    shape.py        <-> csrc/copy.c         views, copies, cat
+    shape.py        <-> csrc/copy.c         views, copies, cat, flip, diagonal, constant padding
     elementwise.py  <-> csrc/elementwise.c  unary, binary, where
     reduce.py       <-> csrc/reduce.c       sum, max, min, arg*, mean, var, logsumexp
     index.py        <-> csrc/index.c        indexing (x[key]): gather and its VJP

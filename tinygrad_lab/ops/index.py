@@ -41,9 +41,11 @@ from ..autograd.engine import Function
 from ..creation import copy as _copy, tensor
 from ..kernels import check, ffi, i64
 from ..tensor import Tensor, _check_shape, _contiguous_strides, _empty, _make, _wrap_dim, tensor_method
+from . import elementwise as _elementwise
 from .elementwise import where
 from .reduce import _torch_dim
-from .shape import BasicIndex, IndexBackward, _is_int, broadcast_shapes, parse_basic_index
+from .shape import (BasicIndex, IndexBackward, _is_int, broadcast_shapes, expand, parse_basic_index,
+                    reshape, unsqueeze)
 
 
 class ShapeMismatch(RuntimeError, ValueError):
@@ -550,3 +552,152 @@ def masked_fill(input, mask, value):  # noqa: A002
         got = mask.dtype if isinstance(mask, Tensor) else type(mask).__name__
         raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {got}")
     return where(mask, _value_for(input, value, "masked_fill_"), input)
+
+
+# ---- tril / triu / trace ------------------------------------------------------------------------
+
+_TRI_MASKS = {}  # (rows, cols, diagonal, upper) -> the bool mask of the kept entries
+
+
+def _tri_mask(rows, cols, k, upper):
+    key = (rows, cols, k, upper)
+    m = _TRI_MASKS.get(key)
+    if m is None:
+        j_minus_i = np.arange(cols)[None, :] - np.arange(rows)[:, None]
+        m = tensor(j_minus_i >= k if upper else j_minus_i <= k)
+        if len(_TRI_MASKS) > 256:
+            _TRI_MASKS.clear()
+        _TRI_MASKS[key] = m
+    return m
+
+
+def _tri(name, x, diagonal, upper):
+    """where(mask, x, 0) with the (rows, cols) mask of the last two dims broadcast over the
+    batch: one existing differentiable op (Where), so the gradient is the same mask applied to g
+    and entries outside the triangle become 0 even when they are NaN or inf, as in PyTorch."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(x).__name__}")
+    if x.ndim < 2:
+        raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions")
+    k = operator.index(diagonal)
+    # (where looked up at call time: tl.amp wraps it for half tensors)
+    return _elementwise.where(_tri_mask(x.shape[-2], x.shape[-1], k, upper), x, tensor(0, dtype=x.dtype))
+
+
+@tensor_method()
+def tril(input, diagonal=0):  # noqa: A002  (PyTorch's parameter names)
+    """torch.tril: the lower triangle of the last two dims (entries with j - i <= diagonal),
+    zeros elsewhere."""
+    return _tri("tril", input, diagonal, False)
+
+
+@tensor_method()
+def triu(input, diagonal=0):  # noqa: A002
+    """torch.triu: the upper triangle of the last two dims (entries with j - i >= diagonal),
+    zeros elsewhere."""
+    return _tri("triu", input, diagonal, True)
+
+
+@tensor_method()
+def trace(input):  # noqa: A002
+    """torch.trace: the sum of the main diagonal of a matrix (a 0-d tensor; int64 for integer
+    input). Its gradient is g on the diagonal (Diagonal's derivative), zeros elsewhere."""
+    if input.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.ndim}")
+    if input.dtype is dtypes.bool_:
+        raise TypeError('"trace" not implemented for a bool tensor')
+    return input.diagonal().sum()
+
+
+# ---- repeat_interleave / take_along_dim ---------------------------------------------------------
+
+@tensor_method()
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):  # noqa: A002
+    """torch.repeat_interleave: each entry along ``dim`` repeated ``repeats`` times in place
+    (dim None: of the flattened tensor). ``repeats`` is an int, or an int64 tensor with one count
+    per entry (0-d / one element: the same count for all). An int count is unsqueeze + expand +
+    flatten (one copy; the gradient sums the copies); per-entry counts are one index_select with
+    the repeated positions (the gradient scatter-adds). ``repeat_interleave(counts)`` of an
+    int64 vector alone gives each position i counts[i] times, as PyTorch."""
+    if repeats is None:
+        if not isinstance(input, Tensor) or input.dtype is not dtypes.int64 or input.ndim > 1:
+            raise RuntimeError("repeat_interleave(repeats): repeats must be a 0-dim or 1-dim int64 tensor")
+        counts = _counts(input.reshape(-1), None)
+        return tensor(np.repeat(np.arange(counts.size, dtype=np.int64), counts))
+    if dim is None:
+        x, d = input.reshape(-1), 0
+    else:
+        d = _torch_dim(dim, input.shape)
+        x = input if input.ndim else input.reshape(1)
+    n = x.shape[d]
+    if isinstance(repeats, Tensor):
+        if repeats.ndim > 1:
+            raise RuntimeError("repeats must be 0-dim or 1-dim tensor")
+        if repeats.numel() != 1 or repeats.ndim == 1 and n != 1 and repeats.shape[0] != 1:
+            counts = _counts(repeats, n)
+            if output_size is not None and output_size != int(counts.sum()):
+                raise RuntimeError(f"repeat_interleave: output_size {output_size} is not the sum "
+                                   f"of the repeats ({int(counts.sum())})")
+            # (index_select looked up at call time: tl.amp wraps it for half tensors)
+            return index_select(x, d, tensor(np.repeat(np.arange(n, dtype=np.int64), counts)))
+        repeats = int(_counts(repeats.reshape(-1), None)[0])
+    r = operator.index(repeats)
+    if r < 0:
+        raise RuntimeError("Repeats must be non-negative")
+    if output_size is not None and output_size != n * r:
+        raise RuntimeError(f"repeat_interleave: output_size {output_size} is not {n} * {r}")
+    shape = x.shape
+    out = expand(unsqueeze(x, d + 1), shape[:d + 1] + (r,) + shape[d + 1:])
+    return reshape(out, shape[:d] + (n * r,) + shape[d + 1:])
+
+
+def _counts(repeats, n):
+    """repeats (an int64 tensor) as NumPy counts: its size must be n (when given), none < 0."""
+    if repeats.dtype is not dtypes.int64:
+        raise TypeError(f"repeat_interleave: repeats must be an int or an int64 tensor, got "
+                        f"{repeats.dtype!r}")
+    counts = repeats.detach().numpy().reshape(-1)
+    if n is not None and counts.size != n:
+        raise ShapeMismatch(f"repeats must have the same size as input along dim, but got "
+                            f"repeats.size(0) = {counts.size} and input.size(0) = {n}")
+    if (counts < 0).any():
+        raise RuntimeError("repeats can not be negative")
+    return counts
+
+
+@tensor_method()
+def take_along_dim(input, indices, dim=None):  # noqa: A002
+    """torch.take_along_dim: input's entries at ``indices`` along ``dim`` (dim None: of both
+    flattened); input and indices broadcast together apart from ``dim``. Negative indices count
+    from the end (as PyTorch and NumPy's take_along_axis); one out of range raises
+    RuntimeError (gather's check: PyTorch's CPU kernel does not check). gather underneath, so
+    the gradient scatter-adds (repeated indices accumulate)."""
+    if not isinstance(indices, Tensor):
+        raise TypeError(f"take_along_dim(): argument 'indices' must be Tensor, not "
+                        f"{type(indices).__name__}")
+    if indices.dtype is not dtypes.int64:
+        raise RuntimeError(f"gather(): Expected dtype int32/int64 for index, got {indices.dtype!r}")
+    if dim is None:
+        x, idx, d = input.reshape(-1), indices.reshape(-1), 0
+    else:
+        d = _torch_dim(dim, input.shape)
+        if input.ndim != indices.ndim:
+            raise ShapeMismatch(f"torch.take_along_dim(): input and indices should have the same "
+                                f"number of dimensions, but got {input.ndim} dimensions for input, "
+                                f"and {indices.ndim} dimensions for indices")
+        x, idx = input, indices
+        if x.ndim:
+            ones_x = x.shape[:d] + (1,) + x.shape[d + 1:]
+            ones_i = idx.shape[:d] + (1,) + idx.shape[d + 1:]
+            for i, (a, b) in enumerate(zip(ones_x, ones_i)):
+                if a != b and a != 1 and b != 1:
+                    raise ShapeMismatch(f"The size of tensor a ({a}) must match the size of tensor "
+                                        f"b ({b}) at non-singleton dimension {i}")
+            common = broadcast_shapes(ones_x, ones_i)
+            xs = common[:d] + (x.shape[d],) + common[d + 1:]
+            ist = common[:d] + (idx.shape[d],) + common[d + 1:]
+            x = x if x.shape == xs else x.expand(xs)
+            idx = idx if idx.shape == ist else idx.expand(ist).contiguous()
+    n = x.shape[d] if x.ndim else 1
+    # (gather looked up at call time: tl.amp wraps it for half tensors)
+    return gather(x, d, where(idx < 0, idx + n, idx))

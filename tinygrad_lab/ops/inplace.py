@@ -19,9 +19,10 @@ from ..tensor import _SHAPES, _UNSHARED, Tensor, _alias, _empty, _shape_info, te
 from . import elementwise as ew
 from . import index as _index
 from .index import getitem
-from .shape import BasicIndex, Expand, Permute, Reshape, broadcast_shapes, clone, expand, sum_to
+from .shape import (BasicIndex, Diagonal, Expand, Permute, Reshape, broadcast_shapes, clone, expand,
+                    sum_to)
 
-_VIEW_OPS = (BasicIndex, Reshape, Permute, Expand)
+_VIEW_OPS = (BasicIndex, Reshape, Permute, Expand, Diagonal)
 
 
 def _graph_alias(t):
@@ -438,3 +439,15 @@ def scatter_(t, dim, index, src=None, *, value=None):
 def scatter_add_(t, dim, index, src):
     """In-place Tensor.scatter_add."""
     return _inplace(t, "scatter_add_", lambda a: _index.scatter_add(a, dim, index, src), (src,))
+
+
+@tensor_method()
+def tril_(t, diagonal=0):
+    """In-place torch.tril (the last two dims; zeros above the ``diagonal``-th diagonal)."""
+    return _inplace(t, "tril_", lambda a: _index.tril(a, diagonal))
+
+
+@tensor_method()
+def triu_(t, diagonal=0):
+    """In-place torch.triu (the last two dims; zeros below the ``diagonal``-th diagonal)."""
+    return _inplace(t, "triu_", lambda a: _index.triu(a, diagonal))

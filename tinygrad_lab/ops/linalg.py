@@ -22,9 +22,11 @@ from .. import kernels as K
 from ..autograd.engine import _FREED, _ONE, _OUTPUT, Function, _grad_enabled, _record, _record_fused
 from ..kernels import NULL, check, i64
 from ..tensor import _AUTOCAST, Tensor, _empty, _make, tensor_method
-from .elementwise import Add, Relu, Sigmoid, Tanh
+from .elementwise import Add, Relu, Sigmoid, Tanh, where
+from .index import ShapeMismatch
 from .reduce import sum as _sum
 from .shape import broadcast_shapes, reshape, sum_to, transpose, unsqueeze
+from ..creation import tensor as _tensor
 
 
 def _batch_strides(t, batch):
@@ -436,3 +438,173 @@ def bmm(a, b):
 
 
 tensor_method()(bmm)
+
+
+# ---- dot, mv, mm, outer, inner, addmm, addmv, baddbmm (PyTorch's names, checks and messages) ----
+# Every product goes through matmul (looked up at call time, so tl.amp's wrapper applies): the
+# existing Matmul op and its GEMM kernel, no new kernel; outer is a broadcast multiply, as in
+# PyTorch. The checks raise PyTorch's RuntimeError for shapes as ShapeMismatch (also this
+# project's ValueError) and for dtypes as DtypeMismatch (also a TypeError).
+
+class DtypeMismatch(RuntimeError, TypeError):
+    """Two operands of a product in different dtypes: PyTorch's RuntimeError, and this project's
+    TypeError for a dtype problem."""
+
+
+def _tensors(name, **args):
+    for arg, t in args.items():
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name}(): argument '{arg}' must be Tensor, not {type(t).__name__}")
+
+
+def _same_dtype(msg, *ts):
+    if any(t.dtype is not ts[0].dtype for t in ts[1:]):
+        raise DtypeMismatch(msg + ", but found " + " and ".join(repr(t.dtype) for t in ts))
+
+
+@tensor_method()
+def dot(input, tensor):  # noqa: A002  (PyTorch's parameter names)
+    """torch.dot: the inner product of two 1-D tensors of the same size and dtype (0-d result)."""
+    _tensors("dot", input=input, tensor=tensor)
+    if input.ndim != 1 or tensor.ndim != 1:
+        raise ShapeMismatch(f"1D tensors expected, but got {input.ndim}D and {tensor.ndim}D tensors")
+    n, m = input.shape[0], tensor.shape[0]
+    if n != m:
+        raise ShapeMismatch(f"inconsistent tensor size, expected tensor [{n}] and src [{m}] to have "
+                            f"the same number of elements, but got {n} and {m} elements respectively")
+    _same_dtype("dot : expected both vectors to have same dtype", input, tensor)
+    return matmul(input, tensor)
+
+
+@tensor_method()
+def mv(input, vec):  # noqa: A002
+    """torch.mv: matrix (n, m) @ vector (m,) -> (n,), one dtype."""
+    _tensors("mv", input=input, vec=vec)
+    if input.ndim != 2 or vec.ndim != 1:
+        raise ShapeMismatch(f"vector + matrix @ vector expected, got 1, {input.ndim}, {vec.ndim}")
+    n, m = input.shape
+    if vec.shape[0] != m:
+        raise ShapeMismatch(f"size mismatch, got input ({n}), mat ({n}x{m}), vec ({vec.shape[0]})")
+    _same_dtype("mv: expected the matrix and the vector to have the same dtype", input, vec)
+    return matmul(input, vec)
+
+
+@tensor_method()
+def mm(input, mat2):  # noqa: A002
+    """torch.mm: matrix (n, m) @ matrix (m, p), no broadcasting, one dtype."""
+    _tensors("mm", input=input, mat2=mat2)
+    _check_mm("self", input, "mat2", mat2)
+    _same_dtype("mm: expected self and mat2 to have the same dtype", input, mat2)
+    return matmul(input, mat2)
+
+
+def _check_mm(n1, m1, n2, m2):
+    for name, t in ((n1, m1), (n2, m2)):
+        if t.ndim != 2:
+            raise ShapeMismatch(f"{name} must be a matrix, got {t.ndim}-D tensor")
+    if m1.shape[1] != m2.shape[0]:
+        raise ShapeMismatch(f"mat1 and mat2 shapes cannot be multiplied ({m1.shape[0]}x{m1.shape[1]} "
+                            f"and {m2.shape[0]}x{m2.shape[1]})")
+
+
+@tensor_method("outer", "ger")
+def outer(input, vec2):  # noqa: A002
+    """torch.outer: (n,) and (m,) -> (n, m), out[i, j] = input[i] * vec2[j] (a broadcast
+    multiply, as PyTorch; the dtypes promote)."""
+    _tensors("outer", input=input, vec2=vec2)
+    for name, t in (("self", input), ("vec2", vec2)):
+        if t.ndim != 1:
+            raise ShapeMismatch(f"outer: Expected 1-D argument {name}, but got {t.ndim}-D")
+    return reshape(input, (input.shape[0], 1)) * reshape(vec2, (1, vec2.shape[0]))
+
+
+ger = outer
+
+
+@tensor_method()
+def inner(input, other):  # noqa: A002
+    """torch.inner: sums over the last dim of both, out[i..., j...] = sum_k input[i..., k] *
+    other[j..., k] (shape input.shape[:-1] + other.shape[:-1]); a 0-d operand multiplies. One
+    GEMM: input as (I, k) @ other as (J, k) transposed."""
+    _tensors("inner", input=input, other=other)
+    if not input.ndim or not other.ndim:
+        return input * other
+    k = input.shape[-1]
+    if other.shape[-1] != k:
+        raise ShapeMismatch(f"inner() the last dimension must match on both input tensors but got "
+                            f"shapes {list(input.shape)} and {list(other.shape)}")
+    _same_dtype("inner: both inputs should have same dtype", input, other)
+    if input.ndim == 1 and other.ndim == 1:
+        return matmul(input, other)
+    a = reshape(input, (_numel(input.shape[:-1]), k))
+    b = reshape(other, (_numel(other.shape[:-1]), k))
+    return reshape(matmul(a, transpose(b, 0, 1)), input.shape[:-1] + other.shape[:-1])
+
+
+def _numel(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+_FALSE = _tensor(False)
+
+
+def _scaled_sum(name, input, prod, beta, alpha):
+    """beta * input + alpha * prod with input broadcast to prod's shape (PyTorch's addmm family):
+    beta 0 ignores input's values (NaN and inf included; its gradient is 0), alpha 1 and beta 1
+    are not multiplied (so ``mm + bias`` meets matmul's record-time Addmm fusion)."""
+    _tensors(name, input=input)
+    try:
+        if broadcast_shapes(input.shape, prod.shape) != prod.shape:
+            raise ValueError
+    except ValueError:
+        raise ShapeMismatch(f"{name}: the tensor of shape {list(input.shape)} cannot be expanded to "
+                            f"the product's shape {list(prod.shape)}") from None
+    if alpha != 1:
+        prod = prod * alpha
+    if beta == 0:
+        # input * 0 would turn its NaN into NaN: where(False, input, 0) gives zeros and a zero
+        # gradient, like PyTorch's beta = 0
+        return prod + where(_FALSE, input, 0.0)
+    return prod + (input if beta == 1 else input * beta)
+
+
+@tensor_method()
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):  # noqa: A002
+    """torch.addmm: beta * input + alpha * (mat1 @ mat2), input broadcast to (n, p)."""
+    _tensors("addmm", mat1=mat1, mat2=mat2)
+    _check_mm("mat1", mat1, "mat2", mat2)
+    return _scaled_sum("addmm", input, matmul(mat1, mat2), beta, alpha)
+
+
+@tensor_method()
+def addmv(input, mat, vec, *, beta=1, alpha=1):  # noqa: A002
+    """torch.addmv: beta * input + alpha * (mat @ vec), input broadcast to (n,)."""
+    _tensors("addmv", mat=mat, vec=vec)
+    if mat.ndim != 2 or vec.ndim != 1:
+        raise ShapeMismatch(f"vector + matrix @ vector expected, got {input.ndim}, {mat.ndim}, "
+                            f"{vec.ndim}")
+    n, m = mat.shape
+    _tensors("addmv", input=input)
+    if input.ndim > 1:
+        raise ShapeMismatch(f"vector + matrix @ vector expected, got {input.ndim}, 2, 1")
+    if vec.shape[0] != m or input.ndim == 1 and input.shape[0] not in (1, n):
+        raise ShapeMismatch(f"size mismatch, got input ({', '.join(map(str, input.shape))}), mat "
+                            f"({n}x{m}), vec ({vec.shape[0]})")
+    return _scaled_sum("addmv", input, matmul(mat, vec), beta, alpha)
+
+
+@tensor_method()
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):  # noqa: A002
+    """torch.baddbmm: beta * input + alpha * bmm(batch1, batch2), input broadcast to (b, n, p)."""
+    _tensors("baddbmm", batch1=batch1, batch2=batch2)
+    for name, t in (("batch1", batch1), ("batch2", batch2)):
+        if t.ndim != 3:
+            raise ShapeMismatch(f"{name} must be a 3D tensor, got {t.ndim}-D")
+    b, _, m = batch1.shape
+    if batch2.shape[:2] != (b, m):
+        raise ShapeMismatch(f"Expected size for first two dimensions of batch2 tensor to be: "
+                            f"[{b}, {m}] but got: [{batch2.shape[0]}, {batch2.shape[1]}].")
+    return _scaled_sum("baddbmm", input, matmul(batch1, batch2), beta, alpha)

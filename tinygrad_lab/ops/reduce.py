@@ -12,7 +12,7 @@ from ..kernels import MAX_DIMS, NULL, check, i64
 from ..tensor import (_SHAPES, Tensor, _empty, _init_fields, _make, _new_tensor, _numel, _shape_info,
                       _wrap_dim, tensor_method)
 from .elementwise import _unary_kernel, exp, log, where
-from .shape import expand, reshape, transpose, unsqueeze
+from .shape import DimOutOfRange, _torch_dim, expand, reshape, transpose, unsqueeze  # noqa: F401
 
 
 def _dims(x, dim):
@@ -545,24 +545,6 @@ INF = float("inf")
 
 
 # ---- amax / amin, cumsum, prod (PyTorch's names and rules) --------------------------------------
-
-class DimOutOfRange(IndexError, ValueError):
-    """A dim out of range: PyTorch's IndexError, and this project's ValueError for a bad dim."""
-
-
-def _torch_dim(dim, shape):
-    """A possibly negative dim of a tensor of ``shape`` (0-d counts as 1 dim), as PyTorch:
-    DimOutOfRange (an IndexError) out of range, naming the shape."""
-    n = builtins.max(len(shape), 1)
-    try:
-        d = operator.index(dim)
-    except TypeError:
-        raise TypeError(f"dim must be an int, got {type(dim).__name__}") from None
-    if not -n <= d < n:
-        raise DimOutOfRange(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
-                            f"but got {dim}) for a tensor of shape {tuple(shape)}")
-    return d % n
-
 
 def _amax_dims(name, x, dim):
     """amax/amin's dim: an int or a tuple (() = every dim); repeats raise RuntimeError."""

@@ -11,9 +11,27 @@ import numpy as np
 from .. import dtypes
 from .. import kernels as K
 from ..autograd.engine import Function, _grad_enabled
-from ..creation import copy as _copy, zeros
+from ..creation import copy as _copy, full, zeros
 from ..tensor import (Tensor, _check_shape, _contiguous_strides, _empty, _make, _numel, _wrap_dim,
                       tensor_method)
+
+
+class DimOutOfRange(IndexError, ValueError):
+    """A dim out of range: PyTorch's IndexError, and this project's ValueError for a bad dim."""
+
+
+def _torch_dim(dim, shape):
+    """A possibly negative dim of a tensor of ``shape`` (0-d counts as 1 dim), as PyTorch:
+    DimOutOfRange (an IndexError) out of range, naming the shape."""
+    n = max(len(shape), 1)
+    try:
+        d = operator.index(dim)
+    except TypeError:
+        raise TypeError(f"dim must be an int, got {type(dim).__name__}") from None
+    if not -n <= d < n:
+        raise DimOutOfRange(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
+                            f"but got {dim}) for a tensor of shape {tuple(shape)}")
+    return d % n
 
 
 def _view(x, shape, strides, offset):
@@ -613,3 +631,310 @@ def chunk(x, chunks, dim=0):
     n = x.shape[_wrap_dim(dim, x.ndim)]
     size = -(-n // chunks) if n else 1
     return split(x, max(size, 1), dim)
+
+
+# ---- flip, roll, diagonal, diag (PyTorch's names and semantics) ---------------------------------
+
+def _dims_arg(name, dims, shape):
+    """A tuple of dims (an int or a sequence) wrapped as PyTorch does: DimOutOfRange when out of
+    range, RuntimeError when one appears twice."""
+    dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+    wrapped = tuple(_torch_dim(d, shape) for d in dims)
+    for i, d in enumerate(wrapped):
+        if d in wrapped[:i]:
+            raise RuntimeError(f"{name}: dim {d} appears multiple times in the list of dims")
+    return wrapped
+
+
+class Flip(Function):
+    """A copy of x with the order of ``dims`` reversed. A copy, as torch.flip (tl's views could
+    take negative strides, but every kernel and NumPy view would then have to expect them): the
+    C strided copy (tl_copy) reads x through a view with those dims' strides negated, so no new
+    kernel is needed. Its derivative is the same flip of the gradient."""
+
+    @staticmethod
+    def forward(ctx, x, dims):
+        ctx.dims = dims
+        return Flip.copy(x, dims)
+
+    @staticmethod
+    def copy(x, dims):
+        if not x.ndim or 0 in x._shape:
+            return _copy(x)
+        strides, off = list(x._strides), x._offset
+        for d in dims:
+            off += (x._shape[d] - 1) * strides[d]
+            strides[d] = -strides[d]
+        return _copy(_view(x, x._shape, strides, off))
+
+    @staticmethod
+    def formula(ctx, g):
+        return Flip.apply(g, ctx.dims), None
+
+
+@tensor_method()
+def flip(x, dims):
+    """torch.flip: a copy with the order of the entries along ``dims`` (an int or a sequence)
+    reversed."""
+    dims = _dims_arg("flip", dims, x.shape)
+    dims = tuple(d for d in dims if x.ndim and x._shape[d] > 1)
+    if not dims:
+        return clone(x)
+    return Flip.apply(x, dims)
+
+
+@tensor_method()
+def roll(x, shifts, dims=None):
+    """torch.roll: entries shifted along ``dims`` (an int or a sequence, one shift each), those
+    pushed past the end coming back at the start; ``dims=None`` rolls the flattened tensor and
+    restores its shape. Built from narrow and cat (two slices and one copy a dim, each
+    differentiable), so the gradient is the opposite roll."""
+    sh = tuple(shifts) if isinstance(shifts, (tuple, list)) else (shifts,)
+    sh = tuple(operator.index(s) for s in sh)
+    if dims is None:
+        if len(sh) != 1:
+            raise RuntimeError(f"shifts and dimensions must align. shifts: {len(sh)}, dims:0")
+        return reshape(roll(flatten(x), sh, 0), x.shape)
+    ds = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+    if len(sh) != len(ds):
+        raise RuntimeError(f"shifts and dimensions must align. shifts: {len(sh)}, dims:{len(ds)}")
+    if x.ndim == 0 and ds:
+        raise DimOutOfRange(f"Dimension specified as {ds[0]} but tensor has no dimensions")
+    ds = tuple(_torch_dim(d, x.shape) for d in ds)
+    out = x
+    for s, d in zip(sh, ds):
+        n = x._shape[d]
+        s = s % n if n else 0
+        if s:
+            out = cat([narrow(out, d, n - s, s), narrow(out, d, 0, n - s)], d)
+    return clone(x) if out is x else out
+
+
+def _diagonal_geometry(shape, strides, offset, d1, d2):
+    """(shape, strides, element offset) of the diagonal view: d1 and d2 dropped, the diagonal
+    appended as the last dim (stride strides[d1] + strides[d2])."""
+    n1, n2 = shape[d1], shape[d2]
+    if offset >= 0:
+        length, start = max(min(n1, n2 - offset), 0), offset * strides[d2]
+    else:
+        length, start = max(min(n1 + offset, n2), 0), -offset * strides[d1]
+    keep = [d for d in range(len(shape)) if d != d1 and d != d2]
+    vshape = tuple(shape[d] for d in keep) + (length,)
+    vstrides = tuple(strides[d] for d in keep) + (strides[d1] + strides[d2],)
+    return vshape, vstrides, start if length and 0 not in vshape else 0
+
+
+class Diagonal(Function):
+    """torch.diagonal: a view (no copy, writes through it reach x), the diagonal of dims d1 and
+    d2 as the last dim. Its derivative is DiagonalBackward (the gradient written onto the same
+    diagonal of zeros), whose own derivative is Diagonal again."""
+
+    @staticmethod
+    def forward(ctx, x, offset, d1, d2):
+        ctx.in_shape, ctx.geom = x.shape, (offset, d1, d2)
+        return Diagonal.view(x, offset, d1, d2)
+
+    @staticmethod
+    def view(x, offset, d1, d2):
+        vshape, vstrides, start = _diagonal_geometry(x._shape, x._strides, offset, d1, d2)
+        return _view(x, vshape, vstrides, x._offset + start)
+
+    @staticmethod
+    def formula(ctx, g):
+        return DiagonalBackward.apply(g, ctx.in_shape, *ctx.geom), None, None, None
+
+
+class DiagonalBackward(Function):
+    """Zeros of ``in_shape`` with g copied onto the diagonal (offset, d1, d2): the VJP of
+    Diagonal, and torch.diag of a vector (a matrix with it on a diagonal)."""
+
+    @staticmethod
+    def forward(ctx, g, in_shape, offset, d1, d2):
+        ctx.geom = (offset, d1, d2)
+        out = zeros(in_shape, dtype=g.dtype)
+        view = Diagonal.view(out, offset, d1, d2)
+        if g.shape != view.shape:
+            raise ValueError(f"DiagonalBackward: a gradient of shape {g.shape} for a diagonal of "
+                             f"shape {view.shape}")
+        K.copy_into(view, g)
+        return out
+
+    @staticmethod
+    def formula(ctx, gg):
+        return Diagonal.apply(gg, *ctx.geom), None, None, None, None
+
+
+def _torch_dim_n(dim, shape):
+    """_torch_dim for ops where a 0-d tensor has no dims (diagonal)."""
+    if not shape:
+        raise DimOutOfRange(f"Dimension specified as {dim} but tensor has no dimensions")
+    return _torch_dim(dim, shape)
+
+
+@tensor_method()
+def diagonal(x, offset=0, dim1=0, dim2=1):
+    """torch.diagonal: the entries x[..., i, ..., i + offset, ...] of dims dim1 and dim2, as the
+    last dim of the result. A strided view, as in PyTorch: no copy, and in-place writes through
+    it change x."""
+    offset = operator.index(offset)
+    d1, d2 = _torch_dim_n(dim1, x.shape), _torch_dim_n(dim2, x.shape)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    return _apply_view(Diagonal, x, offset, d1, d2)
+
+
+@tensor_method()
+def diag(x, diagonal=0):  # noqa: A002  (PyTorch's parameter name)
+    """torch.diag: of a vector, the square matrix with it on the ``diagonal``-th diagonal (zeros
+    elsewhere); of a matrix, a copy of that diagonal as a vector."""
+    k = operator.index(diagonal)
+    if x.ndim == 1:
+        n = x._shape[0] + abs(k)
+        return DiagonalBackward.apply(x, (n, n), k, 0, 1)
+    if x.ndim == 2:
+        return contiguous(_apply_view(Diagonal, x, k, 0, 1))
+    raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {x.ndim}D")
+
+
+# ---- repeat, tile, *_as, unflatten, movedim, swapaxes ---------------------------------------------
+
+def _sizes_arg(name, sizes):
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = sizes[0]
+    try:
+        return tuple(operator.index(s) for s in sizes)
+    except TypeError:
+        raise TypeError(f"{name}(): sizes must be ints (varargs or one tuple), got {sizes!r}") from None
+
+
+@tensor_method()
+def repeat(x, *sizes):
+    """Tensor.repeat: x tiled ``sizes[i]`` times along dim i (sizes may add leading dims). A
+    composition: x viewed as (1, n0, 1, n1, ...), expanded (a stride-0 view) to
+    (r0, n0, r1, n1, ...), then one contiguous copy reshaped to (r0 * n0, ...). Its gradient is
+    Expand's (the sum over the copies) through the two reshapes."""
+    sizes = _sizes_arg("repeat", sizes)
+    if len(sizes) < x.ndim:
+        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of "
+                           "dimensions of tensor")
+    shape = (1,) * (len(sizes) - x.ndim) + x.shape
+    out_shape = tuple(r * n for r, n in zip(sizes, shape))
+    for r in sizes:
+        if r < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {min(out_shape)}: "
+                               f"{list(out_shape)}")
+    inter = tuple(v for n in shape for v in (1, n))
+    big = tuple(v for r, n in zip(sizes, shape) for v in (r, n))
+    return reshape(expand(reshape(x, inter), big), out_shape)
+
+
+@tensor_method()
+def tile(x, dims):
+    """torch.tile: repeat with ``dims`` padded with leading ones to x's number of dims."""
+    dims = _sizes_arg("tile", (dims,) if not isinstance(dims, (tuple, list)) else (tuple(dims),))
+    return repeat(x, (1,) * (x.ndim - len(dims)) + dims)
+
+
+def _other_shape(name, other):
+    if not isinstance(other, Tensor):
+        raise TypeError(f"{name}(): argument 'other' must be Tensor, not {type(other).__name__}")
+    return other.shape
+
+
+@tensor_method()
+def expand_as(x, other):
+    return expand(x, _other_shape("expand_as", other))
+
+
+@tensor_method()
+def view_as(x, other):
+    return view(x, _other_shape("view_as", other))
+
+
+@tensor_method()
+def reshape_as(x, other):
+    return reshape(x, _other_shape("reshape_as", other))
+
+
+@tensor_method()
+def unflatten(x, dim, sizes):
+    """torch.unflatten: dim ``dim`` split into ``sizes`` (their product is its size; one may be
+    -1). A view where reshape gives one."""
+    d = _torch_dim_n(dim, x.shape)
+    sizes = _sizes_arg("unflatten", (tuple(sizes),) if isinstance(sizes, (tuple, list)) else (sizes,))
+    if not sizes:
+        raise RuntimeError("unflatten: sizes must be non-empty")
+    n = x.shape[d]
+    if sizes.count(-1) > 1:
+        raise RuntimeError(f"unflatten: only one dimension can be inferred (-1), got sizes "
+                           f"{list(sizes)}")
+    known = _numel(s for s in sizes if s != -1)
+    if -1 in sizes:
+        if known == 0 or n % known:
+            raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the "
+                               f"size of dim {dim} ({n}) in the input tensor")
+        sizes = tuple(n // known if s == -1 else s for s in sizes)
+    elif known != n or any(s < 0 for s in sizes):
+        raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size "
+                           f"of dim {dim} ({n}) in the input tensor")
+    return reshape(x, x.shape[:d] + sizes + x.shape[d + 1:])
+
+
+@tensor_method("movedim", "moveaxis")
+def movedim(x, source, destination):
+    """torch.movedim / moveaxis: the dims ``source`` moved to positions ``destination`` (ints or
+    equal-length sequences), the others keeping their order. A permute: a view."""
+    src = tuple(source) if isinstance(source, (tuple, list)) else (source,)
+    dst = tuple(destination) if isinstance(destination, (tuple, list)) else (destination,)
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({list(src)} dims) "
+                           f"should contain the same number of dims as destination ({list(dst)} dims)")
+    s = tuple(_torch_dim(d, x.shape) for d in src)
+    t = tuple(_torch_dim(d, x.shape) for d in dst)
+    for name, ds, given in (("source", s, src), ("destination", t, dst)):
+        if len(set(ds)) != len(ds):
+            raise RuntimeError(f"movedim: repeated dim in `{name}` ({list(given)})")
+    if x.ndim == 0:
+        return x
+    order = [None] * x.ndim
+    for a, b in zip(s, t):
+        order[b] = a
+    rest = iter(d for d in range(x.ndim) if d not in s)
+    order = tuple(o if o is not None else next(rest) for o in order)
+    return permute(x, order) if order != tuple(range(x.ndim)) else x
+
+
+moveaxis = movedim
+
+
+@tensor_method("swapaxes", "swapdims")
+def swapaxes(x, axis0, axis1):
+    """torch.swapaxes / swapdims: transpose (a view), with PyTorch's IndexError for a bad dim."""
+    return transpose(x, _torch_dim(axis0, x.shape), _torch_dim(axis1, x.shape))
+
+
+swapdims = swapaxes
+
+
+# ---- constant padding (F.pad's mode "constant"; the other modes are a gather: nn/functional.py) --
+
+class ConstantPad(Function):
+    """x placed inside a tensor filled with ``value``: ``pads`` holds (before, after) >= 0 for
+    each dim of x (F.pad crops negative pads first, as a view). One fill (tl_fill) and one
+    strided copy of x into the interior view (tl_copy); the derivative is that interior view of
+    the gradient (BasicIndex), whose own derivative pads with zeros (IndexBackward)."""
+
+    @staticmethod
+    def forward(ctx, x, pads, value):
+        ctx.key = tuple(slice(b, b + n, 1) for (b, _), n in zip(pads, x.shape))
+        shape = tuple(b + n + a for (b, a), n in zip(pads, x.shape))
+        if not x.dtype.is_floating_point:
+            value = int(value) if x.dtype is not dtypes.bool_ else bool(value)
+        out = full(shape, value, dtype=x.dtype)
+        if x.numel():
+            K.copy_into(_basic_view(out, ctx.key), x)
+        return out
+
+    @staticmethod
+    def formula(ctx, g):
+        return BasicIndex.apply(g, ctx.key), None, None
