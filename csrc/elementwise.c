@@ -123,7 +123,20 @@
     /* rule's two terms, the second through abs (times sign(x)); NaN at +-inf, as PyTorch */     \
     X(SOFTSIGN,    x / (fabs(x) + (T)1),                                                          \
                    g / (fabs(x) + (T)1)                                                           \
-                   + -g * ((x / (fabs(x) + (T)1)) / (fabs(x) + (T)1)) * (T)((x > 0) - (x < 0)))
+                   + -g * ((x / (fabs(x) + (T)1)) / (fabs(x) + (T)1)) * (T)((x > 0) - (x < 0))) \
+    /* Rounding (PyTorch's kernels: std::floor, ceil, nearbyint, trunc; NaN, +-inf and -0 pass */ \
+    /* through). The gradient of floor, ceil, round and trunc is 0 everywhere, NaN inputs and  */ \
+    /* NaN or inf g included (PyTorch's zeros_like(grad)); frac's is g itself.                 */ \
+    X(FLOOR,       floor(x),                                                 (T)0)                \
+    X(CEIL,        ceil(x),                                                  (T)0)                \
+    X(TRUNC,       trunc(x),                                                 (T)0)                \
+    /* half to even (nearbyint in the default rounding mode). p0 = 10^|decimals| (1: plain     */ \
+    /* round), p1 != 0 for decimals < 0: PyTorch's round_decimals_kernel, x * p0 rounded, / p0  */ \
+    /* (or x / p0 rounded, * p0), p0 rounded to T first as PyTorch's opmath scalar is           */ \
+    X(ROUND,       p0 == (T)1 ? nearbyint(x)                                                     \
+                   : p1 != 0 ? nearbyint(x / p0) * p0 : nearbyint(x * p0) / p0,   (T)0)           \
+    /* x - trunc(x), the sign of x's (-2.5 -> -0.5; -2 -> +0 and +-inf -> NaN, as PyTorch)      */ \
+    X(FRAC,        x - trunc(x),                                             g)
 
 /*        op        out = f(a, b), same dtype as the inputs (float and int64; WRAP: int64 in
  *                  two's complement as PyTorch, through unsigned arithmetic, elementwise.inc) */

@@ -84,7 +84,8 @@ enum tl_unary_op { TL_NEG = 0, TL_ABS = 1, TL_EXP = 2, TL_LOG = 3, TL_SQRT = 4, 
                    TL_DIV_SCALAR = 18, TL_RDIV_SCALAR = 19, TL_NORM_TERM = 20,
                    TL_RECIPROCAL = 21, TL_RSQRT = 22, TL_LOG1P = 23, TL_EXPM1 = 24,
                    TL_SIGN = 25, TL_SILU = 26, TL_SOFTPLUS = 27, TL_ELU = 28,
-                   TL_HARDTANH = 29, TL_LOG_SIGMOID = 30, TL_MISH = 31, TL_SOFTSIGN = 32 };
+                   TL_HARDTANH = 29, TL_LOG_SIGMOID = 30, TL_MISH = 31, TL_SOFTSIGN = 32,
+                   TL_FLOOR = 33, TL_CEIL = 34, TL_ROUND = 35, TL_TRUNC = 36, TL_FRAC = 37 };
 enum tl_binary_op { TL_ADD = 0, TL_SUB = 1, TL_MUL = 2, TL_DIV = 3, TL_POW = 4, TL_MAXIMUM = 5,
                     TL_MINIMUM = 6, TL_EQ = 7, TL_NE = 8, TL_LT = 9, TL_LE = 10, TL_GT = 11,
                     TL_GE = 12 };

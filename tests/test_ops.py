@@ -119,6 +119,13 @@ SPECS = {
     "LogSigmoid": Spec(F.logsigmoid, lambda x: -np.logaddexp(0, -x), U),
     "Mish":      Spec(F.mish, lambda x: x * np.tanh(np.log1p(np.exp(x))), U),
     "Softsign":  Spec(F.softsign, lambda x: x / (1 + np.abs(x)), U),
+    # rounding (tests/test_math_ops.py has more): zero gradients, frac's is g
+    "Floor":     Spec(tl.floor, np.floor, U),
+    "Ceil":      Spec(tl.ceil, np.ceil, U),
+    "Trunc":     Spec(tl.trunc, np.trunc, U),
+    "Round":     Spec(tl.round, np.round, U),                 # (NumPy's round is half to even too)
+    "Round1":    Spec(lambda x: tl.round(x, decimals=1), lambda x: np.round(x, 1), U),
+    "Frac":      Spec(tl.frac, lambda x: x - np.trunc(x), U),
     # ---- binary with broadcasting ----
     "Add":       Spec(lambda a, b: a + b, np.add, B),
     "Sub":       Spec(lambda a, b: a - b, np.subtract, B),

@@ -24,10 +24,11 @@ from .amp import autocast
 from . import ops
 from .ops.shape import (broadcast_shapes, broadcast_to, cat, chunk, clone, detach, expand, flatten,
                         narrow, permute, reshape, split, squeeze, stack, transpose, unsqueeze)
-from .ops.elementwise import (abs, add, clamp, clip, cos, div, eq, erf, exp, expm1, ge, gelu, gt,
-                              isfinite, isinf, isnan, le, leaky_relu, log, log1p, logical_and,
-                              logical_not, logical_or, lt, maximum, minimum, mul, ne, neg, pow,
-                              reciprocal, relu, rsqrt, sigmoid, sign, sin, sqrt, sub, tanh, where)
+from .ops.elementwise import (abs, add, ceil, clamp, clip, cos, div, eq, erf, exp, expm1, fix,
+                              floor, frac, ge, gelu, gt, isfinite, isinf, isnan, le, leaky_relu,
+                              log, log1p, logical_and, logical_not, logical_or, lt, maximum,
+                              minimum, mul, ne, neg, pow, reciprocal, relu, round, rsqrt, sigmoid,
+                              sign, sin, sqrt, sub, tanh, trunc, where)
 from .ops.index import gather, index_select, masked_fill, scatter, scatter_add
 from .ops.linalg import bmm, matmul
 from .ops.reduce import (all, amax, amin, any, argmax, argmin, cumsum, logsumexp, max, mean, min, norm,

@@ -309,6 +309,37 @@ class Softsign(_Unary):    # x / (1 + |x|); d as PyTorch's composite x / (|x| + 
         return g / d + -g * ((x / d) / d) * sign(x)
 
 
+# Rounding (csrc/elementwise.c's FLOOR, CEIL, TRUNC, ROUND, FRAC rows). Nothing saved: the
+# gradient of floor, ceil, round and trunc is 0 everywhere (PyTorch's zeros_like(grad): 0 even
+# at a NaN input or where g is NaN or inf), frac's is g.
+
+class _Rounding(_Unary):
+    saves = ""
+    zero_derivative = True   # (tools/mutate_derivatives.py: scaling a 0 gradient changes nothing)
+    deriv = staticmethod(lambda g, x, y, p, q: zeros_like(g))
+
+
+class Floor(_Rounding):    # the largest integer <= x
+    code = K.TL_FLOOR
+
+
+class Ceil(_Rounding):     # the smallest integer >= x
+    code = K.TL_CEIL
+
+
+class Trunc(_Rounding):    # x rounded toward 0
+    code = K.TL_TRUNC
+
+
+class Round(_Rounding):    # half to even; p = 10^|decimals| (1: plain round), q = 1 for decimals < 0
+    code = K.TL_ROUND
+
+
+class Frac(_Unary):        # x - trunc(x); d = g
+    code, saves = K.TL_FRAC, ""
+    deriv = staticmethod(lambda g, x, y, p, q: g)
+
+
 def _float_input(x, name):
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}: expected a Tensor, got {type(x).__name__}")
@@ -436,6 +467,84 @@ def sign(x):
     if x.dtype is dtypes.bool_:
         return x.clone()
     return Sign.apply(x)
+
+
+def _rounding_input(x, name):
+    """``x`` for floor/ceil/round/trunc: None for an int64 tensor (PyTorch returns a copy of
+    integers, whose values are already integral), a TypeError for bool (PyTorch: "not
+    implemented for 'Bool'")."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: expected a Tensor, got {type(x).__name__}")
+    if x.dtype is dtypes.int64:
+        return None
+    if x.dtype is dtypes.bool_:
+        raise TypeError(f"{name}: input must be a floating-point or integer tensor, got dtype {x.dtype!r}")
+    return x
+
+
+@tensor_method()
+def floor(x):
+    """The largest integer <= x, elementwise (float in, float out; an int64 tensor is returned
+    as a copy, as PyTorch). Its gradient is 0."""
+    f = _rounding_input(x, "floor")
+    return x.clone() if f is None else Floor.apply(f)
+
+
+@tensor_method()
+def ceil(x):
+    """The smallest integer >= x, elementwise (an int64 tensor is returned as a copy). Its
+    gradient is 0."""
+    f = _rounding_input(x, "ceil")
+    return x.clone() if f is None else Ceil.apply(f)
+
+
+@tensor_method("trunc", "fix")
+def trunc(x):
+    """x rounded toward zero, elementwise (``fix`` is its alias, as in PyTorch; an int64 tensor
+    is returned as a copy). Its gradient is 0."""
+    f = _rounding_input(x, "trunc")
+    return x.clone() if f is None else Trunc.apply(f)
+
+
+fix = trunc
+
+
+def _round_scale(decimals):
+    """(10^|decimals|, 1 if decimals < 0 else 0): ROUND's parameters (PyTorch's
+    std::pow(10, decimals) in double; beyond 10^308 it is inf, as there)."""
+    if isinstance(decimals, bool) or not isinstance(decimals, numbers.Integral):
+        raise TypeError(f"round: decimals must be an int, got {type(decimals).__name__}")
+    d = int(decimals)
+    try:
+        scale = 10.0 ** (-d if d < 0 else d)   # (abs is the tensor op here)
+    except OverflowError:
+        scale = INF
+    return scale, (1.0 if d < 0 else 0.0)
+
+
+@tensor_method()
+def round(x, *, decimals=None):  # noqa: A001
+    """x rounded to the nearest integer, halves to even (PyTorch's default: 0.5 -> 0, 1.5 -> 2,
+    2.5 -> 2), elementwise; ``decimals=d`` rounds to d decimal places (negative: to the left of
+    the point) as PyTorch computes it: nearbyint(x * 10^d) / 10^d. An int64 tensor without
+    ``decimals`` is returned as a copy; PyTorch refuses integers with ``decimals`` (so does tl:
+    TypeError). Its gradient is 0."""
+    if decimals is None:
+        f = _rounding_input(x, "round")
+        return x.clone() if f is None else Round.apply(f, 1.0, 0.0)
+    scale, neg = _round_scale(decimals)
+    if not isinstance(x, Tensor):
+        raise TypeError(f"round: expected a Tensor, got {type(x).__name__}")
+    if not x.dtype.is_floating_point:
+        raise TypeError(f"round: decimals= needs a floating-point tensor, got dtype {x.dtype!r}")
+    return Round.apply(x, scale, neg)
+
+
+@tensor_method()
+def frac(x):
+    """x - trunc(x), elementwise, with x's sign (frac(-2.5) = -0.5; NaN at +-inf). Float
+    inputs only, as PyTorch. Its gradient is g."""
+    return Frac.apply(_activation_input(x, "frac"))
 
 
 def _activation_input(x, name):
