@@ -1,5 +1,7 @@
 """PyTorch's elementwise math ops that users type: rounding (floor, ceil, round with halves to
-even and ``decimals=``, trunc / fix, frac), functions, Tensor methods and in-place ``_`` forms.
+even and ``decimals=``, trunc / fix, frac; functions, Tensor methods and in-place ``_`` forms),
+trig and hyperbolic (tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh, their arc*
+aliases), atan2 (binary, broadcasting) and square.
 
 Each op's forward and C VJP are a row of csrc/elementwise.c; tests/test_ops.py's SPECS run them
 through check_op (layouts, shape variants, gradcheck, gradgradcheck) and tests/test_derivatives.py
@@ -7,8 +9,9 @@ compares their C VJPs with their formulas. Here: forward against NumPy in float3
 PyTorch as the oracle for values and both derivatives (backward()'s C VJP and the create_graph
 formula) at random and special points (0, -0, +-inf, NaN, halves, overflow, subnormals), the
 special points pinned without torch too, dtype rules and errors, half inputs and the in-place
-forms. The torch oracle runs every point as 16 copies, so torch answers with its vectorised
-kernels (what it returns for any tensor of 16 or more elements), never its scalar tail loop.
+forms. The torch oracle runs every point as 32 copies, so torch answers with its vectorised
+kernels, never its scalar tail loop (its loop takes two vectors at a time: 16 elements with
+AVX2, 32 float32 with AVX-512; a shorter tensor, or the tail of a longer one, runs scalar code).
 """
 import math
 
@@ -24,6 +27,7 @@ from .test_ieee import _close, _run, _same   # (value, both derivative paths; Na
 NAN, INF = float("nan"), float("inf")
 DTYPES = ["float64", "float32"]
 FWD_TOL = {"float64": (1e-12, 1e-14), "float32": (2e-6, 1e-7)}
+VEC = 32   # copies of each point in the torch oracle (see the module doc)
 
 
 def _np_round(x, d):
@@ -42,10 +46,24 @@ OPS = {
     "trunc": (lambda m, x: m.trunc(x), np.trunc, (-3.0, 3.0)),
     "fix": (lambda m, x: x.fix(), np.trunc, (-3.0, 3.0)),
     "frac": (lambda m, x: m.frac(x), lambda x: x - np.trunc(x), (-3.0, 3.0)),
+    "tan": (lambda m, x: m.tan(x), np.tan, (-1.4, 1.4)),
+    "asin": (lambda m, x: m.asin(x), np.arcsin, (-0.95, 0.95)),
+    "arcsin": (lambda m, x: x.arcsin(), np.arcsin, (-0.95, 0.95)),
+    "acos": (lambda m, x: m.acos(x), np.arccos, (-0.95, 0.95)),
+    "atan": (lambda m, x: m.atan(x), np.arctan, (-5.0, 5.0)),
+    "sinh": (lambda m, x: m.sinh(x), np.sinh, (-5.0, 5.0)),
+    "cosh": (lambda m, x: m.cosh(x), np.cosh, (-5.0, 5.0)),
+    "asinh": (lambda m, x: m.asinh(x), np.arcsinh, (-5.0, 5.0)),
+    "acosh": (lambda m, x: m.acosh(x), np.arccosh, (1.05, 5.0)),
+    "atanh": (lambda m, x: m.atanh(x), np.arctanh, (-0.95, 0.95)),
+    "square": (lambda m, x: m.square(x), np.square, (-3.0, 3.0)),
 }
+TRIG = ["tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh"]
 GRAD_FN = {"floor": "FloorBackward", "ceil": "CeilBackward", "round": "RoundBackward",
            "round_decimals": "RoundBackward", "round_negative_decimals": "RoundBackward",
-           "trunc": "TruncBackward", "fix": "TruncBackward", "frac": "FracBackward"}
+           "trunc": "TruncBackward", "fix": "TruncBackward", "frac": "FracBackward",
+           "arcsin": "AsinBackward", "square": "PowScalarBackward"}   # (tl's name for x ** 2)
+GRAD_FN.update({n: n.capitalize() + "Backward" for n in TRIG})
 
 
 def _rand(name, shape=(5, 7), seed=0):
@@ -55,15 +73,12 @@ def _rand(name, shape=(5, 7), seed=0):
 
 def _torch_vec(torch, fn, pts, dtype, args=()):
     """torch's value of ``fn`` at ``pts`` and the gradient of its sum, each point computed as
-    16 copies (torch's vectorised loop, not its scalar tail). ``args``: further inputs, NumPy
-    arrays broadcast to pts, that get no gradient."""
-    x = torch.tensor(np.repeat(np.asarray(pts, np.float64), 16), dtype=getattr(torch, dtype),
+    32 copies (torch's vectorised loop, not its scalar tail; see the module doc)."""
+    x = torch.tensor(np.repeat(np.asarray(pts, np.float64), VEC), dtype=getattr(torch, dtype),
                      requires_grad=True)
-    more = [torch.tensor(np.repeat(np.broadcast_to(np.asarray(a, np.float64), (len(pts),)), 16),
-                         dtype=getattr(torch, dtype)) for a in args]
-    y = fn(torch, x, *more)
+    y = fn(torch, x)
     (g,) = torch.autograd.grad(y.sum(), x)
-    return y.detach()[::16].tolist(), g[::16].tolist()
+    return y.detach()[::VEC].tolist(), g[::VEC].tolist()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -97,7 +112,8 @@ def test_gradcheck_and_gradgradcheck_float64(name):
     assert tl.autograd.gradgradcheck(lambda t: fn(tl, t), (x,))
 
 
-@pytest.mark.parametrize("op", ["Floor", "Ceil", "Trunc", "Round", "Frac"])
+@pytest.mark.parametrize("op", ["Floor", "Ceil", "Trunc", "Round", "Frac", "Tan", "Asin", "Acos",
+                                "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "Atan2"])
 def test_c_vjp_agrees_with_the_formula(op):
     check_derivatives(op)   # ordinary points, and 0, -0, ties, +-inf, NaN
 
@@ -179,7 +195,9 @@ def test_round_is_half_to_even(dtype):
 HUGE = {"float64": 1e308, "float32": 3e38}
 POINTS = [NAN, 0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 0.49999997, 2.0, -2.0,
           INF, -INF, 1e30, -1e30, 100.0, -100.0, 4503599627370497.0, 8388609.0, 1e-310, -1e-310,
-          1e-40, 3.0, -3.0, 0.7, -0.7, 1.005, 2.675, -0.125, 125.0, -15.0]
+          1e-40, 3.0, -3.0, 0.7, -0.7, 1.005, 2.675, -0.125, 125.0, -15.0, 0.9999999, -0.9999999,
+          1.0000001, 1.5707963267948966, 20.0, -20.0, 88.7, 88.73, -88.73, 89.0, -89.0, 709.7, 709.8,
+          -709.8, 710.0, 711.0, 1e154, 1e155, 1e200, -1e200]
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered in cast")
@@ -304,7 +322,8 @@ def test_half_inputs_compute_in_float32_and_round_once(dtype):
         fn = OPS[name][0]
         got = fn(tl, x)
         assert got.dtype is getattr(tl, dtype), name
-        assert got.float().tolist() == fn(tl, wide).to(getattr(tl, dtype)).float().tolist(), name
+        assert np.array_equal(got.float().numpy(), fn(tl, wide).to(getattr(tl, dtype)).float().numpy(),
+                              equal_nan=True), name
     xr = tl.tensor(a, dtype=getattr(tl, dtype), requires_grad=True)
     (tl.floor(xr) + tl.frac(xr)).sum().backward()
     assert xr.grad.dtype is getattr(tl, dtype) and xr.grad.float().tolist() == [1.0] * 37
@@ -381,3 +400,204 @@ def test_rounding_in_a_straight_through_estimator():
     (q * tl.tensor([1.0, 2.0, 3.0], dtype=tl.float64)).sum().backward()
     assert q.tolist() == [0.0, 2.0, -2.0] and x.grad.tolist() == [1.0, 2.0, 3.0]
     assert math.isclose(tl.frac(tl.tensor(-7.25, dtype=tl.float64)).item(), -0.25)
+
+
+# ---- trig and hyperbolic: domain edges, pinned ----------------------------------------------------
+
+XT = [NAN, -INF, -1.0, -0.0, 0.0, 1.0, INF]
+PINNED_TRIG = {   # name -> (values at XT, gradient of the sum at XT), float64 (PyTorch 2.13's)
+    "tan": ([NAN, NAN, -1.5574077246549023, -0.0, 0.0, 1.5574077246549023, NAN],
+            [NAN, NAN, 3.425518820814759, 1.0, 1.0, 3.425518820814759, NAN]),
+    # the edges: asin'(+-1) = +inf (rsqrt(0)), acos'(+-1) = -inf; NaN outside [-1, 1]
+    "asin": ([NAN, NAN, -math.pi / 2, -0.0, 0.0, math.pi / 2, NAN], [NAN, NAN, INF, 1.0, 1.0, INF, NAN]),
+    "acos": ([NAN, NAN, math.pi, math.pi / 2, math.pi / 2, 0.0, NAN], [NAN, NAN, -INF, -1.0, -1.0, -INF, NAN]),
+    "atan": ([NAN, -math.pi / 2, -math.pi / 4, -0.0, 0.0, math.pi / 4, math.pi / 2],
+             [NAN, 0.0, 0.5, 1.0, 1.0, 0.5, 0.0]),
+    "sinh": ([NAN, -INF, -1.1752011936438014, -0.0, 0.0, 1.1752011936438014, INF],
+             [NAN, INF, 1.5430806348152437, 1.0, 1.0, 1.5430806348152437, INF]),
+    "cosh": ([NAN, INF, 1.5430806348152437, 1.0, 1.0, 1.5430806348152437, INF],
+             [NAN, -INF, -1.1752011936438014, -0.0, 0.0, 1.1752011936438014, INF]),
+    # asinh'(+-inf) = rsqrt(inf) = 0
+    "asinh": ([NAN, -INF, -0.881373587019543, -0.0, 0.0, 0.881373587019543, INF],
+              [NAN, 0.0, 0.7071067811865475, 1.0, 1.0, 0.7071067811865475, 0.0]),
+    # acosh(1) = 0 with gradient +inf; NaN below 1 (rsqrt of a negative number)
+    "acosh": ([NAN, NAN, NAN, NAN, NAN, 0.0, INF], [NAN, 0.0, INF, NAN, NAN, INF, 0.0]),
+    # atanh(+-1) = +-inf with gradient +inf (1 / 0); NaN outside [-1, 1], gradient -0 at +-inf
+    "atanh": ([NAN, NAN, -INF, -0.0, 0.0, INF, NAN], [NAN, -0.0, INF, 1.0, 1.0, INF, -0.0]),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("create_graph", [False, True], ids=["c_vjp", "formula"])
+@pytest.mark.parametrize("name", sorted(PINNED_TRIG))
+def test_trig_special_points_pinned(name, create_graph, dtype):
+    want_y, want_g = PINNED_TRIG[name]
+    for level in simd_levels():
+        with simd_level(level):
+            y, g = _run(lambda t: OPS[name][0](tl, t), XT, getattr(tl, dtype), create_graph)
+            _same(y, want_y)
+            _same(g, want_g)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sinh_cosh_overflow_where_exp_does_as_pytorchs_vectorised_kernels(dtype):
+    # libm's sinh(89.0f) is 2.2e38, finite; PyTorch's vectorised kernel (all but the scalar tail
+    # of a tensor of 16 or more elements, 32 for float32 under AVX-512) gives inf once e^|x|
+    # overflows, and so does tl, at any length
+    edge = 88.72283172607422 if dtype == "float32" else 709.782712893384
+    beyond = float(np.nextafter(np.array(edge, dtype), np.array(1e3, dtype)))
+    x = tl.tensor([edge, beyond, -beyond, 89.0 if dtype == "float32" else 710.0],
+                  dtype=getattr(tl, dtype), requires_grad=True)
+    y = tl.sinh(x)
+    y.sum().backward()
+    assert np.isfinite(y.tolist()[0]) and y.tolist()[1:] == [INF, -INF, INF]
+    assert np.isfinite(x.grad.tolist()[0]) and x.grad.tolist()[1:] == [INF, INF, INF]
+    assert tl.cosh(x).tolist()[1:] == [INF, INF, INF] and np.isfinite(tl.cosh(x).tolist()[0])
+
+
+def test_sinh_cosh_overflow_oracle():
+    torch = pytest.importorskip("torch")
+    for dt, x, lib in ((torch.float32, 89.0, 2.2448063889081578e+38), (torch.float64, 710.0, 1.1169973830808557e+308)):
+        assert torch.sinh(torch.full((32,), x, dtype=dt))[0].item() == INF     # vectorised
+        assert torch.sinh(torch.full((1,), x, dtype=dt))[0].item() == lib     # scalar loop
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_inverse_functions_round_trip(dtype):
+    a = np.linspace(-0.9, 0.9, 19)
+    t = tl.tensor(a, dtype=getattr(tl, dtype))
+    tol = 1e-12 if dtype == "float64" else 1e-6
+    for f, g in ((tl.sin, tl.asin), (tl.tan, tl.atan), (tl.sinh, tl.asinh), (tl.tanh, tl.atanh)):
+        np.testing.assert_allclose(g(f(t)).numpy(), a.astype(dtype), rtol=tol, atol=tol)
+    np.testing.assert_allclose(tl.acos(tl.cos(t.abs())).numpy(), np.abs(a).astype(dtype), rtol=10 * tol, atol=10 * tol)
+    np.testing.assert_allclose(tl.acosh(tl.cosh(t.abs() + 1.0)).numpy(), (np.abs(a) + 1).astype(dtype), rtol=tol)
+
+
+def test_trig_dtype_rules():
+    i, b = tl.tensor([0, 1, 2]), tl.tensor([True, False])
+    for name in TRIG:
+        f = getattr(tl, name)
+        assert f(i).dtype is tl.float32 and f(b).dtype is tl.float32, name   # as PyTorch
+        assert f(i.to(tl.float64)).dtype is tl.float64
+        with pytest.raises(TypeError, match=name):
+            f([0.5])
+    for alias, name in (("arcsin", "asin"), ("arccos", "acos"), ("arctan", "atan"), ("arcsinh", "asinh"),
+                        ("arccosh", "acosh"), ("arctanh", "atanh"), ("arctan2", "atan2")):
+        assert getattr(tl, alias) is getattr(tl, name)
+        assert hasattr(tl.Tensor, alias)
+    assert tl.square(i).dtype is tl.int64 and tl.square(i).tolist() == [0, 1, 4]
+    assert tl.square(b).dtype is tl.int64 and tl.square(b).tolist() == [1, 0]
+    assert tl.square(tl.tensor([-3.0, 0.5])).tolist() == [9.0, 0.25]
+
+
+def test_trig_dtype_rules_oracle():
+    torch = pytest.importorskip("torch")
+    assert torch.asin(torch.tensor([0, 1])).dtype is torch.float32
+    assert torch.square(torch.tensor([True, False])).tolist() == [1, 0]
+    assert torch.square(torch.tensor([3])).dtype is torch.int64
+    assert torch.atan2(torch.tensor([1]), torch.tensor([2])).dtype is torch.float32
+
+
+# ---- binary ops: atan2 ----------------------------------------------------------------------------------
+
+BINARY = {   # name -> (fn of (module, a, b), NumPy reference, domain of a, domain of b)
+    "atan2": (lambda m, a, b: m.atan2(a, b), np.arctan2, (-3.0, 3.0), (-3.0, 3.0)),
+    "atan2_method": (lambda m, a, b: a.atan2(b), np.arctan2, (-3.0, 3.0), (0.1, 3.0)),
+}
+SPECIAL_AB = [NAN, INF, -INF, 0.0, -0.0, 1.0, -1.0, 2.5, 1e-310, 1e200, -1e200]
+
+
+def _binary_run(fn, a, b, dtype, create_graph):
+    x = tl.tensor(a, dtype=dtype, requires_grad=True)
+    y = tl.tensor(b, dtype=dtype, requires_grad=True)
+    out = fn(tl, x, y)
+    ga, gb = tl.autograd.grad(out.sum(), (x, y), create_graph=create_graph)
+    return out.tolist(), ga.tolist(), gb.tolist()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_binary_forward_matches_numpy_with_broadcasting(name, dtype):
+    fn, ref, da, db = BINARY[name]
+    rng = np.random.default_rng(len(name))
+    a, b = rng.uniform(*da, (3, 1, 4)), rng.uniform(*db, (5, 1))
+    got = fn(tl, tl.tensor(a, dtype=getattr(tl, dtype)), tl.tensor(b, dtype=getattr(tl, dtype)))
+    assert got.shape == (3, 5, 4) and got.dtype is getattr(tl, dtype)
+    want = ref(a.astype(dtype).astype(np.float64), b.astype(dtype).astype(np.float64))
+    np.testing.assert_allclose(got.numpy(), want, rtol=FWD_TOL[dtype][0] * 4, atol=FWD_TOL[dtype][1])
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_binary_gradcheck_and_gradgradcheck(name):
+    fn, _, da, db = BINARY[name]
+    rng = np.random.default_rng(1)
+    a = tl.tensor(rng.uniform(*da, (3, 4)), dtype=tl.float64, requires_grad=True)
+    b = tl.tensor(rng.uniform(*db, (4,)), dtype=tl.float64, requires_grad=True)
+    assert tl.autograd.gradcheck(lambda x, y: fn(tl, x, y), (a, b))
+    assert tl.autograd.gradgradcheck(lambda x, y: fn(tl, x, y), (a, b))
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast")
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_binary_special_points_match_torch(name, dtype):
+    torch = pytest.importorskip("torch")
+    fn = BINARY[name][0]
+    a, b = (np.array(v).ravel() for v in np.meshgrid(SPECIAL_AB, SPECIAL_AB))
+    ta = torch.tensor(np.repeat(a, VEC), dtype=getattr(torch, dtype), requires_grad=True)
+    tb = torch.tensor(np.repeat(b, VEC), dtype=getattr(torch, dtype), requires_grad=True)
+    out = fn(torch, ta, tb)
+    wa, wb = torch.autograd.grad(out.sum(), (ta, tb))
+    want = out.detach()[::VEC].tolist(), wa[::VEC].tolist(), wb[::VEC].tolist()
+    for cg in (False, True):
+        got = _binary_run(fn, a, b, getattr(tl, dtype), cg)
+        bad = ~np.logical_and.reduce([_close(g, w, dtype) for g, w in zip(got, want)])
+        assert not bad.any(), "\n".join(
+            f"a={a[i]} b={b[i]} {'formula' if cg else 'backward'}: got {[v[i] for v in got]}, "
+            f"torch {[v[i] for v in want]}" for i in np.flatnonzero(bad))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_binary_random_values_and_gradients_match_torch(name, dtype):
+    torch = pytest.importorskip("torch")
+    fn, _, da, db = BINARY[name]
+    rng = np.random.default_rng(5)
+    a, b = rng.uniform(*da, (4, 6)).astype(dtype), rng.uniform(*db, (6,)).astype(dtype)
+    g = rng.standard_normal((4, 6)).astype(dtype)
+    ta, tb = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    want = fn(torch, ta, tb)
+    wa, wb = torch.autograd.grad(want, (ta, tb), torch.tensor(g))
+    rtol = 1e-12 if dtype == "float64" else 1e-5
+    for cg in (False, True):
+        xa, xb = tl.tensor(a, requires_grad=True), tl.tensor(b, requires_grad=True)
+        out = fn(tl, xa, xb)
+        ga, gb = tl.autograd.grad(out, (xa, xb), tl.tensor(g), create_graph=cg)
+        np.testing.assert_allclose(out.detach().numpy(), want.detach().numpy(), rtol=rtol, atol=1e-30)
+        np.testing.assert_allclose(ga.detach().numpy(), wa.numpy(), rtol=rtol, atol=1e-30)
+        np.testing.assert_allclose(gb.detach().numpy(), wb.numpy(), rtol=rtol, atol=1e-30)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_binary_half_inputs(dtype):
+    rng = np.random.default_rng(2)
+    a, b = rng.uniform(-3, 3, 37), rng.uniform(-3, 3, 37)
+    for name, (fn, _, _, _) in BINARY.items():
+        x, y = tl.tensor(a, dtype=getattr(tl, dtype)), tl.tensor(b, dtype=getattr(tl, dtype))
+        got = fn(tl, x, y)
+        assert got.dtype is getattr(tl, dtype), name
+        assert got.float().tolist() == fn(tl, x.float(), y.float()).to(getattr(tl, dtype)).float().tolist()
+
+
+def test_atan2_quadrants_and_names():
+    y = tl.tensor([1.0, 1.0, -1.0, -1.0, 0.0, 0.0, -0.0, -0.0])
+    x = tl.tensor([1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0])
+    np.testing.assert_allclose(tl.atan2(y, x).tolist(), np.arctan2(y.numpy(), x.numpy()), rtol=1e-6)
+    assert tl.atan2(tl.tensor([0.0, -0.0]), tl.tensor([-1.0, -1.0])).tolist() == \
+        [np.float32(math.pi), -np.float32(math.pi)]          # the sign of the zero picks +-pi
+    a = tl.tensor([1.0], requires_grad=True)
+    assert tl.atan2(a, tl.tensor([2.0])).grad_fn.name() == "Atan2Backward"
+    assert tl.atan2(tl.tensor([1, 2]), tl.tensor([3, 4])).dtype is tl.float32
+    assert tl.atan2(tl.tensor([1.0]), 2.0).tolist() == [np.float32(math.atan2(1, 2))]  # (torch: Tensor only)
+    with pytest.raises(ValueError, match=r"\(3,\).*\(2,\)|\(2,\).*\(3,\)"):
+        tl.atan2(tl.ones(3), tl.ones(2))

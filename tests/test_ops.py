@@ -126,6 +126,16 @@ SPECS = {
     "Round":     Spec(tl.round, np.round, U),                 # (NumPy's round is half to even too)
     "Round1":    Spec(lambda x: tl.round(x, decimals=1), lambda x: np.round(x, 1), U),
     "Frac":      Spec(tl.frac, lambda x: x - np.trunc(x), U),
+    # trig and hyperbolic (tests/test_math_ops.py has more)
+    "Tan":       Spec(tl.tan, np.tan, U, low=-1.2, high=1.2),
+    "Asin":      Spec(tl.asin, np.arcsin, U, low=-0.9, high=0.9),
+    "Acos":      Spec(tl.acos, np.arccos, U, low=-0.9, high=0.9),
+    "Atan":      Spec(tl.atan, np.arctan, U),
+    "Sinh":      Spec(tl.sinh, np.sinh, U),
+    "Cosh":      Spec(tl.cosh, np.cosh, U),
+    "Asinh":     Spec(tl.asinh, np.arcsinh, U),
+    "Acosh":     Spec(tl.acosh, np.arccosh, U, low=1.1, high=3.0),
+    "Atanh":     Spec(tl.atanh, np.arctanh, U, low=-0.9, high=0.9),
     # ---- binary with broadcasting ----
     "Add":       Spec(lambda a, b: a + b, np.add, B),
     "Sub":       Spec(lambda a, b: a - b, np.subtract, B),
@@ -134,6 +144,7 @@ SPECS = {
     "Pow":       Spec(lambda a, b: a ** b, np.power, B, low=0.5, high=2.0),
     "Maximum":   Spec(tl.maximum, np.maximum, B),
     "Minimum":   Spec(tl.minimum, np.minimum, B),
+    "Atan2":     Spec(tl.atan2, np.arctan2, B),
     "Where":     Spec(lambda c, a, b: tl.where(c > 0, a, b), _where_ref,
                       [((3, 4), (3, 4), (3, 4)), ((3, 1), (4,), ()), ((0, 2), (2,), (0, 2))], grad=(1, 2)),
     # ---- reductions (csrc/reduce.c); case = (shape, dim) ----

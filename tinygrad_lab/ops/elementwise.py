@@ -340,6 +340,58 @@ class Frac(_Unary):        # x - trunc(x); d = g
     deriv = staticmethod(lambda g, x, y, p, q: g)
 
 
+# Trig and hyperbolic (csrc/elementwise.c's rows of the same names): PyTorch's derivatives.yaml
+# expressions. Each saves x (tan's result is recomputed from it, as the C row does).
+
+class Tan(_Unary):         # d = g * (1 + tan(x)^2)
+    code, saves = K.TL_TAN, "x"
+
+    @staticmethod
+    def deriv(g, x, y, p, q):
+        t = tan(x)
+        return g * (1.0 + t * t)
+
+
+class Asin(_Unary):        # d = g * rsqrt(-x * x + 1): inf at +-1, NaN outside [-1, 1]
+    code, saves = K.TL_ASIN, "x"
+    deriv = staticmethod(lambda g, x, y, p, q: g * rsqrt(-x * x + 1.0))
+
+
+class Acos(_Unary):        # d = g * -rsqrt(-x * x + 1)
+    code, saves = K.TL_ACOS, "x"
+    deriv = staticmethod(lambda g, x, y, p, q: g * -rsqrt(-x * x + 1.0))
+
+
+class Atan(_Unary):        # d = g / (x * x + 1)
+    code, saves = K.TL_ATAN, "x"
+    deriv = staticmethod(lambda g, x, y, p, q: g / (x * x + 1.0))
+
+
+class Sinh(_Unary):        # d = g * cosh(x) (both overflow where e^|x| does: PyTorch's vectorised)
+    code, saves = K.TL_SINH, "x"
+    deriv = staticmethod(lambda g, x, y, p, q: g * cosh(x))
+
+
+class Cosh(_Unary):        # d = g * sinh(x)
+    code, saves = K.TL_COSH, "x"
+    deriv = staticmethod(lambda g, x, y, p, q: g * sinh(x))
+
+
+class Asinh(_Unary):       # d = g * rsqrt(x * x + 1)
+    code, saves = K.TL_ASINH, "x"
+    deriv = staticmethod(lambda g, x, y, p, q: g * rsqrt(x * x + 1.0))
+
+
+class Acosh(_Unary):       # d = g * rsqrt(x * x - 1): inf at 1, NaN below
+    code, saves = K.TL_ACOSH, "x"
+    deriv = staticmethod(lambda g, x, y, p, q: g * rsqrt(x * x - 1.0))
+
+
+class Atanh(_Unary):       # d = g / (1 - x * x): inf at +-1
+    code, saves = K.TL_ATANH, "x"
+    deriv = staticmethod(lambda g, x, y, p, q: g / (1.0 - x * x))
+
+
 def _float_input(x, name):
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}: expected a Tensor, got {type(x).__name__}")
@@ -405,6 +457,70 @@ def cos(x):
 @tensor_method()
 def tanh(x):
     return Tanh.apply(x if type(x) is Tensor and x.dtype.is_floating_point else _float_input(x, "tanh"))
+
+
+@tensor_method("tan")
+def tan(x):
+    return Tan.apply(x if type(x) is Tensor and x.dtype.is_floating_point else _float_input(x, "tan"))
+
+
+@tensor_method("asin", "arcsin")
+def asin(x):
+    """Elementwise arcsine (NaN outside [-1, 1]); ``arcsin`` is its alias."""
+    return Asin.apply(x if type(x) is Tensor and x.dtype.is_floating_point else _float_input(x, "asin"))
+
+
+@tensor_method("acos", "arccos")
+def acos(x):
+    """Elementwise arccosine (NaN outside [-1, 1]); ``arccos`` is its alias."""
+    return Acos.apply(x if type(x) is Tensor and x.dtype.is_floating_point else _float_input(x, "acos"))
+
+
+@tensor_method("atan", "arctan")
+def atan(x):
+    return Atan.apply(x if type(x) is Tensor and x.dtype.is_floating_point else _float_input(x, "atan"))
+
+
+@tensor_method()
+def sinh(x):
+    """Elementwise hyperbolic sine; +-inf once e^|x| overflows (|x| > 88.72 in float32, 709.78
+    in float64), as PyTorch's vectorised kernel (libm stays finite a little further)."""
+    return Sinh.apply(x if type(x) is Tensor and x.dtype.is_floating_point else _float_input(x, "sinh"))
+
+
+@tensor_method()
+def cosh(x):
+    """Elementwise hyperbolic cosine; inf once e^|x| overflows, as sinh."""
+    return Cosh.apply(x if type(x) is Tensor and x.dtype.is_floating_point else _float_input(x, "cosh"))
+
+
+@tensor_method("asinh", "arcsinh")
+def asinh(x):
+    return Asinh.apply(x if type(x) is Tensor and x.dtype.is_floating_point else _float_input(x, "asinh"))
+
+
+@tensor_method("acosh", "arccosh")
+def acosh(x):
+    """Elementwise inverse hyperbolic cosine (NaN below 1)."""
+    return Acosh.apply(x if type(x) is Tensor and x.dtype.is_floating_point else _float_input(x, "acosh"))
+
+
+@tensor_method("atanh", "arctanh")
+def atanh(x):
+    """Elementwise inverse hyperbolic tangent (+-inf at +-1, NaN outside [-1, 1])."""
+    return Atanh.apply(x if type(x) is Tensor and x.dtype.is_floating_point else _float_input(x, "atanh"))
+
+
+arcsin, arccos, arctan, arcsinh, arccosh, arctanh = asin, acos, atan, asinh, acosh, atanh
+
+
+@tensor_method()
+def square(x):
+    """x * x elementwise, as PyTorch's square: pow(x, 2) (a PowBackward node; int64 stays int64,
+    bool gives int64)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"square: expected a Tensor, got {type(x).__name__}")
+    return pow(x.to(dtypes.int64) if x.dtype is dtypes.bool_ else x, 2)
 
 
 @tensor_method()
@@ -887,6 +1003,25 @@ class Pow(_Binary):
         return ga, gb
 
 
+class Atan2(_Binary):
+    """atan2(a, b): the angle of the point (b, a), in (-pi, pi]. PyTorch's atan2_backward:
+    ga = g * b * recip, gb = g * -a * recip, recip = 1 / (a a + b b), and 0 where a a + b b is 0
+    (a zero gradient at the origin, where 0 * inf would be NaN)."""
+    code, saves, float_only = K.TL_ATAN2, "ab", True
+
+    @staticmethod
+    def vjp(ctx, g):
+        return _binary_vjp(ctx, g, K.TL_ATAN2, *ctx._saved)
+
+    @staticmethod
+    def formula(ctx, g):
+        a, b = ctx._saved
+        d = a * a + b * b
+        recip = where(d == 0, 0.0, reciprocal(d))
+        return (sum_to(g * b * recip, a.shape) if ctx.needs_input_grad[0] else None,
+                sum_to(g * -a * recip, b.shape) if ctx.needs_input_grad[1] else None)
+
+
 class _Extremum(_Binary):
     """maximum / minimum: the gradient goes to the winning input; ties split it evenly between
     a and b (as PyTorch)."""
@@ -936,6 +1071,9 @@ mul = tensor_method("mul", "__mul__")(Mul.apply)
 div = tensor_method("div", "__truediv__")(Div.apply)
 div.__doc__ = "True division: integer inputs give the default float dtype."
 maximum = tensor_method()(Maximum.apply)
+atan2 = arctan2 = tensor_method("atan2", "arctan2")(Atan2.apply)
+atan2.__doc__ = ("atan2(input, other): elementwise arctangent of input / other in the quadrant of "
+                 "the point (other, input), with broadcasting; integer inputs give the default float dtype.")
 minimum = tensor_method()(Minimum.apply)
 
 
