@@ -257,6 +257,9 @@ NOT_NAMED_IN_C = {
     "Norm": "composed of elementwise and TL_SUM kernels (its own node: the derivative at 0)",
     "GatherDim": "tl_gather_forward over tl_dim_offsets' offsets",
     "GatherDimBackward": "tl_gather_backward (the scatter-add) over tl_dim_offsets' offsets",
+    "Lerp": "composed of elementwise kernels (sub, mul, where): PyTorch's two branches",
+    "NanToNum": "composed of comparisons and where", "Addcmul": "TL_MUL then TL_ADD",
+    "Addcdiv": "TL_MUL, TL_DIV then TL_ADD",
 }
 
 

@@ -1,7 +1,8 @@
 """PyTorch's elementwise math ops that users type: rounding (floor, ceil, round with halves to
 even and ``decimals=``, trunc / fix, frac; functions, Tensor methods and in-place ``_`` forms),
 trig and hyperbolic (tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh, their arc*
-aliases), atan2 (binary, broadcasting) and square.
+aliases), atan2 (binary, broadcasting) and square; logaddexp, hypot, lerp, addcmul, addcdiv and
+nan_to_num.
 
 Each op's forward and C VJP are a row of csrc/elementwise.c; tests/test_ops.py's SPECS run them
 through check_op (layouts, shape variants, gradcheck, gradgradcheck) and tests/test_derivatives.py
@@ -113,7 +114,8 @@ def test_gradcheck_and_gradgradcheck_float64(name):
 
 
 @pytest.mark.parametrize("op", ["Floor", "Ceil", "Trunc", "Round", "Frac", "Tan", "Asin", "Acos",
-                                "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "Atan2"])
+                                "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "Atan2",
+                                "Logaddexp", "Hypot", "Lerp", "NanToNum", "Addcmul", "Addcdiv"])
 def test_c_vjp_agrees_with_the_formula(op):
     check_derivatives(op)   # ordinary points, and 0, -0, ties, +-inf, NaN
 
@@ -503,6 +505,17 @@ def test_trig_dtype_rules_oracle():
 BINARY = {   # name -> (fn of (module, a, b), NumPy reference, domain of a, domain of b)
     "atan2": (lambda m, a, b: m.atan2(a, b), np.arctan2, (-3.0, 3.0), (-3.0, 3.0)),
     "atan2_method": (lambda m, a, b: a.atan2(b), np.arctan2, (-3.0, 3.0), (0.1, 3.0)),
+    "logaddexp": (lambda m, a, b: m.logaddexp(a, b), np.logaddexp, (-5.0, 5.0), (-5.0, 5.0)),
+    "hypot": (lambda m, a, b: m.hypot(a, b), np.hypot, (-3.0, 3.0), (-3.0, 3.0)),
+    "lerp": (lambda m, a, b: m.lerp(a, b, 0.3), lambda a, b: a + 0.3 * (b - a), (-3.0, 3.0), (-3.0, 3.0)),
+    "lerp_far": (lambda m, a, b: a.lerp(b, 0.8), lambda a, b: b - (b - a) * 0.2, (-3.0, 3.0), (-3.0, 3.0)),
+    "lerp_tensor_weight": (lambda m, a, b: m.lerp(a, b.sin(), b), lambda a, b: a + b * (np.sin(b) - a),
+                           (-3.0, 3.0), (-1.0, 1.0)),
+    "addcmul": (lambda m, a, b: m.addcmul(a, b, a, value=0.5), lambda a, b: a + 0.5 * b * a,
+                (-3.0, 3.0), (-3.0, 3.0)),
+    "addcdiv": (lambda m, a, b: m.addcdiv(a, a, b, value=2.0), lambda a, b: a + 2 * a / b,
+                (-3.0, 3.0), (0.5, 3.0)),
+    "addcdiv_method": (lambda m, a, b: b.addcdiv(a, b), lambda a, b: b + a / b, (-3.0, 3.0), (0.5, 3.0)),
 }
 SPECIAL_AB = [NAN, INF, -INF, 0.0, -0.0, 1.0, -1.0, 2.5, 1e-310, 1e200, -1e200]
 
@@ -582,7 +595,8 @@ def test_binary_random_values_and_gradients_match_torch(name, dtype):
 def test_binary_half_inputs(dtype):
     rng = np.random.default_rng(2)
     a, b = rng.uniform(-3, 3, 37), rng.uniform(-3, 3, 37)
-    for name, (fn, _, _, _) in BINARY.items():
+    for name in ("atan2", "logaddexp", "hypot"):    # (the C rows; the composites round per step)
+        fn = BINARY[name][0]
         x, y = tl.tensor(a, dtype=getattr(tl, dtype)), tl.tensor(b, dtype=getattr(tl, dtype))
         got = fn(tl, x, y)
         assert got.dtype is getattr(tl, dtype), name
@@ -601,3 +615,180 @@ def test_atan2_quadrants_and_names():
     assert tl.atan2(tl.tensor([1.0]), 2.0).tolist() == [np.float32(math.atan2(1, 2))]  # (torch: Tensor only)
     with pytest.raises(ValueError, match=r"\(3,\).*\(2,\)|\(2,\).*\(3,\)"):
         tl.atan2(tl.ones(3), tl.ones(2))
+
+
+
+# ---- logaddexp, hypot, lerp, addcmul, addcdiv, nan_to_num ----------------------------------------------
+
+def test_logaddexp_and_hypot_do_not_overflow():
+    big = tl.tensor([1000.0, -1000.0, INF, -INF, 1e308], dtype=tl.float64)
+    assert tl.logaddexp(big, big).tolist() == [1000.0 + math.log(2), -1000.0 + math.log(2), INF, -INF,
+                                               1e308]
+    assert tl.hypot(tl.tensor([3e200, 1e-200]), tl.tensor([4e200, 1e-200])).tolist() == \
+        [np.float32(INF), 0.0]                        # (float32: 3e200 is inf already)
+    h = tl.hypot(tl.tensor([3e200, 1e-300], dtype=tl.float64), tl.tensor([4e200, 1e-300], dtype=tl.float64))
+    np.testing.assert_allclose(h.tolist(), [5e200, math.sqrt(2) * 1e-300], rtol=1e-15)
+    assert tl.logaddexp(tl.tensor([INF]), tl.tensor([-INF])).tolist() == [INF]
+    assert math.isnan(tl.logaddexp(tl.tensor([NAN]), tl.tensor([INF])).item())
+
+
+def test_binary_names_and_dtypes():
+    a = tl.tensor([1.0, 2.0], requires_grad=True)
+    assert tl.logaddexp(a, a).grad_fn.name() == "LogaddexpBackward"
+    assert tl.hypot(a, a).grad_fn.name() == "HypotBackward"
+    assert tl.lerp(a, a, 0.5).grad_fn.name() == "LerpBackward"
+    assert tl.addcmul(a, a, a).grad_fn.name() == "AddcmulBackward"
+    assert tl.addcdiv(a, a, a).grad_fn.name() == "AddcdivBackward"
+    assert tl.nan_to_num(a).grad_fn.name() == "NanToNumBackward"
+    i = tl.tensor([1, 2])
+    assert tl.logaddexp(a.detach(), i).dtype is tl.float32     # one float operand promotes
+    assert tl.hypot(i, a.detach().double()).dtype is tl.float64
+    for f in (tl.logaddexp, tl.hypot):
+        with pytest.raises(TypeError, match=f"{f.__name__}: needs a floating-point operand"):
+            f(i, i)
+    assert tl.addcmul(i, i, i, value=2).tolist() == [3, 10] and tl.addcmul(i, i, i).dtype is tl.int64
+    assert tl.addcmul(tl.ones(2), i, i, value=0.5).tolist() == [1.5, 3.0]
+    with pytest.raises(RuntimeError, match="integer division"):
+        tl.addcdiv(tl.ones(2), i, i)
+    with pytest.raises(TypeError, match="lerp: .*floating-point"):
+        tl.lerp(i, i, 0.5)
+    with pytest.raises(TypeError, match="lerp: .*floating-point"):
+        tl.lerp(tl.ones(2), tl.zeros(2), tl.tensor([1, 0]))
+    with pytest.raises(TypeError, match="weight must be a number"):
+        tl.lerp(tl.ones(2), tl.zeros(2), "0.5")
+    with pytest.raises(ValueError):
+        tl.lerp(tl.ones(2), tl.zeros(3), 0.5)
+    assert tl.lerp(tl.ones(2), tl.zeros(2, dtype=tl.float64), 0.5).dtype is tl.float64   # (torch: error)
+
+
+def test_binary_dtypes_oracle():
+    torch = pytest.importorskip("torch")
+    i = torch.tensor([1, 2])
+    with pytest.raises(NotImplementedError):
+        torch.logaddexp(i, i)
+    with pytest.raises(NotImplementedError):
+        torch.lerp(i, i, 0.5)
+    with pytest.raises(RuntimeError, match="Integer division"):
+        torch.addcdiv(torch.ones(2), i, i)
+    assert torch.addcmul(i, i, i, value=2).tolist() == [3, 10]
+
+
+def test_lerp_is_exact_at_both_ends_and_within_an_ulp_of_torch():
+    # PyTorch's vectorised lerp fuses its multiply-add (one rounding); tl's composite rounds the
+    # product first: the same formula and branch, the last bit (or a zero's sign) may differ
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    for dt in ("float32", "float64"):
+        a, b = rng.uniform(-1e3, 1e3, 256).astype(dt), rng.uniform(-1e3, 1e3, 256).astype(dt)
+        w = np.concatenate([rng.uniform(-1.5, 1.5, 250), [0.0, 0.5, -0.5, 1.0, 0.4999999, 2.0]]).astype(dt)
+        ulp = 2 * np.finfo(dt).eps * 1e3
+        for weight in (0.0, 1.0, 0.3, 0.5, 0.7, -0.2, 1.7):
+            got = tl.lerp(tl.tensor(a), tl.tensor(b), weight).numpy()
+            want = torch.lerp(torch.tensor(a), torch.tensor(b), weight).numpy()
+            np.testing.assert_allclose(got, want, rtol=4 * np.finfo(dt).eps, atol=ulp)
+            if weight in (0.0, 1.0):
+                assert np.array_equal(got, a if weight == 0 else b)
+        got = tl.lerp(tl.tensor(a), tl.tensor(b), tl.tensor(w)).numpy()
+        want = torch.lerp(torch.tensor(a), torch.tensor(b), torch.tensor(w)).numpy()
+        np.testing.assert_allclose(got, want, rtol=4 * np.finfo(dt).eps, atol=ulp * 3)
+    a, b = tl.tensor([1.0, -3.0]), tl.tensor([5.0, 7.0])
+    assert tl.lerp(a, b, 1.0).tolist() == [5.0, 7.0] and tl.lerp(a, b, 0.0).tolist() == [1.0, -3.0]
+
+
+LERP_SPECIAL = [NAN, INF, -INF, 0.0, -0.0, 1.0, -2.0, 0.5, 1e300]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["lerp", "addcmul", "addcdiv"])
+def test_ternary_special_points_match_torch(name, dtype):
+    torch = pytest.importorskip("torch")
+    fns = {"lerp": lambda m, a, b, c: m.lerp(a, b, c), "addcmul": lambda m, a, b, c: m.addcmul(a, b, c, value=0.5),
+           "addcdiv": lambda m, a, b, c: m.addcdiv(a, b, c, value=-2.0)}
+    fn = fns[name]
+    # (addcmul: PyTorch's vectorised kernel fuses its last multiply-add, so where value * t1 * t2
+    # overflows but the sum with input would not round it, torch keeps the exact product: not
+    # the overflow case here, documented in the README)
+    sp = LERP_SPECIAL[:-1] if name == "addcmul" else LERP_SPECIAL
+    grid = [np.array(v).ravel() for v in np.meshgrid(sp, sp, sp)]
+    ts = [torch.tensor(np.repeat(v, VEC), dtype=getattr(torch, dtype), requires_grad=True) for v in grid]
+    out = fn(torch, *ts)
+    want = [out.detach()[::VEC].tolist()] + [g[::VEC].tolist() for g in torch.autograd.grad(out.sum(), ts)]
+    for cg in (False, True):
+        xs = [tl.tensor(v, dtype=getattr(tl, dtype), requires_grad=True) for v in grid]
+        o = fn(tl, *xs)
+        got = [o.tolist()] + [g.tolist() for g in tl.autograd.grad(o.sum(), xs, create_graph=cg)]
+        if name == "lerp":   # (a zero value's sign may differ: PyTorch's fused multiply-add)
+            got[0] = [abs(v) if v == 0 else v for v in got[0]]
+            want[0] = [abs(v) if v == 0 else v for v in want[0]]
+        bad = ~np.logical_and.reduce([_close(g, w, dtype) for g, w in zip(got, want)])
+        assert not bad.any(), "\n".join(
+            f"{[v[i] for v in grid]} {'formula' if cg else 'backward'}: got {[v[i] for v in got]}, "
+            f"torch {[v[i] for v in want]}" for i in np.flatnonzero(bad)[:10])
+
+
+def test_lerp_weight_tensor_gradcheck_with_broadcasting():
+    rng = np.random.default_rng(4)
+    a = tl.tensor(rng.uniform(-2, 2, (3, 1)), dtype=tl.float64, requires_grad=True)
+    b = tl.tensor(rng.uniform(-2, 2, (4,)), dtype=tl.float64, requires_grad=True)
+    w = tl.tensor(rng.uniform(-1, 1.5, (2, 3, 4)), dtype=tl.float64, requires_grad=True)
+    assert tl.autograd.gradcheck(tl.lerp, (a, b, w))
+    assert tl.autograd.gradgradcheck(tl.lerp, (a, b, w))
+    assert tl.autograd.gradcheck(lambda x, y, z: tl.addcdiv(x, y, z.exp(), value=0.3), (a, b, w))
+    assert tl.autograd.gradgradcheck(lambda x, y, z: tl.addcmul(x, y, z, value=-1.5), (a, b, w))
+
+
+NTN_X = [NAN, INF, -INF, 0.0, -0.0, 1.5, -2.0, 1e300]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("args", [(), (0.5,), (1.0, 7.0, -9.0), (NAN, INF, -INF), (0.0, 1e300, None)])
+def test_nan_to_num_matches_torch(args, dtype):
+    torch = pytest.importorskip("torch")
+    pts = NTN_X
+    want_y, want_g = _torch_vec(torch, lambda m, x: m.nan_to_num(x, *args), pts, dtype)
+    for cg in (False, True):
+        got_y, got_g = _run(lambda t: tl.nan_to_num(t, *args), pts, getattr(tl, dtype), cg)
+        assert _close(got_y, want_y, dtype).all(), (got_y, want_y)
+        assert _close(got_g, want_g, dtype).all(), (got_g, want_g)
+    # a NaN output gradient stays NaN at a replaced element (g * isfinite(x): NaN * 0)
+    x = tl.tensor(pts, dtype=getattr(tl, dtype), requires_grad=True)
+    (g,) = tl.autograd.grad(tl.nan_to_num(x, *args), x, tl.full((len(pts),), NAN, dtype=getattr(tl, dtype)))
+    assert np.isnan(g.numpy()).all()
+
+
+def test_nan_to_num_defaults_and_dtypes():
+    x = tl.tensor([NAN, INF, -INF, 2.0])
+    assert tl.nan_to_num(x).tolist() == [0.0, 3.4028234663852886e38, -3.4028234663852886e38, 2.0]
+    assert x.nan_to_num(nan=1.0, posinf=2.0).tolist()[:3] == [1.0, 2.0, -3.4028234663852886e38]
+    assert tl.nan_to_num(x.double()).tolist()[1] == 1.7976931348623157e308
+    assert tl.nan_to_num(x.half()).float().tolist() == [0.0, 65504.0, -65504.0, 2.0]
+    assert tl.nan_to_num(x.bfloat16()).float().tolist()[1] == 3.3895313892515355e38
+    assert tl.nan_to_num(x, posinf=1e300).tolist()[1] == INF     # rounded to float32, as PyTorch
+    i = tl.tensor([1, 2])
+    r = tl.nan_to_num(i)
+    assert r.dtype is tl.int64 and r.tolist() == [1, 2] and r is not i
+    assert tl.nan_to_num(tl.tensor([True])).tolist() == [True]
+    with pytest.raises(TypeError, match="nan must be a number"):
+        tl.nan_to_num(x, nan="0")
+
+
+def test_nan_to_num_defaults_oracle():
+    torch = pytest.importorskip("torch")
+    x = torch.tensor([NAN, INF, -INF, 2.0])
+    assert torch.nan_to_num(x).tolist() == [0.0, 3.4028234663852886e38, -3.4028234663852886e38, 2.0]
+    assert torch.nan_to_num(x.half()).float().tolist() == [0.0, 65504.0, -65504.0, 2.0]
+    assert torch.nan_to_num(x.bfloat16()).float().tolist()[1] == 3.3895313892515355e38
+    assert torch.nan_to_num(x, posinf=1e300).tolist()[1] == INF
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_composites_take_half_inputs(dtype):
+    a = tl.tensor([1.0, -2.0, 0.5], dtype=getattr(tl, dtype), requires_grad=True)
+    b = tl.tensor([3.0, 4.0, -1.0], dtype=getattr(tl, dtype))
+    for out in (tl.lerp(a, b, 0.25), tl.lerp(a, b, b.abs() / 8), tl.addcmul(a, a, b, value=2),
+                tl.addcdiv(a, a, b), tl.nan_to_num(a), tl.logaddexp(a, b), tl.hypot(a, b)):
+        assert out.dtype is getattr(tl, dtype)
+        out.sum().backward()
+        assert a.grad.dtype is getattr(tl, dtype)
+        a.grad = None
+    np.testing.assert_allclose(tl.lerp(a, b, 0.25).float().tolist(), [1.5, -0.5, 0.125], rtol=1e-2)

@@ -31,6 +31,7 @@ from .ops.elementwise import (abs, add, ceil, clamp, clip, cos, div, eq, erf, ex
                               sign, sin, sqrt, sub, tanh, trunc, where)
 from .ops.elementwise import (acos, acosh, arccos, arccosh, arcsin, arcsinh, arctan, arctan2,
                               arctanh, asin, asinh, atan, atan2, atanh, cosh, sinh, square, tan)
+from .ops.elementwise import addcdiv, addcmul, hypot, lerp, logaddexp, nan_to_num
 from .ops.index import gather, index_select, masked_fill, scatter, scatter_add
 from .ops.linalg import bmm, matmul
 from .ops.reduce import (all, amax, amin, any, argmax, argmin, cumsum, logsumexp, max, mean, min, norm,

@@ -1022,6 +1022,39 @@ class Atan2(_Binary):
                 sum_to(g * -a * recip, b.shape) if ctx.needs_input_grad[1] else None)
 
 
+class Logaddexp(_Binary):
+    """log(e^a + e^b) without overflow (PyTorch's kernel: max(a, b) + log1p(e^-|a - b|), a where
+    a == b is infinite). Derivatives (derivatives.yaml): g / (1 + e^(b - a)), g / (1 + e^(a - b))."""
+    code, saves, float_only = K.TL_LOGADDEXP, "ab", True
+
+    @staticmethod
+    def vjp(ctx, g):
+        return _binary_vjp(ctx, g, K.TL_LOGADDEXP, *ctx._saved)
+
+    @staticmethod
+    def formula(ctx, g):
+        a, b = ctx._saved
+        return (sum_to(g / (1.0 + exp(b - a)), a.shape) if ctx.needs_input_grad[0] else None,
+                sum_to(g / (1.0 + exp(a - b)), b.shape) if ctx.needs_input_grad[1] else None)
+
+
+class Hypot(_Binary):
+    """sqrt(a^2 + b^2) without overflow (libm's hypot, as PyTorch). Derivatives: g * a / result,
+    g * b / result, the result recomputed (NaN at a = b = 0, as PyTorch's 0 / 0)."""
+    code, saves, float_only = K.TL_HYPOT, "ab", True
+
+    @staticmethod
+    def vjp(ctx, g):
+        return _binary_vjp(ctx, g, K.TL_HYPOT, *ctx._saved)
+
+    @staticmethod
+    def formula(ctx, g):
+        a, b = ctx._saved
+        h = Hypot.apply(a, b)
+        return (sum_to(g * a / h, a.shape) if ctx.needs_input_grad[0] else None,
+                sum_to(g * b / h, b.shape) if ctx.needs_input_grad[1] else None)
+
+
 class _Extremum(_Binary):
     """maximum / minimum: the gradient goes to the winning input; ties split it evenly between
     a and b (as PyTorch)."""
@@ -1072,6 +1105,31 @@ div = tensor_method("div", "__truediv__")(Div.apply)
 div.__doc__ = "True division: integer inputs give the default float dtype."
 maximum = tensor_method()(Maximum.apply)
 atan2 = arctan2 = tensor_method("atan2", "arctan2")(Atan2.apply)
+
+
+def _float_pair(a, b, name):
+    """PyTorch defines logaddexp and hypot on floating-point inputs: two integer (or bool)
+    operands raise TypeError (PyTorch: "not implemented for 'Long'"); one float operand promotes."""
+    if not (isinstance(a, Tensor) and a.dtype.is_floating_point) and \
+            not (isinstance(b, Tensor) and b.dtype.is_floating_point) and \
+            not isinstance(a, float) and not isinstance(b, float):
+        if isinstance(a, Tensor) or isinstance(b, Tensor):
+            raise TypeError(f"{name}: needs a floating-point operand, got "
+                            f"{getattr(a, 'dtype', type(a).__name__)!r} and {getattr(b, 'dtype', type(b).__name__)!r}")
+
+
+@tensor_method()
+def logaddexp(a, b):
+    """log(exp(a) + exp(b)) elementwise with broadcasting, without overflow."""
+    _float_pair(a, b, "logaddexp")
+    return Logaddexp.apply(a, b)
+
+
+@tensor_method()
+def hypot(a, b):
+    """sqrt(a^2 + b^2) elementwise with broadcasting, without overflow or underflow."""
+    _float_pair(a, b, "hypot")
+    return Hypot.apply(a, b)
 atan2.__doc__ = ("atan2(input, other): elementwise arctangent of input / other in the quadrant of "
                  "the point (other, input), with broadcasting; integer inputs give the default float dtype.")
 minimum = tensor_method()(Minimum.apply)
@@ -1246,3 +1304,172 @@ def where(cond, a, b):
         a, b = a.to(dt), b.to(dt)
     broadcast_shapes(cond.shape, a.shape, b.shape)
     return Where.apply(cond, a, b)
+
+
+
+# ---------------------------------------------------------------------------------------------
+# lerp, addcmul, addcdiv, nan_to_num (composites of the kernels above)
+# ---------------------------------------------------------------------------------------------
+
+class Lerp(Function):
+    """start + weight * (end - start), computed as PyTorch's lerp kernel does (for |weight| < 0.5
+    start + weight * (end - start), else end - (end - start) * (1 - weight): exact at weight 1).
+    Derivatives (derivatives.yaml): g * (1 - weight), g * weight, g * (end - start) -- written
+    as such, not through the forward's where (whose unpicked branch would turn 0 * inf into a
+    NaN gradient)."""
+
+    @staticmethod
+    def forward(ctx, start, end, weight):
+        diff = end - start
+        if isinstance(weight, Tensor):
+            ctx.save_for_backward(start, end, weight)
+            return where(abs(weight) < 0.5, start + weight * diff, end - diff * (1.0 - weight))
+        ctx.save_for_backward(start, end)
+        ctx.weight = weight
+        if -0.5 < weight < 0.5:
+            return start + diff * weight
+        return end - diff * (1.0 - weight)
+
+    @staticmethod
+    def formula(ctx, g):
+        start, end, *w = ctx.saved_tensors
+        w = w[0] if w else ctx.weight
+        need = ctx.needs_input_grad
+        gs = sum_to(g * (1.0 - w), start.shape) if need[0] else None
+        ge = sum_to(g * w, end.shape) if need[1] else None
+        gw = sum_to(g * (end - start), w.shape) if len(need) > 2 and need[2] else None
+        return gs, ge, gw
+
+
+@tensor_method()
+def lerp(input, end, weight):  # noqa: A002
+    """Linear interpolation ``input + weight * (end - input)`` with broadcasting; ``weight`` is a
+    number or a tensor. Floating-point tensors only (as PyTorch; two float dtypes promote,
+    where PyTorch requires one)."""
+    for what, t in (("input", input), ("end", end)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"lerp: {what} must be a Tensor, got {type(t).__name__}")
+    ts = (input, end, weight) if isinstance(weight, Tensor) else (input, end)
+    if not all(t.dtype.is_floating_point for t in ts):
+        raise TypeError("lerp: input, end and weight must be floating-point tensors, got "
+                        + ", ".join(repr(t.dtype) for t in ts))
+    dt = dtypes.promote_tensors(input, end)
+    if isinstance(weight, Tensor):
+        dt = dtypes.promote_tensors(tensor(0.0, dtype=dt), weight)
+        broadcast_shapes(input.shape, end.shape, weight.shape)
+        return Lerp.apply(input.to(dt), end.to(dt), weight.to(dt))
+    w = _number(weight, "weight", "lerp")
+    return Lerp.apply(input.to(dt), end.to(dt), w)
+
+
+class Addcmul(Function):
+    """input + value * tensor1 * tensor2 (PyTorch's order: (value * tensor1) * tensor2).
+    Derivatives (derivatives.yaml): g, g * (tensor2 * value), g * (tensor1 * value)."""
+
+    @staticmethod
+    def forward(ctx, input, t1, t2, value):  # noqa: A002
+        ctx.save_for_backward(t1, t2)
+        ctx.value = value
+        return input + (t1 if value == 1 else t1 * value) * t2
+
+    @staticmethod
+    def formula(ctx, g):
+        t1, t2 = ctx.saved_tensors
+        v, need = ctx.value, ctx.needs_input_grad
+        i = ctx._inputs[0]
+        return (sum_to(g, i.shape) if need[0] else None,
+                sum_to(g * (t2 * v), t1.shape) if need[1] else None,
+                sum_to(g * (t1 * v), t2.shape) if need[2] else None, None)
+
+
+class Addcdiv(Function):
+    """input + value * tensor1 / tensor2 (PyTorch's order: (value * tensor1) / tensor2).
+    Derivatives (derivatives.yaml): g, g * (value / tensor2),
+    -g * (value * tensor1 / (tensor2 * tensor2))."""
+
+    @staticmethod
+    def forward(ctx, input, t1, t2, value):  # noqa: A002
+        ctx.save_for_backward(t1, t2)
+        ctx.value = value
+        return input + (t1 if value == 1 else t1 * value) / t2
+
+    @staticmethod
+    def formula(ctx, g):
+        t1, t2 = ctx.saved_tensors
+        v, need = ctx.value, ctx.needs_input_grad
+        i = ctx._inputs[0]
+        return (sum_to(g, i.shape) if need[0] else None,
+                sum_to(g * (v / t2), t1.shape) if need[1] else None,
+                sum_to(-g * (v * t1 / (t2 * t2)), t2.shape) if need[2] else None, None)
+
+
+def _addc_operands(input, t1, t2, value, name):  # noqa: A002
+    """The three tensors of addcmul/addcdiv in their common dtype (PyTorch's promotion: the
+    Python number ``value`` does not widen them), checked to broadcast."""
+    for what, t in (("input", input), ("tensor1", t1), ("tensor2", t2)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name}: {what} must be a Tensor, got {type(t).__name__}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Number) or isinstance(value, complex):
+        raise TypeError(f"{name}: value must be a number, got {type(value).__name__}")
+    dt = dtypes.promote_tensors(input, t1)
+    dt = dtypes.promote_tensors(input if input.dtype is dt else t1, t2)
+    if isinstance(value, float) and not dt.is_floating_point:
+        dt = dtypes.get_default_dtype()
+    broadcast_shapes(input.shape, t1.shape, t2.shape)
+    return input.to(dt), t1.to(dt), t2.to(dt)
+
+
+@tensor_method()
+def addcmul(input, tensor1, tensor2, *, value=1):  # noqa: A002
+    """``input + value * tensor1 * tensor2`` with broadcasting (PyTorch's order: (value *
+    tensor1) * tensor2, its derivatives)."""
+    return Addcmul.apply(*_addc_operands(input, tensor1, tensor2, value, "addcmul"), value)
+
+
+@tensor_method()
+def addcdiv(input, tensor1, tensor2, *, value=1):  # noqa: A002
+    """``input + value * tensor1 / tensor2`` with broadcasting (PyTorch's order: (value *
+    tensor1) / tensor2, its derivatives). Integer tensor1 and tensor2 raise RuntimeError, as
+    PyTorch."""
+    if isinstance(tensor1, Tensor) and isinstance(tensor2, Tensor) and \
+            not tensor1.dtype.is_floating_point and not tensor2.dtype.is_floating_point:
+        raise RuntimeError("addcdiv: integer division with addcdiv is not supported (as PyTorch); "
+                           "use input + value * tensor1 // tensor2 or convert to float")
+    return Addcdiv.apply(*_addc_operands(input, tensor1, tensor2, value, "addcdiv"), value)
+
+
+_FLOAT_MAX = {"float32": 3.4028234663852886e38, "float64": 1.7976931348623157e308,
+              "float16": 65504.0, "bfloat16": 3.3895313892515355e38}
+
+
+class NanToNum(Function):
+    """NaN -> nan, +inf -> posinf, -inf -> neginf; derivative (derivatives.yaml):
+    g * isfinite(x), a product (so a NaN g at a replaced element still gives NaN)."""
+
+    @staticmethod
+    def forward(ctx, x, nan, posinf, neginf):
+        ctx.save_for_backward(x)
+        dt = x.dtype
+        return where(isfinite(x), x, where(isnan(x), _scalar(nan, dt),
+                                           where(x > 0, _scalar(posinf, dt), _scalar(neginf, dt))))
+
+    @staticmethod
+    def formula(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * isfinite(x).to(g.dtype), None, None, None
+
+
+@tensor_method()
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None):  # noqa: A002
+    """``input`` with NaN replaced by ``nan``, +inf by ``posinf`` and -inf by ``neginf`` (by
+    default the largest and lowest finite value of its dtype), as PyTorch. Integer and bool
+    tensors are returned as a copy."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"nan_to_num: expected a Tensor, got {type(input).__name__}")
+    vals = [_number(v, n, "nan_to_num") if v is not None else None
+            for n, v in (("nan", nan), ("posinf", posinf), ("neginf", neginf))]
+    if not input.dtype.is_floating_point:
+        return input.clone()
+    big = _FLOAT_MAX[input.dtype.name]
+    n, p, m = vals
+    return NanToNum.apply(input, n, big if p is None else p, -big if m is None else m)
