@@ -44,6 +44,11 @@
 
 #define ATAN2_RECIP(a, b) ((a) * (a) + (b) * (b) == 0 ? (T)0 : (T)1 / ((a) * (a) + (b) * (b)))
 
+/* min(max(v, 0), 6) with NaN passing through (hardsigmoid, hardswish) */
+#define RELU6_(v) ((v) < 0 ? (T)0 : (v) > 6 ? (T)6 : (v))
+/* PyTorch's celu backward input scale: 1.0 / alpha.toFloat(), in double, then T */
+#define CELU_BWD_SCALE(a) ((T)(1.0 / (double)(float)(a)))
+
 /* r ** 3 for rsqrt's derivative, multiplied out (PyTorch: result.pow(3)) */
 #define RSQRT3(r) ((r) * (r) * (r))
 
@@ -163,7 +168,29 @@
     /* rsqrt(x * x + 1), rsqrt(x * x - 1) (x * x: PyTorch's self.pow(2)), 1 / (1 - x * x) */      \
     X(ASINH,       asinh(x),                                 g * ((T)1 / sqrt(x * x + (T)1)))      \
     X(ACOSH,       acosh(x),                                 g * ((T)1 / sqrt(x * x - (T)1)))      \
-    X(ATANH,       atanh(x),                                          g / ((T)1 - x * x))
+    X(ATANH,       atanh(x),                                          g / ((T)1 - x * x))           \
+    /* Activations, PyTorch's kernels (aten/src/ATen/native/cpu/Activation.cpp); where its     */ \
+    /* vectorised and scalar loops disagree (at NaN) these give the vectorised answer, what it */ \
+    /* returns for 16+ elements. hardsigmoid: min(max(x + 3, 0), 6) / 6 (NaN passes); d = g /  */ \
+    /* 6 strictly inside (-3, 3), with 1/6 a float constant in both dtypes as PyTorch's        */ \
+    X(HARDSIGMOID, RELU6_(x + (T)3) / (T)6,                                                       \
+                   (x > (T)-3 && x < (T)3) ? g * (T)(1.0f / 6.0f) : (T)0)                          \
+    /* x * min(max(x + 3, 0), 6) / 6; d = 0 for x <= -3, g for x >= 3, g (x / 3 + 1/2) between  */ \
+    /* and at NaN (a NaN gradient: the vectorised kernel; its scalar loop passes g) */            \
+    X(HARDSWISH,   x * RELU6_(x + (T)3) / (T)6,                                                   \
+                   x <= (T)-3 ? (T)0 : x >= (T)3 ? g : g * (x / (T)3 + (T)0.5))                    \
+    /* p0 = alpha, p1 = 1 / alpha: elu with input scale 1 / alpha (PyTorch's celu); the        */ \
+    /* backward's scale is 1 / (float)alpha in double, as PyTorch's derivatives.yaml writes it */ \
+    X(CELU,        x > 0 ? x : expm1(x * p1) * p0,                                                \
+                   x > 0 ? g : g * CELU_BWD_SCALE(p0) * p0 * exp(x * CELU_BWD_SCALE(p0)))          \
+    /* p0 = lambda. softshrink: x -+ lambda outside [-lambda, lambda], +0 inside, NaN stays     */ \
+    /* NaN; hardshrink: x outside, +0 inside. Both pass g strictly outside, 0 at and inside    */ \
+    /* the bounds and at NaN (the vectorised kernels; the scalar loop passes g at NaN) */         \
+    X(SOFTSHRINK,  x != x ? x : x > p0 ? x - p0 : x < -p0 ? x + p0 : (T)0,                         \
+                   (x < -p0 || x > p0) ? g : (T)0)                                                 \
+    X(HARDSHRINK,  (x >= -p0 && x <= p0) ? (T)0 : x,                 (x < -p0 || x > p0) ? g : (T)0) \
+    /* p0 = threshold, p1 = value: value where x <= threshold, else x (NaN passes, with g) */    \
+    X(THRESHOLD,   x <= p0 ? p1 : x,                                        x <= p0 ? (T)0 : g)
 
 /*        op        out = f(a, b), same dtype as the inputs (float and int64; WRAP: int64 in
  *                  two's complement as PyTorch, through unsigned arithmetic, elementwise.inc) */

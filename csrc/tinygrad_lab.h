@@ -87,7 +87,9 @@ enum tl_unary_op { TL_NEG = 0, TL_ABS = 1, TL_EXP = 2, TL_LOG = 3, TL_SQRT = 4, 
                    TL_HARDTANH = 29, TL_LOG_SIGMOID = 30, TL_MISH = 31, TL_SOFTSIGN = 32,
                    TL_FLOOR = 33, TL_CEIL = 34, TL_ROUND = 35, TL_TRUNC = 36, TL_FRAC = 37,
                    TL_TAN = 38, TL_ASIN = 39, TL_ACOS = 40, TL_ATAN = 41, TL_SINH = 42,
-                   TL_COSH = 43, TL_ASINH = 44, TL_ACOSH = 45, TL_ATANH = 46 };
+                   TL_COSH = 43, TL_ASINH = 44, TL_ACOSH = 45, TL_ATANH = 46,
+                   TL_HARDSIGMOID = 47, TL_HARDSWISH = 48, TL_CELU = 49, TL_SOFTSHRINK = 50,
+                   TL_HARDSHRINK = 51, TL_THRESHOLD = 52 };
 enum tl_binary_op { TL_ADD = 0, TL_SUB = 1, TL_MUL = 2, TL_DIV = 3, TL_POW = 4, TL_MAXIMUM = 5,
                     TL_MINIMUM = 6, TL_EQ = 7, TL_NE = 8, TL_LT = 9, TL_LE = 10, TL_GT = 11,
                     TL_GE = 12, TL_ATAN2 = 13, TL_LOGADDEXP = 14, TL_HYPOT = 15 };

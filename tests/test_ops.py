@@ -126,6 +126,15 @@ SPECS = {
     "Round":     Spec(tl.round, np.round, U),                 # (NumPy's round is half to even too)
     "Round1":    Spec(lambda x: tl.round(x, decimals=1), lambda x: np.round(x, 1), U),
     "Frac":      Spec(tl.frac, lambda x: x - np.trunc(x), U),
+    # activations (tests/test_more_activations.py has more); 0.7 is a special point of
+    # tests/test_derivatives.py: the shrink bounds and the threshold sit on it
+    "Hardsigmoid": Spec(F.hardsigmoid, lambda x: np.clip(x + 3, 0, 6) / 6, U, low=-4.0, high=4.0),
+    "Hardswish": Spec(F.hardswish, lambda x: x * np.clip(x + 3, 0, 6) / 6, U, low=-4.0, high=4.0),
+    "Celu":      Spec(lambda x: F.celu(x, 0.7), lambda x: np.where(x > 0, x, 0.7 * np.expm1(x / 0.7)), U),
+    "Softshrink": Spec(lambda x: F.softshrink(x, 0.7),
+                       lambda x: np.where(x > 0.7, x - 0.7, np.where(x < -0.7, x + 0.7, 0.0)), U),
+    "Hardshrink": Spec(lambda x: F.hardshrink(x, 0.7), lambda x: np.where(np.abs(x) > 0.7, x, 0.0), U),
+    "Threshold": Spec(lambda x: F.threshold(x, 0.7, -2.0), lambda x: np.where(x <= 0.7, -2.0, x), U),
     # trig and hyperbolic (tests/test_math_ops.py has more)
     "Tan":       Spec(tl.tan, np.tan, U, low=-1.2, high=1.2),
     "Asin":      Spec(tl.asin, np.arcsin, U, low=-0.9, high=0.9),

@@ -9,3 +9,5 @@ from .modules import (AvgPool2d, BatchNorm1d, BatchNorm2d, BCELoss, BCEWithLogit
                       LogSoftmax, MaxPool2d, Mish, Module, ModuleDict, ModuleList, MSELoss,
                       NLLLoss, Parameter, ReLU, SELU, Sequential, Sigmoid, SiLU, SmoothL1Loss,
                       Softmax, Softplus, Softsign, Tanh)
+from .modules import (CELU, GLU, Hardshrink, Hardsigmoid, Hardswish, ReLU6, Softmin, Softshrink,
+                      Tanhshrink, Threshold)

@@ -10,6 +10,7 @@ Binary ops' derivatives are formulas with ops; mul, div, pow, maximum and minimu
 fused two-output C VJP (tl_binary_backward, its table in csrc/elementwise.c).
 """
 import numbers
+import struct
 
 from .. import dtypes
 from .. import kernels as K
@@ -392,6 +393,52 @@ class Atanh(_Unary):       # d = g / (1 - x * x): inf at +-1
     deriv = staticmethod(lambda g, x, y, p, q: g / (1.0 - x * x))
 
 
+# Activations (csrc/elementwise.c's rows of the same names: PyTorch's kernels, the vectorised
+# answers at NaN). Each saves x.
+
+_ONE_SIXTH_F = 0.1666666716337204   # float(1/6): PyTorch's hardsigmoid derivative constant
+
+
+class Hardsigmoid(_Unary):  # min(max(x + 3, 0), 6) / 6; d = g / 6 strictly inside (-3, 3)
+    code, saves = K.TL_HARDSIGMOID, "x"
+    deriv = staticmethod(lambda g, x, y, p, q: where((x > -3.0) & (x < 3.0), g * _ONE_SIXTH_F, 0.0))
+
+
+class Hardswish(_Unary):   # x * hardsigmoid(x); d = 0 (x <= -3), g (x >= 3), g (x / 3 + 1/2)
+    code, saves = K.TL_HARDSWISH, "x"
+    deriv = staticmethod(lambda g, x, y, p, q: where(x <= -3.0, 0.0,
+                                                     where(x >= 3.0, g, g * (x / 3.0 + 0.5))))
+
+
+def _celu_backward_scale(alpha):
+    """PyTorch's celu backward input scale, 1.0 / alpha.toFloat() (alpha rounded to float32)."""
+    return 1.0 / struct.unpack("f", struct.pack("f", alpha))[0]
+
+
+class Celu(_Unary):        # p = alpha, q = 1 / alpha: x > 0: x, else alpha (e^(x / alpha) - 1)
+    code, saves = K.TL_CELU, "x"
+
+    @staticmethod
+    def deriv(g, x, y, p, q):
+        s = _celu_backward_scale(p)
+        return where(x > 0, g, g * s * p * exp(x * s))
+
+
+class Softshrink(_Unary):  # p = lambda: x - p above p, x + p below -p, 0 between (NaN stays)
+    code, saves = K.TL_SOFTSHRINK, "x"
+    deriv = staticmethod(lambda g, x, y, p, q: where((x < -p) | (x > p), g, 0.0))
+
+
+class Hardshrink(_Unary):  # p = lambda: x outside [-p, p], 0 inside
+    code, saves = K.TL_HARDSHRINK, "x"
+    deriv = staticmethod(lambda g, x, y, p, q: where((x < -p) | (x > p), g, 0.0))
+
+
+class Threshold(_Unary):   # p = threshold, q = value: q where x <= p, else x
+    code, saves = K.TL_THRESHOLD, "x"
+    deriv = staticmethod(lambda g, x, y, p, q: where(x <= p, 0.0, g))
+
+
 def _float_input(x, name):
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}: expected a Tensor, got {type(x).__name__}")
@@ -737,6 +784,51 @@ def softsign(x):
     if isinstance(x, Tensor) and x.dtype is dtypes.bool_:
         raise TypeError("softsign: input must not be a bool tensor (abs is not defined for bool)")
     return Softsign.apply(_float_input(x, "softsign"))
+
+
+def hardsigmoid(x):
+    """min(max(x + 3, 0), 6) / 6: a piecewise-linear sigmoid."""
+    return Hardsigmoid.apply(_activation_input(x, "hardsigmoid"))
+
+
+def hardswish(x):
+    """x * hardsigmoid(x) (MobileNetV3's activation)."""
+    return Hardswish.apply(_activation_input(x, "hardswish"))
+
+
+def celu(x, alpha=1.0):
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1)); alpha = 0 raises, as PyTorch."""
+    a = _number(alpha, "alpha", "celu")
+    if a == 0:
+        raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
+    return Celu.apply(_activation_input(x, "celu"), a, 1.0 / a)
+
+
+def softshrink(x, lambd=0.5):
+    """x - lambd above lambd, x + lambd below -lambd, 0 between; lambd must be >= 0 (PyTorch's
+    RuntimeError otherwise)."""
+    lam = _number(lambd, "lambd", "softshrink")
+    if not lam >= 0:
+        raise RuntimeError(f"softshrink: lambda must be greater or equal to 0, but found to be {lambd}")
+    return Softshrink.apply(_activation_input(x, "softshrink"), lam)
+
+
+def hardshrink(x, lambd=0.5):
+    """x outside [-lambd, lambd], 0 inside."""
+    return Hardshrink.apply(_activation_input(x, "hardshrink"), _number(lambd, "lambd", "hardshrink"))
+
+
+def threshold(x, threshold, value):  # noqa: A002
+    """value where x <= threshold, else x (NaN passes). int64 inputs stay int64 (PyTorch's
+    integer threshold), composed with where."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"threshold: expected a Tensor, got {type(x).__name__}")
+    th, v = _number(threshold, "threshold", "threshold"), _number(value, "value", "threshold")
+    if x.dtype is dtypes.bool_:
+        raise TypeError("threshold: bool inputs are not supported")
+    if x.dtype is dtypes.int64:
+        return where(x <= threshold, value, x)
+    return Threshold.apply(x, th, v)
 
 
 @tensor_method("clamp", "clip")
