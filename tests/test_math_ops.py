@@ -82,35 +82,46 @@ def _torch_vec(torch, fn, pts, dtype, args=()):
     return y.detach()[::VEC].tolist(), g[::VEC].tolist()
 
 
+def check_forward_against_numpy(fn, ref, a, dtype, tol=None):
+    """``fn`` (of (module, tensor)) on ``a`` in ``dtype`` against the NumPy reference in float64."""
+    got = fn(tl, tl.tensor(a, dtype=getattr(tl, dtype)))
+    want = ref(a.astype(dtype).astype(np.float64))
+    assert got.dtype is getattr(tl, dtype) and got.shape == want.shape
+    rtol, atol = tol or FWD_TOL[dtype]
+    np.testing.assert_allclose(got.numpy().astype(np.float64), want, rtol=rtol, atol=atol)
+
+
+def check_strided_views(fn, ref, a, views=(lambda v: v.T, lambda v: v[::2, 1::3])):
+    """``fn`` on transposed and strided float64 views of the 2-D array ``a``."""
+    t = tl.tensor(a, dtype=tl.float64)
+    for view in views:
+        np.testing.assert_allclose(fn(tl, view(t)).numpy(), ref(view(a)), rtol=1e-12)
+
+
+def check_gradchecks(fn, a):
+    """gradcheck and gradgradcheck of ``fn`` at ``a`` in float64."""
+    x = tl.tensor(a, dtype=tl.float64, requires_grad=True)
+    assert tl.autograd.gradcheck(lambda t: fn(tl, t), (x,))
+    assert tl.autograd.gradgradcheck(lambda t: fn(tl, t), (x,))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", sorted(OPS))
 def test_forward_matches_numpy(name, dtype):
     fn, ref, _ = OPS[name]
-    a = _rand(name)
-    got = fn(tl, tl.tensor(a, dtype=getattr(tl, dtype)))
-    assert got.dtype is getattr(tl, dtype) and got.shape == a.shape
-    want = ref(a.astype(dtype).astype(np.float64))
-    rtol, atol = FWD_TOL[dtype]
-    if name.startswith("round_") and dtype == "float32":   # (x * 100 rounds in float32 first)
-        rtol, atol = 1e-6, 1e-6
-    np.testing.assert_allclose(got.numpy().astype(np.float64), want, rtol=rtol, atol=atol)
+    # (round with decimals in float32: x * 100 rounds in float32 first)
+    tol = (1e-6, 1e-6) if name.startswith("round_") and dtype == "float32" else None
+    check_forward_against_numpy(fn, ref, _rand(name), dtype, tol)
 
 
 @pytest.mark.parametrize("name", sorted(OPS))
 def test_forward_on_strided_views(name):
-    fn, ref, _ = OPS[name]
-    a = _rand(name, (6, 8))
-    t = tl.tensor(a, dtype=tl.float64)
-    np.testing.assert_allclose(fn(tl, t.T).numpy(), ref(a.T), rtol=1e-12)
-    np.testing.assert_allclose(fn(tl, t[::2, 1::3]).numpy(), ref(a[::2, 1::3]), rtol=1e-12)
+    check_strided_views(*OPS[name][:2], _rand(name, (6, 8)))
 
 
 @pytest.mark.parametrize("name", sorted(OPS))
 def test_gradcheck_and_gradgradcheck_float64(name):
-    fn = OPS[name][0]
-    x = tl.tensor(_rand(name, (3, 4), seed=1), dtype=tl.float64, requires_grad=True)
-    assert tl.autograd.gradcheck(lambda t: fn(tl, t), (x,))
-    assert tl.autograd.gradgradcheck(lambda t: fn(tl, t), (x,))
+    check_gradchecks(OPS[name][0], _rand(name, (3, 4), seed=1))
 
 
 @pytest.mark.parametrize("op", ["Floor", "Ceil", "Trunc", "Round", "Frac", "Tan", "Asin", "Acos",
@@ -202,13 +213,9 @@ POINTS = [NAN, 0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 0.49999997
           -709.8, 710.0, 711.0, 1e154, 1e155, 1e200, -1e200]
 
 
-@pytest.mark.filterwarnings("ignore:overflow encountered in cast")
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("name", sorted(OPS))
-def test_special_points_match_torch(name, dtype):
-    torch = pytest.importorskip("torch")
-    fn = OPS[name][0]
-    pts = POINTS + [HUGE[dtype], -HUGE[dtype]]
+def check_points_against_torch(torch, fn, pts, dtype):
+    """``fn`` (of (module, tensor)) at ``pts``: tl's value and both derivative paths equal
+    torch's vectorised answers (NaN where NaN, infinities, zeros' signs)."""
     want_y, want_g = _torch_vec(torch, fn, pts, dtype)
     for cg in (False, True):
         got_y, got_g = _run(lambda t: fn(tl, t), pts, getattr(tl, dtype), cg)
@@ -218,42 +225,63 @@ def test_special_points_match_torch(name, dtype):
             f"torch {want_y[i]}, {want_g[i]}" for i in np.flatnonzero(bad))
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("name", sorted(OPS))
-def test_random_values_and_gradients_match_torch(name, dtype):
-    torch = pytest.importorskip("torch")
-    fn = OPS[name][0]
-    a = _rand(name, (4, 6), seed=2).astype(dtype)
-    g = np.random.default_rng(3).standard_normal(a.shape).astype(dtype)
+def check_random_against_torch(torch, fn, a, dtype, atol=1e-30):
+    """``fn`` at the array ``a`` with a random output gradient: values and both derivative
+    paths within rounding of torch's."""
     x = torch.tensor(a, requires_grad=True)
     y = fn(torch, x)
+    g = np.random.default_rng(3).standard_normal(tuple(y.shape)).astype(dtype)
     (tg,) = torch.autograd.grad(y, x, torch.tensor(g))
-    rtol = 1e-12 if dtype == "float64" else 1e-5
+    rtol = 1e-12 if dtype == "float64" else 2e-5
     for cg in (False, True):
         xt = tl.tensor(a, requires_grad=True)
         yt = fn(tl, xt)
         (gt,) = tl.autograd.grad(yt, xt, tl.tensor(g), create_graph=cg)
-        np.testing.assert_allclose(yt.detach().numpy(), y.detach().numpy(), rtol=rtol, atol=1e-30)
-        np.testing.assert_allclose(gt.detach().numpy(), tg.numpy(), rtol=rtol, atol=1e-30)
+        np.testing.assert_allclose(yt.detach().numpy(), y.detach().numpy(), rtol=rtol, atol=atol)
+        np.testing.assert_allclose(gt.detach().numpy(), tg.numpy(), rtol=rtol, atol=atol)
+
+
+def check_second_derivatives_against_torch(torch, fn, pts, name, no_double_backward=()):
+    """The derivative of the gradient's sum at ``pts`` (float64) equals torch's (0 where the
+    gradient is constant; ``no_double_backward``: ops torch cannot differentiate twice, whose
+    second derivative is 0)."""
+    x = torch.tensor(pts, requires_grad=True)
+    (g,) = torch.autograd.grad(fn(torch, x).sum(), x, create_graph=True)
+    if name in no_double_backward:
+        want = None
+    else:
+        want = torch.autograd.grad(g.sum(), x, allow_unused=True)[0] if g.requires_grad else None
+    xt = tl.tensor(pts, dtype=tl.float64, requires_grad=True)
+    (gt,) = tl.autograd.grad(fn(tl, xt).sum(), xt, create_graph=True)
+    if not gt.requires_grad:   # a constant gradient (0, or frac's 1)
+        assert want is None or not want.any(), name
+        return
+    (got,) = tl.autograd.grad(gt.sum(), xt, allow_unused=True)
+    want = np.zeros_like(pts) if want is None else want.numpy()
+    got = np.zeros_like(pts) if got is None else got.numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast")
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_special_points_match_torch(name, dtype):
+    torch = pytest.importorskip("torch")
+    check_points_against_torch(torch, OPS[name][0], POINTS + [HUGE[dtype], -HUGE[dtype]], dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_random_values_and_gradients_match_torch(name, dtype):
+    torch = pytest.importorskip("torch")
+    check_random_against_torch(torch, OPS[name][0], _rand(name, (4, 6), seed=2).astype(dtype), dtype)
 
 
 def test_second_derivatives_match_torch():
     torch = pytest.importorskip("torch")
     for name in sorted(OPS):
         lo, hi = OPS[name][2]
-        pts = np.linspace(lo, hi, 11) + 0.013
-        x = torch.tensor(pts, requires_grad=True)
-        (g,) = torch.autograd.grad(OPS[name][0](torch, x).sum(), x, create_graph=True)
-        want = torch.autograd.grad(g.sum(), x, allow_unused=True)[0] if g.requires_grad else None
-        xt = tl.tensor(pts, dtype=tl.float64, requires_grad=True)
-        (gt,) = tl.autograd.grad(OPS[name][0](tl, xt).sum(), xt, create_graph=True)
-        if not gt.requires_grad:   # a constant gradient (0, or frac's 1)
-            assert want is None or not want.any(), name
-            continue
-        (got,) = tl.autograd.grad(gt.sum(), xt, allow_unused=True)
-        want = np.zeros_like(pts) if want is None else want.numpy()
-        got = np.zeros_like(pts) if got is None else got.numpy()
-        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12, err_msg=name)
+        check_second_derivatives_against_torch(torch, OPS[name][0], np.linspace(lo, hi, 11) + 0.013, name)
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered in cast")

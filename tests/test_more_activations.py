@@ -23,8 +23,10 @@ import tinygrad_lab.nn.functional as F
 
 from .helpers import simd_level, simd_levels
 from .test_derivatives import check_derivatives
-from .test_ieee import _close, _run, _same
-from .test_math_ops import _torch_vec
+from .test_ieee import _run, _same
+from .test_math_ops import (check_forward_against_numpy, check_gradchecks, check_points_against_torch,
+                            check_random_against_torch, check_second_derivatives_against_torch,
+                            check_strided_views)
 
 NAN, INF = float("nan"), float("inf")
 DTYPES = ["float64", "float32"]
@@ -86,30 +88,17 @@ def _rand(name, shape=(6, 8), seed=0):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", sorted(OPS))
 def test_forward_matches_numpy(name, dtype):
-    fn, ref, _ = OPS[name]
-    a = _rand(name)
-    got = fn(tl, tl.tensor(a, dtype=getattr(tl, dtype)))
-    want = ref(a.astype(dtype).astype(np.float64))
-    assert got.dtype is getattr(tl, dtype) and got.shape == want.shape
-    rtol, atol = (1e-12, 1e-14) if dtype == "float64" else (2e-6, 1e-7)
-    np.testing.assert_allclose(got.numpy().astype(np.float64), want, rtol=rtol, atol=atol)
+    check_forward_against_numpy(*OPS[name][:2], _rand(name), dtype)
 
 
 @pytest.mark.parametrize("name", sorted(OPS))
 def test_forward_on_strided_views(name):
-    fn, ref, _ = OPS[name]
-    a = _rand(name, (8, 6))
-    t = tl.tensor(a, dtype=tl.float64)
-    np.testing.assert_allclose(fn(tl, t.T).numpy(), ref(a.T), rtol=1e-12)
-    np.testing.assert_allclose(fn(tl, t[::2, ::1]).numpy(), ref(a[::2]), rtol=1e-12)
+    check_strided_views(*OPS[name][:2], _rand(name, (8, 6)), (lambda v: v.T, lambda v: v[::2]))
 
 
 @pytest.mark.parametrize("name", sorted(OPS))
 def test_gradcheck_and_gradgradcheck_float64(name):
-    fn = OPS[name][0]
-    x = tl.tensor(_rand(name, (4, 4), seed=1), dtype=tl.float64, requires_grad=True)
-    assert tl.autograd.gradcheck(lambda t: fn(tl, t), (x,))
-    assert tl.autograd.gradgradcheck(lambda t: fn(tl, t), (x,))
+    check_gradchecks(OPS[name][0], _rand(name, (4, 4), seed=1))
 
 
 @pytest.mark.parametrize("op", ["Hardsigmoid", "Hardswish", "Celu", "Softshrink", "Hardshrink", "Threshold"])
@@ -175,33 +164,15 @@ POINTS = XA + [2.9999999, 3.0000001, -2.9999999, -3.0000001, 0.5000001, 0.499999
 @pytest.mark.parametrize("name", sorted(ELEMENTWISE))
 def test_special_points_match_torch(name, dtype):
     torch = pytest.importorskip("torch")
-    fn = OPS[name][0]
-    want_y, want_g = _torch_vec(torch, fn, POINTS, dtype)
-    for cg in (False, True):
-        got_y, got_g = _run(lambda t: fn(tl, t), POINTS, getattr(tl, dtype), cg)
-        bad = ~(_close(got_y, want_y, dtype) & _close(got_g, want_g, dtype))
-        assert not bad.any(), "\n".join(
-            f"x={POINTS[i]} {'formula' if cg else 'backward'}: got {got_y[i]}, {got_g[i]}; "
-            f"torch {want_y[i]}, {want_g[i]}" for i in np.flatnonzero(bad))
+    check_points_against_torch(torch, OPS[name][0], POINTS, dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", sorted(OPS))
 def test_random_values_and_gradients_match_torch(name, dtype):
     torch = pytest.importorskip("torch")
-    fn = OPS[name][0]
-    a = _rand(name, (4, 6), seed=2).astype(dtype)
-    x = torch.tensor(a, requires_grad=True)
-    y = fn(torch, x)
-    g = np.random.default_rng(3).standard_normal(tuple(y.shape)).astype(dtype)
-    (tg,) = torch.autograd.grad(y, x, torch.tensor(g))
-    rtol = 1e-12 if dtype == "float64" else 2e-5
-    for cg in (False, True):
-        xt = tl.tensor(a, requires_grad=True)
-        yt = fn(tl, xt)
-        (gt,) = tl.autograd.grad(yt, xt, tl.tensor(g), create_graph=cg)
-        np.testing.assert_allclose(yt.detach().numpy(), y.detach().numpy(), rtol=rtol, atol=1e-7 if dtype == "float32" else 1e-15)
-        np.testing.assert_allclose(gt.detach().numpy(), tg.numpy(), rtol=rtol, atol=1e-7 if dtype == "float32" else 1e-15)
+    check_random_against_torch(torch, OPS[name][0], _rand(name, (4, 6), seed=2).astype(dtype), dtype,
+                               atol=1e-7 if dtype == "float32" else 1e-15)
 
 
 def test_second_derivatives_match_torch():
@@ -209,22 +180,8 @@ def test_second_derivatives_match_torch():
     for name in sorted(OPS):
         lo, hi = OPS[name][2]
         pts = (np.linspace(lo, hi, 12) + 0.0137).reshape(2, 6)
-        x = torch.tensor(pts, requires_grad=True)
-        (g,) = torch.autograd.grad(OPS[name][0](torch, x).sum(), x, create_graph=True)
-        try:
-            want = torch.autograd.grad(g.sum(), x, allow_unused=True)[0] if g.requires_grad else None
-        except RuntimeError as e:   # hardsigmoid: PyTorch has no double backward; it is 0
-            assert "not implemented" in str(e) and name == "hardsigmoid", (name, e)
-            want = None
-        xt = tl.tensor(pts, dtype=tl.float64, requires_grad=True)
-        (gt,) = tl.autograd.grad(OPS[name][0](tl, xt).sum(), xt, create_graph=True)
-        if not gt.requires_grad:
-            assert want is None or not want.any(), name
-            continue
-        (got,) = tl.autograd.grad(gt.sum(), xt, allow_unused=True)
-        want = np.zeros_like(pts) if want is None else want.numpy()
-        got = np.zeros_like(pts) if got is None else got.numpy()
-        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12, err_msg=name)
+        check_second_derivatives_against_torch(torch, OPS[name][0], pts, name,
+                                               no_double_backward=("hardsigmoid",))
 
 
 def test_celu_matches_elu_at_alpha_1_and_its_derivative_constant_is_pytorchs():
