@@ -677,6 +677,8 @@ def test_binary_names_and_dtypes():
             f(i, i)
     assert tl.addcmul(i, i, i, value=2).tolist() == [3, 10] and tl.addcmul(i, i, i).dtype is tl.int64
     assert tl.addcmul(tl.ones(2), i, i, value=0.5).tolist() == [1.5, 3.0]
+    assert tl.addcmul(i, i, i, value=0.5).tolist() == [1, 2]    # (value cast to int: 0, as PyTorch)
+    assert tl.addcmul(tl.ones(2, dtype=tl.float64), tl.ones(2), tl.ones(2)).dtype is tl.float64
     with pytest.raises(RuntimeError, match="integer division"):
         tl.addcdiv(tl.ones(2), i, i)
     with pytest.raises(TypeError, match="lerp: .*floating-point"):
@@ -700,6 +702,7 @@ def test_binary_dtypes_oracle():
     with pytest.raises(RuntimeError, match="Integer division"):
         torch.addcdiv(torch.ones(2), i, i)
     assert torch.addcmul(i, i, i, value=2).tolist() == [3, 10]
+    assert torch.addcmul(i, i, i, value=0.5).tolist() == [1, 2]
 
 
 def test_lerp_is_exact_at_both_ends_and_within_an_ulp_of_torch():

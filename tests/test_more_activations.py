@@ -200,6 +200,8 @@ def test_integer_inputs_follow_pytorch():
     assert r.dtype is tl.int64 and r.tolist() == [0, 3, 6]
     t = F.threshold(i, 2, 0)
     assert t.dtype is tl.int64 and t.tolist() == [0, 3, 7]
+    # the numbers are cast to integers toward 0, as PyTorch casts its Scalars
+    assert F.threshold(i, -1.5, 0.5).tolist() == [0, 3, 7]
     for f in (F.hardswish, F.hardsigmoid, F.celu, F.softshrink, F.hardshrink):
         with pytest.raises(TypeError, match=f"{f.__name__}: .*floating-point.*int64"):
             f(i)
@@ -210,6 +212,7 @@ def test_integer_inputs_oracle():
     i = torch.tensor([-1, 3, 7])
     assert torch.nn.functional.relu6(i).tolist() == [0, 3, 6]
     assert torch.nn.functional.threshold(i, 2, 0).tolist() == [0, 3, 7]
+    assert torch.nn.functional.threshold(i, -1.5, 0.5).tolist() == [0, 3, 7]
     with pytest.raises(NotImplementedError):
         torch.nn.functional.hardswish(i)
 

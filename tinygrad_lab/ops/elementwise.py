@@ -820,14 +820,14 @@ def hardshrink(x, lambd=0.5):
 
 def threshold(x, threshold, value):  # noqa: A002
     """value where x <= threshold, else x (NaN passes). int64 inputs stay int64 (PyTorch's
-    integer threshold), composed with where."""
+    integer threshold: both numbers cast to integers, toward 0), composed with where."""
     if not isinstance(x, Tensor):
         raise TypeError(f"threshold: expected a Tensor, got {type(x).__name__}")
     th, v = _number(threshold, "threshold", "threshold"), _number(value, "value", "threshold")
     if x.dtype is dtypes.bool_:
         raise TypeError("threshold: bool inputs are not supported")
     if x.dtype is dtypes.int64:
-        return where(x <= threshold, value, x)
+        return where(x <= int(th), int(v), x)
     return Threshold.apply(x, th, v)
 
 
@@ -1447,7 +1447,7 @@ def lerp(input, end, weight):  # noqa: A002
                         + ", ".join(repr(t.dtype) for t in ts))
     dt = dtypes.promote_tensors(input, end)
     if isinstance(weight, Tensor):
-        dt = dtypes.promote_tensors(tensor(0.0, dtype=dt), weight)
+        dt = dtypes.promote_tensors(input if input.dtype is dt else end, weight)   # (pairwise)
         broadcast_shapes(input.shape, end.shape, weight.shape)
         return Lerp.apply(input.to(dt), end.to(dt), weight.to(dt))
     w = _number(weight, "weight", "lerp")
@@ -1496,26 +1496,26 @@ class Addcdiv(Function):
 
 
 def _addc_operands(input, t1, t2, value, name):  # noqa: A002
-    """The three tensors of addcmul/addcdiv in their common dtype (PyTorch's promotion: the
-    Python number ``value`` does not widen them), checked to broadcast."""
+    """The three tensors of addcmul/addcdiv in their common dtype, checked to broadcast, and
+    ``value`` (PyTorch's promotion: the Python number does not widen the tensors; for integer
+    tensors it is cast to an integer, as PyTorch casts the Scalar: 0.5 -> 0)."""
     for what, t in (("input", input), ("tensor1", t1), ("tensor2", t2)):
         if not isinstance(t, Tensor):
             raise TypeError(f"{name}: {what} must be a Tensor, got {type(t).__name__}")
     if isinstance(value, bool) or not isinstance(value, numbers.Number) or isinstance(value, complex):
         raise TypeError(f"{name}: value must be a number, got {type(value).__name__}")
     dt = dtypes.promote_tensors(input, t1)
+    # (the operand that decided dt stands for both in the second step: promotion is pairwise)
     dt = dtypes.promote_tensors(input if input.dtype is dt else t1, t2)
-    if isinstance(value, float) and not dt.is_floating_point:
-        dt = dtypes.get_default_dtype()
     broadcast_shapes(input.shape, t1.shape, t2.shape)
-    return input.to(dt), t1.to(dt), t2.to(dt)
+    return input.to(dt), t1.to(dt), t2.to(dt), value if dt.is_floating_point else int(value)
 
 
 @tensor_method()
 def addcmul(input, tensor1, tensor2, *, value=1):  # noqa: A002
     """``input + value * tensor1 * tensor2`` with broadcasting (PyTorch's order: (value *
     tensor1) * tensor2, its derivatives)."""
-    return Addcmul.apply(*_addc_operands(input, tensor1, tensor2, value, "addcmul"), value)
+    return Addcmul.apply(*_addc_operands(input, tensor1, tensor2, value, "addcmul"))
 
 
 @tensor_method()
@@ -1527,7 +1527,7 @@ def addcdiv(input, tensor1, tensor2, *, value=1):  # noqa: A002
             not tensor1.dtype.is_floating_point and not tensor2.dtype.is_floating_point:
         raise RuntimeError("addcdiv: integer division with addcdiv is not supported (as PyTorch); "
                            "use input + value * tensor1 // tensor2 or convert to float")
-    return Addcdiv.apply(*_addc_operands(input, tensor1, tensor2, value, "addcdiv"), value)
+    return Addcdiv.apply(*_addc_operands(input, tensor1, tensor2, value, "addcdiv"))
 
 
 _FLOAT_MAX = {"float32": 3.4028234663852886e38, "float64": 1.7976931348623157e308,
