@@ -228,6 +228,8 @@ def test_bad_arguments_raise_as_pytorch():
         F.glu(tl.ones(3))
     with pytest.raises(RuntimeError, match="Halving dimension must be even, but dimension 0 is size 3"):
         F.glu(tl.ones(3, 4), 0)
+    with pytest.raises(ValueError, match="dim 2 is out of range"):
+        F.glu(tl.ones(2, 4), 2)
     with pytest.raises(TypeError, match="softmin: dim must be given"):
         F.softmin(x)
     with pytest.raises(TypeError, match="threshold must be a number"):

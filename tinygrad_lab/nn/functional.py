@@ -25,7 +25,7 @@ from ..ops.index import scatter as _scatter
 from ..autograd import no_grad
 from ..creation import rand, zeros, zeros_like
 from ..ops.shape import contiguous, permute, reshape, unsqueeze
-from ..tensor import _AUTOCAST, Tensor, _numel
+from ..tensor import _AUTOCAST, Tensor, _numel, _wrap_dim
 
 __all__ = ["linear", "linear_act", "layer_norm", "batch_norm", "embedding", "relu", "relu_", "sigmoid", "tanh", "gelu", "leaky_relu", "leaky_relu_", "silu", "softplus", "elu", "elu_", "selu", "hardtanh", "hardtanh_",
            "logsigmoid", "mish", "softsign", "softmax", "log_softmax",
@@ -201,12 +201,11 @@ def glu(input, dim=-1):  # noqa: A002
         raise TypeError(f"glu: expected a Tensor, got {type(input).__name__}")
     if input.ndim == 0:
         raise RuntimeError("glu does not support scalars because halving size must be even")
-    if not -input.ndim <= dim < input.ndim:
-        raise IndexError(f"glu: dim {dim} is out of range for a tensor of {input.ndim} dims")
-    n = input.shape[dim]
+    d = _wrap_dim(dim, input.ndim)
+    n = input.shape[d]
     if n % 2:
-        raise RuntimeError(f"Halving dimension must be even, but dimension {dim % input.ndim} is size {n}")
-    a, b = input.chunk(2, dim)
+        raise RuntimeError(f"Halving dimension must be even, but dimension {d} is size {n}")
+    a, b = input.chunk(2, d)
     return a * _ew.sigmoid(b)
 
 
