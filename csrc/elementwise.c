@@ -36,6 +36,19 @@
 /* v bounded by b: b where v CMP b or b is NaN (PyTorch's clamp propagates a NaN bound) */
 #define BOUND(v, CMP, b) (((v) CMP (b) || (b) != (b)) ? (b) : (v))
 
+/* the largest x whose e^x is finite in T (float: 0x1.62e42ep+6 = 88.7228317; double:
+ * 709.782712893384), and sinh / cosh overflowing beyond it, as PyTorch's vectorised kernels */
+#define EXP_MAX_ARG(T) (sizeof(T) == sizeof(float) ? (T)0x1.62e42ep+6 : (T)0x1.62e42fefa39efp+9)
+#define SINH_(x) (fabs(x) > EXP_MAX_ARG(T) ? copysign((T)INFINITY, x) : sinh(x))
+#define COSH_(x) (fabs(x) > EXP_MAX_ARG(T) ? (T)INFINITY : cosh(x))
+
+#define ATAN2_RECIP(a, b) ((a) * (a) + (b) * (b) == 0 ? (T)0 : (T)1 / ((a) * (a) + (b) * (b)))
+
+/* min(max(v, 0), 6) with NaN passing through (hardsigmoid, hardswish) */
+#define RELU6_(v) ((v) < 0 ? (T)0 : (v) > 6 ? (T)6 : (v))
+/* PyTorch's celu backward input scale: 1.0 / alpha.toFloat(), in double, then T */
+#define CELU_BWD_SCALE(a) ((T)(1.0 / (double)(float)(a)))
+
 /* r ** 3 for rsqrt's derivative, multiplied out (PyTorch: result.pow(3)) */
 #define RSQRT3(r) ((r) * (r) * (r))
 
@@ -123,7 +136,61 @@
     /* rule's two terms, the second through abs (times sign(x)); NaN at +-inf, as PyTorch */     \
     X(SOFTSIGN,    x / (fabs(x) + (T)1),                                                          \
                    g / (fabs(x) + (T)1)                                                           \
-                   + -g * ((x / (fabs(x) + (T)1)) / (fabs(x) + (T)1)) * (T)((x > 0) - (x < 0)))
+                   + -g * ((x / (fabs(x) + (T)1)) / (fabs(x) + (T)1)) * (T)((x > 0) - (x < 0))) \
+    /* Rounding (PyTorch's kernels: std::floor, ceil, nearbyint, trunc; NaN, +-inf and -0 pass */ \
+    /* through). The gradient of floor, ceil, round and trunc is 0 everywhere, NaN inputs and  */ \
+    /* NaN or inf g included (PyTorch's zeros_like(grad)); frac's is g itself.                 */ \
+    X(FLOOR,       floor(x),                                                 (T)0)                \
+    X(CEIL,        ceil(x),                                                  (T)0)                \
+    X(TRUNC,       trunc(x),                                                 (T)0)                \
+    /* half to even (nearbyint in the default rounding mode). p0 = 10^|decimals| (1: plain     */ \
+    /* round), p1 != 0 for decimals < 0: PyTorch's round_decimals_kernel, x * p0 rounded, / p0  */ \
+    /* (or x / p0 rounded, * p0), p0 rounded to T first as PyTorch's opmath scalar is           */ \
+    X(ROUND,       p0 == (T)1 ? nearbyint(x)                                                     \
+                   : p1 != 0 ? nearbyint(x / p0) * p0 : nearbyint(x * p0) / p0,   (T)0)           \
+    /* x - trunc(x), the sign of x's (-2.5 -> -0.5; -2 -> +0 and +-inf -> NaN, as PyTorch)      */ \
+    X(FRAC,        x - trunc(x),                                             g)                   \
+    /* Trig and hyperbolic: libm's functions, as PyTorch's scalar kernels; the derivatives are */ \
+    /* PyTorch's derivatives.yaml expressions (tan's result recomputed: the node saves x), so */  \
+    /* the domain edges give its answers: asin'(+-1) = acosh'(1) = atanh'(+-1) = inf, NaN out */  \
+    /* of the domain. 1 + tan^2 */                                                                \
+    X(TAN,         tan(x),                                       g * ((T)1 + tan(x) * tan(x)))    \
+    /* rsqrt(-x * x + 1) and -rsqrt(-x * x + 1) */                                                 \
+    X(ASIN,        asin(x),                                 g * ((T)1 / sqrt(-x * x + (T)1)))      \
+    X(ACOS,        acos(x),                               g * -((T)1 / sqrt(-x * x + (T)1)))       \
+    X(ATAN,        atan(x),                                          g / (x * x + (T)1))           \
+    /* PyTorch's vectorised sinh and cosh (any tensor of 16+ elements) overflow to +-inf once  */ \
+    /* e^|x| does (|x| > EXP_MAX_ARG, 88.72 in float, 709.78 in double) where libm's (its      */ \
+    /* scalar tail loop) stays finite up to 89.4 / 710.5: these give the vectorised answers,   */ \
+    /* forward and in each other's derivative */                                                  \
+    X(SINH,        SINH_(x),                                                 g * COSH_(x))        \
+    X(COSH,        COSH_(x),                                                 g * SINH_(x))        \
+    /* rsqrt(x * x + 1), rsqrt(x * x - 1) (x * x: PyTorch's self.pow(2)), 1 / (1 - x * x) */      \
+    X(ASINH,       asinh(x),                                 g * ((T)1 / sqrt(x * x + (T)1)))      \
+    X(ACOSH,       acosh(x),                                 g * ((T)1 / sqrt(x * x - (T)1)))      \
+    X(ATANH,       atanh(x),                                          g / ((T)1 - x * x))           \
+    /* Activations, PyTorch's kernels (aten/src/ATen/native/cpu/Activation.cpp); where its     */ \
+    /* vectorised and scalar loops disagree (at NaN) these give the vectorised answer, what it */ \
+    /* returns for 16+ elements. hardsigmoid: min(max(x + 3, 0), 6) / 6 (NaN passes); d = g /  */ \
+    /* 6 strictly inside (-3, 3), with 1/6 a float constant in both dtypes as PyTorch's        */ \
+    X(HARDSIGMOID, RELU6_(x + (T)3) / (T)6,                                                       \
+                   (x > (T)-3 && x < (T)3) ? g * (T)(1.0f / 6.0f) : (T)0)                          \
+    /* x * min(max(x + 3, 0), 6) / 6; d = 0 for x <= -3, g for x >= 3, g (x / 3 + 1/2) between  */ \
+    /* and at NaN (a NaN gradient: the vectorised kernel; its scalar loop passes g) */            \
+    X(HARDSWISH,   x * RELU6_(x + (T)3) / (T)6,                                                   \
+                   x <= (T)-3 ? (T)0 : x >= (T)3 ? g : g * (x / (T)3 + (T)0.5))                    \
+    /* p0 = alpha, p1 = 1 / alpha: elu with input scale 1 / alpha (PyTorch's celu); the        */ \
+    /* backward's scale is 1 / (float)alpha in double, as PyTorch's derivatives.yaml writes it */ \
+    X(CELU,        x > 0 ? x : expm1(x * p1) * p0,                                                \
+                   x > 0 ? g : g * CELU_BWD_SCALE(p0) * p0 * exp(x * CELU_BWD_SCALE(p0)))          \
+    /* p0 = lambda. softshrink: x -+ lambda outside [-lambda, lambda], +0 inside, NaN stays     */ \
+    /* NaN; hardshrink: x outside, +0 inside. Both pass g strictly outside, 0 at and inside    */ \
+    /* the bounds and at NaN (the vectorised kernels; the scalar loop passes g at NaN) */         \
+    X(SOFTSHRINK,  x != x ? x : x > p0 ? x - p0 : x < -p0 ? x + p0 : (T)0,                         \
+                   (x < -p0 || x > p0) ? g : (T)0)                                                 \
+    X(HARDSHRINK,  (x >= -p0 && x <= p0) ? (T)0 : x,                 (x < -p0 || x > p0) ? g : (T)0) \
+    /* p0 = threshold, p1 = value: value where x <= threshold, else x (NaN passes, with g) */    \
+    X(THRESHOLD,   x <= p0 ? p1 : x,                                        x <= p0 ? (T)0 : g)
 
 /*        op        out = f(a, b), same dtype as the inputs (float and int64; WRAP: int64 in
  *                  two's complement as PyTorch, through unsigned arithmetic, elementwise.inc) */
@@ -138,7 +205,13 @@
 /* float dtypes only (Python converts integer inputs first, so no integer division by zero) */
 #define TL_BINARY_FLOAT_OPS(X)                                                                    \
     X(DIV,      a / b)                                                                            \
-    X(POW,      pow(a, b))
+    X(POW,      pow(a, b))                                                                        \
+    X(ATAN2,    atan2(a, b))                                                                      \
+    /* PyTorch's logaddexp kernel: max(a, b) + log1p(e^-|a - b|), and a itself where a == b is */ \
+    /* infinite (inf - inf would be NaN); a NaN on either side gives NaN */                      \
+    X(LOGADDEXP, (a == b && fabs(a) == (T)INFINITY) ? a                                           \
+                 : (a > b ? a : b) + log1p(exp(-fabs(a - b))))                                    \
+    X(HYPOT,    hypot(a, b))
 
 /* The C VJPs of binary ops (tl_binary_backward): ga = dL/da and gb = dL/db from the output
  * gradient g and the inputs a, b (the forward above). Each is the derivative its op's row in
@@ -157,7 +230,14 @@
     /* the winner takes g, a tie splits it 0.5 / 0.5, the loser gets 0; a NaN on either side */  \
     /* is neither a win nor a tie nor a loss, so both take g (PyTorch's masked_fill rule) */      \
     X(MAXIMUM,  a < b ? (T)0 : a == b ? g * (T)0.5 : g,         b < a ? (T)0 : a == b ? g * (T)0.5 : g) \
-    X(MINIMUM,  a > b ? (T)0 : a == b ? g * (T)0.5 : g,         b > a ? (T)0 : a == b ? g * (T)0.5 : g)
+    X(MINIMUM,  a > b ? (T)0 : a == b ? g * (T)0.5 : g,         b > a ? (T)0 : a == b ? g * (T)0.5 : g) \
+    /* PyTorch's atan2_backward: g * b * recip, g * -a * recip, recip = 1 / (a a + b b), and 0  */ \
+    /* where a a + b b is 0 (at the origin, or where both squares underflow: a 0 gradient) */       \
+    X(ATAN2,    g * b * ATAN2_RECIP(a, b),                      g * -a * ATAN2_RECIP(a, b))       \
+    /* derivatives.yaml: g / (1 + e^(b - a)), g / (1 + e^(a - b)) */                               \
+    X(LOGADDEXP, g / ((T)1 + exp(b - a)),                       g / ((T)1 + exp(a - b)))          \
+    /* g * a / result, g * b / result, the result recomputed (NaN at a = b = 0: 0 / 0, as PyTorch) */ \
+    X(HYPOT,    g * a / hypot(a, b),                            g * b / hypot(a, b))
 
 /* out is bool (uint8) */
 #define TL_COMPARE_OPS(X)                                                                         \
@@ -316,6 +396,8 @@ typedef struct {
     double p0, p1;
 } half_args;
 
+#define IS_COMPARE(op) ((op) >= TL_EQ && (op) <= TL_GE)   /* (ATAN2... follow the comparisons) */
+
 typedef float half_bufs[6][TL_HALF_BLOCK];   /* 0: out, 1-3: inputs, 4: second out */
 
 /* The float32 kernel on one block of m elements (inputs in b[1..], results in b[0] and b[4],
@@ -332,12 +414,12 @@ static int half_compute(const half_args *h, half_bufs b, uint8_t *bools, int64_t
                                       h->out[1] ? b[4] : NULL, b[1], NULL, b[2], NULL, b[3], NULL,
                                       1, &m);
         default:
-            return tl_binary_forward(h->op, TL_F32, h->op >= TL_EQ ? (void *)bools : (void *)b[0],
+            return tl_binary_forward(h->op, TL_F32, IS_COMPARE(h->op) ? (void *)bools : (void *)b[0],
                                      NULL, b[1], NULL, b[2], NULL, 1, &m);
     }
 }
 
-static int half_is_compare(const half_args *h) { return h->kind == HALF_BINARY && h->op >= TL_EQ; }
+static int half_is_compare(const half_args *h) { return h->kind == HALF_BINARY && IS_COMPARE(h->op); }
 
 static int half_span(void *ctx, int64_t lo, int64_t hi, int slot) {
     const half_args *h = (const half_args *)ctx;

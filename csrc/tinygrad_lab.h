@@ -84,10 +84,15 @@ enum tl_unary_op { TL_NEG = 0, TL_ABS = 1, TL_EXP = 2, TL_LOG = 3, TL_SQRT = 4, 
                    TL_DIV_SCALAR = 18, TL_RDIV_SCALAR = 19, TL_NORM_TERM = 20,
                    TL_RECIPROCAL = 21, TL_RSQRT = 22, TL_LOG1P = 23, TL_EXPM1 = 24,
                    TL_SIGN = 25, TL_SILU = 26, TL_SOFTPLUS = 27, TL_ELU = 28,
-                   TL_HARDTANH = 29, TL_LOG_SIGMOID = 30, TL_MISH = 31, TL_SOFTSIGN = 32 };
+                   TL_HARDTANH = 29, TL_LOG_SIGMOID = 30, TL_MISH = 31, TL_SOFTSIGN = 32,
+                   TL_FLOOR = 33, TL_CEIL = 34, TL_ROUND = 35, TL_TRUNC = 36, TL_FRAC = 37,
+                   TL_TAN = 38, TL_ASIN = 39, TL_ACOS = 40, TL_ATAN = 41, TL_SINH = 42,
+                   TL_COSH = 43, TL_ASINH = 44, TL_ACOSH = 45, TL_ATANH = 46,
+                   TL_HARDSIGMOID = 47, TL_HARDSWISH = 48, TL_CELU = 49, TL_SOFTSHRINK = 50,
+                   TL_HARDSHRINK = 51, TL_THRESHOLD = 52 };
 enum tl_binary_op { TL_ADD = 0, TL_SUB = 1, TL_MUL = 2, TL_DIV = 3, TL_POW = 4, TL_MAXIMUM = 5,
                     TL_MINIMUM = 6, TL_EQ = 7, TL_NE = 8, TL_LT = 9, TL_LE = 10, TL_GT = 11,
-                    TL_GE = 12 };
+                    TL_GE = 12, TL_ATAN2 = 13, TL_LOGADDEXP = 14, TL_HYPOT = 15 };
 /* y = op(x; p0, p1). float32/float64 (all ops), int64 (NEG, ABS, SIGN). */
 int tl_unary_forward(int op, int dtype, void *y, const int64_t *y_strides,
                      const void *x, const int64_t *x_strides, int ndim, const int64_t *shape,
@@ -97,8 +102,8 @@ int tl_unary_backward(int op, int dtype, void *gx, const void *g, const int64_t 
                       const void *x, const int64_t *x_strides, const void *y,
                       const int64_t *y_strides, int ndim, const int64_t *shape,
                       double p0, double p1);
-/* out = a op b with broadcasting as stride-0 dims; comparisons write bool. DIV and POW need
- * float inputs (TL_EDTYPE otherwise). `out` may alias `a` when their layouts are equal. */
+/* out = a op b with broadcasting as stride-0 dims; comparisons write bool. DIV, POW, ATAN2,
+ * LOGADDEXP and HYPOT need float inputs (TL_EDTYPE otherwise). `out` may alias `a` when their layouts are equal. */
 int tl_binary_forward(int op, int dtype, void *out, const int64_t *out_strides,
                       const void *a, const int64_t *a_strides, const void *b,
                       const int64_t *b_strides, int ndim, const int64_t *shape);
@@ -108,7 +113,8 @@ int tl_unary_flat(int op, int dtype, void *y, const void *x, int64_t n, double p
 int tl_unary_backward_flat(int op, int dtype, void *gx, const void *g, const void *x,
                            const void *y, int64_t n, double p0, double p1);
 int tl_binary_flat(int op, int dtype, void *out, const void *a, const void *b, int64_t n);
-/* The VJP of out = a op b (float) for op MUL, DIV, POW, MAXIMUM, MINIMUM (elementwise.c's
+/* The VJP of out = a op b (float) for op MUL, DIV, POW, MAXIMUM, MINIMUM, ATAN2, LOGADDEXP,
+ * HYPOT (elementwise.c's
  * TL_BINARY_GRAD_OPS gives each formula): ga = dL/da and gb = dL/db in one pass, written
  * (overwriting) contiguous in `shape`, the broadcast shape (either output may be NULL: not
  * computed); g, a, b strided over it. Python sums ga, gb back to the inputs' shapes.

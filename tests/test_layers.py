@@ -261,6 +261,9 @@ NOT_NAMED_IN_C = {
     "Diagonal": "a view: no kernel",
     "DiagonalBackward": "tl_copy into the diagonal view of zeros",
     "ConstantPad": "tl_fill, then tl_copy into the interior view",
+    "Lerp": "composed of elementwise kernels (sub, mul, where): PyTorch's two branches",
+    "NanToNum": "composed of comparisons and where", "Addcmul": "TL_MUL then TL_ADD",
+    "Addcdiv": "TL_MUL, TL_DIV then TL_ADD",
 }
 
 

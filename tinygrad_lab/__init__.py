@@ -26,10 +26,14 @@ from .ops.shape import (broadcast_shapes, broadcast_to, cat, chunk, clone, detac
                         expand, flatten, flip, moveaxis, movedim, narrow, permute, reshape, roll,
                         split, squeeze, stack, swapaxes, swapdims, tile, transpose, unflatten,
                         unsqueeze)
-from .ops.elementwise import (abs, add, clamp, clip, cos, div, eq, erf, exp, expm1, ge, gelu, gt,
-                              isfinite, isinf, isnan, le, leaky_relu, log, log1p, logical_and,
-                              logical_not, logical_or, lt, maximum, minimum, mul, ne, neg, pow,
-                              reciprocal, relu, rsqrt, sigmoid, sign, sin, sqrt, sub, tanh, where)
+from .ops.elementwise import (abs, add, ceil, clamp, clip, cos, div, eq, erf, exp, expm1, fix,
+                              floor, frac, ge, gelu, gt, isfinite, isinf, isnan, le, leaky_relu,
+                              log, log1p, logical_and, logical_not, logical_or, lt, maximum,
+                              minimum, mul, ne, neg, pow, reciprocal, relu, round, rsqrt, sigmoid,
+                              sign, sin, sqrt, sub, tanh, trunc, where)
+from .ops.elementwise import (acos, acosh, arccos, arccosh, arcsin, arcsinh, arctan, arctan2,
+                              arctanh, asin, asinh, atan, atan2, atanh, cosh, sinh, square, tan)
+from .ops.elementwise import addcdiv, addcmul, hypot, lerp, logaddexp, nan_to_num
 from .ops.index import (gather, index_select, masked_fill, repeat_interleave, scatter, scatter_add,
                         take_along_dim, trace, tril, triu)
 from .ops.linalg import addmm, addmv, baddbmm, bmm, dot, ger, inner, matmul, mm, mv, outer

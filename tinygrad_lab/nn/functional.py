@@ -26,13 +26,15 @@ from ..autograd import no_grad
 from ..creation import rand, zeros, zeros_like
 from ..ops import shape as _sh
 from ..ops.shape import contiguous, permute, reshape, unsqueeze
-from ..tensor import _AUTOCAST, Tensor, _numel
+from ..tensor import _AUTOCAST, Tensor, _numel, _wrap_dim
 
 __all__ = ["linear", "linear_act", "layer_norm", "batch_norm", "embedding", "relu", "relu_", "sigmoid", "tanh", "gelu", "leaky_relu", "leaky_relu_", "silu", "softplus", "elu", "elu_", "selu", "hardtanh", "hardtanh_",
            "logsigmoid", "mish", "softsign", "softmax", "log_softmax",
            "dropout", "mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
            "cross_entropy", "nll_loss", "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "unfold", "fold",
-           "l1_loss", "smooth_l1_loss", "huber_loss", "one_hot", "pad"]
+           "l1_loss", "smooth_l1_loss", "huber_loss", "one_hot", "pad",
+           "relu6", "hardswish", "hardsigmoid", "celu", "celu_", "softshrink", "hardshrink",
+           "tanhshrink", "threshold", "threshold_", "softmin", "glu"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -153,6 +155,83 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):  # noqa: A002
 def mish(input, inplace=False):  # noqa: A002
     """x * tanh(softplus(x)); ``inplace=True`` overwrites ``input``."""
     return _activation_copy_(input, "mish", _ew.mish) if inplace else _ew.mish(input)
+
+
+def relu6(input, inplace=False):  # noqa: A002
+    """min(max(x, 0), 6): PyTorch's hardtanh(x, 0, 6) (a HardtanhBackward node, no gradient at
+    0 and 6 or at NaN); ``inplace=True`` overwrites ``input``."""
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def hardswish(input, inplace=False):  # noqa: A002
+    """x * min(max(x + 3, 0), 6) / 6; ``inplace=True`` overwrites ``input``."""
+    return _activation_copy_(input, "hardswish", _ew.hardswish) if inplace else _ew.hardswish(input)
+
+
+def hardsigmoid(input, inplace=False):  # noqa: A002
+    """min(max(x + 3, 0), 6) / 6; ``inplace=True`` overwrites ``input``."""
+    return _activation_copy_(input, "hardsigmoid", _ew.hardsigmoid) if inplace else _ew.hardsigmoid(input)
+
+
+def celu(input, alpha=1.0, inplace=False):  # noqa: A002
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1)); ``inplace=True`` overwrites ``input``."""
+    return celu_(input, alpha) if inplace else _ew.celu(input, alpha)
+
+
+def celu_(input, alpha=1.0):  # noqa: A002
+    """``input = celu(input, alpha)`` in place."""
+    return _activation_copy_(input, "celu_", _ew.celu, alpha)
+
+
+def softshrink(input, lambd=0.5):  # noqa: A002
+    """x - lambd above lambd, x + lambd below -lambd, 0 between (lambd >= 0)."""
+    return _ew.softshrink(input, lambd)
+
+
+def hardshrink(input, lambd=0.5):  # noqa: A002
+    """x outside [-lambd, lambd], 0 inside."""
+    return _ew.hardshrink(input, lambd)
+
+
+def tanhshrink(input):  # noqa: A002
+    """x - tanh(x), PyTorch's composite (Sub and Tanh nodes)."""
+    return input - _ew.tanh(input)
+
+
+def threshold(input, threshold, value, inplace=False):  # noqa: A002
+    """``value`` where x <= threshold, else x; ``inplace=True`` overwrites ``input``."""
+    return threshold_(input, threshold, value) if inplace else _ew.threshold(input, threshold, value)
+
+
+def threshold_(input, threshold, value):  # noqa: A002
+    """``input = threshold(input, threshold, value)`` in place."""
+    return _activation_copy_(input, "threshold_", _ew.threshold, threshold, value)
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):  # noqa: A002
+    """softmax(-x) along ``dim`` (an int, as softmax's)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"softmin: expected a Tensor, got {type(input).__name__}")
+    if dim is None:
+        raise TypeError("softmin: dim must be given (an int), as in softmin(x, dim=-1)")
+    if dtype is not None:
+        input = input.to(dtype)
+    return softmax(-input, dim)
+
+
+def glu(input, dim=-1):  # noqa: A002
+    """The gated linear unit: a * sigmoid(b), a and b the two halves of ``input`` along ``dim``
+    (whose size must be even: RuntimeError otherwise, as PyTorch)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"glu: expected a Tensor, got {type(input).__name__}")
+    if input.ndim == 0:
+        raise RuntimeError("glu does not support scalars because halving size must be even")
+    d = _wrap_dim(dim, input.ndim)
+    n = input.shape[d]
+    if n % 2:
+        raise RuntimeError(f"Halving dimension must be even, but dimension {d} is size {n}")
+    a, b = input.chunk(2, d)
+    return a * _ew.sigmoid(b)
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):

@@ -1095,6 +1095,100 @@ class Softsign(_Activation):
     fn = staticmethod(F.softsign)
 
 
+class ReLU6(_InplaceActivation):
+    """min(max(x, 0), 6)."""
+    fn = staticmethod(F.relu6)
+
+
+class Hardswish(_InplaceActivation):
+    """x * min(max(x + 3, 0), 6) / 6 (its repr never shows inplace, as PyTorch's)."""
+    fn = staticmethod(F.hardswish)
+
+    def extra_repr(self):
+        return ""
+
+
+class Hardsigmoid(Hardswish):
+    """min(max(x + 3, 0), 6) / 6."""
+    fn = staticmethod(F.hardsigmoid)
+
+
+class CELU(Module):
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
+
+    def __init__(self, alpha=1.0, inplace=False):
+        super().__init__()
+        self.alpha = alpha
+        self.inplace = inplace
+
+    def forward(self, input):  # noqa: A002
+        return F.celu(input, self.alpha, self.inplace)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+
+class Softshrink(Module):
+    """x - lambd above lambd, x + lambd below -lambd, 0 between."""
+
+    def __init__(self, lambd=0.5):
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, input):  # noqa: A002
+        return type(self).fn(input, self.lambd)
+
+    fn = staticmethod(F.softshrink)
+
+    def extra_repr(self):
+        return str(self.lambd)
+
+
+class Hardshrink(Softshrink):
+    """x outside [-lambd, lambd], 0 inside."""
+    fn = staticmethod(F.hardshrink)
+
+
+class Tanhshrink(_Activation):
+    """x - tanh(x)."""
+    fn = staticmethod(F.tanhshrink)
+
+
+class Threshold(Module):
+    """value where x <= threshold, else x."""
+
+    def __init__(self, threshold, value, inplace=False):
+        super().__init__()
+        self.threshold = threshold
+        self.value = value
+        self.inplace = inplace
+
+    def forward(self, input):  # noqa: A002
+        return F.threshold(input, self.threshold, self.value, self.inplace)
+
+    def extra_repr(self):
+        return f"threshold={self.threshold}, value={self.value}" + (", inplace=True" if self.inplace else "")
+
+
+class Softmin(_AlongDim):
+    """softmax(-x) along ``dim`` (None: PyTorch's legacy choice, as Softmax)."""
+    fn = staticmethod(F.softmin)
+
+
+class GLU(Module):
+    """a * sigmoid(b) for the two halves a, b of the input along ``dim``."""
+
+    def __init__(self, dim=-1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):  # noqa: A002
+        return F.glu(input, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
 class Dropout(Module):
     def __init__(self, p=0.5):
         super().__init__()

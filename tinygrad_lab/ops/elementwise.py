@@ -10,6 +10,7 @@ Binary ops' derivatives are formulas with ops; mul, div, pow, maximum and minimu
 fused two-output C VJP (tl_binary_backward, its table in csrc/elementwise.c).
 """
 import numbers
+import struct
 
 from .. import dtypes
 from .. import kernels as K
@@ -309,6 +310,135 @@ class Softsign(_Unary):    # x / (1 + |x|); d as PyTorch's composite x / (|x| + 
         return g / d + -g * ((x / d) / d) * sign(x)
 
 
+# Rounding (csrc/elementwise.c's FLOOR, CEIL, TRUNC, ROUND, FRAC rows). Nothing saved: the
+# gradient of floor, ceil, round and trunc is 0 everywhere (PyTorch's zeros_like(grad): 0 even
+# at a NaN input or where g is NaN or inf), frac's is g.
+
+class _Rounding(_Unary):
+    saves = ""
+    zero_derivative = True   # (tools/mutate_derivatives.py: scaling a 0 gradient changes nothing)
+    deriv = staticmethod(lambda g, x, y, p, q: zeros_like(g))
+
+
+class Floor(_Rounding):    # the largest integer <= x
+    code = K.TL_FLOOR
+
+
+class Ceil(_Rounding):     # the smallest integer >= x
+    code = K.TL_CEIL
+
+
+class Trunc(_Rounding):    # x rounded toward 0
+    code = K.TL_TRUNC
+
+
+class Round(_Rounding):    # half to even; p = 10^|decimals| (1: plain round), q = 1 for decimals < 0
+    code = K.TL_ROUND
+
+
+class Frac(_Unary):        # x - trunc(x); d = g
+    code, saves = K.TL_FRAC, ""
+    deriv = staticmethod(lambda g, x, y, p, q: g)
+
+
+# Trig and hyperbolic (csrc/elementwise.c's rows of the same names): PyTorch's derivatives.yaml
+# expressions. Each saves x (tan's result is recomputed from it, as the C row does).
+
+class Tan(_Unary):         # d = g * (1 + tan(x)^2)
+    code, saves = K.TL_TAN, "x"
+
+    @staticmethod
+    def deriv(g, x, y, p, q):
+        t = tan(x)
+        return g * (1.0 + t * t)
+
+
+class Asin(_Unary):        # d = g * rsqrt(-x * x + 1): inf at +-1, NaN outside [-1, 1]
+    code, saves = K.TL_ASIN, "x"
+    deriv = staticmethod(lambda g, x, y, p, q: g * rsqrt(-x * x + 1.0))
+
+
+class Acos(_Unary):        # d = g * -rsqrt(-x * x + 1)
+    code, saves = K.TL_ACOS, "x"
+    deriv = staticmethod(lambda g, x, y, p, q: g * -rsqrt(-x * x + 1.0))
+
+
+class Atan(_Unary):        # d = g / (x * x + 1)
+    code, saves = K.TL_ATAN, "x"
+    deriv = staticmethod(lambda g, x, y, p, q: g / (x * x + 1.0))
+
+
+class Sinh(_Unary):        # d = g * cosh(x) (both overflow where e^|x| does: PyTorch's vectorised)
+    code, saves = K.TL_SINH, "x"
+    deriv = staticmethod(lambda g, x, y, p, q: g * cosh(x))
+
+
+class Cosh(_Unary):        # d = g * sinh(x)
+    code, saves = K.TL_COSH, "x"
+    deriv = staticmethod(lambda g, x, y, p, q: g * sinh(x))
+
+
+class Asinh(_Unary):       # d = g * rsqrt(x * x + 1)
+    code, saves = K.TL_ASINH, "x"
+    deriv = staticmethod(lambda g, x, y, p, q: g * rsqrt(x * x + 1.0))
+
+
+class Acosh(_Unary):       # d = g * rsqrt(x * x - 1): inf at 1, NaN below
+    code, saves = K.TL_ACOSH, "x"
+    deriv = staticmethod(lambda g, x, y, p, q: g * rsqrt(x * x - 1.0))
+
+
+class Atanh(_Unary):       # d = g / (1 - x * x): inf at +-1
+    code, saves = K.TL_ATANH, "x"
+    deriv = staticmethod(lambda g, x, y, p, q: g / (1.0 - x * x))
+
+
+# Activations (csrc/elementwise.c's rows of the same names: PyTorch's kernels, the vectorised
+# answers at NaN). Each saves x.
+
+_ONE_SIXTH_F = 0.1666666716337204   # float(1/6): PyTorch's hardsigmoid derivative constant
+
+
+class Hardsigmoid(_Unary):  # min(max(x + 3, 0), 6) / 6; d = g / 6 strictly inside (-3, 3)
+    code, saves = K.TL_HARDSIGMOID, "x"
+    deriv = staticmethod(lambda g, x, y, p, q: where((x > -3.0) & (x < 3.0), g * _ONE_SIXTH_F, 0.0))
+
+
+class Hardswish(_Unary):   # x * hardsigmoid(x); d = 0 (x <= -3), g (x >= 3), g (x / 3 + 1/2)
+    code, saves = K.TL_HARDSWISH, "x"
+    deriv = staticmethod(lambda g, x, y, p, q: where(x <= -3.0, 0.0,
+                                                     where(x >= 3.0, g, g * (x / 3.0 + 0.5))))
+
+
+def _celu_backward_scale(alpha):
+    """PyTorch's celu backward input scale, 1.0 / alpha.toFloat() (alpha rounded to float32)."""
+    return 1.0 / struct.unpack("f", struct.pack("f", alpha))[0]
+
+
+class Celu(_Unary):        # p = alpha, q = 1 / alpha: x > 0: x, else alpha (e^(x / alpha) - 1)
+    code, saves = K.TL_CELU, "x"
+
+    @staticmethod
+    def deriv(g, x, y, p, q):
+        s = _celu_backward_scale(p)
+        return where(x > 0, g, g * s * p * exp(x * s))
+
+
+class Softshrink(_Unary):  # p = lambda: x - p above p, x + p below -p, 0 between (NaN stays)
+    code, saves = K.TL_SOFTSHRINK, "x"
+    deriv = staticmethod(lambda g, x, y, p, q: where((x < -p) | (x > p), g, 0.0))
+
+
+class Hardshrink(_Unary):  # p = lambda: x outside [-p, p], 0 inside
+    code, saves = K.TL_HARDSHRINK, "x"
+    deriv = staticmethod(lambda g, x, y, p, q: where((x < -p) | (x > p), g, 0.0))
+
+
+class Threshold(_Unary):   # p = threshold, q = value: q where x <= p, else x
+    code, saves = K.TL_THRESHOLD, "x"
+    deriv = staticmethod(lambda g, x, y, p, q: where(x <= p, 0.0, g))
+
+
 def _float_input(x, name):
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}: expected a Tensor, got {type(x).__name__}")
@@ -376,6 +506,70 @@ def tanh(x):
     return Tanh.apply(x if type(x) is Tensor and x.dtype.is_floating_point else _float_input(x, "tanh"))
 
 
+@tensor_method("tan")
+def tan(x):
+    return Tan.apply(x if type(x) is Tensor and x.dtype.is_floating_point else _float_input(x, "tan"))
+
+
+@tensor_method("asin", "arcsin")
+def asin(x):
+    """Elementwise arcsine (NaN outside [-1, 1]); ``arcsin`` is its alias."""
+    return Asin.apply(x if type(x) is Tensor and x.dtype.is_floating_point else _float_input(x, "asin"))
+
+
+@tensor_method("acos", "arccos")
+def acos(x):
+    """Elementwise arccosine (NaN outside [-1, 1]); ``arccos`` is its alias."""
+    return Acos.apply(x if type(x) is Tensor and x.dtype.is_floating_point else _float_input(x, "acos"))
+
+
+@tensor_method("atan", "arctan")
+def atan(x):
+    return Atan.apply(x if type(x) is Tensor and x.dtype.is_floating_point else _float_input(x, "atan"))
+
+
+@tensor_method()
+def sinh(x):
+    """Elementwise hyperbolic sine; +-inf once e^|x| overflows (|x| > 88.72 in float32, 709.78
+    in float64), as PyTorch's vectorised kernel (libm stays finite a little further)."""
+    return Sinh.apply(x if type(x) is Tensor and x.dtype.is_floating_point else _float_input(x, "sinh"))
+
+
+@tensor_method()
+def cosh(x):
+    """Elementwise hyperbolic cosine; inf once e^|x| overflows, as sinh."""
+    return Cosh.apply(x if type(x) is Tensor and x.dtype.is_floating_point else _float_input(x, "cosh"))
+
+
+@tensor_method("asinh", "arcsinh")
+def asinh(x):
+    return Asinh.apply(x if type(x) is Tensor and x.dtype.is_floating_point else _float_input(x, "asinh"))
+
+
+@tensor_method("acosh", "arccosh")
+def acosh(x):
+    """Elementwise inverse hyperbolic cosine (NaN below 1)."""
+    return Acosh.apply(x if type(x) is Tensor and x.dtype.is_floating_point else _float_input(x, "acosh"))
+
+
+@tensor_method("atanh", "arctanh")
+def atanh(x):
+    """Elementwise inverse hyperbolic tangent (+-inf at +-1, NaN outside [-1, 1])."""
+    return Atanh.apply(x if type(x) is Tensor and x.dtype.is_floating_point else _float_input(x, "atanh"))
+
+
+arcsin, arccos, arctan, arcsinh, arccosh, arctanh = asin, acos, atan, asinh, acosh, atanh
+
+
+@tensor_method()
+def square(x):
+    """x * x elementwise, as PyTorch's square: pow(x, 2) (a PowBackward node; int64 stays int64,
+    bool gives int64)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"square: expected a Tensor, got {type(x).__name__}")
+    return pow(x.to(dtypes.int64) if x.dtype is dtypes.bool_ else x, 2)
+
+
 @tensor_method()
 def sigmoid(x):
     """1 / (1 + exp(-x)), computed without overflow for large |x|."""
@@ -436,6 +630,84 @@ def sign(x):
     if x.dtype is dtypes.bool_:
         return x.clone()
     return Sign.apply(x)
+
+
+def _rounding_input(x, name):
+    """``x`` for floor/ceil/round/trunc: None for an int64 tensor (PyTorch returns a copy of
+    integers, whose values are already integral), a TypeError for bool (PyTorch: "not
+    implemented for 'Bool'")."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: expected a Tensor, got {type(x).__name__}")
+    if x.dtype is dtypes.int64:
+        return None
+    if x.dtype is dtypes.bool_:
+        raise TypeError(f"{name}: input must be a floating-point or integer tensor, got dtype {x.dtype!r}")
+    return x
+
+
+@tensor_method()
+def floor(x):
+    """The largest integer <= x, elementwise (float in, float out; an int64 tensor is returned
+    as a copy, as PyTorch). Its gradient is 0."""
+    f = _rounding_input(x, "floor")
+    return x.clone() if f is None else Floor.apply(f)
+
+
+@tensor_method()
+def ceil(x):
+    """The smallest integer >= x, elementwise (an int64 tensor is returned as a copy). Its
+    gradient is 0."""
+    f = _rounding_input(x, "ceil")
+    return x.clone() if f is None else Ceil.apply(f)
+
+
+@tensor_method("trunc", "fix")
+def trunc(x):
+    """x rounded toward zero, elementwise (``fix`` is its alias, as in PyTorch; an int64 tensor
+    is returned as a copy). Its gradient is 0."""
+    f = _rounding_input(x, "trunc")
+    return x.clone() if f is None else Trunc.apply(f)
+
+
+fix = trunc
+
+
+def _round_scale(decimals):
+    """(10^|decimals|, 1 if decimals < 0 else 0): ROUND's parameters (PyTorch's
+    std::pow(10, decimals) in double; beyond 10^308 it is inf, as there)."""
+    if isinstance(decimals, bool) or not isinstance(decimals, numbers.Integral):
+        raise TypeError(f"round: decimals must be an int, got {type(decimals).__name__}")
+    d = int(decimals)
+    try:
+        scale = 10.0 ** (-d if d < 0 else d)   # (abs is the tensor op here)
+    except OverflowError:
+        scale = INF
+    return scale, (1.0 if d < 0 else 0.0)
+
+
+@tensor_method()
+def round(x, *, decimals=None):  # noqa: A001
+    """x rounded to the nearest integer, halves to even (PyTorch's default: 0.5 -> 0, 1.5 -> 2,
+    2.5 -> 2), elementwise; ``decimals=d`` rounds to d decimal places (negative: to the left of
+    the point) as PyTorch computes it: nearbyint(x * 10^d) / 10^d. An int64 tensor without
+    ``decimals`` is returned as a copy; PyTorch refuses integers with ``decimals`` (so does tl:
+    TypeError). Its gradient is 0."""
+    if decimals is None:
+        f = _rounding_input(x, "round")
+        return x.clone() if f is None else Round.apply(f, 1.0, 0.0)
+    scale, neg = _round_scale(decimals)
+    if not isinstance(x, Tensor):
+        raise TypeError(f"round: expected a Tensor, got {type(x).__name__}")
+    if not x.dtype.is_floating_point:
+        raise TypeError(f"round: decimals= needs a floating-point tensor, got dtype {x.dtype!r}")
+    return Round.apply(x, scale, neg)
+
+
+@tensor_method()
+def frac(x):
+    """x - trunc(x), elementwise, with x's sign (frac(-2.5) = -0.5; NaN at +-inf). Float
+    inputs only, as PyTorch. Its gradient is g."""
+    return Frac.apply(_activation_input(x, "frac"))
 
 
 def _activation_input(x, name):
@@ -512,6 +784,51 @@ def softsign(x):
     if isinstance(x, Tensor) and x.dtype is dtypes.bool_:
         raise TypeError("softsign: input must not be a bool tensor (abs is not defined for bool)")
     return Softsign.apply(_float_input(x, "softsign"))
+
+
+def hardsigmoid(x):
+    """min(max(x + 3, 0), 6) / 6: a piecewise-linear sigmoid."""
+    return Hardsigmoid.apply(_activation_input(x, "hardsigmoid"))
+
+
+def hardswish(x):
+    """x * hardsigmoid(x) (MobileNetV3's activation)."""
+    return Hardswish.apply(_activation_input(x, "hardswish"))
+
+
+def celu(x, alpha=1.0):
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1)); alpha = 0 raises, as PyTorch."""
+    a = _number(alpha, "alpha", "celu")
+    if a == 0:
+        raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
+    return Celu.apply(_activation_input(x, "celu"), a, 1.0 / a)
+
+
+def softshrink(x, lambd=0.5):
+    """x - lambd above lambd, x + lambd below -lambd, 0 between; lambd must be >= 0 (PyTorch's
+    RuntimeError otherwise)."""
+    lam = _number(lambd, "lambd", "softshrink")
+    if not lam >= 0:
+        raise RuntimeError(f"softshrink: lambda must be greater or equal to 0, but found to be {lambd}")
+    return Softshrink.apply(_activation_input(x, "softshrink"), lam)
+
+
+def hardshrink(x, lambd=0.5):
+    """x outside [-lambd, lambd], 0 inside."""
+    return Hardshrink.apply(_activation_input(x, "hardshrink"), _number(lambd, "lambd", "hardshrink"))
+
+
+def threshold(x, threshold, value):  # noqa: A002
+    """value where x <= threshold, else x (NaN passes). int64 inputs stay int64 (PyTorch's
+    integer threshold: both numbers cast to integers, toward 0), composed with where."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"threshold: expected a Tensor, got {type(x).__name__}")
+    th, v = _number(threshold, "threshold", "threshold"), _number(value, "value", "threshold")
+    if x.dtype is dtypes.bool_:
+        raise TypeError("threshold: bool inputs are not supported")
+    if x.dtype is dtypes.int64:
+        return where(x <= int(th), int(v), x)
+    return Threshold.apply(x, th, v)
 
 
 @tensor_method("clamp", "clip")
@@ -778,6 +1095,58 @@ class Pow(_Binary):
         return ga, gb
 
 
+class Atan2(_Binary):
+    """atan2(a, b): the angle of the point (b, a), in (-pi, pi]. PyTorch's atan2_backward:
+    ga = g * b * recip, gb = g * -a * recip, recip = 1 / (a a + b b), and 0 where a a + b b is 0
+    (a zero gradient at the origin, where 0 * inf would be NaN)."""
+    code, saves, float_only = K.TL_ATAN2, "ab", True
+
+    @staticmethod
+    def vjp(ctx, g):
+        return _binary_vjp(ctx, g, K.TL_ATAN2, *ctx._saved)
+
+    @staticmethod
+    def formula(ctx, g):
+        a, b = ctx._saved
+        d = a * a + b * b
+        recip = where(d == 0, 0.0, reciprocal(d))
+        return (sum_to(g * b * recip, a.shape) if ctx.needs_input_grad[0] else None,
+                sum_to(g * -a * recip, b.shape) if ctx.needs_input_grad[1] else None)
+
+
+class Logaddexp(_Binary):
+    """log(e^a + e^b) without overflow (PyTorch's kernel: max(a, b) + log1p(e^-|a - b|), a where
+    a == b is infinite). Derivatives (derivatives.yaml): g / (1 + e^(b - a)), g / (1 + e^(a - b))."""
+    code, saves, float_only = K.TL_LOGADDEXP, "ab", True
+
+    @staticmethod
+    def vjp(ctx, g):
+        return _binary_vjp(ctx, g, K.TL_LOGADDEXP, *ctx._saved)
+
+    @staticmethod
+    def formula(ctx, g):
+        a, b = ctx._saved
+        return (sum_to(g / (1.0 + exp(b - a)), a.shape) if ctx.needs_input_grad[0] else None,
+                sum_to(g / (1.0 + exp(a - b)), b.shape) if ctx.needs_input_grad[1] else None)
+
+
+class Hypot(_Binary):
+    """sqrt(a^2 + b^2) without overflow (libm's hypot, as PyTorch). Derivatives: g * a / result,
+    g * b / result, the result recomputed (NaN at a = b = 0, as PyTorch's 0 / 0)."""
+    code, saves, float_only = K.TL_HYPOT, "ab", True
+
+    @staticmethod
+    def vjp(ctx, g):
+        return _binary_vjp(ctx, g, K.TL_HYPOT, *ctx._saved)
+
+    @staticmethod
+    def formula(ctx, g):
+        a, b = ctx._saved
+        h = Hypot.apply(a, b)
+        return (sum_to(g * a / h, a.shape) if ctx.needs_input_grad[0] else None,
+                sum_to(g * b / h, b.shape) if ctx.needs_input_grad[1] else None)
+
+
 class _Extremum(_Binary):
     """maximum / minimum: the gradient goes to the winning input; ties split it evenly between
     a and b (as PyTorch)."""
@@ -827,6 +1196,34 @@ mul = tensor_method("mul", "__mul__")(Mul.apply)
 div = tensor_method("div", "__truediv__")(Div.apply)
 div.__doc__ = "True division: integer inputs give the default float dtype."
 maximum = tensor_method()(Maximum.apply)
+atan2 = arctan2 = tensor_method("atan2", "arctan2")(Atan2.apply)
+
+
+def _float_pair(a, b, name):
+    """PyTorch defines logaddexp and hypot on floating-point inputs: two integer (or bool)
+    operands raise TypeError (PyTorch: "not implemented for 'Long'"); one float operand promotes."""
+    if not (isinstance(a, Tensor) and a.dtype.is_floating_point) and \
+            not (isinstance(b, Tensor) and b.dtype.is_floating_point) and \
+            not isinstance(a, float) and not isinstance(b, float):
+        if isinstance(a, Tensor) or isinstance(b, Tensor):
+            raise TypeError(f"{name}: needs a floating-point operand, got "
+                            f"{getattr(a, 'dtype', type(a).__name__)!r} and {getattr(b, 'dtype', type(b).__name__)!r}")
+
+
+@tensor_method()
+def logaddexp(a, b):
+    """log(exp(a) + exp(b)) elementwise with broadcasting, without overflow."""
+    _float_pair(a, b, "logaddexp")
+    return Logaddexp.apply(a, b)
+
+
+@tensor_method()
+def hypot(a, b):
+    """sqrt(a^2 + b^2) elementwise with broadcasting, without overflow or underflow."""
+    _float_pair(a, b, "hypot")
+    return Hypot.apply(a, b)
+atan2.__doc__ = ("atan2(input, other): elementwise arctangent of input / other in the quadrant of "
+                 "the point (other, input), with broadcasting; integer inputs give the default float dtype.")
 minimum = tensor_method()(Minimum.apply)
 
 
@@ -999,3 +1396,172 @@ def where(cond, a, b):
         a, b = a.to(dt), b.to(dt)
     broadcast_shapes(cond.shape, a.shape, b.shape)
     return Where.apply(cond, a, b)
+
+
+
+# ---------------------------------------------------------------------------------------------
+# lerp, addcmul, addcdiv, nan_to_num (composites of the kernels above)
+# ---------------------------------------------------------------------------------------------
+
+class Lerp(Function):
+    """start + weight * (end - start), computed as PyTorch's lerp kernel does (for |weight| < 0.5
+    start + weight * (end - start), else end - (end - start) * (1 - weight): exact at weight 1).
+    Derivatives (derivatives.yaml): g * (1 - weight), g * weight, g * (end - start) -- written
+    as such, not through the forward's where (whose unpicked branch would turn 0 * inf into a
+    NaN gradient)."""
+
+    @staticmethod
+    def forward(ctx, start, end, weight):
+        diff = end - start
+        if isinstance(weight, Tensor):
+            ctx.save_for_backward(start, end, weight)
+            return where(abs(weight) < 0.5, start + weight * diff, end - diff * (1.0 - weight))
+        ctx.save_for_backward(start, end)
+        ctx.weight = weight
+        if -0.5 < weight < 0.5:
+            return start + diff * weight
+        return end - diff * (1.0 - weight)
+
+    @staticmethod
+    def formula(ctx, g):
+        start, end, *w = ctx.saved_tensors
+        w = w[0] if w else ctx.weight
+        need = ctx.needs_input_grad
+        gs = sum_to(g * (1.0 - w), start.shape) if need[0] else None
+        ge = sum_to(g * w, end.shape) if need[1] else None
+        gw = sum_to(g * (end - start), w.shape) if len(need) > 2 and need[2] else None
+        return gs, ge, gw
+
+
+@tensor_method()
+def lerp(input, end, weight):  # noqa: A002
+    """Linear interpolation ``input + weight * (end - input)`` with broadcasting; ``weight`` is a
+    number or a tensor. Floating-point tensors only (as PyTorch; two float dtypes promote,
+    where PyTorch requires one)."""
+    for what, t in (("input", input), ("end", end)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"lerp: {what} must be a Tensor, got {type(t).__name__}")
+    ts = (input, end, weight) if isinstance(weight, Tensor) else (input, end)
+    if not all(t.dtype.is_floating_point for t in ts):
+        raise TypeError("lerp: input, end and weight must be floating-point tensors, got "
+                        + ", ".join(repr(t.dtype) for t in ts))
+    dt = dtypes.promote_tensors(input, end)
+    if isinstance(weight, Tensor):
+        dt = dtypes.promote_tensors(input if input.dtype is dt else end, weight)   # (pairwise)
+        broadcast_shapes(input.shape, end.shape, weight.shape)
+        return Lerp.apply(input.to(dt), end.to(dt), weight.to(dt))
+    w = _number(weight, "weight", "lerp")
+    return Lerp.apply(input.to(dt), end.to(dt), w)
+
+
+class Addcmul(Function):
+    """input + value * tensor1 * tensor2 (PyTorch's order: (value * tensor1) * tensor2).
+    Derivatives (derivatives.yaml): g, g * (tensor2 * value), g * (tensor1 * value)."""
+
+    @staticmethod
+    def forward(ctx, input, t1, t2, value):  # noqa: A002
+        ctx.save_for_backward(t1, t2)
+        ctx.value = value
+        return input + (t1 if value == 1 else t1 * value) * t2
+
+    @staticmethod
+    def formula(ctx, g):
+        t1, t2 = ctx.saved_tensors
+        v, need = ctx.value, ctx.needs_input_grad
+        i = ctx._inputs[0]
+        return (sum_to(g, i.shape) if need[0] else None,
+                sum_to(g * (t2 * v), t1.shape) if need[1] else None,
+                sum_to(g * (t1 * v), t2.shape) if need[2] else None, None)
+
+
+class Addcdiv(Function):
+    """input + value * tensor1 / tensor2 (PyTorch's order: (value * tensor1) / tensor2).
+    Derivatives (derivatives.yaml): g, g * (value / tensor2),
+    -g * (value * tensor1 / (tensor2 * tensor2))."""
+
+    @staticmethod
+    def forward(ctx, input, t1, t2, value):  # noqa: A002
+        ctx.save_for_backward(t1, t2)
+        ctx.value = value
+        return input + (t1 if value == 1 else t1 * value) / t2
+
+    @staticmethod
+    def formula(ctx, g):
+        t1, t2 = ctx.saved_tensors
+        v, need = ctx.value, ctx.needs_input_grad
+        i = ctx._inputs[0]
+        return (sum_to(g, i.shape) if need[0] else None,
+                sum_to(g * (v / t2), t1.shape) if need[1] else None,
+                sum_to(-g * (v * t1 / (t2 * t2)), t2.shape) if need[2] else None, None)
+
+
+def _addc_operands(input, t1, t2, value, name):  # noqa: A002
+    """The three tensors of addcmul/addcdiv in their common dtype, checked to broadcast, and
+    ``value`` (PyTorch's promotion: the Python number does not widen the tensors; for integer
+    tensors it is cast to an integer, as PyTorch casts the Scalar: 0.5 -> 0)."""
+    for what, t in (("input", input), ("tensor1", t1), ("tensor2", t2)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name}: {what} must be a Tensor, got {type(t).__name__}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Number) or isinstance(value, complex):
+        raise TypeError(f"{name}: value must be a number, got {type(value).__name__}")
+    dt = dtypes.promote_tensors(input, t1)
+    # (the operand that decided dt stands for both in the second step: promotion is pairwise)
+    dt = dtypes.promote_tensors(input if input.dtype is dt else t1, t2)
+    broadcast_shapes(input.shape, t1.shape, t2.shape)
+    return input.to(dt), t1.to(dt), t2.to(dt), value if dt.is_floating_point else int(value)
+
+
+@tensor_method()
+def addcmul(input, tensor1, tensor2, *, value=1):  # noqa: A002
+    """``input + value * tensor1 * tensor2`` with broadcasting (PyTorch's order: (value *
+    tensor1) * tensor2, its derivatives)."""
+    return Addcmul.apply(*_addc_operands(input, tensor1, tensor2, value, "addcmul"))
+
+
+@tensor_method()
+def addcdiv(input, tensor1, tensor2, *, value=1):  # noqa: A002
+    """``input + value * tensor1 / tensor2`` with broadcasting (PyTorch's order: (value *
+    tensor1) / tensor2, its derivatives). Integer tensor1 and tensor2 raise RuntimeError, as
+    PyTorch."""
+    if isinstance(tensor1, Tensor) and isinstance(tensor2, Tensor) and \
+            not tensor1.dtype.is_floating_point and not tensor2.dtype.is_floating_point:
+        raise RuntimeError("addcdiv: integer division with addcdiv is not supported (as PyTorch); "
+                           "use input + value * tensor1 // tensor2 or convert to float")
+    return Addcdiv.apply(*_addc_operands(input, tensor1, tensor2, value, "addcdiv"))
+
+
+_FLOAT_MAX = {"float32": 3.4028234663852886e38, "float64": 1.7976931348623157e308,
+              "float16": 65504.0, "bfloat16": 3.3895313892515355e38}
+
+
+class NanToNum(Function):
+    """NaN -> nan, +inf -> posinf, -inf -> neginf; derivative (derivatives.yaml):
+    g * isfinite(x), a product (so a NaN g at a replaced element still gives NaN)."""
+
+    @staticmethod
+    def forward(ctx, x, nan, posinf, neginf):
+        ctx.save_for_backward(x)
+        dt = x.dtype
+        return where(isfinite(x), x, where(isnan(x), _scalar(nan, dt),
+                                           where(x > 0, _scalar(posinf, dt), _scalar(neginf, dt))))
+
+    @staticmethod
+    def formula(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * isfinite(x).to(g.dtype), None, None, None
+
+
+@tensor_method()
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None):  # noqa: A002
+    """``input`` with NaN replaced by ``nan``, +inf by ``posinf`` and -inf by ``neginf`` (by
+    default the largest and lowest finite value of its dtype), as PyTorch. Integer and bool
+    tensors are returned as a copy."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"nan_to_num: expected a Tensor, got {type(input).__name__}")
+    vals = [_number(v, n, "nan_to_num") if v is not None else None
+            for n, v in (("nan", nan), ("posinf", posinf), ("neginf", neginf))]
+    if not input.dtype.is_floating_point:
+        return input.clone()
+    big = _FLOAT_MAX[input.dtype.name]
+    n, p, m = vals
+    return NanToNum.apply(input, n, big if p is None else p, -big if m is None else m)

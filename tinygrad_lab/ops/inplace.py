@@ -1,6 +1,6 @@
 """In-place ops: add_, sub_, mul_, div_, zero_, fill_, copy_, clamp_, the activations relu_,
 sigmoid_, tanh_, leaky_relu_, elu_ and hardtanh_, reciprocal_, rsqrt_, log1p_, expm1_, sign_,
-and item assignment.
+floor_, ceil_, round_, trunc_ (fix_), frac_, and item assignment.
 
 Each computes its result with the ordinary (recorded) op on an alias of the tensor's old value,
 then writes it into the tensor's memory with the C copy kernel and bumps the storage's version
@@ -320,6 +320,42 @@ def expm1_(t):
 def sign_(t):
     """``t = sign(t)`` in place (int64 and bool tensors keep their dtype)."""
     return _unary_(t, "sign_", ew.sign)
+
+
+# Rounding in place (through a recorded copy, as the ops above). An int64 tensor keeps its
+# values (PyTorch's floor_ ... trunc_ of integers); frac_ and round_(decimals=) of integers and
+# every one of bool raise TypeError, as their out-of-place forms.
+
+@tensor_method()
+def floor_(t):
+    """``t = floor(t)`` in place."""
+    return activation_copy_(t, "floor_", ew.floor)
+
+
+@tensor_method()
+def ceil_(t):
+    """``t = ceil(t)`` in place."""
+    return activation_copy_(t, "ceil_", ew.ceil)
+
+
+@tensor_method("trunc_", "fix_")
+def trunc_(t):
+    """``t = trunc(t)`` in place (``fix_`` is its alias)."""
+    return activation_copy_(t, "trunc_", ew.trunc)
+
+
+@tensor_method()
+def round_(t, *, decimals=None):
+    """``t = round(t, decimals=decimals)`` in place (halves to even)."""
+    if decimals is None:
+        return activation_copy_(t, "round_", ew.round)
+    return activation_copy_(t, "round_", lambda a: ew.round(a, decimals=decimals))
+
+
+@tensor_method()
+def frac_(t):
+    """``t = frac(t)`` in place."""
+    return activation_copy_(t, "frac_", ew.frac)
 
 
 class Overwrite(Function):
