@@ -21,8 +21,9 @@
  *    signals blocked (Python handles signals in its own thread), detached: process exit never
  *    waits for them.
  *  - An idle worker spins for TL_POOL_SPIN_NS (200 us, so kernels called back to back from Python
- *    find it awake) and then sleeps on a futex (a condition variable outside Linux), so it burns
- *    no core between bursts of calls. The caller wakes only the workers the call can use.
+ *    find it awake; after the first 20 us it yields the core between checks) and then sleeps on
+ *    a futex (a condition variable outside Linux), so it burns no core between bursts of calls.
+ *    The caller wakes only the workers the call can use.
  *  - Joining is one compare-and-swap on `state` = job sequence number << 32 | CLOSED | number of
  *    workers inside, so a worker that wakes up late joins the job it was woken for or nothing:
  *    once the caller has run out of chunks it sets CLOSED, and from then on only the workers
@@ -46,12 +47,12 @@
 
 #ifndef TL_NO_THREADS
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
 #if defined(__linux__)
 #include <limits.h>
-#include <sched.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #endif
@@ -145,11 +146,19 @@ int tl_parallel(int64_t nchunks, int max_threads, tl_chunk_fn fn, void *ctx) {
  * (784-256-256-10, batch 128, 2 threads; medians of 9 interleaved rounds, two runs): 20 us
  * 1.76-1.80 ms, barely faster than 1 thread (1.72 ms); 200 us 1.42-1.49 ms, against 1.18-1.20
  * ms for the same kernel calls made back to back. 50 and 100 us fell in between, 400 us gained
- * nothing over 200. The cost is a core burnt for up to 200 us after a threaded call: libgomp's
- * default spin (OMP_WAIT_POLICY unset) and OpenBLAS's are longer. (Earlier, with a 25 us row
- * sum called in a Python loop, 5 us was too short and 20 us enough.) */
+ * nothing over 200. (Earlier, with a 25 us row sum called in a Python loop, 5 us was too short
+ * and 20 us enough.) But a worker that pause-spins 200 us after every call keeps three threads
+ * runnable on two cores when another process wants one: with other jobs running, the same step
+ * took 2.8-3.2 ms (20 us: 2.1-2.4 ms). So only the first TL_POOL_HOT_NS = 20 us pause-spin and
+ * the rest calls sched_yield() between checks (as OpenBLAS's idle threads do): awake, but
+ * giving the core to whoever else wants it -- 2.0-2.05 ms in those runs, the best of the three.
+ * libgomp's default spin (OMP_WAIT_POLICY unset) and OpenBLAS's are longer still. */
 #ifndef TL_POOL_SPIN_NS
 #define TL_POOL_SPIN_NS 200000
+#endif
+/* of which the first TL_POOL_HOT_NS pause-spin; the rest yield the core between checks */
+#ifndef TL_POOL_HOT_NS
+#define TL_POOL_HOT_NS 20000
 #endif
 #ifndef TL_POOL_WAIT_NS
 #define TL_POOL_WAIT_NS 50000
@@ -198,18 +207,23 @@ static uint64_t now_ns(void) {
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-/* Spin until *w != seen or ns nanoseconds have passed; returns the last value read. */
-static uint32_t spin_while_equal(const uint32_t *w, uint32_t seen, uint64_t ns) {
-    uint64_t end = 0;
+/* Spin until *w != seen or ns nanoseconds have passed; returns the last value read. After
+ * `hot` nanoseconds each wait is a sched_yield() rather than a pause: the thread stays awake
+ * (no futex wake-up to pay), but a thread of another process that wants this core gets it. */
+static uint32_t spin_while_equal(const uint32_t *w, uint32_t seen, uint64_t ns, uint64_t hot) {
+    uint64_t start = 0;
+    int yielding = 0;
     for (unsigned i = 0;; i++) {
         uint32_t v = __atomic_load_n(w, __ATOMIC_ACQUIRE);
         if (v != seen) return v;
-        if ((i & 63) == 0) {                 /* the clock is read every 64 pauses */
+        if (yielding || (i & 63) == 0) {     /* the clock is read every 64 pauses */
             uint64_t t = now_ns();
-            if (end == 0) end = t + ns;
-            else if (t >= end) return v;
+            if (start == 0) start = t;
+            else if (t - start >= ns) return v;
+            else yielding = t - start >= hot;
         }
-        cpu_relax();
+        if (yielding) sched_yield();
+        else cpu_relax();
     }
 }
 
@@ -277,7 +291,7 @@ static void *worker_main(void *arg) {
     tl_worker *w = (tl_worker *)arg;
     uint32_t seen = 0;
     for (;;) {
-        uint32_t s = spin_while_equal(&w->wake, seen, TL_POOL_SPIN_NS);
+        uint32_t s = spin_while_equal(&w->wake, seen, TL_POOL_SPIN_NS, TL_POOL_HOT_NS);
         if (s == seen) {
             /* sleep; the store to `sleeping` and the caller's store to `wake` are both seq_cst,
              * so either the caller sees sleeping == 1 and wakes us, or we see the new `wake` */
