@@ -13,6 +13,7 @@
  * memory-bound and cheap next to the GEMMs; a layer keeps only x). Scratch comes from tl_alloc.
  * Loops are in conv.inc (float and double). Backward kernels overwrite their outputs. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include "internal.h"
 
@@ -38,6 +39,19 @@ static inline int64_t ow_hi(int64_t off, int64_t SW, int64_t W, int64_t OW) {
     const int64_t hi = W - 1 - off < 0 ? 0 : (W - 1 - off) / SW + 1;
     return hi < OW ? hi : OW;
 }
+
+/* The direct forward (tl_conv2d_forward's first path, see the header): xp = the zero-padded
+ * images (nb, C, Hp, Wp) and NR elements of slack; out_pad band of one unit = OC x (rows * Wp)
+ * in a per-thread scratch (ldc apart), then written to out with the bias. */
+typedef struct {
+    void *out;
+    const void *x, *b;
+    const int64_t *geom;
+    int64_t xs[4];
+    void *xp, *pa, *scratch;
+    const int64_t *boff;
+    int64_t Hp, Wp, rows, bands, ldc, kc, mr;
+} direct_args;
 
 #define TL_TEMPLATE "conv.inc"
 #include "instantiate_float.h"
@@ -97,10 +111,82 @@ static int64_t x_batch_stride(const int64_t *x_strides, const int64_t *geom) {
     return x_strides ? x_strides[0] : geom[G_C] * geom[G_H] * geom[G_W];
 }
 
+/* Whether the direct forward applies: a SIMD build for dtype, groups 1, stride 1, something to
+ * compute, and not turned off by TL_CONV_DIRECT=0 in the environment (the tests compare both
+ * paths). */
+static int direct_ok(int dtype, const int64_t *g, int64_t *mr, int64_t *nr, int64_t *kc) {
+    const int64_t CK = g[G_C] * g[G_KH] * g[G_KW];
+    if (g[G_G] != 1 || g[G_SH] != 1 || g[G_SW] != 1 || CK == 0 || g[G_OC] == 0) return 0;
+    if (g[G_N] * g[G_OH] * g[G_OW] == 0) return 0;
+    const char *e = getenv("TL_CONV_DIRECT");
+    if (e && e[0] == '0' && e[1] == 0) return 0;
+    return tl__conv_tile(dtype, CK, mr, nr, kc);
+}
+
+/* The columns of one unit's band, rounded up to whole tiles, at most about this many */
+#define DIRECT_BAND 1024
+
+static int conv2d_direct(int dtype, void *out, const void *x, const int64_t *x_strides,
+                         const void *w, const void *b, const int64_t *geom, int64_t mr, int64_t nr,
+                         int64_t kc) {
+    const int64_t N = geom[G_N], C = geom[G_C], OC = geom[G_OC], KH = geom[G_KH], KW = geom[G_KW];
+    const int64_t OH = geom[G_OH], OW = geom[G_OW], CK = C * KH * KW, sz = dsize(dtype);
+    /* the padded frame the outputs read (stride 1): PH + H + the bottom padding Python's OH
+     * implies (PH or PH + 1), likewise Wp */
+    const int64_t Hp = OH + (KH - 1) * geom[G_DH], Wp = OW + (KW - 1) * geom[G_DW];
+    const int64_t plane = C * Hp * Wp, slack = (KW - 1) * geom[G_DW] + nr;
+    const int64_t nb = N < COLS_BUDGET / plane ? N : COLS_BUDGET / plane > 0 ? COLS_BUDGET / plane : 1;
+    const int nt = tl_get_num_threads();
+    /* bands of output rows: whole images up to DIRECT_BAND columns, fewer rows when a chunk of
+     * the batch would give under 4 units per thread */
+    int64_t rows = DIRECT_BAND / Wp > 0 ? DIRECT_BAND / Wp : 1;
+    if (rows > OH) rows = OH;
+    while (rows > 1 && nb * ((OH + rows - 1) / rows) < 4 * nt) rows = (rows + 1) / 2;
+    const int64_t bands = (OH + rows - 1) / rows, ldc = (rows * Wp + nr - 1) / nr * nr + nr;
+    const int64_t mp = (OC + mr - 1) / mr * mr;
+    int64_t *boff = (int64_t *)tl_alloc(CK * (int64_t)sizeof(int64_t));
+    void *xp = tl_alloc((nb * plane + slack) * sz), *pa = tl_alloc(mp * CK * sz);
+    void *scratch = tl_alloc(nt * OC * ldc * sz);
+    int rc = TL_OK;
+    if (!boff || !xp || !pa || !scratch) rc = TL_ENOMEM;
+    if (!rc) {
+        for (int64_t c = 0, p = 0; c < C; c++)
+            for (int64_t i = 0; i < KH; i++)
+                for (int64_t j = 0; j < KW; j++, p++)
+                    boff[p] = c * Hp * Wp + i * geom[G_DH] * Wp + j * geom[G_DW];
+        tl__conv_pack(dtype, pa, w, OC, CK, kc);
+        memset((char *)xp + nb * plane * sz, 0, (size_t)(slack * sz));
+    }
+    direct_args d = {NULL, NULL, b, NULL, {0}, xp, pa, scratch, boff, Hp, Wp, rows, bands, ldc, kc, mr};
+    int64_t cg[G_OW + 1];
+    memcpy(cg, geom, sizeof cg);
+    d.geom = cg;
+    for (int64_t n0 = 0; n0 < N && !rc; n0 += nb) {
+        cg[G_N] = N - n0 < nb ? N - n0 : nb;
+        conv_args a = {0};
+        set_strides(&a, x_strides, geom);
+        memcpy(d.xs, a.xs, sizeof d.xs);
+        d.x = (const char *)x + n0 * a.xs[0] * sz;
+        d.out = (char *)out + n0 * OC * OH * OW * sz;
+        rc = RUN(dtype, pad_, cg[G_N] * C, Hp * Wp + 1, &d);
+        if (!rc)
+            rc = tl_parallel(cg[G_N] * bands, nt,
+                             dtype == TL_F32 ? PICK_FN(direct_unit_f32) : PICK_FN(direct_unit_f64), &d);
+    }
+    tl_free(boff);
+    tl_free(xp);
+    tl_free(pa);
+    tl_free(scratch);
+    return rc;
+}
+
 int tl_conv2d_forward(int dtype, void *out, const void *x, const int64_t *x_strides, const void *w,
                       const void *b, const int64_t *geom) {
     int rc = bad_geom(dtype, geom);
     if (rc) return rc;
+    int64_t mr, nr, kc;
+    if (direct_ok(dtype, geom, &mr, &nr, &kc))
+        return conv2d_direct(dtype, out, x, x_strides, w, b, geom, mr, nr, kc);
     const int64_t G = geom[G_G], OC = geom[G_OC], OCg = OC / G, N = geom[G_N];
     const int64_t CKg = geom[G_C] / G * geom[G_KH] * geom[G_KW], L = geom[G_OH] * geom[G_OW];
     const int64_t sz = dsize(dtype), nb = chunk_of(geom, G * CKg), xs0 = x_batch_stride(x_strides, geom);
