@@ -214,10 +214,48 @@ int tl_conv2d_forward(int dtype, void *out, const void *x, const int64_t *x_stri
     return rc;
 }
 
+/* gx of a stride-1 layer as a direct convolution (conv2d_direct) of g, zero-padded by
+ * (KH - 1) * DH - PH on top and H + PH - OH at the bottom (likewise along W), with the flipped,
+ * transposed weights W'[c, oc, i, j] = W[oc, c, KH-1-i, KW-1-j]. Returns 0 (nothing done) when
+ * the direct path does not apply: a padding wider than the kernel's reach leaves no such frame. */
+static int gx_direct(int dtype, void *gx, const void *g, const void *w, const int64_t *geom,
+                     int *rc) {
+    const int64_t C = geom[G_C], OC = geom[G_OC], KH = geom[G_KH], KW = geom[G_KW];
+    const int64_t eh = (KH - 1) * geom[G_DH], ew = (KW - 1) * geom[G_DW];
+    int64_t tg[G_OW + 1], mr, nr, kc;
+    memcpy(tg, geom, sizeof tg);
+    tg[G_C] = OC; tg[G_H] = geom[G_OH]; tg[G_W] = geom[G_OW]; tg[G_OC] = C;
+    tg[G_PH] = eh - geom[G_PH]; tg[G_PW] = ew - geom[G_PW];
+    tg[G_OH] = geom[G_H]; tg[G_OW] = geom[G_W];
+    if (tg[G_PH] < 0 || tg[G_PW] < 0 || geom[G_H] + geom[G_PH] < geom[G_OH] ||
+        geom[G_W] + geom[G_PW] < geom[G_OW] || geom[G_OH] * geom[G_OW] == 0 ||
+        !direct_ok(dtype, tg, &mr, &nr, &kc))
+        return 0;
+    const int64_t sz = dsize(dtype), KK = KH * KW;
+    char *wt = (char *)tl_alloc(C * OC * KK * sz);
+    if (!wt) {
+        *rc = TL_ENOMEM;
+        return 1;
+    }
+    for (int64_t oc = 0; oc < OC; oc++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t k = 0; k < KK; k++)
+                memcpy(wt + ((c * OC + oc) * KK + KK - 1 - k) * sz,
+                       (const char *)w + ((oc * C + c) * KK + k) * sz, (size_t)sz);
+    *rc = conv2d_direct(dtype, gx, g, NULL, wt, NULL, tg, mr, nr, kc);
+    tl_free(wt);
+    return 1;
+}
+
 int tl_conv2d_backward(int dtype, void *gx, void *gw, void *gb, const void *g, const void *x,
                        const int64_t *x_strides, const void *w, const int64_t *geom) {
     int rc = bad_geom(dtype, geom);
     if (rc) return rc;
+    if (gx && geom[G_N] * geom[G_C] * geom[G_H] * geom[G_W] > 0 &&
+        gx_direct(dtype, gx, g, w, geom, &rc)) {
+        if (rc || (!gw && !gb)) return rc;
+        gx = NULL;   /* done: the loop below computes gW and gb */
+    }
     const int64_t G = geom[G_G], OC = geom[G_OC], OCg = OC / G, C = geom[G_C], N = geom[G_N];
     const int64_t CKg = C / G * geom[G_KH] * geom[G_KW], L = geom[G_OH] * geom[G_OW];
     const int64_t sz = dsize(dtype), nb = chunk_of(geom, G * CKg), xs0 = x_batch_stride(x_strides, geom);

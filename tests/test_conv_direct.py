@@ -1,5 +1,5 @@
 """The direct convolution of csrc/conv.c (stride 1, groups 1, SIMD builds: the GEMM micro-kernel
-reading the zero-padded image in place) against the im2col path (TL_CONV_DIRECT=0) on the same
+reading the zero-padded image in place; the forward and gx) against the im2col path (TL_CONV_DIRECT=0) on the same
 inputs: forward values, gradients, NaN / Inf propagation, non-contiguous x, threads and SIMD
 levels, and against PyTorch when it is installed."""
 import numpy as np
@@ -38,6 +38,8 @@ SHAPES = [
     (2, 3, 6, 7, 5, (3, 2), dict(padding="same", dilation=(1, 2))),
     (1, 70, 4, 4, 13, (1, 1), dict()),
     (3, 5, 3, 40, 7, (3, 3), dict(padding=(0, 2))),
+    (2, 3, 5, 6, 4, (1, 1), dict(padding=1)),       # padding past the kernel's reach: gx by
+    (2, 3, 5, 6, 4, (3, 3), dict(padding=(3, 1))),  # im2col, the forward direct
 ]
 
 
@@ -132,3 +134,18 @@ def test_direct_large_batch_chunks(im2col_only):
     got = F.conv2d(*args, padding=1).numpy()
     want = im2col_only(lambda: F.conv2d(*args, padding=1).numpy())
     _close([got], [want], np.float32)
+
+
+@pytest.mark.parametrize("need", ["x", "w", "xb"])
+def test_direct_partial_gradients(need, im2col_only):
+    """Only some inputs need a gradient: gx alone (direct), gW / gb alone (im2col), both."""
+    x, w, b, kw = _inputs(SHAPES[5], np.float32)
+
+    def run():
+        xt = tl.tensor(x, requires_grad="x" in need)
+        wt = tl.tensor(w, requires_grad="w" in need)
+        bt = tl.tensor(b, requires_grad="b" in need)
+        F.conv2d(xt, wt, bt, **kw).pow(2).sum().backward()
+        return [t.grad.numpy() for t in (xt, wt, bt) if t.requires_grad]
+
+    _close(run(), im2col_only(run), np.float32)
