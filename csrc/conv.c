@@ -51,6 +51,11 @@ typedef struct {
     void *xp, *pa, *scratch;
     const int64_t *boff;
     int64_t Hp, Wp, rows, bands, ldc, kc, mr;
+    /* the weight gradient (conv2d_wgrad_direct): g, its packed transpose pb (per image: OCp / nr
+     * slivers of Q = OH * Wp steps), the first image's accumulate flag, row tiles per unit */
+    const void *g;
+    void *pb;
+    int64_t Q, OCp, nr, acc0, tiles, units;
 } direct_args;
 
 #define TL_TEMPLATE "conv.inc"
@@ -214,6 +219,69 @@ int tl_conv2d_forward(int dtype, void *out, const void *x, const int64_t *x_stri
     return rc;
 }
 
+/* gW of a stride-1 layer without cols: gW^T (CK x OC) = sum over n of A_n @ G_n^T, A_n[p, q] =
+ * xp_n[boff[p] + q] (the implicit cols matrix of image n in padded-width pixels q = oh * Wp + ow,
+ * read in place by the micro-kernel with per-row A offsets) and G_n^T (Q x OC) = g_n packed
+ * into nr-column slivers with zeros at the garbage columns ow >= OW. Threads take ranges of row
+ * tiles of gW^T (each accumulates its rows over the whole batch: deterministic), then gW is its
+ * transpose. Returns 0 when the path does not apply. */
+static int conv2d_wgrad_direct(int dtype, void *gw, const void *g, const void *x,
+                               const int64_t *x_strides, const int64_t *geom, int *rc) {
+    const int64_t N = geom[G_N], C = geom[G_C], OC = geom[G_OC], KH = geom[G_KH], KW = geom[G_KW];
+    const int64_t OH = geom[G_OH], OW = geom[G_OW], CK = C * KH * KW;
+    int64_t mr, nr, kc;
+    if (!direct_ok(dtype, geom, &mr, &nr, &kc)) return 0;
+    const int64_t Hp = OH + (KH - 1) * geom[G_DH], Wp = OW + (KW - 1) * geom[G_DW], Q = OH * Wp;
+    tl__conv_tile(dtype, Q, &mr, &nr, &kc);   /* the K block of the contraction over q */
+    const int64_t sz = dsize(dtype), plane = C * Hp * Wp, OCp = (OC + nr - 1) / nr * nr;
+    const int64_t per = plane + OCp * Q;
+    const int64_t nb = N < COLS_BUDGET / per ? N : COLS_BUDGET / per > 0 ? COLS_BUDGET / per : 1;
+    const int nt = tl_get_num_threads();
+    const int64_t rt = (CK + mr - 1) / mr;
+    const int64_t units = rt < 2 * nt ? rt : 2 * nt, tiles = (rt + units - 1) / units;
+    int64_t *boff = (int64_t *)tl_alloc(CK * (int64_t)sizeof(int64_t));
+    void *xp = tl_alloc((nb * plane + nr) * sz), *pb = tl_alloc(nb * OCp * Q * sz);
+    void *gwt = tl_alloc(CK * OCp * sz);
+    *rc = TL_OK;
+    if (!boff || !xp || !pb || !gwt) *rc = TL_ENOMEM;
+    if (!*rc) {
+        for (int64_t c = 0, p = 0; c < C; c++)
+            for (int64_t i = 0; i < KH; i++)
+                for (int64_t j = 0; j < KW; j++, p++)
+                    boff[p] = c * Hp * Wp + i * geom[G_DH] * Wp + j * geom[G_DW];
+        memset((char *)xp + nb * plane * sz, 0, (size_t)(nr * sz));
+    }
+    direct_args d = {NULL, NULL, NULL, NULL, {0}, xp, NULL, gwt, boff, Hp, Wp, 0, 0, OCp, kc, mr,
+                     NULL, pb, Q, OCp, nr, 0, tiles, (rt + tiles - 1) / tiles};
+    int64_t cg[G_OW + 1];
+    memcpy(cg, geom, sizeof cg);
+    d.geom = cg;
+    for (int64_t n0 = 0; n0 < N && !*rc; n0 += nb) {
+        cg[G_N] = N - n0 < nb ? N - n0 : nb;
+        conv_args a = {0};
+        set_strides(&a, x_strides, geom);
+        memcpy(d.xs, a.xs, sizeof d.xs);
+        d.x = (const char *)x + n0 * a.xs[0] * sz;
+        d.g = (const char *)g + n0 * OC * OH * OW * sz;
+        d.acc0 = n0 > 0;
+        *rc = RUN(dtype, pad_, cg[G_N] * C, Hp * Wp + 1, &d);
+        if (!*rc) *rc = RUN(dtype, pack_gt_, cg[G_N], OCp * Q + 1, &d);
+        if (!*rc)
+            *rc = tl_parallel(d.units, nt,
+                              dtype == TL_F32 ? PICK_FN(wgrad_unit_f32) : PICK_FN(wgrad_unit_f64), &d);
+    }
+    if (!*rc)
+        for (int64_t oc = 0; oc < OC; oc++)
+            for (int64_t p = 0; p < CK; p++)
+                memcpy((char *)gw + (oc * CK + p) * sz, (char *)gwt + (p * OCp + oc) * sz,
+                       (size_t)sz);
+    tl_free(boff);
+    tl_free(xp);
+    tl_free(pb);
+    tl_free(gwt);
+    return 1;
+}
+
 /* gx of a stride-1 layer as a direct convolution (conv2d_direct) of g, zero-padded by
  * (KH - 1) * DH - PH on top and H + PH - OH at the bottom (likewise along W), with the flipped,
  * transposed weights W'[c, oc, i, j] = W[oc, c, KH-1-i, KW-1-j]. Returns 0 (nothing done) when
@@ -254,7 +322,11 @@ int tl_conv2d_backward(int dtype, void *gx, void *gw, void *gb, const void *g, c
     if (gx && geom[G_N] * geom[G_C] * geom[G_H] * geom[G_W] > 0 &&
         gx_direct(dtype, gx, g, w, geom, &rc)) {
         if (rc || (!gw && !gb)) return rc;
-        gx = NULL;   /* done: the loop below computes gW and gb */
+        gx = NULL;   /* done: the loop below computes what is left */
+    }
+    if (gw && conv2d_wgrad_direct(dtype, gw, g, x, x_strides, geom, &rc)) {
+        if (rc || (!gx && !gb)) return rc;
+        gw = NULL;
     }
     const int64_t G = geom[G_G], OC = geom[G_OC], OCg = OC / G, C = geom[G_C], N = geom[G_N];
     const int64_t CKg = C / G * geom[G_KH] * geom[G_KW], L = geom[G_OH] * geom[G_OW];

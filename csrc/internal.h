@@ -137,6 +137,10 @@ int tl__conv_tile(int dtype, int64_t k, int64_t *mr, int64_t *nr, int64_t *kc);
 void tl__conv_pack(int dtype, void *pa, const void *a, int64_t m, int64_t k, int64_t kc);
 void tl__conv_band(int dtype, void *c, int64_t ldc, const void *pa, const void *b,
                    const int64_t *boff, int64_t m, int64_t n, int64_t k, int64_t kc);
+/* tl__conv_wgrad: c (m x n, row stride ldc) = (acc ? c : 0) + A @ B with A[i, q] =
+ * a[aoff[i] + q] and B (k x n) packed as nr-column slivers, sliver j at pb + j * k. */
+void tl__conv_wgrad(int dtype, void *c, int64_t ldc, const void *a, const int64_t *aoff,
+                    const void *pb, int64_t m, int64_t n, int64_t k, int64_t kc, int acc);
 
 /* Token pasting for kernels instantiated per dtype and per instruction set. */
 #define TL_CAT_(a, b) a##b

@@ -673,7 +673,23 @@ void tl__conv_band(int dtype, void *c, int64_t ldc, const void *pa, const void *
         MM_CONV_PICK(mm_conv_band_f64, ((double *)c, ldc, (const double *)pa,
                                       (const double *)b, boff, m, n, k, kc));
 }
+
+/* c (m x n, ldc) (+)= A @ B, A[i, q] = a[aoff[i] + q], B packed (see mm_conv_wgrad_) */
+void tl__conv_wgrad(int dtype, void *c, int64_t ldc, const void *a, const int64_t *aoff,
+                    const void *pb, int64_t m, int64_t n, int64_t k, int64_t kc, int acc) {
+    if (dtype == TL_F32)
+        MM_CONV_PICK(mm_conv_wgrad_f32, ((float *)c, ldc, (const float *)a, aoff,
+                                         (const float *)pb, m, n, k, kc, acc));
+    else
+        MM_CONV_PICK(mm_conv_wgrad_f64, ((double *)c, ldc, (const double *)a, aoff,
+                                         (const double *)pb, m, n, k, kc, acc));
+}
 #else
+void tl__conv_wgrad(int dtype, void *c, int64_t ldc, const void *a, const int64_t *aoff,
+                    const void *pb, int64_t m, int64_t n, int64_t k, int64_t kc, int acc) {
+    (void)dtype; (void)c; (void)ldc; (void)a; (void)aoff; (void)pb; (void)m; (void)n; (void)k;
+    (void)kc; (void)acc;
+}
 void tl__conv_pack(int dtype, void *pa, const void *a, int64_t m, int64_t k, int64_t kc) {
     (void)dtype; (void)pa; (void)a; (void)m; (void)k; (void)kc;
 }
