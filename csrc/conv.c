@@ -328,6 +328,10 @@ int tl_conv2d_backward(int dtype, void *gx, void *gw, void *gb, const void *g, c
         if (rc || (!gx && !gb)) return rc;
         gw = NULL;
     }
+    if (!gx && !gw && gb && geom[G_N] * geom[G_OH] * geom[G_OW] > 0) {   /* gb alone */
+        conv_args a = {NULL, g, gb, geom, {0}, 0, 0, 0};
+        return RUN(dtype, permute_sum_, geom[G_OC], geom[G_N] * geom[G_OH] * geom[G_OW] + 1, &a);
+    }
     const int64_t G = geom[G_G], OC = geom[G_OC], OCg = OC / G, C = geom[G_C], N = geom[G_N];
     const int64_t CKg = C / G * geom[G_KH] * geom[G_KW], L = geom[G_OH] * geom[G_OW];
     const int64_t sz = dsize(dtype), nb = chunk_of(geom, G * CKg), xs0 = x_batch_stride(x_strides, geom);
