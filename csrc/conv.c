@@ -1,10 +1,44 @@
-/* conv.c - 2-D convolution (im2col + the packed GEMM of matmul.c) and 2-D pooling.
+/* conv.c - 2-D convolution (direct, or im2col + the packed GEMM of matmul.c) and 2-D pooling.
  *
  * Every kernel takes the layer's geometry as one int64 array `geom` (indices G_* below, the same
  * order as the header's comment): sizes of x (N, C, H, W), out channels OC, kernel (KH, KW),
  * stride, padding, dilation, groups G and the output size (OH, OW) that Python computed.
  *
- * Convolution: cols (C*KH*KW, N*OH*OW) = im2col(x), one row per (c, i, j) with the batch inside
+ * Direct convolution (stride 1, groups 1, float32 / float64 with the AVX2 or AVX-512 build; any
+ * dilation and zero padding, x of any strides; TL_CONV_DIRECT=0 in the environment turns it off
+ * for the tests' comparisons): no cols matrix. x is copied zero-padded into xp (N, C, Hp, Wp),
+ * Hp = OH + (KH-1)*DH (PH on top, the rest -- PH, or PH + 1 for padding="same" with an even
+ * kernel -- below), plus NR elements of slack. Output pixels are indexed in padded width,
+ * q = oh * Wp + ow (columns ow >= OW are garbage, dropped later), so for the row p = (c, i, j)
+ * of the implicit cols matrix B[p, q] = xp_n[boff[p] + q], boff[p] = c*Hp*Wp + i*DH*Wp + j*DW:
+ * every row of B is contiguous in q at its own offset, which is exactly what the GEMM
+ * micro-kernel (matmul.inc's mm_kernel_, 12 x 32 on AVX-512, 6 x 16 on AVX2) loads, given
+ * "B row p at b + boff[p]" as one more compile-time mode (tl__conv_band). So:
+ *   forward  out_pad (OC, rows*Wp) = W (packed once, MR-row slivers, K blocks of KC) @ B, per
+ *            (image, band of output rows) unit on the pool's threads, into a per-thread
+ *            scratch, then written to out (N, OC, OH, OW) with the bias (conv2d_direct);
+ *   gx       the same routine on g zero-padded by (KH-1)*DH - PH on top (and H + PH - OH at
+ *            the bottom), with the flipped, transposed weights W'[c, oc, i, j] =
+ *            W[oc, c, KH-1-i, KW-1-j] (gx_direct; a padding wider than the kernel's reach
+ *            keeps col2im);
+ *   gW       gW^T (CK, OC) = sum over n of B_n @ G_n^T: the kernel's other mode, A row p at
+ *            xp_n + boff[p] (the rows of B read in place, contracted over q) and G_n^T
+ *            (Q = OH*Wp, OC) = g_n packed into NR-column slivers with zeros at the garbage
+ *            columns; threads take ranges of row tiles (each sums its rows over the whole batch
+ *            in order: deterministic), then gW is the transpose (conv2d_wgrad_direct);
+ *   gb       one summing pass over g when nothing else is left for the im2col loop.
+ * The garbage columns cost (Wp - OW) / Wp of the arithmetic (2/30 at 28x28, padding 1). A batch
+ * whose padded copy passes COLS_BUDGET elements runs in chunks, as the im2col path.
+ * Measured (bench/conv2d_timing.py: N=32, C=16, 28x28, OC=32, 3x3, padding 1, float32, fwd+bwd;
+ * shared 2-core AVX-512 VM, medians of 9 interleaved runs, TL_CONV_DIRECT=0 / 1 in the same
+ * minute; torch 2.13 (oneDNN) alongside): one thread im2col 13.0 ms, direct 8.1-8.4 ms, torch
+ * 6.5-6.7 ms; two threads 8.6-9.7 ms, 4.6-5.0 ms, torch 4.0-4.6 ms. Per C call (one thread /
+ * two, im2col -> direct, ms): forward 4.7 -> 2.0 / 2.6 -> 1.1, gx alone 3.6 -> 2.3 / 1.9 -> 1.2,
+ * gW alone 4.6 -> 2.6 / 2.9 -> 1.7, gx + gW + gb 7.5 -> 5.0 / 4.5 -> 3.1. perf, one thread,
+ * fwd+bwd: the two kernel modes hold 43% of the samples, the padding copies 6% (x is padded
+ * twice, forward and gW; g once), packing G^T 5%.
+ *
+ * im2col path (everything else: strides > 1, groups, the portable build): cols (C*KH*KW, N*OH*OW) = im2col(x), one row per (c, i, j) with the batch inside
  * the columns, so each direction is ONE batched GEMM over the G groups with a long dimension:
  *   forward  tmp (G, OCg, N*L) = W (G, OCg, CKg) @ cols (G, CKg, N*L);  out = tmp as NCHW + b
  *   backward gp (OC, N*L) = g as (OC, N, L), gb = its row sums,

@@ -94,12 +94,18 @@ def test_direct_every_simd_level(level, im2col_only):
 
 
 def test_direct_no_bias_and_noncontiguous_x(im2col_only):
+    """x read through strides by the padding copy (forward and gW)."""
     x, w, _, kw = _inputs(SHAPES[2], np.float32)
-    wt = tl.tensor(w)
-    xv = noncontiguous(x, tl.float32)
-    got = F.conv2d(xv, wt, None, **kw).numpy()
-    want = im2col_only(lambda: F.conv2d(tl.tensor(x), wt, None, **kw).numpy())
-    _close([got], [want], np.float32)
+
+    def run(xt):
+        wt = tl.tensor(w, requires_grad=True)
+        out = F.conv2d(xt, wt, None, **kw)
+        out.pow(2).sum().backward()
+        return [out.detach().numpy(), wt.grad.numpy()]
+
+    got = run(noncontiguous(x, tl.float32))
+    want = im2col_only(lambda: run(tl.tensor(x)))
+    _close(got, want, np.float32)
 
 
 def test_direct_nan_inf_propagate_as_im2col(im2col_only):
