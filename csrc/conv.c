@@ -90,6 +90,7 @@ typedef struct {
     const void *g;
     void *pb;
     int64_t Q, OCp, nr, acc0, tiles, units;
+    int nonfinite;   /* pad_ found an Inf or NaN (set atomically) */
 } direct_args;
 
 #define TL_TEMPLATE "conv.inc"
@@ -258,7 +259,8 @@ int tl_conv2d_forward(int dtype, void *out, const void *x, const int64_t *x_stri
  * read in place by the micro-kernel with per-row A offsets) and G_n^T (Q x OC) = g_n packed
  * into nr-column slivers with zeros at the garbage columns ow >= OW. Threads take ranges of row
  * tiles of gW^T (each accumulates its rows over the whole batch: deterministic), then gW is its
- * transpose. Returns 0 when the path does not apply. */
+ * transpose. Returns 0 when the path does not apply, or when x holds an Inf or NaN: the garbage
+ * columns would multiply it by g's zeros there, a NaN that im2col's gW does not have. */
 static int conv2d_wgrad_direct(int dtype, void *gw, const void *g, const void *x,
                                const int64_t *x_strides, const int64_t *geom, int *rc) {
     const int64_t N = geom[G_N], C = geom[G_C], OC = geom[G_OC], KH = geom[G_KH], KW = geom[G_KW];
@@ -299,12 +301,13 @@ static int conv2d_wgrad_direct(int dtype, void *gw, const void *g, const void *x
         d.g = (const char *)g + n0 * OC * OH * OW * sz;
         d.acc0 = n0 > 0;
         *rc = RUN(dtype, pad_, cg[G_N] * C, Hp * Wp + 1, &d);
+        if (!*rc && d.nonfinite) break;   /* see above: im2col's gW instead */
         if (!*rc) *rc = RUN(dtype, pack_gt_, cg[G_N], OCp * Q + 1, &d);
         if (!*rc)
             *rc = tl_parallel(d.units, nt,
                               dtype == TL_F32 ? PICK_FN(wgrad_unit_f32) : PICK_FN(wgrad_unit_f64), &d);
     }
-    if (!*rc)
+    if (!*rc && !d.nonfinite)
         for (int64_t oc = 0; oc < OC; oc++)
             for (int64_t p = 0; p < CK; p++)
                 memcpy((char *)gw + (oc * CK + p) * sz, (char *)gwt + (p * OCp + oc) * sz,
@@ -313,13 +316,14 @@ static int conv2d_wgrad_direct(int dtype, void *gw, const void *g, const void *x
     tl_free(xp);
     tl_free(pb);
     tl_free(gwt);
-    return 1;
+    return *rc || !d.nonfinite;
 }
 
 /* gx of a stride-1 layer as a direct convolution (conv2d_direct) of g, zero-padded by
  * (KH - 1) * DH - PH on top and H + PH - OH at the bottom (likewise along W), with the flipped,
  * transposed weights W'[c, oc, i, j] = W[oc, c, KH-1-i, KW-1-j]. Returns 0 (nothing done) when
- * the direct path does not apply: a padding wider than the kernel's reach leaves no such frame. */
+ * the direct path does not apply: a padding wider than the kernel's reach leaves no such frame,
+ * or W holds an Inf or NaN (times the zeros of g's padding: NaN where col2im adds nothing). */
 static int gx_direct(int dtype, void *gx, const void *g, const void *w, const int64_t *geom,
                      int *rc) {
     const int64_t C = geom[G_C], OC = geom[G_OC], KH = geom[G_KH], KW = geom[G_KW];
@@ -333,8 +337,14 @@ static int gx_direct(int dtype, void *gx, const void *g, const void *w, const in
         geom[G_W] + geom[G_PW] < geom[G_OW] || geom[G_OH] * geom[G_OW] == 0 ||
         !direct_ok(dtype, tg, &mr, &nr, &kc))
         return 0;
-    const int64_t sz = dsize(dtype), KK = KH * KW;
-    char *wt = (char *)tl_alloc(C * OC * KK * sz);
+    const int64_t sz = dsize(dtype), KK = KH * KW, nw = C * OC * KK;
+    int finite = 1;
+    if (dtype == TL_F32)
+        for (int64_t k = 0; k < nw; k++) finite &= isfinite(((const float *)w)[k]) != 0;
+    else
+        for (int64_t k = 0; k < nw; k++) finite &= isfinite(((const double *)w)[k]) != 0;
+    if (!finite) return 0;
+    char *wt = (char *)tl_alloc(nw * sz);
     if (!wt) {
         *rc = TL_ENOMEM;
         return 1;

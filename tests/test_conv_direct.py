@@ -155,3 +155,26 @@ def test_direct_partial_gradients(need, im2col_only):
         return [t.grad.numpy() for t in (xt, wt, bt) if t.requires_grad]
 
     _close(run(), im2col_only(run), np.float32)
+
+
+@pytest.mark.parametrize("where", ["x", "w", "g"])
+def test_direct_gradients_nonfinite_as_im2col(where, im2col_only):
+    """Inf / NaN in x, W or g: the same NaN / Inf pattern in every gradient as the im2col path
+    (a non-finite W keeps col2im for gx, a non-finite x im2col for gW: the padding's and the
+    garbage columns' zeros would turn them into NaN elsewhere)."""
+    x, w, b, kw = _inputs(SHAPES[2], np.float32)
+    g = rng_for("g", where).standard_normal((2, 12, 13, 11)).astype(np.float32)
+    {"x": x, "w": w, "g": g}[where][0, 1, 0, 0] = np.inf
+    {"x": x, "w": w, "g": g}[where][1, 2, 2, 1] = np.nan
+
+    def run():
+        xt, wt, bt = (tl.tensor(a, requires_grad=True) for a in (x, w, b))
+        F.conv2d(xt, wt, bt, **kw).backward(tl.tensor(g))
+        return [t.grad.numpy() for t in (xt, wt, bt)]
+
+    got, want = run(), im2col_only(run)
+    for a, e in zip(got, want):
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(e))
+        np.testing.assert_array_equal(np.isinf(a), np.isinf(e))
+        fin = np.isfinite(e)
+        np.testing.assert_allclose(a[fin], e[fin], rtol=1e-5, atol=1e-4)
