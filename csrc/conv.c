@@ -5,8 +5,9 @@
  * stride, padding, dilation, groups G and the output size (OH, OW) that Python computed.
  *
  * Direct convolution (stride 1, groups 1, float32 / float64 with the AVX2 or AVX-512 build; any
- * dilation and zero padding, x of any strides; TL_CONV_DIRECT=0 in the environment turns it off
- * for the tests' comparisons): no cols matrix. x is copied zero-padded into xp (N, C, Hp, Wp),
+ * dilation and zero padding, x of any strides, images of at least 4 column tiles of padded width
+ * (direct_ok); TL_CONV_DIRECT=0 / 1 in the environment turns it off / on whatever the size, for
+ * the tests' comparisons): no cols matrix. x is copied zero-padded into xp (N, C, Hp, Wp),
  * Hp = OH + (KH-1)*DH (PH on top, the rest -- PH, or PH + 1 for padding="same" with an even
  * kernel -- below), plus NR elements of slack. Output pixels are indexed in padded width,
  * q = oh * Wp + ow (columns ow >= OW are garbage, dropped later), so for the row p = (c, i, j)
@@ -151,16 +152,22 @@ static int64_t x_batch_stride(const int64_t *x_strides, const int64_t *geom) {
     return x_strides ? x_strides[0] : geom[G_C] * geom[G_H] * geom[G_W];
 }
 
-/* Whether the direct forward applies: a SIMD build for dtype, groups 1, stride 1, something to
- * compute, and not turned off by TL_CONV_DIRECT=0 in the environment (the tests compare both
- * paths). */
+/* Whether the direct path applies: a SIMD build for dtype, groups 1, stride 1, something to
+ * compute, and images not too small; TL_CONV_DIRECT=0 in the environment turns it off, =1 drops
+ * the size rule (the tests compare both paths on small shapes). */
 static int direct_ok(int dtype, const int64_t *g, int64_t *mr, int64_t *nr, int64_t *kc) {
     const int64_t CK = g[G_C] * g[G_KH] * g[G_KW];
     if (g[G_G] != 1 || g[G_SH] != 1 || g[G_SW] != 1 || CK == 0 || g[G_OC] == 0) return 0;
     if (g[G_N] * g[G_OH] * g[G_OW] == 0) return 0;
     const char *e = getenv("TL_CONV_DIRECT");
     if (e && e[0] == '0' && e[1] == 0) return 0;
-    return tl__conv_tile(dtype, CK, mr, nr, kc);
+    if (!tl__conv_tile(dtype, CK, mr, nr, kc)) return 0;
+    if (e && e[0] == '1' && e[1] == 0) return 1;   /* forced (the tests), whatever the size */
+    /* small images: a few column tiles per image reuse each K block of W (forward, gx) too
+     * little, and gW's contraction per image is too short for its C updates: 4 x 256 x 7 x 7
+     * -> 512 channels, 3x3, ran 2x slower direct (one thread, fwd 4.3 vs 4.0 ms, gx 7.0 vs 3.8,
+     * gW 9.8 vs 4.0); at 14 x 14 (8 x 128 -> 128) direct was 1.3x faster */
+    return g[G_OH] * (g[G_OW] + (g[G_KW] - 1) * g[G_DW]) >= 4 * *nr;
 }
 
 /* The columns of one unit's band, rounded up to whole tiles, at most about this many */
@@ -351,9 +358,11 @@ static int gx_direct(int dtype, void *gx, const void *g, const void *w, const in
     }
     for (int64_t oc = 0; oc < OC; oc++)
         for (int64_t c = 0; c < C; c++)
-            for (int64_t k = 0; k < KK; k++)
-                memcpy(wt + ((c * OC + oc) * KK + KK - 1 - k) * sz,
-                       (const char *)w + ((oc * C + c) * KK + k) * sz, (size_t)sz);
+            for (int64_t k = 0; k < KK; k++) {
+                const int64_t to = (c * OC + oc) * KK + KK - 1 - k, from = (oc * C + c) * KK + k;
+                if (dtype == TL_F32) ((float *)wt)[to] = ((const float *)w)[from];
+                else ((double *)wt)[to] = ((const double *)w)[from];
+            }
     *rc = conv2d_direct(dtype, gx, g, NULL, wt, NULL, tg, mr, nr, kc);
     tl_free(wt);
     return 1;

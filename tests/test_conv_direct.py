@@ -14,13 +14,16 @@ from .helpers import noncontiguous, rng_for, simd_level, simd_levels, threads
 @pytest.fixture
 def im2col_only(monkeypatch):
     """A function running its argument with the direct path turned off (conv.c reads
-    TL_CONV_DIRECT at every call)."""
+    TL_CONV_DIRECT at every call); the test itself runs with it forced on (=1: also for the small
+    images its size rule leaves to im2col)."""
+    monkeypatch.setenv("TL_CONV_DIRECT", "1")
+
     def run(fn):
         monkeypatch.setenv("TL_CONV_DIRECT", "0")
         try:
             return fn()
         finally:
-            monkeypatch.delenv("TL_CONV_DIRECT")
+            monkeypatch.setenv("TL_CONV_DIRECT", "1")
     return run
 
 
@@ -124,8 +127,9 @@ def test_direct_nan_inf_propagate_as_im2col(im2col_only):
 
 
 @pytest.mark.parametrize("shape", SHAPES[1:7], ids=lambda s: "x".join(map(str, s[:5])))
-def test_direct_matches_torch(shape):
+def test_direct_matches_torch(shape, monkeypatch):
     torch = pytest.importorskip("torch")
+    monkeypatch.setenv("TL_CONV_DIRECT", "1")
     x, w, b, kw = _inputs(shape, np.float32)
     want = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), torch.tensor(b), **kw)
     got = F.conv2d(tl.tensor(x), tl.tensor(w), tl.tensor(b), **kw).numpy()
@@ -178,3 +182,15 @@ def test_direct_gradients_nonfinite_as_im2col(where, im2col_only):
         np.testing.assert_array_equal(np.isinf(a), np.isinf(e))
         fin = np.isfinite(e)
         np.testing.assert_allclose(a[fin], e[fin], rtol=1e-5, atol=1e-4)
+
+
+def test_direct_size_rule_default(monkeypatch):
+    """Without TL_CONV_DIRECT the size rule picks the path; the values agree either way."""
+    monkeypatch.delenv("TL_CONV_DIRECT", raising=False)
+    for shape in (SHAPES[1], SHAPES[3]):   # 7x9 (im2col) and 28x28 (direct) images
+        x, w, b, kw = _inputs(shape, np.float32)
+        got = _fwd_bwd(x, w, b, kw, tl.float32)
+        monkeypatch.setenv("TL_CONV_DIRECT", "1")
+        want = _fwd_bwd(x, w, b, kw, tl.float32)
+        monkeypatch.delenv("TL_CONV_DIRECT")
+        _close(got, want, np.float32)
