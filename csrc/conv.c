@@ -5,8 +5,8 @@
  * stride, padding, dilation, groups G and the output size (OH, OW) that Python computed.
  *
  * Direct convolution (stride 1, groups 1, float32 / float64 with the AVX2 or AVX-512 build; any
- * dilation and zero padding, x of any strides, images of at least 4 column tiles of padded width
- * (direct_ok); TL_CONV_DIRECT=0 / 1 in the environment turns it off / on whatever the size, for
+ * dilation and zero padding, x of any strides, images of at least 4 column tiles of padded width,
+ * at least MR output channels, kernels larger than 1x1 (direct_ok, measured there); TL_CONV_DIRECT=0 / 1 in the environment turns it off / on whatever the size, for
  * the tests' comparisons): no cols matrix. x is copied zero-padded into xp (N, C, Hp, Wp),
  * Hp = OH + (KH-1)*DH (PH on top, the rest -- PH, or PH + 1 for padding="same" with an even
  * kernel -- below), plus NR elements of slack. Output pixels are indexed in padded width,
@@ -163,11 +163,15 @@ static int direct_ok(int dtype, const int64_t *g, int64_t *mr, int64_t *nr, int6
     if (e && e[0] == '0' && e[1] == 0) return 0;
     if (!tl__conv_tile(dtype, CK, mr, nr, kc)) return 0;
     if (e && e[0] == '1' && e[1] == 0) return 1;   /* forced (the tests), whatever the size */
-    /* small images: a few column tiles per image reuse each K block of W (forward, gx) too
+    /* not for small images: a few column tiles per image reuse each K block of W (forward, gx) too
      * little, and gW's contraction per image is too short for its C updates: 4 x 256 x 7 x 7
      * -> 512 channels, 3x3, ran 2x slower direct (one thread, fwd 4.3 vs 4.0 ms, gx 7.0 vs 3.8,
      * gW 9.8 vs 4.0); at 14 x 14 (8 x 128 -> 128) direct was 1.3x faster */
-    return g[G_OH] * (g[G_OW] + (g[G_KW] - 1) * g[G_DW]) >= 4 * *nr;
+    /* nor for fewer output channels than a tile's rows (the edge kernel wastes the rest: gx of
+     * 16 x 3 x 32 x 32 -> 64, 5x5, padding 2 (3 rows) 2.6 -> 3.5 ms direct), nor 1x1 kernels
+     * (im2col is a plain copy there: 8 x 64 x 56 x 56 -> 64 ran 1.2-1.5x slower direct) */
+    return g[G_OH] * (g[G_OW] + (g[G_KW] - 1) * g[G_DW]) >= 4 * *nr && g[G_OC] >= *mr &&
+           g[G_KH] * g[G_KW] > 1;
 }
 
 /* The columns of one unit's band, rounded up to whole tiles, at most about this many */
