@@ -174,6 +174,14 @@ static int direct_ok(int dtype, const int64_t *g, int64_t *mr, int64_t *nr, int6
            g[G_KH] * g[G_KW] > 1;
 }
 
+/* boff[p] = the offset of row p = (c, i, j) of the implicit cols matrix in the padded image */
+static void fill_boff(int64_t *boff, const int64_t *geom, int64_t Hp, int64_t Wp) {
+    for (int64_t c = 0, p = 0; c < geom[G_C]; c++)
+        for (int64_t i = 0; i < geom[G_KH]; i++)
+            for (int64_t j = 0; j < geom[G_KW]; j++, p++)
+                boff[p] = c * Hp * Wp + i * geom[G_DH] * Wp + j * geom[G_DW];
+}
+
 /* The columns of one unit's band, rounded up to whole tiles, at most about this many */
 #define DIRECT_BAND 1024
 
@@ -201,10 +209,7 @@ static int conv2d_direct(int dtype, void *out, const void *x, const int64_t *x_s
     int rc = TL_OK;
     if (!boff || !xp || !pa || !scratch) rc = TL_ENOMEM;
     if (!rc) {
-        for (int64_t c = 0, p = 0; c < C; c++)
-            for (int64_t i = 0; i < KH; i++)
-                for (int64_t j = 0; j < KW; j++, p++)
-                    boff[p] = c * Hp * Wp + i * geom[G_DH] * Wp + j * geom[G_DW];
+        fill_boff(boff, geom, Hp, Wp);
         tl__conv_pack(dtype, pa, w, OC, CK, kc);
         memset((char *)xp + nb * plane * sz, 0, (size_t)(slack * sz));
     }
@@ -292,10 +297,7 @@ static int conv2d_wgrad_direct(int dtype, void *gw, const void *g, const void *x
     *rc = TL_OK;
     if (!boff || !xp || !pb || !gwt) *rc = TL_ENOMEM;
     if (!*rc) {
-        for (int64_t c = 0, p = 0; c < C; c++)
-            for (int64_t i = 0; i < KH; i++)
-                for (int64_t j = 0; j < KW; j++, p++)
-                    boff[p] = c * Hp * Wp + i * geom[G_DH] * Wp + j * geom[G_DW];
+        fill_boff(boff, geom, Hp, Wp);
         memset((char *)xp + nb * plane * sz, 0, (size_t)(nr * sz));
     }
     direct_args d = {NULL, NULL, NULL, NULL, {0}, xp, NULL, gwt, boff, Hp, Wp, 0, 0, OCp, kc, mr,
