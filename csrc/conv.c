@@ -1,10 +1,45 @@
-/* conv.c - 2-D convolution (im2col + the packed GEMM of matmul.c) and 2-D pooling.
+/* conv.c - 2-D convolution (direct, or im2col + the packed GEMM of matmul.c) and 2-D pooling.
  *
  * Every kernel takes the layer's geometry as one int64 array `geom` (indices G_* below, the same
  * order as the header's comment): sizes of x (N, C, H, W), out channels OC, kernel (KH, KW),
  * stride, padding, dilation, groups G and the output size (OH, OW) that Python computed.
  *
- * Convolution: cols (C*KH*KW, N*OH*OW) = im2col(x), one row per (c, i, j) with the batch inside
+ * Direct convolution (stride 1, groups 1, float32 / float64 with the AVX2 or AVX-512 build; any
+ * dilation and zero padding, x of any strides, images of at least 4 column tiles of padded width,
+ * at least MR output channels, kernels larger than 1x1 (direct_ok, measured there); TL_CONV_DIRECT=0 / 1 in the environment turns it off / on whatever the size, for
+ * the tests' comparisons): no cols matrix. x is copied zero-padded into xp (N, C, Hp, Wp),
+ * Hp = OH + (KH-1)*DH (PH on top, the rest -- PH, or PH + 1 for padding="same" with an even
+ * kernel -- below), plus NR elements of slack. Output pixels are indexed in padded width,
+ * q = oh * Wp + ow (columns ow >= OW are garbage, dropped later), so for the row p = (c, i, j)
+ * of the implicit cols matrix B[p, q] = xp_n[boff[p] + q], boff[p] = c*Hp*Wp + i*DH*Wp + j*DW:
+ * every row of B is contiguous in q at its own offset, which is exactly what the GEMM
+ * micro-kernel (matmul.inc's mm_kernel_, 12 x 32 on AVX-512, 6 x 16 on AVX2) loads, given
+ * "B row p at b + boff[p]" as one more compile-time mode (tl__conv_band). So:
+ *   forward  out_pad (OC, rows*Wp) = W (packed once, MR-row slivers, K blocks of KC) @ B, per
+ *            (image, band of output rows) unit on the pool's threads, into a per-thread
+ *            scratch, then written to out (N, OC, OH, OW) with the bias (conv2d_direct);
+ *   gx       the same routine on g zero-padded by (KH-1)*DH - PH on top (and H + PH - OH at
+ *            the bottom), with the flipped, transposed weights W'[c, oc, i, j] =
+ *            W[oc, c, KH-1-i, KW-1-j] (gx_direct; a padding wider than the kernel's reach
+ *            keeps col2im);
+ *   gW       gW^T (CK, OC) = sum over n of B_n @ G_n^T: the kernel's other mode, A row p at
+ *            xp_n + boff[p] (the rows of B read in place, contracted over q) and G_n^T
+ *            (Q = OH*Wp, OC) = g_n packed into NR-column slivers with zeros at the garbage
+ *            columns; threads take ranges of row tiles (each sums its rows over the whole batch
+ *            in order: deterministic), then gW is the transpose (conv2d_wgrad_direct);
+ *   gb       one summing pass over g when nothing else is left for the im2col loop.
+ * The garbage columns cost (Wp - OW) / Wp of the arithmetic (2/30 at 28x28, padding 1). A batch
+ * whose padded copy passes COLS_BUDGET elements runs in chunks, as the im2col path.
+ * Measured (bench/conv2d_timing.py: N=32, C=16, 28x28, OC=32, 3x3, padding 1, float32, fwd+bwd;
+ * shared 2-core AVX-512 VM, medians of 9 interleaved runs, TL_CONV_DIRECT=0 / 1 in the same
+ * minute; torch 2.13 (oneDNN) alongside): one thread im2col 13.0 ms, direct 8.1-8.4 ms, torch
+ * 6.5-6.7 ms; two threads 8.6-9.7 ms, 4.6-5.0 ms, torch 4.0-4.6 ms. Per C call (one thread /
+ * two, im2col -> direct, ms): forward 4.7 -> 2.0 / 2.6 -> 1.1, gx alone 3.6 -> 2.3 / 1.9 -> 1.2,
+ * gW alone 4.6 -> 2.6 / 2.9 -> 1.7, gx + gW + gb 7.5 -> 5.0 / 4.5 -> 3.1. perf, one thread,
+ * fwd+bwd: the two kernel modes hold 43% of the samples, the padding copies 6% (x is padded
+ * twice, forward and gW; g once), packing G^T 5%.
+ *
+ * im2col path (everything else: strides > 1, groups, the portable build): cols (C*KH*KW, N*OH*OW) = im2col(x), one row per (c, i, j) with the batch inside
  * the columns, so each direction is ONE batched GEMM over the G groups with a long dimension:
  *   forward  tmp (G, OCg, N*L) = W (G, OCg, CKg) @ cols (G, CKg, N*L);  out = tmp as NCHW + b
  *   backward gp (OC, N*L) = g as (OC, N, L), gb = its row sums,
@@ -13,6 +48,7 @@
  * memory-bound and cheap next to the GEMMs; a layer keeps only x). Scratch comes from tl_alloc.
  * Loops are in conv.inc (float and double). Backward kernels overwrite their outputs. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include "internal.h"
 
@@ -38,6 +74,25 @@ static inline int64_t ow_hi(int64_t off, int64_t SW, int64_t W, int64_t OW) {
     const int64_t hi = W - 1 - off < 0 ? 0 : (W - 1 - off) / SW + 1;
     return hi < OW ? hi : OW;
 }
+
+/* The direct forward (tl_conv2d_forward's first path, see the header): xp = the zero-padded
+ * images (nb, C, Hp, Wp) and NR elements of slack; out_pad band of one unit = OC x (rows * Wp)
+ * in a per-thread scratch (ldc apart), then written to out with the bias. */
+typedef struct {
+    void *out;
+    const void *x, *b;
+    const int64_t *geom;
+    int64_t xs[4];
+    void *xp, *pa, *scratch;
+    const int64_t *boff;
+    int64_t Hp, Wp, rows, bands, ldc, kc, mr;
+    /* the weight gradient (conv2d_wgrad_direct): g, its packed transpose pb (per image: OCp / nr
+     * slivers of Q = OH * Wp steps), the first image's accumulate flag, row tiles per unit */
+    const void *g;
+    void *pb;
+    int64_t Q, OCp, nr, acc0, tiles, units;
+    int nonfinite;   /* pad_ found an Inf or NaN (set atomically) */
+} direct_args;
 
 #define TL_TEMPLATE "conv.inc"
 #include "instantiate_float.h"
@@ -97,10 +152,97 @@ static int64_t x_batch_stride(const int64_t *x_strides, const int64_t *geom) {
     return x_strides ? x_strides[0] : geom[G_C] * geom[G_H] * geom[G_W];
 }
 
+/* Whether the direct path applies: a SIMD build for dtype, groups 1, stride 1, something to
+ * compute, and images not too small; TL_CONV_DIRECT=0 in the environment turns it off, =1 drops
+ * the size rule (the tests compare both paths on small shapes). */
+static int direct_ok(int dtype, const int64_t *g, int64_t *mr, int64_t *nr, int64_t *kc) {
+    const int64_t CK = g[G_C] * g[G_KH] * g[G_KW];
+    if (g[G_G] != 1 || g[G_SH] != 1 || g[G_SW] != 1 || CK == 0 || g[G_OC] == 0) return 0;
+    if (g[G_N] * g[G_OH] * g[G_OW] == 0) return 0;
+    const char *e = getenv("TL_CONV_DIRECT");
+    if (e && e[0] == '0' && e[1] == 0) return 0;
+    if (!tl__conv_tile(dtype, CK, mr, nr, kc)) return 0;
+    if (e && e[0] == '1' && e[1] == 0) return 1;   /* forced (the tests), whatever the size */
+    /* not for small images: a few column tiles per image reuse each K block of W (forward, gx) too
+     * little, and gW's contraction per image is too short for its C updates: 4 x 256 x 7 x 7
+     * -> 512 channels, 3x3, ran 2x slower direct (one thread, fwd 4.3 vs 4.0 ms, gx 7.0 vs 3.8,
+     * gW 9.8 vs 4.0); at 14 x 14 (8 x 128 -> 128) direct was 1.3x faster */
+    /* nor for fewer output channels than a tile's rows (the edge kernel wastes the rest: gx of
+     * 16 x 3 x 32 x 32 -> 64, 5x5, padding 2 (3 rows) 2.6 -> 3.5 ms direct), nor 1x1 kernels
+     * (im2col is a plain copy there: 8 x 64 x 56 x 56 -> 64 ran 1.2-1.5x slower direct) */
+    return g[G_OH] * (g[G_OW] + (g[G_KW] - 1) * g[G_DW]) >= 4 * *nr && g[G_OC] >= *mr &&
+           g[G_KH] * g[G_KW] > 1;
+}
+
+/* boff[p] = the offset of row p = (c, i, j) of the implicit cols matrix in the padded image */
+static void fill_boff(int64_t *boff, const int64_t *geom, int64_t Hp, int64_t Wp) {
+    for (int64_t c = 0, p = 0; c < geom[G_C]; c++)
+        for (int64_t i = 0; i < geom[G_KH]; i++)
+            for (int64_t j = 0; j < geom[G_KW]; j++, p++)
+                boff[p] = c * Hp * Wp + i * geom[G_DH] * Wp + j * geom[G_DW];
+}
+
+/* The columns of one unit's band, rounded up to whole tiles, at most about this many */
+#define DIRECT_BAND 1024
+
+static int conv2d_direct(int dtype, void *out, const void *x, const int64_t *x_strides,
+                         const void *w, const void *b, const int64_t *geom, int64_t mr, int64_t nr,
+                         int64_t kc) {
+    const int64_t N = geom[G_N], C = geom[G_C], OC = geom[G_OC], KH = geom[G_KH], KW = geom[G_KW];
+    const int64_t OH = geom[G_OH], OW = geom[G_OW], CK = C * KH * KW, sz = dsize(dtype);
+    /* the padded frame the outputs read (stride 1): PH + H + the bottom padding Python's OH
+     * implies (PH or PH + 1), likewise Wp */
+    const int64_t Hp = OH + (KH - 1) * geom[G_DH], Wp = OW + (KW - 1) * geom[G_DW];
+    const int64_t plane = C * Hp * Wp, slack = (KW - 1) * geom[G_DW] + nr;
+    const int64_t nb = N < COLS_BUDGET / plane ? N : COLS_BUDGET / plane > 0 ? COLS_BUDGET / plane : 1;
+    const int nt = tl_get_num_threads();
+    /* bands of output rows: whole images up to DIRECT_BAND columns, fewer rows when a chunk of
+     * the batch would give under 4 units per thread */
+    int64_t rows = DIRECT_BAND / Wp > 0 ? DIRECT_BAND / Wp : 1;
+    if (rows > OH) rows = OH;
+    while (rows > 1 && nb * ((OH + rows - 1) / rows) < 4 * nt) rows = (rows + 1) / 2;
+    const int64_t bands = (OH + rows - 1) / rows, ldc = (rows * Wp + nr - 1) / nr * nr + nr;
+    const int64_t mp = (OC + mr - 1) / mr * mr;
+    int64_t *boff = (int64_t *)tl_alloc(CK * (int64_t)sizeof(int64_t));
+    void *xp = tl_alloc((nb * plane + slack) * sz), *pa = tl_alloc(mp * CK * sz);
+    void *scratch = tl_alloc(nt * OC * ldc * sz);
+    int rc = TL_OK;
+    if (!boff || !xp || !pa || !scratch) rc = TL_ENOMEM;
+    if (!rc) {
+        fill_boff(boff, geom, Hp, Wp);
+        tl__conv_pack(dtype, pa, w, OC, CK, kc);
+        memset((char *)xp + nb * plane * sz, 0, (size_t)(slack * sz));
+    }
+    direct_args d = {NULL, NULL, b, NULL, {0}, xp, pa, scratch, boff, Hp, Wp, rows, bands, ldc, kc, mr};
+    int64_t cg[G_OW + 1];
+    memcpy(cg, geom, sizeof cg);
+    d.geom = cg;
+    for (int64_t n0 = 0; n0 < N && !rc; n0 += nb) {
+        cg[G_N] = N - n0 < nb ? N - n0 : nb;
+        conv_args a = {0};
+        set_strides(&a, x_strides, geom);
+        memcpy(d.xs, a.xs, sizeof d.xs);
+        d.x = (const char *)x + n0 * a.xs[0] * sz;
+        d.out = (char *)out + n0 * OC * OH * OW * sz;
+        rc = RUN(dtype, pad_, cg[G_N] * C, Hp * Wp + 1, &d);
+        if (!rc)
+            rc = tl_parallel(cg[G_N] * bands, nt,
+                             dtype == TL_F32 ? PICK_FN(direct_unit_f32) : PICK_FN(direct_unit_f64), &d);
+    }
+    tl_free(boff);
+    tl_free(xp);
+    tl_free(pa);
+    tl_free(scratch);
+    return rc;
+}
+
 int tl_conv2d_forward(int dtype, void *out, const void *x, const int64_t *x_strides, const void *w,
                       const void *b, const int64_t *geom) {
     int rc = bad_geom(dtype, geom);
     if (rc) return rc;
+    int64_t mr, nr, kc;
+    if (direct_ok(dtype, geom, &mr, &nr, &kc))
+        return conv2d_direct(dtype, out, x, x_strides, w, b, geom, mr, nr, kc);
     const int64_t G = geom[G_G], OC = geom[G_OC], OCg = OC / G, N = geom[G_N];
     const int64_t CKg = geom[G_C] / G * geom[G_KH] * geom[G_KW], L = geom[G_OH] * geom[G_OW];
     const int64_t sz = dsize(dtype), nb = chunk_of(geom, G * CKg), xs0 = x_batch_stride(x_strides, geom);
@@ -128,10 +270,127 @@ int tl_conv2d_forward(int dtype, void *out, const void *x, const int64_t *x_stri
     return rc;
 }
 
+/* gW of a stride-1 layer without cols: gW^T (CK x OC) = sum over n of A_n @ G_n^T, A_n[p, q] =
+ * xp_n[boff[p] + q] (the implicit cols matrix of image n in padded-width pixels q = oh * Wp + ow,
+ * read in place by the micro-kernel with per-row A offsets) and G_n^T (Q x OC) = g_n packed
+ * into nr-column slivers with zeros at the garbage columns ow >= OW. Threads take ranges of row
+ * tiles of gW^T (each accumulates its rows over the whole batch: deterministic), then gW is its
+ * transpose. Returns 0 when the path does not apply, or when x holds an Inf or NaN: the garbage
+ * columns would multiply it by g's zeros there, a NaN that im2col's gW does not have. */
+static int conv2d_wgrad_direct(int dtype, void *gw, const void *g, const void *x,
+                               const int64_t *x_strides, const int64_t *geom, int *rc) {
+    const int64_t N = geom[G_N], C = geom[G_C], OC = geom[G_OC], KH = geom[G_KH], KW = geom[G_KW];
+    const int64_t OH = geom[G_OH], OW = geom[G_OW], CK = C * KH * KW;
+    int64_t mr, nr, kc;
+    if (!direct_ok(dtype, geom, &mr, &nr, &kc)) return 0;
+    const int64_t Hp = OH + (KH - 1) * geom[G_DH], Wp = OW + (KW - 1) * geom[G_DW], Q = OH * Wp;
+    tl__conv_tile(dtype, Q, &mr, &nr, &kc);   /* the K block of the contraction over q */
+    const int64_t sz = dsize(dtype), plane = C * Hp * Wp, OCp = (OC + nr - 1) / nr * nr;
+    const int64_t per = plane + OCp * Q;
+    const int64_t nb = N < COLS_BUDGET / per ? N : COLS_BUDGET / per > 0 ? COLS_BUDGET / per : 1;
+    const int nt = tl_get_num_threads();
+    const int64_t rt = (CK + mr - 1) / mr;
+    const int64_t units = rt < 2 * nt ? rt : 2 * nt, tiles = (rt + units - 1) / units;
+    int64_t *boff = (int64_t *)tl_alloc(CK * (int64_t)sizeof(int64_t));
+    void *xp = tl_alloc((nb * plane + nr) * sz), *pb = tl_alloc(nb * OCp * Q * sz);
+    void *gwt = tl_alloc(CK * OCp * sz);
+    *rc = TL_OK;
+    if (!boff || !xp || !pb || !gwt) *rc = TL_ENOMEM;
+    if (!*rc) {
+        fill_boff(boff, geom, Hp, Wp);
+        memset((char *)xp + nb * plane * sz, 0, (size_t)(nr * sz));
+    }
+    direct_args d = {NULL, NULL, NULL, NULL, {0}, xp, NULL, gwt, boff, Hp, Wp, 0, 0, OCp, kc, mr,
+                     NULL, pb, Q, OCp, nr, 0, tiles, (rt + tiles - 1) / tiles};
+    int64_t cg[G_OW + 1];
+    memcpy(cg, geom, sizeof cg);
+    d.geom = cg;
+    for (int64_t n0 = 0; n0 < N && !*rc; n0 += nb) {
+        cg[G_N] = N - n0 < nb ? N - n0 : nb;
+        conv_args a = {0};
+        set_strides(&a, x_strides, geom);
+        memcpy(d.xs, a.xs, sizeof d.xs);
+        d.x = (const char *)x + n0 * a.xs[0] * sz;
+        d.g = (const char *)g + n0 * OC * OH * OW * sz;
+        d.acc0 = n0 > 0;
+        *rc = RUN(dtype, pad_, cg[G_N] * C, Hp * Wp + 1, &d);
+        if (!*rc && d.nonfinite) break;   /* see above: im2col's gW instead */
+        if (!*rc) *rc = RUN(dtype, pack_gt_, cg[G_N], OCp * Q + 1, &d);
+        if (!*rc)
+            *rc = tl_parallel(d.units, nt,
+                              dtype == TL_F32 ? PICK_FN(wgrad_unit_f32) : PICK_FN(wgrad_unit_f64), &d);
+    }
+    if (!*rc && !d.nonfinite)
+        for (int64_t oc = 0; oc < OC; oc++)
+            for (int64_t p = 0; p < CK; p++)
+                memcpy((char *)gw + (oc * CK + p) * sz, (char *)gwt + (p * OCp + oc) * sz,
+                       (size_t)sz);
+    tl_free(boff);
+    tl_free(xp);
+    tl_free(pb);
+    tl_free(gwt);
+    return *rc || !d.nonfinite;
+}
+
+/* gx of a stride-1 layer as a direct convolution (conv2d_direct) of g, zero-padded by
+ * (KH - 1) * DH - PH on top and H + PH - OH at the bottom (likewise along W), with the flipped,
+ * transposed weights W'[c, oc, i, j] = W[oc, c, KH-1-i, KW-1-j]. Returns 0 (nothing done) when
+ * the direct path does not apply: a padding wider than the kernel's reach leaves no such frame,
+ * or W holds an Inf or NaN (times the zeros of g's padding: NaN where col2im adds nothing). */
+static int gx_direct(int dtype, void *gx, const void *g, const void *w, const int64_t *geom,
+                     int *rc) {
+    const int64_t C = geom[G_C], OC = geom[G_OC], KH = geom[G_KH], KW = geom[G_KW];
+    const int64_t eh = (KH - 1) * geom[G_DH], ew = (KW - 1) * geom[G_DW];
+    int64_t tg[G_OW + 1], mr, nr, kc;
+    memcpy(tg, geom, sizeof tg);
+    tg[G_C] = OC; tg[G_H] = geom[G_OH]; tg[G_W] = geom[G_OW]; tg[G_OC] = C;
+    tg[G_PH] = eh - geom[G_PH]; tg[G_PW] = ew - geom[G_PW];
+    tg[G_OH] = geom[G_H]; tg[G_OW] = geom[G_W];
+    if (tg[G_PH] < 0 || tg[G_PW] < 0 || geom[G_H] + geom[G_PH] < geom[G_OH] ||
+        geom[G_W] + geom[G_PW] < geom[G_OW] || geom[G_OH] * geom[G_OW] == 0 ||
+        !direct_ok(dtype, tg, &mr, &nr, &kc))
+        return 0;
+    const int64_t sz = dsize(dtype), KK = KH * KW, nw = C * OC * KK;
+    int finite = 1;
+    if (dtype == TL_F32)
+        for (int64_t k = 0; k < nw; k++) finite &= isfinite(((const float *)w)[k]) != 0;
+    else
+        for (int64_t k = 0; k < nw; k++) finite &= isfinite(((const double *)w)[k]) != 0;
+    if (!finite) return 0;
+    char *wt = (char *)tl_alloc(nw * sz);
+    if (!wt) {
+        *rc = TL_ENOMEM;
+        return 1;
+    }
+    for (int64_t oc = 0; oc < OC; oc++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t k = 0; k < KK; k++) {
+                const int64_t to = (c * OC + oc) * KK + KK - 1 - k, from = (oc * C + c) * KK + k;
+                if (dtype == TL_F32) ((float *)wt)[to] = ((const float *)w)[from];
+                else ((double *)wt)[to] = ((const double *)w)[from];
+            }
+    *rc = conv2d_direct(dtype, gx, g, NULL, wt, NULL, tg, mr, nr, kc);
+    tl_free(wt);
+    return 1;
+}
+
 int tl_conv2d_backward(int dtype, void *gx, void *gw, void *gb, const void *g, const void *x,
                        const int64_t *x_strides, const void *w, const int64_t *geom) {
     int rc = bad_geom(dtype, geom);
     if (rc) return rc;
+    if (gx && geom[G_N] * geom[G_C] * geom[G_H] * geom[G_W] > 0 &&
+        gx_direct(dtype, gx, g, w, geom, &rc)) {
+        if (rc || (!gw && !gb)) return rc;
+        gx = NULL;   /* done: the loop below computes what is left */
+    }
+    if (gw && conv2d_wgrad_direct(dtype, gw, g, x, x_strides, geom, &rc)) {
+        if (rc || (!gx && !gb)) return rc;
+        gw = NULL;
+    }
+    if (!gx && !gw && gb && geom[G_N] * geom[G_OH] * geom[G_OW] > 0) {   /* gb alone */
+        conv_args a = {NULL, g, gb, geom, {0}, 0, 0, 0};
+        return RUN(dtype, permute_sum_, geom[G_OC], geom[G_N] * geom[G_OH] * geom[G_OW] + 1, &a);
+    }
     const int64_t G = geom[G_G], OC = geom[G_OC], OCg = OC / G, C = geom[G_C], N = geom[G_N];
     const int64_t CKg = C / G * geom[G_KH] * geom[G_KW], L = geom[G_OH] * geom[G_OW];
     const int64_t sz = dsize(dtype), nb = chunk_of(geom, G * CKg), xs0 = x_batch_stride(x_strides, geom);

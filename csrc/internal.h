@@ -127,6 +127,21 @@ int tl__half_avx512(void);
 int tl__half_binary(int dtype, int op, uint16_t *out, const uint16_t *a, const uint16_t *b,
                     int64_t n);
 
+/* ---- direct convolution (matmul.c; conv.c's forward) ----
+ * tl__conv_tile: 1 and the register tile mr x nr and K block kc for a contraction of length k
+ * when dtype (TL_F32 / TL_F64) has a SIMD build, else 0. tl__conv_pack packs A (m x k,
+ * row-major) into pa (ceil(m / mr) * mr * k elements); tl__conv_band computes c (m x n, row
+ * stride ldc) = A @ B with B[p, q] = b[boff[p] + q], loading whole nr-wide tiles of B's rows
+ * (so n rounded up to nr must be readable at every offset). */
+int tl__conv_tile(int dtype, int64_t k, int64_t *mr, int64_t *nr, int64_t *kc);
+void tl__conv_pack(int dtype, void *pa, const void *a, int64_t m, int64_t k, int64_t kc);
+void tl__conv_band(int dtype, void *c, int64_t ldc, const void *pa, const void *b,
+                   const int64_t *boff, int64_t m, int64_t n, int64_t k, int64_t kc);
+/* tl__conv_wgrad: c (m x n, row stride ldc) = (acc ? c : 0) + A @ B with A[i, q] =
+ * a[aoff[i] + q] and B (k x n) packed as nr-column slivers, sliver j at pb + j * k. */
+void tl__conv_wgrad(int dtype, void *c, int64_t ldc, const void *a, const int64_t *aoff,
+                    const void *pb, int64_t m, int64_t n, int64_t k, int64_t kc, int acc);
+
 /* Token pasting for kernels instantiated per dtype and per instruction set. */
 #define TL_CAT_(a, b) a##b
 #define TL_CAT(a, b) TL_CAT_(a, b)

@@ -631,3 +631,71 @@ int tl_matmul_forward(int dtype, void *c, const void *a, const int64_t *a_stride
         default: return mm_run_i64_generic(&pr, c, a, b);
     }
 }
+
+/* ---- direct convolution (conv.c): the micro-kernel with B rows at per-row offsets ---- */
+
+/* The tile of the direct-convolution kernels for dtype, or 0 when there are none (portable
+ * build, other dtypes): *mr, *nr and the K block *kc (k cut into equal blocks of at most KC). */
+int tl__conv_tile(int dtype, int64_t k, int64_t *mr, int64_t *nr, int64_t *kc) {
+#ifdef TL_X86
+    if ((dtype != TL_F32 && dtype != TL_F64) || !tl__simd) return 0;
+    const int64_t size = dtype == TL_F32 ? 4 : 8;
+    const int64_t KC = size == 4 ? (tl__simd >= 2 ? TL_MM_KC_F32_X : TL_MM_KC_F32)
+                                 : (tl__simd >= 2 ? TL_MM_KC_F64_X : TL_MM_KC_F64);
+    const int64_t nk = mm_ceil(k, KC);
+    *mr = tl__simd >= 2 ? TL_MM_MR_X : TL_MM_MR;
+    *nr = (tl__simd >= 2 ? 128 : 64) / size;
+    *kc = nk ? mm_ceil(k, nk) : 1;
+    return 1;
+#else
+    (void)dtype; (void)k; (void)mr; (void)nr; (void)kc;
+    return 0;
+#endif
+}
+
+#ifdef TL_X86
+/* the AVX-512 or AVX2 build (tl__conv_tile said there is one) */
+#define MM_CONV_PICK(name, args) (tl__simd >= 2 ? name##_avx512 args : name##_avx2 args)
+
+/* pa = the weights A (m x k, row-major) packed for tl__conv_band, K blocks of kc */
+void tl__conv_pack(int dtype, void *pa, const void *a, int64_t m, int64_t k, int64_t kc) {
+    if (dtype == TL_F32) MM_CONV_PICK(mm_conv_pack_f32, ((float *)pa, (const float *)a, m, k, kc));
+    else MM_CONV_PICK(mm_conv_pack_f64, ((double *)pa, (const double *)a, m, k, kc));
+}
+
+/* c (m x n, row stride ldc) = A @ B, B[p, q] = b[boff[p] + q] (see mm_conv_band_) */
+void tl__conv_band(int dtype, void *c, int64_t ldc, const void *pa, const void *b,
+                   const int64_t *boff, int64_t m, int64_t n, int64_t k, int64_t kc) {
+    if (dtype == TL_F32)
+        MM_CONV_PICK(mm_conv_band_f32, ((float *)c, ldc, (const float *)pa, (const float *)b,
+                                      boff, m, n, k, kc));
+    else
+        MM_CONV_PICK(mm_conv_band_f64, ((double *)c, ldc, (const double *)pa,
+                                      (const double *)b, boff, m, n, k, kc));
+}
+
+/* c (m x n, ldc) (+)= A @ B, A[i, q] = a[aoff[i] + q], B packed (see mm_conv_wgrad_) */
+void tl__conv_wgrad(int dtype, void *c, int64_t ldc, const void *a, const int64_t *aoff,
+                    const void *pb, int64_t m, int64_t n, int64_t k, int64_t kc, int acc) {
+    if (dtype == TL_F32)
+        MM_CONV_PICK(mm_conv_wgrad_f32, ((float *)c, ldc, (const float *)a, aoff,
+                                         (const float *)pb, m, n, k, kc, acc));
+    else
+        MM_CONV_PICK(mm_conv_wgrad_f64, ((double *)c, ldc, (const double *)a, aoff,
+                                         (const double *)pb, m, n, k, kc, acc));
+}
+#else
+void tl__conv_wgrad(int dtype, void *c, int64_t ldc, const void *a, const int64_t *aoff,
+                    const void *pb, int64_t m, int64_t n, int64_t k, int64_t kc, int acc) {
+    (void)dtype; (void)c; (void)ldc; (void)a; (void)aoff; (void)pb; (void)m; (void)n; (void)k;
+    (void)kc; (void)acc;
+}
+void tl__conv_pack(int dtype, void *pa, const void *a, int64_t m, int64_t k, int64_t kc) {
+    (void)dtype; (void)pa; (void)a; (void)m; (void)k; (void)kc;
+}
+void tl__conv_band(int dtype, void *c, int64_t ldc, const void *pa, const void *b,
+                   const int64_t *boff, int64_t m, int64_t n, int64_t k, int64_t kc) {
+    (void)dtype; (void)c; (void)ldc; (void)pa; (void)b; (void)boff; (void)m; (void)n; (void)k;
+    (void)kc;
+}
+#endif

@@ -88,7 +88,8 @@ class Col2im(Function):
 class Conv2d(Function):
     """out (N, OC, OH, OW) = conv2d(x (N, C, H, W), w (OC, C/G, KH, KW), b (OC,) or None): im2col
     and one batched GEMM, one C call (tl_conv2d_forward). VJP (tl_conv2d_backward, one call):
-    gb = g summed over N, OH, OW; gW = g @ cols^T; gx = col2im(W^T @ g), per group."""
+    gb = g summed over N, OH, OW; gW = g @ cols^T; gx = col2im(W^T @ g), per group. Stride 1,
+    groups 1: the same sums as a direct convolution without cols (see csrc/conv.c)."""
 
     @staticmethod
     def forward(ctx, x, w, b, geom):
