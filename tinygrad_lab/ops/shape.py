@@ -130,14 +130,15 @@ class Reshape(Function):
         return reshape(g, ctx.in_shape), None
 
 
-def _shape_arg(shape):
-    """reshape/view accept varargs or one sequence, with at most one -1."""
+def _shape_arg(shape, what="shape"):
+    """reshape/view (and repeat, tile, unflatten: ``what`` names them in the error) accept
+    varargs or one sequence of ints."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
     try:
         return tuple(operator.index(s) for s in shape)
     except TypeError:
-        raise TypeError(f"shape must be ints, got {shape!r}") from None
+        raise TypeError(f"{what} must be ints, got {shape!r}") from None
 
 
 @tensor_method()
@@ -798,22 +799,13 @@ def diag(x, diagonal=0):  # noqa: A002  (PyTorch's parameter name)
 
 # ---- repeat, tile, *_as, unflatten, movedim, swapaxes ---------------------------------------------
 
-def _sizes_arg(name, sizes):
-    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
-        sizes = sizes[0]
-    try:
-        return tuple(operator.index(s) for s in sizes)
-    except TypeError:
-        raise TypeError(f"{name}(): sizes must be ints (varargs or one tuple), got {sizes!r}") from None
-
-
 @tensor_method()
 def repeat(x, *sizes):
     """Tensor.repeat: x tiled ``sizes[i]`` times along dim i (sizes may add leading dims). A
     composition: x viewed as (1, n0, 1, n1, ...), expanded (a stride-0 view) to
     (r0, n0, r1, n1, ...), then one contiguous copy reshaped to (r0 * n0, ...). Its gradient is
     Expand's (the sum over the copies) through the two reshapes."""
-    sizes = _sizes_arg("repeat", sizes)
+    sizes = _shape_arg(sizes, "repeat(): sizes")
     if len(sizes) < x.ndim:
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of "
                            "dimensions of tensor")
@@ -831,7 +823,7 @@ def repeat(x, *sizes):
 @tensor_method()
 def tile(x, dims):
     """torch.tile: repeat with ``dims`` padded with leading ones to x's number of dims."""
-    dims = _sizes_arg("tile", (dims,) if not isinstance(dims, (tuple, list)) else (tuple(dims),))
+    dims = _shape_arg((dims,) if not isinstance(dims, (tuple, list)) else (tuple(dims),), "tile(): dims")
     return repeat(x, (1,) * (x.ndim - len(dims)) + dims)
 
 
@@ -861,7 +853,7 @@ def unflatten(x, dim, sizes):
     """torch.unflatten: dim ``dim`` split into ``sizes`` (their product is its size; one may be
     -1). A view where reshape gives one."""
     d = _torch_dim_n(dim, x.shape)
-    sizes = _sizes_arg("unflatten", (tuple(sizes),) if isinstance(sizes, (tuple, list)) else (sizes,))
+    sizes = _shape_arg((tuple(sizes),) if isinstance(sizes, (tuple, list)) else (sizes,), "unflatten(): sizes")
     if not sizes:
         raise RuntimeError("unflatten: sizes must be non-empty")
     n = x.shape[d]
