@@ -279,6 +279,25 @@ def test_step_bumps_version_so_saved_graphs_notice():
         y.backward()
 
 
+@pytest.mark.parametrize("make,name", [(lambda w: tl.optim.SGD([w], lr=0.1, momentum=0.9), "momentum_buffer"),
+                                       (lambda w: tl.optim.Adam([w]), "exp_avg"),
+                                       (lambda w: tl.optim.RMSprop([w], momentum=0.5), "square_avg")])
+def test_step_bumps_state_buffer_versions(make, name):
+    # a graph that saved an optimizer's state buffer notices the next step's write, as in PyTorch
+    w = tl.tensor([1.0, 2.0], dtype=tl.float64, requires_grad=True)
+    opt = make(w)
+    w.grad = tl.tensor([1.0, -1.0], dtype=tl.float64)
+    opt.step()
+    buf = opt.state[w][name]
+    v = buf._version
+    x = tl.tensor([3.0, 4.0], dtype=tl.float64, requires_grad=True)
+    y = (x * buf).sum()
+    opt.step()
+    assert buf._version > v
+    with pytest.raises(RuntimeError, match="modified by an inplace operation|in-place"):
+        y.backward()
+
+
 def test_zero_size_parameter():
     z = tl.zeros(0, 3, dtype=tl.float64, requires_grad=True)
     z.grad = tl.zeros(0, 3, dtype=tl.float64)

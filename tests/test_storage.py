@@ -579,3 +579,15 @@ def test_index_other_errors():
     assert tl.tensor(5.0)[None].shape == (1,) and tl.tensor(5.0)[...].shape == ()
     with pytest.raises(IndexError, match="too many indices"):
         tl.tensor(5.0)[0]
+
+
+def test_version_counts_in_place_writes_across_views():
+    # Tensor._version as torch's: 0 for a fresh tensor, +1 per in-place write, shared by views
+    a = tl.zeros(4)
+    assert a._version == 0
+    a.add_(1.0)
+    v = a[1:3]
+    assert a._version == v._version == 1
+    v.mul_(2.0)
+    assert a._version == 2
+    assert (a + 1)._version == 0

@@ -441,6 +441,12 @@ class Tensor:
     def is_contiguous(self):
         return self._contig
 
+    @property
+    def _version(self):
+        """In-place writes counted on this tensor's memory so far (shared by its views), as
+        torch.Tensor._version: what autograd compares with the count a graph saved."""
+        return self._storage.version
+
     def _bump_version(self):
         """Count an in-place write (autograd's saved-tensor check reads the count)."""
         st = self._storage

@@ -288,6 +288,9 @@ def _apply_update(kernel, name, p, g, buffers, *scalars, refresh=None):
     if work is not p:
         K.copy_into(p, work)
     p._bump_version()
+    for b in buffers:   # the state it updated too (PyTorch's in-place updates count there as well)
+        if b is not None:
+            b._bump_version()
 
 
 def _apply_update_half(kernel, name, p, g, buffers, *scalars, refresh=None):
@@ -305,4 +308,5 @@ def _apply_update_half(kernel, name, p, g, buffers, *scalars, refresh=None):
     for b, w in zip(buffers, wide):
         if b is not None:
             K.copy_into(b, w)
+            b._bump_version()
     p._bump_version()
