@@ -588,3 +588,19 @@ def test_grad_mode_is_per_thread():
         t.start()
         t.join()
         assert seen == [True] and not tl.is_grad_enabled()
+
+
+def test_autograd_backward_takes_a_sequence_of_tensors_as_torch():
+    # torch.autograd.backward(tensors, grad_tensors): one pass over several roots
+    a = tl.tensor([1.0, 2.0], dtype=tl.float64, requires_grad=True)
+    tl.autograd.backward([(a * a).sum(), a * 3.0], [None, tl.tensor([1.0, -1.0], dtype=tl.float64)])
+    np.testing.assert_allclose(a.grad.numpy(), [2.0 + 3.0, 4.0 - 3.0])
+    a.grad = None
+    tl.autograd.backward(a * a, tl.ones(2, dtype=tl.float64))   # a single tensor, as Tensor.backward
+    np.testing.assert_allclose(a.grad.numpy(), [2.0, 4.0])
+    with pytest.raises(RuntimeError, match="2 gradients for 1 tensors"):
+        tl.autograd.backward([(a * a).sum()], [None, None])
+    with pytest.raises(RuntimeError, match="element 1 of tensors does not require grad"):
+        tl.autograd.backward([(a * a).sum(), tl.ones(())])
+    with pytest.raises(RuntimeError, match="implicitly created only for scalar outputs"):
+        tl.autograd.backward([a * a])

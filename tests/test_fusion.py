@@ -162,6 +162,37 @@ def test_a_hook_on_a_skipped_output_marks_every_fused_node_above_it():
     np.testing.assert_allclose(calls[0].numpy(), 1 - yv ** 2, rtol=1e-12)
 
 
+@pytest.mark.parametrize("how", ["hook", "retain_grad"])
+@pytest.mark.parametrize("second", ["add", "act"])
+def test_two_consumers_of_one_output_fuse_once_and_hooks_see_both(how, second):
+    # a skipped node links to one fused node: the second consumer is recorded op by op, so a
+    # hook or retained .grad on the shared output added later sees both gradients (PyTorch's 3)
+    x, w, b = _leaves(10)
+    b2 = tl.tensor(np.ones(4), dtype=tl.float64, requires_grad=True)
+    a = x @ w
+    if second == "add":
+        shared, y1, y2 = a, a + b, a + b2
+    else:
+        shared = a + b
+        y1, y2 = shared.tanh(), shared.sigmoid()
+    assert y1.grad_fn._unfused is not None and y2.grad_fn._unfused is None
+    calls = []
+    if how == "hook":
+        shared.register_hook(lambda g: calls.append(g.numpy().copy()))
+    else:
+        shared.retain_grad()
+    g1, g2 = np.full((5, 4), 1.0), np.full((5, 4), 2.0)
+    tl.autograd.backward([y1, y2], [tl.tensor(g1), tl.tensor(g2)])
+    want = np.zeros((5, 4))
+    for y, g in ((y1, g1), (y2, g2)):
+        yv = y.detach().numpy()
+        d = g if second == "add" else g * (1 - yv ** 2) if y is y1 else g * yv * (1 - yv)
+        want = want + d
+    got = calls[0] if how == "hook" else shared.grad.numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert how != "hook" or len(calls) == 1
+
+
 def test_hooks_registered_before_the_next_op_prevent_fusion():
     x, w, b = _leaves(7)
     z = x @ w + b

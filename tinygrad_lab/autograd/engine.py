@@ -431,8 +431,14 @@ def _record_fused(fn, out, inputs, needs, saved, versions, unfused, skipped):
     ``_special`` too: _mark_special), and whenever the graph is walked (next_functions, tl.viz,
     checkpoint). ``saved`` / ``versions`` are the skipped nodes' own, so
     in-place changes since those ops ran are still caught. Anomaly mode records op by op (each
-    node checks its own gradient): returns None there, else the node."""
+    node checks its own gradient), and so does a second fusion over the same skipped node:
+    returns None there, else the node."""
     if _anomaly:
+        return None
+    ref = skipped[-1]._fused_into
+    if ref is not None and ref() is not None:
+        # a second consumer of the same output (z = x @ W; z + b1; z + b2): op by op, since a
+        # skipped node links to one fused node, the one a hook on z must turn back
         return None
     ctx = _record(fn, out, inputs, needs)
     ctx._saved = saved
@@ -959,6 +965,32 @@ def backward(tensor, gradient=None, retain_graph=None, create_graph=False):
     else:
         seed = _as_grad(gradient, tensor)
     _backward_pass(((tensor, seed),), retain_graph or create_graph, create_graph)
+
+
+def backward_all(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
+    """tl.autograd.backward, as torch.autograd.backward: Tensor.backward for a tensor or a sequence
+    of tensors, in one pass (a node reached from several of them runs once, with their gradients
+    summed). ``grad_tensors``: one gradient per tensor (None: the implicit 1 of a 0-d tensor)."""
+    if isinstance(tensors, Tensor):
+        return backward(tensors, grad_tensors, retain_graph, create_graph)
+    tensors = list(tensors)
+    if grad_tensors is None:
+        grad_tensors = [None] * len(tensors)
+    elif isinstance(grad_tensors, Tensor):
+        grad_tensors = [grad_tensors]
+    else:
+        grad_tensors = list(grad_tensors)
+    if len(grad_tensors) != len(tensors):
+        raise RuntimeError(f"grad_tensors has {len(grad_tensors)} gradients for {len(tensors)} tensors")
+    roots = []
+    for i, (t, g) in enumerate(zip(tensors, grad_tensors)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"backward expected Tensors; element {i} is {type(t).__name__}")
+        if not t.requires_grad:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
+        roots.append((t, _as_grad(g, t)))
+    if roots:
+        _backward_pass(tuple(roots), retain_graph or create_graph, create_graph)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
