@@ -15,8 +15,8 @@ import numpy as np
 from . import dtypes
 from . import kernels as K
 from .kernels import NULL, check, i64
-from .tensor import (Storage, Tensor, _check_shape, _contiguous_strides, _empty, _make,
-                     _parse_shape, _to_numpy_data, tensor_method)
+from .tensor import (_SHAPES, Storage, Tensor, _check_shape, _contiguous_strides, _empty, _make,
+                     _parse_shape, _shape_info, _to_numpy_data, tensor_method)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -25,8 +25,16 @@ from .tensor import (Storage, Tensor, _check_shape, _contiguous_strides, _empty,
 
 def copy(src, dtype=None):
     """A fresh contiguous copy of ``src`` (optionally converted to ``dtype``), no autograd."""
-    out = _empty(src._shape, dtype or src.dtype)
-    K.copy_into(out, src)
+    shape = src._shape
+    out = _empty(shape, dtype or src.dtype)
+    if src._contig:   # both contiguous (NULL strides): copy_into's stride and shape lookups
+        #               cost more than a small copy (a shared gradient copied into .grad)
+        rc = K.tl_copy(out.dtype.code, out._ptr, NULL, src.dtype.code, src._ptr, NULL, len(shape),
+                       (_SHAPES.get(shape) or _shape_info(shape))[2])
+        if rc:
+            check(rc, "copy")
+    else:
+        K.copy_into(out, src)
     return out
 
 
