@@ -8,7 +8,9 @@ ValueError naming the shapes, dtype problems TypeError, class indices out of ran
 softmax, log_softmax and the losses are fused C kernels (csrc/nn.c via ops/nn.py);
 activations are the elementwise ops; linear is matmul plus a bias.
 """
+import math
 import numbers
+import warnings
 
 from .. import dtypes
 from ..ops import nn as _nn
@@ -22,6 +24,10 @@ from ..ops.nn import log_softmax, softmax  # noqa: F401  (re-exported)
 from ..ops.conv import avg_pool2d, conv1d, conv2d, fold, max_pool2d, unfold  # noqa: F401  (re-exported)
 from ..ops.reduce import max as _max, mean as _mean, min as _min, sum as _sum
 from ..ops.index import ShapeMismatch, scatter as _scatter
+from ..ops.index import gather as _gather
+from ..ops.reduce import any as _any, norm as _norm
+from ..ops.linalg import matmul as _matmul
+from ..creation import arange, ones
 from ..autograd import no_grad
 from ..creation import rand, zeros, zeros_like
 from ..ops import shape as _sh
@@ -34,7 +40,12 @@ __all__ = ["linear", "linear_act", "layer_norm", "batch_norm", "embedding", "rel
            "cross_entropy", "nll_loss", "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "unfold", "fold",
            "l1_loss", "smooth_l1_loss", "huber_loss", "one_hot", "pad",
            "relu6", "hardswish", "hardsigmoid", "celu", "celu_", "softshrink", "hardshrink",
-           "tanhshrink", "threshold", "threshold_", "softmin", "glu"]
+           "tanhshrink", "threshold", "threshold_", "softmin", "glu",
+           "group_norm", "instance_norm", "normalize", "cosine_similarity", "pairwise_distance",
+           "kl_div", "margin_ranking_loss", "hinge_embedding_loss", "soft_margin_loss",
+           "cosine_embedding_loss", "triplet_margin_loss", "poisson_nll_loss",
+           "gaussian_nll_loss", "multilabel_soft_margin_loss", "multi_margin_loss",
+           "scaled_dot_product_attention"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -603,3 +614,136 @@ def _constant_pad(x, dims, pairs, value):
     if all(p == (0, 0) for p in full_pairs):
         return _sh.clone(x)
     return _sh.ConstantPad.apply(x, tuple(full_pairs), value)
+
+
+
+# ---- group / instance normalisation, normalize, distances ---------------------------------------
+
+def _int_arg(v, what, fn):
+    """``v`` as an int (bools refused): a TypeError naming ``what`` otherwise."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise TypeError(f"{fn}(): argument '{what}' must be int, not {type(v).__name__}")
+    return int(v)
+
+
+def _affine(y, x, weight, bias, fn):
+    """``y * weight + bias``, the (C,) weight and bias broadcast over dim 1 of (N, C, *) x."""
+    cs = (x.shape[1],) + (1,) * (x.ndim - 2)
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is None:
+            continue
+        _tensor(t, name, fn)
+        if t.numel() != x.shape[1] or t.ndim != 1:
+            raise ShapeMismatch(f"{fn}: expected {name} to be a vector of size equal to the number "
+                                f"of channels in input, but got {name} of shape {t.shape} and "
+                                f"input of shape {x.shape}")
+    if weight is not None:
+        y = y * reshape(weight, cs)
+    if bias is not None:
+        y = y + reshape(bias, cs)
+    return y
+
+
+def _normalize_rows(x, rows, eps):
+    """x seen as ``rows`` rows, each normalised to zero mean and unit biased variance:
+    layer_norm over the last dim of a (rows, -1) reshape, returned in x's shape."""
+    m = _numel(x.shape) // rows if rows else 0
+    return reshape(layer_norm(reshape(x, (rows, m)), (m,), eps=eps), x.shape)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):  # noqa: A002
+    """Group normalisation of (N, C, *) input: the C channels split into ``num_groups`` groups,
+    each (sample, group) normalised over its channels and positions (biased variance; layer_norm
+    on an (N * num_groups, -1) reshape), then the per-channel ``* weight + bias``."""
+    _tensor(input, "input", "group_norm")
+    if input.ndim < 2:
+        raise ShapeMismatch(f"Expected at least 2 dimensions for input tensor but received {input.ndim}")
+    n, c = input.shape[0], input.shape[1]
+    g = _int_arg(num_groups, "num_groups", "group_norm")
+    if g <= 0 or c % g:
+        raise ShapeMismatch(f"Expected number of channels in input to be divisible by num_groups, "
+                            f"but got input of shape {input.shape} and num_groups={num_groups}")
+    if _numel((n * c // g,) + input.shape[2:]) == 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size "
+                         f"{[n * c // g, g] + list(input.shape[2:])}")
+    return _affine(_normalize_rows(input, n * g, eps), input, weight, bias, "group_norm")
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,  # noqa: A002
+                  use_input_stats=True, momentum=0.1, eps=1e-5):
+    """Instance normalisation of (N, C, *spatial) input: each (sample, channel) normalised over
+    its positions (biased variance), then ``* weight + bias`` per channel. With
+    ``use_input_stats`` the running stats, when given, are updated in place with the batch
+    average of the per-instance mean and unbiased variance (PyTorch's rule); without it the
+    running stats normalise, as batch_norm in eval mode."""
+    _tensor(input, "input", "instance_norm")
+    if input.ndim < 2:
+        raise ShapeMismatch(f"instance_norm: expected input of shape (N, C, *), got {input.shape}")
+    n, c = input.shape[0], input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var)):
+        if t is not None and (not isinstance(t, Tensor) or tuple(t.shape) != (c,)):
+            got = t.shape if isinstance(t, Tensor) else type(t).__name__
+            raise ShapeMismatch(f"instance_norm: {name} should contain {c} elements, got {got}")
+    cs = (c,) + (1,) * (input.ndim - 2)
+    if use_input_stats:
+        m = _numel(input.shape[2:])
+        if m == 1:
+            raise ValueError(f"Expected more than 1 spatial element when training, got input size {list(input.shape)}")
+        y = _normalize_rows(input, n * c, eps)
+        if running_mean is not None and running_var is not None and n * c:
+            with no_grad():
+                rows = reshape(input.detach(), (n, c, m))
+                mu = _mean(rows, 2)
+                var = _mean((rows - unsqueeze(mu, 2)) ** 2, 2) * (m / (m - 1))
+                running_mean.mul_(1 - momentum).add_(_mean(mu, 0).to(running_mean.dtype) * momentum)
+                running_var.mul_(1 - momentum).add_(_mean(var, 0).to(running_var.dtype) * momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("Expected running_mean and running_var to be defined when use_input_stats is false")
+        y = (input - reshape(running_mean, cs)) / (reshape(running_var, cs) + eps) ** 0.5
+    return _affine(y, input, weight, bias, "instance_norm")
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):  # noqa: A002
+    """``input / max(norm(input, p, dim, keepdim=True), eps)``: unit p-norm vectors along
+    ``dim`` (the clamp is a real one: no gradient through the norm where it is below eps)."""
+    _tensor(input, "input", "normalize")
+    if out is not None:
+        raise TypeError("normalize: out= is not supported (tensors here are written by ops only)")
+    return input / _ew.clamp(_norm(input, p, dim, keepdim=True), min=eps)
+
+
+def _clamp_min_no_grad(t, lo):
+    """t with values below ``lo`` raised to lo, the gradient passing as if unclamped: PyTorch's
+    ``with no_grad(): t.clamp_(min=lo)`` on a clone (cosine_similarity, gaussian_nll_loss)."""
+    return _ew.where(t >= lo, t, t - t.detach() + lo)
+
+
+def _float_inputs(fn, *ts):
+    """Tensors promoted to one floating dtype (ints and bools to the default float)."""
+    for i, t in enumerate(ts):
+        _tensor(t, f"input{i + 1}" if len(ts) > 1 else "input", fn)
+    dt = ts[0].dtype
+    for t in ts[1:]:
+        dt = dtypes.promote(dt, t.dtype)
+    if not dt.is_floating_point:
+        dt = dtypes.get_default_dtype()
+    return [t.to(dt) for t in ts]
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """sum(x1 * x2) / (max(|x1|, eps) * max(|x2|, eps)) along ``dim`` (x1 and x2 broadcast).
+    As PyTorch, each input is divided by its own clamped norm first (keeps the result in
+    [-1, 1]) and the clamp passes the gradient through (a no-grad clamp in PyTorch)."""
+    x1, x2 = _float_inputs("cosine_similarity", x1, x2)
+    shape = _sh.broadcast_shapes(x1.shape, x2.shape)
+    x1, x2 = _sh.expand(x1, shape), _sh.expand(x2, shape)
+    n1 = _clamp_min_no_grad(_norm(x1, 2, dim, keepdim=True), eps)
+    n2 = _clamp_min_no_grad(_norm(x2, 2, dim, keepdim=True), eps)
+    return _sum((x1 / n1) * (x2 / n2), dim)
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """The p-norm of ``x1 - x2 + eps`` over the last dim (of the broadcast shape)."""
+    x1, x2 = _float_inputs("pairwise_distance", x1, x2)
+    return _norm(x1 - x2 + eps, p, max(x1.ndim, x2.ndim) - 1, keepdim=keepdim)

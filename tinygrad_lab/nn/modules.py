@@ -1470,3 +1470,117 @@ class BCELoss(_Loss):
 class NLLLoss(_Loss):
     def forward(self, input, target):
         return F.nll_loss(input, target, reduction=self.reduction)
+
+
+# ---- group / instance normalisation, distances ---------------------------------------------------
+
+def _cpu_only(device, cls):
+    if device not in (None, "cpu"):
+        raise ValueError(f"{cls}: tinygrad_lab runs on the CPU only, got device={device!r}")
+
+
+def _norm_affine(module, n, affine, bias, dtype):
+    """A normalisation layer's per-channel ``weight`` (ones) and ``bias`` (zeros), each None
+    when not ``affine`` (bias also when not ``bias``), as PyTorch registers them."""
+    module.register_parameter("weight", Parameter(ones(n, dtype=dtype)) if affine else None)
+    module.register_parameter("bias", Parameter(zeros(n, dtype=dtype)) if affine and bias else None)
+
+
+class GroupNorm(Module):
+    """Group normalisation (F.group_norm) of (N, num_channels, *) input; with ``affine`` a
+    per-channel weight (ones) and bias (zeros)."""
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None, *,
+                 bias=True):
+        super().__init__()
+        _cpu_only(device, type(self).__name__)
+        if num_channels % num_groups != 0:
+            raise ValueError(f"num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
+        self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
+        _norm_affine(self, num_channels, affine, bias, dtype)
+
+    def forward(self, input):  # noqa: A002
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")
+
+
+class _InstanceNorm(Module):
+    """InstanceNorm1d / 2d: F.instance_norm per (sample, channel); batch statistics in training
+    or without ``track_running_stats``, else the running ones. Unbatched input (one dim fewer)
+    is normalised as a batch of one."""
+
+    _unbatched_ndim = None
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
+                 track_running_stats=False, device=None, dtype=None, *, bias=True):
+        super().__init__()
+        _cpu_only(device, type(self).__name__)
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        _norm_affine(self, num_features, affine, bias, dtype)
+        if track_running_stats:
+            self.register_buffer("running_mean", zeros(num_features, dtype=dtype))
+            self.register_buffer("running_var", ones(num_features, dtype=dtype))
+            self.register_buffer("num_batches_tracked", zeros((), dtype=dtypes.int64))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def forward(self, input):  # noqa: A002
+        k = self._unbatched_ndim
+        if not isinstance(input, Tensor) or input.ndim not in (k, k + 1):
+            got = f"{input.ndim}D" if isinstance(input, Tensor) else type(input).__name__
+            raise ValueError(f"expected {k}D or {k + 1}D input (got {got} input)")
+        feature_dim = input.ndim - k
+        if input.shape[feature_dim] != self.num_features:
+            if self.affine:
+                raise ValueError(f"expected input's size at dim={feature_dim} to match num_features "
+                                 f"({self.num_features}), but got: {input.shape[feature_dim]}.")
+            warnings.warn(f"input's size at dim={feature_dim} does not match num_features. You can "
+                          "silence this warning by not passing in num_features, which is not used "
+                          "because affine=False")
+        x = input.unsqueeze(0) if input.ndim == k else input
+        y = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                            self.training or not self.track_running_stats,
+                            self.momentum if self.momentum is not None else 0.0, self.eps)
+        return y.squeeze(0) if input.ndim == k else y
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance normalisation of (N, C, L) or unbatched (C, L) input."""
+    _unbatched_ndim = 2
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance normalisation of (N, C, H, W) or unbatched (C, H, W) input."""
+    _unbatched_ndim = 3
+
+
+class CosineSimilarity(Module):
+    """F.cosine_similarity(x1, x2, dim, eps)."""
+
+    def __init__(self, dim=1, eps=1e-8):
+        super().__init__()
+        self.dim, self.eps = dim, eps
+
+    def forward(self, x1, x2):
+        return F.cosine_similarity(x1, x2, self.dim, self.eps)
+
+
+class PairwiseDistance(Module):
+    """F.pairwise_distance(x1, x2, p, eps, keepdim)."""
+
+    def __init__(self, p=2.0, eps=1e-6, keepdim=False):
+        super().__init__()
+        self.norm, self.eps, self.keepdim = p, eps, keepdim
+
+    def forward(self, x1, x2):
+        return F.pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
