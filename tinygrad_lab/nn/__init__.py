@@ -18,3 +18,6 @@ from .modules import (CELU, GLU, Hardshrink, Hardsigmoid, Hardswish, ReLU6, Soft
                       Tanhshrink, Threshold)
 from .modules import (CosineSimilarity, GroupNorm, InstanceNorm1d, InstanceNorm2d,
                       PairwiseDistance)
+from .modules import (CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss, KLDivLoss,
+                      MarginRankingLoss, MultiLabelSoftMarginLoss, MultiMarginLoss,
+                      PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss)

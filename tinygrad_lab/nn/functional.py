@@ -28,7 +28,7 @@ from ..ops.index import gather as _gather
 from ..ops.reduce import any as _any, norm as _norm
 from ..ops.linalg import matmul as _matmul
 from ..creation import arange, ones
-from ..autograd import no_grad
+from ..autograd import is_grad_enabled, no_grad
 from ..creation import rand, zeros, zeros_like
 from ..ops import shape as _sh
 from ..ops.shape import contiguous, permute, reshape, unsqueeze
@@ -747,3 +747,215 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     """The p-norm of ``x1 - x2 + eps`` over the last dim (of the broadcast shape)."""
     x1, x2 = _float_inputs("pairwise_distance", x1, x2)
     return _norm(x1 - x2 + eps, p, max(x1.ndim, x2.ndim) - 1, keepdim=keepdim)
+
+
+# ---- more losses (composites of tl ops; PyTorch's formulas, so their NaN and kink behaviour) ----
+
+def _reduction(loss, reduction, fn):
+    """'mean' / 'sum' / 'none' of an elementwise or per-sample ``loss``."""
+    _check_reduction(reduction, fn)
+    return _reduce(loss, reduction, loss.shape)
+
+
+def kl_div(input, target, reduction="mean", log_target=False):  # noqa: A002
+    """Kullback-Leibler divergence of ``target`` from log-probabilities ``input``:
+    target * (log(target) - input) elementwise (0 where target == 0), or, with ``log_target``,
+    exp(target) * (target - input). ``reduction='batchmean'`` (the mathematical KL divergence)
+    divides the sum by the batch size; 'mean' divides by the number of elements and warns, as
+    PyTorch."""
+    input, target = _float_inputs("kl_div", input, target)
+    if reduction not in _REDUCTIONS + ("batchmean",):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
+                      "support size.'batchmean' divides only by the batch size, and aligns with "
+                      "the KL div math definition.'mean' will be changed to behave the same as "
+                      "'batchmean' in the next major release.", stacklevel=2)
+    if log_target:
+        loss = _ew.exp(target) * (target - input)
+    else:
+        # xlogy(target, target) - target * input; as PyTorch's, a target's gradient at 0 is NaN
+        loss = _ew.where(target == 0, 0.0, target * _ew.log(target)) - target * input
+    if reduction == "batchmean":
+        total = _sum(loss)
+        return total / input.shape[0] if input.ndim else total
+    return _reduction(loss, reduction, "kl_div")
+
+
+def _same_ndim(fn, **ts):
+    if len({t.ndim for t in ts.values()}) > 1:
+        sizes = ", ".join(f"{k}: {list(t.shape)}" for k, t in ts.items())
+        raise ShapeMismatch(f"{fn} : All input tensors should have same dimension but got sizes: {sizes}")
+
+
+def margin_ranking_loss(input1, input2, target, margin=0.0, reduction="mean"):
+    """max(0, -target * (input1 - input2) + margin): input1 should rank above input2 where
+    target is 1, below where it is -1."""
+    input1, input2, target = _float_inputs("margin_ranking_loss", input1, input2, target)
+    _same_ndim("margin_ranking_loss", input1=input1, input2=input2, target=target)
+    return _reduction(_ew.clamp(-target * (input1 - input2) + margin, min=0.0), reduction,
+                      "margin_ranking_loss")
+
+
+def hinge_embedding_loss(input, target, margin=1.0, reduction="mean"):  # noqa: A002
+    """input where target == 1, max(0, margin - input) where target == -1 (PyTorch's rule for
+    other target values: the sum of both terms where target is neither)."""
+    input, target = _float_inputs("hinge_embedding_loss", input, target)
+    loss = (_ew.where(target != 1, _ew.clamp(margin - input, min=0.0), 0.0)
+            + _ew.where(target != -1, input, 0.0))
+    return _reduction(loss, reduction, "hinge_embedding_loss")
+
+
+def _not_differentiable(fn, what, t):
+    """PyTorch's error for an argument its kernel gives no gradient, when it requires grad."""
+    if t is not None and t.requires_grad and is_grad_enabled():
+        raise RuntimeError(f"The function '{fn}' is not differentiable with respect to argument "
+                           f"'{what}'. This input cannot have requires_grad True.")
+
+
+def soft_margin_loss(input, target, reduction="mean"):  # noqa: A002
+    """log(1 + exp(-target * input)) elementwise (softplus, so large margins do not
+    overflow)."""
+    input, target = _float_inputs("soft_margin_loss", input, target)
+    _not_differentiable("soft_margin_loss", "target", target)
+    return _reduction(softplus(-input * target), reduction, "soft_margin_loss")
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction="mean"):
+    """1 - cos(input1, input2) where target == 1, max(0, cos - margin) where target == -1, cos
+    along the last dim of (N, D) inputs with (N,) target (or (D,) with a 0-d target);
+    cos = x1.x2 / sqrt((|x1|^2 + 1e-12) (|x2|^2 + 1e-12)), PyTorch's."""
+    input1, input2, target = _float_inputs("cosine_embedding_loss", input1, input2, target)
+    td = target.ndim
+    if td not in (0, 1):
+        raise ShapeMismatch("0D or 1D target tensor expected, multi-target not supported")
+    if input1.ndim != td + 1 or input2.ndim != td + 1:
+        raise ShapeMismatch(f"{td}D target tensor expects {td + 1}D input tensors, but found inputs "
+                            f"with sizes {list(input1.shape)} and {list(input2.shape)}.")
+    eps = 1e-12
+    cos = _sum(input1 * input2, td) / ((_sum(input1 * input1, td) + eps)
+                                       * (_sum(input2 * input2, td) + eps)) ** 0.5
+    loss = (_ew.where(target == 1, 1.0 - cos, 0.0)
+            + _ew.where(target == -1, _ew.clamp(cos - margin, min=0.0), 0.0))
+    return _reduction(loss, reduction, "cosine_embedding_loss")
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap=False,
+                        reduction="mean"):
+    """max(0, margin + d(anchor, positive) - d(anchor, negative)), d = pairwise_distance(p,
+    eps); ``swap`` uses min(d(a, n), d(p, n)) as the negative distance."""
+    anchor, positive, negative = _float_inputs("triplet_margin_loss", anchor, positive, negative)
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    dims = (anchor.ndim, positive.ndim, negative.ndim)
+    if len(set(dims)) > 1:
+        raise ShapeMismatch(f"The anchor, positive, and negative tensors are expected to have the "
+                            f"same number of dimensions, but got: anchor {dims[0]}D, positive "
+                            f"{dims[1]}D, and negative {dims[2]}D inputs")
+    d_pos = pairwise_distance(anchor, positive, p, eps)
+    d_neg = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_neg = _ew.minimum(d_neg, pairwise_distance(positive, negative, p, eps))
+    return _reduction(_ew.clamp(margin + d_pos - d_neg, min=0.0), reduction, "triplet_margin_loss")
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, eps=1e-8,  # noqa: A002
+                     reduction="mean"):
+    """Poisson negative log-likelihood: exp(input) - target * input for log-rates
+    (``log_input``), else input - target * log(input + eps); ``full`` adds Stirling's
+    approximation of log(target!) where target > 1."""
+    input, target = _float_inputs("poisson_nll_loss", input, target)
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if log_input:
+        loss = _ew.exp(input) - target * input
+    else:
+        loss = input - target * _ew.log(input + eps)
+    if full:
+        stirling = target * _ew.log(target) - target + 0.5 * _ew.log(2 * math.pi * target)
+        loss = loss + _ew.where(target <= 1, 0.0, stirling)
+    return _reduction(loss, reduction, "poisson_nll_loss")
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):  # noqa: A002
+    """Gaussian negative log-likelihood 0.5 (log(var) + (input - target)^2 / var) (+ 0.5 log(2 pi)
+    with ``full``), var clamped below at eps with the gradient passing through (PyTorch's
+    no-grad clamp). ``var`` is input's shape, one dim short of it, or broadcastable to it in
+    exactly one dim of size 1 (homoscedastic), or a float."""
+    _tensor(input, "input", "gaussian_nll_loss")
+    if isinstance(var, numbers.Real) and not isinstance(var, bool):
+        if var < 0:
+            raise ValueError("var has negative entry/entries")
+        var = ones(input.shape, dtype=input.dtype) * float(var)
+    else:
+        _tensor(var, "var", "gaussian_nll_loss")
+        if bool(_any(var < 0)):
+            raise ValueError("var has negative entry/entries")
+    input, target, var = _float_inputs("gaussian_nll_loss", input, target, var)
+    if var.shape != input.shape:
+        if input.shape[:-1] == var.shape:
+            var = unsqueeze(var, -1)
+        elif not (input.ndim == var.ndim and
+                  sum(v for i, v in zip(input.shape, var.shape) if i != v) == 1):
+            raise ValueError("var is of incorrect size")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction} is not valid")
+    var = _clamp_min_no_grad(var, eps)
+    loss = 0.5 * (_ew.log(var) + (input - target) ** 2 / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduction(loss, reduction, "gaussian_nll_loss")
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, reduction="mean"):  # noqa: A002
+    """Mean over the C classes (the last dim) of the per-class binary cross-entropy of
+    sigmoid(input) against 0/1 ``target``, each class scaled by ``weight``; one loss per sample."""
+    input, target = _float_inputs("multilabel_soft_margin_loss", input, target)
+    loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
+    if weight is not None:
+        loss = loss * _tensor(weight, "weight", "multilabel_soft_margin_loss")
+    c = input.shape[-1] if input.ndim else 1
+    return _reduction(_sum(loss, input.ndim - 1 if input.ndim else None) / c, reduction,
+                      "multilabel_soft_margin_loss")
+
+
+class TargetOutOfRange(IndexError, RuntimeError):
+    """A class index outside [0, C): this project's IndexError for class indices, and the
+    RuntimeError PyTorch's multi_margin_loss raises."""
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="mean"):  # noqa: A002
+    """Multi-class hinge loss of (N, C) scores (or (C,) with a 0-d target) against int64 class
+    indices: sum over i != y of weight[y] * max(0, margin - x[y] + x[i])^p, divided by C."""
+    _tensor(input, "input", "multi_margin_loss")
+    _tensor(target, "target", "multi_margin_loss")
+    if p not in (1, 2):
+        raise ValueError("only p == 1 and p == 2 supported")
+    if weight is not None and _tensor(weight, "weight", "multi_margin_loss").ndim != 1:
+        raise ValueError("weight must be one-dimensional")
+    if target.dtype is not dtypes.int64:
+        raise TypeError(f"multi_margin_loss: target must be an int64 tensor of class indices, "
+                        f"got dtype {target.dtype!r}")
+    if not input.dtype.is_floating_point:
+        raise TypeError(f"multi_margin_loss: input must be a floating-point tensor, got dtype {input.dtype!r}")
+    if input.ndim > 2 or input.ndim == 2 and input.shape[1] == 0 or input.ndim < 2 and input.numel() == 0:
+        raise ShapeMismatch(f"Expected non-empty vector or matrix with optional 0-dim batch size, "
+                            f"but got: {list(input.shape)}")
+    n, c = (input.shape[0], input.shape[1]) if input.ndim == 2 else (1, input.numel())
+    if target.ndim > 1 or target.numel() != n:
+        raise ShapeMismatch(f"inconsistent target size, expected {n} but got {list(target.shape)}")
+    if weight is not None and weight.numel() != c:
+        raise ShapeMismatch(f"inconsistent weight size, expected {c} but got {list(weight.shape)}")
+    _not_differentiable("multi_margin_loss", "weight", weight)
+    if n and (int(_min(target)) < 0 or int(_max(target)) >= c):
+        raise TargetOutOfRange("target out of range")
+    x, y = reshape(input, (n, c)), reshape(target, (n, 1))
+    z = margin - _gather(x, 1, y) + x
+    h = _ew.where(z > 0, z, 0.0)        # PyTorch's test: the gradient where z > 0; NaN counts 0
+    if p == 2:
+        h = h * h
+    if weight is not None:
+        h = h * reshape(weight.to(x.dtype)[reshape(y, (n,))], (n, 1))
+    h = _ew.where(y == arange(c), 0.0, h)                 # not the target class itself
+    loss = _sum(h, 1) / c
+    return _reduction(loss if input.ndim == 2 else reshape(loss, ()), reduction, "multi_margin_loss")
