@@ -21,3 +21,4 @@ from .modules import (CosineSimilarity, GroupNorm, InstanceNorm1d, InstanceNorm2
 from .modules import (CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss, KLDivLoss,
                       MarginRankingLoss, MultiLabelSoftMarginLoss, MultiMarginLoss,
                       PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss)
+from .modules import MultiheadAttention

@@ -24,9 +24,9 @@ from ..ops.nn import log_softmax, softmax  # noqa: F401  (re-exported)
 from ..ops.conv import avg_pool2d, conv1d, conv2d, fold, max_pool2d, unfold  # noqa: F401  (re-exported)
 from ..ops.reduce import max as _max, mean as _mean, min as _min, sum as _sum
 from ..ops.index import ShapeMismatch, scatter as _scatter
-from ..ops.index import gather as _gather
-from ..ops.reduce import any as _any, norm as _norm
-from ..ops.linalg import matmul as _matmul
+from ..ops.index import gather as _gather, repeat_interleave as _repeat_interleave, tril as _tril
+from ..ops.reduce import all as _all, any as _any, norm as _norm
+from ..ops.linalg import DtypeMismatch, matmul as _matmul
 from ..creation import arange, ones
 from ..autograd import is_grad_enabled, no_grad
 from ..creation import rand, zeros, zeros_like
@@ -959,3 +959,77 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="me
     h = _ew.where(y == arange(c), 0.0, h)                 # not the target class itself
     loss = _sum(h, 1) / c
     return _reduction(loss if input.ndim == 2 else reshape(loss, ()), reduction, "multi_margin_loss")
+
+
+# ---- attention ------------------------------------------------------------------------------------
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
+                                 scale=None, enable_gqa=False):
+    """softmax(query @ key^T * scale + mask) @ value for query (..., L, E), key (..., S, E) and
+    value (..., S, Ev), scale = 1/sqrt(E) by default; composed from matmul and softmax.
+    ``attn_mask`` broadcasts to (..., L, S): bool (True takes part) or float (added to the
+    scores); ``is_causal`` keeps the lower triangle (query i sees keys j <= i). A query row
+    with every key masked gives zeros (and a zero gradient), as PyTorch's. ``dropout_p``
+    drops attention weights (always, as PyTorch: pass 0.0 in eval). ``enable_gqa`` repeats
+    key/value heads (dim -3) to match query's."""
+    for name, t in (("query", query), ("key", key), ("value", value)):
+        _tensor(t, name, "scaled_dot_product_attention")
+        if t.ndim < 2:
+            raise ShapeMismatch(f"scaled_dot_product_attention: {name} must have at least 2 dims "
+                                f"(..., seq, features), got shape {t.shape}")
+    if not (query.dtype is key.dtype is value.dtype) or not query.dtype.is_floating_point:
+        raise DtypeMismatch(f"Expected query, key, and value to have the same floating-point dtype, "
+                            f"but got query.dtype: {query.dtype} key.dtype: {key.dtype} and "
+                            f"value.dtype: {value.dtype} instead.")
+    if enable_gqa and query.ndim >= 3 and key.shape[-3] != query.shape[-3]:
+        hq, hk = query.shape[-3], key.shape[-3]
+        if hk == 0 or hq % hk or value.shape[-3] != hk:
+            raise ShapeMismatch(f"scaled_dot_product_attention: with enable_gqa, query's {hq} heads "
+                                f"must be a multiple of key's and value's ({hk}, {value.shape[-3]})")
+        key = _repeat_interleave(key, hq // hk, -3)
+        value = _repeat_interleave(value, hq // hk, -3)
+    L, E, S = query.shape[-2], query.shape[-1], key.shape[-2]
+    if key.shape[-1] != E:
+        raise ShapeMismatch(f"scaled_dot_product_attention: query {query.shape} and key {key.shape} "
+                            f"must have the same last dim (the embedding)")
+    if value.shape[-2] != S:
+        raise ShapeMismatch(f"scaled_dot_product_attention: key {key.shape} and value {value.shape} "
+                            f"must have the same sequence length (dim -2)")
+    if is_causal:
+        if attn_mask is not None:
+            raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set "
+                               "when is_causal=True")
+        attn_mask = _tril(ones(L, S, dtype=dtypes.bool_))
+    weights = _attention_weights(query, key, attn_mask, dropout_p,
+                                 1.0 / math.sqrt(E) if scale is None else float(scale))
+    return _matmul(weights, value)
+
+
+def _attention_weights(query, key, attn_mask, dropout_p, scale):
+    """softmax(query @ key^T * scale + mask) along the keys, then dropout: the attention
+    weights (..., L, S) of scaled_dot_product_attention and MultiheadAttention. A bool mask
+    keeps the True entries; a float mask is added. A row with every key masked (all -inf) gives
+    zeros and a zero gradient (PyTorch's safe softmax), not NaN."""
+    scores = _matmul(query, _sh.transpose(key, -2, -1)) * scale
+    empty_rows = None                 # (..., L, 1): True where every key of a query is masked
+    if attn_mask is not None:
+        _tensor(attn_mask, "attn_mask", "scaled_dot_product_attention")
+        try:
+            _sh.broadcast_shapes(attn_mask.shape, scores.shape)
+        except ValueError:
+            raise ShapeMismatch(f"scaled_dot_product_attention: attn_mask of shape {attn_mask.shape} "
+                                f"does not broadcast to the scores' shape {scores.shape} "
+                                f"(..., L, S)") from None
+        if attn_mask.dtype is dtypes.bool_:
+            scores = _ew.where(attn_mask, scores, float("-inf"))
+            empty_rows = ~_any(attn_mask, -1, keepdim=True)
+        else:
+            scores = scores + attn_mask.to(scores.dtype)
+            empty_rows = _all(scores.detach() == float("-inf"), -1, keepdim=True)
+    if empty_rows is not None and bool(_any(empty_rows)):
+        # the scores of such rows are replaced before the softmax, so that no NaN reaches the
+        # gradient either
+        weights = _ew.where(empty_rows, 0.0, softmax(_ew.where(empty_rows, 0.0, scores), -1))
+    else:
+        weights = softmax(scores, -1)
+    return dropout(weights, dropout_p) if dropout_p > 0.0 else weights

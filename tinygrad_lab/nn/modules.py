@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping
 from .. import dtypes
 from ..autograd import RemovableHandle, is_grad_enabled, no_grad
 from ..creation import empty, ones, tensor, zeros
+from ..ops.elementwise import where as _where
+from ..ops.shape import cat as _cat
 from ..tensor import Tensor
 from . import functional as F
 from . import init
@@ -1683,3 +1685,165 @@ class MultiMarginLoss(_WeightedLoss):
 
     def forward(self, input, target):  # noqa: A002
         return F.multi_margin_loss(input, target, self.p, self.margin, self.weight, self.reduction)
+
+
+# ---- attention -------------------------------------------------------------------------------------
+
+class AttentionShapeError(AssertionError, ValueError):
+    """MultiheadAttention's inputs of inconsistent sizes: PyTorch's AssertionError, and this
+    project's ValueError for a shape problem."""
+
+
+def _float_mask(mask, dtype, name):
+    """A bool mask (True = masked out) as an additive float mask (-inf / 0); a float mask as
+    it is, in ``dtype`` (PyTorch's _canonical_mask)."""
+    if mask is None:
+        return None
+    if not isinstance(mask, Tensor):
+        raise TypeError(f"{name} must be a Tensor, got {type(mask).__name__}")
+    if mask.dtype is dtypes.bool_:
+        return _where(mask, float("-inf"), 0.0).to(dtype)
+    if not mask.dtype.is_floating_point:
+        raise TypeError(f"only bool and floating types of {name} are supported")
+    return mask.to(dtype)
+
+
+class MultiheadAttention(Module):
+    """PyTorch's nn.MultiheadAttention: query, key and value projected (in_proj_weight
+    (3 * embed_dim, embed_dim), or q/k/v_proj_weight when kdim or vdim differ from embed_dim),
+    split into ``num_heads`` heads, scaled dot-product attention per head (F's weights: a query
+    with every key masked gives zeros, not NaN), heads concatenated and out_proj applied.
+    Inputs are (L, N, E), (N, L, E) with ``batch_first``, or unbatched (L, E).
+    ``key_padding_mask`` (N, S) and ``attn_mask`` ((L, S) or (N * num_heads, L, S)): bool
+    (True = ignore that key) or float (added to the scores). Returns (output, weights), the
+    weights (N, L, S) averaged over heads (``average_attn_weights``) or (N, num_heads, L, S),
+    None unless ``need_weights``."""
+
+    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False,
+                 add_zero_attn=False, kdim=None, vdim=None, batch_first=False, device=None,
+                 dtype=None):
+        super().__init__()
+        _cpu_only(device, "MultiheadAttention")
+        if embed_dim <= 0 or num_heads <= 0:
+            raise ValueError(f"embed_dim and num_heads must be greater than 0, got embed_dim={embed_dim} "
+                             f"and num_heads={num_heads} instead")
+        if embed_dim % num_heads:
+            raise AssertionError("embed_dim must be divisible by num_heads")
+        self.embed_dim, self.num_heads, self.dropout = embed_dim, num_heads, dropout
+        self.kdim = kdim if kdim is not None else embed_dim
+        self.vdim = vdim if vdim is not None else embed_dim
+        self._qkv_same_embed_dim = self.kdim == embed_dim and self.vdim == embed_dim
+        self.head_dim, self.batch_first, self.add_zero_attn = embed_dim // num_heads, batch_first, add_zero_attn
+        if self._qkv_same_embed_dim:
+            self.in_proj_weight = Parameter(empty(3 * embed_dim, embed_dim, dtype=dtype))
+            for name in ("q_proj_weight", "k_proj_weight", "v_proj_weight"):
+                self.register_parameter(name, None)
+        else:
+            self.q_proj_weight = Parameter(empty(embed_dim, embed_dim, dtype=dtype))
+            self.k_proj_weight = Parameter(empty(embed_dim, self.kdim, dtype=dtype))
+            self.v_proj_weight = Parameter(empty(embed_dim, self.vdim, dtype=dtype))
+            self.register_parameter("in_proj_weight", None)
+        self.register_parameter("in_proj_bias", Parameter(empty(3 * embed_dim, dtype=dtype)) if bias else None)
+        self.out_proj = Linear(embed_dim, embed_dim, bias=bias, dtype=dtype)
+        if add_bias_kv:
+            self.bias_k = Parameter(empty(1, 1, embed_dim, dtype=dtype))
+            self.bias_v = Parameter(empty(1, 1, embed_dim, dtype=dtype))
+        else:
+            self.bias_k = self.bias_v = None
+        self._reset_parameters()
+
+    def _reset_parameters(self):
+        """PyTorch's: xavier_uniform_ projections, zero biases, xavier_normal_ bias_k/v."""
+        for w in (self.in_proj_weight, self.q_proj_weight, self.k_proj_weight, self.v_proj_weight):
+            if w is not None:
+                init.xavier_uniform_(w)
+        if self.in_proj_bias is not None:
+            init.zeros_(self.in_proj_bias)
+            init.zeros_(self.out_proj.bias)
+        for b in (self.bias_k, self.bias_v):
+            if b is not None:
+                init.xavier_normal_(b)
+
+    def _projections(self):
+        """(weight, bias) of the query, key and value projections."""
+        e = self.embed_dim
+        ws = ((self.in_proj_weight[:e], self.in_proj_weight[e:2 * e], self.in_proj_weight[2 * e:])
+              if self._qkv_same_embed_dim else (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight))
+        b = self.in_proj_bias
+        bs = (None,) * 3 if b is None else (b[:e], b[e:2 * e], b[2 * e:])
+        return zip(ws, bs)
+
+    def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
+                average_attn_weights=True, is_causal=False):
+        for name, t in (("query", query), ("key", key), ("value", value)):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"MultiheadAttention: {name} must be a Tensor, got {type(t).__name__}")
+        batched = query.ndim == 3
+        if query.ndim not in (2, 3) or key.ndim != query.ndim or value.ndim != query.ndim:
+            raise AttentionShapeError(f"query, key and value should be all 3-D (batched) or all 2-D "
+                                      f"(unbatched), got shapes {query.shape}, {key.shape} and {value.shape}")
+        if is_causal and attn_mask is None:
+            raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the "
+                               "Transformer module method `generate_square_subsequent_mask` to "
+                               "create this mask.")
+        # to (N, L, E)
+        if not batched:
+            query, key, value = query.unsqueeze(0), key.unsqueeze(0), value.unsqueeze(0)
+            if key_padding_mask is not None:
+                key_padding_mask = key_padding_mask.unsqueeze(0)
+        elif not self.batch_first:
+            query, key, value = query.transpose(0, 1), key.transpose(0, 1), value.transpose(0, 1)
+        n, tgt_len, e = query.shape
+        src_len, h, d = key.shape[1], self.num_heads, self.head_dim
+        if e != self.embed_dim:
+            raise AttentionShapeError(f"was expecting embedding dimension of {self.embed_dim}, but got {e}")
+        if key.shape[:2] != value.shape[:2] or key.shape[0] != n:
+            raise AttentionShapeError(f"key's sequence and batch dims {key.shape[:2]} do not match "
+                                      f"value's {value.shape[:2]} (or query's batch {n})")
+        mask = _float_mask(attn_mask, query.dtype, "attn_mask")
+        if mask is not None:
+            if mask.ndim == 2 and mask.shape != (tgt_len, src_len):
+                raise RuntimeError(f"The shape of the 2D attn_mask is {mask.shape}, but should be "
+                                   f"{(tgt_len, src_len)}.")
+            if mask.ndim == 3 and mask.shape != (n * h, tgt_len, src_len):
+                raise RuntimeError(f"The shape of the 3D attn_mask is {mask.shape}, but should be "
+                                   f"{(n * h, tgt_len, src_len)}.")
+            if mask.ndim not in (2, 3):
+                raise RuntimeError(f"attn_mask's dimension {mask.ndim} is not supported")
+            mask = mask.reshape(1, 1, tgt_len, src_len) if mask.ndim == 2 else mask.reshape(n, h, tgt_len, src_len)
+        kpm = _float_mask(key_padding_mask, query.dtype, "key_padding_mask")
+        if kpm is not None:
+            if kpm.shape != (n, src_len):
+                raise AttentionShapeError(f"expecting key_padding_mask shape of {(n, src_len)}, but got {kpm.shape}")
+            kpm = kpm.reshape(n, 1, 1, src_len)
+            mask = kpm if mask is None else mask + kpm
+        (wq, bq), (wk, bk), (wv, bv) = self._projections()
+        q, k, v = F.linear(query, wq, bq), F.linear(key, wk, bk), F.linear(value, wv, bv)
+        extra = 0                       # key positions appended (bias_k/v, add_zero_attn)
+        if self.bias_k is not None:
+            k = _cat([k, self.bias_k.expand(n, 1, e)], 1)
+            v = _cat([v, self.bias_v.expand(n, 1, e)], 1)
+            extra += 1
+        if self.add_zero_attn:
+            k = _cat([k, zeros(n, 1, e, dtype=k.dtype)], 1)
+            v = _cat([v, zeros(n, 1, e, dtype=v.dtype)], 1)
+            extra += 1
+        if mask is not None and extra:
+            mask = F.pad(mask, (0, extra))
+        # heads: (N, H, L, D)
+        q = q.reshape(n, tgt_len, h, d).transpose(1, 2)
+        k = k.reshape(n, src_len + extra, h, d).transpose(1, 2)
+        v = v.reshape(n, src_len + extra, h, d).transpose(1, 2)
+        weights = F._attention_weights(q, k, mask, self.dropout if self.training else 0.0,
+                                       1.0 / math.sqrt(d))
+        out = (weights @ v).transpose(1, 2).reshape(n, tgt_len, e)
+        out = self.out_proj(out)
+        if not batched:
+            out = out.squeeze(0)
+        elif not self.batch_first:
+            out = out.transpose(0, 1)
+        if not need_weights:
+            return out, None
+        if average_attn_weights:
+            weights = weights.mean(1)
+        return out, (weights if batched else weights.squeeze(0))
