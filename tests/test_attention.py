@@ -12,6 +12,18 @@ from tinygrad_lab.autograd import gradcheck
 RNG = np.random.default_rng(3)
 
 
+def _same_output_and_grads(y, r, pairs):
+    """y (tl) equals r (torch); after backward of one random output gradient through both,
+    each (tl tensor, torch tensor) of ``pairs`` has the same .grad."""
+    torch = pytest.importorskip("torch")
+    np.testing.assert_allclose(y.detach().numpy(), r.detach().numpy(), rtol=1e-10, atol=1e-12)
+    g = RNG.standard_normal(r.shape)
+    y.backward(tl.tensor(g))
+    r.backward(torch.tensor(g))
+    for x, t in pairs:
+        np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
 def _sdpa_vs_torch(shapes, tl_kw=None, torch_kw=None):
     torch = pytest.importorskip("torch")
     arrays = [RNG.standard_normal(s) for s in shapes]
@@ -19,12 +31,7 @@ def _sdpa_vs_torch(shapes, tl_kw=None, torch_kw=None):
     ts = [torch.tensor(a, requires_grad=True) for a in arrays]
     y = F.scaled_dot_product_attention(*xs, **(tl_kw or {}))
     r = torch.nn.functional.scaled_dot_product_attention(*ts, **(torch_kw or tl_kw or {}))
-    np.testing.assert_allclose(y.detach().numpy(), r.detach().numpy(), rtol=1e-10, atol=1e-12)
-    g = RNG.standard_normal(r.shape)
-    y.backward(tl.tensor(g))
-    r.backward(torch.tensor(g))
-    for x, t in zip(xs, ts):
-        np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-9, atol=1e-12)
+    _same_output_and_grads(y, r, zip(xs, ts))
 
 
 QKV = ((2, 3, 4, 5), (2, 3, 6, 5), (2, 3, 6, 7))
@@ -83,18 +90,11 @@ def _mha_vs_torch(kw, q, k, v, fwd=None):
     conv = {n: tl.tensor(a.numpy()) if isinstance(a, torch.Tensor) else a for n, a in fwd.items()}
     o, w = ref(*tq, **fwd)
     o2, w2 = m(*mq, **conv)
-    np.testing.assert_allclose(o2.detach().numpy(), o.detach().numpy(), rtol=1e-10, atol=1e-12)
     assert (w is None) == (w2 is None)
     if w is not None:
         np.testing.assert_allclose(w2.detach().numpy(), w.detach().numpy(), rtol=1e-10, atol=1e-12)
-    g = RNG.standard_normal(o.shape)
-    o.backward(torch.tensor(g))
-    o2.backward(tl.tensor(g))
-    for a, b in zip(tq, mq):
-        np.testing.assert_allclose(b.grad.numpy(), a.grad.numpy(), rtol=1e-9, atol=1e-12)
     params = dict(m.named_parameters())
-    for n, p in ref.named_parameters():
-        np.testing.assert_allclose(params[n].grad.numpy(), p.grad.numpy(), rtol=1e-9, atol=1e-12)
+    _same_output_and_grads(o2, o, list(zip(mq, tq)) + [(params[n], p) for n, p in ref.named_parameters()])
 
 
 L, S, N, E = 3, 4, 2, 8
