@@ -147,3 +147,16 @@ def test_mha_errors_and_defaults():
     assert np.all(m(q, q, q)[1].detach().numpy() == 0)
     m.eval()
     assert np.all(m(q, q, q)[1].detach().numpy() > 0)
+
+
+def test_masked_attention_and_multi_margin_capture_under_jit():
+    """No value is read from Python on the way (no data-dependent branch), so tl.jit captures
+    and replays them."""
+    mask = tl.tensor(RNG.random((3, 5)) < 0.5)
+    sdpa = tl.jit(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=mask))
+    loss = tl.jit(lambda x, t: F.multi_margin_loss(x, t))
+    q, k, v = tl.randn(3, 4), tl.randn(5, 4), tl.randn(5, 2)
+    x, t = tl.randn(4, 5), tl.tensor([0, 1, 2, 3])
+    for _ in range(3):
+        np.testing.assert_allclose(sdpa(q, k, v).numpy(), F.scaled_dot_product_attention(q, k, v, attn_mask=mask).numpy())
+        assert loss(x, t).item() == pytest.approx(F.multi_margin_loss(x, t).item())

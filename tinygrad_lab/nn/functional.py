@@ -947,10 +947,11 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="me
     if weight is not None and weight.numel() != c:
         raise ShapeMismatch(f"inconsistent weight size, expected {c} but got {list(weight.shape)}")
     _not_differentiable("multi_margin_loss", "weight", weight)
-    if n and (int(_min(target)) < 0 or int(_max(target)) >= c):
-        raise TargetOutOfRange("target out of range")
     x, y = reshape(input, (n, c)), reshape(target, (n, 1))
-    z = margin - _gather(x, 1, y) + x
+    try:    # (gather checks every index in C: no value read from Python, so tl.jit can capture)
+        z = margin - _gather(x, 1, y) + x
+    except RuntimeError as e:
+        raise TargetOutOfRange(f"target out of range: {e}") from None
     h = _ew.where(z > 0, z, 0.0)        # PyTorch's test: the gradient where z > 0; NaN counts 0
     if p == 2:
         h = h * h
@@ -1001,11 +1002,11 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                                "when is_causal=True")
         attn_mask = _tril(ones(L, S, dtype=dtypes.bool_))
     weights = _attention_weights(query, key, attn_mask, dropout_p,
-                                 1.0 / math.sqrt(E) if scale is None else float(scale))
+                                 1.0 / math.sqrt(E) if scale is None else float(scale), is_causal)
     return _matmul(weights, value)
 
 
-def _attention_weights(query, key, attn_mask, dropout_p, scale):
+def _attention_weights(query, key, attn_mask, dropout_p, scale, causal=False):
     """softmax(query @ key^T * scale + mask) along the keys, then dropout: the attention
     weights (..., L, S) of scaled_dot_product_attention and MultiheadAttention. A bool mask
     keeps the True entries; a float mask is added. A row with every key masked (all -inf) gives
@@ -1026,10 +1027,11 @@ def _attention_weights(query, key, attn_mask, dropout_p, scale):
         else:
             scores = scores + attn_mask.to(scores.dtype)
             empty_rows = _all(scores.detach() == float("-inf"), -1, keepdim=True)
-    if empty_rows is not None and bool(_any(empty_rows)):
-        # the scores of such rows are replaced before the softmax, so that no NaN reaches the
-        # gradient either
-        weights = _ew.where(empty_rows, 0.0, softmax(_ew.where(empty_rows, 0.0, scores), -1))
-    else:
+    if empty_rows is None or causal:      # (a causal mask keeps key 0 for every query)
         weights = softmax(scores, -1)
+    else:
+        # the scores of such rows are replaced before the softmax, so that no NaN reaches the
+        # gradient either (always, whether or not a row is empty: no value is read from Python,
+        # so tl.jit can capture it)
+        weights = _ew.where(empty_rows, 0.0, softmax(_ew.where(empty_rows, 0.0, scores), -1))
     return dropout(weights, dropout_p) if dropout_p > 0.0 else weights
