@@ -1608,11 +1608,15 @@ class _MarginLoss(_Loss):
 
 
 class MarginRankingLoss(_MarginLoss):
+    """F.margin_ranking_loss: max(0, -target * (input1 - input2) + margin)."""
+
     def forward(self, input1, input2, target):
         return F.margin_ranking_loss(input1, input2, target, self.margin, self.reduction)
 
 
 class HingeEmbeddingLoss(_MarginLoss):
+    """F.hinge_embedding_loss: input where target is 1, max(0, margin - input) where -1."""
+
     def __init__(self, margin=1.0, reduction="mean"):
         super().__init__(margin, reduction)
 
@@ -1621,16 +1625,22 @@ class HingeEmbeddingLoss(_MarginLoss):
 
 
 class SoftMarginLoss(_Loss):
+    """F.soft_margin_loss: log(1 + exp(-target * input))."""
+
     def forward(self, input, target):  # noqa: A002
         return F.soft_margin_loss(input, target, self.reduction)
 
 
 class CosineEmbeddingLoss(_MarginLoss):
+    """F.cosine_embedding_loss: 1 - cos where target is 1, max(0, cos - margin) where -1."""
+
     def forward(self, input1, input2, target):
         return F.cosine_embedding_loss(input1, input2, target, self.margin, self.reduction)
 
 
 class TripletMarginLoss(_MarginLoss):
+    """F.triplet_margin_loss: max(0, margin + d(anchor, positive) - d(anchor, negative))."""
+
     def __init__(self, margin=1.0, p=2.0, eps=1e-6, swap=False, reduction="mean"):
         super().__init__(margin, reduction)
         self.p, self.eps, self.swap = p, eps, swap
@@ -1641,6 +1651,8 @@ class TripletMarginLoss(_MarginLoss):
 
 
 class PoissonNLLLoss(_Loss):
+    """F.poisson_nll_loss: exp(input) - target * input for log-rates (``log_input``)."""
+
     def __init__(self, log_input=True, full=False, eps=1e-8, reduction="mean"):
         super().__init__(reduction)
         self.log_input, self.full, self.eps = log_input, full, eps
@@ -1651,6 +1663,8 @@ class PoissonNLLLoss(_Loss):
 
 
 class GaussianNLLLoss(_Loss):
+    """F.gaussian_nll_loss: 0.5 (log(var) + (input - target)^2 / var)."""
+
     def __init__(self, *, full=False, eps=1e-6, reduction="mean"):
         super().__init__(reduction)
         self.full, self.eps = full, eps
@@ -1669,11 +1683,15 @@ class _WeightedLoss(_Loss):
 
 
 class MultiLabelSoftMarginLoss(_WeightedLoss):
+    """F.multilabel_soft_margin_loss: the class-mean of per-class logistic losses."""
+
     def forward(self, input, target):  # noqa: A002
         return F.multilabel_soft_margin_loss(input, target, self.weight, self.reduction)
 
 
 class MultiMarginLoss(_WeightedLoss):
+    """F.multi_margin_loss: the multi-class hinge loss of scores against class indices."""
+
     def __init__(self, p=1, margin=1.0, weight=None, reduction="mean"):
         if p not in (1, 2):
             raise ValueError("only p == 1 and p == 2 supported")
