@@ -16,3 +16,9 @@ from .modules import (AvgPool2d, BatchNorm1d, BatchNorm2d, BCELoss, BCEWithLogit
                       ZeroPad2d, ZeroPad3d)
 from .modules import (CELU, GLU, Hardshrink, Hardsigmoid, Hardswish, ReLU6, Softmin, Softshrink,
                       Tanhshrink, Threshold)
+from .modules import (CosineSimilarity, GroupNorm, InstanceNorm1d, InstanceNorm2d,
+                      PairwiseDistance)
+from .modules import (CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss, KLDivLoss,
+                      MarginRankingLoss, MultiLabelSoftMarginLoss, MultiMarginLoss,
+                      PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss)
+from .modules import MultiheadAttention

@@ -8,7 +8,9 @@ ValueError naming the shapes, dtype problems TypeError, class indices out of ran
 softmax, log_softmax and the losses are fused C kernels (csrc/nn.c via ops/nn.py);
 activations are the elementwise ops; linear is matmul plus a bias.
 """
+import math
 import numbers
+import warnings
 
 from .. import dtypes
 from ..ops import nn as _nn
@@ -22,7 +24,11 @@ from ..ops.nn import log_softmax, softmax  # noqa: F401  (re-exported)
 from ..ops.conv import avg_pool2d, conv1d, conv2d, fold, max_pool2d, unfold  # noqa: F401  (re-exported)
 from ..ops.reduce import max as _max, mean as _mean, min as _min, sum as _sum
 from ..ops.index import ShapeMismatch, scatter as _scatter
-from ..autograd import no_grad
+from ..ops.index import gather as _gather, repeat_interleave as _repeat_interleave, tril as _tril
+from ..ops.reduce import all as _all, any as _any, norm as _norm
+from ..ops.linalg import DtypeMismatch, matmul as _matmul
+from ..creation import arange, ones
+from ..autograd import is_grad_enabled, no_grad
 from ..creation import rand, zeros, zeros_like
 from ..ops import shape as _sh
 from ..ops.shape import contiguous, permute, reshape, unsqueeze
@@ -34,7 +40,12 @@ __all__ = ["linear", "linear_act", "layer_norm", "batch_norm", "embedding", "rel
            "cross_entropy", "nll_loss", "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "unfold", "fold",
            "l1_loss", "smooth_l1_loss", "huber_loss", "one_hot", "pad",
            "relu6", "hardswish", "hardsigmoid", "celu", "celu_", "softshrink", "hardshrink",
-           "tanhshrink", "threshold", "threshold_", "softmin", "glu"]
+           "tanhshrink", "threshold", "threshold_", "softmin", "glu",
+           "group_norm", "instance_norm", "normalize", "cosine_similarity", "pairwise_distance",
+           "kl_div", "margin_ranking_loss", "hinge_embedding_loss", "soft_margin_loss",
+           "cosine_embedding_loss", "triplet_margin_loss", "poisson_nll_loss",
+           "gaussian_nll_loss", "multilabel_soft_margin_loss", "multi_margin_loss",
+           "scaled_dot_product_attention"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -603,3 +614,424 @@ def _constant_pad(x, dims, pairs, value):
     if all(p == (0, 0) for p in full_pairs):
         return _sh.clone(x)
     return _sh.ConstantPad.apply(x, tuple(full_pairs), value)
+
+
+
+# ---- group / instance normalisation, normalize, distances ---------------------------------------
+
+def _int_arg(v, what, fn):
+    """``v`` as an int (bools refused): a TypeError naming ``what`` otherwise."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise TypeError(f"{fn}(): argument '{what}' must be int, not {type(v).__name__}")
+    return int(v)
+
+
+def _affine(y, x, weight, bias, fn):
+    """``y * weight + bias``, the (C,) weight and bias broadcast over dim 1 of (N, C, *) x."""
+    cs = (x.shape[1],) + (1,) * (x.ndim - 2)
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is None:
+            continue
+        _tensor(t, name, fn)
+        if t.numel() != x.shape[1] or t.ndim != 1:
+            raise ShapeMismatch(f"{fn}: expected {name} to be a vector of size equal to the number "
+                                f"of channels in input, but got {name} of shape {t.shape} and "
+                                f"input of shape {x.shape}")
+    if weight is not None:
+        y = y * reshape(weight, cs)
+    if bias is not None:
+        y = y + reshape(bias, cs)
+    return y
+
+
+def _normalize_rows(x, rows, eps):
+    """x seen as ``rows`` rows, each normalised to zero mean and unit biased variance:
+    layer_norm over the last dim of a (rows, -1) reshape, returned in x's shape."""
+    m = _numel(x.shape) // rows if rows else 0
+    return reshape(layer_norm(reshape(x, (rows, m)), (m,), eps=eps), x.shape)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):  # noqa: A002
+    """Group normalisation of (N, C, *) input: the C channels split into ``num_groups`` groups,
+    each (sample, group) normalised over its channels and positions (biased variance; layer_norm
+    on an (N * num_groups, -1) reshape), then the per-channel ``* weight + bias``."""
+    _tensor(input, "input", "group_norm")
+    if input.ndim < 2:
+        raise ShapeMismatch(f"Expected at least 2 dimensions for input tensor but received {input.ndim}")
+    n, c = input.shape[0], input.shape[1]
+    g = _int_arg(num_groups, "num_groups", "group_norm")
+    if g <= 0 or c % g:
+        raise ShapeMismatch(f"Expected number of channels in input to be divisible by num_groups, "
+                            f"but got input of shape {input.shape} and num_groups={num_groups}")
+    if _numel((n * c // g,) + input.shape[2:]) == 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size "
+                         f"{[n * c // g, g] + list(input.shape[2:])}")
+    return _affine(_normalize_rows(input, n * g, eps), input, weight, bias, "group_norm")
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,  # noqa: A002
+                  use_input_stats=True, momentum=0.1, eps=1e-5):
+    """Instance normalisation of (N, C, *spatial) input: each (sample, channel) normalised over
+    its positions (biased variance), then ``* weight + bias`` per channel. With
+    ``use_input_stats`` the running stats, when given, are updated in place with the batch
+    average of the per-instance mean and unbiased variance (PyTorch's rule); without it the
+    running stats normalise, as batch_norm in eval mode."""
+    _tensor(input, "input", "instance_norm")
+    if input.ndim < 2:
+        raise ShapeMismatch(f"instance_norm: expected input of shape (N, C, *), got {input.shape}")
+    n, c = input.shape[0], input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var)):
+        if t is not None and (not isinstance(t, Tensor) or tuple(t.shape) != (c,)):
+            got = t.shape if isinstance(t, Tensor) else type(t).__name__
+            raise ShapeMismatch(f"instance_norm: {name} should contain {c} elements, got {got}")
+    cs = (c,) + (1,) * (input.ndim - 2)
+    if use_input_stats:
+        m = _numel(input.shape[2:])
+        if m == 1:
+            raise ValueError(f"Expected more than 1 spatial element when training, got input size {list(input.shape)}")
+        y = _normalize_rows(input, n * c, eps)
+        if running_mean is not None and running_var is not None and n * c:
+            with no_grad():
+                rows = reshape(input.detach(), (n, c, m))
+                mu = _mean(rows, 2)
+                var = _mean((rows - unsqueeze(mu, 2)) ** 2, 2) * (m / (m - 1))
+                running_mean.mul_(1 - momentum).add_(_mean(mu, 0).to(running_mean.dtype) * momentum)
+                running_var.mul_(1 - momentum).add_(_mean(var, 0).to(running_var.dtype) * momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("Expected running_mean and running_var to be defined when use_input_stats is false")
+        y = (input - reshape(running_mean, cs)) / (reshape(running_var, cs) + eps) ** 0.5
+    return _affine(y, input, weight, bias, "instance_norm")
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):  # noqa: A002
+    """``input / max(norm(input, p, dim, keepdim=True), eps)``: unit p-norm vectors along
+    ``dim`` (the clamp is a real one: no gradient through the norm where it is below eps)."""
+    _tensor(input, "input", "normalize")
+    if out is not None:
+        raise TypeError("normalize: out= is not supported (tensors here are written by ops only)")
+    return input / _ew.clamp(_norm(input, p, dim, keepdim=True), min=eps)
+
+
+def _clamp_min_no_grad(t, lo):
+    """t with values below ``lo`` raised to lo, the gradient passing as if unclamped: PyTorch's
+    ``with no_grad(): t.clamp_(min=lo)`` on a clone (cosine_similarity, gaussian_nll_loss)."""
+    return _ew.where(t >= lo, t, t - t.detach() + lo)
+
+
+def _float_inputs(fn, *ts):
+    """Tensors promoted to one floating dtype (ints and bools to the default float)."""
+    for i, t in enumerate(ts):
+        _tensor(t, f"input{i + 1}" if len(ts) > 1 else "input", fn)
+    dt = ts[0].dtype
+    for t in ts[1:]:
+        dt = dtypes.promote(dt, t.dtype)
+    if not dt.is_floating_point:
+        dt = dtypes.get_default_dtype()
+    return [t.to(dt) for t in ts]
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """sum(x1 * x2) / (max(|x1|, eps) * max(|x2|, eps)) along ``dim`` (x1 and x2 broadcast).
+    As PyTorch, each input is divided by its own clamped norm first (keeps the result in
+    [-1, 1]) and the clamp passes the gradient through (a no-grad clamp in PyTorch)."""
+    x1, x2 = _float_inputs("cosine_similarity", x1, x2)
+    shape = _sh.broadcast_shapes(x1.shape, x2.shape)
+    x1, x2 = _sh.expand(x1, shape), _sh.expand(x2, shape)
+    n1 = _clamp_min_no_grad(_norm(x1, 2, dim, keepdim=True), eps)
+    n2 = _clamp_min_no_grad(_norm(x2, 2, dim, keepdim=True), eps)
+    return _sum((x1 / n1) * (x2 / n2), dim)
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """The p-norm of ``x1 - x2 + eps`` over the last dim (of the broadcast shape)."""
+    x1, x2 = _float_inputs("pairwise_distance", x1, x2)
+    return _norm(x1 - x2 + eps, p, max(x1.ndim, x2.ndim) - 1, keepdim=keepdim)
+
+
+# ---- more losses (composites of tl ops; PyTorch's formulas, so their NaN and kink behaviour) ----
+
+def _reduction(loss, reduction, fn):
+    """'mean' / 'sum' / 'none' of an elementwise or per-sample ``loss``."""
+    _check_reduction(reduction, fn)
+    return _reduce(loss, reduction, loss.shape)
+
+
+def kl_div(input, target, reduction="mean", log_target=False):  # noqa: A002
+    """Kullback-Leibler divergence of ``target`` from log-probabilities ``input``:
+    target * (log(target) - input) elementwise (0 where target == 0), or, with ``log_target``,
+    exp(target) * (target - input). ``reduction='batchmean'`` (the mathematical KL divergence)
+    divides the sum by the batch size; 'mean' divides by the number of elements and warns, as
+    PyTorch."""
+    input, target = _float_inputs("kl_div", input, target)
+    if reduction not in _REDUCTIONS + ("batchmean",):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
+                      "support size.'batchmean' divides only by the batch size, and aligns with "
+                      "the KL div math definition.'mean' will be changed to behave the same as "
+                      "'batchmean' in the next major release.", stacklevel=2)
+    if log_target:
+        loss = _ew.exp(target) * (target - input)
+    else:
+        # xlogy(target, target) - target * input; as PyTorch's, a target's gradient at 0 is NaN
+        loss = _ew.where(target == 0, 0.0, target * _ew.log(target)) - target * input
+    if reduction == "batchmean":
+        total = _sum(loss)
+        return total / input.shape[0] if input.ndim else total
+    return _reduction(loss, reduction, "kl_div")
+
+
+def _same_ndim(fn, **ts):
+    if len({t.ndim for t in ts.values()}) > 1:
+        sizes = ", ".join(f"{k}: {list(t.shape)}" for k, t in ts.items())
+        raise ShapeMismatch(f"{fn} : All input tensors should have same dimension but got sizes: {sizes}")
+
+
+def margin_ranking_loss(input1, input2, target, margin=0.0, reduction="mean"):
+    """max(0, -target * (input1 - input2) + margin): input1 should rank above input2 where
+    target is 1, below where it is -1."""
+    input1, input2, target = _float_inputs("margin_ranking_loss", input1, input2, target)
+    _same_ndim("margin_ranking_loss", input1=input1, input2=input2, target=target)
+    return _reduction(_ew.clamp(-target * (input1 - input2) + margin, min=0.0), reduction,
+                      "margin_ranking_loss")
+
+
+def hinge_embedding_loss(input, target, margin=1.0, reduction="mean"):  # noqa: A002
+    """input where target == 1, max(0, margin - input) where target == -1 (PyTorch's rule for
+    other target values: the sum of both terms where target is neither)."""
+    input, target = _float_inputs("hinge_embedding_loss", input, target)
+    loss = (_ew.where(target != 1, _ew.clamp(margin - input, min=0.0), 0.0)
+            + _ew.where(target != -1, input, 0.0))
+    return _reduction(loss, reduction, "hinge_embedding_loss")
+
+
+def _not_differentiable(fn, what, t):
+    """PyTorch's error for an argument its kernel gives no gradient, when it requires grad."""
+    if t is not None and t.requires_grad and is_grad_enabled():
+        raise RuntimeError(f"The function '{fn}' is not differentiable with respect to argument "
+                           f"'{what}'. This input cannot have requires_grad True.")
+
+
+def soft_margin_loss(input, target, reduction="mean"):  # noqa: A002
+    """log(1 + exp(-target * input)) elementwise (softplus, so large margins do not
+    overflow)."""
+    input, target = _float_inputs("soft_margin_loss", input, target)
+    _not_differentiable("soft_margin_loss", "target", target)
+    return _reduction(softplus(-input * target), reduction, "soft_margin_loss")
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction="mean"):
+    """1 - cos(input1, input2) where target == 1, max(0, cos - margin) where target == -1, cos
+    along the last dim of (N, D) inputs with (N,) target (or (D,) with a 0-d target);
+    cos = x1.x2 / sqrt((|x1|^2 + 1e-12) (|x2|^2 + 1e-12)), PyTorch's."""
+    input1, input2, target = _float_inputs("cosine_embedding_loss", input1, input2, target)
+    td = target.ndim
+    if td not in (0, 1):
+        raise ShapeMismatch("0D or 1D target tensor expected, multi-target not supported")
+    if input1.ndim != td + 1 or input2.ndim != td + 1:
+        raise ShapeMismatch(f"{td}D target tensor expects {td + 1}D input tensors, but found inputs "
+                            f"with sizes {list(input1.shape)} and {list(input2.shape)}.")
+    eps = 1e-12
+    cos = _sum(input1 * input2, td) / ((_sum(input1 * input1, td) + eps)
+                                       * (_sum(input2 * input2, td) + eps)) ** 0.5
+    loss = (_ew.where(target == 1, 1.0 - cos, 0.0)
+            + _ew.where(target == -1, _ew.clamp(cos - margin, min=0.0), 0.0))
+    return _reduction(loss, reduction, "cosine_embedding_loss")
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap=False,
+                        reduction="mean"):
+    """max(0, margin + d(anchor, positive) - d(anchor, negative)), d = pairwise_distance(p,
+    eps); ``swap`` uses min(d(a, n), d(p, n)) as the negative distance."""
+    anchor, positive, negative = _float_inputs("triplet_margin_loss", anchor, positive, negative)
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    dims = (anchor.ndim, positive.ndim, negative.ndim)
+    if len(set(dims)) > 1:
+        raise ShapeMismatch(f"The anchor, positive, and negative tensors are expected to have the "
+                            f"same number of dimensions, but got: anchor {dims[0]}D, positive "
+                            f"{dims[1]}D, and negative {dims[2]}D inputs")
+    d_pos = pairwise_distance(anchor, positive, p, eps)
+    d_neg = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_neg = _ew.minimum(d_neg, pairwise_distance(positive, negative, p, eps))
+    return _reduction(_ew.clamp(margin + d_pos - d_neg, min=0.0), reduction, "triplet_margin_loss")
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, eps=1e-8,  # noqa: A002
+                     reduction="mean"):
+    """Poisson negative log-likelihood: exp(input) - target * input for log-rates
+    (``log_input``), else input - target * log(input + eps); ``full`` adds Stirling's
+    approximation of log(target!) where target > 1."""
+    input, target = _float_inputs("poisson_nll_loss", input, target)
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if log_input:
+        loss = _ew.exp(input) - target * input
+    else:
+        loss = input - target * _ew.log(input + eps)
+    if full:
+        stirling = target * _ew.log(target) - target + 0.5 * _ew.log(2 * math.pi * target)
+        loss = loss + _ew.where(target <= 1, 0.0, stirling)
+    return _reduction(loss, reduction, "poisson_nll_loss")
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):  # noqa: A002
+    """Gaussian negative log-likelihood 0.5 (log(var) + (input - target)^2 / var) (+ 0.5 log(2 pi)
+    with ``full``), var clamped below at eps with the gradient passing through (PyTorch's
+    no-grad clamp). ``var`` is input's shape, one dim short of it, or broadcastable to it in
+    exactly one dim of size 1 (homoscedastic), or a float."""
+    _tensor(input, "input", "gaussian_nll_loss")
+    if isinstance(var, numbers.Real) and not isinstance(var, bool):
+        if var < 0:
+            raise ValueError("var has negative entry/entries")
+        var = ones(input.shape, dtype=input.dtype) * float(var)
+    else:
+        _tensor(var, "var", "gaussian_nll_loss")
+        if bool(_any(var < 0)):
+            raise ValueError("var has negative entry/entries")
+    input, target, var = _float_inputs("gaussian_nll_loss", input, target, var)
+    if var.shape != input.shape:
+        if input.shape[:-1] == var.shape:
+            var = unsqueeze(var, -1)
+        elif not (input.ndim == var.ndim and
+                  sum(v for i, v in zip(input.shape, var.shape) if i != v) == 1):
+            raise ValueError("var is of incorrect size")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction} is not valid")
+    var = _clamp_min_no_grad(var, eps)
+    loss = 0.5 * (_ew.log(var) + (input - target) ** 2 / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduction(loss, reduction, "gaussian_nll_loss")
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, reduction="mean"):  # noqa: A002
+    """Mean over the C classes (the last dim) of the per-class binary cross-entropy of
+    sigmoid(input) against 0/1 ``target``, each class scaled by ``weight``; one loss per sample."""
+    input, target = _float_inputs("multilabel_soft_margin_loss", input, target)
+    loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
+    if weight is not None:
+        loss = loss * _tensor(weight, "weight", "multilabel_soft_margin_loss")
+    c = input.shape[-1] if input.ndim else 1
+    return _reduction(_sum(loss, input.ndim - 1 if input.ndim else None) / c, reduction,
+                      "multilabel_soft_margin_loss")
+
+
+class TargetOutOfRange(IndexError, RuntimeError):
+    """A class index outside [0, C): this project's IndexError for class indices, and the
+    RuntimeError PyTorch's multi_margin_loss raises."""
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="mean"):  # noqa: A002
+    """Multi-class hinge loss of (N, C) scores (or (C,) with a 0-d target) against int64 class
+    indices: sum over i != y of weight[y] * max(0, margin - x[y] + x[i])^p, divided by C."""
+    _tensor(input, "input", "multi_margin_loss")
+    _tensor(target, "target", "multi_margin_loss")
+    if p not in (1, 2):
+        raise ValueError("only p == 1 and p == 2 supported")
+    if weight is not None and _tensor(weight, "weight", "multi_margin_loss").ndim != 1:
+        raise ValueError("weight must be one-dimensional")
+    if target.dtype is not dtypes.int64:
+        raise TypeError(f"multi_margin_loss: target must be an int64 tensor of class indices, "
+                        f"got dtype {target.dtype!r}")
+    if not input.dtype.is_floating_point:
+        raise TypeError(f"multi_margin_loss: input must be a floating-point tensor, got dtype {input.dtype!r}")
+    if input.ndim > 2 or input.ndim == 2 and input.shape[1] == 0 or input.ndim < 2 and input.numel() == 0:
+        raise ShapeMismatch(f"Expected non-empty vector or matrix with optional 0-dim batch size, "
+                            f"but got: {list(input.shape)}")
+    n, c = (input.shape[0], input.shape[1]) if input.ndim == 2 else (1, input.numel())
+    if target.ndim > 1 or target.numel() != n:
+        raise ShapeMismatch(f"inconsistent target size, expected {n} but got {list(target.shape)}")
+    if weight is not None and weight.numel() != c:
+        raise ShapeMismatch(f"inconsistent weight size, expected {c} but got {list(weight.shape)}")
+    _not_differentiable("multi_margin_loss", "weight", weight)
+    x, y = reshape(input, (n, c)), reshape(target, (n, 1))
+    try:    # (gather checks every index in C: no value read from Python, so tl.jit can capture)
+        z = margin - _gather(x, 1, y) + x
+    except RuntimeError as e:
+        raise TargetOutOfRange(f"target out of range: {e}") from None
+    h = _ew.where(z > 0, z, 0.0)        # PyTorch's test: the gradient where z > 0; NaN counts 0
+    if p == 2:
+        h = h * h
+    if weight is not None:
+        h = h * reshape(weight.to(x.dtype)[reshape(y, (n,))], (n, 1))
+    h = _ew.where(y == arange(c), 0.0, h)                 # not the target class itself
+    loss = _sum(h, 1) / c
+    return _reduction(loss if input.ndim == 2 else reshape(loss, ()), reduction, "multi_margin_loss")
+
+
+# ---- attention ------------------------------------------------------------------------------------
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
+                                 scale=None, enable_gqa=False):
+    """softmax(query @ key^T * scale + mask) @ value for query (..., L, E), key (..., S, E) and
+    value (..., S, Ev), scale = 1/sqrt(E) by default; composed from matmul and softmax.
+    ``attn_mask`` broadcasts to (..., L, S): bool (True takes part) or float (added to the
+    scores); ``is_causal`` keeps the lower triangle (query i sees keys j <= i). A query row
+    with every key masked gives zeros (and a zero gradient), as PyTorch's. ``dropout_p``
+    drops attention weights (always, as PyTorch: pass 0.0 in eval). ``enable_gqa`` repeats
+    key/value heads (dim -3) to match query's."""
+    for name, t in (("query", query), ("key", key), ("value", value)):
+        _tensor(t, name, "scaled_dot_product_attention")
+        if t.ndim < 2:
+            raise ShapeMismatch(f"scaled_dot_product_attention: {name} must have at least 2 dims "
+                                f"(..., seq, features), got shape {t.shape}")
+    if not (query.dtype is key.dtype is value.dtype) or not query.dtype.is_floating_point:
+        raise DtypeMismatch(f"Expected query, key, and value to have the same floating-point dtype, "
+                            f"but got query.dtype: {query.dtype} key.dtype: {key.dtype} and "
+                            f"value.dtype: {value.dtype} instead.")
+    if enable_gqa and query.ndim >= 3 and key.shape[-3] != query.shape[-3]:
+        hq, hk = query.shape[-3], key.shape[-3]
+        if hk == 0 or hq % hk or value.shape[-3] != hk:
+            raise ShapeMismatch(f"scaled_dot_product_attention: with enable_gqa, query's {hq} heads "
+                                f"must be a multiple of key's and value's ({hk}, {value.shape[-3]})")
+        key = _repeat_interleave(key, hq // hk, -3)
+        value = _repeat_interleave(value, hq // hk, -3)
+    L, E, S = query.shape[-2], query.shape[-1], key.shape[-2]
+    if key.shape[-1] != E:
+        raise ShapeMismatch(f"scaled_dot_product_attention: query {query.shape} and key {key.shape} "
+                            f"must have the same last dim (the embedding)")
+    if value.shape[-2] != S:
+        raise ShapeMismatch(f"scaled_dot_product_attention: key {key.shape} and value {value.shape} "
+                            f"must have the same sequence length (dim -2)")
+    if is_causal:
+        if attn_mask is not None:
+            raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set "
+                               "when is_causal=True")
+        attn_mask = _tril(ones(L, S, dtype=dtypes.bool_))
+    weights = _attention_weights(query, key, attn_mask, dropout_p,
+                                 1.0 / math.sqrt(E) if scale is None else float(scale), is_causal)
+    return _matmul(weights, value)
+
+
+def _attention_weights(query, key, attn_mask, dropout_p, scale, causal=False):
+    """softmax(query @ key^T * scale + mask) along the keys, then dropout: the attention
+    weights (..., L, S) of scaled_dot_product_attention and MultiheadAttention. A bool mask
+    keeps the True entries; a float mask is added. A row with every key masked (all -inf) gives
+    zeros and a zero gradient (PyTorch's safe softmax), not NaN."""
+    scores = _matmul(query, _sh.transpose(key, -2, -1)) * scale
+    empty_rows = None                 # (..., L, 1): True where every key of a query is masked
+    if attn_mask is not None:
+        _tensor(attn_mask, "attn_mask", "scaled_dot_product_attention")
+        try:
+            _sh.broadcast_shapes(attn_mask.shape, scores.shape)
+        except ValueError:
+            raise ShapeMismatch(f"scaled_dot_product_attention: attn_mask of shape {attn_mask.shape} "
+                                f"does not broadcast to the scores' shape {scores.shape} "
+                                f"(..., L, S)") from None
+        if attn_mask.dtype is dtypes.bool_:
+            scores = _ew.where(attn_mask, scores, float("-inf"))
+            empty_rows = ~_any(attn_mask, -1, keepdim=True)
+        else:
+            scores = scores + attn_mask.to(scores.dtype)
+            empty_rows = _all(scores.detach() == float("-inf"), -1, keepdim=True)
+    if empty_rows is None or causal:      # (a causal mask keeps key 0 for every query)
+        weights = softmax(scores, -1)
+    else:
+        # the scores of such rows are replaced before the softmax, so that no NaN reaches the
+        # gradient either (always, whether or not a row is empty: no value is read from Python,
+        # so tl.jit can capture it)
+        weights = _ew.where(empty_rows, 0.0, softmax(_ew.where(empty_rows, 0.0, scores), -1))
+    return dropout(weights, dropout_p) if dropout_p > 0.0 else weights

@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping
 from .. import dtypes
 from ..autograd import RemovableHandle, is_grad_enabled, no_grad
 from ..creation import empty, ones, tensor, zeros
+from ..ops.elementwise import where as _where
+from ..ops.shape import cat as _cat
 from ..tensor import Tensor
 from . import functional as F
 from . import init
@@ -1470,3 +1472,396 @@ class BCELoss(_Loss):
 class NLLLoss(_Loss):
     def forward(self, input, target):
         return F.nll_loss(input, target, reduction=self.reduction)
+
+
+# ---- group / instance normalisation, distances ---------------------------------------------------
+
+def _cpu_only(device, cls):
+    if device not in (None, "cpu"):
+        raise ValueError(f"{cls}: tinygrad_lab runs on the CPU only, got device={device!r}")
+
+
+def _norm_affine(module, n, affine, bias, dtype):
+    """A normalisation layer's per-channel ``weight`` (ones) and ``bias`` (zeros), each None
+    when not ``affine`` (bias also when not ``bias``), as PyTorch registers them."""
+    module.register_parameter("weight", Parameter(ones(n, dtype=dtype)) if affine else None)
+    module.register_parameter("bias", Parameter(zeros(n, dtype=dtype)) if affine and bias else None)
+
+
+class GroupNorm(Module):
+    """Group normalisation (F.group_norm) of (N, num_channels, *) input; with ``affine`` a
+    per-channel weight (ones) and bias (zeros)."""
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None, *,
+                 bias=True):
+        super().__init__()
+        _cpu_only(device, type(self).__name__)
+        if num_channels % num_groups != 0:
+            raise ValueError(f"num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
+        self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
+        _norm_affine(self, num_channels, affine, bias, dtype)
+
+    def forward(self, input):  # noqa: A002
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")
+
+
+class _InstanceNorm(Module):
+    """InstanceNorm1d / 2d: F.instance_norm per (sample, channel); batch statistics in training
+    or without ``track_running_stats``, else the running ones. Unbatched input (one dim fewer)
+    is normalised as a batch of one."""
+
+    _unbatched_ndim = None
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
+                 track_running_stats=False, device=None, dtype=None, *, bias=True):
+        super().__init__()
+        _cpu_only(device, type(self).__name__)
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        _norm_affine(self, num_features, affine, bias, dtype)
+        if track_running_stats:
+            self.register_buffer("running_mean", zeros(num_features, dtype=dtype))
+            self.register_buffer("running_var", ones(num_features, dtype=dtype))
+            self.register_buffer("num_batches_tracked", zeros((), dtype=dtypes.int64))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def forward(self, input):  # noqa: A002
+        k = self._unbatched_ndim
+        if not isinstance(input, Tensor) or input.ndim not in (k, k + 1):
+            got = f"{input.ndim}D" if isinstance(input, Tensor) else type(input).__name__
+            raise ValueError(f"expected {k}D or {k + 1}D input (got {got} input)")
+        feature_dim = input.ndim - k
+        if input.shape[feature_dim] != self.num_features:
+            if self.affine:
+                raise ValueError(f"expected input's size at dim={feature_dim} to match num_features "
+                                 f"({self.num_features}), but got: {input.shape[feature_dim]}.")
+            warnings.warn(f"input's size at dim={feature_dim} does not match num_features. You can "
+                          "silence this warning by not passing in num_features, which is not used "
+                          "because affine=False")
+        x = input.unsqueeze(0) if input.ndim == k else input
+        y = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                            self.training or not self.track_running_stats,
+                            self.momentum if self.momentum is not None else 0.0, self.eps)
+        return y.squeeze(0) if input.ndim == k else y
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance normalisation of (N, C, L) or unbatched (C, L) input."""
+    _unbatched_ndim = 2
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance normalisation of (N, C, H, W) or unbatched (C, H, W) input."""
+    _unbatched_ndim = 3
+
+
+class CosineSimilarity(Module):
+    """F.cosine_similarity(x1, x2, dim, eps)."""
+
+    def __init__(self, dim=1, eps=1e-8):
+        super().__init__()
+        self.dim, self.eps = dim, eps
+
+    def forward(self, x1, x2):
+        return F.cosine_similarity(x1, x2, self.dim, self.eps)
+
+
+class PairwiseDistance(Module):
+    """F.pairwise_distance(x1, x2, p, eps, keepdim)."""
+
+    def __init__(self, p=2.0, eps=1e-6, keepdim=False):
+        super().__init__()
+        self.norm, self.eps, self.keepdim = p, eps, keepdim
+
+    def forward(self, x1, x2):
+        return F.pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
+
+
+# ---- more losses (F.kl_div ... F.multi_margin_loss) ----------------------------------------------
+
+class KLDivLoss(_Loss):
+    """F.kl_div; ``reduction`` also takes 'batchmean' (the sum divided by the batch size)."""
+
+    def __init__(self, reduction="mean", log_target=False):
+        super().__init__("mean" if reduction == "batchmean" else reduction)
+        self.reduction, self.log_target = reduction, log_target
+
+    def forward(self, input, target):  # noqa: A002
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
+
+
+class _MarginLoss(_Loss):
+    def __init__(self, margin=0.0, reduction="mean"):
+        super().__init__(reduction)
+        self.margin = margin
+
+
+class MarginRankingLoss(_MarginLoss):
+    """F.margin_ranking_loss: max(0, -target * (input1 - input2) + margin)."""
+
+    def forward(self, input1, input2, target):
+        return F.margin_ranking_loss(input1, input2, target, self.margin, self.reduction)
+
+
+class HingeEmbeddingLoss(_MarginLoss):
+    """F.hinge_embedding_loss: input where target is 1, max(0, margin - input) where -1."""
+
+    def __init__(self, margin=1.0, reduction="mean"):
+        super().__init__(margin, reduction)
+
+    def forward(self, input, target):  # noqa: A002
+        return F.hinge_embedding_loss(input, target, self.margin, self.reduction)
+
+
+class SoftMarginLoss(_Loss):
+    """F.soft_margin_loss: log(1 + exp(-target * input))."""
+
+    def forward(self, input, target):  # noqa: A002
+        return F.soft_margin_loss(input, target, self.reduction)
+
+
+class CosineEmbeddingLoss(_MarginLoss):
+    """F.cosine_embedding_loss: 1 - cos where target is 1, max(0, cos - margin) where -1."""
+
+    def forward(self, input1, input2, target):
+        return F.cosine_embedding_loss(input1, input2, target, self.margin, self.reduction)
+
+
+class TripletMarginLoss(_MarginLoss):
+    """F.triplet_margin_loss: max(0, margin + d(anchor, positive) - d(anchor, negative))."""
+
+    def __init__(self, margin=1.0, p=2.0, eps=1e-6, swap=False, reduction="mean"):
+        super().__init__(margin, reduction)
+        self.p, self.eps, self.swap = p, eps, swap
+
+    def forward(self, anchor, positive, negative):
+        return F.triplet_margin_loss(anchor, positive, negative, self.margin, self.p, self.eps,
+                                     self.swap, self.reduction)
+
+
+class PoissonNLLLoss(_Loss):
+    """F.poisson_nll_loss: exp(input) - target * input for log-rates (``log_input``)."""
+
+    def __init__(self, log_input=True, full=False, eps=1e-8, reduction="mean"):
+        super().__init__(reduction)
+        self.log_input, self.full, self.eps = log_input, full, eps
+
+    def forward(self, log_input, target):
+        return F.poisson_nll_loss(log_input, target, self.log_input, self.full, self.eps,
+                                  self.reduction)
+
+
+class GaussianNLLLoss(_Loss):
+    """F.gaussian_nll_loss: 0.5 (log(var) + (input - target)^2 / var)."""
+
+    def __init__(self, *, full=False, eps=1e-6, reduction="mean"):
+        super().__init__(reduction)
+        self.full, self.eps = full, eps
+
+    def forward(self, input, target, var):  # noqa: A002
+        return F.gaussian_nll_loss(input, target, var, self.full, self.eps, self.reduction)
+
+
+class _WeightedLoss(_Loss):
+    """A loss with an optional per-class ``weight``, kept as a buffer (in the state_dict), as
+    PyTorch's."""
+
+    def __init__(self, weight=None, reduction="mean"):
+        super().__init__(reduction)
+        self.register_buffer("weight", weight)
+
+
+class MultiLabelSoftMarginLoss(_WeightedLoss):
+    """F.multilabel_soft_margin_loss: the class-mean of per-class logistic losses."""
+
+    def forward(self, input, target):  # noqa: A002
+        return F.multilabel_soft_margin_loss(input, target, self.weight, self.reduction)
+
+
+class MultiMarginLoss(_WeightedLoss):
+    """F.multi_margin_loss: the multi-class hinge loss of scores against class indices."""
+
+    def __init__(self, p=1, margin=1.0, weight=None, reduction="mean"):
+        if p not in (1, 2):
+            raise ValueError("only p == 1 and p == 2 supported")
+        if weight is not None and weight.ndim != 1:
+            raise ValueError(f"MultiMarginLoss: expected weight to be None or 1D tensor, got "
+                             f"{weight.ndim}D instead")
+        super().__init__(weight, reduction)
+        self.p, self.margin = p, margin
+
+    def forward(self, input, target):  # noqa: A002
+        return F.multi_margin_loss(input, target, self.p, self.margin, self.weight, self.reduction)
+
+
+# ---- attention -------------------------------------------------------------------------------------
+
+class AttentionShapeError(AssertionError, ValueError):
+    """MultiheadAttention's inputs of inconsistent sizes: PyTorch's AssertionError, and this
+    project's ValueError for a shape problem."""
+
+
+def _float_mask(mask, dtype, name):
+    """A bool mask (True = masked out) as an additive float mask (-inf / 0); a float mask as
+    it is, in ``dtype`` (PyTorch's _canonical_mask)."""
+    if mask is None:
+        return None
+    if not isinstance(mask, Tensor):
+        raise TypeError(f"{name} must be a Tensor, got {type(mask).__name__}")
+    if mask.dtype is dtypes.bool_:
+        return _where(mask, float("-inf"), 0.0).to(dtype)
+    if not mask.dtype.is_floating_point:
+        raise TypeError(f"only bool and floating types of {name} are supported")
+    return mask.to(dtype)
+
+
+class MultiheadAttention(Module):
+    """PyTorch's nn.MultiheadAttention: query, key and value projected (in_proj_weight
+    (3 * embed_dim, embed_dim), or q/k/v_proj_weight when kdim or vdim differ from embed_dim),
+    split into ``num_heads`` heads, scaled dot-product attention per head (F's weights: a query
+    with every key masked gives zeros, not NaN), heads concatenated and out_proj applied.
+    Inputs are (L, N, E), (N, L, E) with ``batch_first``, or unbatched (L, E).
+    ``key_padding_mask`` (N, S) and ``attn_mask`` ((L, S) or (N * num_heads, L, S)): bool
+    (True = ignore that key) or float (added to the scores). Returns (output, weights), the
+    weights (N, L, S) averaged over heads (``average_attn_weights``) or (N, num_heads, L, S),
+    None unless ``need_weights``."""
+
+    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False,
+                 add_zero_attn=False, kdim=None, vdim=None, batch_first=False, device=None,
+                 dtype=None):
+        super().__init__()
+        _cpu_only(device, "MultiheadAttention")
+        if embed_dim <= 0 or num_heads <= 0:
+            raise ValueError(f"embed_dim and num_heads must be greater than 0, got embed_dim={embed_dim} "
+                             f"and num_heads={num_heads} instead")
+        if embed_dim % num_heads:
+            raise AssertionError("embed_dim must be divisible by num_heads")
+        self.embed_dim, self.num_heads, self.dropout = embed_dim, num_heads, dropout
+        self.kdim = kdim if kdim is not None else embed_dim
+        self.vdim = vdim if vdim is not None else embed_dim
+        self._qkv_same_embed_dim = self.kdim == embed_dim and self.vdim == embed_dim
+        self.head_dim, self.batch_first, self.add_zero_attn = embed_dim // num_heads, batch_first, add_zero_attn
+        if self._qkv_same_embed_dim:
+            self.in_proj_weight = Parameter(empty(3 * embed_dim, embed_dim, dtype=dtype))
+            for name in ("q_proj_weight", "k_proj_weight", "v_proj_weight"):
+                self.register_parameter(name, None)
+        else:
+            self.q_proj_weight = Parameter(empty(embed_dim, embed_dim, dtype=dtype))
+            self.k_proj_weight = Parameter(empty(embed_dim, self.kdim, dtype=dtype))
+            self.v_proj_weight = Parameter(empty(embed_dim, self.vdim, dtype=dtype))
+            self.register_parameter("in_proj_weight", None)
+        self.register_parameter("in_proj_bias", Parameter(empty(3 * embed_dim, dtype=dtype)) if bias else None)
+        self.out_proj = Linear(embed_dim, embed_dim, bias=bias, dtype=dtype)
+        if add_bias_kv:
+            self.bias_k = Parameter(empty(1, 1, embed_dim, dtype=dtype))
+            self.bias_v = Parameter(empty(1, 1, embed_dim, dtype=dtype))
+        else:
+            self.bias_k = self.bias_v = None
+        self._reset_parameters()
+
+    def _reset_parameters(self):
+        """PyTorch's: xavier_uniform_ projections, zero biases, xavier_normal_ bias_k/v."""
+        for w in (self.in_proj_weight, self.q_proj_weight, self.k_proj_weight, self.v_proj_weight):
+            if w is not None:
+                init.xavier_uniform_(w)
+        if self.in_proj_bias is not None:
+            init.zeros_(self.in_proj_bias)
+            init.zeros_(self.out_proj.bias)
+        for b in (self.bias_k, self.bias_v):
+            if b is not None:
+                init.xavier_normal_(b)
+
+    def _projections(self):
+        """(weight, bias) of the query, key and value projections."""
+        e = self.embed_dim
+        ws = ((self.in_proj_weight[:e], self.in_proj_weight[e:2 * e], self.in_proj_weight[2 * e:])
+              if self._qkv_same_embed_dim else (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight))
+        b = self.in_proj_bias
+        bs = (None,) * 3 if b is None else (b[:e], b[e:2 * e], b[2 * e:])
+        return zip(ws, bs)
+
+    def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
+                average_attn_weights=True, is_causal=False):
+        for name, t in (("query", query), ("key", key), ("value", value)):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"MultiheadAttention: {name} must be a Tensor, got {type(t).__name__}")
+        batched = query.ndim == 3
+        if query.ndim not in (2, 3) or key.ndim != query.ndim or value.ndim != query.ndim:
+            raise AttentionShapeError(f"query, key and value should be all 3-D (batched) or all 2-D "
+                                      f"(unbatched), got shapes {query.shape}, {key.shape} and {value.shape}")
+        if is_causal and attn_mask is None:
+            raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the "
+                               "Transformer module method `generate_square_subsequent_mask` to "
+                               "create this mask.")
+        # to (N, L, E)
+        if not batched:
+            query, key, value = query.unsqueeze(0), key.unsqueeze(0), value.unsqueeze(0)
+            if key_padding_mask is not None:
+                key_padding_mask = key_padding_mask.unsqueeze(0)
+        elif not self.batch_first:
+            query, key, value = query.transpose(0, 1), key.transpose(0, 1), value.transpose(0, 1)
+        n, tgt_len, e = query.shape
+        src_len, h, d = key.shape[1], self.num_heads, self.head_dim
+        if e != self.embed_dim:
+            raise AttentionShapeError(f"was expecting embedding dimension of {self.embed_dim}, but got {e}")
+        if key.shape[:2] != value.shape[:2] or key.shape[0] != n:
+            raise AttentionShapeError(f"key's sequence and batch dims {key.shape[:2]} do not match "
+                                      f"value's {value.shape[:2]} (or query's batch {n})")
+        mask = _float_mask(attn_mask, query.dtype, "attn_mask")
+        if mask is not None:
+            if mask.ndim == 2 and mask.shape != (tgt_len, src_len):
+                raise RuntimeError(f"The shape of the 2D attn_mask is {mask.shape}, but should be "
+                                   f"{(tgt_len, src_len)}.")
+            if mask.ndim == 3 and mask.shape != (n * h, tgt_len, src_len):
+                raise RuntimeError(f"The shape of the 3D attn_mask is {mask.shape}, but should be "
+                                   f"{(n * h, tgt_len, src_len)}.")
+            if mask.ndim not in (2, 3):
+                raise RuntimeError(f"attn_mask's dimension {mask.ndim} is not supported")
+            mask = mask.reshape(1, 1, tgt_len, src_len) if mask.ndim == 2 else mask.reshape(n, h, tgt_len, src_len)
+        kpm = _float_mask(key_padding_mask, query.dtype, "key_padding_mask")
+        if kpm is not None:
+            if kpm.shape != (n, src_len):
+                raise AttentionShapeError(f"expecting key_padding_mask shape of {(n, src_len)}, but got {kpm.shape}")
+            kpm = kpm.reshape(n, 1, 1, src_len)
+            mask = kpm if mask is None else mask + kpm
+        (wq, bq), (wk, bk), (wv, bv) = self._projections()
+        q, k, v = F.linear(query, wq, bq), F.linear(key, wk, bk), F.linear(value, wv, bv)
+        extra = 0                       # key positions appended (bias_k/v, add_zero_attn)
+        if self.bias_k is not None:
+            k = _cat([k, self.bias_k.expand(n, 1, e)], 1)
+            v = _cat([v, self.bias_v.expand(n, 1, e)], 1)
+            extra += 1
+        if self.add_zero_attn:
+            k = _cat([k, zeros(n, 1, e, dtype=k.dtype)], 1)
+            v = _cat([v, zeros(n, 1, e, dtype=v.dtype)], 1)
+            extra += 1
+        if mask is not None and extra:
+            mask = F.pad(mask, (0, extra))
+        # heads: (N, H, L, D)
+        q = q.reshape(n, tgt_len, h, d).transpose(1, 2)
+        k = k.reshape(n, src_len + extra, h, d).transpose(1, 2)
+        v = v.reshape(n, src_len + extra, h, d).transpose(1, 2)
+        weights = F._attention_weights(q, k, mask, self.dropout if self.training else 0.0,
+                                       1.0 / math.sqrt(d))
+        out = (weights @ v).transpose(1, 2).reshape(n, tgt_len, e)
+        out = self.out_proj(out)
+        if not batched:
+            out = out.squeeze(0)
+        elif not self.batch_first:
+            out = out.transpose(0, 1)
+        if not need_weights:
+            return out, None
+        if average_attn_weights:
+            weights = weights.mean(1)
+        return out, (weights if batched else weights.squeeze(0))
