@@ -14,5 +14,6 @@ from .modules import (AvgPool2d, BatchNorm1d, BatchNorm2d, BCELoss, BCEWithLogit
                       ReplicationPad2d, ReplicationPad3d, SELU, Sequential, Sigmoid, SiLU,
                       SmoothL1Loss, Softmax, Softplus, Softsign, Tanh, Unflatten, ZeroPad1d,
                       ZeroPad2d, ZeroPad3d)
+from .modules import ConvTranspose1d, ConvTranspose2d
 from .modules import (CELU, GLU, Hardshrink, Hardsigmoid, Hardswish, ReLU6, Softmin, Softshrink,
                       Tanhshrink, Threshold)

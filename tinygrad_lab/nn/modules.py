@@ -369,12 +369,12 @@ class Module:
         return head + "\n" + "\n".join(lines) + "\n)"
 
 
-def _weight_and_bias(module, weight_shape, bias, dtype):
-    """A layer's ``weight`` of ``weight_shape`` and ``bias`` (weight_shape[0],) (or None), then
-    its reset_parameters()."""
+def _weight_and_bias(module, weight_shape, bias, dtype, bias_size=None):
+    """A layer's ``weight`` of ``weight_shape`` and ``bias`` (``bias_size``, default
+    weight_shape[0]) (or None), then its reset_parameters()."""
     module.weight = Parameter(empty(*weight_shape, dtype=dtype))
     if bias:
-        module.bias = Parameter(empty(weight_shape[0], dtype=dtype))
+        module.bias = Parameter(empty(weight_shape[0] if bias_size is None else bias_size, dtype=dtype))
     else:
         module.register_parameter("bias", None)
     module.reset_parameters()
@@ -1292,6 +1292,7 @@ class _ConvNd(Module):
     U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in_channels / groups * prod(kernel_size)."""
 
     _n = 2
+    _transposed = False   # ConvTranspose*: weight (in_channels, out_channels / groups, *kernel_size)
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True, padding_mode="zeros", dtype=None):
@@ -1318,11 +1319,12 @@ class _ConvNd(Module):
             self.padding = _ntuple(padding, n, "padding", cls)
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.padding_mode = padding_mode
-        _weight_and_bias(self, (out_channels, in_channels // groups) + self.kernel_size, bias, dtype)
+        io = (in_channels, out_channels // groups) if self._transposed else (out_channels, in_channels // groups)
+        _weight_and_bias(self, io + self.kernel_size, bias, dtype, out_channels)
 
     def reset_parameters(self):
-        _reset_weight_and_bias(self.weight, self.bias,
-                               self.in_channels // self.groups * math.prod(self.kernel_size))
+        """PyTorch's: fan_in = weight.size(1) * prod(kernel_size) (for ConvTranspose too)."""
+        _reset_weight_and_bias(self.weight, self.bias, math.prod(self.weight.shape[1:]))
 
     def extra_repr(self):
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -1331,6 +1333,8 @@ class _ConvNd(Module):
             s += f", padding={self.padding}"
         if self.dilation != (1,) * self._n:
             s += f", dilation={self.dilation}"
+        if any(getattr(self, "output_padding", ())):
+            s += f", output_padding={self.output_padding}"
         if self.groups != 1:
             s += f", groups={self.groups}"
         if self.bias is None:
@@ -1354,6 +1358,67 @@ class Conv1d(_ConvNd):
     def forward(self, x):
         p = self._parameters
         return F.conv1d(x, p["weight"], p["bias"], self.stride, self.padding, self.dilation, self.groups)
+
+
+class _ConvTransposeNd(_ConvNd):
+    """ConvTranspose1d / ConvTranspose2d: weight (in_channels, out_channels / groups,
+    *kernel_size), bias (out_channels,), PyTorch's init (fan_in = out_channels / groups *
+    prod(kernel_size)); forward(input, output_size=None) picks output_padding to reach
+    ``output_size`` as PyTorch does."""
+
+    _transposed = True
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups=1, bias=True, dilation=1, padding_mode="zeros", dtype=None):
+        cls = type(self).__name__
+        if padding_mode != "zeros":
+            raise ValueError(f'Only "zeros" padding mode is supported for {cls}')
+        if isinstance(padding, str):
+            raise ValueError(f"{cls}: padding must be an int or a tuple of ints, got {padding!r}")
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
+                         bias, padding_mode, dtype)
+        self.output_padding = _ntuple(output_padding, self._n, "output_padding", cls)
+
+    def _output_padding(self, x, output_size):
+        """output_padding, or the one that makes the output ``output_size`` (PyTorch's rule: each
+        size in [min, min + stride - 1], min = (in - 1)*stride - 2*padding + dilation*(k - 1) + 1)."""
+        if output_size is None:
+            return self.output_padding
+        n, cls = self._n, type(self).__name__
+        size = [int(v) for v in output_size]
+        if len(size) == n + 2 or (len(size) == n + 1 and x.ndim == n + 1):
+            size = size[-n:]
+        if len(size) != n:
+            raise ValueError(f"{cls}: output_size must have {n} or {n + 2} elements (got {len(output_size)})")
+        spatial = x.shape[-n:]
+        lo = [(spatial[d] - 1) * self.stride[d] - 2 * self.padding[d]
+              + self.dilation[d] * (self.kernel_size[d] - 1) + 1 for d in range(n)]
+        hi = [lo[d] + self.stride[d] - 1 for d in range(n)]
+        for d in range(n):
+            if not lo[d] <= size[d] <= hi[d]:
+                raise ValueError(f"requested an output size of {size}, but valid sizes range from "
+                                 f"{lo} to {hi} (for an input of {list(spatial)})")
+        return tuple(size[d] - lo[d] for d in range(n))
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """2-D transposed convolution over (N, C, H, W) or (C, H, W) input (F.conv_transpose2d)."""
+
+    def forward(self, x, output_size=None):
+        p = self._parameters
+        return F.conv_transpose2d(x, p["weight"], p["bias"], self.stride, self.padding,
+                                  self._output_padding(x, output_size), self.groups, self.dilation)
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """1-D transposed convolution over (N, C, L) or (C, L) input (F.conv_transpose1d)."""
+
+    _n = 1
+
+    def forward(self, x, output_size=None):
+        p = self._parameters
+        return F.conv_transpose1d(x, p["weight"], p["bias"], self.stride, self.padding,
+                                  self._output_padding(x, output_size), self.groups, self.dilation)
 
 
 class MaxPool2d(Module):

@@ -124,16 +124,70 @@ class Conv2d(Function):
         G, OC = geom[13], geom[4]
         CKg = w.shape[1] * w.shape[2] * w.shape[3]
         NL = geom[0] * geom[14] * geom[15]
-        gp = reshape(contiguous(permute(g, (1, 0, 2, 3))), (G, OC // G, NL))
+        gp = _by_group(g, G)
         gx = gw = gb = None
         if need_w:
-            cols = reshape(Im2col.apply(x, geom), (G, CKg, NL))
-            gw = reshape(matmul(gp, transpose(cols, 1, 2)), w.shape)
+            gw = _conv_wgrad(gp, x, geom, w.shape)
         if need_x:
             wt = transpose(reshape(w, (G, OC // G, CKg)), 1, 2)
             gx = Col2im.apply(reshape(matmul(wt, gp), (G * CKg, NL)), geom)
         if need_b:
             gb = _sum(g, (0, 2, 3))
+        return gx, gw, gb, None
+
+
+def _by_group(t, G):
+    """t (N, C, H, W) as (G, C/G, N*H*W): the layout of conv2d's GEMMs."""
+    N, C, H, W = t.shape
+    return reshape(contiguous(permute(t, (1, 0, 2, 3))), (G, C // G, N * H * W))
+
+
+def _conv_wgrad(gp, x, geom, wshape):
+    """conv2d's weight gradient with ops: gW = gp (G, OC/G, N*OH*OW) @ im2col(x)^T, as ``wshape``."""
+    cols = reshape(Im2col.apply(x, geom), (geom[13], wshape[1] * wshape[2] * wshape[3], -1))
+    return reshape(matmul(gp, transpose(cols, 1, 2)), wshape)
+
+
+class ConvTranspose2d(Function):
+    """out (N, C, H, W) = conv_transpose2d(x (N, OC, OH, OW), w (OC, C/G, KH, KW), b (C,) or None):
+    the adjoint in x of the conv2d whose geometry is ``geom`` (that conv2d maps (N, C, H, W) to
+    (N, OC, OH, OW)), so its forward is conv2d's input gradient and its VJP is conv2d's forward
+    (gx) and weight gradient (gW, with the roles of input and output gradient swapped); one C
+    call each way (tl_conv_transpose2d_forward / _backward)."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, geom):
+        ctx.geom = geom
+        out = _empty(tuple(geom[:4]), x.dtype)
+        check(K.tl_conv_transpose2d_forward(x.dtype.code, out._ptr, x._ptr, w._ptr,
+                                            NULL if b is None else b._ptr, i64(geom)),
+              "conv_transpose2d")
+        ctx.save_for_backward(x, w)
+        return out
+
+    @staticmethod
+    def vjp(ctx, g):
+        x, w = ctx._saved
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        g = contiguous(g)
+        gx = _empty(x.shape, x.dtype) if need_x else None
+        gw = _empty(w.shape, w.dtype) if need_w else None
+        gb = _empty((ctx.geom[1],), w.dtype) if need_b else None
+        check(K.tl_conv_transpose2d_backward(g.dtype.code, NULL if gx is None else gx._ptr,
+                                             NULL if gw is None else gw._ptr,
+                                             NULL if gb is None else gb._ptr, g._ptr, x._ptr,
+                                             w._ptr, i64(ctx.geom)), "conv_transpose2d backward")
+        return gx, gw, gb, None
+
+    @staticmethod
+    def formula(ctx, g):
+        """gx = conv2d(g, w); gW = conv2d's weight gradient at input g for output gradient x
+        (x by group @ im2col(g)^T); gb = sum of g over N, H, W"""
+        x, w = ctx._saved
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        gx = Conv2d.apply(g, w, None, ctx.geom) if need_x else None
+        gw = _conv_wgrad(_by_group(x, ctx.geom[13]), g, ctx.geom, w.shape) if need_w else None
+        gb = _sum(g, (0, 2, 3)) if need_b else None
         return gx, gw, gb, None
 
 
@@ -152,11 +206,11 @@ def _as_2d(v, name, lead):
     return v if isinstance(v, str) else (lead, _single(v, name))
 
 
-def _single(v, name):
+def _single(v, name, fn="conv1d"):
     if isinstance(v, (tuple, list)) and len(v) == 1:
         v = v[0]
     if not isinstance(v, int) or isinstance(v, bool):
-        raise TypeError(f"conv1d: {name} must be an int or a 1-tuple of ints, got {v!r}")
+        raise TypeError(f"{fn}: {name} must be an int or a 1-tuple of ints, got {v!r}")
     return v
 
 
@@ -206,14 +260,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     "valid" (none) / "same" (output as large as the input; stride 1 only, extra padding on the
     right/bottom for an even kernel span, as PyTorch)."""
     fn = "conv2d"
-    _check_input(input, fn)
-    _check_input(weight, fn, "weight")
-    if bias is not None:
-        _check_input(bias, fn, "bias")
-    if weight.dtype is not input.dtype or (bias is not None and bias.dtype is not input.dtype):
-        raise ConvTypeError(f"conv2d: input ({input.dtype!r}), weight ({weight.dtype!r})"
-                            + (f" and bias ({bias.dtype!r})" if bias is not None else "")
-                            + " must have the same dtype")
+    _check_conv_args(fn, input, weight, bias)
     x, unbatched = _batched(input, fn)
     if weight.ndim != 4:
         raise ConvShapeError(f"conv2d: weight must be 4-D (out_channels, in_channels/groups, kH, kW), "
@@ -283,6 +330,92 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
                              f"got size {list(weight.shape)}")
     out = conv2d(unsqueeze(input, -2), unsqueeze(weight, -2), bias, _as_2d(stride, "stride", 1),
                  _as_2d(padding, "padding", 0), _as_2d(dilation, "dilation", 1), groups)
+    return squeeze(out, -2)
+
+
+def _check_conv_args(fn, input, weight, bias):  # noqa: A002
+    """Tensors of one floating dtype for conv2d-like ``fn``."""
+    _check_input(input, fn)
+    _check_input(weight, fn, "weight")
+    if bias is not None:
+        _check_input(bias, fn, "bias")
+    if weight.dtype is not input.dtype or (bias is not None and bias.dtype is not input.dtype):
+        raise ConvTypeError(f"{fn}: input ({input.dtype!r}), weight ({weight.dtype!r})"
+                            + (f" and bias ({bias.dtype!r})" if bias is not None else "")
+                            + " must have the same dtype")
+
+
+@_half_as_float
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,  # noqa: A002
+                     dilation=1):
+    """2-D transposed convolution ("deconvolution") of NCHW ``input`` (or CHW) with ``weight``
+    (C_in, C_out/groups, KH, KW) plus ``bias`` (C_out,), as torch.nn.functional.conv_transpose2d:
+    the gradient of conv2d with respect to its input. Output size per dim:
+    (in - 1)*stride - 2*padding + dilation*(k - 1) + output_padding + 1."""
+    fn = "conv_transpose2d"
+    _check_conv_args(fn, input, weight, bias)
+    x, unbatched = _batched(input, fn)
+    if weight.ndim != 4:
+        raise ConvShapeError(f"{fn}: weight must be 4-D (in_channels, out_channels/groups, kH, kW), "
+                             f"got size {list(weight.shape)}")
+    sh, sw = _pair(stride, "stride", fn)
+    ph, pw = _pair(padding, "padding", fn)
+    oph, opw = _pair(output_padding, "output_padding", fn)
+    dh, dw = _pair(dilation, "dilation", fn)
+    if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
+        raise ConvShapeError(f"{fn}: groups must be a positive integer, got {groups!r}")
+    if sh < 1 or sw < 1:
+        raise ConvShapeError(f"{fn}: non-positive stride is not supported, got {(sh, sw)}")
+    if dh < 1 or dw < 1:
+        raise ConvShapeError(f"{fn}: dilation should be greater than zero, got {(dh, dw)}")
+    if min(ph, pw, oph, opw) < 0:
+        raise ConvShapeError(f"{fn}: negative padding is not supported, got padding {(ph, pw)}, "
+                             f"output_padding {(oph, opw)}")
+    if (oph >= sh and oph >= dh) or (opw >= sw and opw >= dw):
+        raise ConvShapeError(f"output padding must be smaller than either stride or dilation, but got "
+                             f"output_padding_height: {oph} output_padding_width: {opw} stride_height: "
+                             f"{sh} stride_width: {sw} dilation_height: {dh} dilation_width: {dw}")
+    N, IC, IH, IW = x.shape
+    WC, OCg, KH, KW = weight.shape
+    if WC % groups:
+        raise ConvShapeError(f"Given groups={groups}, expected weight to be divisible by {groups} "
+                             f"at dimension 0, but got weight of size {list(weight.shape)} instead")
+    if WC != IC:
+        raise ConvShapeError(f"Given transposed=1, weight of size {list(weight.shape)}, expected "
+                             f"input{list(x.shape)} to have {WC} channels, but got {IC} channels instead")
+    OC = OCg * groups
+    if bias is not None and tuple(bias.shape) != (OC,):
+        raise ConvShapeError(f"{fn}: bias of size {list(bias.shape)} does not match the {OC} "
+                             f"output channels of weight {list(weight.shape)} with groups={groups}")
+    OH = (IH - 1) * sh - 2 * ph + dh * (KH - 1) + oph + 1
+    OW = (IW - 1) * sw - 2 * pw + dw * (KW - 1) + opw + 1
+    if OH < 1 or OW < 1:
+        raise ConvShapeError(f"Given input size per channel: ({IH} x {IW}). Calculated output size "
+                             f"per channel: ({OH} x {OW}). Output size is too small")
+    geom = (N, OC, OH, OW, IC, KH, KW, sh, sw, ph, pw, dh, dw, groups, IH, IW)
+    out = ConvTranspose2d.apply(contiguous(x), contiguous(weight),
+                                None if bias is None else contiguous(bias), geom)
+    return squeeze(out, 0) if unbatched else out
+
+
+@_half_as_float
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,  # noqa: A002
+                     dilation=1):
+    """1-D transposed convolution of NCL ``input`` (or CL) with ``weight`` (C_in, C_out/groups, K),
+    as torch.nn.functional.conv_transpose1d: conv_transpose2d on an H = 1 view."""
+    fn = "conv_transpose1d"
+    _check_input(input, fn)
+    _check_input(weight, fn, "weight")
+    if input.ndim not in (2, 3):
+        raise ConvShapeError(f"Expected 2D (unbatched) or 3D (batched) input to {fn}, but got "
+                             f"input of size: {list(input.shape)}")
+    if weight.ndim != 3:
+        raise ConvShapeError(f"{fn}: weight must be 3-D (in_channels, out_channels/groups, k), "
+                             f"got size {list(weight.shape)}")
+    one = lambda v, name, lead: (lead, _single(v, name, fn))  # noqa: E731
+    out = conv_transpose2d(unsqueeze(input, -2), unsqueeze(weight, -2), bias, one(stride, "stride", 1),
+                           one(padding, "padding", 0), one(output_padding, "output_padding", 0),
+                           groups, one(dilation, "dilation", 1))
     return squeeze(out, -2)
 
 
