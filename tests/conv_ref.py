@@ -105,3 +105,28 @@ def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, groups
     if b is not None:
         out = out + b[None, :, None, None]
     return out
+
+
+def adaptive_cells(n, out):
+    """PyTorch's adaptive pooling cells along one dim: [floor(i*n/out), ceil((i+1)*n/out))."""
+    return [(i * n // out, -(-(i + 1) * n // out)) for i in range(out)]
+
+
+def adaptive_pool2d(x, size, reduce):
+    """reduce (np.mean / np.max) over each adaptive cell of x (N, C, H, W) -> (N, C, *size)."""
+    N, C, H, W = x.shape
+    out = np.zeros((N, C) + tuple(size), dtype=x.dtype)
+    for oh, (h0, h1) in enumerate(adaptive_cells(H, size[0])):
+        for ow, (w0, w1) in enumerate(adaptive_cells(W, size[1])):
+            out[:, :, oh, ow] = reduce(x[:, :, h0:h1, w0:w1], axis=(2, 3))
+    return out
+
+
+def adaptive_avg_pool2d_adjoint(g, hw):
+    """The adjoint of adaptive average pooling of an (H, W) = ``hw`` input, applied to g."""
+    N, C, OH, OW = g.shape
+    out = np.zeros((N, C) + tuple(hw))
+    for oh, (h0, h1) in enumerate(adaptive_cells(hw[0], OH)):
+        for ow, (w0, w1) in enumerate(adaptive_cells(hw[1], OW)):
+            out[:, :, h0:h1, w0:w1] += g[:, :, oh, ow, None, None] / ((h1 - h0) * (w1 - w0))
+    return out

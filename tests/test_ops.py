@@ -291,6 +291,14 @@ SPECS = {
                        lambda x: conv_ref.avg_pool2d(x, (2, 3), divisor_override=5), [(1, 2, 4, 6)]),
     "AvgPool2dBackward": Spec(lambda g: _pool_backward(g, lambda s: F.avg_pool2d(s, 3, 2, 1)),
                               lambda g: _avg_pool_backward_ref(g), [(2, 2, 2, 2)]),
+    "AdaptiveAvgPool2d": Spec(lambda x: F.adaptive_avg_pool2d(x, (3, 2)),
+                              lambda x: conv_ref.adaptive_pool2d(x, (3, 2), np.mean),
+                              [(2, 2, 5, 4), (1, 1, 2, 3)]),
+    "AdaptiveAvgPool2dBackward": Spec(lambda g: _pool_backward(g, lambda s: F.adaptive_avg_pool2d(s, (3, 2))),
+                                      lambda g: conv_ref.adaptive_avg_pool2d_adjoint(g, (4, 4)), [(2, 2, 3, 2)]),
+    "AdaptiveMaxPool2d": Spec(lambda x: F.adaptive_max_pool2d(x, (2, 3)),
+                              lambda x: conv_ref.adaptive_pool2d(x, (2, 3), np.max),
+                              [(2, 2, 5, 4), (1, 1, 3, 5)]),
     # the smooth-L1 family (csrc/nn.inc smooth_l1_loss_*; tests/test_more_losses.py); 0.7 and 0.5
     # are special points of tests/test_derivatives.py: the kinks |d| = beta / delta
     "L1Loss":    Spec(lambda x, t: F.l1_loss(x, t, reduction="none"), lambda x, t: np.abs(x - t),

@@ -15,5 +15,7 @@ from .modules import (AvgPool2d, BatchNorm1d, BatchNorm2d, BCELoss, BCEWithLogit
                       SmoothL1Loss, Softmax, Softplus, Softsign, Tanh, Unflatten, ZeroPad1d,
                       ZeroPad2d, ZeroPad3d)
 from .modules import ConvTranspose1d, ConvTranspose2d
+from .modules import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
+                      AvgPool1d, MaxPool1d)
 from .modules import (CELU, GLU, Hardshrink, Hardsigmoid, Hardswish, ReLU6, Softmin, Softshrink,
                       Tanhshrink, Threshold)

@@ -21,6 +21,8 @@ from ..ops.inplace import elu_, hardtanh_, leaky_relu_, relu_  # noqa: F401  (re
 from ..ops.nn import log_softmax, softmax  # noqa: F401  (re-exported)
 from ..ops.conv import avg_pool2d, conv1d, conv2d, fold, max_pool2d, unfold  # noqa: F401  (re-exported)
 from ..ops.conv import conv_transpose1d, conv_transpose2d  # noqa: F401  (re-exported)
+from ..ops.conv import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,  # noqa: F401
+                        adaptive_max_pool2d, avg_pool1d, max_pool1d)
 from ..ops.reduce import max as _max, mean as _mean, min as _min, sum as _sum
 from ..ops.index import ShapeMismatch, scatter as _scatter
 from ..autograd import no_grad
@@ -36,7 +38,8 @@ __all__ = ["linear", "linear_act", "layer_norm", "batch_norm", "embedding", "rel
            "l1_loss", "smooth_l1_loss", "huber_loss", "one_hot", "pad",
            "relu6", "hardswish", "hardsigmoid", "celu", "celu_", "softshrink", "hardshrink",
            "tanhshrink", "threshold", "threshold_", "softmin", "glu"]
-__all__ += ["conv_transpose1d", "conv_transpose2d"]
+__all__ += ["conv_transpose1d", "conv_transpose2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+            "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d", "max_pool1d"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 

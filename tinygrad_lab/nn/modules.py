@@ -1458,6 +1458,66 @@ class AvgPool2d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
+class MaxPool1d(MaxPool2d):
+    """Maximum over kernel_size windows of (N, C, L) or (C, L) input (F.max_pool1d)."""
+
+    def forward(self, x):
+        return F.max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                            ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+
+
+class AvgPool1d(AvgPool2d):
+    """Mean over kernel_size windows of (N, C, L) or (C, L) input (F.avg_pool1d); stride defaults
+    to kernel_size; sizes kept as 1-tuples, as PyTorch's."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+        one = lambda v, name: _ntuple(v, 1, name, "AvgPool1d")  # noqa: E731
+        super().__init__(one(kernel_size, "kernel_size"), None if stride is None else one(stride, "stride"),
+                         one(padding, "padding"), ceil_mode, count_include_pad)
+
+    def forward(self, x):
+        return F.avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad)
+
+
+class _AdaptivePool(Module):
+    """Adaptive pooling to a fixed ``output_size`` (an int, or a tuple whose None entries keep
+    the input's size)."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool1d(_AdaptivePool):
+    def forward(self, x):
+        return F.adaptive_avg_pool1d(x, self.output_size)
+
+
+class AdaptiveAvgPool2d(_AdaptivePool):
+    def forward(self, x):
+        return F.adaptive_avg_pool2d(x, self.output_size)
+
+
+class _AdaptiveMaxPool(_AdaptivePool):
+    def __init__(self, output_size, return_indices=False):
+        super().__init__(output_size)
+        self.return_indices = return_indices
+
+
+class AdaptiveMaxPool1d(_AdaptiveMaxPool):
+    def forward(self, x):
+        return F.adaptive_max_pool1d(x, self.output_size, self.return_indices)
+
+
+class AdaptiveMaxPool2d(_AdaptiveMaxPool):
+    def forward(self, x):
+        return F.adaptive_max_pool2d(x, self.output_size, self.return_indices)
+
+
 class Embedding(Module):
     """A lookup table: weight (num_embeddings, embedding_dim) ~ N(0, 1); forward gathers rows by
     int64 index (the backward scatter-adds, so repeated indices accumulate)."""

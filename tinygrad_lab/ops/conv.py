@@ -519,12 +519,16 @@ class MaxPool2d(Function):
     idx = its flat position in the (H, W) plane (tl_max_pool2d_forward). VJP: g added at idx.
     ``apply`` is the forward (it returns the indices too, which are no output of the node)."""
 
+    @staticmethod
+    def _kernel(*args):
+        return K.tl_max_pool2d_forward(*args)
+
     @classmethod
     def apply(cls, x, geom):
         shape = (geom[0], geom[1], geom[14], geom[15])
         out, idx = _empty(shape, x.dtype), _empty(shape, dtypes.int64)
-        check(K.tl_max_pool2d_forward(x.dtype.code, out._ptr, ffi.cast("int64_t *", idx._ptr),
-                                      x._ptr, _strides(x), i64(geom)), "max_pool2d")
+        check(cls._kernel(x.dtype.code, out._ptr, ffi.cast("int64_t *", idx._ptr),
+                          x._ptr, _strides(x), i64(geom)), cls.__name__)
         if x.requires_grad and _grad_enabled():
             _record(cls, out, (x, geom), (True, False), (idx,)).geom = geom
         return out, idx
@@ -641,3 +645,161 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,  # n
     out = AvgPool2d.apply(x, geom, int(bool(count_include_pad)), int(divisor_override or 0))
     return squeeze(out, 0) if unbatched else out
 
+
+
+def _as_1d_pool(fn, input):
+    """(N, C, L) or (C, L) ``input`` as a 2-D pooling input with H = 1."""
+    _check_input(input, fn)
+    if input.ndim not in (2, 3):
+        raise ConvShapeError(f"Expected 2D (unbatched) or 3D (batched) input to {fn}, but got "
+                             f"input of size: {list(input.shape)}")
+    return unsqueeze(input, -2)
+
+
+def _squeeze_h(out):
+    """A 2-D pooling result (or (values, indices)) with its H = 1 dim dropped."""
+    return tuple(squeeze(t, -2) for t in out) if isinstance(out, tuple) else squeeze(out, -2)
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,  # noqa: A002
+               return_indices=False):
+    """Maximum over length-``kernel_size`` windows of NCL (or CL) input, as
+    torch.nn.functional.max_pool1d (max_pool2d on an H = 1 view; indices index L)."""
+    fn = "max_pool1d"
+    x = _as_1d_pool(fn, input)
+    st = None if stride is None or stride == () or stride == [] else (1, _single(stride, "stride", fn))
+    return _squeeze_h(max_pool2d(x, (1, _single(kernel_size, "kernel_size", fn)), st,
+                                 (0, _single(padding, "padding", fn)),
+                                 (1, _single(dilation, "dilation", fn)), ceil_mode, return_indices))
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,  # noqa: A002
+               count_include_pad=True):
+    """Mean over length-``kernel_size`` windows of NCL (or CL) input, as
+    torch.nn.functional.avg_pool1d (avg_pool2d on an H = 1 view)."""
+    fn = "avg_pool1d"
+    x = _as_1d_pool(fn, input)
+    st = None if stride is None or stride == () or stride == [] else (1, _single(stride, "stride", fn))
+    return _squeeze_h(avg_pool2d(x, (1, _single(kernel_size, "kernel_size", fn)), st,
+                                 (0, _single(padding, "padding", fn)), ceil_mode, count_include_pad))
+
+
+# ---------------------------------------------------------------------------------------------
+# adaptive pooling: output cell (oh, ow) pools rows [floor(oh*H/OH), ceil((oh+1)*H/OH)) and
+# likewise columns (PyTorch's start/end indices; cells may overlap)
+# ---------------------------------------------------------------------------------------------
+
+def _adaptive_geom(fn, input, output_size):
+    """(4-D input, unbatched?, geom) for an adaptive pooling call, validated as PyTorch (an
+    output_size entry of None keeps that input size)."""
+    _check_input(input, fn)
+    x, unbatched = _batched(input, fn)
+    N, C, H, W = x.shape
+    size = (output_size, output_size) if not isinstance(output_size, (tuple, list)) else tuple(output_size)
+    if len(size) != 2 or not all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in size):
+        raise TypeError(f"{fn}: output_size must be an int or a pair of ints (or None), got {output_size!r}")
+    OH, OW = (H if size[0] is None else size[0]), (W if size[1] is None else size[1])
+    if OH < 0 or OW < 0:
+        raise ConvShapeError(f"{fn}: elements of output_size must be greater than or equal to 0 but "
+                             f"received {(OH, OW)}")
+    for d in range(1, 4):
+        if x.shape[d] == 0:
+            raise ConvShapeError(f"{fn}(): Expected input to have non-zero size for non-batch "
+                                 f"dimensions, but input has sizes {list(input.shape)} with dimension "
+                                 f"{d - 1 if unbatched else d} being empty")
+    return x, unbatched, (N, C, H, W, C, 1, 1, 1, 1, 0, 0, 1, 1, 1, OH, OW)
+
+
+class AdaptiveAvgPool2d(Function):
+    """out (N, C, OH, OW) = the mean of each adaptive cell (tl_adaptive_avg_pool2d_forward).
+    VJP: each cell += g / its size (AdaptiveAvgPool2dBackward's kernel)."""
+
+    @staticmethod
+    def forward(ctx, x, geom):
+        ctx.geom = geom
+        out = _empty((geom[0], geom[1], geom[14], geom[15]), x.dtype)
+        check(K.tl_adaptive_avg_pool2d_forward(x.dtype.code, out._ptr, x._ptr, _strides(x),
+                                               i64(geom)), "adaptive_avg_pool2d")
+        return out
+
+    @staticmethod
+    def vjp(ctx, g):
+        return _adaptive_avg_adjoint(contiguous(g), ctx.geom), None
+
+    @staticmethod
+    def formula(ctx, g):
+        """gx = each cell += g / its size (AdaptiveAvgPool2dBackward, differentiable)"""
+        return AdaptiveAvgPool2dBackward.apply(contiguous(g), ctx.geom), None
+
+
+def _adaptive_avg_adjoint(g, geom):
+    gx = _empty(tuple(geom[:4]), g.dtype)
+    check(K.tl_adaptive_avg_pool2d_backward(g.dtype.code, gx._ptr, g._ptr, i64(geom)),
+          "adaptive_avg_pool2d backward")
+    return gx
+
+
+class AdaptiveAvgPool2dBackward(Function):
+    """adaptive_avg_pool2d's VJP as an op (tl_adaptive_avg_pool2d_backward); linear, its own VJP
+    is adaptive_avg_pool2d again."""
+
+    @staticmethod
+    def forward(ctx, g, geom):
+        ctx.geom = geom
+        return _adaptive_avg_adjoint(g, geom)
+
+    @staticmethod
+    def formula(ctx, gg):
+        """ggy = adaptive_avg_pool2d(gg) (the adjoint of the adjoint)"""
+        return AdaptiveAvgPool2d.apply(gg, ctx.geom), None
+
+
+class AdaptiveMaxPool2d(MaxPool2d):
+    """out (N, C, OH, OW) = the first maximum of each adaptive cell (NaN wins), idx = its flat
+    position h*W + w (tl_adaptive_max_pool2d_forward); the VJP is max_pool2d's (g added at idx)."""
+
+    @staticmethod
+    def _kernel(*args):
+        return K.tl_adaptive_max_pool2d_forward(*args)
+
+
+@_half_as_float
+def adaptive_avg_pool2d(input, output_size):  # noqa: A002
+    """Mean over the adaptive cells of NCHW (or CHW) input that give an ``output_size`` output,
+    as torch.nn.functional.adaptive_avg_pool2d."""
+    x, unbatched, geom = _adaptive_geom("adaptive_avg_pool2d", input, output_size)
+    out = AdaptiveAvgPool2d.apply(x, geom)
+    return squeeze(out, 0) if unbatched else out
+
+
+@_half_as_float
+def adaptive_max_pool2d(input, output_size, return_indices=False):  # noqa: A002
+    """Maximum over the adaptive cells of NCHW (or CHW) input, as
+    torch.nn.functional.adaptive_max_pool2d (``return_indices``: each maximum's flat h*W + w)."""
+    x, unbatched, geom = _adaptive_geom("adaptive_max_pool2d", input, output_size)
+    out, idx = AdaptiveMaxPool2d.apply(x, geom)
+    if unbatched:
+        out, idx = squeeze(out, 0), squeeze(idx, 0)
+    return (out, idx) if return_indices else out
+
+
+def _single_size(v, fn):
+    if isinstance(v, (tuple, list)) and len(v) == 1:
+        v = v[0]
+    if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
+        raise TypeError(f"{fn}: output_size must be an int or a 1-tuple of ints, got {v!r}")
+    return v
+
+
+def adaptive_avg_pool1d(input, output_size):  # noqa: A002
+    """adaptive_avg_pool2d over L of NCL (or CL) input, as torch.nn.functional.adaptive_avg_pool1d."""
+    fn = "adaptive_avg_pool1d"
+    return _squeeze_h(adaptive_avg_pool2d(_as_1d_pool(fn, input), (1, _single_size(output_size, fn))))
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):  # noqa: A002
+    """adaptive_max_pool2d over L of NCL (or CL) input, as torch.nn.functional.adaptive_max_pool1d
+    (indices index L)."""
+    fn = "adaptive_max_pool1d"
+    return _squeeze_h(adaptive_max_pool2d(_as_1d_pool(fn, input), (1, _single_size(output_size, fn)),
+                                          return_indices))
