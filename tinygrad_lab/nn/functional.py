@@ -23,6 +23,7 @@ from ..ops.conv import avg_pool2d, conv1d, conv2d, fold, max_pool2d, unfold  # n
 from ..ops.conv import conv_transpose1d, conv_transpose2d  # noqa: F401  (re-exported)
 from ..ops.conv import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,  # noqa: F401
                         adaptive_max_pool2d, avg_pool1d, max_pool1d)
+from ..ops.resample import interpolate, pixel_shuffle, pixel_unshuffle  # noqa: F401  (re-exported)
 from ..ops.reduce import max as _max, mean as _mean, min as _min, sum as _sum
 from ..ops.index import ShapeMismatch, scatter as _scatter
 from ..autograd import no_grad
@@ -39,7 +40,8 @@ __all__ = ["linear", "linear_act", "layer_norm", "batch_norm", "embedding", "rel
            "relu6", "hardswish", "hardsigmoid", "celu", "celu_", "softshrink", "hardshrink",
            "tanhshrink", "threshold", "threshold_", "softmin", "glu"]
 __all__ += ["conv_transpose1d", "conv_transpose2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
-            "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d", "max_pool1d"]
+            "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d", "max_pool1d", "interpolate",
+            "pixel_shuffle", "pixel_unshuffle"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
