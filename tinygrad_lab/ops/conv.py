@@ -260,24 +260,10 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     "valid" (none) / "same" (output as large as the input; stride 1 only, extra padding on the
     right/bottom for an even kernel span, as PyTorch)."""
     fn = "conv2d"
-    _check_conv_args(fn, input, weight, bias)
-    x, unbatched = _batched(input, fn)
-    if weight.ndim != 4:
-        raise ConvShapeError(f"conv2d: weight must be 4-D (out_channels, in_channels/groups, kH, kW), "
-                             f"got size {list(weight.shape)}")
-    sh, sw = _pair(stride, "stride", fn)
-    dh, dw = _pair(dilation, "dilation", fn)
-    if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
-        raise ConvShapeError(f"conv2d: groups must be a positive integer, got {groups!r}")
-    if sh < 1 or sw < 1:
-        raise ConvShapeError(f"conv2d: non-positive stride is not supported, got {(sh, sw)}")
-    if dh < 1 or dw < 1:
-        raise ConvShapeError(f"conv2d: dilation should be greater than zero, got {(dh, dw)}")
+    x, unbatched, (sh, sw), (dh, dw) = _conv_setup(fn, input, weight, bias, stride, dilation, groups,
+                                                   "out_channels, in_channels/groups")
     N, C, H, W = x.shape
     OC, Cg, KH, KW = weight.shape
-    if OC % groups:
-        raise ConvShapeError(f"Given groups={groups}, expected weight to be divisible by {groups} "
-                             f"at dimension 0, but got weight of size {list(weight.shape)} instead")
     if Cg * groups != C:
         raise ConvShapeError(f"Given groups={groups}, weight of size {list(weight.shape)}, expected "
                              f"input{list(x.shape)} to have {Cg * groups} channels, but got {C} "
@@ -333,8 +319,10 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return squeeze(out, -2)
 
 
-def _check_conv_args(fn, input, weight, bias):  # noqa: A002
-    """Tensors of one floating dtype for conv2d-like ``fn``."""
+def _conv_setup(fn, input, weight, bias, stride, dilation, groups, wdims):  # noqa: A002
+    """The checks conv2d and conv_transpose2d share (tensors of one floating dtype, a 4-D weight
+    whose dims are ``wdims``, kH, kW with dim 0 divisible by groups, positive stride, dilation
+    and groups): (4-D input, unbatched?, stride pair, dilation pair)."""
     _check_input(input, fn)
     _check_input(weight, fn, "weight")
     if bias is not None:
@@ -343,6 +331,21 @@ def _check_conv_args(fn, input, weight, bias):  # noqa: A002
         raise ConvTypeError(f"{fn}: input ({input.dtype!r}), weight ({weight.dtype!r})"
                             + (f" and bias ({bias.dtype!r})" if bias is not None else "")
                             + " must have the same dtype")
+    x, unbatched = _batched(input, fn)
+    if weight.ndim != 4:
+        raise ConvShapeError(f"{fn}: weight must be 4-D ({wdims}, kH, kW), got size {list(weight.shape)}")
+    sh, sw = _pair(stride, "stride", fn)
+    dh, dw = _pair(dilation, "dilation", fn)
+    if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
+        raise ConvShapeError(f"{fn}: groups must be a positive integer, got {groups!r}")
+    if sh < 1 or sw < 1:
+        raise ConvShapeError(f"{fn}: non-positive stride is not supported, got {(sh, sw)}")
+    if dh < 1 or dw < 1:
+        raise ConvShapeError(f"{fn}: dilation should be greater than zero, got {(dh, dw)}")
+    if weight.shape[0] % groups:
+        raise ConvShapeError(f"Given groups={groups}, expected weight to be divisible by {groups} "
+                             f"at dimension 0, but got weight of size {list(weight.shape)} instead")
+    return x, unbatched, (sh, sw), (dh, dw)
 
 
 @_half_as_float
@@ -353,21 +356,10 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     the gradient of conv2d with respect to its input. Output size per dim:
     (in - 1)*stride - 2*padding + dilation*(k - 1) + output_padding + 1."""
     fn = "conv_transpose2d"
-    _check_conv_args(fn, input, weight, bias)
-    x, unbatched = _batched(input, fn)
-    if weight.ndim != 4:
-        raise ConvShapeError(f"{fn}: weight must be 4-D (in_channels, out_channels/groups, kH, kW), "
-                             f"got size {list(weight.shape)}")
-    sh, sw = _pair(stride, "stride", fn)
+    x, unbatched, (sh, sw), (dh, dw) = _conv_setup(fn, input, weight, bias, stride, dilation, groups,
+                                                   "in_channels, out_channels/groups")
     ph, pw = _pair(padding, "padding", fn)
     oph, opw = _pair(output_padding, "output_padding", fn)
-    dh, dw = _pair(dilation, "dilation", fn)
-    if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
-        raise ConvShapeError(f"{fn}: groups must be a positive integer, got {groups!r}")
-    if sh < 1 or sw < 1:
-        raise ConvShapeError(f"{fn}: non-positive stride is not supported, got {(sh, sw)}")
-    if dh < 1 or dw < 1:
-        raise ConvShapeError(f"{fn}: dilation should be greater than zero, got {(dh, dw)}")
     if min(ph, pw, oph, opw) < 0:
         raise ConvShapeError(f"{fn}: negative padding is not supported, got padding {(ph, pw)}, "
                              f"output_padding {(oph, opw)}")
@@ -377,9 +369,6 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
                              f"{sh} stride_width: {sw} dilation_height: {dh} dilation_width: {dw}")
     N, IC, IH, IW = x.shape
     WC, OCg, KH, KW = weight.shape
-    if WC % groups:
-        raise ConvShapeError(f"Given groups={groups}, expected weight to be divisible by {groups} "
-                             f"at dimension 0, but got weight of size {list(weight.shape)} instead")
     if WC != IC:
         raise ConvShapeError(f"Given transposed=1, weight of size {list(weight.shape)}, expected "
                              f"input{list(x.shape)} to have {WC} channels, but got {IC} channels instead")

@@ -71,6 +71,17 @@ def _check_float(x, fn):
         raise TypeError(f"{fn}: input must be a floating-point tensor, got {x.dtype!r}")
 
 
+def _per_dim(v, spatial, what, given, fmt, letter):
+    """``v`` (one value or one per spatial dim) as a list per dim; PyTorch's ValueError otherwise."""
+    vals = list(v) if isinstance(v, (tuple, list)) else [v] * len(spatial)
+    if len(vals) != len(spatial):
+        raise ValueError(f"Input and {what} must have the same number of spatial dimensions, but got "
+                         f"input with spatial dimensions of {list(spatial)} and {given} {v}. Please "
+                         f"provide input tensor in (N, C, d1, d2, ...,dK) format and {fmt} in "
+                         f"({letter}1, {letter}2, ...,{letter}K) format.")
+    return vals
+
+
 def _output_sizes(x, size, scale_factor, recompute_scale_factor):
     """(output sizes, scales or None per dim) from size / scale_factor, as F.interpolate."""
     spatial = x.shape[2:]
@@ -79,23 +90,13 @@ def _output_sizes(x, size, scale_factor, recompute_scale_factor):
         raise ValueError("either size or scale_factor should be defined" if size is None
                          else "only one of size or scale_factor should be defined")
     if size is not None:
-        sizes = list(size) if isinstance(size, (tuple, list)) else [size] * n
-        if len(sizes) != n:
-            raise ValueError(f"Input and output must have the same number of spatial dimensions, but "
-                             f"got input with spatial dimensions of {list(spatial)} and output size of "
-                             f"{size}. Please provide input tensor in (N, C, d1, d2, ...,dK) format and "
-                             f"output size in (o1, o2, ...,oK) format.")
+        sizes = _per_dim(size, spatial, "output", "output size of", "output size", "o")
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in sizes):
             raise TypeError(f"interpolate: size must be an int or a tuple of ints, got {size!r}")
         if recompute_scale_factor:
             raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
         return sizes, [None] * n
-    scales = list(scale_factor) if isinstance(scale_factor, (tuple, list)) else [scale_factor] * n
-    if len(scales) != n:
-        raise ValueError(f"Input and scale_factor must have the same number of spatial dimensions, but "
-                         f"got input with spatial dimensions of {list(spatial)} and scale_factor of "
-                         f"shape {scale_factor}. Please provide input tensor in (N, C, d1, d2, ...,dK) "
-                         f"format and scale_factor in (s1, s2, ...,sK) format.")
+    scales = _per_dim(scale_factor, spatial, "scale_factor", "scale_factor of shape", "scale_factor", "s")
     scales = [float(s) for s in scales]
     sizes = [int(math.floor(float(spatial[i]) * scales[i])) for i in range(n)]
     return sizes, [None] * n if recompute_scale_factor else scales
