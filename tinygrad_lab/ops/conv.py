@@ -85,6 +85,20 @@ class Col2im(Function):
         return Im2col.apply(g, ctx.geom), None
 
 
+def _ptr(t):
+    return NULL if t is None else t._ptr
+
+
+def _conv_grads(ctx, g, n_bias):
+    """(contiguous g, gx, gw, gb) for a conv-like VJP (saved x, w): fresh buffers for the inputs
+    that need a gradient (the bias: ``n_bias`` long), None for the others."""
+    x, w = ctx._saved
+    need_x, need_w, need_b = ctx.needs_input_grad[:3]
+    return (contiguous(g), _empty(x.shape, x.dtype) if need_x else None,
+            _empty(w.shape, w.dtype) if need_w else None,
+            _empty((n_bias,), w.dtype) if need_b else None)
+
+
 class Conv2d(Function):
     """out (N, OC, OH, OW) = conv2d(x (N, C, H, W), w (OC, C/G, KH, KW), b (OC,) or None): im2col
     and one batched GEMM, one C call (tl_conv2d_forward). VJP (tl_conv2d_backward, one call):
@@ -103,15 +117,9 @@ class Conv2d(Function):
     @staticmethod
     def vjp(ctx, g):
         x, w = ctx._saved
-        need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        g = contiguous(g)
-        gx = _empty(x.shape, x.dtype) if need_x else None
-        gw = _empty(w.shape, w.dtype) if need_w else None
-        gb = _empty((w.shape[0],), w.dtype) if need_b else None
-        check(K.tl_conv2d_backward(g.dtype.code, NULL if gx is None else gx._ptr,
-                                   NULL if gw is None else gw._ptr, NULL if gb is None else gb._ptr,
-                                   g._ptr, x._ptr, _strides(x), w._ptr, i64(ctx.geom)),
-              "conv2d backward")
+        g, gx, gw, gb = _conv_grads(ctx, g, w.shape[0])
+        check(K.tl_conv2d_backward(g.dtype.code, _ptr(gx), _ptr(gw), _ptr(gb), g._ptr, x._ptr,
+                                   _strides(x), w._ptr, i64(ctx.geom)), "conv2d backward")
         return gx, gw, gb, None
 
     @staticmethod
@@ -168,15 +176,10 @@ class ConvTranspose2d(Function):
     @staticmethod
     def vjp(ctx, g):
         x, w = ctx._saved
-        need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        g = contiguous(g)
-        gx = _empty(x.shape, x.dtype) if need_x else None
-        gw = _empty(w.shape, w.dtype) if need_w else None
-        gb = _empty((ctx.geom[1],), w.dtype) if need_b else None
-        check(K.tl_conv_transpose2d_backward(g.dtype.code, NULL if gx is None else gx._ptr,
-                                             NULL if gw is None else gw._ptr,
-                                             NULL if gb is None else gb._ptr, g._ptr, x._ptr,
-                                             w._ptr, i64(ctx.geom)), "conv_transpose2d backward")
+        g, gx, gw, gb = _conv_grads(ctx, g, ctx.geom[1])
+        check(K.tl_conv_transpose2d_backward(g.dtype.code, _ptr(gx), _ptr(gw), _ptr(gb), g._ptr,
+                                             x._ptr, w._ptr, i64(ctx.geom)),
+              "conv_transpose2d backward")
         return gx, gw, gb, None
 
     @staticmethod
