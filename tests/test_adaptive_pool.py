@@ -115,3 +115,16 @@ def test_errors():
     with pytest.raises(RuntimeError, match="Expected 2D"):
         F.adaptive_avg_pool1d(x, 2)
     assert F.adaptive_avg_pool2d(tl.zeros(0, 2, 3, 3), 2).shape == (0, 2, 2, 2)
+
+
+def test_half_inputs():
+    x = tl.randn(2, 3, 5, 4)
+    for dt in (tl.float16, tl.bfloat16):
+        h = x.to(dt).requires_grad_()
+        out, idx = F.adaptive_max_pool2d(h, (2, 3), return_indices=True)
+        assert out.dtype is dt and idx.dtype is tl.int64
+        avg = F.adaptive_avg_pool2d(h, 3)
+        np.testing.assert_allclose(avg.float().detach().numpy(),
+                                   F.adaptive_avg_pool2d(h.detach().float(), 3).to(dt).float().numpy())
+        (avg.float().sum() + out.float().sum()).backward()
+        assert h.grad.dtype is dt

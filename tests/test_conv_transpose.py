@@ -134,3 +134,21 @@ def test_modules_shapes_init_repr_and_output_size():
     out = tl.nn.ConvTranspose2d(2, 3, 2, stride=2)(tl.randn(1, 2, 4, 4))
     out.sum().backward()
     assert out.shape == (1, 3, 8, 8)
+
+
+def test_half_inputs_and_empty_batch():
+    x, w = tl.randn(2, 4, 3, 3), tl.randn(4, 2, 3, 3)
+    for dt in (tl.float16, tl.bfloat16):
+        xh, wh = x.to(dt).requires_grad_(), w.to(dt).requires_grad_()
+        out = F.conv_transpose2d(xh, wh, stride=2)
+        assert out.dtype is dt
+        np.testing.assert_allclose(out.float().detach().numpy(),
+                                   F.conv_transpose2d(xh.detach().float(), wh.detach().float(),
+                                                      stride=2).to(dt).float().numpy())
+        out.float().sum().backward()
+        assert xh.grad.dtype is dt and wh.grad.dtype is dt
+    xe, we, be = tl.zeros(0, 4, 3, 3, requires_grad=True), w.requires_grad_(), tl.zeros(2, requires_grad=True)
+    out = F.conv_transpose2d(xe, we, be)
+    assert out.shape == (0, 2, 5, 5)
+    out.sum().backward()
+    assert we.grad.abs().sum().item() == 0 and be.grad.tolist() == [0.0, 0.0]

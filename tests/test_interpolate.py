@@ -120,3 +120,16 @@ def test_upsample_module():
 def test_errors(call, exc, msg):
     with pytest.raises(exc, match=msg):
         call(tl.zeros(1, 2, 4, 4))
+
+
+def test_half_inputs_run_in_float32_and_round_back():
+    x = tl.randn(1, 2, 3, 3)
+    for dt in (tl.float16, tl.bfloat16):
+        h = x.to(dt).requires_grad_()
+        for kw in [dict(scale_factor=2), dict(size=(4, 5), mode="bilinear")]:
+            out = F.interpolate(h, **kw)
+            assert out.dtype is dt
+            np.testing.assert_allclose(out.float().detach().numpy(),
+                                       F.interpolate(h.detach().float(), **kw).to(dt).float().numpy())
+        out.float().sum().backward()
+        assert h.grad.dtype is dt and F.pixel_shuffle(h.detach(), 1).dtype is dt

@@ -19,7 +19,7 @@ import struct
 from .. import dtypes
 from ..creation import tensor
 from ..tensor import Tensor
-from .conv import ConvShapeError
+from .conv import ConvShapeError, _half_as_float
 from .elementwise import add, mul
 from .index import index_select
 from .shape import permute, reshape
@@ -102,11 +102,12 @@ def _output_sizes(x, size, scale_factor, recompute_scale_factor):
     return sizes, [None] * n if recompute_scale_factor else scales
 
 
+@_half_as_float
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,  # noqa: A002
                 recompute_scale_factor=None, antialias=False):
     """Resize the spatial dims of (N, C, L) or (N, C, H, W) ``input`` to ``size`` (or by
     ``scale_factor``), as torch.nn.functional.interpolate, for modes 'nearest', 'nearest-exact',
-    'linear' (3-D input) and 'bilinear' (4-D input)."""
+    'linear' (3-D input) and 'bilinear' (4-D input). float16/bfloat16 are computed in float32."""
     fn = "interpolate"
     _check_float(input, fn)
     if mode not in _MODES:
