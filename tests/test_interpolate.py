@@ -99,6 +99,12 @@ def test_upsample_module():
         assert repr(ours) == repr(theirs)
         np.testing.assert_allclose(ours(tl.tensor(x)).numpy(), theirs(torch.tensor(x)).numpy(),
                                    rtol=1e-6, atol=1e-6)
+    for name, kw in [("UpsamplingNearest2d", dict(scale_factor=3)),
+                     ("UpsamplingBilinear2d", dict(size=(5, 6)))]:
+        ours, theirs = getattr(tl.nn, name)(**kw), getattr(torch.nn, name)(**kw)
+        assert repr(ours) == repr(theirs)
+        np.testing.assert_allclose(ours(tl.tensor(x)).numpy(), theirs(torch.tensor(x)).numpy(),
+                                   rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("call,exc,msg", [
