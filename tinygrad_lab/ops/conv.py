@@ -12,6 +12,12 @@ other) and matmul, so gradients of gradients work. Pooling: direct C kernels; ma
 the argmax of each window (PyTorch's ``indices``) and its derivative scatters g there
 (``MaxPool2dBackward``, whose own derivative gathers at the same indices); average pooling is
 linear, its VJP is ``AvgPool2dBackward`` and that op's VJP is average pooling again.
+
+conv_transpose2d (and conv_transpose1d on an H = 1 view) is the adjoint of conv2d in its input:
+its geom is that conv2d's, its forward conv2d's input gradient and its VJP conv2d's forward and
+weight gradient (``ConvTranspose2d``). Adaptive pooling (cells [floor(i*in/out),
+ceil((i+1)*in/out))) has its own C kernels; its max variant shares max_pool2d's VJP. The 1-D
+pooling functions are the 2-D ones on an H = 1 view.
 """
 from .. import dtypes
 from .. import kernels as K
