@@ -249,7 +249,7 @@ def _half_as_float(fn):
         if isinstance(out, tuple):   # (values, indices)
             return (out[0].to(dt),) + out[1:]
         return out.to(dt)
-    wrapped.__name__, wrapped.__doc__ = fn.__name__, fn.__doc__
+    wrapped.__name__, wrapped.__qualname__, wrapped.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
     wrapped.__wrapped__ = fn
     return wrapped
 
