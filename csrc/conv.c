@@ -434,6 +434,36 @@ int tl_conv2d_backward(int dtype, void *gx, void *gw, void *gb, const void *g, c
     return rc;
 }
 
+/* ---- transposed convolution: the adjoint of conv2d in x. geom is that conv2d's (x (N, C, H, W)
+ * = the transposed convolution's output, OC = its input channels, (OH, OW) = its input size), so
+ *   forward  out = conv2d's gx for g = x (the transposed layer's input), plus b per channel;
+ *   backward gx = conv2d(g, w) (forward), gw = conv2d's gW for input g and output gradient x,
+ *            gb = g summed over n, h, w.
+ * Every path of conv2d (direct or im2col) serves both directions. ---- */
+
+int tl_conv_transpose2d_forward(int dtype, void *out, const void *x, const void *w, const void *b,
+                                const int64_t *geom) {
+    int rc = tl_conv2d_backward(dtype, out, NULL, NULL, x, NULL, NULL, w, geom);
+    if (rc || !b) return rc;
+    conv_args a = {out, NULL, (void *)b, geom, {0}, 0, 0, 0};
+    return RUN(dtype, add_bias_, geom[G_N] * geom[G_C], geom[G_H] * geom[G_W] + 1, &a);
+}
+
+int tl_conv_transpose2d_backward(int dtype, void *gx, void *gw, void *gb, const void *g,
+                                 const void *x, const void *w, const int64_t *geom) {
+    int rc = bad_geom(dtype, geom);
+    if (!rc && gx) rc = tl_conv2d_forward(dtype, gx, g, NULL, w, NULL, geom);
+    if (!rc && gw) rc = tl_conv2d_backward(dtype, NULL, gw, NULL, x, g, NULL, w, geom);
+    if (!rc && gb) {   /* permute_sum_ over g (N, C, H, W) as an output of C channels */
+        int64_t tg[G_OW + 1];
+        memcpy(tg, geom, sizeof tg);
+        tg[G_OC] = geom[G_C]; tg[G_OH] = geom[G_H]; tg[G_OW] = geom[G_W];
+        conv_args a = {NULL, g, gb, tg, {0}, 0, 0, 0};
+        rc = RUN(dtype, permute_sum_, geom[G_C], geom[G_N] * geom[G_H] * geom[G_W] + 1, &a);
+    }
+    return rc;
+}
+
 /* ---- pooling: geom as above (OC, G unused); parallel over the N*C planes ---- */
 
 int tl_max_pool2d_forward(int dtype, void *out, int64_t *idx, const void *x,
@@ -473,4 +503,35 @@ int tl_avg_pool2d_backward(int dtype, void *gx, const void *g, const int64_t *ge
     set_strides(&a, NULL, geom);
     return RUN(dtype, avg_pool_, geom[G_N] * geom[G_C],
                geom[G_OH] * geom[G_OW] * geom[G_KH] * geom[G_KW] + geom[G_H] * geom[G_W] + 1, &a);
+}
+
+
+/* ---- adaptive pooling: geom as pooling's (kernel, stride, padding, dilation unused: 1, 1, 0, 1);
+ * each output cell pools rows [floor(oh*H/OH), ceil((oh+1)*H/OH)), likewise columns. Max
+ * pooling's backward is tl_max_pool2d_backward (a scatter at idx). ---- */
+
+int tl_adaptive_avg_pool2d_forward(int dtype, void *out, const void *x, const int64_t *x_strides,
+                                   const int64_t *geom) {
+    int rc = bad_geom(dtype, geom);
+    if (rc) return rc;
+    conv_args a = {out, x, NULL, geom, {0}, 0, 0, 0};
+    set_strides(&a, x_strides, geom);
+    return RUN(dtype, adaptive_pool_, geom[G_N] * geom[G_C], geom[G_H] * geom[G_W] + geom[G_OH] * geom[G_OW] + 1, &a);
+}
+
+int tl_adaptive_avg_pool2d_backward(int dtype, void *gx, const void *g, const int64_t *geom) {
+    int rc = bad_geom(dtype, geom);
+    if (rc) return rc;
+    conv_args a = {gx, g, NULL, geom, {0}, 1, 0, 0};
+    set_strides(&a, NULL, geom);
+    return RUN(dtype, adaptive_pool_, geom[G_N] * geom[G_C], geom[G_H] * geom[G_W] + geom[G_OH] * geom[G_OW] + 1, &a);
+}
+
+int tl_adaptive_max_pool2d_forward(int dtype, void *out, int64_t *idx, const void *x,
+                                   const int64_t *x_strides, const int64_t *geom) {
+    int rc = bad_geom(dtype, geom);
+    if (rc) return rc;
+    conv_args a = {out, x, idx, geom, {0}, 2, 0, 0};
+    set_strides(&a, x_strides, geom);
+    return RUN(dtype, adaptive_pool_, geom[G_N] * geom[G_C], geom[G_H] * geom[G_W] + geom[G_OH] * geom[G_OW] + 1, &a);
 }

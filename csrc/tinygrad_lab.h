@@ -372,6 +372,22 @@ int tl_avg_pool2d_forward(int dtype, void *out, const void *x, const int64_t *x_
                           const int64_t *geom, int count_include_pad, int64_t divisor_override);
 int tl_avg_pool2d_backward(int dtype, void *gx, const void *g, const int64_t *geom,
                            int count_include_pad, int64_t divisor_override);
+/* Transposed convolution (conv_transpose2d), the adjoint of conv2d in x: geom is that conv2d's,
+ * so out (N, C, H, W) for x (N, OC, OH, OW) and w (OC, C/groups, KH, KW), b (C,) or NULL; x, g
+ * contiguous. Backward for g (N, C, H, W): gx (N, OC, OH, OW) = conv2d(g, w), gw (like w), gb (C,). */
+int tl_conv_transpose2d_forward(int dtype, void *out, const void *x, const void *w, const void *b,
+                                const int64_t *geom);
+int tl_conv_transpose2d_backward(int dtype, void *gx, void *gw, void *gb, const void *g,
+                                 const void *x, const void *w, const int64_t *geom);
+/* Adaptive pooling (geom as pooling's; kernel, stride, padding, dilation unused): output cell
+ * (oh, ow) pools rows [floor(oh*H/OH), ceil((oh+1)*H/OH)) and likewise columns. Average: out =
+ * the cell's mean; backward gx = 0, then each cell += g / its size. Max: out, idx as
+ * tl_max_pool2d_forward (backward: tl_max_pool2d_backward). */
+int tl_adaptive_avg_pool2d_forward(int dtype, void *out, const void *x, const int64_t *x_strides,
+                                   const int64_t *geom);
+int tl_adaptive_avg_pool2d_backward(int dtype, void *gx, const void *g, const int64_t *geom);
+int tl_adaptive_max_pool2d_forward(int dtype, void *out, int64_t *idx, const void *x,
+                                   const int64_t *x_strides, const int64_t *geom);
 /* cdef-end */
 
 #endif

@@ -81,3 +81,52 @@ def avg_pool2d(x, k, stride=None, padding=0, ceil_mode=False, count_include_pad=
             inside = (min(h1, H) - max(h0, 0)) * (min(w1, W) - max(w0, 0))
             div[oh, ow] = divisor_override or (pool if count_include_pad else inside)
     return s / div
+
+
+def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """out[n, g*OCg + o, y*sh - ph + i*dh, x*sw - pw + j*dw] += x[n, g*ICg + c, y, x] * w[g*ICg + c, o, i, j]
+    (the scatter that is the adjoint of conv2d's gather), plus b[o]"""
+    (sh, sw), (ph, pw), (oph, opw), (dh, dw) = (_pairs(stride), _pairs(padding),
+                                                _pairs(output_padding), _pairs(dilation))
+    N, IC, H, W = x.shape
+    _, OCg, KH, KW = w.shape
+    OH = (H - 1) * sh - 2 * ph + dh * (KH - 1) + oph + 1
+    OW = (W - 1) * sw - 2 * pw + dw * (KW - 1) + opw + 1
+    full = np.zeros((N, OCg * groups, OH + 2 * ph + sh * H + dh * KH, OW + 2 * pw + sw * W + dw * KW),
+                    dtype=np.result_type(x, w))
+    ICg = IC // groups
+    for g in range(groups):
+        xs, ws = x[:, g * ICg:(g + 1) * ICg], w[g * ICg:(g + 1) * ICg]
+        for i in range(KH):
+            for j in range(KW):
+                full[:, g * OCg:(g + 1) * OCg, i * dh: i * dh + sh * H: sh, j * dw: j * dw + sw * W: sw] += \
+                    np.einsum("ncyx,co->noyx", xs, ws[:, :, i, j])
+    out = full[:, :, ph:ph + OH, pw:pw + OW]
+    if b is not None:
+        out = out + b[None, :, None, None]
+    return out
+
+
+def adaptive_cells(n, out):
+    """PyTorch's adaptive pooling cells along one dim: [floor(i*n/out), ceil((i+1)*n/out))."""
+    return [(i * n // out, -(-(i + 1) * n // out)) for i in range(out)]
+
+
+def adaptive_pool2d(x, size, reduce):
+    """reduce (np.mean / np.max) over each adaptive cell of x (N, C, H, W) -> (N, C, *size)."""
+    N, C, H, W = x.shape
+    out = np.zeros((N, C) + tuple(size), dtype=x.dtype)
+    for oh, (h0, h1) in enumerate(adaptive_cells(H, size[0])):
+        for ow, (w0, w1) in enumerate(adaptive_cells(W, size[1])):
+            out[:, :, oh, ow] = reduce(x[:, :, h0:h1, w0:w1], axis=(2, 3))
+    return out
+
+
+def adaptive_avg_pool2d_adjoint(g, hw):
+    """The adjoint of adaptive average pooling of an (H, W) = ``hw`` input, applied to g."""
+    N, C, OH, OW = g.shape
+    out = np.zeros((N, C) + tuple(hw))
+    for oh, (h0, h1) in enumerate(adaptive_cells(hw[0], OH)):
+        for ow, (w0, w1) in enumerate(adaptive_cells(hw[1], OW)):
+            out[:, :, h0:h1, w0:w1] += g[:, :, oh, ow, None, None] / ((h1 - h0) * (w1 - w0))
+    return out

@@ -14,6 +14,10 @@ from .modules import (AvgPool2d, BatchNorm1d, BatchNorm2d, BCELoss, BCEWithLogit
                       ReplicationPad2d, ReplicationPad3d, SELU, Sequential, Sigmoid, SiLU,
                       SmoothL1Loss, Softmax, Softplus, Softsign, Tanh, Unflatten, ZeroPad1d,
                       ZeroPad2d, ZeroPad3d)
+from .modules import ConvTranspose1d, ConvTranspose2d
+from .modules import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
+                      AvgPool1d, MaxPool1d)
+from .modules import PixelShuffle, PixelUnshuffle, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 from .modules import (CELU, GLU, Hardshrink, Hardsigmoid, Hardswish, ReLU6, Softmin, Softshrink,
                       Tanhshrink, Threshold)
 from .modules import (CosineSimilarity, GroupNorm, InstanceNorm1d, InstanceNorm2d,

@@ -22,6 +22,10 @@ from ..ops.inplace import activation_copy_ as _activation_copy_
 from ..ops.inplace import elu_, hardtanh_, leaky_relu_, relu_  # noqa: F401  (re-exported)
 from ..ops.nn import log_softmax, softmax  # noqa: F401  (re-exported)
 from ..ops.conv import avg_pool2d, conv1d, conv2d, fold, max_pool2d, unfold  # noqa: F401  (re-exported)
+from ..ops.conv import conv_transpose1d, conv_transpose2d  # noqa: F401  (re-exported)
+from ..ops.conv import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,  # noqa: F401
+                        adaptive_max_pool2d, avg_pool1d, max_pool1d)
+from ..ops.resample import interpolate, pixel_shuffle, pixel_unshuffle  # noqa: F401  (re-exported)
 from ..ops.reduce import max as _max, mean as _mean, min as _min, sum as _sum
 from ..ops.index import ShapeMismatch, scatter as _scatter
 from ..ops.index import gather as _gather, repeat_interleave as _repeat_interleave, tril as _tril
@@ -45,7 +49,10 @@ __all__ = ["linear", "linear_act", "layer_norm", "batch_norm", "embedding", "rel
            "kl_div", "margin_ranking_loss", "hinge_embedding_loss", "soft_margin_loss",
            "cosine_embedding_loss", "triplet_margin_loss", "poisson_nll_loss",
            "gaussian_nll_loss", "multilabel_soft_margin_loss", "multi_margin_loss",
-           "scaled_dot_product_attention"]
+           "scaled_dot_product_attention",
+           "conv_transpose1d", "conv_transpose2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+           "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d", "max_pool1d", "interpolate",
+           "pixel_shuffle", "pixel_unshuffle"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 

@@ -371,12 +371,12 @@ class Module:
         return head + "\n" + "\n".join(lines) + "\n)"
 
 
-def _weight_and_bias(module, weight_shape, bias, dtype):
-    """A layer's ``weight`` of ``weight_shape`` and ``bias`` (weight_shape[0],) (or None), then
-    its reset_parameters()."""
+def _weight_and_bias(module, weight_shape, bias, dtype, bias_size=None):
+    """A layer's ``weight`` of ``weight_shape`` and ``bias`` (``bias_size``, default
+    weight_shape[0]) (or None), then its reset_parameters()."""
     module.weight = Parameter(empty(*weight_shape, dtype=dtype))
     if bias:
-        module.bias = Parameter(empty(weight_shape[0], dtype=dtype))
+        module.bias = Parameter(empty(weight_shape[0] if bias_size is None else bias_size, dtype=dtype))
     else:
         module.register_parameter("bias", None)
     module.reset_parameters()
@@ -1294,6 +1294,7 @@ class _ConvNd(Module):
     U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in_channels / groups * prod(kernel_size)."""
 
     _n = 2
+    _transposed = False   # ConvTranspose*: weight (in_channels, out_channels / groups, *kernel_size)
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True, padding_mode="zeros", dtype=None):
@@ -1320,11 +1321,12 @@ class _ConvNd(Module):
             self.padding = _ntuple(padding, n, "padding", cls)
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.padding_mode = padding_mode
-        _weight_and_bias(self, (out_channels, in_channels // groups) + self.kernel_size, bias, dtype)
+        io = (in_channels, out_channels // groups) if self._transposed else (out_channels, in_channels // groups)
+        _weight_and_bias(self, io + self.kernel_size, bias, dtype, out_channels)
 
     def reset_parameters(self):
-        _reset_weight_and_bias(self.weight, self.bias,
-                               self.in_channels // self.groups * math.prod(self.kernel_size))
+        """PyTorch's: fan_in = weight.size(1) * prod(kernel_size) (for ConvTranspose too)."""
+        _reset_weight_and_bias(self.weight, self.bias, math.prod(self.weight.shape[1:]))
 
     def extra_repr(self):
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -1333,6 +1335,8 @@ class _ConvNd(Module):
             s += f", padding={self.padding}"
         if self.dilation != (1,) * self._n:
             s += f", dilation={self.dilation}"
+        if any(getattr(self, "output_padding", ())):
+            s += f", output_padding={self.output_padding}"
         if self.groups != 1:
             s += f", groups={self.groups}"
         if self.bias is None:
@@ -1356,6 +1360,67 @@ class Conv1d(_ConvNd):
     def forward(self, x):
         p = self._parameters
         return F.conv1d(x, p["weight"], p["bias"], self.stride, self.padding, self.dilation, self.groups)
+
+
+class _ConvTransposeNd(_ConvNd):
+    """ConvTranspose1d / ConvTranspose2d: weight (in_channels, out_channels / groups,
+    *kernel_size), bias (out_channels,), PyTorch's init (fan_in = out_channels / groups *
+    prod(kernel_size)); forward(input, output_size=None) picks output_padding to reach
+    ``output_size`` as PyTorch does."""
+
+    _transposed = True
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups=1, bias=True, dilation=1, padding_mode="zeros", dtype=None):
+        cls = type(self).__name__
+        if padding_mode != "zeros":
+            raise ValueError(f'Only "zeros" padding mode is supported for {cls}')
+        if isinstance(padding, str):
+            raise ValueError(f"{cls}: padding must be an int or a tuple of ints, got {padding!r}")
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
+                         bias, padding_mode, dtype)
+        self.output_padding = _ntuple(output_padding, self._n, "output_padding", cls)
+
+    def _output_padding(self, x, output_size):
+        """output_padding, or the one that makes the output ``output_size`` (PyTorch's rule: each
+        size in [min, min + stride - 1], min = (in - 1)*stride - 2*padding + dilation*(k - 1) + 1)."""
+        if output_size is None:
+            return self.output_padding
+        n, cls = self._n, type(self).__name__
+        size = [int(v) for v in output_size]
+        if len(size) == n + 2 or (len(size) == n + 1 and x.ndim == n + 1):
+            size = size[-n:]
+        if len(size) != n:
+            raise ValueError(f"{cls}: output_size must have {n} or {n + 2} elements (got {len(output_size)})")
+        spatial = x.shape[-n:]
+        lo = [(spatial[d] - 1) * self.stride[d] - 2 * self.padding[d]
+              + self.dilation[d] * (self.kernel_size[d] - 1) + 1 for d in range(n)]
+        hi = [lo[d] + self.stride[d] - 1 for d in range(n)]
+        for d in range(n):
+            if not lo[d] <= size[d] <= hi[d]:
+                raise ValueError(f"requested an output size of {size}, but valid sizes range from "
+                                 f"{lo} to {hi} (for an input of {list(spatial)})")
+        return tuple(size[d] - lo[d] for d in range(n))
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """2-D transposed convolution over (N, C, H, W) or (C, H, W) input (F.conv_transpose2d)."""
+
+    def forward(self, x, output_size=None):
+        p = self._parameters
+        return F.conv_transpose2d(x, p["weight"], p["bias"], self.stride, self.padding,
+                                  self._output_padding(x, output_size), self.groups, self.dilation)
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """1-D transposed convolution over (N, C, L) or (C, L) input (F.conv_transpose1d)."""
+
+    _n = 1
+
+    def forward(self, x, output_size=None):
+        p = self._parameters
+        return F.conv_transpose1d(x, p["weight"], p["bias"], self.stride, self.padding,
+                                  self._output_padding(x, output_size), self.groups, self.dilation)
 
 
 class MaxPool2d(Module):
@@ -1393,6 +1458,132 @@ class AvgPool2d(Module):
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxPool1d(MaxPool2d):
+    """Maximum over kernel_size windows of (N, C, L) or (C, L) input (F.max_pool1d)."""
+
+    def forward(self, x):
+        return F.max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                            ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+
+
+class AvgPool1d(AvgPool2d):
+    """Mean over kernel_size windows of (N, C, L) or (C, L) input (F.avg_pool1d); stride defaults
+    to kernel_size; sizes kept as 1-tuples, as PyTorch's."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+        one = lambda v, name: _ntuple(v, 1, name, "AvgPool1d")  # noqa: E731
+        super().__init__(one(kernel_size, "kernel_size"), None if stride is None else one(stride, "stride"),
+                         one(padding, "padding"), ceil_mode, count_include_pad)
+
+    def forward(self, x):
+        return F.avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad)
+
+
+class _AdaptivePool(Module):
+    """Adaptive pooling to a fixed ``output_size`` (an int, or a tuple whose None entries keep
+    the input's size)."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool1d(_AdaptivePool):
+    def forward(self, x):
+        return F.adaptive_avg_pool1d(x, self.output_size)
+
+
+class AdaptiveAvgPool2d(_AdaptivePool):
+    def forward(self, x):
+        return F.adaptive_avg_pool2d(x, self.output_size)
+
+
+class _AdaptiveMaxPool(_AdaptivePool):
+    def __init__(self, output_size, return_indices=False):
+        super().__init__(output_size)
+        self.return_indices = return_indices
+
+
+class AdaptiveMaxPool1d(_AdaptiveMaxPool):
+    def forward(self, x):
+        return F.adaptive_max_pool1d(x, self.output_size, self.return_indices)
+
+
+class AdaptiveMaxPool2d(_AdaptiveMaxPool):
+    def forward(self, x):
+        return F.adaptive_max_pool2d(x, self.output_size, self.return_indices)
+
+
+class Upsample(Module):
+    """Resize by ``size`` or ``scale_factor`` (F.interpolate; modes 'nearest', 'nearest-exact',
+    'linear', 'bilinear')."""
+
+    def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                 recompute_scale_factor=None):
+        super().__init__()
+        self.size = size
+        if isinstance(scale_factor, tuple):
+            self.scale_factor = tuple(float(f) for f in scale_factor)
+        else:
+            self.scale_factor = float(scale_factor) if scale_factor else None
+        self.mode, self.align_corners = mode, align_corners
+        self.recompute_scale_factor = recompute_scale_factor
+
+    def forward(self, x):
+        return F.interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners,
+                             recompute_scale_factor=self.recompute_scale_factor)
+
+    def extra_repr(self):
+        info = f"scale_factor={self.scale_factor!r}" if self.scale_factor is not None else f"size={self.size!r}"
+        return info + f", mode={self.mode!r}"
+
+
+class UpsamplingNearest2d(Upsample):
+    """Upsample with mode='nearest' (PyTorch's legacy spelling)."""
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode="nearest")
+
+
+class UpsamplingBilinear2d(Upsample):
+    """Upsample with mode='bilinear' and align_corners=True (PyTorch's legacy spelling)."""
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
+
+
+class PixelShuffle(Module):
+    """(*, C*r*r, H, W) -> (*, C, H*r, W*r) (F.pixel_shuffle)."""
+
+    def __init__(self, upscale_factor):
+        super().__init__()
+        self.upscale_factor = upscale_factor
+
+    def forward(self, x):
+        return F.pixel_shuffle(x, self.upscale_factor)
+
+    def extra_repr(self):
+        return f"upscale_factor={self.upscale_factor}"
+
+
+class PixelUnshuffle(Module):
+    """(*, C, H*r, W*r) -> (*, C*r*r, H, W) (F.pixel_unshuffle)."""
+
+    def __init__(self, downscale_factor):
+        super().__init__()
+        self.downscale_factor = downscale_factor
+
+    def forward(self, x):
+        return F.pixel_unshuffle(x, self.downscale_factor)
+
+    def extra_repr(self):
+        return f"downscale_factor={self.downscale_factor}"
 
 
 class Embedding(Module):

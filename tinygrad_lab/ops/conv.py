@@ -12,6 +12,12 @@ other) and matmul, so gradients of gradients work. Pooling: direct C kernels; ma
 the argmax of each window (PyTorch's ``indices``) and its derivative scatters g there
 (``MaxPool2dBackward``, whose own derivative gathers at the same indices); average pooling is
 linear, its VJP is ``AvgPool2dBackward`` and that op's VJP is average pooling again.
+
+conv_transpose2d (and conv_transpose1d on an H = 1 view) is the adjoint of conv2d in its input:
+its geom is that conv2d's, its forward conv2d's input gradient and its VJP conv2d's forward and
+weight gradient (``ConvTranspose2d``). Adaptive pooling (cells [floor(i*in/out),
+ceil((i+1)*in/out))) has its own C kernels; its max variant shares max_pool2d's VJP. The 1-D
+pooling functions are the 2-D ones on an H = 1 view.
 """
 from .. import dtypes
 from .. import kernels as K
@@ -85,6 +91,20 @@ class Col2im(Function):
         return Im2col.apply(g, ctx.geom), None
 
 
+def _ptr(t):
+    return NULL if t is None else t._ptr
+
+
+def _conv_grads(ctx, g, n_bias):
+    """(contiguous g, gx, gw, gb) for a conv-like VJP (saved x, w): fresh buffers for the inputs
+    that need a gradient (the bias: ``n_bias`` long), None for the others."""
+    x, w = ctx._saved
+    need_x, need_w, need_b = ctx.needs_input_grad[:3]
+    return (contiguous(g), _empty(x.shape, x.dtype) if need_x else None,
+            _empty(w.shape, w.dtype) if need_w else None,
+            _empty((n_bias,), w.dtype) if need_b else None)
+
+
 class Conv2d(Function):
     """out (N, OC, OH, OW) = conv2d(x (N, C, H, W), w (OC, C/G, KH, KW), b (OC,) or None): im2col
     and one batched GEMM, one C call (tl_conv2d_forward). VJP (tl_conv2d_backward, one call):
@@ -103,15 +123,9 @@ class Conv2d(Function):
     @staticmethod
     def vjp(ctx, g):
         x, w = ctx._saved
-        need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        g = contiguous(g)
-        gx = _empty(x.shape, x.dtype) if need_x else None
-        gw = _empty(w.shape, w.dtype) if need_w else None
-        gb = _empty((w.shape[0],), w.dtype) if need_b else None
-        check(K.tl_conv2d_backward(g.dtype.code, NULL if gx is None else gx._ptr,
-                                   NULL if gw is None else gw._ptr, NULL if gb is None else gb._ptr,
-                                   g._ptr, x._ptr, _strides(x), w._ptr, i64(ctx.geom)),
-              "conv2d backward")
+        g, gx, gw, gb = _conv_grads(ctx, g, w.shape[0])
+        check(K.tl_conv2d_backward(g.dtype.code, _ptr(gx), _ptr(gw), _ptr(gb), g._ptr, x._ptr,
+                                   _strides(x), w._ptr, i64(ctx.geom)), "conv2d backward")
         return gx, gw, gb, None
 
     @staticmethod
@@ -124,16 +138,65 @@ class Conv2d(Function):
         G, OC = geom[13], geom[4]
         CKg = w.shape[1] * w.shape[2] * w.shape[3]
         NL = geom[0] * geom[14] * geom[15]
-        gp = reshape(contiguous(permute(g, (1, 0, 2, 3))), (G, OC // G, NL))
+        gp = _by_group(g, G)
         gx = gw = gb = None
         if need_w:
-            cols = reshape(Im2col.apply(x, geom), (G, CKg, NL))
-            gw = reshape(matmul(gp, transpose(cols, 1, 2)), w.shape)
+            gw = _conv_wgrad(gp, x, geom, w.shape)
         if need_x:
             wt = transpose(reshape(w, (G, OC // G, CKg)), 1, 2)
             gx = Col2im.apply(reshape(matmul(wt, gp), (G * CKg, NL)), geom)
         if need_b:
             gb = _sum(g, (0, 2, 3))
+        return gx, gw, gb, None
+
+
+def _by_group(t, G):
+    """t (N, C, H, W) as (G, C/G, N*H*W): the layout of conv2d's GEMMs."""
+    N, C, H, W = t.shape
+    return reshape(contiguous(permute(t, (1, 0, 2, 3))), (G, C // G, N * H * W))
+
+
+def _conv_wgrad(gp, x, geom, wshape):
+    """conv2d's weight gradient with ops: gW = gp (G, OC/G, N*OH*OW) @ im2col(x)^T, as ``wshape``."""
+    cols = reshape(Im2col.apply(x, geom), (geom[13], wshape[1] * wshape[2] * wshape[3], -1))
+    return reshape(matmul(gp, transpose(cols, 1, 2)), wshape)
+
+
+class ConvTranspose2d(Function):
+    """out (N, C, H, W) = conv_transpose2d(x (N, OC, OH, OW), w (OC, C/G, KH, KW), b (C,) or None):
+    the adjoint in x of the conv2d whose geometry is ``geom`` (that conv2d maps (N, C, H, W) to
+    (N, OC, OH, OW)), so its forward is conv2d's input gradient and its VJP is conv2d's forward
+    (gx) and weight gradient (gW, with the roles of input and output gradient swapped); one C
+    call each way (tl_conv_transpose2d_forward / _backward)."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, geom):
+        ctx.geom = geom
+        out = _empty(tuple(geom[:4]), x.dtype)
+        check(K.tl_conv_transpose2d_forward(x.dtype.code, out._ptr, x._ptr, w._ptr,
+                                            NULL if b is None else b._ptr, i64(geom)),
+              "conv_transpose2d")
+        ctx.save_for_backward(x, w)
+        return out
+
+    @staticmethod
+    def vjp(ctx, g):
+        x, w = ctx._saved
+        g, gx, gw, gb = _conv_grads(ctx, g, ctx.geom[1])
+        check(K.tl_conv_transpose2d_backward(g.dtype.code, _ptr(gx), _ptr(gw), _ptr(gb), g._ptr,
+                                             x._ptr, w._ptr, i64(ctx.geom)),
+              "conv_transpose2d backward")
+        return gx, gw, gb, None
+
+    @staticmethod
+    def formula(ctx, g):
+        """gx = conv2d(g, w); gW = conv2d's weight gradient at input g for output gradient x
+        (x by group @ im2col(g)^T); gb = sum of g over N, H, W"""
+        x, w = ctx._saved
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        gx = Conv2d.apply(g, w, None, ctx.geom) if need_x else None
+        gw = _conv_wgrad(_by_group(x, ctx.geom[13]), g, ctx.geom, w.shape) if need_w else None
+        gb = _sum(g, (0, 2, 3)) if need_b else None
         return gx, gw, gb, None
 
 
@@ -152,11 +215,11 @@ def _as_2d(v, name, lead):
     return v if isinstance(v, str) else (lead, _single(v, name))
 
 
-def _single(v, name):
+def _single(v, name, fn="conv1d"):
     if isinstance(v, (tuple, list)) and len(v) == 1:
         v = v[0]
     if not isinstance(v, int) or isinstance(v, bool):
-        raise TypeError(f"conv1d: {name} must be an int or a 1-tuple of ints, got {v!r}")
+        raise TypeError(f"{fn}: {name} must be an int or a 1-tuple of ints, got {v!r}")
     return v
 
 
@@ -186,7 +249,7 @@ def _half_as_float(fn):
         if isinstance(out, tuple):   # (values, indices)
             return (out[0].to(dt),) + out[1:]
         return out.to(dt)
-    wrapped.__name__, wrapped.__doc__ = fn.__name__, fn.__doc__
+    wrapped.__name__, wrapped.__qualname__, wrapped.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
     wrapped.__wrapped__ = fn
     return wrapped
 
@@ -206,31 +269,10 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     "valid" (none) / "same" (output as large as the input; stride 1 only, extra padding on the
     right/bottom for an even kernel span, as PyTorch)."""
     fn = "conv2d"
-    _check_input(input, fn)
-    _check_input(weight, fn, "weight")
-    if bias is not None:
-        _check_input(bias, fn, "bias")
-    if weight.dtype is not input.dtype or (bias is not None and bias.dtype is not input.dtype):
-        raise ConvTypeError(f"conv2d: input ({input.dtype!r}), weight ({weight.dtype!r})"
-                            + (f" and bias ({bias.dtype!r})" if bias is not None else "")
-                            + " must have the same dtype")
-    x, unbatched = _batched(input, fn)
-    if weight.ndim != 4:
-        raise ConvShapeError(f"conv2d: weight must be 4-D (out_channels, in_channels/groups, kH, kW), "
-                             f"got size {list(weight.shape)}")
-    sh, sw = _pair(stride, "stride", fn)
-    dh, dw = _pair(dilation, "dilation", fn)
-    if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
-        raise ConvShapeError(f"conv2d: groups must be a positive integer, got {groups!r}")
-    if sh < 1 or sw < 1:
-        raise ConvShapeError(f"conv2d: non-positive stride is not supported, got {(sh, sw)}")
-    if dh < 1 or dw < 1:
-        raise ConvShapeError(f"conv2d: dilation should be greater than zero, got {(dh, dw)}")
+    x, unbatched, (sh, sw), (dh, dw) = _conv_setup(fn, input, weight, bias, stride, dilation, groups,
+                                                   "out_channels, in_channels/groups")
     N, C, H, W = x.shape
     OC, Cg, KH, KW = weight.shape
-    if OC % groups:
-        raise ConvShapeError(f"Given groups={groups}, expected weight to be divisible by {groups} "
-                             f"at dimension 0, but got weight of size {list(weight.shape)} instead")
     if Cg * groups != C:
         raise ConvShapeError(f"Given groups={groups}, weight of size {list(weight.shape)}, expected "
                              f"input{list(x.shape)} to have {Cg * groups} channels, but got {C} "
@@ -283,6 +325,95 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
                              f"got size {list(weight.shape)}")
     out = conv2d(unsqueeze(input, -2), unsqueeze(weight, -2), bias, _as_2d(stride, "stride", 1),
                  _as_2d(padding, "padding", 0), _as_2d(dilation, "dilation", 1), groups)
+    return squeeze(out, -2)
+
+
+def _conv_setup(fn, input, weight, bias, stride, dilation, groups, wdims):  # noqa: A002
+    """The checks conv2d and conv_transpose2d share (tensors of one floating dtype, a 4-D weight
+    whose dims are ``wdims``, kH, kW with dim 0 divisible by groups, positive stride, dilation
+    and groups): (4-D input, unbatched?, stride pair, dilation pair)."""
+    _check_input(input, fn)
+    _check_input(weight, fn, "weight")
+    if bias is not None:
+        _check_input(bias, fn, "bias")
+    if weight.dtype is not input.dtype or (bias is not None and bias.dtype is not input.dtype):
+        raise ConvTypeError(f"{fn}: input ({input.dtype!r}), weight ({weight.dtype!r})"
+                            + (f" and bias ({bias.dtype!r})" if bias is not None else "")
+                            + " must have the same dtype")
+    x, unbatched = _batched(input, fn)
+    if weight.ndim != 4:
+        raise ConvShapeError(f"{fn}: weight must be 4-D ({wdims}, kH, kW), got size {list(weight.shape)}")
+    sh, sw = _pair(stride, "stride", fn)
+    dh, dw = _pair(dilation, "dilation", fn)
+    if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
+        raise ConvShapeError(f"{fn}: groups must be a positive integer, got {groups!r}")
+    if sh < 1 or sw < 1:
+        raise ConvShapeError(f"{fn}: non-positive stride is not supported, got {(sh, sw)}")
+    if dh < 1 or dw < 1:
+        raise ConvShapeError(f"{fn}: dilation should be greater than zero, got {(dh, dw)}")
+    if weight.shape[0] % groups:
+        raise ConvShapeError(f"Given groups={groups}, expected weight to be divisible by {groups} "
+                             f"at dimension 0, but got weight of size {list(weight.shape)} instead")
+    return x, unbatched, (sh, sw), (dh, dw)
+
+
+@_half_as_float
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,  # noqa: A002
+                     dilation=1):
+    """2-D transposed convolution ("deconvolution") of NCHW ``input`` (or CHW) with ``weight``
+    (C_in, C_out/groups, KH, KW) plus ``bias`` (C_out,), as torch.nn.functional.conv_transpose2d:
+    the gradient of conv2d with respect to its input. Output size per dim:
+    (in - 1)*stride - 2*padding + dilation*(k - 1) + output_padding + 1."""
+    fn = "conv_transpose2d"
+    x, unbatched, (sh, sw), (dh, dw) = _conv_setup(fn, input, weight, bias, stride, dilation, groups,
+                                                   "in_channels, out_channels/groups")
+    ph, pw = _pair(padding, "padding", fn)
+    oph, opw = _pair(output_padding, "output_padding", fn)
+    if min(ph, pw, oph, opw) < 0:
+        raise ConvShapeError(f"{fn}: negative padding is not supported, got padding {(ph, pw)}, "
+                             f"output_padding {(oph, opw)}")
+    if (oph >= sh and oph >= dh) or (opw >= sw and opw >= dw):
+        raise ConvShapeError(f"output padding must be smaller than either stride or dilation, but got "
+                             f"output_padding_height: {oph} output_padding_width: {opw} stride_height: "
+                             f"{sh} stride_width: {sw} dilation_height: {dh} dilation_width: {dw}")
+    N, IC, IH, IW = x.shape
+    WC, OCg, KH, KW = weight.shape
+    if WC != IC:
+        raise ConvShapeError(f"Given transposed=1, weight of size {list(weight.shape)}, expected "
+                             f"input{list(x.shape)} to have {WC} channels, but got {IC} channels instead")
+    OC = OCg * groups
+    if bias is not None and tuple(bias.shape) != (OC,):
+        raise ConvShapeError(f"{fn}: bias of size {list(bias.shape)} does not match the {OC} "
+                             f"output channels of weight {list(weight.shape)} with groups={groups}")
+    OH = (IH - 1) * sh - 2 * ph + dh * (KH - 1) + oph + 1
+    OW = (IW - 1) * sw - 2 * pw + dw * (KW - 1) + opw + 1
+    if OH < 1 or OW < 1:
+        raise ConvShapeError(f"Given input size per channel: ({IH} x {IW}). Calculated output size "
+                             f"per channel: ({OH} x {OW}). Output size is too small")
+    geom = (N, OC, OH, OW, IC, KH, KW, sh, sw, ph, pw, dh, dw, groups, IH, IW)
+    out = ConvTranspose2d.apply(contiguous(x), contiguous(weight),
+                                None if bias is None else contiguous(bias), geom)
+    return squeeze(out, 0) if unbatched else out
+
+
+@_half_as_float
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,  # noqa: A002
+                     dilation=1):
+    """1-D transposed convolution of NCL ``input`` (or CL) with ``weight`` (C_in, C_out/groups, K),
+    as torch.nn.functional.conv_transpose1d: conv_transpose2d on an H = 1 view."""
+    fn = "conv_transpose1d"
+    _check_input(input, fn)
+    _check_input(weight, fn, "weight")
+    if input.ndim not in (2, 3):
+        raise ConvShapeError(f"Expected 2D (unbatched) or 3D (batched) input to {fn}, but got "
+                             f"input of size: {list(input.shape)}")
+    if weight.ndim != 3:
+        raise ConvShapeError(f"{fn}: weight must be 3-D (in_channels, out_channels/groups, k), "
+                             f"got size {list(weight.shape)}")
+    one = lambda v, name, lead: (lead, _single(v, name, fn))  # noqa: E731
+    out = conv_transpose2d(unsqueeze(input, -2), unsqueeze(weight, -2), bias, one(stride, "stride", 1),
+                           one(padding, "padding", 0), one(output_padding, "output_padding", 0),
+                           groups, one(dilation, "dilation", 1))
     return squeeze(out, -2)
 
 
@@ -386,12 +517,16 @@ class MaxPool2d(Function):
     idx = its flat position in the (H, W) plane (tl_max_pool2d_forward). VJP: g added at idx.
     ``apply`` is the forward (it returns the indices too, which are no output of the node)."""
 
+    @staticmethod
+    def _kernel(*args):
+        return K.tl_max_pool2d_forward(*args)
+
     @classmethod
     def apply(cls, x, geom):
         shape = (geom[0], geom[1], geom[14], geom[15])
         out, idx = _empty(shape, x.dtype), _empty(shape, dtypes.int64)
-        check(K.tl_max_pool2d_forward(x.dtype.code, out._ptr, ffi.cast("int64_t *", idx._ptr),
-                                      x._ptr, _strides(x), i64(geom)), "max_pool2d")
+        check(cls._kernel(x.dtype.code, out._ptr, ffi.cast("int64_t *", idx._ptr),
+                          x._ptr, _strides(x), i64(geom)), cls.__name__)
         if x.requires_grad and _grad_enabled():
             _record(cls, out, (x, geom), (True, False), (idx,)).geom = geom
         return out, idx
@@ -508,3 +643,161 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,  # n
     out = AvgPool2d.apply(x, geom, int(bool(count_include_pad)), int(divisor_override or 0))
     return squeeze(out, 0) if unbatched else out
 
+
+
+def _as_1d_pool(fn, input):
+    """(N, C, L) or (C, L) ``input`` as a 2-D pooling input with H = 1."""
+    _check_input(input, fn)
+    if input.ndim not in (2, 3):
+        raise ConvShapeError(f"Expected 2D (unbatched) or 3D (batched) input to {fn}, but got "
+                             f"input of size: {list(input.shape)}")
+    return unsqueeze(input, -2)
+
+
+def _squeeze_h(out):
+    """A 2-D pooling result (or (values, indices)) with its H = 1 dim dropped."""
+    return tuple(squeeze(t, -2) for t in out) if isinstance(out, tuple) else squeeze(out, -2)
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,  # noqa: A002
+               return_indices=False):
+    """Maximum over length-``kernel_size`` windows of NCL (or CL) input, as
+    torch.nn.functional.max_pool1d (max_pool2d on an H = 1 view; indices index L)."""
+    fn = "max_pool1d"
+    x = _as_1d_pool(fn, input)
+    st = None if stride is None or stride == () or stride == [] else (1, _single(stride, "stride", fn))
+    return _squeeze_h(max_pool2d(x, (1, _single(kernel_size, "kernel_size", fn)), st,
+                                 (0, _single(padding, "padding", fn)),
+                                 (1, _single(dilation, "dilation", fn)), ceil_mode, return_indices))
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,  # noqa: A002
+               count_include_pad=True):
+    """Mean over length-``kernel_size`` windows of NCL (or CL) input, as
+    torch.nn.functional.avg_pool1d (avg_pool2d on an H = 1 view)."""
+    fn = "avg_pool1d"
+    x = _as_1d_pool(fn, input)
+    st = None if stride is None or stride == () or stride == [] else (1, _single(stride, "stride", fn))
+    return _squeeze_h(avg_pool2d(x, (1, _single(kernel_size, "kernel_size", fn)), st,
+                                 (0, _single(padding, "padding", fn)), ceil_mode, count_include_pad))
+
+
+# ---------------------------------------------------------------------------------------------
+# adaptive pooling: output cell (oh, ow) pools rows [floor(oh*H/OH), ceil((oh+1)*H/OH)) and
+# likewise columns (PyTorch's start/end indices; cells may overlap)
+# ---------------------------------------------------------------------------------------------
+
+def _adaptive_geom(fn, input, output_size):
+    """(4-D input, unbatched?, geom) for an adaptive pooling call, validated as PyTorch (an
+    output_size entry of None keeps that input size)."""
+    _check_input(input, fn)
+    x, unbatched = _batched(input, fn)
+    N, C, H, W = x.shape
+    size = (output_size, output_size) if not isinstance(output_size, (tuple, list)) else tuple(output_size)
+    if len(size) != 2 or not all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in size):
+        raise TypeError(f"{fn}: output_size must be an int or a pair of ints (or None), got {output_size!r}")
+    OH, OW = (H if size[0] is None else size[0]), (W if size[1] is None else size[1])
+    if OH < 0 or OW < 0:
+        raise ConvShapeError(f"{fn}: elements of output_size must be greater than or equal to 0 but "
+                             f"received {(OH, OW)}")
+    for d in range(1, 4):
+        if x.shape[d] == 0:
+            raise ConvShapeError(f"{fn}(): Expected input to have non-zero size for non-batch "
+                                 f"dimensions, but input has sizes {list(input.shape)} with dimension "
+                                 f"{d - 1 if unbatched else d} being empty")
+    return x, unbatched, (N, C, H, W, C, 1, 1, 1, 1, 0, 0, 1, 1, 1, OH, OW)
+
+
+class AdaptiveAvgPool2d(Function):
+    """out (N, C, OH, OW) = the mean of each adaptive cell (tl_adaptive_avg_pool2d_forward).
+    VJP: each cell += g / its size (AdaptiveAvgPool2dBackward's kernel)."""
+
+    @staticmethod
+    def forward(ctx, x, geom):
+        ctx.geom = geom
+        out = _empty((geom[0], geom[1], geom[14], geom[15]), x.dtype)
+        check(K.tl_adaptive_avg_pool2d_forward(x.dtype.code, out._ptr, x._ptr, _strides(x),
+                                               i64(geom)), "adaptive_avg_pool2d")
+        return out
+
+    @staticmethod
+    def vjp(ctx, g):
+        return _adaptive_avg_adjoint(contiguous(g), ctx.geom), None
+
+    @staticmethod
+    def formula(ctx, g):
+        """gx = each cell += g / its size (AdaptiveAvgPool2dBackward, differentiable)"""
+        return AdaptiveAvgPool2dBackward.apply(contiguous(g), ctx.geom), None
+
+
+def _adaptive_avg_adjoint(g, geom):
+    gx = _empty(tuple(geom[:4]), g.dtype)
+    check(K.tl_adaptive_avg_pool2d_backward(g.dtype.code, gx._ptr, g._ptr, i64(geom)),
+          "adaptive_avg_pool2d backward")
+    return gx
+
+
+class AdaptiveAvgPool2dBackward(Function):
+    """adaptive_avg_pool2d's VJP as an op (tl_adaptive_avg_pool2d_backward); linear, its own VJP
+    is adaptive_avg_pool2d again."""
+
+    @staticmethod
+    def forward(ctx, g, geom):
+        ctx.geom = geom
+        return _adaptive_avg_adjoint(g, geom)
+
+    @staticmethod
+    def formula(ctx, gg):
+        """ggy = adaptive_avg_pool2d(gg) (the adjoint of the adjoint)"""
+        return AdaptiveAvgPool2d.apply(gg, ctx.geom), None
+
+
+class AdaptiveMaxPool2d(MaxPool2d):
+    """out (N, C, OH, OW) = the first maximum of each adaptive cell (NaN wins), idx = its flat
+    position h*W + w (tl_adaptive_max_pool2d_forward); the VJP is max_pool2d's (g added at idx)."""
+
+    @staticmethod
+    def _kernel(*args):
+        return K.tl_adaptive_max_pool2d_forward(*args)
+
+
+@_half_as_float
+def adaptive_avg_pool2d(input, output_size):  # noqa: A002
+    """Mean over the adaptive cells of NCHW (or CHW) input that give an ``output_size`` output,
+    as torch.nn.functional.adaptive_avg_pool2d."""
+    x, unbatched, geom = _adaptive_geom("adaptive_avg_pool2d", input, output_size)
+    out = AdaptiveAvgPool2d.apply(x, geom)
+    return squeeze(out, 0) if unbatched else out
+
+
+@_half_as_float
+def adaptive_max_pool2d(input, output_size, return_indices=False):  # noqa: A002
+    """Maximum over the adaptive cells of NCHW (or CHW) input, as
+    torch.nn.functional.adaptive_max_pool2d (``return_indices``: each maximum's flat h*W + w)."""
+    x, unbatched, geom = _adaptive_geom("adaptive_max_pool2d", input, output_size)
+    out, idx = AdaptiveMaxPool2d.apply(x, geom)
+    if unbatched:
+        out, idx = squeeze(out, 0), squeeze(idx, 0)
+    return (out, idx) if return_indices else out
+
+
+def _single_size(v, fn):
+    if isinstance(v, (tuple, list)) and len(v) == 1:
+        v = v[0]
+    if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
+        raise TypeError(f"{fn}: output_size must be an int or a 1-tuple of ints, got {v!r}")
+    return v
+
+
+def adaptive_avg_pool1d(input, output_size):  # noqa: A002
+    """adaptive_avg_pool2d over L of NCL (or CL) input, as torch.nn.functional.adaptive_avg_pool1d."""
+    fn = "adaptive_avg_pool1d"
+    return _squeeze_h(adaptive_avg_pool2d(_as_1d_pool(fn, input), (1, _single_size(output_size, fn))))
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):  # noqa: A002
+    """adaptive_max_pool2d over L of NCL (or CL) input, as torch.nn.functional.adaptive_max_pool1d
+    (indices index L)."""
+    fn = "adaptive_max_pool1d"
+    return _squeeze_h(adaptive_max_pool2d(_as_1d_pool(fn, input), (1, _single_size(output_size, fn)),
+                                          return_indices))
