@@ -11,9 +11,10 @@ reach it:
     inplace.py      (csrc/copy.c)           add_, mul_, copy_, fill_, x[key] = v ...
     conv.py         <-> csrc/conv.c         conv2d (im2col + GEMM), max/avg pooling
     products.py     (composed: matmul ...)  einsum, tensordot, kron, cross
+    stacking.py     (composed: views, cat)  tensor_split, hstack..., meshgrid, diff
 
 Each module imports only the ones above it in this list; importing the package attaches every
 op's Tensor methods (``tensor_method``).
 """
 from . import shape, elementwise, reduce, index, linalg, nn, inplace, conv  # noqa: F401  (in layer order)
-from . import products  # noqa: F401
+from . import products, stacking  # noqa: F401
