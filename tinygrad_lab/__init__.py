@@ -43,6 +43,7 @@ from .ops.nn import log_softmax, softmax
 from .ops.products import cross, einsum, kron, tensordot
 from .ops.stacking import (atleast_1d, atleast_2d, atleast_3d, cartesian_prod, column_stack, diff,
                            dstack, hstack, meshgrid, row_stack, tensor_split, vstack)
+from .ops.stats import (aminmax, cdist, corrcoef, cov, dist, nanmean, nansum, std_mean, var_mean)
 from .jit import jit
 from . import linalg, nn
 from .autograd import set_detect_anomaly, detect_anomaly

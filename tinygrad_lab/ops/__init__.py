@@ -12,9 +12,10 @@ reach it:
     conv.py         <-> csrc/conv.c         conv2d (im2col + GEMM), max/avg pooling
     products.py     (composed: matmul ...)  einsum, tensordot, kron, cross
     stacking.py     (composed: views, cat)  tensor_split, hstack..., meshgrid, diff
+    stats.py        (composed)              nansum, nanmean, var_mean, aminmax, cdist, cov ...
 
 Each module imports only the ones above it in this list; importing the package attaches every
 op's Tensor methods (``tensor_method``).
 """
 from . import shape, elementwise, reduce, index, linalg, nn, inplace, conv  # noqa: F401  (in layer order)
-from . import products, stacking  # noqa: F401
+from . import products, stacking, stats  # noqa: F401
