@@ -229,3 +229,11 @@ def test_cross_errors():
         tl.linalg.cross(_t(_a(2, 3)), _t(_a(2, 3)), dim=2)
     with pytest.raises(RuntimeError, match="do not broadcast"):
         tl.linalg.cross(_t(_a(2, 3)), _t(_a(4, 3)))
+
+
+def test_half_operands():
+    a, b = _a(2, 3), _a(3, 4)
+    got = tl.einsum("ij,jk->ik", _t(a, dtype=tl.float16), _t(b, dtype=tl.float16))
+    assert got.dtype is tl.float16
+    np.testing.assert_allclose(got.numpy().astype(np.float64), a @ b, rtol=1e-2, atol=1e-2)
+    assert tl.kron(_t(a, dtype=tl.bfloat16), _t(b, dtype=tl.bfloat16)).dtype is tl.bfloat16

@@ -205,3 +205,13 @@ def test_cov_errors():
         tl.cov(x, fweights=tl.tensor([1, -2, 0, 3, 1]))
     with pytest.raises(RuntimeError, match="aweights cannot be negative"):
         tl.cov(x, aweights=_t(-AW))
+
+
+def test_half_inputs():
+    x = tl.tensor([[1.0, NAN], [2.0, 3.0]], dtype=tl.float16, requires_grad=True)
+    m = tl.nanmean(x, 1)
+    assert m.dtype is tl.float16 and m.tolist() == [1.0, 2.5]
+    m.sum().backward()
+    assert x.grad.dtype is tl.float16 and x.grad.tolist() == [[1.0, 0.0], [0.5, 0.5]]
+    d = tl.cdist(x.detach()[1:], tl.zeros(1, 2, dtype=tl.float16))
+    assert d.dtype is tl.float16 and abs(d.item() - 13 ** 0.5) < 1e-2

@@ -196,9 +196,13 @@ def einsum(*args):
                                     f"operand {i} but the sizes don't match, {first} != {n}")
             seen = size.get(lab, 1)
             if n != seen and 1 not in (n, seen):
-                name = _LETTERS[lab] if lab < _ELL else "..."
-                raise ShapeMismatch(f"einsum(): subscript {name} has size {n} for operand {i} "
-                                    f"which does not broadcast with previously seen size {seen}")
+                if lab >= _ELL:
+                    raise ShapeMismatch(f"einsum(): dimension {lab - _ELL} covered by ellipsis in "
+                                        f"operand {i} has size {n} which does not broadcast with "
+                                        f"previously seen ellipsis with size {seen} for the "
+                                        f"respective dimension")
+                raise ShapeMismatch(f"einsum(): subscript {_LETTERS[lab]} has size {n} for operand "
+                                    f"{i} which does not broadcast with previously seen size {seen}")
             if n != 1:
                 size[lab] = n
 

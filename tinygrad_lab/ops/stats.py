@@ -12,11 +12,21 @@ from .. import dtypes
 from ..tensor import Tensor, tensor_method
 from ..autograd.engine import Function
 from ..creation import tensor as _tensor
-from .elementwise import isnan, sign, where
+from . import elementwise as _elementwise
+from . import reduce as _reduce
+from .elementwise import isnan, sign
 from .index import ShapeMismatch
 from .linalg import DtypeMismatch, matmul
-from .reduce import amax, amin, mean, norm, std, sum, var
+from .reduce import amax, amin, mean, std, sum, var
 from .shape import broadcast_shapes, diag, reshape, squeeze, sum_to, transpose, unsqueeze
+
+
+def _where(cond, a, b):
+    return _elementwise.where(cond, a, b)   # looked up per call: tl.amp's half-input wrapper
+
+
+def _norm(x, p, dim=None):
+    return _reduce.norm(x, p, dim)          # (likewise)
 
 
 class FloatOnly(RuntimeError, TypeError):
@@ -38,7 +48,7 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A002  (PyTor
     if dtype is not None:
         input = input.to(dtype)
     if input.dtype.is_floating_point:
-        input = where(isnan(input), 0.0, input)
+        input = _where(isnan(input), 0.0, input)
     return sum(input, dim, keepdim)
 
 
@@ -117,7 +127,7 @@ _FALSE = _tensor(False)
 
 def _zero_grad_term(x, dims):
     """0 with a 0 gradient for ``x`` (PyTorch's p = 0 norms are differentiable, with gradient 0)."""
-    return sum(where(_FALSE, x, 0.0), dims)
+    return sum(_where(_FALSE, x, 0.0), dims)
 
 
 @tensor_method()
@@ -130,7 +140,7 @@ def dist(input, other, p=2):  # noqa: A002
             raise FloatOnly(f"norm(): input dtype should be either floating point or complex. "
                             f"Got {t.dtype!r} instead.")
     d = input - other
-    out = norm(d, p)
+    out = _norm(d, p)
     if p == 0 and d.requires_grad:
         out = out + _zero_grad_term(d, None)
     return out
@@ -144,7 +154,7 @@ def _cdist_diffs(x1, x2):
 def _cdist_norm(d, p):
     if p == math.inf:
         return amax(d.abs(), -1)
-    out = norm(d, p, -1)
+    out = _norm(d, p, -1)
     return out + _zero_grad_term(d, -1) if p == 0 and d.requires_grad else out
 
 
@@ -171,21 +181,21 @@ class Cdist(Function):
         y = unsqueeze(_cdist_norm(d, p), -1)
         g = unsqueeze(g, -1)
         zero = y == 0
-        safe_y = where(zero, 1.0, y)
+        safe_y = _where(zero, 1.0, y)
         if p == 0:
             gd = d * 0.0 * g
         elif p == 1:
             gd = sign(d) * g
         elif p == math.inf:
-            gd = where(d.abs() == y, sign(d), 0.0) * g
+            gd = _where(d.abs() == y, sign(d), 0.0) * g
         elif p == 2:
-            gd = where(zero, 0.0, d / safe_y) * g
+            gd = _where(zero, 0.0, d / safe_y) * g
         elif p < 2:
             dead = zero | (d == 0) if p < 1 else zero
-            safe_d = where(d == 0, 1.0, d.abs())
-            gd = where(dead, 0.0, sign(d) * safe_d ** (p - 1) / safe_y ** (p - 1)) * g
+            safe_d = _where(d == 0, 1.0, d.abs())
+            gd = _where(dead, 0.0, sign(d) * safe_d ** (p - 1) / safe_y ** (p - 1)) * g
         else:
-            gd = where(zero, 0.0, d * d.abs() ** (p - 2) / safe_y ** (p - 1)) * g
+            gd = _where(zero, 0.0, d * d.abs() ** (p - 2) / safe_y ** (p - 1)) * g
         need1, need2 = ctx.needs_input_grad[:2]
         g1 = sum_to(sum(gd, -2), x1.shape) if need1 else None
         g2 = sum_to(-sum(gd, -3), x2.shape) if need2 else None
