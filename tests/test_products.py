@@ -237,3 +237,17 @@ def test_half_operands():
     assert got.dtype is tl.float16
     np.testing.assert_allclose(got.numpy().astype(np.float64), a @ b, rtol=1e-2, atol=1e-2)
     assert tl.kron(_t(a, dtype=tl.bfloat16), _t(b, dtype=tl.bfloat16)).dtype is tl.bfloat16
+
+
+def test_strided_and_expanded_operands():
+    a, b = _a(4, 3), _a(5, 6)
+    x = _t(a).T                                   # (3, 4), transposed
+    y = _t(b)[::2, 1::2]                          # (3, 3), strided
+    z = _t(_a(1, 3)).expand(4, 3)                 # stride 0
+    an, bn = a.T, b[::2, 1::2]
+    np.testing.assert_allclose(tl.einsum("ij,ik->jk", x, y).numpy(), an.T @ bn, rtol=1e-12)
+    np.testing.assert_allclose(tl.einsum("ji,ij->", x, z).numpy(),
+                               np.einsum("ji,ij->", an, z.numpy()), rtol=1e-12)
+    np.testing.assert_allclose(tl.tensordot(x, y, ([0], [1])).numpy(),
+                               np.tensordot(an, bn, ([0], [1])), rtol=1e-12)
+    np.testing.assert_allclose(tl.kron(x, y).numpy(), np.kron(an, bn), rtol=1e-12)

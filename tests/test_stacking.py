@@ -153,3 +153,19 @@ def test_diff_errors():
         tl.diff(tl.zeros(3), prepend=tl.tensor(1.0))
     with pytest.raises(ValueError, match=r"input.size\(1\) = 3, but got tensor.size\(1\) = 2"):
         tl.diff(tl.zeros(2, 3), prepend=tl.zeros(2, 2), dim=0)
+
+
+def test_hsplit_vsplit_dsplit():
+    x = tl.tensor(np.arange(24.0).reshape(2, 6, 2))
+    assert [t.shape for t in tl.hsplit(x, 3)] == [(2, 2, 2)] * 3
+    assert [t.shape for t in x.hsplit([1, 4])] == [(2, 1, 2), (2, 3, 2), (2, 2, 2)]
+    assert [t.shape for t in tl.vsplit(x, 2)] == [(1, 6, 2)] * 2
+    assert [t.shape for t in x.dsplit([1])] == [(2, 6, 1), (2, 6, 1)]
+    assert [t.tolist() for t in tl.hsplit(tl.arange(4.0), 2)] == [[0, 1], [2, 3]]   # 1-D: dim 0
+    with pytest.raises(ValueError, match="size of the dimension 6 is not divisible by the "
+                                         "split_size 4"):
+        tl.hsplit(x, 4)
+    with pytest.raises(RuntimeError, match="vsplit requires a tensor with at least 2 dimension"):
+        tl.vsplit(tl.zeros(3), 1)
+    with pytest.raises(RuntimeError, match="dsplit requires a tensor with at least 3 dimension"):
+        tl.dsplit(tl.zeros(2, 2), 1)

@@ -1,4 +1,4 @@
-"""tensor_split, hstack/vstack/dstack/column_stack/row_stack, atleast_1d/2d/3d, meshgrid, diff,
+"""tensor_split (hsplit, vsplit, dsplit), hstack/vstack/dstack/column_stack/row_stack, atleast_1d/2d/3d, meshgrid, diff,
 cartesian_prod: PyTorch's shape-combining helpers, composed of views (slicing, reshape, expand)
 and cat, so their gradients are those ops' and the pieces of tensor_split and meshgrid are
 views, as in PyTorch. Errors are PyTorch's RuntimeError (as ShapeMismatch, also this project's
@@ -75,6 +75,40 @@ def tensor_split(input, indices_or_sections, dim=0):  # noqa: A002  (PyTorch's p
         out.append(narrow(input, d, pos, length))
         pos += length
     return tuple(out)
+
+
+def _direction_split(name, need, input, indices_or_sections, d):
+    """hsplit / vsplit / dsplit: tensor_split along dim ``d``, an int splitting evenly."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(input).__name__}")
+    if input.ndim < need:
+        raise RuntimeError(f"torch.{name} requires a tensor with at least {need} dimension, but "
+                           f"got a tensor with {input.ndim} dimensions!")
+    s = indices_or_sections
+    if isinstance(s, int) and not isinstance(s, bool) and (s == 0 or input.shape[d] % s):
+        raise ShapeMismatch(f"torch.{name} attempted to split along dimension {d}, but the size "
+                            f"of the dimension {input.shape[d]} is not divisible by the "
+                            f"split_size {s}!")
+    return tensor_split(input, s, d)
+
+
+@tensor_method()
+def hsplit(input, indices_or_sections):  # noqa: A002
+    """torch.hsplit: tensor_split along dim 1 (dim 0 of a 1-D tensor); an int must divide."""
+    return _direction_split("hsplit", 1, input, indices_or_sections,
+                            1 if isinstance(input, Tensor) and input.ndim > 1 else 0)
+
+
+@tensor_method()
+def vsplit(input, indices_or_sections):  # noqa: A002
+    """torch.vsplit: tensor_split along dim 0 of a tensor of at least 2 dims."""
+    return _direction_split("vsplit", 2, input, indices_or_sections, 0)
+
+
+@tensor_method()
+def dsplit(input, indices_or_sections):  # noqa: A002
+    """torch.dsplit: tensor_split along dim 2 of a tensor of at least 3 dims."""
+    return _direction_split("dsplit", 3, input, indices_or_sections, 2)
 
 
 # ---- atleast_nd and the stacks ------------------------------------------------------------------
@@ -221,5 +255,5 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):  # noqa: A002
     return x
 
 
-__all__ = ["tensor_split", "atleast_1d", "atleast_2d", "atleast_3d", "hstack", "vstack",
+__all__ = ["tensor_split", "hsplit", "vsplit", "dsplit", "atleast_1d", "atleast_2d", "atleast_3d", "hstack", "vstack",
            "row_stack", "dstack", "column_stack", "meshgrid", "cartesian_prod", "diff"]
