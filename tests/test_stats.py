@@ -65,6 +65,17 @@ def test_var_mean_std_mean_match_torch_with_every_overload():
     gradchecks(lambda x: tl.std_mean(x, 0), _a(3, 2))
 
 
+def test_var_mean_std_mean_match_numpy():
+    a = _a(3, 4)
+    v, m = tl.var_mean(_t(a), 1, keepdim=True)
+    np.testing.assert_allclose(v.numpy(), a.var(1, ddof=1, keepdims=True), rtol=1e-12)
+    np.testing.assert_allclose(m.numpy(), a.mean(1, keepdims=True), rtol=1e-12)
+    s, m = tl.std_mean(_t(a), unbiased=False)
+    np.testing.assert_allclose([s.item(), m.item()], [a.std(), a.mean()], rtol=1e-12)
+    s, _ = tl.std_mean(_t(a), (0, 1), correction=2)
+    np.testing.assert_allclose(s.item(), a.std(ddof=2), rtol=1e-12)
+
+
 def test_var_mean_errors():
     with pytest.raises(TypeError) as e:
         tl.var_mean(tl.tensor([1, 2]))
@@ -132,13 +143,13 @@ def test_cdist_matches_torch_at_zero_distances_zero_differences_and_ties(p):
 
 
 def test_cdist_batched_and_broadcast():
-    torch = pytest.importorskip("torch")
     a, b = _a(2, 1, 3, 4), _a(3, 5, 4)
     np.testing.assert_allclose(
         tl.cdist(_t(a), _t(b)).numpy(),
         np.linalg.norm(a[..., :, None, :] - b[..., None, :, :], axis=-1), rtol=1e-12)
-    vs_torch(lambda x, y: tl.cdist(x, y, 3.0), lambda x, y: torch.cdist(x, y, 3.0), a, b)
     gradchecks(lambda x, y: tl.cdist(x, y), _a(2, 3), _a(4, 3))
+    torch = pytest.importorskip("torch")
+    vs_torch(lambda x, y: tl.cdist(x, y, 3.0), lambda x, y: torch.cdist(x, y, 3.0), a, b)
 
 
 def test_cdist_errors():
@@ -181,6 +192,8 @@ def test_cov_matches_numpy():
 
 
 def test_cov_corrcoef_gradients_match_torch():
+    gradchecks(lambda t: tl.cov(t, correction=0), _a(2, 4))
+    gradchecks(tl.corrcoef, _a(2, 3))
     torch = pytest.importorskip("torch")
     x = _a(3, 5)
     fw, aw = torch.tensor(FW), torch.tensor(AW)
@@ -188,7 +201,6 @@ def test_cov_corrcoef_gradients_match_torch():
              lambda t: torch.cov(t, fweights=fw, aweights=aw), x)
     vs_torch(lambda t, w: t.cov(aweights=w), lambda t, w: t.cov(aweights=w), x, AW)
     vs_torch(tl.corrcoef, torch.corrcoef, x)
-    gradchecks(lambda t: tl.cov(t, correction=0), _a(2, 4))
 
 
 def test_cov_errors():
