@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import tinygrad_lab as tl
+from tinygrad_lab import kernels as K
 
 from .test_products import _a, _t, gradchecks, vs_torch
 
@@ -152,7 +153,26 @@ def test_cdist_batched_and_broadcast():
     vs_torch(lambda x, y: tl.cdist(x, y, 3.0), lambda x, y: torch.cdist(x, y, 3.0), a, b)
 
 
+def test_cdist_gemm_form_for_p2_as_pytorch():
+    # more than 25 rows (or compute_mode="use_mm_for_euclid_dist"): one GEMM, |a|^2 + |b|^2 - 2ab
+    a, b = _a(2, 30, 4), _a(1, 7, 4)
+    b[0, 0] = a[0, 0]                                   # a zero distance: value 0, gradient 0
+    with K.record() as calls:
+        got = tl.cdist(_t(a), _t(b))
+    assert "tl_matmul_forward" in [n for n, _ in calls]
+    np.testing.assert_allclose(got.numpy(), np.linalg.norm(a[..., :, None, :] - b[..., None, :, :],
+                                                           axis=-1), rtol=1e-12, atol=1e-7)
+    assert got[0, 0, 0].item() == 0.0
+    gradchecks(lambda x, y: tl.cdist(x, y, compute_mode="use_mm_for_euclid_dist"), _a(2, 3), _a(4, 3))
+    torch = pytest.importorskip("torch")
+    for mode in ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist"):
+        vs_torch(lambda x, y: tl.cdist(x, y, compute_mode=mode),
+                 lambda x, y: torch.cdist(x, y, compute_mode=mode), a, b, rtol=1e-9, atol=1e-12)
+
+
 def test_cdist_errors():
+    with pytest.raises(ValueError, match="not a valid value for compute_mode"):
+        tl.cdist(_t(_a(2, 2)), _t(_a(2, 2)), compute_mode="mm")
     a = _t(_a(2, 3, 4))
     with pytest.raises(ValueError, match="same number of columns. X1: 4 X2: 3"):
         tl.cdist(a, _t(_a(5, 3)))

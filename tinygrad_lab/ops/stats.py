@@ -2,8 +2,9 @@
 statistics and distance helpers, composed of existing ops (their gradients are those ops'),
 except ``Cdist``, an op of its own only for its derivative: PyTorch's cdist gives every element
 tied for the maximum the full gradient (p = inf) and 0 for p = 0, which the norm it is built
-from does not.
+from does not. (cdist's GEMM form for p = 2, PyTorch's too, is a composite.)
 """
+import builtins
 import collections
 import math
 import operator
@@ -11,14 +12,15 @@ import operator
 from .. import dtypes
 from ..tensor import Tensor, tensor_method
 from ..autograd.engine import Function
+from ..creation import ones_like
 from ..creation import tensor as _tensor
 from . import elementwise as _elementwise
 from . import reduce as _reduce
 from .elementwise import isnan, sign
 from .index import ShapeMismatch
 from .linalg import DtypeMismatch, matmul
-from .reduce import amax, amin, mean, std, sum, var
-from .shape import broadcast_shapes, diag, reshape, squeeze, sum_to, transpose, unsqueeze
+from .reduce import _sqrt_or_zero, amax, amin, mean, std, sum, var
+from .shape import broadcast_shapes, cat, diag, reshape, squeeze, sum_to, transpose, unsqueeze
 
 
 def _where(cond, a, b):
@@ -202,11 +204,25 @@ class Cdist(Function):
         return g1, g2, None
 
 
+def _euclidean_dist(x1, x2):
+    """PyTorch's matmul form of the p = 2 distance (aten's _euclidean_dist):
+    sqrt(max(|a|^2 + |b|^2 - 2 a.b, 0)) from one GEMM of x1 and x2 padded with their squared
+    norms and ones; O(P R) memory instead of the differences' O(P R M). Its gradient is 0 where
+    that is 0, as PyTorch's _euclidean_dist_backward."""
+    n1 = sum(x1 * x1, -1, keepdim=True)
+    n2 = sum(x2 * x2, -1, keepdim=True)
+    a = cat([x1 * -2.0, n1, ones_like(n1)], -1)
+    b = cat([x2, ones_like(n2), n2], -1)
+    return _sqrt_or_zero(matmul(a, transpose(b, -1, -2)).clamp(min=0.0))
+
+
 def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     """torch.cdist: the p-norm distance between each row of x1 (..., P, M) and each row of
-    x2 (..., R, M) -> (..., P, R), batch dims broadcast. Computed from the differences (the
-    accurate way; PyTorch's matmul shortcut for large p = 2 inputs is not taken, so
-    ``compute_mode`` changes nothing); PyTorch's gradient, 0 at zero distance."""
+    x2 (..., R, M) -> (..., P, R), batch dims broadcast. As PyTorch: p = 2 with more than 25
+    rows on a side (``compute_mode`` "use_mm_for_euclid_dist_if_necessary", the default), or
+    any size with "use_mm_for_euclid_dist", is the GEMM form (_euclidean_dist, which can lose
+    digits to cancellation); otherwise the norms of the differences, with PyTorch's derivative
+    (``Cdist``: 0 at zero distance, tied maxima of p = inf get the whole gradient)."""
     _tensor_arg("cdist", "x1", x1)
     _tensor_arg("cdist", "x2", x2)
     if compute_mode not in ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
@@ -230,6 +246,9 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     except ValueError:
         raise ShapeMismatch(f"cdist: the batch dims of X1 {list(x1.shape)} and X2 "
                             f"{list(x2.shape)} do not broadcast") from None
+    if p == 2 and (compute_mode == "use_mm_for_euclid_dist" or compute_mode ==
+                   "use_mm_for_euclid_dist_if_necessary" and builtins.max(x1.shape[-2], x2.shape[-2]) > 25):
+        return _euclidean_dist(x1, x2)
     return Cdist.apply(x1, x2, float(p))
 
 
