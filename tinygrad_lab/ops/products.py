@@ -174,9 +174,9 @@ def einsum(*args):
                                    f"({t.ndim}) for operand {i}")
             n_ell = max(n_ell, covered)
         elif len(labels) != t.ndim:
-            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({len(labels)}) "
-                               f"does not match the number of dimensions ({t.ndim}) for operand "
-                               f"{i} and no ellipsis was given")
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation "
+                               f"({len(labels)}) does not match the number of dimensions "
+                               f"({t.ndim}) for operand {i} and no ellipsis was given")
     ell = list(range(_ELL, _ELL + n_ell))
     full = []
     for labels, t in zip(terms, ops):
@@ -201,8 +201,9 @@ def einsum(*args):
                                         f"operand {i} has size {n} which does not broadcast with "
                                         f"previously seen ellipsis with size {seen} for the "
                                         f"respective dimension")
-                raise ShapeMismatch(f"einsum(): subscript {_LETTERS[lab]} has size {n} for operand "
-                                    f"{i} which does not broadcast with previously seen size {seen}")
+                raise ShapeMismatch(f"einsum(): subscript {_LETTERS[lab]} has size {n} for "
+                                    f"operand {i} which does not broadcast with previously seen "
+                                    f"size {seen}")
             if n != 1:
                 size[lab] = n
 
@@ -265,7 +266,8 @@ def tensordot(a, b, dims=2, out=None):
         raise TypeError("tensordot(): out= is not supported")
     for name, t in (("a", a), ("b", b)):
         if not isinstance(t, Tensor):
-            raise TypeError(f"tensordot(): argument '{name}' must be Tensor, not {type(t).__name__}")
+            raise TypeError(f"tensordot(): argument '{name}' must be Tensor, not "
+                            f"{type(t).__name__}")
     if isinstance(dims, Tensor) and dims.ndim == 0:
         dims = dims.item()
     if isinstance(dims, int) and not isinstance(dims, bool):
@@ -290,7 +292,8 @@ def tensordot(a, b, dims=2, out=None):
     for i, j in zip(da, db):
         if a.shape[i] != b.shape[j]:
             raise ShapeMismatch(f"contracted dimensions need to match, but first has size "
-                                f"{a.shape[i]} in dim {i} and second has size {b.shape[j]} in dim {j}")
+                                f"{a.shape[i]} in dim {i} and second has size {b.shape[j]} in "
+                                f"dim {j}")
     for name, ds in (("a", da), ("b", db)):
         if len(set(ds)) != len(ds):
             raise RuntimeError(f"tensordot(): dim {ds} of {name} appears multiple times")

@@ -1,7 +1,7 @@
-"""tensor_split (hsplit, vsplit, dsplit), hstack/vstack/dstack/column_stack/row_stack, atleast_1d/2d/3d, meshgrid, diff,
-cartesian_prod: PyTorch's shape-combining helpers, composed of views (slicing, reshape, expand)
-and cat, so their gradients are those ops' and the pieces of tensor_split and meshgrid are
-views, as in PyTorch. Errors are PyTorch's RuntimeError (as ShapeMismatch, also this project's
+"""tensor_split (hsplit, vsplit, dsplit), hstack/vstack/dstack/column_stack/row_stack,
+atleast_1d/2d/3d, meshgrid, diff, cartesian_prod: PyTorch's shape-combining helpers, composed of
+views (slicing, reshape, expand) and cat, so their gradients are those ops' and the pieces of
+tensor_split and meshgrid are views, as in PyTorch. Errors are PyTorch's RuntimeError (as ShapeMismatch, also this project's
 ValueError, where the problem is a shape).
 """
 import operator
@@ -255,5 +255,6 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):  # noqa: A002
     return x
 
 
-__all__ = ["tensor_split", "hsplit", "vsplit", "dsplit", "atleast_1d", "atleast_2d", "atleast_3d", "hstack", "vstack",
-           "row_stack", "dstack", "column_stack", "meshgrid", "cartesian_prod", "diff"]
+__all__ = ["tensor_split", "hsplit", "vsplit", "dsplit", "atleast_1d", "atleast_2d", "atleast_3d",
+           "hstack", "vstack", "row_stack", "dstack", "column_stack", "meshgrid", "cartesian_prod",
+           "diff"]

@@ -246,8 +246,9 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     except ValueError:
         raise ShapeMismatch(f"cdist: the batch dims of X1 {list(x1.shape)} and X2 "
                             f"{list(x2.shape)} do not broadcast") from None
-    if p == 2 and (compute_mode == "use_mm_for_euclid_dist" or compute_mode ==
-                   "use_mm_for_euclid_dist_if_necessary" and builtins.max(x1.shape[-2], x2.shape[-2]) > 25):
+    large = builtins.max(x1.shape[-2], x2.shape[-2]) > 25
+    if p == 2 and (compute_mode == "use_mm_for_euclid_dist" or
+                   compute_mode == "use_mm_for_euclid_dist_if_necessary" and large):
         return _euclidean_dist(x1, x2)
     return Cdist.apply(x1, x2, float(p))
 
