@@ -1,8 +1,8 @@
 """tensor_split (hsplit, vsplit, dsplit), hstack/vstack/dstack/column_stack/row_stack,
 atleast_1d/2d/3d, meshgrid, diff, cartesian_prod: PyTorch's shape-combining helpers, composed of
 views (slicing, reshape, expand) and cat, so their gradients are those ops' and the pieces of
-tensor_split and meshgrid are views, as in PyTorch. Errors are PyTorch's RuntimeError (as ShapeMismatch, also this project's
-ValueError, where the problem is a shape).
+tensor_split and meshgrid are views, as in PyTorch. Errors are PyTorch's RuntimeError (as
+ShapeMismatch, also this project's ValueError, where the problem is a shape).
 """
 import operator
 
