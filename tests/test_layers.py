@@ -31,7 +31,8 @@ LAYERS = [
     ("creation", ["creation", "_config"]),
     ("autograd engine", ["autograd", "autograd.engine", "autograd.gradcheck"]),
     ("ops", ["ops", "ops.shape", "ops.elementwise", "ops.reduce", "ops.index", "ops.linalg",
-             "ops.nn", "ops.inplace", "ops.conv", "ops.resample"]),
+             "ops.nn", "ops.inplace", "ops.conv", "ops.resample", "ops.products",
+             "ops.stacking", "ops.stats"]),
     ("nn / optim / utils", ["nn", "nn.functional", "nn.hooks", "nn.init", "nn.modules", "nn.utils", "optim",
                             "optim.optimizer", "optim.sgd", "optim.adam", "optim.rmsprop", "jit",
                             "optim.lr_scheduler", "utils_grad", "serialization", "linalg",
@@ -264,6 +265,7 @@ NOT_NAMED_IN_C = {
     "Lerp": "composed of elementwise kernels (sub, mul, where): PyTorch's two branches",
     "NanToNum": "composed of comparisons and where", "Addcmul": "TL_MUL then TL_ADD",
     "Addcdiv": "TL_MUL, TL_DIV then TL_ADD",
+    "Cdist": "composed of elementwise and reduction kernels (its own node: PyTorch's derivative)",
 }
 
 

@@ -180,6 +180,13 @@ SPECS = {
                       [c for c in R if 0 not in c[0]], reduce=True),
     "Norm3":     Spec(lambda x: tl.norm(x, 3.0, 1), lambda x: np.sum(np.abs(x) ** 3, axis=1) ** (1 / 3),
                       [(3, 4), (2, 5)]),
+    # torch.cdist (a formula alone, PyTorch's derivative; tests/test_stats.py): p = 2, 1, inf, 0.5
+    "Cdist":     Spec(tl.cdist, lambda a, b: _cdist_ref(a, b, 2),
+                      [((3, 4), (2, 4)), ((2, 1, 3), (1, 2, 3)), ((0, 2), (3, 2))]),
+    "Cdist1":    Spec(lambda a, b: tl.cdist(a, b, 1.0), lambda a, b: _cdist_ref(a, b, 1), [((3, 4), (2, 4))]),
+    "Cdist2":    Spec(lambda a, b: tl.cdist(a, b, float("inf")), lambda a, b: _cdist_ref(a, b, np.inf),
+                      [((3, 4), (2, 4))]),
+    "Cdist3":    Spec(lambda a, b: tl.cdist(a, b, 0.5), lambda a, b: _cdist_ref(a, b, 0.5), [((2, 3), (2, 3))]),
     # cumsum and prod along a dim (tests/test_scans_products.py); Amax/Amin are Max/Min
     "Cumsum":    Spec(lambda x: tl.cumsum(x, 1), lambda x: np.cumsum(x, 1), [(3, 4), (2, 3, 2), (0, 3)]),
     "Cumsum1":   Spec(lambda x: x.cumsum(-1), lambda x: np.cumsum(x, -1) if x.ndim else x, [(), (5,)]),
@@ -424,6 +431,10 @@ def _smooth_l1_ref(d, beta):
 def _huber_ref(d, delta):
     a = np.abs(d)
     return np.where(a < delta, 0.5 * d * d, delta * (a - 0.5 * delta))
+
+
+def _cdist_ref(a, b, p):
+    return np.linalg.norm(a[..., :, None, :] - b[..., None, :, :], ord=p, axis=-1)
 
 
 def _overwrite(a, b):

@@ -40,6 +40,11 @@ from .ops.linalg import addmm, addmv, baddbmm, bmm, dot, ger, inner, matmul, mm,
 from .ops.reduce import (all, amax, amin, any, argmax, argmin, cumsum, logsumexp, max, mean, min, norm,
                          prod, std, sum, var)
 from .ops.nn import log_softmax, softmax
+from .ops.products import cross, einsum, kron, tensordot
+from .ops.stacking import (atleast_1d, atleast_2d, atleast_3d, cartesian_prod, column_stack, diff,
+                           dsplit, dstack, hsplit, hstack, meshgrid, row_stack, tensor_split,
+                           vsplit, vstack)
+from .ops.stats import (aminmax, cdist, corrcoef, cov, dist, nanmean, nansum, std_mean, var_mean)
 from .jit import jit
 from . import linalg, nn
 from .autograd import set_detect_anomaly, detect_anomaly

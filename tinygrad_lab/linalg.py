@@ -1,4 +1,5 @@
 """``tl.linalg``: linear-algebra functions under torch.linalg's names."""
+from .ops.products import linalg_cross as cross
 from .ops.reduce import vector_norm
 
-__all__ = ["vector_norm"]
+__all__ = ["cross", "vector_norm"]

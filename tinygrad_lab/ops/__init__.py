@@ -10,8 +10,12 @@ reach it:
     nn.py           <-> csrc/nn.c           softmax, log_softmax, fused losses
     inplace.py      (csrc/copy.c)           add_, mul_, copy_, fill_, x[key] = v ...
     conv.py         <-> csrc/conv.c         conv2d (im2col + GEMM), max/avg pooling
+    products.py     (composed: matmul ...)  einsum, tensordot, kron, cross
+    stacking.py     (composed: views, cat)  tensor_split, hstack..., meshgrid, diff
+    stats.py        (composed)              nansum, nanmean, var_mean, aminmax, cdist, cov ...
 
 Each module imports only the ones above it in this list; importing the package attaches every
 op's Tensor methods (``tensor_method``).
 """
 from . import shape, elementwise, reduce, index, linalg, nn, inplace, conv  # noqa: F401  (in layer order)
+from . import products, stacking, stats  # noqa: F401
