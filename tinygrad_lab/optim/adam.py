@@ -5,7 +5,7 @@ from functools import partial
 
 from .. import kernels as K
 from ..autograd import no_grad
-from .optimizer import Optimizer, _apply_update, _check_nonnegative
+from .optimizer import Optimizer, _apply_update, _check_betas, _check_nonnegative
 
 
 class Adam(Optimizer):
@@ -25,13 +25,7 @@ class Adam(Optimizer):
 
     def _check_group(self, g):
         _check_nonnegative(g, "lr", "eps")
-        betas = g["betas"]
-        if len(betas) != 2:
-            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        _check_betas(g)
         _check_nonnegative(g, "weight_decay")
 
     @no_grad()
