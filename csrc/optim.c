@@ -259,7 +259,7 @@ int tl_adadelta_step(int dtype, void *p, const void *g, void *sq, void *acc, int
  * starting at the learning rate.
  *   g_t = maximize ? -g : g
  *   s = g_t * prev
- *   f = etaplus if s > 0, etaminus if s < 0, 1 if s == 0 (NaN stays NaN)
+ *   f = etaplus if s > 0, etaminus if s < 0, else 1 (also for NaN: torch.sign(NaN) = 0)
  *   step_size = clamp(step_size * f, step_size_min, step_size_max)   (NaN propagates)
  *   if f == etaminus:  g_t = 0                  (a sign change: no move this step)
  *   theta_t = theta_{t-1} - sign(g_t) * step_size     (sign(NaN) = 0, as torch.sign)
