@@ -12,6 +12,7 @@ class ASGD(Optimizer):
     ``"ax"``."""
 
     _KERNEL = "tl_asgd_step"
+    _STATE_SCALARS = {"step": int, "eta": float, "mu": float}
 
     def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, *,
                  maximize=False):

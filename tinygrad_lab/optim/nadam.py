@@ -13,6 +13,7 @@ class NAdam(Optimizer):
     ``"exp_avg_sq"``."""
 
     _KERNEL = "tl_nadam_step"
+    _STATE_SCALARS = {"step": int, "mu_product": float}
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  momentum_decay=4e-3, decoupled_weight_decay=False, *, maximize=False):

@@ -38,6 +38,13 @@ class Optimizer:
     """Base class of all optimizers. ``params`` is an iterable of Tensors or of dicts (parameter
     groups, each with a ``"params"`` entry and optional per-group hyper-parameters)."""
 
+    # The step of optimizers that set _KERNEL (a kernels.py entry point) and define
+    # _state_buffers(group, p) -> the kernel's buffers and _scalars(group, p) -> its scalars
+    # (counting the step; a tl.jit replay calls it again before each replayed step).
+    _KERNEL = None
+    # per-parameter state kept as Python numbers (PyTorch keeps 0-d tensors): name -> type
+    _STATE_SCALARS = {"step": int}
+
     def __init__(self, params, defaults):
         self.defaults = defaults
         if isinstance(params, Tensor):
@@ -165,7 +172,8 @@ class Optimizer:
         for k, v in state_dict["state"].items():
             if k in id_map:
                 p = id_map[k]
-                state[p] = {name: _cast_state(p, name, value) for name, value in v.items()}
+                state[p] = {name: _cast_state(p, name, value, self._STATE_SCALARS)
+                            for name, value in v.items()}
             else:
                 state[k] = v
         new_groups = []
@@ -193,11 +201,6 @@ class Optimizer:
         for group in self.param_groups:
             for p, g in _params_with_grad(group):
                 yield group, p, g
-
-    # The step of optimizers that set _KERNEL (a kernels.py entry point) and define
-    # _state_buffers(group, p) -> the kernel's buffers and _scalars(group, p) -> its scalars
-    # (counting the step; a tl.jit replay calls it again before each replayed step).
-    _KERNEL = None
 
     @no_grad()
     def step(self, closure=None):
@@ -266,16 +269,12 @@ def _zeros_like(p):
     return zeros(p.shape, dtype=p.dtype)
 
 
-# per-parameter scalars kept as Python numbers (PyTorch keeps 0-d tensors): a loaded state dict
-# may hold either
-_SCALAR_STATE = {"step": int, "mu_product": float, "eta": float, "mu": float}
-
-
-def _cast_state(p, name, value):
-    """A loaded state entry: step counts become ints; Tensors become fresh contiguous copies in
-    the parameter's dtype (so two optimizers never share buffers)."""
-    if name in _SCALAR_STATE:
-        return _SCALAR_STATE[name](value.item() if isinstance(value, Tensor) else value)
+def _cast_state(p, name, value, scalars):
+    """A loaded state entry: the per-parameter scalars (``scalars``: name -> int or float, e.g.
+    the step count) become Python numbers, also from PyTorch's 0-d tensors; Tensors become fresh
+    contiguous copies in the parameter's dtype (so two optimizers never share buffers)."""
+    if name in scalars:
+        return scalars[name](value.item() if isinstance(value, Tensor) else value)
     if isinstance(value, Tensor):
         if value.shape != p.shape:
             raise ValueError(f"loaded optimizer state '{name}' has shape {value.shape}, but its "
