@@ -8,10 +8,11 @@ import pytest
 import tinygrad_lab as tl
 import tinygrad_lab.nn as nn
 import tinygrad_lab.nn.functional as F
-from tinygrad_lab._lib import lib
 
 from .helpers import noncontiguous
 from .test_jit import _batches, _check_same, _opt_step
+from .test_optim import assert_trajectories, problem, simd_level  # noqa: F401 (a fixture)
+from .test_optim import ref_trajectory as _ref_trajectory
 
 try:
     import torch
@@ -21,7 +22,6 @@ except ImportError:  # the suite must pass without PyTorch
 needs_torch = pytest.mark.skipif(torch is None, reason="PyTorch is not installed")
 
 STEPS = 10
-SHAPES = [(3, 4), (4,)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -153,25 +153,8 @@ SECOND = {name: kws[1] for name, kws in _BY_NAME.items()}   # a variant with som
 RICH = {name: kws[-1] for name, kws in _BY_NAME.items()}    # the one with most options
 
 
-def problem(seed=0, shapes=SHAPES):
-    """Initial parameters and a gradient rule (a pull towards a target plus a fixed noise
-    sequence), so gradients depend on the trajectory."""
-    rng = np.random.default_rng(seed)
-    p0 = [rng.normal(size=s) for s in shapes]
-    target = [rng.normal(size=s) for s in shapes]
-    noise = [[rng.normal(size=s) for s in shapes] for _ in range(STEPS + 10)]
-
-    def grad(k, i, p):
-        return 0.8 * (p - target[i]) + noise[k][i]
-    return p0, grad
-
-
 def ref_trajectory(name, kw, p0, grad, steps=STEPS):
-    ps, states, out = [p.copy() for p in p0], [{} for _ in p0], []
-    for k in range(steps):
-        ps = [REFS[name](p, grad(k, i, p), s, **kw) for i, (p, s) in enumerate(zip(ps, states))]
-        out.append([p.copy() for p in ps])
-    return out
+    return _ref_trajectory(name, kw, p0, grad, steps, refs=REFS)
 
 
 def trajectory(mod, name, kw, p0, grad, dtype, steps=STEPS, params=None, sched=None):
@@ -192,12 +175,6 @@ def trajectory(mod, name, kw, p0, grad, dtype, steps=STEPS, params=None, sched=N
     return out, opt, ps
 
 
-def assert_trajectories(got, ref, rtol=1e-10, atol=1e-13):
-    for k, (a, b) in enumerate(zip(got, ref)):
-        for i, (x, y) in enumerate(zip(a, b)):
-            np.testing.assert_allclose(x, y, rtol=rtol, atol=atol, err_msg=f"step {k + 1}, param {i}")
-
-
 @pytest.fixture
 def torch64():
     """torch with float64 as its default dtype: its 0-d state (step, NAdam's mu_product, ASGD's
@@ -213,16 +190,10 @@ def torch64():
 # Trajectories
 # ---------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("simd", ["simd", "portable"])
 @pytest.mark.parametrize("name,kw", CASES, ids=IDS)
-def test_trajectory_matches_documented_formula(name, kw, simd):
-    old = lib.tl_simd_level()
-    lib.tl_set_simd_level(old if simd == "simd" else 0)
-    try:
-        p0, grad = problem()
-        got, _, _ = trajectory(tl, name, kw, p0, grad, tl.float64)
-    finally:
-        lib.tl_set_simd_level(old)
+def test_trajectory_matches_documented_formula(name, kw, simd_level):
+    p0, grad = problem()
+    got, _, _ = trajectory(tl, name, kw, p0, grad, tl.float64)
     assert_trajectories(got, ref_trajectory(name, kw, p0, grad))
 
 

@@ -1,9 +1,9 @@
 """Adamax (torch.optim.Adamax): Adam with the infinity norm in place of the second moment. The
 update is the fused kernel tl_adamax_step in csrc/optim.c (formula there)."""
-from .optimizer import Optimizer, _check_betas, _check_nonnegative
+from .optimizer import _AdamFamily
 
 
-class Adamax(Optimizer):
+class Adamax(_AdamFamily):
     """``Adamax(params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, *,
     maximize=False)``. State per parameter: ``"step"`` (an int), ``"exp_avg"``, ``"exp_inf"``."""
 
@@ -15,11 +15,6 @@ class Adamax(Optimizer):
                         maximize=maximize)
         self._check_group(defaults)
         super().__init__(params, defaults)
-
-    def _check_group(self, g):
-        _check_nonnegative(g, "lr", "eps")
-        _check_betas(g)
-        _check_nonnegative(g, "weight_decay")
 
     def _state_buffers(self, group, p):
         state = self.state[p]

@@ -1,10 +1,10 @@
 """NAdam (torch.optim.NAdam): Adam with Nesterov momentum and a momentum schedule
 mu_t = beta1 * (1 - 0.5 * 0.96^(t * momentum_decay)). The schedule's running product is kept
 here; the update is the fused kernel tl_nadam_step in csrc/optim.c (formula there)."""
-from .optimizer import Optimizer, _check_betas, _check_nonnegative
+from .optimizer import _AdamFamily, _check_nonnegative
 
 
-class NAdam(Optimizer):
+class NAdam(_AdamFamily):
     """``NAdam(params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
     momentum_decay=4e-3, decoupled_weight_decay=False, *, maximize=False)``. With
     ``decoupled_weight_decay=True`` the parameter is multiplied by ``1 - lr * weight_decay``
@@ -24,13 +24,8 @@ class NAdam(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, g):
-        _check_nonnegative(g, "lr", "eps")
-        _check_betas(g)
-        _check_nonnegative(g, "weight_decay", "momentum_decay")
-
-    def _state_buffers(self, group, p):
-        state = self.state[p]
-        return self._buffer(state, "exp_avg", p), self._buffer(state, "exp_avg_sq", p)
+        super()._check_group(g)
+        _check_nonnegative(g, "momentum_decay")
 
     def _scalars(self, group, p):
         """Count ``p``'s step, advance its momentum product and return tl_nadam_step's

@@ -265,6 +265,20 @@ def _check_betas(group):
             raise ValueError(f"Invalid beta parameter at index {i}: {b}")
 
 
+class _AdamFamily(Optimizer):
+    """Adamax, NAdam, RAdam: Adam's checks (lr, eps, betas, weight_decay, in PyTorch's order)
+    and, by default, its two moment buffers ``"exp_avg"``, ``"exp_avg_sq"``."""
+
+    def _check_group(self, g):
+        _check_nonnegative(g, "lr", "eps")
+        _check_betas(g)
+        _check_nonnegative(g, "weight_decay")
+
+    def _state_buffers(self, group, p):
+        state = self.state[p]
+        return self._buffer(state, "exp_avg", p), self._buffer(state, "exp_avg_sq", p)
+
+
 def _zeros_like(p):
     return zeros(p.shape, dtype=p.dtype)
 

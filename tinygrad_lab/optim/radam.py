@@ -2,10 +2,10 @@
 rectification factor, once the approximated simple moving average is long enough (rho_t > 5);
 before that the step is bias-corrected momentum SGD. The factor is computed here; the update is
 the fused kernel tl_radam_step in csrc/optim.c (formula there)."""
-from .optimizer import Optimizer, _check_betas, _check_nonnegative
+from .optimizer import _AdamFamily
 
 
-class RAdam(Optimizer):
+class RAdam(_AdamFamily):
     """``RAdam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
     decoupled_weight_decay=False, *, maximize=False)``. State per parameter: ``"step"`` (an
     int), ``"exp_avg"``, ``"exp_avg_sq"``."""
@@ -18,15 +18,6 @@ class RAdam(Optimizer):
                         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
         self._check_group(defaults)
         super().__init__(params, defaults)
-
-    def _check_group(self, g):
-        _check_nonnegative(g, "lr", "eps")
-        _check_betas(g)
-        _check_nonnegative(g, "weight_decay")
-
-    def _state_buffers(self, group, p):
-        state = self.state[p]
-        return self._buffer(state, "exp_avg", p), self._buffer(state, "exp_avg_sq", p)
 
     def _scalars(self, group, p):
         """Count ``p``'s step and return tl_radam_step's scalars: the bias corrections and
