@@ -470,6 +470,45 @@ def test_jit_half_parameters_nadam_and_radam():
         _check_same(make, inputs, extra=lambda: scheds[-1].step())
 
 
+def _scalar_state(opt):
+    return [{k: v for k, v in opt.state[p].items() if not isinstance(v, tl.Tensor)}
+            for p in opt.param_groups[0]["params"]]
+
+
+@pytest.mark.parametrize("name", ["NAdam", "ASGD"])
+def test_jit_gradscaler_skipped_steps_leave_scalar_state(name):
+    """Steps GradScaler skips (Inf/NaN gradients) in a replay must not advance the Python-side
+    state either (step, mu_product, eta, mu): the replay skips their bookkeeping too."""
+    opts = []
+
+    def make():
+        model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+        opt = getattr(tl.optim, name)(model.parameters(), lr=0.01)
+        scaler = tl.amp.GradScaler(init_scale=2.0 ** 16, growth_interval=3)
+        opts.append(opt)
+
+        def step(x, y):
+            with tl.autocast("cpu", dtype=tl.float16):
+                loss = F.cross_entropy(model(x), y)
+            opt.zero_grad()
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            return loss
+        return step, lambda: [t for p in model.parameters() for t in
+                              [p] + [v for v in opt.state[p].values() if isinstance(v, tl.Tensor)]]
+    rng = np.random.default_rng(8)
+    inputs = []
+    for i in range(8):
+        x = rng.standard_normal((6, 4)).astype(np.float32)
+        if i in (4, 6):
+            x[0, 0] = 1e30                      # Inf in float16: this step is skipped
+        inputs.append((tl.tensor(x), tl.tensor(rng.integers(0, 3, 6))))
+    _check_same(make, inputs)
+    assert _scalar_state(opts[0]) == _scalar_state(opts[1])
+    assert _scalar_state(opts[1])[0]["step"] == 6
+
+
 # ---------------------------------------------------------------------------------------------
 # Argument errors (PyTorch's messages)
 # ---------------------------------------------------------------------------------------------
