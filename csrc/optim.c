@@ -50,7 +50,7 @@ typedef struct {
 typedef struct {
     void *p, *m, *u;
     const void *g;
-    double clr, beta1, eps, beta2, weight_decay;
+    double clr, beta1, beta2, eps, weight_decay;
     int maximize;
 } adamax_args;
 
@@ -191,7 +191,7 @@ int tl_adamax_step(int dtype, void *p, const void *g, void *m, void *u, int64_t 
                    double bias_correction1) {
     if (n < 0 || (n > 0 && (!p || !g || !m || !u))) return TL_EINVAL;
     if (bias_correction1 == 0.0) return TL_EINVAL;
-    adamax_args a = {p, m, u, g, lr / bias_correction1, beta1, eps, beta2, weight_decay, maximize};
+    adamax_args a = {p, m, u, g, lr / bias_correction1, beta1, beta2, eps, weight_decay, maximize};
     RUN_RANGES(dtype, adamax_range_, n, a)
 }
 

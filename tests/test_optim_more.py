@@ -133,7 +133,7 @@ CASES = [
     ("NAdam", dict(lr=0.05, weight_decay=0.1, momentum_decay=0.01)),
     ("NAdam", dict(lr=0.05, betas=(0.8, 0.9), weight_decay=0.1, decoupled_weight_decay=True,
                    maximize=True)),
-    ("RAdam", dict()),                  # rho_t > 5 from step 7: both branches
+    ("RAdam", dict()),                  # rho_t > 5 from step 6: both branches
     ("RAdam", dict(lr=0.05, betas=(0.9, 0.9), weight_decay=0.1)),
     ("RAdam", dict(lr=0.05, betas=(0.8, 0.7), weight_decay=0.1, decoupled_weight_decay=True,
                    maximize=True)),
@@ -444,15 +444,16 @@ def test_jit_replay_with_scheduler_matches_eager(name):
             return [t for p in model.parameters() for t in
                     [p] + [v for v in opt.state[p].values() if isinstance(v, tl.Tensor)]]
         return _opt_step(model, opt, F.mse_loss), state
-    inputs = list(zip(_batches((8, 3), n=10, seed=4), _batches((8, 2), n=10, seed=5)))
+    # (8 steps: captured at the 2nd, replayed from the 3rd; RAdam's rectification starts at the 6th)
+    inputs = list(zip(_batches((8, 3), n=8, seed=4), _batches((8, 2), n=8, seed=5)))
     _check_same(make, inputs, extra=lambda: opts[-1][1].step())
     (opt_e, _), (opt_j, _) = opts
     for pe, pj in zip(opt_e.param_groups[0]["params"], opt_j.param_groups[0]["params"]):
         se, sj = opt_e.state[pe], opt_j.state[pj]
-        assert sj["step"] == 10
+        assert sj["step"] == 8
         assert {k: v for k, v in se.items() if not isinstance(v, tl.Tensor)} == \
                {k: v for k, v in sj.items() if not isinstance(v, tl.Tensor)}
-    assert opt_j.param_groups[0]["lr"] == pytest.approx(JIT_KW[name]["lr"] * 0.7 ** 10, rel=1e-12)
+    assert opt_j.param_groups[0]["lr"] == pytest.approx(JIT_KW[name]["lr"] * 0.7 ** 8, rel=1e-12)
 
 
 def test_jit_half_parameters_nadam_and_radam():
@@ -465,8 +466,8 @@ def test_jit_half_parameters_nadam_and_radam():
             scheds.append(tl.optim.lr_scheduler.ExponentialLR(opt, gamma=0.5))
             step = _opt_step(model, opt, lambda out, y: F.mse_loss(out.float(), y))
             return step, lambda: [p.float() for p in model.parameters()]
-        xs = [x.bfloat16() for x in _batches((4, 3), n=9, seed=6)]
-        inputs = list(zip(xs, _batches((4, 2), n=9, seed=7)))
+        xs = [x.bfloat16() for x in _batches((4, 3), n=8, seed=6)]
+        inputs = list(zip(xs, _batches((4, 2), n=8, seed=7)))
         _check_same(make, inputs, extra=lambda: scheds[-1].step())
 
 
