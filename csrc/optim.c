@@ -1,4 +1,5 @@
-/* optim.c - fused, in-place optimizer updates (SGD, Adam/AdamW, RMSprop).
+/* optim.c - fused, in-place optimizer updates (SGD, Adam/AdamW, RMSprop, Adagrad, Adamax, NAdam,
+ * RAdam, Adadelta, Rprop, ASGD).
  *
  * An optimizer step is a handful of elementwise operations over a parameter, its gradient and
  * one to three state buffers. Run as separate tensor ops, each would read and write the whole
@@ -38,6 +39,49 @@ typedef struct {
     double lr, alpha, eps, weight_decay, momentum;
     int maximize;
 } rmsprop_args;
+
+typedef struct {
+    void *p, *sum;
+    const void *g;
+    double clr, eps, weight_decay;
+    int maximize;
+} adagrad_args;
+
+typedef struct {
+    void *p, *m, *u;
+    const void *g;
+    double clr, beta1, beta2, eps, weight_decay;
+    int maximize;
+} adamax_args;
+
+/* NAdam and RAdam: Adam's moments, different final steps (c1..c4 as each kernel says). */
+typedef struct {
+    void *p, *m, *v;
+    const void *g;
+    double beta1, beta2, eps, weight_decay, decay, c1, c2, c3, c4;
+    int decoupled, maximize, rectified;
+} nradam_args;
+
+typedef struct {
+    void *p, *sq, *acc;
+    const void *g;
+    double lr, rho, eps, weight_decay;
+    int maximize;
+} adadelta_args;
+
+typedef struct {
+    void *p, *prev, *step_size;
+    const void *g;
+    double etaminus, etaplus, step_size_min, step_size_max;
+    int maximize;
+} rprop_args;
+
+typedef struct {
+    void *p, *ax;
+    const void *g;
+    double eta, decay, mu, weight_decay;
+    int maximize;
+} asgd_args;
 
 /* Run range kernel `name` (float32/float64) over the n elements, split over threads when large;
  * every element is updated on its own, so any split gives the same result. */
@@ -117,4 +161,130 @@ int tl_rmsprop_step(int dtype, void *p, const void *g, void *sq, void *gavg, voi
     if (n < 0 || (n > 0 && (!p || !g || !sq))) return TL_EINVAL;
     rmsprop_args a = {p, sq, gavg, buf, g, lr, alpha, eps, weight_decay, momentum, maximize};
     RUN_RANGES(dtype, rmsprop_range_, n, a)
+}
+
+/* Adagrad. Buffers: p (n,) parameter, updated; g (n,) gradient; sum (n,) running sum of squared
+ * gradients, updated (starts at initial_accumulator_value). clr = gamma / (1 + (t - 1) * lr_decay)
+ * is computed by the caller for this step t.
+ *   g_t = maximize ? -g : g
+ *   if lambda != 0:  g_t = g_t + lambda * theta_{t-1}
+ *   sum_t = sum_{t-1} + g_t^2
+ *   theta_t = theta_{t-1} - clr * g_t / (sqrt(sum_t) + eps)
+ */
+int tl_adagrad_step(int dtype, void *p, const void *g, void *sum, int64_t n, double clr,
+                    double eps, double weight_decay, int maximize) {
+    if (n < 0 || (n > 0 && (!p || !g || !sum))) return TL_EINVAL;
+    adagrad_args a = {p, sum, g, clr, eps, weight_decay, maximize};
+    RUN_RANGES(dtype, adagrad_range_, n, a)
+}
+
+/* Adamax. Buffers: p (n,) parameter, updated; g (n,) gradient; m (n,) exp_avg and u (n,) exp_inf
+ * (the exponentially weighted infinity norm), updated. bias_correction1 = 1 - beta1^t.
+ *   g_t = maximize ? -g : g
+ *   if lambda != 0:  g_t = g_t + lambda * theta_{t-1}
+ *   m_t = beta1 * m_{t-1} + (1 - beta1) * g_t                     (as lerp, like Adam)
+ *   u_t = max(beta2 * u_{t-1}, |g_t| + eps)                       (NaN propagates)
+ *   theta_t = theta_{t-1} - (gamma / bias_correction1) * m_t / u_t
+ */
+int tl_adamax_step(int dtype, void *p, const void *g, void *m, void *u, int64_t n, double lr,
+                   double beta1, double beta2, double eps, double weight_decay, int maximize,
+                   double bias_correction1) {
+    if (n < 0 || (n > 0 && (!p || !g || !m || !u))) return TL_EINVAL;
+    if (bias_correction1 == 0.0) return TL_EINVAL;
+    adamax_args a = {p, m, u, g, lr / bias_correction1, beta1, beta2, eps, weight_decay, maximize};
+    RUN_RANGES(dtype, adamax_range_, n, a)
+}
+
+/* NAdam. Buffers as Adam's (p, g, m = exp_avg, v = exp_avg_sq). The caller keeps the momentum
+ * cache: mu_t = beta1 (1 - 0.5 * 0.96^(t psi)), psi = momentum_decay, and mu_product_t = prod of
+ * mu_1..mu_t, and passes bias_correction2 = 1 - beta2^t,
+ * grad_coef = gamma (1 - mu_t) / (1 - mu_product_t) and
+ * avg_coef = gamma mu_{t+1} / (1 - mu_product_t mu_{t+1}).
+ *   g_t = maximize ? -g : g
+ *   if decoupled and lambda != 0:  theta_{t-1} = theta_{t-1} * (1 - gamma * lambda)
+ *   elif lambda != 0:              g_t = g_t + lambda * theta_{t-1}
+ *   m_t = beta1 * m_{t-1} + (1 - beta1) * g_t ;  v_t = beta2 * v_{t-1} + (1 - beta2) * g_t^2
+ *   denom = sqrt(v_t / bias_correction2) + eps
+ *   theta_t = theta_{t-1} - grad_coef * g_t / denom - avg_coef * m_t / denom   (in that order)
+ */
+int tl_nadam_step(int dtype, void *p, const void *g, void *m, void *v, int64_t n, double lr,
+                  double beta1, double beta2, double eps, double weight_decay, int decoupled,
+                  int maximize, double bias_correction2, double grad_coef, double avg_coef) {
+    if (n < 0 || (n > 0 && (!p || !g || !m || !v))) return TL_EINVAL;
+    if (bias_correction2 == 0.0) return TL_EINVAL;
+    nradam_args a = {p, m, v, g, beta1, beta2, eps, weight_decay, 1.0 - lr * weight_decay,
+                     bias_correction2, grad_coef, avg_coef, 0.0, decoupled, maximize, 0};
+    RUN_RANGES(dtype, nadam_range_, n, a)
+}
+
+/* RAdam. Buffers as Adam's. The caller computes, for step t, bias_correction1 = 1 - beta1^t,
+ * bias_correction2_sqrt = sqrt(1 - beta2^t) and the variance rectification: rho_inf =
+ * 2 / (1 - beta2) - 1, rho_t = rho_inf - 2 t beta2^t / (1 - beta2^t); rectified = rho_t > 5 and
+ * then rect = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t)).
+ *   g_t, weight decay, m_t, v_t as NAdam
+ *   step = m_t / bias_correction1 * gamma
+ *   if rectified:  step = step * (bias_correction2_sqrt / (sqrt(v_t) + eps)) * rect
+ *   theta_t = theta_{t-1} - step
+ */
+int tl_radam_step(int dtype, void *p, const void *g, void *m, void *v, int64_t n, double lr,
+                  double beta1, double beta2, double eps, double weight_decay, int decoupled,
+                  int maximize, double bias_correction1, int rectified,
+                  double bias_correction2_sqrt, double rect) {
+    if (n < 0 || (n > 0 && (!p || !g || !m || !v))) return TL_EINVAL;
+    if (bias_correction1 == 0.0) return TL_EINVAL;
+    nradam_args a = {p, m, v, g, beta1, beta2, eps, weight_decay, 1.0 - lr * weight_decay,
+                     bias_correction1, lr, bias_correction2_sqrt, rect, decoupled, maximize,
+                     rectified != 0};
+    RUN_RANGES(dtype, radam_range_, n, a)
+}
+
+/* Adadelta. Buffers: p (n,) parameter, updated; g (n,) gradient; sq (n,) square_avg and acc (n,)
+ * acc_delta, updated, both starting at zero. rho = the running averages' coefficient.
+ *   g_t = maximize ? -g : g
+ *   if lambda != 0:  g_t = g_t + lambda * theta_{t-1}
+ *   v_t = rho * v_{t-1} + (1 - rho) * g_t^2
+ *   delta_t = sqrt(u_{t-1} + eps) / sqrt(v_t + eps) * g_t
+ *   u_t = rho * u_{t-1} + (1 - rho) * delta_t^2
+ *   theta_t = theta_{t-1} - gamma * delta_t
+ */
+int tl_adadelta_step(int dtype, void *p, const void *g, void *sq, void *acc, int64_t n,
+                     double lr, double rho, double eps, double weight_decay, int maximize) {
+    if (n < 0 || (n > 0 && (!p || !g || !sq || !acc))) return TL_EINVAL;
+    adadelta_args a = {p, sq, acc, g, lr, rho, eps, weight_decay, maximize};
+    RUN_RANGES(dtype, adadelta_range_, n, a)
+}
+
+/* Rprop. Buffers: p (n,) parameter, updated; g (n,) gradient; prev (n,) the previous step's
+ * (masked) gradient, updated, starting at zero; step_size (n,) per-element step sizes, updated,
+ * starting at the learning rate.
+ *   g_t = maximize ? -g : g
+ *   s = g_t * prev
+ *   f = etaplus if s > 0, etaminus if s < 0, else 1 (also for NaN: torch.sign(NaN) = 0)
+ *   step_size = clamp(step_size * f, step_size_min, step_size_max)   (NaN propagates)
+ *   if f == etaminus:  g_t = 0                  (a sign change: no move this step)
+ *   theta_t = theta_{t-1} - sign(g_t) * step_size     (sign(NaN) = 0, as torch.sign)
+ *   prev = g_t
+ */
+int tl_rprop_step(int dtype, void *p, const void *g, void *prev, void *step_size, int64_t n,
+                  double etaminus, double etaplus, double step_size_min, double step_size_max,
+                  int maximize) {
+    if (n < 0 || (n > 0 && (!p || !g || !prev || !step_size))) return TL_EINVAL;
+    rprop_args a = {p, prev, step_size, g, etaminus, etaplus, step_size_min, step_size_max,
+                    maximize};
+    RUN_RANGES(dtype, rprop_range_, n, a)
+}
+
+/* ASGD. Buffers: p (n,) parameter, updated; g (n,) gradient; ax (n,) the averaged parameter,
+ * updated. The caller keeps the per-parameter scalars eta_t (step size) and mu_t (averaging
+ * coefficient) and passes this step's eta, decay = 1 - lambd * eta and mu.
+ *   g_t = maximize ? -g : g
+ *   if lambda != 0:  g_t = g_t + lambda * theta_{t-1}
+ *   theta_t = theta_{t-1} * decay - eta * g_t
+ *   ax_t = mu == 1 ? theta_t : ax_{t-1} + (theta_t - ax_{t-1}) * mu
+ */
+int tl_asgd_step(int dtype, void *p, const void *g, void *ax, int64_t n, double eta,
+                 double decay, double mu, double weight_decay, int maximize) {
+    if (n < 0 || (n > 0 && (!p || !g || !ax))) return TL_EINVAL;
+    asgd_args a = {p, ax, g, eta, decay, mu, weight_decay, maximize};
+    RUN_RANGES(dtype, asgd_range_, n, a)
 }

@@ -332,6 +332,33 @@ int tl_adam_step(int dtype, void *p, const void *g, void *m, void *v, void *vmax
 int tl_rmsprop_step(int dtype, void *p, const void *g, void *sq, void *gavg, void *buf,
                     int64_t n, double lr, double alpha, double eps, double weight_decay,
                     double momentum, int maximize);
+/* Adagrad: sum = running sum of squared gradients; clr = lr / (1 + (t - 1) lr_decay). */
+int tl_adagrad_step(int dtype, void *p, const void *g, void *sum, int64_t n, double clr,
+                    double eps, double weight_decay, int maximize);
+/* Adamax: m = exp_avg, u = exp_inf; bias_correction1 = 1 - beta1^t. */
+int tl_adamax_step(int dtype, void *p, const void *g, void *m, void *u, int64_t n, double lr,
+                   double beta1, double beta2, double eps, double weight_decay, int maximize,
+                   double bias_correction1);
+/* NAdam: m = exp_avg, v = exp_avg_sq; 1 - beta2^t and the momentum-cache step coefficients. */
+int tl_nadam_step(int dtype, void *p, const void *g, void *m, void *v, int64_t n, double lr,
+                  double beta1, double beta2, double eps, double weight_decay, int decoupled,
+                  int maximize, double bias_correction2, double grad_coef, double avg_coef);
+/* RAdam: m = exp_avg, v = exp_avg_sq; 1 - beta1^t, and when rectified sqrt(1 - beta2^t) and the
+ * rectification term. */
+int tl_radam_step(int dtype, void *p, const void *g, void *m, void *v, int64_t n, double lr,
+                  double beta1, double beta2, double eps, double weight_decay, int decoupled,
+                  int maximize, double bias_correction1, int rectified,
+                  double bias_correction2_sqrt, double rect);
+/* Adadelta: sq = square_avg, acc = acc_delta. */
+int tl_adadelta_step(int dtype, void *p, const void *g, void *sq, void *acc, int64_t n,
+                     double lr, double rho, double eps, double weight_decay, int maximize);
+/* Rprop: prev = previous gradient, step_size = per-element step sizes. */
+int tl_rprop_step(int dtype, void *p, const void *g, void *prev, void *step_size, int64_t n,
+                  double etaminus, double etaplus, double step_size_min, double step_size_max,
+                  int maximize);
+/* ASGD: ax = averaged parameter; eta, decay = 1 - lambd eta and mu of this step. */
+int tl_asgd_step(int dtype, void *p, const void *g, void *ax, int64_t n, double eta,
+                 double decay, double mu, double weight_decay, int maximize);
 /* ---- loss scaling (amp.c): tl.amp.GradScaler's steps on its 0-d state tensors ----
  * found_inf: float32 flag (0 or 1); scale: float32; growth_tracker: int64. */
 /* found_inf = 1 if g (strided, any float dtype) holds a NaN/Inf; then g *= (float)(1 / scale). */

@@ -109,23 +109,24 @@ CASES = [
 IDS = [f"{name}-" + ",".join(f"{k}={v}" for k, v in kw.items()) for name, kw in CASES]
 
 
-def problem(seed=0):
+def problem(seed=0, shapes=SHAPES):
     """Initial parameters and a gradient rule: a quadratic pull towards a target plus a fixed
     per-step perturbation sequence, so gradients depend on the trajectory."""
     rng = np.random.default_rng(seed)
-    p0 = [rng.normal(size=s) for s in SHAPES]
-    target = [rng.normal(size=s) for s in SHAPES]
-    noise = [[rng.normal(size=s) for s in SHAPES] for _ in range(STEPS)]
+    p0 = [rng.normal(size=s) for s in shapes]
+    target = [rng.normal(size=s) for s in shapes]
+    noise = [[rng.normal(size=s) for s in shapes] for _ in range(STEPS)]
 
     def grad(k, i, p):
         return 0.8 * (p - target[i]) + noise[k][i]
     return p0, grad
 
 
-def ref_trajectory(name, kw, p0, grad, steps=STEPS):
+def ref_trajectory(name, kw, p0, grad, steps=STEPS, refs=None):
+    ref = (refs or REFS)[name]
     ps, states, out = [p.copy() for p in p0], [{} for _ in p0], []
     for k in range(steps):
-        ps = [REFS[name](p, grad(k, i, p), s, **kw) for i, (p, s) in enumerate(zip(ps, states))]
+        ps = [ref(p, grad(k, i, p), s, **kw) for i, (p, s) in enumerate(zip(ps, states))]
         out.append([p.copy() for p in ps])
     return out
 

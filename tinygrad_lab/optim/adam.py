@@ -5,10 +5,10 @@ from functools import partial
 
 from .. import kernels as K
 from ..autograd import no_grad
-from .optimizer import Optimizer, _apply_update, _check_nonnegative
+from .optimizer import _AdamFamily, _apply_update
 
 
-class Adam(Optimizer):
+class Adam(_AdamFamily):
     """``Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
     maximize=False, decoupled_weight_decay=False)``. weight_decay adds ``weight_decay * param``
     to the gradient (L2), or with ``decoupled_weight_decay=True`` (= AdamW) multiplies the
@@ -22,17 +22,6 @@ class Adam(Optimizer):
                         maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
         self._check_group(defaults)
         super().__init__(params, defaults)
-
-    def _check_group(self, g):
-        _check_nonnegative(g, "lr", "eps")
-        betas = g["betas"]
-        if len(betas) != 2:
-            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        _check_nonnegative(g, "weight_decay")
 
     @no_grad()
     def step(self, closure=None):

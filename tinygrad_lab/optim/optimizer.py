@@ -14,11 +14,12 @@ parameters.
 """
 import warnings
 from collections import defaultdict
+from functools import partial
 
 from .. import dtypes
 from .. import kernels as K
 from ..autograd import enable_grad, no_grad
-from ..creation import copy as _copy, zeros
+from ..creation import copy as _copy, full, zeros
 from ..kernels import NULL, check
 from ..tensor import _SHAPES, Tensor, _shape_info
 
@@ -36,6 +37,13 @@ required = _RequiredParameter()
 class Optimizer:
     """Base class of all optimizers. ``params`` is an iterable of Tensors or of dicts (parameter
     groups, each with a ``"params"`` entry and optional per-group hyper-parameters)."""
+
+    # The step of optimizers that set _KERNEL (a kernels.py entry point) and define
+    # _state_buffers(group, p) -> the kernel's buffers and _scalars(group, p) -> its scalars
+    # (counting the step; a tl.jit replay calls it again before each replayed step).
+    _KERNEL = None
+    # per-parameter state kept as Python numbers (PyTorch keeps 0-d tensors): name -> type
+    _STATE_SCALARS = {"step": int}
 
     def __init__(self, params, defaults):
         self.defaults = defaults
@@ -115,9 +123,6 @@ class Optimizer:
                         g.zero_()
                     p._grad = g
 
-    def step(self, closure=None):
-        raise NotImplementedError
-
     @staticmethod
     def _closure_loss(closure):
         """Run ``closure`` (which re-evaluates the model and returns the loss) with grad on."""
@@ -167,7 +172,8 @@ class Optimizer:
         for k, v in state_dict["state"].items():
             if k in id_map:
                 p = id_map[k]
-                state[p] = {name: _cast_state(p, name, value) for name, value in v.items()}
+                state[p] = {name: _cast_state(p, name, value, self._STATE_SCALARS)
+                            for name, value in v.items()}
             else:
                 state[k] = v
         new_groups = []
@@ -196,15 +202,29 @@ class Optimizer:
             for p, g in _params_with_grad(group):
                 yield group, p, g
 
+    @no_grad()
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient; returns closure()'s loss."""
+        if self._KERNEL is None:
+            raise NotImplementedError
+        loss = self._closure_loss(closure)
+        capturing, kernel = K.capturing(), getattr(K, self._KERNEL)
+        name = f"{type(self).__name__}.step"
+        for group, p, g in self._with_grads():
+            _apply_update(kernel, name, p, g, self._state_buffers(group, p),
+                          *self._scalars(group, p),
+                          refresh=partial(self._scalars, group, p) if capturing else None)
+        return loss
+
     def _count_step(self, p):
         """Increment and return (state, step number t >= 1) of parameter ``p``."""
         state = self.state[p]
         state["step"] = state.get("step", 0) + 1
         return state, state["step"]
 
-    def _buffer(self, state, name, p):
-        """State buffer ``name`` of parameter ``p``: contiguous, p's dtype and shape (created as
-        zeros when missing)."""
+    def _buffer(self, state, name, p, fill=0.0):
+        """State buffer ``name`` of parameter ``p``: contiguous, p's dtype and shape (created
+        filled with ``fill``, zeros by default, when missing)."""
         b = state.get(name)
         if b is None:
             if K.capturing():
@@ -212,7 +232,7 @@ class Optimizer:
                     f"tl.jit: optimizer state '{name}' would be created inside a captured step, "
                     "and a replay would zero it again every step. Its parameter had no gradient "
                     "in the eager first call; make sure every call computes the same gradients.")
-            b = state[name] = _zeros_like(p)
+            b = state[name] = _zeros_like(p) if fill == 0 else full(p.shape, fill, dtype=p.dtype)
         elif not isinstance(b, Tensor) or b.shape != p.shape:
             got = b.shape if isinstance(b, Tensor) else type(b).__name__
             raise RuntimeError(f"optimizer state '{name}' has shape {got}, but its parameter has "
@@ -223,7 +243,9 @@ class Optimizer:
 
 
 _LABELS = {"lr": "learning rate", "eps": "epsilon value", "momentum": "momentum value",
-           "weight_decay": "weight_decay value", "alpha": "alpha value"}
+           "weight_decay": "weight_decay value", "alpha": "alpha value",
+           "lr_decay": "lr_decay value", "momentum_decay": "momentum_decay value",
+           "initial_accumulator_value": "initial_accumulator_value value"}
 
 
 def _check_nonnegative(group, *keys):
@@ -233,15 +255,40 @@ def _check_nonnegative(group, *keys):
             raise ValueError(f"Invalid {_LABELS[k]}: {group[k]}")
 
 
+def _check_betas(group):
+    """Adam-family betas: a pair in [0, 1), PyTorch's messages."""
+    betas = group["betas"]
+    if len(betas) != 2:
+        raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+    for i, b in enumerate(betas):
+        if not 0.0 <= b < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {b}")
+
+
+class _AdamFamily(Optimizer):
+    """Adamax, NAdam, RAdam: Adam's checks (lr, eps, betas, weight_decay, in PyTorch's order)
+    and, by default, its two moment buffers ``"exp_avg"``, ``"exp_avg_sq"``."""
+
+    def _check_group(self, g):
+        _check_nonnegative(g, "lr", "eps")
+        _check_betas(g)
+        _check_nonnegative(g, "weight_decay")
+
+    def _state_buffers(self, group, p):
+        state = self.state[p]
+        return self._buffer(state, "exp_avg", p), self._buffer(state, "exp_avg_sq", p)
+
+
 def _zeros_like(p):
     return zeros(p.shape, dtype=p.dtype)
 
 
-def _cast_state(p, name, value):
-    """A loaded state entry: step counts become ints; Tensors become fresh contiguous copies in
-    the parameter's dtype (so two optimizers never share buffers)."""
-    if name == "step":
-        return int(value.item()) if isinstance(value, Tensor) else int(value)
+def _cast_state(p, name, value, scalars):
+    """A loaded state entry: the per-parameter scalars (``scalars``: name -> int or float, e.g.
+    the step count) become Python numbers, also from PyTorch's 0-d tensors; Tensors become fresh
+    contiguous copies in the parameter's dtype (so two optimizers never share buffers)."""
+    if name in scalars:
+        return scalars[name](value.item() if isinstance(value, Tensor) else value)
     if isinstance(value, Tensor):
         if value.shape != p.shape:
             raise ValueError(f"loaded optimizer state '{name}' has shape {value.shape}, but its "
