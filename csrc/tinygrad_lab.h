@@ -208,6 +208,13 @@ int tl_scatter_dim(int dtype, void *out, const void *src, const int64_t *src_str
  * many; at most `capacity` rows are written. */
 int tl_nonzero(int64_t *out, int64_t capacity, int64_t *count, const void *mask,
                const int64_t *strides, int ndim, const int64_t *shape);
+/* Tensor.scatter_reduce: out (a copy of self) reduced with src at offs (tl_dim_offsets); reduce
+ * 0 sum, 1 prod, 2 mean, 3 amax, 4 amin; include_self 0 starts each hit position from the
+ * identity; mean divides by the hit count (+1 with self; floor division for int64), counts:
+ * int64 scratch over out. float32/float64/int64. */
+int tl_scatter_reduce(int dtype, void *out, int64_t *counts, const void *src,
+                      const int64_t *src_strides, const int64_t *offs, int ndim,
+                      const int64_t *shape, int reduce, int include_self);
 /* ---- neural-network kernels (nn.c) ----
  * float32/float64; the four softmax kernels also float16/bfloat16 (computed in float32 on
  * widened blocks of rows, rounded once). Softmax-like kernels work along the last dim of a
