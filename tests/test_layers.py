@@ -31,7 +31,7 @@ LAYERS = [
     ("creation", ["creation", "_config"]),
     ("autograd engine", ["autograd", "autograd.engine", "autograd.gradcheck"]),
     ("ops", ["ops", "ops.shape", "ops.elementwise", "ops.reduce", "ops.index", "ops.linalg",
-             "ops.nn", "ops.inplace", "ops.index_reduce", "ops.conv"]),
+             "ops.nn", "ops.inplace", "ops.index_reduce", "ops.count", "ops.conv"]),
     ("nn / optim / utils", ["nn", "nn.functional", "nn.hooks", "nn.init", "nn.modules", "nn.utils", "optim",
                             "optim.optimizer", "optim.sgd", "optim.adam", "optim.rmsprop", "jit",
                             "optim.lr_scheduler", "utils_grad", "serialization", "linalg",

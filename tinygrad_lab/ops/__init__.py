@@ -10,9 +10,10 @@ reach it:
     nn.py           <-> csrc/nn.c           softmax, log_softmax, fused losses
     inplace.py      (csrc/copy.c)           add_, mul_, copy_, fill_, x[key] = v ...
     index_reduce.py <-> csrc/index.c        index_add/copy/fill, scatter_reduce, masked_scatter
+    count.py        <-> csrc/count.c        nonzero, bincount, histc, unique (no gradients)
     conv.py         <-> csrc/conv.c         conv2d (im2col + GEMM), max/avg pooling
 
 Each module imports only the ones above it in this list; importing the package attaches every
 op's Tensor methods (``tensor_method``).
 """
-from . import shape, elementwise, reduce, index, linalg, nn, inplace, index_reduce, conv  # noqa: F401  (in layer order)
+from . import shape, elementwise, reduce, index, linalg, nn, inplace, index_reduce, count, conv  # noqa: F401  (in layer order)
