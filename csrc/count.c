@@ -12,6 +12,14 @@
  * numbers; weights: n values (NULL: count 1 each).
  *   out[x[i]] += weights ? weights[i] : 1
  * A bin outside [0, nbins) stops with TL_EINDEX (Python has checked: defence only). */
+#define BINCOUNT_WEIGHTED(T)                                                              \
+    do {                                                                                  \
+        T *o = (T *)out;                                                                  \
+        const T *w = (const T *)weights;                                                  \
+        memset(o, 0, (size_t)nbins * sizeof *o);                                          \
+        for (int64_t i = 0; i < n; i++) o[x[i]] += w[i];                                  \
+    } while (0)
+
 int tl_bincount(int dtype, void *out, int64_t nbins, const int64_t *x, const void *weights,
                 int64_t n) {
     if (nbins < 0 || n < 0) return TL_EINVAL;
@@ -24,23 +32,12 @@ int tl_bincount(int dtype, void *out, int64_t nbins, const int64_t *x, const voi
             for (int64_t i = 0; i < n; i++) o[x[i]]++;
             return TL_OK;
         }
-        case TL_F32: {
-            float *o = (float *)out;
-            const float *w = (const float *)weights;
-            memset(o, 0, (size_t)nbins * sizeof *o);
-            for (int64_t i = 0; i < n; i++) o[x[i]] += w[i];
-            return TL_OK;
-        }
-        case TL_F64: {
-            double *o = (double *)out;
-            const double *w = (const double *)weights;
-            memset(o, 0, (size_t)nbins * sizeof *o);
-            for (int64_t i = 0; i < n; i++) o[x[i]] += w[i];
-            return TL_OK;
-        }
+        case TL_F32: BINCOUNT_WEIGHTED(float); return TL_OK;
+        case TL_F64: BINCOUNT_WEIGHTED(double); return TL_OK;
         default: return TL_EDTYPE;
     }
 }
+#undef BINCOUNT_WEIGHTED
 
 /* out: bins counts and x: n values, both of `dtype` (float32/float64); lo < hi, finite.
  * Element v in [lo, hi] goes to bin (int64)((v - lo) * bins / (hi - lo)) computed in the

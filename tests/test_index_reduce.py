@@ -73,7 +73,7 @@ def test_scatter_reduce_forward_against_torch():
 @pytest.mark.parametrize("reduce", ["sum", "prod", "mean", "amax", "amin"])
 def test_scatter_reduce_gradients_against_torch(reduce):
     torch = pytest.importorskip("torch")
-    x = np.array([[1.0, 2, 0, 4], [3, 0, 2, -1]])
+    x = np.array([[1.0, 2, 4, 4], [3, 0, 2, -1]])             # x[0, 2] ties with src
     src = np.array([[5.0, 4, 0, 4, 1], [2, 0, 0, 3, 3]])     # ties, zeros, one and two per slot
     idx = np.array([[0, 2, 2, 2, 1], [1, 0, 0, 2, 2]])
     for inc in (True, False):
