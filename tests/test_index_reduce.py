@@ -34,6 +34,28 @@ def _against_torch(fn_tl, fn_torch, arrays, idx=None):
         np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
+def test_index_ops_forward_against_numpy():
+    x, s = RNG.standard_normal((3, 4)), RNG.standard_normal((3, 3))
+    ref = x.copy()
+    np.add.at(ref, (slice(None), [0, 3, 0]), 2 * s)
+    np.testing.assert_allclose(tl.tensor(x).index_add(1, tl.tensor([0, 3, 0]), tl.tensor(s), alpha=2).numpy(), ref)
+    ref = x.copy()
+    ref[[2, 0]] = RNG.standard_normal((2, 4))
+    np.testing.assert_array_equal(tl.tensor(x).index_copy(0, tl.tensor([2, 0]), tl.tensor(ref[[2, 0]])).numpy(), ref)
+    ref = x.copy()
+    ref[:, [1, 3]] = -2.0
+    np.testing.assert_array_equal(tl.tensor(x).index_fill(1, tl.tensor([1, -1]), -2.0).numpy(), ref)
+    m = RNG.random((3, 4)) > 0.5
+    ref = x.copy()
+    ref[m] = np.arange(m.sum())
+    np.testing.assert_array_equal(tl.tensor(x).masked_scatter(tl.tensor(m), tl.arange(12.0, dtype=tl.float64)).numpy(), ref)
+    # 0-d self and scalar index, int64 tensors
+    assert tl.zeros(()).index_add(0, tl.tensor(0), tl.tensor(3.0)).item() == 3.0
+    xi = tl.zeros(4, dtype=tl.int64).index_add(0, tl.tensor([1, 1]), tl.tensor([3, 4]), alpha=2)
+    assert xi.tolist() == [0, 14, 0, 0] and xi.dtype is tl.int64
+    assert tl.tensor([1, 2, 3]).index_fill(0, tl.tensor([1]), 2.5).tolist() == [1, 2, 3]
+
+
 def test_index_add_copy_fill_against_torch():
     torch = pytest.importorskip("torch")
     x, s = RNG.standard_normal((3, 4)), RNG.standard_normal((3, 3))
@@ -47,11 +69,6 @@ def test_index_add_copy_fill_against_torch():
                    lambda a, v: a.index_fill(1, torch.tensor([0, 3, 0]), v), [x, np.array(1.5)])
     # a negative index counts from the end (PyTorch's forward; its backward fails on it)
     assert tl.zeros(2, 3).index_fill(1, tl.tensor([-1]), 1.0).tolist() == [[0, 0, 1]] * 2
-    # 0-d self and scalar index, int64 tensors
-    assert tl.zeros(()).index_add(0, tl.tensor(0), tl.tensor(3.0)).item() == 3.0
-    xi = tl.zeros(4, dtype=tl.int64).index_add(0, tl.tensor([1, 1]), tl.tensor([3, 4]), alpha=2)
-    assert xi.tolist() == [0, 14, 0, 0] and xi.dtype is tl.int64
-    assert tl.tensor([1, 2, 3]).index_fill(0, tl.tensor([1]), 2.5).tolist() == [1, 2, 3]
 
 
 def test_scatter_reduce_forward_against_torch():
