@@ -11,6 +11,7 @@
  * index.inc holds the gather (float, double, int64, bool) and the scatter-add (float, double),
  * instantiated through instantiate_float.h, portable build only.
  */
+#include <math.h>
 #include <string.h>
 #include "internal.h"
 
@@ -192,14 +193,31 @@ int tl_dim_offsets(int64_t *offs, const int64_t *idx, const int64_t *idx_strides
     return TL_OK;
 }
 
-#define SCATTER_LOOP(T, ACC)                                                              \
+/* The src side of a scatter: st = src_strides (NULL: contiguous over `shape`), *total = the
+ * number of index positions. */
+static int src_walk(int ndim, const int64_t *shape, const int64_t *src_strides, int64_t *st,
+                    int64_t *total) {
+    if (ndim < 0 || ndim > TL_MAX_DIMS) return TL_EINVAL;
+    int64_t s = 1;
+    for (int d = ndim - 1; d >= 0; d--) {
+        if (shape[d] < 0) return TL_EINVAL;
+        st[d] = src_strides ? src_strides[d] : s;
+        s *= shape[d];
+    }
+    *total = s;
+    return TL_OK;
+}
+
+/* For each index position i (C order over `shape`, `total` of them), soff being its element
+ * offset in src (strides st): BODY, reading and writing o_[offs[i]] and s_[soff]. */
+#define FOR_SCATTERED(T, BODY)                                                            \
     do {                                                                                  \
         T *o_ = (T *)out;                                                                 \
         const T *s_ = (const T *)src;                                                     \
         int64_t soff = 0;                                                                 \
+        for (int d = 0; d < ndim; d++) pos[d] = 0;                                        \
         for (int64_t i = 0; i < total; i++) {                                             \
-            if (ACC) o_[offs[i]] += s_[soff];                                             \
-            else o_[offs[i]] = s_[soff];                                                  \
+            BODY;                                                                         \
             for (int d = ndim - 1; d >= 0; d--) {                                         \
                 if (++pos[d] < shape[d]) { soff += st[d]; break; }                        \
                 soff -= (shape[d] - 1) * st[d];                                           \
@@ -207,6 +225,8 @@ int tl_dim_offsets(int64_t *offs, const int64_t *idx, const int64_t *idx_strides
             }                                                                             \
         }                                                                                 \
     } while (0)
+#define SCATTER_LOOP(T, ACC) \
+    FOR_SCATTERED(T, if (ACC) o_[offs[i]] += s_[soff]; else o_[offs[i]] = s_[soff])
 
 /* out: the buffer offs addresses (tl_dim_offsets); src: `shape` through src_strides (NULL =
  * contiguous; all 0 = one value scattered everywhere); offs: `shape` contiguous.
@@ -215,16 +235,9 @@ int tl_dim_offsets(int64_t *offs, const int64_t *idx, const int64_t *idx_strides
  * float32/float64/int64, and bool for assignment. */
 int tl_scatter_dim(int dtype, void *out, const void *src, const int64_t *src_strides,
                const int64_t *offs, int ndim, const int64_t *shape, int accumulate) {
-    if (ndim < 0 || ndim > TL_MAX_DIMS) return TL_EINVAL;
-    int64_t st[TL_MAX_DIMS], pos[TL_MAX_DIMS], total = 1, s = 1;
-    for (int d = ndim - 1; d >= 0; d--) {
-        if (shape[d] < 0) return TL_EINVAL;
-        st[d] = src_strides ? src_strides[d] : s;
-        s *= shape[d];
-        total *= shape[d];
-        pos[d] = 0;
-    }
-    if (total == 0) return TL_OK;
+    int64_t st[TL_MAX_DIMS], pos[TL_MAX_DIMS], total;
+    int rc = src_walk(ndim, shape, src_strides, st, &total);
+    if (rc || total == 0) return rc;
     switch (dtype) {
         case TL_F32: if (accumulate) SCATTER_LOOP(float, 1); else SCATTER_LOOP(float, 0); break;
         case TL_F64: if (accumulate) SCATTER_LOOP(double, 1); else SCATTER_LOOP(double, 0); break;
@@ -234,4 +247,67 @@ int tl_scatter_dim(int dtype, void *out, const void *src, const int64_t *src_str
     }
     return TL_OK;
 }
+
+/* ---- scatter_reduce along one dim (Tensor.scatter_reduce) ----
+ * out: the buffer offs addresses (tl_dim_offsets), a copy of self; src: `shape` through
+ * src_strides (NULL = contiguous); offs: `shape` contiguous; counts: out_numel int64 scratch
+ * (mean only, else may be NULL). reduce: 0 sum, 1 prod, 2 mean, 3 amax, 4 amin.
+ *   include_self 0: every position some offs[p] hits starts from the reduction's identity
+ *                   (0, 1, 0, -inf, +inf) instead of self's value;
+ *   then out[offs[p]] = out[offs[p]] (op) src[p] for p in C order;
+ *   mean: out[i] /= counts[i] + include_self where counts[i] (the number of p hitting i) > 0
+ *         (floor division for int64, as PyTorch).
+ * amax/amin propagate NaN. Serial: repeated offsets would race. float32/float64/int64. */
+#define SR_STEP(T, EXPR) \
+    FOR_SCATTERED(T, const T a = o_[offs[i]]; const T b = s_[soff]; o_[offs[i]] = (EXPR))
+
+#define SR_ALL(T, IS_FLOAT, LOWEST, HIGHEST)                                              \
+    do {                                                                                  \
+        T *o_ = (T *)out;                                                                 \
+        if (!include_self) {                                                              \
+            T id = reduce == 1 ? (T)1 : reduce == 3 ? LOWEST : reduce == 4 ? HIGHEST : (T)0; \
+            for (int64_t i = 0; i < total; i++) o_[offs[i]] = id;                         \
+        }                                                                                 \
+        switch (reduce) {                                                                 \
+            case 0: case 2: SR_STEP(T, a + b); break;                                     \
+            case 1: SR_STEP(T, a * b); break;                                             \
+            case 3: SR_STEP(T, (IS_FLOAT && b != b) || b > a ? b : a); break;             \
+            default: SR_STEP(T, (IS_FLOAT && b != b) || b < a ? b : a); break;            \
+        }                                                                                 \
+        if (reduce == 2) {                                                                \
+            for (int64_t i = 0; i < total; i++) counts[offs[i]] = 0;                      \
+            for (int64_t i = 0; i < total; i++) counts[offs[i]]++;                        \
+            for (int64_t i = 0; i < total; i++) {                                         \
+                int64_t c = counts[offs[i]];                                              \
+                if (c <= 0) continue;               /* done already (repeated offset) */  \
+                T n = (T)(c + (include_self ? 1 : 0));                                    \
+                T v = o_[offs[i]];                                                        \
+                if (IS_FLOAT) o_[offs[i]] = v / n;                                        \
+                else {                              /* floor division */                  \
+                    T q = v / n;                                                          \
+                    o_[offs[i]] = (q * n != v && (v < 0) != (n < 0)) ? q - 1 : q;         \
+                }                                                                         \
+                counts[offs[i]] = 0;                                                      \
+            }                                                                             \
+        }                                                                                 \
+    } while (0)
+
+int tl_scatter_reduce(int dtype, void *out, int64_t *counts, const void *src,
+                      const int64_t *src_strides, const int64_t *offs, int ndim,
+                      const int64_t *shape, int reduce, int include_self) {
+    if (reduce < 0 || reduce > 4 || (reduce == 2 && !counts)) return TL_EINVAL;
+    int64_t st[TL_MAX_DIMS], pos[TL_MAX_DIMS], total;
+    int rc = src_walk(ndim, shape, src_strides, st, &total);
+    if (rc || total == 0) return rc;
+    switch (dtype) {
+        case TL_F32: SR_ALL(float, 1, -INFINITY, INFINITY); break;
+        case TL_F64: SR_ALL(double, 1, -INFINITY, INFINITY); break;
+        case TL_I64: SR_ALL(int64_t, 0, INT64_MIN, INT64_MAX); break;
+        default: return TL_EDTYPE;
+    }
+    return TL_OK;
+}
+#undef SR_ALL
+#undef SR_STEP
 #undef SCATTER_LOOP
+#undef FOR_SCATTERED

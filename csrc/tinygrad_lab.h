@@ -208,6 +208,26 @@ int tl_scatter_dim(int dtype, void *out, const void *src, const int64_t *src_str
  * many; at most `capacity` rows are written. */
 int tl_nonzero(int64_t *out, int64_t capacity, int64_t *count, const void *mask,
                const int64_t *strides, int ndim, const int64_t *shape);
+/* ---- counting and ordering (count.c): inputs contiguous, outputs written whole ---- */
+/* out[x[i]] += weights ? weights[i] : 1 over nbins bins (int64 counts without weights, else
+ * float32/float64 like the weights); a bin outside [0, nbins) gives TL_EINDEX. */
+int tl_bincount(int dtype, void *out, int64_t nbins, const int64_t *x, const void *weights,
+                int64_t n);
+/* torch.histc: counts of the n values of x (float32/float64, out the same dtype) in `bins`
+ * equal bins over [lo, hi] (lo < hi); values outside and NaN are skipped. */
+int tl_histc(int dtype, void *out, const void *x, int64_t n, int64_t bins, double lo, double hi);
+/* torch.unique (sorted 1: ascending, NaN last) / unique_consecutive (sorted 0) of n values:
+ * values (x's dtype), inverse (n; NULL: not wanted), counts (NULL: not wanted), *n_unique;
+ * perm and tmp: n int64 scratch each. float32/float64/int64/bool. */
+int tl_unique(int dtype, void *values, int64_t *inverse, int64_t *counts, int64_t *n_unique,
+              const void *x, int64_t n, int64_t *perm, int64_t *tmp, int sorted);
+/* Tensor.scatter_reduce: out (a copy of self) reduced with src at offs (tl_dim_offsets); reduce
+ * 0 sum, 1 prod, 2 mean, 3 amax, 4 amin; include_self 0 starts each hit position from the
+ * identity; mean divides by the hit count (+1 with self; floor division for int64), counts:
+ * int64 scratch over out. float32/float64/int64. */
+int tl_scatter_reduce(int dtype, void *out, int64_t *counts, const void *src,
+                      const int64_t *src_strides, const int64_t *offs, int ndim,
+                      const int64_t *shape, int reduce, int include_self);
 /* ---- neural-network kernels (nn.c) ----
  * float32/float64; the four softmax kernels also float16/bfloat16 (computed in float32 on
  * widened blocks of rows, rounded once). Softmax-like kernels work along the last dim of a

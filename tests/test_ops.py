@@ -249,6 +249,17 @@ SPECS = {
                        lambda x, s: _scatter_ref(x, s, 1, True), [((3, 4), (3, 3)), ((2, 3, 2), (2, 3, 2))]),
     "ScatterDim1": Spec(lambda x, s: x.scatter(1, tl.tensor(_unique_along(x.shape, 1, 2)), s),
                         lambda x, s: _scatter_ref(x, s, 1, False), [((3, 4), (3, 2))]),
+    # scatter_reduce along a dim (csrc/index.c; tests/test_index_reduce.py): one line per reduction
+    "ScatterReduce": Spec(lambda x, s: _scatter_reduce(x, s, "sum", True),
+                          lambda x, s: _scatter_reduce_ref(x, s, "sum", True), [((3, 4), (3, 3))]),
+    "ScatterReduce1": Spec(lambda x, s: _scatter_reduce(x, s, "prod", True),
+                           lambda x, s: _scatter_reduce_ref(x, s, "prod", True), [((3, 4), (3, 3))]),
+    "ScatterReduce2": Spec(lambda x, s: _scatter_reduce(x, s, "mean", False),
+                           lambda x, s: _scatter_reduce_ref(x, s, "mean", False), [((3, 4), (3, 3))]),
+    "ScatterReduce3": Spec(lambda x, s: _scatter_reduce(x, s, "amax", True),
+                           lambda x, s: _scatter_reduce_ref(x, s, "amax", True), [((3, 4), (3, 3))]),
+    "ScatterReduce4": Spec(lambda x, s: _scatter_reduce(x, s, "amin", False),
+                           lambda x, s: _scatter_reduce_ref(x, s, "amin", False), [((3, 4), (3, 3))]),
     # ---- softmax family and fused losses (csrc/nn.c); class-index losses use _classes ----
     "Softmax":   Spec(lambda x: tl.softmax(x, -1), lambda x: np.exp(_np_log_softmax(x)),
                       [(3, 4), (2, 3, 4), (0, 3), ()]),
@@ -413,6 +424,24 @@ def _scatter_ref(x, s, dim, add):
     for p in np.ndindex(idx.shape):
         q = p[:dim] + (idx[p],) + p[dim + 1:]
         out[q] = out[q] + s[p] if add else s[p]
+    return out
+
+
+def _scatter_reduce(x, s, reduce, include_self):
+    return x.scatter_reduce(1, tl.tensor(_along(x.shape, 1, s.shape[1])), s, reduce,
+                            include_self=include_self)
+
+
+def _scatter_reduce_ref(x, s, reduce, include_self):
+    """x with s reduced into it at _along's positions along dim 1 (NumPy, one element at a time)."""
+    out = np.array(x, dtype=np.float64)
+    idx = _along(x.shape, 1, s.shape[1])
+    vals = {}
+    for p in np.ndindex(idx.shape):
+        vals.setdefault((p[0], idx[p]), [out[p[0], idx[p]]] if include_self else []).append(s[p])
+    red = {"sum": np.sum, "prod": np.prod, "mean": np.mean, "amax": np.max, "amin": np.min}[reduce]
+    for q, v in vals.items():
+        out[q] = red(np.array(v, np.float64))
     return out
 
 

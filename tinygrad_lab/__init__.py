@@ -36,6 +36,9 @@ from .ops.elementwise import (acos, acosh, arccos, arccosh, arcsin, arcsinh, arc
 from .ops.elementwise import addcdiv, addcmul, hypot, lerp, logaddexp, nan_to_num
 from .ops.index import (gather, index_select, masked_fill, repeat_interleave, scatter, scatter_add,
                         take_along_dim, trace, tril, triu)
+from .ops.index_reduce import index_add, index_copy, index_fill, masked_scatter, scatter_reduce
+from .ops.count import (argwhere, bincount, count_nonzero, histc, nonzero, unique,
+                        unique_consecutive)
 from .ops.linalg import addmm, addmv, baddbmm, bmm, dot, ger, inner, matmul, mm, mv, outer
 from .ops.reduce import (all, amax, amin, any, argmax, argmin, cumsum, logsumexp, max, mean, min, norm,
                          prod, std, sum, var)

@@ -30,6 +30,7 @@ from .nn import functional as F
 from .nn import modules as _modules
 from .ops import elementwise as _elementwise
 from .ops import index as _index
+from .ops import index_reduce as _index_reduce
 from .ops import linalg as _linalg
 from .ops import reduce as _reduce
 from .ops.shape import to as _to
@@ -217,6 +218,8 @@ _HALF_OPS = [
     (F, "nll_loss", _FP32),
     (_index, "gather", None), (_index, "scatter", None), (_index, "scatter_add", None),
     (_index, "masked_fill", None),
+    (_index_reduce, "index_add", None), (_index_reduce, "index_copy", None),
+    (_index_reduce, "masked_scatter", None), (_index_reduce, "scatter_reduce", None),
     (F, "l1_loss", _FP32), (F, "smooth_l1_loss", _FP32), (F, "huber_loss", _FP32),
 ]
 

@@ -9,7 +9,10 @@ reach it:
     linalg.py       <-> csrc/matmul.c, linear.c   matmul / @, the fused Linear layer
     nn.py           <-> csrc/nn.c           softmax, log_softmax, fused losses
     inplace.py      (csrc/copy.c)           add_, mul_, copy_, fill_, x[key] = v ...
+    index_reduce.py <-> csrc/index.c        index_add/copy/fill, scatter_reduce, masked_scatter
+    count.py        <-> csrc/count.c        nonzero, bincount, histc, unique (no gradients)
     conv.py         <-> csrc/conv.c         conv2d (im2col + GEMM), max/avg pooling
+    resample.py     (composed: gather ...)  interpolate, pixel_shuffle / pixel_unshuffle
     products.py     (composed: matmul ...)  einsum, tensordot, kron, cross
     stacking.py     (composed: views, cat)  tensor_split, hstack..., meshgrid, diff
     stats.py        (composed)              nansum, nanmean, var_mean, aminmax, cdist, cov ...
@@ -17,5 +20,5 @@ reach it:
 Each module imports only the ones above it in this list; importing the package attaches every
 op's Tensor methods (``tensor_method``).
 """
-from . import shape, elementwise, reduce, index, linalg, nn, inplace, conv  # noqa: F401  (in layer order)
+from . import shape, elementwise, reduce, index, linalg, nn, inplace, index_reduce, count, conv  # noqa: F401  (in layer order)
 from . import products, stacking, stats  # noqa: F401
