@@ -31,7 +31,7 @@ LAYERS = [
     ("creation", ["creation", "_config"]),
     ("autograd engine", ["autograd", "autograd.engine", "autograd.gradcheck"]),
     ("ops", ["ops", "ops.shape", "ops.elementwise", "ops.reduce", "ops.index", "ops.linalg",
-             "ops.nn", "ops.inplace", "ops.conv"]),
+             "ops.nn", "ops.inplace", "ops.conv", "ops.sort"]),
     ("nn / optim / utils", ["nn", "nn.functional", "nn.hooks", "nn.init", "nn.modules", "nn.utils", "optim",
                             "optim.optimizer", "optim.sgd", "optim.adam", "optim.rmsprop", "jit",
                             "optim.lr_scheduler", "utils_grad", "serialization", "linalg",
@@ -264,6 +264,7 @@ NOT_NAMED_IN_C = {
     "Lerp": "composed of elementwise kernels (sub, mul, where): PyTorch's two branches",
     "NanToNum": "composed of comparisons and where", "Addcmul": "TL_MUL then TL_ADD",
     "Addcdiv": "TL_MUL, TL_DIV then TL_ADD",
+    "Median": "tl_kthvalue_forward on the flattened tensor; VJP tl_reduce_extremum_backward",
 }
 
 

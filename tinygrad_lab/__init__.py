@@ -40,6 +40,8 @@ from .ops.linalg import addmm, addmv, baddbmm, bmm, dot, ger, inner, matmul, mm,
 from .ops.reduce import (all, amax, amin, any, argmax, argmin, cumsum, logsumexp, max, mean, min, norm,
                          prod, std, sum, var)
 from .ops.nn import log_softmax, softmax
+from .ops.sort import (argsort, bucketize, cummax, cummin, cumprod, kthvalue, logcumsumexp, median,
+                       msort, nanmedian, return_types, searchsorted, sort, topk)
 from .jit import jit
 from . import linalg, nn
 from .autograd import set_detect_anomaly, detect_anomaly

@@ -10,8 +10,9 @@ reach it:
     nn.py           <-> csrc/nn.c           softmax, log_softmax, fused losses
     inplace.py      (csrc/copy.c)           add_, mul_, copy_, fill_, x[key] = v ...
     conv.py         <-> csrc/conv.c         conv2d (im2col + GEMM), max/avg pooling
+    sort.py         <-> csrc/sort.c         sort, topk, kthvalue, median, cummax, cumprod, searchsorted
 
 Each module imports only the ones above it in this list; importing the package attaches every
 op's Tensor methods (``tensor_method``).
 """
-from . import shape, elementwise, reduce, index, linalg, nn, inplace, conv  # noqa: F401  (in layer order)
+from . import shape, elementwise, reduce, index, linalg, nn, inplace, conv, sort  # noqa: F401  (in layer order)
