@@ -222,13 +222,13 @@ int tl_kthvalue_forward(int dtype, void *values, int64_t *indices, const void *x
 /* gx: (outer, n, inner), overwritten; g, indices: (outer, m, inner); all contiguous.
  * Forward: values[o, j, k] = x[o, indices[o, j, k], k] (sort, topk, kthvalue, median, cummax).
  * gx = 0, then gx[o, indices[o, j, k], k] += g[o, j, k] (repeated indices accumulate: cummax).
- * An index outside [0, n): TL_EINDEX. float32/float64/float16/bfloat16. */
+ * An index outside [0, n): TL_EINDEX. float32/float64 (Python sorts halves in float32 when
+ * they need a gradient). */
 int tl_sort_backward(int dtype, void *gx, const void *g, const int64_t *indices, int64_t outer,
                      int64_t n, int64_t m, int64_t inner) {
-    int size = elem_size(dtype);
-    if (dtype == TL_I64 || dtype == TL_BOOL || !size) return TL_EDTYPE;
+    if (dtype != TL_F32 && dtype != TL_F64) return TL_EDTYPE;
     if (outer < 0 || n < 0 || m < 0 || inner < 0) return TL_EINVAL;
-    memset(gx, 0, (size_t)(outer * n * inner) * (size_t)size);
+    memset(gx, 0, (size_t)(outer * n * inner) * (dtype == TL_F32 ? 4 : 8));
     for (int64_t o = 0; o < outer; o++)
         for (int64_t j = 0; j < m; j++)
             for (int64_t kk = 0; kk < inner; kk++) {
@@ -236,12 +236,7 @@ int tl_sort_backward(int dtype, void *gx, const void *g, const int64_t *indices,
                 if (i < 0 || i >= n) return TL_EINDEX;
                 int64_t dst = (o * n + i) * inner + kk;
                 if (dtype == TL_F32) ((float *)gx)[dst] += ((const float *)g)[src];
-                else if (dtype == TL_F64) ((double *)gx)[dst] += ((const double *)g)[src];
-                else {
-                    uint16_t *h = (uint16_t *)gx + dst;
-                    *h = tl_half_store(dtype, tl_half_load(dtype, *h)
-                                              + tl_half_load(dtype, ((const uint16_t *)g)[src]));
-                }
+                else ((double *)gx)[dst] += ((const double *)g)[src];
             }
     return TL_OK;
 }
@@ -302,38 +297,45 @@ int tl_cumprod_forward(int dtype, void *y, const void *x, int64_t outer, int64_t
 }
 #undef CUMPROD_FORWARD
 
-/* Per slice, z = the first zero of x (n if none):
- *   i < z:  gx_i = (sum over i <= j < z of g_j y_j) / x_i   (y_j = 0 from z on);
- *   i = z:  gx_z = y_{z-1} * (sum over j >= z of g_j * prod over z < l <= j of x_l) (y_{-1} = 1);
- *   i > z:  gx_i = 0 (every y_j with j >= i holds x_z = 0 besides x_i). */
+/* gx_i = sum over j >= i of g_j * prod over l <= j, l != i of x_l
+ *      = y_{i-1} * s_i,  s_i = g_i + x_{i+1} * s_{i+1}  (y_{-1} = 1, s_{n-1} = g_{n-1}):
+ * the products of the other elements without a division, so exact with zeros in x (PyTorch's
+ * cumprod_backward divides by x only where there is no zero) and O(n). A slice with an Inf or
+ * NaN in x or g takes every term g_j * (x_0 ... x_j with x_i as 1) as it stands instead, O(n^2),
+ * so that 0 * Inf makes NaN exactly where the create_graph formula's products do. */
 #define CUMPROD_BACKWARD(T)                                                               \
     do {                                                                                  \
         T *gx_ = (T *)gx;                                                                 \
         const T *g_ = (const T *)g, *x_ = (const T *)x, *y_ = (const T *)y;              \
         for (int64_t o = 0; o < outer; o++)                                               \
             for (int64_t kk = 0; kk < inner; kk++) {                                      \
-                int64_t b = o * n * inner + kk, z = 0;                                    \
-                while (z < n && x_[b + z * inner] != 0) z++;                              \
-                if (z < n) {                                                              \
-                    T prod = 1, acc = 0;                                                  \
-                    for (int64_t j = z; j < n; j++) {                                     \
-                        if (j > z) prod *= x_[b + j * inner];                             \
-                        acc += g_[b + j * inner] * prod;                                  \
+                int64_t b = o * n * inner + kk;                                           \
+                int finite = 1;                                                           \
+                for (int64_t i = 0; i < n; i++)                                           \
+                    finite &= isfinite(x_[b + i * inner]) && isfinite(g_[b + i * inner]); \
+                if (finite) {                                                             \
+                    T s = 0;                                                              \
+                    for (int64_t i = n - 1; i >= 0; i--) {                                \
+                        s = i == n - 1 ? g_[b + i * inner]                                \
+                                       : g_[b + i * inner] + x_[b + (i + 1) * inner] * s; \
+                        gx_[b + i * inner] = i ? y_[b + (i - 1) * inner] * s : s;         \
                     }                                                                     \
-                    gx_[b + z * inner] = (z ? y_[b + (z - 1) * inner] : (T)1) * acc;      \
-                    for (int64_t j = z + 1; j < n; j++) gx_[b + j * inner] = 0;           \
+                    continue;                                                             \
                 }                                                                         \
-                T acc = 0;                                                                \
-                for (int64_t i = z - 1; i >= 0; i--) {                                    \
-                    acc += g_[b + i * inner] * y_[b + i * inner];                         \
-                    gx_[b + i * inner] = acc / x_[b + i * inner];                         \
+                for (int64_t i = 0; i < n; i++) {                                         \
+                    T p = 1, acc = 0;                                                     \
+                    for (int64_t j = 0; j < n; j++) {                                     \
+                        p *= j == i ? (T)1 : x_[b + j * inner];                           \
+                        if (j >= i) acc += g_[b + j * inner] * p;                         \
+                    }                                                                     \
+                    gx_[b + i * inner] = acc;                                             \
                 }                                                                         \
             }                                                                             \
     } while (0)
 
 /* gx (overwritten), g, x, y: (outer, n, inner) contiguous. Forward: y = cumprod of x along n.
- * gx_i = sum over j >= i of g_j * prod over l <= j, l != i of x_l, computed as PyTorch's
- * cumprod_backward: exact with zeros in x (see CUMPROD_BACKWARD). float32/float64. */
+ * gx_i = sum over j >= i of g_j * prod over l <= j, l != i of x_l (CUMPROD_BACKWARD: exact
+ * with zeros in x). float32/float64. */
 int tl_cumprod_backward(int dtype, void *gx, const void *g, const void *x, const void *y,
                         int64_t outer, int64_t n, int64_t inner) {
     if (outer < 0 || n < 0 || inner < 0) return TL_EINVAL;

@@ -385,15 +385,16 @@ int tl_sort_forward(int dtype, void *values, int64_t *indices, const void *x, in
 int tl_kthvalue_forward(int dtype, void *values, int64_t *indices, const void *x, int64_t outer,
                         int64_t n, int64_t inner, int64_t k, int mode);
 /* The VJP of values = x gathered at indices (outer, m, inner) along n: gx (outer, n, inner) = 0,
- * then gx[o, indices[o, j, k], k] += g[o, j, k]. float32/float64/float16/bfloat16. */
+ * then gx[o, indices[o, j, k], k] += g[o, j, k]. float32/float64. */
 int tl_sort_backward(int dtype, void *gx, const void *g, const int64_t *indices, int64_t outer,
                      int64_t n, int64_t m, int64_t inner);
 /* values, indices (outer, n, inner): running max (is_min: min) and its position; NaN takes over,
  * ties move to the later index (PyTorch's cummax / cummin). The VJP is tl_sort_backward. */
 int tl_cummax_forward(int dtype, void *values, int64_t *indices, const void *x, int64_t outer,
                       int64_t n, int64_t inner, int is_min);
-/* y = running product along n (float32/float64/int64); backward: gx (overwritten) exact with
- * zeros in x (PyTorch's cumprod_backward), float32/float64. */
+/* y = running product along n (float32/float64/int64); backward: gx (overwritten) =
+ * y_{i-1} * s_i with s_i = g_i + x_{i+1} s_{i+1}: no division, exact with zeros in x.
+ * float32/float64. */
 int tl_cumprod_forward(int dtype, void *y, const void *x, int64_t outer, int64_t n,
                        int64_t inner);
 int tl_cumprod_backward(int dtype, void *gx, const void *g, const void *x, const void *y,

@@ -15,13 +15,13 @@ import operator
 from .. import dtypes
 from .. import kernels as K
 from ..autograd.engine import Function, _grad_enabled, _record
-from ..creation import copy as _copy, full
+from ..creation import arange, copy as _copy, full
 from ..kernels import check, ffi
 from ..tensor import Tensor, _empty, _numel, tensor_method
 from .elementwise import abs as _abs, exp, log, where
 from .index import GatherDimBackward, _DimPlan
-from .reduce import _ReduceExtremum, _split, cumsum, prod, sum as _sum
-from .shape import _torch_dim, flip, reshape
+from .reduce import _ReduceExtremum, _split, sum as _sum
+from .shape import _torch_dim, expand, flip, reshape, transpose, unsqueeze
 
 # PyTorch's torch.return_types: named tuples of (values, indices)
 _FIELDS = ("values", "indices")
@@ -29,6 +29,11 @@ return_types = collections.namedtuple("return_types", ("sort", "topk", "kthvalue
                                                        "nanmedian", "cummax", "cummin"))(
     *(collections.namedtuple(name, _FIELDS) for name in ("sort", "topk", "kthvalue", "median",
                                                           "nanmedian", "cummax", "cummin")))
+
+
+class DtypeNotImplemented(NotImplementedError, TypeError):
+    """An op without a kernel for the input's dtype: PyTorch's NotImplementedError, and this
+    project's TypeError for a dtype problem."""
 
 
 def _iptr(t):
@@ -137,8 +142,12 @@ class Cummax(_SelectAlongDim):
 # ---- sort, argsort, msort, topk -----------------------------------------------------------------
 
 def _sort(x, dim, descending, k=None):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"sort(): argument 'input' must be Tensor, not {type(x).__name__}")
     d = _torch_dim(dim, x.shape)
     n = x.shape[d] if x.ndim else 1
+    if not x.ndim:   # a 0-d tensor is its own sort (PyTorch: also topk with k = 0)
+        k = 1
     if x.dtype.is_half and x.requires_grad and _grad_enabled():
         v, i = Sort.apply(x.to(dtypes.float32), d, n if k is None else k, descending)
         return v.to(x.dtype), i
@@ -187,11 +196,11 @@ def _kth(name, x, k, dim, keepdim, mode):
         raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(x).__name__}")
     d = _torch_dim(dim, x.shape)
     n = x.shape[d] if x.ndim else 1
+    if n == 0:
+        raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
     if mode == 0 and not 1 <= k <= n:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d} "
                            f"(k = {k}, size {n})")
-    if n == 0:
-        raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
     if x.dtype.is_half and x.requires_grad and _grad_enabled():
         v, i = Kthvalue.apply(x.to(dtypes.float32), d, k, mode, keepdim)
         return v.to(x.dtype), i
@@ -296,15 +305,12 @@ def _scan_backward(name, kernel, ctx, g):
     return gx, None
 
 
-def _rev_cumsum(t, d):
-    return flip(cumsum(flip(t, d), d), d) if t.ndim else t
-
-
 class Cumprod(Function):
-    """y = running product along ``dim``. Derivative as PyTorch's cumprod_backward, exact with
-    zeros: with z the first zero of a slice, gx_i = (sum over i <= j < z of g_j y_j) / x_i
-    before z, gx_z = y_{z-1} * sum over j >= z of g_j * prod over z < l <= j of x_l, 0 after z
-    (tl_cumprod_backward; the formula is the same with Tensor ops, Cumprod inside)."""
+    """y = running product along ``dim``. Derivative gx_i = sum over j >= i of g_j times the
+    product of x_0..x_j without x_i, exact with zeros in x: in C (tl_cumprod_backward) as
+    y_{i-1} * s_i with s_i = g_i + x_{i+1} s_{i+1}, O(n) and division-free; the formula builds
+    those products as Cumprod of x repeated with x_i set to 1 in row i, O(n^2) memory, as
+    PyTorch's create_graph path (so second derivatives are right with zeros too)."""
 
     @staticmethod
     def forward(ctx, x, dim):
@@ -316,17 +322,18 @@ class Cumprod(Function):
 
     @staticmethod
     def formula(ctx, g):
-        x, y = ctx._saved
-        d = ctx.dim
+        x, _ = ctx._saved
         if not x.ndim:
             return g, None
-        zeros = cumsum(x == 0, d)
-        before, at_z = zeros == 0, (x == 0) & (zeros == 1)
-        first = _rev_cumsum(where(before, g * y, 0.0), d) / where(before, x, 1.0)
-        after = Cumprod.apply(where(zeros == 0, 1.0, where(at_z, 1.0, x)), d)
-        s = _sum(where(zeros == 0, 0.0, g * after), d, keepdim=True)
-        y_before = prod(where(before, x, 1.0), d, keepdim=True)
-        return where(before, first, where(at_z, y_before * s, 0.0)), None
+        d = ctx.dim
+        xt, gt = transpose(x, d, -1), transpose(g, d, -1)
+        n = xt.shape[-1]
+        ar = arange(n)
+        col, row = reshape(ar, (n, 1)), ar
+        rep = expand(unsqueeze(xt, -2), *xt.shape[:-1], n, n)       # rep[..., i, k] = x_k
+        c = Cumprod.apply(where(col == row, 1.0, rep), rep.ndim - 1)  # prod over k <= j, k != i
+        gx = _sum(where(col <= row, c * unsqueeze(gt, -2), 0.0), -1)
+        return transpose(gx, d, -1), None
 
 
 @tensor_method()
@@ -385,7 +392,8 @@ def logcumsumexp(input, dim):  # noqa: A002
                         f"{type(input).__name__}")
     d = _torch_dim(dim, input.shape)
     if not input.dtype.is_floating_point:
-        raise RuntimeError(f"logcumsumexp(): expected a floating point input, got {input.dtype}")
+        raise DtypeNotImplemented(f'"logcumsumexp" not implemented for {input.dtype}: floating '
+                                  "point inputs only")
     if input.dtype.is_half:
         return Logcumsumexp.apply(input.to(dtypes.float32), d).to(input.dtype)
     return Logcumsumexp.apply(input, d)
