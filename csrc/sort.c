@@ -271,29 +271,44 @@ int tl_cummax_forward(int dtype, void *values, int64_t *indices, const void *x, 
 
 /* ---- cumprod and logcumsumexp (float32/float64 from one macro) ---- */
 
+/* Run BODY for every slice (o, kk) of the (outer, n, inner) layout; b = its first element. */
+#define FOR_SLICES(...)                                                                   \
+    for (int64_t o = 0; o < outer; o++)                                                   \
+        for (int64_t kk = 0; kk < inner; kk++) {                                          \
+            int64_t b = o * n * inner + kk;                                               \
+            __VA_ARGS__                                                                   \
+        }
+
+/* The body of a float32/float64 scan entry point: check the sizes, run LOOP(T). */
+#define SCAN_DISPATCH(LOOP)                                                               \
+    do {                                                                                  \
+        if (outer < 0 || n < 0 || inner < 0) return TL_EINVAL;                            \
+        switch (dtype) {                                                                  \
+            case TL_F32: LOOP(float); break;                                              \
+            case TL_F64: LOOP(double); break;                                             \
+            default: return TL_EDTYPE;                                                    \
+        }                                                                                 \
+        return TL_OK;                                                                     \
+    } while (0)
+
 #define CUMPROD_FORWARD(T)                                                                \
     do {                                                                                  \
         T *y_ = (T *)y;                                                                   \
         const T *x_ = (const T *)x;                                                       \
-        for (int64_t o = 0; o < outer; o++)                                               \
-            for (int64_t kk = 0; kk < inner; kk++) {                                      \
-                int64_t b = o * n * inner + kk;                                           \
-                T acc = 1;                                                                \
-                for (int64_t j = 0; j < n; j++) y_[b + j * inner] = acc *= x_[b + j * inner]; \
-            }                                                                             \
+        FOR_SLICES(                                                                       \
+            T acc = 1;                                                                    \
+            for (int64_t j = 0; j < n; j++) y_[b + j * inner] = acc *= x_[b + j * inner]; \
+        )                                                                                 \
     } while (0)
 
 /* y, x: (outer, n, inner) contiguous; y[o, i, k] = prod over j <= i of x[o, j, k]. */
 int tl_cumprod_forward(int dtype, void *y, const void *x, int64_t outer, int64_t n,
                        int64_t inner) {
-    if (outer < 0 || n < 0 || inner < 0) return TL_EINVAL;
-    switch (dtype) {
-        case TL_F32: CUMPROD_FORWARD(float); break;
-        case TL_F64: CUMPROD_FORWARD(double); break;
-        case TL_I64: CUMPROD_FORWARD(uint64_t); break;
-        default: return TL_EDTYPE;
+    if (dtype == TL_I64 && outer >= 0 && n >= 0 && inner >= 0) {   /* wraps, as PyTorch's */
+        CUMPROD_FORWARD(uint64_t);
+        return TL_OK;
     }
-    return TL_OK;
+    SCAN_DISPATCH(CUMPROD_FORWARD);
 }
 #undef CUMPROD_FORWARD
 
@@ -306,31 +321,29 @@ int tl_cumprod_forward(int dtype, void *y, const void *x, int64_t outer, int64_t
 #define CUMPROD_BACKWARD(T)                                                               \
     do {                                                                                  \
         T *gx_ = (T *)gx;                                                                 \
-        const T *g_ = (const T *)g, *x_ = (const T *)x, *y_ = (const T *)y;              \
-        for (int64_t o = 0; o < outer; o++)                                               \
-            for (int64_t kk = 0; kk < inner; kk++) {                                      \
-                int64_t b = o * n * inner + kk;                                           \
-                int finite = 1;                                                           \
-                for (int64_t i = 0; i < n; i++)                                           \
-                    finite &= isfinite(x_[b + i * inner]) && isfinite(g_[b + i * inner]); \
-                if (finite) {                                                             \
-                    T s = 0;                                                              \
-                    for (int64_t i = n - 1; i >= 0; i--) {                                \
-                        s = i == n - 1 ? g_[b + i * inner]                                \
-                                       : g_[b + i * inner] + x_[b + (i + 1) * inner] * s; \
-                        gx_[b + i * inner] = i ? y_[b + (i - 1) * inner] * s : s;         \
-                    }                                                                     \
-                    continue;                                                             \
+        const T *g_ = (const T *)g, *x_ = (const T *)x, *y_ = (const T *)y;               \
+        FOR_SLICES(                                                                       \
+            int finite = 1;                                                               \
+            for (int64_t i = 0; i < n; i++)                                               \
+                finite &= isfinite(x_[b + i * inner]) && isfinite(g_[b + i * inner]);     \
+            if (finite) {                                                                 \
+                T s = 0;                                                                  \
+                for (int64_t i = n - 1; i >= 0; i--) {                                    \
+                    s = i == n - 1 ? g_[b + i * inner]                                    \
+                                   : g_[b + i * inner] + x_[b + (i + 1) * inner] * s;     \
+                    gx_[b + i * inner] = i ? y_[b + (i - 1) * inner] * s : s;             \
                 }                                                                         \
-                for (int64_t i = 0; i < n; i++) {                                         \
-                    T p = 1, acc = 0;                                                     \
-                    for (int64_t j = 0; j < n; j++) {                                     \
-                        p *= j == i ? (T)1 : x_[b + j * inner];                           \
-                        if (j >= i) acc += g_[b + j * inner] * p;                         \
-                    }                                                                     \
-                    gx_[b + i * inner] = acc;                                             \
-                }                                                                         \
+                continue;                                                                 \
             }                                                                             \
+            for (int64_t i = 0; i < n; i++) {                                             \
+                T p = 1, acc = 0;                                                         \
+                for (int64_t j = 0; j < n; j++) {                                         \
+                    p *= j == i ? (T)1 : x_[b + j * inner];                               \
+                    if (j >= i) acc += g_[b + j * inner] * p;                             \
+                }                                                                         \
+                gx_[b + i * inner] = acc;                                                 \
+            }                                                                             \
+        )                                                                                 \
     } while (0)
 
 /* gx (overwritten), g, x, y: (outer, n, inner) contiguous. Forward: y = cumprod of x along n.
@@ -338,13 +351,7 @@ int tl_cumprod_forward(int dtype, void *y, const void *x, int64_t outer, int64_t
  * with zeros in x). float32/float64. */
 int tl_cumprod_backward(int dtype, void *gx, const void *g, const void *x, const void *y,
                         int64_t outer, int64_t n, int64_t inner) {
-    if (outer < 0 || n < 0 || inner < 0) return TL_EINVAL;
-    switch (dtype) {
-        case TL_F32: CUMPROD_BACKWARD(float); break;
-        case TL_F64: CUMPROD_BACKWARD(double); break;
-        default: return TL_EDTYPE;
-    }
-    return TL_OK;
+    SCAN_DISPATCH(CUMPROD_BACKWARD);
 }
 #undef CUMPROD_BACKWARD
 
@@ -360,68 +367,56 @@ int tl_cumprod_backward(int dtype, void *gx, const void *g, const void *x, const
 LOG_ADD_EXP(float, expf, log1pf)
 LOG_ADD_EXP(double, exp, log1p)
 #undef LOG_ADD_EXP
+static inline float exp_float(float v) { return expf(v); }
+static inline double exp_double(double v) { return exp(v); }
+static inline float log_float(float v) { return logf(v); }
+static inline double log_double(double v) { return log(v); }
 
 #define LCSE_FORWARD(T)                                                                   \
     do {                                                                                  \
         T *y_ = (T *)y;                                                                   \
         const T *x_ = (const T *)x;                                                       \
-        for (int64_t o = 0; o < outer; o++)                                               \
-            for (int64_t kk = 0; kk < inner; kk++) {                                      \
-                int64_t b = o * n * inner + kk;                                           \
-                T acc = -INFINITY;                                                        \
-                for (int64_t j = 0; j < n; j++)                                           \
-                    y_[b + j * inner] = acc = log_add_exp_##T(acc, x_[b + j * inner]);    \
-            }                                                                             \
+        FOR_SLICES(                                                                       \
+            T acc = -INFINITY;                                                            \
+            for (int64_t j = 0; j < n; j++)                                               \
+                y_[b + j * inner] = acc = log_add_exp_##T(acc, x_[b + j * inner]);        \
+        )                                                                                 \
     } while (0)
 
 /* y, x: (outer, n, inner) contiguous; y_i = log(sum over j <= i of exp(x_j)), one stable
  * log-add-exp per step. float32/float64. */
 int tl_logcumsumexp_forward(int dtype, void *y, const void *x, int64_t outer, int64_t n,
                             int64_t inner) {
-    if (outer < 0 || n < 0 || inner < 0) return TL_EINVAL;
-    switch (dtype) {
-        case TL_F32: LCSE_FORWARD(float); break;
-        case TL_F64: LCSE_FORWARD(double); break;
-        default: return TL_EDTYPE;
-    }
-    return TL_OK;
+    SCAN_DISPATCH(LCSE_FORWARD);
 }
 #undef LCSE_FORWARD
 
 /* gx_i = sum over j >= i of g_j exp(x_i - y_j), as PyTorch: the positive and negative parts of
  * g summed in log space by a reverse scan, lp_i = log(sum over j >= i of g+_j exp(-y_j)) (ln the
  * same for g-), then gx_i = exp(lp_i + x_i) - exp(ln_i + x_i). */
-#define LCSE_BACKWARD(T, EXP, LOG)                                                        \
+#define LCSE_BACKWARD(T)                                                                  \
     do {                                                                                  \
         T *gx_ = (T *)gx;                                                                 \
-        const T *g_ = (const T *)g, *x_ = (const T *)x, *y_ = (const T *)y;              \
-        for (int64_t o = 0; o < outer; o++)                                               \
-            for (int64_t kk = 0; kk < inner; kk++) {                                      \
-                int64_t b = o * n * inner + kk;                                           \
-                T lp = -INFINITY, ln = -INFINITY;                                         \
-                for (int64_t i = n - 1; i >= 0; i--) {                                    \
-                    int64_t at = b + i * inner;                                           \
-                    T gv = g_[at];                                                        \
-                    T lgp = gv > 0 ? LOG(gv) : (gv != gv ? gv : -INFINITY);               \
-                    T lgn = gv < 0 ? LOG(-gv) : (gv != gv ? gv : -INFINITY);              \
-                    lp = log_add_exp_##T(lp, lgp - y_[at]);                               \
-                    ln = log_add_exp_##T(ln, lgn - y_[at]);                               \
-                    gx_[at] = EXP(lp + x_[at]) - EXP(ln + x_[at]);                        \
-                }                                                                         \
+        const T *g_ = (const T *)g, *x_ = (const T *)x, *y_ = (const T *)y;               \
+        FOR_SLICES(                                                                       \
+            T lp = -INFINITY, ln = -INFINITY;                                             \
+            for (int64_t i = n - 1; i >= 0; i--) {                                        \
+                int64_t at = b + i * inner;                                               \
+                T gv = g_[at];                                                            \
+                T lgp = gv > 0 ? log_##T(gv) : (gv != gv ? gv : -INFINITY);               \
+                T lgn = gv < 0 ? log_##T(-gv) : (gv != gv ? gv : -INFINITY);              \
+                lp = log_add_exp_##T(lp, lgp - y_[at]);                                   \
+                ln = log_add_exp_##T(ln, lgn - y_[at]);                                   \
+                gx_[at] = exp_##T(lp + x_[at]) - exp_##T(ln + x_[at]);                    \
             }                                                                             \
+        )                                                                                 \
     } while (0)
 
 /* gx (overwritten), g, x, y: (outer, n, inner) contiguous; y = logcumsumexp of x along n.
  * float32/float64. */
 int tl_logcumsumexp_backward(int dtype, void *gx, const void *g, const void *x, const void *y,
                              int64_t outer, int64_t n, int64_t inner) {
-    if (outer < 0 || n < 0 || inner < 0) return TL_EINVAL;
-    switch (dtype) {
-        case TL_F32: LCSE_BACKWARD(float, expf, logf); break;
-        case TL_F64: LCSE_BACKWARD(double, exp, log); break;
-        default: return TL_EDTYPE;
-    }
-    return TL_OK;
+    SCAN_DISPATCH(LCSE_BACKWARD);
 }
 #undef LCSE_BACKWARD
 

@@ -50,7 +50,8 @@ def _int(name, what, v):
     try:
         return operator.index(v)
     except TypeError:
-        raise TypeError(f"{name}(): argument '{what}' must be int, not {type(v).__name__}") from None
+        raise TypeError(f"{name}(): argument '{what}' must be int, not "
+                        f"{type(v).__name__}") from None
 
 
 def _with_dim(shape, d, m):
@@ -283,29 +284,35 @@ def cummin(input, dim):  # noqa: A002
     return return_types.cummin(*_cummax("cummin", input, dim, True))
 
 
-def _scan(ctx, name, kernel, x, dim):
-    """y = the scan ``kernel`` (a tl_*_forward) of x along dim; saves x (contiguous) and y."""
-    xc = _input(name, x)
-    y = _empty(x.shape, x.dtype)
-    check(kernel(x.dtype.code, y._ptr, xc._ptr, *_split(x.shape, dim)), name)
-    ctx.dim = dim
-    ctx.save_for_backward(xc, y)
-    return y
+class _Scan(Function):
+    """A scan along ``dim`` with a C forward and a C VJP over the (outer, n, inner) layout,
+    ``_kernels()`` naming them (looked up per call); saves x (contiguous) and y."""
+
+    @classmethod
+    def forward(cls, ctx, x, dim):
+        name = cls.__name__.lower()
+        xc = _input(name, x)
+        y = _empty(x.shape, x.dtype)
+        check(cls._kernels()[0](x.dtype.code, y._ptr, xc._ptr, *_split(x.shape, dim)), name)
+        ctx.dim = dim
+        ctx.save_for_backward(xc, y)
+        return y
+
+    @staticmethod
+    def vjp(ctx, g):
+        """gx from the C VJP; a 0-d x passes g through."""
+        x, y = ctx._saved
+        if not x.ndim:
+            return g, None
+        g = g if g._contig else _copy(g)
+        gx = _empty(x.shape, x.dtype)
+        name = ctx._fn.__name__.lower()
+        check(ctx._fn._kernels()[1](x.dtype.code, gx._ptr, g._ptr, x._ptr, y._ptr,
+                                    *_split(x.shape, ctx.dim)), f"{name} backward")
+        return gx, None
 
 
-def _scan_backward(name, kernel, ctx, g):
-    """gx from the scan's VJP ``kernel`` (a tl_*_backward); a 0-d x passes g through."""
-    x, y = ctx._saved
-    if not x.ndim:
-        return g, None
-    g = g if g._contig else _copy(g)
-    gx = _empty(x.shape, x.dtype)
-    check(kernel(x.dtype.code, gx._ptr, g._ptr, x._ptr, y._ptr, *_split(x.shape, ctx.dim)),
-          f"{name} backward")
-    return gx, None
-
-
-class Cumprod(Function):
+class Cumprod(_Scan):
     """y = running product along ``dim``. Derivative gx_i = sum over j >= i of g_j times the
     product of x_0..x_j without x_i, exact with zeros in x: in C (tl_cumprod_backward) as
     y_{i-1} * s_i with s_i = g_i + x_{i+1} s_{i+1}, O(n) and division-free; the formula builds
@@ -313,12 +320,8 @@ class Cumprod(Function):
     PyTorch's create_graph path (so second derivatives are right with zeros too)."""
 
     @staticmethod
-    def forward(ctx, x, dim):
-        return _scan(ctx, "cumprod", K.tl_cumprod_forward, x, dim)
-
-    @staticmethod
-    def vjp(ctx, g):
-        return _scan_backward("cumprod", K.tl_cumprod_backward, ctx, g)
+    def _kernels():
+        return K.tl_cumprod_forward, K.tl_cumprod_backward
 
     @staticmethod
     def formula(ctx, g):
@@ -351,19 +354,15 @@ def cumprod(input, dim, *, dtype=None):  # noqa: A002
     return out if back is None else out.to(back)
 
 
-class Logcumsumexp(Function):
+class Logcumsumexp(_Scan):
     """y_i = log(sum over j <= i of exp(x_j)) along ``dim``, one stable log-add-exp per step.
     Derivative gx_i = sum over j >= i of g_j exp(x_i - y_j), summed in log space for the
     positive and negative parts of g separately (PyTorch's; tl_logcumsumexp_backward, and the
     formula with reversed logcumsumexp)."""
 
     @staticmethod
-    def forward(ctx, x, dim):
-        return _scan(ctx, "logcumsumexp", K.tl_logcumsumexp_forward, x, dim)
-
-    @staticmethod
-    def vjp(ctx, g):
-        return _scan_backward("logcumsumexp", K.tl_logcumsumexp_backward, ctx, g)
+    def _kernels():
+        return K.tl_logcumsumexp_forward, K.tl_logcumsumexp_backward
 
     @staticmethod
     def formula(ctx, g):
@@ -419,8 +418,8 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
             raise RuntimeError(f"torch.searchsorted(): side can only be 'left' or 'right' but got "
                                f"{side}")
         if right and side == "left":
-            raise RuntimeError("torch.searchsorted(): side and right can't be set to opposites, got "
-                               "side of left while right was True")
+            raise RuntimeError("torch.searchsorted(): side and right can't be set to opposites, "
+                               "got side of left while right was True")
         right = side == "right"
     if out_int32 or sorter is not None:
         raise NotImplementedError("searchsorted(): out_int32 and sorter are not supported")
@@ -432,8 +431,8 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
         if scalar else input
     seq = sorted_sequence
     if seq.ndim == 0:
-        raise RuntimeError("torch.searchsorted(): boundaries tensor should have positive dimension, "
-                           "but got 0 dimension")
+        raise RuntimeError("torch.searchsorted(): boundaries tensor should have positive "
+                           "dimension, but got 0 dimension")
     if seq.ndim > 1 and (values.ndim != seq.ndim or values.shape[:-1] != seq.shape[:-1]):
         raise RuntimeError(f"torch.searchsorted(): boundaries tensor should be 1 dimension or the "
                            f"first N-1 dimensions of boundaries tensor and input value tensor must "
