@@ -137,14 +137,6 @@ def test_topk_values_indices_and_errors():
         rt = torch.tensor(a).topk(k, dim, largest)
         np.testing.assert_array_equal(v.numpy(), rt.values.numpy())   # (ties: any index of them)
         np.testing.assert_array_equal(np.take_along_axis(a, i.numpy(), dim), v.numpy())
-    r = tl.topk(tl.tensor([1.0, 3.0, 2.0]), 2, sorted=False)
-    assert type(r) is tl.return_types.topk and r.indices.numpy().tolist() == [1, 2]
-    with pytest.raises(RuntimeError, match="selected index k out of range"):
-        tl.zeros(3).topk(4)
-    with pytest.raises(RuntimeError, match="selected index k out of range"):
-        tl.zeros(3).topk(-1)
-    with pytest.raises(IndexError, match="Dimension out of range"):
-        tl.zeros(3).topk(1, dim=1)
 
 
 def test_kthvalue_and_median_vs_torch():
@@ -161,18 +153,6 @@ def test_kthvalue_and_median_vs_torch():
     for fn in ("median", "nanmedian"):
         np.testing.assert_array_equal(getattr(x, fn)().numpy(), getattr(xt, fn)().numpy())
         np.testing.assert_array_equal(getattr(tl, fn)(x[0]).numpy(), getattr(torch, fn)(xt[0]).numpy())
-    allnan = tl.tensor([NAN, NAN]).nanmedian(0)
-    assert np.isnan(allnan.values.item()) and allnan.indices.item() == 0
-    assert tl.tensor([4, 1, 3, 2]).median().item() == 2                 # int64: the lower median
-    assert np.isnan(tl.zeros(0).median().item())
-    with pytest.raises(IndexError, match="non-zero size"):
-        tl.zeros(2, 0).median(1)
-    with pytest.raises(RuntimeError, match="k out of range"):
-        tl.zeros(3).kthvalue(4)
-    with pytest.raises(RuntimeError, match="k out of range"):
-        tl.zeros(3).kthvalue(0)
-    with pytest.raises(IndexError, match="Dimension out of range"):
-        tl.zeros(3).kthvalue(1, 1)
 
 
 def test_median_and_kthvalue_gradients_vs_torch():
@@ -214,16 +194,6 @@ def test_cumprod_with_zeros_vs_torch():
     a[3, 6] = 0                                   # a zero last
     _grad_vs_torch(torch, lambda x: x.cumprod(1), lambda x: x.cumprod(1), a)
     _grad_vs_torch(torch, lambda x: tl.cumprod(x, 0), lambda x: torch.cumprod(x, 0), a)
-    x = tl.tensor(a[:3, :5], dtype=tl.float64, requires_grad=True)
-    assert gradcheck(lambda t: t.cumprod(1), (x,)) and gradgradcheck(lambda t: t.cumprod(1), (x,))
-    assert tl.cumprod(tl.tensor([2, 3, 4]), 0).numpy().tolist() == [2, 6, 24]
-    assert tl.tensor([True, True, False]).cumprod(0).dtype is tl.int64
-    f = tl.cumprod(tl.tensor([1, 2]), 0, dtype=tl.float64)
-    assert f.dtype is tl.float64 and f.numpy().tolist() == [1.0, 2.0]
-    h = tl.tensor([1.0, 2.0, 0.5]).to(tl.bfloat16).cumprod(0)
-    assert h.dtype is tl.bfloat16 and h.to(tl.float32).numpy().tolist() == [1.0, 2.0, 1.0]
-    with pytest.raises(IndexError, match="Dimension out of range"):
-        tl.zeros(2).cumprod(1)
 
 
 def test_logcumsumexp_vs_torch():
@@ -238,8 +208,6 @@ def test_logcumsumexp_vs_torch():
     assert out[0] == INF and out[1] == INF and np.isnan(out[2:]).all()
     h = tl.tensor([0.0, 0.0]).to(tl.float16).logcumsumexp(0)
     assert h.dtype is tl.float16 and abs(h.to(tl.float32).numpy()[1] - np.log(2)) < 1e-3
-    with pytest.raises(NotImplementedError, match="logcumsumexp"):
-        tl.tensor([1, 2]).logcumsumexp(0)
 
 
 # ---- searchsorted, bucketize --------------------------------------------------------------------
@@ -265,6 +233,77 @@ def test_searchsorted_and_bucketize_vs_torch():
                                   torch.searchsorted(torch.tensor(rows), torch.tensor(v)).numpy())
     assert tl.searchsorted(tl.tensor([1, 3]), 2).item() == 1            # a scalar value
     assert tl.searchsorted(tl.tensor([1, 3]), tl.tensor([1.5])).numpy().tolist() == [1]  # promoted
+
+
+# ---- without PyTorch: NumPy references, gradcheck, PyTorch's errors -----------------------------
+
+def test_topk_kthvalue_median_without_torch():
+    a = RNG.standard_normal((4, 7))
+    v, i = tl.tensor(a).topk(3, 1)
+    np.testing.assert_array_equal(v.numpy(), -np.sort(-a, 1)[:, :3])
+    np.testing.assert_array_equal(np.take_along_axis(a, i.numpy(), 1), v.numpy())
+    r = tl.topk(tl.tensor([1.0, 3.0, 2.0]), 2, sorted=False)
+    assert type(r) is tl.return_types.topk and r.indices.numpy().tolist() == [1, 2]
+    k = tl.tensor(a).kthvalue(3, 0)
+    np.testing.assert_array_equal(k.values.numpy(), np.sort(a, 0)[2])
+    assert tl.tensor([2.0, 2.0, 2.0]).kthvalue(2).indices.item() == 1     # ties in input order
+    x = tl.tensor(a, dtype=tl.float64, requires_grad=True)
+    assert gradcheck(lambda t: t.median(1).values, (x,))
+    assert gradcheck(lambda t: t.topk(2, 0).values, (x,))
+    with pytest.raises(RuntimeError, match="selected index k out of range"):
+        tl.zeros(3).topk(4)
+    with pytest.raises(RuntimeError, match="selected index k out of range"):
+        tl.zeros(3).topk(-1)
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        tl.zeros(3).topk(1, dim=1)
+
+
+def test_median_edge_cases_and_errors():
+    allnan = tl.tensor([NAN, NAN]).nanmedian(0)
+    assert np.isnan(allnan.values.item()) and allnan.indices.item() == 0
+    m = tl.tensor([3.0, NAN, 1.0]).median(0)
+    assert np.isnan(m.values.item()) and m.indices.item() == 1            # the first NaN
+    assert tl.tensor([3.0, NAN, 1.0, 2.0]).nanmedian().item() == 2.0
+    assert tl.tensor([4, 1, 3, 2]).median().item() == 2                 # int64: the lower median
+    assert np.isnan(tl.zeros(0).median().item())
+    with pytest.raises(IndexError, match="non-zero size"):
+        tl.zeros(2, 0).median(1)
+    with pytest.raises(RuntimeError, match="k out of range"):
+        tl.zeros(3).kthvalue(4)
+    with pytest.raises(RuntimeError, match="k out of range"):
+        tl.zeros(3).kthvalue(0)
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        tl.zeros(3).kthvalue(1, 1)
+
+
+def test_cumprod_gradcheck_with_zeros_dtypes_and_errors():
+    a = RNG.uniform(-2, 2, (3, 5))
+    a[0, 3] = a[1, 1] = a[1, 3] = a[2, 0] = 0
+    x = tl.tensor(a, dtype=tl.float64, requires_grad=True)
+    assert gradcheck(lambda t: t.cumprod(1), (x,)) and gradgradcheck(lambda t: t.cumprod(1), (x,))
+    np.testing.assert_allclose(x.cumprod(1).detach().numpy(), np.cumprod(a, 1), rtol=1e-12)
+    assert tl.cumprod(tl.tensor([2, 3, 4]), 0).numpy().tolist() == [2, 6, 24]
+    assert tl.tensor([True, True, False]).cumprod(0).dtype is tl.int64
+    f = tl.cumprod(tl.tensor([1, 2]), 0, dtype=tl.float64)
+    assert f.dtype is tl.float64 and f.numpy().tolist() == [1.0, 2.0]
+    h = tl.tensor([1.0, 2.0, 0.5]).to(tl.bfloat16).cumprod(0)
+    assert h.dtype is tl.bfloat16 and h.to(tl.float32).numpy().tolist() == [1.0, 2.0, 1.0]
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        tl.zeros(2).cumprod(1)
+
+
+def test_searchsorted_logcumsumexp_without_torch_and_errors():
+    seq = np.array([-1.0, 0.0, 0.0, 2.0])
+    v = np.array([-2.0, 0.0, 1.0, 3.0])
+    assert tl.searchsorted(tl.tensor(seq), tl.tensor(v)).numpy().tolist() == \
+        np.searchsorted(seq, v).tolist()
+    assert tl.bucketize(tl.tensor(v), tl.tensor(seq), right=True).numpy().tolist() == \
+        np.searchsorted(seq, v, side="right").tolist()
+    a = RNG.standard_normal((2, 5))
+    np.testing.assert_allclose(tl.tensor(a).logcumsumexp(1).numpy(), np.logaddexp.accumulate(a, 1),
+                               rtol=1e-6)
+    with pytest.raises(NotImplementedError, match="logcumsumexp"):
+        tl.tensor([1, 2]).logcumsumexp(0)
     with pytest.raises(RuntimeError, match="boundaries tensor should be 1 dimension"):
         tl.searchsorted(tl.zeros(1, 2), tl.zeros(2))
     with pytest.raises(RuntimeError, match="side and right can't be set to opposites"):
