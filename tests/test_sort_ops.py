@@ -310,3 +310,18 @@ def test_searchsorted_logcumsumexp_without_torch_and_errors():
         tl.searchsorted(tl.zeros(2), tl.zeros(2), right=True, side="left")
     with pytest.raises(RuntimeError, match="boundaries tensor must be 1 dimension"):
         tl.bucketize(tl.zeros(2), tl.zeros(1, 2))
+
+
+@pytest.mark.parametrize("n", [17, 100, 2000])
+def test_selection_on_long_slices(n):
+    # quickselect (kthvalue, median, topk's first k) past the insertion-sort cutoff: random,
+    # tied, sorted and reversed slices
+    rand = RNG.standard_normal(n)
+    for a in (rand, RNG.integers(0, 4, n).astype(np.float64), np.sort(rand), np.sort(rand)[::-1]):
+        x = tl.tensor(np.ascontiguousarray(a))
+        for k in (1, n // 3 + 1, n):
+            v, i = x.kthvalue(k)
+            assert v.item() == np.sort(a)[k - 1] and a[i.item()] == v.item()
+            assert x.topk(k, largest=False).indices.numpy().tolist() == \
+                np.argsort(a, kind="stable")[:k].tolist()
+        assert x.median().item() == np.sort(a)[(n - 1) // 2]
