@@ -435,6 +435,43 @@ int tl_adaptive_avg_pool2d_forward(int dtype, void *out, const void *x, const in
 int tl_adaptive_avg_pool2d_backward(int dtype, void *gx, const void *g, const int64_t *geom);
 int tl_adaptive_max_pool2d_forward(int dtype, void *out, int64_t *idx, const void *x,
                                    const int64_t *x_strides, const int64_t *geom);
+/* ---- sorting, order statistics and scans along one dim (sort.c) ----
+ * x is (outer, n, inner) contiguous, n the dim's size. Order: PyTorch's (NaN the largest, -0 ==
+ * 0), ties by index, so sorts are stable. Values are copied from x through the indices (exact
+ * for every dtype). */
+/* values (NULL: argsort), indices: (outer, k, inner), each slice's first k in ascending (or
+ * descending) order: sort (k = n), topk. float32/float64/float16/bfloat16/int64/bool. */
+int tl_sort_forward(int dtype, void *values, int64_t *indices, const void *x, int64_t outer,
+                    int64_t n, int64_t inner, int64_t k, int descending);
+/* values, indices: (outer, inner); mode 0: the k-th smallest (1 <= k <= n), 1: the lower median
+ * (the first NaN if any), 2: the lower median of the non-NaN elements. n >= 1. */
+int tl_kthvalue_forward(int dtype, void *values, int64_t *indices, const void *x, int64_t outer,
+                        int64_t n, int64_t inner, int64_t k, int mode);
+/* The VJP of values = x gathered at indices (outer, m, inner) along n: gx (outer, n, inner) = 0,
+ * then gx[o, indices[o, j, k], k] += g[o, j, k]. float32/float64. */
+int tl_sort_backward(int dtype, void *gx, const void *g, const int64_t *indices, int64_t outer,
+                     int64_t n, int64_t m, int64_t inner);
+/* values, indices (outer, n, inner): running max (is_min: min) and its position; NaN takes over,
+ * ties move to the later index (PyTorch's cummax / cummin). The VJP is tl_sort_backward. */
+int tl_cummax_forward(int dtype, void *values, int64_t *indices, const void *x, int64_t outer,
+                      int64_t n, int64_t inner, int is_min);
+/* y = running product along n (float32/float64/int64); backward: gx (overwritten) =
+ * y_{i-1} * s_i with s_i = g_i + x_{i+1} s_{i+1}: no division, exact with zeros in x.
+ * float32/float64. */
+int tl_cumprod_forward(int dtype, void *y, const void *x, int64_t outer, int64_t n,
+                       int64_t inner);
+int tl_cumprod_backward(int dtype, void *gx, const void *g, const void *x, const void *y,
+                        int64_t outer, int64_t n, int64_t inner);
+/* y = log of the running sum of exp(x) along n; backward gx_i = sum over j >= i of
+ * g_j exp(x_i - y_j) in log space (PyTorch's). float32/float64. */
+int tl_logcumsumexp_forward(int dtype, void *y, const void *x, int64_t outer, int64_t n,
+                            int64_t inner);
+int tl_logcumsumexp_backward(int dtype, void *gx, const void *g, const void *x, const void *y,
+                             int64_t outer, int64_t n, int64_t inner);
+/* out (outer, m) int64: the insertion point of each of values (outer, m) in seq (outer, n), or
+ * in one shared (n,) seq when seq_outer is 0; right: after equal elements. */
+int tl_searchsorted(int dtype, int64_t *out, const void *seq, const void *values, int64_t outer,
+                    int64_t n, int64_t m, int seq_outer, int right);
 /* cdef-end */
 
 #endif

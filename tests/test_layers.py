@@ -31,8 +31,8 @@ LAYERS = [
     ("creation", ["creation", "_config"]),
     ("autograd engine", ["autograd", "autograd.engine", "autograd.gradcheck"]),
     ("ops", ["ops", "ops.shape", "ops.elementwise", "ops.reduce", "ops.index", "ops.linalg",
-             "ops.nn", "ops.inplace", "ops.index_reduce", "ops.count", "ops.conv", "ops.resample",
-             "ops.products", "ops.stacking", "ops.stats"]),
+             "ops.nn", "ops.inplace", "ops.index_reduce", "ops.count", "ops.conv", "ops.sort",
+             "ops.resample", "ops.products", "ops.stacking", "ops.stats"]),
     ("nn / optim / utils", ["nn", "nn.functional", "nn.hooks", "nn.init", "nn.modules", "nn.utils", "optim",
                             "optim.optimizer", "optim.sgd", "optim.adam", "optim.rmsprop", "jit",
                             "optim.adagrad", "optim.adamax", "optim.nadam", "optim.radam",
@@ -268,6 +268,7 @@ NOT_NAMED_IN_C = {
     "NanToNum": "composed of comparisons and where", "Addcmul": "TL_MUL then TL_ADD",
     "Addcdiv": "TL_MUL, TL_DIV then TL_ADD",
     "Cdist": "composed of elementwise and reduction kernels (its own node: PyTorch's derivative)",
+    "Median": "tl_kthvalue_forward on the flattened tensor; VJP tl_reduce_extremum_backward",
 }
 
 

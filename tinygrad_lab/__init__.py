@@ -48,6 +48,8 @@ from .ops.stacking import (atleast_1d, atleast_2d, atleast_3d, cartesian_prod, c
                            dsplit, dstack, hsplit, hstack, meshgrid, row_stack, tensor_split,
                            vsplit, vstack)
 from .ops.stats import (aminmax, cdist, corrcoef, cov, dist, nanmean, nansum, std_mean, var_mean)
+from .ops.sort import (argsort, bucketize, cummax, cummin, cumprod, kthvalue, logcumsumexp, median,
+                       msort, nanmedian, return_types, searchsorted, sort, topk)
 from .jit import jit
 from . import linalg, nn
 from .autograd import set_detect_anomaly, detect_anomaly

@@ -12,6 +12,7 @@ reach it:
     index_reduce.py <-> csrc/index.c        index_add/copy/fill, scatter_reduce, masked_scatter
     count.py        <-> csrc/count.c        nonzero, bincount, histc, unique (no gradients)
     conv.py         <-> csrc/conv.c         conv2d (im2col + GEMM), max/avg pooling
+    sort.py         <-> csrc/sort.c         sort, topk, kthvalue, median, cummax, cumprod, searchsorted
     resample.py     (composed: gather ...)  interpolate, pixel_shuffle / pixel_unshuffle
     products.py     (composed: matmul ...)  einsum, tensordot, kron, cross
     stacking.py     (composed: views, cat)  tensor_split, hstack..., meshgrid, diff
@@ -20,5 +21,5 @@ reach it:
 Each module imports only the ones above it in this list; importing the package attaches every
 op's Tensor methods (``tensor_method``).
 """
-from . import shape, elementwise, reduce, index, linalg, nn, inplace, index_reduce, count, conv  # noqa: F401  (in layer order)
+from . import shape, elementwise, reduce, index, linalg, nn, inplace, index_reduce, count, conv, sort  # noqa: F401  (in layer order)
 from . import products, stacking, stats  # noqa: F401
