@@ -16,7 +16,7 @@
     do {                                                                                  \
         T *o = (T *)out;                                                                  \
         const T *w = (const T *)weights;                                                  \
-        memset(o, 0, (size_t)nbins * sizeof *o);                                          \
+        if (nbins) memset(o, 0, (size_t)nbins * sizeof *o);  /* (out is NULL when empty) */ \
         for (int64_t i = 0; i < n; i++) o[x[i]] += w[i];                                  \
     } while (0)
 
@@ -28,7 +28,7 @@ int tl_bincount(int dtype, void *out, int64_t nbins, const int64_t *x, const voi
     switch (weights ? dtype : TL_I64) {
         case TL_I64: {
             int64_t *o = (int64_t *)out;
-            memset(o, 0, (size_t)nbins * sizeof *o);
+            if (nbins) memset(o, 0, (size_t)nbins * sizeof *o);
             for (int64_t i = 0; i < n; i++) o[x[i]]++;
             return TL_OK;
         }
@@ -48,7 +48,7 @@ int tl_bincount(int dtype, void *out, int64_t nbins, const int64_t *x, const voi
         T *o = (T *)out;                                                                  \
         const T *v = (const T *)x;                                                        \
         const T l = (T)lo, h = (T)hi;                                                     \
-        memset(o, 0, (size_t)bins * sizeof *o);                                           \
+        if (bins) memset(o, 0, (size_t)bins * sizeof *o);                                 \
         for (int64_t i = 0; i < n; i++) {                                                 \
             T e = v[i];                                                                   \
             if (!(e >= l && e <= h)) continue;                                            \
@@ -94,7 +94,7 @@ int tl_histc(int dtype, void *out, const void *x, int64_t n, int64_t bins, doubl
             }                                                                             \
             int64_t *t = a; a = b; b = t;                                                 \
         }                                                                                 \
-        if (a != perm) memcpy(perm, a, (size_t)n * sizeof *perm);                         \
+        if (a != perm && n) memcpy(perm, a, (size_t)n * sizeof *perm);                         \
     }
 
 #define NO_NAN(v) 0

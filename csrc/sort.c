@@ -93,7 +93,7 @@ static void merge_sort(pair *p, pair *tmp, int64_t n) {
         }
         pair *t = a; a = b; b = t;
     }
-    if (a != p) memcpy(p, a, (size_t)n * sizeof(pair));
+    if (a != p && n) memcpy(p, a, (size_t)n * sizeof(pair));
 }
 
 /* Rearrange p[0..n) so that p[m] is the element at position m of the order, everything before
@@ -228,7 +228,8 @@ int tl_sort_backward(int dtype, void *gx, const void *g, const int64_t *indices,
                      int64_t n, int64_t m, int64_t inner) {
     if (dtype != TL_F32 && dtype != TL_F64) return TL_EDTYPE;
     if (outer < 0 || n < 0 || m < 0 || inner < 0) return TL_EINVAL;
-    memset(gx, 0, (size_t)(outer * n * inner) * (dtype == TL_F32 ? 4 : 8));
+    if (outer * n * inner)   /* (an empty gx is NULL: memset(NULL, 0, 0) is undefined) */
+        memset(gx, 0, (size_t)(outer * n * inner) * (dtype == TL_F32 ? 4 : 8));
     for (int64_t o = 0; o < outer; o++)
         for (int64_t j = 0; j < m; j++)
             for (int64_t kk = 0; kk < inner; kk++) {
