@@ -95,6 +95,8 @@ def test_gru_layers_bidirectional_unbatched():
     _compare(m, t, (4, 2, 3), [(4, 2, 4)])
     m, t = _pair("GRU", 3, 4, batch_first=True, bias=False)
     _compare(m, t, (4, 3))
+    m, t = _pair("GRU", 2, 3, bidirectional=True)
+    _compare(m, t, (18, 1, 2))              # long enough for the steps to be taken in blocks
 
 
 def test_cells_against_torch():

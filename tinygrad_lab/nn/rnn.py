@@ -45,6 +45,21 @@ def _gru_step(gi, h, w_hh, b_hh):
     return n + z * (h - n)
 
 
+def _time_steps(gi):
+    """gi[0], ..., gi[T - 1] as views. Taken in two levels (blocks of ~sqrt(T) steps, then the
+    steps of each block) because the gradient of a slice is a zero tensor of its base's shape:
+    T slices of gi directly would cost O(T^2) in backward, the two levels O(T^1.5)."""
+    steps = gi.shape[0]
+    block = max(1, math.isqrt(steps))
+    if block < 4:
+        return [gi[t] for t in range(steps)]
+    out = []
+    for start in range(0, steps, block):
+        part = gi[start:start + block]
+        out += [part[t] for t in range(part.shape[0])]
+    return out
+
+
 def _check_tensor(x, what, cls):
     if not isinstance(x, Tensor):
         raise TypeError(f"{cls}: {what} must be a Tensor, got {type(x).__name__}")
@@ -171,15 +186,15 @@ class RNNBase(Module):
                 gi = F.linear(x, p["weight_ih" + suffix], p.get("bias_ih" + suffix))
                 w_hh, b_hh = p["weight_hh" + suffix], p.get("bias_hh" + suffix)
                 state = states[k]
-                seq = [None] * steps
+                seq, gis = [None] * steps, _time_steps(gi)
                 for t in (range(steps - 1, -1, -1) if direction else range(steps)):
                     if self.mode == "LSTM":
-                        state = _lstm_step(gi[t], state[0], state[1], w_hh, b_hh,
+                        state = _lstm_step(gis[t], state[0], state[1], w_hh, b_hh,
                                            p.get("weight_hr" + suffix))
                     elif self.mode == "GRU":
-                        state = (_gru_step(gi[t], state[0], w_hh, b_hh),)
+                        state = (_gru_step(gis[t], state[0], w_hh, b_hh),)
                     else:
-                        state = (_rnn_step(gi[t], state[0], w_hh, b_hh, self.mode == "RNN_RELU"),)
+                        state = (_rnn_step(gis[t], state[0], w_hh, b_hh, self.mode == "RNN_RELU"),)
                     seq[t] = state[0]
                 finals.append(state)
                 outs.append(_stack(seq, 0) if steps else zeros(0, x.shape[1], state[0].shape[-1], dtype=x.dtype))
