@@ -131,6 +131,7 @@ def test_parameters_init_repr_and_all_weights():
     for p in m.parameters():
         v = p.detach().numpy()
         assert p.dtype == tl.float32 and v.min() >= -bound and v.max() <= bound and v.std() > bound / 3
+    m.flatten_parameters()
     assert len(m.all_weights) == 4 and m.all_weights[3][0] is m.weight_ih_l1_reverse
     assert repr(m) == "GRU(3, 16, num_layers=2, bidirectional=True)"
     assert repr(tl.nn.LSTM(3, 4, proj_size=2, batch_first=True)) == "LSTM(3, 4, proj_size=2, batch_first=True)"

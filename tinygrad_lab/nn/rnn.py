@@ -126,6 +126,9 @@ class RNNBase(Module):
         for w in self.parameters():
             init.uniform_(w, -stdv, stdv)
 
+    def flatten_parameters(self):
+        """Nothing to do (PyTorch compacts weights for cuDNN here); kept so code calling it runs."""
+
     @property
     def all_weights(self):
         """Per layer and direction, the list of its parameters (PyTorch's ``all_weights``)."""
