@@ -1,6 +1,6 @@
 """tl.nn: layers (Module with forward/backward hooks, Linear, Sequential, ModuleList, ModuleDict,
 ParameterList, ParameterDict, Identity, Flatten, Unflatten, padding layers, activations, Softmax,
-normalisation, Embedding, Dropout, losses), functional
+normalisation, Embedding, Dropout, losses, attention and transformer layers), functional
 ops (tl.nn.functional, "F"), initialisers (tl.nn.init), utilities (tl.nn.utils) and data-parallel training
 (tl.nn.parallel.DistributedDataParallel)."""
 from . import functional, init, parallel, utils
@@ -26,3 +26,5 @@ from .modules import (CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss, 
                       MarginRankingLoss, MultiLabelSoftMarginLoss, MultiMarginLoss,
                       PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss)
 from .modules import MultiheadAttention
+from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer,
+                          TransformerEncoder, TransformerEncoderLayer)
