@@ -48,11 +48,15 @@ def _canonical_mask(mask, name, dtype, other=None, other_name=""):
 
 def _layer_parts(layer, d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
                  batch_first, norm_first, bias, device, dtype, n_norms):
-    """The submodules an encoder/decoder layer shares, under PyTorch's names: self_attn, the
-    feed-forward block (linear1, dropout, linear2, activation), norm1..norm<n>, dropout1..<n>."""
+    """An encoder (``n_norms`` 2) or decoder (3) layer's submodules, under PyTorch's names and
+    in its order: self_attn, (the decoder's multihead_attn), the feed-forward block (linear1,
+    dropout, linear2, activation), norm1..norm<n>, dropout1..dropout<n>."""
     _cpu_only(device, type(layer).__name__)
     layer.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
                                          batch_first=batch_first, dtype=dtype)
+    if n_norms == 3:                                     # a decoder layer: attention to memory
+        layer.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                                  batch_first=batch_first, dtype=dtype)
     layer.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
     layer.dropout = Dropout(dropout)
     layer.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
@@ -118,8 +122,6 @@ class TransformerDecoderLayer(Module):
         super().__init__()
         _layer_parts(self, d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
                      batch_first, norm_first, bias, device, dtype, 3)
-        self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                                 batch_first=batch_first, dtype=dtype)
 
     def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
                 memory_key_padding_mask=None, tgt_is_causal=False, memory_is_causal=False):
