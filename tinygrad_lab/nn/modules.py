@@ -1214,7 +1214,8 @@ class Dropout(Module):
 
 class LayerNorm(Module):
     """Normalise over the trailing ``normalized_shape`` dims (biased variance), then scale and
-    shift by weight (ones) and bias (zeros)."""
+    shift by weight (ones) and bias (zeros); both None without ``elementwise_affine``, the bias
+    also with ``bias=False``, as PyTorch registers them."""
 
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None,
                  dtype=None):
