@@ -12,7 +12,8 @@ from ..ops.elementwise import where as _where
 from ..tensor import Tensor
 from . import functional as F
 from . import init
-from .modules import Dropout, LayerNorm, Linear, Module, ModuleList, MultiheadAttention, _cpu_only
+from .modules import (GELU, Dropout, LayerNorm, Linear, Module, ModuleList, MultiheadAttention, ReLU,
+                      _cpu_only)
 
 
 def _activation_fn(activation):
@@ -46,30 +47,6 @@ def _canonical_mask(mask, name, dtype, other=None, other_name=""):
     return _where(mask, float("-inf"), 0.0).to(dtype)
 
 
-def _layer_parts(layer, d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
-                 batch_first, norm_first, bias, device, dtype, n_norms):
-    """An encoder (``n_norms`` 2) or decoder (3) layer's submodules, under PyTorch's names and
-    in its order: self_attn, (the decoder's multihead_attn), the feed-forward block (linear1,
-    dropout, linear2, activation), norm1..norm<n>, dropout1..dropout<n>."""
-    _cpu_only(device, type(layer).__name__)
-    layer.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                         batch_first=batch_first, dtype=dtype)
-    if n_norms == 3:                                     # a decoder layer: attention to memory
-        layer.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                                  batch_first=batch_first, dtype=dtype)
-    layer.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
-    layer.dropout = Dropout(dropout)
-    layer.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
-    layer.norm_first = norm_first
-    for i in range(1, n_norms + 1):
-        setattr(layer, f"norm{i}", LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype))
-    for i in range(1, n_norms + 1):
-        setattr(layer, f"dropout{i}", Dropout(dropout))
-    activation = _activation_fn(activation)
-    layer.activation_relu_or_gelu = (1 if activation is F.relu else 2 if activation is F.gelu else 0)
-    layer.activation = activation
-
-
 def _attend(attn, x, mem, attn_mask, key_padding_mask, is_causal):
     """One attention sub-block's output (no weights), as PyTorch's _sa_block / _mha_block:
     ``x`` attends to ``mem`` (to itself when ``mem`` is None)."""
@@ -78,65 +55,78 @@ def _attend(attn, x, mem, attn_mask, key_padding_mask, is_causal):
                 need_weights=False, is_causal=is_causal)[0]
 
 
-def _feed_forward(layer, x):
-    """linear2(dropout(activation(linear1(x)))), before the block's own dropout."""
-    return layer.linear2(layer.dropout(layer.activation(layer.linear1(x))))
+class _TransformerLayer(Module):
+    """What the encoder layer (``_N_BLOCKS`` 2) and the decoder layer (3) share: the
+    submodules, under PyTorch's names and in its order -- self_attn, (the decoder's
+    multihead_attn), the feed-forward block (linear1, dropout, linear2, activation),
+    norm1..norm<n>, dropout1..dropout<n> -- and the residual step around each block."""
 
-
-class TransformerEncoderLayer(Module):
-    """Self-attention then a feed-forward block, each with a residual connection and LayerNorm:
-    ``x = norm1(x + sa(x)); x = norm2(x + ff(x))``, or with ``norm_first``
-    ``x = x + sa(norm1(x)); x = x + ff(norm2(x))``. Input (S, N, E), (N, S, E) with
-    ``batch_first``, or unbatched (S, E)."""
+    _N_BLOCKS = 2
 
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation=F.relu,
                  layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True, device=None,
                  dtype=None):
         super().__init__()
-        _layer_parts(self, d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
-                     batch_first, norm_first, bias, device, dtype, 2)
+        _cpu_only(device, type(self).__name__)
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                            batch_first=batch_first, dtype=dtype)
+        if self._N_BLOCKS == 3:                              # a decoder layer: attention to memory
+            self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                                     batch_first=batch_first, dtype=dtype)
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
+        self.norm_first = norm_first
+        for i in range(1, self._N_BLOCKS + 1):
+            setattr(self, f"norm{i}", LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype))
+        for i in range(1, self._N_BLOCKS + 1):
+            setattr(self, f"dropout{i}", Dropout(dropout))
+        activation = _activation_fn(activation)
+        self.activation_relu_or_gelu = (1 if activation is F.relu or isinstance(activation, ReLU) else
+                                        2 if activation is F.gelu or isinstance(activation, GELU) else 0)
+        self.activation = activation
+
+    def _residual(self, x, norm, dropout, block):
+        """``norm(x + dropout(block(x)))``, or ``x + dropout(block(norm(x)))`` with norm_first."""
+        if self.norm_first:
+            return x + dropout(block(norm(x)))
+        return norm(x + dropout(block(x)))
+
+    def _ff_block(self, x):
+        """linear2(dropout(activation(linear1(x)))), before the residual step's dropout."""
+        return self.linear2(self.dropout(self.activation(self.linear1(x))))
+
+
+class TransformerEncoderLayer(_TransformerLayer):
+    """Self-attention then a feed-forward block, each with a residual connection and LayerNorm:
+    ``x = norm1(x + sa(x)); x = norm2(x + ff(x))``, or with ``norm_first``
+    ``x = x + sa(norm1(x)); x = x + ff(norm2(x))``. Input (S, N, E), (N, S, E) with
+    ``batch_first``, or unbatched (S, E)."""
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
         dt = src.dtype if isinstance(src, Tensor) else None
         src_key_padding_mask = _canonical_mask(src_key_padding_mask, "src_key_padding_mask", dt,
                                                src_mask, "src_mask")
         src_mask = _canonical_mask(src_mask, "src_mask", dt)
-        x = src
-        if self.norm_first:
-            x = x + self.dropout1(_attend(self.self_attn, self.norm1(x), None, src_mask,
-                                          src_key_padding_mask, is_causal))
-            return x + self.dropout2(_feed_forward(self, self.norm2(x)))
-        x = self.norm1(x + self.dropout1(_attend(self.self_attn, x, None, src_mask,
-                                                 src_key_padding_mask, is_causal)))
-        return self.norm2(x + self.dropout2(_feed_forward(self, x)))
+        x = self._residual(src, self.norm1, self.dropout1, lambda h: _attend(
+            self.self_attn, h, None, src_mask, src_key_padding_mask, is_causal))
+        return self._residual(x, self.norm2, self.dropout2, self._ff_block)
 
 
-class TransformerDecoderLayer(Module):
+class TransformerDecoderLayer(_TransformerLayer):
     """Self-attention on ``tgt``, attention over ``memory`` (multihead_attn), then a
     feed-forward block, each with a residual connection and LayerNorm (norm1..norm3; before
     each block with ``norm_first``)."""
 
-    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation=F.relu,
-                 layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True, device=None,
-                 dtype=None):
-        super().__init__()
-        _layer_parts(self, d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
-                     batch_first, norm_first, bias, device, dtype, 3)
+    _N_BLOCKS = 3
 
     def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
                 memory_key_padding_mask=None, tgt_is_causal=False, memory_is_causal=False):
-        x = tgt
-        if self.norm_first:
-            x = x + self.dropout1(_attend(self.self_attn, self.norm1(x), None, tgt_mask,
-                                          tgt_key_padding_mask, tgt_is_causal))
-            x = x + self.dropout2(_attend(self.multihead_attn, self.norm2(x), memory, memory_mask,
-                                          memory_key_padding_mask, memory_is_causal))
-            return x + self.dropout3(_feed_forward(self, self.norm3(x)))
-        x = self.norm1(x + self.dropout1(_attend(self.self_attn, x, None, tgt_mask,
-                                                 tgt_key_padding_mask, tgt_is_causal)))
-        x = self.norm2(x + self.dropout2(_attend(self.multihead_attn, x, memory, memory_mask,
-                                                 memory_key_padding_mask, memory_is_causal)))
-        return self.norm3(x + self.dropout3(_feed_forward(self, x)))
+        x = self._residual(tgt, self.norm1, self.dropout1, lambda h: _attend(
+            self.self_attn, h, None, tgt_mask, tgt_key_padding_mask, tgt_is_causal))
+        x = self._residual(x, self.norm2, self.dropout2, lambda h: _attend(
+            self.multihead_attn, h, memory, memory_mask, memory_key_padding_mask, memory_is_causal))
+        return self._residual(x, self.norm3, self.dropout3, self._ff_block)
 
 
 def _clones(layer, num_layers):
@@ -207,18 +197,14 @@ class Transformer(Module):
         _cpu_only(device, "Transformer")
         layer_args = (d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
                       batch_first, norm_first, bias)
-        if custom_encoder is not None:
-            self.encoder = custom_encoder
-        else:
-            self.encoder = TransformerEncoder(TransformerEncoderLayer(*layer_args, dtype=dtype),
-                                              num_encoder_layers,
-                                              LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype))
-        if custom_decoder is not None:
-            self.decoder = custom_decoder
-        else:
-            self.decoder = TransformerDecoder(TransformerDecoderLayer(*layer_args, dtype=dtype),
-                                              num_decoder_layers,
-                                              LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype))
+        def stack(cls, layer_cls, num_layers):
+            return cls(layer_cls(*layer_args, dtype=dtype), num_layers,
+                       LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype))
+
+        self.encoder = (custom_encoder if custom_encoder is not None else
+                        stack(TransformerEncoder, TransformerEncoderLayer, num_encoder_layers))
+        self.decoder = (custom_decoder if custom_decoder is not None else
+                        stack(TransformerDecoder, TransformerDecoderLayer, num_decoder_layers))
         self._reset_parameters()
         self.d_model, self.nhead, self.batch_first = d_model, nhead, batch_first
 
