@@ -1,6 +1,7 @@
 """tl.nn: layers (Module with forward/backward hooks, Linear, Sequential, ModuleList, ModuleDict,
 ParameterList, ParameterDict, Identity, Flatten, Unflatten, padding layers, activations, Softmax,
-normalisation, Embedding, Dropout, losses, recurrent layers RNN/LSTM/GRU and their cells), functional
+normalisation, Embedding, Dropout, losses, recurrent layers RNN/LSTM/GRU and their cells, attention and
+transformer layers), functional
 ops (tl.nn.functional, "F"), initialisers (tl.nn.init), utilities (tl.nn.utils) and data-parallel training
 (tl.nn.parallel.DistributedDataParallel)."""
 from . import functional, init, parallel, utils
@@ -27,3 +28,5 @@ from .modules import (CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss, 
                       PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss)
 from .modules import MultiheadAttention
 from .rnn import GRU, GRUCell, LSTM, LSTMCell, RNN, RNNBase, RNNCell, RNNCellBase
+from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer,
+                          TransformerEncoder, TransformerEncoderLayer)

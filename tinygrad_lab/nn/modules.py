@@ -39,6 +39,13 @@ class Parameter(Tensor):
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
 
+    def __deepcopy__(self, memo):
+        """``copy.deepcopy``: a Parameter (of this class) with its own copy of the values."""
+        new = type(self)(Tensor.__deepcopy__(self, memo), self.requires_grad)
+        new._grad = memo[id(self)]._grad
+        memo[id(self)] = new
+        return new
+
 
 class Module:
     """Base class of layers and models: assign Parameters, buffers and sub-Modules as attributes
@@ -1207,22 +1214,22 @@ class Dropout(Module):
 
 class LayerNorm(Module):
     """Normalise over the trailing ``normalized_shape`` dims (biased variance), then scale and
-    shift by weight (ones) and bias (zeros)."""
+    shift by weight (ones) and bias (zeros); both None without ``elementwise_affine``, the bias
+    also with ``bias=False``, as PyTorch registers them."""
 
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, dtype=None):
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None,
+                 dtype=None):
         super().__init__()
+        _cpu_only(device, "LayerNorm")
         if isinstance(normalized_shape, int):
             normalized_shape = (normalized_shape,)
         self.normalized_shape = tuple(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            self.weight = Parameter(ones(self.normalized_shape, dtype=dtype))
-            self.bias = Parameter(zeros(self.normalized_shape, dtype=dtype))
+        _norm_affine(self, self.normalized_shape, elementwise_affine, bias, dtype)
 
     def forward(self, x):
-        return F.layer_norm(x, self.normalized_shape, self.weight if self.elementwise_affine else None,
-                            self.bias if self.elementwise_affine else None, self.eps)
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"

@@ -486,6 +486,22 @@ def clone(x):
     return Copy.apply(x)
 
 
+@tensor_method("__deepcopy__")
+def deepcopy(x, memo):
+    """``copy.deepcopy(t)`` (so ``copy.deepcopy(module)`` works, as nn.TransformerEncoder's
+    layer clones need): a new leaf with its own copy of the values, ``requires_grad``, and a deep
+    copy of ``grad``. Leaves only, as PyTorch."""
+    if x.grad_fn is not None:
+        raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support "
+                           "the deepcopy protocol at the moment.")
+    new = clone(detach(x))
+    memo[id(x)] = new
+    new.requires_grad = x.requires_grad
+    if x._grad is not None:
+        new._grad = deepcopy(x._grad, memo)
+    return new
+
+
 @tensor_method()
 def to(x, dtype):
     dtype = dtypes.as_dtype(dtype)
