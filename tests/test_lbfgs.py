@@ -80,7 +80,7 @@ def test_float32_against_pytorch():
         ours, _, _ = _run(tl, quadratic, [3.0, -1.0, 2.0], 2, dtype="float32", line_search_fn=ls, max_iter=6)
         theirs, _, _ = _run(torch, quadratic, [3.0, -1.0, 2.0], 2, dtype="float32", line_search_fn=ls, max_iter=6)
         assert ours.dtype == np.float32
-        np.testing.assert_allclose(ours, theirs, atol=1e-4)
+        np.testing.assert_allclose(ours, theirs, atol=1e-6)
 
 
 def test_several_parameters_and_an_unused_one():
