@@ -15,6 +15,7 @@ import tinygrad_lab.nn.functional as F
 from tinygrad_lab.optim import lr_scheduler as sched
 
 from .test_jit import _batches, _check_same, _opt_step
+from .test_lr_schedulers import check_round_trip
 
 
 def _opt(lib=tl, lrs=(0.1, 0.03), cls="SGD"):
@@ -94,16 +95,7 @@ def test_against_pytorch(name, cls):
 
 @pytest.mark.parametrize("name", list(MAKERS))
 def test_state_dict_round_trip(name, tmp_path):
-    make = MAKERS[name]
-    s = make(sched, _opt())
-    _lrs(s, 7)
-    tl.save(s.state_dict(), tmp_path / "s.npz")
-    opt2 = _opt()
-    s2 = make(sched, opt2)          # (made first: making a scheduler writes the group lrs)
-    opt2.load_state_dict(s.optimizer.state_dict())
-    s2.load_state_dict(tl.load(tmp_path / "s.npz"))
-    assert s2.get_last_lr() == s.get_last_lr()
-    assert _lrs(s2, 15, momenta=True) == _lrs(s, 15, momenta=True)
+    check_round_trip(MAKERS[name], tmp_path, lambda s, n: _lrs(s, n, momenta=True))
 
 
 def test_closed_forms():

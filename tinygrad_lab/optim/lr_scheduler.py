@@ -37,12 +37,13 @@ def _check_optimizer(optimizer):
         raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
 
 
-def _per_group(name, optimizer, value):
-    """A value per parameter group: a list/tuple of the right length, or one value repeated."""
+def _per_group(name, optimizer, value, message="{name} must have the same length as "
+               "optimizer.param_groups. {name} has {got} values, param_groups has {n}."):
+    """A value per parameter group: a list/tuple of the right length, or one value repeated
+    (``message``: the ValueError's, formatted with name, got, n)."""
     if isinstance(value, (list, tuple)):
         if len(value) != len(optimizer.param_groups):
-            raise ValueError(f"{name} must have the same length as optimizer.param_groups. {name} "
-                             f"has {len(value)} values, param_groups has {len(optimizer.param_groups)}.")
+            raise ValueError(message.format(name=name, got=len(value), n=len(optimizer.param_groups)))
         return list(value)
     return [value] * len(optimizer.param_groups)
 
@@ -53,6 +54,24 @@ def _set_momentum(group, use_beta1, value):
         group["betas"] = (value, *group["betas"][1:])
     else:
         group["momentum"] = value
+
+
+def _init_cycle_momentum(sched, optimizer, base_momentum, max_momentum, last_epoch):
+    """OneCycleLR's and CyclicLR's ``cycle_momentum`` set-up: check that the optimizer has a
+    momentum (or betas), set ``sched.use_beta1`` and, when starting (``last_epoch == -1``),
+    each group's momentum to its max and its ``max_momentum``/``base_momentum`` entries.
+    Returns the (base, max) momentum lists, one value per group."""
+    if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+        raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` option enabled")
+    sched.use_beta1 = "betas" in optimizer.defaults
+    base_ms = _per_group("base_momentum", optimizer, base_momentum)
+    max_ms = _per_group("max_momentum", optimizer, max_momentum)
+    if last_epoch == -1:
+        for mx, bs, group in zip(max_ms, base_ms, optimizer.param_groups):
+            _set_momentum(group, sched.use_beta1, mx)
+            group["max_momentum"] = mx
+            group["base_momentum"] = bs
+    return base_ms, max_ms
 
 
 class LRScheduler:
@@ -340,17 +359,7 @@ class OneCycleLR(LRScheduler):
                 group["min_lr"] = group["initial_lr"] / final_div_factor
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` "
-                                 "option enabled")
-            self.use_beta1 = "betas" in optimizer.defaults
-            max_ms = _per_group("max_momentum", optimizer, max_momentum)
-            base_ms = _per_group("base_momentum", optimizer, base_momentum)
-            if last_epoch == -1:
-                for mx, bs, group in zip(max_ms, base_ms, optimizer.param_groups):
-                    self._set_momentum(group, mx)
-                    group["max_momentum"] = mx
-                    group["base_momentum"] = bs
+            _init_cycle_momentum(self, optimizer, base_momentum, max_momentum, last_epoch)
         super().__init__(optimizer, last_epoch)
 
     def _set_momentum(self, group, value):
@@ -456,12 +465,7 @@ class LambdaLR(LRScheduler):
 
 def _lr_lambdas(optimizer, lr_lambda):
     """One function per parameter group: a list/tuple of the right length, or one repeated."""
-    if isinstance(lr_lambda, (list, tuple)):
-        if len(lr_lambda) != len(optimizer.param_groups):
-            raise ValueError(f"Expected {len(optimizer.param_groups)} lr_lambdas, but got "
-                             f"{len(lr_lambda)}")
-        return list(lr_lambda)
-    return [lr_lambda] * len(optimizer.param_groups)
+    return _per_group("lr_lambda", optimizer, lr_lambda, "Expected {n} lr_lambdas, but got {got}")
 
 
 def _callable_state(fn):
@@ -761,17 +765,8 @@ class CyclicLR(LRScheduler):
         self._init_scale_fn()
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` "
-                                 "option enabled")
-            self.use_beta1 = "betas" in optimizer.defaults
-            self.base_momentums = _per_group("base_momentum", optimizer, base_momentum)
-            self.max_momentums = _per_group("max_momentum", optimizer, max_momentum)
-            if last_epoch == -1:
-                for mx, bs, group in zip(self.max_momentums, self.base_momentums, optimizer.param_groups):
-                    _set_momentum(group, self.use_beta1, mx)
-                    group["max_momentum"] = mx
-                    group["base_momentum"] = bs
+            self.base_momentums, self.max_momentums = _init_cycle_momentum(
+                self, optimizer, base_momentum, max_momentum, last_epoch)
         super().__init__(optimizer, last_epoch)
         self.base_lrs = base_lrs
 
