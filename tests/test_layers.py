@@ -36,7 +36,7 @@ LAYERS = [
     ("nn / optim / utils", ["nn", "nn.functional", "nn.hooks", "nn.init", "nn.modules", "nn.rnn", "nn.transformer", "nn.utils", "optim",
                             "optim.optimizer", "optim.sgd", "optim.adam", "optim.rmsprop", "jit",
                             "optim.adagrad", "optim.adamax", "optim.nadam", "optim.radam",
-                            "optim.adadelta", "optim.rprop", "optim.asgd",
+                            "optim.adadelta", "optim.rprop", "optim.asgd", "optim.lbfgs",
                             "optim.lr_scheduler", "utils_grad", "serialization", "linalg",
                             "autograd.functional", "utils", "utils.data", "utils.checkpoint",
                             "viz", "viz._common", "viz.graph", "viz.flow", "viz.memory",

@@ -1,6 +1,7 @@
 """Learning-rate schedules (torch.optim.lr_scheduler): StepLR, MultiStepLR, ExponentialLR,
-LambdaLR, ConstantLR, LinearLR, CosineAnnealingLR, ReduceLROnPlateau, OneCycleLR, and the
-combinators SequentialLR and ChainedScheduler.
+LambdaLR, MultiplicativeLR, ConstantLR, LinearLR, PolynomialLR, CosineAnnealingLR,
+CosineAnnealingWarmRestarts, CyclicLR, ReduceLROnPlateau, OneCycleLR, and the combinators
+SequentialLR and ChainedScheduler.
 
 A scheduler rewrites ``group["lr"]`` of its optimizer's parameter groups each time ``step()`` is
 called (after ``optimizer.step()``, once per epoch or per batch as the schedule intends). As in
@@ -36,14 +37,41 @@ def _check_optimizer(optimizer):
         raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
 
 
-def _per_group(name, optimizer, value):
-    """A value per parameter group: a list/tuple of the right length, or one value repeated."""
+def _per_group(name, optimizer, value, message="{name} must have the same length as "
+               "optimizer.param_groups. {name} has {got} values, param_groups has {n}."):
+    """A value per parameter group: a list/tuple of the right length, or one value repeated
+    (``message``: the ValueError's, formatted with name, got, n)."""
     if isinstance(value, (list, tuple)):
         if len(value) != len(optimizer.param_groups):
-            raise ValueError(f"{name} must have the same length as optimizer.param_groups. {name} "
-                             f"has {len(value)} values, param_groups has {len(optimizer.param_groups)}.")
+            raise ValueError(message.format(name=name, got=len(value), n=len(optimizer.param_groups)))
         return list(value)
     return [value] * len(optimizer.param_groups)
+
+
+def _set_momentum(group, use_beta1, value):
+    """Set a group's momentum, or beta1 of its ``betas`` (OneCycleLR, CyclicLR)."""
+    if use_beta1:
+        group["betas"] = (value, *group["betas"][1:])
+    else:
+        group["momentum"] = value
+
+
+def _init_cycle_momentum(sched, optimizer, base_momentum, max_momentum, last_epoch):
+    """OneCycleLR's and CyclicLR's ``cycle_momentum`` set-up: check that the optimizer has a
+    momentum (or betas), set ``sched.use_beta1`` and, when starting (``last_epoch == -1``),
+    each group's momentum to its max and its ``max_momentum``/``base_momentum`` entries.
+    Returns the (base, max) momentum lists, one value per group."""
+    if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+        raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` option enabled")
+    sched.use_beta1 = "betas" in optimizer.defaults
+    base_ms = _per_group("base_momentum", optimizer, base_momentum)
+    max_ms = _per_group("max_momentum", optimizer, max_momentum)
+    if last_epoch == -1:
+        for mx, bs, group in zip(max_ms, base_ms, optimizer.param_groups):
+            _set_momentum(group, sched.use_beta1, mx)
+            group["max_momentum"] = mx
+            group["base_momentum"] = bs
+    return base_ms, max_ms
 
 
 class LRScheduler:
@@ -331,24 +359,11 @@ class OneCycleLR(LRScheduler):
                 group["min_lr"] = group["initial_lr"] / final_div_factor
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` "
-                                 "option enabled")
-            self.use_beta1 = "betas" in optimizer.defaults
-            max_ms = _per_group("max_momentum", optimizer, max_momentum)
-            base_ms = _per_group("base_momentum", optimizer, base_momentum)
-            if last_epoch == -1:
-                for mx, bs, group in zip(max_ms, base_ms, optimizer.param_groups):
-                    self._set_momentum(group, mx)
-                    group["max_momentum"] = mx
-                    group["base_momentum"] = bs
+            _init_cycle_momentum(self, optimizer, base_momentum, max_momentum, last_epoch)
         super().__init__(optimizer, last_epoch)
 
     def _set_momentum(self, group, value):
-        if self.use_beta1:
-            group["betas"] = (value, *group["betas"][1:])
-        else:
-            group["momentum"] = value
+        _set_momentum(group, self.use_beta1, value)
 
     def _anneal(self, start, end, pct):
         if self._anneal_func_type == "cos":
@@ -428,13 +443,7 @@ class LambdaLR(LRScheduler):
     def __init__(self, optimizer, lr_lambda, last_epoch=-1):
         _check_optimizer(optimizer)
         self.optimizer = optimizer
-        if isinstance(lr_lambda, (list, tuple)):
-            if len(lr_lambda) != len(optimizer.param_groups):
-                raise ValueError(f"Expected {len(optimizer.param_groups)} lr_lambdas, but got "
-                                 f"{len(lr_lambda)}")
-            self.lr_lambdas = list(lr_lambda)
-        else:
-            self.lr_lambdas = [lr_lambda] * len(optimizer.param_groups)
+        self.lr_lambdas = _lr_lambdas(optimizer, lr_lambda)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -442,8 +451,7 @@ class LambdaLR(LRScheduler):
 
     def state_dict(self):
         state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
-        state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
-                               for fn in self.lr_lambdas]
+        state["lr_lambdas"] = [_callable_state(fn) for fn in self.lr_lambdas]
         return state
 
     def load_state_dict(self, state_dict):
@@ -453,6 +461,41 @@ class LambdaLR(LRScheduler):
         for fn, saved in zip(self.lr_lambdas, lambdas):
             if saved is not None:
                 fn.__dict__.update(saved)
+
+
+def _lr_lambdas(optimizer, lr_lambda):
+    """One function per parameter group: a list/tuple of the right length, or one repeated."""
+    return _per_group("lr_lambda", optimizer, lr_lambda, "Expected {n} lr_lambdas, but got {got}")
+
+
+def _callable_state(fn):
+    """What a state_dict keeps of a user function: the ``__dict__`` of a callable object, None
+    for a plain function or lambda (PyTorch's rule)."""
+    return None if fn is None or isinstance(fn, types.FunctionType) else fn.__dict__.copy()
+
+
+class MultiplicativeLR(LRScheduler):
+    """Multiply the lr by ``lr_lambda(epoch)`` each epoch (from the first step on):
+    ``lr_t = lr_{t-1} * lr_lambda(t)``; one function for every group, or a list of one per
+    group. state_dict() keeps callable objects' state as LambdaLR does."""
+
+    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
+        _check_optimizer(optimizer)
+        self.optimizer = optimizer
+        self.lr_lambdas = _lr_lambdas(optimizer, lr_lambda)
+        for fn in self.lr_lambdas:
+            if not callable(fn):
+                raise TypeError(f"lr_lambda should be a function, but got {type(fn).__name__}")
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        groups = self.optimizer.param_groups
+        if self._is_initial:
+            return [group["lr"] for group in groups]
+        return [group["lr"] * fn(self.last_epoch) for fn, group in zip(self.lr_lambdas, groups)]
+
+    state_dict = LambdaLR.state_dict
+    load_state_dict = LambdaLR.load_state_dict
 
 
 class ConstantLR(LRScheduler):
@@ -609,3 +652,164 @@ class ChainedScheduler(LRScheduler):
 
     state_dict = _nested_state_dict
     load_state_dict = _load_nested_state_dict
+
+
+class PolynomialLR(LRScheduler):
+    """Decay the lr polynomially to 0 over ``total_iters`` epochs, then keep it:
+    ``lr = base_lr * (1 - min(epoch, total_iters) / total_iters) ** power``, applied
+    recursively as in PyTorch."""
+
+    def __init__(self, optimizer, total_iters=5, power=1.0, last_epoch=-1):
+        self.total_iters = total_iters
+        self.power = power
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        groups = self.optimizer.param_groups
+        if self._is_initial or self.last_epoch > self.total_iters:
+            return [group["lr"] for group in groups]
+        factor = ((1.0 - self.last_epoch / self.total_iters)
+                  / (1.0 - (self.last_epoch - 1) / self.total_iters)) ** self.power
+        return [group["lr"] * factor for group in groups]
+
+    def _get_closed_form_lr(self):
+        return [base_lr * (1.0 - min(self.total_iters, self.last_epoch) / self.total_iters) ** self.power
+                for base_lr in self.base_lrs]
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """SGDR: cosine annealing from the base lr to ``eta_min`` over ``T_i`` epochs, then a
+    restart at the base lr with ``T_{i+1} = T_i * T_mult`` (``T_0`` first):
+    ``lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * T_cur / T_i)) / 2``. ``step(epoch)``
+    may be given a fractional epoch (e.g. ``epoch + batch / n_batches``, stepped per batch);
+    ``T_cur`` and ``T_i`` then come from it in closed form, as in PyTorch."""
+
+    def __init__(self, optimizer, T_0, T_mult=1, eta_min=0.0, last_epoch=-1):
+        if T_0 <= 0 or not isinstance(T_0, int):
+            raise ValueError(f"Expected positive integer T_0, but got {T_0}")
+        if T_mult < 1 or not isinstance(T_mult, int):
+            raise ValueError(f"Expected integer T_mult >= 1, but got {T_mult}")
+        if not isinstance(eta_min, (float, int)):
+            raise ValueError(f"Expected float or int eta_min, but got {eta_min} of type {type(eta_min)}")
+        self.T_0 = T_0
+        self.T_i = T_0
+        self.T_mult = T_mult
+        self.eta_min = eta_min
+        self.T_cur = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        return [self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
+                for base_lr in self.base_lrs]
+
+    def step(self, epoch=None):
+        """Advance one epoch, or go to ``epoch`` (a float allowed: no deprecation here)."""
+        _outside_capture()
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur = self.T_cur + 1
+            if self.T_cur >= self.T_i:
+                self.T_cur = self.T_cur % self.T_i
+                self.T_i = self.T_i * self.T_mult
+        else:
+            if epoch < 0:
+                raise ValueError(f"Expected non-negative epoch, but got {epoch}")
+            if epoch >= self.T_0:
+                if self.T_mult == 1:
+                    self.T_cur = epoch % self.T_0
+                else:      # restarts at T_0 (T_mult^n - 1) / (T_mult - 1): which n is epoch in
+                    n = int(math.log((epoch / self.T_0 * (self.T_mult - 1) + 1), self.T_mult))
+                    self.T_cur = epoch - self.T_0 * (self.T_mult ** n - 1) / (self.T_mult - 1)
+                    self.T_i = self.T_0 * self.T_mult ** n
+            else:
+                self.T_i = self.T_0
+                self.T_cur = epoch
+        self.last_epoch = math.floor(epoch)
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+            group["lr"] = lr
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+
+class CyclicLR(LRScheduler):
+    """Cyclical learning rates (Smith), stepped once per batch: the lr goes from ``base_lr`` up
+    to ``max_lr`` in ``step_size_up`` steps and back down in ``step_size_down`` (default: the
+    same), the amplitude scaled by ``scale_fn(cycle)`` or ``scale_fn(iteration)``
+    (``scale_mode``): 'triangular' (1), 'triangular2' (halved each cycle), 'exp_range'
+    (``gamma ** iteration``), or a user ``scale_fn`` (``mode`` is then ignored). With
+    ``cycle_momentum`` the optimizer's momentum (or Adam's beta1) moves inversely between
+    ``max_momentum`` and ``base_momentum``. PyTorch's formulas: ``cycle = floor(1 + t / total)``,
+    ``x = 1 + t / total - cycle``, ``lr = base_lr + (max_lr - base_lr) * s(x) * scale``."""
+
+    def __init__(self, optimizer, base_lr, max_lr, step_size_up=2000, step_size_down=None,
+                 mode="triangular", gamma=1.0, scale_fn=None, scale_mode="cycle",
+                 cycle_momentum=True, base_momentum=0.8, max_momentum=0.9, last_epoch=-1):
+        _check_optimizer(optimizer)
+        self.optimizer = optimizer
+        base_lrs = _per_group("base_lr", optimizer, base_lr)
+        if last_epoch == -1:
+            for lr, group in zip(base_lrs, optimizer.param_groups):
+                group["lr"] = lr
+        self.max_lrs = _per_group("max_lr", optimizer, max_lr)
+        step_size_up = float(step_size_up)
+        step_size_down = float(step_size_down) if step_size_down is not None else step_size_up
+        self.total_size = step_size_up + step_size_down
+        self.step_ratio = step_size_up / self.total_size
+        if mode not in ("triangular", "triangular2", "exp_range") and scale_fn is None:
+            raise ValueError("mode is invalid and scale_fn is None")
+        self.mode = mode
+        self.gamma = gamma
+        self._scale_fn_custom = scale_fn
+        self.scale_mode = scale_mode
+        self._init_scale_fn()
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            self.base_momentums, self.max_momentums = _init_cycle_momentum(
+                self, optimizer, base_momentum, max_momentum, last_epoch)
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    def _init_scale_fn(self):
+        """The built-in modes fix scale_mode ('cycle' for the triangles, 'iterations' for
+        exp_range)."""
+        if self._scale_fn_custom is None:
+            self.scale_mode = "iterations" if self.mode == "exp_range" else "cycle"
+
+    def scale_fn(self, x):
+        """The amplitude scale at cycle (or iteration) ``x``."""
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        if self.mode == "triangular":
+            return 1.0
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (x - 1))
+        return self.gamma ** x
+
+    def get_lr(self):
+        cycle = math.floor(1 + self.last_epoch / self.total_size)
+        x = 1.0 + self.last_epoch / self.total_size - cycle
+        if x <= self.step_ratio:
+            scale_factor = x / self.step_ratio
+        else:
+            scale_factor = (x - 1) / (self.step_ratio - 1)
+        scale = self.scale_fn(cycle if self.scale_mode == "cycle" else self.last_epoch)
+        lrs = [base_lr + (max_lr - base_lr) * scale_factor * scale
+               for base_lr, max_lr in zip(self.base_lrs, self.max_lrs)]
+        if self.cycle_momentum:
+            for group, bs, mx in zip(self.optimizer.param_groups, self.base_momentums, self.max_momentums):
+                _set_momentum(group, self.use_beta1, mx - (mx - bs) * scale_factor * scale)
+        return lrs
+
+    def state_dict(self):
+        state = super().state_dict()
+        state["_scale_fn_custom"] = _callable_state(self._scale_fn_custom)
+        return state
+
+    def load_state_dict(self, state_dict):
+        state = dict(state_dict)
+        fn = state.pop("_scale_fn_custom")
+        self.__dict__.update(state)
+        if fn is not None:
+            self._scale_fn_custom.__dict__.update(fn)
+        self._init_scale_fn()
