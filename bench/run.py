@@ -73,10 +73,12 @@ def _time_once(fn, min_time):
 
 
 def measure(case, reps, min_time, settle):
-    impls = [("tl", case.tl_fn), ("numpy", case.np_fn)]
+    # an extra (a variant of the tl workload) runs right after tl in each round, and its ratio is
+    # the median of the rounds' tl/extra ratios: pairing cancels the machine's drift between
+    # rounds (a 1 ms two-thread step's median moved 7% between runs; the paired ratio ~1%)
+    impls = [("tl", case.tl_fn)] + list(case.extra.items()) + [("numpy", case.np_fn)]
     if torch is not None and case.torch_fn is not None:
         impls.append(("torch", case.torch_fn))
-    impls += list(case.extra.items())
     for _, fn in impls:  # warm up (allocations, first-touch, thread pools)
         fn()
     times = {k: [] for k, _ in impls}
@@ -89,7 +91,10 @@ def measure(case, reps, min_time, settle):
             # ~1.7x slower for the next ~0.1 s (measured on the dispatch workloads).
             _spin(settle)
             times[k].append(_time_once(fn, min_time))
-    return {k: statistics.median(v) for k, v in times.items()}
+    out = {k: statistics.median(v) for k, v in times.items()}
+    for k in case.extra:
+        out["tl/" + k] = statistics.median(a / b for a, b in zip(times["tl"], times[k]))
+    return out
 
 
 def rng():
@@ -955,10 +960,11 @@ def run(groups, quick, reps, min_time, out_json, settle=0.15):
             tgt = f"<={case.target:g}" if case.target else ""
             print(f"{case.name:46s} {fmt(t['tl']):>10s} {fmt(t['numpy']):>10s} {ratio:6.2f} {tgt:>7s} "
                   f"{rate:>13s} {fmt(t['torch']) if 'torch' in t else '-':>10s}"
-                  + "".join(f"   tl/{k} {t['tl'] / t[k]:.2f} ({fmt(t[k]).strip()})" for k in case.extra))
+                  + "".join(f"   tl/{k} {t['tl/' + k]:.2f} ({fmt(t[k]).strip()})" for k in case.extra))
             rows.append({"workload": case.name, "group": group, "tl_s": t["tl"], "numpy_s": t["numpy"],
                          "torch_s": t.get("torch"), "ratio": ratio, "target": case.target,
                          **{f"{k}_s": t[k] for k in case.extra},
+                         **{f"tl/{k}": t["tl/" + k] for k in case.extra},
                          "gflops": case.flops / t["tl"] / 1e9 if case.flops else None,
                          "gbps": case.nbytes / t["tl"] / 1e9 if case.nbytes else None})
             sys.stdout.flush()
