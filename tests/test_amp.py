@@ -187,3 +187,71 @@ def test_float16_underflow_and_loss_scaling():
     s.scale(loss_fn()).backward()
     s.unscale_(opt)
     np.testing.assert_allclose(w.grad.numpy(), [1e-8, 1e-8], rtol=1e-2)
+
+
+# The rest of PyTorch 2.13's CPU autocast lists that tl has: run in the autocast dtype
+# (convolutions, prelu, addmm, baddbmm) or in float32 (cdist, trace, prod, the margin and
+# divergence losses); "lower" / "fp32" as amp._HALF_OPS names them.
+_POLICY_CASES = {
+    "conv1d": ("lower", lambda lib, f, T: f.conv1d(T["x3"], T["w1"])),
+    "conv2d": ("lower", lambda lib, f, T: f.conv2d(T["x4"], T["w"], T["c4"], padding=1)),
+    "conv_transpose1d": ("lower", lambda lib, f, T: f.conv_transpose1d(T["x3"], T["wt1"])),
+    "conv_transpose2d": ("lower", lambda lib, f, T: f.conv_transpose2d(T["x4"], T["wt2"], stride=2)),
+    "prelu": ("lower", lambda lib, f, T: f.prelu(T["m"], T["a"])),
+    "addmm": ("lower", lambda lib, f, T: lib.addmm(T["sq"], T["sq"], T["sq"])),
+    "baddbmm": ("lower", lambda lib, f, T: lib.baddbmm(T["b3"], T["b3"], T["b3"])),
+    "cdist": ("fp32", lambda lib, f, T: lib.cdist(T["m"], T["m2"])),
+    "trace": ("fp32", lambda lib, f, T: lib.trace(T["sq"])),
+    "prod": ("fp32", lambda lib, f, T: T["m"].prod(1)),
+    "kl_div": ("fp32", lambda lib, f, T: f.kl_div(T["m"], T["m2"], reduction="batchmean")),
+    "cosine_embedding_loss": ("fp32", lambda lib, f, T: f.cosine_embedding_loss(T["m"], T["m2"], T["y5"])),
+    "poisson_nll_loss": ("fp32", lambda lib, f, T: f.poisson_nll_loss(T["m"], T["m2"].abs())),
+    "margin_ranking_loss": ("fp32", lambda lib, f, T: f.margin_ranking_loss(T["m"][0], T["m2"][0], T["y6"])),
+    "triplet_margin_loss": ("fp32", lambda lib, f, T: f.triplet_margin_loss(T["m"], T["m2"], T["m3"])),
+    "soft_margin_loss": ("fp32", lambda lib, f, T: f.soft_margin_loss(T["m"], T["m2"])),
+    "hinge_embedding_loss": ("fp32", lambda lib, f, T: f.hinge_embedding_loss(T["m"], T["pm"])),
+    "multi_margin_loss": ("fp32", lambda lib, f, T: f.multi_margin_loss(T["m"], T["cls"])),
+}
+
+
+def _policy_inputs(lib, dtype):
+    r = np.random.default_rng(3)
+    arrs = dict(x4=(2, 3, 6, 6), w=(4, 3, 3, 3), c4=(4,), x3=(2, 3, 8), w1=(4, 3, 3), wt1=(3, 4, 3),
+                wt2=(3, 2, 3, 3), m=(5, 6), m2=(5, 6), m3=(5, 6), sq=(6, 6), b3=(2, 4, 4))
+    T = {k: lib.tensor(r.standard_normal(s).astype(np.float32)).to(dtype) for k, s in arrs.items()}
+    T["a"] = lib.tensor([0.2]).to(dtype)
+    T["y5"] = lib.tensor([1.0, -1.0, 1.0, 1.0, -1.0]).to(dtype)
+    T["y6"] = lib.tensor([1.0, -1.0] * 3).to(dtype)
+    T["pm"] = lib.tensor(np.sign(r.standard_normal((5, 6))).astype(np.float32)).to(dtype)
+    T["cls"] = lib.tensor([0, 1, 2, 3, 4])
+    return T
+
+
+@pytest.mark.parametrize("name", sorted(_POLICY_CASES))
+def test_autocast_policy_of_each_op(name):
+    """Under autocast(bfloat16): "lower" ops give bfloat16 from float32 inputs, "fp32" ops give
+    float32 from bfloat16 inputs; both still compute the op (values near float32's)."""
+    policy, fn = _POLICY_CASES[name]
+    src = tl.float32 if policy == "lower" else tl.bfloat16
+    with tl.autocast("cpu", dtype=tl.bfloat16):
+        y = fn(tl, F, _policy_inputs(tl, src))
+    assert y.dtype is (tl.bfloat16 if policy == "lower" else tl.float32), (name, y.dtype)
+    ref = fn(tl, F, _policy_inputs(tl, tl.float32)) if policy == "lower" else \
+        fn(tl, F, {k: v.float() if v.dtype.is_floating_point else v
+                   for k, v in _policy_inputs(tl, tl.bfloat16).items()})
+    np.testing.assert_allclose(y.float().detach().numpy(), ref.detach().numpy(), rtol=5e-2, atol=5e-2)
+
+
+@pytest.mark.parametrize("src", ["float32", "bfloat16"])
+@pytest.mark.parametrize("adt", ["bfloat16", "float16"])
+def test_autocast_policy_matches_torch(src, adt):
+    torch = pytest.importorskip("torch")
+    names = {torch.float32: "float32", torch.bfloat16: "bfloat16", torch.float16: "float16"}
+    for name, (_, fn) in sorted(_POLICY_CASES.items()):
+        with torch.autocast("cpu", dtype=getattr(torch, adt)):
+            ref = fn(torch, torch.nn.functional, _policy_inputs(torch, getattr(torch, src)))
+        with tl.autocast("cpu", dtype=getattr(tl, adt)):
+            ours = fn(tl, F, _policy_inputs(tl, getattr(tl, src)))
+        assert ours.dtype.name == names[ref.dtype], (name, ours.dtype, ref.dtype)
+        np.testing.assert_allclose(ours.float().detach().numpy(), ref.float().detach().numpy(),
+                                   rtol=5e-2, atol=5e-2, err_msg=name)

@@ -12,8 +12,9 @@ inputs' promoted dtype (float16 with bfloat16 promotes to float32, as in PyTorch
 back through the casts, so each input receives its gradient in its own dtype.
 
 ``autocast(device_type="cpu", dtype=tl.bfloat16)`` uses the same wrappers with PyTorch's CPU
-autocast op lists (aten/src/ATen/autocast_mode.cpp): matmul, bmm and linear run in the low
-precision dtype; the losses run in float32; every other op runs in its inputs' dtype.
+autocast op lists (aten/src/ATen/autocast_mode.cpp): matmul, bmm, linear, addmm, baddbmm,
+the convolutions and prelu run in the low precision dtype; the losses, cdist, trace and prod run
+in float32; every other op runs in its inputs' dtype.
 
 ``GradScaler`` is torch.amp.GradScaler's algorithm: multiply the loss by ``scale``, unscale the
 gradients before the step, skip the step when any gradient is Inf/NaN, and shrink the scale on
@@ -28,11 +29,13 @@ from . import kernels as K
 from .creation import tensor, zeros
 from .nn import functional as F
 from .nn import modules as _modules
+from .ops import conv as _conv
 from .ops import elementwise as _elementwise
 from .ops import index as _index
 from .ops import index_reduce as _index_reduce
 from .ops import linalg as _linalg
 from .ops import reduce as _reduce
+from .ops import stats as _stats
 from .ops.shape import to as _to
 from .tensor import _AUTOCAST, Tensor
 
@@ -221,6 +224,17 @@ _HALF_OPS = [
     (_index_reduce, "index_add", None), (_index_reduce, "index_copy", None),
     (_index_reduce, "masked_scatter", None), (_index_reduce, "scatter_reduce", None),
     (F, "l1_loss", _FP32), (F, "smooth_l1_loss", _FP32), (F, "huber_loss", _FP32),
+    # the rest of PyTorch 2.13's CPU lists that tl has (checked op by op against torch.autocast:
+    # tests/test_amp.py::test_autocast_policy_matches_torch)
+    (_conv, "conv1d", _LOWER), (_conv, "conv2d", _LOWER), (_conv, "conv_transpose1d", _LOWER),
+    (_conv, "conv_transpose2d", _LOWER), (F, "conv1d", _LOWER), (F, "conv2d", _LOWER),
+    (F, "conv_transpose1d", _LOWER), (F, "conv_transpose2d", _LOWER), (F, "prelu", _LOWER),
+    (_linalg, "addmm", _LOWER), (_linalg, "baddbmm", _LOWER),
+    (_stats, "cdist", _FP32), (_index, "trace", _FP32), (_reduce, "prod", _FP32),
+    (F, "kl_div", _FP32), (F, "cosine_embedding_loss", _FP32), (F, "poisson_nll_loss", _FP32),
+    (F, "margin_ranking_loss", _FP32), (F, "triplet_margin_loss", _FP32),
+    (F, "soft_margin_loss", _FP32), (F, "hinge_embedding_loss", _FP32),
+    (F, "multi_margin_loss", _FP32),
 ]
 
 

@@ -38,7 +38,7 @@ from ..ops import shape as _sh
 from ..ops.shape import contiguous, permute, reshape, unsqueeze
 from ..tensor import _AUTOCAST, Tensor, _numel, _wrap_dim
 
-__all__ = ["linear", "linear_act", "layer_norm", "batch_norm", "embedding", "relu", "relu_", "sigmoid", "tanh", "gelu", "leaky_relu", "leaky_relu_", "silu", "softplus", "elu", "elu_", "selu", "hardtanh", "hardtanh_",
+__all__ = ["linear", "linear_act", "layer_norm", "batch_norm", "embedding", "relu", "relu_", "sigmoid", "tanh", "gelu", "leaky_relu", "leaky_relu_", "prelu", "silu", "softplus", "elu", "elu_", "selu", "hardtanh", "hardtanh_",
            "logsigmoid", "mish", "softsign", "softmax", "log_softmax",
            "dropout", "mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
            "cross_entropy", "nll_loss", "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "unfold", "fold",
@@ -144,6 +144,27 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):  # noqa: A002
     """x where x > 0, else negative_slope * x; ``inplace=True`` overwrites ``input``
     (leaky_relu_)."""
     return leaky_relu_(input, negative_slope) if inplace else _ew.leaky_relu(input, negative_slope)
+
+
+def prelu(input, weight):  # noqa: A002
+    """x where x > 0, else weight * x, with one learned slope (``weight`` of one element) or one
+    per channel (dim 1; dim 0 has no channel meaning, as in PyTorch). At x = 0 the input's
+    gradient is the slope, as PyTorch's."""
+    _tensor(input, "input", "prelu")
+    _tensor(weight, "weight", "prelu")
+    if weight.ndim > 1:
+        raise RuntimeError(f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: "
+                           f"ndim = {weight.ndim}")
+    if weight.dtype is not input.dtype:
+        raise RuntimeError(f"prelu: Type promoting not supported. Got {input.dtype} and {weight.dtype}")
+    n = weight.numel()
+    channels = input.shape[1] if input.ndim >= 2 else 1
+    if n != 1 and n != channels:
+        raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found "
+                           f"parameter numbers = {n} and channel size = {channels}.")
+    # one slope: a 0-d weight, so a 0-d input stays 0-d; else one per channel along dim 1
+    weight = reshape(weight, () if n == 1 else (n,) + (1,) * (input.ndim - 2))
+    return _ew.where(input > 0, input, weight * input)
 
 
 def silu(input, inplace=False):  # noqa: A002

@@ -1016,6 +1016,23 @@ class LeakyReLU(Module):
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 
+class PReLU(Module):
+    """x where x > 0, else a * x with ``a`` learned: one slope shared by all channels or
+    ``num_parameters`` of them (one per channel, dim 1), each starting at ``init``."""
+
+    def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
+        super().__init__()
+        _cpu_only(device, "PReLU")
+        self.num_parameters, self.init = num_parameters, init
+        self.weight = Parameter(empty(num_parameters, dtype=dtype).fill_(init))
+
+    def forward(self, x):
+        return F.prelu(x, self.weight)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
+
+
 class _InplaceActivation(Module):
     """An activation whose only argument is ``inplace`` (SiLU, Mish, SELU): F.<fn>(x, inplace)."""
     fn = None
