@@ -221,6 +221,12 @@ int tl_histc(int dtype, void *out, const void *x, int64_t n, int64_t bins, doubl
  * perm and tmp: n int64 scratch each. float32/float64/int64/bool. */
 int tl_unique(int dtype, void *values, int64_t *inverse, int64_t *counts, int64_t *n_unique,
               const void *x, int64_t n, int64_t *perm, int64_t *tmp, int sorted);
+/* torch.unique(dim=) (sorted 1: lexicographic, NaN after numbers) / unique_consecutive(dim=)
+ * (sorted 0) of the n slices of m values in x (n, m): rows (up to n: each unique slice's first
+ * slice number), inverse (n; NULL: not wanted), counts (NULL: not wanted), *n_unique; perm and
+ * tmp: n int64 scratch each. float32/float64/int64/bool. */
+int tl_unique_dim(int dtype, int64_t *rows, int64_t *inverse, int64_t *counts, int64_t *n_unique,
+                  const void *x, int64_t n, int64_t m, int64_t *perm, int64_t *tmp, int sorted);
 /* Tensor.scatter_reduce: out (a copy of self) reduced with src at offs (tl_dim_offsets); reduce
  * 0 sum, 1 prod, 2 mean, 3 amax, 4 amin; include_self 0 starts each hit position from the
  * identity; mean divides by the hit count (+1 with self; floor division for int64), counts:

@@ -122,8 +122,6 @@ def test_unique_and_unique_consecutive():
     vals, inv, cnt = tl.unique(tl.tensor(big), return_inverse=True, return_counts=True)
     rv, ri, rc = np.unique(big, return_inverse=True, return_counts=True)
     _eq((vals, inv, cnt), (rv, ri.reshape(big.shape), rc))
-    with pytest.raises(NotImplementedError, match="dim"):
-        tl.unique(x, dim=0)
     q = tl.tensor([1.0, 2.0, 1.0], requires_grad=True)
     assert not q.unique().requires_grad
     torch = pytest.importorskip("torch")
@@ -131,3 +129,58 @@ def test_unique_and_unique_consecutive():
     for kw in [{}, dict(return_inverse=True, return_counts=True)]:
         _torch_eq(lambda t: tl.unique(t, **kw), lambda t: torch.unique(t, **kw), arrays)
         _torch_eq(lambda t: tl.unique_consecutive(t, **kw), lambda t: torch.unique_consecutive(t, **kw), arrays)
+
+
+def test_unique_dim_values_inverse_counts():
+    """Slices along dim, sorted lexicographically (unique) or runs (unique_consecutive); NumPy's
+    np.unique(axis=) as the oracle where it applies."""
+    x = tl.tensor([[1, 2], [0, 3], [1, 2], [0, 1]])
+    _eq(tl.unique(x, dim=0, return_inverse=True, return_counts=True),
+        ([[0, 1], [0, 3], [1, 2]], [2, 1, 2, 0], [1, 1, 2]))
+    _eq(x.unique(dim=1), [[1, 2], [0, 3], [1, 2], [0, 1]])
+    _eq(tl.unique_consecutive(tl.tensor([[1, 1, 2, 1], [3, 3, 0, 3]]), dim=1, return_inverse=True,
+                              return_counts=True), ([[1, 2, 1], [3, 0, 3]], [0, 0, 1, 2], [2, 1, 1]))
+    for shape, dim in [((30, 3), 0), ((4, 25, 2), 1), ((3, 2, 40), -1), ((200,), 0)]:
+        a = RNG.integers(0, 2, shape)
+        for dtype in (np.int64, np.float32, np.float64, np.bool_):
+            vals, inv, cnt = tl.unique(tl.tensor(a.astype(dtype)), dim=dim, return_inverse=True,
+                                       return_counts=True)
+            rv, ri, rc = np.unique(a.astype(dtype), axis=dim, return_inverse=True, return_counts=True)
+            _eq((vals, inv, cnt), (rv, ri.reshape(-1), rc))
+    # -0 and 0 are one value (the first slice is kept); a slice holding a NaN equals no other
+    v, c = tl.unique(tl.tensor([[0.0, 1], [-0.0, 1], [np.nan, 1], [np.nan, 1], [2, 0]]), dim=0,
+                     return_counts=True)
+    np.testing.assert_array_equal(v.numpy(), [[0, 1], [2, 0], [np.nan, 1], [np.nan, 1]])
+    assert not np.signbit(v.numpy()[0, 0]) and c.tolist() == [2, 1, 1, 1]
+    # the selected dim may be empty; strided input; no gradient
+    _eq(tl.unique(tl.zeros(0, 3), dim=0, return_inverse=True, return_counts=True),
+        (np.zeros((0, 3), np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64)))
+    t = tl.tensor(RNG.integers(0, 2, (3, 8)), dtype=tl.float64).requires_grad_()
+    _eq(tl.unique(t.detach().transpose(0, 1), dim=0), np.unique(t.detach().numpy().T, axis=0))
+    assert not tl.unique(t, dim=1).requires_grad
+
+
+@pytest.mark.parametrize("call,exc,msg", [
+    (lambda: tl.unique(tl.zeros(3, 0), dim=0), RuntimeError, "aren't selected"),
+    (lambda: tl.unique_consecutive(tl.zeros(3, 0), dim=0), RuntimeError, "aren't selected"),
+    (lambda: tl.unique(tl.zeros(0, 0), dim=1), RuntimeError, "more than one"),
+    (lambda: tl.unique(tl.tensor(3.0), dim=0), IndexError, "no dimensions"),
+    (lambda: tl.unique(tl.zeros(2), dim=1), IndexError, "Dimension out of range"),
+    (lambda: tl.unique(tl.zeros(2, 2, dtype=tl.float16), dim=0), NotImplementedError, "not implemented"),
+])
+def test_unique_dim_errors(call, exc, msg):
+    with pytest.raises(exc, match=msg):
+        call()
+
+
+def test_unique_dim_against_torch():
+    torch = pytest.importorskip("torch")
+    arrays = [RNG.integers(0, 3, (40, 2)).astype(np.float32), RNG.integers(-2, 2, (5, 30, 2)),
+              RNG.integers(0, 2, (6, 3)).astype(bool), RNG.integers(0, 2, (3, 2, 50)).astype(np.float64)]
+    for dim in (0, 1, -1):
+        for kw in [{}, dict(return_inverse=True), dict(return_counts=True),
+                   dict(return_inverse=True, return_counts=True)]:
+            kw = dict(kw, dim=dim)
+            _torch_eq(lambda t: tl.unique(t, **kw), lambda t: torch.unique(t, **kw), arrays)
+            _torch_eq(lambda t: tl.unique_consecutive(t, **kw),
+                      lambda t: torch.unique_consecutive(t, **kw), arrays)

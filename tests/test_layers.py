@@ -33,7 +33,7 @@ LAYERS = [
     ("ops", ["ops", "ops.shape", "ops.elementwise", "ops.reduce", "ops.index", "ops.linalg",
              "ops.nn", "ops.inplace", "ops.index_reduce", "ops.count", "ops.conv", "ops.sort",
              "ops.resample", "ops.products", "ops.stacking", "ops.stats"]),
-    ("nn / optim / utils", ["nn", "nn.functional", "nn.hooks", "nn.init", "nn.modules", "nn.rnn", "nn.transformer", "nn.utils", "optim",
+    ("nn / optim / utils", ["nn", "nn.functional", "nn.hooks", "nn.init", "nn.modules", "nn.rnn", "nn.transformer", "nn.utils", "nn.utils.rnn", "optim",
                             "optim.optimizer", "optim.sgd", "optim.adam", "optim.rmsprop", "jit",
                             "optim.adagrad", "optim.adamax", "optim.nadam", "optim.radam",
                             "optim.adadelta", "optim.rprop", "optim.asgd", "optim.lbfgs",

@@ -1546,7 +1546,7 @@ class AdaptiveMaxPool2d(_AdaptiveMaxPool):
 
 class Upsample(Module):
     """Resize by ``size`` or ``scale_factor`` (F.interpolate; modes 'nearest', 'nearest-exact',
-    'linear', 'bilinear')."""
+    'linear', 'bilinear', 'bicubic', 'trilinear', 'area')."""
 
     def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None,
                  recompute_scale_factor=None):

@@ -1,18 +1,23 @@
 """Recurrent layers with PyTorch's signatures, parameter names and init: RNN (tanh/relu), LSTM
 (with proj_size), GRU and their cells. Composites of existing ops: the input projection of a
 whole sequence is one F.linear, then a Python loop over the time steps runs the recurrence, and
-autograd differentiates through it (no recurrent-specific kernel or Function)."""
+autograd differentiates through it (no recurrent-specific kernel or Function). A PackedSequence
+input runs the same steps on the packed rows: step t takes the first batch_sizes[t] rows of the
+state (sequences sorted by decreasing length), so each sequence's final state is its state after
+its own last step."""
 import math
 import numbers
 import warnings
 
 from ..creation import empty, zeros
 from ..ops.shape import cat as _cat
+from ..ops.index import index_select
 from ..ops.shape import stack as _stack
 from ..tensor import Tensor
 from . import functional as F
 from . import init
 from .modules import Module, Parameter, _cpu_only
+from .utils.rnn import PackedSequence
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
@@ -57,6 +62,22 @@ def _time_steps(gi):
     for start in range(0, steps, block):
         part = gi[start:start + block]
         out += [part[t] for t in range(part.shape[0])]
+    return out
+
+
+def _packed_steps(gi, batch_sizes):
+    """Each time step's rows of packed ``gi`` (batch_sizes[t] rows for step t) as views, taken
+    in two levels for the reason _time_steps gives."""
+    starts = [0]
+    for bs in batch_sizes:
+        starts.append(starts[-1] + bs)
+    steps = len(batch_sizes)
+    block = max(1, math.isqrt(steps))
+    out = []
+    for b0 in range(0, steps, block):
+        b1 = min(b0 + block, steps)
+        part = gi[starts[b0]:starts[b1]]
+        out += [part[starts[t] - starts[b0]:starts[t + 1] - starts[b0]] for t in range(b0, b1)]
     return out
 
 
@@ -171,6 +192,100 @@ class RNNBase(Module):
         if tuple(h.shape) != expected:
             raise RuntimeError(msg.format(expected, list(h.shape)))
 
+    def _step(self, gi, state, w_hh, b_hh, w_hr):
+        """One time step of this layer's kind: the new state tuple ((h,) or (h, c))."""
+        if self.mode == "LSTM":
+            return _lstm_step(gi, state[0], state[1], w_hh, b_hh, w_hr)
+        if self.mode == "GRU":
+            return (_gru_step(gi, state[0], w_hh, b_hh),)
+        return (_rnn_step(gi, state[0], w_hh, b_hh, self.mode == "RNN_RELU"),)
+
+    def _run_packed(self, x, batch_sizes, states):
+        """x: packed data (sum of lengths, input_size), batch_sizes as ints (non-increasing);
+        states: per layer and direction, the initial state tuple with batch_sizes[0] rows in
+        packed order. Returns the top layer's packed output and the final states (each
+        sequence's state after its own last step; the reverse direction starts there)."""
+        num_directions = 2 if self.bidirectional else 1
+        steps, finals = len(batch_sizes), []
+        for layer in range(self.num_layers):
+            if layer > 0 and self.dropout > 0 and self.training:
+                x = F.dropout(x, self.dropout, True)
+            outs = []
+            for direction in range(num_directions):
+                k = layer * num_directions + direction
+                suffix = f"_l{layer}" + ("_reverse" if direction else "")
+                p = self._parameters
+                gis = _packed_steps(F.linear(x, p["weight_ih" + suffix], p.get("bias_ih" + suffix)),
+                                    batch_sizes)
+                args = (p["weight_hh" + suffix], p.get("bias_hh" + suffix), p.get("weight_hr" + suffix))
+                seq, h0 = [None] * steps, states[k]
+                if direction == 0:
+                    # sequences that end drop off the bottom of the batch; keep their last state
+                    state, done = h0, []
+                    for t in range(steps):
+                        bs = batch_sizes[t]
+                        if bs < state[0].shape[0]:
+                            done.append(tuple(v[bs:] for v in state))
+                            state = tuple(v[:bs] for v in state)
+                        state = self._step(gis[t], state, *args)
+                        seq[t] = state[0]
+                    done.append(state)
+                    final = state if len(done) == 1 else tuple(
+                        _cat([d[i] for d in reversed(done)], 0) for i in range(len(state)))
+                else:
+                    # from the last step back: a sequence joins (from its h0) at its last step
+                    state = tuple(v[:0] for v in h0)
+                    for t in range(steps - 1, -1, -1):
+                        have, bs = state[0].shape[0], batch_sizes[t]
+                        if bs > have:
+                            state = tuple(_cat([v, v0[have:bs]], 0) if have else v0[:bs]
+                                          for v, v0 in zip(state, h0))
+                        state = self._step(gis[t], state, *args)
+                        seq[t] = state[0]
+                    final = state
+                finals.append(final)
+                outs.append(_cat(seq, 0))
+            x = outs[0] if num_directions == 1 else _cat(outs, -1)
+        return x, finals
+
+    def _forward_packed(self, packed, hx):
+        """forward for a PackedSequence: ``hx`` None or a tuple of (L * D, N, H) tensors in the
+        original batch order. Returns (PackedSequence, final state tuple in the original order)."""
+        name = type(self).__name__
+        self._check_input(packed.data, name)
+        if packed.data.ndim != 2:
+            raise ValueError(f"{name}: a PackedSequence's data must be 2-D (sum of lengths, "
+                             f"input_size), got {packed.data.ndim}D")
+        batch_sizes = [int(b) for b in packed.batch_sizes.tolist()]
+        if not batch_sizes or any(b <= 0 for b in batch_sizes) or any(
+                a < b for a, b in zip(batch_sizes, batch_sizes[1:])) or sum(batch_sizes) != packed.data.shape[0]:
+            raise ValueError(f"{name}: batch_sizes {batch_sizes} do not describe a packed batch of "
+                             f"{packed.data.shape[0]} rows (positive, non-increasing, summing to it)")
+        n = batch_sizes[0]
+        num_directions = 2 if self.bidirectional else 1
+        real_hidden = self.proj_size if self.proj_size > 0 else self.hidden_size
+        sizes = [real_hidden] + ([self.hidden_size] if self.mode == "LSTM" else [])
+        if hx is None:
+            hx = tuple(zeros(self.num_layers * num_directions, n, s, dtype=packed.data.dtype)
+                       for s in sizes)
+        else:
+            msgs = (["Expected hidden[0] size {}, got {}", "Expected hidden[1] size {}, got {}"]
+                    if self.mode == "LSTM" else ["Expected hidden size {}, got {}"])
+            for h, s, msg in zip(hx, sizes, msgs):
+                _check_tensor(h, "hx", name)
+                if h.ndim != 3:
+                    raise RuntimeError(f"For batched 3-D input, hx should also be 3-D but got "
+                                       f"{h.ndim}-D tensor")
+                self._check_hidden(h, (self.num_layers * num_directions, n, s), msg)
+            if packed.sorted_indices is not None:
+                hx = tuple(index_select(h, 1, packed.sorted_indices) for h in hx)
+        states = [tuple(h[k] for h in hx) for k in range(self.num_layers * num_directions)]
+        out, finals = self._run_packed(packed.data, batch_sizes, states)
+        final = tuple(_stack([f[i] for f in finals], 0) for i in range(len(sizes)))
+        if packed.unsorted_indices is not None:
+            final = tuple(index_select(h, 1, packed.unsorted_indices) for h in final)
+        return packed._with_data(out), final
+
     def _run(self, x, states):
         """x: (T, N, input_size); states: per layer and direction, the initial state tuple
         ((h,) or (h, c)). Returns the top layer's (T, N, D * H_out) output and the final
@@ -188,16 +303,11 @@ class RNNBase(Module):
                 p = self._parameters
                 gi = F.linear(x, p["weight_ih" + suffix], p.get("bias_ih" + suffix))
                 w_hh, b_hh = p["weight_hh" + suffix], p.get("bias_hh" + suffix)
+                w_hr = p.get("weight_hr" + suffix)
                 state = states[k]
                 seq, gis = [None] * steps, _time_steps(gi)
                 for t in (range(steps - 1, -1, -1) if direction else range(steps)):
-                    if self.mode == "LSTM":
-                        state = _lstm_step(gis[t], state[0], state[1], w_hh, b_hh,
-                                           p.get("weight_hr" + suffix))
-                    elif self.mode == "GRU":
-                        state = (_gru_step(gis[t], state[0], w_hh, b_hh),)
-                    else:
-                        state = (_rnn_step(gis[t], state[0], w_hh, b_hh, self.mode == "RNN_RELU"),)
+                    state = self._step(gis[t], state, w_hh, b_hh, w_hr)
                     seq[t] = state[0]
                 finals.append(state)
                 outs.append(_stack(seq, 0) if steps else zeros(0, x.shape[1], state[0].shape[-1], dtype=x.dtype))
@@ -262,6 +372,9 @@ class RNN(RNNBase):
         return s if self.nonlinearity == "tanh" else s + f", nonlinearity={self.nonlinearity}"
 
     def forward(self, input, hx=None):
+        if isinstance(input, PackedSequence):
+            out, (h,) = self._forward_packed(input, None if hx is None else (hx,))
+            return out, h
         self._check_input(input, "RNN")
         out, (h,) = self._forward(input, None if hx is None else (self._hx_dims(input, hx),))
         return out, h
@@ -277,6 +390,9 @@ class GRU(RNNBase):
                          bidirectional, device=device, dtype=dtype)
 
     def forward(self, input, hx=None):
+        if isinstance(input, PackedSequence):
+            out, (h,) = self._forward_packed(input, None if hx is None else (hx,))
+            return out, h
         self._check_input(input, "GRU")
         out, (h,) = self._forward(input, None if hx is None else (self._hx_dims(input, hx),))
         return out, h
@@ -293,10 +409,13 @@ class LSTM(RNNBase):
                          bidirectional, proj_size, device=device, dtype=dtype)
 
     def forward(self, input, hx=None):
+        if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
+            raise TypeError("LSTM: hx must be a tuple (h_0, c_0) of Tensors")
+        if isinstance(input, PackedSequence):
+            out, (h, c) = self._forward_packed(input, None if hx is None else tuple(hx))
+            return out, (h, c)
         self._check_input(input, "LSTM")
         if hx is not None:
-            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-                raise TypeError("LSTM: hx must be a tuple (h_0, c_0) of Tensors")
             for h in hx:
                 _check_tensor(h, "hx", "LSTM")
             dims = (hx[0].ndim, hx[1].ndim)

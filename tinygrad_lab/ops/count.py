@@ -3,7 +3,9 @@ unique_consecutive <-> csrc/count.c (and index.c's tl_nonzero).
 
 None of them is differentiable: their results are integer, or counts (bincount's weighted sums
 and histc's counts are float but carry no gradient here; PyTorch's raise "not implemented" at
-backward instead). unique and unique_consecutive work on the flattened tensor only (``dim=None``).
+backward instead). unique and unique_consecutive work on the flattened tensor (``dim=None``,
+tl_unique) or on the slices along ``dim`` (tl_unique_dim picks each unique slice's row; the
+values are then an index_select of those slices).
 """
 import operator
 
@@ -13,8 +15,9 @@ from ..creation import copy as _copy
 from ..kernels import check, ffi
 from ..tensor import Tensor, _empty, tensor_method
 from . import elementwise as _elementwise
-from .index import _int_ptr, _nonzero
+from .index import _int_ptr, _nonzero, index_select
 from .reduce import _torch_dim
+from .shape import _torch_dim_n, movedim
 
 
 class NotImplementedForDtype(NotImplementedError, TypeError):
@@ -130,13 +133,41 @@ def histc(input, bins=100, min=0, max=0):  # noqa: A002
     return out
 
 
+def _unique_dim(name, x, sorted_, return_inverse, return_counts, dim):
+    """unique / unique_consecutive of the slices of x along dim (PyTorch's checks on empty dims:
+    only the selected dim may be 0)."""
+    d = _torch_dim_n(dim, x.shape)
+    zero = [i for i, s in enumerate(x.shape) if s == 0]
+    if len(zero) > 1:
+        raise RuntimeError("Number of zero sized dimensions is more than one, so unique cannot be applied ")
+    if zero and zero[0] != d:
+        raise RuntimeError("There are 0 sized dimensions, and they aren't selected, so unique cannot be applied")
+    n = x.shape[d]
+    m = x.numel() // n if n else 0
+    rows = _flat(movedim(x, d, 0))             # (n, m) slices, contiguous
+    first = _empty((n,), dtypes.int64)
+    inverse = _empty((n,), dtypes.int64) if return_inverse else None
+    counts = _empty((n,), dtypes.int64) if return_counts else None
+    perm, tmp = _empty((n,), dtypes.int64), _empty((n,) if sorted_ else (0,), dtypes.int64)
+    k = ffi.new("int64_t *")
+    check(K.tl_unique_dim(x.dtype.code, _int_ptr(first), ffi.NULL if inverse is None else _int_ptr(inverse),
+                          ffi.NULL if counts is None else _int_ptr(counts), k, rows._ptr, n, m,
+                          _int_ptr(perm), _int_ptr(tmp), int(sorted_)), name)
+    k = k[0]
+    out = [index_select(x.detach(), d, first if k == n else first[:k])]
+    if return_inverse:
+        out.append(inverse)
+    if return_counts:
+        out.append(counts if k == n else _copy(counts[:k]))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
 def _unique(name, input, sorted_, return_inverse, return_counts, dim):  # noqa: A002
     x = _tensor_arg(name, input)
-    if dim is not None:
-        raise NotImplementedError(f"{name}(dim={dim!r}) is not supported: tinygrad_lab's {name} "
-                                  f"works on the flattened tensor (dim=None)")
     if x.dtype.is_half:
         raise NotImplementedForDtype(f'"{name}" not implemented for {x.dtype!r}')
+    if dim is not None:
+        return _unique_dim(name, x, sorted_, return_inverse, return_counts, dim)
     xs = _flat(x)
     n = xs.numel()
     values = _empty((n,), x.dtype)
@@ -161,12 +192,15 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     """The distinct values of the flattened input, ascending (NaN last, each NaN distinct; -0
     and 0 are one value), with optionally the position of each input element among them
     (``return_inverse``, input-shaped) and how often each occurs (``return_counts``). Always
-    sorted (``sorted=False`` gives the same, as PyTorch's CPU kernel may); ``dim`` must be None."""
+    sorted (``sorted=False`` gives the same, as PyTorch's CPU kernel may). With ``dim``: the
+    distinct slices along dim in lexicographic order (a slice holding a NaN equals no other),
+    inverse and counts 1-D over that dim."""
     return _unique("unique", input, True, return_inverse, return_counts, dim)
 
 
 @tensor_method()
 def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
     """torch.unique_consecutive: the flattened input with each run of equal consecutive values
-    kept once; ``return_inverse`` / ``return_counts`` as for unique; ``dim`` must be None."""
+    kept once; ``return_inverse`` / ``return_counts`` as for unique; with ``dim``, runs of equal
+    slices along dim."""
     return _unique("unique_consecutive", input, False, return_inverse, return_counts, dim)
