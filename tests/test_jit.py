@@ -710,3 +710,24 @@ def test_a_graph_saving_a_parameter_raises_after_a_replay_updates_it():
         out.backward()
     out = (model(x) * 2).sum()      # recorded after the replay: fine
     out.backward()
+
+
+@pytest.mark.parametrize("layer", [lambda: nn.Dropout1d(0.5), lambda: nn.AlphaDropout(0.5),
+                                   lambda: nn.FeatureAlphaDropout(0.5), lambda: nn.RReLU()],
+                         ids=["Dropout1d", "AlphaDropout", "FeatureAlphaDropout", "RReLU"])
+def test_channel_alpha_dropout_and_rrelu_rng_advances(layer):
+    def make():
+        model = nn.Sequential(nn.Linear(4, 16), nn.Unflatten(1, (4, 4)), layer(), nn.Flatten(),
+                              nn.Linear(16, 1))
+        opt = tl.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x):
+            opt.zero_grad()
+            h = model(x)
+            h.sum().backward()
+            opt.step()
+            return h
+        return step, lambda: list(model.parameters())
+    x = tl.ones(32, 4)
+    jitted = _check_same(make, [(x,)] * STEPS)
+    assert not np.array_equal(jitted[3], jitted[4])
