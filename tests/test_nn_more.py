@@ -83,11 +83,12 @@ def test_rms_norm_gradcheck():
 
 def test_rms_norm_module_and_errors():
     torch = pytest.importorskip("torch")
-    m, r = nn.RMSNorm([4, 5], eps=1e-4), torch.nn.RMSNorm([4, 5], eps=1e-4)
+    m = nn.RMSNorm([4, 5], eps=1e-4, dtype=tl.float64)
+    r = torch.nn.RMSNorm([4, 5], eps=1e-4, dtype=torch.float64)
     r.weight.data.uniform_()
     m.load_state_dict({k: tl.tensor(v.detach().numpy()) for k, v in r.state_dict().items()})
     assert list(m.state_dict()) == list(r.state_dict()) == ["weight"]
-    _close(m(tl.tensor(X)), r(torch.tensor(X)), 1e-6)
+    _close(m(tl.tensor(X)), r(torch.tensor(X)))
     assert repr(m) == repr(r)
     assert repr(nn.RMSNorm(3, elementwise_affine=False)) == repr(torch.nn.RMSNorm(3, elementwise_affine=False))
     assert nn.RMSNorm(3, elementwise_affine=False).weight is None
@@ -137,7 +138,7 @@ def test_channel_dropout_inplace():
     x = tl.ones(8, 16, 3, dtype=tl.float64)
     y = F.dropout1d(x, 0.5, inplace=True)
     assert y is x and set(np.unique(x.numpy())) == {0.0, 2.0}
-    w = tl.ones(8, 16, 3, dtype=tl.float64, requires_grad=True)
+    w = tl.ones(8, 16, 3, 2, dtype=tl.float64, requires_grad=True)
     h = w * 1.0
     F.dropout2d(h, 0.5, inplace=True)
     h.sum().backward()
@@ -212,3 +213,179 @@ def test_alpha_dropout_vs_torch_at_p_0_and_1():
     x = RNG.standard_normal((4, 5))
     for p in (0.0, 1.0):
         _close(F.alpha_dropout(tl.tensor(x), p, True), torch.nn.functional.alpha_dropout(torch.tensor(x), p, True))
+
+
+# ---- rrelu, Softmax2d, bilinear, Fold/Unfold, channel_shuffle, local_response_norm, lp_pool -------
+
+def test_rrelu_eval_vs_torch_and_gradcheck():
+    torch = pytest.importorskip("torch")
+    x = X.copy()
+    x[0, 0, :3] = [0.0, np.nan, -np.inf]
+    _vs_torch(lambda a: F.rrelu(a, 0.1, 0.3), lambda a: torch.nn.functional.rrelu(a, 0.1, 0.3), [x])
+    m, r = nn.RReLU(0.2, 0.4, inplace=True).eval(), torch.nn.RReLU(0.2, 0.4, inplace=True).eval()
+    assert repr(m) == repr(r) and repr(nn.RReLU()) == repr(torch.nn.RReLU())
+    _close(m(tl.tensor(X)), r(torch.tensor(X)))
+    _checks(lambda a: F.rrelu(a, 0.1, 0.3), X)
+    with pytest.raises(RuntimeError, match="Lower bound should be less than or equal"):
+        F.rrelu(tl.tensor(X), 0.5, 0.1)
+
+
+def test_rrelu_training_statistics_and_gradient():
+    tl.manual_seed(1)
+    lower, upper = 0.1, 0.3
+    xn = RNG.standard_normal((200, 300))
+    x = tl.tensor(xn, requires_grad=True)
+    y = F.rrelu(x, lower, upper, training=True)
+    v = y.detach().numpy()
+    neg = xn < 0
+    np.testing.assert_array_equal(v[~neg], xn[~neg])
+    slope = v[neg] / xn[neg]
+    assert slope.min() >= lower and slope.max() <= upper
+    # U(lower, upper): mean (lower + upper) / 2, variance (upper - lower)^2 / 12
+    assert abs(slope.mean() - 0.2) < 0.002 and abs(slope.var() - 0.04 / 12) < 1e-4
+    y.backward(tl.ones_like(x))
+    expect = np.where(neg, v / np.where(neg, xn, 1.0), 1.0)
+    np.testing.assert_allclose(x.grad.numpy(), expect, rtol=1e-12)
+    # the module draws in training mode, and each call draws anew
+    m = nn.RReLU(lower, upper)
+    assert not np.array_equal(m(tl.tensor(xn)).numpy(), m(tl.tensor(xn)).numpy())
+
+
+def test_softmax2d():
+    torch = pytest.importorskip("torch")
+    a = RNG.standard_normal((2, 3, 4, 5))
+    _vs_torch(lambda x: nn.Softmax2d()(x), lambda x: torch.nn.Softmax2d()(x), [a])
+    _vs_torch(lambda x: nn.Softmax2d()(x), lambda x: torch.nn.Softmax2d()(x), [a[0]])
+    with pytest.raises(ValueError, match="Softmax2d: expected input to be 3D or 4D, got 2D"):
+        nn.Softmax2d()(tl.ones(3, 4))
+
+
+def test_bilinear_vs_torch_module_and_gradcheck():
+    torch = pytest.importorskip("torch")
+    a, b = RNG.standard_normal((2, 3, 4)), RNG.standard_normal((2, 3, 5))
+    w, bias = RNG.standard_normal((6, 4, 5)), RNG.standard_normal(6)
+    _vs_torch(F.bilinear, torch.nn.functional.bilinear, [a, b, w, bias])
+    _vs_torch(F.bilinear, torch.nn.functional.bilinear, [a[0, 0], b[0, 0], w])
+    _checks(F.bilinear, a[0], b[0], w, bias)
+    torch.manual_seed(0)
+    r = torch.nn.Bilinear(4, 5, 6, dtype=torch.float64)
+    m = nn.Bilinear(4, 5, 6, dtype=tl.float64)
+    assert list(m.state_dict()) == list(r.state_dict()) == ["weight", "bias"]
+    m.load_state_dict({k: tl.tensor(v.detach().numpy()) for k, v in r.state_dict().items()})
+    _close(m(tl.tensor(a), tl.tensor(b)), r(torch.tensor(a), torch.tensor(b)))
+    assert repr(m) == repr(r) and repr(nn.Bilinear(2, 3, 4, bias=False)) == repr(torch.nn.Bilinear(2, 3, 4, bias=False))
+    assert nn.Bilinear(2, 3, 4, bias=False).bias is None
+    # PyTorch's init: U(-1/sqrt(in1), 1/sqrt(in1)) for both
+    big = nn.Bilinear(16, 30, 40)
+    for p in (big.weight, big.bias):
+        v = p.detach().numpy()
+        assert v.min() >= -0.25 and v.max() <= 0.25 and v.max() - v.min() > 0.45
+    with pytest.raises(RuntimeError, match="input1 size does not match weight size: got 4 but expected 3"):
+        F.bilinear(tl.tensor(a), tl.tensor(b), tl.ones(6, 3, 5, dtype=tl.float64))
+    with pytest.raises(RuntimeError, match="input batch dimensions do not match"):
+        F.bilinear(tl.tensor(a), tl.tensor(b[:1]), tl.tensor(w))
+    with pytest.raises(RuntimeError, match="input dimensions do not match"):
+        F.bilinear(tl.tensor(a), tl.tensor(b[0]), tl.tensor(w))
+    with pytest.raises(RuntimeError, match="bias size does not match"):
+        F.bilinear(tl.tensor(a), tl.tensor(b), tl.tensor(w), tl.ones(5, dtype=tl.float64))
+
+
+def test_fold_unfold_modules():
+    torch = pytest.importorskip("torch")
+    a = RNG.standard_normal((2, 3, 6, 5))
+    kw = dict(kernel_size=(2, 3), dilation=1, padding=1, stride=2)
+    u, ur = nn.Unfold(**kw), torch.nn.Unfold(**kw)
+    assert repr(u) == repr(ur)
+    _vs_torch(u, ur, [a])
+    cols = ur(torch.tensor(a)).detach().numpy()
+    f, fr = nn.Fold((6, 5), **kw), torch.nn.Fold((6, 5), **kw)
+    assert repr(f) == repr(fr)
+    _vs_torch(f, fr, [cols])
+
+
+def test_channel_shuffle():
+    torch = pytest.importorskip("torch")
+    a = RNG.standard_normal((2, 6, 3, 2))
+    _vs_torch(lambda x: F.channel_shuffle(x, 3), lambda x: torch.nn.functional.channel_shuffle(x, 3), [a])
+    m, r = nn.ChannelShuffle(2), torch.nn.ChannelShuffle(2)
+    assert repr(m) == repr(r)
+    _close(m(tl.tensor(a[:, :, 0])), r(torch.tensor(a[:, :, 0])))
+    with pytest.raises(RuntimeError, match="Number of channels must be divisible by groups. Got 6 channels and 4 groups"):
+        F.channel_shuffle(tl.tensor(a), 4)
+    with pytest.raises(RuntimeError, match="must be positive"):
+        F.channel_shuffle(tl.tensor(a), 0)
+    with pytest.raises(RuntimeError, match="at least 3 dimensions"):
+        F.channel_shuffle(tl.ones(2, 6), 2)
+
+
+@pytest.mark.parametrize("shape,size", [((2, 5, 4), 3), ((2, 6, 3, 4), 4), ((1, 4, 2, 2, 3), 2),
+                                        ((2, 3, 4), 1), ((2, 3, 4), 7)])
+def test_local_response_norm(shape, size):
+    torch = pytest.importorskip("torch")
+    a = RNG.standard_normal(shape)
+    _vs_torch(lambda x: F.local_response_norm(x, size, 0.1, 0.6, 1.5),
+              lambda x: torch.nn.functional.local_response_norm(x, size, 0.1, 0.6, 1.5), [a])
+    m, r = nn.LocalResponseNorm(size), torch.nn.LocalResponseNorm(size)
+    assert repr(m) == repr(r)
+    _close(m(tl.tensor(a)), r(torch.tensor(a)))
+
+
+def test_local_response_norm_gradcheck_and_errors():
+    _checks(lambda x: F.local_response_norm(x, 3, 0.5, 0.75, 1.0), RNG.standard_normal((2, 4, 3)))
+    with pytest.raises(ValueError, match=r"Expected 3D or higher dimensionality input \(got 2 dimensions\)"):
+        F.local_response_norm(tl.ones(2, 3), 2)
+
+
+@pytest.mark.parametrize("p", [2.0, 1.5, 3])
+def test_lp_pool(p):
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    a = np.abs(RNG.standard_normal((2, 3, 7, 6))) + 0.1
+    _vs_torch(lambda x: F.lp_pool2d(x, p, 3, 2), lambda x: tf.lp_pool2d(x, p, 3, 2), [a])
+    _vs_torch(lambda x: F.lp_pool2d(x, p, (2, 3), ceil_mode=True),
+              lambda x: tf.lp_pool2d(x, p, (2, 3), ceil_mode=True), [a])
+    _vs_torch(lambda x: F.lp_pool1d(x, p, 3), lambda x: tf.lp_pool1d(x, p, 3), [a[0, :, 0]])
+    _vs_torch(lambda x: F.lp_pool1d(x, p, 2, 1, True), lambda x: tf.lp_pool1d(x, p, 2, 1, True), [a[:, :, 0]])
+    for cls, arr, args in (("LPPool1d", a[:, :, 0], (p, 3)), ("LPPool2d", a, (p, (2, 2), 1))):
+        m, r = getattr(nn, cls)(*args), getattr(torch.nn, cls)(*args)
+        assert repr(m) == repr(r)
+        _close(m(tl.tensor(arr)), r(torch.tensor(arr)))
+
+
+def test_lp_pool_signs_and_gradcheck():
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    a = RNG.standard_normal((1, 2, 6))         # odd p with negative windows: NaN, as PyTorch
+    _vs_torch(lambda x: F.lp_pool1d(x, 3, 2), lambda x: tf.lp_pool1d(x, 3, 2), [a])
+    _vs_torch(lambda x: F.lp_pool1d(x, 2, 3), lambda x: tf.lp_pool1d(x, 2, 3), [a])
+    pos = np.abs(RNG.standard_normal((1, 2, 4, 4))) + 0.5
+    _checks(lambda x: F.lp_pool2d(x, 2, 2), pos)
+    _checks(lambda x: F.lp_pool1d(x, 3, 2), pos[0])
+
+
+def test_gumbel_softmax_statistics():
+    tl.manual_seed(2)
+    logits = np.log(np.array([0.1, 0.2, 0.3, 0.4]))
+    x = tl.tensor(np.tile(logits, (20000, 1)), requires_grad=True)
+    y = F.gumbel_softmax(x, tau=0.5)
+    v = y.detach().numpy()
+    np.testing.assert_allclose(v.sum(1), 1.0, rtol=1e-12)
+    # the argmax of logits + Gumbel noise is a sample of softmax(logits)
+    freq = np.bincount(v.argmax(1), minlength=4) / 20000
+    np.testing.assert_allclose(freq, [0.1, 0.2, 0.3, 0.4], atol=0.015)
+    h = F.gumbel_softmax(x, tau=0.5, hard=True, dim=1)
+    hv = h.detach().numpy()
+    assert set(np.unique(hv)) == {0.0, 1.0} and (hv.sum(1) == 1).all()
+    freq = hv.mean(0)
+    np.testing.assert_allclose(freq, [0.1, 0.2, 0.3, 0.4], atol=0.015)
+    # straight-through: the hard sample's gradient is the soft sample's
+    g = tl.tensor(RNG.standard_normal((20000, 4)))
+    tl.manual_seed(4)
+    soft = F.gumbel_softmax(x, tau=0.5)
+    (gs,) = tl.autograd.grad(soft, x, g)
+    tl.manual_seed(4)
+    hard = F.gumbel_softmax(x, tau=0.5, hard=True)
+    (gh,) = tl.autograd.grad(hard, x, g)
+    np.testing.assert_allclose(gh.numpy(), gs.numpy(), rtol=1e-12, atol=1e-15)
+    with pytest.raises(TypeError, match="floating-point"):
+        F.gumbel_softmax(tl.ones(3, dtype=tl.int64))
