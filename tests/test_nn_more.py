@@ -389,3 +389,131 @@ def test_gumbel_softmax_statistics():
     np.testing.assert_allclose(gh.numpy(), gs.numpy(), rtol=1e-12, atol=1e-15)
     with pytest.raises(TypeError, match="floating-point"):
         F.gumbel_softmax(tl.ones(3, dtype=tl.int64))
+
+
+# ---- multilabel_margin_loss, ctc_loss -------------------------------------------------------------
+
+ML_X = RNG.standard_normal((4, 5))
+ML_X[3, 2] = np.nan
+ML_Y = np.array([[3, 0, -1, 1, 2], [1, 2, 3, 4, 0], [-1, 1, 1, 1, 1], [2, 2, -1, 0, 4]])
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_multilabel_margin_loss_vs_torch(reduction):
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    _vs_torch(lambda x, y: F.multilabel_margin_loss(x, y, reduction),
+              lambda x, y: tf.multilabel_margin_loss(x, y, reduction=reduction), [ML_X, ML_Y], [True, False])
+    _vs_torch(lambda x, y: F.multilabel_margin_loss(x, y, reduction),
+              lambda x, y: tf.multilabel_margin_loss(x, y, reduction=reduction), [ML_X[0], ML_Y[0]], [True, False])
+    m, r = nn.MultiLabelMarginLoss(reduction=reduction), torch.nn.MultiLabelMarginLoss(reduction=reduction)
+    _close(m(tl.tensor(ML_X), tl.tensor(ML_Y)), r(torch.tensor(ML_X), torch.tensor(ML_Y)))
+
+
+def test_multilabel_margin_loss_gradcheck_and_errors():
+    y = tl.tensor(ML_Y[:3])
+    _checks(lambda x: F.multilabel_margin_loss(x, y), RNG.standard_normal((3, 5)))
+    x = tl.tensor(ML_X)
+    with pytest.raises(RuntimeError, match=r"inconsistent target size: \[4\] for input of size: \[4, 5\]"):
+        F.multilabel_margin_loss(x, tl.tensor(ML_Y[:, 0]))
+    with pytest.raises(RuntimeError, match="target out of range"):
+        F.multilabel_margin_loss(x, tl.tensor(np.where(ML_Y == 1, 5, ML_Y)))
+    with pytest.raises(RuntimeError, match="target out of range"):      # after the -1 too
+        F.multilabel_margin_loss(x, tl.tensor(np.where(ML_Y == 4, -2, ML_Y)))
+    with pytest.raises(TypeError, match="int64"):
+        F.multilabel_margin_loss(x, tl.tensor(ML_Y.astype(np.float64)))
+    with pytest.raises(ValueError, match="reduction"):
+        F.multilabel_margin_loss(x, tl.tensor(ML_Y), "avg")
+
+
+def _ctc_case(T=7, N=4, C=5, seed=0):
+    r = np.random.default_rng(seed)
+    logits = r.standard_normal((T, N, C))
+    targets = np.array([[1, 2, 2, 3], [3, 1, 0, 0], [4, 4, 4, 4], [2, 0, 0, 0]])   # repeats need blanks
+    return logits, targets, [7, 5, 7, 1], [3, 2, 2, 0]
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("concatenated", [False, True])
+def test_ctc_loss_vs_torch(reduction, concatenated):
+    """Through log_softmax (as CTC is used) and straight at log_probs (PyTorch's gradient
+    convention there: see F.ctc_loss), 2-d and concatenated targets, a length-0 target and an
+    input shorter than the longest."""
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    logits, tg, il, tlens = _ctc_case()
+    if concatenated:
+        tg = np.concatenate([row[:n] for row, n in zip(tg, tlens)])
+    lp = tf.log_softmax(torch.tensor(logits), 2).numpy()
+    _vs_torch(lambda x: F.ctc_loss(F.log_softmax(x, 2), tl.tensor(tg), il, tlens, reduction=reduction),
+              lambda x: tf.ctc_loss(tf.log_softmax(x, 2), torch.tensor(tg), torch.tensor(il),
+                                    torch.tensor(tlens), reduction=reduction), [logits])
+    _vs_torch(lambda x: F.ctc_loss(x, tl.tensor(tg), tl.tensor(il), tl.tensor(tlens), 0, reduction),
+              lambda x: tf.ctc_loss(x, torch.tensor(tg), torch.tensor(il), torch.tensor(tlens),
+                                    reduction=reduction), [lp])
+
+
+def test_ctc_loss_blank_unbatched_float32_module():
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    logits, tg, il, tlens = _ctc_case()
+    tg2 = np.where(tg == 4, 0, tg)                            # blank = 4: 0 is an ordinary label
+    lp = tf.log_softmax(torch.tensor(logits), 2).numpy()
+    _vs_torch(lambda x: F.ctc_loss(x, tl.tensor(tg2), il, tlens, blank=4),
+              lambda x: tf.ctc_loss(x, torch.tensor(tg2), torch.tensor(il), torch.tensor(tlens), blank=4), [lp])
+    _vs_torch(lambda x: F.ctc_loss(x, tl.tensor(tg[0, :3]), 7, 3, reduction="none"),
+              lambda x: tf.ctc_loss(x, torch.tensor(tg[0, :3]), torch.tensor(7), torch.tensor(3),
+                                    reduction="none"), [lp[:, 0]])
+    lp32 = lp.astype(np.float32)
+    _vs_torch(lambda x: nn.CTCLoss(reduction="sum")(x, tl.tensor(tg), il, tlens),
+              lambda x: torch.nn.CTCLoss(reduction="sum")(x, torch.tensor(tg), torch.tensor(il), torch.tensor(tlens)),
+              [lp32], tol=2e-5)
+
+
+def test_ctc_loss_infinite_and_zero_infinity():
+    """A target that no alignment fits (longer than the input): inf loss; zero_infinity gives 0
+    and a zero gradient for it, as PyTorch. (Without zero_infinity PyTorch's gradient of that
+    sample is NaN; here it is 0: see the README.)"""
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    logits, tg, _, tlens = _ctc_case()
+    il = [2, 5, 7, 1]                                       # sample 0: 3 labels in 2 steps
+    lp = tf.log_softmax(torch.tensor(logits), 2).numpy()
+    y = F.ctc_loss(tl.tensor(lp), tl.tensor(tg), il, tlens, reduction="none")
+    assert np.isinf(y.numpy()[0])
+    for reduction in ("mean", "sum", "none"):
+        _vs_torch(lambda x: F.ctc_loss(x, tl.tensor(tg), il, tlens, reduction=reduction, zero_infinity=True),
+                  lambda x: tf.ctc_loss(x, torch.tensor(tg), torch.tensor(il), torch.tensor(tlens),
+                                        reduction=reduction, zero_infinity=True), [lp])
+    x = tl.tensor(lp, requires_grad=True)
+    F.ctc_loss(x, tl.tensor(tg), il, tlens).backward()
+    assert np.isfinite(x.grad.numpy()).all() and not x.grad.numpy()[:, 0].any()
+
+
+def test_ctc_loss_gradcheck():
+    logits, tg, il, tlens = _ctc_case(T=4, N=2, C=3)
+    tg, il, tlens = np.array([[1, 1], [2, 0]]), [4, 3], [2, 1]
+    # through log_softmax the gradient is the derivative (PyTorch's extra exp(log_probs) term
+    # is orthogonal to log_softmax's image)
+    _checks(lambda x: F.ctc_loss(F.log_softmax(x, 2), tl.tensor(tg), il, tlens), logits[:4, :2, :3])
+
+
+def test_ctc_loss_errors():
+    logits, tg, il, tlens = _ctc_case()
+    lp = tl.tensor(logits)
+    with pytest.raises(RuntimeError, match="Expected input_lengths to have value at most 7, but got value 8"):
+        F.ctc_loss(lp, tl.tensor(tg), [8, 1, 1, 1], tlens)
+    with pytest.raises(RuntimeError, match="input_lengths must be of size batch_size"):
+        F.ctc_loss(lp, tl.tensor(tg), [7, 1], tlens)
+    with pytest.raises(RuntimeError, match="blank must be in label range"):
+        F.ctc_loss(lp, tl.tensor(tg), il, tlens, blank=5)
+    with pytest.raises(RuntimeError, match="targets of shape"):
+        F.ctc_loss(lp, tl.tensor(tg[:, :2]), il, tlens)
+    with pytest.raises(RuntimeError, match="sum\\(target_lengths\\)"):
+        F.ctc_loss(lp, tl.tensor(tg.reshape(-1)), il, tlens)
+    with pytest.raises(RuntimeError, match="outside"):
+        F.ctc_loss(lp, tl.tensor(tg + 3), il, tlens)
+    with pytest.raises(TypeError, match="integer class indices"):
+        F.ctc_loss(lp, tl.tensor(tg.astype(np.float64)), il, tlens)
+    with pytest.raises(RuntimeError, match=r"\(T, N, C\) or \(T, C\)"):
+        F.ctc_loss(tl.ones(3), tl.tensor(tg), il, tlens)

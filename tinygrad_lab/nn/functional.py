@@ -1357,12 +1357,12 @@ def multilabel_margin_loss(input, target, reduction="mean"):  # noqa: A002
                             f"{list(input.shape)}")
     n, c = (input.shape[0], input.shape[1]) if input.ndim == 2 else (1, input.numel())
     x, y = reshape(input, (n, c)), reshape(target, (n, c))
+    if y.numel() and bool(_any(_ew.logical_or(y < -1, y >= c))):   # (after the first -1 too)
+        raise TargetOutOfRange(f"multilabel_margin_loss: target out of range: the class indices "
+                               f"must be in [-1, {c})")
     listed = _cumsum((y == -1).to(dtypes.int64), 1) == 0        # before the first -1
     yi = _ew.where(listed, y, 0)
-    try:
-        xy = _gather(x, 1, yi)                                   # x[j] for each listed j
-    except RuntimeError as e:
-        raise TargetOutOfRange(f"multilabel_margin_loss: target out of range: {e}") from None
+    xy = _gather(x, 1, yi)                                       # x[j] for each listed j
     hit = _ew.logical_and(unsqueeze(yi, 2) == arange(c), unsqueeze(listed, 2))
     is_target = _any(hit, 1)                                     # (n, C): class i is listed
     z = 1.0 - unsqueeze(xy, 2) + unsqueeze(x, 1)                 # (n, j, i)
@@ -1492,7 +1492,8 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     if T and log_probs.requires_grad:
         e = _ew.where(_sh.expand(reshape(arange(T), (T, 1, 1)), (T, N, 1)) < reshape(tin, (1, N, 1)),
                       _ew.exp(log_probs) - _ew.exp(log_probs.detach()), 0.0)
-        loss = loss + _sum(e, (0, 2))
+        # (not for an impossible target: its gradient stays 0, where PyTorch's is NaN)
+        loss = loss + _ew.where(loss.detach() == float("inf"), 0.0, _sum(e, (0, 2)))
     if zero_infinity:
         loss = _ew.where(loss == float("inf"), 0.0, loss)
     if reduction == "mean":
