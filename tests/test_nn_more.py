@@ -517,3 +517,82 @@ def test_ctc_loss_errors():
         F.ctc_loss(lp, tl.tensor(tg.astype(np.float64)), il, tlens)
     with pytest.raises(RuntimeError, match=r"\(T, N, C\) or \(T, C\)"):
         F.ctc_loss(tl.ones(3), tl.tensor(tg), il, tlens)
+
+
+# ---- embedding_bag --------------------------------------------------------------------------------
+
+EB_W = RNG.standard_normal((10, 3))
+EB_IDX = np.array([1, 2, 4, 5, 4, 3, 2, 9, 4])
+EB_OFF = np.array([0, 4, 4, 7])               # bag 1 is empty
+EB_PSW = RNG.standard_normal(9)
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+@pytest.mark.parametrize("padding_idx", [None, 4])
+def test_embedding_bag_vs_torch(mode, padding_idx):
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    _vs_torch(lambda w: F.embedding_bag(tl.tensor(EB_IDX), w, tl.tensor(EB_OFF), mode=mode, padding_idx=padding_idx),
+              lambda w: tf.embedding_bag(torch.tensor(EB_IDX), w, torch.tensor(EB_OFF), mode=mode,
+                                         padding_idx=padding_idx), [EB_W])
+    idx2 = EB_IDX[:8].reshape(2, 4)           # 2-d input: one bag a row
+    _vs_torch(lambda w: F.embedding_bag(tl.tensor(idx2), w, mode=mode, padding_idx=padding_idx),
+              lambda w: tf.embedding_bag(torch.tensor(idx2), w, mode=mode, padding_idx=padding_idx), [EB_W])
+    off = np.append(EB_OFF, 9)                # include_last_offset: the end of the last bag
+    _vs_torch(lambda w: F.embedding_bag(tl.tensor(EB_IDX), w, tl.tensor(off), mode=mode,
+                                        include_last_offset=True, padding_idx=padding_idx),
+              lambda w: tf.embedding_bag(torch.tensor(EB_IDX), w, torch.tensor(off), mode=mode,
+                                         include_last_offset=True, padding_idx=padding_idx), [EB_W])
+
+
+def test_embedding_bag_per_sample_weights_and_gradcheck():
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    _vs_torch(lambda w, p: F.embedding_bag(tl.tensor(EB_IDX), w, tl.tensor(EB_OFF), mode="sum", per_sample_weights=p),
+              lambda w, p: tf.embedding_bag(torch.tensor(EB_IDX), w, torch.tensor(EB_OFF), mode="sum",
+                                            per_sample_weights=p), [EB_W, EB_PSW])
+    idx, off = tl.tensor(EB_IDX), tl.tensor(EB_OFF)
+    _checks(lambda w, p: F.embedding_bag(idx, w, off, mode="sum", per_sample_weights=p), EB_W, EB_PSW)
+    _checks(lambda w: F.embedding_bag(idx, w, off, padding_idx=2), EB_W)
+    assert gradcheck(lambda w: F.embedding_bag(idx, w, off, mode="max"), (_t(EB_W, True),))
+
+
+def test_embedding_bag_module_from_pretrained_and_repr():
+    torch = pytest.importorskip("torch")
+    for kw in ({}, {"mode": "max", "padding_idx": -2}, {"mode": "sum", "include_last_offset": True}):
+        r = torch.nn.EmbeddingBag(10, 3, dtype=torch.float64, **kw)
+        m = nn.EmbeddingBag(10, 3, dtype=tl.float64, **kw)
+        assert repr(m) == repr(r) and list(m.state_dict()) == ["weight"]
+        assert m.padding_idx == r.padding_idx
+        m.load_state_dict({k: tl.tensor(v.detach().numpy()) for k, v in r.state_dict().items()})
+        off = EB_OFF if not kw.get("include_last_offset") else np.append(EB_OFF, 9)
+        _close(m(tl.tensor(EB_IDX), tl.tensor(off)), r(torch.tensor(EB_IDX), torch.tensor(off)))
+    pad = nn.EmbeddingBag(6, 2, padding_idx=3)
+    assert not pad.weight.detach().numpy()[3].any() and pad.weight.detach().numpy()[2].any()
+    e = nn.EmbeddingBag.from_pretrained(tl.tensor(EB_W), mode="sum")
+    assert not e.weight.requires_grad and np.array_equal(e.weight.detach().numpy(), EB_W)
+    assert nn.EmbeddingBag.from_pretrained(tl.tensor(EB_W), freeze=False).weight.requires_grad
+    _close(e(tl.tensor(EB_IDX), tl.tensor(EB_OFF)),
+           torch.nn.EmbeddingBag.from_pretrained(torch.tensor(EB_W), mode="sum")(torch.tensor(EB_IDX), torch.tensor(EB_OFF)))
+
+
+def test_embedding_bag_errors():
+    w, idx, off = tl.tensor(EB_W), tl.tensor(EB_IDX), tl.tensor(EB_OFF)
+    with pytest.raises(ValueError, match="offsets has to be a 1D Tensor but got None"):
+        F.embedding_bag(idx, w)
+    with pytest.raises(ValueError, match="if input is 2D, then offsets has to be None"):
+        F.embedding_bag(tl.tensor(EB_IDX[:8].reshape(2, 4)), w, off)
+    with pytest.raises(ValueError, match="offsets\\[0\\] has to be 0"):
+        F.embedding_bag(idx, w, tl.tensor(EB_OFF + 1))
+    with pytest.raises(NotImplementedError, match="only supported for mode='sum'"):
+        F.embedding_bag(idx, w, off, per_sample_weights=tl.tensor(EB_PSW))
+    with pytest.raises(ValueError, match="same shape as the input"):
+        F.embedding_bag(idx, w, off, mode="sum", per_sample_weights=tl.tensor(EB_PSW[:3]))
+    with pytest.raises(ValueError, match="mode has to be one of sum, mean or max"):
+        F.embedding_bag(idx, w, off, mode="min")
+    with pytest.raises(IndexError, match="index out of range"):
+        F.embedding_bag(tl.tensor(EB_IDX + 5), w, off)
+    with pytest.raises(NotImplementedError, match="max_norm"):
+        F.embedding_bag(idx, w, off, max_norm=1.0)
+    with pytest.raises(TypeError, match="int64"):
+        F.embedding_bag(tl.tensor(EB_IDX.astype(np.float64)), w, off)
