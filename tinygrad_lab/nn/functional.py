@@ -1373,17 +1373,13 @@ def multilabel_margin_loss(input, target, reduction="mean"):  # noqa: A002
                       "multilabel_margin_loss")
 
 
-def _log_sum_exp(*xs):
-    """log(sum(exp(x))) elementwise over the tensors ``xs``, with a zero gradient (not NaN)
-    where every x is -inf: the CTC recursion's unreachable states."""
-    m = xs[0].detach()
-    for x in xs[1:]:
-        m = _ew.maximum(m, x.detach())
+def _log_sum_exp(x):
+    """log(sum(exp(x))) over dim 0, with a zero gradient (not NaN) where every entry is -inf:
+    the CTC recursion's unreachable states."""
+    m = _max(x.detach(), 0)
     dead = m == float("-inf")
     m = _ew.where(dead, 0.0, m)
-    s = _ew.exp(xs[0] - m)
-    for x in xs[1:]:
-        s = s + _ew.exp(x - m)
+    s = _sum(_ew.exp(x - m), 0)
     return _ew.where(dead, float("-inf"), m + _ew.log(_ew.where(dead, 1.0, s)))
 
 
@@ -1476,16 +1472,18 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
         alpha = _ew.where(pos == 0, zeros(N, S, dtype=log_probs.dtype), ninf)   # (T = 0)
     pad1 = full((N, 1), ninf, dtype=log_probs.dtype)
     for t in range(1, T):
+        # alpha_t(s) = logsumexp(alpha(s), alpha(s - 1), alpha(s - 2) where skip) + lp_t(s)
         a1 = _sh.cat([pad1, alpha[:, :-1]], 1)
         if S > 2:
             a2 = _ew.where(skip, _sh.cat([pad1, pad1, alpha[:, :-2]], 1), ninf)
-            new = _log_sum_exp(alpha, a1, a2) + lp[t]
+            new = _log_sum_exp(_sh.stack([alpha, a1, a2])) + lp[t]
         else:
-            new = _log_sum_exp(alpha, a1) + lp[t]
-        alpha = _ew.where(tin > t, new, alpha)              # samples past their length stay put
+            new = _log_sum_exp(_sh.stack([alpha, a1])) + lp[t]
+        # samples past their input length stay put (the lengths are known here: no op when none is)
+        alpha = _ew.where(tin > t, new, alpha) if min(ins) <= t else new
     end = _gather(alpha, 1, 2 * tlen)
     before = _ew.where(tlen > 0, _gather(alpha, 1, _ew.clamp(2 * tlen - 1, min=0)), ninf)
-    loss = -reshape(_log_sum_exp(end, before), (N,))
+    loss = -reshape(_log_sum_exp(_sh.stack([end, before])), (N,))
     # PyTorch's kernel returns the gradient of the logits under log_probs = log_softmax(logits):
     # exp(log_probs) more than the derivative, at t < the input length. A zero-valued term with
     # that gradient gives the same numbers (identical after a log_softmax either way).
