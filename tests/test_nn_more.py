@@ -596,3 +596,17 @@ def test_embedding_bag_errors():
         F.embedding_bag(idx, w, off, max_norm=1.0)
     with pytest.raises(TypeError, match="int64"):
         F.embedding_bag(tl.tensor(EB_IDX.astype(np.float64)), w, off)
+
+
+def test_empty_edges_vs_torch():
+    """Empty targets, an empty input sequence, an empty index list."""
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    lp = tf.log_softmax(torch.tensor(RNG.standard_normal((4, 2, 3))), 2)
+    _close(F.ctc_loss(tl.tensor(lp.numpy()), tl.tensor(np.zeros((2, 0), np.int64)), [4, 2], [0, 0], reduction="none"),
+           tf.ctc_loss(lp, torch.zeros((2, 0), dtype=torch.long), [4, 2], [0, 0], reduction="none"))
+    _close(F.ctc_loss(tl.tensor(lp.numpy()), tl.tensor(np.array([[1, 1], [2, 1]])), [4, 0], [2, 0], reduction="none"),
+           tf.ctc_loss(lp, torch.tensor([[1, 1], [2, 1]]), [4, 0], [2, 0], reduction="none"))
+    empty = np.zeros(0, np.int64)
+    _close(F.embedding_bag(tl.tensor(empty), tl.tensor(EB_W), tl.tensor(np.array([0, 0])), mode="max"),
+           tf.embedding_bag(torch.tensor(empty), torch.tensor(EB_W), torch.tensor([0, 0]), mode="max"))

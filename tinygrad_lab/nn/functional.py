@@ -1445,7 +1445,8 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
         starts = [sum(tls[:i]) for i in range(N)]          # each row padded with its first entry
         pick = [[starts[i] + (s if s < tls[i] else 0) for s in range(L)] if tls[i] else [0] * L
                 for i in range(N)]
-        tg = targets[_tensor_of(pick, dtype=dtypes.int64)] if L and sum(tls) else zeros(N, L, dtype=dtypes.int64)
+        tg = (targets[_tensor_of(pick, dtype=dtypes.int64)] if L and sum(tls)
+              else zeros(N, L, dtype=dtypes.int64))
     else:
         raise ShapeMismatch(f"ctc_loss: targets must be (N, S) or 1-D, got shape {list(targets.shape)}")
     # the extended labels: blank, l1, blank, l2, ..., blank (padding past each length is blank)
