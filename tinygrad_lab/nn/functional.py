@@ -1357,12 +1357,15 @@ def multilabel_margin_loss(input, target, reduction="mean"):  # noqa: A002
                             f"{list(input.shape)}")
     n, c = (input.shape[0], input.shape[1]) if input.ndim == 2 else (1, input.numel())
     x, y = reshape(input, (n, c)), reshape(target, (n, c))
-    if y.numel() and bool(_any(_ew.logical_or(y < -1, y >= c))):   # (after the first -1 too)
-        raise TargetOutOfRange(f"multilabel_margin_loss: target out of range: the class indices "
-                               f"must be in [-1, {c})")
+    # x[y_j] for every entry, -1 read as 0: gather checks each index in C, so a class outside
+    # [-1, C), after the first -1 too, raises as in PyTorch (and no value is read from Python,
+    # so tl.jit can capture the loss)
+    try:
+        xy = _gather(x, 1, _ew.where(y == -1, 0, y))
+    except RuntimeError as e:
+        raise TargetOutOfRange(f"multilabel_margin_loss: target out of range: {e}") from None
     listed = _cumsum((y == -1).to(dtypes.int64), 1) == 0        # before the first -1
     yi = _ew.where(listed, y, 0)
-    xy = _gather(x, 1, yi)                                       # x[j] for each listed j
     hit = _ew.logical_and(unsqueeze(yi, 2) == arange(c), unsqueeze(listed, 2))
     is_target = _any(hit, 1)                                     # (n, C): class i is listed
     z = 1.0 - unsqueeze(xy, 2) + unsqueeze(x, 1)                 # (n, j, i)
