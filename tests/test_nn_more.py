@@ -610,3 +610,11 @@ def test_empty_edges_vs_torch():
     empty = np.zeros(0, np.int64)
     _close(F.embedding_bag(tl.tensor(empty), tl.tensor(EB_W), tl.tensor(np.array([0, 0])), mode="max"),
            tf.embedding_bag(torch.tensor(empty), torch.tensor(EB_W), torch.tensor([0, 0]), mode="max"))
+
+
+def test_gradchecks_of_the_view_like_ones():
+    a = RNG.standard_normal((2, 4, 3))
+    _checks(lambda x: F.channel_shuffle(x, 2), a)
+    _checks(lambda x: nn.Softmax2d()(x), a)
+    _checks(lambda x: nn.Unfold(2, padding=1)(x), RNG.standard_normal((1, 2, 3, 3)))
+    _checks(lambda x: F.embedding_bag(tl.tensor(EB_IDX), x, tl.tensor(EB_OFF), mode="max"), EB_W)
