@@ -618,3 +618,16 @@ def test_gradchecks_of_the_view_like_ones():
     _checks(lambda x: nn.Softmax2d()(x), a)
     _checks(lambda x: nn.Unfold(2, padding=1)(x), RNG.standard_normal((1, 2, 3, 3)))
     _checks(lambda x: F.embedding_bag(tl.tensor(EB_IDX), x, tl.tensor(EB_OFF), mode="max"), EB_W)
+
+
+def test_rrelu_and_alpha_dropout_inplace_training():
+    tl.manual_seed(6)
+    w = tl.randn(40, 50, dtype=tl.float64, requires_grad=True)
+    h = w * 1.0
+    assert F.rrelu(h, 0.1, 0.3, training=True, inplace=True) is h
+    h.sum().backward()                  # the gradient is each element's slope
+    np.testing.assert_allclose(w.grad.numpy(), h.detach().numpy() / w.detach().numpy(), rtol=1e-12)
+    x = tl.randn(40, 50, dtype=tl.float64)
+    before = x.numpy().copy()
+    assert F.alpha_dropout(x, 0.3, True, inplace=True) is x
+    assert (x.numpy() != before).mean() > 0.2
