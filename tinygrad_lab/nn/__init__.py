@@ -1,10 +1,10 @@
 """tl.nn: layers (Module with forward/backward hooks, Linear, Sequential, ModuleList, ModuleDict,
 ParameterList, ParameterDict, Identity, Flatten, Unflatten, padding layers, activations, Softmax,
-normalisation (RMSNorm, LocalResponseNorm too), Embedding, EmbeddingBag, Dropout (and Dropout1d/2d/3d,
-AlphaDropout, FeatureAlphaDropout), Bilinear, Fold/Unfold, LPPool, losses (CTCLoss too), recurrent layers RNN/LSTM/GRU and their cells, attention and
-transformer layers), functional
-ops (tl.nn.functional, "F"), initialisers (tl.nn.init), utilities (tl.nn.utils) and data-parallel training
-(tl.nn.parallel.DistributedDataParallel)."""
+normalisation (RMSNorm and LocalResponseNorm too), Embedding, EmbeddingBag, Dropout (and
+Dropout1d/2d/3d, AlphaDropout, FeatureAlphaDropout), Bilinear, Fold/Unfold, LPPool, losses (CTCLoss
+too), recurrent layers RNN/LSTM/GRU and their cells, attention and transformer layers), functional
+ops (tl.nn.functional, "F"), initialisers (tl.nn.init), utilities (tl.nn.utils) and data-parallel
+training (tl.nn.parallel.DistributedDataParallel)."""
 from . import functional, init, parallel, utils
 from .modules import (AvgPool2d, BatchNorm1d, BatchNorm2d, BCELoss, BCEWithLogitsLoss,
                       CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d, ConstantPad2d,
