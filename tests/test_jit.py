@@ -710,3 +710,45 @@ def test_a_graph_saving_a_parameter_raises_after_a_replay_updates_it():
         out.backward()
     out = (model(x) * 2).sum()      # recorded after the replay: fine
     out.backward()
+
+
+@pytest.mark.parametrize("layer", [lambda: nn.Dropout1d(0.5), lambda: nn.AlphaDropout(0.5),
+                                   lambda: nn.FeatureAlphaDropout(0.5), lambda: nn.RReLU()],
+                         ids=["Dropout1d", "AlphaDropout", "FeatureAlphaDropout", "RReLU"])
+def test_channel_alpha_dropout_and_rrelu_rng_advances(layer):
+    def make():
+        model = nn.Sequential(nn.Linear(4, 16), nn.Unflatten(1, (4, 4)), layer(), nn.Flatten(),
+                              nn.Linear(16, 1))
+        opt = tl.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x):
+            opt.zero_grad()
+            h = model(x)
+            h.sum().backward()
+            opt.step()
+            return h
+        return step, lambda: list(model.parameters())
+    x = tl.ones(32, 4)
+    jitted = _check_same(make, [(x,)] * STEPS)
+    assert not np.array_equal(jitted[3], jitted[4])
+
+
+def test_multilabel_margin_and_ctc_loss_captured():
+    """multilabel_margin_loss validates its targets in C and ctc_loss with int-list lengths
+    reads nothing: both replay."""
+    target = tl.tensor(np.array([[1, 2, -1, 0], [3, -1, 0, 0]]))
+    targets = tl.tensor(np.array([[1, 2], [3, 0]]))
+
+    def make():
+        w = tl.randn(5, 2, 4, dtype=tl.float64, requires_grad=True)     # (_train seeds it)
+
+        def step(x):
+            w.grad = None
+            loss = F.multilabel_margin_loss(w[0] * x, target) + \
+                F.ctc_loss(F.log_softmax(w * x, 2), targets, [5, 3], [2, 1])
+            loss.backward()
+            with tl.no_grad():
+                w.sub_(w.grad * 0.1)
+            return loss
+        return step, lambda: [w]
+    _check_same(make, [(tl.tensor(np.float64(1.0 + i / 10)),) for i in range(STEPS)])

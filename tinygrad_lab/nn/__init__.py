@@ -1,9 +1,10 @@
 """tl.nn: layers (Module with forward/backward hooks, Linear, Sequential, ModuleList, ModuleDict,
 ParameterList, ParameterDict, Identity, Flatten, Unflatten, padding layers, activations, Softmax,
-normalisation, Embedding, Dropout, losses, recurrent layers RNN/LSTM/GRU and their cells, attention and
-transformer layers), functional
-ops (tl.nn.functional, "F"), initialisers (tl.nn.init), utilities (tl.nn.utils) and data-parallel training
-(tl.nn.parallel.DistributedDataParallel)."""
+normalisation (RMSNorm and LocalResponseNorm too), Embedding, EmbeddingBag, Dropout (and
+Dropout1d/2d/3d, AlphaDropout, FeatureAlphaDropout), Bilinear, Fold/Unfold, LPPool, losses (CTCLoss
+too), recurrent layers RNN/LSTM/GRU and their cells, attention and transformer layers), functional
+ops (tl.nn.functional, "F"), initialisers (tl.nn.init), utilities (tl.nn.utils) and data-parallel
+training (tl.nn.parallel.DistributedDataParallel)."""
 from . import functional, init, parallel, utils
 from .modules import (AvgPool2d, BatchNorm1d, BatchNorm2d, BCELoss, BCEWithLogitsLoss,
                       CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d, ConstantPad2d,
@@ -27,6 +28,9 @@ from .modules import (CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss, 
                       MarginRankingLoss, MultiLabelSoftMarginLoss, MultiMarginLoss,
                       PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss)
 from .modules import MultiheadAttention
+from .modules import (AlphaDropout, Bilinear, ChannelShuffle, CTCLoss, Dropout1d, Dropout2d,
+                      Dropout3d, EmbeddingBag, FeatureAlphaDropout, Fold, LocalResponseNorm,
+                      LPPool1d, LPPool2d, MultiLabelMarginLoss, RMSNorm, RReLU, Softmax2d, Unfold)
 from .rnn import GRU, GRUCell, LSTM, LSTMCell, RNN, RNNBase, RNNCell, RNNCellBase
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer,
                           TransformerEncoder, TransformerEncoderLayer)

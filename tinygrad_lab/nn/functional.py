@@ -27,11 +27,13 @@ from ..ops.conv import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_p
                         adaptive_max_pool2d, avg_pool1d, max_pool1d)
 from ..ops.resample import interpolate, pixel_shuffle, pixel_unshuffle  # noqa: F401  (re-exported)
 from ..ops.reduce import max as _max, mean as _mean, min as _min, sum as _sum
+from ..ops.reduce import argmax as _argmax, cumsum as _cumsum
 from ..ops.index import ShapeMismatch, scatter as _scatter
+from ..ops.index_reduce import index_add as _index_add, scatter_reduce as _scatter_reduce
 from ..ops.index import gather as _gather, repeat_interleave as _repeat_interleave, tril as _tril
 from ..ops.reduce import all as _all, any as _any, norm as _norm
 from ..ops.linalg import DtypeMismatch, matmul as _matmul
-from ..creation import arange, ones
+from ..creation import arange, full, ones, tensor as _tensor_of
 from ..autograd import is_grad_enabled, no_grad
 from ..creation import rand, zeros, zeros_like
 from ..ops import shape as _sh
@@ -52,7 +54,10 @@ __all__ = ["linear", "linear_act", "layer_norm", "batch_norm", "embedding", "rel
            "scaled_dot_product_attention",
            "conv_transpose1d", "conv_transpose2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
            "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d", "max_pool1d", "interpolate",
-           "pixel_shuffle", "pixel_unshuffle"]
+           "pixel_shuffle", "pixel_unshuffle",
+           "rms_norm", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout",
+           "rrelu", "bilinear", "channel_shuffle", "local_response_norm", "lp_pool1d", "lp_pool2d",
+           "gumbel_softmax", "multilabel_margin_loss", "ctc_loss", "embedding_bag"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -1063,3 +1068,551 @@ def _attention_weights(query, key, attn_mask, dropout_p, scale, causal=False):
         # so tl.jit can capture it)
         weights = _ew.where(empty_rows, 0.0, softmax(_ew.where(empty_rows, 0.0, scores), -1))
     return dropout(weights, dropout_p) if dropout_p > 0.0 else weights
+
+
+# ---- rms_norm -------------------------------------------------------------------------------------
+
+# torch.finfo(dtype).eps: rms_norm's default eps
+_EPS = {dtypes.float16: 2.0 ** -10, dtypes.bfloat16: 2.0 ** -7, dtypes.float32: 2.0 ** -23,
+        dtypes.float64: 2.0 ** -52}
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):  # noqa: A002
+    """x / sqrt(mean(x^2 over the trailing ``normalized_shape`` dims) + eps) * weight; eps None
+    is the machine epsilon of input's dtype (torch.finfo(dtype).eps), as PyTorch. A composite
+    (a mean, a pow and two products): measured against a fused kernel, see the README."""
+    _tensor(input, "input", "rms_norm")
+    if isinstance(normalized_shape, numbers.Integral):
+        normalized_shape = (int(normalized_shape),)
+    normalized_shape = tuple(normalized_shape)
+    k = len(normalized_shape)
+    if k == 0 or k > input.ndim or tuple(input.shape[input.ndim - k:]) != normalized_shape:
+        raise ShapeMismatch(f"Given normalized_shape={list(normalized_shape)}, expected input with "
+                            f"shape [*, {', '.join(map(str, normalized_shape))}], but got input of "
+                            f"size{list(input.shape)}")
+    if weight is not None and tuple(_tensor(weight, "weight", "rms_norm").shape) != normalized_shape:
+        raise ShapeMismatch(f"rms_norm: weight shape {weight.shape} must equal normalized_shape "
+                            f"{normalized_shape}")
+    if not input.dtype.is_floating_point:
+        raise TypeError(f"rms_norm: input must be a floating-point tensor, got dtype {input.dtype!r}")
+    if eps is None:
+        eps = _EPS[input.dtype]
+    dims = tuple(range(input.ndim - k, input.ndim))
+    y = input * (_mean(input * input, dims, keepdim=True) + eps) ** -0.5
+    return y * weight if weight is not None else y
+
+
+# ---- channel-wise and alpha dropout ---------------------------------------------------------------
+
+_SELU_ALPHA = 1.7580993408473766      # -selu's scale * alpha: where alpha dropout sends dropped units
+
+
+def _check_p(p):
+    if not isinstance(p, numbers.Real) or isinstance(p, bool) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p!r}")
+
+
+def _masked_dropout(x, p, training, feature, alpha, fn):
+    """PyTorch's _dropout_impl: a keep mask (drawn per element, or per (sample, channel) with
+    ``feature`` and broadcast over the rest) with P(keep) = 1 - p, then x * mask / (1 - p), or
+    with ``alpha`` a * (x * mask + alpha' * (mask - 1)) + alpha' * a * p (alpha' = 1.758..., a =
+    1/sqrt((alpha'^2 p + 1)(1 - p))), which keeps a SELU network's mean and variance. The
+    gradient is the mask times the scale. Identity in eval mode or with p == 0."""
+    _tensor(x, "input", fn)
+    _check_p(p)
+    if not training or p == 0:
+        return x
+    if not x.dtype.is_floating_point:
+        raise TypeError(f"{fn}: input must be a floating-point tensor, got dtype {x.dtype!r}")
+    if feature and x.ndim < 2:
+        raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
+    if p == 1:
+        return x * zeros_like(x)
+    shape = x.shape[:2] + (1,) * (x.ndim - 2) if feature else x.shape
+    keep = (rand(shape, dtype=x.dtype) >= p).to(x.dtype)
+    if not alpha:
+        return x * (keep * (1.0 / (1.0 - p)))
+    a = 1.0 / math.sqrt((_SELU_ALPHA * _SELU_ALPHA * p + 1) * (1 - p))
+    return x * (keep * a) + (keep - 1.0) * (_SELU_ALPHA * a) + _SELU_ALPHA * a * p
+
+
+def _maybe_inplace(x, inplace, fn, f):
+    """f(x), or with ``inplace`` f's result written into x (ops/inplace.py records it)."""
+    return _activation_copy_(x, fn, f) if inplace else f(x)
+
+
+def _channel_dropout(x, batched, fn, p, training, inplace):
+    """Channel-wise dropout of (N, C, *) input, or of (C, *) input with ``batched`` False."""
+    if not training or p == 0:
+        return x
+    def f(a):
+        if not batched:
+            return reshape(_masked_dropout(unsqueeze(a, 0), p, training, True, False, fn), a.shape)
+        return _masked_dropout(a, p, training, True, False, fn)
+    return _maybe_inplace(x, inplace, fn, f)
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):  # noqa: A002
+    """Zero whole channels of (N, C, L) or (C, L) input with probability ``p`` (one draw per
+    (sample, channel)), scale the rest by 1/(1 - p)."""
+    _tensor(input, "input", "dropout1d")
+    _check_p(p)
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"dropout1d: Expected 2D or 3D input, but received a {input.ndim}D "
+                           f"input. Note that dropout1d exists to provide channel-wise dropout on "
+                           f"inputs with 1 spatial dimension, a channel dimension, and an optional "
+                           f"batch dimension (i.e. 2D or 3D inputs).")
+    return _channel_dropout(input, input.ndim == 3, "dropout1d", p, training, inplace)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):  # noqa: A002
+    """Zero whole channels of (N, C, H, W) or (C, H, W) input with probability ``p``. As
+    PyTorch, 3-d input is taken as (N, C, L) with a warning, and other ranks warn and drop
+    per (dim 0, dim 1) entry."""
+    _tensor(input, "input", "dropout2d")
+    _check_p(p)
+    d = input.ndim
+    if d not in (3, 4):
+        warnings.warn(f"dropout2d: Received a {d}-D input to dropout2d, which is deprecated and "
+                      f"will result in an error in a future release. To retain the behavior and "
+                      f"silence this warning, please use dropout instead. Note that dropout2d "
+                      f"exists to provide channel-wise dropout on inputs with 2 spatial "
+                      f"dimensions, a channel dimension, and an optional batch dimension (i.e. 3D "
+                      f"or 4D inputs).", stacklevel=2)
+    if d == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise "
+                      "1D dropout behavior is desired - input is interpreted as shape (N, C, L), "
+                      "where C is the channel dim. This behavior will change in a future release "
+                      "to interpret the input as one without a batch dimension, i.e. shape (C, H, "
+                      "W). To maintain the 1D channel-wise dropout behavior, please switch to "
+                      "using dropout1d instead.", stacklevel=2)
+    return _channel_dropout(input, True, "dropout2d", p, training, inplace)
+
+
+def dropout3d(input, p=0.5, training=True, inplace=False):  # noqa: A002
+    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) input with probability ``p``
+    (other ranks warn and are taken as unbatched, as PyTorch)."""
+    _tensor(input, "input", "dropout3d")
+    _check_p(p)
+    d = input.ndim
+    if d not in (4, 5):
+        warnings.warn(f"dropout3d: Received a {d}-D input to dropout3d, which is deprecated and "
+                      f"will result in an error in a future release. To retain the behavior and "
+                      f"silence this warning, please use dropout instead. Note that dropout3d "
+                      f"exists to provide channel-wise dropout on inputs with 3 spatial "
+                      f"dimensions, a channel dimension, and an optional batch dimension (i.e. 4D "
+                      f"or 5D inputs).", stacklevel=2)
+    return _channel_dropout(input, d == 5, "dropout3d", p, training, inplace)
+
+
+def alpha_dropout(input, p=0.5, training=False, inplace=False):  # noqa: A002
+    """Dropout for SELU networks: dropped elements go to SELU's negative saturation value and an
+    affine map restores zero mean and unit variance (training defaults to False, as PyTorch)."""
+    if not inplace or not training or p == 0:
+        return _masked_dropout(input, p, training, False, True, "alpha_dropout")
+    return _activation_copy_(input, "alpha_dropout",
+                             lambda a: _masked_dropout(a, p, training, False, True, "alpha_dropout"))
+
+
+def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):  # noqa: A002
+    """alpha_dropout of whole channels: one draw per (dim 0, dim 1) entry."""
+    if not inplace or not training or p == 0:
+        return _masked_dropout(input, p, training, True, True, "feature_alpha_dropout")
+    return _activation_copy_(input, "feature_alpha_dropout",
+                             lambda a: _masked_dropout(a, p, training, True, True, "feature_alpha_dropout"))
+
+
+# ---- rrelu, bilinear, channel_shuffle, local_response_norm, lp_pool, gumbel_softmax ---------------
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):  # noqa: A002
+    """Randomized leaky ReLU: x for x > 0, else x * a. Training draws a ~ U(lower, upper) per
+    element (tl's generator; the gradient is a there); eval uses a = (lower + upper) / 2 (a
+    leaky_relu). ``training`` defaults to False, as PyTorch's functional."""
+    _tensor(input, "input", "rrelu")
+    lower, upper = float(lower), float(upper)
+    if lower > upper:
+        raise RuntimeError("Lower bound should be less than or equal to the upper bound")
+
+    def f(x):
+        if not training:
+            return _ew.leaky_relu(x, (lower + upper) / 2)
+        if not x.dtype.is_floating_point:
+            raise TypeError(f"rrelu: input must be a floating-point tensor, got dtype {x.dtype!r}")
+        slope = rand(x.shape, dtype=x.dtype) * (upper - lower) + lower
+        return x * _ew.where(x.detach() > 0, 1.0, slope)      # PyTorch's test: x <= 0 draws
+    return _maybe_inplace(input, inplace, "rrelu", f)
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """y[..., o] = sum_ij input1[..., i] weight[o, i, j] input2[..., j] + bias[o]: input1
+    (*, in1), input2 (*, in2) with the same leading dims, weight (out, in1, in2), bias (out,).
+    One matmul with weight as an (in1, out * in2) matrix, then a product and a sum over in2."""
+    for name, t in (("input1", input1), ("input2", input2), ("weight", weight)):
+        _tensor(t, name, "bilinear")
+    if input1.ndim != input2.ndim:
+        raise ShapeMismatch(f"bilinear(): input dimensions do not match: got {input1.ndim} and "
+                            f"{input2.ndim}")
+    if input1.shape[:-1] != input2.shape[:-1]:
+        raise ShapeMismatch(f"bilinear(): input batch dimensions do not match: got "
+                            f"{list(input1.shape[:-1])} and {list(input2.shape[:-1])}")
+    if input1.ndim == 0 or weight.ndim != 3:
+        raise ShapeMismatch(f"bilinear(): expected inputs of at least 1 dim and a 3-d weight "
+                            f"(out, in1, in2), got {list(input1.shape)} and weight "
+                            f"{list(weight.shape)}")
+    o, i1, i2 = weight.shape
+    if input1.shape[-1] != i1:
+        raise ShapeMismatch(f"bilinear(): input1 size does not match weight size: got "
+                            f"{input1.shape[-1]} but expected {i1}")
+    if input2.shape[-1] != i2:
+        raise ShapeMismatch(f"bilinear(): input2 size does not match weight size: got "
+                            f"{input2.shape[-1]} but expected {i2}")
+    if bias is not None and (_tensor(bias, "bias", "bilinear").ndim != 1 or bias.shape[0] != o):
+        raise ShapeMismatch(f"bilinear(): bias size does not match weight size: got "
+                            f"{list(bias.shape)} but expected [{o}]")
+    lead = input1.shape[:-1]
+    w = reshape(permute(weight, (1, 0, 2)), (i1, o * i2))
+    t = reshape(_matmul(reshape(input1, (-1, i1)), w), (-1, o, i2))
+    y = reshape(_sum(t * unsqueeze(reshape(input2, (-1, i2)), 1), 2), lead + (o,))
+    return y + bias if bias is not None else y
+
+
+def channel_shuffle(input, groups):  # noqa: A002
+    """(N, C, *) -> the C channels seen as (groups, C / groups), transposed: channel g * (C /
+    groups) + k goes to position k * groups + g (ShuffleNet's)."""
+    _tensor(input, "input", "channel_shuffle")
+    g = _int_arg(groups, "groups", "channel_shuffle")
+    if input.ndim < 3:
+        raise ShapeMismatch(f"channel_shuffle expects input to have at least 3 dimensions, but got "
+                            f"input with sizes {list(input.shape)}")
+    if g <= 0:
+        raise ShapeMismatch(f"Number of groups to divide channels in must be positive. Value of "
+                            f"groups:{g}")
+    n, c = input.shape[:2]
+    if c % g:
+        raise ShapeMismatch(f"Number of channels must be divisible by groups. Got {c} channels "
+                            f"and {g} groups.")
+    rest = input.shape[2:]
+    y = _sh.transpose(reshape(input, (n, g, c // g) + rest), 1, 2)
+    return reshape(contiguous(y), input.shape)
+
+
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):  # noqa: A002
+    """x / (k + alpha * mean of x^2 over a window of ``size`` channels)^beta, the window centred
+    on each channel (size // 2 before, (size - 1) // 2 after, zeros beyond the edges), as
+    PyTorch's: (N, C, *) input."""
+    _tensor(input, "input", "local_response_norm")
+    if input.ndim < 3:
+        raise ValueError(f"Expected 3D or higher dimensionality input (got {input.ndim} dimensions)")
+    size = _int_arg(size, "size", "local_response_norm")
+    if size <= 0:
+        raise ValueError(f"local_response_norm: size must be positive, got {size}")
+    if input.numel() == 0:
+        return input
+    c = input.shape[1]
+    sq = pad(input * input, (0, 0) * (input.ndim - 2) + (size // 2, (size - 1) // 2))
+    win = _sh.narrow(sq, 1, 0, c)
+    for j in range(1, size):               # (the window sum as size shifted slices)
+        win = win + _sh.narrow(sq, 1, j, c)
+    return input / (win * (alpha / size) + k) ** beta
+
+
+def _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, pool, n):
+    _tensor(input, "input", pool.__name__.replace("avg", "lp"))
+    out = pool(input ** norm_type, kernel_size, stride, 0, ceil_mode)
+    # PyTorch's sign(out) * relu(|out|): a negative mean of powers stays negative (then NaN)
+    return (_ew.sign(out) * _ew.relu(_ew.abs(out)) * n) ** (1.0 / norm_type)
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):  # noqa: A002
+    """(sum of x^p over each window)^(1/p) of (N, C, L) or (C, L) input (p = norm_type): the
+    average pool of x^p times the window size, as PyTorch's."""
+    if not isinstance(kernel_size, numbers.Integral):
+        (kernel_size,) = kernel_size
+    return _lp_pool(input, float(norm_type), kernel_size, stride, ceil_mode, avg_pool1d, kernel_size)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):  # noqa: A002
+    """(sum of x^p over each kH x kW window)^(1/p) of (N, C, H, W) or (C, H, W) input."""
+    kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, numbers.Integral) else kernel_size
+    return _lp_pool(input, float(norm_type), kernel_size, stride, ceil_mode, avg_pool2d, kh * kw)
+
+
+def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
+    """softmax((logits + g) / tau) along ``dim``, g ~ Gumbel(0, 1) from tl's generator; ``hard``
+    returns the one-hot of its argmax with the soft sample's gradient (straight-through).
+    ``eps`` is unused, as in PyTorch."""
+    _tensor(logits, "logits", "gumbel_softmax")
+    if not logits.dtype.is_floating_point:
+        raise TypeError(f"gumbel_softmax: logits must be floating-point, got dtype {logits.dtype!r}")
+    # -log(E), E = -log(U) ~ Exp(1): U == 0 gives g = -inf (probability 0), never NaN
+    g = -_ew.log(-_ew.log(rand(logits.shape, dtype=logits.dtype)))
+    y = softmax((logits + g) / tau, dim)
+    if not hard:
+        return y
+    d = _wrap_dim(dim, logits.ndim)
+    index = _argmax(y.detach(), d, keepdim=True)
+    y_hard = _scatter(zeros_like(logits), d, index, 1.0)
+    return y_hard - y.detach() + y
+
+
+# ---- multilabel_margin_loss, ctc_loss -------------------------------------------------------------
+
+def multilabel_margin_loss(input, target, reduction="mean"):  # noqa: A002
+    """Multi-label hinge loss of (N, C) scores (or (C,)) against int64 ``target`` of input's
+    shape holding class indices, the list ending at the first -1: sum over the listed classes j
+    and the unlisted classes i of max(0, 1 - (x[j] - x[i])), divided by C."""
+    _tensor(input, "input", "multilabel_margin_loss")
+    _tensor(target, "target", "multilabel_margin_loss")
+    _check_reduction(reduction, "multilabel_margin_loss")
+    if not input.dtype.is_floating_point:
+        raise TypeError(f"multilabel_margin_loss: input must be a floating-point tensor, got dtype "
+                        f"{input.dtype!r}")
+    if target.dtype is not dtypes.int64:
+        raise TypeError(f"multilabel_margin_loss: target must be an int64 tensor of class indices, "
+                        f"got dtype {target.dtype!r}")
+    if input.ndim > 2 or input.ndim == 2 and input.shape[1] == 0 or input.ndim < 2 and input.numel() == 0:
+        raise ShapeMismatch(f"Expected non-empty vector or matrix with optional 0-dim batch size, "
+                            f"but got: {list(input.shape)}")
+    if target.shape != input.shape:
+        raise ShapeMismatch(f"inconsistent target size: {list(target.shape)} for input of size: "
+                            f"{list(input.shape)}")
+    n, c = (input.shape[0], input.shape[1]) if input.ndim == 2 else (1, input.numel())
+    x, y = reshape(input, (n, c)), reshape(target, (n, c))
+    # x[y_j] for every entry, -1 read as 0: gather checks each index in C, so a class outside
+    # [-1, C), after the first -1 too, raises as in PyTorch (and no value is read from Python,
+    # so tl.jit can capture the loss)
+    try:
+        xy = _gather(x, 1, _ew.where(y == -1, 0, y))
+    except RuntimeError as e:
+        raise TargetOutOfRange(f"multilabel_margin_loss: target out of range: {e}") from None
+    listed = _cumsum((y == -1).to(dtypes.int64), 1) == 0        # before the first -1
+    yi = _ew.where(listed, y, 0)
+    hit = _ew.logical_and(unsqueeze(yi, 2) == arange(c), unsqueeze(listed, 2))
+    is_target = _any(hit, 1)                                     # (n, C): class i is listed
+    z = 1.0 - unsqueeze(xy, 2) + unsqueeze(x, 1)                 # (n, j, i)
+    h = _ew.where(z > 0, z, 0.0)                                 # NaN counts 0, as PyTorch
+    h = _ew.where(_ew.logical_and(unsqueeze(listed, 2), unsqueeze(~is_target, 1)), h, 0.0)
+    loss = _sum(h, (1, 2)) / c
+    return _reduction(loss if input.ndim == 2 else reshape(loss, ()), reduction,
+                      "multilabel_margin_loss")
+
+
+def _log_sum_exp(x):
+    """log(sum(exp(x))) over dim 0, with a zero gradient (not NaN) where every entry is -inf:
+    the CTC recursion's unreachable states."""
+    m = _max(x.detach(), 0)
+    dead = m == float("-inf")
+    m = _ew.where(dead, 0.0, m)
+    s = _sum(_ew.exp(x - m), 0)
+    return _ew.where(dead, float("-inf"), m + _ew.log(_ew.where(dead, 1.0, s)))
+
+
+def _lengths(v, n, what):
+    """CTC's input_lengths / target_lengths (a tensor or a sequence of ints) as a list of n ints."""
+    if isinstance(v, Tensor):
+        if v.dtype.is_floating_point or v.dtype is dtypes.bool_:
+            raise TypeError(f"ctc_loss: {what} must be integers, got dtype {v.dtype!r}")
+        v = v.reshape(-1).tolist()
+    elif isinstance(v, numbers.Integral):
+        v = [v]
+    v = [int(a) for a in v]
+    if len(v) != n:
+        raise ShapeMismatch(f"{what} must be of size batch_size ({n}), got {len(v)}")
+    if any(a < 0 for a in v):
+        raise ShapeMismatch(f"ctc_loss: {what} must be non-negative, got {v}")
+    return v
+
+
+def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean",
+             zero_infinity=False):
+    """Connectionist temporal classification loss: -log of the total probability of the
+    alignments of each target sequence with its input. ``log_probs`` (T, N, C) (or (T, C)
+    unbatched), ``targets`` (N, S) padded or 1-D concatenated (sum(target_lengths),), lengths as
+    tensors or int sequences. The log-space alpha recursion over the 2S + 1 blank-interleaved
+    labels, written with tensor ops (T steps on (N, 2S + 1) tensors, so gradients come from
+    autograd). 'mean' divides each loss by its target length, then averages."""
+    _tensor(log_probs, "log_probs", "ctc_loss")
+    _tensor(targets, "targets", "ctc_loss")
+    _check_reduction(reduction, "ctc_loss")
+    if not log_probs.dtype.is_floating_point:
+        raise TypeError(f"ctc_loss: log_probs must be a floating-point tensor, got dtype "
+                        f"{log_probs.dtype!r}")
+    if targets.dtype.is_floating_point or targets.dtype is dtypes.bool_:
+        raise TypeError(f"ctc_loss: targets must be integer class indices, got dtype {targets.dtype!r}")
+    if log_probs.ndim not in (2, 3):
+        raise ShapeMismatch(f"ctc_loss: log_probs must be (T, N, C) or (T, C), got shape "
+                            f"{list(log_probs.shape)}")
+    unbatched = log_probs.ndim == 2
+    if unbatched:
+        log_probs = unsqueeze(log_probs, 1)
+        if targets.ndim == 1:
+            targets = unsqueeze(targets, 0)
+    T, N, C = log_probs.shape
+    if not 0 <= blank < C:
+        raise ShapeMismatch(f"blank must be in label range (0 <= blank < {C}), got {blank}")
+    ins = _lengths(input_lengths, N, "input_lengths")
+    tls = _lengths(target_lengths, N, "target_lengths")
+    if max(ins, default=0) > T:
+        raise ShapeMismatch(f"Expected input_lengths to have value at most {T}, but got value "
+                            f"{max(ins)}")
+    L = max(tls, default=0)
+    targets = targets.to(dtypes.int64)
+    if targets.ndim == 2:
+        if targets.shape[0] != N or targets.shape[1] < L:
+            raise ShapeMismatch(f"ctc_loss: targets of shape {list(targets.shape)} must be (N, S) "
+                                f"with N = {N} and S >= the longest target length {L}")
+        tg = _sh.narrow(targets, 1, 0, L)
+    elif targets.ndim == 1:
+        if targets.shape[0] != sum(tls):
+            raise ShapeMismatch(f"ctc_loss: 1-D (concatenated) targets must have sum(target_lengths)"
+                                f" = {sum(tls)} entries, got {targets.shape[0]}")
+        starts = [sum(tls[:i]) for i in range(N)]          # each row padded with its first entry
+        pick = [[starts[i] + (s if s < tls[i] else 0) for s in range(L)] if tls[i] else [0] * L
+                for i in range(N)]
+        tg = (targets[_tensor_of(pick, dtype=dtypes.int64)] if L and sum(tls)
+              else zeros(N, L, dtype=dtypes.int64))
+    else:
+        raise ShapeMismatch(f"ctc_loss: targets must be (N, S) or 1-D, got shape {list(targets.shape)}")
+    # the extended labels: blank, l1, blank, l2, ..., blank (padding past each length is blank)
+    tlen = _tensor_of([[a] for a in tls], dtype=dtypes.int64)             # (N, 1)
+    tg = _ew.where(arange(L) < tlen, tg, blank) if L else tg
+    ext = reshape(_sh.stack([full((N, L), blank, dtype=dtypes.int64), tg], 2), (N, 2 * L))
+    ext = _sh.cat([ext, full((N, 1), blank, dtype=dtypes.int64)], 1)   # (N, 2L + 1)
+    S = 2 * L + 1
+    pos = arange(S)
+    # the skip s-2 -> s is allowed onto a label that differs from the one two back
+    prev2 = _sh.cat([ext[:, :2], ext[:, :-2]], 1) if S > 2 else ext
+    skip = _ew.logical_and(_ew.logical_and(ext != blank, pos >= 2), ext != prev2)
+    try:
+        lp = _gather(log_probs, 2, _sh.expand(unsqueeze(ext, 0), (T, N, S)))   # (T, N, S)
+    except RuntimeError as e:
+        raise TargetOutOfRange(f"ctc_loss: a target is outside [0, {C}): {e}") from None
+    ninf = float("-inf")
+    tin = _tensor_of([[a] for a in ins], dtype=dtypes.int64)              # (N, 1)
+    # t = 0: start in the first blank or the first label; an empty input ends where it starts
+    if T:
+        alpha = _ew.where(_ew.logical_and(pos < 2, tin > 0), lp[0], ninf)
+        alpha = _ew.where(_ew.logical_and(pos == 0, tin == 0), 0.0, alpha)
+    else:
+        alpha = _ew.where(pos == 0, zeros(N, S, dtype=log_probs.dtype), ninf)   # (T = 0)
+    pad1 = full((N, 1), ninf, dtype=log_probs.dtype)
+    for t in range(1, T):
+        # alpha_t(s) = logsumexp(alpha(s), alpha(s - 1), alpha(s - 2) where skip) + lp_t(s)
+        a1 = _sh.cat([pad1, alpha[:, :-1]], 1)
+        if S > 2:
+            a2 = _ew.where(skip, _sh.cat([pad1, pad1, alpha[:, :-2]], 1), ninf)
+            new = _log_sum_exp(_sh.stack([alpha, a1, a2])) + lp[t]
+        else:
+            new = _log_sum_exp(_sh.stack([alpha, a1])) + lp[t]
+        # samples past their input length stay put (the lengths are known here: no op when none is)
+        alpha = _ew.where(tin > t, new, alpha) if min(ins) <= t else new
+    end = _gather(alpha, 1, 2 * tlen)
+    before = _ew.where(tlen > 0, _gather(alpha, 1, _ew.clamp(2 * tlen - 1, min=0)), ninf)
+    loss = -reshape(_log_sum_exp(_sh.stack([end, before])), (N,))
+    # PyTorch's kernel returns the gradient of the logits under log_probs = log_softmax(logits):
+    # exp(log_probs) more than the derivative, at t < the input length. A zero-valued term with
+    # that gradient gives the same numbers (identical after a log_softmax either way).
+    if T and log_probs.requires_grad:
+        e = _ew.where(_sh.expand(reshape(arange(T), (T, 1, 1)), (T, N, 1)) < reshape(tin, (1, N, 1)),
+                      _ew.exp(log_probs) - _ew.exp(log_probs.detach()), 0.0)
+        # (not for an impossible target: its gradient stays 0, where PyTorch's is NaN)
+        loss = loss + _ew.where(loss.detach() == float("inf"), 0.0, _sum(e, (0, 2)))
+    if zero_infinity:
+        loss = _ew.where(loss == float("inf"), 0.0, loss)
+    if reduction == "mean":
+        return _mean(loss / _ew.clamp(reshape(tlen, (N,)), min=1).to(loss.dtype))
+    if reduction == "sum":
+        return _sum(loss)
+    return reshape(loss, ()) if unbatched else loss
+
+
+# ---- embedding_bag --------------------------------------------------------------------------------
+
+_BAG_MODES = ("sum", "mean", "max")
+
+
+def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False,  # noqa: A002
+                  mode="mean", sparse=False, per_sample_weights=None, include_last_offset=False,
+                  padding_idx=None):
+    """Sums, means or maxima of bags of embeddings without the (bags, length, dim) tensor: 2-d
+    ``input`` (B, L) is B bags of L indices; 1-d ``input`` with ``offsets`` (B,) (or (B + 1,)
+    with ``include_last_offset``) starts bag b at offsets[b]. ``per_sample_weights`` (input's
+    shape) scale each row ('sum' only); entries equal to ``padding_idx`` are left out (and not
+    counted by 'mean'); an empty bag gives zeros. Written as index_add (sum, mean) and
+    scatter_reduce 'amax' (max) of the picked rows; max_norm, scale_grad_by_freq and sparse
+    are not supported (NotImplementedError)."""
+    _tensor(input, "input", "embedding_bag")
+    _tensor(weight, "weight", "embedding_bag")
+    if mode not in _BAG_MODES:
+        raise ValueError(f"mode has to be one of sum, mean or max, got {mode!r}")
+    if max_norm is not None or scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding_bag: max_norm, scale_grad_by_freq and sparse are not "
+                                  "supported")
+    if input.dtype is not dtypes.int64:
+        raise TypeError(f"embedding_bag: input must be int64 indices, got dtype {input.dtype!r}")
+    if weight.ndim != 2:
+        raise ShapeMismatch(f"embedding_bag: weight has to be a 2D Tensor, but got Tensor of "
+                            f"dimension {weight.ndim}")
+    if per_sample_weights is not None:
+        _tensor(per_sample_weights, "per_sample_weights", "embedding_bag")
+        if mode != "sum":
+            raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. "
+                                      f"per_sample_weights is only supported for mode='sum' "
+                                      f"(got mode='{mode}'). Please open a feature request on "
+                                      f"GitHub.")
+        if per_sample_weights.shape != input.shape:
+            raise ValueError(f"embedding_bag: If per_sample_weights ({list(per_sample_weights.shape)})"
+                             f" is not None, then it must have the same shape as the input "
+                             f"({list(input.shape)})")
+    num, dim = weight.shape
+    if input.ndim == 2:
+        if offsets is not None:
+            raise ValueError(f"if input is 2D, then offsets has to be None, as input is treated is "
+                             f"a mini-batch of fixed length sequences. However, found offsets of "
+                             f"type {type(offsets).__name__}")
+        b, length = input.shape
+        bag = reshape(_sh.expand(unsqueeze(arange(b), 1), (b, length)), (-1,))
+    elif input.ndim == 1:
+        if offsets is None:
+            raise ValueError("offsets has to be a 1D Tensor but got None")
+        _tensor(offsets, "offsets", "embedding_bag")
+        if offsets.ndim != 1:
+            raise ValueError("offsets has to be a 1D Tensor")
+        if offsets.dtype is not dtypes.int64:
+            raise TypeError(f"embedding_bag: offsets must be int64, got dtype {offsets.dtype!r}")
+        b = offsets.shape[0] - (1 if include_last_offset else 0)
+        if b < 0:
+            raise ValueError("embedding_bag: include_last_offset needs at least one offset")
+        if offsets.shape[0] and int(offsets[0].item()) != 0:
+            raise ValueError(f"offsets[0] has to be 0, i.e., the first sequence in the mini-batch "
+                             f"has to start from position 0. However, got {int(offsets[0].item())}")
+        # bag of entry i = the number of offsets <= i, minus one (b: past the last offset)
+        n = input.shape[0]
+        bag = _sum((unsqueeze(arange(n), 1) >= offsets).to(dtypes.int64), 1) - 1 if offsets.shape[0] \
+            else zeros(n, dtype=dtypes.int64)
+    else:
+        raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension {input.ndim}")
+    flat = reshape(input, (-1,))
+    if flat.numel() and (int(_min(flat).item()) < 0 or int(_max(flat).item()) >= num):
+        raise IndexError(f"embedding_bag: index out of range in self (indices must be in [0, {num}))")
+    if padding_idx is not None:
+        padding_idx = int(padding_idx)
+        if not -num <= padding_idx < num:
+            raise ShapeMismatch(f"padding_idx must be within the number of embeddings, -{num} "
+                                f"through {num - 1}, but got {padding_idx}")
+        padding_idx %= num
+        bag = _ew.where(flat == padding_idx, b, bag)        # padding goes to the spare bag b
+    rows = weight[flat]                                     # (n, dim)
+    if per_sample_weights is not None:
+        rows = rows * unsqueeze(reshape(per_sample_weights, (-1,)).to(weight.dtype), 1)
+    if mode == "max":
+        idx = _sh.expand(unsqueeze(bag, 1), rows.shape)
+        out = _scatter_reduce(zeros(b + 1, dim, dtype=weight.dtype), 0, idx, rows, "amax",
+                              include_self=False)
+    else:
+        out = _index_add(zeros(b + 1, dim, dtype=weight.dtype), 0, bag, rows)
+        if mode == "mean":
+            counts = _index_add(zeros(b + 1, dtype=weight.dtype), 0, bag,
+                                ones(bag.shape[0], dtype=weight.dtype))
+            out = out / unsqueeze(_ew.clamp(counts, min=1.0), 1)
+    return _sh.narrow(out, 0, 0, b)
