@@ -261,6 +261,27 @@ SPECS = {
                       [((3, 4), (4, 5), (5,))]),
     "AddmmAct2": Spec(lambda x, w, b: (x @ w + b).relu(), lambda x, w, b: np.maximum(x @ w + b, 0),
                       [((3, 4), (4, 5), (5,))]),
+    # ---- factorisations and solves (csrc/linalg.c; tests/test_linalg.py): the inputs are made
+    # well-conditioned (entries in [-0.5, 0.5] plus 3 I: _wc) or positive-definite (_spd) ----
+    "Inv":       Spec(lambda a: tl.linalg.inv(_wc(a)), lambda a: np.linalg.inv(_wc(a)),
+                      [(3, 3), (2, 4, 4), (0, 0), (2, 0, 0)], low=-0.5, high=0.5),
+    "Solve":     Spec(lambda a, b: tl.linalg.solve(_wc(a), b), lambda a, b: np.linalg.solve(_wc(a), b),
+                      [((3, 3), (3, 2)), ((2, 1, 3, 3), (3, 3, 1)), ((0, 0), (0, 2))], low=-0.5, high=0.5),
+    "Solve1":    Spec(lambda a, b: tl.linalg.solve(_wc(a), b), lambda a, b: np.linalg.solve(_wc(a), b[..., None])[..., 0],
+                      [((3, 3), (3,)), ((2, 3, 3), (2, 3))], low=-0.5, high=0.5),
+    "Det":       Spec(lambda a: tl.linalg.det(_wc(a)), lambda a: np.linalg.det(_wc(a)),
+                      [(3, 3), (2, 4, 4), (0, 0), (1, 1)], low=-0.5, high=0.5),
+    "Slogdet":   Spec(lambda a: tl.linalg.slogdet(_wc(a) - 4 * _eye(a)).logabsdet,    # (det < 0 too)
+                      lambda a: np.linalg.slogdet(_wc(a) - 4 * _eye(a))[1], [(3, 3), (2, 4, 4), (0, 0)],
+                      low=-0.5, high=0.5),
+    "Cholesky":  Spec(lambda a: tl.linalg.cholesky(_spd(a)), lambda a: np.linalg.cholesky(_spd(a)),
+                      [(3, 3), (2, 4, 4), (0, 0)]),
+    "SolveTriangular": Spec(lambda a, b: tl.linalg.solve_triangular(_wc(a), b, upper=True),
+                            lambda a, b: np.linalg.solve(np.triu(_wc(a)), b),
+                            [((3, 3), (3, 2)), ((2, 1, 3, 3), (3, 3, 2)), ((0, 0), (0, 1))], low=-0.5, high=0.5),
+    "SolveTriangular1": Spec(lambda a, b: tl.linalg.solve_triangular(a, b, upper=False, unitriangular=True),
+                             lambda a, b: np.linalg.solve(np.tril(a, -1) + _eye(a), b), [((3, 3), (3, 2))],
+                             low=-0.5, high=0.5),
     # ---- integer-array indexing (csrc/index.c) ----
     "Gather":    Spec(lambda x: x[[2, 0, 2], 1:], lambda x: x[[2, 0, 2], 1:], [(3, 4), (4, 2, 3)]),
     "GatherBackward": Spec(lambda g: _gather_backward(g), lambda g: _gather_backward_ref(g), [(3, 3)]),
@@ -357,6 +378,22 @@ SPECS = {
 
 for _name, _spec in SPECS.items():
     _spec.name = _name
+
+
+def _eye(a):
+    """The identity matching the last dim of ``a`` (a tl tensor or NumPy array; 0-d: 3 x 3)."""
+    n = a.shape[-1] if a.ndim else 3
+    return tl.eye(n, dtype=a.dtype) if isinstance(a, tl.Tensor) else np.eye(n)
+
+
+def _wc(a):
+    """A well-conditioned matrix from entries in [-0.5, 0.5]: a + 3 I (||a|| <= n / 2 < 3)."""
+    return a + 3 * _eye(a)
+
+
+def _spd(a):
+    """A symmetric positive-definite matrix: a a^T + I."""
+    return a @ (a.mT if isinstance(a, tl.Tensor) else np.swapaxes(a, -1, -2)) + _eye(a)
 
 
 def _index_backward_ref(x):
