@@ -321,3 +321,105 @@ def test_errors_match_torch_types():
         with pytest.raises(LA.LinAlgError) as got:
             fn(_t(arg))
         assert str(got.value) == str(want.value)
+
+
+# ---- norms and products composed of tl ops (ops/reduce.py, ops/products.py) ---------------------
+
+INF = float("inf")
+
+
+@pytest.mark.parametrize("ord", ["fro", 1, -1, INF, -INF])
+def test_matrix_norm_matches_numpy(ord):
+    a = _rand((2, 3, 4), 0)
+    for dim in ((-2, -1), (0, 2), (2, 1)):
+        want = np.linalg.norm(a, ord, axis=dim)
+        got = LA.matrix_norm(_t(a), ord, dim)
+        np.testing.assert_allclose(got.numpy(), want, atol=1e-12)
+        kept = LA.matrix_norm(_t(a), ord, dim, keepdim=True)
+        np.testing.assert_allclose(kept.numpy(), np.linalg.norm(a, ord, axis=dim, keepdims=True),
+                                   atol=1e-12)
+    np.testing.assert_allclose(LA.norm(_t(a[0]), ord).item(), np.linalg.norm(a[0], ord), atol=1e-12)
+    f = lambda x: LA.matrix_norm(x, ord)   # noqa: E731
+    assert gradcheck(f, [_t(a, grad=True)]) and gradgradcheck(f, [_t(a, grad=True)])
+
+
+def test_norm_dispatch_and_errors():
+    a = _rand((3, 4), 1)
+    np.testing.assert_allclose(LA.norm(_t(a)).item(), np.linalg.norm(a), atol=1e-12)
+    np.testing.assert_allclose(LA.norm(_t(a), 3, dim=1).numpy(), np.linalg.norm(a, 3, axis=1), atol=1e-12)
+    np.testing.assert_allclose(LA.norm(_t(a[0]), INF).item(), np.linalg.norm(a[0], INF), atol=1e-12)
+    np.testing.assert_allclose(LA.norm(_t(a), -1, dim=(1, 0)).item(), np.linalg.norm(a, -1, axis=(1, 0)),
+                               atol=1e-12)
+    with pytest.raises(RuntimeError, match="If dim is not specified but ord is, the input must be 1D or 2D"):
+        LA.norm(tl.ones(2, 2, 2), 1)
+    with pytest.raises(RuntimeError, match="Order 3 not supported"):
+        LA.matrix_norm(tl.ones(2, 2), 3)
+    with pytest.raises(NotImplementedError, match="SVD"):
+        LA.matrix_norm(tl.ones(2, 2), "nuc")
+    with pytest.raises(RuntimeError, match="at least 2 dimensions"):
+        LA.matrix_norm(tl.ones(3))
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 6, -1, -2])
+def test_matrix_power(n):
+    a = _rand((2, 3, 3), 2, 2.0)
+    np.testing.assert_allclose(LA.matrix_power(_t(a), n).numpy(), np.linalg.matrix_power(a, n),
+                               rtol=1e-10, atol=1e-10)
+    f = lambda x: LA.matrix_power(x, n)   # noqa: E731
+    A = _t(a, grad=True)
+    assert gradcheck(f, [A]) and gradgradcheck(f, [A])
+
+
+def test_matrix_power_errors_and_zero_power_gradient():
+    with pytest.raises(RuntimeError, match="A must be batches of square matrices, but they are 2 by 3"):
+        LA.matrix_power(tl.ones(2, 3), 2)
+    with pytest.raises(LA.LinAlgError):
+        LA.matrix_power(_t(SINGULAR), -1)
+    A = _t(np.full((2, 2), np.nan), grad=True)
+    P = LA.matrix_power(A, 0)                    # the identity, linked to A by a zero gradient
+    assert P.detach().numpy().tolist() == [[1.0, 0.0], [0.0, 1.0]]
+    P.sum().backward()
+    assert A.grad.numpy().tolist() == [[0.0, 0.0], [0.0, 0.0]]
+
+
+def test_multi_dot():
+    shapes = [(4,), (4, 7), (7, 2), (2, 5), (5,)]
+    ms = [_rand(s, k) for k, s in enumerate(shapes)]
+    for lo, hi in ((0, 5), (1, 5), (0, 4), (1, 4), (1, 3)):
+        got = LA.multi_dot([_t(m) for m in ms[lo:hi]])
+        want = np.linalg.multi_dot(ms[lo:hi])
+        assert got.shape == np.shape(want)
+        np.testing.assert_allclose(got.numpy(), want, atol=1e-10)
+    ins = [_t(m, grad=True) for m in ms[1:4]]
+    assert gradcheck(lambda *x: LA.multi_dot(x), ins) and gradgradcheck(lambda *x: LA.multi_dot(x), ins)
+    with pytest.raises(RuntimeError, match="expected at least 2 tensors but got 1"):
+        LA.multi_dot([tl.ones(2)])
+    with pytest.raises(RuntimeError, match=r"tensors 0 and 1 with shapes \[2, 3\] and \[2, 3\] cannot be multiplied"):
+        LA.multi_dot([tl.ones(2, 3), tl.ones(2, 3)])
+    with pytest.raises(RuntimeError, match="the first tensor must be 1D or 2D but got 3D"):
+        LA.multi_dot([tl.ones(2, 3, 3), tl.ones(3, 3)])
+
+
+def test_vecdot_and_diagonal():
+    x, y = _rand((2, 3, 4), 0), _rand((3, 4), 1)
+    np.testing.assert_allclose(LA.vecdot(_t(x), _t(y)).numpy(), np.sum(x * y, -1), atol=1e-12)
+    np.testing.assert_allclose(LA.vecdot(_t(x), _t(y[:, :1]), dim=1).numpy(), np.sum(x * y[:, :1], 1),
+                               atol=1e-12)
+    np.testing.assert_array_equal(LA.diagonal(_t(x)).numpy(), np.diagonal(x, 0, -2, -1))
+    np.testing.assert_array_equal(LA.diagonal(_t(x), offset=1, dim1=0, dim2=2).numpy(),
+                                  np.diagonal(x, 1, 0, 2))
+    ins = [_t(x, grad=True), _t(y, grad=True)]
+    assert gradcheck(LA.vecdot, ins) and gradgradcheck(LA.vecdot, ins)
+
+
+def test_norms_and_products_match_torch():
+    torch = pytest.importorskip("torch")
+    a = _rand((2, 4, 4), 3, 2.0)
+    T = torch.tensor(a)
+    for ord in ("fro", 1, -1, INF, -INF):
+        np.testing.assert_allclose(LA.matrix_norm(_t(a), ord).numpy(),
+                                   torch.linalg.matrix_norm(T, ord).numpy(), atol=1e-12)
+    for n in (0, 3, -2):
+        np.testing.assert_allclose(LA.matrix_power(_t(a), n).numpy(),
+                                   torch.linalg.matrix_power(T, n).numpy(), atol=1e-10)
+    np.testing.assert_allclose(LA.norm(_t(a)).numpy(), torch.linalg.norm(T).numpy(), atol=1e-12)
