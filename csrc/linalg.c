@@ -1,6 +1,6 @@
 /* linalg.c - dense linear algebra on batches of small matrices: LU with partial pivoting
  * (tl_lu_factor), solves with it (tl_lu_solve), determinants from it (tl_lu_det), Cholesky
- * (tl_cholesky) and triangular solves (tl_triangular_solve). The per-matrix loops are in
+ * (tl_cholesky) and triangular solves (tl_solve_triangular). The per-matrix loops are in
  * linalg.inc, instantiated for float and double by instantiate_float.h.
  *
  * Every buffer is contiguous and row-major, batch matrices one after another; factorisations
@@ -46,7 +46,7 @@ int tl_cholesky(int dtype, void *l, int64_t *info, int64_t batch, int64_t n) {
     LINALG_DISPATCH(dtype, cholesky_, (l, info, batch, n));
 }
 
-int tl_triangular_solve(int dtype, void *x, const void *a, int64_t batch, int64_t n, int64_t k,
+int tl_solve_triangular(int dtype, void *x, const void *a, int64_t batch, int64_t n, int64_t k,
                         int upper, int unit) {
     if (batch < 0 || n < 0 || k < 0) return TL_EINVAL;
     LINALG_DISPATCH(dtype, trsolve_, (x, a, batch, n, k, upper, unit));

@@ -491,7 +491,7 @@ int tl_lu_det(int dtype, void *det, void *sign, void *logabs, const void *lu, co
 int tl_cholesky(int dtype, void *l, int64_t *info, int64_t batch, int64_t n);
 /* x (batch, n, k) = A^-1 x for a (batch, n, n) triangular (upper or lower; only that triangle
  * is read; unit: a diagonal of ones assumed). */
-int tl_triangular_solve(int dtype, void *x, const void *a, int64_t batch, int64_t n, int64_t k,
+int tl_solve_triangular(int dtype, void *x, const void *a, int64_t batch, int64_t n, int64_t k,
                         int upper, int unit);
 /* cdef-end */
 

@@ -272,7 +272,7 @@ class SolveTriangular(Function):
         batch = broadcast_shapes(A.shape[:-2], B.shape[:-2])
         a = _batch_copy(A, batch + (n, n))
         x = _batch_copy(B, batch + (n, k))
-        check(K.tl_triangular_solve(A.dtype.code, x._ptr, a._ptr, _batch(batch), n, k, int(upper),
+        check(K.tl_solve_triangular(A.dtype.code, x._ptr, a._ptr, _batch(batch), n, k, int(upper),
                                     int(unit)), "solve_triangular")
         needs = (A.requires_grad, B.requires_grad, False, False)
         if (needs[0] or needs[1]) and _grad_enabled():
