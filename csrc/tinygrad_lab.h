@@ -493,6 +493,10 @@ int tl_cholesky(int dtype, void *l, int64_t *info, int64_t batch, int64_t n);
  * is read; unit: a diagonal of ones assumed). */
 int tl_solve_triangular(int dtype, void *x, const void *a, int64_t batch, int64_t n, int64_t k,
                         int upper, int unit);
+/* w (batch, n) eigenvalues ascending, v (batch, n, n) eigenvectors as columns (each with its
+ * largest-magnitude component positive) of the symmetric a (batch, n, n), given by its lower
+ * (upper = 0) or upper triangle and overwritten: cyclic Jacobi. */
+int tl_eigh(int dtype, void *w, void *v, void *a, int64_t batch, int64_t n, int upper);
 /* cdef-end */
 
 #endif

@@ -423,3 +423,66 @@ def test_norms_and_products_match_torch():
         np.testing.assert_allclose(LA.matrix_power(_t(a), n).numpy(),
                                    torch.linalg.matrix_power(T, n).numpy(), atol=1e-10)
     np.testing.assert_allclose(LA.norm(_t(a)).numpy(), torch.linalg.norm(T).numpy(), atol=1e-12)
+
+
+# ---- eigh (cyclic Jacobi in csrc/linalg.c) ------------------------------------------------------
+
+def _sym(shape, seed=0):
+    a = _rand(shape, seed)
+    return a + np.swapaxes(a, -1, -2)
+
+
+@pytest.mark.parametrize("dtype,tol", [(tl.float64, 1e-11), (tl.float32, 1e-4)])
+@pytest.mark.parametrize("shape", [(1, 1), (2, 2), (6, 6), (3, 2, 9, 9), (20, 20)])
+def test_eigh_forward(dtype, tol, shape):
+    s = _sym(shape, 1)
+    w, V = LA.eigh(_t(s, dtype))
+    np.testing.assert_allclose(w.numpy(), np.linalg.eigvalsh(s), rtol=tol, atol=tol * 10)
+    v = V.numpy().astype(np.float64)
+    n = shape[-1]
+    np.testing.assert_allclose(np.swapaxes(v, -1, -2) @ v, np.broadcast_to(np.eye(n), v.shape), atol=tol * 10)
+    np.testing.assert_allclose((v * w.numpy()[..., None, :]) @ np.swapaxes(v, -1, -2), s,
+                               atol=tol * 10 * max(1, np.abs(s).max()))
+    big = np.take_along_axis(v, np.argmax(np.abs(v), axis=-2)[..., None, :], axis=-2)
+    assert np.all(big > 0)                     # the sign convention
+    np.testing.assert_allclose(LA.eigvalsh(_t(s, dtype)).numpy(), w.numpy(), rtol=0, atol=0)
+
+
+def test_eigh_reads_one_triangle_and_handles_repeats():
+    s = _sym((4, 4), 2)
+    low = np.tril(s) + np.triu(np.full((4, 4), 7.0), 1)     # garbage above the diagonal
+    np.testing.assert_allclose(LA.eigvalsh(_t(low)).numpy(), np.linalg.eigvalsh(s), atol=1e-12)
+    up = np.triu(s) + np.tril(np.full((4, 4), 7.0), -1)
+    np.testing.assert_allclose(LA.eigh(_t(up), UPLO="U").eigenvalues.numpy(), np.linalg.eigvalsh(s),
+                               atol=1e-12)
+    w, V = LA.eigh(_t(np.diag([2.0, 1.0, 2.0])))                # repeated eigenvalues, diagonal A
+    np.testing.assert_allclose(w.numpy(), [1.0, 2.0, 2.0])
+    assert LA.eigh(_t(np.zeros((0, 0)))).eigenvectors.shape == (0, 0)
+    with pytest.raises(RuntimeError, match="Expected UPLO argument to be 'L' or 'U'"):
+        LA.eigh(tl.eye(2), UPLO="X")
+    with pytest.raises(RuntimeError, match="A must be batches of square matrices"):
+        LA.eigh(tl.ones(2, 3))
+    a = _sym((3, 3), 3)
+    a[2, 0] = np.nan
+    w, V = LA.eigh(_t(a))
+    assert np.isnan(w.numpy()).all() and np.isnan(V.numpy()).all()
+
+
+def test_eigh_gradients():
+    f = lambda a: tuple(LA.eigh(a + a.mT + tl.diag(tl.arange(4, dtype=a.dtype) * 4.0)))   # noqa: E731
+    A = _t(_rand((2, 4, 4), 4), grad=True)
+    assert gradcheck(f, [A]) and gradgradcheck(f, [A])
+
+
+def test_eigh_against_torch():
+    torch = pytest.importorskip("torch")
+    s, g1, g2 = _sym((2, 5, 5), 5), _rand((2, 5), 6), _rand((2, 5, 5), 7)
+    A = _t(s, grad=True)
+    w, V = LA.eigh(A)
+    ((w * _t(g1)).sum() + (V * V * _t(g2)).sum()).backward()   # (V * V: sign-free)
+    T = torch.tensor(s, requires_grad=True)
+    tw, tV = torch.linalg.eigh(T)
+    ((tw * torch.tensor(g1)).sum() + (tV * tV * torch.tensor(g2)).sum()).backward()
+    np.testing.assert_allclose(w.detach().numpy(), tw.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(np.abs(V.detach().numpy()), np.abs(tV.detach().numpy()), atol=1e-10)
+    np.testing.assert_allclose(A.grad.numpy(), T.grad.numpy(), atol=1e-10)

@@ -282,6 +282,10 @@ SPECS = {
     "SolveTriangular1": Spec(lambda a, b: tl.linalg.solve_triangular(a, b, upper=False, unitriangular=True),
                              lambda a, b: np.linalg.solve(np.tril(a, -1) + _eye(a), b), [((3, 3), (3, 2))],
                              low=-0.5, high=0.5),
+    "Eigh":      Spec(lambda a: tuple(tl.linalg.eigh(_spread(a))), lambda a: _eigh_ref(_spread(a)),
+                      [(3, 3), (2, 4, 4), (0, 0)], low=-0.5, high=0.5),
+    "Eigh1":     Spec(lambda a: tl.linalg.eigvalsh(_spread(a), UPLO="U"), lambda a: np.linalg.eigvalsh(_spread(a)),
+                      [(3, 3), (2, 1, 1)], low=-0.5, high=0.5),
     # ---- integer-array indexing (csrc/index.c) ----
     "Gather":    Spec(lambda x: x[[2, 0, 2], 1:], lambda x: x[[2, 0, 2], 1:], [(3, 4), (4, 2, 3)]),
     "GatherBackward": Spec(lambda g: _gather_backward(g), lambda g: _gather_backward_ref(g), [(3, 3)]),
@@ -394,6 +398,25 @@ def _wc(a):
 def _spd(a):
     """A symmetric positive-definite matrix: a a^T + I."""
     return a @ (a.mT if isinstance(a, tl.Tensor) else np.swapaxes(a, -1, -2)) + _eye(a)
+
+
+def _spread(a):
+    """A symmetric matrix with well-separated eigenvalues from entries in [-0.5, 0.5]:
+    a + a^T + 10 diag(0, 1, ...) (|eigenvalue_i - 10 i| <= ||a + a^T|| <= n < 5)."""
+    n = a.shape[-1]
+    if isinstance(a, tl.Tensor):
+        return a + a.mT + tl.diag(tl.arange(n, dtype=a.dtype) * 10.0)
+    return a + np.swapaxes(a, -1, -2) + np.diag(np.arange(n) * 10.0)
+
+
+def _eigh_ref(s):
+    """np.linalg.eigh with tl's sign convention: each eigenvector's largest-magnitude component
+    positive."""
+    w, v = np.linalg.eigh(s)
+    if not v.size:
+        return w, v
+    big = np.take_along_axis(v, np.argmax(np.abs(v), axis=-2)[..., None, :], axis=-2)
+    return w, v * np.where(big < 0, -1.0, 1.0)
 
 
 def _index_backward_ref(x):

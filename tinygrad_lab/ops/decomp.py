@@ -27,13 +27,14 @@ from ..tensor import Tensor, _empty, tensor_method
 from .elementwise import where
 from .index import tril, triu
 from .linalg import matmul
-from .shape import broadcast_shapes, expand, reshape, sum_to, transpose, unsqueeze
+from .shape import broadcast_shapes, cat, expand, reshape, sum_to, transpose, unsqueeze
 
 # torch.return_types of the ops with several results
 slogdet_result = collections.namedtuple("slogdet", ("sign", "logabsdet"))
 lu_factor_result = collections.namedtuple("lu_factor", ("LU", "pivots"))
 triangular_solve_result = collections.namedtuple("triangular_solve",
                                                  ("solution", "cloned_coefficient"))
+eigh_result = collections.namedtuple("eigh", ("eigenvalues", "eigenvectors"))
 
 
 class LinAlgError(RuntimeError, ValueError):
@@ -293,6 +294,40 @@ class SolveTriangular(Function):
                 None, None)
 
 
+class Eigh(Function):
+    """A = V diag(w) V^T for symmetric A (one triangle read), by cyclic Jacobi (tl_eigh). One
+    node whose output packs both results, P = [w; V] of shape (..., n + 1, n) (the engine's
+    nodes have one output); eigh() returns views of its rows. VJP (real symmetric case): the
+    symmetric part of V (diag(gw) + F o (V^T gV)) V^T, F_ij = 1 / (w_j - w_i) off the diagonal, 0 on it
+    (inf for repeated eigenvalues: the eigenvectors' derivative is undefined there, as in
+    PyTorch)."""
+
+    @classmethod
+    def apply(cls, A, upper):
+        n, batch = A.shape[-1], A.shape[:-2]
+        a = _batch_copy(A, A.shape)
+        w, v = _empty(batch + (n,), A.dtype), _empty(A.shape, A.dtype)
+        check(K.tl_eigh(A.dtype.code, w._ptr, v._ptr, a._ptr, _batch(batch), n, int(upper)),
+              "eigh")
+        p = cat([unsqueeze(w, -2), v], -2)
+        if A.requires_grad and _grad_enabled():
+            _record(cls, p, (A, None), (True, False), (p,))
+        return p
+
+    @staticmethod
+    def formula(ctx, g):
+        p, = ctx._saved
+        n = p.shape[-1]
+        w, V = p[..., 0, :], p[..., 1:, :]
+        gw, gV = g[..., 0, :], g[..., 1:, :]
+        eye_n = eye(n, dtype=p.dtype) > 0.5
+        E = unsqueeze(w, -2) - unsqueeze(w, -1)             # E_ij = w_j - w_i
+        F = where(eye_n, 0.0, 1.0 / where(eye_n, 1.0, E))
+        inner = matmul(_mT(V), gV) * F + unsqueeze(gw, -1) * eye(n, dtype=p.dtype)
+        gA = matmul(matmul(V, inner), _mT(V))
+        return 0.5 * (gA + _mT(gA)), None                   # its symmetric part, as PyTorch
+
+
 # ---- torch.linalg's functions -------------------------------------------------------------------
 
 def _rhs(name, A, B):
@@ -432,6 +467,27 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
     return SolveTriangular.apply(A, B, bool(upper), bool(unitriangular))
 
 
+def _uplo(name, UPLO):
+    if UPLO not in ("L", "U"):
+        raise RuntimeError(f"{name}: Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
+    return UPLO == "U"
+
+
+def eigh(A, UPLO="L"):
+    """torch.linalg.eigh: (eigenvalues ascending, eigenvectors as columns) of symmetric A, read
+    from its lower (UPLO='L') or upper triangle. Each eigenvector's largest-magnitude component
+    is positive (LAPACK leaves the sign to its algorithm). Jacobi rotations: O(n^3) per sweep."""
+    _check_matrix("linalg.eigh", A)
+    p = Eigh.apply(A, _uplo("linalg.eigh", UPLO))
+    return eigh_result(p[..., 0, :], p[..., 1:, :])
+
+
+def eigvalsh(A, UPLO="L"):
+    """torch.linalg.eigvalsh: the eigenvalues of symmetric A, ascending."""
+    _check_matrix("linalg.eigvalsh", A)
+    return Eigh.apply(A, _uplo("linalg.eigvalsh", UPLO))[..., 0, :]
+
+
 # ---- the torch.* aliases and Tensor methods -----------------------------------------------------
 
 @tensor_method("inverse")
@@ -483,4 +539,4 @@ def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False):
 
 __all__ = ["LinAlgError", "solve", "inv", "det", "slogdet", "logdet", "lu_factor", "lu_solve",
            "cholesky", "solve_triangular", "inverse", "cholesky_legacy", "cholesky_solve",
-           "triangular_solve"]
+           "triangular_solve", "eigh", "eigvalsh"]
