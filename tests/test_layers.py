@@ -272,7 +272,6 @@ NOT_NAMED_IN_C = {
     "Inv": "tl_lu_factor, then tl_lu_solve against the identity",
     "Solve": "tl_lu_factor, then tl_lu_solve", "Det": "tl_lu_factor, then tl_lu_det",
     "Slogdet": "tl_lu_factor, then tl_lu_det",
-    "Eigh": "tl_eigh, its results packed in one output",
 }
 
 
