@@ -1,7 +1,7 @@
 /* linalg.c - dense linear algebra on batches of small matrices: LU with partial pivoting
  * (tl_lu_factor), solves with it (tl_lu_solve), determinants from it (tl_lu_det), Cholesky
  * (tl_cholesky), triangular solves (tl_solve_triangular) and the symmetric eigendecomposition
- * (tl_eigh, cyclic Jacobi). The per-matrix loops are in
+ * (tl_eigh, cyclic Jacobi), QR by Householder reflections (tl_qr). The per-matrix loops are in
  * linalg.inc, instantiated for float and double by instantiate_float.h.
  *
  * Every buffer is contiguous and row-major, batch matrices one after another; factorisations
@@ -56,4 +56,10 @@ int tl_solve_triangular(int dtype, void *x, const void *a, int64_t batch, int64_
 int tl_eigh(int dtype, void *w, void *v, void *a, int64_t batch, int64_t n, int upper) {
     if (batch < 0 || n < 0) return TL_EINVAL;
     LINALG_DISPATCH(dtype, eigh_, (w, v, a, batch, n, upper));
+}
+
+int tl_qr(int dtype, void *q, void *r, void *a, int64_t batch, int64_t m, int64_t n, int complete) {
+    if (batch < 0 || m < 0 || n < 0) return TL_EINVAL;
+    const int64_t k = m < n ? m : n, mq = complete ? m : k;
+    LINALG_DISPATCH(dtype, qr_, (q, r, a, batch, m, n, mq, mq));
 }

@@ -497,6 +497,10 @@ int tl_solve_triangular(int dtype, void *x, const void *a, int64_t batch, int64_
  * largest-magnitude component positive) of the symmetric a (batch, n, n), given by its lower
  * (upper = 0) or upper triangle and overwritten: cyclic Jacobi. */
 int tl_eigh(int dtype, void *w, void *v, void *a, int64_t batch, int64_t n, int upper);
+/* a (batch, m, n) = Q R by Householder reflections (LAPACK geqrf's signs), a overwritten;
+ * k = min(m, n): q (batch, m, k) and r (batch, k, n), or with complete q (batch, m, m) and
+ * r (batch, m, n); q or r may be NULL. */
+int tl_qr(int dtype, void *q, void *r, void *a, int64_t batch, int64_t m, int64_t n, int complete);
 /* cdef-end */
 
 #endif

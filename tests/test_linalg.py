@@ -486,3 +486,52 @@ def test_eigh_against_torch():
     np.testing.assert_allclose(w.detach().numpy(), tw.detach().numpy(), atol=1e-12)
     np.testing.assert_allclose(np.abs(V.detach().numpy()), np.abs(tV.detach().numpy()), atol=1e-10)
     np.testing.assert_allclose(A.grad.numpy(), T.grad.numpy(), atol=1e-10)
+
+
+# ---- qr (Householder in csrc/linalg.c) ----------------------------------------------------------
+
+@pytest.mark.parametrize("shape", [(5, 3), (3, 5), (4, 4), (2, 6, 2), (1, 1), (0, 3), (3, 0)])
+@pytest.mark.parametrize("mode", ["reduced", "complete", "r"])
+def test_qr_matches_numpy(shape, mode):
+    a = _rand(shape, 1)
+    for dtype, tol in ((tl.float64, 1e-12), (tl.float32, 1e-5)):
+        Q, R = LA.qr(_t(a, dtype), mode)
+        if mode == "r":
+            assert Q.shape == (0,)
+            want_r = np.linalg.qr(a, "r")
+        else:
+            want_q, want_r = np.linalg.qr(a, mode)
+            np.testing.assert_allclose(Q.numpy(), want_q, atol=tol)   # LAPACK's signs
+            np.testing.assert_allclose(Q.numpy() @ R.numpy(), a, atol=tol * 10)
+        np.testing.assert_allclose(R.numpy(), want_r, atol=tol)
+
+
+def test_qr_gradients():
+    A = _t(_rand((2, 5, 3), 2), grad=True)
+    f = lambda a: tuple(LA.qr(a))   # noqa: E731
+    assert gradcheck(f, [A]) and gradgradcheck(f, [A])
+    S = _t(_rand((4, 4), 3), grad=True)
+    assert gradcheck(lambda a: tuple(LA.qr(a, "complete")), [S])
+    assert gradcheck(lambda a: LA.qr(a, "r").R, [S])
+    W = _t(_rand((2, 4), 4), grad=True)
+    with pytest.raises(NotImplementedError, match="fewer rows than columns"):
+        LA.qr(W).Q.sum().backward()
+    T = _t(_rand((4, 2), 4), grad=True)
+    with pytest.raises(RuntimeError, match="not differentiable when mode='complete' and nrows > ncols"):
+        LA.qr(T, "complete").Q.sum().backward()
+    with pytest.raises(RuntimeError, match="unrecognized mode 'full'"):
+        LA.qr(T, "full")
+
+
+def test_qr_against_torch():
+    torch = pytest.importorskip("torch")
+    a, gq, gr = _rand((3, 6, 4), 5), _rand((3, 6, 4), 6), _rand((3, 4, 4), 7)
+    A = _t(a, grad=True)
+    Q, R = LA.qr(A)
+    ((Q * _t(gq)).sum() + (R * _t(gr)).sum()).backward()
+    T = torch.tensor(a, requires_grad=True)
+    TQ, TR = torch.linalg.qr(T)
+    ((TQ * torch.tensor(gq)).sum() + (TR * torch.tensor(gr)).sum()).backward()
+    np.testing.assert_allclose(Q.detach().numpy(), TQ.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(R.detach().numpy(), TR.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(A.grad.numpy(), T.grad.numpy(), atol=1e-10)

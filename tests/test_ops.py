@@ -286,6 +286,10 @@ SPECS = {
                       [(3, 3), (2, 4, 4), (0, 0)], low=-0.5, high=0.5),
     "Eigh1":     Spec(lambda a: tl.linalg.eigvalsh(_spread(a), UPLO="U"), lambda a: np.linalg.eigvalsh(_spread(a)),
                       [(3, 3), (2, 1, 1)], low=-0.5, high=0.5),
+    "Qr":        Spec(lambda a: tuple(tl.linalg.qr(a)), lambda a: np.linalg.qr(a),
+                      [(5, 3), (2, 4, 4), (0, 0), (3, 0)]),
+    "Qr1":       Spec(lambda a: tuple(tl.linalg.qr(a, "complete")), lambda a: np.linalg.qr(a, "complete"),
+                      [(3, 3), (2, 2, 3)], grad=False),   # (complete, m > n: not differentiable)
     # ---- integer-array indexing (csrc/index.c) ----
     "Gather":    Spec(lambda x: x[[2, 0, 2], 1:], lambda x: x[[2, 0, 2], 1:], [(3, 4), (4, 2, 3)]),
     "GatherBackward": Spec(lambda g: _gather_backward(g), lambda g: _gather_backward_ref(g), [(3, 3)]),

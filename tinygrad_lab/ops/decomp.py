@@ -35,6 +35,7 @@ lu_factor_result = collections.namedtuple("lu_factor", ("LU", "pivots"))
 triangular_solve_result = collections.namedtuple("triangular_solve",
                                                  ("solution", "cloned_coefficient"))
 eigh_result = collections.namedtuple("eigh", ("eigenvalues", "eigenvectors"))
+qr_result = collections.namedtuple("qr", ("Q", "R"))
 
 
 class LinAlgError(RuntimeError, ValueError):
@@ -328,6 +329,49 @@ class Eigh(Function):
         return 0.5 * (gA + _mT(gA)), None                   # its symmetric part, as PyTorch
 
 
+class Qr(Function):
+    """A (..., m, n) = Q R by Householder reflections (tl_qr; LAPACK's signs, so R's diagonal
+    may be negative, as PyTorch's). One node whose output packs [Q | R] side by side, R padded
+    with zero rows to m: (..., m, mq + n), mq = min(m, n) (reduced) or m (complete); qr()
+    returns views. VJP for m >= n (PyTorch's): M = gR R^T - Q^T gQ, then
+    gA = (Q (triu(M) + triu(M, 1)^T) + gQ) R^-T. Wide matrices (m < n) and complete mode with
+    m > n have no gradient here (NotImplementedError; PyTorch has the first, not the second)."""
+
+    @classmethod
+    def apply(cls, A, complete):
+        (m, n), batch = A.shape[-2:], A.shape[:-2]
+        mq = m if complete else min(m, n)
+        a = _batch_copy(A, A.shape)
+        q, r = _empty(batch + (m, mq), A.dtype), _empty(batch + (mq, n), A.dtype)
+        check(K.tl_qr(A.dtype.code, q._ptr, r._ptr, a._ptr, _batch(batch), m, n, int(complete)),
+              "qr")
+        if mq < m:
+            r = cat([r, full(batch + (m - mq, n), 0.0, dtype=A.dtype)], -2)
+        p = cat([q, r], -1)
+        if A.requires_grad and _grad_enabled():
+            _record(cls, p, (A, None), (True, False), (p,)).mq = mq
+        return p
+
+    @staticmethod
+    def formula(ctx, g):
+        p, = ctx._saved
+        mq = ctx.mq
+        m, n = p.shape[-2], p.shape[-1] - mq
+        if m == 0 or n == 0:
+            return full(p.shape[:-1] + (n,), 0.0, dtype=g.dtype), None
+        if m < n:
+            raise NotImplementedError("linalg.qr: the derivative for matrices with fewer rows "
+                                      "than columns is not implemented in tinygrad_lab")
+        if mq > n:
+            raise RuntimeError("The QR decomposition is not differentiable when mode='complete' "
+                               "and nrows > ncols.")
+        Q, R = p[..., :, :mq], p[..., :mq, mq:]
+        gQ, gR = g[..., :, :mq], g[..., :mq, mq:]
+        M = matmul(gR, _mT(R)) - matmul(_mT(Q), gQ)
+        gA = matmul(Q, triu(M) + _mT(triu(M, 1))) + gQ
+        return _mT(SolveTriangular.apply(R, _mT(gA), True, False)), None   # gA R^-T
+
+
 # ---- torch.linalg's functions -------------------------------------------------------------------
 
 def _rhs(name, A, B):
@@ -467,6 +511,23 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
     return SolveTriangular.apply(A, B, bool(upper), bool(unitriangular))
 
 
+def qr(A, mode="reduced"):
+    """torch.linalg.qr: (Q, R) with A = Q R, Q's columns orthonormal, R upper triangular;
+    mode 'reduced' (Q (m, k), R (k, n), k = min(m, n)), 'complete' (Q (m, m), R (m, n)) or 'r'
+    (R only; Q is an empty tensor). Householder reflections, LAPACK's signs."""
+    _check_matrix("linalg.qr", A, square=False)
+    if mode not in ("reduced", "complete", "r"):
+        raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of "
+                           f"'reduced' (default), 'r', or 'complete'")
+    m, n = A.shape[-2:]
+    mq = m if mode == "complete" else min(m, n)
+    p = Qr.apply(A, mode == "complete")
+    R = p[..., :mq, mq:]
+    if mode == "r":
+        return qr_result(full((0,), 0.0, dtype=A.dtype), R)
+    return qr_result(p[..., :, :mq], R)
+
+
 def _uplo(name, UPLO):
     if UPLO not in ("L", "U"):
         raise RuntimeError(f"{name}: Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
@@ -539,4 +600,4 @@ def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False):
 
 __all__ = ["LinAlgError", "solve", "inv", "det", "slogdet", "logdet", "lu_factor", "lu_solve",
            "cholesky", "solve_triangular", "inverse", "cholesky_legacy", "cholesky_solve",
-           "triangular_solve", "eigh", "eigvalsh"]
+           "triangular_solve", "eigh", "eigvalsh", "qr"]
