@@ -286,11 +286,26 @@ def test_shape_and_dtype_errors(fn):
         fn(tl.ones(3))
     with pytest.raises(TypeError, match="Expected a floating point or complex tensor as input. Got Long"):
         fn(tl.ones(3, 3, dtype=tl.int64))
-    with pytest.raises(TypeError, match="Low precision dtypes not supported. Got Half"):
-        fn(tl.ones(3, 3, dtype=tl.float16))
     with pytest.raises(TypeError, match="must be Tensor"):
         fn([[1.0]])
     assert name
+
+
+@pytest.mark.parametrize("dt", [tl.float16, tl.bfloat16])
+def test_half_inputs_compute_in_float32(dt):
+    a = _rand((2, 3, 3), 0, 3.0)
+    A = _t(a, dt)
+    A32 = A.float()
+    for fn in (LA.inv, LA.det, lambda x: LA.solve(x, x), lambda x: LA.qr(x).R,
+               lambda x: LA.eigh(x).eigenvalues, lambda x: LA.slogdet(x).logabsdet):
+        out = fn(A)
+        assert out.dtype is dt
+        np.testing.assert_array_equal(out.float().numpy(), fn(A32).to(dt).float().numpy())
+    G = _t(a, dt, grad=True)
+    LA.det(G).sum().backward()
+    assert G.grad.dtype is dt
+    with pytest.raises(TypeError, match="Expected A and B to have the same dtype"):
+        LA.solve(A, A32)
 
 
 def test_solve_errors():

@@ -17,6 +17,7 @@ ops themselves, tril/triu), as PyTorch's are, so second derivatives come for fre
     X = T^-1 B        gB = T^-T g,  gA = -(gB X^T) on T's triangle
 """
 import collections
+import functools
 
 from .. import dtypes
 from .. import kernels as K
@@ -60,12 +61,28 @@ def _check_matrix(name, A, arg="A", square=True):
     if square and A.shape[-1] != A.shape[-2]:
         raise RuntimeError(f"{name}: {arg} must be batches of square matrices, but they are "
                            f"{A.shape[-2]} by {A.shape[-1]} matrices")
-    if A.dtype.is_half:
-        raise TypeError(f"{name}: Low precision dtypes not supported. Got "
-                        f"{_TORCH_NAMES[A.dtype.name]}")
     if not A.dtype.is_floating_point:
         raise TypeError(f"{name}: Expected a floating point or complex tensor as input. Got "
                         f"{_TORCH_NAMES[A.dtype.name]}")
+
+
+def _half_as_float32(fn):
+    """Run ``fn`` in float32 when its tensor arguments are all of one half dtype (float16 or
+    bfloat16 are storage here: the kernels are float32/float64), rounding the results back
+    (PyTorch refuses half input on CPU). The casts are ops, so gradients flow through them."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        ts = [a for a in args if isinstance(a, Tensor) and a.dtype.is_floating_point]
+        dt = ts[0].dtype if ts else None
+        if dt is None or not dt.is_half or any(t.dtype is not dt for t in ts):
+            return fn(*args, **kwargs)
+        out = fn(*[a.to(dtypes.float32) if isinstance(a, Tensor) and a.dtype is dt else a
+                   for a in args], **kwargs)
+        if isinstance(out, Tensor):
+            return out.to(dt) if out.dtype is dtypes.float32 else out
+        return type(out)(*[o.to(dt) if isinstance(o, Tensor) and o.dtype is dtypes.float32
+                           else o for o in out])
+    return wrapper
 
 
 def _same_dtype(name, A, B):
@@ -395,6 +412,7 @@ def _rhs(name, A, B):
     return Bm, vector
 
 
+@_half_as_float32
 def solve(A, B, *, left=True):
     """torch.linalg.solve: X with A X = B (``left=False``: X A = B) for square A, by LU with
     partial pivoting. B may be a (batch of) vector(s) as torch's rule says. LinAlgError for a
@@ -411,18 +429,21 @@ def solve(A, B, *, left=True):
     return reshape(X, X.shape[:-1]) if vector else X
 
 
+@_half_as_float32
 def inv(A):
     """torch.linalg.inv: A^-1 of square A (batched). LinAlgError for a singular A."""
     _check_matrix("linalg.inv", A)
     return Inv.apply(A)
 
 
+@_half_as_float32
 def det(A):
     """torch.linalg.det: the determinant (batch dims kept; 1 for a 0 x 0 matrix)."""
     _check_matrix("linalg.det", A)
     return Det.apply(A)
 
 
+@_half_as_float32
 def slogdet(A):
     """torch.linalg.slogdet: (sign, logabsdet) with det A = sign * exp(logabsdet); a singular A
     gives (0, -inf). Only logabsdet carries a gradient."""
@@ -430,6 +451,7 @@ def slogdet(A):
     return slogdet_result(*Slogdet.apply(A))
 
 
+@_half_as_float32
 def logdet(A):
     """torch.logdet: log(det A): NaN where det A < 0, -inf where it is 0."""
     _check_matrix("logdet", A)
@@ -437,6 +459,7 @@ def logdet(A):
     return where(sign < 0, full((), float("nan"), dtype=A.dtype), logabs)
 
 
+@_half_as_float32
 def lu_factor(A, *, pivot=True):
     """torch.linalg.lu_factor: (LU, pivots): L (unit lower, below the diagonal) and U packed in
     one matrix, and the 1-based row swaps (int64 here: tl has no int32). No gradient yet:
@@ -452,6 +475,7 @@ def lu_factor(A, *, pivot=True):
     return lu_factor_result(lu, piv)
 
 
+@_half_as_float32
 def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
     """torch.linalg.lu_solve: X with A X = B from lu_factor's (LU, pivots). No gradient (a
     RuntimeError if an argument requires one)."""
@@ -482,6 +506,7 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
     return x
 
 
+@_half_as_float32
 def cholesky(A, *, upper=False):
     """torch.linalg.cholesky: L lower with A = L L^T (``upper``: U = L^T, A = U^T U), reading
     A's lower triangle; LinAlgError if A is not positive-definite."""
@@ -490,6 +515,7 @@ def cholesky(A, *, upper=False):
     return _mT(L) if upper else L
 
 
+@_half_as_float32
 def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
     """torch.linalg.solve_triangular: X with A X = B (``left=False``: X A = B) for triangular A
     (only its ``upper`` or lower triangle is read). A zero on the diagonal gives inf/NaN, as
@@ -511,6 +537,7 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
     return SolveTriangular.apply(A, B, bool(upper), bool(unitriangular))
 
 
+@_half_as_float32
 def qr(A, mode="reduced"):
     """torch.linalg.qr: (Q, R) with A = Q R, Q's columns orthonormal, R upper triangular;
     mode 'reduced' (Q (m, k), R (k, n), k = min(m, n)), 'complete' (Q (m, m), R (m, n)) or 'r'
@@ -534,6 +561,7 @@ def _uplo(name, UPLO):
     return UPLO == "U"
 
 
+@_half_as_float32
 def eigh(A, UPLO="L"):
     """torch.linalg.eigh: (eigenvalues ascending, eigenvectors as columns) of symmetric A, read
     from its lower (UPLO='L') or upper triangle. Each eigenvector's largest-magnitude component
@@ -543,6 +571,7 @@ def eigh(A, UPLO="L"):
     return eigh_result(p[..., 0, :], p[..., 1:, :])
 
 
+@_half_as_float32
 def eigvalsh(A, UPLO="L"):
     """torch.linalg.eigvalsh: the eigenvalues of symmetric A, ascending."""
     _check_matrix("linalg.eigvalsh", A)
