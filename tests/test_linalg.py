@@ -154,6 +154,7 @@ GRAD_CASES = [
     ("solve vector", lambda a, b: LA.solve(a, b), [(4, 4), (4,)]),
     ("solve left=False", lambda a, b: LA.solve(a, b, left=False), [(3, 4, 4), (2, 4)]),
     ("inv", lambda a: LA.inv(a), [(2, 3, 3)]),
+    ("lu_factor", lambda a: LA.lu_factor(a.flip(-2)).LU, [(2, 4, 4)]),
     ("det", lambda a: LA.det(a), [(2, 3, 3)]),
     ("slogdet", lambda a: LA.slogdet(a).logabsdet, [(4, 4)]),
     ("logdet", lambda a: tl.logdet(a @ a.mT), [(3, 3)]),
@@ -187,6 +188,7 @@ def test_gradients_match_torch():
         (lambda M: LA.slogdet(M)[1], lambda M: torch.linalg.slogdet(M)[1], a, g[:, 0, 0]),
         (lambda M: LA.solve(M, _t(b)), lambda M: torch.linalg.solve(M, torch.tensor(b)), a, g[..., :3]),
         (lambda M: LA.cholesky(M), lambda M: torch.linalg.cholesky(M), s, g),
+        (lambda M: LA.lu_factor(M).LU, lambda M: torch.linalg.lu_factor(M).LU, a, g),
         (lambda M: LA.solve_triangular(M, _t(b), upper=True),
          lambda M: torch.linalg.solve_triangular(M, torch.tensor(b), upper=True), a, g[..., :3]),
     ]
@@ -324,8 +326,6 @@ def test_solve_errors():
         LA.solve_triangular(A, tl.ones(2, 1), upper=True)
     with pytest.raises(RuntimeError, match="pivots must lie in"):
         LA.lu_solve(A, tl.tensor([1, 5, 3]), tl.ones(3, 1))
-    with pytest.raises(RuntimeError, match="derivative through LU is not implemented"):
-        LA.lu_factor(tl.eye(3, requires_grad=True))
 
 
 def test_errors_match_torch_types():

@@ -290,6 +290,8 @@ SPECS = {
                       [(5, 3), (2, 4, 4), (0, 0), (3, 0)]),
     "Qr1":       Spec(lambda a: tuple(tl.linalg.qr(a, "complete")), lambda a: np.linalg.qr(a, "complete"),
                       [(3, 3), (2, 2, 3)], grad=False),   # (complete, m > n: not differentiable)
+    "LuFactor":  Spec(lambda a: tl.linalg.lu_factor(_wc(a).flip(-2)).LU, lambda a: _lu_ref(np.flip(_wc(a), -2)),
+                      [(3, 3), (2, 4, 4), (0, 0)], low=-0.5, high=0.5),     # (flipped rows: pivoting)
     # ---- integer-array indexing (csrc/index.c) ----
     "Gather":    Spec(lambda x: x[[2, 0, 2], 1:], lambda x: x[[2, 0, 2], 1:], [(3, 4), (4, 2, 3)]),
     "GatherBackward": Spec(lambda g: _gather_backward(g), lambda g: _gather_backward_ref(g), [(3, 3)]),
@@ -421,6 +423,19 @@ def _eigh_ref(s):
         return w, v
     big = np.take_along_axis(v, np.argmax(np.abs(v), axis=-2)[..., None, :], axis=-2)
     return w, v * np.where(big < 0, -1.0, 1.0)
+
+
+def _lu_ref(a):
+    """The packed LU of P A = L U with partial pivoting (the first largest |pivot|), per matrix."""
+    out = np.array(a, dtype=np.float64)
+    for b in np.ndindex(out.shape[:-2]):
+        m = out[b]
+        for j in range(m.shape[0]):
+            p = j + int(np.argmax(np.abs(m[j:, j])))
+            m[[j, p]] = m[[p, j]]
+            m[j + 1:, j] /= m[j, j]
+            m[j + 1:, j + 1:] -= np.outer(m[j + 1:, j], m[j, j + 1:])
+    return out
 
 
 def _index_backward_ref(x):

@@ -22,11 +22,11 @@ import functools
 from .. import dtypes
 from .. import kernels as K
 from ..autograd.engine import Function, _grad_enabled, _record
-from ..creation import copy as _copy, eye, full
+from ..creation import copy as _copy, eye, full, tensor
 from ..kernels import NULL, check, ffi
 from ..tensor import Tensor, _empty, tensor_method
 from .elementwise import where
-from .index import tril, triu
+from .index import gather, tril, triu
 from .linalg import matmul
 from .shape import broadcast_shapes, cat, expand, reshape, sum_to, transpose, unsqueeze
 
@@ -216,6 +216,40 @@ def _det_kernel(A, det=False, sign=False, logabs=False):
 def _mat(v):
     """(...) -> (..., 1, 1), to scale a batch of matrices."""
     return unsqueeze(unsqueeze(v, -1), -1)
+
+
+class LuFactor(Function):
+    """The packed LU of P A = L U (the node's output; the pivots are not differentiable). VJP
+    for square A (PyTorch's): with L unit lower, U upper, gL = tril(g, -1), gU = triu(g),
+    phi = tril(L^T gL, -1) + triu(gU U^T), gA = P^T L^-T phi U^-T -- two triangular solves and
+    the rows put back through the pivots (a gather)."""
+
+    @classmethod
+    def apply(cls, A):
+        lu, piv, _ = _lu(A, A.shape[:-2])
+        if A.requires_grad and _grad_enabled():
+            _record(cls, lu, (A,), (True,), (piv, lu))
+        return lu, piv
+
+    @staticmethod
+    def formula(ctx, g):
+        piv, lu = ctx._saved
+        n = lu.shape[-1]
+        eye_n = eye(n, dtype=lu.dtype)
+        L, U = tril(lu, -1) + eye_n, triu(lu)
+        phi = tril(matmul(_mT(L), tril(g, -1)), -1) + triu(matmul(triu(g), _mT(U)))
+        X = SolveTriangular.apply(_mT(L), phi, True, True)                 # L^-T phi
+        Y = _mT(SolveTriangular.apply(U, _mT(X), True, False))             # X U^-T
+        rows = []      # A = P^T L U: row j of gA is row r[j] of Y, the swaps undone in reverse
+        for p in (piv.reshape(-1, n).tolist() if n else []):
+            r = list(range(n))
+            for i in range(n - 1, -1, -1):
+                r[i], r[p[i] - 1] = r[p[i] - 1], r[i]
+            rows.append(r)
+        if not rows:
+            return (Y,)
+        idx = tensor(rows, dtype=dtypes.int64).reshape(piv.shape + (1,)).expand(*lu.shape)
+        return (gather(Y, -2, idx),)
 
 
 class Det(Function):
@@ -462,17 +496,13 @@ def logdet(A):
 @_half_as_float32
 def lu_factor(A, *, pivot=True):
     """torch.linalg.lu_factor: (LU, pivots): L (unit lower, below the diagonal) and U packed in
-    one matrix, and the 1-based row swaps (int64 here: tl has no int32). No gradient yet:
-    a RuntimeError if A requires one (call it on A.detach())."""
+    one matrix, and the 1-based row swaps (int64 here: tl has no int32). LU is differentiable
+    (PyTorch's derivative)."""
     _check_matrix("linalg.lu_factor", A)
     if not pivot:
         raise NotImplementedError("linalg.lu_factor: LU without pivoting is not implemented on "
                                   "CPU (as in PyTorch)")
-    if A.requires_grad and _grad_enabled():
-        raise RuntimeError("linalg.lu_factor: the derivative through LU is not implemented in "
-                           "tinygrad_lab; use solve/inv/det/slogdet, or A.detach()")
-    lu, piv, _ = _lu(A, A.shape[:-2])
-    return lu_factor_result(lu, piv)
+    return lu_factor_result(*LuFactor.apply(A))
 
 
 @_half_as_float32
