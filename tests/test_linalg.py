@@ -330,7 +330,8 @@ def test_solve_errors():
 
 def test_errors_match_torch_types():
     torch = pytest.importorskip("torch")
-    for fn, tfn, arg in [(LA.inv, torch.linalg.inv, SINGULAR), (LA.cholesky, torch.linalg.cholesky, -np.eye(2))]:
+    for fn, tfn, arg in [(LA.inv, torch.linalg.inv, SINGULAR),
+                         (LA.cholesky, torch.linalg.cholesky, -np.eye(2))]:
         with pytest.raises(torch.linalg.LinAlgError) as want:
             tfn(torch.tensor(arg))
         with pytest.raises(LA.LinAlgError) as got:
@@ -409,7 +410,8 @@ def test_multi_dot():
     assert gradcheck(lambda *x: LA.multi_dot(x), ins) and gradgradcheck(lambda *x: LA.multi_dot(x), ins)
     with pytest.raises(RuntimeError, match="expected at least 2 tensors but got 1"):
         LA.multi_dot([tl.ones(2)])
-    with pytest.raises(RuntimeError, match=r"tensors 0 and 1 with shapes \[2, 3\] and \[2, 3\] cannot be multiplied"):
+    with pytest.raises(RuntimeError,
+                       match=r"tensors 0 and 1 with shapes \[2, 3\] and \[2, 3\] cannot be multiplied"):
         LA.multi_dot([tl.ones(2, 3), tl.ones(2, 3)])
     with pytest.raises(RuntimeError, match="the first tensor must be 1D or 2D but got 3D"):
         LA.multi_dot([tl.ones(2, 3, 3), tl.ones(3, 3)])
