@@ -478,6 +478,35 @@ int tl_logcumsumexp_backward(int dtype, void *gx, const void *g, const void *x, 
  * in one shared (n,) seq when seq_outer is 0; right: after equal elements. */
 int tl_searchsorted(int dtype, int64_t *out, const void *seq, const void *values, int64_t outer,
                     int64_t n, int64_t m, int seq_outer, int right);
+/* ---- dense linear algebra on batches of n x n matrices (linalg.c) ----
+ * Buffers are contiguous row-major batches; float32/float64. Work happens in place. */
+/* lu (batch, n, n): A factored in place into P A = L U (L unit lower below the diagonal, U on
+ * and above); piv (batch, n): 1-based row swapped with row i at step i (LAPACK's getrf);
+ * info (batch,): 0, or the 1-based index of the first exactly-zero pivot of U. */
+int tl_lu_factor(int dtype, void *lu, int64_t *piv, int64_t *info, int64_t batch, int64_t n);
+/* x (batch, n, k) = A^-1 x from tl_lu_factor's lu, piv; perturb: a zero diagonal element of U
+ * counts as the dtype's eps (PyTorch's det backward). */
+int tl_lu_solve(int dtype, void *x, const void *lu, const int64_t *piv, int64_t batch, int64_t n,
+                int64_t k, int perturb);
+/* det, sign, logabs (batch,) from tl_lu_factor's lu, piv (each output may be NULL): the
+ * determinant, the sign of it (0 when it is 0 or NaN) and log |det| (slogdet). */
+int tl_lu_det(int dtype, void *det, void *sign, void *logabs, const void *lu, const int64_t *piv,
+              int64_t batch, int64_t n);
+/* l (batch, n, n): A's lower triangle -> its Cholesky factor L (strict upper triangle zeroed);
+ * info (batch,): 0, or the order of the first leading minor that is not positive-definite. */
+int tl_cholesky(int dtype, void *l, int64_t *info, int64_t batch, int64_t n);
+/* x (batch, n, k) = A^-1 x for a (batch, n, n) triangular (upper or lower; only that triangle
+ * is read; unit: a diagonal of ones assumed). */
+int tl_solve_triangular(int dtype, void *x, const void *a, int64_t batch, int64_t n, int64_t k,
+                        int upper, int unit);
+/* w (batch, n) eigenvalues ascending, v (batch, n, n) eigenvectors as columns (each with its
+ * largest-magnitude component positive) of the symmetric a (batch, n, n), given by its lower
+ * (upper = 0) or upper triangle and overwritten: cyclic Jacobi. */
+int tl_eigh(int dtype, void *w, void *v, void *a, int64_t batch, int64_t n, int upper);
+/* a (batch, m, n) = Q R by Householder reflections (LAPACK geqrf's signs), a overwritten;
+ * k = min(m, n): q (batch, m, k) and r (batch, k, n), or with complete q (batch, m, m) and
+ * r (batch, m, n); q or r may be NULL. */
+int tl_qr(int dtype, void *q, void *r, void *a, int64_t batch, int64_t m, int64_t n, int complete);
 /* cdef-end */
 
 #endif

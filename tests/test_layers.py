@@ -30,7 +30,7 @@ LAYERS = [
     ("kernel calls", ["kernels"]),
     ("creation", ["creation", "_config"]),
     ("autograd engine", ["autograd", "autograd.engine", "autograd.gradcheck"]),
-    ("ops", ["ops", "ops.shape", "ops.elementwise", "ops.reduce", "ops.index", "ops.linalg",
+    ("ops", ["ops", "ops.shape", "ops.elementwise", "ops.reduce", "ops.index", "ops.linalg", "ops.decomp",
              "ops.nn", "ops.inplace", "ops.index_reduce", "ops.count", "ops.conv", "ops.sort",
              "ops.resample", "ops.products", "ops.stacking", "ops.stats"]),
     ("nn / optim / utils", ["nn", "nn.functional", "nn.hooks", "nn.init", "nn.modules", "nn.rnn", "nn.transformer", "nn.utils", "nn.utils.rnn", "optim",
@@ -269,6 +269,9 @@ NOT_NAMED_IN_C = {
     "Addcdiv": "TL_MUL, TL_DIV then TL_ADD",
     "Cdist": "composed of elementwise and reduction kernels (its own node: PyTorch's derivative)",
     "Median": "tl_kthvalue_forward on the flattened tensor; VJP tl_reduce_extremum_backward",
+    "Inv": "tl_lu_factor, then tl_lu_solve against the identity",
+    "Solve": "tl_lu_factor, then tl_lu_solve", "Det": "tl_lu_factor, then tl_lu_det",
+    "Slogdet": "tl_lu_factor, then tl_lu_det",
 }
 
 

@@ -261,6 +261,37 @@ SPECS = {
                       [((3, 4), (4, 5), (5,))]),
     "AddmmAct2": Spec(lambda x, w, b: (x @ w + b).relu(), lambda x, w, b: np.maximum(x @ w + b, 0),
                       [((3, 4), (4, 5), (5,))]),
+    # ---- factorisations and solves (csrc/linalg.c; tests/test_linalg.py): the inputs are made
+    # well-conditioned (entries in [-0.5, 0.5] plus 3 I: _wc) or positive-definite (_spd) ----
+    "Inv":       Spec(lambda a: tl.linalg.inv(_wc(a)), lambda a: np.linalg.inv(_wc(a)),
+                      [(3, 3), (2, 4, 4), (0, 0), (2, 0, 0)], low=-0.5, high=0.5),
+    "Solve":     Spec(lambda a, b: tl.linalg.solve(_wc(a), b), lambda a, b: np.linalg.solve(_wc(a), b),
+                      [((3, 3), (3, 2)), ((2, 1, 3, 3), (3, 3, 1)), ((0, 0), (0, 2))], low=-0.5, high=0.5),
+    "Solve1":    Spec(lambda a, b: tl.linalg.solve(_wc(a), b), lambda a, b: np.linalg.solve(_wc(a), b[..., None])[..., 0],
+                      [((3, 3), (3,)), ((2, 3, 3), (2, 3))], low=-0.5, high=0.5),
+    "Det":       Spec(lambda a: tl.linalg.det(_wc(a)), lambda a: np.linalg.det(_wc(a)),
+                      [(3, 3), (2, 4, 4), (0, 0), (1, 1)], low=-0.5, high=0.5),
+    "Slogdet":   Spec(lambda a: tl.linalg.slogdet(_wc(a) - 4 * _eye(a)).logabsdet,    # (det < 0 too)
+                      lambda a: np.linalg.slogdet(_wc(a) - 4 * _eye(a))[1], [(3, 3), (2, 4, 4), (0, 0)],
+                      low=-0.5, high=0.5),
+    "Cholesky":  Spec(lambda a: tl.linalg.cholesky(_spd(a)), lambda a: np.linalg.cholesky(_spd(a)),
+                      [(3, 3), (2, 4, 4), (0, 0)]),
+    "SolveTriangular": Spec(lambda a, b: tl.linalg.solve_triangular(_wc(a), b, upper=True),
+                            lambda a, b: np.linalg.solve(np.triu(_wc(a)), b),
+                            [((3, 3), (3, 2)), ((2, 1, 3, 3), (3, 3, 2)), ((0, 0), (0, 1))], low=-0.5, high=0.5),
+    "SolveTriangular1": Spec(lambda a, b: tl.linalg.solve_triangular(a, b, upper=False, unitriangular=True),
+                             lambda a, b: np.linalg.solve(np.tril(a, -1) + _eye(a), b), [((3, 3), (3, 2))],
+                             low=-0.5, high=0.5),
+    "Eigh":      Spec(lambda a: tuple(tl.linalg.eigh(_spread(a))), lambda a: _eigh_ref(_spread(a)),
+                      [(3, 3), (2, 4, 4), (0, 0)], low=-0.5, high=0.5),
+    "Eigh1":     Spec(lambda a: tl.linalg.eigvalsh(_spread(a), UPLO="U"), lambda a: np.linalg.eigvalsh(_spread(a)),
+                      [(3, 3), (2, 1, 1)], low=-0.5, high=0.5),
+    "Qr":        Spec(lambda a: tuple(tl.linalg.qr(a)), lambda a: np.linalg.qr(a),
+                      [(5, 3), (2, 4, 4), (0, 0), (3, 0)]),
+    "Qr1":       Spec(lambda a: tuple(tl.linalg.qr(a, "complete")), lambda a: np.linalg.qr(a, "complete"),
+                      [(3, 3), (2, 2, 3)], grad=False),   # (complete, m > n: not differentiable)
+    "LuFactor":  Spec(lambda a: tl.linalg.lu_factor(_wc(a).flip(-2)).LU, lambda a: _lu_ref(np.flip(_wc(a), -2)),
+                      [(3, 3), (2, 4, 4), (0, 0)], low=-0.5, high=0.5),     # (flipped rows: pivoting)
     # ---- integer-array indexing (csrc/index.c) ----
     "Gather":    Spec(lambda x: x[[2, 0, 2], 1:], lambda x: x[[2, 0, 2], 1:], [(3, 4), (4, 2, 3)]),
     "GatherBackward": Spec(lambda g: _gather_backward(g), lambda g: _gather_backward_ref(g), [(3, 3)]),
@@ -357,6 +388,54 @@ SPECS = {
 
 for _name, _spec in SPECS.items():
     _spec.name = _name
+
+
+def _eye(a):
+    """The identity matching the last dim of ``a`` (a tl tensor or NumPy array; 0-d: 3 x 3)."""
+    n = a.shape[-1] if a.ndim else 3
+    return tl.eye(n, dtype=a.dtype) if isinstance(a, tl.Tensor) else np.eye(n)
+
+
+def _wc(a):
+    """A well-conditioned matrix from entries in [-0.5, 0.5]: a + 3 I (||a|| <= n / 2 < 3)."""
+    return a + 3 * _eye(a)
+
+
+def _spd(a):
+    """A symmetric positive-definite matrix: a a^T + I."""
+    return a @ (a.mT if isinstance(a, tl.Tensor) else np.swapaxes(a, -1, -2)) + _eye(a)
+
+
+def _spread(a):
+    """A symmetric matrix with well-separated eigenvalues from entries in [-0.5, 0.5]:
+    a + a^T + 10 diag(0, 1, ...) (|eigenvalue_i - 10 i| <= ||a + a^T|| <= n < 5)."""
+    n = a.shape[-1]
+    if isinstance(a, tl.Tensor):
+        return a + a.mT + tl.diag(tl.arange(n, dtype=a.dtype) * 10.0)
+    return a + np.swapaxes(a, -1, -2) + np.diag(np.arange(n) * 10.0)
+
+
+def _eigh_ref(s):
+    """np.linalg.eigh with tl's sign convention: each eigenvector's largest-magnitude component
+    positive."""
+    w, v = np.linalg.eigh(s)
+    if not v.size:
+        return w, v
+    big = np.take_along_axis(v, np.argmax(np.abs(v), axis=-2)[..., None, :], axis=-2)
+    return w, v * np.where(big < 0, -1.0, 1.0)
+
+
+def _lu_ref(a):
+    """The packed LU of P A = L U with partial pivoting (the first largest |pivot|), per matrix."""
+    out = np.array(a, dtype=np.float64)
+    for b in np.ndindex(out.shape[:-2]):
+        m = out[b]
+        for j in range(m.shape[0]):
+            p = j + int(np.argmax(np.abs(m[j:, j])))
+            m[[j, p]] = m[[p, j]]
+            m[j + 1:, j] /= m[j, j]
+            m[j + 1:, j + 1:] -= np.outer(m[j + 1:, j], m[j, j + 1:])
+    return out
 
 
 def _index_backward_ref(x):

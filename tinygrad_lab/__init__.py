@@ -40,6 +40,9 @@ from .ops.index_reduce import index_add, index_copy, index_fill, masked_scatter,
 from .ops.count import (argwhere, bincount, count_nonzero, histc, nonzero, unique,
                         unique_consecutive)
 from .ops.linalg import addmm, addmv, baddbmm, bmm, dot, ger, inner, matmul, mm, mv, outer
+from .ops.decomp import (cholesky_legacy as cholesky, cholesky_solve, inverse, logdet,
+                         triangular_solve)
+from .ops.decomp import det, slogdet
 from .ops.reduce import (all, amax, amin, any, argmax, argmin, cumsum, logsumexp, max, mean, min, norm,
                          prod, std, sum, var)
 from .ops.nn import log_softmax, softmax

@@ -7,6 +7,7 @@ reach it:
     reduce.py       <-> csrc/reduce.c       sum, max, min, arg*, mean, var, logsumexp
     index.py        <-> csrc/index.c        indexing (x[key]): gather and its VJP
     linalg.py       <-> csrc/matmul.c, linear.c   matmul / @, the fused Linear layer
+    decomp.py       <-> csrc/linalg.c       LU, solve, inv, det, slogdet, Cholesky, triangular solves
     nn.py           <-> csrc/nn.c           softmax, log_softmax, fused losses
     inplace.py      (csrc/copy.c)           add_, mul_, copy_, fill_, x[key] = v ...
     index_reduce.py <-> csrc/index.c        index_add/copy/fill, scatter_reduce, masked_scatter
@@ -21,5 +22,5 @@ reach it:
 Each module imports only the ones above it in this list; importing the package attaches every
 op's Tensor methods (``tensor_method``).
 """
-from . import shape, elementwise, reduce, index, linalg, nn, inplace, index_reduce, count, conv, sort  # noqa: F401  (in layer order)
+from . import shape, elementwise, reduce, index, linalg, decomp, nn, inplace, index_reduce, count, conv, sort  # noqa: F401  (in layer order)
 from . import products, stacking, stats  # noqa: F401

@@ -13,9 +13,13 @@ import warnings
 
 from ..tensor import Tensor, _numel, tensor_method
 from .index import ShapeMismatch
+from .decomp import inv
 from .linalg import DtypeMismatch, matmul
+from ..creation import copy as _copy_t, eye as _eye, tensor as _tensor
 from .reduce import sum as _sum
-from .shape import _torch_dim, broadcast_shapes, cat, diagonal, narrow, permute, reshape
+from .elementwise import where
+from .shape import (_torch_dim, broadcast_shapes, cat, diagonal, narrow, permute, reshape,
+                    unsqueeze)
 
 
 # ---- einsum -------------------------------------------------------------------------------------
@@ -365,4 +369,106 @@ def linalg_cross(input, other, *, dim=-1):  # noqa: A002
     return _cross("linalg.cross", input, other, dim)
 
 
-__all__ = ["einsum", "tensordot", "kron", "cross", "linalg_cross"]
+# ---- matrix_power, multi_dot, vecdot (torch.linalg) ----------------------------------------------
+
+def _square(name, A):
+    if not isinstance(A, Tensor):
+        raise TypeError(f"{name}(): argument 'A' must be Tensor, not {type(A).__name__}")
+    if A.ndim < 2:
+        raise RuntimeError(f"{name}: The input tensor A must have at least 2 dimensions.")
+    if A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"{name}: A must be batches of square matrices, but they are "
+                           f"{A.shape[-2]} by {A.shape[-1]} matrices")
+
+
+def matrix_power(A, n):
+    """torch.linalg.matrix_power: A^n for an integer n by repeated squaring (about 2 log2(n)
+    matmuls); n = 0 the identity, n < 0 powers of inv(A) (LinAlgError if A is singular)."""
+    _square("linalg.matrix_power", A)
+    n = operator.index(n)
+    if n == 0:
+        # the identity; where(False, A, I) links it to A with a zero gradient, as PyTorch's
+        eye = _eye(A.shape[-1], dtype=A.dtype).expand(*A.shape)
+        return where(_tensor(False), A, eye) if A.requires_grad else _copy_t(eye)
+    if n < 0:
+        A, n = inv(A), -n
+    out = None
+    while True:   # binary powering: out = product of the A^(2^k) whose bit is set in n
+        if n & 1:
+            out = A if out is None else matmul(out, A)
+        n >>= 1
+        if not n:
+            return out
+        A = matmul(A, A)
+
+
+def multi_dot(tensors):
+    """torch.linalg.multi_dot: the product of a chain of matrices; the first may be a 1-D row
+    vector and the last a 1-D column vector (then removed from the result). Multiplied in the
+    order that costs the fewest multiply-adds (the classic dynamic programme), as PyTorch."""
+    ts = list(tensors)
+    if len(ts) < 2:
+        raise RuntimeError(f"multi_dot(): expected at least 2 tensors but got {len(ts)}")
+    for i, t in enumerate(ts):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"multi_dot(): tensor {i} must be a Tensor, not {type(t).__name__}")
+        want = (1, 2) if i in (0, len(ts) - 1) else (2,)
+        if t.ndim not in want:
+            which = "first" if i == 0 else "last" if i == len(ts) - 1 else None
+            raise RuntimeError(f"multi_dot(): the {which} tensor must be 1D or 2D but got {t.ndim}D"
+                               if which else f"multi_dot(): tensor {i} must be 2D but got {t.ndim}D")
+    mats = list(ts)
+    row, col = mats[0].ndim == 1, mats[-1].ndim == 1
+    if row:
+        mats[0] = unsqueeze(mats[0], 0)
+    if col:
+        mats[-1] = unsqueeze(mats[-1], 1)
+    for i in range(len(mats) - 1):
+        if mats[i].shape[1] != mats[i + 1].shape[0]:
+            raise RuntimeError(f"multi_dot(): tensors {i} and {i + 1} with shapes "
+                               f"{list(ts[i].shape)} and {list(ts[i + 1].shape)} cannot be "
+                               f"multiplied")
+        if mats[i + 1].dtype is not mats[0].dtype:
+            raise DtypeMismatch(f"multi_dot(): all tensors must have be the same dtype but tensor "
+                                f"0 is {mats[0].dtype!r} and tensor {i + 1} {mats[i + 1].dtype!r}")
+    dims = [m.shape[0] for m in mats] + [mats[-1].shape[1]]
+    k = len(mats)
+    cost = [[0] * k for _ in range(k)]
+    split = [[0] * k for _ in range(k)]
+    for span in range(1, k):
+        for i in range(k - span):
+            j = i + span
+            cost[i][j], split[i][j] = min((cost[i][s] + cost[s + 1][j]
+                                           + dims[i] * dims[s + 1] * dims[j + 1], s)
+                                          for s in range(i, j))
+
+    def product(i, j):
+        if i == j:
+            return mats[i]
+        s = split[i][j]
+        return matmul(product(i, s), product(s + 1, j))
+
+    out = product(0, k - 1)
+    if row and col:
+        return reshape(out, ())
+    if row:
+        return reshape(out, out.shape[1:])
+    return reshape(out, out.shape[:1]) if col else out
+
+
+def vecdot(x, y, *, dim=-1):
+    """torch.linalg.vecdot: sum(x * y, dim) with x and y broadcast (real dtypes)."""
+    for name, t in (("x", x), ("y", y)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"linalg.vecdot(): argument '{name}' must be Tensor, not "
+                            f"{type(t).__name__}")
+    return _sum(x * y, dim)
+
+
+def linalg_diagonal(A, *, offset=0, dim1=-2, dim2=-1):
+    """torch.linalg.diagonal: tl.diagonal with the last two dims as the default (a view)."""
+    return diagonal(A, offset, dim1, dim2)
+
+
+__all__ = ["einsum", "tensordot", "kron", "cross", "linalg_cross", "matrix_power", "multi_dot",
+           "vecdot", "linalg_diagonal"]

@@ -544,6 +544,59 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, dtype=None):  # noqa: A002
 INF = float("inf")
 
 
+def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):  # noqa: A002
+    """``tl.linalg.matrix_norm``: the ``ord``-norm of the matrices in dims ``dim`` of A: 'fro'
+    (sqrt of the sum of squares), 1 / -1 (largest / smallest column sum of |a|), inf / -inf (of
+    row sums). 'nuc', 2 and -2 need singular values: NotImplementedError (no SVD yet)."""
+    if not isinstance(A, Tensor):
+        raise TypeError(f"linalg.matrix_norm(): argument 'input' must be Tensor, not "
+                        f"{type(A).__name__}")
+    if A.ndim < 2:
+        raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 dimensions.")
+    if dtype is not None:
+        A = A.to(dtype)
+    if not A.dtype.is_floating_point:
+        raise TypeError(f"linalg.matrix_norm: Expected a floating point or complex tensor as "
+                        f"input. Got {A.dtype!r}")
+    if not isinstance(dim, (tuple, list)) or len(dim) != 2:
+        raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {dim!r}")
+    d0, d1 = (_torch_dim(d, A.shape) for d in dim)
+    if d0 == d1:
+        raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got ({dim[0]}, {dim[1]})")
+    if ord in ("nuc", 2, -2):
+        raise NotImplementedError(f"linalg.matrix_norm: ord={ord!r} needs the singular values "
+                                  "(no SVD in tinygrad_lab yet)")
+    if ord == "fro":
+        return norm(A, 2, (d0, d1), keepdim)
+    if ord not in (1, -1, INF, -INF):
+        raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+    inner, outer = (d0, d1) if ord in (1, -1) else (d1, d0)   # 1: sum down columns, max across
+    s = sum(A.abs(), inner, keepdim=True)
+    r = amax(s, outer, keepdim=True) if ord > 0 else amin(s, outer, keepdim=True)
+    return r if keepdim else reshape(r, tuple(n for i, n in enumerate(A.shape) if i not in (d0, d1)))
+
+
+def linalg_norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
+    """``tl.linalg.norm``: a vector norm (``dim`` an int, or a 1-D input) or a matrix norm
+    (``dim`` a 2-tuple, or a 2-D input with ``ord`` given); ``ord=None``: the 2-norm of the
+    flattened input (Frobenius for matrices)."""
+    if not isinstance(A, Tensor):
+        raise TypeError(f"linalg.norm(): argument 'input' must be Tensor, not {type(A).__name__}")
+    if dim is not None:
+        dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
+        if len(dims) == 2:
+            return matrix_norm(A, "fro" if ord is None else ord, dims, keepdim, dtype=dtype)
+        return vector_norm(A, 2 if ord is None else ord, dims, keepdim, dtype)
+    if ord is None:
+        return vector_norm(A, 2, None, keepdim, dtype)
+    if A.ndim == 2:
+        return matrix_norm(A, ord, (-2, -1), keepdim, dtype=dtype)
+    if A.ndim != 1:
+        raise RuntimeError(f"linalg.norm: If dim is not specified but ord is, the input must be "
+                           f"1D or 2D. Got {A.ndim}D.")
+    return vector_norm(A, ord, None, keepdim, dtype)
+
+
 # ---- amax / amin, cumsum, prod (PyTorch's names and rules) --------------------------------------
 
 def _amax_dims(name, x, dim):
