@@ -158,6 +158,19 @@ def test_conv3d_large_batch_runs_in_chunks_with_the_same_result():
     np.testing.assert_allclose(npy(y)[:2], want, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("dt", [tl.float16, tl.bfloat16], ids=str)
+def test_half_inputs_compute_in_float32(dt):
+    r = rng(24)
+    x, w = r.standard_normal((2, 3, 4, 6, 6)), r.standard_normal((4, 3, 3, 3, 3))
+    xh, wh = t(x, True, dt), t(w, True, dt)
+    y = F.avg_pool3d(F.max_pool3d(F.conv3d(xh, wh, padding=1), 2), 1)
+    assert y.dtype is dt
+    want = F.max_pool3d(F.conv3d(xh.detach().float(), wh.detach().float(), padding=1), 2).to(dt)
+    np.testing.assert_array_equal(y.detach().float().numpy(), want.float().numpy())
+    y.float().sum().backward()
+    assert xh.grad.dtype is dt and wh.grad.dtype is dt
+
+
 # ---- conv_transpose3d ----------------------------------------------------------------------------
 
 TRANSPOSE3D_GRID = [

@@ -22,7 +22,7 @@ pooling functions are the 2-D ones on an H = 1 view.
 3-D (conv3d, conv_transpose3d, max/avg/adaptive pooling 3d) runs the same ops with a 22-entry
 geometry, (N, C, D, H, W, OC, KD, KH, KW, strides, paddings, dilations (d, h, w each), groups,
 OD, OH, OW) (csrc/tinygrad_lab.h): each op picks its 2-D or 3-D kernel by the geometry's length
-(``_kernel``), and the user-visible 3-D ops are subclasses under their own names (Conv3d,
+(``_by_dim``), and the user-visible 3-D ops are subclasses under their own names (Conv3d,
 MaxPool3d, ...). max_unpool is a scatter of the values into a zero output (``scatter``).
 """
 from .. import dtypes
@@ -43,9 +43,9 @@ def _is3d(geom):
     return len(geom) == 22
 
 
-def _kernel(geom, name):
-    """The C function ``name`` (with {} for the dimension: "tl_conv{}d_forward") for geom's."""
-    return getattr(K, name.format("3" if _is3d(geom) else "2"))
+def _by_dim(geom, f2, f3):
+    """The C function for geom's dimension: f2 (2-D geometry) or f3 (3-D)."""
+    return f3 if _is3d(geom) else f2
 
 
 def _in_shape(geom):
@@ -156,8 +156,9 @@ class Conv2d(Function):
     def forward(ctx, x, w, b, geom):
         ctx.geom = geom
         out = _empty(_out_shape(geom), x.dtype)
-        check(_kernel(geom, "tl_conv{}d_forward")(x.dtype.code, out._ptr, x._ptr, _strides(x), w._ptr,
-                                                  NULL if b is None else b._ptr, i64(geom)), "conv")
+        fn = _by_dim(geom, K.tl_conv2d_forward, K.tl_conv3d_forward)
+        check(fn(x.dtype.code, out._ptr, x._ptr, _strides(x), w._ptr, NULL if b is None else b._ptr,
+                 i64(geom)), "conv")
         ctx.save_for_backward(x, w)
         return out
 
@@ -165,9 +166,9 @@ class Conv2d(Function):
     def vjp(ctx, g):
         x, w = ctx._saved
         g, gx, gw, gb = _conv_grads(ctx, g, w.shape[0])
-        check(_kernel(ctx.geom, "tl_conv{}d_backward")(g.dtype.code, _ptr(gx), _ptr(gw), _ptr(gb),
-                                                       g._ptr, x._ptr, _strides(x), w._ptr,
-                                                       i64(ctx.geom)), "conv backward")
+        fn = _by_dim(ctx.geom, K.tl_conv2d_backward, K.tl_conv3d_backward)
+        check(fn(g.dtype.code, _ptr(gx), _ptr(gw), _ptr(gb), g._ptr, x._ptr, _strides(x), w._ptr,
+                 i64(ctx.geom)), "conv backward")
         return gx, gw, gb, None
 
     @staticmethod
@@ -224,8 +225,8 @@ class ConvTranspose2d(Function):
     def forward(ctx, x, w, b, geom):
         ctx.geom = geom
         out = _empty(_in_shape(geom), x.dtype)
-        check(_kernel(geom, "tl_conv_transpose{}d_forward")(x.dtype.code, out._ptr, x._ptr, w._ptr,
-                                                            NULL if b is None else b._ptr, i64(geom)),
+        fn = _by_dim(geom, K.tl_conv_transpose2d_forward, K.tl_conv_transpose3d_forward)
+        check(fn(x.dtype.code, out._ptr, x._ptr, w._ptr, NULL if b is None else b._ptr, i64(geom)),
               "conv_transpose")
         ctx.save_for_backward(x, w)
         return out
@@ -234,9 +235,9 @@ class ConvTranspose2d(Function):
     def vjp(ctx, g):
         x, w = ctx._saved
         g, gx, gw, gb = _conv_grads(ctx, g, ctx.geom[1])
-        check(_kernel(ctx.geom, "tl_conv_transpose{}d_backward")(
-            g.dtype.code, _ptr(gx), _ptr(gw), _ptr(gb), g._ptr, x._ptr, w._ptr, i64(ctx.geom)),
-            "conv_transpose backward")
+        fn = _by_dim(ctx.geom, K.tl_conv_transpose2d_backward, K.tl_conv_transpose3d_backward)
+        check(fn(g.dtype.code, _ptr(gx), _ptr(gw), _ptr(gb), g._ptr, x._ptr, w._ptr, i64(ctx.geom)),
+              "conv_transpose backward")
         return gx, gw, gb, None
 
     @staticmethod
@@ -653,8 +654,8 @@ class MaxPool3d(MaxPool2d):
 
 def _max_pool_scatter(g, idx, geom):
     gx = _empty(_in_shape(geom), g.dtype)
-    check(_kernel(geom, "tl_max_pool{}d_backward")(g.dtype.code, gx._ptr, g._ptr,
-                                                   ffi.cast("int64_t *", idx._ptr), i64(geom)),
+    fn = _by_dim(geom, K.tl_max_pool2d_backward, K.tl_max_pool3d_backward)
+    check(fn(g.dtype.code, gx._ptr, g._ptr, ffi.cast("int64_t *", idx._ptr), i64(geom)),
           "max_pool backward")
     return gx
 
@@ -689,8 +690,8 @@ class AvgPool2d(Function):
     def forward(ctx, x, geom, count_include_pad, divisor):
         ctx.args = (geom, count_include_pad, divisor)
         out = _empty(_out_shape(geom), x.dtype)
-        check(_kernel(geom, "tl_avg_pool{}d_forward")(x.dtype.code, out._ptr, x._ptr, _strides(x),
-                                                      i64(geom), count_include_pad, divisor),
+        fn = _by_dim(geom, K.tl_avg_pool2d_forward, K.tl_avg_pool3d_forward)
+        check(fn(x.dtype.code, out._ptr, x._ptr, _strides(x), i64(geom), count_include_pad, divisor),
               "avg_pool")
         return out
 
@@ -710,8 +711,9 @@ class AvgPool3d(AvgPool2d):
 
 def _avg_pool_adjoint(g, geom, count_include_pad, divisor):
     gx = _empty(_in_shape(geom), g.dtype)
-    check(_kernel(geom, "tl_avg_pool{}d_backward")(g.dtype.code, gx._ptr, g._ptr, i64(geom),
-                                                   count_include_pad, divisor), "avg_pool backward")
+    fn = _by_dim(geom, K.tl_avg_pool2d_backward, K.tl_avg_pool3d_backward)
+    check(fn(g.dtype.code, gx._ptr, g._ptr, i64(geom), count_include_pad, divisor),
+          "avg_pool backward")
     return gx
 
 
@@ -858,9 +860,8 @@ class AdaptiveAvgPool2d(Function):
     def forward(ctx, x, geom):
         ctx.geom = geom
         out = _empty(_out_shape(geom), x.dtype)
-        check(_kernel(geom, "tl_adaptive_avg_pool{}d_forward")(x.dtype.code, out._ptr, x._ptr,
-                                                               _strides(x), i64(geom)),
-              "adaptive_avg_pool")
+        fn = _by_dim(geom, K.tl_adaptive_avg_pool2d_forward, K.tl_adaptive_avg_pool3d_forward)
+        check(fn(x.dtype.code, out._ptr, x._ptr, _strides(x), i64(geom)), "adaptive_avg_pool")
         return out
 
     @staticmethod
@@ -879,8 +880,8 @@ class AdaptiveAvgPool3d(AdaptiveAvgPool2d):
 
 def _adaptive_avg_adjoint(g, geom):
     gx = _empty(_in_shape(geom), g.dtype)
-    check(_kernel(geom, "tl_adaptive_avg_pool{}d_backward")(g.dtype.code, gx._ptr, g._ptr, i64(geom)),
-          "adaptive_avg_pool backward")
+    fn = _by_dim(geom, K.tl_adaptive_avg_pool2d_backward, K.tl_adaptive_avg_pool3d_backward)
+    check(fn(g.dtype.code, gx._ptr, g._ptr, i64(geom)), "adaptive_avg_pool backward")
     return gx
 
 
