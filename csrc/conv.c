@@ -1,4 +1,4 @@
-/* conv.c - 2-D convolution (direct, or im2col + the packed GEMM of matmul.c) and 2-D pooling.
+/* conv.c - 2-D and 3-D convolution (direct, or im2col + the packed GEMM of matmul.c) and pooling.
  *
  * Every kernel takes the layer's geometry as one int64 array `geom` (indices G_* below, the same
  * order as the header's comment): sizes of x (N, C, H, W), out channels OC, kernel (KH, KW),
