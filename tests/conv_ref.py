@@ -1,4 +1,4 @@
-"""NumPy references for conv2d and 2-D pooling (loops over the kernel taps; used by
+"""NumPy references for conv2d/conv3d and 2-D/3-D pooling (loops over the kernel taps; used by
 tests/test_ops.py SPECS and tests/test_conv.py)."""
 import numpy as np
 

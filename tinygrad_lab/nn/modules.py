@@ -1306,7 +1306,7 @@ def _ntuple(v, n, name, cls):
 
 
 class _ConvNd(Module):
-    """Conv1d / Conv2d: weight (out_channels, in_channels / groups, *kernel_size) and bias
+    """Conv1d / Conv2d / Conv3d: weight (out_channels, in_channels / groups, *kernel_size) and bias
     (out_channels,), PyTorch's init: kaiming_uniform_(a=sqrt(5)) for the weight, the bias from
     U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in_channels / groups * prod(kernel_size)."""
 
@@ -1390,7 +1390,7 @@ class Conv1d(_ConvNd):
 
 
 class _ConvTransposeNd(_ConvNd):
-    """ConvTranspose1d / ConvTranspose2d: weight (in_channels, out_channels / groups,
+    """ConvTranspose1d / 2d / 3d: weight (in_channels, out_channels / groups,
     *kernel_size), bias (out_channels,), PyTorch's init (fan_in = out_channels / groups *
     prod(kernel_size)); forward(input, output_size=None) picks output_padding to reach
     ``output_size`` as PyTorch does."""
