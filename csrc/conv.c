@@ -1,4 +1,4 @@
-/* conv.c - 2-D convolution (direct, or im2col + the packed GEMM of matmul.c) and 2-D pooling.
+/* conv.c - 2-D and 3-D convolution (direct, or im2col + the packed GEMM of matmul.c) and pooling.
  *
  * Every kernel takes the layer's geometry as one int64 array `geom` (indices G_* below, the same
  * order as the header's comment): sizes of x (N, C, H, W), out channels OC, kernel (KH, KW),
@@ -39,7 +39,9 @@
  * fwd+bwd: the two kernel modes hold 43% of the samples, the padding copies 6% (x is padded
  * twice, forward and gW; g once), packing G^T 5%.
  *
- * im2col path (everything else: strides > 1, groups, the portable build): cols (C*KH*KW, N*OH*OW) = im2col(x), one row per (c, i, j) with the batch inside
+ * im2col path (everything else: strides > 1, groups, the portable build; and every conv3d, whose
+ * loops are the same with a depth dimension: a 2-D call runs them with D = KD = OD = 1):
+ * cols (C*KH*KW, N*OH*OW) = im2col(x), one row per (c, i, j) with the batch inside
  * the columns, so each direction is ONE batched GEMM over the G groups with a long dimension:
  *   forward  tmp (G, OCg, N*L) = W (G, OCg, CKg) @ cols (G, CKg, N*L);  out = tmp as NCHW + b
  *   backward gp (OC, N*L) = g as (OC, N, L), gb = its row sums,
@@ -54,12 +56,18 @@
 
 enum { G_N, G_C, G_H, G_W, G_OC, G_KH, G_KW, G_SH, G_SW, G_PH, G_PW, G_DH, G_DW, G_G, G_OH, G_OW };
 
+/* The 3-D geometry (conv3d, 3-D pooling): sizes of x (N, C, D, H, W), OC, kernel (KD, KH, KW),
+ * stride, padding and dilation (each d, h, w), groups, output size (OD, OH, OW). The im2col path
+ * and the pooling loops (conv_args) work in it; a 2-D call is the D = KD = OD = 1 case (to3d). */
+enum { V_N, V_C, V_D, V_H, V_W, V_OC, V_KD, V_KH, V_KW, V_SD, V_SH, V_SW, V_PD, V_PH, V_PW,
+       V_DD, V_DH, V_DW, V_G, V_OD, V_OH, V_OW, V_LEN };
+
 typedef struct {
     void *dst;
     const void *src;
     void *aux;                 /* bias / bias gradient / argmax indices */
-    const int64_t *geom;
-    int64_t xs[4];             /* x's element strides */
+    const int64_t *geom;       /* V_* layout */
+    int64_t xs[5];             /* x's element strides (N, C, D, H, W) */
     int dir, count_include_pad;
     int64_t divisor;
 } conv_args;
@@ -101,6 +109,33 @@ typedef struct {
     ((dtype) == TL_F32 ? tl_parallel_span((n), (cost), PICK_FN(name##f32), (args))               \
                        : tl_parallel_span((n), (cost), PICK_FN(name##f64), (args)))
 
+static int bad_geom3(int dtype, const int64_t *v) {
+    if (dtype != TL_F32 && dtype != TL_F64) return TL_EDTYPE;
+    for (int k = 0; k < V_LEN; k++)
+        if (v[k] < 0) return TL_EINVAL;
+    for (int k = V_KD; k <= V_SW; k++)
+        if (v[k] < 1) return TL_EINVAL;
+    if (v[V_DD] < 1 || v[V_DH] < 1 || v[V_DW] < 1 || v[V_G] < 1 || v[V_C] % v[V_G] ||
+        v[V_OC] % v[V_G])
+        return TL_EINVAL;
+    return TL_OK;
+}
+
+/* v = the 2-D geometry g as a 3-D one with D = KD = OD = 1 (depth stride and dilation 1, no
+ * depth padding); xs3 = its x strides with a depth stride (never stepped), or contiguous. */
+static void to3d(int64_t *v, const int64_t *g) {
+    const int64_t t[V_LEN] = {g[G_N], g[G_C], 1, g[G_H], g[G_W], g[G_OC], 1, g[G_KH], g[G_KW],
+                              1, g[G_SH], g[G_SW], 0, g[G_PH], g[G_PW], 1, g[G_DH], g[G_DW],
+                              g[G_G], 1, g[G_OH], g[G_OW]};
+    memcpy(v, t, sizeof t);
+}
+
+static const int64_t *strides3(int64_t *xs3, const int64_t *xs) {
+    if (!xs) return NULL;
+    xs3[0] = xs[0]; xs3[1] = xs[1]; xs3[2] = 0; xs3[3] = xs[2]; xs3[4] = xs[3];
+    return xs3;
+}
+
 static int bad_geom(int dtype, const int64_t *g) {
     if (dtype != TL_F32 && dtype != TL_F64) return TL_EDTYPE;
     for (int k = 0; k <= G_OW; k++)
@@ -111,29 +146,58 @@ static int bad_geom(int dtype, const int64_t *g) {
     return TL_OK;
 }
 
-static void set_strides(conv_args *a, const int64_t *xs, const int64_t *g) {
+/* a->xs = xs (5 strides of x), or x contiguous for the 3-D geometry v */
+static void set_strides(conv_args *a, const int64_t *xs, const int64_t *v) {
     if (xs) {
         memcpy(a->xs, xs, sizeof a->xs);
     } else {
-        a->xs[3] = 1; a->xs[2] = g[G_W]; a->xs[1] = g[G_H] * g[G_W]; a->xs[0] = g[G_C] * a->xs[1];
+        a->xs[4] = 1; a->xs[3] = v[V_W]; a->xs[2] = v[V_H] * v[V_W];
+        a->xs[1] = v[V_D] * a->xs[2]; a->xs[0] = v[V_C] * a->xs[1];
     }
+}
+
+/* xs = x_strides (4), or x contiguous for the 2-D geometry g (the direct path) */
+static void strides2d(int64_t *xs, const int64_t *x_strides, const int64_t *g) {
+    if (x_strides) {
+        memcpy(xs, x_strides, 4 * sizeof *xs);
+    } else {
+        xs[3] = 1; xs[2] = g[G_W]; xs[1] = g[G_H] * g[G_W]; xs[0] = g[G_C] * xs[1];
+    }
+}
+
+static int64_t out_vol(const int64_t *v) { return v[V_OD] * v[V_OH] * v[V_OW]; }
+static int64_t in_vol(const int64_t *v) { return v[V_D] * v[V_H] * v[V_W]; }
+static int64_t kvol(const int64_t *v) { return v[V_KD] * v[V_KH] * v[V_KW]; }
+
+int tl_vol2col(int dtype, void *cols, const void *x, const int64_t *x_strides, const int64_t *geom) {
+    int rc = bad_geom3(dtype, geom);
+    if (rc) return rc;
+    conv_args a = {cols, x, NULL, geom, {0}, 0, 0, 0};
+    set_strides(&a, x_strides, geom);
+    return RUN(dtype, im2col_, geom[V_C] * kvol(geom) * geom[V_N], out_vol(geom) + 1, &a);
+}
+
+int tl_col2vol(int dtype, void *gx, const void *cols, const int64_t *geom) {
+    int rc = bad_geom3(dtype, geom);
+    if (rc) return rc;
+    conv_args a = {gx, cols, NULL, geom, {0}, 0, 0, 0};
+    return RUN(dtype, col2im_, geom[V_N] * geom[V_C], kvol(geom) * out_vol(geom) + in_vol(geom) + 1, &a);
 }
 
 int tl_im2col(int dtype, void *cols, const void *x, const int64_t *x_strides, const int64_t *geom) {
     int rc = bad_geom(dtype, geom);
+    int64_t v[V_LEN], xs3[5];
     if (rc) return rc;
-    conv_args a = {cols, x, NULL, geom, {0}, 0, 0, 0};
-    set_strides(&a, x_strides, geom);
-    const int64_t rows = geom[G_C] * geom[G_KH] * geom[G_KW] * geom[G_N];
-    return RUN(dtype, im2col_, rows, geom[G_OH] * geom[G_OW] + 1, &a);
+    to3d(v, geom);
+    return tl_vol2col(dtype, cols, x, strides3(xs3, x_strides), v);
 }
 
 int tl_col2im(int dtype, void *gx, const void *cols, const int64_t *geom) {
     int rc = bad_geom(dtype, geom);
+    int64_t v[V_LEN];
     if (rc) return rc;
-    conv_args a = {gx, cols, NULL, geom, {0}, 0, 0, 0};
-    return RUN(dtype, col2im_, geom[G_N] * geom[G_C],
-               geom[G_KH] * geom[G_KW] * geom[G_OH] * geom[G_OW] + geom[G_H] * geom[G_W] + 1, &a);
+    to3d(v, geom);
+    return tl_col2vol(dtype, gx, cols, v);
 }
 
 static int64_t dsize(int dtype) { return dtype == TL_F32 ? (int64_t)sizeof(float) : (int64_t)sizeof(double); }
@@ -142,14 +206,14 @@ static int64_t dsize(int dtype) { return dtype == TL_F32 ? (int64_t)sizeof(float
  * one sample), so a large batch (a whole test set) needs no columns buffer of its size. */
 #define COLS_BUDGET ((int64_t)1 << 23)
 
-static int64_t chunk_of(const int64_t *geom, int64_t ck) {
-    const int64_t per = ck * geom[G_OH] * geom[G_OW];
-    const int64_t nb = per > 0 ? COLS_BUDGET / per : geom[G_N];
-    return nb < 1 ? 1 : nb < geom[G_N] ? nb : geom[G_N];
+static int64_t chunk_of(const int64_t *v, int64_t ck) {
+    const int64_t per = ck * out_vol(v);
+    const int64_t nb = per > 0 ? COLS_BUDGET / per : v[V_N];
+    return nb < 1 ? 1 : nb < v[V_N] ? nb : v[V_N];
 }
 
-static int64_t x_batch_stride(const int64_t *x_strides, const int64_t *geom) {
-    return x_strides ? x_strides[0] : geom[G_C] * geom[G_H] * geom[G_W];
+static int64_t x_batch_stride(const int64_t *x_strides, const int64_t *v) {
+    return x_strides ? x_strides[0] : v[V_C] * in_vol(v);
 }
 
 /* Whether the direct path applies: a SIMD build for dtype, groups 1, stride 1, something to
@@ -219,10 +283,8 @@ static int conv2d_direct(int dtype, void *out, const void *x, const int64_t *x_s
     d.geom = cg;
     for (int64_t n0 = 0; n0 < N && !rc; n0 += nb) {
         cg[G_N] = N - n0 < nb ? N - n0 : nb;
-        conv_args a = {0};
-        set_strides(&a, x_strides, geom);
-        memcpy(d.xs, a.xs, sizeof d.xs);
-        d.x = (const char *)x + n0 * a.xs[0] * sz;
+        strides2d(d.xs, x_strides, geom);
+        d.x = (const char *)x + n0 * d.xs[0] * sz;
         d.out = (char *)out + n0 * OC * OH * OW * sz;
         rc = RUN(dtype, pad_, cg[G_N] * C, Hp * Wp + 1, &d);
         if (!rc)
@@ -240,29 +302,39 @@ int tl_conv2d_forward(int dtype, void *out, const void *x, const int64_t *x_stri
                       const void *b, const int64_t *geom) {
     int rc = bad_geom(dtype, geom);
     if (rc) return rc;
-    int64_t mr, nr, kc;
+    int64_t mr, nr, kc, v[V_LEN], xs3[5];
     if (direct_ok(dtype, geom, &mr, &nr, &kc))
         return conv2d_direct(dtype, out, x, x_strides, w, b, geom, mr, nr, kc);
-    const int64_t G = geom[G_G], OC = geom[G_OC], OCg = OC / G, N = geom[G_N];
-    const int64_t CKg = geom[G_C] / G * geom[G_KH] * geom[G_KW], L = geom[G_OH] * geom[G_OW];
+    to3d(v, geom);
+    return tl_conv3d_forward(dtype, out, x, strides3(xs3, x_strides), w, b, v);
+}
+
+/* The im2col path (conv2d's with D = 1): per chunk of the batch, cols = vol2col(x), one batched
+ * GEMM over the groups, then out = tmp as NCDHW + b. */
+int tl_conv3d_forward(int dtype, void *out, const void *x, const int64_t *x_strides, const void *w,
+                      const void *b, const int64_t *geom) {
+    int rc = bad_geom3(dtype, geom);
+    if (rc) return rc;
+    const int64_t G = geom[V_G], OC = geom[V_OC], OCg = OC / G, N = geom[V_N];
+    const int64_t CKg = geom[V_C] / G * kvol(geom), L = out_vol(geom);
     const int64_t sz = dsize(dtype), nb = chunk_of(geom, G * CKg), xs0 = x_batch_stride(x_strides, geom);
     if (N * L == 0 || OC == 0) return TL_OK;
     void *cols = tl_alloc((G * CKg > 0 ? G * CKg : 1) * nb * L * sz);
     void *tmp = tl_alloc(OC * nb * L * sz);
     if (!cols || !tmp) { tl_free(cols); tl_free(tmp); return TL_ENOMEM; }
-    int64_t cg[G_OW + 1];
+    int64_t cg[V_LEN];
     memcpy(cg, geom, sizeof cg);
     for (int64_t n0 = 0; n0 < N && !rc; n0 += nb) {
-        cg[G_N] = N - n0 < nb ? N - n0 : nb;
-        const int64_t NL = cg[G_N] * L;
-        rc = CKg > 0 ? tl_im2col(dtype, cols, (const char *)x + n0 * xs0 * sz, x_strides, cg) : TL_OK;
+        cg[V_N] = N - n0 < nb ? N - n0 : nb;
+        const int64_t NL = cg[V_N] * L;
+        rc = CKg > 0 ? tl_vol2col(dtype, cols, (const char *)x + n0 * xs0 * sz, x_strides, cg) : TL_OK;
         if (!rc) {
             const int64_t w_st[3] = {OCg * CKg, CKg, 1}, c_st[3] = {CKg * NL, NL, 1};
             rc = tl_matmul_forward(dtype, tmp, w, w_st, cols, c_st, 1, &G, OCg, NL, CKg);
         }
         if (!rc) {
             conv_args a = {(char *)out + n0 * OC * L * sz, tmp, (void *)b, cg, {0}, 0, 0, 0};
-            rc = RUN(dtype, unpermute_bias_, cg[G_N] * OC, L + 1, &a);
+            rc = RUN(dtype, unpermute_bias_, cg[V_N] * OC, L + 1, &a);
         }
     }
     tl_free(cols);
@@ -307,10 +379,8 @@ static int conv2d_wgrad_direct(int dtype, void *gw, const void *g, const void *x
     d.geom = cg;
     for (int64_t n0 = 0; n0 < N && !*rc; n0 += nb) {
         cg[G_N] = N - n0 < nb ? N - n0 : nb;
-        conv_args a = {0};
-        set_strides(&a, x_strides, geom);
-        memcpy(d.xs, a.xs, sizeof d.xs);
-        d.x = (const char *)x + n0 * a.xs[0] * sz;
+        strides2d(d.xs, x_strides, geom);
+        d.x = (const char *)x + n0 * d.xs[0] * sz;
         d.g = (const char *)g + n0 * OC * OH * OW * sz;
         d.acc0 = n0 > 0;
         *rc = RUN(dtype, pad_, cg[G_N] * C, Hp * Wp + 1, &d);
@@ -381,23 +451,34 @@ int tl_conv2d_backward(int dtype, void *gx, void *gw, void *gb, const void *g, c
     if (gx && geom[G_N] * geom[G_C] * geom[G_H] * geom[G_W] > 0 &&
         gx_direct(dtype, gx, g, w, geom, &rc)) {
         if (rc || (!gw && !gb)) return rc;
-        gx = NULL;   /* done: the loop below computes what is left */
+        gx = NULL;   /* done: the im2col path computes what is left */
     }
     if (gw && conv2d_wgrad_direct(dtype, gw, g, x, x_strides, geom, &rc)) {
         if (rc || (!gx && !gb)) return rc;
         gw = NULL;
     }
-    if (!gx && !gw && gb && geom[G_N] * geom[G_OH] * geom[G_OW] > 0) {   /* gb alone */
+    int64_t v[V_LEN], xs3[5];
+    to3d(v, geom);
+    return tl_conv3d_backward(dtype, gx, gw, gb, g, x, strides3(xs3, x_strides), w, v);
+}
+
+/* The im2col path's backward (conv2d's with D = 1), per chunk of the batch: gp = g as (OC, NL)
+ * with gb its row sums, gW (+)= gp @ cols^T, gx = col2vol(W^T @ gp). */
+int tl_conv3d_backward(int dtype, void *gx, void *gw, void *gb, const void *g, const void *x,
+                       const int64_t *x_strides, const void *w, const int64_t *geom) {
+    int rc = bad_geom3(dtype, geom);
+    if (rc) return rc;
+    const int64_t G = geom[V_G], OC = geom[V_OC], OCg = OC / G, C = geom[V_C], N = geom[V_N];
+    const int64_t CKg = C / G * kvol(geom), L = out_vol(geom);
+    if (!gx && !gw && gb && N * L > 0) {   /* gb alone */
         conv_args a = {NULL, g, gb, geom, {0}, 0, 0, 0};
-        return RUN(dtype, permute_sum_, geom[G_OC], geom[G_N] * geom[G_OH] * geom[G_OW] + 1, &a);
+        return RUN(dtype, permute_sum_, OC, N * L + 1, &a);
     }
-    const int64_t G = geom[G_G], OC = geom[G_OC], OCg = OC / G, C = geom[G_C], N = geom[G_N];
-    const int64_t CKg = C / G * geom[G_KH] * geom[G_KW], L = geom[G_OH] * geom[G_OW];
     const int64_t sz = dsize(dtype), nb = chunk_of(geom, G * CKg), xs0 = x_batch_stride(x_strides, geom);
     if (N * L == 0 || OC == 0 || CKg == 0) {   /* empty sums: zeros */
-        if (gx) memset(gx, 0, (size_t)(N * C * geom[G_H] * geom[G_W] * sz));
-        if (gw) memset(gw, 0, (size_t)(OC * CKg * sz));
-        if (gb) memset(gb, 0, (size_t)(OC * sz));
+        if (gx && N * C * in_vol(geom) > 0) memset(gx, 0, (size_t)(N * C * in_vol(geom) * sz));
+        if (gw && OC * CKg > 0) memset(gw, 0, (size_t)(OC * CKg * sz));
+        if (gb && OC > 0) memset(gb, 0, (size_t)(OC * sz));
         return TL_OK;
     }
     void *gp = tl_alloc(OC * nb * L * sz);
@@ -407,25 +488,25 @@ int tl_conv2d_backward(int dtype, void *gx, void *gw, void *gb, const void *g, c
         tl_free(gp); tl_free(cols); tl_free(gw_part);
         return TL_ENOMEM;
     }
-    int64_t cg[G_OW + 1];
+    int64_t cg[V_LEN];
     memcpy(cg, geom, sizeof cg);
     for (int64_t n0 = 0; n0 < N && !rc; n0 += nb) {
-        cg[G_N] = N - n0 < nb ? N - n0 : nb;
-        const int64_t NL = cg[G_N] * L, gp_st[3] = {OCg * NL, NL, 1};
+        cg[V_N] = N - n0 < nb ? N - n0 : nb;
+        const int64_t NL = cg[V_N] * L, gp_st[3] = {OCg * NL, NL, 1};
         /* gp (OC, NL) = this chunk of g; gb = (n0 ? gb : 0) + its row sums */
         conv_args a = {gp, (const char *)g + n0 * OC * L * sz, gb, cg, {0}, n0 > 0, 0, 0};
         rc = RUN(dtype, permute_sum_, OC, NL + 1, &a);
         if (!rc && gw) {  /* gW (G, OCg, CKg) (+)= gp (G, OCg, NL) @ cols^T (G, NL, CKg) */
-            rc = tl_im2col(dtype, cols, (const char *)x + n0 * xs0 * sz, x_strides, cg);
+            rc = tl_vol2col(dtype, cols, (const char *)x + n0 * xs0 * sz, x_strides, cg);
             const int64_t ct_st[3] = {CKg * NL, 1, NL}, n = OC * CKg;
             if (!rc) rc = tl_matmul_forward(dtype, n0 ? gw_part : gw, gp, gp_st, cols, ct_st, 1, &G,
                                             OCg, CKg, NL);
             if (!rc && n0) rc = tl_binary_forward(TL_ADD, dtype, gw, NULL, gw, NULL, gw_part, NULL, 1, &n);
         }
-        if (!rc && gx) {  /* dcols (G, CKg, NL) = W^T (G, CKg, OCg) @ gp (G, OCg, NL); gx = col2im */
+        if (!rc && gx) {  /* dcols (G, CKg, NL) = W^T (G, CKg, OCg) @ gp (G, OCg, NL); gx = col2vol */
             const int64_t wt_st[3] = {OCg * CKg, 1, CKg};
             rc = tl_matmul_forward(dtype, cols, w, wt_st, gp, gp_st, 1, &G, CKg, NL, OCg);
-            if (!rc) rc = tl_col2im(dtype, (char *)gx + n0 * C * geom[G_H] * geom[G_W] * sz, cols, cg);
+            if (!rc) rc = tl_col2vol(dtype, (char *)gx + n0 * C * in_vol(geom) * sz, cols, cg);
         }
     }
     tl_free(gp);
@@ -434,104 +515,187 @@ int tl_conv2d_backward(int dtype, void *gx, void *gw, void *gb, const void *g, c
     return rc;
 }
 
-/* ---- transposed convolution: the adjoint of conv2d in x. geom is that conv2d's (x (N, C, H, W)
- * = the transposed convolution's output, OC = its input channels, (OH, OW) = its input size), so
- *   forward  out = conv2d's gx for g = x (the transposed layer's input), plus b per channel;
- *   backward gx = conv2d(g, w) (forward), gw = conv2d's gW for input g and output gradient x,
- *            gb = g summed over n, h, w.
+/* ---- transposed convolution: the adjoint of conv2d / conv3d in x. geom is that convolution's
+ * (x (N, C, H, W) = the transposed convolution's output, OC = its input channels, (OH, OW) = its
+ * input size; likewise with D), so
+ *   forward  out = the convolution's gx for g = x (the transposed layer's input), plus b per channel;
+ *   backward gx = conv(g, w) (forward), gw = the convolution's gW for input g and output gradient
+ *            x, gb = g summed over n and the spatial dims.
  * Every path of conv2d (direct or im2col) serves both directions. ---- */
+
+/* out (v's x) += b per channel; gb = g (v's x) summed per channel */
+static int add_bias3(int dtype, void *out, const void *b, const int64_t *v) {
+    conv_args a = {out, NULL, (void *)b, v, {0}, 0, 0, 0};
+    return RUN(dtype, add_bias_, v[V_N] * v[V_C], in_vol(v) + 1, &a);
+}
+
+static int sum_bias3(int dtype, void *gb, const void *g, const int64_t *v) {
+    /* permute_sum_ over g (N, C, D, H, W) as an output of C channels */
+    int64_t t[V_LEN];
+    memcpy(t, v, sizeof t);
+    t[V_OC] = v[V_C]; t[V_OD] = v[V_D]; t[V_OH] = v[V_H]; t[V_OW] = v[V_W];
+    conv_args a = {NULL, g, gb, t, {0}, 0, 0, 0};
+    return RUN(dtype, permute_sum_, v[V_C], v[V_N] * in_vol(v) + 1, &a);
+}
 
 int tl_conv_transpose2d_forward(int dtype, void *out, const void *x, const void *w, const void *b,
                                 const int64_t *geom) {
     int rc = tl_conv2d_backward(dtype, out, NULL, NULL, x, NULL, NULL, w, geom);
+    int64_t v[V_LEN];
     if (rc || !b) return rc;
-    conv_args a = {out, NULL, (void *)b, geom, {0}, 0, 0, 0};
-    return RUN(dtype, add_bias_, geom[G_N] * geom[G_C], geom[G_H] * geom[G_W] + 1, &a);
+    to3d(v, geom);
+    return add_bias3(dtype, out, b, v);
 }
 
 int tl_conv_transpose2d_backward(int dtype, void *gx, void *gw, void *gb, const void *g,
                                  const void *x, const void *w, const int64_t *geom) {
     int rc = bad_geom(dtype, geom);
+    int64_t v[V_LEN];
     if (!rc && gx) rc = tl_conv2d_forward(dtype, gx, g, NULL, w, NULL, geom);
     if (!rc && gw) rc = tl_conv2d_backward(dtype, NULL, gw, NULL, x, g, NULL, w, geom);
-    if (!rc && gb) {   /* permute_sum_ over g (N, C, H, W) as an output of C channels */
-        int64_t tg[G_OW + 1];
-        memcpy(tg, geom, sizeof tg);
-        tg[G_OC] = geom[G_C]; tg[G_OH] = geom[G_H]; tg[G_OW] = geom[G_W];
-        conv_args a = {NULL, g, gb, tg, {0}, 0, 0, 0};
-        rc = RUN(dtype, permute_sum_, geom[G_C], geom[G_N] * geom[G_H] * geom[G_W] + 1, &a);
-    }
-    return rc;
+    to3d(v, geom);
+    return !rc && gb ? sum_bias3(dtype, gb, g, v) : rc;
 }
 
-/* ---- pooling: geom as above (OC, G unused); parallel over the N*C planes ---- */
+int tl_conv_transpose3d_forward(int dtype, void *out, const void *x, const void *w, const void *b,
+                                const int64_t *geom) {
+    int rc = tl_conv3d_backward(dtype, out, NULL, NULL, x, NULL, NULL, w, geom);
+    return rc || !b ? rc : add_bias3(dtype, out, b, geom);
+}
+
+int tl_conv_transpose3d_backward(int dtype, void *gx, void *gw, void *gb, const void *g,
+                                 const void *x, const void *w, const int64_t *geom) {
+    int rc = bad_geom3(dtype, geom);
+    if (!rc && gx) rc = tl_conv3d_forward(dtype, gx, g, NULL, w, NULL, geom);
+    if (!rc && gw) rc = tl_conv3d_backward(dtype, NULL, gw, NULL, x, g, NULL, w, geom);
+    return !rc && gb ? sum_bias3(dtype, gb, g, geom) : rc;
+}
+
+/* ---- pooling: the 3-D geometry (OC = C, G unused); parallel over the N*C volumes. The 2-D
+ * entry points run the same loops with D = 1. ---- */
+
+int tl_max_pool3d_forward(int dtype, void *out, int64_t *idx, const void *x,
+                          const int64_t *x_strides, const int64_t *geom) {
+    int rc = bad_geom3(dtype, geom);
+    if (rc) return rc;
+    conv_args a = {out, x, idx, geom, {0}, 0, 0, 0};
+    set_strides(&a, x_strides, geom);
+    return RUN(dtype, max_pool_, geom[V_N] * geom[V_C], out_vol(geom) * kvol(geom) + 1, &a);
+}
+
+int tl_max_pool3d_backward(int dtype, void *gx, const void *g, const int64_t *idx,
+                           const int64_t *geom) {
+    int rc = bad_geom3(dtype, geom);
+    if (rc) return rc;
+    conv_args a = {gx, g, (void *)idx, geom, {0}, 0, 0, 0};
+    return RUN(dtype, max_pool_backward_, geom[V_N] * geom[V_C], out_vol(geom) + in_vol(geom) + 1, &a);
+}
+
+int tl_avg_pool3d_forward(int dtype, void *out, const void *x, const int64_t *x_strides,
+                          const int64_t *geom, int count_include_pad, int64_t divisor_override) {
+    int rc = bad_geom3(dtype, geom);
+    if (rc) return rc;
+    conv_args a = {out, x, NULL, geom, {0}, 0, count_include_pad, divisor_override};
+    set_strides(&a, x_strides, geom);
+    return RUN(dtype, avg_pool_, geom[V_N] * geom[V_C], out_vol(geom) * kvol(geom) + 1, &a);
+}
+
+int tl_avg_pool3d_backward(int dtype, void *gx, const void *g, const int64_t *geom,
+                           int count_include_pad, int64_t divisor_override) {
+    int rc = bad_geom3(dtype, geom);
+    if (rc) return rc;
+    conv_args a = {gx, g, NULL, geom, {0}, 1, count_include_pad, divisor_override};
+    set_strides(&a, NULL, geom);
+    return RUN(dtype, avg_pool_, geom[V_N] * geom[V_C], out_vol(geom) * kvol(geom) + in_vol(geom) + 1, &a);
+}
 
 int tl_max_pool2d_forward(int dtype, void *out, int64_t *idx, const void *x,
                           const int64_t *x_strides, const int64_t *geom) {
     int rc = bad_geom(dtype, geom);
+    int64_t v[V_LEN], xs3[5];
     if (rc) return rc;
-    conv_args a = {out, x, idx, geom, {0}, 0, 0, 0};
-    set_strides(&a, x_strides, geom);
-    return RUN(dtype, max_pool_, geom[G_N] * geom[G_C],
-               geom[G_OH] * geom[G_OW] * geom[G_KH] * geom[G_KW] + 1, &a);
+    to3d(v, geom);
+    return tl_max_pool3d_forward(dtype, out, idx, x, strides3(xs3, x_strides), v);
 }
 
 int tl_max_pool2d_backward(int dtype, void *gx, const void *g, const int64_t *idx,
                            const int64_t *geom) {
     int rc = bad_geom(dtype, geom);
+    int64_t v[V_LEN];
     if (rc) return rc;
-    conv_args a = {gx, g, (void *)idx, geom, {0}, 0, 0, 0};
-    return RUN(dtype, max_pool_backward_, geom[G_N] * geom[G_C],
-               geom[G_OH] * geom[G_OW] + geom[G_H] * geom[G_W] + 1, &a);
+    to3d(v, geom);
+    return tl_max_pool3d_backward(dtype, gx, g, idx, v);
 }
 
 int tl_avg_pool2d_forward(int dtype, void *out, const void *x, const int64_t *x_strides,
                           const int64_t *geom, int count_include_pad, int64_t divisor_override) {
     int rc = bad_geom(dtype, geom);
+    int64_t v[V_LEN], xs3[5];
     if (rc) return rc;
-    conv_args a = {out, x, NULL, geom, {0}, 0, count_include_pad, divisor_override};
-    set_strides(&a, x_strides, geom);
-    return RUN(dtype, avg_pool_, geom[G_N] * geom[G_C],
-               geom[G_OH] * geom[G_OW] * geom[G_KH] * geom[G_KW] + 1, &a);
+    to3d(v, geom);
+    return tl_avg_pool3d_forward(dtype, out, x, strides3(xs3, x_strides), v, count_include_pad,
+                                 divisor_override);
 }
 
 int tl_avg_pool2d_backward(int dtype, void *gx, const void *g, const int64_t *geom,
                            int count_include_pad, int64_t divisor_override) {
     int rc = bad_geom(dtype, geom);
+    int64_t v[V_LEN];
     if (rc) return rc;
-    conv_args a = {gx, g, NULL, geom, {0}, 1, count_include_pad, divisor_override};
-    set_strides(&a, NULL, geom);
-    return RUN(dtype, avg_pool_, geom[G_N] * geom[G_C],
-               geom[G_OH] * geom[G_OW] * geom[G_KH] * geom[G_KW] + geom[G_H] * geom[G_W] + 1, &a);
+    to3d(v, geom);
+    return tl_avg_pool3d_backward(dtype, gx, g, v, count_include_pad, divisor_override);
 }
 
-
 /* ---- adaptive pooling: geom as pooling's (kernel, stride, padding, dilation unused: 1, 1, 0, 1);
- * each output cell pools rows [floor(oh*H/OH), ceil((oh+1)*H/OH)), likewise columns. Max
- * pooling's backward is tl_max_pool2d_backward (a scatter at idx). ---- */
+ * each output cell pools rows [floor(oh*H/OH), ceil((oh+1)*H/OH)), likewise depths and columns.
+ * Max pooling's backward is tl_max_pool3d_backward (a scatter at idx). dir: conv.inc's
+ * adaptive_pool_ (0 average, 1 its adjoint, 2 maximum). ---- */
+
+static int adaptive3(int dtype, void *dst, void *idx, const void *src, const int64_t *x_strides,
+                     const int64_t *geom, int dir) {
+    int rc = bad_geom3(dtype, geom);
+    if (rc) return rc;
+    conv_args a = {dst, src, idx, geom, {0}, dir, 0, 0};
+    set_strides(&a, x_strides, geom);
+    return RUN(dtype, adaptive_pool_, geom[V_N] * geom[V_C], in_vol(geom) + out_vol(geom) + 1, &a);
+}
+
+int tl_adaptive_avg_pool3d_forward(int dtype, void *out, const void *x, const int64_t *x_strides,
+                                   const int64_t *geom) {
+    return adaptive3(dtype, out, NULL, x, x_strides, geom, 0);
+}
+
+int tl_adaptive_avg_pool3d_backward(int dtype, void *gx, const void *g, const int64_t *geom) {
+    return adaptive3(dtype, gx, NULL, g, NULL, geom, 1);
+}
+
+int tl_adaptive_max_pool3d_forward(int dtype, void *out, int64_t *idx, const void *x,
+                                   const int64_t *x_strides, const int64_t *geom) {
+    return adaptive3(dtype, out, idx, x, x_strides, geom, 2);
+}
 
 int tl_adaptive_avg_pool2d_forward(int dtype, void *out, const void *x, const int64_t *x_strides,
                                    const int64_t *geom) {
     int rc = bad_geom(dtype, geom);
+    int64_t v[V_LEN], xs3[5];
     if (rc) return rc;
-    conv_args a = {out, x, NULL, geom, {0}, 0, 0, 0};
-    set_strides(&a, x_strides, geom);
-    return RUN(dtype, adaptive_pool_, geom[G_N] * geom[G_C], geom[G_H] * geom[G_W] + geom[G_OH] * geom[G_OW] + 1, &a);
+    to3d(v, geom);
+    return adaptive3(dtype, out, NULL, x, strides3(xs3, x_strides), v, 0);
 }
 
 int tl_adaptive_avg_pool2d_backward(int dtype, void *gx, const void *g, const int64_t *geom) {
     int rc = bad_geom(dtype, geom);
+    int64_t v[V_LEN];
     if (rc) return rc;
-    conv_args a = {gx, g, NULL, geom, {0}, 1, 0, 0};
-    set_strides(&a, NULL, geom);
-    return RUN(dtype, adaptive_pool_, geom[G_N] * geom[G_C], geom[G_H] * geom[G_W] + geom[G_OH] * geom[G_OW] + 1, &a);
+    to3d(v, geom);
+    return adaptive3(dtype, gx, NULL, g, NULL, v, 1);
 }
 
 int tl_adaptive_max_pool2d_forward(int dtype, void *out, int64_t *idx, const void *x,
                                    const int64_t *x_strides, const int64_t *geom) {
     int rc = bad_geom(dtype, geom);
+    int64_t v[V_LEN], xs3[5];
     if (rc) return rc;
-    conv_args a = {out, x, idx, geom, {0}, 2, 0, 0};
-    set_strides(&a, x_strides, geom);
-    return RUN(dtype, adaptive_pool_, geom[G_N] * geom[G_C], geom[G_H] * geom[G_W] + geom[G_OH] * geom[G_OW] + 1, &a);
+    to3d(v, geom);
+    return adaptive3(dtype, out, idx, x, strides3(xs3, x_strides), v, 2);
 }

@@ -441,6 +441,36 @@ int tl_adaptive_avg_pool2d_forward(int dtype, void *out, const void *x, const in
 int tl_adaptive_avg_pool2d_backward(int dtype, void *gx, const void *g, const int64_t *geom);
 int tl_adaptive_max_pool2d_forward(int dtype, void *out, int64_t *idx, const void *x,
                                    const int64_t *x_strides, const int64_t *geom);
+/* ---- 3-D convolution and pooling (conv.c): the same kernels with a depth dimension ----
+ * geom: int64[22] = {N, C, D, H, W, OC, KD, KH, KW, stride_d, stride_h, stride_w, pad_d, pad_h,
+ * pad_w, dilation_d, dilation_h, dilation_w, groups, OD, OH, OW}; x (N, C, D, H, W) through
+ * x_strides (5 element strides, NULL = contiguous). The 2-D functions above are these with
+ * D = KD = OD = 1 (conv2d's direct path aside). tl_vol2col / tl_col2vol: tl_im2col / tl_col2im
+ * with rows (c, k, i, j) and columns (n, od, oh, ow). conv3d: the im2col path of conv2d.
+ * Pooling indices are flat positions (d*H + h)*W + w in the (D, H, W) volume. */
+int tl_vol2col(int dtype, void *cols, const void *x, const int64_t *x_strides, const int64_t *geom);
+int tl_col2vol(int dtype, void *gx, const void *cols, const int64_t *geom);
+int tl_conv3d_forward(int dtype, void *out, const void *x, const int64_t *x_strides, const void *w,
+                      const void *b, const int64_t *geom);
+int tl_conv3d_backward(int dtype, void *gx, void *gw, void *gb, const void *g, const void *x,
+                       const int64_t *x_strides, const void *w, const int64_t *geom);
+int tl_conv_transpose3d_forward(int dtype, void *out, const void *x, const void *w, const void *b,
+                                const int64_t *geom);
+int tl_conv_transpose3d_backward(int dtype, void *gx, void *gw, void *gb, const void *g,
+                                 const void *x, const void *w, const int64_t *geom);
+int tl_max_pool3d_forward(int dtype, void *out, int64_t *idx, const void *x,
+                          const int64_t *x_strides, const int64_t *geom);
+int tl_max_pool3d_backward(int dtype, void *gx, const void *g, const int64_t *idx,
+                           const int64_t *geom);
+int tl_avg_pool3d_forward(int dtype, void *out, const void *x, const int64_t *x_strides,
+                          const int64_t *geom, int count_include_pad, int64_t divisor_override);
+int tl_avg_pool3d_backward(int dtype, void *gx, const void *g, const int64_t *geom,
+                           int count_include_pad, int64_t divisor_override);
+int tl_adaptive_avg_pool3d_forward(int dtype, void *out, const void *x, const int64_t *x_strides,
+                                   const int64_t *geom);
+int tl_adaptive_avg_pool3d_backward(int dtype, void *gx, const void *g, const int64_t *geom);
+int tl_adaptive_max_pool3d_forward(int dtype, void *out, int64_t *idx, const void *x,
+                                   const int64_t *x_strides, const int64_t *geom);
 /* ---- sorting, order statistics and scans along one dim (sort.c) ----
  * x is (outer, n, inner) contiguous, n the dim's size. Order: PyTorch's (NaN the largest, -0 ==
  * 0), ties by index, so sorts are stable. Values are copied from x through the indices (exact

@@ -17,6 +17,8 @@ from .modules import (AvgPool2d, BatchNorm1d, BatchNorm2d, BCELoss, BCEWithLogit
                       SmoothL1Loss, Softmax, Softplus, Softsign, Tanh, Unflatten, ZeroPad1d,
                       ZeroPad2d, ZeroPad3d)
 from .modules import ConvTranspose1d, ConvTranspose2d
+from .modules import (AdaptiveAvgPool3d, AdaptiveMaxPool3d, AvgPool3d, BatchNorm3d, Conv3d,
+                      ConvTranspose3d, MaxPool3d, MaxUnpool1d, MaxUnpool2d, MaxUnpool3d)
 from .modules import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
                       AvgPool1d, MaxPool1d)
 from .modules import PixelShuffle, PixelUnshuffle, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d

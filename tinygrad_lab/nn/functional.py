@@ -22,7 +22,9 @@ from ..ops.inplace import activation_copy_ as _activation_copy_
 from ..ops.inplace import elu_, hardtanh_, leaky_relu_, relu_  # noqa: F401  (re-exported)
 from ..ops.nn import log_softmax, softmax  # noqa: F401  (re-exported)
 from ..ops.conv import avg_pool2d, conv1d, conv2d, fold, max_pool2d, unfold  # noqa: F401  (re-exported)
-from ..ops.conv import conv_transpose1d, conv_transpose2d  # noqa: F401  (re-exported)
+from ..ops.conv import conv_transpose1d, conv_transpose2d, conv_transpose3d, conv3d  # noqa: F401  (re-exported)
+from ..ops.conv import (adaptive_avg_pool3d, adaptive_max_pool3d, avg_pool3d, max_pool3d,  # noqa: F401
+                        max_unpool1d, max_unpool2d, max_unpool3d)
 from ..ops.conv import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,  # noqa: F401
                         adaptive_max_pool2d, avg_pool1d, max_pool1d)
 from ..ops.resample import interpolate, pixel_shuffle, pixel_unshuffle  # noqa: F401  (re-exported)
@@ -57,7 +59,9 @@ __all__ = ["linear", "linear_act", "layer_norm", "batch_norm", "embedding", "rel
            "pixel_shuffle", "pixel_unshuffle",
            "rms_norm", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout",
            "rrelu", "bilinear", "channel_shuffle", "local_response_norm", "lp_pool1d", "lp_pool2d",
-           "gumbel_softmax", "multilabel_margin_loss", "ctc_loss", "embedding_bag"]
+           "gumbel_softmax", "multilabel_margin_loss", "ctc_loss", "embedding_bag",
+           "conv3d", "conv_transpose3d", "max_pool3d", "avg_pool3d", "adaptive_avg_pool3d",
+           "adaptive_max_pool3d", "max_unpool1d", "max_unpool2d", "max_unpool3d"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -309,12 +313,12 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
 
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5):
-    """Batch normalisation over dim 1 of (N, C), (N, C, L) or (N, C, H, W) input. ``training=True`` normalises
+    """Batch normalisation over dim 1 of (N, C, *) input (BatchNorm1d/2d/3d's). ``training=True`` normalises
     with the batch statistics (biased variance) and, when running stats are given, updates them
     in place: running = (1 - momentum) * running + momentum * batch (unbiased variance)."""
     _tensor(x, "input", "batch_norm")
-    if x.ndim not in (2, 3, 4):
-        raise ValueError(f"batch_norm: expected (N, C), (N, C, L) or (N, C, H, W) input, got shape {x.shape}")
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: expected (N, C, *) input of at least 2 dims, got shape {x.shape}")
     c = x.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)):

@@ -1304,6 +1304,16 @@ class BatchNorm2d(BatchNorm1d):
                              f"{self.num_features}, H, W), got input of shape {x.shape}")
 
 
+class BatchNorm3d(BatchNorm1d):
+    """Batch normalisation of (N, C, D, H, W) input over N, D, H and W per channel (BatchNorm1d's
+    statistics and running-average updates, on the 5-D input)."""
+
+    def _check_input_dim(self, x):
+        if x.ndim != 5 or x.shape[1] != self.num_features:
+            raise ValueError(f"BatchNorm3d({self.num_features}) expects 5D input (N, "
+                             f"{self.num_features}, D, H, W), got input of shape {x.shape}")
+
+
 def _ntuple(v, n, name, cls):
     if isinstance(v, int) and not isinstance(v, bool):
         return (v,) * n
@@ -1313,7 +1323,7 @@ def _ntuple(v, n, name, cls):
 
 
 class _ConvNd(Module):
-    """Conv1d / Conv2d: weight (out_channels, in_channels / groups, *kernel_size) and bias
+    """Conv1d / Conv2d / Conv3d: weight (out_channels, in_channels / groups, *kernel_size) and bias
     (out_channels,), PyTorch's init: kaiming_uniform_(a=sqrt(5)) for the weight, the bias from
     U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in_channels / groups * prod(kernel_size)."""
 
@@ -1376,6 +1386,16 @@ class Conv2d(_ConvNd):
         return F.conv2d(x, p["weight"], p["bias"], self.stride, self.padding, self.dilation, self.groups)
 
 
+class Conv3d(_ConvNd):
+    """3-D convolution over (N, C, D, H, W) or (C, D, H, W) input (F.conv3d)."""
+
+    _n = 3
+
+    def forward(self, x):
+        p = self._parameters
+        return F.conv3d(x, p["weight"], p["bias"], self.stride, self.padding, self.dilation, self.groups)
+
+
 class Conv1d(_ConvNd):
     """1-D convolution over (N, C, L) or (C, L) input (F.conv1d)."""
 
@@ -1387,7 +1407,7 @@ class Conv1d(_ConvNd):
 
 
 class _ConvTransposeNd(_ConvNd):
-    """ConvTranspose1d / ConvTranspose2d: weight (in_channels, out_channels / groups,
+    """ConvTranspose1d / 2d / 3d: weight (in_channels, out_channels / groups,
     *kernel_size), bias (out_channels,), PyTorch's init (fan_in = out_channels / groups *
     prod(kernel_size)); forward(input, output_size=None) picks output_padding to reach
     ``output_size`` as PyTorch does."""
@@ -1433,6 +1453,17 @@ class ConvTranspose2d(_ConvTransposeNd):
     def forward(self, x, output_size=None):
         p = self._parameters
         return F.conv_transpose2d(x, p["weight"], p["bias"], self.stride, self.padding,
+                                  self._output_padding(x, output_size), self.groups, self.dilation)
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """3-D transposed convolution over (N, C, D, H, W) or (C, D, H, W) input (F.conv_transpose3d)."""
+
+    _n = 3
+
+    def forward(self, x, output_size=None):
+        p = self._parameters
+        return F.conv_transpose3d(x, p["weight"], p["bias"], self.stride, self.padding,
                                   self._output_padding(x, output_size), self.groups, self.dilation)
 
 
@@ -1484,6 +1515,56 @@ class AvgPool2d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
+class MaxPool3d(MaxPool2d):
+    """Maximum over kernel_size windows of (N, C, D, H, W) or (C, D, H, W) input (F.max_pool3d)."""
+
+    def forward(self, x):
+        return F.max_pool3d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                            ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+
+
+class AvgPool3d(AvgPool2d):
+    """Mean over kernel_size windows of (N, C, D, H, W) or (C, D, H, W) input (F.avg_pool3d)."""
+
+    def forward(self, x):
+        return F.avg_pool3d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)
+
+
+class _MaxUnpoolNd(Module):
+    """MaxUnpool1d/2d/3d: the partial inverse of MaxPool*d (F.max_unpool*d); kernel_size, stride
+    (default: kernel_size) and padding kept as tuples, as PyTorch's; forward(input, indices,
+    output_size=None)."""
+
+    _n = 2
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        cls, n = type(self).__name__, self._n
+        self.kernel_size = _ntuple(kernel_size, n, "kernel_size", cls)
+        self.stride = _ntuple(stride if stride is not None else kernel_size, n, "stride", cls)
+        self.padding = _ntuple(padding, n, "padding", cls)
+
+    def forward(self, x, indices, output_size=None):
+        fn = (F.max_unpool1d, F.max_unpool2d, F.max_unpool3d)[self._n - 1]
+        return fn(x, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(_MaxUnpoolNd):
+    _n = 1
+
+
+class MaxUnpool2d(_MaxUnpoolNd):
+    _n = 2
+
+
+class MaxUnpool3d(_MaxUnpoolNd):
+    _n = 3
+
+
 class MaxPool1d(MaxPool2d):
     """Maximum over kernel_size windows of (N, C, L) or (C, L) input (F.max_pool1d)."""
 
@@ -1528,6 +1609,11 @@ class AdaptiveAvgPool2d(_AdaptivePool):
         return F.adaptive_avg_pool2d(x, self.output_size)
 
 
+class AdaptiveAvgPool3d(_AdaptivePool):
+    def forward(self, x):
+        return F.adaptive_avg_pool3d(x, self.output_size)
+
+
 class _AdaptiveMaxPool(_AdaptivePool):
     def __init__(self, output_size, return_indices=False):
         super().__init__(output_size)
@@ -1542,6 +1628,11 @@ class AdaptiveMaxPool1d(_AdaptiveMaxPool):
 class AdaptiveMaxPool2d(_AdaptiveMaxPool):
     def forward(self, x):
         return F.adaptive_max_pool2d(x, self.output_size, self.return_indices)
+
+
+class AdaptiveMaxPool3d(_AdaptiveMaxPool):
+    def forward(self, x):
+        return F.adaptive_max_pool3d(x, self.output_size, self.return_indices)
 
 
 class Upsample(Module):
