@@ -197,6 +197,8 @@ _POLICY_CASES = {
     "conv2d": ("lower", lambda lib, f, T: f.conv2d(T["x4"], T["w"], T["c4"], padding=1)),
     "conv_transpose1d": ("lower", lambda lib, f, T: f.conv_transpose1d(T["x3"], T["wt1"])),
     "conv_transpose2d": ("lower", lambda lib, f, T: f.conv_transpose2d(T["x4"], T["wt2"], stride=2)),
+    "conv3d": ("lower", lambda lib, f, T: f.conv3d(T["x5"], T["w3"], padding=1)),
+    "conv_transpose3d": ("lower", lambda lib, f, T: f.conv_transpose3d(T["x5"], T["wt3"])),
     "prelu": ("lower", lambda lib, f, T: f.prelu(T["m"], T["a"])),
     "addmm": ("lower", lambda lib, f, T: lib.addmm(T["sq"], T["sq"], T["sq"])),
     "baddbmm": ("lower", lambda lib, f, T: lib.baddbmm(T["b3"], T["b3"], T["b3"])),
@@ -217,7 +219,7 @@ _POLICY_CASES = {
 def _policy_inputs(lib, dtype):
     r = np.random.default_rng(3)
     arrs = dict(x4=(2, 3, 6, 6), w=(4, 3, 3, 3), c4=(4,), x3=(2, 3, 8), w1=(4, 3, 3), wt1=(3, 4, 3),
-                wt2=(3, 2, 3, 3), m=(5, 6), m2=(5, 6), m3=(5, 6), sq=(6, 6), b3=(2, 4, 4))
+                wt2=(3, 2, 3, 3), x5=(1, 3, 4, 4, 4), w3=(2, 3, 3, 3, 3), wt3=(3, 2, 2, 2, 2), m=(5, 6), m2=(5, 6), m3=(5, 6), sq=(6, 6), b3=(2, 4, 4))
     T = {k: lib.tensor(r.standard_normal(s).astype(np.float32)).to(dtype) for k, s in arrs.items()}
     T["a"] = lib.tensor([0.2]).to(dtype)
     T["y5"] = lib.tensor([1.0, -1.0, 1.0, 1.0, -1.0]).to(dtype)

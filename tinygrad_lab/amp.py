@@ -13,7 +13,7 @@ back through the casts, so each input receives its gradient in its own dtype.
 
 ``autocast(device_type="cpu", dtype=tl.bfloat16)`` uses the same wrappers with PyTorch's CPU
 autocast op lists (aten/src/ATen/autocast_mode.cpp): matmul, bmm, linear, addmm, baddbmm,
-the convolutions and prelu run in the low precision dtype; the losses, cdist, trace and prod run
+the convolutions (1-3 D, transposed too) and prelu run in the low precision dtype; the losses, cdist, trace and prod run
 in float32; every other op runs in its inputs' dtype.
 
 ``GradScaler`` is torch.amp.GradScaler's algorithm: multiply the loss by ``scale``, unscale the
@@ -227,8 +227,10 @@ _HALF_OPS = [
     # the rest of PyTorch 2.13's CPU lists that tl has (checked op by op against torch.autocast:
     # tests/test_amp.py::test_autocast_policy_matches_torch)
     (_conv, "conv1d", _LOWER), (_conv, "conv2d", _LOWER), (_conv, "conv_transpose1d", _LOWER),
-    (_conv, "conv_transpose2d", _LOWER), (F, "conv1d", _LOWER), (F, "conv2d", _LOWER),
-    (F, "conv_transpose1d", _LOWER), (F, "conv_transpose2d", _LOWER), (F, "prelu", _LOWER),
+    (_conv, "conv_transpose2d", _LOWER), (_conv, "conv3d", _LOWER),
+    (_conv, "conv_transpose3d", _LOWER), (F, "conv1d", _LOWER), (F, "conv2d", _LOWER),
+    (F, "conv_transpose1d", _LOWER), (F, "conv_transpose2d", _LOWER), (F, "conv3d", _LOWER),
+    (F, "conv_transpose3d", _LOWER), (F, "prelu", _LOWER),
     (_linalg, "addmm", _LOWER), (_linalg, "baddbmm", _LOWER),
     (_stats, "cdist", _FP32), (_index, "trace", _FP32), (_reduce, "prod", _FP32),
     (F, "kl_div", _FP32), (F, "cosine_embedding_loss", _FP32), (F, "poisson_nll_loss", _FP32),
