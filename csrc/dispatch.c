@@ -17,8 +17,11 @@ static int detect_simd(void) {
 #if defined(TL_X86) && defined(__GNUC__)
     __builtin_cpu_init();
     if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return 0;
-    /* level 2: AVX-512 F/VL/BW/DQ (Skylake-X and later Xeons, Zen 4): the GEMM's own kernels
-     * (matmul.c); every other family keeps its AVX2 kernels (PICK: any level >= 1) */
+    /* level 2: AVX-512 F/VL/BW/DQ (Skylake-X and later Xeons, Zen 4): the families that have
+     * AVX-512 kernels run them (the GEMM and direct convolution, matmul.c; the float32 column
+     * sums, reduce.inc; the vmath transcendentals, vmath.h; the half casts and fused loops,
+     * half.c), the others keep their AVX2 kernels (PICK: any level >= 1).
+     * tl_set_simd_level(1) runs the AVX2 kernels everywhere (tests compare the two). */
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
         return 2;

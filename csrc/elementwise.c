@@ -13,7 +13,8 @@
  * The AVX2 float32 build runs the contiguous loops of exp, log, tanh, sigmoid, erf and gelu
  * (and gelu's and erf's backward) through csrc/vmath.h (the list is TL_VMATH_OPS below): the
  * same functions, vectorised, with error bound 4 ulp against float64 (measured at most 2.4;
- * tested by tests/test_vmath.py). Strided loops and the portable build use these expressions
+ * tested by tests/test_vmath.py), on 8 lanes, or on 16 with AVX-512 at SIMD level 2 (the same
+ * bits: tests/test_vmath_avx512.py). Strided loops and the portable build use these expressions
  * with libm, within the same bound. silu, softplus, elu/selu, logsigmoid and mish (forward and
  * backward) have vector loops too, within 4 ulp (tests/test_vmath_activations.py); their rows
  * below are PyTorch's expressions, less accurate in places (the test's module doc says where).
@@ -245,28 +246,33 @@
 
 #ifdef TL_X86
 /* Contiguous float32 loops from csrc/vmath.h that replace the expressions above in the AVX2
- * build (0: the expression is used).
+ * build: tl_vm_<name>_loop on 8 lanes, or tl_vm512_<name>_loop on 16 at SIMD level 2 (the CPU
+ * has AVX-512; the same bits). none: no loop, the expression is used.
  *        op        forward: y[i] = f(x[i])    backward: gx[i] = g[i] * f'(x[i]) */
 #define TL_VMATH_OPS(X)                                                                           \
-    X(EXP,        tl_vm_exp_loop,              0)                                                 \
-    X(LOG,        tl_vm_log_loop,              0)                                                 \
-    X(TANH,       tl_vm_tanh_loop,             0)                                                 \
-    X(SIGMOID,    tl_vm_sigmoid_loop,          0)                                                 \
-    X(ERF,        tl_vm_erf_loop,              tl_vm_erf_grad_loop)                               \
-    X(GELU,       tl_vm_gelu_loop,             tl_vm_gelu_grad_loop)                              \
-    X(SILU,       tl_vm_silu_loop,             tl_vm_silu_grad_loop)                              \
-    X(SOFTPLUS,   tl_vm_softplus_loop,         tl_vm_softplus_grad_loop)                          \
-    X(ELU,        tl_vm_elu_loop,              tl_vm_elu_grad_loop)                               \
-    X(LOG_SIGMOID, tl_vm_logsigmoid_loop,      tl_vm_logsigmoid_grad_loop)                        \
-    X(MISH,       tl_vm_mish_loop,             tl_vm_mish_grad_loop)
+    X(EXP,         exp,                        none)                                              \
+    X(LOG,         log,                        none)                                              \
+    X(TANH,        tanh,                       none)                                              \
+    X(SIGMOID,     sigmoid,                    none)                                              \
+    X(ERF,         erf,                        erf_grad)                                          \
+    X(GELU,        gelu,                       gelu_grad)                                         \
+    X(SILU,        silu,                       silu_grad)                                         \
+    X(SOFTPLUS,    softplus,                   softplus_grad)                                     \
+    X(ELU,         elu,                        elu_grad)                                          \
+    X(LOG_SIGMOID, logsigmoid,                 logsigmoid_grad)                                   \
+    X(MISH,        mish,                       mish_grad)
+#define tl_vm_none_loop NULL
+#define tl_vm512_none_loop NULL
 
 /* p0, p1: the row's scalars, rounded to float (softplus's beta and threshold, elu's alpha, scale) */
 typedef void (*tl_vm_fwd_fn)(float *y, const float *x, int64_t n, float p0, float p1);
 typedef void (*tl_vm_bwd_fn)(float *gx, const float *g, const float *x, int64_t n, float p0, float p1);
 
+/* the loop of op at the machine's width (NULL: none); called from the AVX2 build only */
 static tl_vm_fwd_fn vmath_fwd(int op) {
+    const int wide = tl__simd >= 2;
     switch (op) {
-#define X(NAME, FWD, BWD) case TL_##NAME: return FWD;
+#define X(NAME, FWD, BWD) case TL_##NAME: return wide ? tl_vm512_##FWD##_loop : tl_vm_##FWD##_loop;
         TL_VMATH_OPS(X)
 #undef X
         default: return NULL;
@@ -274,8 +280,9 @@ static tl_vm_fwd_fn vmath_fwd(int op) {
 }
 
 static tl_vm_bwd_fn vmath_bwd(int op) {
+    const int wide = tl__simd >= 2;
     switch (op) {
-#define X(NAME, FWD, BWD) case TL_##NAME: return BWD;
+#define X(NAME, FWD, BWD) case TL_##NAME: return wide ? tl_vm512_##BWD##_loop : tl_vm_##BWD##_loop;
         TL_VMATH_OPS(X)
 #undef X
         default: return NULL;
@@ -312,33 +319,40 @@ HALF_VM_MAP1(half_vm_gelu, tl_vm_gelu)
 #undef HALF_VM_MAP1
 #undef HALF_VM_BODY
 
-/* e^x on halves with AVX-512F: 16 lanes (vmath.h's tl_vm512_exp, the bits of tl_vm_exp), the
- * last n % 16 by the 8-lane loop */
-__attribute__((target("avx512f,avx2,fma,f16c")))
-static void half_vm512_exp(int dt, uint16_t *o, const uint16_t *x, int64_t n) {
-    int64_t i = 0;
-    if (dt == TL_F16)
-        for (; i + 16 <= n; i += 16)
-            _mm256_storeu_si256((__m256i *)(o + i),
-                                tl_half_round16(TL_F16, tl_vm512_exp(tl_half_load16(TL_F16, x + i))));
-    else
-        for (; i + 16 <= n; i += 16)
-            _mm256_storeu_si256((__m256i *)(o + i),
-                                tl_half_round16(TL_BF16, tl_vm512_exp(tl_half_load16(TL_BF16, x + i))));
-    half_vm_exp(dt, o + i, x + i, n - i);
-}
+/* The same on 16 lanes with AVX-512 (vmath.h's tl_vm512_* functions, the bits of the 8-lane
+ * ones; half.h's 16-lane conversions), the last n % 16 by the 8-lane loop */
+#define HALF_VM512_BODY(DT, F)                                                                    \
+    for (; i + 16 <= n; i += 16)                                                                  \
+        _mm256_storeu_si256((__m256i *)(o + i), tl_half_round16(DT, F(tl_half_load16(DT, x + i))))
+#define HALF_VM512_MAP1(NAME, F, TAIL)                                                            \
+    __attribute__((target(TL_VM512_TARGET ",f16c")))                                              \
+    static void NAME(int dt, uint16_t *o, const uint16_t *x, int64_t n) {                         \
+        int64_t i = 0;                                                                            \
+        if (dt == TL_F16) HALF_VM512_BODY(TL_F16, F);                                             \
+        else HALF_VM512_BODY(TL_BF16, F);                                                         \
+        TAIL(dt, o + i, x + i, n - i);                                                            \
+    }
+HALF_VM512_MAP1(half_vm512_exp, tl_vm512_exp, half_vm_exp)
+HALF_VM512_MAP1(half_vm512_log, tl_vm512_log_any, half_vm_log)
+HALF_VM512_MAP1(half_vm512_tanh, tl_vm512_tanh, half_vm_tanh)
+HALF_VM512_MAP1(half_vm512_sigmoid, tl_vm512_sigmoid, half_vm_sigmoid)
+HALF_VM512_MAP1(half_vm512_erf, tl_vm512_erf, half_vm_erf)
+HALF_VM512_MAP1(half_vm512_gelu, tl_vm512_gelu, half_vm_gelu)
+#undef HALF_VM512_MAP1
+#undef HALF_VM512_BODY
 
 typedef void (*half_vm_fn)(int dt, uint16_t *o, const uint16_t *x, int64_t n);
 
-/* the fused half loop of op, whose float32 loop is TL_VMATH_OPS's (NULL: none) */
-static half_vm_fn half_vmath_fwd(int op) {
+/* the fused half loop of op, whose float32 loop is TL_VMATH_OPS's (NULL: none); wide: the
+ * 16-lane one */
+static half_vm_fn half_vmath_fwd(int op, int wide) {
     switch (op) {
-        case TL_EXP: return half_vm_exp;
-        case TL_LOG: return half_vm_log;
-        case TL_TANH: return half_vm_tanh;
-        case TL_SIGMOID: return half_vm_sigmoid;
-        case TL_ERF: return half_vm_erf;
-        case TL_GELU: return half_vm_gelu;
+        case TL_EXP: return wide ? half_vm512_exp : half_vm_exp;
+        case TL_LOG: return wide ? half_vm512_log : half_vm_log;
+        case TL_TANH: return wide ? half_vm512_tanh : half_vm_tanh;
+        case TL_SIGMOID: return wide ? half_vm512_sigmoid : half_vm_sigmoid;
+        case TL_ERF: return wide ? half_vm512_erf : half_vm_erf;
+        case TL_GELU: return wide ? half_vm512_gelu : half_vm_gelu;
         default: return NULL;
     }
 }
@@ -431,8 +445,7 @@ static int half_span(void *ctx, int64_t lo, int64_t hi, int slot) {
         return TL_OK;   /* + - * / in one vectorised pass (half.c) */
 #ifdef TL_X86
     if (h->kind == HALF_UNARY && tl__half_simd(h->dtype)) {
-        const half_vm_fn f = h->op == TL_EXP && tl__half_avx512() ? half_vm512_exp
-                                                                     : half_vmath_fwd(h->op);
+        const half_vm_fn f = half_vmath_fwd(h->op, tl__half_avx512());
         if (f) {        /* exp, log, tanh...: widen, vmath, round in registers */
             f(h->dtype, (uint16_t *)h->out[0] + lo, (const uint16_t *)h->in[0] + lo, hi - lo);
             return TL_OK;

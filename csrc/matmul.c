@@ -59,7 +59,12 @@
  * A in place + packed B), 192^3 -5.5%, 256^3 -6% (196 -> 184 us), 384^3 and 512^3 -1-2%; one
  * thread 192-512 -1-3%; float64 64-256 -4-9%. Above the bound it was 1-2.5% slower (768^3,
  * 1000^3, 1024^3 and 1024 A @ B.T): A's rows 4 KiB apart share L1/L2 sets, and the packing it
- * saves is < 1% there.
+ * saves is < 1% there. For the same reason A is packed below the bound too when a tile's rows
+ * crowd one L1 set beyond its 8 ways (mm_row_sets): the AVX-512 tile's 12 rows a multiple of
+ * 4 KiB apart, e.g. float64 512^3 (4 KiB rows), which ran at 46.5 GFLOP/s in place and 52.1
+ * packed (one thread, thread CPU time, medians of 7 interleaved runs on the Zen 4 VM; 480^3,
+ * 500^3, 520^3, 768^3 and 1024^3 ran at 50.5-52.5 in place or above the bound). The AVX2 tile's
+ * 6 rows fit the ways.
  *
  * Register tile, AVX2+FMA (16 ymm registers): MR x NR = 6 x 16 for float32, 6 x 8 for float64,
  * i.e. 6 rows x 2 vectors = 12 accumulator registers, 2 for the B row of the current p and one
@@ -383,13 +388,12 @@ static mm_plan mm_make_plan(int64_t m, int64_t n, int64_t k, int64_t MR, int64_t
  * A band of at most MR rows (bm) reads a row-major B in place whatever its size: each element
  * of B is used by one tile only, so packing it would only copy it once more (float32
  * 10x128x256 = dW of the MLP's last layer, A^T @ G: 0.8 -> 1.0 of OpenBLAS at level 2). */
-static int mm_use_direct(int64_t kc, int64_t bm, int64_t bn, int64_t brs, int64_t bcs,
-                         size_t size, int64_t mr) {
-    if (bm <= mr && bcs == 1) return 1;
-    if ((double)(kc * bn) * (double)size > TL_MM_DIRECT_MAX) return 0;
-    if (bcs != 1) return 1;
-    const int64_t bytes = (brs < 0 ? -brs : brs) * (int64_t)size;
-    if (bytes % 64) return 1;
+/* The number of the 64 L1 sets that rows `rs` elements of `size` bytes apart cycle through:
+ * 64 / gcd(lines mod 64, 64) for rows a whole number of 64-byte lines apart (one set for 4 KiB),
+ * else 64 (split lines spread over all of them). */
+static int64_t mm_row_sets(int64_t rs, size_t size) {
+    const int64_t bytes = (rs < 0 ? -rs : rs) * (int64_t)size;
+    if (bytes % 64) return 64;
     int64_t g = (bytes / 64) % 64, h = 64;   /* gcd(lines mod 64, 64); 0 lines: one set */
     if (g == 0) g = 64;
     while (h) {
@@ -397,7 +401,15 @@ static int mm_use_direct(int64_t kc, int64_t bm, int64_t bn, int64_t brs, int64_
         g = h;
         h = t;
     }
-    return mm_ceil(kc, 64 / g) <= 4;
+    return 64 / g;
+}
+
+static int mm_use_direct(int64_t kc, int64_t bm, int64_t bn, int64_t brs, int64_t bcs,
+                         size_t size, int64_t mr) {
+    if (bm <= mr && bcs == 1) return 1;
+    if ((double)(kc * bn) * (double)size > TL_MM_DIRECT_MAX) return 0;
+    if (bcs != 1) return 1;
+    return mm_ceil(kc, mm_row_sets(brs, size)) <= 4;
 }
 
 /* Per-thread cost, in multiply-adds, of cutting the problem into `parts` bands of rows (split_m)
@@ -618,8 +630,11 @@ int tl_matmul_forward(int dtype, void *c, const void *a, const int64_t *a_stride
         const int64_t mr = simd >= 2 ? TL_MM_MR_X : TL_MM_MR;
         const int64_t KC = size == sizeof(float) ? (simd >= 2 ? TL_MM_KC_F32_X : TL_MM_KC_F32)
                                                  : (simd >= 2 ? TL_MM_KC_F64_X : TL_MM_KC_F64);
+        /* (and not when a tile's mr rows of A crowd one L1 set's 8 ways: rows a multiple of
+         * 4 KiB apart at the AVX-512 tile's 12 rows, e.g. float64 512^3, see TL_MM_AINP_MAX) */
         pr.a_inplace = simd && !hdt && pr.acs == 1 &&
-                       (double)pr.m * (double)n * (double)k <= TL_MM_AINP_MAX;
+                       (double)pr.m * (double)n * (double)k <= TL_MM_AINP_MAX &&
+                       mm_ceil(mr, mm_row_sets(pr.ars, size)) <= 8;
         pr.split_m = pr.parts == 1 || mm_band_cost(&pr, pr.parts, 1, mr, nr, KC, size, simd) <=
                                       mm_band_cost(&pr, pr.parts, 0, mr, nr, KC, size, simd);
     }

@@ -25,9 +25,11 @@ enum tl_limits { TL_MAX_DIMS = 32 };
 const char *tl_version(void);
 const char *tl_compiler(void);
 const char *tl_build_flags(void);
-int tl_simd_level(void);               /* 0 = portable C, 1 = AVX2+FMA, 2 = AVX-512 (GEMM) */
+int tl_simd_level(void);               /* 0 = portable C, 1 = AVX2+FMA, 2 = AVX-512 (GEMM, vmath...) */
 const char *tl_simd_name(void);
-int tl_set_simd_level(int level);      /* may only lower the detected level (for tests) */
+/* may only lower the detected level (for tests): 1 on an AVX-512 CPU runs the AVX2 kernels, e.g.
+ * the 8-lane vmath transcendentals instead of the 16-lane ones (the same bits) */
+int tl_set_simd_level(int level);
 /* The float16/bfloat16 loops (casts, fused elementwise) use AVX-512F on a CPU that has it (at
  * the AVX2 level); on = 0 keeps them at AVX2 (for tests and comparisons; the bits are the same).
  * Returns 1 when the AVX-512F loops are in use after the call. */

@@ -37,7 +37,10 @@ def test_forward_suite_at_level(level, dtype):
             base.test_shapes(sa, sb, dtype)
         base.test_square_sizes_edge_tiles(dtype)
         for m, k, n in [(37, 301, 53), (1, 700, 33), (300, 1, 19), (13, 17, 1), (6, 256, 16),
-                        (7, 257, 17), (1, 1, 1), (12, 384, 32), (13, 385, 33), (11, 383, 31)]:
+                        (7, 257, 17), (1, 1, 1), (12, 384, 32), (13, 385, 33), (11, 383, 31),
+                        # A's rows 4 KiB apart (float64 at k = 512, float32 at 1024): packed even
+                        # below TL_MM_AINP_MAX at level 2 (mm_row_sets), in place at level 1
+                        (40, 512, 70), (25, 1024, 33)]:
             base.test_odd_shapes(m, k, n, dtype)
         base.test_transposed_and_sliced_operands(dtype)
         base.test_matrix_vector_paths(dtype)

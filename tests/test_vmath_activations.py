@@ -1,5 +1,6 @@
-"""Accuracy of the float32 activations silu, softplus, elu/selu, logsigmoid and mish: the AVX2+FMA
-vector code of csrc/vmath.h (contiguous loops, forward and backward) and the portable/strided
+"""Accuracy of the float32 activations silu, softplus, elu/selu, logsigmoid and mish: the vector
+code of csrc/vmath.h (contiguous loops, forward and backward: 16 AVX-512 lanes at SIMD level 2,
+else 8 AVX2+FMA lanes, the same bits, tests/test_vmath_avx512.py) and the portable/strided
 loops of the rows in csrc/elementwise.c, in float32 ulps against float64 references (the harness
 of tests/test_vmath.py: every binade incl. denormals, runs of consecutive floats at each
 threshold, the special values).
