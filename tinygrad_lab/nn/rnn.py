@@ -343,6 +343,15 @@ class RNNBase(Module):
             out = out.transpose(0, 1)
         return out, final
 
+    def _forward_one_state(self, input, hx, name):  # noqa: A002
+        """RNN's and GRU's forward: one state tensor h (LSTM has the pair (h, c))."""
+        if isinstance(input, PackedSequence):
+            out, (h,) = self._forward_packed(input, None if hx is None else (hx,))
+            return out, h
+        self._check_input(input, name)
+        out, (h,) = self._forward(input, None if hx is None else (self._hx_dims(input, hx),))
+        return out, h
+
     def _hx_dims(self, x, hx):
         """PyTorch's check that h0 has 3 dims for batched and 2 for unbatched input; the
         unbatched one gets its batch dim."""
@@ -372,12 +381,7 @@ class RNN(RNNBase):
         return s if self.nonlinearity == "tanh" else s + f", nonlinearity={self.nonlinearity}"
 
     def forward(self, input, hx=None):
-        if isinstance(input, PackedSequence):
-            out, (h,) = self._forward_packed(input, None if hx is None else (hx,))
-            return out, h
-        self._check_input(input, "RNN")
-        out, (h,) = self._forward(input, None if hx is None else (self._hx_dims(input, hx),))
-        return out, h
+        return self._forward_one_state(input, hx, "RNN")
 
 
 class GRU(RNNBase):
@@ -390,12 +394,7 @@ class GRU(RNNBase):
                          bidirectional, device=device, dtype=dtype)
 
     def forward(self, input, hx=None):
-        if isinstance(input, PackedSequence):
-            out, (h,) = self._forward_packed(input, None if hx is None else (hx,))
-            return out, h
-        self._check_input(input, "GRU")
-        out, (h,) = self._forward(input, None if hx is None else (self._hx_dims(input, hx),))
-        return out, h
+        return self._forward_one_state(input, hx, "GRU")
 
 
 class LSTM(RNNBase):
